@@ -1,0 +1,29 @@
+-- The event store: one row per event, append-only.
+--
+-- global_position: unique, allocated in the same order as the appending
+--   transaction ids (see functions/append_events.sql), so that "every row whose
+--   tx_id is below the oldest running transaction" is always a prefix of the
+--   committed log. Aborted appends leave holes in the numbering; readers never
+--   wait on holes, and the hash chain (event_chain) numbers events densely.
+-- data, metadata: RFC 8785 canonical JSON *text*, hashed byte for byte
+--   (jsonb would reorder keys and break the hash).
+-- hash: SHA-256 of the canonical record (confide.envelope.canonical_record).
+CREATE SEQUENCE IF NOT EXISTS :"schema".events_position_seq AS bigint;
+ALTER SEQUENCE :"schema".events_position_seq OWNER TO confide_owner;
+
+CREATE TABLE IF NOT EXISTS :"schema".events (
+  global_position bigint      PRIMARY KEY,
+  stream_name     text        NOT NULL CHECK (stream_name <> ''),
+  stream_version  bigint      NOT NULL CHECK (stream_version >= 0),
+  event_id        uuid        NOT NULL UNIQUE,
+  type            text        NOT NULL CHECK (type <> ''),
+  data            text        NOT NULL,
+  metadata        text        NOT NULL,
+  recorded_at     timestamptz NOT NULL,
+  tx_id           xid8        NOT NULL DEFAULT pg_current_xact_id(),
+  hash            bytea       NOT NULL CHECK (length(hash) = 32),
+  category        text        GENERATED ALWAYS AS (split_part(stream_name, '-', 1)) STORED,
+  CONSTRAINT events_stream_version_key UNIQUE (stream_name, stream_version)
+);
+ALTER TABLE :"schema".events OWNER TO confide_owner;
+CREATE INDEX IF NOT EXISTS events_category_idx ON :"schema".events (category, global_position);

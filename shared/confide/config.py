@@ -1,0 +1,101 @@
+"""Configuration from the environment, with localhost defaults.
+
+Every setting is read from one environment variable whose name is a module
+constant, so tests and services patch the same key. Defaults point at the
+services this repository's set-up starts on 127.0.0.1, so the same code runs
+on a developer's machine, in CI and inside compose (where the variables are set).
+
+Settings (env var → meaning, default):
+
+- ``CONFIDE_DB_DSN``: the services' role (INSERT/SELECT on the event store),
+  ``postgresql://confide_app:confide@127.0.0.1:5432/confide``.
+- ``CONFIDE_ADMIN_DSN``: a superuser, used only by set-up and tamper tests,
+  ``postgresql://postgres@127.0.0.1:5432/postgres``.
+- ``CONFIDE_DB_SCHEMA``: the schema holding the event store, ``confide``.
+- ``CONFIDE_AMQP_URI``: RabbitMQ, ``amqp://guest:guest@127.0.0.1:5672/``.
+- ``CONFIDE_KEY_DIR``: keys the database never holds (chain key, audit
+  signing key, the psychotherapy-note keyring), ``<repo>/var/keys``.
+- ``CONFIDE_CHECKPOINT_DIR``: signed chain-head checkpoints, ``<repo>/var/checkpoints``.
+- ``CONFIDE_DATA_DIR`` / ``CONFIDE_CASES_DIR``: the shipped public input,
+  ``<repo>/../shared/data`` and ``<repo>/../shared/cases``.
+- ``CONFIDE_GATEWAY_URL``: ``http://127.0.0.1:8000``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+DB_DSN_KEY = "CONFIDE_DB_DSN"
+ADMIN_DSN_KEY = "CONFIDE_ADMIN_DSN"
+DB_SCHEMA_KEY = "CONFIDE_DB_SCHEMA"
+AMQP_URI_KEY = "CONFIDE_AMQP_URI"
+KEY_DIR_KEY = "CONFIDE_KEY_DIR"
+CHECKPOINT_DIR_KEY = "CONFIDE_CHECKPOINT_DIR"
+DATA_DIR_KEY = "CONFIDE_DATA_DIR"
+CASES_DIR_KEY = "CONFIDE_CASES_DIR"
+GATEWAY_URL_KEY = "CONFIDE_GATEWAY_URL"
+GATEWAY_SECRET_KEY = "CONFIDE_GATEWAY_JWT_SECRET"
+
+DEFAULT_DB_NAME = "confide"
+APP_ROLE = "confide_app"
+APP_PASSWORD = "confide"
+OWNER_ROLE = "confide_owner"
+
+
+def db_dsn() -> str:
+    """DSN of the services' role (INSERT and SELECT only on the event store)."""
+    return os.environ.get(
+        DB_DSN_KEY,
+        f"postgresql://{APP_ROLE}:{APP_PASSWORD}@127.0.0.1:5432/{DEFAULT_DB_NAME}",
+    )
+
+
+def admin_dsn() -> str:
+    """DSN of a PostgreSQL superuser; used by set-up and by tamper tests only."""
+    return os.environ.get(ADMIN_DSN_KEY, "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def db_schema() -> str:
+    """Schema that holds the event store tables (default ``confide``)."""
+    return os.environ.get(DB_SCHEMA_KEY, "confide")
+
+
+def amqp_uri() -> str:
+    """RabbitMQ URI (default guest on 127.0.0.1:5672, vhost ``/``)."""
+    return os.environ.get(AMQP_URI_KEY, "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def key_dir() -> Path:
+    """Directory of keys the database never holds; created on demand by set-up."""
+    return Path(os.environ.get(KEY_DIR_KEY, REPO_ROOT / "var" / "keys"))
+
+
+def checkpoint_dir() -> Path:
+    """Directory of Ed25519-signed chain-head checkpoints (outside the database)."""
+    return Path(os.environ.get(CHECKPOINT_DIR_KEY, REPO_ROOT / "var" / "checkpoints"))
+
+
+def data_dir() -> Path:
+    """The shipped public input (Synthea, CDex, BALP), read in place."""
+    return Path(os.environ.get(DATA_DIR_KEY, REPO_ROOT.parent / "shared" / "data"))
+
+
+def cases_dir() -> Path:
+    """The published disclosure decision cases, read in place."""
+    return Path(os.environ.get(CASES_DIR_KEY, REPO_ROOT.parent / "shared" / "cases"))
+
+
+def gateway_url() -> str:
+    """Base URL of the HTTP gateway (default ``http://127.0.0.1:8000``)."""
+    return os.environ.get(GATEWAY_URL_KEY, "http://127.0.0.1:8000")
+
+
+def with_dbname(dsn: str, dbname: str) -> str:
+    """Return ``dsn`` pointing at database ``dbname`` (URI or key=value DSN)."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(dsn)
+    params["dbname"] = dbname
+    return make_conninfo(**params)

@@ -1,0 +1,84 @@
+"""Install the database: roles, database, schema, tables, functions, privileges.
+
+SQL lives in ``deploy/sql`` one object kind per folder (message-db's layout);
+this module runs it in order with a superuser connection. The files use the
+psql variable form ``:"schema"`` for the schema name, substituted here with a
+quoted identifier, so one set of files installs the production schema and the
+throw-away schemas that tamper tests corrupt. Every statement is idempotent.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from confide import config
+
+SQL_DIR = config.REPO_ROOT / "deploy" / "sql"
+ORDER = ("tables", "functions", "projections", "privileges")
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def _check_ident(name: str, what: str) -> str:
+    if not _IDENT.match(name):
+        raise ValueError(f"{what} {name!r} must match {_IDENT.pattern}")
+    return name
+
+
+def sql_files() -> list[Path]:
+    """The schema files in install order (roles are cluster-wide and run separately)."""
+    files: list[Path] = []
+    for folder in ORDER:
+        files.extend(sorted((SQL_DIR / folder).glob("*.sql")))
+    return files
+
+
+def render(text: str, schema: str) -> str:
+    """Substitute ``:"schema"`` with the quoted schema identifier."""
+    return text.replace(':"schema"', '"' + _check_ident(schema, "schema") + '"')
+
+
+def ensure_database(admin_dsn: str, dbname: str) -> None:
+    """Create the roles and database ``dbname`` if missing. Raises psycopg.Error."""
+    _check_ident(dbname, "database")
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute((SQL_DIR / "roles" / "roles.sql").read_text())
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER confide_owner").format(sql.Identifier(dbname)))
+        conn.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO confide_app").format(sql.Identifier(dbname)))
+
+
+def install_schema(admin_dsn: str, dbname: str, schema: str) -> None:
+    """Install (or upgrade in place) the event store and projections in ``schema``.
+
+    Serialised with an advisory lock so concurrent set-ups do not collide.
+    Raises psycopg.Error on SQL failure (nothing is committed then).
+    """
+    dsn = config.with_dbname(admin_dsn, dbname)
+    with psycopg.connect(dsn) as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(7240512000)")
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        for path in sql_files():
+            conn.execute(render(path.read_text(), schema))
+        conn.commit()
+
+
+def drop_schema(admin_dsn: str, dbname: str, schema: str) -> None:
+    """Drop ``schema`` and everything in it (tests' throw-away schemas only)."""
+    if schema == "confide":
+        raise ValueError("refusing to drop the production schema 'confide'")
+    dsn = config.with_dbname(admin_dsn, dbname)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(_check_ident(schema, "schema"))))
+
+
+def install(admin_dsn: str | None = None, dbname: str | None = None, schema: str | None = None) -> None:
+    """Roles, database and schema, with the configured defaults."""
+    admin_dsn = admin_dsn or config.admin_dsn()
+    dbname = dbname or psycopg.conninfo.conninfo_to_dict(config.db_dsn()).get("dbname", config.DEFAULT_DB_NAME)
+    schema = schema or config.db_schema()
+    ensure_database(admin_dsn, dbname)
+    install_schema(admin_dsn, dbname, schema)

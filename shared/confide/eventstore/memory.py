@@ -1,0 +1,108 @@
+"""InMemoryEventStore: the PostgresEventStore contract in memory, for unit tests.
+
+Same semantics (expected version, idempotent event ids, global order, the
+same canonical hashes); no durability. Thread-safe under one lock.
+"""
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import datetime, timezone
+from typing import Iterator, Sequence
+
+from confide.envelope import AppendResult, NewEvent, RecordedEvent
+from confide.eventstore.errors import InvalidEventError, WrongExpectedVersionError
+from confide.eventstore.store import prepare
+
+
+class InMemoryEventStore:
+    """See :mod:`confide.eventstore.store` for the contract."""
+
+    def __init__(self, clock=None):
+        self._lock = threading.RLock()
+        self._events: list[RecordedEvent] = []
+        self._streams: dict[str, list[RecordedEvent]] = {}
+        self._by_id: dict[uuid.UUID, RecordedEvent] = {}
+        self._checkpoints: dict[str, int] = {}
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+
+    def append(
+        self, stream_name: str, events: Sequence[NewEvent], expected_version: int | None = None
+    ) -> AppendResult:
+        if expected_version is not None and (not isinstance(expected_version, int) or expected_version < -1):
+            raise InvalidEventError(f"expected_version {expected_version!r} must be None or an int >= -1")
+        with self._lock:
+            current = self.stream_version(stream_name)
+            expected = current if expected_version is None else expected_version
+            rows = prepare(stream_name, events, expected + 1, self._clock())
+            first = self._by_id.get(rows[0][0])
+            if first is not None:
+                stored = [self._by_id[r[0]] for r in rows if r[0] in self._by_id]
+                return AppendResult(
+                    tuple(e.global_position for e in stored), tuple(e.stream_version for e in stored), True
+                )
+            if any(r[0] in self._by_id for r in rows):
+                raise WrongExpectedVersionError(stream_name, expected, current)
+            if expected != current:
+                raise WrongExpectedVersionError(stream_name, expected, current)
+            recorded = []
+            for i, (event_id, type_, data_json, metadata_json, now, digest) in enumerate(rows):
+                ev = RecordedEvent(
+                    global_position=len(self._events) + 1,
+                    stream_name=stream_name,
+                    stream_version=expected + 1 + i,
+                    event_id=event_id,
+                    type=type_,
+                    data_json=data_json,
+                    metadata_json=metadata_json,
+                    recorded_at=now,
+                    content_hash=digest,
+                )
+                self._events.append(ev)
+                recorded.append(ev)
+            for ev in recorded:
+                self._streams.setdefault(stream_name, []).append(ev)
+                self._by_id[ev.event_id] = ev
+            return AppendResult(
+                tuple(e.global_position for e in recorded), tuple(e.stream_version for e in recorded), False
+            )
+
+    def stream_version(self, stream_name: str) -> int:
+        with self._lock:
+            stream = self._streams.get(stream_name)
+            return stream[-1].stream_version if stream else -1
+
+    def read_stream(self, stream_name: str, from_version: int = 0) -> list[RecordedEvent]:
+        with self._lock:
+            return [e for e in self._streams.get(stream_name, []) if e.stream_version >= from_version]
+
+    def read_all(self, from_position: int = 1, limit: int = 1000) -> list[RecordedEvent]:
+        with self._lock:
+            start = max(from_position, 1) - 1
+            return self._events[start:start + limit]
+
+    def read_category(self, category: str, from_position: int = 1, limit: int = 1000) -> list[RecordedEvent]:
+        with self._lock:
+            out = [e for e in self._events[max(from_position, 1) - 1:]
+                   if e.stream_name.split("-", 1)[0] == category]
+            return out[:limit]
+
+    def iter_all(self, from_position: int = 1, batch: int = 5000) -> Iterator[RecordedEvent]:
+        yield from self.read_all(from_position, len(self._events) + 1)
+
+    def head_position(self) -> int:
+        with self._lock:
+            return len(self._events)
+
+    def get_event(self, event_id) -> RecordedEvent | None:
+        with self._lock:
+            return self._by_id.get(uuid.UUID(str(event_id)))
+
+    def read_checkpoint(self, name: str, conn=None) -> int:
+        return self._checkpoints.get(name, 0)
+
+    def write_checkpoint(self, name: str, position: int, conn=None) -> None:
+        self._checkpoints[name] = position
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,348 @@
+"""PostgresEventStore: the only module that talks to the event store tables.
+
+Contract (shared with :class:`confide.eventstore.memory.InMemoryEventStore` and
+tested against both by ``tests/integration/shared/test_store_contract.py``):
+
+- ``append(stream_name, events, expected_version) -> AppendResult``.
+  ``expected_version``: ``-1`` the stream must not exist yet, ``n`` the stream's
+  last version must be ``n``, ``None`` any (read, then append with that
+  version). Raises WrongExpectedVersionError (nothing written),
+  InvalidEventError (names the field), EventStoreUnavailableError.
+  Re-appending an event id already stored writes nothing and returns the
+  stored positions with ``duplicate=True``.
+- ``read_stream(stream_name, from_version=0) -> list[RecordedEvent]``.
+- ``read_all(from_position=1, limit=1000) -> list[RecordedEvent]``: events with
+  ``global_position >= from_position`` in global order, never skipping an
+  event that commits later with a lower position (see ``_SAFE``).
+- ``read_category(category, from_position=1, limit=1000)``.
+- ``stream_version(stream_name) -> int`` (-1 when absent), ``head_position()``.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any, Iterator, Sequence
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from confide.envelope import (
+    AppendResult,
+    NewEvent,
+    RecordedEvent,
+    canonical_json,
+    content_hash,
+    format_timestamp,
+)
+from confide.eventstore.errors import (
+    EventStoreError,
+    EventStoreUnavailableError,
+    InvalidEventError,
+    WrongExpectedVersionError,
+)
+
+_COLUMNS = (
+    "global_position, stream_name, stream_version, event_id, type, data, metadata, recorded_at, hash"
+)
+
+# Visibility frontier. Positions are handed out in transaction-id order (see
+# deploy/sql/functions/append_events.sql), and every transaction whose id is
+# below pg_snapshot_xmin(pg_current_snapshot()) has finished. So the rows with
+# tx_id below that bound are exactly a prefix of the committed log: a row that
+# becomes visible later has a larger tx_id, hence a larger position than
+# anything a reader has already seen. A reader never skips; it only waits for
+# the oldest running transaction to end.
+_SAFE = "tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+
+
+def prepare(
+    stream_name: str, events: Sequence[NewEvent], first_version: int, now: datetime | None = None
+) -> list[tuple[uuid.UUID, str, str, str, datetime, bytes]]:
+    """Validate and serialise events for appending at ``first_version``.
+
+    Returns rows (event_id, type, data_json, metadata_json, recorded_at, hash).
+    Raises InvalidEventError naming the offending field.
+    """
+    if not isinstance(stream_name, str) or "-" not in stream_name or stream_name.startswith("-"):
+        raise InvalidEventError(f"stream_name {stream_name!r} must be '<category>-<id>'")
+    if not events:
+        raise InvalidEventError("events: at least one event is required")
+    now = now or datetime.now(timezone.utc)
+    rows = []
+    for i, ev in enumerate(events):
+        if not isinstance(ev, NewEvent):
+            raise InvalidEventError(f"events[{i}]: expected NewEvent, got {type(ev).__name__}")
+        if not ev.type or not isinstance(ev.type, str):
+            raise InvalidEventError(f"events[{i}].type must be a non-empty string")
+        try:
+            data_json = canonical_json(dict(ev.data))
+        except Exception as exc:  # rfc8785 raises its own error types
+            raise InvalidEventError(f"events[{i}].data is not canonical JSON: {exc}") from None
+        try:
+            metadata_json = canonical_json(dict(ev.metadata))
+        except Exception as exc:
+            raise InvalidEventError(f"events[{i}].metadata is not canonical JSON: {exc}") from None
+        event_id = ev.event_id if isinstance(ev.event_id, uuid.UUID) else uuid.UUID(str(ev.event_id))
+        digest = content_hash(
+            stream_name=stream_name,
+            stream_version=first_version + i,
+            event_id=str(event_id),
+            type=ev.type,
+            data_json=data_json,
+            metadata_json=metadata_json,
+            recorded_at=format_timestamp(now),
+        )
+        rows.append((event_id, ev.type, data_json, metadata_json, now, digest))
+    return rows
+
+
+def _recorded(row: tuple) -> RecordedEvent:
+    return RecordedEvent(
+        global_position=row[0],
+        stream_name=row[1],
+        stream_version=row[2],
+        event_id=row[3],
+        type=row[4],
+        data_json=row[5],
+        metadata_json=row[6],
+        recorded_at=row[7],
+        content_hash=bytes(row[8]),
+    )
+
+
+class PostgresEventStore:
+    """Event store on PostgreSQL (psycopg 3, pooled, autocommit).
+
+    ``dsn``: the services' role. ``schema``: the schema installed by
+    ``confide.eventstore.install`` (default ``confide``). ``pool_size``: max
+    connections; the pool is safe to share between green threads.
+    """
+
+    def __init__(self, dsn: str, schema: str = "confide", pool_size: int = 8, min_size: int = 1):
+        self.schema = schema
+        self._t = sql.Identifier(schema)
+        self._pool = ConnectionPool(
+            dsn,
+            min_size=min_size,
+            max_size=pool_size,
+            kwargs={"autocommit": True},
+            open=False,
+            reset=self._reset,
+            name=f"confide-{schema}",
+        )
+        try:
+            self._pool.open(wait=True, timeout=10)
+        except Exception as exc:
+            self._pool.close()
+            raise EventStoreUnavailableError(f"event store at {_redact(dsn)} unreachable: {exc}") from None
+
+    @staticmethod
+    def _reset(conn: psycopg.Connection) -> None:
+        # A connection that failed between lock and unlock must not keep the
+        # position lock; unlocking everything on return to the pool is cheap.
+        conn.execute("SELECT pg_advisory_unlock_all()")
+
+    def close(self) -> None:
+        self._pool.close()
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        """A pooled autocommit connection with driver errors translated."""
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except EventStoreError:
+            raise
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise EventStoreUnavailableError(str(exc)) from None
+        except Exception as exc:  # psycopg_pool.PoolTimeout
+            if type(exc).__name__ == "PoolTimeout":
+                raise EventStoreUnavailableError(str(exc)) from None
+            raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection]:
+        """A connection inside one transaction (projection writes + checkpoint)."""
+        with self.connection() as conn:
+            with conn.transaction():
+                yield conn
+
+    def q(self, template: str) -> sql.Composed:
+        """Compose SQL with ``{s}`` standing for this store's schema."""
+        return sql.SQL(template).format(s=self._t)
+
+    # -- writing -----------------------------------------------------------
+
+    def append(
+        self, stream_name: str, events: Sequence[NewEvent], expected_version: int | None = None
+    ) -> AppendResult:
+        """Append ``events`` to ``stream_name`` atomically. See the module docstring."""
+        if expected_version is not None and (not isinstance(expected_version, int) or expected_version < -1):
+            raise InvalidEventError(f"expected_version {expected_version!r} must be None or an int >= -1")
+        for _attempt in range(5):
+            expected = self.stream_version(stream_name) if expected_version is None else expected_version
+            try:
+                return self._append_once(stream_name, events, expected)
+            except WrongExpectedVersionError:
+                if expected_version is not None:
+                    raise
+        raise WrongExpectedVersionError(stream_name, None, self.stream_version(stream_name))
+
+    def _append_once(self, stream_name: str, events: Sequence[NewEvent], expected: int) -> AppendResult:
+        rows = prepare(stream_name, events, expected + 1)
+        cols = list(zip(*rows))
+        ids = list(cols[0])
+        query = self.q(
+            "SELECT out_position, out_version, out_duplicate FROM {s}.append_events"
+            "(%s, %s, %s, %s, %s, %s, %s, %s)"
+        )
+        with self.connection() as conn:
+            try:
+                result = conn.execute(
+                    query,
+                    (stream_name, expected, ids, list(cols[1]), list(cols[2]), list(cols[3]),
+                     list(cols[4]), list(cols[5])),
+                    prepare=True,
+                ).fetchall()
+            except pg_errors.UniqueViolation as exc:
+                constraint = getattr(exc.diag, "constraint_name", "") or ""
+                if "event_id" in constraint:
+                    return self._stored(conn, ids)
+                raise WrongExpectedVersionError(stream_name, expected, self._version(conn, stream_name)) from None
+            except psycopg.errors.RaiseException as exc:
+                raise EventStoreError(str(exc)) from None
+            except psycopg.Error as exc:
+                if exc.sqlstate == "CF001":
+                    actual = int(exc.diag.message_detail or -1)
+                    raise WrongExpectedVersionError(stream_name, expected, actual) from None
+                if exc.sqlstate == "25000":
+                    raise EventStoreError(str(exc)) from None
+                raise
+        return AppendResult(
+            global_positions=tuple(r[0] for r in result),
+            stream_versions=tuple(r[1] for r in result),
+            duplicate=bool(result and result[0][2]),
+        )
+
+    def _stored(self, conn: psycopg.Connection, ids: list[uuid.UUID]) -> AppendResult:
+        rows = conn.execute(
+            self.q("SELECT global_position, stream_version FROM {s}.events WHERE event_id = ANY(%s) "
+                   "ORDER BY global_position"),
+            (ids,),
+        ).fetchall()
+        return AppendResult(tuple(r[0] for r in rows), tuple(r[1] for r in rows), duplicate=True)
+
+    # -- reading -----------------------------------------------------------
+
+    def _version(self, conn: psycopg.Connection, stream_name: str) -> int:
+        row = conn.execute(
+            self.q("SELECT max(stream_version) FROM {s}.events WHERE stream_name = %s"), (stream_name,)
+        ).fetchone()
+        return -1 if row[0] is None else row[0]
+
+    def stream_version(self, stream_name: str) -> int:
+        """Last version of the stream, -1 if it has no events."""
+        with self.connection() as conn:
+            return self._version(conn, stream_name)
+
+    def read_stream(self, stream_name: str, from_version: int = 0) -> list[RecordedEvent]:
+        """Every event of one stream from ``from_version`` on, in version order."""
+        with self.connection() as conn:
+            rows = conn.execute(
+                self.q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE stream_name = %s "
+                       "AND stream_version >= %s ORDER BY stream_version"),
+                (stream_name, from_version),
+            ).fetchall()
+        return [_recorded(r) for r in rows]
+
+    def read_all(self, from_position: int = 1, limit: int = 1000) -> list[RecordedEvent]:
+        """Up to ``limit`` events with ``global_position >= from_position``, in order."""
+        with self.connection() as conn:
+            rows = conn.execute(
+                self.q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE global_position >= %s "
+                       f"AND {_SAFE} ORDER BY global_position LIMIT %s"),
+                (from_position, limit),
+            ).fetchall()
+        return [_recorded(r) for r in rows]
+
+    def read_category(self, category: str, from_position: int = 1, limit: int = 1000) -> list[RecordedEvent]:
+        """Events of one stream category, in global order (same frontier as read_all)."""
+        with self.connection() as conn:
+            rows = conn.execute(
+                self.q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE category = %s AND global_position >= %s "
+                       f"AND {_SAFE} ORDER BY global_position LIMIT %s"),
+                (category, from_position, limit),
+            ).fetchall()
+        return [_recorded(r) for r in rows]
+
+    def iter_all(self, from_position: int = 1, batch: int = 5000) -> Iterator[RecordedEvent]:
+        """Every visible event from ``from_position`` on, in pages (flat memory)."""
+        position = from_position
+        while True:
+            page = self.read_all(position, batch)
+            yield from page
+            if len(page) < batch:
+                return
+            position = page[-1].global_position + 1
+
+    def head_position(self) -> int:
+        """Highest visible global position (0 when empty)."""
+        with self.connection() as conn:
+            row = conn.execute(
+                self.q(f"SELECT max(global_position) FROM {{s}}.events WHERE {_SAFE}")
+            ).fetchone()
+        return row[0] or 0
+
+    def get_event(self, event_id: uuid.UUID | str) -> RecordedEvent | None:
+        """The stored event with this id, or None."""
+        with self.connection() as conn:
+            row = conn.execute(
+                self.q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE event_id = %s"), (str(event_id),)
+            ).fetchone()
+        return _recorded(row) if row else None
+
+    # -- checkpoints -------------------------------------------------------
+
+    def read_checkpoint(self, name: str, conn: psycopg.Connection | None = None) -> int:
+        """Last position processed by subscriber ``name`` (0 when none)."""
+        if conn is None:
+            with self.connection() as c:
+                return self.read_checkpoint(name, c)
+        row = conn.execute(self.q("SELECT position FROM {s}.checkpoints WHERE name = %s"), (name,)).fetchone()
+        return row[0] if row else 0
+
+    def write_checkpoint(self, name: str, position: int, conn: psycopg.Connection) -> None:
+        """Store ``position`` for ``name`` on ``conn`` (inside the caller's transaction)."""
+        conn.execute(
+            self.q("INSERT INTO {s}.checkpoints (name, position) VALUES (%s, %s) "
+                   "ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()"),
+            (name, position),
+        )
+
+
+def _redact(dsn: str) -> str:
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(dsn)
+    except Exception:
+        return "<dsn>"
+    params.pop("password", None)
+    return " ".join(f"{k}={v}" for k, v in params.items())
+
+
+def json_default(value: Any) -> Any:
+    """json.dumps default for ids and timestamps in replies (dump before kombu)."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=json_default)

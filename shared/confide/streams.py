@@ -1,0 +1,28 @@
+"""Stream names: ``<category>-<id>``; the category is camelCase because ``-`` separates it."""
+from __future__ import annotations
+
+PROGRESS_NOTE = "progressNote"
+PSYCHOTHERAPY_NOTE = "psychotherapyNote"
+ACCESS_DECISION = "accessDecision"
+DISCLOSURE_REQUEST = "disclosureRequest"
+AUTHORIZATION = "authorization"
+AMENDMENT_REQUEST = "amendmentRequest"
+ACCESS_REQUEST = "accessRequest"
+PATIENT = "patient"
+
+
+def stream_name(category: str, entity_id: str) -> str:
+    """Build ``category-id``. Raises ValueError if the category holds ``-`` or is empty."""
+    if not category or "-" in category:
+        raise ValueError(f"category {category!r} must be non-empty and contain no '-'")
+    return f"{category}-{entity_id}"
+
+
+def category_of(name: str) -> str:
+    """The category of a stream name (the part before the first ``-``)."""
+    return name.split("-", 1)[0]
+
+
+def id_of(name: str) -> str:
+    """The entity id of a stream name (the part after the first ``-``)."""
+    return name.split("-", 1)[1] if "-" in name else ""
