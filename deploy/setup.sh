@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Set up everything Confide needs on this machine, idempotently:
+#   1. .venv with pinned dependencies and the `confide` command;
+#   2. PostgreSQL and RabbitMQ reachable: running ones are used; otherwise
+#      Docker Compose where an engine runs; otherwise Debian packages;
+#   3. roles, databases (confide, confide_test), schema, broker topology, keys.
+# Usage: deploy/setup.sh            (called by `make run` and `make test`)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PY=${PYTHON:-python3.11}
+log() { printf '[setup] %s\n' "$*"; }
+
+PG_HOST=127.0.0.1 PG_PORT=5432 AMQP_PORT=5672
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+wait_port() { for _ in $(seq 1 "${3:-60}"); do port_open "$1" "$2" && return 0; sleep 1; done; return 1; }
+have_docker() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
+apt_install() {
+  if [ -z "${APT_UPDATED:-}" ]; then $SUDO apt-get update -qq; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
+# --- 1. Python environment ---------------------------------------------------
+if ! command -v "$PY" >/dev/null 2>&1; then
+  if command -v python3 >/dev/null 2>&1 && python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+    PY=python3
+  else
+    log "installing Python 3.11"; apt_install python3.11 python3.11-venv
+  fi
+fi
+if [ ! -x .venv/bin/python ]; then
+  log "creating .venv"
+  "$PY" -m venv .venv || { apt_install python3.11-venv; "$PY" -m venv .venv; }
+fi
+STAMP=.venv/.confide-installed
+SRC_HASH=$(cat requirements.lock deploy/setup.sh shared/pyproject.toml services/*/pyproject.toml | sha256sum | cut -c1-16)
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$SRC_HASH" ]; then
+  log "installing pinned dependencies (requirements.lock)"
+  .venv/bin/python -m pip install -q --upgrade "pip<27" 2>&1 | grep -v '^WARNING' || true
+  .venv/bin/python -m pip install -q -r requirements.lock 2>&1 | grep -v '^WARNING' || true
+  .venv/bin/python -m pip install -q --no-deps -e shared $(for d in services/*/; do [ -f "$d/pyproject.toml" ] && printf -- '-e %s ' "$d"; done) 2>&1 | grep -v '^WARNING' || true
+  .venv/bin/python -c 'import nameko, psycopg, confide.cli' && echo "$SRC_HASH" > "$STAMP"
+fi
+
+# --- 2. PostgreSQL -------------------------------------------------------------
+start_pg_local() {
+  if command -v pg_ctlcluster >/dev/null 2>&1 && ls /etc/postgresql/*/main >/dev/null 2>&1; then
+    ver=$(ls /etc/postgresql | sort -V | tail -1)
+    $SUDO pg_ctlcluster --skip-systemctl-redirect "$ver" main start 2>/dev/null || $SUDO pg_ctlcluster "$ver" main start || true
+  fi
+}
+if ! port_open $PG_HOST $PG_PORT; then
+  log "PostgreSQL not reachable on $PG_HOST:$PG_PORT"
+  start_pg_local
+  if ! wait_port $PG_HOST $PG_PORT 5; then
+    if have_docker; then
+      log "starting PostgreSQL with Docker Compose"; docker compose up -d postgres
+    else
+      log "installing PostgreSQL from Debian packages"; apt_install postgresql; start_pg_local
+    fi
+  fi
+  wait_port $PG_HOST $PG_PORT 90 || { log "ERROR: PostgreSQL did not come up on $PG_HOST:$PG_PORT"; exit 1; }
+fi
+
+# --- 3. RabbitMQ ---------------------------------------------------------------
+start_rabbit_local() {
+  command -v rabbitmq-server >/dev/null 2>&1 || return 0
+  $SUDO rabbitmq-server -detached 2>/dev/null || true
+}
+if ! port_open 127.0.0.1 $AMQP_PORT; then
+  log "RabbitMQ not reachable on 127.0.0.1:$AMQP_PORT"
+  start_rabbit_local
+  if ! wait_port 127.0.0.1 $AMQP_PORT 20; then
+    if have_docker; then
+      log "starting RabbitMQ with Docker Compose"; docker compose up -d rabbitmq
+    else
+      log "installing RabbitMQ from Debian packages"; apt_install rabbitmq-server; start_rabbit_local
+    fi
+  fi
+  wait_port 127.0.0.1 $AMQP_PORT 120 || { log "ERROR: RabbitMQ did not come up on 127.0.0.1:$AMQP_PORT"; exit 1; }
+fi
+# The test suite gives each test its own vhost through the management API.
+if ! port_open 127.0.0.1 15672; then
+  if command -v rabbitmq-plugins >/dev/null 2>&1; then
+    log "enabling the RabbitMQ management plugin"
+    $SUDO rabbitmq-plugins enable rabbitmq_management >/dev/null
+  fi
+  wait_port 127.0.0.1 15672 60 || { log "ERROR: RabbitMQ management API not reachable on 127.0.0.1:15672"; exit 1; }
+fi
+
+# --- 4. Database, schema, broker topology, keys --------------------------------
+# A fresh Debian PostgreSQL allows the superuser only over the local socket.
+if [ -z "${CONFIDE_ADMIN_DSN:-}" ]; then
+  if ! psql_ok=$(.venv/bin/python -c 'import psycopg; psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", connect_timeout=3).close()' 2>&1); then
+    log "superuser cannot log in over TCP; using the local socket as the postgres OS user"
+    export CONFIDE_ADMIN_DSN="postgresql:///postgres?host=/var/run/postgresql&user=postgres"
+    if [ "$(id -u)" -eq 0 ]; then
+      runuser -u postgres -- psql -qc "ALTER ROLE postgres PASSWORD 'postgres'" >/dev/null || true
+      export CONFIDE_ADMIN_DSN="postgresql://postgres:postgres@127.0.0.1:5432/postgres"
+    fi
+  fi
+fi
+log "installing roles, databases and schema"
+.venv/bin/confide db install --database confide
+.venv/bin/confide db install --database confide_test
+log "declaring RabbitMQ exchanges and queues"
+.venv/bin/confide broker declare
+.venv/bin/confide keys init >/dev/null
+if [ "${CONFIDE_SETUP_BROWSER:-}" = "1" ] && ! command -v chromium >/dev/null 2>&1; then
+  log "installing chromium for the report's browser test"; apt_install chromium
+fi
+log "ready"

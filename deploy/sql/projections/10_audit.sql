@@ -1,0 +1,74 @@
+-- Audit projections: every row is a pure function of one event (audit.projections),
+-- keyed by the event's global position, so a rebuild from position 1 gives
+-- identical rows and re-delivery of a message is a no-op.
+CREATE TABLE IF NOT EXISTS :"schema".access_log_view (
+  global_position bigint PRIMARY KEY,
+  event_id        uuid NOT NULL UNIQUE,
+  recorded_at     timestamptz NOT NULL,
+  decision_id     text,
+  requester_id    text,
+  requester_role  text,
+  requester_org   text,
+  patient_id      text,
+  note_id         text,
+  note_kind       text,
+  purpose         text,
+  action          text,
+  decision        text,
+  rule            text,
+  request_id      text
+);
+CREATE INDEX IF NOT EXISTS access_log_patient_idx ON :"schema".access_log_view (patient_id, global_position);
+
+CREATE TABLE IF NOT EXISTS :"schema".disclosure_log_view (
+  global_position bigint PRIMARY KEY,
+  event_id        uuid NOT NULL UNIQUE,
+  recorded_at     timestamptz NOT NULL,
+  request_id      text NOT NULL,
+  event_type      text NOT NULL,
+  patient_id      text,
+  requester_org   text,
+  requester_role  text,
+  purpose         text,
+  note_kind       text,
+  status          text,
+  decision        text,
+  rule            text,
+  fields_released text
+);
+CREATE INDEX IF NOT EXISTS disclosure_log_request_idx ON :"schema".disclosure_log_view (request_id, global_position);
+
+CREATE TABLE IF NOT EXISTS :"schema".accounting_view (
+  global_position bigint PRIMARY KEY,
+  event_id        uuid NOT NULL UNIQUE,
+  recorded_at     timestamptz NOT NULL,
+  patient_id      text NOT NULL,
+  disclosed_at    text,
+  recipient       text,
+  purpose         text,
+  description     text,
+  request_id      text
+);
+CREATE INDEX IF NOT EXISTS accounting_patient_idx ON :"schema".accounting_view (patient_id, global_position);
+
+CREATE TABLE IF NOT EXISTS :"schema".note_version_view (
+  global_position bigint PRIMARY KEY,
+  event_id        uuid NOT NULL UNIQUE,
+  recorded_at     timestamptz NOT NULL,
+  note_id         text NOT NULL,
+  note_kind       text NOT NULL,
+  stream_version  bigint NOT NULL,
+  event_type      text NOT NULL,
+  patient_id      text,
+  actor_id        text
+);
+CREATE INDEX IF NOT EXISTS note_version_note_idx ON :"schema".note_version_view (note_id, stream_version);
+
+DO $$
+DECLARE t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['access_log_view','disclosure_log_view','accounting_view','note_version_view'] LOOP
+    EXECUTE format('ALTER TABLE %I.%I OWNER TO confide_owner', current_schema(), t);
+    EXECUTE format('GRANT SELECT, INSERT ON %I.%I TO confide_app', current_schema(), t);
+  END LOOP;
+END $$;

@@ -1,0 +1,70 @@
+"""AuditService (nameko name ``audit``): projections fed by RabbitMQ, and the outbox relay.
+
+- ``handle_event``: consumes ``audit.events`` (a quorum queue declared at deploy
+  time) and applies each event to the projections, idempotently. A failure
+  requeues the message (never nameko's ack-and-drop); RabbitMQ dead-letters it
+  to ``audit.events.dlq`` after ``confide.broker.DELIVERY_LIMIT`` deliveries.
+- ``seal_and_relay``: every half second, extends the keyed hash chain over
+  newly committed events (signed checkpoints outside the database), then
+  publishes them to RabbitMQ in global order with confirms and ``mandatory``.
+- RPCs for the gateway, the CLI and tests: ``access_log``, ``disclosure_log``,
+  ``accounting``, ``note_history``, ``status``.
+"""
+from __future__ import annotations
+
+import logging
+
+from nameko.messaging import consume
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from audit import queries
+from audit.dependencies import Relay
+from audit.replay import apply_event
+from confide.broker import audit_queue
+from confide.eventstore.provider import EventStore
+
+log = logging.getLogger(__name__)
+
+
+class AuditService:
+    name = "audit"
+
+    store = EventStore()
+    relay = Relay()
+
+    @consume(audit_queue(), requeue_on_error=True)
+    def handle_event(self, body):
+        """Apply one stored event (``RecordedEvent.to_message()`` shape) to the projections."""
+        written = apply_event(self.store, body)
+        log.debug("applied %s at %s (%d rows)", body.get("type"), body.get("global_position"), written)
+
+    @timer(interval=0.5)
+    def seal_and_relay(self):
+        """Seal new events into the chain, then publish them (see module docstring)."""
+        self.relay.run_once()
+
+    @rpc
+    def access_log(self, patient_id=None, limit=1000):
+        """Access-log rows, newest last: [{global_position, recorded_at, requester_id, ...}]."""
+        return queries.rows(self.store, "access_log_view", patient_id, limit)
+
+    @rpc
+    def disclosure_log(self, patient_id=None, limit=1000):
+        """Disclosure-log rows (each step of each request)."""
+        return queries.rows(self.store, "disclosure_log_view", patient_id, limit)
+
+    @rpc
+    def accounting(self, patient_id, limit=1000):
+        """164.528 accounting rows for one patient."""
+        return queries.rows(self.store, "accounting_view", patient_id, limit)
+
+    @rpc
+    def note_history(self, note_id):
+        """Every version of one note: [{stream_version, event_type, actor_id, recorded_at}]."""
+        return queries.note_history(self.store, note_id)
+
+    @rpc
+    def status(self):
+        """{head_position, relayed_position, sealed_index}: how far the audit side has come."""
+        return queries.status(self.store)

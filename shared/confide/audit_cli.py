@@ -1,0 +1,265 @@
+"""``confide audit …``: the auditor's commands.
+
+    verify            recompute every hash and MAC; exit 0 intact, 1 naming the first bad position
+    seal              extend the chain over committed events now (the audit service does this too)
+    replay            rebuild projections from the store; report whether they match the live ones
+    as-of             a stream's state as it stood at a time
+    prove inclusion   proof that an event is in the log under a signed tree head
+    prove consistency proof that the log grew only by appending since an earlier tree head
+    check             verify a proof bundle offline with only the public key
+    dlq               list or replay dead-lettered messages
+Further subcommands (export, report, rejudge) are registered lazily from the audit service.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from confide import config
+from confide.cli import LazyGroup
+
+
+def _store(schema: str | None = None):
+    from confide.eventstore.store import PostgresEventStore
+
+    try:
+        return PostgresEventStore(config.db_dsn(), schema=schema or config.db_schema(), pool_size=2)
+    except Exception as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _progress(label: str, total: int):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        transient=True, console=_console())
+    task = progress.add_task(label, total=total or None)
+    return progress, (lambda n: progress.update(task, completed=n))
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+schema_option = click.option("--schema", default=None, help="event store schema (default confide)")
+keys_option = click.option("--key-dir", type=click.Path(path_type=Path), default=None,
+                           help="key directory (default CONFIDE_KEY_DIR)")
+cp_option = click.option("--checkpoint-dir", type=click.Path(path_type=Path), default=None,
+                         help="signed checkpoints (default CONFIDE_CHECKPOINT_DIR)")
+
+
+@click.group(cls=LazyGroup, lazy={
+    "check": "confide.proofs:check_command",
+    "export": "audit.commands:export",
+    "report": "audit.commands:report",
+    "rejudge": "audit.commands:rejudge",
+})
+def audit():
+    """Replay, verify and prove the event history."""
+
+
+@audit.command()
+@schema_option
+@keys_option
+@cp_option
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+def verify(schema, key_dir, checkpoint_dir, as_json):
+    """Recompute the hash chain from the store; exit 0 if intact, 1 naming the first bad position."""
+    from confide.eventstore.chain import load_chain_key, verify as run_verify
+    from confide.keys import load_public_key
+
+    key_dir = key_dir or config.key_dir()
+    store = _store(schema)
+    try:
+        total = store.head_position()
+        progress, update = _progress("verifying", total)
+        with progress:
+            report = run_verify(store, load_chain_key(key_dir), load_public_key(key_dir),
+                                checkpoint_dir or config.checkpoint_dir(), progress=update)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(report.__dict__, indent=2))
+    elif report.ok:
+        click.echo(f"verify: OK — {report.events} events, {report.sealed} sealed"
+                   f" ({report.unsealed_tail} not yet sealed), {report.checkpoints} signed checkpoints;"
+                   f" chain head {report.head_mac and report.head_mac[:16]}…, Merkle root {report.root_hash[:16]}…")
+    else:
+        click.echo(f"verify: FAILED — first bad global position: {report.first_bad_position}", err=True)
+        for p in report.problems:
+            click.echo(f"  {p}", err=True)
+    sys.exit(0 if report.ok else 1)
+
+
+@audit.command()
+@schema_option
+@keys_option
+@cp_option
+def seal(schema, key_dir, checkpoint_dir):
+    """Seal committed events into the keyed chain and write a signed checkpoint."""
+    from confide.eventstore.chain import ChainSealer, load_chain_key
+    from confide.keys import load_signing_key
+
+    key_dir = key_dir or config.key_dir()
+    store = _store(schema)
+    try:
+        result = ChainSealer(store, load_chain_key(key_dir), load_signing_key(key_dir),
+                             checkpoint_dir or config.checkpoint_dir()).seal()
+    finally:
+        store.close()
+    click.echo(f"sealed {result.sealed} events" + (f" up to global position {result.global_position}"
+                                                    if result.sealed else ""))
+
+
+@audit.command()
+@schema_option
+@click.option("--projection", "names", multiple=True,
+              type=click.Choice(["access_log", "disclosure_log", "accounting", "note_versions"]),
+              help="projection(s) to rebuild (default all)")
+@click.option("--as-of", "as_of", default=None, help="RFC 3339 time: show STREAM's state as it stood then")
+@click.option("--stream", default=None, help="with --as-of: the stream (note, authorization or request)")
+def replay(schema, names, as_of, stream):
+    """Rebuild projections from the store and report whether they match the live ones."""
+    if as_of:
+        if not stream:
+            raise click.UsageError("--as-of needs --stream")
+        return _show_as_of(schema, stream, as_of)
+    from audit.replay import replay as run_replay
+
+    store = _store(schema)
+    try:
+        progress, update = _progress("replaying", store.head_position())
+        with progress:
+            report = run_replay(store, names or None, progress=update)
+    finally:
+        store.close()
+    for name, p in report.projections.items():
+        verdict = "matches" if p["missing_live"] == 0 and p["extra_live"] == 0 else "DIFFERS"
+        click.echo(f"{name:<15} rebuilt {p['rebuilt_rows']:>7} rows, live {p['live_rows']:>7} "
+                   f"(to position {p['live_high_position']}): {verdict}"
+                   + ("" if verdict == "matches" else f" — missing live {p['missing_live']}, extra/different live {p['extra_live']}"))
+    click.echo(f"replayed {report.events} events: " + ("live projections match" if report.matches
+                                                         else "live projections DIFFER"))
+    sys.exit(0 if report.matches else 1)
+
+
+@audit.command("as-of")
+@schema_option
+@click.argument("stream")
+@click.argument("time")
+def as_of_command(schema, stream, time):
+    """Show STREAM (e.g. authorization-<id>) as it stood at TIME (RFC 3339)."""
+    _show_as_of(schema, stream, time)
+
+
+def _show_as_of(schema, stream, time):
+    from confide.timetravel import state_as_of
+
+    try:
+        at = datetime.fromisoformat(time.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"time {time!r} is not RFC 3339", param_hint="TIME") from None
+    if at.tzinfo is None:
+        raise click.BadParameter("time must carry a zone (e.g. Z)", param_hint="TIME")
+    store = _store(schema)
+    try:
+        click.echo(json.dumps(state_as_of(store, stream, at), indent=2, default=str))
+    finally:
+        store.close()
+
+
+@audit.group()
+def prove():
+    """Merkle proofs (RFC 9162) under signed tree heads."""
+
+
+def _content_hashes(store):
+    from confide.eventstore.chain import iter_sealed
+
+    with store.connection() as conn:
+        for ev, _index, _mac in iter_sealed(store, conn):
+            yield ev.content_hash
+
+
+@prove.command("inclusion")
+@schema_option
+@keys_option
+@click.argument("event_id")
+@click.option("-o", "--output", type=click.File("w"), default="-")
+def prove_inclusion(schema, key_dir, event_id, output):
+    """Inclusion proof for EVENT_ID in the sealed log, under a freshly signed tree head."""
+    from confide import merkle, proofs
+    from confide.keys import load_signing_key
+
+    store = _store(schema)
+    try:
+        with store.connection() as conn:
+            row = conn.execute(store.q(
+                "SELECT c.chain_index, e.global_position, e.hash FROM {s}.events e "
+                "JOIN {s}.event_chain c USING (global_position) WHERE e.event_id = %s"), (event_id,)).fetchone()
+            size = conn.execute(store.q("SELECT count(*) FROM {s}.event_chain")).fetchone()[0]
+        if row is None:
+            raise click.ClickException(f"event {event_id} is not in the sealed log (run `confide audit seal`?)")
+        tree = merkle.MerkleTree(_content_hashes(store))
+        bundle = proofs.make_inclusion_bundle(
+            tree, row[0], event_id=event_id, global_position=row[1], content_hash=bytes(row[2]),
+            tree_size=size, private_key=load_signing_key(key_dir or config.key_dir()))
+    finally:
+        store.close()
+    output.write(json.dumps(bundle, indent=2) + "\n")
+
+
+@prove.command("consistency")
+@schema_option
+@keys_option
+@click.option("--old-head", type=click.File("r"), required=True,
+              help="a signed tree head (JSON) seen earlier, or a bundle holding one")
+@click.option("-o", "--output", type=click.File("w"), default="-")
+def prove_consistency(schema, key_dir, old_head, output):
+    """Consistency proof from an earlier signed tree head to the current sealed log."""
+    from confide import merkle, proofs
+    from confide.keys import load_signing_key
+
+    head = json.load(old_head)
+    head = head.get("tree_head") or head.get("new_tree_head") or head
+    store = _store(schema)
+    try:
+        tree = merkle.MerkleTree(_content_hashes(store))
+        try:
+            bundle = proofs.make_consistency_bundle(tree, old_tree_head=head,
+                                                    private_key=load_signing_key(key_dir or config.key_dir()))
+        except ValueError as exc:
+            raise click.ClickException(f"no consistency proof: {exc}") from None
+    finally:
+        store.close()
+    output.write(json.dumps(bundle, indent=2) + "\n")
+
+
+@audit.group()
+def dlq():
+    """Dead-lettered messages (handlers that failed DELIVERY_LIMIT times)."""
+
+
+@dlq.command("list")
+def dlq_list():
+    """Print the dead-lettered events (type, global position, event id)."""
+    from confide.dlq import peek
+
+    for msg in peek(config.amqp_uri()):
+        click.echo(f"{msg['global_position']:>10}  {msg['type']:<28} {msg['event_id']}")
+
+
+@dlq.command("replay")
+def dlq_replay():
+    """Move every dead-lettered message back to the audit queue (handlers are idempotent)."""
+    from confide.dlq import replay_all
+
+    click.echo(f"replayed {replay_all(config.amqp_uri())} messages to audit.events")

@@ -1,0 +1,352 @@
+"""Tamper evidence: the keyed hash chain, signed checkpoints outside the database, and verification.
+
+Sealing (one sealer at a time, after commit, off the appenders' critical path):
+for the events in global order, ``chain_index`` counts 0, 1, 2, … and
+
+    mac[i] = HMAC-SHA256(chain_key, mac[i-1] || u64be(i) || u64be(global_position) || content_hash)
+
+with ``mac[-1]`` = 32 zero bytes and ``content_hash`` recomputed from the
+stored bytes (:meth:`RecordedEvent.canonical_bytes`), never trusted from the
+row. The chain key lives in the key directory; the database never holds it,
+so someone with full database access can alter rows but cannot produce the
+matching MACs.
+
+After each sealed batch the sealer reads its rows back and checks them
+("verify right after writing"), then appends a *signed checkpoint* to
+``<checkpoint_dir>/chain-heads.jsonl``: Ed25519 over the RFC 8785 form of
+``{chain_index, global_position, mac, tree_size, root_hash, timestamp}``, where
+``root_hash`` is the RFC 9162 Merkle root of the content hashes so far. A
+truncated tail or a rewritten history no longer reaches the signed heads.
+
+``verify`` streams the whole log (flat memory) and reports the first bad
+global position: altered row, deleted row, rows swapped, forged row inserted,
+last rows removed, ciphertext moved between rows.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import struct
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+import rfc8785
+from psycopg import sql
+
+from confide.envelope import RecordedEvent, format_timestamp
+from confide.eventstore.errors import EventStoreError
+from confide.eventstore.store import _COLUMNS, _SAFE, _recorded
+from confide.merkle import MerkleAccumulator
+
+CHAIN_KEY_FILE = "chain.key"
+CHECKPOINT_FILE = "chain-heads.jsonl"
+ZERO = b"\x00" * 32
+_SEALER_LOCK = 7240512002
+_PACK = struct.Struct(">QQ").pack
+
+
+class TamperDetectedError(EventStoreError):
+    """The stored log disagrees with its chain; ``position`` is the first bad global position."""
+
+    def __init__(self, position: int | None, reason: str):
+        self.position = position
+        self.reason = reason
+        super().__init__(f"tamper detected at global position {position}: {reason}")
+
+
+def next_mac(key: bytes, prev: bytes, chain_index: int, global_position: int, digest: bytes) -> bytes:
+    """One chain step (see module docstring). All arguments bytes/ints; returns 32 bytes."""
+    return hmac.new(key, prev + _PACK(chain_index, global_position) + digest, hashlib.sha256).digest()
+
+
+def load_chain_key(key_dir: Path) -> bytes:
+    """Read the 32-byte chain key. Raises FileNotFoundError naming the path."""
+    path = Path(key_dir) / CHAIN_KEY_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"chain key {path} missing (run `confide keys init`)")
+    return bytes.fromhex(path.read_text().strip())
+
+
+# -- signed checkpoints ---------------------------------------------------------
+
+
+def _checkpoint_payload(cp: dict) -> bytes:
+    return rfc8785.dumps({k: cp[k] for k in
+                          ("chain_index", "global_position", "mac", "tree_size", "root_hash", "timestamp")})
+
+
+def write_checkpoint(checkpoint_dir: Path, signing_key, chain_index: int, global_position: int,
+                     mac: bytes, tree_size: int, root_hash: bytes, merkle_state: list[str]) -> dict:
+    """Append one signed chain-head checkpoint line (fsynced). Returns it as a dict."""
+    import base64
+
+    checkpoint_dir = Path(checkpoint_dir)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    cp = {
+        "chain_index": chain_index,
+        "global_position": global_position,
+        "mac": mac.hex(),
+        "tree_size": tree_size,
+        "root_hash": root_hash.hex(),
+        "timestamp": format_timestamp(datetime.now(timezone.utc)),
+    }
+    cp["signature"] = base64.b64encode(signing_key.sign(_checkpoint_payload(cp))).decode()
+    cp["merkle_state"] = merkle_state
+    with open(checkpoint_dir / CHECKPOINT_FILE, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(cp, separators=(",", ":")) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    return cp
+
+
+def read_checkpoints(checkpoint_dir: Path, public_key) -> tuple[list[dict], list[str]]:
+    """All checkpoints in file order, and the problems found (bad signature, malformed line)."""
+    import base64
+
+    from cryptography.exceptions import InvalidSignature
+
+    path = Path(checkpoint_dir) / CHECKPOINT_FILE
+    good, problems = [], []
+    if not path.exists():
+        return good, problems
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            try:
+                cp = json.loads(line)
+                public_key.verify(base64.b64decode(cp["signature"]), _checkpoint_payload(cp))
+            except InvalidSignature:
+                problems.append(f"{path.name} line {n}: signature does not verify")
+                continue
+            except (ValueError, KeyError, TypeError) as exc:
+                problems.append(f"{path.name} line {n}: malformed checkpoint ({exc})")
+                continue
+            good.append(cp)
+    return good, problems
+
+
+def last_checkpoint(checkpoint_dir: Path) -> dict | None:
+    """The newest checkpoint line, unverified (the sealer's own resume state)."""
+    path = Path(checkpoint_dir) / CHECKPOINT_FILE
+    if not path.exists():
+        return None
+    last = None
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                last = line
+    return json.loads(last) if last else None
+
+
+# -- sealing --------------------------------------------------------------------
+
+
+@dataclass
+class SealResult:
+    sealed: int
+    chain_index: int | None
+    global_position: int | None
+
+
+class ChainSealer:
+    """Extends the chain over newly committed events. Safe to call from many places:
+    a session advisory lock lets one sealer work at a time; others return at once.
+
+    ``store``: a PostgresEventStore. ``key``: the 32-byte chain key.
+    ``signing_key``: Ed25519 private key for checkpoints. Raises
+    TamperDetectedError when a stored row no longer matches its content hash.
+    """
+
+    def __init__(self, store, key: bytes, signing_key, checkpoint_dir: Path, batch: int = 2000):
+        self.store = store
+        self.key = key
+        self.signing_key = signing_key
+        self.checkpoint_dir = Path(checkpoint_dir)
+        self.batch = batch
+
+    def seal(self, max_batches: int | None = None) -> SealResult:
+        total = 0
+        last: tuple[int, int] | None = None
+        with self.store.connection() as conn:
+            if not conn.execute("SELECT pg_try_advisory_lock(%s)", (_SEALER_LOCK,)).fetchone()[0]:
+                return SealResult(0, None, None)
+            try:
+                head = conn.execute(self.store.q(
+                    "SELECT chain_index, global_position, mac FROM {s}.event_chain "
+                    "ORDER BY chain_index DESC LIMIT 1")).fetchone()
+                index, position, prev = (head[0], head[1], bytes(head[2])) if head else (-1, 0, ZERO)
+                acc = self._accumulator(conn, index)
+                batches = 0
+                while max_batches is None or batches < max_batches:
+                    events = self.store.read_all(position + 1, self.batch)
+                    if not events:
+                        break
+                    rows = []
+                    for ev in events:
+                        digest = hashlib.sha256(ev.canonical_bytes()).digest()
+                        if digest != ev.content_hash:
+                            raise TamperDetectedError(ev.global_position, "stored bytes do not match the row's hash")
+                        index += 1
+                        prev = next_mac(self.key, prev, index, ev.global_position, digest)
+                        acc.append(digest)
+                        rows.append((index, ev.global_position, prev))
+                    with conn.transaction():
+                        with conn.cursor() as cur:
+                            cur.executemany(self.store.q(
+                                "INSERT INTO {s}.event_chain (chain_index, global_position, mac) "
+                                "VALUES (%s, %s, %s)"), rows)
+                    self._verify_written(conn, rows)
+                    position = rows[-1][1]
+                    total += len(rows)
+                    batches += 1
+                    last = (index, position)
+                    write_checkpoint(self.checkpoint_dir, self.signing_key, index, position, prev,
+                                     acc.size, acc.root(), _acc_state(acc))
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (_SEALER_LOCK,))
+        return SealResult(total, last[0] if last else None, last[1] if last else None)
+
+    def _accumulator(self, conn, index: int) -> MerkleAccumulator:
+        cp = last_checkpoint(self.checkpoint_dir)
+        if cp is not None and cp.get("chain_index") == index and "merkle_state" in cp:
+            return _acc_from_state(cp["merkle_state"], cp["tree_size"])
+        # Rebuild from the sealed events (first run, or a checkpoint file from elsewhere).
+        acc = MerkleAccumulator()
+        if index >= 0:
+            for ev in iter_sealed(self.store, conn, upto_index=index):
+                acc.append(ev[0].content_hash)
+        return acc
+
+    def _verify_written(self, conn, rows) -> None:
+        got = conn.execute(self.store.q(
+            "SELECT chain_index, global_position, mac FROM {s}.event_chain "
+            "WHERE chain_index BETWEEN %s AND %s ORDER BY chain_index"), (rows[0][0], rows[-1][0])).fetchall()
+        if [(r[0], r[1], bytes(r[2])) for r in got] != rows:
+            raise TamperDetectedError(rows[0][1], "chain rows read back differ from those written")
+
+
+def _acc_state(acc: MerkleAccumulator) -> list:
+    """The accumulator's frontier [(subtree size, hash hex)], so the next seal resumes in O(log n)."""
+    return [[size, h.hex()] for size, h in acc.frontier()]
+
+
+def _acc_from_state(state: list, size: int) -> MerkleAccumulator:
+    acc = MerkleAccumulator.from_frontier((int(n), bytes.fromhex(h)) for n, h in state)
+    if acc.size != size:
+        raise ValueError("checkpoint's Merkle frontier does not add up to its tree size")
+    return acc
+
+
+def iter_sealed(store, conn, upto_index: int | None = None) -> Iterator[tuple[RecordedEvent, int, bytes]]:
+    """Sealed events in chain order with (chain_index, mac), streamed with a server-side cursor."""
+    cols = ", ".join("e." + c.strip() for c in _COLUMNS.split(","))
+    where = "" if upto_index is None else "WHERE c.chain_index <= %(upto)s"
+    query = store.q(f"SELECT {cols}, c.chain_index, c.mac FROM {{s}}.event_chain c "
+                    f"JOIN {{s}}.events e USING (global_position) {where} ORDER BY c.chain_index")
+    with conn.transaction():
+        with conn.cursor(name="confide_sealed") as cur:
+            cur.itersize = 5000
+            cur.execute(query, {"upto": upto_index})
+            for row in cur:
+                yield _recorded(row[:9]), row[9], bytes(row[10])
+
+
+# -- verification ---------------------------------------------------------------
+
+
+@dataclass
+class VerifyReport:
+    """Result of :func:`verify`. ``ok`` is False when any problem was found;
+    ``first_bad_position`` names the first bad global position (None if the
+    problem is not tied to a row, e.g. a bad checkpoint signature)."""
+
+    ok: bool = True
+    events: int = 0
+    sealed: int = 0
+    unsealed_tail: int = 0
+    checkpoints: int = 0
+    first_bad_position: int | None = None
+    problems: list[str] = field(default_factory=list)
+    head_mac: str | None = None
+    root_hash: str | None = None
+
+    def fail(self, position: int | None, reason: str) -> None:
+        if self.ok:
+            self.first_bad_position = position
+        self.ok = False
+        self.problems.append(reason if position is None else f"global position {position}: {reason}")
+
+
+def verify(store, key: bytes, public_key, checkpoint_dir: Path,
+           progress: Callable[[int], None] | None = None, stop_at_first: bool = True) -> VerifyReport:
+    """Recompute every content hash and MAC from the stored bytes; compare with the signed checkpoints.
+
+    Streams all rows (events LEFT JOIN event_chain, in global order) through a
+    server-side cursor: memory is flat in the number of events. ``progress`` is
+    called with the number of rows done every 10,000 rows.
+    """
+    report = VerifyReport()
+    checkpoints, problems = read_checkpoints(checkpoint_dir, public_key)
+    for p in problems:
+        report.fail(None, p)
+    report.checkpoints = len(checkpoints)
+    by_index = {cp["chain_index"]: cp for cp in checkpoints}
+    prev, expected_index = ZERO, 0
+    acc = MerkleAccumulator()
+    tail_started_at: int | None = None
+    cols = ", ".join("e." + c.strip() for c in _COLUMNS.split(","))
+    query = store.q(
+        f"SELECT {cols}, c.chain_index, c.mac FROM {{s}}.events e "
+        f"LEFT JOIN {{s}}.event_chain c USING (global_position) ORDER BY e.global_position")
+    with store.connection() as conn, conn.transaction():
+        with conn.cursor(name="confide_verify") as cur:
+            cur.itersize = 10000
+            cur.execute(query)
+            for row in cur:
+                report.events += 1
+                if progress and report.events % 10000 == 0:
+                    progress(report.events)
+                ev = _recorded(row[:9])
+                pos = ev.global_position
+                digest = hashlib.sha256(ev.canonical_bytes()).digest()
+                if digest != ev.content_hash:
+                    report.fail(pos, "row altered: its bytes no longer match its content hash")
+                chain_index, mac = row[9], (bytes(row[10]) if row[10] is not None else None)
+                if chain_index is None:
+                    if tail_started_at is None:
+                        tail_started_at = pos
+                    report.unsealed_tail += 1
+                    continue
+                if tail_started_at is not None:
+                    report.fail(tail_started_at, "row inserted without a chain entry (forged or unsealed in the middle)")
+                    tail_started_at = None
+                    report.unsealed_tail = 0
+                if chain_index != expected_index:
+                    report.fail(pos, f"chain index {chain_index} where {expected_index} was expected "
+                                     "(a row was deleted or rows were reordered)")
+                want = next_mac(key, prev, chain_index, pos, digest)
+                if not hmac.compare_digest(want, mac):
+                    report.fail(pos, "chain MAC mismatch (row altered, swapped, moved or forged)")
+                prev = mac  # continue from the stored chain so one bad row is reported once
+                acc.append(digest)
+                cp = by_index.get(chain_index)
+                if cp is not None and (cp["mac"] != mac.hex() or cp["global_position"] != pos
+                                       or cp["root_hash"] != acc.root().hex()):
+                    report.fail(pos, f"differs from the signed checkpoint at chain index {chain_index}")
+                expected_index = chain_index + 1
+                report.sealed += 1
+                if not report.ok and stop_at_first:
+                    break
+    if report.ok and checkpoints:
+        newest = max(checkpoints, key=lambda c: c["chain_index"])
+        if newest["chain_index"] >= expected_index:
+            report.fail(None, f"log truncated: a signed checkpoint covers chain index {newest['chain_index']} "
+                              f"(global position {newest['global_position']}) but the store's chain ends at "
+                              f"index {expected_index - 1}")
+            report.first_bad_position = newest["global_position"]
+    report.head_mac = prev.hex() if report.sealed else None
+    report.root_hash = acc.root().hex()
+    return report

@@ -1,0 +1,73 @@
+"""``confide run``: the four services in the foreground, one log stream, Ctrl-C stops them all.
+
+Each service runs as ``nameko run --config services/<name>/config.yml <name>.service``;
+every line it prints is prefixed with its name. If one service exits, the
+others are stopped and the command exits non-zero.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import click
+
+from confide import config
+
+SERVICES = ("notes", "disclosures", "audit", "gateway")
+COLOURS = {"notes": "cyan", "disclosures": "magenta", "audit": "yellow", "gateway": "green"}
+
+
+def _pump(name: str, stream, width: int) -> None:
+    prefix = click.style(f"{name:<{width}} |", fg=COLOURS.get(name))
+    for line in iter(stream.readline, ""):
+        click.echo(f"{prefix} {line.rstrip()}")
+
+
+@click.command()
+@click.option("--only", multiple=True, type=click.Choice(SERVICES), help="start only these services")
+def run(only):
+    """Start notes, disclosures, audit and gateway; Ctrl-C stops them all."""
+    names = only or SERVICES
+    nameko = os.path.join(os.path.dirname(sys.executable), "nameko")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.setdefault(config.KEY_DIR_KEY, str(config.key_dir()))
+    env.setdefault(config.CHECKPOINT_DIR_KEY, str(config.checkpoint_dir()))
+    width = max(map(len, names))
+    procs = {}
+    for name in names:
+        cfg = config.REPO_ROOT / "services" / name / "config.yml"
+        procs[name] = subprocess.Popen(
+            [nameko, "run", "--config", str(cfg), f"{name}.service"],
+            cwd=config.REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True,
+        )
+        threading.Thread(target=_pump, args=(name, procs[name].stdout, width), daemon=True).start()
+    click.echo(f"started {', '.join(names)}; gateway on {config.gateway_url()} — Ctrl-C stops all")
+
+    def stop(*_):
+        for p in procs.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        deadline = time.time() + 10
+        for p in procs.values():
+            try:
+                p.wait(max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    try:
+        while True:
+            dead = [n for n, p in procs.items() if p.poll() is not None]
+            if dead:
+                click.echo(f"{', '.join(dead)} exited; stopping the others", err=True)
+                stop()
+                sys.exit(1)
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        click.echo("stopping…", err=True)
+        stop()
