@@ -1,0 +1,1 @@
+"""Confide disclosures service: disclosure requests, authorizations, access decisions, accounting."""

@@ -1,0 +1,1 @@
+"""Pure model of disclosures (stdlib only): commands, events, folds and the accounting rules."""

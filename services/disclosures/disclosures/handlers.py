@@ -1,0 +1,485 @@
+"""Use cases of the disclosures service: load the stream, decide, append.
+
+Every handler takes its collaborators as parameters: ``store`` (the event
+store contract), ``clock`` (a callable returning an aware datetime), ``notes``
+(an object with ``release_fields(decision_id, note_ids)`` and optionally
+``export_designated_record_set(decision_id, patient_id, note_ids)``, i.e. the
+notes service's RPC proxy) and ``engine`` (``decide(case) -> Outcome``,
+default :func:`confide.hipaa.engine.decide`).
+
+Replies are JSON-safe dicts. They hold note content only under ``content``
+of a released request; events never do.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any, Callable, Optional
+
+from confide import streams
+from confide.envelope import NewEvent
+from confide.eventstore.errors import WrongExpectedVersionError
+
+from disclosures import facts
+from disclosures.domain import accounting as acct
+from disclosures.domain import commands, errors
+from disclosures.domain import events as ev
+from disclosures.domain import model
+from disclosures.domain.model import fmt_ts, parse_ts
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], Any]
+_NS = uuid.UUID("6f1b1a52-7c0e-4d8a-9a57-3d7f0c1e2b44")  # deterministic ids for idempotent retries
+
+
+def default_engine(case: dict):
+    from confide.hipaa.engine import decide
+
+    return decide(case)
+
+
+def _new(event: ev.Event, event_id: Optional[uuid.UUID] = None) -> NewEvent:
+    if event_id is None:
+        return NewEvent(event.type, event.data())
+    return NewEvent(event.type, event.data(), event_id=event_id)
+
+
+def _request_stream(request_id: str) -> str:
+    return streams.stream_name(streams.DISCLOSURE_REQUEST, request_id)
+
+
+def _accounting_stream(patient_id: str) -> str:
+    return streams.stream_name(ev.ACCOUNTING, patient_id)
+
+
+def _append(store, stream: str, events: list[ev.Event], expected: int) -> int:
+    result = store.append(stream, [_new(e) for e in events], expected_version=expected)
+    log.info("appended %s to %s at version %s", [e.type for e in events], stream, result.next_expected_version)
+    return result.next_expected_version
+
+
+# -- disclosure requests -----------------------------------------------------
+
+def load_request(store, request_id: str) -> model.DisclosureRequestState:
+    """Fold ``disclosureRequest-<id>``. Raises DisclosureRequestNotFoundError."""
+    state = model.fold(request_id, ((e.type, e.data) for e in store.read_stream(_request_stream(request_id))))
+    if state.version < 0:
+        raise errors.DisclosureRequestNotFoundError(f"disclosure request {request_id} not found") from None
+    return state
+
+
+def request_disclosure(cmd: commands.RequestDisclosure, store, clock: Clock, notes, engine=default_engine) -> dict:
+    """Record a request and carry it as far as it can go (hold, refuse, or release).
+
+    Returns the request view (``view_request``) plus ``content`` when released.
+    Raises WrongExpectedVersionError if the id is taken.
+    """
+    request_id = cmd.request_id or str(uuid.uuid4())
+    received = ev.DisclosureRequested(
+        request_id=request_id, requester=dict(cmd.requester), patient_id=cmd.patient_id, purpose=cmd.purpose,
+        action=cmd.action, note_kind=cmd.note_kind, received_at=fmt_ts(clock()), date_from=cmd.date_from,
+        date_to=cmd.date_to, note_ids=cmd.note_ids, authorization_id=cmd.authorization_id,
+        exception_claimed=cmd.exception_claimed, facts=dict(cmd.facts), channel=dict(cmd.channel))
+    _append(store, _request_stream(request_id), [received], -1)
+    return _advance(load_request(store, request_id), store, clock, notes, engine)
+
+
+def verify_requester(cmd: commands.VerifyRequester, store, clock: Clock, notes, engine=default_engine) -> dict:
+    """Record that a held request's requester is verified (164.514(h)) and decide it.
+
+    Raises DisclosureRequestNotFoundError, InvalidTransitionError (not on hold).
+    """
+    state = load_request(store, cmd.request_id)
+    if state.status != "on_hold":
+        raise errors.InvalidTransitionError(f"request {cmd.request_id} is {state.status}, not on hold")
+    verified = ev.RequesterVerified(
+        request_id=cmd.request_id, verified_by=cmd.verified_by, method=cmd.method,
+        identity_verified=cmd.identity_verified, authority_verified=cmd.authority_verified,
+        verified_at=fmt_ts(clock()))
+    _append(store, _request_stream(cmd.request_id), [verified], state.version)
+    return _advance(load_request(store, cmd.request_id), store, clock, notes, engine)
+
+
+def _effective_requester(state: model.DisclosureRequestState) -> dict:
+    requester = dict(state.request["requester"])
+    if state.verification:
+        requester["identity_verified"] = bool(state.verification["identity_verified"])
+    return requester
+
+
+def _advance(state, store, clock, notes, engine) -> dict:
+    requester = _effective_requester(state)
+    if state.status == "requested" and model.needs_verification(requester):
+        hold = ev.DisclosurePlacedOnHold(
+            request_id=state.request_id, reasons=["identity and authority of the requester are not verified"],
+            rule="45 CFR 164.514(h)(1)", held_at=fmt_ts(clock()))
+        _append(store, _request_stream(state.request_id), [hold], state.version)
+        return view_request(load_request(store, state.request_id))
+    return _decide(state, requester, store, clock, notes, engine)
+
+
+def build_case(request: dict, requester: dict, notes: list[dict], authorization: Optional[dict],
+               decision_time: str) -> dict:
+    """The engine's case file (see /work/shared/cases/README.md) from the facts on file."""
+    requester = dict(requester)
+    authors = {n.get("author_id") for n in notes}
+    requester.setdefault("is_covered_entity", requester.get("role") in model.COVERED_ENTITY_ROLES)
+    requester["is_originator"] = bool(notes) and authors == {requester.get("id")}
+    case = {k: v for k, v in (request.get("facts") or {}).items()}
+    case.update({
+        "requester": requester, "purpose": request["purpose"], "note_kind": request["note_kind"],
+        "action": request["action"], "patient": request["patient_id"], "decision_time": decision_time,
+        "authorization": authorization, "exception_claimed": request.get("exception_claimed"),
+    })
+    channel = request.get("channel") or {}
+    if channel.get("standard"):
+        case["channel"] = {k: channel.get(k) for k in ("standard", "task_status", "pou", "claim")}
+    return case
+
+
+def _authorization_for(store, request: dict, at) -> Optional[model.AuthorizationState]:
+    if request.get("authorization_id"):
+        found = facts.authorization_as_of(store, request["authorization_id"], at)
+        return found if found.exists else None
+    candidates = facts.authorizations_for_patient(store, request["patient_id"], at)
+    return model.select_authorization(candidates, request["note_kind"], request["requester"].get("org"))
+
+
+def _outcome_dict(outcome) -> dict:
+    if hasattr(outcome, "to_dict"):
+        return outcome.to_dict()
+    return dict(outcome)
+
+
+def _decide(state, requester, store, clock, notes, engine) -> dict:
+    at = clock()
+    request = state.request
+    matched = model.matching_notes(facts.note_index(store, at), request)
+    authorization = _authorization_for(store, request, at)
+    case = build_case(request, requester, matched, authorization.case_form() if authorization else None, fmt_ts(at))
+    outcome = _outcome_dict(engine(case))
+    if outcome.get("decision") == "hold":
+        hold = ev.DisclosurePlacedOnHold(request_id=state.request_id, reasons=list(outcome.get("reasons") or []),
+                                         rule=str(outcome.get("rule") or ""), held_at=fmt_ts(at))
+        _append(store, _request_stream(state.request_id), [hold], state.version)
+        return view_request(load_request(store, state.request_id))
+    decided = _decided_event(state, outcome, matched, authorization, at)
+    _append(store, _request_stream(state.request_id), [decided], state.version)
+    _record_access_decision(store, request, requester, decided, matched)
+    return _conclude(load_request(store, state.request_id), store, clock, notes)
+
+
+def _decided_event(state, outcome: dict, matched: list[dict], authorization, at) -> ev.DisclosureDecided:
+    citations = outcome.get("citations") or []
+    return ev.DisclosureDecided(
+        request_id=state.request_id, decision_id=str(uuid.uuid4()), decision=outcome["decision"],
+        rule=str(outcome.get("rule") or "; ".join(citations)), citations=list(citations),
+        reasons=list(outcome.get("reasons") or []), fields_released=outcome.get("fields_released"),
+        minimum_necessary_applies=outcome.get("minimum_necessary_applies"),
+        accounting_required=bool(outcome.get("accounting_required")),
+        note_ids=[n["note_id"] for n in matched],
+        authorization_id=authorization.authorization_id if authorization else None, decided_at=fmt_ts(at))
+
+
+def _record_access_decision(store, request: dict, requester: dict, decided: ev.DisclosureDecided,
+                            matched: list[dict]) -> None:
+    """Append AccessDecided, the record the notes service checks before releasing anything.
+
+    Its event id is derived from the decision id, so a retry after a crash
+    between the two appends writes it once.
+    """
+    authors = sorted({n.get("author_id") for n in matched if n.get("author_id")})
+    access = ev.AccessDecided(
+        decision_id=decided.decision_id,
+        requester={k: requester.get(k) for k in ("id", "role", "org")}, purpose=request["purpose"],
+        action=request["action"], patient_id=request["patient_id"],
+        note_id=decided.note_ids[0] if len(decided.note_ids) == 1 else None, note_ids=decided.note_ids,
+        note_kind=request["note_kind"], originator_id=authors[0] if len(authors) == 1 else None,
+        decision=decided.decision, rule=decided.rule, citations=decided.citations,
+        fields_released=decided.fields_released, request_id=decided.request_id, decided_at=decided.decided_at)
+    stream = streams.stream_name(streams.ACCESS_DECISION, decided.decision_id)
+    store.append(stream, [_new(access, uuid.uuid5(_NS, decided.decision_id))], expected_version=None)
+
+
+def _conclude(state, store, clock, notes) -> dict:
+    """Release or refuse a decided request. A decided request can be resumed after a crash."""
+    decision = state.decision
+    if decision["decision"] not in model.RELEASING:
+        reason = "; ".join(decision["reasons"]) or decision["decision"]
+        if decision["decision"] == "discretionary":
+            reason = f"discretionary: declined by the practice's default pending review ({reason})"
+        refused = ev.DisclosureRefused(request_id=state.request_id, decision_id=decision["decision_id"],
+                                       reason=reason, rule=decision["rule"], refused_at=fmt_ts(clock()))
+        _append(store, _request_stream(state.request_id), [refused], state.version)
+        return view_request(load_request(store, state.request_id))
+    content = fetch_content(notes, state.request, decision)
+    entry_id = _record_accounting_entry(store, state, clock) if decision["accounting_required"] and decision["note_ids"] else None
+    released = ev.DisclosureReleased(
+        request_id=state.request_id, decision_id=decision["decision_id"], note_ids=decision["note_ids"],
+        fields_released=list(decision.get("fields_released") or []), released_at=fmt_ts(clock()),
+        accounting_entry_id=entry_id)
+    _append(store, _request_stream(state.request_id), [released], state.version)
+    return {**view_request(load_request(store, state.request_id)), "content": content}
+
+
+def fetch_content(notes, request: dict, decision: dict) -> Any:
+    """Exactly the decided fields of the decided notes, from the notes service (never stored here)."""
+    if not decision["note_ids"]:
+        return []
+    if request["purpose"] == "individual_access":
+        try:
+            return notes.export_designated_record_set(decision["decision_id"], request["patient_id"],
+                                                      decision["note_ids"])
+        except Exception as exc:  # nameko's MethodNotFound: the notes service has no export RPC
+            if type(exc).__name__ != "MethodNotFound" and not isinstance(exc, AttributeError):
+                raise
+    return notes.release_fields(decision["decision_id"], decision["note_ids"])
+
+
+def _record_accounting_entry(store, state, clock) -> str:
+    """164.528(b)(2): date, recipient, brief description and purpose; appended to ``accounting-<patient>``."""
+    request, decision = state.request, state.decision
+    entry_id = str(uuid.uuid5(_NS, decision["decision_id"] + "/accounting"))
+    requester = request["requester"]
+    entry = ev.AccountingEntryRecorded(
+        entry_id=entry_id, patient_id=request["patient_id"], request_id=state.request_id,
+        decision_id=decision["decision_id"], disclosed_at=fmt_ts(clock()),
+        recipient={k: requester.get(k) for k in ("id", "role", "org")}, purpose=request["purpose"],
+        description=f"{len(decision['note_ids'])} {request['note_kind']} note(s): "
+                    f"{', '.join(decision.get('fields_released') or [])}",
+        rule=decision["rule"])
+    store.append(_accounting_stream(request["patient_id"]), [_new(entry, uuid.UUID(entry_id))],
+                 expected_version=None)
+    return entry_id
+
+
+def resume_request(request_id: str, store, clock: Clock, notes) -> dict:
+    """Finish a request left ``decided`` (e.g. the notes service was down). Raises InvalidTransitionError."""
+    state = load_request(store, request_id)
+    if state.status != "decided":
+        raise errors.InvalidTransitionError(f"request {request_id} is {state.status}, not decided")
+    _record_access_decision(store, state.request, _effective_requester(state),
+                            ev.DisclosureDecided(**state.decision), [{"note_id": n} for n in state.decision["note_ids"]])
+    return _conclude(state, store, clock, notes)
+
+
+def view_request(state: model.DisclosureRequestState) -> dict:
+    """The reply shape of a request (no content): ids, status, decision summary, release summary."""
+    r = state.request
+    view = {
+        "request_id": state.request_id, "status": state.status, "requester": r["requester"],
+        "patient_id": r["patient_id"], "purpose": r["purpose"], "note_kind": r["note_kind"],
+        "action": r["action"], "date_from": r.get("date_from"), "date_to": r.get("date_to"),
+        "received_at": r["received_at"], "channel": r.get("channel") or {},
+        "hold": state.hold, "verification": state.verification, "decision": None,
+        "release": None, "refusal": None,
+    }
+    if state.decision:
+        view["decision"] = {k: state.decision.get(k) for k in (
+            "decision_id", "decision", "rule", "citations", "reasons", "fields_released",
+            "minimum_necessary_applies", "accounting_required", "authorization_id", "decided_at")}
+    if state.release:
+        view["release"] = {k: state.release.get(k) for k in ("note_ids", "fields_released", "released_at")}
+    if state.refusal:
+        view["refusal"] = {k: state.refusal.get(k) for k in ("reason", "rule", "refused_at")}
+    return view
+
+
+def get_disclosure_request(request_id: str, store, org: Optional[str] = None, notes=None) -> dict:
+    """The request view; with ``org``, only a request made by that org (else not found).
+
+    With ``notes`` and a released request, ``content`` is fetched again under
+    the same recorded decision (a re-delivery, not a new disclosure).
+    Raises DisclosureRequestNotFoundError.
+    """
+    state = load_request(store, request_id)
+    if org is not None and state.request["requester"].get("org") != org:
+        raise errors.DisclosureRequestNotFoundError(f"disclosure request {request_id} not found")
+    view = view_request(state)
+    if notes is not None and state.status == "released":
+        view["content"] = fetch_content(notes, state.request, state.decision)
+    return view
+
+
+# -- authorizations ----------------------------------------------------------
+
+def _defect_dict(defect) -> dict:
+    if hasattr(defect, "to_dict"):
+        return defect.to_dict()
+    if dataclasses.is_dataclass(defect):
+        return dataclasses.asdict(defect)
+    if isinstance(defect, dict):
+        return dict(defect)
+    return {"message": str(defect)}
+
+
+def default_defects(authorization: dict, at) -> list:
+    from confide.hipaa.authorization import authorization_defects
+
+    return authorization_defects(authorization, request=None, at=at)
+
+
+def record_authorization(cmd: commands.RecordAuthorization, store, clock: Clock, defects_fn=default_defects) -> dict:
+    """Record an authorization, checked against 164.508(b)-(c); a defective one is recorded as such.
+
+    Returns ``view_authorization``. Raises AuthorizationAlreadyRecordedError.
+    """
+    now = clock()
+    form = dict(cmd.authorization)
+    form["id"] = str(form.get("id") or uuid.uuid4())
+    defects = [_defect_dict(d) for d in defects_fn(form, fmt_ts(now))]
+    recorded = ev.AuthorizationRecorded(
+        authorization_id=form["id"], patient_id=form["patient"], authorization=form, defective=bool(defects),
+        defects=defects, received_at=cmd.received_at or fmt_ts(now), recorded_at=fmt_ts(now))
+    try:
+        _append(store, streams.stream_name(streams.AUTHORIZATION, form["id"]), [recorded], -1)
+    except WrongExpectedVersionError:
+        raise errors.AuthorizationAlreadyRecordedError(f"authorization {form['id']} is already on file") from None
+    return get_authorization(form["id"], store)
+
+
+def _active_authorization(store, authorization_id: str) -> model.AuthorizationState:
+    state = facts.authorization_as_of(store, authorization_id, None)
+    if not state.exists:
+        raise errors.AuthorizationNotFoundError(f"authorization {authorization_id} not found")
+    if state.revocation or state.expiration:
+        raise errors.AuthorizationNotActiveError(f"authorization {authorization_id} is already {state.status}")
+    return state
+
+
+def revoke_authorization(cmd: commands.RevokeAuthorization, store, clock: Clock) -> dict:
+    """164.508(b)(5): revoke in writing, effective when received; earlier reliance stays lawful.
+
+    Raises RevocationNotInWritingError, AuthorizationNotFoundError, AuthorizationNotActiveError.
+    """
+    if not cmd.in_writing:
+        raise errors.RevocationNotInWritingError("164.508(b)(5): a revocation must be in writing")
+    state = _active_authorization(store, cmd.authorization_id)
+    now = clock()
+    received = parse_ts(cmd.received_at) if cmd.received_at else now
+    revoked = ev.AuthorizationRevoked(
+        authorization_id=cmd.authorization_id, patient_id=state.patient_id, in_writing=True,
+        received_at=fmt_ts(min(received, now)), revoked_by=cmd.revoked_by, recorded_at=fmt_ts(now))
+    _append(store, streams.stream_name(streams.AUTHORIZATION, cmd.authorization_id), [revoked], state.version)
+    return get_authorization(cmd.authorization_id, store)
+
+
+def expire_authorization(cmd: commands.ExpireAuthorization, store, clock: Clock) -> dict:
+    """164.508(c)(1)(v): record expiry by its date or by the expiration event occurring.
+
+    Raises AuthorizationNotFoundError, AuthorizationNotActiveError, InvalidRequestError.
+    """
+    if cmd.reason not in ("date", "event"):
+        raise errors.InvalidRequestError("reason must be 'date' or 'event'", field="reason")
+    state = _active_authorization(store, cmd.authorization_id)
+    now = clock()
+    expired = ev.AuthorizationExpired(
+        authorization_id=cmd.authorization_id, patient_id=state.patient_id, reason=cmd.reason,
+        expired_at=cmd.expired_at or fmt_ts(now), event_description=cmd.event_description, recorded_at=fmt_ts(now))
+    _append(store, streams.stream_name(streams.AUTHORIZATION, cmd.authorization_id), [expired], state.version)
+    return get_authorization(cmd.authorization_id, store)
+
+
+def get_authorization(authorization_id: str, store, as_of: Optional[str] = None) -> dict:
+    """The authorization as known at ``as_of`` (default now). Raises AuthorizationNotFoundError."""
+    state = facts.authorization_as_of(store, authorization_id, parse_ts(as_of))
+    if not state.exists:
+        raise errors.AuthorizationNotFoundError(f"authorization {authorization_id} not found")
+    return {
+        "authorization_id": authorization_id, "patient_id": state.patient_id, "status": state.status,
+        "defective": state.defective, "defects": state.defects, "authorization": state.case_form(),
+        "recorded_at": state.recorded_at, "revocation": state.revocation, "expiration": state.expiration,
+        "as_of": as_of,
+    }
+
+
+# -- accounting of disclosures (164.528) -------------------------------------
+
+def _accounting_events(store, patient_id: str) -> list:
+    return store.read_stream(_accounting_stream(patient_id))
+
+
+def suspend_accounting(cmd: commands.SuspendAccounting, store, clock: Clock) -> dict:
+    """164.528(a)(2): suspend accounting of disclosures to an oversight agency or law enforcement.
+
+    Returns the suspension. Raises InvalidRequestError (agency role, missing period).
+    """
+    if cmd.agency.get("role") not in acct.SUSPENDING_ROLES:
+        raise errors.InvalidRequestError("agency.role must be health_oversight_agency or law_enforcement",
+                                         field="agency.role")
+    starts = parse_ts(cmd.starts_at)
+    try:
+        ends = acct.suspension_end(starts, parse_ts(cmd.ends_at), cmd.in_writing)
+    except ValueError as exc:
+        raise errors.InvalidRequestError(str(exc), field="ends_at") from None
+    suspension = ev.AccountingSuspended(
+        suspension_id=str(uuid.uuid4()), patient_id=cmd.patient_id, agency=dict(cmd.agency),
+        in_writing=cmd.in_writing, statement=cmd.statement, starts_at=fmt_ts(starts), ends_at=fmt_ts(ends),
+        recorded_at=fmt_ts(clock()))
+    store.append(_accounting_stream(cmd.patient_id), [_new(suspension)], expected_version=None)
+    return suspension.data()
+
+
+def request_accounting(cmd: commands.RequestAccounting, store, clock: Clock) -> dict:
+    """An individual's request for an accounting (164.528): recorded, answered at once.
+
+    Returns {accounting_request_id, patient_id, received_at, due_at, period_start,
+    entries: [...], withheld_under_suspension: int}.
+    """
+    now = clock()
+    received = parse_ts(cmd.received_at) if cmd.received_at else now
+    history = _accounting_events(store, cmd.patient_id)
+    entries = [e.data for e in history if e.type == "AccountingEntryRecorded"]
+    suspensions = [e.data for e in history if e.type == "AccountingSuspended"]
+    shown, withheld = acct.accountable(entries, suspensions, received, parse_ts)
+    request_id = str(uuid.uuid4())
+    requested = ev.AccountingRequested(accounting_request_id=request_id, patient_id=cmd.patient_id,
+                                       requested_by=cmd.requested_by, received_at=fmt_ts(received),
+                                       due_at=fmt_ts(acct.due_at(received)))
+    provided = ev.AccountingProvided(accounting_request_id=request_id, entry_ids=[e["entry_id"] for e in shown],
+                                     provided_at=fmt_ts(now))
+    store.append(_accounting_stream(cmd.patient_id), [_new(requested), _new(provided)], expected_version=None)
+    return {"accounting_request_id": request_id, "patient_id": cmd.patient_id, "received_at": requested.received_at,
+            "due_at": requested.due_at, "period_start": fmt_ts(acct.lookback_start(received)),
+            "entries": shown, "withheld_under_suspension": withheld}
+
+
+def extend_accounting_deadline(cmd: commands.ExtendAccountingDeadline, store, clock: Clock) -> dict:
+    """164.528(c)(1)(ii): one 30-day extension with a written reason, before the deadline.
+
+    Raises AccountingRequestNotFoundError, ExtensionNotAllowedError.
+    """
+    history = [e for e in _accounting_events(store, cmd.patient_id)
+               if e.data.get("accounting_request_id") == cmd.accounting_request_id]
+    requested = next((e.data for e in history if e.type == "AccountingRequested"), None)
+    if requested is None:
+        raise errors.AccountingRequestNotFoundError(f"accounting request {cmd.accounting_request_id} not found")
+    extended = [e.data for e in history if e.type == "AccountingDeadlineExtended"]
+    current = parse_ts(extended[-1]["due_at"] if extended else requested["due_at"])
+    new_due = acct.extended_due_at(current, bool(extended), clock())
+    if new_due is None:
+        raise errors.ExtensionNotAllowedError("164.528(c)(1)(ii): one extension only, before the deadline")
+    event = ev.AccountingDeadlineExtended(accounting_request_id=cmd.accounting_request_id, reason=cmd.reason,
+                                          due_at=fmt_ts(new_due), extended_at=fmt_ts(clock()))
+    store.append(_accounting_stream(cmd.patient_id), [_new(event)], expected_version=None)
+    return event.data()
+
+
+# -- right of access (164.524) -------------------------------------------------
+
+def request_access(patient_id: str, requester: dict, store, clock: Clock, notes, engine=default_engine) -> dict:
+    """164.524: the individual's access to the designated record set (psychotherapy notes excluded).
+
+    Runs the disclosure workflow with purpose ``individual_access`` on progress
+    notes; the notes service exports the set if it offers
+    ``export_designated_record_set``. ``due_at`` is 30 days after receipt
+    (164.524(b)(2)). Returns the request view (+ ``content``).
+    """
+    cmd = commands.RequestDisclosure(requester=requester, patient_id=patient_id, purpose="individual_access",
+                                     note_kind="progress", action="disclose")
+    view = request_disclosure(cmd, store, clock, notes, engine)
+    view["due_at"] = fmt_ts(parse_ts(view["received_at"]) + timedelta(days=model.ACCESS_RESPONSE_DAYS))
+    return view

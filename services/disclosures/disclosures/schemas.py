@@ -1,0 +1,194 @@
+"""marshmallow schemas of the disclosures service's RPC payloads (one per wire shape).
+
+Loading raises ``marshmallow.ValidationError``; the service turns it into
+InvalidRequestError naming the first bad field.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from disclosures.domain.model import fmt_ts
+
+ROLES = (
+    "originator_clinician", "clinician_same_practice", "former_workforce_clinician", "trainee", "supervisor",
+    "billing_staff", "compliance_staff", "practice_admin", "external_clinician", "external_clinician_group",
+    "insurer_health_plan", "insurer_non_covered", "business_associate", "workers_comp_carrier", "patient",
+    "patient_designee", "parent", "hhs_ocr", "court", "attorney", "defense_counsel", "prosecutor",
+    "law_enforcement", "coroner_me", "health_oversight_agency", "child_protective_services", "researcher",
+    "person_able_to_prevent_threat", "auditor",
+)
+PURPOSES = (
+    "treatment", "payment", "operations", "training", "legal_defense_vs_individual", "hhs_compliance",
+    "required_by_law", "health_oversight", "coroner_me", "serious_threat", "judicial", "law_enforcement",
+    "research", "workers_comp", "individual_access", "amendment", "other",
+)
+NOTE_KINDS = ("progress", "psychotherapy")
+ACTIONS = ("use", "disclose")
+
+
+class IsoDate(fields.Date):
+    """A calendar date kept as its ISO string (event data holds strings, not date objects)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).isoformat()
+
+
+class Instant(fields.AwareDateTime):
+    """An RFC 3339 instant kept as a UTC ``...Z`` string; a naive one is read as UTC."""
+
+    def __init__(self, **kwargs):
+        super().__init__(default_timezone=timezone.utc, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        return fmt_ts(super()._deserialize(value, attr, data, **kwargs))
+
+
+class RequesterSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    org = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    identity_verified = fields.Boolean(load_default=False)
+    is_workforce = fields.Boolean()
+    in_ce_training_program = fields.Boolean()
+    supervised = fields.Boolean()
+    supervises_author = fields.Boolean()
+    is_covered_entity = fields.Boolean()
+    is_health_care_provider = fields.Boolean()
+    baa_in_place = fields.Boolean()
+
+
+class ChannelSchema(Schema):
+    """Where the request came from: the CDex Task's identifiers, POU, claim and codes."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    standard = fields.String(load_default=None, allow_none=True)
+    task_id = fields.String(load_default=None, allow_none=True)
+    task_identifiers = fields.List(fields.Dict(), load_default=list)
+    task_status = fields.String(load_default=None, allow_none=True)
+    task_requester = fields.String(load_default=None, allow_none=True)
+    pou = fields.String(load_default=None, allow_none=True)
+    claim = fields.String(load_default=None, allow_none=True)
+    codes = fields.List(fields.Dict(), load_default=list)
+    reason = fields.String(load_default=None, allow_none=True)
+    due = fields.String(load_default=None, allow_none=True)
+
+
+class RequestDisclosureSchema(Schema):
+    """``request_disclosure`` payload. ``facts`` carries the optional case facts of the
+    case-file form (legal_process, proceeding, emergency, ...), as established by staff."""
+
+    requester = fields.Nested(RequesterSchema, required=True)
+    patient_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    purpose = fields.String(required=True, validate=validate.OneOf(PURPOSES))
+    note_kind = fields.String(load_default="progress", validate=validate.OneOf(NOTE_KINDS))
+    action = fields.String(load_default="disclose", validate=validate.OneOf(ACTIONS))
+    date_from = IsoDate(load_default=None, allow_none=True)
+    date_to = IsoDate(load_default=None, allow_none=True)
+    note_ids = fields.List(fields.String(), load_default=None, allow_none=True)
+    authorization_id = fields.String(load_default=None, allow_none=True)
+    exception_claimed = fields.String(load_default=None, allow_none=True)
+    facts = fields.Dict(keys=fields.String(), load_default=dict)
+    channel = fields.Nested(ChannelSchema, load_default=dict)
+    request_id = fields.UUID(load_default=None, allow_none=True)
+
+
+class VerifyRequesterSchema(Schema):
+    request_id = fields.String(required=True)
+    verified_by = fields.String(required=True, validate=validate.Length(min=1))
+    method = fields.String(required=True, validate=validate.Length(min=1))
+    identity_verified = fields.Boolean(load_default=True)
+    authority_verified = fields.Boolean(load_default=True)
+
+
+class RevocationSchema(Schema):
+    in_writing = fields.Boolean(required=True)
+    received_at = fields.String(required=True)
+
+
+class StatementsSchema(Schema):
+    right_to_revoke = fields.Boolean(load_default=False)
+    conditioning = fields.Boolean(load_default=False)
+    redisclosure = fields.Boolean(load_default=False)
+
+
+class AuthorizationSchema(Schema):
+    """An authorization in the case-file form (/work/shared/cases/README.md)."""
+
+    id = fields.String(load_default=None, allow_none=True)
+    patient = fields.String(required=True, validate=validate.Length(min=1))
+    covers = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    description = fields.String(load_default=None, allow_none=True)
+    authorized_discloser = fields.String(load_default=None, allow_none=True)
+    recipients = fields.List(fields.String(), load_default=list)
+    purposes = fields.List(fields.String(), load_default=list)
+    signed_by = fields.String(load_default=None, allow_none=True)
+    signer_role = fields.String(load_default="individual",
+                                validate=validate.OneOf(("individual", "personal_representative")))
+    rep_authority_described = fields.Raw(load_default=None, allow_none=True)
+    signed_date = IsoDate(load_default=None, allow_none=True)
+    expiration_date = IsoDate(load_default=None, allow_none=True)
+    expiration_event = fields.String(load_default=None, allow_none=True)
+    expiration_event_occurred = fields.Boolean(load_default=None, allow_none=True)
+    revoked = fields.Boolean(load_default=False)
+    revocation = fields.Nested(RevocationSchema, load_default=None, allow_none=True)
+    compound = fields.Boolean(load_default=False)
+    combined_with = fields.List(fields.String(), load_default=list)
+    conditioned_on = fields.Raw(load_default=None, allow_none=True)
+    statements_present = fields.Nested(StatementsSchema, load_default=dict)
+    plain_language = fields.Boolean(load_default=True)
+    material_information_false = fields.Boolean(load_default=None, allow_none=True)
+
+
+class RecordAuthorizationSchema(Schema):
+    authorization = fields.Nested(AuthorizationSchema, required=True)
+    received_at = Instant(load_default=None, allow_none=True)
+
+
+class RevokeAuthorizationSchema(Schema):
+    authorization_id = fields.String(required=True)
+    in_writing = fields.Boolean(required=True)
+    received_at = Instant(load_default=None, allow_none=True)
+    revoked_by = fields.String(required=True, validate=validate.Length(min=1))
+
+
+class ExpireAuthorizationSchema(Schema):
+    authorization_id = fields.String(required=True)
+    reason = fields.String(required=True, validate=validate.OneOf(("date", "event")))
+    expired_at = Instant(load_default=None, allow_none=True)
+    event_description = fields.String(load_default=None, allow_none=True)
+
+
+class AgencySchema(Schema):
+    org = fields.String(required=True, validate=validate.Length(min=1))
+    role = fields.String(required=True, validate=validate.OneOf(("health_oversight_agency", "law_enforcement")))
+    id = fields.String(load_default=None, allow_none=True)
+
+
+class SuspendAccountingSchema(Schema):
+    patient_id = fields.String(required=True)
+    agency = fields.Nested(AgencySchema, required=True)
+    in_writing = fields.Boolean(required=True)
+    statement = fields.String(required=True)
+    starts_at = Instant(required=True)
+    ends_at = Instant(load_default=None, allow_none=True)
+
+
+class RequestAccountingSchema(Schema):
+    patient_id = fields.String(required=True)
+    requested_by = fields.String(required=True)
+    received_at = Instant(load_default=None, allow_none=True)
+
+
+class ExtendAccountingDeadlineSchema(Schema):
+    patient_id = fields.String(required=True)
+    accounting_request_id = fields.String(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1))

@@ -1,0 +1,1 @@
+"""Confide insurer API: the HTTP gateway in front of the disclosures service."""
