@@ -1,0 +1,449 @@
+"""Notes and right-of-access requests as folds of their events; decisions as pure functions.
+
+``evolve(state, event) -> state`` folds one event; ``decide(state, command) ->
+list[Event]`` checks the rules (raising a domain error before any event
+exists) and returns the events to append. Both are pure: the handler supplies
+the clock reading in the command and does the I/O and the encryption.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta, timezone
+
+from notes.domain import commands as c
+from notes.domain import errors
+from notes.domain import events as e
+
+PROGRESS = "progress"
+PSYCHOTHERAPY = "psychotherapy"
+TRAINEE = "trainee"
+
+#: 164.526(a)(2): the grounds on which an amendment may be denied.
+DENIAL_GROUNDS = {
+    "not_created_by_covered_entity": "45 CFR 164.526(a)(2)(i)",
+    "not_part_of_designated_record_set": "45 CFR 164.526(a)(2)(ii)",
+    "not_available_for_inspection": "45 CFR 164.526(a)(2)(iii)",
+    "accurate_and_complete": "45 CFR 164.526(a)(2)(iv)",
+}
+PSYCH_AMENDMENT_CITATION = (
+    "45 CFR 164.526(a)(2)(iii) with 164.524(a)(1)(i): psychotherapy notes are excluded from the "
+    "right of access, so they are not subject to amendment"
+)
+#: 164.524(b)(2): act within 30 days of receipt, one extension of at most 30 days with a written reason.
+ACCESS_DEADLINE = timedelta(days=30)
+ACCESS_EXTENSION = timedelta(days=30)
+
+
+def ts(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def parse_ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# -- state --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Addendum:
+    addendum_id: str
+    author_id: str
+    added_at: str
+    text: str | None
+    sealed_version: int | None
+    content_in_psych_note: tuple = ()
+
+
+@dataclass(frozen=True)
+class Amendment:
+    amendment_id: str
+    status: str  # requested | accepted | denied
+    requested_change: str
+    reason: str
+    requested_at: str
+    decided_by: str | None = None
+    decided_at: str | None = None
+    ground: str | None = None
+    citation: str | None = None
+    denial_statement: str | None = None
+    disagreement: str | None = None
+    amended_revision: int | None = None
+
+
+@dataclass(frozen=True)
+class Note:
+    """A note folded from its stream. ``version`` is the stream version (-1: no such note)."""
+
+    note_id: str
+    kind: str
+    version: int = -1
+    patient_id: str = ""
+    author_id: str = ""
+    author_role: str = ""
+    author_credentials: str = ""
+    supervisor_id: str | None = None
+    session_date: str = ""
+    drafted_at: str = ""
+    revision: int = 0
+    content: dict | None = None  # progress notes: the structured record
+    text_version: int | None = None  # psychotherapy notes: stream version of the current sealed text
+    content_in_psych_note: tuple = ()
+    late_entry: bool = False
+    signed: bool = False
+    signed_by: str | None = None
+    signed_at: str | None = None
+    cosign_required: bool = False
+    cosigned_by: str | None = None
+    cosigned_at: str | None = None
+    addenda: tuple = ()
+    amendments: tuple = ()
+
+    @property
+    def exists(self) -> bool:
+        return self.version >= 0
+
+    @property
+    def awaiting_cosign(self) -> bool:
+        return self.signed and self.cosign_required and self.cosigned_by is None
+
+    @property
+    def status(self) -> str:
+        if not self.exists:
+            return "absent"
+        if not self.signed:
+            return "draft"
+        return "awaiting_cosign" if self.awaiting_cosign else "signed"
+
+    def amendment(self, amendment_id: str) -> Amendment:
+        for a in self.amendments:
+            if a.amendment_id == amendment_id:
+                return a
+        raise errors.AmendmentNotFoundError(f"amendment {amendment_id} not found on note {self.note_id}")
+
+
+@dataclass(frozen=True)
+class AccessRequest:
+    request_id: str
+    version: int = -1
+    patient_id: str = ""
+    requested_by: str = ""
+    received_at: str = ""
+    due_at: str = ""
+    extended: bool = False
+    extension_reason: str | None = None
+    fulfilled_at: str | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.version >= 0
+
+
+# -- evolve ----------------------------------------------------------------------------
+
+def _drafted(s: Note, ev) -> Note:
+    psych = isinstance(ev, e.PsychotherapyNoteDrafted)
+    return replace(
+        s, patient_id=ev.patient_id, author_id=ev.author_id, author_role=ev.author_role,
+        author_credentials=ev.author_credentials, supervisor_id=ev.supervisor_id,
+        session_date=ev.session_date, drafted_at=ev.drafted_at, revision=1,
+        content=None if psych else dict(ev.content),
+        text_version=s.version + 1 if psych else None,
+        content_in_psych_note=tuple(ev.content_in_psych_note) if psych else (),
+        cosign_required=ev.author_role == TRAINEE,
+    )
+
+
+def _revised(s: Note, ev) -> Note:
+    if isinstance(ev, e.PsychotherapyNoteRevised):
+        return replace(s, revision=ev.revision, text_version=s.version + 1,
+                       content_in_psych_note=tuple(ev.content_in_psych_note))
+    return replace(s, revision=ev.revision, content=dict(ev.content))
+
+
+def _signed(s: Note, ev) -> Note:
+    return replace(s, signed=True, signed_by=ev.signed_by, signed_at=ev.signed_at,
+                   cosign_required=ev.cosign_required)
+
+
+def _cosigned(s: Note, ev) -> Note:
+    return replace(s, cosigned_by=ev.cosigned_by, cosigned_at=ev.cosigned_at)
+
+
+def _addendum(s: Note, ev: e.AddendumAdded) -> Note:
+    add = Addendum(ev.addendum_id, ev.author_id, ev.added_at, ev.text,
+                   s.version + 1 if ev.sealed else None, tuple(ev.content_in_psych_note))
+    return replace(s, addenda=s.addenda + (add,))
+
+
+def _replace_amendment(s: Note, amendment_id: str, **changes) -> Note:
+    return replace(s, amendments=tuple(
+        replace(a, **changes) if a.amendment_id == amendment_id else a for a in s.amendments))
+
+
+_NOTE_FOLDS = {
+    e.ProgressNoteDrafted: _drafted,
+    e.PsychotherapyNoteDrafted: _drafted,
+    e.ProgressNoteRevised: _revised,
+    e.PsychotherapyNoteRevised: _revised,
+    e.ProgressNoteSigned: _signed,
+    e.PsychotherapyNoteSigned: _signed,
+    e.ProgressNoteCosigned: _cosigned,
+    e.PsychotherapyNoteCosigned: _cosigned,
+    e.LateEntryFlagged: lambda s, ev: replace(s, late_entry=True),
+    e.AddendumAdded: _addendum,
+    e.AmendmentRequested: lambda s, ev: replace(s, amendments=s.amendments + (Amendment(
+        ev.amendment_id, "requested", ev.requested_change, ev.reason, ev.requested_at),)),
+    e.AmendmentAccepted: lambda s, ev: _replace_amendment(
+        s, ev.amendment_id, status="accepted", decided_by=ev.decided_by, decided_at=ev.decided_at,
+        amended_revision=ev.amended_revision, citation=ev.citation),
+    e.ProgressNoteAmended: lambda s, ev: replace(s, revision=ev.revision, content=dict(ev.content)),
+    e.AmendmentDenied: lambda s, ev: _replace_amendment(
+        s, ev.amendment_id, status="denied", decided_by=ev.decided_by, decided_at=ev.decided_at,
+        ground=ev.ground, citation=ev.citation, denial_statement=ev.denial_statement),
+    e.DisagreementStatementAppended: lambda s, ev: _replace_amendment(
+        s, ev.amendment_id, disagreement=ev.statement),
+}
+
+_REQUEST_FOLDS = {
+    e.AccessRequestReceived: lambda s, ev: replace(
+        s, patient_id=ev.patient_id, requested_by=ev.requested_by, received_at=ev.received_at, due_at=ev.due_at),
+    e.AccessRequestExtended: lambda s, ev: replace(
+        s, extended=True, extension_reason=ev.reason, due_at=ev.due_at),
+    e.AccessRequestFulfilled: lambda s, ev: replace(s, fulfilled_at=ev.fulfilled_at),
+}
+
+
+def evolve(state, event: e.Event):
+    """Fold one event into a Note or AccessRequest; every event bumps ``version``."""
+    folds = _REQUEST_FOLDS if isinstance(state, AccessRequest) else _NOTE_FOLDS
+    fold = folds.get(type(event))
+    new = fold(state, event) if fold else state
+    return replace(new, version=state.version + 1)
+
+
+def fold(state, events) -> Note | AccessRequest:
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+# -- guards ----------------------------------------------------------------------------
+
+def _require_note(s: Note) -> None:
+    if not s.exists:
+        raise errors.NoteNotFoundError(f"note {s.note_id} not found")
+
+
+def _require_unsigned(s: Note) -> None:
+    _require_note(s)
+    if s.signed:
+        raise errors.NoteSignedError(
+            f"note {s.note_id} is signed and locked; add an addendum instead")
+
+
+def _require_signed(s: Note, step: str) -> None:
+    _require_note(s)
+    if not s.signed:
+        raise errors.NoteNotSignedError(f"note {s.note_id} must be signed before {step}")
+
+
+def _require_author(s: Note, who: str, step: str) -> None:
+    if who != s.author_id:
+        raise errors.NotAuthorError(f"only the author of note {s.note_id} may {step} it")
+
+
+def _require_progress(s: Note) -> None:
+    _require_note(s)
+    if s.kind == PSYCHOTHERAPY:
+        raise errors.AmendmentNotApplicableError(
+            f"note {s.note_id} is a psychotherapy note: {PSYCH_AMENDMENT_CITATION}")
+
+
+def _late_entry(note_id: str, session_date: str, now: datetime) -> list[e.Event]:
+    days = (now.astimezone(timezone.utc).date() - date.fromisoformat(session_date)).days
+    if days < 0:
+        raise errors.ValidationError("session_date: must not be in the future",
+                                     {"session_date": ["must not be in the future"]})
+    return [e.LateEntryFlagged(note_id, session_date, ts(now), days)] if days > 0 else []
+
+
+def _check_supervisor(role: str, supervisor_id: str | None) -> None:
+    if role == TRAINEE and not supervisor_id:
+        raise errors.ValidationError("supervisor_id: required when the author is a trainee",
+                                     {"supervisor_id": ["required when the author is a trainee"]})
+
+
+# -- decide ----------------------------------------------------------------------------
+
+def _write_progress(s: Note, cmd: c.WriteProgressNote) -> list[e.Event]:
+    if s.exists:
+        raise errors.NoteExistsError(f"note {cmd.note_id} already exists")
+    _check_supervisor(cmd.author_role, cmd.supervisor_id)
+    late = _late_entry(cmd.note_id, cmd.session_date, cmd.now)
+    return [e.ProgressNoteDrafted(
+        cmd.note_id, cmd.patient_id, cmd.author_id, cmd.author_role, cmd.author_credentials,
+        cmd.supervisor_id, cmd.session_date, dict(cmd.content), ts(cmd.now))] + late
+
+
+def _write_psych(s: Note, cmd: c.WritePsychotherapyNote) -> list[e.Event]:
+    # The first event carries the text; the handler seals it (``sealed`` is a placeholder here).
+    if s.exists:
+        raise errors.NoteExistsError(f"note {cmd.note_id} already exists")
+    _check_supervisor(cmd.author_role, cmd.supervisor_id)
+    late = _late_entry(cmd.note_id, cmd.session_date, cmd.now)
+    return [e.PsychotherapyNoteDrafted(
+        cmd.note_id, cmd.patient_id, cmd.author_id, cmd.author_role, cmd.author_credentials,
+        cmd.supervisor_id, cmd.session_date, {}, list(cmd.content_in_psych_note), ts(cmd.now))] + late
+
+
+def _revise(s: Note, cmd: c.ReviseNote) -> list[e.Event]:
+    _require_unsigned(s)
+    _require_author(s, cmd.revised_by, "revise")
+    if s.kind == PSYCHOTHERAPY:
+        return [e.PsychotherapyNoteRevised(s.note_id, s.revision + 1, {}, list(cmd.content_in_psych_note),
+                                           cmd.revised_by, ts(cmd.now))]
+    if not cmd.content:
+        raise errors.ValidationError("content: required to revise a progress note", {"content": ["required"]})
+    return [e.ProgressNoteRevised(s.note_id, s.revision + 1, dict(cmd.content), cmd.revised_by, ts(cmd.now))]
+
+
+def _sign(s: Note, cmd: c.SignNote) -> list[e.Event]:
+    _require_unsigned(s)
+    _require_author(s, cmd.signed_by, "sign")
+    cls = e.PsychotherapyNoteSigned if s.kind == PSYCHOTHERAPY else e.ProgressNoteSigned
+    return [cls(s.note_id, s.revision, cmd.signed_by, ts(cmd.now), s.cosign_required, s.supervisor_id)]
+
+
+def _cosign(s: Note, cmd: c.CosignNote) -> list[e.Event]:
+    _require_signed(s, "co-signature")
+    if not s.awaiting_cosign:
+        raise errors.CosignNotApplicableError(f"note {s.note_id} does not await a co-signature")
+    if cmd.cosigned_by != s.supervisor_id:
+        raise errors.CosignNotApplicableError(f"only the named supervisor may co-sign note {s.note_id}")
+    cls = e.PsychotherapyNoteCosigned if s.kind == PSYCHOTHERAPY else e.ProgressNoteCosigned
+    return [cls(s.note_id, cmd.cosigned_by, ts(cmd.now))]
+
+
+def _addendum_decide(s: Note, cmd: c.AddAddendum) -> list[e.Event]:
+    _require_signed(s, "an addendum")
+    if any(a.addendum_id == cmd.addendum_id for a in s.addenda):
+        raise errors.ValidationError("addendum_id: already used on this note", {"addendum_id": ["already used"]})
+    if s.kind == PSYCHOTHERAPY:
+        return [e.AddendumAdded(s.note_id, cmd.addendum_id, cmd.author_id, ts(cmd.now), None, {},
+                                list(cmd.content_in_psych_note))]
+    if not cmd.text:
+        raise errors.ValidationError("text: required", {"text": ["required"]})
+    return [e.AddendumAdded(s.note_id, cmd.addendum_id, cmd.author_id, ts(cmd.now), cmd.text)]
+
+
+def _request_amendment(s: Note, cmd: c.RequestAmendment) -> list[e.Event]:
+    _require_progress(s)
+    if cmd.patient_id != s.patient_id:
+        raise errors.ValidationError("patient_id: the note is not about this patient",
+                                     {"patient_id": ["not the note's patient"]})
+    if any(a.amendment_id == cmd.amendment_id for a in s.amendments):
+        raise errors.ValidationError("amendment_id: already used", {"amendment_id": ["already used"]})
+    return [e.AmendmentRequested(s.note_id, cmd.amendment_id, cmd.patient_id, cmd.requested_change,
+                                 cmd.reason, ts(cmd.now))]
+
+
+def _pending(s: Note, amendment_id: str) -> Amendment:
+    _require_progress(s)
+    amendment = s.amendment(amendment_id)
+    if amendment.status != "requested":
+        raise errors.AmendmentStateError(f"amendment {amendment_id} was already {amendment.status}")
+    return amendment
+
+
+def _accept(s: Note, cmd: c.AcceptAmendment) -> list[e.Event]:
+    _pending(s, cmd.amendment_id)
+    revision = s.revision + 1
+    return [e.AmendmentAccepted(s.note_id, cmd.amendment_id, cmd.decided_by, ts(cmd.now), revision),
+            e.ProgressNoteAmended(s.note_id, cmd.amendment_id, revision, dict(cmd.content), ts(cmd.now))]
+
+
+def _deny(s: Note, cmd: c.DenyAmendment) -> list[e.Event]:
+    _pending(s, cmd.amendment_id)
+    if cmd.ground not in DENIAL_GROUNDS:
+        raise errors.ValidationError(
+            f"ground: must be one of {sorted(DENIAL_GROUNDS)} (45 CFR 164.526(a)(2))", {"ground": ["invalid"]})
+    if not cmd.denial_statement.strip():
+        raise errors.ValidationError("denial_statement: a written denial is required (45 CFR 164.526(d)(1))",
+                                     {"denial_statement": ["required"]})
+    return [e.AmendmentDenied(s.note_id, cmd.amendment_id, cmd.ground, DENIAL_GROUNDS[cmd.ground],
+                              cmd.denial_statement, cmd.decided_by, ts(cmd.now))]
+
+
+def _disagree(s: Note, cmd: c.AppendDisagreement) -> list[e.Event]:
+    _require_progress(s)
+    amendment = s.amendment(cmd.amendment_id)
+    if amendment.status != "denied" or amendment.disagreement is not None:
+        raise errors.AmendmentStateError(
+            f"amendment {cmd.amendment_id}: a statement of disagreement follows one denial (164.526(d)(1)(iii))")
+    return [e.DisagreementStatementAppended(s.note_id, cmd.amendment_id, cmd.statement, ts(cmd.now))]
+
+
+def _receive(s: AccessRequest, cmd: c.ReceiveAccessRequest) -> list[e.Event]:
+    if s.exists:
+        raise errors.AccessRequestStateError(f"access request {cmd.request_id} already received")
+    return [e.AccessRequestReceived(cmd.request_id, cmd.patient_id, cmd.requested_by, ts(cmd.now),
+                                    ts(cmd.now + ACCESS_DEADLINE))]
+
+
+def _require_open(s: AccessRequest) -> None:
+    if not s.exists:
+        raise errors.AccessRequestNotFoundError(f"access request {s.request_id} not found")
+    if s.fulfilled_at:
+        raise errors.AccessRequestStateError(f"access request {s.request_id} is already fulfilled")
+
+
+def _extend(s: AccessRequest, cmd: c.ExtendAccessRequest) -> list[e.Event]:
+    _require_open(s)
+    if s.extended:
+        raise errors.AccessRequestStateError(
+            f"access request {s.request_id}: only one extension is allowed (45 CFR 164.524(b)(2)(iii))")
+    if cmd.now > parse_ts(s.due_at):
+        raise errors.AccessRequestStateError(
+            f"access request {s.request_id}: the extension must be given within the first 30 days "
+            "(45 CFR 164.524(b)(2)(iii))")
+    if not cmd.reason.strip():
+        raise errors.ValidationError("reason: a written reason is required (45 CFR 164.524(b)(2)(iii)(A))",
+                                     {"reason": ["required"]})
+    return [e.AccessRequestExtended(s.request_id, cmd.reason, ts(cmd.now),
+                                    ts(parse_ts(s.due_at) + ACCESS_EXTENSION))]
+
+
+def _fulfil(s: AccessRequest, cmd: c.FulfilAccessRequest) -> list[e.Event]:
+    _require_open(s)
+    return [e.AccessRequestFulfilled(s.request_id, ts(cmd.now), list(cmd.note_ids),
+                                     cmd.now <= parse_ts(s.due_at))]
+
+
+_DECIDERS = {
+    c.WriteProgressNote: _write_progress,
+    c.WritePsychotherapyNote: _write_psych,
+    c.ReviseNote: _revise,
+    c.SignNote: _sign,
+    c.CosignNote: _cosign,
+    c.AddAddendum: _addendum_decide,
+    c.RequestAmendment: _request_amendment,
+    c.AcceptAmendment: _accept,
+    c.DenyAmendment: _deny,
+    c.AppendDisagreement: _disagree,
+    c.ReceiveAccessRequest: _receive,
+    c.ExtendAccessRequest: _extend,
+    c.FulfilAccessRequest: _fulfil,
+}
+
+
+def decide(state, command: c.Command) -> list[e.Event]:
+    """The events ``command`` produces on ``state``; raises a NotesError subclass when refused."""
+    return _DECIDERS[type(command)](state, command)
+
+
+def with_sealed(event: e.Event, sealed: dict) -> e.Event:
+    """The same event carrying the sealed text (the handler's step after encryption)."""
+    return dataclasses.replace(event, sealed=sealed)

@@ -1,0 +1,336 @@
+"""Use cases of the notes service: load the stream, fold, decide, (seal), append.
+
+Collaborators arrive as parameters: ``store`` (the event-store contract),
+``keyring`` (:class:`notes.crypto.Keyring`), ``clock`` (-> aware datetime),
+``lint`` (text -> findings, :func:`confide.hipaa.lint.lint`) and ``engine``
+(case dict -> Outcome, :func:`confide.hipaa.engine.decide`). Payloads are the
+dicts the schemas loaded; replies are JSON-safe dicts.
+
+Logs carry stream names, event types and positions only (never text).
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+
+from confide.envelope import NewEvent
+from confide.streams import ACCESS_DECISION, ACCESS_REQUEST, PROGRESS_NOTE, PSYCHOTHERAPY_NOTE, stream_name
+
+from notes import views
+from notes.crypto import aad_for
+from notes.domain import commands as c
+from notes.domain import errors
+from notes.domain import model as m
+from notes.domain.events import AccessDecided, Event, from_stored
+from notes.schemas import dump_content
+
+log = logging.getLogger(__name__)
+
+CATEGORY = {m.PROGRESS: PROGRESS_NOTE, m.PSYCHOTHERAPY: PSYCHOTHERAPY_NOTE}
+PERMITS = views.PERMITS
+
+
+# -- plumbing ---------------------------------------------------------------------------
+
+def load_note(store, note_id: str) -> tuple[m.Note, list]:
+    """The folded note and its recorded events. Raises NoteNotFoundError."""
+    for kind, category in CATEGORY.items():
+        recorded = store.read_stream(stream_name(category, note_id))
+        if recorded:
+            return m.fold(m.Note(note_id, kind), [from_stored(r.type, r.data) for r in recorded]), recorded
+    raise errors.NoteNotFoundError(f"note {note_id} not found")
+
+
+def _fresh(store, note_id: str, kind: str) -> m.Note:
+    try:
+        load_note(store, note_id)
+    except errors.NoteNotFoundError:
+        return m.Note(note_id, kind)
+    raise errors.NoteExistsError(f"note {note_id} already exists")
+
+
+def _append(store, stream: str, expected: int, events: list[Event], sealed_id: uuid.UUID | None = None):
+    new = [NewEvent(ev.type, ev.to_data(), event_id=sealed_id if i == 0 and sealed_id else uuid.uuid4())
+           for i, ev in enumerate(events)]
+    result = store.append(stream, new, expected_version=expected)
+    log.info("appended %s to %s at positions %s", [ev.type for ev in events], stream, result.global_positions)
+    return result
+
+
+def _seal_first(keyring, stream: str, state: m.Note, events: list[Event], text: str):
+    # The first decided event carries the text: bind its ciphertext to (stream, version, event id).
+    event_id = uuid.uuid4()
+    sealed = keyring.seal(state.note_id, text, aad_for(stream, state.version + 1, event_id))
+    return [m.with_sealed(events[0], sealed)] + events[1:], event_id
+
+
+def _spans(findings) -> list[dict]:
+    # Categories and offsets only: a finding's text is part of the note's text.
+    return [{"category": f.category, "start": f.start, "end": f.end} for f in findings]
+
+
+def _findings_reply(findings) -> list[dict]:
+    return [{"category": f.category, "start": f.start, "end": f.end, "suggestion": f.suggestion} for f in findings]
+
+
+def _note_reply(state: m.Note, events: list[Event]) -> dict:
+    return {"note_id": state.note_id, "kind": state.kind, "events": [ev.type for ev in events]}
+
+
+def _run(store, state: m.Note, command: c.Command) -> dict:
+    events = m.decide(state, command)
+    _append(store, stream_name(CATEGORY[state.kind], state.note_id), state.version, events)
+    return _note_reply(state, events)
+
+
+def _author(payload: dict) -> dict:
+    a = payload["author"]
+    return {"patient_id": payload["patient_id"], "author_id": a["id"], "author_role": a["role"],
+            "author_credentials": a["credentials"], "supervisor_id": payload["supervisor_id"]}
+
+
+# -- writing ----------------------------------------------------------------------------
+
+def write_progress_note(store, clock, payload: dict) -> dict:
+    """Draft a progress note (+ LateEntryFlagged when documented after the session day)."""
+    content = dump_content(payload["content"])
+    state = _fresh(store, payload["note_id"], m.PROGRESS)
+    command = c.WriteProgressNote(payload["note_id"], session_date=content["session_date"], content=content,
+                                  now=clock(), **_author(payload))
+    return _run(store, state, command)
+
+
+def write_psychotherapy_note(store, keyring, clock, lint, payload: dict) -> dict:
+    """Draft a psychotherapy note: lint, seal, append. Reply carries findings without their text."""
+    findings = lint(payload["text"])
+    state = _fresh(store, payload["note_id"], m.PSYCHOTHERAPY)
+    command = c.WritePsychotherapyNote(payload["note_id"], session_date=payload["session_date"].isoformat(),
+                                       content_in_psych_note=_spans(findings), now=clock(), **_author(payload))
+    stream = stream_name(PSYCHOTHERAPY_NOTE, state.note_id)
+    events, event_id = _seal_first(keyring, stream, state, m.decide(state, command), payload["text"])
+    _append(store, stream, state.version, events, event_id)
+    return {**_note_reply(state, events), "findings": _findings_reply(findings)}
+
+
+def revise_note(store, keyring, clock, lint, payload: dict) -> dict:
+    """Revise a draft: ``content`` for progress notes, ``text`` for psychotherapy notes."""
+    state, _ = load_note(store, payload["note_id"])
+    if state.kind == m.PROGRESS:
+        content = dump_content(payload["content"]) if payload.get("content") else None
+        return _run(store, state, c.ReviseNote(state.note_id, payload["revised_by"], clock(), content))
+    if not payload.get("text"):
+        raise errors.ValidationError("text: required to revise a psychotherapy note", {"text": ["required"]})
+    findings = lint(payload["text"])
+    events = m.decide(state, c.ReviseNote(state.note_id, payload["revised_by"], clock(), None, _spans(findings)))
+    stream = stream_name(PSYCHOTHERAPY_NOTE, state.note_id)
+    events, event_id = _seal_first(keyring, stream, state, events, payload["text"])
+    _append(store, stream, state.version, events, event_id)
+    return {**_note_reply(state, events), "findings": _findings_reply(findings)}
+
+
+def sign_note(store, clock, payload: dict) -> dict:
+    """Sign (and lock) a note. Raises NoteSignedError, NotAuthorError, NoteNotFoundError."""
+    state, _ = load_note(store, payload["note_id"])
+    return _run(store, state, c.SignNote(state.note_id, payload["signed_by"], clock()))
+
+
+def cosign_note(store, clock, payload: dict) -> dict:
+    """Supervisor's co-signature of a trainee's signed note. Raises CosignNotApplicableError."""
+    state, _ = load_note(store, payload["note_id"])
+    return _run(store, state, c.CosignNote(state.note_id, payload["cosigned_by"], clock()))
+
+
+def add_addendum(store, keyring, clock, lint, payload: dict) -> dict:
+    """A separate entry linked to a signed note (sealed for psychotherapy notes)."""
+    state, _ = load_note(store, payload["note_id"])
+    if state.kind == m.PROGRESS:
+        return _run(store, state, c.AddAddendum(state.note_id, payload["addendum_id"], payload["author_id"],
+                                                clock(), payload["text"]))
+    findings = lint(payload["text"])
+    command = c.AddAddendum(state.note_id, payload["addendum_id"], payload["author_id"], clock(), None,
+                            _spans(findings))
+    stream = stream_name(PSYCHOTHERAPY_NOTE, state.note_id)
+    events, event_id = _seal_first(keyring, stream, state, m.decide(state, command), payload["text"])
+    _append(store, stream, state.version, events, event_id)
+    return {**_note_reply(state, events), "addendum_id": payload["addendum_id"],
+            "findings": _findings_reply(findings)}
+
+
+# -- amendment (45 CFR 164.526) ----------------------------------------------------------
+
+def request_amendment(store, clock, payload: dict) -> dict:
+    """The individual's request (164.526(b)). Raises AmendmentNotApplicableError for psychotherapy notes."""
+    state, _ = load_note(store, payload["note_id"])
+    command = c.RequestAmendment(state.note_id, payload["amendment_id"], payload["patient_id"],
+                                 payload["requested_change"], payload["reason"], clock())
+    return {**_run(store, state, command), "amendment_id": payload["amendment_id"]}
+
+
+def accept_amendment(store, clock, payload: dict) -> dict:
+    """Accept (164.526(c)): AmendmentAccepted + ProgressNoteAmended, linked by amendment_id."""
+    state, _ = load_note(store, payload["note_id"])
+    command = c.AcceptAmendment(state.note_id, payload["amendment_id"], payload["decided_by"],
+                                dump_content(payload["content"]), clock())
+    return {**_run(store, state, command), "amendment_id": payload["amendment_id"]}
+
+
+def deny_amendment(store, clock, payload: dict) -> dict:
+    """Deny in writing on a 164.526(a)(2) ground (164.526(d)(1))."""
+    state, _ = load_note(store, payload["note_id"])
+    command = c.DenyAmendment(state.note_id, payload["amendment_id"], payload["decided_by"], payload["ground"],
+                              payload["denial_statement"], clock())
+    return {**_run(store, state, command), "amendment_id": payload["amendment_id"]}
+
+
+def append_disagreement(store, clock, payload: dict) -> dict:
+    """Append the individual's statement of disagreement to a denied amendment (164.526(d)(1)(iii))."""
+    state, _ = load_note(store, payload["note_id"])
+    command = c.AppendDisagreement(state.note_id, payload["amendment_id"], payload["statement"], clock())
+    return {**_run(store, state, command), "amendment_id": payload["amendment_id"]}
+
+
+# -- access decisions --------------------------------------------------------------------
+
+def build_case(note: m.Note, requester: dict, purpose: str, action: str, decision_time: str,
+               exception_claimed: str | None = None) -> dict:
+    """The engine's case file: requester facts from the caller, note facts from the store.
+
+    ``is_originator`` is computed here (requester id == author id), never taken from the caller,
+    and the two clinician roles are normalised to match it.
+    """
+    is_originator = requester["id"] == note.author_id
+    role = requester["role"]
+    if role in ("originator_clinician", "clinician_same_practice"):
+        role = "originator_clinician" if is_originator else "clinician_same_practice"
+    case = {
+        "requester": {**requester, "role": role, "is_originator": is_originator},
+        "purpose": purpose, "note_kind": note.kind, "action": action, "patient": note.patient_id,
+        "decision_time": decision_time, "authorization": None, "exception_claimed": exception_claimed,
+    }
+    if note.kind == m.PSYCHOTHERAPY:
+        case["content_in_psych_note"] = sorted({s["category"] for s in note.content_in_psych_note})
+    return case
+
+
+def decide_access(store, engine, clock, note: m.Note, requester: dict, purpose: str, action: str = "use",
+                  exception_claimed: str | None = None, request_id: str | None = None) -> AccessDecided:
+    """Ask the engine and record AccessDecided (new stream, expected_version -1) before anything leaves.
+
+    Any store error propagates: a decision that cannot be recorded releases nothing (fail closed).
+    """
+    now = m.ts(clock())
+    case = build_case(note, requester, purpose, action, now, exception_claimed)
+    outcome = engine(case).to_dict()
+    decided = AccessDecided(
+        str(uuid.uuid4()), {k: case["requester"][k] for k in ("id", "role", "org")}, purpose, action,
+        note.patient_id, note.note_id, note.kind, note.author_id, outcome["decision"], str(outcome.get("rule") or ""),
+        list(outcome.get("citations") or []), outcome.get("fields_released"), now, request_id)
+    _append(store, stream_name(ACCESS_DECISION, decided.decision_id), -1, [decided])
+    return decided
+
+
+def _decision_reply(d: AccessDecided) -> dict:
+    return {"decision_id": d.decision_id, "decision": d.decision, "rule": d.rule, "citations": d.citations,
+            "fields_released": d.fields_released}
+
+
+def _deny(d: AccessDecided) -> errors.AccessDeniedError:
+    return errors.AccessDeniedError(
+        f"access to note {d.note_id} not permitted ({d.decision}; {d.rule}); decision {d.decision_id} recorded",
+        d.decision_id, d.rule)
+
+
+# -- reading -----------------------------------------------------------------------------
+
+def read_note(store, keyring, engine, clock, payload: dict) -> dict:
+    """Decide, record, then release what the decision allows. Raises AccessDeniedError, NoteNotFoundError."""
+    state, recorded = load_note(store, payload["note_id"])
+    decided = decide_access(store, engine, clock, state, payload["requester"], payload["purpose"],
+                            exception_claimed=payload["exception_claimed"], request_id=payload["request_id"])
+    if decided.decision not in PERMITS:
+        raise _deny(decided)
+    view = views.note_view(state, recorded, keyring, payload["presentation"])
+    return {"decision": _decision_reply(decided),
+            "note": views.released_for_read(view, state, recorded, keyring, decided)}
+
+
+def list_notes(store, engine, clock, payload: dict) -> dict:
+    """Every note of the patient, each decided and recorded; denied ones are omitted (but recorded)."""
+    listed, withheld = [], 0
+    for note_id in views.note_ids_of_patient(store, payload["patient_id"]):
+        state, _ = load_note(store, note_id)
+        decided = decide_access(store, engine, clock, state, payload["requester"], payload["purpose"],
+                                exception_claimed=payload["exception_claimed"])
+        if decided.decision in PERMITS:
+            listed.append({**views.summary(state), "decision_id": decided.decision_id})
+        else:
+            withheld += 1
+    return {"patient_id": payload["patient_id"], "notes": listed, "withheld": withheld}
+
+
+def lint_text(lint, payload: dict) -> dict:
+    """Findings for a draft text (categories, spans, suggestions; never the text)."""
+    return {"findings": _findings_reply(lint(payload["text"]))}
+
+
+def release_fields(store, keyring, payload: dict) -> dict:
+    """Exactly the ``fields_released`` of a recorded permit decision, for the notes it names.
+
+    Raises AccessDeniedError when no such decision exists, it does not permit, or a note is
+    not named by it / not about its patient.
+    """
+    decision = views.load_decision(store, payload["decision_id"])
+    out = []
+    for note_id in payload["note_ids"]:
+        views.check_named(decision, note_id)
+        state, recorded = load_note(store, note_id)
+        views.check_patient(decision, state)
+        out.append({"note_id": note_id, "kind": state.kind,
+                    "fields": views.release(state, recorded, keyring, decision["fields_released"] or [])})
+    return {"decision_id": payload["decision_id"], "fields_released": decision["fields_released"], "notes": out}
+
+
+# -- right of access (45 CFR 164.524) ----------------------------------------------------
+
+def _load_request(store, request_id: str) -> m.AccessRequest:
+    recorded = store.read_stream(stream_name(ACCESS_REQUEST, request_id))
+    return m.fold(m.AccessRequest(request_id), [from_stored(r.type, r.data) for r in recorded])
+
+
+def _run_request(store, state: m.AccessRequest, command: c.Command) -> dict:
+    events = m.decide(state, command)
+    _append(store, stream_name(ACCESS_REQUEST, state.request_id), state.version, events)
+    state = m.fold(state, events)
+    return {"request_id": state.request_id, "patient_id": state.patient_id, "received_at": state.received_at,
+            "due_at": state.due_at, "extended": state.extended, "fulfilled_at": state.fulfilled_at}
+
+
+def request_record_access(store, clock, payload: dict) -> dict:
+    """Record receipt of a 164.524 request; due 30 days after receipt (164.524(b)(2)(i))."""
+    state = _load_request(store, payload["request_id"])
+    return _run_request(store, state, c.ReceiveAccessRequest(
+        state.request_id, payload["patient_id"], payload["requested_by"], clock()))
+
+
+def extend_record_access(store, clock, payload: dict) -> dict:
+    """The one 30-day extension, with its written reason (164.524(b)(2)(iii))."""
+    state = _load_request(store, payload["request_id"])
+    return _run_request(store, state, c.ExtendAccessRequest(state.request_id, payload["reason"], clock()))
+
+
+def export_designated_record_set(store, engine, clock, payload: dict) -> dict:
+    """The patient's progress notes with addenda and amendments; never psychotherapy notes (164.524(a)(1)(i))."""
+    request = _load_request(store, payload["request_id"])
+    if not request.exists:
+        raise errors.AccessRequestNotFoundError(f"access request {request.request_id} not found")
+    views.check_individual(payload["requester"], request)
+    notes = []
+    for note_id in views.note_ids_of_patient(store, request.patient_id, kinds=(m.PROGRESS,)):
+        state, recorded = load_note(store, note_id)
+        decided = decide_access(store, engine, clock, state, payload["requester"], "individual_access",
+                                action="disclose", request_id=request.request_id)
+        if decided.decision in PERMITS:
+            notes.append(views.note_view(state, recorded, None, None))
+    reply = _run_request(store, request, c.FulfilAccessRequest(
+        request.request_id, [n["note_id"] for n in notes], clock()))
+    return {**reply, "notes": notes}

@@ -1,0 +1,240 @@
+"""marshmallow 4 schemas: RPC request shapes and the stored progress-note record.
+
+Every load error names the field (nested ones with dots, e.g. ``content.cpt_code``);
+:func:`load` turns marshmallow's error into the domain ValidationError.
+"""
+from __future__ import annotations
+
+import uuid
+
+from marshmallow import EXCLUDE, Schema, fields, validate, validates_schema
+from marshmallow import ValidationError as MarshmallowValidationError
+
+from notes.domain.errors import ValidationError
+from notes.domain.model import DENIAL_GROUNDS
+
+# ICD-10-CM: letter (not U), digit, digit-or-letter, optional dot and up to 4 more.
+ICD10CM = r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-Z]{1,4})?$"
+CPT = r"^[0-9]{4}[0-9A-Z]$"
+PURPOSES = (
+    "treatment", "payment", "operations", "training", "legal_defense_vs_individual", "hhs_compliance",
+    "required_by_law", "health_oversight", "coroner_me", "serious_threat", "judicial", "law_enforcement",
+    "research", "workers_comp", "individual_access", "amendment", "other",
+)
+AUTHOR_ROLES = ("clinician", "supervisor", "trainee")
+RISK_LEVELS = ("none", "low", "moderate", "high", "imminent")
+PRESENTATIONS = ("soap", "dap", "birp")
+
+_text = lambda **kw: fields.String(validate=validate.Length(max=20000), **kw)  # noqa: E731
+_id = lambda **kw: fields.String(validate=validate.Length(min=1, max=128), **kw)  # noqa: E731
+_new_id = lambda: str(uuid.uuid4())  # noqa: E731
+
+
+class MedicationSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    dose = fields.String(load_default="")
+    prescription = fields.String(load_default="")
+    monitoring = fields.String(load_default="")
+
+
+class ClinicalTestsSchema(Schema):
+    phq9 = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(0, 27))
+    gad7 = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(0, 21))
+
+
+class RiskAssessmentSchema(Schema):
+    level = fields.String(required=True, validate=validate.OneOf(RISK_LEVELS))
+    factors = _text(load_default="")
+    plan = _text(load_default="")
+
+
+class ProgressNoteContentSchema(Schema):
+    """The progress-note record (164.501's excluded items, structured). Stored as its dump."""
+
+    session_date = fields.Date(required=True)
+    start_time = fields.Time(required=True)
+    stop_time = fields.Time(required=True)
+    modality = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    cpt_code = fields.String(required=True, validate=validate.Regexp(CPT, error="not a CPT code"))
+    frequency = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    diagnosis_codes = fields.List(
+        fields.String(validate=validate.Regexp(ICD10CM, error="not an ICD-10-CM code")),
+        required=True, validate=validate.Length(min=1))
+    symptoms = _text(load_default="")
+    functional_status = _text(load_default="")
+    interventions = _text(load_default="")
+    treatment_plan = _text(load_default="")
+    prognosis = _text(load_default="")
+    progress_to_date = _text(load_default="")
+    medications = fields.List(fields.Nested(MedicationSchema), load_default=list)
+    clinical_tests = fields.Nested(ClinicalTestsSchema, load_default=lambda: {"phq9": None, "gad7": None})
+    risk_assessment = fields.Nested(RiskAssessmentSchema, required=True)
+
+    @validates_schema
+    def _stop_after_start(self, data, **kwargs):
+        if data.get("start_time") and data.get("stop_time") and data["stop_time"] <= data["start_time"]:
+            raise MarshmallowValidationError("must be after start_time", field_name="stop_time")
+
+
+class AuthorSchema(Schema):
+    id = _id(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(AUTHOR_ROLES))
+    credentials = fields.String(load_default="", validate=validate.Length(max=200))
+
+
+class RequesterSchema(Schema):
+    """Who asks. ``is_originator`` is accepted but discarded: the service computes it."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    id = _id(required=True)
+    role = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    org = fields.String(load_default="")
+    is_workforce = fields.Boolean()
+    in_ce_training_program = fields.Boolean()
+    supervised = fields.Boolean()
+    supervises_author = fields.Boolean()
+    is_covered_entity = fields.Boolean()
+    is_health_care_provider = fields.Boolean()
+    identity_verified = fields.Boolean()
+    baa_in_place = fields.Boolean()
+
+
+class WriteProgressNoteSchema(Schema):
+    note_id = fields.UUID(load_default=_new_id)
+    patient_id = _id(required=True)
+    author = fields.Nested(AuthorSchema, required=True)
+    supervisor_id = _id(load_default=None, allow_none=True)
+    content = fields.Nested(ProgressNoteContentSchema, required=True)
+
+
+class WritePsychotherapyNoteSchema(Schema):
+    note_id = fields.UUID(load_default=_new_id)
+    patient_id = _id(required=True)
+    author = fields.Nested(AuthorSchema, required=True)
+    supervisor_id = _id(load_default=None, allow_none=True)
+    session_date = fields.Date(required=True)
+    text = fields.String(required=True, validate=validate.Length(min=1, max=100000))
+
+
+class ReviseNoteSchema(Schema):
+    note_id = fields.UUID(required=True)
+    revised_by = _id(required=True)
+    content = fields.Nested(ProgressNoteContentSchema, load_default=None, allow_none=True)
+    text = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100000))
+
+
+class SignNoteSchema(Schema):
+    note_id = fields.UUID(required=True)
+    signed_by = _id(required=True)
+
+
+class CosignNoteSchema(Schema):
+    note_id = fields.UUID(required=True)
+    cosigned_by = _id(required=True)
+
+
+class AddAddendumSchema(Schema):
+    note_id = fields.UUID(required=True)
+    addendum_id = fields.UUID(load_default=_new_id)
+    author_id = _id(required=True)
+    text = fields.String(required=True, validate=validate.Length(min=1, max=100000))
+
+
+class RequestAmendmentSchema(Schema):
+    note_id = fields.UUID(required=True)
+    amendment_id = fields.UUID(load_default=_new_id)
+    patient_id = _id(required=True)
+    requested_change = fields.String(required=True, validate=validate.Length(min=1, max=20000))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=20000))
+
+
+class AcceptAmendmentSchema(Schema):
+    note_id = fields.UUID(required=True)
+    amendment_id = fields.UUID(required=True)
+    decided_by = _id(required=True)
+    content = fields.Nested(ProgressNoteContentSchema, required=True)
+
+
+class DenyAmendmentSchema(Schema):
+    note_id = fields.UUID(required=True)
+    amendment_id = fields.UUID(required=True)
+    decided_by = _id(required=True)
+    ground = fields.String(required=True, validate=validate.OneOf(sorted(DENIAL_GROUNDS)))
+    denial_statement = fields.String(required=True, validate=validate.Length(min=1, max=20000))
+
+
+class AppendDisagreementSchema(Schema):
+    note_id = fields.UUID(required=True)
+    amendment_id = fields.UUID(required=True)
+    statement = fields.String(required=True, validate=validate.Length(min=1, max=20000))
+
+
+class ReadNoteSchema(Schema):
+    note_id = fields.UUID(required=True)
+    requester = fields.Nested(RequesterSchema, required=True)
+    purpose = fields.String(required=True, validate=validate.OneOf(PURPOSES))
+    presentation = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(PRESENTATIONS))
+    exception_claimed = fields.String(load_default=None, allow_none=True)
+    request_id = fields.String(load_default=None, allow_none=True)
+
+
+class ListNotesSchema(Schema):
+    patient_id = _id(required=True)
+    requester = fields.Nested(RequesterSchema, required=True)
+    purpose = fields.String(required=True, validate=validate.OneOf(PURPOSES))
+    exception_claimed = fields.String(load_default=None, allow_none=True)
+
+
+class LintTextSchema(Schema):
+    text = fields.String(required=True, validate=validate.Length(max=100000))
+
+
+class ReleaseFieldsSchema(Schema):
+    decision_id = fields.UUID(required=True)
+    note_ids = fields.List(fields.UUID(), required=True, validate=validate.Length(min=1))
+
+
+class RequestRecordAccessSchema(Schema):
+    request_id = fields.UUID(load_default=_new_id)
+    patient_id = _id(required=True)
+    requested_by = _id(required=True)
+
+
+class ExtendRecordAccessSchema(Schema):
+    request_id = fields.UUID(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class ExportDesignatedRecordSetSchema(Schema):
+    request_id = fields.UUID(required=True)
+    requester = fields.Nested(RequesterSchema, required=True)
+
+
+def _flatten(messages, prefix: str = "") -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            out.update(_flatten(value, name))
+    else:
+        out[prefix or "_schema"] = [str(m) for m in (messages if isinstance(messages, list) else [messages])]
+    return out
+
+
+def load(schema_cls: type[Schema], payload) -> dict:
+    """Load ``payload`` with ``schema_cls``; raises ValidationError "field: message; ..." naming every bad field."""
+    if not isinstance(payload, dict):
+        raise ValidationError("payload: must be an object", {"payload": ["must be an object"]})
+    try:
+        data = schema_cls().load(payload)
+    except MarshmallowValidationError as exc:
+        flat = _flatten(exc.messages)
+        raise ValidationError("; ".join(f"{k}: {' '.join(v)}" for k, v in sorted(flat.items())), flat) from None
+    return {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in data.items()}
+
+
+def dump_content(content: dict) -> dict:
+    """The JSON-safe stored form of a loaded progress-note record (dates and times as ISO strings)."""
+    return ProgressNoteContentSchema().dump(content)

@@ -1,0 +1,222 @@
+"""What leaves the service: note views, the released-field mapping, decision checks.
+
+Field names of a decision's ``fields_released`` and what they release. One table
+for both kinds: progress notes release from the structured record; psychotherapy
+notes release the spans the 164.501 lint marked with the matching excluded
+category (content that keeps no psychotherapy-note protection), and the whole
+decrypted text only for ``full_note``.
+
+| fields_released name                   | progress note                                  | psychotherapy note (lint category)       |
+|----------------------------------------|------------------------------------------------|------------------------------------------|
+| patient_id                             | patient_id                                     | patient_id                               |
+| date_of_service                        | content.session_date                           | session_date                             |
+| session_start                          | content.start_time                             | session_start_stop_times spans           |
+| session_stop                           | content.stop_time                              | session_start_stop_times spans           |
+| cpt_code_or_modality                   | content.cpt_code, content.modality             | modalities_and_frequencies_of_treatment  |
+| frequency                              | content.frequency                              | modalities_and_frequencies_of_treatment  |
+| diagnosis_codes                        | content.diagnosis_codes                        | summary_diagnosis spans                  |
+| symptoms_summary                       | content.symptoms                               | summary_symptoms spans                   |
+| functional_status                      | content.functional_status                      | summary_functional_status spans          |
+| treatment_plan_summary                 | content.treatment_plan                         | summary_treatment_plan spans             |
+| prognosis                              | content.prognosis                              | summary_prognosis spans                  |
+| progress_to_date                       | content.progress_to_date                       | summary_progress_to_date spans           |
+| clinical_test_results                  | content.clinical_tests                         | clinical_test_results spans              |
+| medication_prescription_and_monitoring | content.medications                            | medication_prescription_and_monitoring   |
+| rendering_clinician_and_credentials    | author_id, author_credentials                  | author_id, author_credentials            |
+| signature                              | signed_by/at, cosigned_by/at                   | signed_by/at, cosigned_by/at             |
+| full_note                              | the whole record with addenda and amendments   | the decrypted text with addenda          |
+
+Names not in this table (descriptive strings) release nothing; they are reported
+back as ``unmapped_fields``.
+"""
+from __future__ import annotations
+
+from confide.streams import ACCESS_DECISION, PROGRESS_NOTE, PSYCHOTHERAPY_NOTE, stream_name
+
+from notes.crypto import aad_for
+from notes.domain import errors
+from notes.domain import model as m
+from notes.presentations import present
+
+PERMITS = {"permit", "permit_minimum_necessary", "permit_redacted"}
+DECISION_TYPES = ("DisclosureDecided", "AccessDecided")
+
+_PROGRESS = {
+    "patient_id": lambda s: s.patient_id,
+    "date_of_service": lambda s: s.content["session_date"],
+    "session_start": lambda s: s.content["start_time"],
+    "session_stop": lambda s: s.content["stop_time"],
+    "cpt_code_or_modality": lambda s: {"cpt_code": s.content["cpt_code"], "modality": s.content["modality"]},
+    "frequency": lambda s: s.content["frequency"],
+    "diagnosis_codes": lambda s: s.content["diagnosis_codes"],
+    "symptoms_summary": lambda s: s.content["symptoms"],
+    "functional_status": lambda s: s.content["functional_status"],
+    "treatment_plan_summary": lambda s: s.content["treatment_plan"],
+    "prognosis": lambda s: s.content["prognosis"],
+    "progress_to_date": lambda s: s.content["progress_to_date"],
+    "clinical_test_results": lambda s: s.content["clinical_tests"],
+    "medication_prescription_and_monitoring": lambda s: s.content["medications"],
+}
+_COMMON = {
+    "rendering_clinician_and_credentials": lambda s: {"author_id": s.author_id,
+                                                      "credentials": s.author_credentials},
+    "signature": lambda s: {"signed_by": s.signed_by, "signed_at": s.signed_at,
+                            "cosigned_by": s.cosigned_by, "cosigned_at": s.cosigned_at},
+}
+_PSYCH_META = {"patient_id": lambda s: s.patient_id, "date_of_service": lambda s: s.session_date}
+_PSYCH_CATEGORY = {
+    "session_start": "session_start_stop_times",
+    "session_stop": "session_start_stop_times",
+    "cpt_code_or_modality": "modalities_and_frequencies_of_treatment",
+    "frequency": "modalities_and_frequencies_of_treatment",
+    "diagnosis_codes": "summary_diagnosis",
+    "symptoms_summary": "summary_symptoms",
+    "functional_status": "summary_functional_status",
+    "treatment_plan_summary": "summary_treatment_plan",
+    "prognosis": "summary_prognosis",
+    "progress_to_date": "summary_progress_to_date",
+    "clinical_test_results": "clinical_test_results",
+    "medication_prescription_and_monitoring": "medication_prescription_and_monitoring",
+}
+KNOWN_FIELDS = set(_PROGRESS) | set(_COMMON) | {"full_note"}
+
+
+# -- decrypting ---------------------------------------------------------------------------
+
+def _open_at(recorded: list, keyring, version: int) -> str:
+    r = next(r for r in recorded if r.stream_version == version)
+    return keyring.open(r.data["sealed"], aad_for(r.stream_name, r.stream_version, r.event_id))
+
+
+def psych_text(state: m.Note, recorded: list, keyring) -> str:
+    return _open_at(recorded, keyring, state.text_version)
+
+
+# -- views --------------------------------------------------------------------------------
+
+def summary(state: m.Note) -> dict:
+    return {"note_id": state.note_id, "kind": state.kind, "patient_id": state.patient_id,
+            "author_id": state.author_id, "session_date": state.session_date, "status": state.status,
+            "revision": state.revision, "late_entry": state.late_entry}
+
+
+def _amendment_view(a: m.Amendment) -> dict:
+    return {"amendment_id": a.amendment_id, "status": a.status, "requested_change": a.requested_change,
+            "reason": a.reason, "requested_at": a.requested_at, "decided_by": a.decided_by,
+            "decided_at": a.decided_at, "ground": a.ground, "citation": a.citation,
+            "denial_statement": a.denial_statement, "statement_of_disagreement": a.disagreement,
+            "amended_revision": a.amended_revision}
+
+
+def note_view(state: m.Note, recorded: list, keyring, presentation: str | None) -> dict:
+    """The full note (``full_note``): metadata, record or decrypted text, addenda, amendments."""
+    view = {**summary(state), "author_credentials": state.author_credentials,
+            "supervisor_id": state.supervisor_id, "drafted_at": state.drafted_at,
+            **_COMMON["signature"](state), "version": state.version}
+    addenda = [{"addendum_id": a.addendum_id, "author_id": a.author_id, "added_at": a.added_at,
+                "text": a.text if a.sealed_version is None else _open_at(recorded, keyring, a.sealed_version)}
+               for a in state.addenda]
+    if state.kind == m.PSYCHOTHERAPY:
+        return {**view, "text": psych_text(state, recorded, keyring), "addenda": addenda,
+                "content_in_psych_note": [dict(s) for s in state.content_in_psych_note]}
+    return {**view, "presentation": presentation, "content": present(state.content, presentation),
+            "addenda": addenda, "amendments": [_amendment_view(a) for a in state.amendments]}
+
+
+def release(state: m.Note, recorded: list, keyring, fields: list) -> dict:
+    """``{field: value}`` for each mapped name in ``fields`` (see the module table)."""
+    out = {}
+    for name in fields:
+        if name == "full_note":
+            out[name] = note_view(state, recorded, keyring, None)
+        elif name in _COMMON:
+            out[name] = _COMMON[name](state)
+        elif state.kind == m.PROGRESS and name in _PROGRESS:
+            out[name] = _PROGRESS[name](state)
+        elif state.kind == m.PSYCHOTHERAPY and name in _PSYCH_META:
+            out[name] = _PSYCH_META[name](state)
+        elif state.kind == m.PSYCHOTHERAPY and name in _PSYCH_CATEGORY:
+            out[name] = _psych_spans(state, recorded, keyring, _PSYCH_CATEGORY[name])
+    return out
+
+
+def _psych_spans(state: m.Note, recorded: list, keyring, category: str) -> list[str]:
+    spans = [s for s in state.content_in_psych_note if s["category"] == category]
+    if not spans:
+        return []
+    text = psych_text(state, recorded, keyring)
+    return [text[s["start"]:s["end"]] for s in spans]
+
+
+def released_for_read(view: dict, state: m.Note, recorded: list, keyring, decided) -> dict:
+    """Apply the decision to a read: the full view for ``full_note`` (or a plain ``permit`` naming
+    no mapped field); otherwise only the mapped fields. ``permit_redacted`` never releases the
+    full note: redaction of other people's information is not automated here (fail closed)."""
+    fields = list(decided.fields_released or [])
+    mapped = [f for f in fields if f in KNOWN_FIELDS]
+    whole = "full_note" in fields or (decided.decision == "permit" and not mapped)
+    if whole and decided.decision != "permit_redacted":
+        return view
+    mapped = [f for f in mapped if f != "full_note"]
+    return {"note_id": state.note_id, "kind": state.kind,
+            "fields": release(state, recorded, keyring, mapped),
+            "unmapped_fields": [f for f in fields if f not in KNOWN_FIELDS]}
+
+
+# -- finding notes --------------------------------------------------------------------------
+
+def note_ids_of_patient(store, patient_id: str, kinds=(m.PROGRESS, m.PSYCHOTHERAPY)) -> list[str]:
+    """Ids of the patient's notes, by scanning the note categories (a projection would replace this)."""
+    categories = {m.PROGRESS: PROGRESS_NOTE, m.PSYCHOTHERAPY: PSYCHOTHERAPY_NOTE}
+    found = []
+    for kind in kinds:
+        position = 1
+        while True:
+            page = store.read_category(categories[kind], position, 1000)
+            found += [(r.global_position, r.data["note_id"]) for r in page
+                      if r.type.endswith("NoteDrafted") and r.data.get("patient_id") == patient_id]
+            if len(page) < 1000:
+                break
+            position = page[-1].global_position + 1
+    return [note_id for _, note_id in sorted(found)]
+
+
+# -- recorded decisions ----------------------------------------------------------------------
+
+def load_decision(store, decision_id: str) -> dict:
+    """The recorded DisclosureDecided/AccessDecided data; raises AccessDeniedError unless it permits."""
+    recorded = [r for r in store.read_stream(stream_name(ACCESS_DECISION, decision_id))
+                if r.type in DECISION_TYPES]
+    if not recorded:
+        raise errors.AccessDeniedError(f"no recorded decision {decision_id}", decision_id)
+    data = recorded[-1].data
+    if data.get("decision") not in PERMITS:
+        raise errors.AccessDeniedError(
+            f"decision {decision_id} does not permit release ({data.get('decision')})", decision_id, data.get("rule"))
+    return data
+
+
+def _named_notes(decision: dict) -> list[str]:
+    return list(decision.get("note_ids") or ([decision["note_id"]] if decision.get("note_id") else []))
+
+
+def check_named(decision: dict, note_id: str) -> None:
+    named = _named_notes(decision)
+    if named and note_id not in named:
+        raise errors.AccessDeniedError(f"decision {decision.get('decision_id')} does not name note {note_id}",
+                                       decision.get("decision_id"), decision.get("rule"))
+
+
+def check_patient(decision: dict, state: m.Note) -> None:
+    patient = decision.get("patient_id") or decision.get("patient")
+    kind = decision.get("note_kind")
+    if (not patient and not _named_notes(decision)) or (patient and patient != state.patient_id) \
+            or (kind and kind != state.kind):
+        raise errors.AccessDeniedError(
+            f"decision {decision.get('decision_id')} does not cover note {state.note_id}",
+            decision.get("decision_id"), decision.get("rule"))
+
+
+def check_individual(requester: dict, request: m.AccessRequest) -> None:
+    if requester["role"] == "patient" and requester["id"] != request.patient_id:
+        raise errors.AccessDeniedError(f"requester is not the patient of access request {request.request_id}")
