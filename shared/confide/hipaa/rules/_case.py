@@ -1,0 +1,301 @@
+"""The case file as the rules see it: validated, normalised facts.
+
+A *case file* is ``{"request": {...}, ...}`` (or the bare request object) as documented in
+``shared/cases/README.md``.  :func:`parse_case` checks the shape and types of every field the
+rules read and returns a :class:`Case`; it never consults a clock or any store.
+
+Errors: :class:`CaseFileError` (a ``ValueError``) when the input is malformed -- the ``request``
+object is missing, or a field has the wrong type.  Its ``field`` attribute names the offending
+field as a dotted path (``request.requester.role``).  Unknown *values* (an unheard-of role or
+purpose) are not malformed input: the rules deny them with a reason.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any, Mapping
+
+WORKFORCE_ROLES = frozenset({
+    "originator_clinician", "clinician_same_practice", "trainee", "supervisor", "billing_staff",
+    "compliance_staff", "practice_admin",
+})
+CLINICIAN_ROLES = frozenset({"originator_clinician", "clinician_same_practice", "trainee", "supervisor"})
+KNOWN_ROLES = WORKFORCE_ROLES | frozenset({
+    "former_workforce_clinician", "external_clinician", "external_clinician_group",
+    "insurer_health_plan", "insurer_non_covered", "business_associate", "workers_comp_carrier",
+    "patient", "patient_designee", "parent", "hhs_ocr", "court", "attorney", "defense_counsel",
+    "prosecutor", "law_enforcement", "coroner_me", "health_oversight_agency",
+    "child_protective_services", "researcher", "person_able_to_prevent_threat", "auditor",
+})
+KNOWN_PURPOSES = frozenset({
+    "treatment", "payment", "operations", "training", "legal_defense_vs_individual", "hhs_compliance",
+    "required_by_law", "health_oversight", "coroner_me", "serious_threat", "judicial",
+    "law_enforcement", "research", "workers_comp", "individual_access", "amendment", "other",
+})
+NOTE_KINDS = frozenset({"psychotherapy", "progress"})
+ACTIONS = frozenset({"use", "disclose"})
+
+
+class CaseFileError(ValueError):
+    """A case file is malformed. ``field`` is the dotted path of the offending field."""
+
+    def __init__(self, field: str, problem: str):
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def parse_instant(value: Any, field: str) -> datetime:
+    """Parse an RFC 3339 instant (``2026-05-01T15:00:00Z``) or a date (``2026-05-01``, read as
+    00:00 UTC) into an aware UTC datetime. Raises :class:`CaseFileError` naming ``field``."""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        dt = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            raise CaseFileError(field, f"expected an RFC 3339 date-time, got {value!r}") from None
+    else:
+        raise CaseFileError(field, f"expected an RFC 3339 date-time string, got {_type_name(value)}")
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)
+
+
+def parse_date(value: Any, field: str) -> date:
+    """Parse a calendar date (``2026-12-31``) or an RFC 3339 instant (its UTC date)."""
+    if isinstance(value, str) and len(value.strip()) == 10:
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            raise CaseFileError(field, f"expected a date YYYY-MM-DD, got {value!r}") from None
+    return parse_instant(value, field).date()
+
+
+class _Reader:
+    """Typed access to one JSON object, naming fields by dotted path on error."""
+
+    def __init__(self, obj: Mapping[str, Any], path: str):
+        self.obj = obj
+        self.path = path
+
+    def _get(self, key: str, types: tuple, label: str, required: bool):
+        if key not in self.obj or self.obj[key] is None:
+            if required:
+                raise CaseFileError(f"{self.path}.{key}", f"required {label} is missing")
+            return None
+        value = self.obj[key]
+        # bool is an int subclass: never accept it where a number/string is expected
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise CaseFileError(f"{self.path}.{key}", f"expected {label}, got {_type_name(value)}")
+        return value
+
+    def string(self, key: str, required: bool = False):
+        return self._get(key, (str,), "a string", required)
+
+    def boolean(self, key: str):
+        return self._get(key, (bool,), "a boolean", False)
+
+    def object(self, key: str, required: bool = False) -> "_Reader | None":
+        value = self._get(key, (dict,), "an object", required)
+        return None if value is None else _Reader(value, f"{self.path}.{key}")
+
+    def array(self, key: str, of: type | None = str) -> list | None:
+        value = self._get(key, (list,), "an array", False)
+        if value is not None and of is not None:
+            for i, item in enumerate(value):
+                if not isinstance(item, of):
+                    raise CaseFileError(f"{self.path}.{key}[{i}]",
+                                        f"expected {of.__name__}, got {_type_name(item)}")
+        return value
+
+    def any(self, key: str):
+        return self.obj.get(key)
+
+
+@dataclass(frozen=True)
+class Case:
+    """Normalised facts of one disclosure/use request (see ``shared/cases/README.md``)."""
+
+    raw: Mapping[str, Any]            # the request object as given
+    role: str
+    requester: Mapping[str, Any]
+    purpose: str
+    note_kind: str
+    action: str
+    patient: str | None
+    at: datetime                       # decision_time, UTC
+    authorization: Mapping[str, Any] | None
+    exception_claimed: str | None
+    legal_process: Mapping[str, Any] | None
+    proceeding: Mapping[str, Any] | None
+    mandate: Mapping[str, Any] | None
+    irb_waiver: Mapping[str, Any] | None
+    content: tuple[str, ...] | None
+    other_participants: tuple[str, ...]
+    jurisdiction_overlay: Mapping[str, Any]
+    directed_by_patient: Mapping[str, Any] | None
+
+    # -- requester facts -------------------------------------------------------------------------
+    def req_flag(self, key: str) -> bool | None:
+        return self.requester.get(key)
+
+    def fact(self, key: str, default: Any = None) -> Any:
+        value = self.raw.get(key)
+        return default if value is None else value
+
+    @property
+    def is_workforce(self) -> bool:
+        flag = self.req_flag("is_workforce")
+        if flag is not None:
+            return flag
+        return self.role in WORKFORCE_ROLES
+
+    @property
+    def is_originator(self) -> bool:
+        flag = self.req_flag("is_originator")
+        if flag is not None:
+            return flag
+        return self.role == "originator_clinician"
+
+    @property
+    def is_disclosure(self) -> bool:
+        """A disclosure releases PHI outside the covered entity; a use stays inside (164.501)."""
+        return self.action == "disclose" or not self.is_workforce
+
+    @property
+    def is_psychotherapy_kind(self) -> bool:
+        return self.note_kind == "psychotherapy"
+
+
+def parse_case(case: Any) -> Case:
+    """Validate a case file (``{"request": {...}}``) or a bare request and return a :class:`Case`.
+
+    Raises :class:`CaseFileError` naming the field when ``request`` is missing or not an object,
+    when ``requester``/``requester.role``/``purpose``/``note_kind``/``decision_time`` is missing,
+    or when any documented field has the wrong JSON type.
+    """
+    if not isinstance(case, Mapping):
+        raise CaseFileError("request", f"expected a case-file object, got {_type_name(case)}")
+    if "request" in case:
+        request = case["request"]
+        if not isinstance(request, Mapping):
+            raise CaseFileError("request", f"expected an object, got {_type_name(request)}")
+    elif "requester" in case or "purpose" in case:
+        request = case  # a bare request object
+    else:
+        raise CaseFileError("request", "required object is missing")
+
+    r = _Reader(request, "request")
+    rq = r.object("requester", required=True)
+    role = rq.string("role", required=True)
+    for key in ("id", "org"):
+        rq.string(key)
+    for key in ("is_originator", "is_workforce", "in_ce_training_program", "supervised",
+                "supervises_author", "is_covered_entity", "is_health_care_provider",
+                "identity_verified", "authority_verified", "baa_in_place",
+                "is_personal_representative"):
+        rq.boolean(key)
+    purpose = r.string("purpose", required=True)
+    note_kind = r.string("note_kind", required=True)
+    action = r.string("action")
+    patient = r.string("patient")
+    decision_time = r.any("decision_time")
+    if decision_time is None:
+        raise CaseFileError("request.decision_time", "required RFC 3339 date-time is missing")
+    at = parse_instant(decision_time, "request.decision_time")
+    exception_claimed = r.string("exception_claimed")
+
+    auth = r.object("authorization")
+    if auth is not None:
+        for key in ("id", "patient", "description", "authorized_discloser", "signed_by",
+                    "signer_role", "expiration_event"):
+            auth.string(key)
+        for key in ("covers", "recipients", "purposes", "combined_with"):
+            auth.array(key)
+        for key in ("revoked", "compound", "expiration_event_occurred", "plain_language"):
+            auth.boolean(key)
+        for key in ("signed_date", "expiration_date"):
+            if auth.any(key) is not None:
+                parse_date(auth.any(key), f"request.authorization.{key}")
+        rev = auth.object("revocation")
+        if rev is not None:
+            rev.boolean("in_writing")
+            if rev.any("received_at") is not None:
+                parse_instant(rev.any("received_at"), "request.authorization.revocation.received_at")
+        sp = auth.object("statements_present")
+        if sp is not None:
+            for key in ("right_to_revoke", "conditioning", "redisclosure"):
+                sp.boolean(key)
+        cond = auth.any("conditioned_on")
+        if cond is not None and not isinstance(cond, (str, list)):
+            raise CaseFileError("request.authorization.conditioned_on",
+                                f"expected a string, array or null, got {_type_name(cond)}")
+        rad = auth.any("rep_authority_described")
+        if rad is not None and not isinstance(rad, (str, bool)):
+            raise CaseFileError("request.authorization.rep_authority_described",
+                                f"expected a string, boolean or null, got {_type_name(rad)}")
+
+    lp = r.object("legal_process")
+    if lp is not None:
+        lp.string("type")
+        lp.boolean("signed_by_judge")
+        lp.boolean("objection_period_lapsed")
+        sa = lp.any("satisfactory_assurance")
+        if sa is not None and not isinstance(sa, (bool, str)):
+            raise CaseFileError("request.legal_process.satisfactory_assurance",
+                                f"expected true, a string or null, got {_type_name(sa)}")
+    proceeding = r.object("proceeding")
+    mandate = r.object("mandate")
+    if mandate is not None:
+        mandate.boolean("compels")
+    irb = r.object("irb_waiver")
+    if irb is not None:
+        irb.boolean("documented")
+        if irb.any("date") is not None:
+            parse_date(irb.any("date"), "request.irb_waiver.date")
+    for key in ("patient_deceased", "good_faith_belief_imminent", "imminent_threat", "emergency",
+                "stored_separately", "patient_consent", "record_is_part2"):
+        r.boolean(key)
+    r.string("session_type")
+    r.string("oversight_subject")
+    participants = r.array("other_identified_participants") or []
+    content = r.array("content_in_psych_note")
+    if content is None:
+        content = r.array("content")
+    else:
+        r.array("content")
+    r.object("channel")
+    overlay = r.object("jurisdiction_overlay")
+    dbp = r.object("directed_by_patient")
+    if dbp is not None:
+        for key in ("in_writing", "signed", "designee_identified"):
+            dbp.boolean(key)
+    r.array("patients")
+
+    if action is None:  # not stated: a workforce member's access is a use, anyone else's a disclosure
+        action = "use" if (rq.obj.get("is_workforce") is not False and role in WORKFORCE_ROLES) else "disclose"
+
+    return Case(
+        raw=request, role=role, requester=rq.obj, purpose=purpose, note_kind=note_kind,
+        action=action, patient=patient, at=at,
+        authorization=None if auth is None else auth.obj,
+        exception_claimed=exception_claimed,
+        legal_process=None if lp is None else lp.obj,
+        proceeding=None if proceeding is None else proceeding.obj,
+        mandate=None if mandate is None else mandate.obj,
+        irb_waiver=None if irb is None else irb.obj,
+        content=None if content is None else tuple(content),
+        other_participants=tuple(participants),
+        jurisdiction_overlay={} if overlay is None else overlay.obj,
+        directed_by_patient=None if dbp is None else dbp.obj,
+    )

@@ -1,0 +1,199 @@
+"""45 CFR 164.508 -- uses and disclosures for which an authorization is required.
+
+(a)(1) an authorization is required for any use or disclosure not otherwise permitted, and the
+use or disclosure must be consistent with it; (a)(2) psychotherapy notes need an authorization for
+*any* use or disclosure, except:
+
+* (a)(2)(i)(A) use by the originator for treatment;
+* (a)(2)(i)(B) use or disclosure by the covered entity for its own supervised training programs
+  in mental health;
+* (a)(2)(i)(C) use or disclosure by the covered entity to defend itself in a legal action or
+  other proceeding brought by the individual;
+* (a)(2)(ii) a use or disclosure required by 164.502(a)(2)(ii) (the Secretary) or permitted by
+  164.512(a) (required by law -- including a judge's order), 164.512(d) (oversight of the
+  originator), 164.512(g)(1) (coroner/medical examiner) or 164.512(j)(1)(i) (serious threat).
+
+Validity of the authorization itself ((b)(2)-(5), (c)) is judged by
+:func:`confide.hipaa.authorization.authorization_defects`.  Disclosures under an authorization are
+exempt from minimum necessary (164.502(b)(2)(iii)) and from accounting (164.528(a)(1)(iv)).
+"""
+from __future__ import annotations
+
+import re
+
+from confide.hipaa.authorization import Defect, authorization_defects, revocation_effective
+from confide.hipaa.minimum_necessary import MinimumNecessaryPolicy
+from confide.hipaa.rules import s164_502, s164_512
+from confide.hipaa.rules._case import Case
+from confide.hipaa.rules._ruling import (BASIS_AUTHORIZATION, BASIS_NONE, BASIS_TPO, DISCRETIONARY,
+                                         PERMIT, Ruling, deny, rule_string)
+
+A2 = "164.508(a)(2)"
+A2_II = "164.508(a)(2)(ii)"
+_PURPOSE_PARAGRAPH = {
+    "judicial": "164.512(e)", "law_enforcement": "164.512(f)", "research": "164.512(i)",
+    "workers_comp": "164.512(l)", "payment": None, "operations": None,
+}
+
+
+def _released_under(authorization: dict, kind: str) -> str:
+    desc = str(authorization.get("description") or "")
+    dates = re.findall(r"\d{4}-\d{2}-\d{2}", desc)
+    what = "notes" if kind == "psychotherapy" else "records"
+    if len(dates) >= 2:
+        return f"{what} within authorization description (sessions {dates[0]}..{dates[1]})"
+    return f"{what} within authorization description ({desc})" if desc else f"{what} within authorization"
+
+
+CONSISTENCY_CODES = frozenset({"patient_mismatch", "recipient_not_named", "not_covered"})
+
+
+def defects_rule(defects: list[Defect]) -> str:
+    """Rule string naming each defect's citation then the ground that invalidates it."""
+    parts: list[str] = []
+    for d in defects:
+        for c in d.citations:
+            if c.endswith("164.508(a)(1)") and d.code in CONSISTENCY_CODES:
+                c += " (use/disclosure must be consistent with the authorization)"
+            if c not in parts:
+                parts.append(c)
+    return rule_string(*parts)
+
+
+def authorization_ruling(case: Case) -> tuple[Ruling | None, list[Defect]]:
+    """Decide under the authorization on file: (permit ruling or denial, defects); (None, [])
+    when there is no authorization."""
+    auth = case.authorization
+    if not auth:
+        return None, []
+    defects = authorization_defects(auth, request=case.raw, at=case.at)
+    if defects:
+        reasons = tuple(f"Authorization {auth.get('id') or ''} defect [{d.code}]: {d.message} "
+                        f"({d.citation})".replace("  ", " ") for d in defects)
+        return Ruling("deny", defects_rule(defects), reasons), defects
+    psych = case.note_kind == "psychotherapy"
+    reasons = ["Permitted, not compelled: the practice may still decline."]
+    if revocation_effective(auth, case.at) is False and (auth.get("revoked") or auth.get("revocation")):
+        rev = auth.get("revocation") or {}
+        reasons.insert(0, "The revocation is not effective for this decision: it is oral or was "
+                       f"received after it ({rev.get('received_at')}); reliance is protected "
+                       "(164.508(b)(5)(i)).")
+    rule = rule_string(f"{A2}, 164.508(c)" if psych else "164.508(a)(1), 164.508(c)",
+                       s164_502.MN_NA_AUTHORIZATION, "accounting excluded 164.528(a)(1)(iv)")
+    return Ruling(PERMIT, rule, tuple(reasons), (_released_under(auth, case.note_kind),), False,
+                  BASIS_AUTHORIZATION), []
+
+
+def _exception_ii(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
+    """164.508(a)(2)(ii): the listed 164.502/164.512 paragraphs, each only when it permits."""
+    hhs = s164_502.hhs(case)
+    if hhs is not None and hhs.permits:
+        return hhs.but(rule=rule_string("164.502(a)(2)(ii)", A2_II, s164_502.MN_NA_HHS))
+    rbl = s164_512.required_by_law(case, policy)
+    if rbl is not None and rbl.permits and (case.mandate or {}).get("compels") is True:
+        return rbl.but(rule=rule_string(rbl.rule, A2_II))
+    if case.purpose in ("judicial", "law_enforcement") and s164_512.is_court_order(case):
+        para = "164.512(e)(1)(i)" if case.purpose == "judicial" else "164.512(f)(1)(ii)(A)"
+        order = s164_512._court_order(case, para)
+        return order.but(rule=rule_string("164.512(a)(1) (a judge's order is required by law)",
+                                          para, A2_II, s164_502.MN_NA_REQUIRED_BY_LAW))
+    over = s164_512.oversight(case, policy)
+    if over is not None and over.permits:
+        subject = case.fact("oversight_subject")
+        originator = next((case.fact(k) for k in ("originator", "note_originator", "originator_id",
+                                                  "author") if case.fact(k)), None)
+        of_originator = case.fact("oversight_of_originator")
+        if of_originator is None:
+            of_originator = bool(subject) and (originator is None or subject == originator)
+        if of_originator:
+            return over.but(rule=rule_string(over.rule, A2_II),
+                            reasons=over.reasons + (f"Oversight of the originator ({subject}).",))
+        return deny(f"45 CFR {A2_II} (164.512(d) is excepted only for oversight of the originator)",
+                    f"The oversight concerns {subject or 'someone other than the originator'}, "
+                    "not the note's originator.")
+    cor = s164_512.coroner(case, policy)
+    if cor is not None and cor.permits:
+        return cor.but(rule=rule_string(cor.rule, A2_II))
+    threat = s164_512.serious_threat(case, policy)
+    if threat is not None and threat.permits:
+        return threat.but(rule=rule_string(threat.rule, A2_II))
+    return None
+
+
+def psychotherapy_notes(case: Case, policy: MinimumNecessaryPolicy) -> Ruling:
+    """Decide a request for psychotherapy-note content (always returns a ruling)."""
+    purpose, role = case.purpose, case.role
+    reasons: list[str] = []
+
+    # (a)(2)(i)(A) -- the originator's own use for treatment
+    if case.is_originator and purpose == "treatment":
+        if case.action == "use" and case.is_workforce:
+            return Ruling(PERMIT, "45 CFR 164.508(a)(2)(i)(A)",
+                          ("The originator's own use for treatment.",), ("full_note",), False,
+                          BASIS_NONE, redact_others=False)
+        reasons.append("164.508(a)(2)(i)(A) excepts only the originator's own use inside the "
+                       "covered entity, not a disclosure.")
+
+    # (a)(2)(i)(B) -- the covered entity's own supervised mental-health training programs
+    if purpose == "training":
+        in_program = case.req_flag("in_ce_training_program")
+        supervised = case.req_flag("supervised")
+        supervisor = case.req_flag("supervises_author") is True
+        if (in_program is True and supervised is not False) or (supervisor and in_program is not False):
+            return Ruling(PERMIT, "45 CFR 164.508(a)(2)(i)(B)",
+                          ("Use in the practice's own supervised training program.",),
+                          ("full_note",), None, BASIS_NONE, redact_others=False)
+        reasons.append("164.508(a)(2)(i)(B) needs the practice's own training program and "
+                       "supervision.")
+
+    # (a)(2)(i)(C) -- defense against a proceeding brought by the individual
+    if purpose == "legal_defense_vs_individual":
+        initiator = (case.proceeding or {}).get("initiator")
+        if initiator and initiator in (case.patient, "patient", "individual"):
+            return Ruling(PERMIT, "45 CFR 164.508(a)(2)(i)(C)",
+                          ("The practice defends itself in a proceeding the patient brought; "
+                           "this is health care operations.",),
+                          ("notes relevant to the claims",), None, BASIS_TPO)
+        reasons.append("164.508(a)(2)(i)(C) covers only a proceeding brought by the individual "
+                       f"(initiator: {initiator or 'not established'}).")
+
+    exception = _exception_ii(case, policy)
+    if exception is not None:
+        return exception
+
+    auth_ruling, defects = authorization_ruling(case)
+    if auth_ruling is not None and auth_ruling.permits:
+        return auth_ruling
+
+    if role == "patient" or (role == "parent" and s164_502.is_personal_representative(case)):
+        if purpose in ("individual_access", "other"):
+            return Ruling(DISCRETIONARY,
+                          rule_string("164.524(a)(1)(i) (excluded from right of access)",
+                                      "164.524(a)(2)(i) (unreviewable denial)"),
+                          ("Psychotherapy notes are outside the right of access; the originator may "
+                           "choose to release them (state law may grant access). Default: deny; "
+                           "safest path is the originator's decision plus a psychotherapy-notes "
+                           "authorization.",), None, None, BASIS_NONE)
+
+    if defects:
+        return auth_ruling.with_reason(*reasons)
+    if case.is_workforce and role in ("clinician_same_practice", "supervisor", "trainee") \
+            and purpose == "treatment":
+        return deny(rule_string(f"{A2}(i)(A) (only the originator's treatment use is excepted)",
+                                "164.506(a)"),
+                    "HHS: an authorization is needed even for treatment by a provider other than "
+                    "the originator.", *reasons)
+    if case.is_workforce and not case.is_originator:
+        return deny(rule_string(f"{A2} ({purpose} is not an exception)", "164.514(d)(2) role-based access"),
+                    *reasons)
+    paragraph = _PURPOSE_PARAGRAPH.get(purpose)
+    if paragraph:
+        return deny(rule_string(f"{A2} ({paragraph} is not in the psychotherapy-notes exception list)"),
+                    *reasons)
+    if role == "patient_designee":
+        return deny(rule_string(A2, "164.524(a)(1)(i)"),
+                    "Psychotherapy notes are outside the right of access, so a patient's direction "
+                    "to a designee does not reach them; a psychotherapy-notes authorization is "
+                    "required.", *reasons)
+    return deny(rule_string(A2, "164.506(a)"), *reasons,
+                "No exception applies and there is no valid psychotherapy-notes authorization.")

@@ -1,0 +1,240 @@
+"""45 CFR 164.512 -- uses and disclosures for which neither authorization nor an opportunity to
+agree is required.
+
+(a) required by law; (b)(1)(ii) child abuse or neglect reports; (d) health oversight;
+(e) judicial and administrative proceedings -- court order (e)(1)(i) vs subpoena with satisfactory
+assurance (e)(1)(ii)-(v); (f) law enforcement; (g)(1) coroners and medical examiners; (i) research
+with an IRB/privacy-board waiver; (j) serious and imminent threat; (l) workers' compensation.
+
+Every function takes a :class:`~confide.hipaa.rules._case.Case` and the minimum-necessary policy
+and returns a :class:`~confide.hipaa.rules._ruling.Ruling` or None when it does not apply.  These
+disclosures are accountable (164.528) -- basis ``164.512``.
+"""
+from __future__ import annotations
+
+from confide.hipaa.minimum_necessary import MinimumNecessaryPolicy
+from confide.hipaa.rules import s164_502
+from confide.hipaa.rules._case import Case, parse_date
+from confide.hipaa.rules._ruling import (BASIS_PUBLIC_INTEREST, HOLD, PERMIT, PERMIT_MN, Ruling,
+                                         deny, rule_string)
+
+THREAT_RECIPIENTS = frozenset({
+    "person_able_to_prevent_threat", "law_enforcement", "external_clinician",
+    "external_clinician_group", "parent", "child_protective_services", "prosecutor",
+})
+SUBPOENAS = frozenset({"subpoena_without_court_order", "subpoena_without_part2_order"})
+
+
+def _permit(rule: str, fields, *, mn: bool, reasons=(), **kw) -> Ruling:
+    decision = PERMIT_MN if mn else PERMIT
+    return Ruling(decision, rule, tuple(reasons), None if fields is None else tuple(fields), mn,
+                  BASIS_PUBLIC_INTEREST, **kw)
+
+
+def _lp(case: Case) -> dict:
+    return dict(case.legal_process or {})
+
+
+def required_by_law(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
+    """164.512(a)(1): a use or disclosure required by law, limited to the relevant requirements
+    of that law; minimum necessary N/A (164.502(b)(2)(v))."""
+    if case.purpose != "required_by_law":
+        return None
+    mandate = case.mandate or {}
+    if mandate.get("compels") is True:
+        statute = mandate.get("statute") or "the statute"
+        extra = ("164.512(b)(1)(ii)",) if case.role == "child_protective_services" else ()
+        return _permit(rule_string("164.512(a)(1)", s164_502.MN_NA_REQUIRED_BY_LAW),
+                       [f"information the law requires ({statute})"], mn=False,
+                       reasons=[f"{statute} compels the disclosure; release only what it requires "
+                                "(164.512(a)(1))."], extra_citations=extra)
+    if case.role == "child_protective_services":
+        return public_health(case, policy)
+    return deny("45 CFR 164.512(a)(1) (no law compels this disclosure)",
+                "No statute, regulation or court order is shown to compel the disclosure.")
+
+
+def public_health(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
+    """164.512(b)(1)(ii): report of child abuse or neglect to a government authority authorized
+    by law to receive such reports (child protective services)."""
+    if case.role != "child_protective_services":
+        return None
+    return _permit(rule_string("164.512(b)(1)(ii)", s164_502.MN_APPLIES),
+                   policy.fields_for("public_health", case.role), mn=True,
+                   reasons=["Child abuse or neglect report to the authority authorized to receive it."])
+
+
+def oversight(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
+    """164.512(d)(1): disclosure to a health oversight agency for oversight activities authorized
+    by law; the agency's representation may be relied on as minimum necessary
+    (164.514(d)(3)(iii)(A))."""
+    if case.purpose != "health_oversight":
+        return None
+    if case.role in ("health_oversight_agency", "hhs_ocr") or (case.role == "auditor" and not case.is_workforce):
+        return _permit(rule_string("164.512(d)(1)", s164_502.MN_APPLIES, "164.514(d)(3)(iii)(A)"),
+                       policy.fields_for("health_oversight", case.role), mn=True)
+    return deny("45 CFR 164.512(d)(1) (the recipient is not a health oversight agency)")
+
+
+def _court_order(case: Case, paragraph: str) -> Ruling:
+    lp = _lp(case)
+    scope = lp.get("scope")
+    fields = ["only the PHI expressly authorized by the order" + (f" ({scope})" if scope else "")]
+    return _permit(rule_string(paragraph, "164.512(a)(1)", s164_502.MN_NA_REQUIRED_BY_LAW),
+                   fields, mn=False,
+                   reasons=["An order of a court signed by a judge: disclose only what it expressly "
+                            "authorizes."])
+
+
+def is_court_order(case: Case) -> bool:
+    """A court (or administrative tribunal) order signed by a judge, not one signed by a clerk or
+    attorney."""
+    lp = _lp(case)
+    return lp.get("type") == "court_order" and lp.get("signed_by_judge") is not False
+
+
+def judicial(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
+    """164.512(e): judicial and administrative proceedings.
+
+    * (e)(1)(i) court order: only the PHI expressly authorized;
+    * (e)(1)(ii) subpoena/discovery request without an order: only with satisfactory assurance --
+      (A) notice to the individual with the objection period lapsed ((e)(1)(iii)), or
+      (B) a qualified protective order ((e)(1)(iv)-(v)); while the objection period runs the
+      release is on ``hold``;
+    * an informal request is not legal process."""
+    if case.purpose != "judicial":
+        return None
+    lp = _lp(case)
+    kind = lp.get("type")
+    if is_court_order(case):
+        return _court_order(case, "164.512(e)(1)(i)")
+    if kind in SUBPOENAS or kind == "court_order":
+        note = (["An 'order' not signed by a judge is treated as a subpoena."]
+                if kind == "court_order" else [])
+        assurance = lp.get("satisfactory_assurance")
+        fields = policy.fields_for("judicial", case.role)
+        if assurance == "qualified_protective_order":
+            return _permit(rule_string("164.512(e)(1)(ii)(B)", "164.512(e)(1)(v)", s164_502.MN_APPLIES),
+                           fields, mn=True, reasons=note)
+        if assurance == "notice_to_individual":
+            if lp.get("objection_period_lapsed") is True:
+                return _permit(rule_string("164.512(e)(1)(ii)(A)", "164.512(e)(1)(iii)",
+                                           s164_502.MN_APPLIES), fields, mn=True, reasons=note)
+            return Ruling(HOLD, rule_string("164.512(e)(1)(iii)(C) (objection period not lapsed)",
+                                            "164.512(e)(1)(ii)(A)"),
+                          tuple(note) + ("Notice was given, but the time for the individual to raise "
+                                         "objections has not elapsed; release nothing until it has "
+                                         "and no objection is pending.",))
+        if assurance is True:
+            return _permit(rule_string("164.512(e)(1)(ii)", s164_502.MN_APPLIES), fields, mn=True,
+                           reasons=note + ["Satisfactory assurance received (164.512(e)(1)(iii)/(iv))."])
+        return deny("45 CFR 164.512(e)(1)(ii) (no satisfactory assurance)", *note,
+                    "A subpoena without a court order needs notice to the individual or a qualified "
+                    "protective order (or the practice's own reasonable efforts, 164.512(e)(1)(vi)).")
+    if kind == "informal_request":
+        return deny("45 CFR 164.512(e)(1) (an informal request is not legal process); 164.508(a)(1)",
+                    "An attorney's letter is not an order, subpoena or discovery request.")
+    return deny("45 CFR 164.512(e)(1) (no order, subpoena or discovery request)")
+
+
+def law_enforcement(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
+    """164.512(f): law enforcement -- (f)(1)(i) reports required by law, (f)(1)(ii)(A) court
+    order/warrant, (f)(1)(ii)(B) grand jury subpoena, (f)(1)(ii)(C) administrative request with
+    the three-part representation, (f)(2) identification and location (limited fields)."""
+    if case.purpose != "law_enforcement":
+        return None
+    lp = _lp(case)
+    kind = lp.get("type")
+    if is_court_order(case):
+        return _court_order(case, "164.512(f)(1)(ii)(A)")
+    if (case.mandate or {}).get("compels") is True:
+        return _permit(rule_string("164.512(f)(1)(i)", s164_502.MN_NA_REQUIRED_BY_LAW),
+                       [f"information the law requires ({case.mandate.get('statute') or 'statute'})"],
+                       mn=False)
+    fields = policy.fields_for("law_enforcement", case.role)
+    if kind in SUBPOENAS or kind == "court_order":
+        if "grand jury" in str(lp.get("scope") or "").lower().replace("_", " "):
+            return _permit(rule_string("164.512(f)(1)(ii)(B)", s164_502.MN_NA_REQUIRED_BY_LAW),
+                           fields, mn=False)
+        if lp.get("satisfactory_assurance"):
+            return _permit(rule_string("164.512(f)(1)(ii)(C)", s164_502.MN_APPLIES), fields, mn=True)
+        return deny("45 CFR 164.512(f)(1)(ii)(C) (no representation that the information is "
+                    "relevant, specific and limited, and that de-identified information cannot be used)")
+    claimed = (case.exception_claimed or "").lower()
+    if "(f)(2)" in claimed or "identif" in claimed or "locat" in claimed:
+        return _permit(rule_string("164.512(f)(2)", s164_502.MN_APPLIES),
+                       policy.fields_for("law_enforcement_identification", case.role), mn=True,
+                       reasons=["Identification/location: only the data elements of 164.512(f)(2)(i)."])
+    return deny("45 CFR 164.512(f)(1) (no court order, warrant, subpoena or qualifying request)",
+                "An informal law-enforcement request does not permit disclosure.")
+
+
+def coroner(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
+    """164.512(g)(1): disclosure to a coroner or medical examiner to identify a deceased person,
+    determine a cause of death, or other duties authorized by law."""
+    if case.purpose != "coroner_me":
+        return None
+    if case.role != "coroner_me":
+        return deny("45 CFR 164.512(g)(1) (the recipient is not a coroner or medical examiner)")
+    if case.fact("patient_deceased") is False:
+        return deny("45 CFR 164.512(g)(1) (the patient is not deceased)")
+    return _permit(rule_string("164.512(g)(1)", s164_502.MN_APPLIES),
+                   policy.fields_for("coroner_me", case.role), mn=True)
+
+
+def research(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
+    """164.512(i)(1)(i): research use or disclosure with documented IRB or privacy-board
+    approval of a waiver of authorization (164.512(i)(2)), approved on or before the disclosure."""
+    if case.purpose != "research":
+        return None
+    irb = case.irb_waiver or {}
+    if irb.get("documented") is not True:
+        return deny("45 CFR 164.512(i)(1)(i) (no documented IRB or privacy board waiver); 164.508(a)(1)",
+                    "Research without a documented waiver needs the individual's authorization.")
+    if irb.get("date") and parse_date(irb["date"], "request.irb_waiver.date") > case.at.date():
+        return deny("45 CFR 164.512(i)(2)(i) (the waiver was approved after this disclosure)")
+    return _permit(rule_string("164.512(i)(1)(i)", "164.512(i)(2)", s164_502.MN_APPLIES),
+                   policy.fields_for("research", case.role), mn=True)
+
+
+def serious_threat(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
+    """164.512(j)(1)(i): disclosure, on a good-faith belief, necessary to prevent or lessen a
+    serious and imminent threat to a person or the public, to a person reasonably able to prevent
+    or lessen it (including the target); good faith is presumed on actual knowledge or a credible
+    representation (j)(4), and meets verification (164.514(h)(2)(iv))."""
+    if case.purpose != "serious_threat":
+        return None
+    belief = case.fact("good_faith_belief_imminent")
+    imminent = case.fact("imminent_threat")
+    if not ((belief is True and imminent is not False) or (belief is None and imminent is True)):
+        return deny("45 CFR 164.512(j)(1)(i) (no good-faith belief of a serious and imminent threat)")
+    if case.role not in THREAT_RECIPIENTS:
+        return deny("45 CFR 164.512(j)(1)(i)(B) (the recipient is not reasonably able to prevent "
+                    "or lessen the threat)")
+    return _permit(rule_string("164.512(j)(1)(i)", "164.512(j)(4)", s164_502.MN_APPLIES),
+                   policy.fields_for("serious_threat", case.role), mn=True,
+                   verification_exempt=True, redact_others=False)
+
+
+def workers_comp(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
+    """164.512(l): disclosure as authorized by and to the extent necessary to comply with
+    workers' compensation laws."""
+    if case.purpose != "workers_comp" and not (case.role == "workers_comp_carrier"
+                                               and case.purpose in ("payment", "other")):
+        return None
+    if case.role != "workers_comp_carrier":
+        return deny("45 CFR 164.512(l) (the recipient is not a workers' compensation carrier or program)")
+    return _permit(rule_string("164.512(l)", s164_502.MN_APPLIES),
+                   policy.fields_for("workers_comp", case.role), mn=True)
+
+
+def public_interest(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
+    """Dispatch to the applicable paragraph of 164.512 (other than (a), decided earlier)."""
+    for rule in (judicial, law_enforcement, oversight, coroner, research, serious_threat,
+                 workers_comp):
+        ruling = rule(case, policy)
+        if ruling is not None:
+            return ruling
+    if case.role == "child_protective_services" and case.purpose in ("other", "required_by_law"):
+        return public_health(case, policy)
+    return None
