@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from kombu import Connection
 
-from confide.broker import AUDIT_DLQ_NAME, EVENTS_EXCHANGE, ConfirmingPublisher
+from confide.broker import EVENTS_EXCHANGE, ConfirmingPublisher, audit_dlq
 
 
 def peek(amqp_uri: str, limit: int = 1000) -> list[dict]:
     """Dead-lettered message bodies, without removing them (they are requeued)."""
     out = []
     with Connection(amqp_uri) as conn:
-        queue = conn.SimpleQueue(AUDIT_DLQ_NAME, no_ack=False)
+        queue = conn.SimpleQueue(audit_dlq(), no_ack=False)
         held = []
         try:
             while len(out) < limit:
@@ -32,7 +32,7 @@ def replay_all(amqp_uri: str) -> int:
     publisher = ConfirmingPublisher(amqp_uri, exchange=EVENTS_EXCHANGE)
     moved = 0
     with Connection(amqp_uri) as conn:
-        queue = conn.SimpleQueue(AUDIT_DLQ_NAME, no_ack=False)
+        queue = conn.SimpleQueue(audit_dlq(), no_ack=False)
         try:
             while True:
                 try:

@@ -1,0 +1,112 @@
+"""One suite of event-store behaviours, run against every store implementation.
+
+Subclass ``EventStoreContract`` and provide a ``store`` fixture; the tests use
+unique stream names, so they run on a shared database without cleanup.
+"""
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+import pytest
+
+from confide.envelope import NewEvent
+from confide.eventstore.errors import InvalidEventError, WrongExpectedVersionError
+
+
+def new_stream(category: str = "contractTest") -> str:
+    return f"{category}-{uuid.uuid4().hex}"
+
+
+def events(n: int, **data) -> list[NewEvent]:
+    return [NewEvent("SomethingHappened", {"n": i, **data}) for i in range(n)]
+
+
+class EventStoreContract:
+    store = None  # overridden by a fixture in subclasses
+
+    def test_append_to_new_stream_numbers_versions_from_zero(self, store):
+        stream = new_stream()
+        result = store.append(stream, events(3), expected_version=-1)
+        assert result.stream_versions == (0, 1, 2)
+        assert list(result.global_positions) == sorted(result.global_positions)
+        assert [e.stream_version for e in store.read_stream(stream)] == [0, 1, 2]
+
+    def test_stale_expected_version_raises_and_writes_nothing(self, store):
+        stream = new_stream()
+        store.append(stream, events(2), expected_version=-1)
+        with pytest.raises(WrongExpectedVersionError) as err:
+            store.append(stream, events(2), expected_version=0)
+        assert err.value.actual == 1 and err.value.expected == 0
+        assert len(store.read_stream(stream)) == 2
+
+    def test_expecting_no_stream_fails_when_it_exists(self, store):
+        stream = new_stream()
+        store.append(stream, events(1), expected_version=-1)
+        with pytest.raises(WrongExpectedVersionError):
+            store.append(stream, events(1), expected_version=-1)
+
+    def test_any_version_appends_at_the_end(self, store):
+        stream = new_stream()
+        store.append(stream, events(2), expected_version=-1)
+        result = store.append(stream, events(1), expected_version=None)
+        assert result.stream_versions == (2,)
+
+    def test_reappending_stored_event_ids_is_a_noop_reporting_stored_positions(self, store):
+        stream = new_stream()
+        batch = events(2)
+        first = store.append(stream, batch, expected_version=-1)
+        again = store.append(stream, batch, expected_version=-1)
+        assert again.duplicate and not first.duplicate
+        assert again.global_positions == first.global_positions
+        assert len(store.read_stream(stream)) == 2
+
+    def test_read_stream_from_version(self, store):
+        stream = new_stream()
+        store.append(stream, events(5), expected_version=-1)
+        assert [e.data["n"] for e in store.read_stream(stream, from_version=3)] == [3, 4]
+
+    def test_read_all_returns_events_in_global_order(self, store):
+        stream_a, stream_b = new_stream(), new_stream()
+        a = store.append(stream_a, events(2), expected_version=-1)
+        b = store.append(stream_b, events(2), expected_version=-1)
+        got = [e for e in store.read_all(a.global_positions[0], 100000)
+               if e.stream_name in (stream_a, stream_b)]
+        assert [e.global_position for e in got] == list(a.global_positions + b.global_positions)
+
+    def test_read_category_filters_by_category(self, store):
+        category = "contractCat" + uuid.uuid4().hex[:8]
+        stream = new_stream(category)
+        result = store.append(stream, events(2), expected_version=-1)
+        store.append(new_stream(), events(1), expected_version=-1)
+        got = store.read_category(category, result.global_positions[0])
+        assert [e.stream_name for e in got] == [stream, stream]
+
+    def test_data_round_trips_exactly_and_hash_covers_stored_bytes(self, store):
+        stream = new_stream()
+        data = {"z": 1, "a": [1.5, -0.0, 1e21], "text": "é ☃ \u2028 \"q\"", "nested": {"b": None, "a": True}}
+        store.append(stream, [NewEvent("Typed", data)], expected_version=-1)
+        (ev,) = store.read_stream(stream)
+        assert ev.data == data
+        assert list(ev.data) == ["a", "nested", "text", "z"]  # stored canonically (RFC 8785 order)
+        assert ev.content_hash == hashlib.sha256(ev.canonical_bytes()).digest()
+
+    def test_invalid_data_names_the_field_and_writes_nothing(self, store):
+        stream = new_stream()
+        with pytest.raises(InvalidEventError, match=r"events\[1\]\.data"):
+            store.append(stream, [NewEvent("Ok", {"a": 1}), NewEvent("Bad", {"x": float("nan")})], -1)
+        assert store.read_stream(stream) == []
+
+    def test_stream_name_needs_a_category(self, store):
+        with pytest.raises(InvalidEventError, match="stream_name"):
+            store.append("nocategory", events(1), expected_version=-1)
+
+    def test_stream_version_of_missing_stream_is_minus_one(self, store):
+        assert store.stream_version(new_stream()) == -1
+
+    def test_get_event_by_id(self, store):
+        stream = new_stream()
+        ev = NewEvent("Found", {"k": 1})
+        store.append(stream, [ev], expected_version=-1)
+        assert store.get_event(ev.event_id).stream_name == stream
+        assert store.get_event(uuid.uuid4()) is None

@@ -1,0 +1,136 @@
+"""Outbox relay → RabbitMQ → audit projections, with confirms, mandatory, bounded retry and a DLQ.
+
+Each test gets its own RabbitMQ vhost (nameko's rabbit_config, with Confide's
+topology declared in it) and its own event-store schema.
+"""
+import time
+import uuid
+
+import pytest
+from kombu import Connection, Exchange
+
+from audit.replay import replay
+from audit.service import AuditService
+from confide import dlq
+from confide.broker import AUDIT_DLQ_NAME, ConfirmingPublisher, UnroutableError, audit_queue
+from confide.envelope import NewEvent
+from confide.eventstore.store import PostgresEventStore
+from confide.relay import RELAY_CHECKPOINT, OutboxRelay
+
+
+def wait_for(predicate, timeout=15.0, interval=0.1):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+@pytest.fixture
+def store(test_db_dsn, scratch_schema):
+    s = PostgresEventStore(test_db_dsn, schema=scratch_schema, pool_size=4)
+    yield s
+    s.close()
+
+
+def decision_event(patient="P-1", decision="deny"):
+    decision_id = str(uuid.uuid4())
+    return f"accessDecision-{decision_id}", NewEvent("AccessDecided", {
+        "decision_id": decision_id, "requester": {"id": "C-B", "role": "clinician_same_practice", "org": "North"},
+        "patient_id": patient, "note_id": "n-1", "note_kind": "psychotherapy", "purpose": "treatment",
+        "action": "use", "decision": decision, "rule": "45 CFR 164.508(a)(2)"})
+
+
+def drain(amqp_uri, queue, n, timeout=10):
+    bodies = []
+    with Connection(amqp_uri) as conn:
+        q = conn.SimpleQueue(queue)
+        deadline = time.time() + timeout
+        while len(bodies) < n and time.time() < deadline:
+            try:
+                msg = q.get(timeout=0.5)
+            except q.Empty:
+                continue
+            bodies.append(msg.payload)
+            msg.ack()
+        q.close()
+    return bodies
+
+
+def test_relay_publishes_committed_events_in_global_order(store, rabbit_config):
+    appended = [store.append(f"relayTest-{i % 3}", [NewEvent("Happened", {"i": i})]).last_position
+                for i in range(20)]
+    publisher = ConfirmingPublisher(rabbit_config["AMQP_URI"])
+    assert OutboxRelay(store, publisher, batch=7).relay() == 20
+    publisher.close()
+    bodies = drain(rabbit_config["AMQP_URI"], audit_queue(), 20)
+    assert [b["global_position"] for b in bodies] == appended
+    assert store.read_checkpoint(RELAY_CHECKPOINT) == appended[-1]
+
+
+def test_unroutable_publish_raises_and_keeps_the_checkpoint(store, rabbit_config):
+    # An exchange with no queue bound: a non-mandatory publish would vanish silently.
+    lonely = Exchange("lonely.events", type="topic", durable=True)
+    with Connection(rabbit_config["AMQP_URI"]) as conn:
+        lonely(conn.channel()).declare()
+    store.append("relayTest-x", [NewEvent("Happened", {})])
+    publisher = ConfirmingPublisher(rabbit_config["AMQP_URI"], exchange=lonely)
+    with pytest.raises(UnroutableError):
+        OutboxRelay(store, publisher).relay()
+    assert store.read_checkpoint(RELAY_CHECKPOINT) == 0
+
+
+def test_audit_service_seals_relays_and_projects(container_factory, service_config, store, tmp_path):
+    config = {**service_config, "DB_SCHEMA": store.schema, "CHECKPOINT_DIR": str(tmp_path / "cp")}
+    container = container_factory(AuditService, config)
+    container.start()
+    streams = [decision_event(patient="P-audit", decision=d) for d in ("permit", "deny", "deny")]
+    for stream, event in streams:
+        store.append(stream, [event], -1)
+    rows = wait_for(lambda: (lambda r: r if len(r) == 3 else None)(_access_rows(store, "P-audit")))
+    assert [r[1] for r in rows] == ["permit", "deny", "deny"]
+    report = replay(store)
+    assert report.matches and report.projections["access_log"]["rebuilt_rows"] == 3
+    with store.connection() as conn:
+        assert conn.execute(store.q("SELECT count(*) FROM {s}.event_chain")).fetchone()[0] == 3
+
+
+def _access_rows(store, patient):
+    with store.connection() as conn:
+        return conn.execute(store.q("SELECT global_position, decision FROM {s}.access_log_view "
+                                    "WHERE patient_id = %s ORDER BY global_position"), (patient,)).fetchall()
+
+
+def test_redelivered_event_is_applied_once(container_factory, service_config, store, tmp_path):
+    config = {**service_config, "DB_SCHEMA": store.schema, "CHECKPOINT_DIR": str(tmp_path / "cp")}
+    container_factory(AuditService, config).start()
+    stream, event = decision_event(patient="P-twice")
+    store.append(stream, [event], -1)
+    wait_for(lambda: _access_rows(store, "P-twice"))
+    # Re-publish the same stored event, as a relay restarted after a crash would.
+    (recorded,) = store.read_stream(stream)
+    publisher = ConfirmingPublisher(service_config["AMQP_URI"])
+    publisher.publish(recorded.to_message(), routing_key=recorded.type, message_id=str(recorded.event_id))
+    publisher.close()
+    time.sleep(1.0)
+    assert len(_access_rows(store, "P-twice")) == 1
+
+
+def test_failing_handler_is_retried_then_dead_lettered_and_replayable(container_factory, service_config, store,
+                                                                      tmp_path):
+    config = {**service_config, "DB_SCHEMA": store.schema, "CHECKPOINT_DIR": str(tmp_path / "cp")}
+    container_factory(AuditService, config).start()
+    poison = {"type": "AccessDecided", "event_id": str(uuid.uuid4())}  # no global_position: the handler fails
+    publisher = ConfirmingPublisher(service_config["AMQP_URI"])
+    publisher.publish(poison, routing_key="AccessDecided", message_id=poison["event_id"])
+    publisher.close()
+    dead = wait_for(lambda: dlq.peek(service_config["AMQP_URI"]), timeout=20)
+    assert [m["event_id"] for m in dead] == [poison["event_id"]]
+    with Connection(service_config["AMQP_URI"]) as conn:
+        info = conn.channel().queue_declare(AUDIT_DLQ_NAME, passive=True)
+    assert info.message_count == 1
+    # The operator fixes the cause and replays; here the message is still poison, so it returns to the DLQ.
+    assert dlq.replay_all(service_config["AMQP_URI"]) == 1
+    assert wait_for(lambda: dlq.peek(service_config["AMQP_URI"]), timeout=20)[0]["event_id"] == poison["event_id"]

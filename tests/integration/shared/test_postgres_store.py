@@ -1,0 +1,125 @@
+"""The event-store contract against PostgreSQL, plus what only a real database can show."""
+import uuid
+
+import eventlet
+import psycopg
+import pytest
+
+from confide.envelope import NewEvent
+from confide.eventstore.errors import EventStoreError, WrongExpectedVersionError
+from confide.eventstore.store import PostgresEventStore
+from confide.testing.eventstore_contract import EventStoreContract, events, new_stream
+
+
+class TestPostgresEventStore(EventStoreContract):
+    @pytest.fixture
+    def store(self, pg_store):
+        return pg_store
+
+
+@pytest.fixture
+def scratch_store(test_db_dsn, scratch_schema):
+    store = PostgresEventStore(test_db_dsn, schema=scratch_schema, pool_size=12)
+    yield store
+    store.close()
+
+
+def test_lower_position_committing_last_is_not_skipped(scratch_store, test_db_dsn):
+    """Writer A reserves the lower position but commits after writer B; a reader never skips A."""
+    s = scratch_store
+    base = s.append(new_stream(), events(1), -1).last_position
+    seen = []
+
+    def read_new():
+        page = s.read_all(seen[-1] + 1 if seen else base + 1, 100)
+        seen.extend(e.global_position for e in page)
+
+    slow = psycopg.connect(test_db_dsn)
+    q = s.q("SELECT out_position FROM {s}.append_events(%s, -1, %s, %s, %s, %s, %s, %s)")
+    from confide.eventstore.store import prepare
+
+    rows = prepare("slowWriter-1", [NewEvent("Slow", {})], 0)
+    (pos_a,) = slow.execute(q, ("slowWriter-1", [rows[0][0]], [rows[0][1]], [rows[0][2]], [rows[0][3]],
+                                [rows[0][4]], [rows[0][5]])).fetchone()
+    pos_b = s.append(new_stream(), events(1), -1).last_position
+    assert pos_a < pos_b
+    read_new()
+    assert seen == []  # B is committed but not yet visible: A (lower) is still in flight
+    slow.commit()
+    slow.close()
+    read_new()
+    assert seen == [pos_a, pos_b]
+
+
+def test_concurrent_writers_one_wins_per_version(pg_store):
+    stream = new_stream()
+    pg_store.append(stream, events(1), -1)
+
+    def attempt(i):
+        try:
+            pg_store.append(stream, [NewEvent("Raced", {"writer": i})], expected_version=0)
+            return "won"
+        except WrongExpectedVersionError:
+            return "lost"
+
+    pool = eventlet.GreenPool(10)
+    outcomes = list(pool.imap(attempt, range(10)))
+    assert outcomes.count("won") == 1 and outcomes.count("lost") == 9
+    stored = pg_store.read_stream(stream)
+    assert [e.stream_version for e in stored] == [0, 1]
+
+
+def test_concurrent_retries_of_one_append_store_it_once(pg_store):
+    stream = new_stream()
+    batch = events(3)
+    pool = eventlet.GreenPool(8)
+    results = list(pool.imap(lambda _: pg_store.append(stream, batch, -1), range(8)))
+    assert len({r.global_positions for r in results}) == 1
+    assert sum(not r.duplicate for r in results) <= 1
+    assert len(pg_store.read_stream(stream)) == 3
+
+
+def test_append_must_be_the_transactions_first_write(pg_store, test_db_dsn):
+    from confide.eventstore.store import prepare
+
+    with psycopg.connect(test_db_dsn) as conn:
+        conn.execute("INSERT INTO confide.checkpoints (name, position) VALUES (%s, 0)", (uuid.uuid4().hex,))
+        rows = prepare("late-1", [NewEvent("Late", {})], 0)
+        with pytest.raises(psycopg.Error, match="first write"):
+            conn.execute(pg_store.q("SELECT * FROM {s}.append_events('late-1', -1, %s, %s, %s, %s, %s, %s)"),
+                         ([rows[0][0]], [rows[0][1]], [rows[0][2]], [rows[0][3]], [rows[0][4]], [rows[0][5]]))
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE confide.events SET type = 'Tampered'",
+    "DELETE FROM confide.events",
+    "TRUNCATE confide.events",
+    "UPDATE confide.event_chain SET mac = mac",
+    "DELETE FROM confide.event_chain",
+])
+def test_services_role_cannot_change_history(pg_store, test_db_dsn, statement):
+    pg_store.append(new_stream(), events(1), -1)
+    with psycopg.connect(test_db_dsn, autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(statement)
+
+
+def test_even_the_owner_cannot_update_or_delete_events(pg_store, admin_dsn):
+    from confide import config
+
+    pg_store.append(new_stream(), events(1), -1)
+    with psycopg.connect(config.with_dbname(admin_dsn, "confide_test"), autocommit=True) as conn:
+        conn.execute("SET ROLE confide_owner")
+        for statement in ("UPDATE confide.events SET type = 'X'", "DELETE FROM confide.events"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+                conn.execute(statement)
+        # TRUNCATE is refused too (by the trigger, or first by the chain's foreign key).
+        with pytest.raises((psycopg.errors.InsufficientPrivilege, psycopg.errors.FeatureNotSupported)):
+            conn.execute("TRUNCATE confide.events")
+
+
+def test_unreachable_database_is_reported_clearly():
+    from confide.eventstore.errors import EventStoreUnavailableError
+
+    with pytest.raises(EventStoreUnavailableError, match="unreachable"):
+        PostgresEventStore("postgresql://confide_app:confide@127.0.0.1:1/none?connect_timeout=1", min_size=1)
