@@ -24,7 +24,7 @@ from confide.hipaa.rules import (cfr42_part2, s160_203, s164_501, s164_502, s164
 from confide.hipaa.rules._case import (ACTIONS, KNOWN_PURPOSES, KNOWN_ROLES, NOTE_KINDS, Case,
                                        CaseFileError, parse_case)
 from confide.hipaa.rules._ruling import (DECISIONS, HOLD, PERMIT, PERMIT_MN, PERMIT_REDACTED,
-                                         Ruling, deny, rule_string)
+                                         Ruling, citations_in, deny, rule_string)
 
 __all__ = ["CaseFileError", "Outcome", "decide", "DECISIONS", "OUTCOME_KEYS"]
 
@@ -175,8 +175,9 @@ def decide(case: Mapping[str, Any], *, policy: MinimumNecessaryPolicy | None = N
         decision = PERMIT_MN
     released = decision in (PERMIT, PERMIT_MN, PERMIT_REDACTED)
     citations = ruling.citations
-    if accounting_cite and accounting_cite not in citations:
-        citations.append(accounting_cite)
+    for cite in citations_in(accounting_cite):
+        if cite not in citations:
+            citations.append(cite)
     reasons = list(ruling.reasons)
     channel = facts.fact("channel")
     if channel and released:
