@@ -220,7 +220,10 @@ def decide_access(store, engine, clock, note: m.Note, requester: dict, purpose: 
     """
     now = m.ts(clock())
     case = build_case(note, requester, purpose, action, now, exception_claimed)
-    outcome = engine(case).to_dict()
+    try:
+        outcome = engine(case).to_dict()
+    except ValueError as exc:  # the engine's CaseFileError: the requester facts do not make a case
+        raise errors.ValidationError(f"requester: {exc}", {"requester": [str(exc)]}) from None
     decided = AccessDecided(
         str(uuid.uuid4()), {k: case["requester"][k] for k in ("id", "role", "org")}, purpose, action,
         note.patient_id, note.note_id, note.kind, note.author_id, outcome["decision"], str(outcome.get("rule") or ""),

@@ -1,0 +1,250 @@
+"""Use cases on InMemoryEventStore with a tmp keyring, a fixed clock, the real lint and engine."""
+import uuid
+
+import pytest
+from confide.eventstore.errors import EventStoreUnavailableError
+from confide.eventstore.memory import InMemoryEventStore
+from confide.hipaa.engine import decide as engine
+from confide.hipaa.lint import lint
+
+from notes import handlers as h
+from notes import schemas as s
+from notes.domain import errors
+
+from .conftest import author, progress_content
+
+MARKER = "ZEBRA-MARKER-7781"
+PSYCH_TEXT = f"She spoke about her father and the lake house. {MARKER}. Pt reports low mood, poor sleep and anhedonia."
+PLAIN_TEXT = f"She spoke about her father and the lake house. {MARKER}."
+AUTHOR = {"id": "C-A", "role": "originator_clinician", "org": "Northside"}
+OTHER = {"id": "C-B", "role": "clinician_same_practice", "org": "Northside"}
+
+
+def patient():
+    return "P-" + uuid.uuid4().hex[:8]
+
+
+def write_progress(store, clock, patient_id, **content):
+    payload = s.load(s.WriteProgressNoteSchema, {"patient_id": patient_id, "author": author(),
+                                                 "content": progress_content(**content)})
+    return h.write_progress_note(store, clock, payload)
+
+
+def write_psych(store, keyring, clock, patient_id, text=PSYCH_TEXT):
+    payload = s.load(s.WritePsychotherapyNoteSchema, {"patient_id": patient_id, "author": author(),
+                                                      "session_date": "2026-05-01", "text": text})
+    return h.write_psychotherapy_note(store, keyring, clock, lint, payload)
+
+
+def read(store, keyring, clock, note_id, requester, purpose="treatment", presentation=None):
+    payload = s.load(s.ReadNoteSchema, {"note_id": note_id, "requester": requester, "purpose": purpose,
+                                        "presentation": presentation})
+    return h.read_note(store, keyring, engine, clock, payload)
+
+
+def decisions(store):
+    return [e for e in store.read_all() if e.type == "AccessDecided"]
+
+
+class TestPsychotherapyNote:
+    def test_stored_sealed_with_spans_only(self, store, keyring, clock):
+        reply = write_psych(store, keyring, clock, patient())
+        assert {f["category"] for f in reply["findings"]} == {"summary_symptoms"}
+        assert all(set(f) == {"category", "start", "end", "suggestion"} for f in reply["findings"])
+        [ev] = store.read_stream(f"psychotherapyNote-{reply['note_id']}")
+        assert MARKER not in ev.data_json and "low mood" not in ev.data_json
+        assert ev.data["content_in_psych_note"] == [{"category": "summary_symptoms", "start": 77, "end": 111}]
+        assert ev.data["sealed"]["data_key_id"] == reply["note_id"]
+
+    def test_author_reads_her_note_permitted_and_recorded(self, store, keyring, clock):
+        note_id = write_psych(store, keyring, clock, patient())["note_id"]
+        reply = read(store, keyring, clock, note_id, AUTHOR)
+        assert reply["note"]["text"] == PSYCH_TEXT
+        [decided] = decisions(store)
+        assert decided.data["decision"] == "permit" and decided.data["originator_id"] == "C-A"
+        assert decided.data["decision_id"] == reply["decision"]["decision_id"]
+        assert decided.stream_name == f"accessDecision-{decided.data['decision_id']}"
+        assert MARKER not in decided.data_json
+
+    def test_another_clinician_denied_and_recorded(self, store, keyring, clock):
+        note_id = write_psych(store, keyring, clock, patient(), PLAIN_TEXT)["note_id"]
+        with pytest.raises(errors.AccessDeniedError) as info:
+            read(store, keyring, clock, note_id, OTHER)
+        assert MARKER not in str(info.value)
+        [decided] = decisions(store)
+        assert decided.data["decision"] == "deny" and decided.data["requester"]["id"] == "C-B"
+
+    def test_another_clinician_gets_only_the_excluded_content(self, store, keyring, clock):
+        note_id = write_psych(store, keyring, clock, patient())["note_id"]
+        reply = read(store, keyring, clock, note_id, OTHER)
+        assert reply["note"]["fields"] == {"symptoms_summary": ["low mood, poor sleep and anhedonia"]}
+        assert MARKER not in str(reply) and "father" not in str(reply)
+
+    def test_claiming_the_originator_role_does_not_make_one(self, store, keyring, clock):
+        note_id = write_psych(store, keyring, clock, patient(), PLAIN_TEXT)["note_id"]
+        with pytest.raises(errors.AccessDeniedError):
+            read(store, keyring, clock, note_id, {**OTHER, "role": "originator_clinician", "is_originator": True})
+        assert decisions(store)[0].data["requester"]["role"] == "clinician_same_practice"
+
+    def test_revise_and_addendum_stay_readable(self, store, keyring, clock):
+        note_id = write_psych(store, keyring, clock, patient())["note_id"]
+        h.revise_note(store, keyring, clock, lint, s.load(s.ReviseNoteSchema, {
+            "note_id": note_id, "revised_by": "C-A", "text": "second version"}))
+        h.sign_note(store, clock, {"note_id": note_id, "signed_by": "C-A"})
+        with pytest.raises(errors.NoteSignedError):
+            h.revise_note(store, keyring, clock, lint, {"note_id": note_id, "revised_by": "C-A", "text": "x"})
+        h.add_addendum(store, keyring, clock, lint, s.load(s.AddAddendumSchema, {
+            "note_id": note_id, "author_id": "C-A", "text": "later thought"}))
+        note = read(store, keyring, clock, note_id, AUTHOR)["note"]
+        assert note["text"] == "second version" and note["addenda"][0]["text"] == "later thought"
+        assert note["revision"] == 2 and note["status"] == "signed"
+
+    def test_amendment_refused_with_citation(self, store, keyring, clock):
+        note_id = write_psych(store, keyring, clock, patient())["note_id"]
+        h.sign_note(store, clock, {"note_id": note_id, "signed_by": "C-A"})
+        with pytest.raises(errors.AmendmentNotApplicableError, match="164.526"):
+            h.request_amendment(store, clock, {"note_id": note_id, "amendment_id": "a", "patient_id": "P",
+                                               "requested_change": "x", "reason": "y"})
+
+
+class FailingDecisionStore(InMemoryEventStore):
+    def append(self, stream_name, events, expected_version=None):
+        if stream_name.startswith("accessDecision-"):
+            raise EventStoreUnavailableError("database went away")
+        return super().append(stream_name, events, expected_version)
+
+
+def test_fail_closed_when_the_decision_cannot_be_recorded(keyring, clock):
+    store, pid = FailingDecisionStore(), patient()
+    note_id = write_psych(store, keyring, clock, pid)["note_id"]
+    with pytest.raises(EventStoreUnavailableError):
+        read(store, keyring, clock, note_id, AUTHOR)
+    with pytest.raises(EventStoreUnavailableError):
+        h.list_notes(store, engine, clock, {"patient_id": pid, "requester": AUTHOR, "purpose": "treatment",
+                                            "exception_claimed": None})
+
+
+class TestProgressNote:
+    def test_write_read_in_each_presentation(self, store, keyring, clock):
+        note_id = write_progress(store, clock, patient())["note_id"]
+        for name in ("soap", "dap", "birp"):
+            note = read(store, keyring, clock, note_id, OTHER, presentation=name)["note"]
+            assert note["presentation"] == name
+        assert read(store, keyring, clock, note_id, OTHER)["note"]["content"]["cpt_code"] == "90837"
+        assert len(decisions(store)) == 4
+
+    def test_late_entry_flagged(self, store, clock):
+        reply = write_progress(store, clock, patient(), session_date="2026-04-20")
+        assert reply["events"] == ["ProgressNoteDrafted", "LateEntryFlagged"]
+
+    def test_invalid_content_writes_nothing(self, store, clock):
+        with pytest.raises(errors.ValidationError, match="content.cpt_code"):
+            write_progress(store, clock, patient(), cpt_code="x")
+        assert store.read_all() == []
+
+    def test_trainee_cosign(self, store, clock):
+        payload = s.load(s.WriteProgressNoteSchema, {"patient_id": "P", "author": author("T-1", "trainee"),
+                                                     "supervisor_id": "S-1", "content": progress_content()})
+        note_id = h.write_progress_note(store, clock, payload)["note_id"]
+        assert h.sign_note(store, clock, {"note_id": note_id, "signed_by": "T-1"})["events"] == ["ProgressNoteSigned"]
+        assert h.cosign_note(store, clock, {"note_id": note_id, "cosigned_by": "S-1"})["events"] == [
+            "ProgressNoteCosigned"]
+
+    def test_amendment_accepted_and_denied(self, store, keyring, clock):
+        pid = patient()
+        note_id = write_progress(store, clock, pid)["note_id"]
+        h.sign_note(store, clock, {"note_id": note_id, "signed_by": "C-A"})
+        for amendment_id in ("a1", "a2"):
+            h.request_amendment(store, clock, {"note_id": note_id, "amendment_id": amendment_id, "patient_id": pid,
+                                               "requested_change": "employment", "reason": "outdated"})
+        new = s.load(s.ProgressNoteContentSchema, progress_content(functional_status="working full time"))
+        h.accept_amendment(store, clock, {"note_id": note_id, "amendment_id": "a1", "decided_by": "C-A",
+                                          "content": new})
+        h.deny_amendment(store, clock, {"note_id": note_id, "amendment_id": "a2", "decided_by": "C-A",
+                                        "ground": "accurate_and_complete", "denial_statement": "accurate"})
+        h.append_disagreement(store, clock, {"note_id": note_id, "amendment_id": "a2", "statement": "I disagree"})
+        note = read(store, keyring, clock, note_id, AUTHOR)["note"]
+        assert note["content"]["functional_status"] == "working full time" and note["revision"] == 2
+        by_id = {a["amendment_id"]: a for a in note["amendments"]}
+        assert by_id["a1"]["amended_revision"] == 2
+        assert by_id["a2"]["statement_of_disagreement"] == "I disagree"
+        assert by_id["a2"]["citation"] == "45 CFR 164.526(a)(2)(iv)"
+
+
+def test_list_notes_records_every_decision_and_omits_denied(store, keyring, clock):
+    pid = patient()
+    progress_id = write_progress(store, clock, pid)["note_id"]
+    write_psych(store, keyring, clock, pid, PLAIN_TEXT)
+    reply = h.list_notes(store, engine, clock, {"patient_id": pid, "requester": OTHER, "purpose": "treatment",
+                                                "exception_claimed": None})
+    assert [n["note_id"] for n in reply["notes"]] == [progress_id] and reply["withheld"] == 1
+    assert sorted(d.data["decision"] for d in decisions(store)) == ["deny", "permit"]
+
+
+class TestReleaseFields:
+    def record(self, store, **data):
+        decision_id = str(uuid.uuid4())
+        from confide.envelope import NewEvent
+        store.append(f"accessDecision-{decision_id}", [NewEvent("DisclosureDecided", {"decision_id": decision_id, **data})], -1)
+        return decision_id
+
+    def test_exactly_the_fields_released(self, store, clock):
+        pid = patient()
+        note_id = write_progress(store, clock, pid)["note_id"]
+        h.sign_note(store, clock, {"note_id": note_id, "signed_by": "C-A"})
+        fields = ["patient_id", "date_of_service", "diagnosis_codes", "signature", "notes as requested"]
+        decision_id = self.record(store, decision="permit_minimum_necessary", patient_id=pid, note_kind="progress",
+                                  fields_released=fields)
+        [out] = h.release_fields(store, None, {"decision_id": decision_id, "note_ids": [note_id]})["notes"]
+        assert set(out["fields"]) == {"patient_id", "date_of_service", "diagnosis_codes", "signature"}
+        assert out["fields"]["diagnosis_codes"] == ["F32.1", "F41.1"]
+
+    def test_psychotherapy_note_releases_only_flagged_spans(self, store, keyring, clock):
+        pid = patient()
+        note_id = write_psych(store, keyring, clock, pid)["note_id"]
+        decision_id = self.record(store, decision="permit_minimum_necessary", patient_id=pid,
+                                  note_ids=[note_id], fields_released=["symptoms_summary"])
+        [out] = h.release_fields(store, keyring, {"decision_id": decision_id, "note_ids": [note_id]})["notes"]
+        assert out["fields"] == {"symptoms_summary": ["low mood, poor sleep and anhedonia"]}
+
+    @pytest.mark.parametrize("data", [
+        {"decision": "deny", "fields_released": None},
+        {"decision": "permit", "patient_id": "someone-else", "fields_released": ["full_note"]},
+        {"decision": "permit", "note_ids": ["another-note"], "fields_released": ["full_note"]},
+        {"decision": "permit", "note_kind": "psychotherapy", "fields_released": ["full_note"]},
+    ])
+    def test_refused(self, store, clock, data):
+        pid = patient()
+        note_id = write_progress(store, clock, pid)["note_id"]
+        data = {"patient_id": pid, **data}
+        decision_id = self.record(store, **data)
+        with pytest.raises(errors.AccessDeniedError):
+            h.release_fields(store, None, {"decision_id": decision_id, "note_ids": [note_id]})
+
+    def test_unknown_decision(self, store):
+        with pytest.raises(errors.AccessDeniedError, match="no recorded decision"):
+            h.release_fields(store, None, {"decision_id": str(uuid.uuid4()), "note_ids": ["x"]})
+
+
+def test_export_designated_record_set(store, keyring, clock):
+    pid = patient()
+    progress_id = write_progress(store, clock, pid)["note_id"]
+    h.sign_note(store, clock, {"note_id": progress_id, "signed_by": "C-A"})
+    h.add_addendum(store, keyring, clock, lint, {"note_id": progress_id, "addendum_id": "ad1", "author_id": "C-A",
+                                                 "text": "called PCP"})
+    write_psych(store, keyring, clock, pid)
+    req = h.request_record_access(store, clock, {"request_id": str(uuid.uuid4()), "patient_id": pid,
+                                                 "requested_by": pid})
+    assert req["due_at"] == "2026-05-31T15:00:00Z"
+    ext = h.extend_record_access(store, clock, {"request_id": req["request_id"], "reason": "archived records"})
+    assert ext["due_at"] == "2026-06-30T15:00:00Z" and ext["extended"]
+    reply = h.export_designated_record_set(store, engine, clock, {
+        "request_id": req["request_id"], "requester": {"id": pid, "role": "patient", "org": "self"}})
+    assert [n["note_id"] for n in reply["notes"]] == [progress_id]
+    assert reply["notes"][0]["addenda"][0]["text"] == "called PCP"
+    assert reply["fulfilled_at"] and MARKER not in str(reply)
+    types = [e.type for e in store.read_stream(f"accessRequest-{req['request_id']}")]
+    assert types == ["AccessRequestReceived", "AccessRequestExtended", "AccessRequestFulfilled"]
+    with pytest.raises(errors.AccessDeniedError):
+        h.export_designated_record_set(store, engine, clock, {
+            "request_id": req["request_id"], "requester": {"id": "P-other", "role": "patient", "org": "self"}})
