@@ -215,7 +215,7 @@ def _conclude(state, store, clock, notes) -> dict:
                                        reason=reason, rule=decision["rule"], refused_at=fmt_ts(clock()))
         _append(store, _request_stream(state.request_id), [refused], state.version)
         return view_request(load_request(store, state.request_id))
-    content = fetch_content(notes, state.request, decision)
+    content = fetch_content(notes, state.request, decision, state.request_id)
     entry_id = _record_accounting_entry(store, state, clock) if decision["accounting_required"] and decision["note_ids"] else None
     released = ev.DisclosureReleased(
         request_id=state.request_id, decision_id=decision["decision_id"], note_ids=decision["note_ids"],
@@ -225,14 +225,22 @@ def _conclude(state, store, clock, notes) -> dict:
     return {**view_request(load_request(store, state.request_id)), "content": content}
 
 
-def fetch_content(notes, request: dict, decision: dict) -> Any:
-    """Exactly the decided fields of the decided notes, from the notes service (never stored here)."""
+def fetch_content(notes, request: dict, decision: dict, request_id: Optional[str] = None) -> Any:
+    """Exactly the decided fields of the decided notes, from the notes service (never stored here).
+
+    With ``request_id`` on a first individual-access release, the export is
+    delegated to the notes service's ``export_designated_record_set`` (its
+    164.524 access request carries the same id); a notes service without that
+    RPC falls back to ``release_fields``. Re-deliveries use ``release_fields``.
+    """
     if not decision["note_ids"]:
         return []
-    if request["purpose"] == "individual_access":
+    if request["purpose"] == "individual_access" and request_id:
         try:
-            return notes.export_designated_record_set(decision["decision_id"], request["patient_id"],
-                                                      decision["note_ids"])
+            requester = request["requester"]
+            notes.request_record_access(request["patient_id"], requester["id"], request_id=request_id)
+            return notes.export_designated_record_set(
+                request_id, {k: requester.get(k) for k in ("id", "role", "org")})
         except Exception as exc:  # nameko's MethodNotFound: the notes service has no export RPC
             if type(exc).__name__ != "MethodNotFound" and not isinstance(exc, AttributeError):
                 raise

@@ -1,0 +1,141 @@
+"""GatewayService: the insurer API (nameko ``@http`` entrypoints that only translate).
+
+Each request: authenticate the bearer token → load the body with a schema
+(400 malformed JSON, 422 naming the field; nothing is recorded until the whole
+body is valid) → one RPC to ``disclosures`` (nameko RpcProxy: one proxy per
+worker green thread) → dump the reply. Error bodies are
+``{"error": ..., "field": ..., "messages": {...}}``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from functools import wraps
+
+from marshmallow import ValidationError
+from nameko.rpc import RpcProxy
+from nameko.web.handlers import http
+from werkzeug.wrappers import Response
+
+from gateway import cdex, schemas
+from gateway.dependencies import HealthProbe, Tokens
+from gateway.errors import InvalidBody, MalformedJSON, error_reply
+from gateway.openapi import build_spec
+
+log = logging.getLogger(__name__)
+
+
+def _json(status: int, body, content_type: str = "application/json") -> Response:
+    return Response(json.dumps(body), status=status, mimetype=content_type)
+
+
+def endpoint(fn):
+    """Map known errors to their HTTP replies; anything else is a logged 500 without details."""
+    @wraps(fn)
+    def wrapper(self, request, *args, **kwargs):
+        try:
+            return fn(self, request, *args, **kwargs)
+        except Exception as exc:
+            mapped = error_reply(exc)
+            if mapped is None:
+                log.exception("unhandled error in %s", fn.__name__)
+                return _json(500, {"error": "internal error", "field": None, "messages": {}})
+            response = _json(*mapped)
+            if mapped[0] == 401:
+                response.headers["WWW-Authenticate"] = 'Bearer realm="confide"'
+            return response
+    return wrapper
+
+
+def _body(request) -> dict:
+    try:
+        body = json.loads(request.get_data(as_text=True) or "")
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedJSON("body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise MalformedJSON("body must be a JSON object")
+    return body
+
+
+def _load(schema, body: dict) -> dict:
+    try:
+        return schema.load(body)
+    except ValidationError as exc:
+        messages = exc.normalized_messages()
+        field = sorted(messages, key=str)[0] if isinstance(messages, dict) and messages else "_schema"
+        raise InvalidBody(str(field), messages) from None
+
+
+def _requester(claims: dict) -> dict:
+    # The token was issued to this organisation after its identity was
+    # established (164.514(h)), so a valid token counts as verification.
+    return {"id": claims["sub"], "role": claims["role"], "org": claims["org"], "identity_verified": True}
+
+
+class GatewayService:
+    """HTTP insurer API on WEB_SERVER_ADDRESS (default 127.0.0.1:8000)."""
+
+    name = "gateway"
+
+    disclosures = RpcProxy("disclosures")
+    tokens = Tokens()
+    probe = HealthProbe()
+
+    @http("GET", "/health")
+    def health(self, request):
+        """200 {"status": "ok", "broker": "ok", "database": "ok"}; 503 naming what failed."""
+        broker, database = self.probe.broker(), self.probe.database()
+        body = {"status": "ok" if not (broker or database) else "unavailable",
+                "broker": f"unreachable: {broker}" if broker else "ok",
+                "database": f"unreachable: {database}" if database else "ok"}
+        return _json(503 if (broker or database) else 200, body)
+
+    @http("GET", "/openapi.json")
+    def openapi(self, request):
+        """The OpenAPI 3 document of this API."""
+        return _json(200, build_spec(request.host_url.rstrip("/")))
+
+    @http("POST", "/disclosure-requests")
+    @endpoint
+    def create_disclosure_request(self, request):
+        """{"patient_id": "P-001", "note_kind": "progress", "date_from": "2026-01-01",
+        "date_to": "2026-03-31", "claim_id": "C-9"} → 201 DisclosureRequest."""
+        claims = self.tokens(request.headers.get("Authorization"))
+        data = _load(schemas.DisclosureRequestBodySchema(), _body(request))
+        payload = {"requester": _requester(claims), "patient_id": data["patient_id"], "purpose": data["purpose"],
+                   "note_kind": data["note_kind"], "authorization_id": data["authorization_id"],
+                   "date_from": _iso(data["date_from"]), "date_to": _iso(data["date_to"]),
+                   "channel": {"standard": "json", "claim": data["claim_id"]}}
+        view = self.disclosures.request_disclosure(payload)
+        return _json(201, schemas.reply_from_view(view))
+
+    @http("GET", "/disclosure-requests/<string:request_id>")
+    @endpoint
+    def get_disclosure_request(self, request, request_id):
+        """→ 200 DisclosureRequest (with released content), 404 for another org's id."""
+        claims = self.tokens(request.headers.get("Authorization"))
+        view = self.disclosures.get_disclosure_request(request_id, org=claims["org"], include_content=True)
+        return _json(200, schemas.reply_from_view(view))
+
+    @http("POST", "/fhir/Task")
+    @endpoint
+    def create_task(self, request):
+        """A CDex Task (as the Da Vinci examples) → 201 Task with the CDex status and output."""
+        claims = self.tokens(request.headers.get("Authorization"))
+        task = _body(request)
+        _load(schemas.FhirTaskSchema(), task)
+        mapped = cdex.map_task(task, claims["role"])
+        view = self.disclosures.request_disclosure({"requester": _requester(claims), **mapped})
+        return _json(201, cdex.task_from_view(view), "application/fhir+json")
+
+    @http("GET", "/fhir/Task/<string:request_id>")
+    @endpoint
+    def get_task(self, request, request_id):
+        """→ 200 Task (requested/on-hold/accepted/rejected/completed), 404 for another org's id."""
+        claims = self.tokens(request.headers.get("Authorization"))
+        view = self.disclosures.get_disclosure_request(request_id, org=claims["org"], include_content=True)
+        return _json(200, cdex.task_from_view(view), "application/fhir+json")
+
+
+def _iso(value):
+    return value.isoformat() if value is not None else None

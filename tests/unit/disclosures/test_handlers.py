@@ -1,0 +1,210 @@
+"""Disclosure workflow, authorizations and accounting on the in-memory store (given events / when / then)."""
+import importlib.util
+import pathlib
+
+import pytest
+
+from disclosures import handlers
+from disclosures.domain import commands, errors
+
+_conftest = importlib.util.spec_from_file_location("disclosures_unit_conftest", pathlib.Path(__file__).with_name("conftest.py"))
+cf = importlib.util.module_from_spec(_conftest)
+_conftest.loader.exec_module(cf)
+
+PAYMENT_FIELDS = {"patient_id", "date_of_service", "session_start", "session_stop", "cpt_code_or_modality",
+                  "frequency", "diagnosis_codes", "symptoms_summary", "functional_status",
+                  "treatment_plan_summary", "progress_to_date", "rendering_clinician_and_credentials", "signature"}
+
+
+def types(store, stream):
+    return [e.type for e in store.read_stream(stream)]
+
+
+def ask(store, clock, notes, patient_id, **kw):
+    kw.setdefault("requester", cf.insurer())
+    kw.setdefault("purpose", "payment")
+    return handlers.request_disclosure(commands.RequestDisclosure(patient_id=patient_id, **kw), store, clock, notes)
+
+
+class TestRequestDisclosure:
+    def test_insurer_progress_payment_gets_only_minimum_necessary_fields(self, store, clock, notes, add_note, patient):
+        in_range = add_note(patient, session_date="2026-02-10")
+        add_note(patient, session_date="2025-12-01")  # outside the period
+        add_note("someone-else", session_date="2026-02-10")
+
+        view = ask(store, clock, notes, patient, date_from="2026-01-01", date_to="2026-03-31")
+
+        assert view["status"] == "released"
+        assert view["decision"]["decision"] == "permit_minimum_necessary"
+        assert set(view["release"]["fields_released"]) == PAYMENT_FIELDS
+        assert view["release"]["note_ids"] == [in_range]
+        assert notes.calls == [(view["decision"]["decision_id"], [in_range])]
+        released = view["content"]["notes"][0]["fields"]
+        assert set(released) == PAYMENT_FIELDS
+        assert types(store, f"disclosureRequest-{view['request_id']}") == [
+            "DisclosureRequested", "DisclosureDecided", "DisclosureReleased"]
+
+    def test_access_decided_is_recorded_with_the_decision(self, store, clock, notes, add_note, patient):
+        note_id = add_note(patient)
+        view = ask(store, clock, notes, patient)
+        decided = store.read_stream(f"accessDecision-{view['decision']['decision_id']}")[0].data
+        assert decided["note_id"] == note_id and decided["originator_id"] == "C-A"
+        assert decided["request_id"] == view["request_id"] and decided["patient_id"] == patient
+        assert decided["requester"] == {"id": "payer-user-1", "role": "insurer_health_plan", "org": "Acme Health Plan"}
+
+    def test_events_hold_no_content(self, store, clock, notes, add_note, patient):
+        add_note(patient)
+        view = ask(store, clock, notes, patient)
+        for event in store.read_stream(f"disclosureRequest-{view['request_id']}"):
+            assert "<" not in event.data_json  # the fake's placeholder content never reaches an event
+
+    def test_psychotherapy_without_authorization_is_refused_citing_508a2(self, store, clock, notes, add_note, patient):
+        add_note(patient, kind="psychotherapy")
+        view = ask(store, clock, notes, patient, note_kind="psychotherapy")
+        assert view["status"] == "refused"
+        assert "164.508(a)(2)" in view["refusal"]["rule"]
+        assert notes.calls == []
+        assert "content" not in view
+
+    def test_unverified_requester_is_held_then_released_on_verification(self, store, clock, notes, add_note, patient):
+        add_note(patient)
+        view = ask(store, clock, notes, patient, requester=cf.insurer(verified=False))
+        assert view["status"] == "on_hold" and "164.514(h)" in view["hold"]["rule"]
+        assert notes.calls == []
+
+        done = handlers.verify_requester(commands.VerifyRequester(view["request_id"], "staff-1", "call-back"),
+                                         store, clock, notes)
+        assert done["status"] == "released"
+        assert types(store, f"disclosureRequest-{view['request_id']}") == [
+            "DisclosureRequested", "DisclosurePlacedOnHold", "RequesterVerified", "DisclosureDecided",
+            "DisclosureReleased"]
+
+    def test_verify_requires_a_held_request(self, store, clock, notes, add_note, patient):
+        view = ask(store, clock, notes, patient)
+        with pytest.raises(errors.InvalidTransitionError):
+            handlers.verify_requester(commands.VerifyRequester(view["request_id"], "s", "m"), store, clock, notes)
+
+    def test_other_org_sees_not_found(self, store, clock, notes, patient):
+        view = ask(store, clock, notes, patient)
+        assert handlers.get_disclosure_request(view["request_id"], store, org="Acme Health Plan")["status"]
+        with pytest.raises(errors.DisclosureRequestNotFoundError):
+            handlers.get_disclosure_request(view["request_id"], store, org="Other Plan")
+
+    def test_accounting_entry_when_outcome_requires_it(self, store, clock, notes, add_note, patient):
+        add_note(patient, kind="psychotherapy")
+        hhs = {"id": "ocr-1", "role": "hhs_ocr", "org": "HHS OCR", "identity_verified": True}
+        view = ask(store, clock, notes, patient, requester=hhs, purpose="hhs_compliance", note_kind="psychotherapy")
+        assert view["status"] == "released" and view["decision"]["accounting_required"]
+        entries = store.read_stream(f"accounting-{patient}")
+        assert [e.type for e in entries] == ["AccountingEntryRecorded"]
+        assert entries[0].data["request_id"] == view["request_id"]
+
+
+class TestAuthorizations:
+    def record(self, store, clock, form):
+        return handlers.record_authorization(commands.RecordAuthorization(form), store, clock)
+
+    def test_valid_authorization_lets_psychotherapy_notes_go(self, store, clock, notes, add_note, patient):
+        add_note(patient, kind="psychotherapy")
+        recorded = self.record(store, clock, cf.authorization(patient))
+        assert recorded["status"] == "active" and recorded["defects"] == []
+        view = ask(store, clock, notes, patient, note_kind="psychotherapy")
+        assert view["status"] == "released"
+        assert view["decision"]["authorization_id"] == recorded["authorization_id"]
+
+    def test_defective_authorization_is_recorded_with_its_defects(self, store, clock, patient):
+        form = cf.authorization(patient, compound=True, combined_with=["general_records_release"],
+                                statements_present={"right_to_revoke": False, "conditioning": True,
+                                                    "redisclosure": True})
+        recorded = self.record(store, clock, form)
+        assert recorded["status"] == "defective" and recorded["defective"]
+        codes = {d["code"] for d in recorded["defects"]}
+        assert "missing_statement_right_to_revoke" in codes
+        assert any(d["citation"].startswith("45 CFR 164.508") for d in recorded["defects"])
+
+    def test_revocation_denies_later_requests_but_earlier_disclosure_stays(self, store, clock, notes, add_note, patient):
+        add_note(patient, kind="psychotherapy")
+        auth = self.record(store, clock, cf.authorization(patient))
+        clock.advance(days=1)
+        before = ask(store, clock, notes, patient, note_kind="psychotherapy")
+        clock.advance(days=1)
+        handlers.revoke_authorization(commands.RevokeAuthorization(
+            auth["authorization_id"], True, clock().isoformat(), "patient"), store, clock)
+        clock.advance(days=1)
+        after = ask(store, clock, notes, patient, note_kind="psychotherapy")
+
+        assert after["status"] == "refused" and "164.508(b)(5)" in after["refusal"]["rule"]
+        assert handlers.get_disclosure_request(before["request_id"], store)["status"] == "released"
+        as_then = handlers.get_authorization(auth["authorization_id"], store, as_of=before["received_at"])
+        assert as_then["status"] == "active"
+        assert handlers.get_authorization(auth["authorization_id"], store)["status"] == "revoked"
+
+    def test_oral_revocation_is_refused(self, store, clock, patient):
+        auth = self.record(store, clock, cf.authorization(patient))
+        with pytest.raises(errors.RevocationNotInWritingError):
+            handlers.revoke_authorization(commands.RevokeAuthorization(
+                auth["authorization_id"], False, clock().isoformat(), "patient"), store, clock)
+
+    def test_expiry_by_event(self, store, clock, patient):
+        auth = self.record(store, clock, cf.authorization(patient, expiration_date=None,
+                                                          expiration_event="end of the claim review"))
+        view = handlers.expire_authorization(commands.ExpireAuthorization(
+            auth["authorization_id"], "event", event_description="claim review closed"), store, clock)
+        assert view["status"] == "expired" and view["authorization"]["expiration_event_occurred"] is True
+        with pytest.raises(errors.AuthorizationNotActiveError):
+            handlers.expire_authorization(commands.ExpireAuthorization(auth["authorization_id"], "date"), store, clock)
+
+    def test_duplicate_and_missing(self, store, clock, patient):
+        form = cf.authorization(patient)
+        self.record(store, clock, form)
+        with pytest.raises(errors.AuthorizationAlreadyRecordedError):
+            self.record(store, clock, form)
+        with pytest.raises(errors.AuthorizationNotFoundError):
+            handlers.get_authorization("nope", store)
+
+
+class TestAccounting:
+    def disclose_to(self, store, clock, notes, patient, role, org, purpose):
+        who = {"id": f"{org}-1", "role": role, "org": org, "identity_verified": True}
+        return ask(store, clock, notes, patient, requester=who, purpose=purpose, note_kind="psychotherapy")
+
+    def test_six_year_lookback_and_suspension(self, store, clock, notes, add_note, patient):
+        add_note(patient, kind="psychotherapy")
+        self.disclose_to(store, clock, notes, patient, "hhs_ocr", "HHS OCR", "hhs_compliance")
+        clock.advance(days=6 * 365 + 10)
+        self.disclose_to(store, clock, notes, patient, "hhs_ocr", "HHS OCR", "hhs_compliance")
+        handlers.suspend_accounting(commands.SuspendAccounting(
+            patient, {"org": "HHS OCR", "role": "health_oversight_agency"}, False, "investigation",
+            clock().isoformat()), store, clock)
+        clock.advance(days=1)
+        reply = handlers.request_accounting(commands.RequestAccounting(patient, "patient"), store, clock)
+        assert reply["entries"] == [] and reply["withheld_under_suspension"] == 1
+        clock.advance(days=40)  # oral statement: at most 30 days (164.528(a)(2)(ii))
+        reply = handlers.request_accounting(commands.RequestAccounting(patient, "patient"), store, clock)
+        assert len(reply["entries"]) == 1 and reply["withheld_under_suspension"] == 0
+
+    def test_deadline_60_days_and_one_extension(self, store, clock, patient):
+        reply = handlers.request_accounting(commands.RequestAccounting(patient, "patient"), store, clock)
+        assert reply["due_at"].startswith("2026-06-30")
+        ext = handlers.extend_accounting_deadline(commands.ExtendAccountingDeadline(
+            patient, reply["accounting_request_id"], "records offsite"), store, clock)
+        assert ext["due_at"].startswith("2026-07-30")
+        with pytest.raises(errors.ExtensionNotAllowedError):
+            handlers.extend_accounting_deadline(commands.ExtendAccountingDeadline(
+                patient, reply["accounting_request_id"], "again"), store, clock)
+
+    def test_suspension_only_for_oversight_or_law_enforcement(self, store, clock, patient):
+        with pytest.raises(errors.InvalidRequestError) as info:
+            handlers.suspend_accounting(commands.SuspendAccounting(
+                patient, {"org": "X", "role": "attorney"}, True, "s", clock().isoformat()), store, clock)
+        assert info.value.field == "agency.role"
+
+
+class TestRightOfAccess:
+    def test_patient_gets_progress_notes_never_psychotherapy_notes(self, store, clock, notes, add_note, patient):
+        progress = add_note(patient)
+        add_note(patient, kind="psychotherapy")
+        me = {"id": patient, "role": "patient", "org": "self", "identity_verified": True}
+        view = handlers.request_access(patient, me, store, clock, notes)
+        assert view["status"] == "released" and view["release"]["note_ids"] == [progress]
+        assert view["due_at"].startswith("2026-05-31")
