@@ -363,7 +363,7 @@ def query_event(row: dict, site: Site = DEFAULT_SITE) -> dict:
     event = _base("query", row, PROFILE_QUERY)
     event.update({
         "type": _coding(AUDIT_EVENT_TYPE, "rest", "Restful Operation"),
-        "subtype": [_coding(RESTFUL, "search-type", "search-type")],
+        "subtype": [_coding(RESTFUL, "search", "search")],
         "action": "E",
         "recorded": _instant(row["recorded_at"]),
         "outcome": _outcome(row.get("decision")),
