@@ -1,0 +1,165 @@
+"""Disclosures, notes and gateway together: decisions, authorizations and the HTTP API end to end."""
+import importlib.util
+import json
+import pathlib
+from datetime import datetime, timedelta, timezone
+
+import requests
+
+from confide import config
+from gateway import tokens
+
+_spec = importlib.util.spec_from_file_location("disclosures_it_conftest", pathlib.Path(__file__).with_name("conftest.py"))
+cf = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cf)
+
+CDEX = config.data_dir() / "payer-requests" / "davinci-cdex"
+
+
+def post(system, token, path, body):
+    return system.http.post(path, data=json.dumps(body), headers={**cf.auth_header(token),
+                                                                  "Content-Type": "application/json"})
+
+
+class TestDecisions:
+    def test_insurer_progress_request_for_payment_gets_minimum_necessary(self, system, org, patient):
+        note_id = cf.write_note(system, cf.progress_note(patient))
+        reply = post(system, system.token(org), "/disclosure-requests",
+                     {"patient_id": patient, "date_from": "2026-01-01", "date_to": "2026-03-31"})
+        assert reply.status_code == 201, reply.text
+        body = reply.json()
+        assert body["status"] == "released" and body["decision"]["decision"] == "permit_minimum_necessary"
+        assert body["release"]["note_ids"] == [note_id]
+        released = body["content"]["notes"][0]
+        assert released["note_id"] == note_id
+        assert set(released["fields"]) <= cf.PAYMENT_FIELDS
+        assert "interventions" not in json.dumps(released)
+
+    def test_insurer_psychotherapy_request_without_authorization_is_denied(self, system, org, patient):
+        cf.write_note(system, cf.psychotherapy_note(patient), kind="psychotherapy")
+        body = post(system, system.token(org), "/disclosure-requests",
+                    {"patient_id": patient, "note_kind": "psychotherapy"}).json()
+        assert body["status"] == "refused" and "164.508(a)(2)" in body["refusal"]["rule"]
+        assert body["content"] is None
+
+
+class TestAuthorizationLifecycle:
+    def authorization(self, patient, org, **kw):
+        form = {"patient": patient, "covers": ["psychotherapy_notes"],
+                "description": "Psychotherapy notes of sessions 2026-01-05 to 2026-03-30 by Dr. A",
+                "authorized_discloser": "Northside Counseling Group (Dr. A)", "recipients": [org],
+                "purposes": ["at the request of the individual"], "signed_by": "patient",
+                "signer_role": "individual", "signed_date": "2026-01-01", "expiration_date": "2099-12-31",
+                "statements_present": {"right_to_revoke": True, "conditioning": True, "redisclosure": True},
+                "plain_language": True}
+        form.update(kw)
+        return form
+
+    def test_recorded_defective_and_revoked(self, system, org, patient):
+        cf.write_note(system, cf.psychotherapy_note(patient), kind="psychotherapy")
+        token = system.token(org)
+        with system.rpc("disclosures") as disclosures:
+            bad = disclosures.record_authorization(self.authorization(
+                patient, org, statements_present={"right_to_revoke": False, "conditioning": True,
+                                                  "redisclosure": True}))
+            assert bad["status"] == "defective" and bad["defects"]
+            good = disclosures.record_authorization(self.authorization(patient, org))
+            assert good["status"] == "active"
+
+            before = post(system, token, "/disclosure-requests", {"patient_id": patient, "note_kind": "psychotherapy"}).json()
+            assert before["status"] == "released", before
+
+            revoked = disclosures.revoke_authorization(good["authorization_id"], True, "patient")
+            assert revoked["status"] == "revoked"
+            after = post(system, token, "/disclosure-requests", {"patient_id": patient, "note_kind": "psychotherapy"}).json()
+            assert after["status"] == "refused" and "164.508" in after["refusal"]["rule"]
+
+            earlier = disclosures.get_disclosure_request(before["id"])
+            assert earlier["status"] == "released"
+            as_then = disclosures.get_authorization(good["authorization_id"], as_of=before["decision"]["decided_at"])
+            assert as_then["status"] == "active"
+
+
+class TestHttpApi:
+    def test_health(self, system):
+        reply = system.http.get("/health")
+        assert reply.status_code == 200 and reply.json() == {"status": "ok", "broker": "ok", "database": "ok"}
+
+    def test_401_without_with_expired_and_forged_tokens(self, system, org, tmp_path):
+        assert system.http.get("/disclosure-requests/x").status_code == 401
+        expired = tokens.issue_token(org, "insurer_health_plan", 60, key_dir=system.config["KEY_DIR"],
+                                     now=datetime.now(timezone.utc) - timedelta(hours=1))
+        forged = tokens.issue_token(org, "insurer_health_plan", 60, key_dir=tmp_path / "elsewhere")
+        for bad in (expired, forged, "not-a-jwt"):
+            reply = post(system, bad, "/disclosure-requests", {"patient_id": "P-x"})
+            assert reply.status_code == 401 and reply.headers["WWW-Authenticate"].startswith("Bearer")
+
+    def test_other_org_gets_404(self, system, org, patient):
+        mine = post(system, system.token(org), "/disclosure-requests", {"patient_id": patient}).json()
+        assert system.http.get(f"/disclosure-requests/{mine['id']}", headers=cf.auth_header(system.token(org))).status_code == 200
+        other = cf.auth_header(system.token(org + "-other"))
+        assert system.http.get(f"/disclosure-requests/{mine['id']}", headers=other).status_code == 404
+        assert system.http.get(f"/fhir/Task/{mine['id']}", headers=other).status_code == 404
+
+    def test_400_and_422_name_the_field_and_record_nothing(self, system, org, patient):
+        headers = {**cf.auth_header(system.token(org)), "Content-Type": "application/json"}
+        bad_json = system.http.post("/disclosure-requests", data="{not json", headers=headers)
+        assert bad_json.status_code == 400 and "error" in bad_json.json()
+        bad_kind = post(system, system.token(org), "/disclosure-requests", {"patient_id": patient, "note_kind": "x"})
+        assert bad_kind.status_code == 422 and bad_kind.json()["field"] == "note_kind"
+        bad_period = post(system, system.token(org), "/disclosure-requests",
+                          {"patient_id": patient, "date_from": "2026-03-01", "date_to": "2026-01-01"})
+        assert bad_period.status_code == 422 and bad_period.json()["field"] == "date_to"
+        no_patient = post(system, system.token(org), "/fhir/Task", {"resourceType": "Task", "for": {}})
+        assert no_patient.status_code == 422 and no_patient.json()["field"] == "for"
+        not_task = post(system, system.token(org), "/fhir/Task", {"resourceType": "Patient", "for": {}})
+        assert not_task.status_code == 422 and not_task.json()["field"] == "resourceType"
+
+    def test_cdex_task_completed_with_output(self, system, org):
+        task = json.loads((CDEX / "cdex-task-example19.json").read_text())
+        note_id = cf.write_note(system, cf.progress_note("Member123", session_date="2022-06-13"))
+        reply = post(system, system.token(org), "/fhir/Task", task)
+        assert reply.status_code == 201, reply.text
+        created = reply.json()
+        assert created["status"] == "completed" and created["resourceType"] == "Task"
+        assert {"system": "urn:confide:client-task-id", "value": "cdex-task-example19"} in created["identifier"]
+        titles = [o["valueAttachment"]["title"] for o in created["output"]]
+        assert titles and created["output"][0]["valueAttachment"]["contentType"] == "application/json"
+        fetched = system.http.get(f"/fhir/Task/{created['id']}", headers=cf.auth_header(system.token(org))).json()
+        assert fetched["status"] == "completed" and fetched["output"]
+        plain = system.http.get(f"/disclosure-requests/{created['id']}", headers=cf.auth_header(system.token(org))).json()
+        assert note_id in plain["release"]["note_ids"]
+
+    def test_cdex_task_for_psychotherapy_notes_is_rejected_with_reason(self, system, org, patient):
+        cf.write_note(system, cf.psychotherapy_note(patient), kind="psychotherapy")
+        task = json.loads((CDEX / "cdex-task-example6.json").read_text())
+        task["for"] = {"identifier": {"value": patient}}
+        task["input"][0]["valueCodeableConcept"] = {"coding": [{"code": "PSYTHPN"}], "text": "Psychotherapy notes"}
+        created = post(system, system.token(org), "/fhir/Task", task).json()
+        assert created["status"] == "rejected" and "164.508(a)(2)" in created["statusReason"]["coding"][0]["code"]
+        fetched = system.http.get(f"/fhir/Task/{created['id']}", headers=cf.auth_header(system.token(org))).json()
+        assert fetched["status"] == "rejected" and "output" not in fetched
+
+    def test_every_shipped_task_example_is_accepted(self, system, org):
+        for path in sorted(CDEX.glob("cdex-task-example*.json")):
+            reply = post(system, system.token(org), "/fhir/Task", json.loads(path.read_text()))
+            assert reply.status_code == 201, (path.name, reply.text)
+            assert reply.json()["status"] in {"completed", "rejected"}
+
+    def test_openapi_document(self, system):
+        doc = system.http.get("/openapi.json").json()
+        assert doc["openapi"].startswith("3.") and "/fhir/Task/{request_id}" in doc["paths"]
+
+
+def test_health_names_the_unreachable_database(container_factory, service_config):
+    from nameko.testing.utils import find_free_port
+
+    from gateway.service import GatewayService
+
+    port = find_free_port()
+    cfg = {**service_config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
+           "DB_DSN": "postgresql://confide_app:confide@127.0.0.1:1/confide"}
+    container_factory(GatewayService, cfg).start()
+    reply = requests.get(f"http://127.0.0.1:{port}/health", timeout=30)
+    assert reply.status_code == 503
+    assert reply.json()["broker"] == "ok" and reply.json()["database"].startswith("unreachable")
