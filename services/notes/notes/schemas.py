@@ -232,7 +232,15 @@ def load(schema_cls: type[Schema], payload) -> dict:
     except MarshmallowValidationError as exc:
         flat = _flatten(exc.messages)
         raise ValidationError("; ".join(f"{k}: {' '.join(v)}" for k, v in sorted(flat.items())), flat) from None
-    return {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in data.items()}
+    return {k: _ids_to_str(v) for k, v in data.items()}
+
+
+def _ids_to_str(value):
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, list):
+        return [_ids_to_str(v) for v in value]
+    return value
 
 
 def dump_content(content: dict) -> dict:
