@@ -112,7 +112,7 @@ def _unknown(case: Case) -> Ruling | None:
 def _general(case: Case, policy: MinimumNecessaryPolicy) -> Ruling:
     """Progress-note content (and content 164.501 excludes from psychotherapy notes)."""
     for rule in (s164_524.access, s164_502.hhs, s164_512.required_by_law):
-        ruling = rule(case, policy) if rule is not s164_502.hhs else rule(case)
+        ruling = rule(case, policy)
         if ruling is not None:
             return ruling
     auth_ruling, _ = s164_508.authorization_ruling(case)
@@ -185,6 +185,10 @@ def decide(case: Mapping[str, Any], *, policy: MinimumNecessaryPolicy | None = N
                        f"({channel.get('pou') or 'request'}"
                        + (f", claim {channel['claim']}" if channel.get("claim") else "")
                        + ") with the released fields only and mark it completed.")
+    others = [p for p in facts.fact("patients", []) if p != facts.patient]
+    if others:
+        reasons.append(f"Decided for {facts.patient}; the other patients listed "
+                       f"({', '.join(map(str, others))}) each need their own decision.")
     if facts.fact("replay"):
         reasons.append(f"Replay: decided with the facts known at {facts.at.isoformat()}.")
     if released:

@@ -280,7 +280,7 @@ def parse_case(case: Any) -> Case:
     if dbp is not None:
         for key in ("in_writing", "signed", "designee_identified"):
             dbp.boolean(key)
-    r.array("patients")
+    r.array("patients", of=None)
 
     if action is None:  # not stated: a workforce member's access is a use, anyone else's a disclosure
         action = "use" if (rq.obj.get("is_workforce") is not False and role in WORKFORCE_ROLES) else "disclose"

@@ -94,16 +94,17 @@ class Ruling:
         return out
 
     def with_reason(self, *reasons: str) -> "Ruling":
+        """A copy with ``reasons`` appended."""
         return replace(self, reasons=self.reasons + tuple(r for r in reasons if r))
 
     def but(self, **changes) -> "Ruling":
+        """A copy with ``changes`` (dataclasses.replace)."""
         return replace(self, **changes)
 
 
 def deny(rule: str, *reasons: str, citations: tuple[str, ...] = ()) -> Ruling:
+    """A denial under ``rule``: nothing released, minimum necessary not reached (None)."""
     return Ruling(DENY, rule, tuple(reasons), None, None, BASIS_NONE, citations)
 
 
-def fields_tuple(values) -> tuple[str, ...] | None:
-    return None if values is None else tuple(values)
 

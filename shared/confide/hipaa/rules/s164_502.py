@@ -39,6 +39,7 @@ def business_associate_ok(case: Case) -> bool:
 
 
 def no_business_associate_agreement(case: Case) -> Ruling:
+    """164.502(e)(1), 164.504(e): the denial when no business associate agreement is in place."""
     return deny("45 CFR 164.502(e)(1); 164.504(e) (no business associate agreement)",
                 f"{case.role} needs a business associate agreement before receiving PHI.")
 

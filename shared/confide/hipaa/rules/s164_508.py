@@ -20,6 +20,7 @@ exempt from minimum necessary (164.502(b)(2)(iii)) and from accounting (164.528(
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from confide.hipaa.authorization import Defect, authorization_defects, revocation_effective
 from confide.hipaa.minimum_necessary import MinimumNecessaryPolicy
@@ -61,8 +62,11 @@ def defects_rule(defects: list[Defect]) -> str:
 
 
 def authorization_ruling(case: Case) -> tuple[Ruling | None, list[Defect]]:
-    """Decide under the authorization on file: (permit ruling or denial, defects); (None, [])
-    when there is no authorization."""
+    """164.508(a)(1)-(2), (b)(1): decide under the authorization on file.
+
+    Returns ``(permit ruling, [])`` for a valid authorization consistent with the request,
+    ``(denial citing the defects, defects)`` for a defective one, ``(None, [])`` when there is
+    no authorization."""
     auth = case.authorization
     if not auth:
         return None, []
@@ -89,12 +93,16 @@ def _exception_ii(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
     hhs = s164_502.hhs(case)
     if hhs is not None and hhs.permits:
         return hhs.but(rule=rule_string("164.502(a)(2)(ii)", A2_II, s164_502.MN_NA_HHS))
-    rbl = s164_512.required_by_law(case, policy)
+    if (case.mandate or {}).get("compels") is True:
+        # 164.512(a) reaches any disclosure a law compels, whatever the requester calls its purpose
+        rbl = s164_512.required_by_law(replace(case, purpose="required_by_law"), policy)
+    else:
+        rbl = s164_512.required_by_law(case, policy)
     if rbl is not None and rbl.permits and (case.mandate or {}).get("compels") is True:
         return rbl.but(rule=rule_string(rbl.rule, A2_II))
-    if case.purpose in ("judicial", "law_enforcement") and s164_512.is_court_order(case):
+    if case.purpose in ("judicial", "law_enforcement") and s164_512.iscourt_order_ruling(case):
         para = "164.512(e)(1)(i)" if case.purpose == "judicial" else "164.512(f)(1)(ii)(A)"
-        order = s164_512._court_order(case, para)
+        order = s164_512.court_order_ruling(case, para)
         return order.but(rule=rule_string("164.512(a)(1) (a judge's order is required by law)",
                                           para, A2_II, s164_502.MN_NA_REQUIRED_BY_LAW))
     over = s164_512.oversight(case, policy)
@@ -121,7 +129,9 @@ def _exception_ii(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
 
 
 def psychotherapy_notes(case: Case, policy: MinimumNecessaryPolicy) -> Ruling:
-    """Decide a request for psychotherapy-note content (always returns a ruling)."""
+    """164.508(a)(2): decide a request for psychotherapy-note content (always returns a ruling):
+    the (a)(2)(i)(A)-(C) and (a)(2)(ii) exceptions, then a valid psychotherapy-notes
+    authorization, then the individual's request (164.524(a)(1)(i): discretionary), else deny."""
     purpose, role = case.purpose, case.role
     reasons: list[str] = []
 
@@ -135,7 +145,7 @@ def psychotherapy_notes(case: Case, policy: MinimumNecessaryPolicy) -> Ruling:
                        "covered entity, not a disclosure.")
 
     # (a)(2)(i)(B) -- the covered entity's own supervised mental-health training programs
-    if purpose == "training":
+    if purpose == "training" or (purpose == "treatment" and case.req_flag("supervises_author") is True):
         in_program = case.req_flag("in_ce_training_program")
         supervised = case.req_flag("supervised")
         supervisor = case.req_flag("supervises_author") is True

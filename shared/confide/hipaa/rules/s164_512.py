@@ -76,7 +76,10 @@ def oversight(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
     return deny("45 CFR 164.512(d)(1) (the recipient is not a health oversight agency)")
 
 
-def _court_order(case: Case, paragraph: str) -> Ruling:
+def court_order_ruling(case: Case, paragraph: str) -> Ruling:
+    """164.512(e)(1)(i) / (f)(1)(ii)(A): disclosure under a judge's order, limited to the PHI it
+    expressly authorizes; being compelled, it is required by law (164.512(a)(1)) and minimum
+    necessary does not apply (164.502(b)(2)(v))."""
     lp = _lp(case)
     scope = lp.get("scope")
     fields = ["only the PHI expressly authorized by the order" + (f" ({scope})" if scope else "")]
@@ -86,7 +89,7 @@ def _court_order(case: Case, paragraph: str) -> Ruling:
                             "authorizes."])
 
 
-def is_court_order(case: Case) -> bool:
+def iscourt_order_ruling(case: Case) -> bool:
     """A court (or administrative tribunal) order signed by a judge, not one signed by a clerk or
     attorney."""
     lp = _lp(case)
@@ -106,8 +109,8 @@ def judicial(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
         return None
     lp = _lp(case)
     kind = lp.get("type")
-    if is_court_order(case):
-        return _court_order(case, "164.512(e)(1)(i)")
+    if iscourt_order_ruling(case):
+        return court_order_ruling(case, "164.512(e)(1)(i)")
     if kind in SUBPOENAS or kind == "court_order":
         note = (["An 'order' not signed by a judge is treated as a subpoena."]
                 if kind == "court_order" else [])
@@ -145,8 +148,8 @@ def law_enforcement(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None
         return None
     lp = _lp(case)
     kind = lp.get("type")
-    if is_court_order(case):
-        return _court_order(case, "164.512(f)(1)(ii)(A)")
+    if iscourt_order_ruling(case):
+        return court_order_ruling(case, "164.512(f)(1)(ii)(A)")
     if (case.mandate or {}).get("compels") is True:
         return _permit(rule_string("164.512(f)(1)(i)", s164_502.MN_NA_REQUIRED_BY_LAW),
                        [f"information the law requires ({case.mandate.get('statute') or 'statute'})"],
