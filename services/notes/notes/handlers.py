@@ -208,7 +208,8 @@ def build_case(note: m.Note, requester: dict, purpose: str, action: str, decisio
         "decision_time": decision_time, "authorization": None, "exception_claimed": exception_claimed,
     }
     if note.kind == m.PSYCHOTHERAPY:
-        case["content_in_psych_note"] = sorted({s["category"] for s in note.content_in_psych_note})
+        spans = list(note.content_in_psych_note) + [s for a in note.addenda for s in a.content_in_psych_note]
+        case["content_in_psych_note"] = sorted({s["category"] for s in spans})
     return case
 
 

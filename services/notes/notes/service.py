@@ -2,6 +2,8 @@
 
 Every entrypoint raises only the errors listed in ``USER_ERRORS`` for bad input
 or refused steps (nameko's RemoteError carries the class name as ``exc_type``).
+Arguments carrying clinical text are marked ``sensitive_arguments`` so nameko
+tooling that records call arguments (tracers, loggers) redacts them.
 """
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ class NotesService:
     lint = staticmethod(hipaa_lint)
     engine = staticmethod(hipaa_decide)
 
-    @rpc(expected_exceptions=USER_ERRORS)
+    @rpc(expected_exceptions=USER_ERRORS, sensitive_arguments=("note.content",))
     def write_progress_note(self, note):
         """Draft a progress note. ``note``: {note_id?, patient_id, author{id, role, credentials},
         supervisor_id?, content{session_date, start_time, stop_time, modality, cpt_code, frequency,
@@ -52,14 +54,14 @@ class NotesService:
         risk_assessment{level, factors, plan}}} -> {note_id, kind, events[]}."""
         return handlers.write_progress_note(self.store, self.clock, s.load(s.WriteProgressNoteSchema, note))
 
-    @rpc(expected_exceptions=USER_ERRORS)
+    @rpc(expected_exceptions=USER_ERRORS, sensitive_arguments=("note.text",))
     def write_psychotherapy_note(self, note):
         """Draft a psychotherapy note (text sealed). ``note``: {note_id?, patient_id, author{...},
         supervisor_id?, session_date, text} -> {note_id, kind, events[], findings[{category, start, end, suggestion}]}."""
         payload = s.load(s.WritePsychotherapyNoteSchema, note)
         return handlers.write_psychotherapy_note(self.store, self.keyring, self.clock, self.lint, payload)
 
-    @rpc(expected_exceptions=USER_ERRORS)
+    @rpc(expected_exceptions=USER_ERRORS, sensitive_arguments=("content", "text"))
     def revise_note(self, note_id, revised_by, content=None, text=None):
         """Revise a draft: ``content`` (progress) or ``text`` (psychotherapy). Raises NoteSignedError."""
         payload = s.load(s.ReviseNoteSchema, {"note_id": note_id, "revised_by": revised_by,
@@ -78,28 +80,28 @@ class NotesService:
         payload = s.load(s.CosignNoteSchema, {"note_id": note_id, "cosigned_by": cosigned_by})
         return handlers.cosign_note(self.store, self.clock, payload)
 
-    @rpc(expected_exceptions=USER_ERRORS)
+    @rpc(expected_exceptions=USER_ERRORS, sensitive_arguments=("text",))
     def add_addendum(self, note_id, author_id, text, addendum_id=None):
         """Add a linked entry to a signed note -> {note_id, kind, events[], addendum_id}. Raises NoteNotSignedError."""
         body = {"note_id": note_id, "author_id": author_id, "text": text}
         payload = s.load(s.AddAddendumSchema, {**body, **({"addendum_id": addendum_id} if addendum_id else {})})
         return handlers.add_addendum(self.store, self.keyring, self.clock, self.lint, payload)
 
-    @rpc(expected_exceptions=USER_ERRORS)
+    @rpc(expected_exceptions=USER_ERRORS, sensitive_arguments=("requested_change", "reason"))
     def request_amendment(self, note_id, patient_id, requested_change, reason, amendment_id=None):
         """164.526(b) request -> {..., amendment_id}. Raises AmendmentNotApplicableError for psychotherapy notes."""
         body = {"note_id": note_id, "patient_id": patient_id, "requested_change": requested_change, "reason": reason}
         payload = s.load(s.RequestAmendmentSchema, {**body, **({"amendment_id": amendment_id} if amendment_id else {})})
         return handlers.request_amendment(self.store, self.clock, payload)
 
-    @rpc(expected_exceptions=USER_ERRORS)
+    @rpc(expected_exceptions=USER_ERRORS, sensitive_arguments=("content",))
     def accept_amendment(self, note_id, amendment_id, decided_by, content):
         """Accept: the amended record (full ``content``) becomes a new revision linked to the request."""
         payload = s.load(s.AcceptAmendmentSchema, {"note_id": note_id, "amendment_id": amendment_id,
                                                    "decided_by": decided_by, "content": content})
         return handlers.accept_amendment(self.store, self.clock, payload)
 
-    @rpc(expected_exceptions=USER_ERRORS)
+    @rpc(expected_exceptions=USER_ERRORS, sensitive_arguments=("denial_statement",))
     def deny_amendment(self, note_id, amendment_id, decided_by, ground, denial_statement):
         """Deny in writing; ``ground`` one of model.DENIAL_GROUNDS (164.526(a)(2))."""
         payload = s.load(s.DenyAmendmentSchema, {"note_id": note_id, "amendment_id": amendment_id,
@@ -107,7 +109,7 @@ class NotesService:
                                                  "denial_statement": denial_statement})
         return handlers.deny_amendment(self.store, self.clock, payload)
 
-    @rpc(expected_exceptions=USER_ERRORS)
+    @rpc(expected_exceptions=USER_ERRORS, sensitive_arguments=("statement",))
     def append_disagreement(self, note_id, amendment_id, statement):
         """Append the individual's statement of disagreement to a denied amendment (164.526(d)(1)(iii))."""
         payload = s.load(s.AppendDisagreementSchema, {"note_id": note_id, "amendment_id": amendment_id,
@@ -130,7 +132,7 @@ class NotesService:
                                              "purpose": purpose, "exception_claimed": exception_claimed})
         return handlers.list_notes(self.store, self.engine, self.clock, payload)
 
-    @rpc(expected_exceptions=USER_ERRORS)
+    @rpc(expected_exceptions=USER_ERRORS, sensitive_arguments=("text",))
     def lint_text(self, text):
         """-> {findings[{category, start, end, suggestion}]} (164.501 excluded content)."""
         return handlers.lint_text(self.lint, s.load(s.LintTextSchema, {"text": text}))

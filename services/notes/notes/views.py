@@ -141,11 +141,16 @@ def release(state: m.Note, recorded: list, keyring, fields: list) -> dict:
 
 
 def _psych_spans(state: m.Note, recorded: list, keyring, category: str) -> list[str]:
-    spans = [s for s in state.content_in_psych_note if s["category"] == category]
-    if not spans:
-        return []
-    text = psych_text(state, recorded, keyring)
-    return [text[s["start"]:s["end"]] for s in spans]
+    """The flagged excerpts of ``category`` from the current text, then from each addendum."""
+    sources = [(state.text_version, state.content_in_psych_note)] + [
+        (a.sealed_version, a.content_in_psych_note) for a in state.addenda]
+    out = []
+    for version, spans in sources:
+        wanted = [s for s in spans if s["category"] == category]
+        if wanted:
+            text = _open_at(recorded, keyring, version)
+            out += [text[s["start"]:s["end"]] for s in wanted]
+    return out
 
 
 def released_for_read(view: dict, state: m.Note, recorded: list, keyring, decided) -> dict:

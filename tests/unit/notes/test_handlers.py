@@ -207,6 +207,15 @@ class TestReleaseFields:
         [out] = h.release_fields(store, keyring, {"decision_id": decision_id, "note_ids": [note_id]})["notes"]
         assert out["fields"] == {"symptoms_summary": ["low mood, poor sleep and anhedonia"]}
 
+    def test_addendum_spans_count_too(self, store, keyring, clock):
+        pid = patient()
+        note_id = write_psych(store, keyring, clock, pid, PLAIN_TEXT)["note_id"]
+        h.sign_note(store, clock, {"note_id": note_id, "signed_by": "C-A"})
+        h.add_addendum(store, keyring, clock, lint, {"note_id": note_id, "addendum_id": "ad", "author_id": "C-A",
+                                                     "text": "PHQ-9 score 14 today."})
+        reply = read(store, keyring, clock, note_id, OTHER)
+        assert reply["note"]["fields"] == {"clinical_test_results": ["PHQ-9 score 14"]}
+
     @pytest.mark.parametrize("data", [
         {"decision": "deny", "fields_released": None},
         {"decision": "permit", "patient_id": "someone-else", "fields_released": ["full_note"]},
