@@ -1,0 +1,124 @@
+"""Precision / recall / F1 of the 164.501 content lint on the labelled sentence set.
+
+Usage: ``.venv/bin/python bench/lint_quality.py [--split tuned|heldout|all] [--json] [--errors]``
+
+A finding matches a label when the categories are equal and the character spans overlap.
+Precision counts findings that match some label; recall counts labels matched by some finding.
+Never prints note text unless ``--errors`` is given (the set is synthetic, not patient data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from confide.hipaa.lint import CATEGORIES, lint
+
+# Authoring batches of the labelled set (field "batch"):
+#   a: written before any lint code existed; split stratified 2/3 tuned, 1/3 heldout.
+#   b: written after lint v1, first scored once as a fresh set, then tuned on (split tuned).
+#   c: written after lint v2 and never tuned on (split heldout): the most honest estimate.
+BATCHES = {"a": "before the lint", "b": "after lint v1, then tuned on", "c": "after lint v2, never tuned"}
+
+DATA = Path(__file__).resolve().parents[1] / "tests" / "unit" / "lint" / "labelled_sentences.jsonl"
+
+
+def load(path: Path = DATA) -> list[dict]:
+    """Rows ``{text, findings: [{category, text}], split}``; label spans resolved to offsets.
+
+    Raises ``ValueError`` if a label's evidence text does not occur in its sentence.
+    """
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        labels = []
+        for lab in row["findings"]:
+            start = row["text"].find(lab["text"])
+            if start < 0:
+                raise ValueError(f"line {n}: label evidence not found in text")
+            labels.append((lab["category"], start, start + len(lab["text"])))
+        rows.append({"text": row["text"], "labels": labels, "split": row.get("split", "tuned"),
+                     "batch": row.get("batch", "a")})
+    return rows
+
+
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def score(rows: list[dict], errors: list | None = None) -> dict[str, dict[str, float]]:
+    """Per-category and overall ``{tp_pred, n_pred, tp_label, n_label, precision, recall, f1}``."""
+    keys = list(CATEGORIES) + ["overall"]
+    c = {k: {"tp_pred": 0, "n_pred": 0, "tp_label": 0, "n_label": 0} for k in keys}
+    for row in rows:
+        preds = [(f.category, f.start, f.end) for f in lint(row["text"])]
+        for cat, s, e in preds:
+            ok = any(lc == cat and _overlap((s, e), (ls, le)) for lc, ls, le in row["labels"])
+            for k in (cat, "overall"):
+                c[k]["n_pred"] += 1
+                c[k]["tp_pred"] += ok
+            if not ok and errors is not None:
+                errors.append(("FP", cat, row["text"][s:e], row["text"]))
+        for cat, s, e in row["labels"]:
+            ok = any(pc == cat and _overlap((s, e), (ps, pe)) for pc, ps, pe in preds)
+            for k in (cat, "overall"):
+                c[k]["n_label"] += 1
+                c[k]["tp_label"] += ok
+            if not ok and errors is not None:
+                errors.append(("FN", cat, row["text"][s:e], row["text"]))
+    for v in c.values():
+        p = v["tp_pred"] / v["n_pred"] if v["n_pred"] else 1.0
+        r = v["tp_label"] / v["n_label"] if v["n_label"] else 1.0
+        v.update(precision=p, recall=r, f1=(2 * p * r / (p + r)) if p + r else 0.0)
+    return c
+
+
+def _table(name: str, rows: list[dict], stats: dict) -> str:
+    out = [f"== split: {name} ({len(rows)} sentences, "
+           f"{sum(1 for r in rows if not r['labels'])} with no labels) =="]
+    out.append(f"{'category':42} {'prec':>6} {'rec':>6} {'f1':>6} {'preds':>6} {'labels':>6}")
+    for k, v in stats.items():
+        if k == "overall":
+            out.append("-" * 76)
+        out.append(f"{k:42} {v['precision']:6.3f} {v['recall']:6.3f} {v['f1']:6.3f} "
+                   f"{v['n_pred']:6d} {v['n_label']:6d}")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--split", choices=["tuned", "heldout", "all"], default=None)
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--errors", action="store_true", help="list false positives/negatives")
+    a = ap.parse_args(argv)
+    rows = load()
+    splits = [a.split] if a.split else ["tuned", "heldout"]
+    groups = []
+    for sp in splits:
+        sel = rows if sp == "all" else [r for r in rows if r["split"] == sp]
+        groups.append((sp, sel))
+        batches = sorted({r["batch"] for r in sel})
+        if len(batches) > 1:  # show each authoring batch separately (see BATCHES)
+            groups += [(f"{sp}/batch={b}", [r for r in sel if r["batch"] == b]) for b in batches]
+    result = {}
+    for sp, sel in groups:
+        errs: list = []
+        stats = score(sel, errs)
+        result[sp] = stats
+        if not a.json:
+            print(_table(sp, sel, stats))
+            if a.errors:
+                for kind, cat, ev, text in errs:
+                    print(f"  {kind} {cat}: {ev!r}  <- {text!r}")
+            print()
+    if a.json:
+        print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,889 @@
+"""Content lint for psychotherapy notes (45 CFR 164.501).
+
+45 CFR 164.501 defines *psychotherapy notes* as the notes a mental health professional keeps
+about the contents of a counseling session, separate from the rest of the record, and EXCLUDES
+from that definition: medication prescription and monitoring, counseling session start and stop
+times, the modalities and frequencies of treatment furnished, results of clinical tests, and any
+summary of diagnosis, functional status, the treatment plan, symptoms, prognosis, and progress to
+date.  Text of those kinds keeps no psychotherapy-note protection wherever it is written.
+
+:func:`lint` finds such text in a note so that the service can suggest moving it to the progress
+note and the disclosure engine can treat it as progress-note content.  What a psychotherapy note
+legitimately holds (``session_content``, ``process_analysis``) is never reported.
+
+The lint is pure, deterministic and uses only the standard library: curated lexicons compiled
+into regular expressions.  It never logs, prints or stores the text it is given.
+
+Judgement calls (documented, tested in ``tests/unit/lint``):
+
+* A drug *named* without prescribing or monitoring context (a dose, a level, a verb such as
+  "started", "increased", "d/c'd", "titrate", "taper", adherence or side effects) is narrative
+  (a dream, a story, a relative's pills) and is not reported.
+* A clock time is reported only as part of a start/stop pair or a range whose length is a
+  plausible session (5 to 240 minutes); "at 3 am she called her sister" is session content.
+* A frequency word ("weekly") is reported only when tied to treatment (a modality, "sessions",
+  "therapy", "frequency ..."); "AA meetings every Tuesday" is not.
+* Symptom words are reported when the clinician summarises them (a lead-in such as "reports",
+  "endorses", "c/o", "denies", "Sx:"; a list of two or more; a measure such as "3x/week" or
+  "7/10"; a mental-status pattern such as "mood euthymic"), not a lone word in a reflection.
+* Diagnosis abbreviations used colloquially ("he's so OCD about the dishes") or about someone
+  else ("her son's ADHD evaluation") are not reported.
+* A dose or drug in a sentence about a dream or a story ("in the dream he wrote a prescription
+  for 40 mg") is not reported.
+
+Speed: each rule runs only in small windows around its trigger tokens (a drug name, a scale
+name, "since", a clock time...), so cost grows with the clinical content of a note rather than
+its length; tests prove the gating returns exactly what a full scan returns on the labelled set.
+
+Known limits: recall on phrasing outside the lexicons is modest (see ``bench/lint_quality.py``,
+held-out batch c); it is a suggestion aid, not a guarantee that a note holds no excluded content.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+__all__ = ["CATEGORIES", "Finding", "lint"]
+
+#: The excluded-content categories of 45 CFR 164.501, as named in the disclosure case files.
+CATEGORIES: tuple[str, ...] = (
+    "medication_prescription_and_monitoring",
+    "session_start_stop_times",
+    "modalities_and_frequencies_of_treatment",
+    "clinical_test_results",
+    "summary_diagnosis",
+    "summary_functional_status",
+    "summary_treatment_plan",
+    "summary_symptoms",
+    "summary_prognosis",
+    "summary_progress_to_date",
+)
+
+_FIELD = {
+    "medication_prescription_and_monitoring": "medications",
+    "session_start_stop_times": "session start/stop times",
+    "modalities_and_frequencies_of_treatment": "modality and frequency of treatment",
+    "clinical_test_results": "clinical test results",
+    "summary_diagnosis": "diagnosis",
+    "summary_functional_status": "functional status",
+    "summary_treatment_plan": "treatment plan",
+    "summary_symptoms": "symptoms",
+    "summary_prognosis": "prognosis",
+    "summary_progress_to_date": "progress to date",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One span of a note that 45 CFR 164.501 excludes from the psychotherapy-note definition.
+
+    ``category`` is one of :data:`CATEGORIES`; ``start``/``end`` are character (code point)
+    offsets into the linted text, end exclusive, so ``text[start:end] == finding.text``;
+    ``suggestion`` is a human-readable hint ("move to the progress note: <field>").
+    """
+
+    category: str
+    start: int
+    end: int
+    text: str
+    suggestion: str
+
+    def to_dict(self) -> dict:
+        """Return ``{"category", "start", "end", "text"}`` (exactly those four keys)."""
+        return {"category": self.category, "start": self.start, "end": self.end, "text": self.text}
+
+
+# --------------------------------------------------------------------------------------------
+# Building blocks
+# --------------------------------------------------------------------------------------------
+
+def _alt(words: Iterable[str]) -> str:
+    """Regex alternation of literal phrases, compiled as a trie so that matching costs about one
+    character test per position however long the lexicon.  A space in a phrase matches any run
+    of whitespace, a hyphen any dash.  Longer phrases win over their prefixes (greedy)."""
+    trie: dict = {}
+    for w in set(words):
+        node = trie
+        for ch in w.lower():
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    return "(?:" + _trie_rx(trie) + ")"
+
+
+def _unit(ch: str) -> str:
+    if ch == " ":
+        return r"\s+"
+    if ch == "-":
+        return _DASH
+    return re.escape(ch)
+
+
+def _trie_rx(node: dict) -> str:
+    end = "" in node
+    branches = [_unit(ch) + _trie_rx(child) for ch, child in sorted(node.items()) if ch]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    return f"(?:{body})?" if end else body
+
+
+_DASH = "[-\u2010\u2011\u2012\u2013\u2014\u2212]"
+_NUM = r"\d+(?:\.\d+)?"
+# A clause body: anything up to a sentence end ('.' not inside a number), ';' or a newline.
+_CLAUSE = r"(?:[^.;\n]|\.(?=\d))"
+_CLAUSE_SEMI = r"(?:[^.\n]|\.(?=\d))"
+
+# ---- medications -----------------------------------------------------------------------------
+_DRUGS = """
+sertraline zoloft fluoxetine prozac sarafem paroxetine paxil pexeva citalopram celexa escitalopram
+lexapro fluvoxamine luvox vilazodone viibryd vortioxetine trintellix venlafaxine effexor
+desvenlafaxine pristiq duloxetine cymbalta levomilnacipran fetzima milnacipran savella bupropion
+wellbutrin aplenzin zyban mirtazapine remeron trazodone desyrel oleptro nefazodone esketamine
+spravato ketamine zuranolone zurzuvae brexanolone zulresso auvelity amitriptyline elavil
+nortriptyline pamelor imipramine tofranil clomipramine anafranil desipramine norpramin doxepin
+silenor protriptyline phenelzine nardil tranylcypromine parnate selegiline emsam isocarboxazid
+marplan aripiprazole abilify brexpiprazole rexulti cariprazine vraylar quetiapine seroquel
+olanzapine zyprexa risperidone risperdal paliperidone invega ziprasidone geodon lurasidone latuda
+lumateperone caplyta asenapine saphris iloperidone fanapt clozapine clozaril haloperidol haldol
+chlorpromazine thorazine fluphenazine prolixin perphenazine lybalvi pimavanserin nuplazid cobenfy
+lithium lithobid eskalith valproate divalproex depakote depakene lamotrigine lamictal
+carbamazepine tegretol equetro oxcarbazepine trileptal topiramate topamax gabapentin neurontin
+pregabalin lyrica alprazolam xanax clonazepam klonopin lorazepam ativan diazepam valium
+chlordiazepoxide librium temazepam restoril oxazepam zolpidem ambien eszopiclone lunesta zaleplon
+sonata suvorexant belsomra lemborexant dayvigo daridorexant quviviq ramelteon rozerem melatonin
+hydroxyzine vistaril atarax diphenhydramine benadryl buspirone buspar propranolol inderal
+prazosin minipress clonidine catapres kapvay guanfacine intuniv tenex methylphenidate ritalin
+concerta focalin dexmethylphenidate daytrana amphetamine adderall lisdexamfetamine vyvanse
+dextroamphetamine dexedrine zenzedi atomoxetine strattera viloxazine qelbree modafinil provigil
+armodafinil nuvigil naltrexone vivitrol revia buprenorphine suboxone subutex sublocade methadone
+acamprosate campral disulfiram antabuse naloxone narcan varenicline chantix levothyroxine
+synthroid metformin lisinopril atorvastatin prednisone ibuprofen acetaminophen tylenol oxycodone
+oxycontin percocet hydrocodone vicodin tramadol sumatriptan ondansetron zofran omeprazole
+amlodipine metoprolol semaglutide ozempic wegovy tirzepatide mounjaro insulin albuterol
+""".split() + ["valproic acid", "mixed amphetamine salts", "nicotine patch", "lithium carbonate"]
+
+_DRUG = r"\b" + _alt(_DRUGS) + r"\b"
+_DRUG_CLASS = _alt([
+    "meds", "med", "medication", "medications", "antidepressant", "antidepressants", "ssri",
+    "snri", "antipsychotic", "mood stabilizer", "stimulant", "benzo", "benzodiazepine",
+    "sleep aid", "sleep med", "psych meds",
+])
+_FORM = r"(?:\s*\b(?:XL|XR|ER|SR|CR|ODT|IR|LA|DR|CD|IM|LAI)\b)"
+_UNIT = r"(?:mg|mcg|\u00b5g|g|mL|ml|units?|IU)\b(?:\s*/\s*(?:day|d)\b)?"
+_MEDFREQ = (
+    r"(?:q\.?d\.?|qam|qpm|qhs|q\s?hs|hs|bid|b\.i\.d\.|tid|t\.i\.d\.|qid|prn|q\s?\d+\s?h|daily|"
+    r"nightly|at bedtime|qday|twice daily|once daily|three times daily|in the morning|"
+    r"every (?:other )?(?:day|morning|night|evening)|x\s?\d+\s?(?:d|days|wks?|weeks?)\b|"
+    r"(?:every|q)\s?(?:\d+|one|two|three|four)\s?(?:wks?|weeks?|days?)\b|as\s+needed|as\s+prescribed)"
+)
+_DOSE = rf"(?:(?:to|by|at|from|of)\s+)?{_NUM}\s*{_UNIT}(?:\s*,?\s*{_MEDFREQ}\b)*"
+_DRUGTAIL = rf"{_FORM}?(?:\s*{_DOSE})?(?:\s*(?:then|and|to)\s+{_NUM}\s*{_UNIT})*(?:\s+{_MEDFREQ}\b)*"
+_MEDVERB = _alt([
+    "start", "started", "starting", "begin", "began", "initiate", "initiated", "increase",
+    "increased", "increasing", "decrease", "decreased", "decreasing", "reduce", "reduced",
+    "lower", "lowered", "raise", "raised", "upped", "bumped up", "bumped", "titrate", "titrated",
+    "titrating", "taper", "tapered", "tapering", "taper off", "wean", "weaned", "weaning",
+    "weaned off", "d/c", "d/c'd", "d/c\u2019d", "dc'd", "discontinue", "discontinued",
+    "discontinuing", "stop", "stopped", "stopped taking", "stopping", "held", "hold", "holding",
+    "restart", "restarted", "resume", "resumed", "switch to", "switched to", "switched from",
+    "switch from", "changed to", "change to", "cross-taper", "cross-tapered", "rx", "rx'd",
+    "rx:", "prescribe", "prescribed", "prescribing", "refill", "refilled", "cont.", "cont",
+    "continue", "continues", "continued", "continuing", "add", "added", "adding",
+    "augment with", "augmented with", "trial of", "adherent to", "compliant with",
+    "nonadherent to", "non-adherent to", "noncompliant with", "non-compliant with",
+    "missed doses of", "now on", "currently on", "remains on", "still on", "back on",
+    "started on", "maintained on", "taking an extra", "took an extra", "takes an extra",
+    "taking extra", "took extra", "ran out of", "out of",
+])
+_MED_PATTERNS = [
+    # verb + drug (+ form, dose, frequency)
+    rf"\b{_MEDVERB}\s*(?:(?:the|his|her|their|an?|low[- ]dose)\s+)*{_DRUG}{_DRUGTAIL}",
+    # drug + dose (+ frequency)
+    rf"{_DRUG}{_FORM}?\s*(?:\(\s*\w+\s*\)\s*)?{_DOSE}(?:\s*(?:then|and|to)\s+{_NUM}\s*{_UNIT})*",
+    # drug level (monitoring)
+    rf"(?:\bserum\s+)?{_DRUG}\s+(?:serum\s+)?(?:levels?|lvl)\s*(?:of|=|:|was|is|at)?\s*{_NUM}",
+    # drug titration / taper / dose change noun
+    rf"{_DRUG}\s+(?:titration|taper|increase|decrease|dose(?:\s+(?:increase|decrease|change|reduction))?|dosage|refill|trial)\b(?:\s*:\s*(?:{_NUM}\s*{_UNIT}(?:\s*{_MEDFREQ})*(?:\s*(?:then|and|to)\s+)?)+)?",
+    # adherence / side effects
+    rf"\b(?:adherent|compliant|non-?adherent|non-?compliant|adherence|compliance)\s+(?:to|with)\s+(?:(?:his|her|the|all)\s+)?(?:{_DRUG_CLASS}|{_DRUG})\b",
+    rf"\b(?:no\s+|denies\s+(?:any\s+)?)?side[- ]effects?(?:\s+(?:from|of|on|with)\s+(?:the\s+|his\s+|her\s+)?(?:{_DRUG}(?:\s+(?:increase|decrease|change|dose))?|{_DRUG_CLASS}))?(?:\s+(?:reported|noted|endorsed|denied))?",
+    rf"\b(?:missed|missing|skipped|skipping)\s+(?:\w+\s+)?(?:doses?|{_DRUG_CLASS})\b",
+    # verb + generic class ("stopped her meds", "started an SSRI")
+    rf"\b(?:started|starting|stopped|stopped taking|d/c'd|discontinued|restarted|resumed|increased|decreased|switched)\s+(?:(?:his|her|the|an?|their)\s+)?{_DRUG_CLASS}\b",
+    # passive dose change: "Zoloft was bumped to 150"
+    rf"{_DRUG}\s+(?:was\s+|is\s+|has\s+been\s+|had\s+been\s+|got\s+|being\s+)?(?:increased|decreased|bumped(?:\s+up)?|upped|raised|lowered|reduced|titrated|tapered|changed|switched|held|stopped|discontinued|d/c'd|started|restarted|added|prescribed)\b(?:\s+(?:to|by|from)\s+{_NUM}(?:\s*{_UNIT})?)?",
+    # taking a drug on a schedule
+    rf"\b(?:taking|takes|took|using|uses)\s+(?:(?:the|his|her|their)\s+)?{_DRUG}(?:\s+{_MEDFREQ})+(?:\s*,?\s*(?:maybe\s+|about\s+|roughly\s+)?(?:once|twice|\d+\s*x|three\s+times)\s+(?:a|per)\s+(?:day|week|night))?",
+    # lab level by abbreviation or pending/ordered
+    rf"(?:{_DRUG}|(?-i:\bLi\b|\bVPA\b))\s+(?:serum\s+)?(?:levels?|lvl)\s*(?:of|=|:|was|is|at)?\s*(?:{_NUM}|pending|ordered|drawn|therapeutic|subtherapeutic|supratherapeutic|wnl|normal|high|low)\b",
+    # bare dose with unit: strong evidence on its own
+    rf"\b{_NUM}\s*(?:mg|mcg)\b(?:\s*,?\s*{_MEDFREQ}\b)*",
+]
+
+# ---- session start/stop times ------------------------------------------------------------------
+_TIME = r"(?P<{n}h>\d{{1,2}})(?::(?P<{n}m>[0-5]\d))?(?:\s*(?P<{n}ap>[ap])\.?(?:m\b\.?)?)?"
+_T1, _T2 = _TIME.format(n="a"), _TIME.format(n="b")
+_TO = rf"\s*(?:{_DASH}|to|until|till|through)\s*"
+_SESSION_PATTERNS = [
+    rf"(?<![\d:]){_T1}{_TO}{_T2}(?![\d:])",
+    rf"\b(?:session\s+)?(?:start(?:ed|s)?|began|begins?|time\s+in|in)\b\s*(?:at|:|=)?\s*{_T1}"
+    rf"[^.;\n\d]{{0,25}}?\b(?:end(?:ed|s)?|stop(?:ped|s)?|finish(?:ed)?|time\s+out|out)\b\s*(?:at|:|=)?\s*{_T2}",
+    rf"\b(?:session\s+(?:start|end|began|ended|started|stopped)(?:\s+time)?|start\s+time|end\s+time|stop\s+time|time\s+in|time\s+out)\s*(?:at|:|=)?\s*{_T1}",
+]
+
+# ---- modalities and frequencies --------------------------------------------------------------
+_MODALITY_CI_WORDS = [
+    "cognitive behavioral therapy", "cognitive behavioural therapy", "cognitive therapy",
+    "dialectical behavior therapy", "dialectical behavioral therapy", "trauma-focused cbt",
+    "tf-cbt", "cbt-i", "cbt-e", "cbt", "dbt skills group", "dbt skills", "dbt", "emdr",
+    "acceptance and commitment therapy", "interpersonal psychotherapy", "interpersonal therapy",
+    "cognitive processing therapy", "prolonged exposure therapy", "prolonged exposure",
+    "exposure and response prevention", "exposure therapy", "psychodynamic psychotherapy",
+    "psychodynamic therapy", "psychoanalytic psychotherapy", "psychoanalysis",
+    "mindfulness-based cognitive therapy", "mbct", "motivational interviewing",
+    "motivational enhancement therapy", "schema therapy", "family therapy",
+    "family psychotherapy", "group therapy", "group psychotherapy", "couples therapy",
+    "couples counseling", "marital therapy", "marriage counseling", "individual psychotherapy",
+    "individual therapy", "supportive psychotherapy", "supportive therapy", "play therapy",
+    "child-parent psychotherapy", "pcit", "parent-child interaction therapy",
+    "emotionally focused therapy", "internal family systems", "solution-focused therapy",
+    "solution-focused brief therapy", "narrative therapy", "behavioral activation",
+    "mentalization-based treatment", "transference-focused psychotherapy",
+    "telehealth session", "telehealth visit", "video session", "video visit",
+    "telephone session", "session via video", "session via telehealth", "session via phone",
+    "psychotherapy session", "therapy session", "family session", "couples session",
+    "group session", "skills group", "process group",
+]
+_MODALITY_CI = _alt(_MODALITY_CI_WORDS)
+_MODALITY_CS = r"(?-i:\b(?:ACT|IPT|CPT|ERP|EFT|IFS|SFBT|MBT|TFP|PE|MI|MET|CBT|DBT|EMDR)\b(?:[-\u2011]based(?:\s+(?:interventions?|work|therapy))?)?)"
+_MODALITY = rf"(?:\b{_MODALITY_CI}\b(?:[-\u2011]based(?:\s+(?:interventions?|work))?)?|{_MODALITY_CS})"
+_FREQ_WORDS = [
+    "weekly", "biweekly", "bi-weekly", "twice weekly", "twice a week", "twice per week",
+    "once a week", "once weekly", "once per week", "monthly", "twice monthly", "twice a month",
+    "every other week", "every week", "every two weeks", "every 2 weeks", "every three weeks",
+    "every 3 weeks", "every four weeks", "every 4 weeks", "fortnightly", "semimonthly", "qwk",
+    "q week", "q1wk", "q2wk", "q2wks", "q3wk", "q4wk", "q 2 wks", "q2 weeks", "q 2 weeks",
+    "1x/week", "2x/week", "1x/wk", "2x/wk", "1x/month", "1x/mo", "3x/week", "3x/wk",
+]
+_FREQ = _alt(_FREQ_WORDS) + r"\b"
+_MINUTES = rf"\d+\s*{_DASH}?\s*(?:min(?:ute)?s?|mins?)\b"
+_CPT = r"\b(?:CPT(?:\s*(?:code|#))?\s*:?\s*)?(?:9078[5-9]|9079\d|908\d\d)\b"
+_MOD_PATTERNS = [
+    _CPT,
+    rf"\b(?:schema|trauma|emotion|solution|compassion|mindfulness|exposure|psychodynamic|insight|skills|attachment)[- ](?:focused|based|oriented)\s+(?:work|therapy|psychotherapy|treatment|interventions?)(?:\s+{_FREQ})?",
+    rf"\b(?:move|moving|moved|switch|switching|switched|reduce|reducing|reduced|step(?:ping|ped)?\s+down|increase|increasing|increased|go|going|went)\s+(?:back\s+)?to\s+{_FREQ}(?:\s+(?:sessions?|therapy|visits?))?",
+    rf"(?:\b{_FREQ}\s+|{_MINUTES}\s+)?{_MODALITY}(?:\s+{_FREQ})?(?:\s*,\s*(?:\d+\s+members\s*,\s*)?{_MINUTES})?",
+    rf"\b(?:sessions?|therapy|psychotherapy|visits?|appointments?|appts?|seen|meets?|meeting)\s+(?:are\s+|is\s+|will\s+be\s+|remain\s+|to\s+be\s+)?(?:{_MINUTES}\s*,?\s*)?{_FREQ}",
+    rf"\b{_FREQ}\s+(?:individual\s+|family\s+|group\s+|couples\s+)?(?:sessions?|therapy|psychotherapy|visits?|appointments?|appts?)\b",
+    rf"\b(?:session\s+)?frequency\s+(?:(?:reduced|increased|decreased|changed|stepped\s+down|moved)\s+)?(?:to\s+)?{_FREQ}",
+    rf"\b(?:session|visit|psychotherapy|therapy)\s+(?:length|duration)\s*:?\s*(?:of\s+)?{_MINUTES}",
+    rf"\b(?:sessions?|visits?)\s+(?:are|is|were|was|lasting|lasted|of)\s+{_MINUTES}",
+    rf"\b{_MINUTES}\s+(?:individual|family|group|couples)?\s*(?:session|psychotherapy|therapy|visit)\b",
+]
+
+# ---- clinical test results ---------------------------------------------------------------------
+_SCALE_WORDS = [
+    "phq-9", "phq9", "phq", "phq-2", "phq-a", "gad-7", "gad7", "gad-2", "pcl-5", "pcl5", "pcl-c",
+    "pcl", "bdi-ii", "bdi-2", "bdi", "bai", "audit-c", "audit", "dast-10", "dast",
+    "c-ssrs", "cssrs", "columbia", "moca", "mmse", "slums", "y-bocs", "ybocs", "cy-bocs",
+    "caps-5", "epds", "edinburgh", "asrs", "vanderbilt", "mdq", "ham-d", "hamd", "ham-a",
+    "hama", "madrs", "ymrs", "qids", "qids-sr", "oq-45", "core-10", "k10", "k6", "des",
+    "des-ii", "ace score", "aces", "whodas", "wais-iv", "wisc-v", "fsiq", "mmpi-2",
+    "mmpi-2-rf", "mmpi-3", "pai", "cdi", "scared", "cgi-s", "cgi-i", "pss", "isi", "ess",
+    "psqi", "cage", "ciwa", "cows", "rcads", "sdq", "cans", "bprs", "panss", "asq",
+    "pcl-5 total", "phq-9 total",
+]
+_SCALES = _alt(_SCALE_WORDS)
+_SCALE = rf"\b{_SCALES}(?![\w-])"
+_RESULTWORD = (
+    r"(?:positive|negative|neg|pos|elevated|normal|abnormal|wnl|within normal limits|"
+    r"unremarkable|low|high|borderline|clinically significant|above cutoff|below cutoff)"
+)
+_SCORE = rf"{_NUM}(?:\s*/\s*\d+)?"
+_LAB_WORDS = [
+    "tsh", "t4", "free t4", "cbc", "cmp", "bmp", "a1c", "hba1c", "lipid panel", "lfts", "lft",
+    "ekg", "ecg", "qtc", "uds", "urine drug screen", "urine tox", "tox screen", "drug screen",
+    "bal", "bac", "b12", "vitamin d", "folate", "ferritin", "prolactin", "cbc w/ diff",
+    "breathalyzer", "peth", "etg", "cdt", "eeg", "mri", "ct", "sleep study", "neuropsych testing",
+    "neuropsychological testing", "psych testing", "psychological testing", "labs", "bloodwork",
+    "blood work",
+]
+_LABS = _alt(_LAB_WORDS)
+_LAB = rf"\b{_LABS}\b"
+_TEST_PATTERNS = [
+    rf"{_SCALE}(?:\s*(?:total|score[sd]?|score\s+of|screen(?:ing)?|result|=|:|was|is|of|today|now|at|today's|this\s+week|{_DASH}))*\s*(?:{_SCORE}|{_RESULTWORD}\b(?:\s+(?:screen|for\s+\w+))?)",
+    rf"\bscored?\s+{_SCORE}\s+on\s+(?:the\s+)?{_SCALE}",
+    rf"{_SCALE}\s+(?:showed|shows|indicated|indicates|reflected|reflects|revealed|suggests|suggested)\s+(?:an?\s+)?(?:\d+[- ]point\s+)?(?:drop|decrease|increase|rise|reduction|improvement|change|elevation|{_RESULTWORD})\b",
+    rf"(?:\blabs?\s*:\s*)?{_LAB}(?:\s*(?:,|and|&|/)\s*{_LAB})*\s*(?:=|:|was|were|is|are|came\s+back|results?)?\s*(?:{_RESULTWORD}\b(?:\s+for\s+[\w-]+)?|{_NUM}(?:\s*(?:ms|ng/ml|mg/dl|%))?)",
+]
+
+# ---- diagnosis ---------------------------------------------------------------------------------
+_ICD_F = r"\bF\d[0-9A-Z](?:\.[0-9A-Z]{1,4})?\b"
+_ICD_OTHER = r"\b[A-EG-TV-Z]\d[0-9A-Z]\.[0-9A-Z]{1,4}\b"
+_DX_WORDS = [
+    "major depressive disorder", "persistent depressive disorder", "dysthymia",
+    "dysthymic disorder", "generalized anxiety disorder", "panic disorder", "agoraphobia",
+    "social anxiety disorder", "social phobia", "specific phobia", "separation anxiety disorder",
+    "posttraumatic stress disorder", "post-traumatic stress disorder", "post traumatic stress disorder",
+    "acute stress disorder", "adjustment disorder", "obsessive-compulsive disorder",
+    "obsessive compulsive disorder", "bipolar disorder", "bipolar i disorder",
+    "bipolar ii disorder", "bipolar i", "bipolar ii", "bipolar 1", "bipolar 2",
+    "cyclothymic disorder", "cyclothymia", "schizophrenia", "schizoaffective disorder",
+    "schizophreniform disorder", "delusional disorder", "brief psychotic disorder",
+    "attention-deficit/hyperactivity disorder", "attention deficit hyperactivity disorder",
+    "autism spectrum disorder", "borderline personality disorder",
+    "antisocial personality disorder", "narcissistic personality disorder",
+    "histrionic personality disorder", "avoidant personality disorder",
+    "dependent personality disorder", "obsessive-compulsive personality disorder",
+    "paranoid personality disorder", "schizotypal personality disorder",
+    "schizoid personality disorder", "personality disorder", "anorexia nervosa",
+    "bulimia nervosa", "binge eating disorder", "binge-eating disorder", "eating disorder",
+    "avoidant/restrictive food intake disorder", "alcohol use disorder", "opioid use disorder",
+    "cannabis use disorder", "stimulant use disorder", "substance use disorder",
+    "tobacco use disorder", "gambling disorder", "insomnia disorder", "somatic symptom disorder",
+    "illness anxiety disorder", "conversion disorder", "functional neurological symptom disorder",
+    "dissociative identity disorder", "depersonalization/derealization disorder",
+    "dissociative disorder", "premenstrual dysphoric disorder", "postpartum depression",
+    "peripartum onset", "oppositional defiant disorder", "conduct disorder",
+    "disruptive mood dysregulation disorder", "intermittent explosive disorder",
+    "gender dysphoria", "tourette's disorder", "tourette syndrome", "tic disorder",
+    "intellectual disability", "major neurocognitive disorder", "mild neurocognitive disorder",
+    "neurocognitive disorder", "dementia", "hoarding disorder", "trichotillomania",
+    "excoriation disorder", "body dysmorphic disorder", "reactive attachment disorder",
+    "prolonged grief disorder", "depressive disorder", "anxiety disorder",
+    "alcohol dependence", "opioid dependence", "etoh use d/o", "etoh use disorder",
+    "alcohol use d/o", "opioid use d/o", "cannabis use d/o", "substance use d/o",
+    "bipolar ii d/o", "bipolar i d/o", "bipolar d/o", "panic d/o", "adjustment d/o",
+    "major depressive d/o", "mdd", "ptsd", "cptsd", "c-ptsd",
+]
+_DX_NAMES = _alt(_DX_WORDS)
+_DX_ABBR = r"(?-i:\b(?:MDD|GAD|PTSD|C-PTSD|CPTSD|OCD|OCPD|ADHD|ADD|BPD|ASD|AUD|OUD|CUD|SUD|ODD|PDD|PMDD|DMDD|BED|BDD|DID|GD|NCD|SAD|BP-?I{1,2}|BP\s?[12])\b(?![-\u2010\u2011\u2013]?\d))"
+_DX_SPEC = (
+    r"(?:\s*,\s*|\s+)(?:recurrent|single episode|mild|moderate|severe|moderate-severe|"
+    r"in (?:early|sustained|partial|full) remission|in remission|chronic|acute|unspecified|"
+    r"provisional|by history|current episode \w+|most recent episode \w+|"
+    r"combined (?:presentation|type)|predominantly \w+ (?:presentation|type)|"
+    r"with (?:anxious distress|mixed features|psychotic features|panic attacks|"
+    r"peripartum onset|seasonal pattern|melancholic features|atypical features|"
+    r"depressed mood|anxiety|mixed anxiety and depressed mood|disturbance of conduct)|"
+    r"w/ panic attacks|w/ anxious distress)\b"
+)
+_DX_CORE = rf"(?:{_DX_NAMES}|{_DX_ABBR})"
+_DX_CODE_TAIL = rf"(?:\s*\(?\s*(?:{_ICD_F}|{_ICD_OTHER})\s*\)?)?"
+_DX_PATTERNS = [
+    rf"(?:\b(?:meets?|met|meeting)\s+(?:full\s+)?(?:dsm-?5(?:-tr)?\s+)?criteria\s+for\s+(?:an?\s+)?)?"
+    rf"(?:\b(?:r/o|rule\s+out|rule-out|provisional|hx\s+of|history\s+of)\s+)?"
+    rf"\b{_DX_CORE}(?:{_DX_SPEC})*{_DX_CODE_TAIL}(?:{_DX_SPEC})*"
+    rf"(?:\s*,?\s*(?:r/o|rule\s+out)\s+{_DX_CORE}(?:{_DX_SPEC})*)?",
+    rf"(?:\b(?:dx|diagnosis|diagnoses|icd-?10(?:-cm)?)\s*(?::|remains|unchanged|is|=)?\s*\(?\s*)?(?:{_ICD_F}|{_ICD_OTHER})\)?",
+    rf"\b(?:dx|diagnosis)\s+(?:unchanged|remains\s+unchanged|deferred)\b",
+    rf"\b(?:meets?|met|meeting)\s+(?:full\s+)?(?:dsm[- ]?5(?:-tr)?\s+)?criteria\s+for\s+{_CLAUSE}{{1,80}}",
+    rf"\b(?:diagnos(?:is|es|ed)\s+(?:of|with)|carries\s+(?:a|the)\s+(?:dx|diagnosis)\s+of|diagnostic\s+impressions?\s*:|working\s+(?:dx|diagnosis)\s*(?:is|:)|dx\s*(?::|is|of|w/|with))\s*{_CLAUSE}{{1,80}}",
+]
+
+# ---- functional status -----------------------------------------------------------------------
+_FUNC_PATTERNS = [
+    r"\b(?:calling|called|calls|call)\s+(?:out|in)\s+sick\b(?:\s+(?:about\s+|roughly\s+)?(?:\d+\s*x|once|twice|three\s+times|\d+\s+times)(?:\s+(?:a|per)\s+(?:week|month))?)?",
+    rf"\b(?:stopped|quit)\s+(?:going\s+to|attending|leaving)\s+{_CLAUSE}{{1,50}}",
+    r"\b(?:grades|gpa|work\s+performance|job\s+performance|school\s+performance|attendance)\s+(?:have\s+|has\s+)?(?:dropped|declined|slipped|fallen|falling|suffering|poor|improved|improving)\b(?:\s+from\s+\w+\s+to\s+\w+)?",
+    r"\b(?:can't|cannot|can\s+not)\s+(?:work|drive|leave\s+the\s+house|get\s+out\s+of\s+bed|concentrate\s+at\s+work)\b",
+    r"\b(?:unable|not\s+(?:been\s+)?able|(?:hasn't|has\s+not|haven't|have\s+not)\s+been\s+able|able)\s+to\s+(?:go\s+(?:back\s+)?to\s+|return\s+to\s+|get\s+to\s+)(?:work|school|class(?:es)?|(?:her|his|the)\s+job)\b",
+    r"\b(?:unable|not able|able)\s+to\s+(?:work|drive|attend\s+\w+|leave\s+(?:the\s+)?(?:house|home|bed)|get\s+out\s+of\s+bed|care\s+for\s+(?:\w+\s+)?(?:kids|children|child|self|herself|himself|themselves|family)|perform\s+\w+|complete\s+\w+|function\b[^.;\n]{0,30}|shower|cook|shop|manage\s+\w+|hold\s+(?:a|down\s+a)\s+job)",
+    r"\b(?:missed|missing|has\s+missed|misses)\s+(?:\d+|one|two|three|four|five|several|multiple|many)\s+(?:days?|shifts?|weeks?)\s+(?:of\s+)?(?:work|school|class(?:es)?)",
+    r"\b(?:independent\s+(?:in|with)\s+)?(?:ADLs?|IADLs?)(?:\s*/\s*IADLs?)?(?:\s+(?:intact|independent|impaired|wnl|grossly intact))?",
+    r"\b(?:not|isn't|is not|stopped)\s+(?:attending|going\s+to)\s+(?:classes|class|school|work|church|groups?)(?:\s*,\s*failing\s+\w+\s+(?:courses|classes))?",
+    r"\bfailing\s+(?:\d+|two|three|several)\s+(?:courses|classes)",
+    r"\b(?:return(?:ed|ing)?\s+to\s+work|rtw)(?:\s+(?:on\s+)?(?:modified|light|full|part-time|reduced)\s+duty)?(?:\s*,?\s*\d+\s*hrs?/(?:day|wk|week))?",
+    r"\b(?:working|back\s+(?:at|to)\s+work)\s+(?:full|part)[- ]time(?:\s+again)?(?:\s+and\s+managing\s+[\w ]{0,30}?(?:independently|on\s+(?:her|his)\s+own))?",
+    r"\bmanaging\s+household\s+tasks(?:\s+independently)?",
+    r"\bon\s+(?:medical|disability|short-term\s+disability|fmla)\s+leave\b|\b(?-i:FMLA)\b|\bshort-term\s+disability\b",
+    rf"\bfunctional\s+(?:impairment|status|decline|limitations?){_CLAUSE}{{0,120}}",
+    rf"\bfunctioning\s*:{_CLAUSE}{{1,120}}",
+    r"\bnot\s+yet\s+back\s+(?:at|to)\s+(?:work|job|school|class)\b",
+    r"\b(?:not\s+leaving\s+the\s+(?:house|home|apartment)|housebound|homebound|bedbound)\b",
+    r"\bself-care\s+(?:intact|poor|impaired|neglected)\b",
+    r"\b(?:written\s+warning|job\s+performance\s+(?:declining|poor|impaired)|performance\s+improvement\s+plan)\b",
+    r"\b(?:on\s+)?(?:disability|sick\s+leave)\s+since\b",
+]
+
+# ---- treatment plan ----------------------------------------------------------------------------
+_PLAN_PATTERNS = [
+    rf"\b(?:plan|tx\s+plan|treatment\s+plan|poc|plan\s+of\s+care|next\s+steps|recommendations?|interventions\s+planned)\s*(?:updated|reviewed|revised)?\s*:{_CLAUSE_SEMI}{{1,300}}",
+    rf"\b(?:tx|treatment)\s+plan\s+(?:updated|reviewed|revised|signed){_CLAUSE}{{0,200}}",
+    r"\bcontinue\s+(?:current\s+|same\s+)?(?:tx|treatment)\s+plan\b",
+    rf"(?:\b(?:tx|treatment)\s+goals?|\bgoal(?<!toward\sgoal)(?<!towards\sgoal)(?<!on\sgoal)s?)\s*:{_CLAUSE_SEMI}{{1,200}}",
+    r"\b(?:f/u|follow[- ]up|rtc|return\s+to\s+clinic)\s+(?:in\s+)?(?:\d+|one|two|three|four|six)\s*(?:-\s*\d+\s*)?(?:wks?|weeks?|days?|mos?|months?)\b",
+    rf"\b(?:will|plan\s+to|plan\s+is\s+to|recommend(?:ed)?|to)\s+(?:refer|coordinate|consult|schedule|obtain|request|reassess|re-?administer|monitor|consider\s+(?:referral|a\s+referral|adding|increasing|a\s+higher|iop|php)|increase\s+(?:session|frequency)|step\s+down|begin|add\s+(?:a\s+)?(?:session|group))\b{_CLAUSE}{{0,150}}",
+    rf"\b(?:refer(?:ral)?|referred)\s+(?:to|for)\s+{_CLAUSE}{{1,150}}",
+    r"\bsafety\s+plan(?:ning)?\b(?:\s+(?:was\s+)?(?:reviewed|updated|completed|revised|discussed|created|developed)(?:\s+and\s+(?:reviewed|updated|completed|revised|signed))?)?",
+    rf"\b(?:we\s+|pt\s+|she\s+|he\s+)?agreed\s+to\s+(?:move|reduce|increase|switch|step\s+down|taper|meet|schedule|continue|start|begin|add|refer|try\s+(?:a|an)\s+(?:medication|med|referral))\b{_CLAUSE}{{0,100}}",
+    r"\brecommend(?:ed|s)?\s+(?:a\s+)?(?:higher\s+level\s+of\s+care|iop|php|inpatient|residential)\b",
+]
+
+# ---- symptoms ----------------------------------------------------------------------------------
+_SYM_ALONE_WORDS = [
+    "insomnia", "hypersomnia", "anhedonia", "irritability", "racing thoughts", "hypervigilance",
+    "nightmares", "flashbacks", "intrusive thoughts", "intrusive memories", "intrusions",
+    "exaggerated startle", "startle response", "panic attacks", "panic episodes",
+    "excessive worry", "worry", "restlessness", "fatigue", "hopelessness", "worthlessness",
+    "excessive guilt", "tearfulness", "crying spells", "psychomotor retardation",
+    "psychomotor agitation", "auditory hallucinations", "visual hallucinations",
+    "hallucinations", "paranoia", "paranoid ideation", "delusions", "pressured speech",
+    "decreased need for sleep", "grandiosity", "impulsivity", "obsessions", "compulsions",
+    "dissociation", "dissociative episodes", "emotional numbing", "numbness",
+    "early morning awakening", "weight loss", "weight gain", "suicidal ideation",
+    "homicidal ideation", "self-harm", "self harm", "cutting", "binge eating", "bingeing",
+    "purging", "avoidance", "derealization", "depersonalization", "low mood",
+    "depressed mood", "anxious mood", "dysphoria", "mood swings", "anger outbursts",
+    "difficulty concentrating", "trouble concentrating", "difficulty sleeping",
+    "trouble sleeping", "difficulty falling asleep", "social withdrawal", "isolation",
+    "feelings of guilt", "feelings of worthlessness", "ruminating", "rumination",
+    "muscle tension", "palpitations", "shortness of breath", "chest tightness",
+    "nausea", "headaches", "poor sleep", "sleep disturbance", "sleep disruption",
+    "hyperarousal", "re-experiencing", "cravings", "urges to use", "urges to self-harm",
+    "frequent waking", "night waking", "nighttime awakenings", "middle of the night waking",
+    "trouble getting out of bed", "difficulty getting out of bed", "suicidal thoughts",
+    "thoughts of suicide", "thoughts of death", "thoughts of self-harm", "passive death wish",
+    "death wish", "homicidal thoughts", "low energy", "fatigue",
+]
+_SYM_ALONE = _alt(_SYM_ALONE_WORDS)
+_SYM_ADJ = r"(?:\b" + _alt("""poor low decreased increased reduced diminished excessive frequent daily
+nightly intermittent passive active chronic occasional significant mild moderate severe worsening
+ongoing persistent fleeting vague some marked impaired disrupted fragmented poor-quality""".split()) + r"\s+)"
+_SYM_ADJREQ = r"(?:concentration|appetite|energy|motivation|sleep|mood|self-esteem|focus|libido|interest|attention|memory)"
+_SYM_CS = r"(?-i:\b(?:SI/HI|HI/SI|SI|HI|AVH|A/VH|SIB|NSSI)\b)"
+_SYM_TAIL = (
+    rf"(?:\s*(?:(?:without|w/o|with|w/|denies)\s+(?:a\s+)?(?:plan|intent|means)"
+    rf"(?:\s*(?:or|and|/|,)\s*(?:plan|intent|means))*|:?\s*(?:denied|neg(?:ative)?)\b))?"
+    rf"(?:\s*(?:{_NUM}\s*(?:x|times)\s*(?:/|per|a)\s*(?:wk|week|day|d|night|month|mo)\b|"
+    rf"\d+\s*(?:-\s*\d+\s*)?/\s*10\b|x\s*\d+\s*(?:wks?|weeks?|days?|d|mos?|months?)\b))?"
+)
+_SYM_ITEM = rf"(?:{_SYM_ADJ}*\b{_SYM_ALONE}\b|{_SYM_ADJ}+{_SYM_ADJREQ}\b|{_SYM_CS}){_SYM_TAIL}"
+_SYM_SEP = r"(?:\s*,\s*(?:and\s+|&\s+)?|\s+(?:and|&|or)\s+|\s*/\s*)"
+_SYM_LEAD = (
+    r"(?:\b(?:reports?|reported|reporting|endorses?|endorsed|endorsing|c/o|complains?\s+of|"
+    r"complaining\s+of|presents?\s+with|presenting\s+with|denies|denied|denying|experiencing|"
+    r"notes|noting|continues\s+to\s+(?:report|endorse|experience)|(?:still\s+|is\s+|has\s+been\s+)?having|still\s+has|sx\s*:|symptoms?\s*:|"
+    r"symptoms\s+include|symptoms\s+of|presenting\s+problems?\s*:|with|no)\s+"
+    r"(?:(?:ongoing|continued|some|increased|persistent|significant|occasional|daily|"
+    r"intermittent|frequent|mild|moderate|severe)\s+)*)"
+)
+_SYM_LIST = rf"(?P<list>{_SYM_ITEM}(?:{_SYM_SEP}{_SYM_ITEM})*)"
+_SYM_LEAD_BEFORE = re.compile(_SYM_LEAD + r"$", re.IGNORECASE)
+_SYM_HIGH = re.compile(
+    rf"^(?:{_SYM_ADJ}*)(?:anhedonia|hypervigilance|psychomotor|suicidal ideation|homicidal ideation|"
+    rf"auditory hallucinations|visual hallucinations|pressured speech|decreased need for sleep|"
+    rf"early morning awakening|exaggerated startle|insomnia|flashbacks|nightmares|"
+    rf"passive|active|(?-i:SI/HI|HI/SI|SI|HI|AVH|A/VH))",
+    re.IGNORECASE,
+)
+_SYM_MEASURE = re.compile(r"\d\s*(?:x|times)\s*(?:/|per|a)|/\s*10\b|\bx\s*\d|(?:plan|intent|denied|neg)", re.IGNORECASE)
+_SYM_PATTERNS_OTHER = [
+    # mental status / self-rating patterns
+    r"\b(?:mood|affect)\s*(?::\s*|is\s+|was\s+)?(?:euthymic|depressed|anxious|dysphoric|irritable|labile|congruent|incongruent|constricted|flat|blunted|full|restricted|bright|expansive|tearful|elevated|euphoric|brighter|improved|more\s+\w+|['\"\u2018\u201c][^'\"\n\u2019\u201d]{1,20}['\"\u2019\u201d])(?:\s*(?:,|and)\s*(?:mood|affect)\s*(?::\s*|is\s+)?(?:brighter|more\s+\w+|euthymic|depressed|anxious|dysphoric|irritable|labile|congruent|incongruent|constricted|flat|blunted|full|restricted|bright|expansive|tearful|elevated|euphoric|mood-congruent))*",
+    rf"\b(?:sleep|appetite|energy|concentration|motivation|libido)\s*(?::\s*|\s+(?:is|remains|remained|has\s+been|was|continues\s+to\s+be|still)\s+)?(?:down|up|\d+\s*(?:-\s*\d+\s*)?(?:hrs?|hours)(?:\s*/\s*night|\s+per\s+night|\s+a\s+night)?|decreased|increased|poor|low|fair|impaired|disrupted|variable|wnl|intact|diminished)\b"
+    rf"(?:\s*,\s*(?:sleep|appetite|energy|concentration|motivation|libido)\s*(?::\s*)?(?:\d+\s*(?:-\s*\d+\s*)?(?:hrs?|hours)(?:\s*/\s*night)?|decreased|increased|poor|low|fair|good|impaired|disrupted|variable|wnl|intact|diminished)\b)*",
+    r"\b(?:anxiety|depression|mood|suds|distress|anger|sadness)\s*(?:=|:|at|rated|is)?\s*\d+\s*/\s*10\b(?:\s*,\s*(?:anxiety|depression|mood|suds|distress|anger|sadness)\s*(?:=|:|at|rated|is)?\s*\d+\s*/\s*10\b)*",
+    r"\bsleeping\s+(?:most\s+of\s+the\s+day|all\s+day|\d+\s*(?:-\s*\d+\s*)?(?:hrs?|hours)(?:\s*/\s*night|\s+a\s+night)?|poorly|only\s+\d+\s*(?:-\s*\d+\s*)?(?:hrs?|hours))",
+    r"\b(?:lost|gained)\s+\d+\s*(?:lbs?|pounds|kg)\b",
+    r"\b(?:denies|denied|no)\s+(?-i:SI|HI|SI/HI|HI/SI|AVH)\b(?:\s*(?:or|and|/|,)\s*(?-i:SI|HI|AVH))*",
+]
+
+# ---- prognosis -------------------------------------------------------------------------------
+_PROG_Q = r"(?:fair|good|poor|guarded|excellent|favorable|favourable|unfavorable|limited|uncertain|stable|hopeful|grim)"
+_PROG_PATTERNS = [
+    rf"\bprognosis\s*(?:is|remains|:|{_DASH}|=|considered|appears|seems)?\s*(?:to\s+be\s+)?{_PROG_Q}(?:\s*(?:to|{_DASH}|/)\s*{_PROG_Q})?\b",
+    rf"\b{_PROG_Q}(?:\s*(?:to|{_DASH}|/)\s*{_PROG_Q})?\s+prognosis\b",
+    r"\bprognosis\b",
+    rf"\bexpected\s+to\s+(?:return\s+to\s+baseline|recover|improve|remit|respond|benefit|achieve\s+remission){_CLAUSE}{{0,60}}",
+    r"\b(?:risk|likelihood|chance)\s+of\s+(?:relapse|recurrence|decompensation|rehospitalization)\s+(?:is\s+|remains\s+)?(?:high|low|moderate|elevated|significant)\b",
+    r"\b(?:likely|unlikely)\s+to\s+(?:benefit|improve|remit|relapse|recover|respond|achieve)\b[^.;\n]{0,60}",
+    r"\bgood\s+candidate\s+for\s+[^.;\n]{1,60}",
+    r"\b(?:will|would|should|is\s+likely\s+to|is\s+expected\s+to)\s+do\s+well\b[^.;\n]{0,60}",
+]
+
+# ---- progress to date ------------------------------------------------------------------------
+_PG_ADJ = _alt("""minimal limited some moderate significant substantial good steady slow little no fair
+excellent partial great modest marked considerable meaningful consistent inconsistent""".split())
+_PG_NOUN = _alt(
+    [f"{a} {b}" for a in "panic nightmare drinking use purging binge cutting self-harm flashback".split()
+     for b in "frequency severity intensity episodes".split()]
+    + """symptom symptoms sx mood sleep anxiety depression panic functioning concentration energy
+appetite drinking use cravings nightmares flashbacks irritability avoidance self-harm worry she he
+pt patient client things it overall""".split() + ["panic attacks"])
+_PG_CHANGE = _alt("""halved doubled improved improving improvement worsened worsening worse better remitted
+resolved resolving stabilized stable plateaued declined declining decreased reduced unchanged
+progressed regressed""".split() + ["no change"])
+_PG_SINCE = r"(?:intake|admission|baseline|the\s+start\s+of\s+(?:treatment|tx|therapy)|starting\s+(?:treatment|tx|therapy|[\w-]+)|beginning\s+(?:treatment|tx|therapy)|last\s+(?:session|visit|review|month|week|quarter|assessment|appt)|the\s+last\s+(?:session|visit|review|month|few\s+weeks)|(?:january|february|march|april|may|june|july|august|september|october|november|december)(?:\s+\d{4})?|\d+\s+(?:weeks|months)\s+ago|treatment\s+began|we\s+began)"
+_PG_PATTERNS = [
+    rf"\b{_PG_ADJ}\s+progress\b(?:\s+(?:toward|towards|on|in|with)\s+(?:\w+\s+){{0,2}}?(?:goals?|objectives?))?(?:\s*;\s*(?:fewer|less|more|decreased|reduced)\s+[\w ]{{1,30}})?",
+    rf"\b(?:made|making|shows?|showing|demonstrates?|demonstrating)\s+progress\b(?:\s+(?:toward|towards|on|in)\s+(?:\w+\s+){{0,2}}?(?:goals?|objectives?))?",
+    rf"\bprogress\s+(?:toward|towards|on)\s+(?:\w+\s+){{0,2}}?(?:goals?|objectives?)(?:\s*(?::|is|=)\s*(?:{_PG_ADJ}|minimal|partial|none|met|unmet|ongoing|achieved|\w+))?",
+    rf"\bprogress\s*:{_CLAUSE}{{1,150}}",
+    rf"\b(?:(?:{_PG_NOUN})\s+(?:has\s+|have\s+|is\s+|are\s+)?)?{_PG_CHANGE}(?:\s+(?:in|of)\s+(?:\w+\s+){{0,2}}?(?:{_PG_NOUN}))?\s+since\s+{_PG_SINCE}",
+    rf"\b(?:{_PG_ADJ}\s+)?(?:improvement|reduction|decrease|worsening|decline|change)\s+(?:in|of)\s+(?:\w+\s+){{0,2}}?(?:{_PG_NOUN})\s+since\s+{_PG_SINCE}",
+    rf"\b(?:{_PG_NOUN})\s+(?:has\s+|have\s+)?(?:remitted|resolved|plateaued|stabilized|improved|worsened)\b",
+    r"\b(?:has|have)\s+plateaued\b",
+    r"\b(?:down|up)\s+from\s+(?:\d+|daily|weekly|nightly|several|\w+\s+times)(?:\s*(?:x\s*)?/\s*(?:wk|week|day))?(?:\s+(?:at|since)\s+(?:intake|baseline|last\s+\w+))?",
+    r"\b(?:reduced|decreased|cut\s+back|cut\s+down|increased)\s+(?:\w+\s+){0,2}?from\s+\S+(?:\s+\S+)?\s+to\s+[\w/]+(?:\s+since\s+(?:starting|beginning|intake)\s*(?:treatment|tx|therapy)?)?",
+    r"\b(?:sober|abstinent|clean)\s+(?:for\s+|x\s*)?(?:\d+|one|two|three|six|several)\s*(?:days?|d|wks?|weeks?|mos?|months?|yrs?|years?)\b",
+    r"\b\d+\s*(?:days?|months?|mos?|years?|yrs?)\s+(?:sober|abstinent|clean)\b",
+    r"\b(?:goals?\s+(?:met|achieved|partially\s+met|not\s+met))\b",
+    r"\b(?:more|less|better|worse|fewer)\s+(?:\w+\s+)?than\s+(?:last|at|in|during|on)\s+(?:the\s+)?(?:\w+\s+)?(?:month|week|session|visit|intake|baseline|review|year|admission)\b",
+    r"\bdoing\s+(?:much\s+|a\s+lot\s+|somewhat\s+|significantly\s+|far\s+|a\s+bit\s+)?(?:better|worse)\b(?:\s+than\s+[^.;\n]{1,40})?",
+    r"\b(?:met|achieved|reached|completed)\s+(?:\d+|one|two|three|all|most|some|none|half)\s+(?:of\s+(?:\d+|her|his|the|their|its)\s+)?(?:tx\s+|treatment\s+|therapy\s+)?goals?\b",
+    rf"\b{_PG_NOUN}\s+(?:are\s+|is\s+|have\s+|has\s+)?(?:now\s+)?(?:down|up|reduced|decreased|increased)\s+to\s+(?:\d+|once|twice|one|two|three)\s*(?:x\s*|times\s+)?(?:a|per|/)\s*(?:week|wk|day|month|night)\b",
+    r"\b(?:quit|stopped)\s+(?:drinking|smoking|using|vaping|cutting|gambling|purging)\b(?:\s+(?:\d+|one|two|three|several|a\s+few)\s+(?:days?|weeks?|months?|years?)\s+ago)?",
+    r"\b\d+[- ]point\s+(?:drop|decrease|reduction|improvement|increase|rise)\b",
+    r"\b(?:more\s+\w+|less\s+\w+|\w+er)\s+than\s+(?:at\s+|in\s+|on\s+|during\s+)?(?:the\s+)?(?:last|previous|prior|intake|baseline|start|first)\b(?:\s+(?:session|visit|week|month|review|appt|time))?",
+    r"\bthan\s+when\s+(?:we|she|he|they|treatment|therapy)\s+(?:started|began|first\s+met|began\s+treatment|started\s+treatment)\b",
+    r"\bimproving\s+since\s+[\w ]{1,30}?(?=[.;,\n]|$)",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Filters for matches that need more than a regex
+# --------------------------------------------------------------------------------------------
+
+def _minutes(h: str, m: str | None, ap: str | None) -> int:
+    hh = int(h) % 12 if ap else int(h)
+    if ap and ap.lower() == "p":
+        hh += 12
+    return hh * 60 + int(m or 0)
+
+
+# Another event's clock times (a meeting, a flight, a shift) are session content, not session times.
+_OTHER_EVENT = re.compile(
+    r"\b(?:meeting|class|shift|flight|train|bus|dinner|lunch|breakfast|party|game|practice|"
+    r"interview|call|date|wedding|funeral|court|hearing|exam|test|school|work|job|movie|show)\b",
+    re.IGNORECASE,
+)
+_SESSION_WORD = re.compile(r"\b(?:session|seen|therapy|psychotherapy|visit|appt|tx|time\s+(?:in|out))\b", re.IGNORECASE)
+
+
+def _session_filter(m: re.Match, text: str) -> tuple[int, int] | None:
+    gd = m.groupdict()
+    if gd.get("am") is None and gd.get("aap") is None:
+        return None  # "7-3 shift", "4-5 hrs": not clock times
+    before = text[max(0, m.start() - 60):m.start()]
+    before = re.split(r"[.;\n!?]", before)[-1]
+    if _OTHER_EVENT.search(before) and not _SESSION_WORD.search(before):
+        return None
+    s, e = m.span()
+    if text[e - 1] == "." and e >= 3 and text[e - 3] != ".":
+        e -= 1  # "2:53 pm." ends a sentence; "2:53 p.m." keeps its dot
+    if gd.get("bh") is None:  # a single labelled start or end time
+        return s, e
+    if gd.get("bm") is None and gd.get("bap") is None:
+        return None
+    if gd.get("am") is None and gd.get("bm") is None and not _SESSION_WORD.search(before):
+        return None  # "3-4 pm" with no colon anywhere needs a session word
+    a = _minutes(gd["ah"], gd["am"], gd["aap"] or gd["bap"])
+    b = _minutes(gd["bh"], gd["bm"], gd["bap"] or gd["aap"])
+    d = b - a
+    if d <= 0 and not (gd["aap"] or gd["bap"]):
+        d += 12 * 60  # "12:50-1:40", 12-hour clock without am/pm
+    return (s, e) if 5 <= d <= 240 else None
+
+
+_NARRATIVE = re.compile(r"\b(?:dream(?:s|t|ed|ing)?|nightmare\s+about|fantas(?:y|ies|ized)|in\s+the\s+(?:story|movie|book))\b", re.IGNORECASE)
+_SENT_END = re.compile(r"[.!?;\n](?!\d)")
+
+
+def _sentence(text: str, s: int, e: int) -> str:
+    lo = max(0, s - 300)
+    starts = [m.end() for m in _SENT_END.finditer(text, lo, s)]
+    m = _SENT_END.search(text, e, e + 300)
+    return text[starts[-1] if starts else lo:m.start() if m else min(len(text), e + 300)]
+
+
+def _med_filter(m: re.Match, text: str) -> tuple[int, int] | None:
+    """A dose or drug inside a dream or story is session content, not prescribing."""
+    if _NARRATIVE.search(_sentence(text, m.start(), m.end())):
+        return None
+    return m.span()
+
+
+_COLLOQUIAL = re.compile(
+    r"(?:\b(?:so|very|super|totally|such\s+an?|a\s+(?:little|bit)|kinda|kind\s+of|sort\s+of|"
+    r"little|bit)\s+['\"\u2018\u201c]?|['\"\u2018\u201c])$",
+    re.IGNORECASE,
+)
+
+
+_THIRD_PARTY = re.compile(
+    r"\b(?:son|daughter|mother|mom|father|dad|brother|sister|wife|husband|partner|boyfriend|"
+    r"girlfriend|friend|ex|child|kid|grandmother|grandfather|aunt|uncle|cousin|boss|roommate)"
+    r"(?:'s|\u2019s)\s+$",
+    re.IGNORECASE,
+)
+
+
+def _dx_filter(m: re.Match, text: str) -> tuple[int, int] | None:
+    s = m.start()
+    if _COLLOQUIAL.search(text, max(0, s - 20), s) or _THIRD_PARTY.search(text, max(0, s - 30), s):
+        return None
+    return m.span()
+
+
+def _sym_filter(m: re.Match, text: str) -> tuple[int, int] | None:
+    lst = m.group("list")
+    n_items = len(_SYM_ITEM_RE.findall(lst))
+    lead = _SYM_LEAD_BEFORE.search(text, max(0, m.start() - 60), m.start())
+    if lead or n_items >= 2 or _SYM_HIGH.match(lst) or _SYM_MEASURE.search(lst):
+        # report the symptom list itself (tight), not the lead-in verb
+        return m.span("list")
+    return None
+
+
+_SYM_ITEM_RE = re.compile(_SYM_ITEM, re.IGNORECASE)
+
+# Same-category spans separated only by this much punctuation/space are one finding.
+_JOIN_GAP = re.compile(r"[ \t,()/:&\-\u2013]{0,3}")
+_TRIM = " \t\r\n,;:-\u2013\u2014"
+
+
+# ---- gating -------------------------------------------------------------------------------
+# Scanning a long note with ~90 expressions costs too much, so every rule of a category is run
+# only in windows around that category's *trigger* tokens: words without which no rule of the
+# category can match (checked by tests: gated and ungated results are identical).
+
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def _longest_tokens(phrases: Iterable[str]) -> set[str]:
+    out = set()
+    for ph in phrases:
+        toks = _TOKEN.findall(ph.lower())
+        if toks:
+            out.add(max(toks, key=len))
+    return out
+
+
+def _words(s: str) -> set[str]:
+    return set(s.lower().split())
+
+
+_DRUG_LIST = _DRUGS
+_TRIGGERS: dict[str, set[str]] = {
+    "medication_prescription_and_monitoring": _longest_tokens(_DRUG_LIST) | _words("""
+        adherent compliant adherence compliance nonadherent noncompliant side missed missing
+        skipped skipping meds med medication medications antidepressant antidepressants ssri
+        snri antipsychotic stabilizer stimulant benzo benzodiazepine aid psych li vpa mg mcg"""),
+    "session_start_stop_times": set(),  # anchored by _CLOCK instead
+    "modalities_and_frequencies_of_treatment": _longest_tokens(_MODALITY_CI_WORDS + _FREQ_WORDS)
+    | _words("""act ipt cpt erp eft ifs sfbt mbt tfp pe mi met cbt dbt emdr focused based oriented
+        min mins minute minutes session sessions visit visits therapy psychotherapy length
+        duration frequency"""),
+    "clinical_test_results": _longest_tokens(_SCALE_WORDS + _LAB_WORDS) | _words("scored score"),
+    "summary_diagnosis": _longest_tokens(_DX_WORDS) | _words("""mdd gad ptsd cptsd ocd ocpd adhd add
+        bpd asd aud oud cud sud odd pdd pmdd dmdd bed bdd did gd ncd sad bp bpi bpii bp1 bp2
+        criteria diagnosis diagnoses diagnosed dx impression impressions icd"""),
+    "summary_functional_status": _words("""unable able missed missing misses adls adl iadls iadl
+        attending going failing return returned returning rtw working back managing leave fmla
+        disability functional functioning leaving housebound homebound bedbound self warning
+        performance sick stopped quit grades gpa attendance can cannot"""),
+    "summary_treatment_plan": _words("""plan poc care steps recommendation recommendations
+        interventions goal goals u follow rtc return refer referral referred coordinate consult
+        schedule obtain request reassess administer readminister re monitor consider increase
+        step begin add recommend recommended recommends safety agreed tx treatment"""),
+    "summary_symptoms": _longest_tokens(_SYM_ALONE_WORDS) | _words("""concentration appetite energy
+        motivation sleep mood self esteem focus libido interest attention memory si hi avh vh sib
+        nssi affect anxiety depression suds distress anger sadness sleeping lost gained"""),
+    "summary_prognosis": _words("prognosis expected risk likelihood chance likely unlikely candidate well"),
+    "summary_progress_to_date": _words("""progress since plateaued remitted resolved stabilized improved
+        worsened down up reduced decreased cut increased sober abstinent clean goals goal met
+        achieved reached completed than doing quit stopped point halved doubled improving"""),
+}
+_CPT_TOKEN = re.compile(r"^(?:908\d\d|9078[5-9]|9079\d)$")
+_ICD_TOKEN = re.compile(r"^[a-z]\d[0-9a-z]$")
+_GLUED_DOSE = re.compile(r"^\d+(?:mg|mcg)$")
+_GLUED_MIN = re.compile(r"^\d+(?:min|mins)$")
+_QFREQ = re.compile(r"^q\d+wks?$")
+_SPACE = re.compile(r"\s")
+_CLOCK = re.compile(r"\d:[0-5]\d|\d\s*[ap]\.?m?\b")
+# Window around each trigger: how far a rule's match can start before / end after it.
+_BEFORE = 64
+_AFTER = {c: 120 for c in CATEGORIES}
+_AFTER.update({"summary_treatment_plan": 330, "summary_functional_status": 160,
+               "summary_diagnosis": 140, "summary_progress_to_date": 160})
+
+
+def _occurrences(text: str) -> dict[str, list[int]]:
+    """Start offsets of each lower-cased token, plus pseudo-tokens for shapes (``<cpt>``,
+    ``<icd>``, ``<mg>``, ``<min>``, ``<qfreq>``, ``<clock>``)."""
+    occ: dict[str, list[int]] = {}
+    for m in _TOKEN.finditer(text):
+        tok = m.group().lower()
+        occ.setdefault(tok, []).append(m.start())
+        if tok[0].isdigit():
+            if _CPT_TOKEN.match(tok):
+                occ.setdefault("<cpt>", []).append(m.start())
+            elif _GLUED_DOSE.match(tok):
+                occ.setdefault("<mg>", []).append(m.start())
+            elif _GLUED_MIN.match(tok):
+                occ.setdefault("<min>", []).append(m.start())
+        elif len(tok) == 3 and _ICD_TOKEN.match(tok):
+            occ.setdefault("<icd>", []).append(m.start())
+        elif tok[0] == "q" and _QFREQ.match(tok):
+            occ.setdefault("<qfreq>", []).append(m.start())
+    occ["<clock>"] = [m.start() for m in _CLOCK.finditer(text)]
+    return occ
+
+
+def _windows(text: str, positions: list[int], after: int) -> list[tuple[int, int]]:
+    n = len(text)
+    out: list[list[int]] = []
+    for p in positions:  # ascending
+        lo, hi = max(0, p - _BEFORE), min(n, p + after)
+        if out and lo <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    for w in out:  # never cut a word: widen each window to the surrounding whitespace
+        if w[1] < n:
+            ws = _SPACE.search(text, w[1])
+            w[1] = ws.start() if ws else n
+        k = w[0]
+        while k > 0 and not text[k - 1].isspace():
+            k -= 1
+        w[0] = k
+    merged: list[list[int]] = []
+    for lo, hi in out:
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return [(lo, hi) for lo, hi in merged]
+
+
+_Filter = Callable[[re.Match, str], "tuple[int, int] | None"]
+_RULES: list[tuple[str, re.Pattern, _Filter | None, frozenset, bool]] = []
+
+
+def _add(category: str, patterns: list[str], flt: _Filter | None = None,
+         triggers: Iterable[str] | None = None, fallback: bool = False) -> None:
+    """Register rules; ``triggers`` are tokens at least one of which every match contains
+    (default: the category's trigger set).  A ``fallback`` rule's span (a loose clause) is kept
+    only where no ordinary rule of the category found tighter evidence overlapping it."""
+    trig = frozenset(_TRIGGERS[category] if triggers is None else triggers)
+    for p in patterns:
+        _RULES.append((category, re.compile(p, re.IGNORECASE), flt, trig, fallback))
+
+
+_DRUG_T = _longest_tokens(_DRUG_LIST)
+_FREQ_T = _longest_tokens(_FREQ_WORDS) | {"<qfreq>"}
+_MIN_T = _words("min mins minute minutes <min>")
+_MED = "medication_prescription_and_monitoring"
+_MODC = "modalities_and_frequencies_of_treatment"
+_add(_MED, _MED_PATTERNS[:4] + _MED_PATTERNS[8:10], _med_filter, _DRUG_T)
+_add(_MED, _MED_PATTERNS[4:5], _med_filter, _words("adherent compliant adherence compliance nonadherent noncompliant"))
+_add(_MED, _MED_PATTERNS[5:6], _med_filter, {"side"})
+_add(_MED, _MED_PATTERNS[6:7], _med_filter, _words("missed missing skipped skipping"))
+_add(_MED, _MED_PATTERNS[7:8], _med_filter, _words("""meds med medication medications antidepressant
+    antidepressants ssri snri antipsychotic stabilizer stimulant benzo benzodiazepine aid psych"""))
+_add(_MED, _MED_PATTERNS[10:11], _med_filter, _DRUG_T | {"li", "vpa"})
+_add(_MED, _MED_PATTERNS[11:], _med_filter, {"mg", "mcg", "<mg>"})
+_add("session_start_stop_times", _SESSION_PATTERNS, _session_filter, {"<clock>"})
+_add(_MODC, _MOD_PATTERNS[0:1], None, {"cpt", "<cpt>"})
+_add(_MODC, _MOD_PATTERNS[1:2], None, {"focused", "based", "oriented"})
+_add(_MODC, _MOD_PATTERNS[2:3] + _MOD_PATTERNS[4:7], None, _FREQ_T)
+_add(_MODC, _MOD_PATTERNS[3:4], None, _longest_tokens(_MODALITY_CI_WORDS)
+     | _words("act ipt cpt erp eft ifs sfbt mbt tfp pe mi met cbt dbt emdr"))
+_add(_MODC, _MOD_PATTERNS[7:], None, _MIN_T)
+_add("clinical_test_results", _TEST_PATTERNS[:3], None, _longest_tokens(_SCALE_WORDS))
+_add("clinical_test_results", _TEST_PATTERNS[3:], None, _longest_tokens(_LAB_WORDS))
+_add("summary_diagnosis", _DX_PATTERNS[:1], _dx_filter, _longest_tokens(_DX_WORDS) | _words(
+    "mdd gad ptsd cptsd ocd ocpd adhd add bpd asd aud oud cud sud odd pdd pmdd dmdd bed bdd did gd ncd sad bp bpi bpii bp1 bp2"))
+_add("summary_diagnosis", _DX_PATTERNS[1:2], None, {"<icd>"})
+_add("summary_diagnosis", _DX_PATTERNS[2:3], None, _words("dx diagnosis"))
+_add("summary_diagnosis", _DX_PATTERNS[3:], None, _words(
+    "criteria diagnosis diagnoses diagnosed dx impression impressions carries working"), fallback=True)
+_add("summary_functional_status", _FUNC_PATTERNS)
+_add("summary_treatment_plan", _PLAN_PATTERNS)
+_SX = "summary_symptoms"
+_add(_SX, [_SYM_LIST], _sym_filter, _longest_tokens(_SYM_ALONE_WORDS) | _words(
+    """concentration appetite energy motivation sleep mood esteem focus libido interest attention
+    memory si hi avh vh sib nssi"""))
+for _i, _t in enumerate(["mood affect", "sleep appetite energy concentration motivation libido",
+                         "anxiety depression mood suds distress anger sadness", "sleeping",
+                         "lost gained", "si hi avh"]):
+    _add(_SX, _SYM_PATTERNS_OTHER[_i:_i + 1], None, _words(_t))
+assert len(_SYM_PATTERNS_OTHER) == 6
+_add("summary_prognosis", _PROG_PATTERNS)
+_PG_T = ["progress"] * 4 + ["since"] * 2 + ["remitted resolved plateaued stabilized improved worsened",
+         "plateaued", "from", "from", "sober abstinent clean", "sober abstinent clean", "goal goals",
+         "than", "doing", "goal goals", "down up reduced decreased increased", "quit stopped",
+         "point", "than", "than", "since"]
+assert len(_PG_T) == len(_PG_PATTERNS)
+for _i, _t in enumerate(_PG_T):
+    _add("summary_progress_to_date", _PG_PATTERNS[_i:_i + 1], None, _words(_t))
+
+
+def _spans(text: str, gated: bool = True) -> dict[str, list[tuple[int, int]]]:
+    """Raw spans per category.  ``gated=False`` scans the whole text with every rule (slow;
+    used by tests to prove the trigger tables lose nothing)."""
+    found: dict[str, list[tuple[int, int]]] = {c: [] for c in CATEGORIES}
+    occ = _occurrences(text) if gated else {}
+    keys = occ.keys()
+    loose: dict[str, list[tuple[int, int]]] = {c: [] for c in CATEGORIES}
+    for category, rx, flt, trig, fallback in _RULES:
+        if gated:
+            hits = trig & keys
+            if not hits:
+                continue
+            pos = sorted(p for t in hits for p in occ[t])
+            windows = _windows(text, pos, _AFTER[category])
+        else:
+            windows = [(0, len(text))]
+        for lo, hi in windows:
+            for m in rx.finditer(text, lo, hi):
+                span = flt(m, text) if flt else m.span()
+                if span is None:
+                    continue
+                s, e = span
+                while s < e and text[s] in _TRIM:
+                    s += 1
+                while e > s and text[e - 1] in _TRIM:
+                    e -= 1
+                if e > s:
+                    (loose if fallback else found)[category].append((s, e))
+    for category, spans in loose.items():
+        tight = found[category]
+        for s, e in spans:
+            if not any(ts < e and s < te for ts, te in tight):
+                tight.append((s, e))
+    return found
+
+
+def _merge(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[list[int]] = []
+    for s, e in sorted(spans):
+        if out and (s <= out[-1][1] or _JOIN_GAP.fullmatch(text, out[-1][1], s)):
+            out[-1][1] = max(out[-1][1], e)
+        else:
+            out.append([s, e])
+    return [(s, e) for s, e in out]
+
+
+def lint(text: str) -> list[Finding]:
+    """Find content that 45 CFR 164.501 excludes from the definition of psychotherapy notes.
+
+    :param text: the text of one note (any Unicode string; offsets are code points).
+    :returns: findings sorted by ``(start, end, category)``; within one category spans never
+        overlap.  An empty list means nothing excluded was found.
+    :raises TypeError: if ``text`` is not a ``str``.
+
+    Pure and deterministic; never logs or stores ``text``.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"lint() expects str, got {type(text).__name__}")
+    findings: list[Finding] = []
+    for category, spans in _spans(text).items():
+        suggestion = f"move to the progress note: {_FIELD[category]}"
+        for s, e in _merge(text, spans):
+            findings.append(Finding(category, s, e, text[s:e], suggestion))
+    findings.sort(key=lambda f: (f.start, f.end, f.category))
+    return findings

@@ -1,0 +1,260 @@
+"""Behaviour tests for the 45 CFR 164.501 content lint (confide.hipaa.lint) and its CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import random
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from confide.hipaa import lint as lint_mod
+from confide.hipaa.lint import CATEGORIES, Finding, lint
+from confide.hipaa.lint_commands import lint as lint_cli
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+LABELS = HERE / "labelled_sentences.jsonl"
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("lint_quality", ROOT / "bench" / "lint_quality.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _cats(text: str) -> set[str]:
+    return {f.category for f in lint(text)}
+
+
+def _check_invariants(text: str, findings: list[Finding]) -> None:
+    assert findings == sorted(findings, key=lambda f: (f.start, f.end, f.category))
+    last_end: dict[str, int] = {}
+    for f in findings:
+        assert f.category in CATEGORIES
+        assert 0 <= f.start < f.end <= len(text)
+        assert text[f.start:f.end] == f.text
+        assert f.text == f.text.strip()
+        assert f.start >= last_end.get(f.category, -1), "overlap within a category"
+        last_end[f.category] = f.end
+
+
+# --- must be found -------------------------------------------------------------------------
+
+POSITIVES = [
+    ("Dx: F33.1 today.", "summary_diagnosis", "Dx: F33.1"),
+    ("Diagnosis unchanged (F41.1).", "summary_diagnosis", "Diagnosis unchanged (F41.1)"),
+    ("Pt meets criteria for major depressive disorder, recurrent, moderate.", "summary_diagnosis",
+     "meets criteria for major depressive disorder, recurrent, moderate"),
+    ("Hx of PTSD after the fire.", "summary_diagnosis", "Hx of PTSD"),
+    ("GAD with panic.", "summary_diagnosis", "GAD"),
+    ("Meets criteria for social anxiety.", "summary_diagnosis", "Meets criteria for social anxiety"),
+    ("Session 2:00-2:53 p.m. today.", "session_start_stop_times", "2:00-2:53 p.m."),
+    ("Increased sertraline to 100 mg.", "medication_prescription_and_monitoring",
+     "Increased sertraline to 100 mg"),
+    ("Started bupropion XL 150mg daily.", "medication_prescription_and_monitoring",
+     "Started bupropion XL 150mg daily"),
+    ("Lithium level 0.8 last week.", "medication_prescription_and_monitoring", "Lithium level 0.8"),
+    ("Clonazepam 0.5 mg BID PRN.", "medication_prescription_and_monitoring", "Clonazepam 0.5 mg BID PRN"),
+    ("PHQ-9 = 14 today.", "clinical_test_results", "PHQ-9 = 14"),
+    ("GAD-7 score of 11.", "clinical_test_results", "GAD-7 score of 11"),
+    ("Session 2:00\u20132:53 pm.", "session_start_stop_times", "2:00\u20132:53 pm"),
+    ("start 14:00, end 14:50", "session_start_stop_times", "start 14:00, end 14:50"),
+    ("Weekly CBT for panic.", "modalities_and_frequencies_of_treatment", "Weekly CBT"),
+    ("Billed CPT 90837.", "modalities_and_frequencies_of_treatment", "CPT 90837"),
+    ("EMDR biweekly.", "modalities_and_frequencies_of_treatment", "EMDR biweekly"),
+    ("60-minute individual psychotherapy.", "modalities_and_frequencies_of_treatment",
+     "60-minute individual psychotherapy"),
+    ("She is unable to work.", "summary_functional_status", "unable to work"),
+    ("Missed 3 days of work.", "summary_functional_status", "Missed 3 days of work"),
+    ("ADLs intact.", "summary_functional_status", "ADLs intact"),
+    ("Plan: continue weekly sessions, titrate as tolerated.", "summary_treatment_plan",
+     "Plan: continue weekly sessions, titrate as tolerated"),
+    ("Reports insomnia, anhedonia and poor concentration.", "summary_symptoms",
+     "insomnia, anhedonia and poor concentration"),
+    ("Prognosis fair.", "summary_prognosis", "Prognosis fair"),
+    ("Guarded prognosis.", "summary_prognosis", "Guarded prognosis"),
+    ("Has made moderate progress toward goals.", "summary_progress_to_date",
+     "moderate progress toward goals"),
+    ("Symptoms improved since intake.", "summary_progress_to_date", "Symptoms improved since intake"),
+]
+
+
+@pytest.mark.parametrize("text,category,evidence", POSITIVES)
+def test_found_with_exact_span(text, category, evidence):
+    findings = lint(text)
+    _check_invariants(text, findings)
+    hits = [f for f in findings if f.category == category]
+    assert [f.text for f in hits] == [evidence]
+    start = text.index(evidence)
+    assert (hits[0].start, hits[0].end) == (start, start + len(evidence))
+
+
+# --- must NOT be found ---------------------------------------------------------------------
+
+NEGATIVES = [
+    "I noticed my own irritation when she talked about her father.",
+    "The transference feels maternal.",
+    "She dreamt of a locked door.",
+    "Hypothesis: the anger protects her from grief.",
+    "She was 12 when her parents divorced.",
+    "At 3 am she called her sister.",
+    "In the dream her mother handed her a bottle of Xanax.",
+    "In the dream he was writing a prescription for 40 mg of something.",
+    "Her daughter takes Adderall for school.",
+    "His wife says he's 'so OCD' about the dishes.",
+    "Her son's ADHD evaluation is next month.",
+    "He works the 7-3 shift.",
+    "The meeting with his boss is from 9:00 to 9:30 on Monday.",
+    "He paid $90 for the ticket.",
+    "Her father's AA meetings every Tuesday were the only calm time.",
+]
+
+
+@pytest.mark.parametrize("text", NEGATIVES)
+def test_process_notes_and_narrative_are_clean(text):
+    assert lint(text) == []
+
+
+def test_drug_in_dream_clause_does_not_hide_a_real_prescription():
+    text = "Increased sertraline to 100 mg; she dreamt of a door."
+    assert [f.text for f in lint(text)] == ["Increased sertraline to 100 mg"]
+
+
+def test_session_range_must_be_session_length():
+    assert _cats("Session 9:00-17:00.") == set()          # 8 hours: not a session
+    assert _cats("Seen 12:50-1:40.") == {"session_start_stop_times"}  # wraps the 12-hour clock
+
+
+def test_empty_and_whitespace():
+    assert lint("") == []
+    assert lint("   \n\t") == []
+
+
+def test_type_error_on_non_str():
+    with pytest.raises(TypeError):
+        lint(b"PHQ-9 = 14")  # type: ignore[arg-type]
+
+
+# --- data shape ------------------------------------------------------------------------------
+
+def test_finding_is_frozen_and_to_dict_has_four_keys():
+    f = lint("PHQ-9 = 14.")[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        f.start = 3  # type: ignore[misc]
+    assert f.to_dict() == {"category": "clinical_test_results", "start": 0, "end": 10, "text": "PHQ-9 = 14"}
+    assert f.suggestion == "move to the progress note: clinical test results"
+
+
+def test_unicode_offsets_are_code_points():
+    text = "S\u00e9ance \U0001F642 \u2014 na\u00efve caf\u00e9 talk; PHQ\u20119 = 12, GAD\u20117 score of 9. Dx F41.1"
+    findings = lint(text)
+    _check_invariants(text, findings)
+    got = {(f.category, f.text) for f in findings}
+    # adjacent results joined only by ", " are one finding
+    assert ("clinical_test_results", "PHQ\u20119 = 12, GAD\u20117 score of 9") in got
+    assert ("summary_diagnosis", "Dx F41.1") in got
+    start = text.index("PHQ")
+    assert [f.start for f in findings if f.category == "clinical_test_results"] == [start]
+
+
+def test_findings_sorted_and_non_overlapping_in_a_long_note():
+    rows = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines()]
+    note = "\n".join(r["text"] for r in rows)
+    findings = lint(note)
+    _check_invariants(note, findings)
+    assert lint(note) == findings  # deterministic
+
+
+def test_gating_loses_nothing():
+    """The trigger tables are an optimisation only: gated == full scan."""
+    rows = [json.loads(line)["text"] for line in LABELS.read_text(encoding="utf-8").splitlines()]
+    rng = random.Random(7)
+    notes = rows + [" ".join(rng.sample(rows, 40)) for _ in range(5)] + ["\n".join(rows)]
+    for text in notes:
+        assert lint_mod._spans(text) == lint_mod._spans(text, gated=False)
+
+
+def test_five_thousand_word_note_is_fast():
+    rows = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines()]
+    rng = random.Random(3)
+    process = [r["text"] for r in rows if not r["findings"]]
+    clinical = [r["text"] for r in rows if r["findings"]]
+    parts, words = [], 0
+    while words < 5000:  # a realistic note: mostly session content, some clinical summary
+        t = rng.choice(clinical) if rng.random() < 0.25 else rng.choice(process)
+        parts.append(t)
+        words += len(t.split())
+    note = " ".join(parts)
+    lint(note)
+    best = min(_timed(note) for _ in range(9))
+    assert best < 0.050, f"{best * 1000:.1f} ms"
+
+
+def _timed(note: str) -> float:
+    # CPU time of this process: the suite shares the machine with other workloads
+    t = time.process_time()
+    lint(note)
+    return time.process_time() - t
+
+
+# --- labelled set and quality -------------------------------------------------------------
+
+def test_labelled_set_is_well_formed():
+    rows = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) >= 120
+    assert sum(1 for r in rows if not r["findings"]) >= 0.25 * len(rows)
+    held = sum(1 for r in rows if r["split"] == "heldout")
+    assert 0.28 <= held / len(rows) <= 0.4
+    for r in rows:
+        assert r["split"] in {"tuned", "heldout"}
+        for lab in r["findings"]:
+            assert lab["category"] in CATEGORIES
+            assert lab["text"] in r["text"]
+
+
+def test_overall_precision_and_recall_on_labelled_set():
+    bench = _bench()
+    stats = bench.score(bench.load(LABELS))["overall"]
+    assert stats["precision"] >= 0.85, stats
+    assert stats["recall"] >= 0.85, stats
+
+
+# --- CLI -------------------------------------------------------------------------------------
+
+def test_cli_file(tmp_path):
+    p = tmp_path / "note.txt"
+    p.write_text("Caf\u00e9 talk. PHQ-9 = 14 today.", encoding="utf-8")
+    res = CliRunner().invoke(lint_cli, [str(p)])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out == [{"category": "clinical_test_results", "start": 11, "end": 21, "text": "PHQ-9 = 14"}]
+
+
+def test_cli_stdin_and_no_findings():
+    res = CliRunner().invoke(lint_cli, ["-"], input="She dreamt of a locked door.")
+    assert res.exit_code == 0
+    assert json.loads(res.stdout) == []
+    res = CliRunner().invoke(lint_cli, ["-"], input="Started Lexapro 10 mg.")
+    assert res.exit_code == 0
+    assert [f["category"] for f in json.loads(res.stdout)] == ["medication_prescription_and_monitoring"]
+
+
+def test_cli_missing_file_exits_2(tmp_path):
+    res = CliRunner().invoke(lint_cli, [str(tmp_path / "nope.txt")])
+    assert res.exit_code == 2
+    assert "cannot read" in res.stderr
+    assert res.stdout == ""
+
+
+def test_cli_undecodable_file_exits_2_without_echoing_text(tmp_path):
+    p = tmp_path / "bad.txt"
+    p.write_bytes(b"PHQ-9 = 14 \xff\xfe")
+    res = CliRunner().invoke(lint_cli, [str(p)])
+    assert res.exit_code == 2
+    assert "PHQ" not in res.stderr
