@@ -1,0 +1,140 @@
+"""``confide audit export`` and ``confide audit report`` (registered lazily by confide.audit_cli).
+
+    confide audit export --format fhir|csv --projection access_log|disclosure_log|accounting|note_versions
+                         [--patient ID] [-o FILE|DIR] [--schema S]
+    confide audit report --patient ID [-o FILE] [--schema S]
+
+The data comes from the audit projections through SQL here; the mapping to
+FHIR/CSV is ``audit.fhir_export`` and the page is ``audit.report`` (both pure).
+For one patient, disclosure steps and note versions that do not repeat the
+patient id (only ``DisclosureRequested`` and ``*Drafted`` carry it) are found
+through their request or note.
+"""
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+from psycopg.rows import dict_row
+
+from audit import fhir_export, queries, report as report_mod
+from confide import config
+
+PROJECTIONS = tuple(fhir_export.TABLES)
+
+schema_option = click.option("--schema", default=None,
+                             help="event store schema (default CONFIDE_DB_SCHEMA, else confide)")
+
+
+def open_store(schema: str | None):
+    """A PostgresEventStore on ``config.db_dsn()``; raises click.ClickException when unreachable."""
+    from confide.eventstore.store import PostgresEventStore
+
+    try:
+        return PostgresEventStore(config.db_dsn(), schema=schema or config.db_schema(), pool_size=2)
+    except Exception as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _select(store, template: str, params: tuple) -> list[dict]:
+    with store.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        return [queries._safe(r) for r in cur.execute(store.q(template), params).fetchall()]
+
+
+def projection_rows(store, projection: str, patient_id: str | None, limit: int) -> list[dict]:
+    """Rows of one projection in global order, for one patient when ``patient_id`` is given.
+
+    For ``disclosure_log`` every step of each of the patient's requests is
+    included; for ``note_versions`` every version of each of the patient's notes.
+    Raises KeyError for an unknown projection.
+    """
+    table = fhir_export.TABLES[projection]
+    if patient_id and projection == "disclosure_log":
+        return _select(store, "SELECT * FROM {s}.disclosure_log_view WHERE patient_id = %s OR request_id IN "
+                              "(SELECT request_id FROM {s}.disclosure_log_view WHERE patient_id = %s) "
+                              "ORDER BY global_position LIMIT %s", (patient_id, patient_id, limit))
+    if patient_id and projection == "note_versions":
+        return _select(store, "SELECT * FROM {s}.note_version_view WHERE patient_id = %s OR note_id IN "
+                              "(SELECT note_id FROM {s}.note_version_view WHERE patient_id = %s) "
+                              "ORDER BY global_position LIMIT %s", (patient_id, patient_id, limit))
+    return queries.rows(store, table, patient_id, limit)
+
+
+def _output_path(output: str | None, projection: str, patient_id: str | None, ext: str) -> Path | None:
+    if output is None or output == "-":
+        return None
+    path = Path(output)
+    if path.is_dir() or output.endswith(("/", "\\")):
+        path.mkdir(parents=True, exist_ok=True)
+        path = path / f"{projection}{'-' + patient_id if patient_id else ''}.{ext}"
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@click.command()
+@schema_option
+@click.option("--format", "fmt", type=click.Choice(["fhir", "csv"]), required=True,
+              help="fhir: a Bundle (collection) of BALP AuditEvents or Provenance; csv: the table")
+@click.option("--projection", type=click.Choice(PROJECTIONS), required=True)
+@click.option("--patient", "patient_id", default=None, help="only this patient's rows")
+@click.option("-o", "--output", default=None, help="file, or directory (file named after the projection); default stdout")
+@click.option("--limit", default=1_000_000, show_default=True, help="at most this many rows")
+def export(schema, fmt, projection, patient_id, output, limit):
+    """Export one audit projection as FHIR R4 (IHE BALP AuditEvents / Provenance) or CSV."""
+    store = open_store(schema)
+    try:
+        rows = projection_rows(store, projection, patient_id, limit)
+        head = store.head_position()
+    finally:
+        store.close()
+    path = _output_path(output, projection, patient_id, "json" if fmt == "fhir" else "csv")
+    if fmt == "fhir":
+        resources = fhir_export.resources_for(projection, rows, fhir_export.Site(endpoint=config.gateway_url()))
+        bundle = fhir_export.bundle(resources, f"confide-{projection}-{head}")
+        text = fhir_export.dumps(bundle)
+        if path:
+            path.write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+        summary = f"{len(resources)} resources from {len(rows)} {projection} rows"
+    else:
+        if path:
+            with path.open("w", encoding="utf-8", newline="") as out:
+                n = fhir_export.write_csv(projection, rows, out)
+        else:
+            n = fhir_export.write_csv(projection, rows, sys.stdout)
+        summary = f"{n} {projection} rows"
+    if path:
+        click.echo(f"wrote {summary} to {path} (event store head {head})", err=True)
+
+
+def gather_timeline(store, patient_id: str, limit: int = 100_000) -> list[dict]:
+    """The patient's timeline entries (see ``audit.report.timeline``), oldest first."""
+    return report_mod.timeline(
+        access_rows=projection_rows(store, "access_log", patient_id, limit),
+        disclosure_rows=projection_rows(store, "disclosure_log", patient_id, limit),
+        accounting_rows=projection_rows(store, "accounting", patient_id, limit),
+        note_rows=projection_rows(store, "note_versions", patient_id, limit))
+
+
+@click.command()
+@schema_option
+@click.option("--patient", "patient_id", required=True, help="the patient whose history to render")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="HTML file (default audit-report-<patient>.html)")
+def report(schema, patient_id, output):
+    """Write a self-contained HTML page of one patient's notes, reads, requests, decisions and disclosures."""
+    store = open_store(schema)
+    try:
+        entries = gather_timeline(store, patient_id)
+        head = store.head_position()  # read after the rows: every row shown is at or below it
+    finally:
+        store.close()
+    generated = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    page = report_mod.render_report(patient_id, entries, generated, head)
+    path = output or Path(f"audit-report-{patient_id}.html")
+    path.write_text(page, encoding="utf-8")
+    click.echo(f"wrote {path} ({len(entries)} events, event store head {head})")
