@@ -93,7 +93,7 @@ def export(schema, fmt, projection, patient_id, output, limit):
     path = _output_path(output, projection, patient_id, "json" if fmt == "fhir" else "csv")
     if fmt == "fhir":
         resources = fhir_export.resources_for(projection, rows, fhir_export.Site(endpoint=config.gateway_url()))
-        bundle = fhir_export.bundle(resources, f"confide-{projection}-{head}")
+        bundle = fhir_export.bundle(resources, f"confide-{projection.replace('_', '-')}-{head}")
         text = fhir_export.dumps(bundle)
         if path:
             path.write_text(text, encoding="utf-8")

@@ -548,10 +548,13 @@ def resources_for(projection: str, rows: Iterable[dict], site: Site = DEFAULT_SI
 
 
 def bundle(resources: list[dict], bundle_id: str | None = None) -> dict:
-    """A FHIR R4 ``Bundle`` of type ``collection`` holding ``resources`` (fullUrl ``urn:uuid``-free:
-    ``<type>/<id>``)."""
+    """A FHIR R4 ``Bundle`` of type ``collection`` holding ``resources``, each entry's
+    ``fullUrl`` its relative ``<type>/<id>``. Raises ValueError when ``bundle_id`` is not a
+    FHIR id (``[A-Za-z0-9-.]{1,64}``)."""
     out: dict = {"resourceType": "Bundle", "type": "collection", "total": len(resources)}
     if bundle_id:
+        if not _FHIR_ID.match(bundle_id):
+            raise ValueError(f"bundle id {bundle_id!r} is not a FHIR id")
         out["id"] = bundle_id
     out["entry"] = [{"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r} for r in resources]
     return out

@@ -6,6 +6,8 @@ Chromium loads it with a filter in the URL fragment and dumps the DOM after
 the inline script ran, then takes a screenshot. Chromium missing is a
 failure, never a skip: set-up installs it (``CONFIDE_SETUP_BROWSER=1``).
 """
+import csv
+import json
 import shutil
 import struct
 import subprocess
@@ -16,7 +18,7 @@ from urllib.parse import quote
 import pytest
 from click.testing import CliRunner
 
-from audit.commands import report as report_command
+from audit.commands import export as export_command, report as report_command
 from audit.replay import apply_event, event_dict
 from confide.envelope import NewEvent
 
@@ -183,3 +185,29 @@ def test_report_screenshot(report_file, tmp_path):
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (1280, 900)
     assert len(data) > 20_000, f"screenshot suspiciously small ({len(data)} bytes): blank page?"
+
+
+@pytest.mark.parametrize("projection,rows,resources,profiles", [
+    ("access_log", 3, 6, {"IHE.BasicAudit.AuthZconsent", "IHE.BasicAudit.PatientRead",
+                          "IHE.BasicAudit.PrivacyDisclosure.Source"}),
+    ("disclosure_log", 6, 4, {"IHE.BasicAudit.AuthZconsent", "IHE.BasicAudit.PrivacyDisclosure.Source"}),
+    ("accounting", 1, 1, {"IHE.BasicAudit.PrivacyDisclosure.Source"}),
+    ("note_versions", 2, 2, {"us-core-provenance"}),
+])
+def test_export_cli_writes_an_r4_bundle_and_a_csv(patient, test_db_dsn, tmp_path, projection, rows, resources,
+                                                  profiles):
+    from fhir.resources.R4B.bundle import Bundle
+
+    env = {"CONFIDE_DB_DSN": test_db_dsn}
+    for fmt in ("fhir", "csv"):
+        result = CliRunner().invoke(export_command, ["--format", fmt, "--projection", projection, "--patient",
+                                                     patient, "-o", str(tmp_path) + "/"], env=env)
+        assert result.exit_code == 0, result.output + repr(result.exception)
+    bundle = json.loads((tmp_path / f"{projection}-{patient}.json").read_text())
+    Bundle.model_validate(bundle)
+    assert bundle["type"] == "collection" and len(bundle["entry"]) == resources
+    assert {e["resource"]["meta"]["profile"][0].rsplit("/", 1)[1] for e in bundle["entry"]} == profiles
+    assert MARKER not in json.dumps(bundle)
+    with (tmp_path / f"{projection}-{patient}.csv").open() as f:
+        table = list(csv.reader(f))
+    assert len(table) == rows + 1
