@@ -11,7 +11,8 @@ setup:
 run: setup
 	$(VENV)/confide run
 
-test: setup
+test:
+	@bash deploy/setup.sh --test
 	$(PYTEST) -q tests
 
 test-unit: setup

@@ -4,7 +4,7 @@
 #   2. PostgreSQL and RabbitMQ reachable: running ones are used; otherwise
 #      Docker Compose where an engine runs; otherwise Debian packages;
 #   3. roles, databases (confide, confide_test), schema, broker topology, keys.
-# Usage: deploy/setup.sh            (called by `make run` and `make test`)
+# Usage: deploy/setup.sh [--test]   (`make run`; `make test` adds --test: also Chromium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -108,7 +108,8 @@ log "installing roles, databases and schema"
 log "declaring RabbitMQ exchanges and queues"
 .venv/bin/confide broker declare
 .venv/bin/confide keys init >/dev/null
-if [ "${CONFIDE_SETUP_BROWSER:-}" = "1" ] && ! command -v chromium >/dev/null 2>&1; then
-  log "installing chromium for the report's browser test"; apt_install chromium
+# The test suite opens the auditor's HTML report in headless Chromium.
+if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null 2>&1; then
+  log "installing chromium (Debian package) for the report's browser test"; apt_install chromium
 fi
 log "ready"

@@ -81,7 +81,11 @@ def accounting(ev: dict) -> Row | None:
             "request_id": d.get("request_id")}
 
 
-_ACTOR_KEYS = ("author_id", "signer_id", "cosigner_id", "supervisor_id", "actor_id", "patient_id")
+# Who acted, in the order the notes service's events name them (signed_by on a
+# signature, cosigned_by on a co-signature, decided_by on an amendment decision…).
+_ACTOR_KEYS = ("signed_by", "signer_id", "cosigned_by", "cosigner_id", "revised_by", "decided_by", "author_id",
+               "requested_by",
+               "actor_id", "patient_id")
 
 
 def note_versions(ev: dict) -> Row | None:
