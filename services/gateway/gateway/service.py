@@ -109,7 +109,7 @@ class GatewayService:
         view = self.disclosures.request_disclosure(payload)
         return _json(201, schemas.reply_from_view(view))
 
-    @http("GET", "/disclosure-requests/<string:request_id>")
+    @http("GET", "/disclosure-requests/<path:request_id>")
     @endpoint
     def get_disclosure_request(self, request, request_id):
         """→ 200 DisclosureRequest (with released content), 404 for another org's id."""
@@ -128,7 +128,7 @@ class GatewayService:
         view = self.disclosures.request_disclosure({"requester": _requester(claims), **mapped})
         return _json(201, cdex.task_from_view(view), "application/fhir+json")
 
-    @http("GET", "/fhir/Task/<string:request_id>")
+    @http("GET", "/fhir/Task/<path:request_id>")
     @endpoint
     def get_task(self, request, request_id):
         """→ 200 Task (requested/on-hold/accepted/rejected/completed), 404 for another org's id."""
