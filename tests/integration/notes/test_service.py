@@ -1,5 +1,6 @@
 """NotesService over nameko, PostgreSQL and RabbitMQ: lifecycle, decided reads, fail-closed."""
 import json
+import time
 import uuid
 
 import pytest
@@ -27,9 +28,24 @@ def decision(pg_store, decision_id):
     return ev
 
 
-def decisions_about(pg_store, note_id):
-    return [e for e in pg_store.read_category("accessDecision", pg_store.head_position() - 200, 1000)
-            if e.data.get("note_id") == note_id]
+def decisions_about(pg_store, note_id, since, timeout=15.0):
+    """AccessDecided events about a note recorded after global position ``since`` (polled with a deadline)."""
+    deadline = time.time() + timeout
+    while True:
+        found = [e for e in pg_store.read_category("accessDecision", since, 100000) if e.data.get("note_id") == note_id]
+        if found or time.time() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def wait_visible(pg_store, patient_id, note_ids, timeout=15.0):
+    """Category reads stop at the database-wide commit frontier; wait (with a deadline) until ours pass it."""
+    from notes.views import note_ids_of_patient
+
+    deadline = time.time() + timeout
+    while set(note_ids_of_patient(pg_store, patient_id)) != set(note_ids):
+        assert time.time() < deadline, "notes never became visible to category readers"
+        time.sleep(0.05)
 
 
 def psych_note(container, patient_id, text):
@@ -80,6 +96,7 @@ def test_fail_closed_when_the_decision_cannot_be_recorded(container_factory, ser
     note_id = psych_note(container, patient_id, f"text {marker}")["note_id"]
     with pytest.raises(EventStoreUnavailableError):
         call(container, "read_note", note_id, AUTHOR, "treatment")
+    wait_visible(pg_store, patient_id, [note_id])
     with pytest.raises(EventStoreUnavailableError):
         call(container, "list_notes", patient_id, AUTHOR, "treatment")
 
@@ -135,13 +152,17 @@ def test_lint_and_findings_reply(notes_container, patient_id):
 
 
 def test_list_export_and_release(notes_container, pg_store, patient_id, marker):
+    since = pg_store.head_position()
     progress = call(notes_container, "write_progress_note", {
         "patient_id": patient_id, "author": author(), "content": progress_content()})["note_id"]
     call(notes_container, "sign_note", progress, "C-A")
     psych = psych_note(notes_container, patient_id, f"lake house {marker}")["note_id"]
+    wait_visible(pg_store, patient_id, [progress, psych])
     listed = call(notes_container, "list_notes", patient_id, OTHER, "treatment")
     assert [n["note_id"] for n in listed["notes"]] == [progress] and listed["withheld"] == 1
-    assert {d.data["decision"] for d in decisions_about(pg_store, psych)} == {"deny"}
+    recorded = [pg_store.read_stream(f"accessDecision-{n['decision_id']}")[0] for n in listed["notes"]]
+    assert [d.data["note_id"] for d in recorded] == [progress]
+    assert [d.data["decision"] for d in decisions_about(pg_store, psych, since)] == ["deny"]  # omitted, recorded
 
     request = call(notes_container, "request_record_access", patient_id, patient_id)
     call(notes_container, "extend_record_access", request["request_id"], "records archived off site")
