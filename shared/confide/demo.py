@@ -1,0 +1,487 @@
+"""``confide demo``: the shipped real data through the running stack, end to end.
+
+Steps (each shows progress; the output carries counts, ids, decisions and
+rules — never note text or clinical content):
+
+1. ``GET <gateway>/health``; exit 1 with "run `make run` in another terminal"
+   when the stack is not up.
+2. Read the Synthea bundles in place (:mod:`confide.synthea`) and, over nameko
+   RPC to the ``notes`` service, write and sign every progress note and
+   psychotherapy note. Note ids are deterministic, so a second run finds the
+   notes already there (counted as "already on file") instead of duplicating them.
+3. The author of one psychotherapy note reads it (permitted, recorded) and
+   another clinician of the practice tries (denied, recorded).
+4. Submit every ``<data dir>/payer-requests/davinci-cdex/cdex-task-example*.json``
+   to ``POST /fhir/Task`` with an insurer token (``gateway.tokens.issue_token``,
+   org "Acme Health Plan", role ``insurer_health_plan``). The examples name HL7's
+   sample member "Member123" or a sample Patient, who is not ours: Task *i* is
+   pointed at imported patient *i mod n* by setting ``Task.for.identifier`` to
+   ``{"system": "urn:confide:patient-id", "value": <patient id>}`` (a ``type``
+   already there is kept). Nothing else changes: ``for.reference``/``display`` and
+   any contained Patient stay, so the Task remains valid FHIR, and the gateway
+   reads ``for.identifier`` first. Then one psychotherapy-note request without an
+   authorization goes to ``POST /disclosure-requests`` (expected: denied under
+   45 CFR 164.508(a)(2)). Each request is polled until it leaves ``requested``.
+5. Wait until the audit service has sealed and relayed every event
+   (``audit.status``), then run the same verify and replay the
+   ``confide audit verify`` / ``replay`` commands run, in-process; replay is
+   retried briefly while the projections consume the last relayed events.
+6. A summary table. Exit 0 when verify passes and replay matches, else 1.
+
+Options override the environment (``CONFIDE_GATEWAY_URL``, ``CONFIDE_AMQP_URI``,
+``CONFIDE_DB_SCHEMA``, ``CONFIDE_DATA_DIR``; the store DSN, key and checkpoint
+directories come from ``confide.config``).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import re
+import sys
+import time
+import urllib.error
+import urllib.request
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from confide import config
+
+INSURER_ORG = "Acme Health Plan"
+INSURER_ROLE = "insurer_health_plan"
+PRACTICE = "Confide demo practice"
+PATIENT_ID_SYSTEM = "urn:confide:patient-id"
+PSYCHOTHERAPY_RULE = "164.508(a)(2)"
+PERMITS = {"permit", "permit_minimum_necessary", "permit_redacted"}
+UNDECIDED = {"requested", "on_hold", "on-hold"}
+
+
+class DemoError(click.ClickException):
+    """A step failed; the message says which and what to do (exit 1)."""
+
+    exit_code = 1
+
+
+@dataclass
+class Decision:
+    """One request's outcome as printed: ``kind`` (cdex task | psychotherapy), source, patient, result, rule."""
+
+    label: str
+    request_id: str
+    patient_id: str
+    note_kind: str
+    status: str
+    decision: str
+    rule: str
+
+    @property
+    def permitted(self) -> bool:
+        return self.decision in PERMITS
+
+
+@dataclass
+class DemoSummary:
+    """What the demo did; ``ok`` is verify passed and replay matched."""
+
+    patients: int = 0
+    progress_notes: int = 0
+    psychotherapy_notes: int = 0
+    already_on_file: int = 0
+    reads: list = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    events: int = 0
+    verify_ok: bool = False
+    verify_text: str = ""
+    replay_ok: bool = False
+    replay_text: str = ""
+    elapsed: float = 0.0
+    selection: Counter = field(default_factory=Counter)
+
+    @property
+    def permitted(self) -> int:
+        return sum(d.permitted for d in self.decisions)
+
+    @property
+    def denied(self) -> int:
+        return sum(not d.permitted and d.status not in UNDECIDED for d in self.decisions)
+
+    @property
+    def undecided(self) -> int:
+        return sum(d.status in UNDECIDED for d in self.decisions)
+
+    @property
+    def ok(self) -> bool:
+        return self.verify_ok and self.replay_ok
+
+
+# -- HTTP ---------------------------------------------------------------------------------------
+
+def _http(method: str, url: str, body: Optional[dict] = None, token: Optional[str] = None,
+          timeout: float = 30) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Accept": "application/json"}
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        try:
+            return exc.code, json.loads(exc.read() or b"{}")
+        except ValueError:
+            return exc.code, {}
+
+
+def check_health(gateway: str) -> None:
+    """Raise DemoError unless ``GET /health`` answers 200."""
+    try:
+        status, body = _http("GET", f"{gateway}/health", timeout=5)
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DemoError(f"the Confide stack is not running: no gateway at {gateway} ({reason}).\n"
+                        "Start it with `make run` in another terminal, then run `make demo` again.") from None
+    if status != 200:
+        raise DemoError(f"the gateway at {gateway} answers {status}: broker {body.get('broker')}, "
+                        f"database {body.get('database')}. Fix that (or restart `make run`) and try again.")
+
+
+# -- CDex tasks ---------------------------------------------------------------------------------
+
+def cdex_task_files(data_dir: Path) -> list[Path]:
+    """The Da Vinci CDex Task examples, in numeric order."""
+    folder = data_dir / "payer-requests" / "davinci-cdex"
+    files = list(folder.glob("cdex-task-example*.json"))
+
+    def number(p: Path) -> int:
+        digits = "".join(ch for ch in p.stem.rsplit("example", 1)[-1] if ch.isdigit())
+        return int(digits or 0)
+
+    return sorted(files, key=number)
+
+
+def point_task_at(task: dict, patient_id: str) -> dict:
+    """A copy of ``task`` whose ``for.identifier`` names ``patient_id`` (see module docstring)."""
+    task = copy.deepcopy(task)
+    subject = task.get("for") if isinstance(task.get("for"), dict) else {}
+    identifier = {"system": PATIENT_ID_SYSTEM, "value": patient_id}
+    old = subject.get("identifier")
+    if isinstance(old, dict) and old.get("type"):
+        identifier = {"type": old["type"], **identifier}
+    task["for"] = {**subject, "identifier": identifier}
+    return task
+
+
+# -- RPC helpers --------------------------------------------------------------------------------
+
+def _remote_type(exc: Exception) -> str:
+    return getattr(exc, "exc_type", "") or type(exc).__name__
+
+
+def _settle(reply) -> Optional[str]:
+    """Wait for an async RPC reply; None on success, the remote error type when it raised."""
+    try:
+        reply.result()
+        return None
+    except Exception as exc:
+        return _remote_type(exc)
+
+
+# -- the demo -----------------------------------------------------------------------------------
+
+def _progress(console):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console)
+
+
+def import_notes(rpc, patients, progress, summary: DemoSummary) -> None:
+    """Write and sign every note of every patient (async RPCs per patient batch)."""
+    total = sum(len(p.progress_notes) + len(p.psychotherapy_notes) for p in patients)
+    task = progress.add_task("writing and signing notes", total=total)
+    for patient in patients:
+        writes = []
+        for note in patient.progress_notes:
+            payload = {k: note[k] for k in ("note_id", "patient_id", "author", "content")}
+            writes.append(("progress", note, rpc.notes.write_progress_note.call_async(payload)))
+        for note in patient.psychotherapy_notes:
+            payload = {k: note[k] for k in ("note_id", "patient_id", "author", "session_date", "text")}
+            writes.append(("psychotherapy", note, rpc.notes.write_psychotherapy_note.call_async(payload)))
+        signs = []
+        for kind, note, reply in writes:
+            error = _settle(reply)
+            if error == "NoteExistsError":
+                summary.already_on_file += 1
+            elif error:
+                raise DemoError(f"notes.write_{kind}_note failed for note {note['note_id']}: {error}")
+            signs.append((kind, note, rpc.notes.sign_note.call_async(note["note_id"], note["author"]["id"])))
+        for kind, note, reply in signs:
+            error = _settle(reply)
+            if error and error != "NoteSignedError":
+                raise DemoError(f"notes.sign_note failed for note {note['note_id']}: {error}")
+            if kind == "progress":
+                summary.progress_notes += 1
+            else:
+                summary.psychotherapy_notes += 1
+            progress.advance(task)
+        summary.patients += 1
+
+
+def psychotherapy_reads(rpc, patients) -> list[dict]:
+    """The author reads one psychotherapy note; another clinician tries. -> [{who, note_id, decision, rule}]."""
+    note = next((n for p in patients for n in p.psychotherapy_notes), None)
+    if note is None:
+        return []
+    author = note["author"]["id"]
+    others = [a for p in patients for a in p.authors if a != author]
+    other = others[0] if others else "npi-0000000000"
+    results = []
+    for who, requester_id in (("author", author), ("other clinician", other)):
+        requester = {"id": requester_id, "role": "clinician_same_practice", "org": PRACTICE, "is_workforce": True}
+        try:
+            reply = rpc.notes.read_note(note["note_id"], requester, "treatment")
+            decision = reply["decision"]
+            results.append({"who": who, "requester": requester_id, "note_id": note["note_id"],
+                            "decision": decision["decision"], "rule": decision.get("rule") or ""})
+            del reply  # the released note is not shown
+        except Exception as exc:
+            if _remote_type(exc) != "AccessDeniedError":
+                raise DemoError(f"notes.read_note failed: {_remote_type(exc)}") from None
+            match = re.search(r"not permitted \((\w+); (.*)\); decision", str(getattr(exc, "value", exc)))
+            results.append({"who": who, "requester": requester_id, "note_id": note["note_id"],
+                            "decision": match.group(1) if match else "deny", "rule": match.group(2) if match else ""})
+    return results
+
+
+def _poll(gateway: str, path: str, token: str, done, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        status, body = _http("GET", f"{gateway}{path}", token=token)
+        if status != 200:
+            raise DemoError(f"GET {path} answered {status}: {body.get('error')}")
+        if done(body) or time.monotonic() > deadline:
+            return body
+        time.sleep(0.2)
+
+
+def submit_requests(gateway: str, token: str, data_dir: Path, patients, progress, timeout: float) -> list[Decision]:
+    """The CDex Tasks, then the unauthorized psychotherapy-note request; each polled until decided."""
+    files = cdex_task_files(data_dir)
+    if not files:
+        raise DemoError(f"no CDex Task examples under {data_dir / 'payer-requests' / 'davinci-cdex'}")
+    task_bar = progress.add_task("insurer requests (gateway)", total=len(files) + 1)
+    decisions = []
+    for i, path in enumerate(files):
+        patient = patients[i % len(patients)]
+        task = point_task_at(json.loads(path.read_text()), patient.patient_id)
+        status, body = _http("POST", f"{gateway}/fhir/Task", task, token)
+        if status != 201:
+            raise DemoError(f"POST /fhir/Task ({path.name}) answered {status}: {body.get('error')} "
+                            f"(field {body.get('field')})")
+        rid = body["id"]
+        _poll(gateway, f"/fhir/Task/{rid}", token, lambda t: t.get("status") not in ("requested", "on-hold"), timeout)
+        view = _poll(gateway, f"/disclosure-requests/{rid}", token, lambda v: v.get("status") not in UNDECIDED, 0)
+        decisions.append(_decision(path.stem, view))
+        progress.advance(task_bar)
+    target = next((p for p in patients if p.psychotherapy_notes), patients[0])
+    body = {"patient_id": target.patient_id, "note_kind": "psychotherapy", "purpose": "payment",
+            "claim_id": "DEMO-PSYCHOTHERAPY-1"}
+    status, reply = _http("POST", f"{gateway}/disclosure-requests", body, token)
+    if status != 201:
+        raise DemoError(f"POST /disclosure-requests answered {status}: {reply.get('error')}")
+    view = _poll(gateway, f"/disclosure-requests/{reply['id']}", token,
+                 lambda v: v.get("status") not in UNDECIDED, timeout)
+    decisions.append(_decision("psychotherapy notes, no authorization", view))
+    progress.advance(task_bar)
+    return decisions
+
+
+def _decision(label: str, view: dict) -> Decision:
+    decision = view.get("decision") or {}
+    refusal = view.get("refusal") or {}
+    hold = view.get("hold") or {}
+    rule = decision.get("rule") or refusal.get("rule") or hold.get("rule") or ""
+    return Decision(label, view["id"], view["patient_id"], view["note_kind"], view["status"],
+                    decision.get("decision") or ("hold" if view["status"] == "on_hold" else view["status"]), rule)
+
+
+def wait_for_audit(rpc, timeout: float, progress) -> dict:
+    """Until the audit service has sealed and relayed up to the current head. Raises DemoError on timeout."""
+    status = rpc.audit.status()
+    head = status["head_position"] or 0
+    bar = progress.add_task("audit: sealing and relaying", total=max(head, 1))
+    deadline = time.monotonic() + timeout
+    while True:
+        relayed = status.get("relayed_position") or 0
+        progress.update(bar, completed=min(relayed, head))
+        if relayed >= head and status.get("sealed_index") is not None:
+            return status
+        if time.monotonic() > deadline:
+            raise DemoError(f"the audit service relayed up to {relayed} of {head} within {timeout:g}s; "
+                            "is the audit service running? (see the `make run` terminal)")
+        time.sleep(0.5)
+        status = rpc.audit.status()
+
+
+def verify_and_replay(schema: str, progress, summary: DemoSummary, attempts: int = 20) -> None:
+    """The functions behind ``confide audit verify`` and ``confide audit replay``, in-process."""
+    from audit.replay import replay as run_replay
+
+    from confide.eventstore.chain import load_chain_key, verify as run_verify
+    from confide.eventstore.store import PostgresEventStore
+    from confide.keys import load_public_key
+
+    store = PostgresEventStore(config.db_dsn(), schema=schema, pool_size=2)
+    try:
+        head = store.head_position()
+        bar = progress.add_task("audit verify", total=max(head, 1))
+        report = run_verify(store, load_chain_key(config.key_dir()), load_public_key(config.key_dir()),
+                            config.checkpoint_dir(), progress=lambda n: progress.update(bar, completed=n))
+        progress.update(bar, completed=report.events)
+        summary.events = report.events
+        summary.verify_ok = bool(report.ok)
+        summary.verify_text = (f"OK — {report.events} events, {report.sealed} sealed, "
+                               f"{report.checkpoints} signed checkpoints" if report.ok
+                               else f"FAILED at global position {report.first_bad_position}")
+        bar = progress.add_task("audit replay", total=max(head, 1))
+        for attempt in range(attempts):
+            progress.reset(bar, total=max(head, 1))
+            result = run_replay(store, None, progress=lambda n: progress.update(bar, completed=n))
+            if result.matches:
+                break
+            time.sleep(0.5)  # the projections are still consuming the last relayed events
+        summary.replay_ok = bool(result.matches)
+        differing = [n for n, p in result.projections.items() if p["missing_live"] or p["extra_live"]]
+        summary.replay_text = (
+            f"live projections match ({len(result.projections)} rebuilt from {result.events} events)"
+            if result.matches else "DIFFERS: " + ", ".join(
+                f"{n} (missing live {result.projections[n]['missing_live']}, "
+                f"extra/different live {result.projections[n]['extra_live']})" for n in differing)
+            + " — see `confide audit replay`")
+    finally:
+        store.close()
+
+
+def run_demo(gateway: str, amqp_uri: str, schema: str, data_dir: Path, limit: Optional[int],
+             timeout: float = 120, console=None) -> DemoSummary:
+    """Run every step (module docstring) and return the summary. Raises DemoError naming the failed step."""
+    from rich.console import Console
+
+    from confide import synthea
+
+    console = console or Console()
+    started = time.monotonic()
+    summary = DemoSummary()
+    check_health(gateway)
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    console.print(f"[green]✓[/] stack is up at {gateway}")
+
+    patients = synthea.load_patients(data_dir, limit=limit, stats=summary.selection)
+    if not patients:
+        raise DemoError(f"no behavioral-health patients found in {synthea.synthea_dir(data_dir)}")
+    sel = summary.selection
+    console.print(f"[green]✓[/] read {sel['bundles']} Synthea bundles in place from {synthea.synthea_dir(data_dir)}: "
+                  f"{sel['candidates']} behavioral-health encounters, {sel['notes']} become progress notes "
+                  f"({sel['skipped_no_mh_diagnosis']} without an MH diagnosis and {sel['skipped_period']} "
+                  f"multi-day stays skipped) for {len(patients)} patients")
+
+    from gateway.tokens import issue_token
+
+    token = issue_token(INSURER_ORG, INSURER_ROLE, ttl=3600, key_dir=config.key_dir())
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri, "serializer": "json"}, timeout=timeout) as rpc:
+        with _progress(console) as progress:
+            import_notes(rpc, patients, progress, summary)
+        new = summary.progress_notes + summary.psychotherapy_notes - summary.already_on_file
+        console.print(f"[green]✓[/] {summary.progress_notes} progress notes and {summary.psychotherapy_notes} "
+                      f"psychotherapy notes signed over RPC: {new} new"
+                      + (f", {summary.already_on_file} already on file from an earlier run (same note ids)"
+                         if summary.already_on_file else ""))
+
+        summary.reads = psychotherapy_reads(rpc, patients)
+        for r in summary.reads:
+            verdict = "[green]permitted[/]" if r["decision"] in PERMITS else "[red]denied[/]"
+            console.print(f"[green]✓[/] psychotherapy note {r['note_id'][:8]}, read for treatment by the {r['who']} "
+                          f"({r['requester']}): {verdict}, recorded — {r['rule']}")
+
+        console.print(f"  sending the HL7 Da Vinci CDex Task examples as {INSURER_ORG} ({INSURER_ROLE}); each Task "
+                      "is unchanged except Task.for.identifier, set to an imported patient (by order)")
+        with _progress(console) as progress:
+            summary.decisions = submit_requests(gateway, token, data_dir, patients, progress, timeout)
+        _print_decisions(console, summary.decisions)
+
+        with _progress(console) as progress:
+            wait_for_audit(rpc, timeout, progress)
+            verify_and_replay(schema, progress, summary)
+    summary.elapsed = time.monotonic() - started
+    _print_summary(console, summary)
+    return summary
+
+
+def _outcome(d: Decision) -> str:
+    if d.status in UNDECIDED:
+        return f"[yellow]{d.status} (undecided)[/]"
+    words = d.decision.replace("permit", "permitted").replace("deny", "denied").replace("_", " ")
+    if d.permitted:
+        return f"[green]{words}[/], {d.status}"
+    return f"[red]{words}[/], {d.status}"
+
+
+def _print_decisions(console, decisions: list[Decision]) -> None:
+    console.print(f"[bold]Insurer requests ({INSURER_ORG})[/] — request id, patient, notes asked for: outcome — rule")
+    for d in decisions:
+        label = d.label.replace("cdex-task-", "CDex ").replace("psychotherapy notes, no authorization",
+                                                                  "psychotherapy-note request, no authorization")
+        console.print(f"  {label:<16} {d.request_id[:8]} patient {d.patient_id[:8]} {d.note_kind:<13}: "
+                      f"{_outcome(d)} — {d.rule}", highlight=False)
+
+
+def _print_summary(console, s: DemoSummary) -> None:
+    from rich.table import Table
+
+    table = Table(title="Demo summary", title_justify="left", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    psy = next((d for d in s.decisions if d.note_kind == "psychotherapy" and d.label.startswith("psychotherapy")), None)
+    rows = [
+        ("patients imported", str(s.patients)),
+        ("progress notes (signed)", str(s.progress_notes)),
+        ("psychotherapy notes (signed)", str(s.psychotherapy_notes)),
+        ("psychotherapy-note reads", ", ".join(f"{r['who']}: {r['decision']}" for r in s.reads) or "—"),
+        ("requests permitted / denied", f"{s.permitted} / {s.denied}" + (f" ({s.undecided} undecided)" if s.undecided else "")),
+        ("psychotherapy request", f"{psy.decision} — {psy.rule}" if psy else "—"),
+        ("events in the store", str(s.events)),
+        ("audit verify", ("[green]" if s.verify_ok else "[red]") + s.verify_text + "[/]"),
+        ("audit replay", ("[green]" if s.replay_ok else "[red]") + s.replay_text + "[/]"),
+        ("elapsed", f"{s.elapsed:.1f} s"),
+    ]
+    for k, v in rows:
+        table.add_row(k, v)
+    console.print(table)
+
+
+@click.command()
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="shipped data (default CONFIDE_DATA_DIR); Synthea bundles are read from its synthea/ folder")
+@click.option("--limit-patients", type=click.IntRange(min=1), default=None,
+              help="import only the first N behavioral-health patients")
+@click.option("--gateway-url", default=None, help="gateway base URL (default CONFIDE_GATEWAY_URL)")
+@click.option("--amqp-uri", default=None, help="RabbitMQ URI of the services (default CONFIDE_AMQP_URI)")
+@click.option("--schema", default=None, help="event store schema to verify (default CONFIDE_DB_SCHEMA)")
+@click.option("--timeout", default=120.0, show_default=True, type=click.FloatRange(min=1),
+              help="seconds to wait for any one RPC, request decision or the audit catch-up")
+def demo(data_dir, limit_patients, gateway_url, amqp_uri, schema, timeout):
+    """Import the shipped Synthea patients, send the CDex payer requests, then verify and replay the audit log."""
+    summary = run_demo(
+        gateway=(gateway_url or config.gateway_url()).rstrip("/"), amqp_uri=amqp_uri or config.amqp_uri(),
+        schema=schema or config.db_schema(), data_dir=Path(data_dir) if data_dir else config.data_dir(),
+        limit=limit_patients, timeout=timeout)
+    sys.exit(0 if summary.ok else 1)
