@@ -1,0 +1,123 @@
+"""The walking skeleton end to end: practice RPCs, insurer HTTP, audit trail and verify.
+
+Synthetic data only.
+"""
+import uuid
+
+import psycopg
+import pytest
+from nameko.exceptions import RemoteError
+
+from confide import config as confide_config
+from confide.eventstore.chain import load_chain_key, verify
+from confide.eventstore.store import PostgresEventStore
+from confide.keys import load_public_key
+from gateway.tokens import issue_token
+
+from .conftest import wait_for
+
+AUTHOR = {"id": "clin-a", "role": "clinician", "credentials": "PhD"}
+OTHER = {"id": "clin-b", "role": "clinician_same_practice", "org": "Northside Counseling Group"}
+ORIGINATOR = {"id": "clin-a", "role": "originator_clinician", "org": "Northside Counseling Group"}
+MARKER = "ZEBRA-PERSIMMON-" + uuid.uuid4().hex[:8]
+
+
+def progress_content():
+    return {
+        "session_date": "2026-03-02", "start_time": "14:00:00", "stop_time": "14:53:00",
+        "modality": "individual psychotherapy (CBT)", "cpt_code": "90834", "frequency": "weekly",
+        "diagnosis_codes": ["F33.1"], "symptoms": "low mood, poor sleep", "functional_status": "working part time",
+        "interventions": "cognitive restructuring", "treatment_plan": "continue weekly CBT",
+        "prognosis": "fair", "progress_to_date": "PHQ-9 down from 18 to 12",
+        "medications": [{"name": "sertraline", "dose": "100 mg", "prescription": "daily", "monitoring": ""}],
+        "clinical_tests": {"phq9": 12, "gad7": 9},
+        "risk_assessment": {"level": "low", "factors": "", "plan": ""},
+    }
+
+
+def write_notes(stack, patient):
+    with stack.rpc("notes") as notes:
+        progress = notes.write_progress_note({"patient_id": patient, "author": AUTHOR, "content": progress_content()})
+        notes.sign_note(progress["note_id"], "clin-a")
+        psych = notes.write_psychotherapy_note({
+            "patient_id": patient, "author": AUTHOR, "session_date": "2026-03-02",
+            "text": f"Noticed my own impatience when she spoke about her brother. {MARKER}"})
+        notes.sign_note(psych["note_id"], "clin-a")
+    return progress["note_id"], psych["note_id"]
+
+
+def access_rows(stack, patient):
+    store = PostgresEventStore(stack.config["DB_DSN"], schema=stack.schema, pool_size=1)
+    try:
+        with store.connection() as conn:
+            return conn.execute(store.q(
+                "SELECT requester_id, decision, rule FROM {s}.access_log_view WHERE patient_id = %s "
+                "ORDER BY global_position"), (patient,)).fetchall()
+    finally:
+        store.close()
+
+
+def test_author_reads_her_psychotherapy_note_and_another_clinician_is_denied(stack):
+    patient = "P-" + uuid.uuid4().hex[:8]
+    _, psych_id = write_notes(stack, patient)
+    with stack.rpc("notes") as notes:
+        mine = notes.read_note(psych_id, ORIGINATOR, "treatment")
+        with pytest.raises(RemoteError) as denied:
+            notes.read_note(psych_id, OTHER, "treatment")
+    assert mine["decision"]["decision"] == "permit" and MARKER in str(mine["note"])
+    assert "164.508(a)(2)(i)(A)" in mine["decision"]["rule"]
+    assert denied.value.exc_type == "AccessDeniedError" and "recorded" in denied.value.value
+    assert MARKER not in denied.value.value
+    # Both decisions reached the audit trail through the relay and RabbitMQ.
+    rows = wait_for(lambda: (lambda r: r if len(r) >= 2 else None)(access_rows(stack, patient)))
+    assert [(r[0], r[1]) for r in rows] == [("clin-a", "permit"), ("clin-b", "deny")]
+
+
+def test_insurer_gets_minimum_necessary_progress_fields_and_is_denied_psychotherapy_notes(stack):
+    patient = "P-" + uuid.uuid4().hex[:8]
+    write_notes(stack, patient)
+    token = issue_token("Acme Health Plan", "insurer_health_plan", key_dir=stack.config["KEY_DIR"])
+
+    status, body = stack.http("POST", "/disclosure-requests", {
+        "patient_id": patient, "purpose": "payment", "note_kind": "progress",
+        "date_from": "2026-03-01", "date_to": "2026-03-31"}, token)
+    assert status == 201, body
+    assert body["decision"]["decision"] == "permit_minimum_necessary"
+    released = body["content"]["notes"][0]["fields"]
+    assert set(released) <= set(body["decision"]["fields_released"])
+    assert "diagnosis_codes" in released
+    for clinical in ("interventions", "risk_assessment", "prognosis"):
+        assert clinical not in released  # not in the payment minimum necessary set
+    assert MARKER not in str(body)
+
+    status, body = stack.http("POST", "/disclosure-requests", {
+        "patient_id": patient, "purpose": "payment", "note_kind": "psychotherapy"}, token)
+    assert status == 201, body
+    assert body["decision"]["decision"] == "deny"
+    assert "164.508(a)(2)" in body["decision"]["rule"]
+    assert MARKER not in str(body)
+
+    status, got = stack.http("GET", f"/disclosure-requests/{body['id']}", token=token)
+    assert status == 200 and got["status"] == "refused"
+    other_org = issue_token("Other Plan", "insurer_health_plan", key_dir=stack.config["KEY_DIR"])
+    assert stack.http("GET", f"/disclosure-requests/{body['id']}", token=other_org)[0] == 404
+
+
+def test_audit_verify_catches_a_row_altered_by_a_superuser(stack, tmp_path):
+    patient = "P-" + uuid.uuid4().hex[:8]
+    write_notes(stack, patient)
+    store = PostgresEventStore(stack.config["DB_DSN"], schema=stack.schema, pool_size=2)
+    key_dir, checkpoints = stack.config["KEY_DIR"], stack.config["CHECKPOINT_DIR"]
+    try:
+        head = store.head_position()
+        wait_for(lambda: store.read_checkpoint("relay:confide.events") >= head)
+        report = verify(store, load_chain_key(key_dir), load_public_key(key_dir), checkpoints)
+        assert report.ok and report.sealed >= head - 1
+        admin = confide_config.with_dbname(confide_config.admin_dsn(), "confide_test")
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute("SET session_replication_role = replica")
+            conn.execute(f'UPDATE "{stack.schema}".events SET type = type || \'X\' WHERE global_position = 2')
+        report = verify(store, load_chain_key(key_dir), load_public_key(key_dir), checkpoints)
+        assert not report.ok and report.first_bad_position == 2
+    finally:
+        store.close()
