@@ -439,7 +439,7 @@ def _print_decisions(console, decisions: list[Decision]) -> None:
     console.print(f"[bold]Insurer requests ({INSURER_ORG})[/] — request id, patient, notes asked for: outcome — rule")
     for d in decisions:
         label = d.label.replace("cdex-task-", "CDex ").replace("psychotherapy notes, no authorization",
-                                                                  "psychotherapy-note request, no authorization")
+                                                                  "psychotherapy, no auth.")
         console.print(f"  {label:<16} {d.request_id[:8]} patient {d.patient_id[:8]} {d.note_kind:<13}: "
                       f"{_outcome(d)} — {d.rule}", highlight=False)
 
