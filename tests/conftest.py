@@ -85,7 +85,7 @@ def rabbit_config(request, vhost_pipeline, rabbit_manager):
 
 @pytest.fixture
 def service_config(rabbit_config, test_db_dsn, tmp_path):
-    """Container config for a service under test: per-test vhost, test database, temp key dir."""
+    """Container config for a service under test: per-test vhost, test database, temp keys and checkpoints."""
     key_dir = tmp_path / "keys"
     key_dir.mkdir()
     return {
@@ -93,5 +93,6 @@ def service_config(rabbit_config, test_db_dsn, tmp_path):
         "DB_DSN": test_db_dsn,
         "DB_SCHEMA": "confide",
         "KEY_DIR": str(key_dir),
+        "CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
         "serializer": "json",
     }
