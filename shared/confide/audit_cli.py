@@ -126,7 +126,8 @@ def seal(schema, key_dir, checkpoint_dir):
               help="projection(s) to rebuild (default all)")
 @click.option("--as-of", "as_of", default=None, help="RFC 3339 time: show STREAM's state as it stood then")
 @click.option("--stream", default=None, help="with --as-of: the stream (note, authorization or request)")
-def replay(schema, names, as_of, stream):
+@click.option("--apply", is_flag=True, help="replace the live projections with the rebuild (after a code change)")
+def replay(schema, names, as_of, stream, apply):
     """Rebuild projections from the store and report whether they match the live ones."""
     if as_of:
         if not stream:
@@ -138,7 +139,7 @@ def replay(schema, names, as_of, stream):
     try:
         progress, update = _progress("replaying", store.head_position())
         with progress:
-            report = run_replay(store, names or None, progress=update)
+            report = run_replay(store, names or None, progress=update, apply=apply)
     finally:
         store.close()
     for name, p in report.projections.items():
@@ -148,6 +149,9 @@ def replay(schema, names, as_of, stream):
                    + ("" if verdict == "matches" else f" — missing live {p['missing_live']}, extra/different live {p['extra_live']}"))
     click.echo(f"replayed {report.events} events: " + ("live projections match" if report.matches
                                                          else "live projections DIFFER"))
+    if apply:
+        click.echo("live projections replaced by the rebuild")
+        sys.exit(0)
     sys.exit(0 if report.matches else 1)
 
 

@@ -62,17 +62,24 @@ class ReplayReport:
 
 
 def replay(store, names: Iterable[str] | None = None, progress: Callable[[int], None] | None = None,
-           batch: int = 5000) -> ReplayReport:
+           batch: int = 5000, apply: bool = False) -> ReplayReport:
     """Rebuild projections from the store and compare them with the live ones.
 
     ``missing_live``: rows the rebuild has that the live table lacks (within the
     positions the live table has reached); ``extra_live``: live rows the rebuild
-    does not produce, or that differ. Raises KeyError for an unknown projection name.
+    does not produce, or that differ. With ``apply=True`` the live tables are
+    then replaced by the rebuild in the same transaction (after a projection's
+    code changed), holding a lock that makes the live consumer wait, so no
+    event is lost in between. Raises KeyError for an unknown projection name.
     """
     names = list(names or PROJECTIONS)
     chosen = {n: PROJECTIONS[n] for n in names}
     report = ReplayReport()
     with store.transaction() as conn:
+        if apply:
+            for table, _fn in chosen.values():
+                conn.execute(sql.SQL("LOCK TABLE {}.{} IN EXCLUSIVE MODE").format(
+                    sql.Identifier(store.schema), sql.Identifier(table)))
         for table, _fn in chosen.values():
             conn.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {}.{} INCLUDING ALL) ON COMMIT DROP").format(
                 sql.Identifier("rebuilt_" + table), sql.Identifier(store.schema), sql.Identifier(table)))
@@ -96,6 +103,11 @@ def replay(store, names: Iterable[str] | None = None, progress: Callable[[int], 
             position = page[-1].global_position + 1
         for name, (table, _fn) in chosen.items():
             report.projections[name] = _compare(store, conn, table)
+            if apply:
+                live = sql.SQL("{}.{}").format(sql.Identifier(store.schema), sql.Identifier(table))
+                conn.execute(sql.SQL("DELETE FROM {}").format(live))
+                conn.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(
+                    live, sql.Identifier("rebuilt_" + table)))
     return report
 
 

@@ -134,3 +134,19 @@ def test_failing_handler_is_retried_then_dead_lettered_and_replayable(container_
     # The operator fixes the cause and replays; here the message is still poison, so it returns to the DLQ.
     assert dlq.replay_all(service_config["AMQP_URI"]) == 1
     assert wait_for(lambda: dlq.peek(service_config["AMQP_URI"]), timeout=20)[0]["event_id"] == poison["event_id"]
+
+
+def test_replay_detects_a_stale_live_projection_and_apply_rebuilds_it(store):
+    from audit.replay import apply_event, event_dict
+
+    stream, event = decision_event(patient="P-stale", decision="permit")
+    store.append(stream, [event], -1)
+    (recorded,) = store.read_stream(stream)
+    stale = event_dict(recorded)
+    stale["data"] = {**stale["data"], "decision": "deny"}  # as an older projection version wrote it
+    apply_event(store, stale)
+    report = replay(store, ["access_log"])
+    assert not report.matches and report.projections["access_log"]["extra_live"] == 1
+    replay(store, ["access_log"], apply=True)
+    assert replay(store, ["access_log"]).matches
+    assert [r[1] for r in _access_rows(store, "P-stale")] == ["permit"]
