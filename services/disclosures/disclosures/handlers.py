@@ -21,6 +21,7 @@ from typing import Any, Callable, Optional
 from confide import streams
 from confide.envelope import NewEvent
 from confide.eventstore.errors import WrongExpectedVersionError
+from confide.hipaa import accounting as hipaa_accounting
 
 from disclosures import facts
 from disclosures.domain import accounting as acct
@@ -413,20 +414,25 @@ def _accounting_events(store, patient_id: str) -> list:
 def suspend_accounting(cmd: commands.SuspendAccounting, store, clock: Clock) -> dict:
     """164.528(a)(2): suspend accounting of disclosures to an oversight agency or law enforcement.
 
-    Returns the suspension. Raises InvalidRequestError (agency role, missing period).
+    The rules (who may ask, how long a written or oral statement suspends) are
+    :mod:`confide.hipaa.accounting`'s. Returns the suspension (``ends_at`` capped at 30 days for an
+    oral statement). Raises InvalidRequestError naming ``agency.role``, ``starts_at`` or ``ends_at``.
     """
-    if cmd.agency.get("role") not in acct.SUSPENDING_ROLES:
+    if cmd.agency.get("role") not in hipaa_accounting.SUSPENDING_ROLES:
         raise errors.InvalidRequestError("agency.role must be health_oversight_agency or law_enforcement",
                                          field="agency.role")
-    starts = parse_ts(cmd.starts_at)
     try:
-        ends = acct.suspension_end(starts, parse_ts(cmd.ends_at), cmd.in_writing)
-    except ValueError as exc:
-        raise errors.InvalidRequestError(str(exc), field="ends_at") from None
+        ends = hipaa_accounting.suspension_end(cmd.starts_at, cmd.ends_at, cmd.in_writing)
+    except ValueError as exc:  # CaseFileError naming suspension.requested_at or suspension.until
+        field = {"suspension.until": "ends_at"}.get(getattr(exc, "field", None), "starts_at")
+        raise errors.InvalidRequestError(str(exc), field=field) from None
+    if ends is None:
+        raise errors.InvalidRequestError("ends_at: a written suspension statement must specify the time period "
+                                         "(164.528(a)(2)(i))", field="ends_at")
     suspension = ev.AccountingSuspended(
         suspension_id=str(uuid.uuid4()), patient_id=cmd.patient_id, agency=dict(cmd.agency),
-        in_writing=cmd.in_writing, statement=cmd.statement, starts_at=fmt_ts(starts), ends_at=fmt_ts(ends),
-        recorded_at=fmt_ts(clock()))
+        in_writing=cmd.in_writing, statement=cmd.statement, starts_at=fmt_ts(parse_ts(cmd.starts_at)),
+        ends_at=fmt_ts(ends), recorded_at=fmt_ts(clock()))
     store.append(_accounting_stream(cmd.patient_id), [_new(suspension)], expected_version=None)
     return suspension.data()
 
@@ -434,15 +440,19 @@ def suspend_accounting(cmd: commands.SuspendAccounting, store, clock: Clock) -> 
 def request_accounting(cmd: commands.RequestAccounting, store, clock: Clock) -> dict:
     """An individual's request for an accounting (164.528): recorded, answered at once.
 
+    What it holds is :func:`confide.hipaa.accounting.accounting` over the patient's recorded
+    entries and suspensions; the deadline is 164.528(c)(1)'s.
     Returns {accounting_request_id, patient_id, received_at, due_at, period_start,
-    entries: [...], withheld_under_suspension: int}.
+    entries: [AccountingEntryRecorded data, by date], withheld_under_suspension: int}.
     """
     now = clock()
     received = parse_ts(cmd.received_at) if cmd.received_at else now
     history = _accounting_events(store, cmd.patient_id)
-    entries = [e.data for e in history if e.type == "AccountingEntryRecorded"]
-    suspensions = [e.data for e in history if e.type == "AccountingSuspended"]
-    shown, withheld = acct.accountable(entries, suspensions, received, parse_ts)
+    entries = {e.data["entry_id"]: e.data for e in history if e.type == "AccountingEntryRecorded"}
+    suspensions = [acct.as_suspension(e.data) for e in history if e.type == "AccountingSuspended"]
+    report = hipaa_accounting.accounting([acct.as_disclosure(e) for e in entries.values()], as_of=received,
+                                         suspensions=suspensions)
+    shown = [entries[e["disclosure_id"]] for e in report["entries"]]
     request_id = str(uuid.uuid4())
     requested = ev.AccountingRequested(accounting_request_id=request_id, patient_id=cmd.patient_id,
                                        requested_by=cmd.requested_by, received_at=fmt_ts(received),
@@ -451,8 +461,8 @@ def request_accounting(cmd: commands.RequestAccounting, store, clock: Clock) -> 
                                      provided_at=fmt_ts(now))
     store.append(_accounting_stream(cmd.patient_id), [_new(requested), _new(provided)], expected_version=None)
     return {"accounting_request_id": request_id, "patient_id": cmd.patient_id, "received_at": requested.received_at,
-            "due_at": requested.due_at, "period_start": fmt_ts(acct.lookback_start(received)),
-            "entries": shown, "withheld_under_suspension": withheld}
+            "due_at": requested.due_at, "period_start": fmt_ts(parse_ts(report["period_start"])),
+            "entries": shown, "withheld_under_suspension": report["withheld_under_suspension"]}
 
 
 def extend_accounting_deadline(cmd: commands.ExtendAccountingDeadline, store, clock: Clock) -> dict:

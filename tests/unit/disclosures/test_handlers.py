@@ -1,6 +1,7 @@
 """Disclosure workflow, authorizations and accounting on the in-memory store (given events / when / then)."""
 import importlib.util
 import pathlib
+from datetime import timedelta
 
 import pytest
 
@@ -198,6 +199,23 @@ class TestAccounting:
             handlers.suspend_accounting(commands.SuspendAccounting(
                 patient, {"org": "X", "role": "attorney"}, True, "s", clock().isoformat()), store, clock)
         assert info.value.field == "agency.role"
+
+
+    def test_written_suspension_needs_its_period_and_names_match_without_case(self, store, clock, notes,
+                                                                               add_note, patient):
+        with pytest.raises(errors.InvalidRequestError) as info:
+            handlers.suspend_accounting(commands.SuspendAccounting(
+                patient, {"org": "State Board", "role": "health_oversight_agency"}, True, "s",
+                clock().isoformat()), store, clock)
+        assert info.value.field == "ends_at" and "164.528(a)(2)(i)" in str(info.value)
+        assert store.read_stream(f"accounting-{patient}") == []  # nothing half-written
+        add_note(patient, kind="psychotherapy")
+        self.disclose_to(store, clock, notes, patient, "hhs_ocr", "HHS OCR", "hhs_compliance")
+        handlers.suspend_accounting(commands.SuspendAccounting(
+            patient, {"org": "hhs ocr", "role": "health_oversight_agency"}, True, "audit",
+            clock().isoformat(), (clock() + timedelta(days=90)).isoformat()), store, clock)
+        reply = handlers.request_accounting(commands.RequestAccounting(patient, "patient"), store, clock)
+        assert reply["entries"] == [] and reply["withheld_under_suspension"] == 1
 
 
 class TestRightOfAccess:

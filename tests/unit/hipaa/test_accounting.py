@@ -6,7 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from confide.hipaa.accounting import accounting_entries, accounting_required
+from confide.hipaa.accounting import (SUSPENDING_ROLES, accounting, accounting_entries, accounting_required,
+                                      period_start, suspension_end)
 from confide.hipaa.rules._case import CaseFileError
 
 REQUIRED = [
@@ -93,6 +94,38 @@ def test_164_528_a_2_ii_oral_suspension_at_most_30_days():
     assert "le" not in [e["disclosure_id"] for e in during]
     later = accounting_entries(DISCLOSURES, as_of="2026-05-20T00:00:00Z", suspensions=[oral])
     assert "le" in [e["disclosure_id"] for e in later]
+
+
+def test_164_528_a_2_withheld_count_and_period_start():
+    """45 CFR 164.528(a)(1), (a)(2): the report says where its period starts and how many it withholds."""
+    suspension = {"recipient": "county sheriff", "requested_at": "2026-04-01T00:00:00Z", "in_writing": True,
+                  "until": "2026-07-01T00:00:00Z"}  # names compared without regard to case
+    report = accounting(DISCLOSURES, as_of="2026-05-01T00:00:00Z", suspensions=[suspension])
+    assert report["withheld_under_suspension"] == 1
+    assert [e["disclosure_id"] for e in report["entries"]] == ["in", "hhs", "flag"]
+    assert report["period_start"] == "2020-05-01T00:00:00Z"
+    assert accounting_entries(DISCLOSURES, as_of="2026-05-01T00:00:00Z", suspensions=[suspension]) \
+        == report["entries"]
+
+
+def test_164_528_a_1_period_start_six_years_never_before_compliance_date():
+    """45 CFR 164.528(a)(1) and (a)(1)(ix)."""
+    assert period_start("2024-02-29T12:00:00Z") == datetime(2018, 2, 28, 12, tzinfo=timezone.utc)
+    assert period_start("2005-01-01T00:00:00Z") == datetime(2003, 4, 14, tzinfo=timezone.utc)
+    with pytest.raises(CaseFileError, match="lookback_years"):
+        period_start("2026-01-01T00:00:00Z", lookback_years=-1)
+
+
+def test_164_528_a_2_suspension_end():
+    """45 CFR 164.528(a)(2)(i) written: the stated period (none stated: no suspension); (ii) oral: <= 30 days."""
+    start = "2026-04-01T00:00:00Z"
+    assert suspension_end(start, "2026-09-01T00:00:00Z", True) == datetime(2026, 9, 1, tzinfo=timezone.utc)
+    assert suspension_end(start, None, True) is None
+    assert suspension_end(start, None, False) == datetime(2026, 5, 1, tzinfo=timezone.utc)
+    assert suspension_end(start, "2026-04-10T00:00:00Z", False) == datetime(2026, 4, 10, tzinfo=timezone.utc)
+    with pytest.raises(CaseFileError, match=r"agency\.until"):
+        suspension_end(start, "soon", False, "agency")
+    assert SUSPENDING_ROLES == {"health_oversight_agency", "law_enforcement"}
 
 
 def test_accounting_entries_bad_input_names_the_field():
