@@ -31,6 +31,7 @@ back as ``unmapped_fields``.
 """
 from __future__ import annotations
 
+from confide.hipaa.rules.s164_501 import EXCLUDED_CATEGORY_FIELDS
 from confide.streams import ACCESS_DECISION, PROGRESS_NOTE, PSYCHOTHERAPY_NOTE, stream_name
 
 from notes.crypto import aad_for
@@ -64,20 +65,9 @@ _COMMON = {
                             "cosigned_by": s.cosigned_by, "cosigned_at": s.cosigned_at},
 }
 _PSYCH_META = {"patient_id": lambda s: s.patient_id, "date_of_service": lambda s: s.session_date}
-_PSYCH_CATEGORY = {
-    "session_start": "session_start_stop_times",
-    "session_stop": "session_start_stop_times",
-    "cpt_code_or_modality": "modalities_and_frequencies_of_treatment",
-    "frequency": "modalities_and_frequencies_of_treatment",
-    "diagnosis_codes": "summary_diagnosis",
-    "symptoms_summary": "summary_symptoms",
-    "functional_status": "summary_functional_status",
-    "treatment_plan_summary": "summary_treatment_plan",
-    "prognosis": "summary_prognosis",
-    "progress_to_date": "summary_progress_to_date",
-    "clinical_test_results": "clinical_test_results",
-    "medication_prescription_and_monitoring": "medication_prescription_and_monitoring",
-}
+# field name -> the lint category whose spans it releases: the inverse of the engine's 164.501 table,
+# so the fields a decision names and the excerpts released for them cannot drift apart.
+_PSYCH_CATEGORY = {name: category for category, names in EXCLUDED_CATEGORY_FIELDS.items() for name in names}
 KNOWN_FIELDS = set(_PROGRESS) | set(_COMMON) | {"full_note"}
 
 
@@ -177,7 +167,7 @@ def note_ids_of_patient(store, patient_id: str, kinds=(m.PROGRESS, m.PSYCHOTHERA
     for kind in kinds:
         position = 1
         while True:
-            page = store.read_category(categories[kind], position, 1000)
+            page = store.read_category(categories[kind], position, 1000, prefix_only=False)
             found += [(r.global_position, r.data["note_id"]) for r in page
                       if r.type.endswith("NoteDrafted") and r.data.get("patient_id") == patient_id]
             if len(page) < 1000:

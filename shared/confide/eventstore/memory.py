@@ -81,7 +81,8 @@ class InMemoryEventStore:
             start = max(from_position, 1) - 1
             return self._events[start:start + limit]
 
-    def read_category(self, category: str, from_position: int = 1, limit: int = 1000) -> list[RecordedEvent]:
+    def read_category(self, category: str, from_position: int = 1, limit: int = 1000,
+                      prefix_only: bool = True) -> list[RecordedEvent]:
         with self._lock:
             out = [e for e in self._events[max(from_position, 1) - 1:]
                    if e.stream_name.split("-", 1)[0] == category]

@@ -269,12 +269,20 @@ class PostgresEventStore:
             ).fetchall()
         return [_recorded(r) for r in rows]
 
-    def read_category(self, category: str, from_position: int = 1, limit: int = 1000) -> list[RecordedEvent]:
-        """Events of one stream category, in global order (same frontier as read_all)."""
+    def read_category(self, category: str, from_position: int = 1, limit: int = 1000,
+                      prefix_only: bool = True) -> list[RecordedEvent]:
+        """Events of one stream category, in global order.
+
+        ``prefix_only=True`` (for subscribers that keep a checkpoint) applies
+        the same skip-free frontier as ``read_all``. A query that keeps no
+        checkpoint (find a patient's notes) passes False and sees every
+        committed event at once, even while an older transaction is still open.
+        """
+        safe = f"AND {_SAFE}" if prefix_only else ""
         with self.connection() as conn:
             rows = conn.execute(
                 self.q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE category = %s AND global_position >= %s "
-                       f"AND {_SAFE} ORDER BY global_position LIMIT %s"),
+                       f"{safe} ORDER BY global_position LIMIT %s"),
                 (category, from_position, limit),
             ).fetchall()
         return [_recorded(r) for r in rows]
