@@ -104,7 +104,8 @@ def verify_requester(cmd: commands.VerifyRequester, store, clock: Clock, notes, 
     return _advance(load_request(store, cmd.request_id), store, clock, notes, engine)
 
 
-def _effective_requester(state: model.DisclosureRequestState) -> dict:
+def effective_requester(state: model.DisclosureRequestState) -> dict:
+    """The request's requester with a recorded verification (164.514(h)) applied."""
     requester = dict(state.request["requester"])
     if state.verification:
         requester["identity_verified"] = bool(state.verification["identity_verified"])
@@ -112,7 +113,7 @@ def _effective_requester(state: model.DisclosureRequestState) -> dict:
 
 
 def _advance(state, store, clock, notes, engine) -> dict:
-    requester = _effective_requester(state)
+    requester = effective_requester(state)
     if state.status == "requested" and model.needs_verification(requester):
         hold = ev.DisclosurePlacedOnHold(
             request_id=state.request_id, reasons=["identity and authority of the requester are not verified"],
@@ -122,31 +123,7 @@ def _advance(state, store, clock, notes, engine) -> dict:
     return _decide(state, requester, store, clock, notes, engine)
 
 
-def build_case(request: dict, requester: dict, notes: list[dict], authorization: Optional[dict],
-               decision_time: str) -> dict:
-    """The engine's case file (see /work/shared/cases/README.md) from the facts on file."""
-    requester = dict(requester)
-    authors = {n.get("author_id") for n in notes}
-    requester.setdefault("is_covered_entity", requester.get("role") in model.COVERED_ENTITY_ROLES)
-    requester["is_originator"] = bool(notes) and authors == {requester.get("id")}
-    case = {k: v for k, v in (request.get("facts") or {}).items()}
-    case.update({
-        "requester": requester, "purpose": request["purpose"], "note_kind": request["note_kind"],
-        "action": request["action"], "patient": request["patient_id"], "decision_time": decision_time,
-        "authorization": authorization, "exception_claimed": request.get("exception_claimed"),
-    })
-    channel = request.get("channel") or {}
-    if channel.get("standard"):
-        case["channel"] = {k: channel.get(k) for k in ("standard", "task_status", "pou", "claim")}
-    return case
-
-
-def _authorization_for(store, request: dict, at) -> Optional[model.AuthorizationState]:
-    if request.get("authorization_id"):
-        found = facts.authorization_as_of(store, request["authorization_id"], at)
-        return found if found.exists else None
-    candidates = facts.authorizations_for_patient(store, request["patient_id"], at)
-    return model.select_authorization(candidates, request["note_kind"], request["requester"].get("org"))
+build_case = facts.build_case  # the case file's shape lives with the fact-gathering
 
 
 def _outcome_dict(outcome) -> dict:
@@ -158,10 +135,9 @@ def _outcome_dict(outcome) -> dict:
 def _decide(state, requester, store, clock, notes, engine) -> dict:
     at = clock()
     request = state.request
-    matched = model.matching_notes(facts.note_index(store, at), request)
-    authorization = _authorization_for(store, request, at)
-    case = build_case(request, requester, matched, authorization.case_form() if authorization else None, fmt_ts(at))
-    outcome = _outcome_dict(engine(case))
+    gathered = facts.case_as_of(store, request, requester, at)
+    matched, authorization = gathered.notes, gathered.authorization
+    outcome = _outcome_dict(engine(gathered.case))
     if outcome.get("decision") == "hold":
         hold = ev.DisclosurePlacedOnHold(request_id=state.request_id, reasons=list(outcome.get("reasons") or []),
                                          rule=str(outcome.get("rule") or ""), held_at=fmt_ts(at))
@@ -270,7 +246,7 @@ def resume_request(request_id: str, store, clock: Clock, notes) -> dict:
     state = load_request(store, request_id)
     if state.status != "decided":
         raise errors.InvalidTransitionError(f"request {request_id} is {state.status}, not decided")
-    _record_access_decision(store, state.request, _effective_requester(state),
+    _record_access_decision(store, state.request, effective_requester(state),
                             ev.DisclosureDecided(**state.decision), [{"note_id": n} for n in state.decision["note_ids"]])
     return _conclude(state, store, clock, notes)
 

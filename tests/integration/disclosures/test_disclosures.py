@@ -2,6 +2,7 @@
 import importlib.util
 import json
 import pathlib
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import requests
@@ -41,6 +42,31 @@ class TestDecisions:
                     {"patient_id": patient, "note_kind": "psychotherapy"}).json()
         assert body["status"] == "refused" and "164.508(a)(2)" in body["refusal"]["rule"]
         assert body["content"] is None
+
+
+class TestExcludedContentInPsychotherapyNotes:
+    def test_health_plan_gets_the_diagnosis_and_medication_excerpts_only(self, system, org, patient):
+        """45 CFR 164.501 (EX-19): excluded items typed into a psychotherapy note leave; the rest stays."""
+        marker = f"PSYMARKER-{uuid.uuid4().hex}"
+        note = cf.psychotherapy_note(patient)
+        note["text"] = (f"Dx F33.1; increased sertraline to 100 mg.\n"
+                        f"Explored shame around {marker}; transference noted in the room.")
+        note_id = cf.write_note(system, note, kind="psychotherapy")
+
+        reply = post(system, system.token(org), "/disclosure-requests",
+                     {"patient_id": patient, "note_kind": "psychotherapy", "purpose": "payment"})
+        assert reply.status_code == 201, reply.text
+        body = reply.json()
+        assert body["decision"]["decision"] == "permit_minimum_necessary", body["decision"]
+        assert "164.501" in body["decision"]["rule"]
+        assert set(body["release"]["fields_released"]) == {"diagnosis_codes", "medication_prescription_and_monitoring"}
+        released = body["content"]["notes"][0]
+        assert released["note_id"] == note_id
+        assert released["fields"] == {"diagnosis_codes": ["Dx F33.1"],
+                                      "medication_prescription_and_monitoring": ["increased sertraline to 100 mg"]}
+        assert marker not in json.dumps(body)
+        again = system.http.get(f"/disclosure-requests/{body['id']}", headers=cf.auth_header(system.token(org)))
+        assert marker not in again.text and "Dx F33.1" in json.dumps(again.json()["content"])
 
 
 class TestAuthorizationLifecycle:

@@ -1,11 +1,13 @@
 """Disclosure workflow, authorizations and accounting on the in-memory store (given events / when / then)."""
 import importlib.util
 import pathlib
+import uuid
 from datetime import timedelta
 
 import pytest
 
-from disclosures import handlers
+from confide.envelope import NewEvent
+from disclosures import facts, handlers
 from disclosures.domain import commands, errors
 
 _conftest = importlib.util.spec_from_file_location("disclosures_unit_conftest", pathlib.Path(__file__).with_name("conftest.py"))
@@ -99,6 +101,49 @@ class TestRequestDisclosure:
         entries = store.read_stream(f"accounting-{patient}")
         assert [e.type for e in entries] == ["AccountingEntryRecorded"]
         assert entries[0].data["request_id"] == view["request_id"]
+
+
+class TestExcludedContentInPsychotherapyNotes:
+    """45 CFR 164.501: content the definition excludes keeps no psychotherapy-note protection (EX-19)."""
+
+    def psych_note(self, store, patient, categories):
+        note_id = str(uuid.uuid4())
+        data = {"note_id": note_id, "patient_id": patient, "author_id": "C-A", "session_date": "2026-02-10",
+                "sealed": {"ciphertext": "<sealed>"},
+                "content_in_psych_note": [{"category": c, "start": 0, "end": 1} for c in categories]}
+        store.append(f"psychotherapyNote-{note_id}", [NewEvent("PsychotherapyNoteDrafted", data)], expected_version=-1)
+        return note_id
+
+    def revise(self, store, note_id, categories):
+        data = {"note_id": note_id, "revision": 2, "sealed": {"ciphertext": "<sealed>"},
+                "content_in_psych_note": [{"category": c, "start": 0, "end": 1} for c in categories]}
+        store.append(f"psychotherapyNote-{note_id}", [NewEvent("PsychotherapyNoteRevised", data)])
+
+    def test_health_plan_gets_only_the_excluded_fields(self, store, clock, notes, patient):
+        note_id = self.psych_note(store, patient, ["session_content"])
+        self.revise(store, note_id, ["summary_diagnosis", "medication_prescription_and_monitoring",
+                                     "session_content"])
+        view = ask(store, clock, notes, patient, note_kind="psychotherapy",
+                   facts={"content_in_psych_note": ["summary_symptoms"]})  # not the requester's to say
+        assert view["decision"]["decision"] == "permit_minimum_necessary", view
+        assert set(view["decision"]["fields_released"]) == {"diagnosis_codes", "medication_prescription_and_monitoring"}
+        assert "164.501" in view["decision"]["rule"] and view["release"]["note_ids"] == [note_id]
+
+    def test_categories_are_those_on_file_at_the_decision(self, store, clock, notes, patient):
+        note_id = self.psych_note(store, patient, ["session_content"])
+        gathered = facts.case_as_of(store, {"patient_id": patient, "note_kind": "psychotherapy", "purpose": "payment",
+                                            "action": "disclose", "requester": cf.insurer()},
+                                    cf.insurer(), clock())
+        clock.advance(minutes=5)
+        self.revise(store, note_id, ["summary_diagnosis"])
+        assert gathered.case["content_in_psych_note"] == ["session_content"]
+        view = ask(store, clock, notes, patient, note_kind="psychotherapy")
+        assert view["decision"]["fields_released"] == ["diagnosis_codes"]
+
+    def test_only_session_content_stays_protected(self, store, clock, notes, patient):
+        self.psych_note(store, patient, ["session_content", "process_analysis"])
+        view = ask(store, clock, notes, patient, note_kind="psychotherapy")
+        assert view["status"] == "refused" and "164.508(a)(2)" in view["refusal"]["rule"]
 
 
 class TestAuthorizations:
