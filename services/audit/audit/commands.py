@@ -1,8 +1,9 @@
-"""``confide audit export`` and ``confide audit report`` (registered lazily by confide.audit_cli).
+"""``confide audit export``, ``report`` and ``rejudge`` (registered lazily by confide.audit_cli).
 
     confide audit export --format fhir|csv --projection access_log|disclosure_log|accounting|note_versions
                          [--patient ID] [-o FILE|DIR] [--schema S]
     confide audit report --patient ID [-o FILE] [--schema S]
+    confide audit rejudge [--schema S] [--json]     (exit 0: every decision holds; 1: mismatches)
 
 The data comes from the audit projections through SQL here; the mapping to
 FHIR/CSV is ``audit.fhir_export`` and the page is ``audit.report`` (both pure).
@@ -12,6 +13,7 @@ through their request or note.
 """
 from __future__ import annotations
 
+import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -138,3 +140,41 @@ def report(schema, patient_id, output):
     path = output or Path(f"audit-report-{patient_id}.html")
     path.write_text(page, encoding="utf-8")
     click.echo(f"wrote {path} ({len(entries)} events, event store head {head})")
+
+
+def _cell(summary: dict) -> str:
+    return f"{summary['decision']}\n{summary['rule']}"
+
+
+@click.command()
+@schema_option
+@click.option("--json", "as_json", is_flag=True, help="print {checked, mismatches} as JSON")
+def rejudge(schema, as_json):
+    """Re-judge every past decision with the current engine on the facts known at its decision time.
+
+    Lists each decision that now comes out differently, or that the facts then known do not
+    support, with the recorded and current decision and rule. Exit 0 when none, 1 otherwise.
+    """
+    from audit.rejudge import rejudge as run_rejudge
+
+    store = open_store(schema)
+    try:
+        result = run_rejudge(store)
+    finally:
+        store.close()
+    mismatches = result["mismatches"]
+    if as_json:
+        click.echo(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"{len(mismatches)} of {result['checked']} decisions do not hold today")
+        for column in ("decided at", "kind", "decision id", "patient", "recorded", "current engine", "findings"):
+            table.add_column(column, overflow="fold")
+        for m in mismatches:
+            table.add_row(m["decided_at"], m["kind"] + (" (unsupported)" if m["unsupported"] else ""),
+                          m["decision_id"], m["patient_id"] or "", _cell(m["recorded"]), _cell(m["current"]),
+                          "\n".join(m["findings"]))
+        Console().print(table)
+    sys.exit(1 if mismatches else 0)

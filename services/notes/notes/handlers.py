@@ -32,10 +32,13 @@ PERMITS = views.PERMITS
 
 # -- plumbing ---------------------------------------------------------------------------
 
-def load_note(store, note_id: str) -> tuple[m.Note, list]:
-    """The folded note and its recorded events. Raises NoteNotFoundError."""
+def load_note(store, note_id: str, as_of=None) -> tuple[m.Note, list]:
+    """The folded note and its recorded events; with ``as_of`` (aware datetime) only the events
+    recorded by then (the note as it stood at that instant). Raises NoteNotFoundError."""
     for kind, category in CATEGORY.items():
         recorded = store.read_stream(stream_name(category, note_id))
+        if as_of is not None:
+            recorded = [r for r in recorded if r.recorded_at <= as_of]
         if recorded:
             return m.fold(m.Note(note_id, kind), [from_stored(r.type, r.data) for r in recorded]), recorded
     raise errors.NoteNotFoundError(f"note {note_id} not found")

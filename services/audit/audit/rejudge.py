@@ -1,0 +1,209 @@
+"""Re-judging past decisions with the current engine, on the facts known when each was made (issue 6.3).
+
+For every recorded decision the case file is rebuilt from ONLY the events recorded at or before
+its ``decided_at``, with the services' own code, and decided again by the current
+:func:`confide.hipaa.engine.decide`:
+
+- ``DisclosureDecided`` in ``disclosureRequest-*``: the request as folded before the decision
+  (with any ``RequesterVerified``), then :func:`disclosures.facts.case_as_of` -- the same
+  read-only fact-gathering the disclosures service decides with (notes, their 164.501 lint
+  categories, authorizations and revocations as known then).
+- ``AccessDecided`` recorded by the notes service for a read (no ``request_id``; the disclosures
+  service's own ``AccessDecided`` copies a ``DisclosureDecided`` and is judged through it): the
+  note folded as of the decision (:func:`notes.handlers.load_note`), the requester and purpose the
+  decision recorded, and :func:`notes.handlers.build_case`. Facts the requester gave but the
+  decision did not record (beyond id, role, org) are not available and count as absent.
+
+A decision is reported when it now comes out differently (decision, controlling rule, or the
+fields released) or when it is not supported by the facts then known: it names an authorization
+not on file at its decision time, or notes not written by then, or other notes than the request
+matched. A revocation or a note written after the decision is not among the facts then known, so
+a disclosure made in reliance on an authorization revoked later is not a mismatch
+(45 CFR 164.508(b)(5)).
+
+Output (:func:`rejudge`): ``{"checked": int, "mismatches": [Mismatch.to_dict()]}``; nothing is
+written to the store and no clinical content is read beyond the lint categories.
+Errors: a decision whose case the current engine rejects (``CaseFileError``) is reported as a
+mismatch whose current decision is ``error`` with the message; store errors propagate.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterator, Optional
+
+from confide import streams
+
+Engine = Callable[[dict], Any]
+
+
+def _default_engine(case: dict):
+    from confide.hipaa.engine import decide
+
+    return decide(case)
+
+
+def _outcome_dict(outcome) -> dict:
+    return outcome.to_dict() if hasattr(outcome, "to_dict") else dict(outcome)
+
+
+@dataclass
+class Mismatch:
+    """One decision that the current engine, on the facts then known, does not reproduce.
+
+    ``kind``: ``disclosure`` or ``note_read``; ``recorded`` / ``current``: {decision, rule,
+    fields_released, authorization_id, note_ids}; ``findings``: sentences saying what differs or
+    which recorded fact was not known at ``decided_at``; ``unsupported``: True when a finding is
+    of the latter sort."""
+
+    kind: str
+    decision_id: str
+    decided_at: str
+    patient_id: Optional[str]
+    request_id: Optional[str]
+    recorded: dict
+    current: dict
+    findings: list = field(default_factory=list)
+    unsupported: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _summary(decision: dict, *, authorization_id=None, note_ids=None) -> dict:
+    return {"decision": decision.get("decision"), "rule": decision.get("rule") or "",
+            "fields_released": decision.get("fields_released"), "authorization_id": authorization_id,
+            "note_ids": list(note_ids or [])}
+
+
+def _same_fields(a, b) -> bool:
+    return sorted(a or []) == sorted(b or [])
+
+
+def _outcome_findings(recorded: dict, current: dict) -> list[str]:
+    out = []
+    if recorded["decision"] != current["decision"]:
+        out.append(f"decision: recorded {recorded['decision']}, now {current['decision']}")
+    if recorded["rule"] != current["rule"]:
+        out.append(f"rule: recorded {recorded['rule']!r}, now {current['rule']!r}")
+    if not _same_fields(recorded["fields_released"], current["fields_released"]):
+        out.append(f"fields released: recorded {sorted(recorded['fields_released'] or [])}, "
+                   f"now {sorted(current['fields_released'] or [])}")
+    return out
+
+
+def _judge(engine: Engine, case: dict) -> dict:
+    try:
+        return _outcome_dict(engine(case))
+    except ValueError as exc:  # CaseFileError: the current engine cannot read this case
+        return {"decision": "error", "rule": str(exc), "fields_released": None}
+
+
+# -- disclosures -------------------------------------------------------------------------------
+
+def _request_streams(store) -> Iterator[str]:
+    from disclosures import facts
+
+    seen = set()
+    for event in facts.iter_category(store, streams.DISCLOSURE_REQUEST):
+        if event.stream_name not in seen:
+            seen.add(event.stream_name)
+            yield event.stream_name
+
+
+def rejudge_disclosures(store, engine: Engine) -> Iterator[Optional[Mismatch]]:
+    """A Mismatch (or None when it holds) for every ``DisclosureDecided`` (see the module docstring)."""
+    from disclosures import facts, handlers
+    from disclosures.domain import model
+
+    for name in _request_streams(store):
+        state = model.DisclosureRequestState(streams.id_of(name))
+        for event in store.read_stream(name):
+            if event.type == "DisclosureDecided" and state.request:
+                yield _judge_disclosure(store, engine, state, event.data, facts, handlers, model)
+            state = model.evolve(state, event.type, event.data)
+
+
+def _judge_disclosure(store, engine, state, decided: dict, facts, handlers, model) -> Optional[Mismatch]:
+    at = model.parse_ts(decided["decided_at"])
+    request = state.request
+    gathered = facts.case_as_of(store, request, handlers.effective_requester(state), at)
+    current_auth = gathered.authorization.authorization_id if gathered.authorization else None
+    recorded = _summary(decided, authorization_id=decided.get("authorization_id"), note_ids=decided.get("note_ids"))
+    current = _summary(_judge(engine, gathered.case), authorization_id=current_auth,
+                       note_ids=[n["note_id"] for n in gathered.notes])
+    findings = _outcome_findings(recorded, current)
+    unsupported = []
+    named = decided.get("authorization_id")
+    if named and not facts.authorization_as_of(store, named, at).exists:
+        unsupported.append(f"authorization {named} was not on file at the decision time")
+    elif named != current_auth:
+        findings.append(f"authorization: recorded {named}, on the facts then known {current_auth}")
+    known = {n["note_id"] for n in facts.note_index(store, at)}
+    unwritten = [n for n in recorded["note_ids"] if n not in known]
+    if unwritten:
+        unsupported.append(f"note(s) {', '.join(unwritten)} were not written by the decision time")
+    elif sorted(recorded["note_ids"]) != sorted(current["note_ids"]):
+        findings.append(f"notes: recorded {sorted(recorded['note_ids'])}, matched then {sorted(current['note_ids'])}")
+    if not findings and not unsupported:
+        return None
+    return Mismatch("disclosure", decided["decision_id"], decided["decided_at"], request.get("patient_id"),
+                    decided.get("request_id") or state.request_id, recorded, current,
+                    unsupported + findings, bool(unsupported))
+
+
+# -- note reads ----------------------------------------------------------------------------------
+
+def rejudge_note_reads(store, engine: Engine) -> Iterator[Optional[Mismatch]]:
+    """A Mismatch (or None when it holds) for every ``AccessDecided`` the notes service recorded for a read."""
+    from disclosures import facts
+
+    for event in facts.iter_category(store, streams.ACCESS_DECISION):
+        data = event.data
+        if event.type != "AccessDecided" or data.get("request_id") or not data.get("note_id"):
+            continue
+        yield _judge_read(store, engine, data)
+
+
+def _judge_read(store, engine, decided: dict) -> Optional[Mismatch]:
+    from disclosures.domain.model import parse_ts
+    from notes import handlers as notes_handlers
+    from notes.domain.errors import NoteNotFoundError
+
+    at = parse_ts(decided["decided_at"])
+    recorded = _summary(decided, note_ids=[decided["note_id"]])
+    try:
+        note, _ = notes_handlers.load_note(store, decided["note_id"], as_of=at)
+    except NoteNotFoundError:
+        current = _summary({"decision": "error", "rule": "note not on file at the decision time"})
+        return Mismatch("note_read", decided["decision_id"], decided["decided_at"], decided.get("patient_id"), None,
+                        recorded, current, [f"note {decided['note_id']} was not written by the decision time"],
+                        True)
+    requester = dict(decided.get("requester") or {})
+    case = notes_handlers.build_case(note, requester, decided["purpose"], decided.get("action") or "use",
+                                     decided["decided_at"])
+    current = _summary(_judge(engine, case), note_ids=[note.note_id])
+    findings = _outcome_findings(recorded, current)
+    if not findings:
+        return None
+    return Mismatch("note_read", decided["decision_id"], decided["decided_at"], decided.get("patient_id"), None,
+                    recorded, current, findings)
+
+
+# -- the whole log -------------------------------------------------------------------------------
+
+def rejudge(store, engine: Optional[Engine] = None) -> dict:
+    """Re-judge every past decision in ``store`` (see the module docstring).
+
+    Returns {"checked": int, "mismatches": [Mismatch.to_dict(), ...]} ordered by decision time.
+    Reads only. Raises whatever the store raises (e.g. EventStoreError when unreachable).
+    """
+    engine = engine or _default_engine
+    checked, mismatches = 0, []
+    for source in (rejudge_disclosures(store, engine), rejudge_note_reads(store, engine)):
+        for mismatch in source:
+            checked += 1
+            if mismatch is not None:
+                mismatches.append(mismatch)
+    mismatches.sort(key=lambda m: (m.decided_at, m.decision_id))
+    return {"checked": checked, "mismatches": [m.to_dict() for m in mismatches]}
+
