@@ -30,13 +30,35 @@ Judgement calls (documented, tested in ``tests/unit/lint``):
   else ("her son's ADHD evaluation") are not reported.
 * A dose or drug in a sentence about a dream or a story ("in the dream he wrote a prescription
   for 40 mg") is not reported.
+* Quoted speech is session content: a finding wholly inside quotes is dropped unless it carries
+  a dose or a score, or (medications) names a specific drug ("'upped the Lexapro'").
+* A frequency or modality in a hypothetical, question or joke ("if she had to come twice a
+  week", "what if we met weekly"), and a medication, frequency or functional statement whose
+  clause is about someone else ("her daughter is on Ritalin"), are not reported.  Conditional
+  plans ("if SI recurs, will call") are still plans.
+* A clock range with no session word in its sentence is reported only as a bare time stamp
+  (the range opens the sentence, or follows "Time:"/a date); "she reads from 9:00 to 10:30" is not.
+* A scale's name is not a diagnosis ("GAD 7", "Generalized Anxiety Disorder-7"); a drug named
+  right after an imperative ("Taper venlafaxine ...") is a medication finding, not a plan; a
+  symptom named inside a progress statement ("nightmares have resolved") is reported as progress;
+  functioning tied to an age or a past era ("lost her job at 22") is biography.
 
 Speed: each rule runs only in small windows around its trigger tokens (a drug name, a scale
 name, "since", a clock time...), so cost grows with the clinical content of a note rather than
 its length; tests prove the gating returns exactly what a full scan returns on the labelled set.
 
-Known limits: recall on phrasing outside the lexicons is modest (see ``bench/lint_quality.py``,
-held-out batch c); it is a suggestion aid, not a guarantee that a note holds no excluded content.
+Since v3 the rules cover phrasing families rather than example sentences: doses without units
+and sig abbreviations (qd/bid/tid/qhs/qam/prn), change and adherence verbs without a dose ("off
+her Effexor", "skipping her Zoloft"), side effects attributed to a drug, every common spelling and
+full name of the screening scales with result verbs ("dropped to", "came in at", "x/30"),
+imperative planning verbs opening a clause ("Recommend ...", "Refer to ...", "RTC 2 wks"),
+functional domains (leave/disability, driving, leaving home, help with care tasks, work and school
+status, housing, hygiene), progress language (gains, "no X in N days", goals met, regression,
+remission, firsts since intake) and prognosis synonyms (outlook, expected course, Px, risk of).
+
+Known limits: it is a suggestion aid, not a guarantee that a note holds no excluded content.
+Recall on phrasing outside these families is lower (see ``bench/lint_quality.py``, held-out
+batch d); speed is measured by ``bench/lint_speed.py``.
 """
 
 from __future__ import annotations
@@ -162,7 +184,17 @@ acamprosate campral disulfiram antabuse naloxone narcan varenicline chantix levo
 synthroid metformin lisinopril atorvastatin prednisone ibuprofen acetaminophen tylenol oxycodone
 oxycontin percocet hydrocodone vicodin tramadol sumatriptan ondansetron zofran omeprazole
 amlodipine metoprolol semaglutide ozempic wegovy tirzepatide mounjaro insulin albuterol
-""".split() + ["valproic acid", "mixed amphetamine salts", "nicotine patch", "lithium carbonate"]
+azstarys jornay mydayis adzenys cotempla evekeo relexxii aptensio quillichew methylin
+dyanavel xelstrym aristada uzedy perseris rykindo erzofri invega sustenna trinza hafyera maintena
+asimtufii consta benztropine cogentin austedo deutetrabenazine ingrezza valbenazine amantadine
+memantine namenda donepezil aricept solriamfetol sunosi pitolisant wakix xyrem xywav sodium
+oxybate lofexidine lucemyra zubsolv brixadi probuphine nalmefene baclofen ondansetron
+lemborexant doxylamine unisom quetiapine fluvoxamine loxapine thiothixene trifluoperazine
+molindone pimozide orap tetrabenazine gabapentin horizant lyrica nicorette bupropion-naltrexone
+contrave phentermine qsymia topiramate zonisamide levetiracetam keppra lurasidone vraylar
+esketamine""".split() + ["valproic acid", "mixed amphetamine salts", "nicotine patch", "lithium carbonate",
+                       "nicotine gum", "nicotine lozenge", "abilify maintena", "invega sustenna",
+                       "invega trinza", "risperdal consta", "zyprexa relprevv"]
 
 _DRUG = r"\b" + _alt(_DRUGS) + r"\b"
 _DRUG_CLASS = _alt([
@@ -170,13 +202,15 @@ _DRUG_CLASS = _alt([
     "snri", "antipsychotic", "mood stabilizer", "stimulant", "benzo", "benzodiazepine",
     "sleep aid", "sleep med", "psych meds",
 ])
-_FORM = r"(?:\s*\b(?:XL|XR|ER|SR|CR|ODT|IR|LA|DR|CD|IM|LAI)\b)"
+_FORM = r"(?:\s*\b(?:XL|XR|ER|SR|CR|ODT|IR|LA|DR|CD|IM|LAI|SL|patch|depot|Sustenna|Maintena|Consta)\b)"
 _UNIT = r"(?:mg|mcg|\u00b5g|g|mL|ml|units?|IU)\b(?:\s*/\s*(?:day|d)\b)?"
 _MEDFREQ = (
     r"(?:q\.?d\.?|qam|qpm|qhs|q\s?hs|hs|bid|b\.i\.d\.|tid|t\.i\.d\.|qid|prn|q\s?\d+\s?h|daily|"
     r"nightly|at bedtime|qday|twice daily|once daily|three times daily|in the morning|"
     r"every (?:other )?(?:day|morning|night|evening)|x\s?\d+\s?(?:d|days|wks?|weeks?)\b|"
-    r"(?:every|q)\s?(?:\d+|one|two|three|four)\s?(?:wks?|weeks?|days?)\b|as\s+needed|as\s+prescribed)"
+    r"(?:every|q)\s?(?:\d+|one|two|three|four)\s?(?:wks?|weeks?|days?)\b|as\s+needed|as\s+prescribed|"
+    r"qod|q\.?\s?week|po|p\.o\.|sl|im|q\s?am|q\s?pm|q\s?a\.m\.|q\s?p\.m\.|b\.?i\.?d|t\.?i\.?d|q\.?i\.?d|"
+    r"q\.?h\.?s|p\.?r\.?n|once|twice|at\s+night|with\s+(?:breakfast|dinner|food))"
 )
 _DOSE = rf"(?:(?:to|by|at|from|of)\s+)?{_NUM}\s*{_UNIT}(?:\s*,?\s*{_MEDFREQ}\b)*"
 _DRUGTAIL = rf"{_FORM}?(?:\s*{_DOSE})?(?:\s*(?:then|and|to)\s+{_NUM}\s*{_UNIT})*(?:\s+{_MEDFREQ}\b)*"
@@ -255,9 +289,22 @@ _MODALITY_CI_WORDS = [
     "telephone session", "session via video", "session via telehealth", "session via phone",
     "psychotherapy session", "therapy session", "family session", "couples session",
     "group session", "skills group", "process group",
+    # named techniques delivered in session, and delivery modes
+    "behavior activation", "behavioural activation", "cognitive restructuring", "thought record",
+    "thought records", "thought log", "imaginal exposure", "in vivo exposure",
+    "interoceptive exposure", "written exposure therapy", "trauma narrative", "psychoeducation",
+    "chain analysis", "progressive muscle relaxation", "relaxation training",
+    "diaphragmatic breathing", "grounding techniques", "grounding skills",
+    "distress tolerance skills", "emotion regulation skills", "interpersonal effectiveness skills",
+    "socratic questioning", "cognitive defusion", "problem-solving therapy", "sleep restriction",
+    "stimulus control", "habit reversal training", "safety behavior fading",
+    "emdr reprocessing", "bilateral stimulation", "telehealth", "telemedicine", "telepsychiatry",
+    "phone session", "telephone visit", "phone visit", "in-person session", "office visit",
 ]
 _MODALITY_CI = _alt(_MODALITY_CI_WORDS)
-_MODALITY_CS = r"(?-i:\b(?:ACT|IPT|CPT|ERP|EFT|IFS|SFBT|MBT|TFP|PE|MI|MET|CBT|DBT|EMDR)\b(?:[-\u2011]based(?:\s+(?:interventions?|work|therapy))?)?)"
+# An acronym followed by a school word is not a modality ("PE teacher", "ACT score").
+_NOT_MOD = r"(?!\s+(?:teachers?|class(?:es)?|coach|scores?|test|exam|prep|credits?|grades?|homework\s+for\s+school))"
+_MODALITY_CS = r"(?-i:\b(?:ACT|IPT|CPT|ERP|EFT|IFS|SFBT|MBT|TFP|PE|MI|MET|CBT|DBT|EMDR)\b" + _NOT_MOD + r"(?:[-\u2011]based(?:\s+(?:interventions?|work|therapy))?)?)"
 _MODALITY = rf"(?:\b{_MODALITY_CI}\b(?:[-\u2011]based(?:\s+(?:interventions?|work))?)?|{_MODALITY_CS})"
 _FREQ_WORDS = [
     "weekly", "biweekly", "bi-weekly", "twice weekly", "twice a week", "twice per week",
@@ -266,6 +313,11 @@ _FREQ_WORDS = [
     "every 3 weeks", "every four weeks", "every 4 weeks", "fortnightly", "semimonthly", "qwk",
     "q week", "q1wk", "q2wk", "q2wks", "q3wk", "q4wk", "q 2 wks", "q2 weeks", "q 2 weeks",
     "1x/week", "2x/week", "1x/wk", "2x/wk", "1x/month", "1x/mo", "3x/week", "3x/wk",
+    "twice weekly", "three times a week", "three times weekly", "every month", "once a month",
+    "q month", "qmonth", "q2-3 weeks", "every 2-3 weeks", "every six weeks", "every 6 weeks",
+] + [f"{e} {d}" for e in ("every", "every other") for d in
+     "monday tuesday wednesday thursday friday saturday sunday".split()] + [
+    "mondays", "tuesdays", "wednesdays", "thursdays", "fridays", "saturdays", "sundays",
 ]
 _FREQ = _alt(_FREQ_WORDS) + r"\b"
 _MINUTES = rf"\d+\s*{_DASH}?\s*(?:min(?:ute)?s?|mins?)\b"
@@ -295,11 +347,41 @@ _SCALE_WORDS = [
     "psqi", "cage", "ciwa", "cows", "rcads", "sdq", "cans", "bprs", "panss", "asq",
     "pcl-5 total", "phq-9 total",
 ]
+_SCALE_NAMES = [
+    "beck depression inventory", "beck depression inventory-ii", "beck depression inventory ii",
+    "beck anxiety inventory", "beck hopelessness scale", "beck scale for suicide ideation",
+    "patient health questionnaire", "patient health questionnaire-9",
+    "patient health questionnaire 9", "generalized anxiety disorder-7",
+    "generalized anxiety disorder 7", "gad-7 scale", "ptsd checklist", "ptsd checklist-5",
+    "ptsd checklist for dsm-5", "edinburgh postnatal depression scale", "edinburgh scale",
+    "montreal cognitive assessment", "mini-mental state exam", "mini-mental state examination",
+    "mini mental", "mini-mental", "columbia suicide severity rating scale",
+    "columbia suicide severity", "columbia scale", "yale-brown obsessive compulsive scale",
+    "yale-brown", "hamilton depression rating scale", "hamilton depression scale",
+    "hamilton anxiety rating scale", "hamilton anxiety scale", "hamilton",
+    "montgomery-asberg depression rating scale", "montgomery-asberg", "young mania rating scale",
+    "alcohol use disorders identification test", "drug abuse screening test",
+    "adult adhd self-report scale", "mood disorder questionnaire", "insomnia severity index",
+    "epworth sleepiness scale", "epworth", "pittsburgh sleep quality index",
+    "outcome questionnaire", "outcome questionnaire-45", "clinical global impression",
+    "clinical global impressions", "quick inventory of depressive symptomatology",
+    "kessler", "kessler-10", "adverse childhood experiences", "ace questionnaire",
+    "dissociative experiences scale", "brief psychiatric rating scale",
+    "positive and negative syndrome scale", "eating disorder examination questionnaire",
+    "ede-q", "edeq", "scoff", "mdq", "spin", "lsas", "liebowitz", "sps", "pdss", "cpss",
+    "ucla ptsd", "ucla ptsd reaction index", "cats", "cesd", "ces-d", "gds", "cssrs screen",
+    "oci-r", "ocir", "dass-21", "dass", "orci", "ors", "srs", "phq-15", "phq 15", "caps",
+    "wms", "rbans", "trails b", "trails a", "trail making", "clock draw", "slums exam",
+]
+_SCALE_WORDS = _SCALE_WORDS + _SCALE_NAMES
+# every hyphenated name also as spaced and run-together ("PHQ 9", "PHQ9", "BDI II")
+_SCALE_WORDS = sorted({v for w in _SCALE_WORDS for v in (w, w.replace("-", " "), w.replace("-", ""))})
 _SCALES = _alt(_SCALE_WORDS)
 _SCALE = rf"\b{_SCALES}(?![\w-])"
 _RESULTWORD = (
     r"(?:positive|negative|neg|pos|elevated|normal|abnormal|wnl|within normal limits|"
-    r"unremarkable|low|high|borderline|clinically significant|above cutoff|below cutoff)"
+    r"unremarkable|low|high|borderline|clinically significant|above cutoff|below cutoff|"
+    r"minimal|mild|moderate|moderately severe|severe|mod-severe|subclinical|subthreshold)"
 )
 _SCORE = rf"{_NUM}(?:\s*/\s*\d+)?"
 _LAB_WORDS = [
@@ -356,10 +438,14 @@ _DX_WORDS = [
     "alcohol dependence", "opioid dependence", "etoh use d/o", "etoh use disorder",
     "alcohol use d/o", "opioid use d/o", "cannabis use d/o", "substance use d/o",
     "bipolar ii d/o", "bipolar i d/o", "bipolar d/o", "panic d/o", "adjustment d/o",
-    "major depressive d/o", "mdd", "ptsd", "cptsd", "c-ptsd",
+    "major depressive d/o", "mdd", "ptsd", "cptsd", "c-ptsd", "bipolar spectrum disorder",
+    "bipolar spectrum", "bipolar depression", "psychotic disorder", "mood disorder",
+    "unspecified depressive disorder", "other specified depressive disorder",
+    "unspecified anxiety disorder", "other specified trauma- and stressor-related disorder",
+    "complex ptsd", "complex trauma", "adjustment d/o w/ anxiety",
 ]
 _DX_NAMES = _alt(_DX_WORDS)
-_DX_ABBR = r"(?-i:\b(?:MDD|GAD|PTSD|C-PTSD|CPTSD|OCD|OCPD|ADHD|ADD|BPD|ASD|AUD|OUD|CUD|SUD|ODD|PDD|PMDD|DMDD|BED|BDD|DID|GD|NCD|SAD|BP-?I{1,2}|BP\s?[12])\b(?![-\u2010\u2011\u2013]?\d))"
+_DX_ABBR = r"(?-i:\b(?:MDD|GAD|PTSD|C-PTSD|CPTSD|OCD|OCPD|ADHD|ADD|BPD|ASD|AUD|OUD|CUD|SUD|ODD|PDD|PMDD|DMDD|BED|BDD|DID|GD|NCD|SAD|BP-?I{1,2}|BP\s?[12])\b(?!\s?[-\u2010\u2011\u2013]?\s?\d))"
 _DX_SPEC = (
     r"(?:\s*,\s*|\s+)(?:recurrent|single episode|mild|moderate|severe|moderate-severe|"
     r"in (?:early|sustained|partial|full) remission|in remission|chronic|acute|unspecified|"
@@ -380,7 +466,7 @@ _DX_PATTERNS = [
     rf"(?:\b(?:dx|diagnosis|diagnoses|icd-?10(?:-cm)?)\s*(?::|remains|unchanged|is|=)?\s*\(?\s*)?(?:{_ICD_F}|{_ICD_OTHER})\)?",
     rf"\b(?:dx|diagnosis)\s+(?:unchanged|remains\s+unchanged|deferred)\b",
     rf"\b(?:meets?|met|meeting)\s+(?:full\s+)?(?:dsm[- ]?5(?:-tr)?\s+)?criteria\s+for\s+{_CLAUSE}{{1,80}}",
-    rf"\b(?:diagnos(?:is|es|ed)\s+(?:of|with)|carries\s+(?:a|the)\s+(?:dx|diagnosis)\s+of|diagnostic\s+impressions?\s*:|working\s+(?:dx|diagnosis)\s*(?:is|:)|dx\s*(?::|is|of|w/|with))\s*{_CLAUSE}{{1,80}}",
+    rf"\b(?:diagnos(?:is|es|ed)\s+(?:of|with)|carries\s+(?:a|the)\s+(?:dx|diagnosis)\s+of|diagnostic\s+impressions?\s*:|working\s+(?:dx|diagnosis)\s*(?:is|:)?|dx\s*(?::|is|of|w/|with|remains|=|unchanged))\s*{_CLAUSE}{{1,80}}",
 ]
 
 # ---- functional status -----------------------------------------------------------------------
@@ -447,6 +533,10 @@ _SYM_ALONE_WORDS = [
     "trouble getting out of bed", "difficulty getting out of bed", "suicidal thoughts",
     "thoughts of suicide", "thoughts of death", "thoughts of self-harm", "passive death wish",
     "death wish", "homicidal thoughts", "low energy", "fatigue",
+    "hearing voices", "hearing a voice", "command hallucinations", "seeing things",
+    "hypervigilant", "binge episodes", "compensatory purging", "restricting", "restriction",
+    "self-injury", "urges to cut", "panic symptoms", "sense of foreshortened future",
+    "foreshortened future", "survivor guilt", "low self-esteem", "feelings of hopelessness",
 ]
 _SYM_ALONE = _alt(_SYM_ALONE_WORDS)
 _SYM_ADJ = r"(?:\b" + _alt("""poor low decreased increased reduced diminished excessive frequent daily
@@ -458,7 +548,11 @@ _SYM_TAIL = (
     rf"(?:\s*(?:(?:without|w/o|with|w/|denies)\s+(?:a\s+)?(?:plan|intent|means)"
     rf"(?:\s*(?:or|and|/|,)\s*(?:plan|intent|means))*|:?\s*(?:denied|neg(?:ative)?)\b))?"
     rf"(?:\s*(?:{_NUM}\s*(?:x|times)\s*(?:/|per|a)\s*(?:wk|week|day|d|night|month|mo)\b|"
-    rf"\d+\s*(?:-\s*\d+\s*)?/\s*10\b|x\s*\d+\s*(?:wks?|weeks?|days?|d|mos?|months?)\b))?"
+    rf"\d+\s*(?:-\s*\d+\s*)?/\s*10\b|x\s*\d+\s*(?:wks?|weeks?|days?|d|mos?|months?)\b|"
+    rf"~?\d+\s*(?:-\s*\d+\s*)?(?:x\s*)?(?:/|per\s+|a\s+)(?:wk|week|day|d|night|month|mo)\b|"
+    rf"(?:nightly|daily|most\s+(?:nights|days)|several\s+times\s+(?:a|per)\s+(?:week|day))\b))?"
+    rf"(?:\s*,?\s*(?:no|without|w/o|denies)\s+(?:a\s+)?(?:plan|intent|means)"
+    rf"(?:\s*(?:or|and|/|,)\s*(?:plan|intent|means))*)?"
 )
 _SYM_ITEM = rf"(?:{_SYM_ADJ}*\b{_SYM_ALONE}\b|{_SYM_ADJ}+{_SYM_ADJREQ}\b|{_SYM_CS}){_SYM_TAIL}"
 _SYM_SEP = r"(?:\s*,\s*(?:and\s+|&\s+)?|\s+(?:and|&|or)\s+|\s*/\s*)"
@@ -516,7 +610,9 @@ pt patient client things it overall""".split() + ["panic attacks"])
 _PG_CHANGE = _alt("""halved doubled improved improving improvement worsened worsening worse better remitted
 resolved resolving stabilized stable plateaued declined declining decreased reduced unchanged
 progressed regressed""".split() + ["no change"])
-_PG_SINCE = r"(?:intake|admission|baseline|the\s+start\s+of\s+(?:treatment|tx|therapy)|starting\s+(?:treatment|tx|therapy|[\w-]+)|beginning\s+(?:treatment|tx|therapy)|last\s+(?:session|visit|review|month|week|quarter|assessment|appt)|the\s+last\s+(?:session|visit|review|month|few\s+weeks)|(?:january|february|march|april|may|june|july|august|september|october|november|december)(?:\s+\d{4})?|\d+\s+(?:weeks|months)\s+ago|treatment\s+began|we\s+began)"
+_PG_SINCE = (r"(?:intake|admission|baseline|the\s+start\s+of\s+(?:treatment|tx|therapy)|starting\s+(?:treatment|tx|therapy|[\w-]+)|beginning\s+(?:treatment|tx|therapy)|last\s+(?:session|visit|review|month|week|quarter|assessment|appt)|the\s+last\s+(?:session|visit|review|month|few\s+weeks)|(?:january|february|march|april|may|june|july|august|september|october|november|december)(?:\s+\d{4})?|\d+\s+(?:weeks|months)\s+ago|treatment\s+began|we\s+began|"
+    r"starting\b|(?:tx|therapy|treatment)\s+(?:began|started)|we\s+started|discharge|(?:the\s+)?(?:summer|spring|fall|winter|holidays|new\s+year)|"
+    r"the\s+(?:hospitalization|admission|move|divorce|accident|last\s+\w+)|(?:her|his|their)\s+(?:hospitalization|admission|discharge))")
 _PG_PATTERNS = [
     rf"\b{_PG_ADJ}\s+progress\b(?:\s+(?:toward|towards|on|in|with)\s+(?:\w+\s+){{0,2}}?(?:goals?|objectives?))?(?:\s*;\s*(?:fewer|less|more|decreased|reduced)\s+[\w ]{{1,30}})?",
     rf"\b(?:made|making|shows?|showing|demonstrates?|demonstrating)\s+progress\b(?:\s+(?:toward|towards|on|in)\s+(?:\w+\s+){{0,2}}?(?:goals?|objectives?))?",
@@ -560,7 +656,9 @@ _OTHER_EVENT = re.compile(
     r"interview|call|date|wedding|funeral|court|hearing|exam|test|school|work|job|movie|show)\b",
     re.IGNORECASE,
 )
-_SESSION_WORD = re.compile(r"\b(?:session|seen|therapy|psychotherapy|visit|appt|tx|time\s+(?:in|out))\b", re.IGNORECASE)
+_SESSION_WORD = re.compile(r"\b(?:session|seen|therapy|psychotherapy|visit|appt|appointment|tx|telehealth|time\s+(?:in|out)|start(?:ed)?|began|end(?:ed)?|min)\b", re.IGNORECASE)
+# What may precede a bare time range that is the session's own time stamp.
+_RANGE_LABEL = re.compile(r"\s*(?:(?:date|time|times|dos|t)\s*[:=]?\s*|\d{1,2}/\d{1,2}(?:/\d{2,4})?\s*,?\s*)?", re.IGNORECASE)
 
 
 def _session_filter(m: re.Match, text: str) -> tuple[int, int] | None:
@@ -580,6 +678,8 @@ def _session_filter(m: re.Match, text: str) -> tuple[int, int] | None:
         return None
     if gd.get("am") is None and gd.get("bm") is None and not _SESSION_WORD.search(before):
         return None  # "3-4 pm" with no colon anywhere needs a session word
+    if not _SESSION_WORD.search(_sentence(text, s, e)) and not _RANGE_LABEL.fullmatch(before):
+        return None  # "she reads from 9:00 to 10:30": another activity's hours, not the session's
     a = _minutes(gd["ah"], gd["am"], gd["aap"] or gd["bap"])
     b = _minutes(gd["bh"], gd["bm"], gd["bap"] or gd["aap"])
     d = b - a
@@ -621,8 +721,13 @@ _THIRD_PARTY = re.compile(
 )
 
 
+_SCALE_AFTER = re.compile(r"s?\s*(?:[-\u2010\u2011\u2013]\s*)?(?:\d|scale|questionnaire|inventory|checklist|screen(?:er|ing)?\b|identification)", re.IGNORECASE)
+
+
 def _dx_filter(m: re.Match, text: str) -> tuple[int, int] | None:
     s = m.start()
+    if _SCALE_AFTER.match(text, m.end()):
+        return None
     if _COLLOQUIAL.search(text, max(0, s - 20), s) or _THIRD_PARTY.search(text, max(0, s - 30), s):
         return None
     return m.span()
@@ -789,8 +894,8 @@ _add(_MED, _MED_PATTERNS[11:], _med_filter, {"mg", "mcg", "<mg>"})
 _add("session_start_stop_times", _SESSION_PATTERNS, _session_filter, {"<clock>"})
 _add(_MODC, _MOD_PATTERNS[0:1], None, {"cpt", "<cpt>"})
 _add(_MODC, _MOD_PATTERNS[1:2], None, {"focused", "based", "oriented"})
-_add(_MODC, _MOD_PATTERNS[2:3] + _MOD_PATTERNS[4:7], None, _FREQ_T)
-_add(_MODC, _MOD_PATTERNS[3:4], None, _longest_tokens(_MODALITY_CI_WORDS)
+_add(_MODC, _MOD_PATTERNS[2:3] + _MOD_PATTERNS[4:7], lambda m, t: _ctx_filter(m, t), _FREQ_T)
+_add(_MODC, _MOD_PATTERNS[3:4], lambda m, t: _ctx_filter(m, t), _longest_tokens(_MODALITY_CI_WORDS)
      | _words("act ipt cpt erp eft ifs sfbt mbt tfp pe mi met cbt dbt emdr"))
 _add(_MODC, _MOD_PATTERNS[7:], None, _MIN_T)
 _add("clinical_test_results", _TEST_PATTERNS[:3], None, _longest_tokens(_SCALE_WORDS))
@@ -822,10 +927,353 @@ for _i, _t in enumerate(_PG_T):
     _add("summary_progress_to_date", _PG_PATTERNS[_i:_i + 1], None, _words(_t))
 
 
+# ---- v3: broader mechanisms ---------------------------------------------------------------------
+# Each family below is a *kind* of phrasing (a bare dose with a sig, an imperative plan verb at the
+# start of a clause, a functional domain with a status word...), not a list of sentences.
+
+_CLAUSE_START = r"(?:^|(?<=[.;:!?\n(]))\s*"
+_NOTDOSE = (r"(?:years?|yrs?|yo|y/o|days?|weeks?|wks?|months?|mos?|times|x\b|pills|tabs|tablets|"
+            r"minutes|mins?|hrs?|hours|am\b|pm\b|a\.m|p\.m|%|lbs?|pounds|miles|o'clock|th\b|st\b|nd\b|rd\b)")
+_MEDSTAT = (r"(?:continued|cont(?:inue)?|started|restarted|stopped|held|unchanged|increased|decreased|"
+            r"d/c'd|tolerating(?:\s+well)?|tolerated(?:\s+well)?|well\s+tolerated|no\s+(?:SE|S/E|side\s+effects?|AEs?)|"
+            r"without\s+(?:SE|side\s+effects?)|adherent|compliant)(?:\s+by\s+(?:PCP|psych(?:iatry)?|NP|MD|Dr\.?\s*\w+))?")
+_SE_LIST = [
+    "side effects", "side effect", "se", "s/e", "dry mouth", "weight gain", "sedation", "akathisia",
+    "tremor", "nausea", "gi upset", "dizziness", "sexual side effects", "sexual dysfunction",
+    "drowsiness", "activation", "jitteriness", "restlessness", "rash", "eps", "stiffness",
+    "constipation", "brain zaps", "discontinuation symptoms", "withdrawal symptoms", "headaches",
+    "emotional blunting", "vivid dreams", "hair loss", "increased appetite",
+]
+_SE_WORDS = _alt(_SE_LIST)
+_SE_T = _longest_tokens(_SE_LIST)
+_MEDV3_VERB = _alt([
+    "off", "off of", "came off", "coming off", "went off", "go off", "taken off", "weaned off",
+    "skipping", "skipped", "skips", "missed", "missing", "forgot", "forgets", "forgetting",
+    "switching from", "switching to", "switched from", "trialing", "trialed", "tried", "failed",
+    "stopping", "restarting", "resuming", "holding", "tolerating", "tolerated", "is on", "was on",
+    "been on", "has been on", "stable on", "stays on", "staying on", "previously on", "hx of",
+    "history of", "reluctant to start", "refuses", "refused", "declined", "declines",
+    "self-discontinued", "self-d/c'd", "ran out of", "run out of", "not taking", "isn't taking",
+    "stopped", "started", "restarted", "taking", "takes", "on",
+])
+_MED_V3 = [
+    # drug + bare number (+ /number, unit, sig, status): "Prozac 40 qam", "Suboxone 8/2 daily"
+    rf"{_DRUG}{_FORM}?\s*(?:\(\s*\w+\s*\)\s*)?(?<![\d.])\d+(?:\.\d+)?(?:\s*/\s*\d+(?:\.\d+)?)?(?!\s*{_NOTDOSE})(?![\d:/])(?!\.\d)"
+    rf"(?:\s*{_UNIT})?(?:\s*,?\s*{_MEDFREQ}\b)*(?:\s*,?\s*{_MEDSTAT}\b)?",
+    # change/adherence verb + (possessive) + drug: "off her Effexor", "skipping her Zoloft"
+    rf"\b{_MEDV3_VERB}\s+(?:(?:the|his|her|their|my|an?|low[- ]dose|new|current)\s+)*{_DRUG}{_DRUGTAIL}"
+    rf"(?:\s*,?\s*(?:cross[- ]?taper(?:ing|ed)?|taper(?:ing|ed)?|titrat(?:ing|ed|ion))(?:\s+(?:over|x)\s+\w+\s+\w+)?)?",
+    # "switching from X to Y", "X held x1 wk for akathisia"
+    rf"\b(?:switch(?:ing|ed)?|chang(?:ing|ed))\s+(?:from\s+)?{_DRUG}\s+to\s+{_DRUG}{_DRUGTAIL}",
+    rf"{_DRUG}\s+(?:was\s+|is\s+|being\s+)?(?:held|paused|stopped|started|continued)\s+(?:x\s*\d+\s*\w+|for\s+\w+)(?:\s+(?:for|d/t|due\s+to)\s+\w+)?",
+    # drug + dose noun + status: "Vyvanse dose unchanged", "dose of Wellbutrin lowered"
+    rf"{_DRUG}\s+(?:dose|dosage|dosing)\s+(?:unchanged|stable|same|adjusted|lowered|raised|increased|decreased|reduced|held)\b",
+    rf"\b(?:dose|dosage)\s+of\s+(?:the\s+|his\s+|her\s+)?{_DRUG}(?:\s+(?:was\s+|is\s+)?(?:lowered|raised|increased|decreased|reduced|adjusted|changed|held|unchanged))?",
+    # prescription objects: "new Rx for buspirone", "refill of Lexapro"
+    rf"\b(?:new\s+)?(?:rx|script|prescription|refills?)\s+(?:for|of)\s+(?:(?:the|his|her|a)\s+)?(?:{_DRUG}|{_DRUG_CLASS})\b",
+]
+_MED_V3_SE = [
+    # side effects attributed to a drug: "dry mouth and some weight gain on the olanzapine"
+    rf"\b{_SE_WORDS}(?:\s*(?:,|and|&)\s*(?:some\s+|mild\s+|significant\s+)?{_SE_WORDS})*\s+(?:on|from|with|since\s+starting|after\s+starting|attributed\s+to)\s+(?:(?:the|his|her|new)\s+)*(?:{_DRUG}|{_DRUG_CLASS})\b",
+    r"\b(?:no|denies|without|w/o)\s+(?-i:SE|S/E|AEs?)\b",
+]
+
+_TEST_V3 = [
+    # scale + filler + verb + score: "PHQ-9 dropped to 8", "GAD7 came in at 9", "BDI today: 22"
+    rf"{_SCALE}(?:\s*[;:,]?\s*(?:total|score[sd]?|today|this\s+week|now|administered|repeated|readministered|at\s+intake|re-?administered|results?))*"
+    rf"\s*(?:has\s+|had\s+)?(?:dropped|fell|fallen|decreased|declined|went\s+down|came\s+down|rose|risen|increased|climbed|went\s+up|jumped|improved|worsened|came\s+in|came\s+back|went|was|were|is|of|at|=|:|{_DASH})?"
+    rf"\s*(?:to|at|from\s+{_SCORE}\s+to)?\s*{_SCORE}(?!\.?\d)(?:\s*\(\s*[\w -]{{1,20}}\))?",
+    # "24/30 on the MoCA", "got 18 on the PCL-5"
+    rf"\b(?:scored\s+|score\s+of\s+|got\s+(?:an?\s+)?|obtained\s+(?:an?\s+)?)?{_NUM}\s*(?:/\s*\d+|out\s+of\s+\d+)?\s+on\s+(?:the\s+|her\s+|his\s+)?{_SCALE}",
+    # scale + result word: "C-SSRS screen negative", "MDQ positive"
+    rf"{_SCALE}\s*(?:screen(?:ing)?|result|today|was|is|:)?\s*(?:neg(?:ative)?|pos(?:itive)?|elevated|wnl)\b",
+]
+_LAB_V3 = [
+    rf"{_LAB}\s*(?:\(\s*[+-]\s*\)|\+|\bpos(?:itive)?\b)\s*(?:for\s+[\w-]+)?(?:\s*,\s*neg(?:ative)?\s+(?:otherwise|for\s+[\w-]+))?",
+    rf"{_LAB}\s+(?:came\s+back|returned|was|were|is)\s+(?:{_RESULTWORD}|neg(?:ative)?|pos(?:itive)?|clean|wnl)\b",
+]
+
+_PLAN_VERB_LIST = [
+    "recommend", "recommends", "recommended", "refer", "referred", "schedule", "scheduled",
+    "obtain", "request", "continue", "cont", "cont.", "increase", "decrease", "reduce", "space out",
+    "step down", "add", "assign", "reassess", "re-assess", "re-evaluate", "reevaluate", "monitor",
+    "coordinate", "titrate", "taper", "discharge", "transition to", "return in", "return to clinic", "repeat",
+    "plan to", "plan is to", "plan is", "will", "to continue", "to start", "to begin", "pt to",
+    "consult", "order", "repeat", "re-administer", "readminister", "administer", "provide",
+    "complete", "update", "revise", "begin", "initiate", "offer", "arrange", "send", "release",
+    "f/u", "follow up", "follow-up", "rtc",
+]
+_PLAN_VERB = _alt(_PLAN_VERB_LIST)
+_CONSIDER_OBJ = (r"(?:med(?:ication)?s?|consult(?:ation)?|referral|refer(?:ring)?|iop|php|partial|inpatient|group|"
+                 r"session|therapy|eval(?:uation)?|testing|increas\w*|decreas\w*|add\w*|higher|level\s+of\s+care|"
+                 r"loc|dbt|cbt|emdr|erp|modality|psychiatr\w*|trial|switch\w*|taper\w*|"
+                 r"step(?:ping)?\s+down|discharge|frequency|" + _DRUG[2:-2] + r")")
+_PLAN_V3 = [
+    # imperative / planning verb opening a clause: "Recommend neuropsych eval", "Refer to IOP"
+    rf"{_CLAUSE_START}(?:plan\s*[:\-]?\s*)?{_PLAN_VERB}\b(?!\s*\d+:\d)(?<!repeat(?=\s+[\w-]+\s+(?:was|is|=|:|score|showed|shows|came|dropped|rose|fell|indicated|revealed|total|of|\d)))(?!\s+(?:the\s+|his\s+|her\s+)?" + _DRUG + rf")(?!\s+(?:to\s+)?(?:talk|say|feel|think|cry|avoid|ruminate|worry))(?:{_CLAUSE}){{1,150}}",
+    # "consider" needs a treatment object within a few words ("Consider whether ..." is process)
+    rf"\bconsider(?:ing)?\s+(?:\w+\s+){{0,3}}?{_CONSIDER_OBJ}\b{_CLAUSE}{{0,120}}",
+    # "next session in two weeks", "next appt scheduled for 5/3"
+    rf"\bnext\s+(?:session|appt|appointment|visit|f/u|follow[- ]up)\s+(?:is\s+|will\s+be\s+)?(?:in|on|scheduled|set|booked|planned)\b{_CLAUSE}{{0,80}}",
+    # "increase sessions to twice weekly", "space sessions out to every 3 weeks"
+    rf"\b(?:increase|decrease|reduce|space|step\s+down|move|change)\s+(?:(?:the|her|his)\s+)?(?:sessions?|visits?|appts?|frequency|therapy)\s+(?:out\s+)?(?:to\s+)?{_FREQ}",
+    # discharge / safety / crisis plans and planned discharge
+    rf"\b(?:discharge|aftercare|crisis|relapse[- ]prevention|transition)\s+plan(?:ning|ned)?\b{_CLAUSE}{{0,100}}",
+    rf"\bdischarge\s+(?:anticipated|expected|planned|likely|once|when|after)\b{_CLAUSE}{{0,100}}",
+    rf"\bpt\s+(?:to|will)\s+(?:consider|schedule|call|contact|complete|attend|follow\s+up|bring|track|log)\b{_CLAUSE}{{0,100}}",
+]
+
+_FUNC_V3 = [
+    # leave / disability
+    rf"\b(?:(?:out|off)\s+on|on|taking|took|started|extended|remains\s+on)\s+(?:(?:medical|disability|sick|maternity|paternity|stress|short[- ]term\s+disability|long[- ]term\s+disability|unpaid|a)\s+)*(?:leave(?:\s+of\s+absence)?|disability|std|ltd)\b(?:\s+(?:from|through|until|since|at|for)\s+{_CLAUSE}{{1,30}}?(?=[,.;\n]|$))?",
+    r"\b(?:applied\s+for|approved\s+for|receiving|on|denied)\s+(?-i:SSDI|SSI|SSDI/SSI)\b",
+    # driving
+    r"\b(?:has\s+not|hasn't|have\s+not|haven't|not|stopped|quit|avoids|avoiding|afraid\s+of|resumed|started|back\s+to|unable\s+to|can't|cannot|able\s+to)\s+(?:been\s+)?(?:driving|drive|driven)\b(?:\s+since\s+[\w ]{1,30}?(?=[,.;\n]|$))?",
+    # leaving the home
+    r"\b(?:has\s+not|hasn't|have\s+not|rarely|barely|not|unable\s+to)\s+(?:left|leaving|leave|been\s+out\s+of)\s+(?:the|her|his|their)\s+(?:house|home|apartment|room|bed)\b(?:\s+(?:in|for|since)\s+(?:\w+\s+){1,2}?(?:days?|weeks?|months?|\w+))?",
+    # needs help with / relies on others for care tasks
+    r"\b(?:needs?|needing|requires?|relies|relying|depends|dependent)\s+(?:on\s+)?(?:help|assistance|reminders|prompting|support|supervision|\w+)?\s*(?:from\s+(?:her|his|their|a)?\s*\w+\s+)?(?:with|to|for|on\s+\w+\s+for)\s+(?:\w+\s+){0,2}?(?:childcare|meals|cooking|shopping|groceries|bills|finances|money|transportation|rides|bathing|showering?|shower|dressing|hygiene|eat|eating|meds|medications|laundry|cleaning|housework|chores|errands|appointments|self-care|toileting)\b(?:\s+(?:and|&|,)\s+(?:\w+\s+)?\w+)*",
+    rf"\brel(?:ies|ying|ied)\s+on\s+(?:her|his|their|a)?\s*\w+\s+for\s+{_CLAUSE}{{1,60}}",
+    # can / cannot manage a domain
+    r"\b(?:can't|cannot|can\s+not|unable\s+to|struggl\w+\s+to|able\s+to|managing|manages|not\s+managing|keeping\s+up\s+with|falling\s+behind\s+(?:on|with))\s+(?:manage\s+|handle\s+|do\s+|keep\s+up\s+with\s+|care\s+for\s+)?(?:the\s+|her\s+|his\s+)?(?:childcare|kids|children|bills|finances|housework|chores|laundry|cooking|groceries|errands|self-care|hygiene|schoolwork|coursework|homework|job|work|rent)\b(?:\s+(?:alone|independently|on\s+(?:her|his)\s+own))?",
+    # work / school status
+    r"\b(?:back\s+(?:at|to)|returned\s+to|returning\s+to)\s+(?:work|school|class(?:es)?|(?:her|his|their)\s+job|the\s+office|campus)\b(?:\s+(?:full|part)[- ]time)?",
+    r"\b(?:working|works|worked)\s+(?:\d+\s*(?:-\s*\d+\s*)?(?:hrs?|hours)\s*(?:/|per|a)\s*(?:wk|week|day)|(?:full|part)[- ]time|reduced\s+hours|light\s+duty|modified\s+duty)\b(?:\s*,?\s*(?:reduced|down|up)\s+from\s+[\w ]{1,20}?(?=[,.;\n]|$))?",
+    r"\b(?:reduced|cut|cutting)\s+(?:back\s+)?(?:her|his|their)?\s*(?:work\s+)?hours\b",
+    r"\b(?:missing|missed|misses|skipping|skipped)\s+(?:(?:a\s+lot\s+of|most|several|many|some)\s+)?(?:shifts?|work|school|class(?:es)?|lectures?|days\s+of\s+(?:work|school))\b",
+    r"\b(?:dropped|withdrew\s+from|failed|failing|retaking|incomplete\s+in)\s+(?:\d+|one|two|three|a|all|most|several)\s+(?:of\s+(?:her|his)\s+)?(?:class(?:es)?|courses?)\b(?:\s+this\s+(?:semester|term|quarter|year))?(?:\s*[;,]\s*GPA\s+\d(?:\.\d+)?)?",
+    r"\bGPA\s+(?:is\s+|of\s+|dropped\s+to\s+|now\s+)?\d(?:\.\d+)?\b",
+    r"\b(?:fired|laid\s+off|let\s+go|terminated|suspended|expelled|put\s+on\s+(?:a\s+)?(?:pip|probation))\b(?:\s+(?:from|at)\s+(?:(?:her|his|the)\s+)?(?:job|work|school|position))?",
+    r"\b(?:unemployed|underemployed|out\s+of\s+work|job\s+searching|looking\s+for\s+work)\b",
+    # housing
+    r"\b(?:lost|losing)\s+(?:her|his|their)\s+(?:housing|apartment|home|lease|job)\b(?:\s+(?:in|last|this)\s+\w+)?(?:\s*,\s*(?:staying|living|sleeping)\s+(?:with|in|at)\s+(?:a\s+)?\w+)?",
+    r"\b(?:homeless|unhoused|evicted|facing\s+eviction|couch[- ]surfing|living\s+in\s+(?:her|his|their|a)\s+car|in\s+a\s+shelter|staying\s+(?:with|at)\s+(?:a\s+friend|friends|family|her\s+\w+|his\s+\w+)(?:'s)?)\b",
+    # hygiene / self-care
+    r"\b(?:hygiene|grooming|self-care)\s*(?::\s*|\s+(?:is\s+|was\s+|remains\s+)?)(?:poor|fair|good|adequate|neglected|declined|declining|improved|intact|impaired|limited|unkempt|disheveled)\b",
+    r"\b(?:poor|fair|good|adequate|neglected)\s+(?:hygiene|grooming|self-care)\b",
+    r"\b(?:not|hasn't\s+been|has\s+not\s+been|rarely)\s+(?:showering|bathing|eating\s+regular\s+meals|getting\s+dressed)\b",
+]
+
+_PROG_NOUN = r"(?:prognosis|px|outlook|(?:expected|anticipated|likely)\s+course|course|long[- ]term\s+outlook)"
+_PX_V3 = [
+    rf"\b(?:(?:long|short)[- ]term\s+|overall\s+)?{_PROG_NOUN}\s*(?:is|remains|:|{_DASH}|=|considered|appears|seems|looks)?\s*(?:to\s+be\s+)?(?:\w+\s+)?{_PROG_Q}(?:\s*(?:to|{_DASH}|/)\s*{_PROG_Q})?\b",
+    rf"\b{_PROG_Q}\s+(?:long[- ]term\s+)?(?:outlook|course|px)\b",
+    rf"\b(?:expected|anticipated)\s+course\s*:?{_CLAUSE}{{1,80}}",
+    r"\b(?:high|low|moderate|elevated|significant|increased|considerable)\s+risk\s+(?:of|for)\s+(?:relapse|recurrence|decompensation|rehospitalization|readmission|re-?hospitalization|dropout|return\s+to\s+use)\b",
+    r"\b(?:likely|unlikely|expected)\s+to\s+(?:need|require|remain|continue\s+to\s+need|maintain|sustain|relapse|stabilize|return\s+to\s+(?:work|baseline|school))\b[^.;\n]{0,60}",
+]
+
+_PG_V3 = [
+    # gains / improvement language: "slow but steady gains since intake"
+    rf"(?:\b(?:{_PG_ADJ}|slow|small|big|real|clear|notable|encouraging)\s+(?:(?:but|and|yet)\s+(?:{_PG_ADJ}|slow|small|big|real|clear)\s+)?gains?\b|(?<!weight\s)\bgains\b(?=\s+(?:since|in|with|toward|towards|on|made|maintained|sustained|have|holding)\b))"
+    rf"(?:\s+(?:since|in|with|toward|towards|on|made|maintained|sustained|have\s+held|holding)\b(?:\s+{_PG_SINCE}|[\w ]{{0,25}}?(?=[,.;\n]|$))?)?",
+    rf"\b(?:maintain(?:ing|ed|s)?|sustain(?:ing|ed|s)?|consolidat(?:ing|ed))\s+(?:(?:her|his|their|treatment)\s+)?gains\b",
+    # "no self-harm in 60 days", "60 days without cutting"
+    r"\bno\s+(?:\w+\s+){0,2}?(?:self[- ]harm|cutting|sib|nssi|drinking|alcohol|use|substance\s+use|panic\s+attacks?|attacks?|episodes?|purging|bingeing|binges|relapses?|hospitalizations?|ed\s+visits?|er\s+visits?|suicide\s+attempts?|attempts?|si)\s+(?:in|for|x|over)\s+(?:the\s+(?:past|last)\s+)?(?:\d+|one|two|three|four|five|six|several|a\s+few)\s*(?:days?|d|wks?|weeks?|mos?|months?|yrs?|years?)\b",
+    r"\b(?:\d+|one|two|three|six|several)\s*(?:days?|wks?|weeks?|mos?|months?)\s+(?:without|free\s+of|free\s+from)\s+(?:\w+\s+){0,2}?(?:self[- ]harm|cutting|drinking|use|using|panic\s+attacks?|purging|bingeing|episodes?)",
+    r"\b(?:\d+|one|two|three|six|several)\s*(?:days?|wks?|weeks?|mos?|months?)\s+(?:self[- ]harm|sh|cutting|drug|alcohol|panic|purge|binge)[- ]free\b",
+    # goals met / partially met / not yet met (any order)
+    r"\b(?:goals?|objectives?)\s+(?:\d+\s+(?:and\s+\d+\s+)?)?(?:(?:is|are|was|were|have\s+been|has\s+been)\s+)?(?:fully\s+|partially\s+|largely\s+|mostly\s+|not\s+yet\s+|not\s+)?(?:met|achieved|unmet|attained|in\s+progress|progressing)\b",
+    # change with an intensifier: "panic much improved vs last month"
+    rf"\b(?:{_PG_NOUN})\s+(?:is\s+|are\s+|has\s+|have\s+)?(?:much|somewhat|significantly|markedly|slightly|greatly|a\s+bit|a\s+little|far|considerably|modestly|noticeably)\s+(?:improved|better|worse|worsened|reduced|decreased|less\s+\w+|more\s+\w+)\b(?:\s+(?:vs\.?|versus|compared\s+(?:to|with)|than|since)\s+(?:\w+\s+){{0,2}}?(?:month|week|session|visit|intake|baseline|admission|summer|spring|fall|winter|year))?",
+    rf"\b(?:improved|better|worse|worsened|worsening|improving)\s+(?:vs\.?|versus|compared\s+(?:to|with))\s+(?:(?:last|prior|previous|the\s+last|the\s+prior)\s+\w+|intake|baseline|admission)",
+    # regression / setback / relapse as events with a measure
+    r"\b(?:some|significant|minor|brief|partial|major|a)?\s*(?:regression|setback|backslide|backsliding|decompensation)\b(?:\s+(?:after|since|following|with|in)\s+(?:the\s+)?\w+(?:\s+\w+)?)?",
+    r"\brelapsed\b(?:\s+(?:on|with|into)\s+\w+)?(?:\s+(?:x\s*\d+|once|twice|\d+\s+times))?(?:\s+(?:this|last|in\s+the\s+past)\s+\w+)?",
+    # remission as a course, not a diagnostic specifier (checked by a filter)
+    rf"\b(?:in|into|achieved|reached|entered|maintaining)\s+(?:(?:full|partial|early|sustained)\s+)?remission\b(?:\s+since\s+{_PG_SINCE})?",
+    # superlatives / firsts anchored to the start of treatment: "lowest since starting"
+    rf"\b(?:\w+est|best|worst|first\s+time)\b(?:[\w ]{{0,40}}?)\s+since\s+{_PG_SINCE}",
+    # "went from 21 to 9 (over 12 sessions)"
+    r"\bwent\s+from\s+\d+(?:\.\d+)?\s+to\s+\d+(?:\.\d+)?(?:\s+(?:over|in|across)\s+(?:\d+|the\s+last\s+\w+)\s+\w+)?",
+]
+
+_MOD_V3 = [
+    r"\b(?:via|by|over)\s+(?:zoom|telehealth|video|phone|telephone|doxy(?:\.me)?|teams|facetime|webex|secure\s+video)\b",
+    rf"\b{_MINUTES}\s*,?\s*(?:individual|family|group|couples|telehealth|video|in[- ]person|phone|tele)\b",
+    rf"\b(?:telehealth|video|phone|in[- ]person|individual|family|group|couples)\s*,\s*{_MINUTES}",
+    rf"\b(?:session|visit)\s+#?\d+\s+(?:of|/)\s+\d+\b",
+    rf"\b(?:seen|meeting|meet|met|coming|comes|attends?|attending)\s+(?:\w+\s+)?{_FREQ}",
+    rf"\b(?:sessions?|visits?|appts?|appointments?)\s+(?:out\s+|back\s+)?to\s+{_FREQ}",
+]
+
+# ---- v3 context filters ----------------------------------------------------------------------
+_RELATION = (r"(?:son|daughter|mother|mom|father|dad|brother|sister|wife|husband|partner|boyfriend|"
+             r"girlfriend|friend|ex|child|kid|kids|grandmother|grandma|grandfather|grandpa|aunt|uncle|"
+             r"cousin|boss|roommate|coworker|neighbor|stepdad|stepmom|parents?)")
+_THIRD_SUBJ = re.compile(rf"\b(?:her|his|their|my|pt's|patient's)\s+(?:\w+\s+)?{_RELATION}\b(?!'s)(?![\w ]{{0,20}}\b(?:died|passed))", re.IGNORECASE)
+_HYPO_STRONG = r"what\s+if|wonder\w*|imagin\w*|pretend\w*|suppos\w*|jokes?|jok(?:ed|ing)|fantas\w*|wish(?:es|ed)?|asked\s+(?:if|whether)"
+_HYPO = re.compile(rf"\b(?:{_HYPO_STRONG}|if|whether|would|could|might)\b", re.IGNORECASE)
+_HYPO_S = re.compile(rf"\b(?:{_HYPO_STRONG})\b", re.IGNORECASE)
+_CLAUSE_END = re.compile(r"[.;!?\n](?!\d)")
+
+
+def _clause_before(text: str, s: int) -> str:
+    lo = max(0, s - 120)
+    last = None
+    for last in _CLAUSE_END.finditer(text, lo, s):
+        pass
+    return text[last.end() if last else lo:s]
+
+
+def _third_party(m: re.Match, text: str) -> bool:
+    before = _clause_before(text, m.start())
+    return len(before.split()) <= 8 and bool(_THIRD_SUBJ.search(before))
+
+
+def _hypothetical(m: re.Match, text: str, strong_only: bool = False) -> bool:
+    return bool((_HYPO_S if strong_only else _HYPO).search(_clause_before(text, m.start())))
+
+
+def _med_v3_filter(m: re.Match, text: str) -> tuple[int, int] | None:
+    if _third_party(m, text):
+        return None
+    return _med_filter(m, text)
+
+
+def _ctx_filter(m: re.Match, text: str) -> tuple[int, int] | None:
+    """A treatment frequency or modality in a hypothetical ("if she had to come twice a week"),
+    a question or a joke, or about someone else, is session content."""
+    if _hypothetical(m, text) or _third_party(m, text):
+        return None
+    return m.span()
+
+
+_PAST_AFTER = re.compile(
+    r"\s+(?:at\s+(?:age\s+)?\d{1,2}\b|when\s+(?:she|he|they|i)\s+was|as\s+a\s+(?:kid|child|teen|teenager)|in\s+(?:19|20)\d\d|"
+    r"(?:\w+\s+)?years\s+ago|in\s+(?:high\s+school|college|grad\s+school|the\s+army|the\s+\d0s))",
+    re.IGNORECASE)
+
+
+def _func_filter(m: re.Match, text: str) -> tuple[int, int] | None:
+    """'She lost her job at 22' is biography; functional status is the current state."""
+    if _PAST_AFTER.match(text, m.end()):
+        return None
+    return _ctx_filter(m, text)
+
+
+def _plan_filter(m: re.Match, text: str) -> tuple[int, int] | None:
+    """Conditional plans ("if SI recurs, will call") are plans; wishes, jokes and musings are not."""
+    if _hypothetical(m, text, strong_only=True) or _third_party(m, text):
+        return None
+    return m.span()
+
+
+_DX_RIGHT_BEFORE = re.compile(rf"(?:,\s*|{_DX_NAMES}\s*|\b(?:disorder|d/o|(?-i:[A-Z]{{2,5}}))\s*,?\s*(?:\w+\s*,\s*)*)$", re.IGNORECASE)
+
+
+def _remission_filter(m: re.Match, text: str) -> tuple[int, int] | None:
+    """'in early remission' after a diagnosis is its specifier (diagnosis), not progress."""
+    before = _clause_before(text, m.start())
+    if before.strip() and _DX_RIGHT_BEFORE.search(before):
+        return None
+    return _plan_filter(m, text)
+
+
+def _T(s: str) -> set[str]:
+    return _words(s)
+
+
+_MED_CLASS_T = _words("""meds med medication medications antidepressant antidepressants ssri snri
+    antipsychotic stabilizer stimulant benzo benzodiazepine aid psych""")
+_add(_MED, _MED_V3[:6], _med_v3_filter, _DRUG_T)
+_add(_MED, _MED_V3[6:], _med_v3_filter, _DRUG_T | _MED_CLASS_T)
+_add(_MED, _MED_V3_SE[:1], _med_v3_filter, _SE_T)
+_add(_MED, _MED_V3_SE[1:], _med_v3_filter, _T("se s e ae aes"))
+_add("clinical_test_results", _TEST_V3, None, _longest_tokens(_SCALE_WORDS))
+_add("clinical_test_results", _LAB_V3, None, _longest_tokens(_LAB_WORDS))
+_PL = "summary_treatment_plan"
+_add(_PL, _PLAN_V3[:1], _plan_filter, _longest_tokens(_PLAN_VERB_LIST) | {"plan"})
+_add(_PL, _PLAN_V3[1:2], _plan_filter, _T("consider considering"))
+_add(_PL, _PLAN_V3[2:3], _plan_filter, _T("next"))
+_add(_PL, _PLAN_V3[3:4], _ctx_filter, _T("increase decrease reduce space step move change"))
+_add(_PL, _PLAN_V3[4:5], _plan_filter, _T("discharge aftercare crisis relapse prevention transition"))
+_add(_PL, _PLAN_V3[5:6], _plan_filter, _T("discharge"))
+_add(_PL, _PLAN_V3[6:7], _plan_filter, _T("pt"))
+_FN = "summary_functional_status"
+_FUNC_V3_T = [
+    "leave disability std ltd", "ssdi ssi", "driving drive driven", "house home apartment room bed",
+    "needs need needing requires require relies relying depends dependent", "relies relying relied",
+    """childcare kids children bills finances housework chores laundry cooking groceries errands self
+    hygiene schoolwork coursework homework job work rent""",
+    "back returned returning", "working works worked", "hours", "missing missed misses skipping skipped",
+    "class classes course courses", "gpa", "fired laid let terminated suspended expelled put",
+    "unemployed underemployed work searching looking", "lost losing",
+    "homeless unhoused evicted eviction couch car shelter staying", "hygiene grooming self",
+    "hygiene grooming self", "showering bathing eating getting",
+]
+assert len(_FUNC_V3_T) == len(_FUNC_V3)
+for _i, _t in enumerate(_FUNC_V3_T):
+    _add(_FN, _FUNC_V3[_i:_i + 1], _func_filter, _T(_t))
+_PX_V3_T = ["prognosis px outlook course", "outlook course px", "course", "risk", "likely unlikely expected"]
+for _i, _t in enumerate(_PX_V3_T):
+    _add("summary_prognosis", _PX_V3[_i:_i + 1], _plan_filter, _T(_t))
+_PG_V3_T = [
+    "gains gain", "gains",
+    """harm cutting sib nssi drinking alcohol use substance panic attack attacks episode episodes
+    purging bingeing binges relapse relapses hospitalization hospitalizations visit visits attempt
+    attempts si""",
+    "without free", "free", "goal goals objective objectives",
+    "much somewhat significantly markedly slightly greatly bit little far considerably modestly noticeably",
+    "vs versus compared", "regression setback backslide backsliding decompensation", "relapsed",
+    "remission", "since", "went",
+]
+assert len(_PG_V3_T) == len(_PG_V3)
+for _i, _t in enumerate(_PG_V3_T):
+    _add("summary_progress_to_date", _PG_V3[_i:_i + 1],
+         _remission_filter if _t == "remission" else _plan_filter, _T(_t))
+_MOD_V3_T = ["zoom telehealth video phone telephone doxy teams facetime webex secure",
+             "min mins minute minutes <min>", "min mins minute minutes <min>", "session visit", None, None]
+for _i, _t in enumerate(_MOD_V3_T):
+    _add(_MODC, _MOD_V3[_i:_i + 1], _ctx_filter, _FREQ_T if _t is None else _T(_t))
+
+
+# ---- quoted speech ---------------------------------------------------------------------------
+_QUOTE_CH = re.compile("[\"'\u2018\u2019\u201c\u201d]")
+_DIGIT = re.compile(r"\d")
+_DRUG_RX = re.compile(_DRUG, re.IGNORECASE)
+_NUMERIC_OK = {"medication_prescription_and_monitoring", "clinical_test_results"}
+
+
+def _quote_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of quoted speech.  An apostrophe inside a word ("don't", "father's") neither opens
+    nor closes a quote; a quote left open for 400 characters is dropped."""
+    out: list[tuple[int, int]] = []
+    dq = sq = -1
+    n = len(text)
+    for m in _QUOTE_CH.finditer(text):
+        i, q = m.start(), m.group()
+        prev = text[i - 1] if i else " "
+        nxt = text[i + 1] if i + 1 < n else " "
+        if dq >= 0 and i - dq > 400:
+            dq = -1
+        if sq >= 0 and i - sq > 400:
+            sq = -1
+        opening = (i == 0 or prev.isspace() or prev in "([{\u2014-\"\u201c'\u2018") and nxt.isalnum()
+        if q in "\"\u201c\u201d":
+            if dq < 0 and q != "\u201d" and (opening or q == "\u201c"):
+                dq = i
+            elif dq >= 0 and q != "\u201c":
+                out.append((dq, i + 1))
+                dq = -1
+        else:
+            if sq < 0 and q != "\u2019" and opening:
+                sq = i
+            elif sq >= 0 and q != "\u2018" and not prev.isspace() and not nxt.isalnum():
+                out.append((sq, i + 1))
+                sq = -1
+    return out
+
+
+def _quoted(quotes: list[tuple[int, int]], s: int, e: int) -> bool:
+    return any(qs <= s and e <= qe for qs, qe in quotes)
+
+
 def _spans(text: str, gated: bool = True) -> dict[str, list[tuple[int, int]]]:
     """Raw spans per category.  ``gated=False`` scans the whole text with every rule (slow;
     used by tests to prove the trigger tables lose nothing)."""
     found: dict[str, list[tuple[int, int]]] = {c: [] for c in CATEGORIES}
+    quotes = _quote_spans(text)
     occ = _occurrences(text) if gated else {}
     keys = occ.keys()
     loose: dict[str, list[tuple[int, int]]] = {c: [] for c in CATEGORIES}
@@ -848,6 +1296,10 @@ def _spans(text: str, gated: bool = True) -> dict[str, list[tuple[int, int]]]:
                     s += 1
                 while e > s and text[e - 1] in _TRIM:
                     e -= 1
+                if e > s and quotes and category != "session_start_stop_times" and _quoted(quotes, s, e):
+                    if not (category in _NUMERIC_OK and _DIGIT.search(text, s, e)) and not (
+                            category == _MED and _DRUG_RX.search(text, s, e)):
+                        continue  # the patient's own words, unless they carry a dose, a score or a named drug
                 if e > s:
                     (loose if fallback else found)[category].append((s, e))
     for category, spans in loose.items():
@@ -855,6 +1307,10 @@ def _spans(text: str, gated: bool = True) -> dict[str, list[tuple[int, int]]]:
         for s, e in spans:
             if not any(ts < e and s < te for ts, te in tight):
                 tight.append((s, e))
+    progress = found["summary_progress_to_date"]
+    if progress:  # a symptom named inside a progress statement ("Nightmares have resolved")
+        found["summary_symptoms"] = [(s, e) for s, e in found["summary_symptoms"]
+                                     if not any(ps <= s and e <= pe for ps, pe in progress)]
     return found
 
 
