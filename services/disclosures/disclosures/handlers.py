@@ -76,7 +76,7 @@ def request_disclosure(cmd: commands.RequestDisclosure, store, clock: Clock, not
     """Record a request and carry it as far as it can go (hold, refuse, or release).
 
     Returns the request view (``view_request``) plus ``content`` when released.
-    Raises WrongExpectedVersionError if the id is taken.
+    Raises DisclosureRequestExistsError if ``cmd.request_id`` is already taken (nothing is appended).
     """
     request_id = cmd.request_id or str(uuid.uuid4())
     received = ev.DisclosureRequested(
@@ -84,7 +84,10 @@ def request_disclosure(cmd: commands.RequestDisclosure, store, clock: Clock, not
         action=cmd.action, note_kind=cmd.note_kind, received_at=fmt_ts(clock()), date_from=cmd.date_from,
         date_to=cmd.date_to, note_ids=cmd.note_ids, authorization_id=cmd.authorization_id,
         exception_claimed=cmd.exception_claimed, facts=dict(cmd.facts), channel=dict(cmd.channel))
-    _append(store, _request_stream(request_id), [received], -1)
+    try:
+        _append(store, _request_stream(request_id), [received], -1)
+    except WrongExpectedVersionError:
+        raise errors.DisclosureRequestExistsError(f"disclosure request {request_id} already exists") from None
     return _advance(load_request(store, request_id), store, clock, notes, engine)
 
 
@@ -241,9 +244,16 @@ def _record_accounting_entry(store, state, clock) -> str:
     return entry_id
 
 
-def resume_request(request_id: str, store, clock: Clock, notes) -> dict:
-    """Finish a request left ``decided`` (e.g. the notes service was down). Raises InvalidTransitionError."""
+def resume_request(request_id: str, store, clock: Clock, notes, engine=default_engine) -> dict:
+    """Carry on a request a crash (or the notes service being down) left half-way.
+
+    ``requested``/``verified``: hold or decide it now; ``decided``: record the access decision
+    (once) and release or refuse. Returns the request view (+ ``content`` when released).
+    Raises DisclosureRequestNotFoundError, InvalidTransitionError (held, released or refused).
+    """
     state = load_request(store, request_id)
+    if state.status in ("requested", "verified"):
+        return _advance(state, store, clock, notes, engine)
     if state.status != "decided":
         raise errors.InvalidTransitionError(f"request {request_id} is {state.status}, not decided")
     _record_access_decision(store, state.request, effective_requester(state),

@@ -66,6 +66,7 @@ class DisclosuresService:
         "date_from": "2026-01-01", "date_to": "2026-03-31"}
         → {"request_id", "status": requested|on_hold|decided|released|refused, "decision": {...},
         "release": {"note_ids", "fields_released"}, "refusal": {"reason", "rule"}, "content": [...]}
+        An optional ``request_id`` (UUID) already on file raises DisclosureRequestExistsError.
         """
         data = load(schemas.RequestDisclosureSchema(), payload)
         data["request_id"] = str(data["request_id"]) if data.get("request_id") else None
@@ -90,8 +91,9 @@ class DisclosuresService:
 
     @rpc(expected_exceptions=USER_ERRORS)
     def resume_request(self, request_id):
-        """Finish a request left ``decided`` (e.g. the notes service was unavailable) → request view."""
-        return handlers.resume_request(str(request_id), self.store, self.clock, self.notes)
+        """Carry on a request left ``requested``/``verified``/``decided`` (a crash, or the notes service
+        unavailable) → request view. Raises InvalidTransitionError for one on hold or finished."""
+        return _case_errors(lambda: handlers.resume_request(str(request_id), self.store, self.clock, self.notes))
 
     @rpc(expected_exceptions=USER_ERRORS)
     def record_authorization(self, authorization, received_at=None):

@@ -14,6 +14,16 @@ disclosure request for payment:
   claim from ``reasonReference``; service period from the ``service-date``
   input (valueDate or valuePeriod); due date from ``restriction.period.end``.
 - the Task's own id and identifiers (tracking ids) are kept.
+- ``Task.requester`` must not name another organisation than the bearer token's ``org``
+  claim (``check_requester``): the token says who will receive the PHI, and a Task that claims
+  to come from someone else is ambiguous about the recipient. This is answered **422 naming the
+  field ``requester``** (not 403): the caller is authenticated and may ask, but this body
+  contradicts its own credentials, like any other invalid field; nothing is recorded.
+  A requester that names no organisation (e.g. only a ``PractitionerRole/<id>`` reference) is
+  not checked; the token's org is the requester either way.
+- Idempotency (``request_id_for``): the disclosure request id is ``uuid5`` of the token's org and
+  the client's Task id (else its identifiers), so a re-POST of the same Task -- a retry after a
+  timeout or a crash -- finds the request already made instead of creating a second one.
 
 Outbound (``task_from_view``): the request's status the CDex way: requested →
 accepted / on-hold / rejected (``statusReason``) → completed (``output``).
@@ -22,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from typing import Any, Optional
 
 HREX_TEMP = "http://hl7.org/fhir/us/davinci-hrex/CodeSystem/hrex-temp"
@@ -32,6 +43,8 @@ CONFIDE_RULE = "urn:confide:hipaa-rule"
 PSYCHOTHERAPY_CODES = frozenset({"PSYTHPN"})
 INSURER_ROLES = frozenset({"insurer_health_plan", "insurer_non_covered", "workers_comp_carrier"})
 TREATMENT_POU = frozenset({"TREAT", "COC", "ETREAT", "POPHLTH"})
+# Namespace of the deterministic request ids derived from (token org, client Task id).
+TASK_REQUEST_NAMESPACE = uuid.UUID("3f0c8a0e-5d0b-4b6e-9a43-6c1f2b7d9e15")
 
 
 class TaskMappingError(ValueError):
@@ -150,6 +163,55 @@ def _requester_label(task: dict) -> Optional[str]:
     return _s(_d(requester.get("identifier")).get("value")) or _s(requester.get("reference"))
 
 
+def _norm(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def requester_names(task: dict) -> list[str]:
+    """The organisation names/ids ``Task.requester`` gives: ``identifier.value``, ``display``,
+    the id of an ``Organization/<id>`` reference, and the name and identifiers of a contained
+    Organization it references (``#id``). Empty when it names no organisation."""
+    requester = _d(task.get("requester"))
+    names = [_s(_d(requester.get("identifier")).get("value")), _s(requester.get("display"))]
+    ref = _s(requester.get("reference")) or ""
+    if ref.startswith("#"):
+        contained = next((r for r in _l(task.get("contained")) if isinstance(r, dict)
+                          and r.get("id") == ref[1:] and r.get("resourceType") == "Organization"), None)
+        if contained:
+            names.append(_s(contained.get("name")))
+            names += [_s(i.get("value")) for i in _l(contained.get("identifier")) if isinstance(i, dict)]
+    elif "Organization/" in ref:
+        names.append(_s(ref.rsplit("Organization/", 1)[1].split("/", 1)[0]))
+    return [n for n in names if n]
+
+
+def check_requester(task: dict, org: str) -> None:
+    """Raise TaskMappingError(field="requester") when ``Task.requester`` names organisations and
+    none of them is ``org`` (the token's claim; compared ignoring case and spacing)."""
+    names = requester_names(task)
+    if names and _norm(org) not in {_norm(n) for n in names}:
+        raise TaskMappingError("requester", f"Task.requester names {', '.join(names)}, but the token was "
+                                            f"issued to {org}: a Task may only be sent on one's own behalf")
+
+
+def client_task_key(task: dict) -> Optional[str]:
+    """What identifies a Task on the client's side: its ``id``, else its identifiers (system|value,
+    sorted); None when it has neither."""
+    task_id = _s(task.get("id"))
+    if task_id:
+        return f"id:{task_id}"
+    pairs = sorted(f"{i.get('system') or ''}|{i.get('value')}" for i in _l(task.get("identifier"))
+                   if isinstance(i, dict) and _s(i.get("value")))
+    return "identifier:" + "\x1f".join(pairs) if pairs else None
+
+
+def request_id_for(org: str, task: dict) -> Optional[str]:
+    """The deterministic disclosure request id of ``task`` sent by ``org`` (uuid5 of both), or None
+    when the Task carries no id or identifier to be recognised by (then every POST is new)."""
+    key = client_task_key(task)
+    return str(uuid.uuid5(TASK_REQUEST_NAMESPACE, f"{org}\x1f{key}")) if key else None
+
+
 def purpose_for(role: str, pou: Optional[str]) -> str:
     """Insurers ask for payment (164.506(c)(3)); a clinician's TREAT/COC Task is treatment."""
     if role not in INSURER_ROLES and pou in TREATMENT_POU:
@@ -168,14 +230,17 @@ def _validate_dates(date_from: Optional[str], date_to: Optional[str]) -> None:
                 raise TaskMappingError("input", f"service-date {value!r} is not a date") from None
 
 
-def map_task(task: dict, role: str = "insurer_health_plan") -> dict:
+def map_task(task: dict, role: str = "insurer_health_plan", org: Optional[str] = None) -> dict:
     """A validated CDex Task → the disclosure request fields (see module docstring).
 
+    With ``org`` (the token's claim) the Task's requester is checked against it first.
     Returns {patient_id, purpose, note_kind, date_from, date_to, channel{...}}.
-    Raises TaskMappingError naming the element.
+    Raises TaskMappingError naming the element (``resourceType``, ``requester``, ``for``, ``input``).
     """
     if task.get("resourceType") != "Task":
         raise TaskMappingError("resourceType", "resourceType must be 'Task'")
+    if org is not None:
+        check_requester(task, org)
     patient = patient_of(task)
     date_from, date_to = service_period(task)
     _validate_dates(date_from, date_to)

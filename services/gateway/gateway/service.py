@@ -13,13 +13,14 @@ import logging
 from functools import wraps
 
 from marshmallow import ValidationError
+from nameko.exceptions import RemoteError
 from nameko.rpc import RpcProxy
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from gateway import cdex, schemas
 from gateway.dependencies import HealthProbe, Tokens
-from gateway.errors import InvalidBody, MalformedJSON, error_reply
+from gateway.errors import InvalidBody, MalformedJSON, RequestNotFound, error_reply
 from gateway.openapi import build_spec
 
 log = logging.getLogger(__name__)
@@ -120,13 +121,46 @@ class GatewayService:
     @http("POST", "/fhir/Task")
     @endpoint
     def create_task(self, request):
-        """A CDex Task (as the Da Vinci examples) → 201 Task with the CDex status and output."""
+        """A CDex Task (as the Da Vinci examples) → 201 Task with the CDex status and output.
+
+        422 naming ``requester`` when Task.requester names another organisation than the token's
+        (see ``gateway.cdex``). The same Task (id, else identifiers) sent again by the same org →
+        200 with the request already made (finished first if a crash left it half-way); 409 naming
+        ``id`` if that earlier Task asked for another patient, note kind or purpose.
+        """
         claims = self.tokens(request.headers.get("Authorization"))
         task = _body(request)
         _load(schemas.FhirTaskSchema(), task)
-        mapped = cdex.map_task(task, claims["role"])
-        view = self.disclosures.request_disclosure({"requester": _requester(claims), **mapped})
-        return _json(201, cdex.task_from_view(view), "application/fhir+json")
+        mapped = cdex.map_task(task, claims["role"], org=claims["org"])
+        request_id = cdex.request_id_for(claims["org"], task)
+        payload = {"requester": _requester(claims), **mapped, "request_id": request_id}
+        existing = self._existing_request(request_id, claims["org"]) if request_id else None
+        if existing is None:
+            try:
+                view = self.disclosures.request_disclosure(payload)
+                return _json(201, cdex.task_from_view(view), "application/fhir+json")
+            except RemoteError as exc:
+                if exc.exc_type != "DisclosureRequestExistsError":
+                    raise
+            existing = self._existing_request(request_id, claims["org"])  # a concurrent retry won
+        conflict = [k for k in ("patient_id", "note_kind", "purpose") if existing.get(k) != mapped[k]]
+        if conflict:
+            return _json(409, {"error": f"Task {task.get('id') or ''} was already sent asking for another "
+                                        f"{conflict[0]}", "field": "id", "messages": {"id": [conflict[0]]}})
+        return _json(200, cdex.task_from_view(existing), "application/fhir+json")
+
+    def _existing_request(self, request_id: str, org: str):
+        """The view of ``request_id`` made by ``org`` (finished if a crash left it half-way), or None."""
+        try:
+            view = self.disclosures.get_disclosure_request(request_id, org=org, include_content=True)
+        except RequestNotFound:
+            return None
+        if view["status"] in ("requested", "verified", "decided"):
+            try:
+                view = self.disclosures.resume_request(request_id)
+            except RemoteError:  # another worker is carrying it on right now (its append won)
+                view = self.disclosures.get_disclosure_request(request_id, org=org, include_content=True)
+        return view
 
     @http("GET", "/fhir/Task/<path:request_id>")
     @endpoint

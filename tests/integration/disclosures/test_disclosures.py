@@ -8,13 +8,22 @@ from datetime import datetime, timedelta, timezone
 import requests
 
 from confide import config
-from gateway import tokens
+from confide.envelope import NewEvent
+from confide.eventstore.store import PostgresEventStore
+from gateway import cdex, tokens
 
 _spec = importlib.util.spec_from_file_location("disclosures_it_conftest", pathlib.Path(__file__).with_name("conftest.py"))
 cf = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(cf)
 
 CDEX = config.data_dir() / "payer-requests" / "davinci-cdex"
+
+
+def own_task(name, org):
+    """A shipped CDex Task example sent on ``org``'s own behalf (Task.requester names the token's org)."""
+    task = json.loads((CDEX / name).read_text())
+    task["requester"] = {"identifier": {"system": "urn:confide:test-org", "value": org}}
+    return task
 
 
 def post(system, token, path, body):
@@ -142,7 +151,7 @@ class TestHttpApi:
         assert not_task.status_code == 422 and not_task.json()["field"] == "resourceType"
 
     def test_cdex_task_completed_with_output(self, system, org):
-        task = json.loads((CDEX / "cdex-task-example19.json").read_text())
+        task = own_task("cdex-task-example19.json", org)
         note_id = cf.write_note(system, cf.progress_note("Member123", session_date="2022-06-13"))
         reply = post(system, system.token(org), "/fhir/Task", task)
         assert reply.status_code == 201, reply.text
@@ -158,7 +167,7 @@ class TestHttpApi:
 
     def test_cdex_task_for_psychotherapy_notes_is_rejected_with_reason(self, system, org, patient):
         cf.write_note(system, cf.psychotherapy_note(patient), kind="psychotherapy")
-        task = json.loads((CDEX / "cdex-task-example6.json").read_text())
+        task = own_task("cdex-task-example6.json", org)
         task["for"] = {"identifier": {"value": patient}}
         task["input"][0]["valueCodeableConcept"] = {"coding": [{"code": "PSYTHPN"}], "text": "Psychotherapy notes"}
         created = post(system, system.token(org), "/fhir/Task", task).json()
@@ -168,9 +177,53 @@ class TestHttpApi:
 
     def test_every_shipped_task_example_is_accepted(self, system, org):
         for path in sorted(CDEX.glob("cdex-task-example*.json")):
-            reply = post(system, system.token(org), "/fhir/Task", json.loads(path.read_text()))
+            reply = post(system, system.token(org), "/fhir/Task", own_task(path.name, org))
             assert reply.status_code == 201, (path.name, reply.text)
             assert reply.json()["status"] in {"completed", "rejected"}
+
+    def test_task_naming_another_requester_is_422_and_records_nothing(self, system, org):
+        task = json.loads((CDEX / "cdex-task-example1.json").read_text())  # requester Payer123
+        reply = post(system, system.token(org), "/fhir/Task", task)
+        assert reply.status_code == 422 and reply.json()["field"] == "requester", reply.text
+        request_id = cdex.request_id_for(org, task)
+        missing = system.http.get(f"/fhir/Task/{request_id}", headers=cf.auth_header(system.token(org)))
+        assert missing.status_code == 404
+        as_payer = post(system, system.token("Payer123"), "/fhir/Task", {**task, "id": f"t-{org}"})
+        assert as_payer.status_code in (200, 201), as_payer.text
+
+    def test_the_same_task_sent_again_returns_the_request_already_made(self, system, org):
+        task = own_task("cdex-task-example19.json", org)
+        cf.write_note(system, cf.progress_note("Member123", session_date="2022-06-13"))
+        first = post(system, system.token(org), "/fhir/Task", task)
+        assert first.status_code == 201, first.text
+        again = post(system, system.token(org), "/fhir/Task", task)
+        assert again.status_code == 200, again.text
+        assert again.json()["id"] == first.json()["id"] == cdex.request_id_for(org, task)
+        assert again.json()["status"] == first.json()["status"] == "completed"
+        assert again.json()["output"] == first.json()["output"]
+        other = post(system, system.token(org), "/fhir/Task", {**task, "for": {"identifier": {"value": "P-else"}}})
+        assert other.status_code == 409 and other.json()["field"] == "id"
+        stranger = own_task("cdex-task-example19.json", org + "-b")
+        assert post(system, system.token(org + "-b"), "/fhir/Task", stranger).json()["id"] != first.json()["id"]
+
+    def test_a_retry_finishes_a_request_a_crash_left_half_way(self, system, org, patient):
+        task = own_task("cdex-task-example1.json", org)
+        task["for"] = {"identifier": {"value": patient}}
+        cf.write_note(system, cf.progress_note(patient))
+        request_id = cdex.request_id_for(org, task)
+        store = PostgresEventStore(system.config["DB_DSN"], schema="confide", pool_size=1)
+        try:  # the crash: DisclosureRequested is on file, nothing after it
+            store.append(f"disclosureRequest-{request_id}", [NewEvent("DisclosureRequested", {
+                "request_id": request_id, "requester": {"id": org, "role": "insurer_health_plan", "org": org,
+                                                        "identity_verified": True},
+                "patient_id": patient, "purpose": "payment", "action": "disclose", "note_kind": "progress",
+                "received_at": "2026-05-01T15:00:00.000000Z", "date_from": None, "date_to": None,
+                "note_ids": None, "authorization_id": None, "exception_claimed": None, "facts": {},
+                "channel": {"standard": "HL7 Da Vinci CDex", "task_id": task["id"]}})], expected_version=-1)
+        finally:
+            store.close()
+        reply = post(system, system.token(org), "/fhir/Task", task)
+        assert reply.status_code == 200 and reply.json()["status"] == "completed", reply.text
 
     def test_openapi_document(self, system):
         doc = system.http.get("/openapi.json").json()

@@ -84,3 +84,52 @@ def test_task_status_flow():
     assert {"system": cdex.CONFIDE_TASK_ID, "value": "cdex-task-example19"} in done["identifier"]
     payload = json.loads(base64.b64decode(done["output"][0]["valueAttachment"]["data"]))
     assert payload == {"notes": [{"note_id": "n1", "fields": {"a": 1}}]}
+
+
+class TestRequester:
+    """Task.requester must not name another organisation than the token's ``org``."""
+
+    def test_identifier_matches_ignoring_case_and_spacing(self):
+        task = load("cdex-task-example1")
+        assert cdex.requester_names(task) == ["Payer123"]
+        cdex.check_requester(task, " payer123 ")
+        assert cdex.map_task(task, org="Payer123")["patient_id"] == "Member123"
+
+    def test_another_organisation_is_422_naming_requester(self):
+        with pytest.raises(cdex.TaskMappingError) as info:
+            cdex.map_task(load("cdex-task-example1"), org="Acme Health Plan")
+        assert info.value.field == "requester" and "Acme Health Plan" in info.value.message
+
+    def test_organization_reference_and_contained_organization(self):
+        task = load("cdex-task-example6")
+        assert cdex.requester_names(task) == ["cdex-example-payer"]
+        with pytest.raises(cdex.TaskMappingError):
+            cdex.check_requester(task, "Other Plan")
+        task["requester"] = {"reference": "#payer"}
+        task["contained"] = [{"resourceType": "Organization", "id": "payer", "name": "Acme Health Plan",
+                              "identifier": [{"value": "ACME-1"}]}]
+        cdex.check_requester(task, "acme health plan")
+        cdex.check_requester(task, "ACME-1")
+
+    def test_a_requester_naming_no_organisation_is_not_checked(self):
+        task = load("cdex-task-example1")
+        task["requester"] = {"reference": "PractitionerRole/abc"}
+        cdex.check_requester(task, "Acme Health Plan")
+        del task["requester"]
+        cdex.check_requester(task, "Acme Health Plan")
+
+
+class TestIdempotencyKey:
+    def test_same_task_same_org_same_id(self):
+        task = load("cdex-task-example19")
+        first = cdex.request_id_for("Payer123", task)
+        assert first == cdex.request_id_for("Payer123", json.loads(json.dumps(task)))
+        assert first != cdex.request_id_for("Other", task)
+        assert first != cdex.request_id_for("Payer123", {**task, "id": "another"})
+
+    def test_identifiers_when_no_id_and_none_without_either(self):
+        task = load("cdex-task-example20")
+        del task["id"]
+        key = cdex.request_id_for("Payer123", task)
+        assert key and key == cdex.request_id_for("Payer123", {**task, "identifier": task["identifier"][::-1]})
+        assert cdex.request_id_for("Payer123", {"resourceType": "Task"}) is None

@@ -103,6 +103,30 @@ class TestRequestDisclosure:
         assert entries[0].data["request_id"] == view["request_id"]
 
 
+class TestIdempotentRequests:
+    def test_a_taken_request_id_is_refused_and_nothing_is_appended(self, store, clock, notes, add_note, patient):
+        add_note(patient)
+        request_id = str(uuid.uuid4())
+        first = ask(store, clock, notes, patient, request_id=request_id)
+        before = types(store, f"disclosureRequest-{request_id}")
+        with pytest.raises(errors.DisclosureRequestExistsError):
+            ask(store, clock, notes, patient, request_id=request_id)
+        assert types(store, f"disclosureRequest-{request_id}") == before and first["request_id"] == request_id
+
+    def test_resume_decides_a_request_a_crash_left_requested(self, store, clock, notes, add_note, patient):
+        add_note(patient)
+        request_id = str(uuid.uuid4())
+        store.append(f"disclosureRequest-{request_id}", [NewEvent("DisclosureRequested", {
+            "request_id": request_id, "requester": cf.insurer(), "patient_id": patient, "purpose": "payment",
+            "action": "disclose", "note_kind": "progress", "received_at": "2026-05-01T15:00:00.000000Z",
+            "date_from": None, "date_to": None, "note_ids": None, "authorization_id": None,
+            "exception_claimed": None, "facts": {}, "channel": {}})], expected_version=-1)
+        view = handlers.resume_request(request_id, store, clock, notes)
+        assert view["status"] == "released" and view["content"]["notes"]
+        with pytest.raises(errors.InvalidTransitionError):
+            handlers.resume_request(request_id, store, clock, notes)
+
+
 class TestExcludedContentInPsychotherapyNotes:
     """45 CFR 164.501: content the definition excludes keeps no psychotherapy-note protection (EX-19)."""
 

@@ -50,3 +50,7 @@ class InvalidRequestError(DisclosuresError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class DisclosureRequestExistsError(DisclosuresError):
+    """A request with that id is already on file (an idempotent retry: fetch it instead)."""
