@@ -13,14 +13,15 @@ rules — never note text or clinical content):
    another clinician of the practice tries (denied, recorded).
 4. Submit every ``<data dir>/payer-requests/davinci-cdex/cdex-task-example*.json``
    to ``POST /fhir/Task`` with an insurer token (``gateway.tokens.issue_token``,
-   org "Acme Health Plan", role ``insurer_health_plan``). The examples name HL7's
+   role ``insurer_health_plan``) issued to the payer the Task's ``requester``
+   names (the gateway refuses a Task sent on another's behalf). The examples name HL7's
    sample member "Member123" or a sample Patient, who is not ours: Task *i* is
    pointed at imported patient *i mod n* by setting ``Task.for.identifier`` to
    ``{"system": "urn:confide:patient-id", "value": <patient id>}`` (a ``type``
    already there is kept). Nothing else changes: ``for.reference``/``display`` and
    any contained Patient stay, so the Task remains valid FHIR, and the gateway
    reads ``for.identifier`` first. Then one psychotherapy-note request without an
-   authorization goes to ``POST /disclosure-requests`` (expected: denied under
+   authorization goes to ``POST /disclosure-requests`` as "Acme Health Plan" (expected: denied under
    45 CFR 164.508(a)(2)). Each request is polled until it leaves ``requested``.
 5. Wait until the audit service has sealed and relayed every event
    (``audit.status``), then run the same verify and replay the
@@ -271,8 +272,23 @@ def _poll(gateway: str, path: str, token: str, done, timeout: float) -> dict:
         time.sleep(0.2)
 
 
-def submit_requests(gateway: str, token: str, data_dir: Path, patients, progress, timeout: float) -> list[Decision]:
-    """The CDex Tasks, then the unauthorized psychotherapy-note request; each polled until decided."""
+def payer_of(task: dict) -> str:
+    """The organisation a CDex Task says it comes from (its first ``requester`` name), else INSURER_ORG.
+
+    The gateway only accepts a Task sent on the requester's own behalf, so each
+    shipped example is sent with a token issued to the payer it names.
+    """
+    from gateway.cdex import requester_names
+
+    names = requester_names(task)
+    return names[0] if names else INSURER_ORG
+
+
+def submit_requests(gateway: str, token_for, data_dir: Path, patients, progress, timeout: float) -> list[Decision]:
+    """The CDex Tasks, then the unauthorized psychotherapy-note request; each polled until decided.
+
+    ``token_for(org)`` returns an insurer token for that organisation.
+    """
     files = cdex_task_files(data_dir)
     if not files:
         raise DemoError(f"no CDex Task examples under {data_dir / 'payer-requests' / 'davinci-cdex'}")
@@ -281,8 +297,9 @@ def submit_requests(gateway: str, token: str, data_dir: Path, patients, progress
     for i, path in enumerate(files):
         patient = patients[i % len(patients)]
         task = point_task_at(json.loads(path.read_text()), patient.patient_id)
+        token = token_for(payer_of(task))
         status, body = _http("POST", f"{gateway}/fhir/Task", task, token)
-        if status != 201:
+        if status not in (200, 201):  # 200: the same Task was already submitted by an earlier run
             raise DemoError(f"POST /fhir/Task ({path.name}) answered {status}: {body.get('error')} "
                             f"(field {body.get('field')})")
         rid = body["id"]
@@ -293,8 +310,9 @@ def submit_requests(gateway: str, token: str, data_dir: Path, patients, progress
     target = next((p for p in patients if p.psychotherapy_notes), patients[0])
     body = {"patient_id": target.patient_id, "note_kind": "psychotherapy", "purpose": "payment",
             "claim_id": "DEMO-PSYCHOTHERAPY-1"}
+    token = token_for(INSURER_ORG)
     status, reply = _http("POST", f"{gateway}/disclosure-requests", body, token)
-    if status != 201:
+    if status not in (200, 201):
         raise DemoError(f"POST /disclosure-requests answered {status}: {reply.get('error')}")
     view = _poll(gateway, f"/disclosure-requests/{reply['id']}", token,
                  lambda v: v.get("status") not in UNDECIDED, timeout)
@@ -396,7 +414,13 @@ def run_demo(gateway: str, amqp_uri: str, schema: str, data_dir: Path, limit: Op
 
     from gateway.tokens import issue_token
 
-    token = issue_token(INSURER_ORG, INSURER_ROLE, ttl=3600, key_dir=config.key_dir())
+    tokens: dict[str, str] = {}
+
+    def token_for(org: str) -> str:
+        if org not in tokens:
+            tokens[org] = issue_token(org, INSURER_ROLE, ttl=3600, key_dir=config.key_dir())
+        return tokens[org]
+
     with ClusterRpcProxy({"AMQP_URI": amqp_uri, "serializer": "json"}, timeout=timeout) as rpc:
         with _progress(console) as progress:
             import_notes(rpc, patients, progress, summary)
@@ -412,10 +436,11 @@ def run_demo(gateway: str, amqp_uri: str, schema: str, data_dir: Path, limit: Op
             console.print(f"[green]✓[/] psychotherapy note {r['note_id'][:8]}, read for treatment by the {r['who']} "
                           f"({r['requester']}): {verdict}, recorded — {r['rule']}")
 
-        console.print(f"  sending the HL7 Da Vinci CDex Task examples as {INSURER_ORG} ({INSURER_ROLE}); each Task "
-                      "is unchanged except Task.for.identifier, set to an imported patient (by order)")
+        console.print(f"  sending the HL7 Da Vinci CDex Task examples, each with a token for the payer it names "
+                      f"({INSURER_ROLE}); each Task is unchanged except Task.for.identifier, set to an imported "
+                      "patient (by order)")
         with _progress(console) as progress:
-            summary.decisions = submit_requests(gateway, token, data_dir, patients, progress, timeout)
+            summary.decisions = submit_requests(gateway, token_for, data_dir, patients, progress, timeout)
         _print_decisions(console, summary.decisions)
 
         with _progress(console) as progress:
@@ -436,7 +461,7 @@ def _outcome(d: Decision) -> str:
 
 
 def _print_decisions(console, decisions: list[Decision]) -> None:
-    console.print(f"[bold]Insurer requests ({INSURER_ORG})[/] — request id, patient, notes asked for: outcome — rule")
+    console.print("[bold]Insurer requests[/] — request id, patient, notes asked for: outcome — rule")
     for d in decisions:
         label = d.label.replace("cdex-task-", "CDex ").replace("psychotherapy notes, no authorization",
                                                                   "psychotherapy, no auth.")

@@ -34,10 +34,14 @@ PAGE = 1000
 
 
 def iter_category(store, category: str, as_of: Optional[datetime] = None) -> Iterator[RecordedEvent]:
-    """Every event of a category recorded at or before ``as_of``, paging through the store."""
+    """Every committed event of a category recorded at or before ``as_of``, paging through the store.
+
+    A decision keeps no checkpoint, so it reads every committed event (not only
+    the subscribers' skip-free prefix): a note committed a moment ago is a fact on file.
+    """
     position = 1
     while True:
-        page = store.read_category(category, position, PAGE)
+        page = store.read_category(category, position, PAGE, prefix_only=False)
         for event in page:
             if as_of is None or event.recorded_at <= as_of:
                 yield event
