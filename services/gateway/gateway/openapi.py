@@ -50,7 +50,10 @@ def build_spec(server_url: str | None = None) -> dict:
         "security": secured,
         "requestBody": {"required": True, "content": {_JSON: {"schema": "FhirTask"},
                                                       "application/fhir+json": {"schema": "FhirTask"}}},
-        "responses": {"201": _resp("Task accepted, rejected, on hold or completed", "TaskReply"), **_ERRORS}}})
+        "responses": {"201": _resp("Task accepted, rejected, on hold or completed", "TaskReply"),
+                      "200": _resp("the same Task was sent before: the existing request", "TaskReply"),
+                      "409": _resp("this Task id was sent before for another patient, kind or purpose", "Error"),
+                      **_ERRORS}}})
     spec.path(path="/fhir/Task/{request_id}", operations={"get": {
         "summary": "Task status the CDex way", "operationId": "getTask", "security": secured,
         "parameters": [id_param],
