@@ -14,8 +14,12 @@ Settings (env var → meaning, default):
 - ``CONFIDE_DB_SCHEMA``: the schema holding the event store, ``confide``.
 - ``CONFIDE_AMQP_URI``: RabbitMQ, ``amqp://guest:guest@127.0.0.1:5672/``.
 - ``CONFIDE_KEY_DIR``: keys the database never holds (chain key, audit
-  signing key, the psychotherapy-note keyring), ``<repo>/var/keys``.
-- ``CONFIDE_CHECKPOINT_DIR``: signed chain-head checkpoints, ``<repo>/var/checkpoints``.
+  signing key, the psychotherapy-note keyring),
+  ``$XDG_DATA_HOME/confide/keys`` (``~/.local/share/confide/keys``).
+- ``CONFIDE_CHECKPOINT_DIR``: signed chain-head checkpoints,
+  ``$XDG_DATA_HOME/confide/checkpoints``.
+  Both belong to the installation, like the database they go with, not to a
+  checkout: a second clone on the same server uses the same keys. Back them up.
 - ``CONFIDE_DATA_DIR`` / ``CONFIDE_CASES_DIR``: the shipped public input,
   ``<repo>/../shared/data`` and ``<repo>/../shared/cases``.
 - ``CONFIDE_GATEWAY_URL``: ``http://127.0.0.1:8000``.
@@ -67,14 +71,20 @@ def amqp_uri() -> str:
     return os.environ.get(AMQP_URI_KEY, "amqp://guest:guest@127.0.0.1:5672/")
 
 
+def data_home() -> Path:
+    """``$XDG_DATA_HOME/confide`` (default ``~/.local/share/confide``): the installation's own files."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "confide"
+
+
 def key_dir() -> Path:
     """Directory of keys the database never holds; created on demand by set-up."""
-    return Path(os.environ.get(KEY_DIR_KEY, REPO_ROOT / "var" / "keys"))
+    return Path(os.environ.get(KEY_DIR_KEY) or data_home() / "keys")
 
 
 def checkpoint_dir() -> Path:
     """Directory of Ed25519-signed chain-head checkpoints (outside the database)."""
-    return Path(os.environ.get(CHECKPOINT_DIR_KEY, REPO_ROOT / "var" / "checkpoints"))
+    return Path(os.environ.get(CHECKPOINT_DIR_KEY) or data_home() / "checkpoints")
 
 
 def data_dir() -> Path:

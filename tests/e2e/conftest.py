@@ -22,7 +22,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(predicate, timeout=20.0, interval=0.1):
+def wait_for(predicate, timeout=45.0, interval=0.1):
     deadline = time.time() + timeout
     while time.time() < deadline:
         value = predicate()

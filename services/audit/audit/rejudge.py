@@ -169,6 +169,14 @@ def _judge_read(store, engine, decided: dict) -> Optional[Mismatch]:
     from notes import handlers as notes_handlers
     from notes.domain.errors import NoteNotFoundError
 
+    missing = [k for k in ("decision_id", "decided_at", "purpose", "decision") if not decided.get(k)]
+    if missing:  # a record an auditor cannot re-judge is itself a finding
+        recorded = _summary({"decision": decided.get("decision"), "rule": decided.get("rule")},
+                            note_ids=[decided["note_id"]])
+        current = _summary({"decision": "error", "rule": "incomplete decision record"})
+        return Mismatch("note_read", decided.get("decision_id") or "?", decided.get("decided_at") or "",
+                        decided.get("patient_id"), None, recorded, current,
+                        [f"decision record lacks {', '.join(missing)}: it cannot be re-judged"], True)
     at = parse_ts(decided["decided_at"])
     recorded = _summary(decided, note_ids=[decided["note_id"]])
     try:

@@ -11,7 +11,7 @@ from notes.crypto import rotate_kek
 
 @click.command("rotate-keys")
 @click.option("--key-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Keyring directory (default: CONFIDE_KEY_DIR or <repo>/var/keys).")
+              help="Keyring directory (default: CONFIDE_KEY_DIR or ~/.local/share/confide/keys).")
 def rotate_keys(key_dir: Path | None) -> None:
     """Make a new key-encryption key and re-wrap every psychotherapy-note data key with it.
 

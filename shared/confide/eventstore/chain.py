@@ -178,6 +178,8 @@ class ChainSealer:
                     "SELECT chain_index, global_position, mac FROM {s}.event_chain "
                     "ORDER BY chain_index DESC LIMIT 1")).fetchone()
                 index, position, prev = (head[0], head[1], bytes(head[2])) if head else (-1, 0, ZERO)
+                if head:
+                    self._check_head(conn, index, position, prev)
                 acc = self._accumulator(conn, index)
                 batches = 0
                 while max_batches is None or batches < max_batches:
@@ -208,6 +210,26 @@ class ChainSealer:
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_SEALER_LOCK,))
         return SealResult(total, last[0] if last else None, last[1] if last else None)
+
+    def _check_head(self, conn, index: int, position: int, mac: bytes) -> None:
+        """Refuse to extend a chain whose head this key did not write.
+
+        Sealing on top of a head made with another key (a key directory that
+        does not belong to this database) would mix two chains and make every
+        later verify fail; a tampered head would be silently adopted.
+        """
+        row = conn.execute(self.store.q(
+            "SELECT c.mac FROM {s}.event_chain c WHERE c.chain_index = %s"), (index - 1,)).fetchone()
+        prev = bytes(row[0]) if row else ZERO
+        got = conn.execute(self.store.q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE global_position = %s"),
+                           (position,)).fetchone()
+        event = _recorded(got) if got else None
+        if event is None:
+            raise TamperDetectedError(position, "the chain head's event is missing")
+        digest = hashlib.sha256(event.canonical_bytes()).digest()
+        if not hmac.compare_digest(next_mac(self.key, prev, index, position, digest), mac):
+            raise TamperDetectedError(position, "the chain head does not verify with this chain key: the key "
+                                                "directory does not belong to this database, or the head was altered")
 
     def _accumulator(self, conn, index: int) -> MerkleAccumulator:
         cp = last_checkpoint(self.checkpoint_dir)

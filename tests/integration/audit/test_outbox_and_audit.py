@@ -18,7 +18,7 @@ from confide.eventstore.store import PostgresEventStore
 from confide.relay import RELAY_CHECKPOINT, OutboxRelay
 
 
-def wait_for(predicate, timeout=15.0, interval=0.1):
+def wait_for(predicate, timeout=45.0, interval=0.1):
     deadline = time.time() + timeout
     while time.time() < deadline:
         value = predicate()

@@ -143,3 +143,20 @@ def test_forged_checkpoint_signature_is_reported(sealed_log, tmp_path):
     path.write_text("\n".join(lines[:-1] + [json.dumps(cp)]) + "\n")
     report = sealed_log.check()
     assert not report.ok and "signature" in report.problems[0]
+
+
+def test_sealer_refuses_to_extend_a_chain_it_did_not_write(sealed_log, test_db_dsn, tmp_path):
+    """A key directory that does not belong to this database must not mix a second chain in."""
+    from confide.eventstore.chain import TamperDetectedError
+
+    other = tmp_path / "other-keys"
+    ensure_keys(other)
+    store = PostgresEventStore(test_db_dsn, schema=sealed_log.schema, pool_size=2)
+    try:
+        store.append("progressNote-late", [NewEvent("NoteWritten", {"i": 99})])
+        sealer = ChainSealer(store, load_chain_key(other), load_signing_key(other), tmp_path / "other-cp")
+        with pytest.raises(TamperDetectedError, match="does not verify with this chain key"):
+            sealer.seal()
+    finally:
+        store.close()
+    assert sealed_log.check().ok  # nothing was sealed with the wrong key
