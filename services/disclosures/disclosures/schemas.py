@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from confide.hipaa.schemas import RequesterFactsSchema
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from disclosures.domain.model import fmt_ts
@@ -47,21 +48,11 @@ class Instant(fields.AwareDateTime):
         return fmt_ts(super()._deserialize(value, attr, data, **kwargs))
 
 
-class RequesterSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
+class RequesterSchema(RequesterFactsSchema):
     id = fields.String(required=True, validate=validate.Length(min=1, max=200))
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     org = fields.String(required=True, validate=validate.Length(min=1, max=200))
     identity_verified = fields.Boolean(load_default=False)
-    is_workforce = fields.Boolean()
-    in_ce_training_program = fields.Boolean()
-    supervised = fields.Boolean()
-    supervises_author = fields.Boolean()
-    is_covered_entity = fields.Boolean()
-    is_health_care_provider = fields.Boolean()
-    baa_in_place = fields.Boolean()
 
 
 class ChannelSchema(Schema):

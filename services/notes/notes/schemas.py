@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 
+from confide.hipaa.schemas import RequesterFactsSchema
 from marshmallow import EXCLUDE, Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as MarshmallowValidationError
 
@@ -82,23 +83,12 @@ class AuthorSchema(Schema):
     credentials = fields.String(load_default="", validate=validate.Length(max=200))
 
 
-class RequesterSchema(Schema):
+class RequesterSchema(RequesterFactsSchema):
     """Who asks. ``is_originator`` is accepted but discarded: the service computes it."""
-
-    class Meta:
-        unknown = EXCLUDE
 
     id = _id(required=True)
     role = fields.String(required=True, validate=validate.Length(min=1, max=64))
     org = fields.String(load_default="")
-    is_workforce = fields.Boolean()
-    in_ce_training_program = fields.Boolean()
-    supervised = fields.Boolean()
-    supervises_author = fields.Boolean()
-    is_covered_entity = fields.Boolean()
-    is_health_care_provider = fields.Boolean()
-    identity_verified = fields.Boolean()
-    baa_in_place = fields.Boolean()
 
 
 class WriteProgressNoteSchema(Schema):
