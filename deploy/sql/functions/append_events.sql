@@ -1,14 +1,18 @@
 -- append_events: the one write path into the event store.
 --
--- Order. Readers read only rows whose tx_id is below the oldest transaction
--- still running (pg_snapshot_xmin); see PostgresEventStore.read_all. That is a
--- gap-free prefix of the log *only if* positions are handed out in the same
--- order as transaction ids. So, under a session advisory lock held for a few
--- microseconds (not until commit, which keeps commits concurrent and lets
--- PostgreSQL group them), we assign this transaction's id and reserve a
--- contiguous block of positions, then release the lock and insert. A writer
--- whose transaction already had an id (it wrote something else first) could
--- break that order, so it is refused.
+-- Order. A reader must never see position N and later find a new event below
+-- N. Positions come from a sequence, so a writer can take a lower position and
+-- commit after a writer with a higher one. Each appender therefore, under a
+-- session advisory lock held for microseconds (never until commit, which would
+-- serialise commits and defeat group commit), reserves a contiguous block of
+-- positions AND takes a transaction-level shared advisory lock whose key
+-- encodes the block's first position. That lock is the appender's "in flight"
+-- mark: PostgreSQL drops it exactly when the transaction commits or aborts.
+-- Readers ask `read_frontier()` for the lowest in-flight position (or, with
+-- none in flight, one past the last reserved) and read only below it. A
+-- position below the frontier is committed or aborted for good, so readers
+-- never skip; and only in-flight *appends* hold them back, not every open
+-- transaction of the cluster (as a pg_snapshot_xmin bound would).
 --
 -- Concurrency. The expected version is checked here for a clear message, and
 -- guaranteed by the UNIQUE (stream_name, stream_version) constraint when two
@@ -53,15 +57,11 @@ BEGIN
       USING ERRCODE = 'CF001', DETAIL = current::text;
   END IF;
 
-  IF pg_current_xact_id_if_assigned() IS NOT NULL THEN
-    RAISE EXCEPTION 'append_events must be the first write of its transaction'
-      USING ERRCODE = '25000';
-  END IF;
   PERFORM pg_advisory_lock(7240512001);
-  PERFORM pg_current_xact_id();
   -- Every appender takes this lock, so the n values are contiguous.
   SELECT min(v) INTO first_pos
   FROM (SELECT nextval('events_position_seq') AS v FROM generate_series(1, n)) s;
+  PERFORM pg_advisory_xact_lock_shared(4611686018427387904 + first_pos);  -- in flight until commit/abort
   PERFORM pg_advisory_unlock(7240512001);
 
   RETURN QUERY
@@ -74,3 +74,28 @@ BEGIN
 END
 $fn$;
 ALTER FUNCTION :"schema".append_events(text, bigint, uuid[], text[], text[], text[], timestamptz[], bytea[]) OWNER TO confide_owner;
+
+-- read_frontier: readers read only positions below this (see above).
+-- In-flight marks are keys 2^62 + first position (pg_locks shows a bigint key
+-- as classid = high 32 bits, objid = low 32 bits, objsubid = 1). Taken under
+-- the reservation lock so no block can be reserved but not yet marked.
+CREATE OR REPLACE FUNCTION :"schema".read_frontier() RETURNS bigint
+LANGUAGE plpgsql
+SET search_path FROM CURRENT
+AS $fn$
+DECLARE
+  inflight bigint;
+  reserved bigint;
+BEGIN
+  PERFORM pg_advisory_lock(7240512001);
+  SELECT CASE WHEN is_called THEN last_value ELSE 0 END INTO reserved FROM events_position_seq;
+  SELECT min(((l.classid::bigint << 32) | l.objid::bigint) - 4611686018427387904) INTO inflight
+  FROM pg_locks l
+  WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
+    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    AND l.classid >= 1073741824;
+  PERFORM pg_advisory_unlock(7240512001);
+  RETURN coalesce(inflight, reserved + 1);
+END
+$fn$;
+ALTER FUNCTION :"schema".read_frontier() OWNER TO confide_owner;

@@ -8,5 +8,6 @@ GRANT SELECT, INSERT ON :"schema".events TO confide_app;
 GRANT SELECT, INSERT ON :"schema".event_chain TO confide_app;
 GRANT USAGE, SELECT ON SEQUENCE :"schema".events_position_seq TO confide_app;
 GRANT EXECUTE ON FUNCTION :"schema".append_events(text, bigint, uuid[], text[], text[], text[], timestamptz[], bytea[]) TO confide_app;
+GRANT EXECUTE ON FUNCTION :"schema".read_frontier() TO confide_app;
 -- Checkpoints move forward: the one table besides projections the role may update.
 GRANT SELECT, INSERT, UPDATE ON :"schema".checkpoints TO confide_app;

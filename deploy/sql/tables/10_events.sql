@@ -1,10 +1,10 @@
 -- The event store: one row per event, append-only.
 --
--- global_position: unique, allocated in the same order as the appending
---   transaction ids (see functions/append_events.sql), so that "every row whose
---   tx_id is below the oldest running transaction" is always a prefix of the
---   committed log. Aborted appends leave holes in the numbering; readers never
---   wait on holes, and the hash chain (event_chain) numbers events densely.
+-- global_position: unique, from a sequence; readers read only below the
+--   oldest position still in flight (functions/append_events.sql), so what
+--   they see is always a prefix of the committed log. Aborted appends leave
+--   holes in the numbering; readers never wait on holes, and the hash chain
+--   (event_chain) numbers events densely.
 -- data, metadata: RFC 8785 canonical JSON *text*, hashed byte for byte
 --   (jsonb would reorder keys and break the hash).
 -- hash: SHA-256 of the canonical record (confide.envelope.canonical_record).
@@ -20,7 +20,6 @@ CREATE TABLE IF NOT EXISTS :"schema".events (
   data            text        NOT NULL,
   metadata        text        NOT NULL,
   recorded_at     timestamptz NOT NULL,
-  tx_id           xid8        NOT NULL DEFAULT pg_current_xact_id(),
   hash            bytea       NOT NULL CHECK (length(hash) = 32),
   category        text        GENERATED ALWAYS AS (split_part(stream_name, '-', 1)) STORED,
   CONSTRAINT events_stream_version_key UNIQUE (stream_name, stream_version)

@@ -39,13 +39,13 @@ from psycopg import sql
 
 from confide.envelope import RecordedEvent, format_timestamp
 from confide.eventstore.errors import EventStoreError
-from confide.eventstore.store import _COLUMNS, _SAFE, _recorded
+from confide.eventstore.store import _COLUMNS, _recorded
 from confide.merkle import MerkleAccumulator
 
 CHAIN_KEY_FILE = "chain.key"
 CHECKPOINT_FILE = "chain-heads.jsonl"
 ZERO = b"\x00" * 32
-_SEALER_LOCK = 7240512002
+_SEALER_LOCK = 72405120  # with hashtext(schema) as the second key
 _PACK = struct.Struct(">QQ").pack
 
 
@@ -171,7 +171,9 @@ class ChainSealer:
         total = 0
         last: tuple[int, int] | None = None
         with self.store.connection() as conn:
-            if not conn.execute("SELECT pg_try_advisory_lock(%s)", (_SEALER_LOCK,)).fetchone()[0]:
+            # One sealer per schema (two schemas of one database seal independently).
+            if not conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
+                                (_SEALER_LOCK, self.store.schema)).fetchone()[0]:
                 return SealResult(0, None, None)
             try:
                 head = conn.execute(self.store.q(
@@ -208,7 +210,7 @@ class ChainSealer:
                     write_checkpoint(self.checkpoint_dir, self.signing_key, index, position, prev,
                                      acc.size, acc.root(), _acc_state(acc))
             finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (_SEALER_LOCK,))
+                conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (_SEALER_LOCK, self.store.schema))
         return SealResult(total, last[0] if last else None, last[1] if last else None)
 
     def _check_head(self, conn, index: int, position: int, mac: bytes) -> None:

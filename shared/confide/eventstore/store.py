@@ -13,7 +13,7 @@ tested against both by ``tests/integration/shared/test_store_contract.py``):
 - ``read_stream(stream_name, from_version=0) -> list[RecordedEvent]``.
 - ``read_all(from_position=1, limit=1000) -> list[RecordedEvent]``: events with
   ``global_position >= from_position`` in global order, never skipping an
-  event that commits later with a lower position (see ``_SAFE``).
+  event that commits later with a lower position (see ``frontier``).
 - ``read_category(category, from_position=1, limit=1000)``.
 - ``stream_version(stream_name) -> int`` (-1 when absent), ``head_position()``.
 """
@@ -49,14 +49,12 @@ _COLUMNS = (
     "global_position, stream_name, stream_version, event_id, type, data, metadata, recorded_at, hash"
 )
 
-# Visibility frontier. Positions are handed out in transaction-id order (see
-# deploy/sql/functions/append_events.sql), and every transaction whose id is
-# below pg_snapshot_xmin(pg_current_snapshot()) has finished. So the rows with
-# tx_id below that bound are exactly a prefix of the committed log: a row that
-# becomes visible later has a larger tx_id, hence a larger position than
-# anything a reader has already seen. A reader never skips; it only waits for
-# the oldest running transaction to end.
-_SAFE = "tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+# Visibility frontier: readers that keep a checkpoint read only positions below
+# read_frontier(), the oldest position still held by an in-flight append (see
+# deploy/sql/functions/append_events.sql). Everything below it is committed or
+# aborted for good, so a reader never skips an event that commits later with a
+# lower position. The frontier is asked in one statement and the events read
+# in the next, so the read's snapshot is newer than the frontier.
 
 
 def prepare(
@@ -219,8 +217,6 @@ class PostgresEventStore:
                 if exc.sqlstate == "CF001":
                     actual = int(exc.diag.message_detail or -1)
                     raise WrongExpectedVersionError(stream_name, expected, actual) from None
-                if exc.sqlstate == "25000":
-                    raise EventStoreError(str(exc)) from None
                 raise
         return AppendResult(
             global_positions=tuple(r[0] for r in result),
@@ -259,13 +255,21 @@ class PostgresEventStore:
             ).fetchall()
         return [_recorded(r) for r in rows]
 
+    def frontier(self, conn: psycopg.Connection | None = None) -> int:
+        """The lowest position not yet safe to read (all below it are final)."""
+        if conn is None:
+            with self.connection() as c:
+                return self.frontier(c)
+        return conn.execute(self.q("SELECT {s}.read_frontier()"), prepare=True).fetchone()[0]
+
     def read_all(self, from_position: int = 1, limit: int = 1000) -> list[RecordedEvent]:
-        """Up to ``limit`` events with ``global_position >= from_position``, in order."""
+        """Up to ``limit`` events with ``global_position >= from_position``, in order, below the frontier."""
         with self.connection() as conn:
+            below = self.frontier(conn)
             rows = conn.execute(
                 self.q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE global_position >= %s "
-                       f"AND {_SAFE} ORDER BY global_position LIMIT %s"),
-                (from_position, limit),
+                       "AND global_position < %s ORDER BY global_position LIMIT %s"),
+                (from_position, below, limit), prepare=True,
             ).fetchall()
         return [_recorded(r) for r in rows]
 
@@ -278,12 +282,12 @@ class PostgresEventStore:
         checkpoint (find a patient's notes) passes False and sees every
         committed event at once, even while an older transaction is still open.
         """
-        safe = f"AND {_SAFE}" if prefix_only else ""
         with self.connection() as conn:
+            below = self.frontier(conn) if prefix_only else 2**62
             rows = conn.execute(
                 self.q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE category = %s AND global_position >= %s "
-                       f"{safe} ORDER BY global_position LIMIT %s"),
-                (category, from_position, limit),
+                       "AND global_position < %s ORDER BY global_position LIMIT %s"),
+                (category, from_position, below, limit),
             ).fetchall()
         return [_recorded(r) for r in rows]
 
@@ -300,8 +304,9 @@ class PostgresEventStore:
     def head_position(self) -> int:
         """Highest visible global position (0 when empty)."""
         with self.connection() as conn:
+            below = self.frontier(conn)
             row = conn.execute(
-                self.q(f"SELECT max(global_position) FROM {{s}}.events WHERE {_SAFE}")
+                self.q("SELECT max(global_position) FROM {s}.events WHERE global_position < %s"), (below,)
             ).fetchone()
         return row[0] or 0
 

@@ -24,7 +24,8 @@ def scratch_store(test_db_dsn, scratch_schema):
     store.close()
 
 
-def test_lower_position_committing_last_is_not_skipped(scratch_store, test_db_dsn):
+@pytest.mark.parametrize("wrote_first", [False, True], ids=["append-only-txn", "txn-that-wrote-before"])
+def test_lower_position_committing_last_is_not_skipped(scratch_store, test_db_dsn, wrote_first):
     """Writer A reserves the lower position but commits after writer B; a reader never skips A."""
     s = scratch_store
     base = s.append(new_stream(), events(1), -1).last_position
@@ -35,6 +36,8 @@ def test_lower_position_committing_last_is_not_skipped(scratch_store, test_db_ds
         seen.extend(e.global_position for e in page)
 
     slow = psycopg.connect(test_db_dsn)
+    if wrote_first:  # the append is not the transaction's first write
+        slow.execute(s.q("INSERT INTO {s}.checkpoints (name, position) VALUES (%s, 0)"), (uuid.uuid4().hex,))
     q = s.q("SELECT out_position FROM {s}.append_events(%s, -1, %s, %s, %s, %s, %s, %s)")
     from confide.eventstore.store import prepare
 
@@ -79,17 +82,6 @@ def test_concurrent_retries_of_one_append_store_it_once(pg_store):
     assert len(pg_store.read_stream(stream)) == 3
 
 
-def test_append_must_be_the_transactions_first_write(pg_store, test_db_dsn):
-    from confide.eventstore.store import prepare
-
-    with psycopg.connect(test_db_dsn) as conn:
-        conn.execute("INSERT INTO confide.checkpoints (name, position) VALUES (%s, 0)", (uuid.uuid4().hex,))
-        rows = prepare("late-1", [NewEvent("Late", {})], 0)
-        with pytest.raises(psycopg.Error, match="first write"):
-            conn.execute(pg_store.q("SELECT * FROM {s}.append_events('late-1', -1, %s, %s, %s, %s, %s, %s)"),
-                         ([rows[0][0]], [rows[0][1]], [rows[0][2]], [rows[0][3]], [rows[0][4]], [rows[0][5]]))
-
-
 @pytest.mark.parametrize("statement", [
     "UPDATE confide.events SET type = 'Tampered'",
     "DELETE FROM confide.events",
@@ -123,3 +115,31 @@ def test_unreachable_database_is_reported_clearly():
 
     with pytest.raises(EventStoreUnavailableError, match="unreachable"):
         PostgresEventStore("postgresql://confide_app:confide@127.0.0.1:1/none?connect_timeout=1", min_size=1)
+
+
+def test_an_unrelated_long_transaction_does_not_hold_readers_back(scratch_store, test_db_dsn):
+    """Only in-flight appends bound the frontier, not every open transaction of the cluster."""
+    other = psycopg.connect(test_db_dsn)
+    other.execute(scratch_store.q("INSERT INTO {s}.checkpoints (name, position) VALUES (%s, 0)"),
+                  (uuid.uuid4().hex,))  # holds a transaction id, open
+    try:
+        pos = scratch_store.append(new_stream(), events(1), -1).last_position
+        assert [e.global_position for e in scratch_store.read_all(pos, 10)] == [pos]
+    finally:
+        other.rollback()
+        other.close()
+
+
+def test_an_aborted_append_leaves_a_hole_readers_pass(scratch_store, test_db_dsn):
+    from confide.eventstore.store import prepare
+
+    aborted = psycopg.connect(test_db_dsn)
+    rows = prepare("aborted-1", [NewEvent("Lost", {})], 0)
+    q = scratch_store.q("SELECT out_position FROM {s}.append_events(%s, -1, %s, %s, %s, %s, %s, %s)")
+    (hole,) = aborted.execute(q, ("aborted-1", [rows[0][0]], [rows[0][1]], [rows[0][2]], [rows[0][3]],
+                                  [rows[0][4]], [rows[0][5]])).fetchone()
+    aborted.rollback()
+    aborted.close()
+    after = scratch_store.append(new_stream(), events(1), -1).last_position
+    assert after > hole
+    assert [e.global_position for e in scratch_store.read_all(hole, 10)] == [after]
