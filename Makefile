@@ -18,7 +18,8 @@ test:
 test-unit: setup
 	$(PYTEST) -q tests/unit
 
-test-integration: setup
+test-integration:
+	@bash deploy/setup.sh --test
 	$(PYTEST) -q tests/integration
 
 test-e2e: setup

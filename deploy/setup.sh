@@ -34,14 +34,24 @@ if [ ! -x .venv/bin/python ]; then
   log "creating .venv"
   "$PY" -m venv .venv || { apt_install python3.11-venv; "$PY" -m venv .venv; }
 fi
+# psycopg is used in its pure-Python form (its waits must be green under
+# eventlet), which loads the system libpq.
+if ! ldconfig -p 2>/dev/null | grep -q 'libpq\.so\.5'; then
+  log "installing libpq5 (Debian package) for psycopg"; apt_install libpq5
+fi
 STAMP=.venv/.confide-installed
 SRC_HASH=$(cat requirements.lock deploy/setup.sh shared/pyproject.toml services/*/pyproject.toml | sha256sum | cut -c1-16)
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$SRC_HASH" ]; then
   log "installing pinned dependencies (requirements.lock)"
-  .venv/bin/python -m pip install -q --upgrade "pip<27" 2>&1 | grep -v '^WARNING' || true
-  .venv/bin/python -m pip install -q -r requirements.lock 2>&1 | grep -v '^WARNING' || true
-  .venv/bin/python -m pip install -q --no-deps -e shared $(for d in services/*/; do [ -f "$d/pyproject.toml" ] && printf -- '-e %s ' "$d"; done) 2>&1 | grep -v '^WARNING' || true
-  .venv/bin/python -c 'import nameko, psycopg, confide.cli' && echo "$SRC_HASH" > "$STAMP"
+  PIPLOG=.venv/pip-install.log
+  pip_q() { .venv/bin/python -m pip install -q --disable-pip-version-check "$@" >>"$PIPLOG" 2>&1 \
+              || { log "ERROR: pip install $* failed:"; tail -n 30 "$PIPLOG" >&2; exit 1; }; }
+  : > "$PIPLOG"
+  pip_q -r requirements.lock
+  pip_q --no-deps -e shared $(for d in services/*/; do [ -f "$d/pyproject.toml" ] && printf -- '-e %s ' "$d"; done)
+  .venv/bin/python -c 'import nameko, psycopg, confide.cli, notes.service, disclosures.service, audit.service, gateway.service' \
+    || { log "ERROR: the installed packages do not import (see $PIPLOG)"; exit 1; }
+  echo "$SRC_HASH" > "$STAMP"
 fi
 
 # --- 2. PostgreSQL -------------------------------------------------------------
@@ -91,19 +101,28 @@ if ! port_open 127.0.0.1 15672; then
 fi
 
 # --- 4. Database, schema, broker topology, keys --------------------------------
-# A fresh Debian PostgreSQL allows the superuser only over the local socket.
-if [ -z "${CONFIDE_ADMIN_DSN:-}" ]; then
-  if ! psql_ok=$(.venv/bin/python -c 'import psycopg; psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", connect_timeout=3).close()' 2>&1); then
-    log "superuser cannot log in over TCP; using the local socket as the postgres OS user"
-    export CONFIDE_ADMIN_DSN="postgresql:///postgres?host=/var/run/postgresql&user=postgres"
-    if [ "$(id -u)" -eq 0 ]; then
-      runuser -u postgres -- psql -qc "ALTER ROLE postgres PASSWORD 'postgres'" >/dev/null || true
-      export CONFIDE_ADMIN_DSN="postgresql://postgres:postgres@127.0.0.1:5432/postgres"
-    fi
+# Set-up needs a PostgreSQL superuser. A fresh Debian cluster admits `postgres`
+# only over the local socket (peer auth); then, as root, we create a dedicated
+# superuser `confide_admin` with a random password and keep its DSN in
+# ~/.local/share/confide/admin.dsn (0600), which confide.config.admin_dsn() reads
+# (tests included). The `postgres` role itself is left untouched.
+ADMIN_FILE="${XDG_DATA_HOME:-$HOME/.local/share}/confide/admin.dsn"
+admin_ok() { .venv/bin/python -c 'import psycopg, confide.config as c; psycopg.connect(c.admin_dsn(), connect_timeout=3).close()' >/dev/null 2>&1; }
+if ! admin_ok; then
+  if [ "$(id -u)" -eq 0 ] && id postgres >/dev/null 2>&1; then
+    log "the superuser cannot log in over TCP; creating role confide_admin (DSN kept in $ADMIN_FILE)"
+    secret=$(.venv/bin/python -c 'import secrets; print(secrets.token_hex(16))')
+    runuser -u postgres -- psql -qv ON_ERROR_STOP=1 -c "DO \$\$ BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'confide_admin') THEN
+        CREATE ROLE confide_admin SUPERUSER LOGIN; END IF; END \$\$;" \
+      -c "ALTER ROLE confide_admin PASSWORD '$secret'" >/dev/null
+    mkdir -p "$(dirname "$ADMIN_FILE")"
+    (umask 077; echo "postgresql://confide_admin:$secret@127.0.0.1:5432/postgres" > "$ADMIN_FILE")
   fi
+  admin_ok || { log "ERROR: no PostgreSQL superuser login; set CONFIDE_ADMIN_DSN (e.g. postgresql://postgres:PASSWORD@127.0.0.1:5432/postgres)"; exit 1; }
 fi
 log "installing roles, databases and schema"
-.venv/bin/confide db install --database confide
+.venv/bin/confide db install                     # the database named by CONFIDE_DB_DSN (default confide)
 .venv/bin/confide db install --database confide_test
 log "declaring RabbitMQ exchanges and queues"
 .venv/bin/confide broker declare

@@ -10,6 +10,7 @@ Settings (env var → meaning, default):
 - ``CONFIDE_DB_DSN``: the services' role (INSERT/SELECT on the event store),
   ``postgresql://confide_app:confide@127.0.0.1:5432/confide``.
 - ``CONFIDE_ADMIN_DSN``: a superuser, used only by set-up and tamper tests,
+  else ``<data_home>/admin.dsn`` written by set-up, else
   ``postgresql://postgres@127.0.0.1:5432/postgres``.
 - ``CONFIDE_DB_SCHEMA``: the schema holding the event store, ``confide``.
 - ``CONFIDE_AMQP_URI``: RabbitMQ, ``amqp://guest:guest@127.0.0.1:5672/``.
@@ -57,8 +58,18 @@ def db_dsn() -> str:
 
 
 def admin_dsn() -> str:
-    """DSN of a PostgreSQL superuser; used by set-up and by tamper tests only."""
-    return os.environ.get(ADMIN_DSN_KEY, "postgresql://postgres@127.0.0.1:5432/postgres")
+    """DSN of a PostgreSQL superuser; used by set-up and by tamper tests only.
+
+    ``CONFIDE_ADMIN_DSN``, else the DSN set-up saved in ``<data_home>/admin.dsn``
+    (a fresh Debian cluster admits ``postgres`` only over its socket, so set-up
+    creates ``confide_admin``), else ``postgres`` over TCP.
+    """
+    if os.environ.get(ADMIN_DSN_KEY):
+        return os.environ[ADMIN_DSN_KEY]
+    saved = data_home() / "admin.dsn"
+    if saved.exists():
+        return saved.read_text().strip()
+    return "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def db_schema() -> str:

@@ -33,7 +33,8 @@ def run(only):
     """Start notes, disclosures, audit and gateway; Ctrl-C stops them all."""
     names = only or SERVICES
     nameko = os.path.join(os.path.dirname(sys.executable), "nameko")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # Library deprecation notices (eventlet, pkg_resources) are not operators' news.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": "ignore"}
     env.setdefault(config.KEY_DIR_KEY, str(config.key_dir()))
     env.setdefault(config.CHECKPOINT_DIR_KEY, str(config.checkpoint_dir()))
     width = max(map(len, names))
@@ -49,9 +50,10 @@ def run(only):
     click.echo(f"started {', '.join(names)}; gateway on {config.gateway_url()} — Ctrl-C stops all")
 
     def stop(*_):
+        # nameko stops gracefully on SIGTERM (a SIGINT may be ignored when started in the background).
         for p in procs.values():
             if p.poll() is None:
-                p.send_signal(signal.SIGINT)
+                p.send_signal(signal.SIGTERM)
         deadline = time.time() + 10
         for p in procs.values():
             try:
@@ -59,7 +61,12 @@ def run(only):
             except subprocess.TimeoutExpired:
                 p.kill()
 
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    # Ctrl-C and SIGTERM both stop everything, even when started from a script with SIGINT ignored.
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         while True:
             dead = [n for n, p in procs.items() if p.poll() is not None]

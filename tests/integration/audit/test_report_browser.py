@@ -4,7 +4,7 @@ Synthetic events for a fresh patient are appended to the test store and
 applied to the audit projections; ``confide audit report`` renders the page;
 Chromium loads it with a filter in the URL fragment and dumps the DOM after
 the inline script ran, then takes a screenshot. Chromium missing is a
-failure, never a skip: set-up installs it (``CONFIDE_SETUP_BROWSER=1``).
+failure, never a skip: `make test` (deploy/setup.sh --test) installs it.
 """
 import csv
 import json
@@ -34,8 +34,7 @@ def chromium() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if not path:
         pytest.fail("headless Chromium is required for the report browser test and was not found on PATH: "
-                    "install Debian's `chromium` package (apt-get install -y chromium), or run the set-up "
-                    "script with CONFIDE_SETUP_BROWSER=1")
+                    "run `make test` (its set-up installs Debian's `chromium` package), or apt-get install -y chromium")
     return path
 
 
