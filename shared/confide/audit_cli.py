@@ -257,8 +257,12 @@ def dlq_list():
     """Print the dead-lettered events (type, global position, event id)."""
     from confide.dlq import peek
 
-    for msg in peek(config.amqp_uri()):
-        click.echo(f"{msg['global_position']:>10}  {msg['type']:<28} {msg['event_id']}")
+    messages = peek(config.amqp_uri())
+    for msg in messages:
+        body = msg if isinstance(msg, dict) else {}
+        click.echo(f"{body.get('global_position', '?'):>10}  {str(body.get('type', '?')):<28} "
+                   f"{body.get('event_id', '?')}")
+    click.echo(f"{len(messages)} dead-lettered message(s) in audit.events.dlq")
 
 
 @dlq.command("replay")

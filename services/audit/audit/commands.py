@@ -176,5 +176,9 @@ def rejudge(schema, as_json):
             table.add_row(m["decided_at"], m["kind"] + (" (unsupported)" if m["unsupported"] else ""),
                           m["decision_id"], m["patient_id"] or "", _cell(m["recorded"]), _cell(m["current"]),
                           "\n".join(m["findings"]))
-        Console().print(table)
+        if mismatches:
+            Console().print(table)
+        else:
+            click.echo(f"rejudge: all {result['checked']} past decisions come out the same under today's engine "
+                       "on the facts known when they were made")
     sys.exit(1 if mismatches else 0)
