@@ -401,11 +401,15 @@ def frequency_for(dates: list[date]) -> str:
     """Frequency from this patient's session dates up to now (sorted)."""
     if len(dates) < 2:
         return "initial session"
-    gaps = [(b - a).days for a, b in zip(dates, dates[1:])]
+    # Several sessions on one day (an intake and a screening, say) are one visit day for frequency.
+    days = sorted(set(dates))
+    if len(days) < 2:
+        return f"{len(dates)} sessions on one day"
+    gaps = [(b - a).days for a, b in zip(days, days[1:])]
     median = statistics.median(gaps)
     label = ("more than weekly" if median < 6 else "weekly" if median <= 9 else "every 2 weeks" if median <= 17
              else "monthly" if median <= 40 else f"about every {round(median / 30)} months")
-    return f"{label} (median {median:g} days over {len(dates)} sessions)"
+    return f"{label} (median {median:g} days between {len(days)} visit days)"
 
 
 def risk_for(phq9: Optional[int], factors: list[str]) -> dict:
