@@ -91,7 +91,7 @@ class _Reader:
     def _get(self, key: str, types: tuple, label: str, required: bool):
         if key not in self.obj or self.obj[key] is None:
             if required:
-                raise CaseFileError(f"{self.path}.{key}", f"required {label} is missing")
+                raise CaseFileError(f"{self.path}.{key}", f"missing (expected {label})")
             return None
         value = self.obj[key]
         # bool is an int subclass: never accept it where a number/string is expected
