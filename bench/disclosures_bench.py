@@ -1,0 +1,1213 @@
+"""Disclosure benchmark (issue 5, point 7): the decision engine alone, then the stack under fixed offered loads.
+
+Usage::
+
+    .venv/bin/python bench/disclosures_bench.py            # full run (~4-5 min)
+    .venv/bin/python bench/disclosures_bench.py --quick    # smoke run (~1-1.5 min)
+
+Everything is measured in ONE run and each number is printed beside its baseline
+measured in the same run:
+
+1. **Pure engine** -- ``confide.hipaa.engine.decide`` over the 20 published example
+   cases of ``shared/cases/examples.json`` (cycled), in decisions per second, beside
+   ``json.loads(json.dumps(case))`` of the same cases (a deep copy through the JSON
+   codec: the cheapest thing a caller must do with a case anyway).
+
+2. **Through the stack** -- insurer ``POST /disclosure-requests`` (payment, progress
+   notes, March 2026) through gateway -> RabbitMQ -> disclosures -> event store, with
+   the release fetched from notes (``release_fields``), at FIXED OFFERED LOADS
+   (open loop), beside two baselines defined in this file and started the same way
+   (``nameko run --config <yml> disclosures_bench:<Service>``):
+
+   * ``ping via HTTP``: ``POST /ping`` (same body) on ``bench_ping_gateway`` whose
+     ``@http`` entrypoint makes ONE nameko RPC to ``bench_ping.ping`` in another
+     process and returns 201 -- the framework floor of the same shape as the real path
+     (HTTP parse, one RPC hop, JSON reply) with no work;
+   * ``ping via RPC``: ``bench_ping.ping`` called directly from the load generator with
+     nameko standalone ``ServiceRpcProxy`` clients -- the bare RPC round trip.
+
+   The load generator is a pool of OS threads (64 for HTTP, 32 for RPC), each with its
+   own persistent connection (``http.client.HTTPConnection`` keep-alive, or one
+   standalone RPC proxy per thread). Request ``i`` is scheduled at ``t0 + i/rate``; a
+   free thread claims the next index, sleeps until its scheduled start and sends it;
+   latency is measured from the SCHEDULED start, so a request that waited for a free
+   thread (because earlier ones were slow) is charged that wait: coordinated omission
+   does not hide queueing. Each load runs a warm-up (discarded) then the measured
+   window. Per load: achieved rate, p50, p99, max, errors, plus CPU milliseconds per
+   request of every process involved (from /proc), so the ceiling on this 2-core
+   machine can be read off directly.
+
+   Target: p99 < 25 ms at 200 requests/s with no errors (printed with a check mark).
+
+3. **Where the time goes** -- (a) the disclosures handler run in-process on the same
+   schema (with the real notes service over RPC), timing each phase (schema load,
+   appends, stream loads, note index scan, authorization scan, engine, release RPC to
+   notes) and counting store calls; the gateway's own steps (token verify, body
+   schema, reply) timed in-process; (b) py-spy (``--py-spy`` path, default
+   ``/tmp/pyspy/bin/py-spy`` or ``py-spy`` on PATH; skipped if absent) sampling
+   gateway, disclosures and notes during a load run; (c) the note index scan timed
+   again after adding more progress notes, because it reads whole categories.
+
+Set-up and clean-up: a throw-away schema ``bench_<random>`` in ``confide_test``
+(``install_schema``), a fresh RabbitMQ vhost created through the management API with
+the topology declared in it (``declare_topology``), keys/checkpoints in a temp dir, the
+gateway on a free port. The services (notes, disclosures, audit, gateway -- audit is
+not on the request path but runs in production and competes for the same 2 cores;
+``--no-audit`` leaves it out) and the two ping services run as ``nameko run``
+subprocesses with ``CONFIDE_*`` environment overrides. Everything is stopped and the
+schema and vhost dropped at the end, even on failure.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import itertools
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from nameko.rpc import RpcProxy, rpc
+from nameko.standalone.rpc import ClusterRpcProxy
+from nameko.web.handlers import http as http_entrypoint
+from rich.console import Console
+from rich.table import Table
+
+from confide import config
+
+# --------------------------------------------------------------------------------------
+# Baseline services (imported by `nameko run ... disclosures_bench:<Service>`)
+# --------------------------------------------------------------------------------------
+
+
+class PingService:
+    """The bare RPC target: no store, no schema, no work."""
+
+    name = "bench_ping"
+
+    @rpc
+    def ping(self, payload=None):
+        return {"pong": True, "patient_id": (payload or {}).get("patient_id")}
+
+
+class PingGatewayService:
+    """``POST /ping``: parse the JSON body, one RPC to ``bench_ping``, reply 201 JSON (the gateway's shape)."""
+
+    name = "bench_ping_gateway"
+
+    ping_rpc = RpcProxy("bench_ping")
+
+    @http_entrypoint("POST", "/ping")
+    def http_ping(self, request):
+        from werkzeug.wrappers import Response
+
+        body = json.loads(request.get_data(as_text=True) or "{}")
+        return Response(json.dumps(self.ping_rpc.ping(body)), status=201, mimetype="application/json")
+
+    @http_entrypoint("GET", "/health")
+    def health(self, request):
+        from werkzeug.wrappers import Response
+
+        return Response('{"status": "ok"}', status=200, mimetype="application/json")
+
+
+# --------------------------------------------------------------------------------------
+# The benchmark
+# --------------------------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH_DIR = Path(__file__).resolve().parent
+TEST_DB = "confide_test"
+MGMT = "http://127.0.0.1:15672"
+TARGET_RATE, TARGET_P99_MS = 200, 25.0
+AUTHOR = {"id": "clin-a", "role": "clinician", "credentials": "PhD"}
+SESSION_DATES = ("2026-03-02", "2026-03-09", "2026-03-16")
+INSURER_ORG = "Acme Health Plan"
+
+
+def progress_content(session_date: str) -> dict:
+    return {
+        "session_date": session_date, "start_time": "14:00:00", "stop_time": "14:53:00",
+        "modality": "individual psychotherapy (CBT)", "cpt_code": "90834", "frequency": "weekly",
+        "diagnosis_codes": ["F33.1"], "symptoms": "low mood, poor sleep", "functional_status": "working part time",
+        "interventions": "cognitive restructuring", "treatment_plan": "continue weekly CBT",
+        "prognosis": "fair", "progress_to_date": "PHQ-9 down from 18 to 12",
+        "medications": [{"name": "sertraline", "dose": "100 mg", "prescription": "daily", "monitoring": ""}],
+        "clinical_tests": {"phq9": 12, "gad7": 9},
+        "risk_assessment": {"level": "low", "factors": "", "plan": ""},
+    }
+
+
+def request_body(patient: str, i: int) -> dict:
+    return {"patient_id": patient, "purpose": "payment", "note_kind": "progress",
+            "date_from": "2026-03-01", "date_to": "2026-03-31", "claim_id": f"C-{i}"}
+
+
+def pct(sorted_values: list, q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    k = min(len(sorted_values) - 1, max(0, int(round(q * (len(sorted_values) - 1)))))
+    return sorted_values[k]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- RabbitMQ management API -----------------------------------------------------------
+
+def mgmt(method: str, path: str, body=None, timeout=10):
+    req = urllib.request.Request(MGMT + path, method=method,
+                                 data=json.dumps(body).encode() if body is not None else None)
+    req.add_header("Authorization", "Basic " + base64.b64encode(b"guest:guest").decode())
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        raw = resp.read()
+        return json.loads(raw) if raw else None
+
+
+# -- CPU accounting from /proc ---------------------------------------------------------
+
+CLK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            parts = fh.read().rsplit(")", 1)[1].split()
+        return (int(parts[11]) + int(parts[12])) / CLK  # utime + stime (fields 14, 15)
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _comm_cpu(names: tuple[str, ...]) -> float:
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm") as fh:
+                comm = fh.read().strip()
+        except OSError:
+            continue
+        if comm in names:
+            total += _proc_cpu(int(entry))
+    return total
+
+
+def _machine_busy() -> tuple[float, float]:
+    with open("/proc/stat") as fh:
+        vals = [int(v) for v in fh.readline().split()[1:]]
+    idle = vals[3] + vals[4]
+    return (sum(vals) - idle) / CLK, sum(vals) / CLK
+
+
+class CpuMeter:
+    """CPU seconds of the bench's processes between two snapshots, from /proc.
+
+    The services' PostgreSQL backends are found by ``application_name`` (the services run
+    with ``PGAPPNAME`` set to a bench-unique name), so other sessions on the same server
+    (other engineers' tests) land in "other", not in ours. RabbitMQ is the whole broker.
+    """
+
+    def __init__(self, pids: dict, appname: str, admin_dsn: str):
+        import psycopg
+
+        self.pids, self.appname = pids, appname
+        self.conn = psycopg.connect(admin_dsn, autocommit=True)
+
+    def _backends(self) -> dict:
+        rows = self.conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s",
+                                 (self.appname,)).fetchall()
+        return {r[0]: _proc_cpu(r[0]) for r in rows}
+
+    def snapshot(self) -> dict:
+        snap = {name: _proc_cpu(pid) for name, pid in self.pids.items()}
+        snap["_pg"] = self._backends()
+        snap["rabbitmq (whole broker)"] = _comm_cpu(("beam.smp", "erl_child_setup", "inet_gethost", "epmd"))
+        snap["client (bench)"] = _proc_cpu(os.getpid())
+        snap["_busy"], snap["_all"] = _machine_busy()
+        return snap
+
+    @staticmethod
+    def delta(a: dict, b: dict) -> dict:
+        d = {k: b[k] - a[k] for k in a if not k.startswith("_")}
+        d["postgres (our backends)"] = sum(cpu - a["_pg"].get(pid, 0.0) for pid, cpu in b["_pg"].items())
+        d["_busy"], d["_all"] = b["_busy"] - a["_busy"], b["_all"] - a["_all"]
+        d["other (not this bench)"] = max(0.0, d["_busy"] - sum(v for k, v in d.items() if not k.startswith("_")))
+        return d
+
+    def close(self):
+        self.conn.close()
+
+
+# -- the open-loop load generator --------------------------------------------------------
+
+class HttpClient:
+    """One keep-alive connection; ``call(i)`` -> (ok, error_label)."""
+
+    def __init__(self, host, port, path, headers, body_fn, check):
+        self.host, self.port, self.path, self.headers = host, port, path, headers
+        self.body_fn, self.check = body_fn, check
+        self.reconnects = 0
+        self.conn = http.client.HTTPConnection(host, port, timeout=15)
+        self.conn.connect()
+        self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _send(self, body):
+        self.conn.request("POST", self.path, body=body, headers=self.headers)
+        resp = self.conn.getresponse()
+        return resp.status, resp.read()
+
+    def call(self, i):
+        body = json.dumps(self.body_fn(i))
+        try:
+            status, raw = self._send(body)
+        except (http.client.RemoteDisconnected, ConnectionError, BrokenPipeError, http.client.CannotSendRequest):
+            self.reconnects += 1
+            self.conn.close()
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=15)
+            status, raw = self._send(body)
+        return self.check(status, raw)
+
+    def close(self):
+        self.conn.close()
+
+
+class RpcClient:
+    def __init__(self, amqp_uri, service, method, payload_fn):
+        from nameko.standalone.rpc import ServiceRpcProxy
+
+        self.ctx = ServiceRpcProxy(service, {"AMQP_URI": amqp_uri, "serializer": "json"}, timeout=15)
+        self.proxy = self.ctx.__enter__()
+        self.method, self.payload_fn = getattr(self.proxy, method), payload_fn
+        self.reconnects = 0
+
+    def call(self, i):
+        reply = self.method(self.payload_fn(i))
+        return (True, None) if reply.get("pong") else (False, "bad reply")
+
+    def close(self):
+        try:
+            self.ctx.__exit__(None, None, None)
+        except Exception:
+            pass
+
+
+@dataclass
+class LoadResult:
+    target: str
+    offered: float
+    n: int = 0
+    ok: int = 0
+    achieved: float = 0.0
+    p50: float = float("nan")
+    p90: float = float("nan")
+    p99: float = float("nan")
+    max: float = float("nan")
+    errors: Counter = field(default_factory=Counter)
+    late_p99: float = float("nan")  # how late the client started requests (ms, p99)
+    service_p99: float = float("nan")  # p99 of (end - actual start): what a closed-loop tool would report
+    cpu: dict = field(default_factory=dict)
+    reconnects: int = 0
+
+
+def open_loop(target: str, make_client, rate: float, warmup: float, duration: float, threads: int,
+              cpu: "CpuMeter", drain: float = 5.0) -> LoadResult:
+    """Offer ``rate`` requests/s for ``warmup + duration`` seconds; measure the last ``duration``.
+
+    A request still unsent ``drain`` seconds after the schedule ends is not sent (it would be
+    at least that late): it counts as an error ("backlog at end, not sent"). Percentiles count
+    every failed or unsent request as infinitely late, so p99 is finite only if >= 99% succeeded.
+    """
+    n = int(round(rate * (warmup + duration)))
+    clients = [make_client() for _ in range(threads)]
+    results: list = [None] * n
+    counter = itertools.count()
+    t0 = time.perf_counter() + 0.3
+    give_up = t0 + warmup + duration + drain
+
+    def worker(client):
+        while True:
+            i = next(counter)
+            if i >= n:
+                return
+            ts = t0 + i / rate
+            delay = ts - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            start = time.perf_counter()
+            if start > give_up:
+                results[i] = (ts, start, start, False, "backlog at end, not sent")
+                continue
+            try:
+                ok, err = client.call(i)
+            except Exception as exc:  # noqa: BLE001 - every failure is counted, by class
+                ok, err = False, type(exc).__name__
+            results[i] = (ts, start, time.perf_counter(), ok, err)
+
+    pool = [threading.Thread(target=worker, args=(c,), daemon=True) for c in clients]
+    for t in pool:
+        t.start()
+    measure_from = t0 + warmup
+    time.sleep(max(0.0, measure_from - time.perf_counter()))
+    before = cpu.snapshot()
+    for t in pool:
+        t.join(max(0.1, give_up + 20 - time.perf_counter()))
+    after = cpu.snapshot()
+    for c in clients:
+        c.close()
+
+    res = LoadResult(target, rate, reconnects=sum(c.reconnects for c in clients))
+    lat, late, svc, last_end = [], [], [], measure_from
+    for i in range(int(round(rate * warmup)), n):
+        res.n += 1
+        r = results[i]
+        if r is None:
+            res.errors["not finished"] += 1
+            lat.append(float("inf"))
+            continue
+        ts, start, end, ok, err = r
+        if not ok:
+            res.errors[err] += 1
+            lat.append(float("inf"))
+            continue
+        last_end = max(last_end, end)
+        res.ok += 1
+        lat.append((end - ts) * 1000)
+        late.append((start - ts) * 1000)
+        svc.append((end - start) * 1000)
+    lat.sort(), late.sort(), svc.sort()
+    res.achieved = res.ok / max(1e-9, last_end - measure_from)
+    if lat:
+        res.p50, res.p90, res.p99, res.max = pct(lat, .5), pct(lat, .9), pct(lat, .99), lat[-1]
+    if late:
+        res.late_p99, res.service_p99 = pct(late, .99), pct(svc, .99)
+    res.cpu = cpu.delta(before, after)
+    return res
+
+
+# -- the environment: schema, vhost, services ----------------------------------------------
+
+class Bench:
+    def __init__(self, console, with_audit: bool):
+        self.console = console
+        self.with_audit = with_audit
+        self.suffix = secrets.token_hex(4)
+        self.schema = f"bench_{self.suffix}"
+        self.vhost = f"bench_{self.suffix}"
+        self.tmp = Path(tempfile.mkdtemp(prefix="confide-disclosures-bench-"))
+        self.admin_dsn = config.admin_dsn()
+        self.app_dsn = config.with_dbname(config.db_dsn(), TEST_DB)
+        self.amqp_uri = f"amqp://guest:guest@127.0.0.1:5672/{self.vhost}"
+        self.gw_port, self.ping_port = free_port(), free_port()
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.schema_made = self.vhost_made = False
+        self.patients: list[str] = []
+        self.token = None
+        self.appname = f"confide-bench-{self.suffix}"
+        self.cpu: CpuMeter | None = None
+
+    # set-up ------------------------------------------------------------------------
+    def setup(self):
+        from confide.broker import declare_topology
+        from confide.eventstore.install import install_schema
+        from confide.keys import ensure_keys
+
+        install_schema(self.admin_dsn, TEST_DB, self.schema)
+        self.schema_made = True
+        mgmt("PUT", f"/api/vhosts/{urllib.parse.quote(self.vhost, safe='')}", {})
+        self.vhost_made = True
+        mgmt("PUT", f"/api/permissions/{urllib.parse.quote(self.vhost, safe='')}/guest",
+             {"configure": ".*", "write": ".*", "read": ".*"})
+        declare_topology(self.amqp_uri)
+        (self.tmp / "keys").mkdir()
+        (self.tmp / "checkpoints").mkdir()
+        ensure_keys(self.tmp / "keys")
+        from gateway.tokens import issue_token
+
+        self.token = issue_token(INSURER_ORG, "insurer_health_plan", ttl=3600, key_dir=self.tmp / "keys")
+        self.start_services()
+
+    def env(self) -> dict:
+        return {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": "ignore",
+                config.DB_DSN_KEY: self.app_dsn, config.DB_SCHEMA_KEY: self.schema,
+                config.AMQP_URI_KEY: self.amqp_uri, config.KEY_DIR_KEY: str(self.tmp / "keys"),
+                config.CHECKPOINT_DIR_KEY: str(self.tmp / "checkpoints"),
+                "CONFIDE_GATEWAY_ADDRESS": f"127.0.0.1:{self.gw_port}", "PGAPPNAME": self.appname,
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(BENCH_DIR), os.environ.get("PYTHONPATH")]))}
+
+    def _ping_config(self, web: bool) -> Path:
+        path = self.tmp / ("ping_gateway.yml" if web else "ping.yml")
+        lines = ["AMQP_URI: ${CONFIDE_AMQP_URI}", "serializer: json", "max_workers: 10"]
+        if web:
+            lines.append(f"WEB_SERVER_ADDRESS: 127.0.0.1:{self.ping_port}")
+        lines += ["LOGGING:", "  version: 1", "  handlers:", "    console:", "      class: logging.StreamHandler",
+                  "  root:", "    level: INFO", "    handlers: [console]"]
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    CONFIDE_SERVICES = ("notes", "disclosures", "gateway", "audit")
+
+    def restart_confide_services(self, extra_env: dict):
+        """Stop notes/disclosures/gateway/audit and start them again with ``extra_env`` (pings keep running)."""
+        mine = {k: p for k, p in self.procs.items() if k in self.CONFIDE_SERVICES}
+        self.stop_services(mine)
+        for k in mine:
+            del self.procs[k]
+        self.start_services(extra_env, pings=False)
+
+    def start_services(self, extra_env: dict | None = None, pings: bool = True):
+        nameko = str(Path(sys.executable).parent / "nameko")
+        services = ["notes", "disclosures", "gateway"] + (["audit"] if self.with_audit else [])
+        specs = {name: [nameko, "run", "--config", str(REPO / "services" / name / "config.yml"), f"{name}.service"]
+                 for name in services}
+        if pings:
+            specs["ping"] = [nameko, "run", "--config", str(self._ping_config(False)), "disclosures_bench:PingService"]
+            specs["ping_gateway"] = [nameko, "run", "--config", str(self._ping_config(True)),
+                                     "disclosures_bench:PingGatewayService"]
+        env = {**self.env(), **(extra_env or {})}
+        for name, cmd in specs.items():
+            log = open(self.tmp / f"{name}.log", "a")
+            self.procs[name] = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                                start_new_session=True)
+        self.wait_ready()
+        if self.cpu:
+            self.cpu.pids = self.pids()
+        else:
+            self.cpu = CpuMeter(self.pids(), self.appname, self.admin_dsn)
+
+    def wait_ready(self, timeout=90):
+        """Each HTTP server answers /health 200 and each RPC service answers a call (not a queued message)."""
+        from nameko.exceptions import RemoteError
+
+        deadline = time.time() + timeout
+        pending = {"gateway /health", "ping /health", "notes", "disclosures", "bench_ping"}
+        probes = {"notes": lambda rpc: rpc.notes.lint_text("Client slept well."),
+                  "disclosures": lambda rpc: rpc.disclosures.get_disclosure_request(
+                      "00000000-0000-0000-0000-000000000000"),
+                  "bench_ping": lambda rpc: rpc.bench_ping.ping({})}
+        while pending and time.time() < deadline:
+            for name, p in self.procs.items():
+                if p.poll() is not None:
+                    raise RuntimeError(f"{name} exited ({p.returncode}); log:\n{self.log_tail(name)}")
+            for q in list(pending):
+                try:
+                    if q in probes:
+                        with ClusterRpcProxy({"AMQP_URI": self.amqp_uri, "serializer": "json"}, timeout=5) as rpc:
+                            try:
+                                probes[q](rpc)
+                            except RemoteError:
+                                pass  # a domain error is an answer
+                        pending.discard(q)
+                    else:
+                        port = self.gw_port if q.startswith("gateway") else self.ping_port
+                        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as resp:
+                            if resp.status == 200:
+                                pending.discard(q)
+                except Exception:  # noqa: BLE001 - not up yet (unknown service, timeout, refused)
+                    pass
+            time.sleep(0.25)
+        if pending:
+            raise RuntimeError(f"services not ready after {timeout}s: {sorted(pending)}")
+
+    def log_tail(self, name, lines=30) -> str:
+        try:
+            return "\n".join((self.tmp / f"{name}.log").read_text().splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def pids(self) -> dict:
+        return {name: p.pid for name, p in self.procs.items()}
+
+    def rpc(self):
+        return ClusterRpcProxy({"AMQP_URI": self.amqp_uri, "serializer": "json"}, timeout=30)
+
+    def seed(self, patients: int):
+        with self.rpc() as rpc:
+            for p in range(patients):
+                patient = f"P-BENCH-{self.suffix}-{p:02d}"
+                for date in SESSION_DATES:
+                    note = rpc.notes.write_progress_note(
+                        {"patient_id": patient, "author": AUTHOR, "content": progress_content(date)})
+                    rpc.notes.sign_note(note["note_id"], AUTHOR["id"])
+                psych = rpc.notes.write_psychotherapy_note({
+                    "patient_id": patient, "author": AUTHOR, "session_date": SESSION_DATES[0],
+                    "text": "Process note: my own reaction to the session, kept apart from the record."})
+                rpc.notes.sign_note(psych["note_id"], AUTHOR["id"])
+                self.patients.append(patient)
+
+    def add_background_notes(self, count: int, batch: int = 50):
+        """More progress notes for other patients (drafts), to grow the categories the note index scans."""
+        with self.rpc() as rpc:
+            for start in range(0, count, batch):
+                calls = [rpc.notes.write_progress_note.call_async(
+                    {"patient_id": f"P-BG-{self.suffix}-{(start + k) % 500:03d}", "author": AUTHOR,
+                     "content": progress_content(SESSION_DATES[(start + k) % 3])})
+                    for k in range(min(batch, count - start))]
+                for c in calls:
+                    c.result()
+
+    def wait_quiet(self, timeout: float = 25.0) -> float:
+        """Wait (bounded) until audit has relayed every event and its queue is empty, so a load run
+        does not pay for the previous run's audit backlog. Returns the seconds waited."""
+        if "audit" not in self.procs:
+            return 0.0
+        t0 = time.time()
+        quote = urllib.parse.quote(self.vhost, safe="")
+        with self.rpc() as rpc:
+            while time.time() - t0 < timeout:
+                try:
+                    st = rpc.audit.status()
+                    q = mgmt("GET", f"/api/queues/{quote}/audit.events")
+                    if st.get("relayed_position", 0) >= st.get("head_position", 0) and not q.get("messages"):
+                        break
+                except Exception:  # noqa: BLE001 - keep waiting until the deadline
+                    pass
+                time.sleep(0.5)
+        return time.time() - t0
+
+    # tear-down -----------------------------------------------------------------------
+    def stop_services(self, procs: dict | None = None):
+        procs = self.procs if procs is None else procs
+        for p in procs.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        deadline = time.time() + 15
+        for p in procs.values():
+            try:
+                p.wait(max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
+
+    def teardown(self):
+        from confide.eventstore.install import drop_schema
+
+        try:
+            if self.cpu:
+                self.cpu.close()
+            self.stop_services()
+        finally:
+            try:
+                if self.schema_made:
+                    drop_schema(self.admin_dsn, TEST_DB, self.schema)
+            finally:
+                try:
+                    if self.vhost_made:
+                        mgmt("DELETE", f"/api/vhosts/{urllib.parse.quote(self.vhost, safe='')}")
+                finally:
+                    shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # clients -----------------------------------------------------------------------
+    def stack_client(self):
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"}
+        patients = self.patients
+
+        def check(status, raw):
+            if status != 201:
+                return False, f"HTTP {status}"
+            body = json.loads(raw)
+            if body.get("status") != "released" or (body.get("decision") or {}).get("decision") != \
+                    "permit_minimum_necessary":
+                return False, f"status {body.get('status')}"
+            if len((body.get("content") or {}).get("notes") or []) != len(SESSION_DATES):
+                return False, "wrong note count"
+            return True, None
+
+        return HttpClient("127.0.0.1", self.gw_port, "/disclosure-requests", headers,
+                          lambda i: request_body(patients[i % len(patients)], i), check)
+
+    def ping_http_client(self):
+        patients = self.patients
+
+        def check(status, raw):
+            return (True, None) if status == 201 and json.loads(raw).get("pong") else (False, f"HTTP {status}")
+
+        return HttpClient("127.0.0.1", self.ping_port, "/ping", {"Content-Type": "application/json"},
+                          lambda i: request_body(patients[i % len(patients)], i), check)
+
+    def ping_rpc_client(self):
+        patients = self.patients
+        return RpcClient(self.amqp_uri, "bench_ping", "ping", lambda i: request_body(patients[i % len(patients)], i))
+
+
+# -- 1. the pure engine ------------------------------------------------------------------
+
+def engine_bench(seconds: float) -> dict:
+    from confide.hipaa.engine import decide
+
+    cases = json.load(open(config.cases_dir() / "examples.json"))
+
+    def rate(fn):
+        for c in cases:  # warm-up
+            fn(c)
+        n, t0, errors = 0, time.perf_counter(), 0
+        while time.perf_counter() - t0 < seconds:
+            for c in cases:
+                try:
+                    fn(c)
+                except ValueError:
+                    errors += 1
+            n += len(cases)
+        return n / (time.perf_counter() - t0), errors
+
+    engine, engine_errors = rate(decide)
+    base, _ = rate(lambda c: json.loads(json.dumps(c)))
+    return {"cases": len(cases), "engine": engine, "engine_errors": engine_errors, "baseline": base}
+
+
+# -- 3a. phases, in-process ------------------------------------------------------------
+
+class PhaseTimer:
+    def __init__(self):
+        self.total = defaultdict(float)
+        self.count = Counter()
+
+    def wrap(self, label, fn):
+        def timed(*a, **kw):
+            t = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                self.total[label] += time.perf_counter() - t
+                self.count[label] += 1
+        return timed
+
+
+class TimedProxy:
+    """Wraps an RPC proxy so every call is timed under ``RPC notes.<method>``."""
+
+    def __init__(self, proxy, timer: PhaseTimer, prefix: str):
+        self._proxy, self._timer, self._prefix = proxy, timer, prefix
+
+    def __getattr__(self, name):
+        return self._timer.wrap(f"{self._prefix}.{name}", getattr(self._proxy, name))
+
+
+INCLUSIVE_PROBES = (  # (module name, function): timed inclusively when present in the code under test
+    ("facts", "case_as_of"), ("facts", "note_index"), ("facts", "authorization_for"),
+    ("facts", "authorizations_for_patient"), ("handlers", "load_request"), ("handlers", "_append"),
+    ("handlers", "_record_access_decision"), ("handlers", "fetch_content"), ("handlers", "view_request"),
+)
+
+
+def phase_breakdown(bench: Bench, requests: int) -> dict:
+    """Run the disclosures handler in this process on the bench schema, timing every phase.
+
+    Exclusive leaves (they do not nest): each event-store method, the engine, each RPC to notes
+    (the real notes service), the RPC payload schema load; the rest is Python in the handler.
+    Inclusive probes (they nest and include store time) on whichever of INCLUSIVE_PROBES exist.
+    """
+    from contextlib import ExitStack
+    from datetime import datetime as _dt
+    from unittest import mock
+
+    from confide.eventstore.store import PostgresEventStore
+    from confide.hipaa.engine import decide
+    from disclosures import facts, handlers
+    from disclosures import schemas as dschemas
+    from disclosures import service as dservice
+    from disclosures.domain import commands
+    from gateway import schemas as gschemas
+    from gateway import tokens as gtokens
+    from nameko.standalone.rpc import ServiceRpcProxy
+
+    modules = {"facts": facts, "handlers": handlers}
+    leaf, incl = PhaseTimer(), PhaseTimer()
+    store = PostgresEventStore(bench.app_dsn, schema=bench.schema, pool_size=2)
+    for meth in ("append", "read_stream", "read_category", "stream_version"):
+        setattr(store, meth, leaf.wrap(f"store.{meth}", getattr(store, meth)))
+    pool = getattr(store, "_pool", None)
+    if pool is not None and getattr(pool, "_reset", None):  # runs on every return of a connection
+        pool._reset = incl.wrap("pool reset query on connection return (inside store.*)", pool._reset)
+    rpc_cfg = {"AMQP_URI": bench.amqp_uri, "serializer": "json"}
+    key = gtokens.signing_key(bench.tmp / "keys")
+    clock = lambda: _dt.now(timezone.utc)  # noqa: E731
+    engine = leaf.wrap("engine decide()", decide)
+    schema_load = leaf.wrap("RPC payload schema load (marshmallow)", dservice.load)
+    walls, cpus, rtts = [], [], []
+    gw_verify, gw_body, gw_reply = [], [], []
+    header = f"Bearer {bench.token}"
+    try:
+        with ExitStack() as stack:
+            notes_proxy = stack.enter_context(ServiceRpcProxy("notes", rpc_cfg, timeout=30))
+            ping = stack.enter_context(ServiceRpcProxy("bench_ping", rpc_cfg, timeout=30))
+            notes = TimedProxy(notes_proxy, leaf, "RPC notes")
+            for mod, name in INCLUSIVE_PROBES:
+                if hasattr(modules[mod], name):
+                    stack.enter_context(mock.patch.object(
+                        modules[mod], name, incl.wrap(f"{mod}.{name}", getattr(modules[mod], name))))
+            for i in range(requests + 5):
+                warm = i < 5
+                t = time.perf_counter()
+                claims = gtokens.verify_token(gtokens.bearer(header), key)
+                t1 = time.perf_counter()
+                body = json.dumps(request_body(bench.patients[i % len(bench.patients)], i))
+                data = gschemas.DisclosureRequestBodySchema().load(json.loads(body))
+                t2 = time.perf_counter()
+                payload = {"requester": {"id": claims["sub"], "role": claims["role"], "org": claims["org"],
+                                         "identity_verified": True},
+                           "patient_id": data["patient_id"], "purpose": data["purpose"],
+                           "note_kind": data["note_kind"], "authorization_id": data["authorization_id"],
+                           "date_from": data["date_from"].isoformat(), "date_to": data["date_to"].isoformat(),
+                           "channel": {"standard": "json", "claim": data["claim_id"]}}
+                if i == 5:  # the warm-up requests are not counted
+                    for tm in (leaf, incl):
+                        tm.total.clear(), tm.count.clear()
+                c3, t3 = time.process_time(), time.perf_counter()
+                loaded = schema_load(dschemas.RequestDisclosureSchema(), payload)
+                loaded["request_id"] = None
+                view = handlers.request_disclosure(commands.RequestDisclosure(**loaded), store, clock, notes,
+                                                   engine)
+                t4, c4 = time.perf_counter(), time.process_time()
+                json.dumps(view)  # nameko serialises the reply
+                json.dumps(gschemas.reply_from_view(view))
+                t5 = time.perf_counter()
+                p0 = time.perf_counter()
+                ping.ping({"patient_id": "x"})
+                rtt = time.perf_counter() - p0
+                if view.get("status") != "released":
+                    raise RuntimeError(f"in-process request not released: {view.get('status')}")
+                if not warm:
+                    walls.append(t4 - t3)
+                    cpus.append(c4 - c3)
+                    gw_verify.append(t1 - t)
+                    gw_body.append(t2 - t1)
+                    gw_reply.append(t5 - t4)
+                    rtts.append(rtt)
+            n = len(walls)
+            leaf_out = {k: (v / n * 1000, leaf.count[k] / n) for k, v in leaf.total.items()}
+            incl_out = {k: (v / n * 1000, incl.count[k] / n) for k, v in incl.total.items()}
+            probe = []
+            for _ in range(20):
+                t = time.perf_counter()
+                idx = facts.note_index(store, clock())
+                probe.append(time.perf_counter() - t)
+    finally:
+        store.close()
+    return {
+        "n": n, "total_ms": statistics.mean(walls) * 1000, "cpu_ms": statistics.mean(cpus) * 1000,
+        "leaf": leaf_out, "inclusive": incl_out,
+        "gateway": {"token verify (JWT)": statistics.mean(gw_verify) * 1000,
+                    "JSON + body schema load": statistics.mean(gw_body) * 1000,
+                    "reply_from_view + JSON dumps": statistics.mean(gw_reply) * 1000},
+        "rpc_rtt_ms": statistics.mean(rtts) * 1000,
+        "note_index_ms": statistics.median(probe) * 1000, "notes_indexed": len(idx),
+    }
+
+
+# -- 3b. py-spy ------------------------------------------------------------------------
+
+def find_py_spy(explicit: str | None) -> str | None:
+    for cand in [explicit, os.environ.get("PY_SPY"), "/tmp/pyspy/bin/py-spy", shutil.which("py-spy")]:
+        if cand and os.access(cand, os.X_OK):
+            return cand
+    return None
+
+
+# Each on-CPU sample is attributed to ONE phase: the OUTERMOST frame matching a phase marker
+# (so psycopg under note_index counts as note_index); samples matching no marker go to the
+# library of their innermost frame. Separately, LIBRARIES are reported inclusively.
+PHASES = (
+    ("schema load (marshmallow)", lambda f, p: (f in ("load", "_load") and any(
+        x in p for x in ("disclosures/service", "gateway/service", "notes/schemas"))) or "marshmallow/" in p),
+    ("token verify (JWT)", lambda f, p: f in ("verify_token", "bearer")),
+    ("note index scan (facts.note_index)", lambda f, p: f == "note_index"),
+    ("authorization scan", lambda f, p: f in ("authorization_for", "authorizations_for_patient",
+                                              "_authorization_for")),
+    ("load_request (read_stream + fold)", lambda f, p: f == "load_request"),
+    ("appends (request events, AccessDecided)", lambda f, p: "disclosures/" in p and f in (
+        "_append", "_record_access_decision", "_record_accounting_entry")),
+    ("release RPC to notes (fetch_content)", lambda f, p: f == "fetch_content"),
+    ("engine decide()", lambda f, p: "confide/hipaa" in p),
+    ("view / reply building", lambda f, p: f in ("view_request", "reply_from_view", "_json")),
+    ("notes: load_decision", lambda f, p: f == "load_decision"),
+    ("notes: load_note (read_stream + fold)", lambda f, p: f == "load_note"),
+    ("notes: views.release", lambda f, p: f == "release" and "notes/views" in p),
+    ("RPC client call (publish + reply)", lambda f, p: "nameko/rpc.py" in p and f in ("__call__", "call_async")),
+    ("audit: chain seal", lambda f, p: f == "seal" and "eventstore/chain" in p),
+    ("audit: outbox relay (publish with confirms)", lambda f, p: f == "relay" and "confide/relay" in p),
+    ("audit: projections (apply_event)", lambda f, p: f == "apply_event"),
+)
+LIBRARIES = (
+    ("psycopg (+pool)", lambda f, p: "psycopg" in p),
+    ("kombu/amqp", lambda f, p: "kombu/" in p or "/amqp/" in p),
+    ("eventlet (hub, green I/O)", lambda f, p: "eventlet/" in p),
+    ("json", lambda f, p: "/json/" in p),
+    ("logging", lambda f, p: "/logging/" in p),
+    ("marshmallow", lambda f, p: "marshmallow/" in p),
+    ("werkzeug / wsgi", lambda f, p: "werkzeug/" in p or "eventlet/wsgi" in p),
+    ("nameko", lambda f, p: "nameko/" in p),
+)
+
+
+def _frame(text: str) -> tuple[str, str]:
+    # py-spy raw frames: "function (path/file.py:123)"
+    if text.endswith(")") and " (" in text:
+        func, _, loc = text[:-1].rpartition(" (")
+        return func, loc.rsplit(":", 1)[0]
+    return text, ""
+
+
+def parse_collapsed(path: Path) -> dict:
+    samples, phases, libs, self_time = 0, Counter(), Counter(), Counter()
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return {"samples": 0}
+    for line in lines:
+        stack, _, count = line.rpartition(" ")
+        try:
+            c = int(count)
+        except ValueError:
+            continue
+        full = [_frame(x) for x in stack.split(";")]
+        frames = [(f.rsplit(".", 1)[-1] if "<locals>" not in f else f, loc) for f, loc in full]  # Class.method -> method
+        samples += c
+        phase = None
+        for func, loc in frames:  # outermost first
+            phase = next((label for label, pred in PHASES if pred(func, loc)), None)
+            if phase:
+                break
+        if phase is None:
+            func, loc = frames[-1]
+            lib = next((label for label, pred in LIBRARIES if pred(func, loc)), "other")
+            phase = f"(outside the phases) {lib}"
+        phases[phase] += c
+        for label, pred in LIBRARIES:
+            if any(pred(func, loc) for func, loc in frames):
+                libs[label] += c
+        func, loc = full[-1]
+        self_time[f"{func} ({'/'.join(loc.split('/')[-2:])})"] += c
+    return {"samples": samples, "phases": phases, "libs": libs, "self": self_time}
+
+
+def py_spy_profile(bench: Bench, py_spy: str, rate: float, seconds: float) -> dict:
+    out = {}
+    procs = {}
+    for name in [n for n in ("gateway", "disclosures", "notes", "audit") if n in bench.procs]:
+        path = bench.tmp / f"{name}.pyspy.txt"
+        procs[name] = (subprocess.Popen([py_spy, "record", "--nonblocking", "-r", "100", "-d", str(int(seconds + 2)),
+                                         "-f", "raw", "-o", str(path), "-p", str(bench.procs[name].pid)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True), path)
+    time.sleep(0.5)
+    load = open_loop("stack (profiled)", bench.stack_client, rate, 0.5, seconds, 64, bench.cpu, drain=1.0)
+    for name, (p, path) in procs.items():
+        try:
+            _, err = p.communicate(timeout=seconds + 20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            _, err = p.communicate()
+        prof = parse_collapsed(path)
+        if not prof.get("samples"):
+            prof["error"] = (err or "").strip().splitlines()[-1:] or ["no samples"]
+        out[name] = prof
+    out["_load"] = load
+    return out
+
+
+# -- reporting --------------------------------------------------------------------------
+
+def fmt(v, digits=1):
+    if v != v:
+        return "-"
+    return "∞" if v == float("inf") else f"{v:,.{digits}f}"
+
+
+def print_engine(console, e):
+    t = Table(title="1. Pure engine: confide.hipaa.engine.decide over the published example cases (cycled)")
+    for col in ("measure", "ops/s", "µs/op", "ratio to baseline"):
+        t.add_column(col, justify="right" if col != "measure" else "left")
+    t.add_row(f"decide(case) over {e['cases']} cases from examples.json", fmt(e["engine"], 0),
+              fmt(1e6 / e["engine"], 1), f"{e['engine'] / e['baseline']:.2f}×")
+    t.add_row("baseline: json.loads(json.dumps(case)), same cases", fmt(e["baseline"], 0),
+              fmt(1e6 / e["baseline"], 1), "1.00×")
+    console.print(t)
+    if e["engine_errors"]:
+        console.print(f"[red]{e['engine_errors']} CaseFileErrors from decide()[/red]")
+
+
+def print_loads(console, results: list[LoadResult], quick: bool):
+    t = Table(title="2. Through the stack at fixed offered loads (open loop; latency from the scheduled start, ms)")
+    for col in ("target", "offered/s", "achieved/s", "p50", "p90", "p99", "max", "errors", "p50 ÷ ping-HTTP",
+                "p99 ÷ ping-HTTP", "client late p99", "closed-loop p99*"):
+        t.add_column(col, justify="left" if col == "target" else "right")
+    ping_http = {r.offered: r for r in results if r.target == "ping via HTTP"}
+    for r in results:
+        base = ping_http.get(r.offered)
+        def ratio(a, b):
+            if not base or a != a or b != b or b <= 0:
+                return "-"
+            return "∞" if a == float("inf") else f"{a / b:.1f}×"
+
+        errs = sum(r.errors.values())
+        err_text = "0" if not errs else f"{errs} ({', '.join(f'{k}: {v}' for k, v in r.errors.most_common(3))})"
+        t.add_row(r.target, fmt(r.offered, 0), fmt(r.achieved, 1), fmt(r.p50, 2), fmt(r.p90, 2), fmt(r.p99, 2),
+                  fmt(r.max, 2), err_text, ratio(r.p50, base.p50 if base else 0),
+                  ratio(r.p99, base.p99 if base else 0), fmt(r.late_p99, 2), fmt(r.service_p99, 2))
+    console.print(t)
+    console.print("  Percentiles count failed and unsent requests as infinitely late (∞ = more than 1% failed). "
+                  "Ratios are to 'ping via HTTP' at the same offered load.")
+    console.print("  * closed-loop p99 = p99 of (response - actual send) of the successful requests: what a tool "
+                  "ignoring coordinated omission would report. 'client late' = how long after its scheduled start a request was sent (waiting "
+                  "for a free client thread, i.e. queueing behind slow responses, plus timer jitter).")
+
+    t = Table(title="CPU per request in the measured window (ms of CPU per successful request, from /proc)")
+    comps = ["gateway", "disclosures", "notes", "audit", "postgres (our backends)", "rabbitmq (whole broker)",
+             "ping_gateway", "ping", "client (bench)"]
+    t.add_column("target")
+    t.add_column("offered/s", justify="right")
+    for c in comps:
+        t.add_column(c, justify="right")
+    t.add_column("sum", justify="right")
+    t.add_column("cores used by bench", justify="right")
+    t.add_column("other load on machine", justify="right")
+    for r in results:
+        ok, wall = max(1, r.ok), r.cpu.get("_all", 0) / max(1, os.cpu_count() or 1)
+        row, total = [r.target, fmt(r.offered, 0)], 0.0
+        for c in comps:
+            v = r.cpu.get(c)
+            if v is None:
+                row.append("-")
+                continue
+            total += v
+            row.append(fmt(v * 1000 / ok, 2))
+        row += [fmt(total * 1000 / ok, 2), f"{total / max(1e-9, wall):.2f}",
+                f"{r.cpu.get('other (not this bench)', 0) / max(1e-9, wall):.2f} cores"]
+        t.add_row(*row)
+    console.print(t)
+    console.print(f"  the measured window (incl. drain) is wall time; this machine has {os.cpu_count()} cores, so "
+                  f"'sum' ms/request caps throughput at about {os.cpu_count()}000 / sum requests/s.")
+
+    stack = {r.offered: r for r in results if r.target == "stack POST /disclosure-requests"}
+    r = stack.get(TARGET_RATE)
+    if r is None:
+        console.print(f"Target: p99 < {TARGET_P99_MS:.0f} ms at {TARGET_RATE} requests/s on this "
+                      f"{os.cpu_count()}-core machine: not measured in this run"
+                      + (" (--quick runs lower loads)" if quick else ""))
+    else:
+        met = r.p99 < TARGET_P99_MS and not sum(r.errors.values()) and r.achieved >= 0.95 * r.offered
+        console.print(f"Target: p99 < {TARGET_P99_MS:.0f} ms at {TARGET_RATE} requests/s on this "
+                      f"{os.cpu_count()}-core machine: {'✓ met' if met else '✗ missed'} — measured p99 "
+                      f"{fmt(r.p99, 2)} ms, achieved {fmt(r.achieved, 1)}/s, {sum(r.errors.values())} errors")
+
+
+def print_phases(console, ph: dict, title: str):
+    t = Table(title=title)
+    t.add_column("exclusive phase (no nesting)")
+    t.add_column("ms / request", justify="right")
+    t.add_column("calls / request", justify="right")
+    t.add_column("share", justify="right")
+    total = ph["total_ms"]
+    accounted = 0.0
+    for label, (ms, calls) in sorted(ph["leaf"].items(), key=lambda kv: -kv[1][0]):
+        accounted += ms
+        t.add_row(label, fmt(ms, 3), fmt(calls, 1), f"{ms / total * 100:.0f}%")
+    t.add_row("Python in the handler (folds, events, view, build_case, ...)", fmt(total - accounted, 3), "",
+              f"{(total - accounted) / total * 100:.0f}%")
+    t.add_row("[b]request_disclosure total (wall, mean)[/b]", f"[b]{fmt(total, 3)}[/b]", "", "100%")
+    t.add_row("  of which CPU in this process", fmt(ph["cpu_ms"], 3), "", f"{ph['cpu_ms'] / total * 100:.0f}%")
+    console.print(t)
+    t = Table(title="inclusive probes (nest; include the store time above)")
+    t.add_column("function")
+    t.add_column("ms / request", justify="right")
+    t.add_column("calls / request", justify="right")
+    for label, (ms, calls) in sorted(ph["inclusive"].items(), key=lambda kv: -kv[1][0]):
+        t.add_row(label, fmt(ms, 3), fmt(calls, 1))
+    console.print(t)
+    console.print("  gateway steps in-process, ms: " + ", ".join(f"{k} {v:.3f}" for k, v in ph["gateway"].items())
+                  + f"; bare RPC round trip (bench_ping) {ph['rpc_rtt_ms']:.2f} ms")
+    console.print(f"  facts.note_index alone (median of 20): {ph['note_index_ms']:.2f} ms for {ph['notes_indexed']} "
+                  f"notes indexed")
+
+
+def print_profile(console, prof: dict, rate: float, seconds: float):
+    load = prof.get("_load")
+    if load is not None:
+        console.print(f"3b. py-spy (100 Hz, --nonblocking) on gateway, disclosures, notes, audit during {seconds:g} s at "
+                      f"{rate:.0f}/s offered: achieved {load.achieved:.1f}/s, p50 {fmt(load.p50, 2)} ms, p99 "
+                      f"{fmt(load.p99, 2)} ms (the samplers cost CPU too; these latencies are not the result)")
+    for name in ("gateway", "disclosures", "notes", "audit"):
+        if name not in prof:
+            continue
+        p = prof.get(name) or {}
+        if not p.get("samples"):
+            console.print(f"  {name}: no py-spy samples ({p.get('error')})")
+            continue
+        busy = p["samples"] / (100 * (seconds + 2))
+        t = Table(title=f"py-spy {name}: {p['samples']} on-CPU samples (≈{busy:.2f} of one core)")
+        t.add_column("phase (outermost match; exclusive)")
+        t.add_column("share", justify="right")
+        for label, c in p["phases"].most_common():
+            t.add_row(label, f"{c / p['samples'] * 100:.1f}%")
+        console.print(t)
+        console.print("   libraries, inclusive: " + ", ".join(
+            f"{label} {c / p['samples'] * 100:.0f}%" for label, c in p["libs"].most_common()))
+        console.print("   top self: " + ", ".join(
+            f"{label} {c / p['samples'] * 100:.1f}%" for label, c in p["self"].most_common(6)))
+
+
+def print_whatif(console, base: list[LoadResult], rows: list[LoadResult]):
+    t = Table(title="3d. What-if: the same services with psycopg's C implementation (psycopg-binary, PSYCOPG_IMPL="
+                    "binary) instead of the pure-Python ctypes one installed now")
+    for col in ("psycopg", "offered/s", "achieved/s", "p50", "p99", "max", "errors", "disclosures CPU ms/req",
+                "notes CPU ms/req", "gateway CPU ms/req", "postgres CPU ms/req", "sum CPU ms/req"):
+        t.add_column(col, justify="left" if col == "psycopg" else "right")
+    stack = {r.offered: r for r in base if r.target == "stack POST /disclosure-requests"}
+    comps = ("gateway", "disclosures", "notes", "audit", "postgres (our backends)", "rabbitmq (whole broker)",
+             "client (bench)")
+
+    def row(label, r):
+        ok = max(1, r.ok)
+        total = sum(r.cpu.get(c, 0) for c in comps)
+        t.add_row(label, fmt(r.offered, 0), fmt(r.achieved, 1), fmt(r.p50, 2), fmt(r.p99, 2), fmt(r.max, 2),
+                  str(sum(r.errors.values())), fmt(r.cpu.get("disclosures", 0) * 1000 / ok, 2),
+                  fmt(r.cpu.get("notes", 0) * 1000 / ok, 2), fmt(r.cpu.get("gateway", 0) * 1000 / ok, 2),
+                  fmt(r.cpu.get("postgres (our backends)", 0) * 1000 / ok, 2), fmt(total * 1000 / ok, 2))
+
+    for r in rows:
+        if r.offered in stack:
+            row("python (ctypes), part 2", stack[r.offered])
+        row("binary (C)", r)
+    console.print(t)
+
+
+# -- main -------------------------------------------------------------------------------
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="smoke run: loads 20/50, 2 s each")
+    ap.add_argument("--loads", type=str, default=None, help="comma-separated offered loads (requests/s)")
+    ap.add_argument("--seconds", type=float, default=None, help="measured seconds per load")
+    ap.add_argument("--warmup", type=float, default=None, help="warm-up seconds per load (discarded)")
+    ap.add_argument("--patients", type=int, default=5)
+    ap.add_argument("--no-audit", action="store_true", help="do not start the audit service (relay, projections)")
+    ap.add_argument("--no-profile", action="store_true", help="skip part 3 (phases, py-spy, index growth)")
+    ap.add_argument("--py-spy", default=None, help="py-spy executable (default /tmp/pyspy/bin/py-spy or PATH)")
+    ap.add_argument("--psycopg-binary", default="/tmp/psycopg_binary",
+                    help="a --target dir holding psycopg-binary (same version as psycopg) for the what-if run "
+                         "3d with psycopg's C implementation; skipped if absent")
+    args = ap.parse_args(argv)
+
+    loads = [float(x) for x in args.loads.split(",")] if args.loads else \
+        ([20, 50] if args.quick else [20, 50, 100, 200])
+    seconds = args.seconds or (2.0 if args.quick else 10.0)
+    warmup = args.warmup or (1.0 if args.quick else 2.0)
+    drain = 3.0 if args.quick else 5.0
+    console = Console(width=200)
+    logging.getLogger("amqp").setLevel(logging.ERROR)  # "Received method ... during closing channel" noise
+    logging.getLogger("kombu").setLevel(logging.ERROR)
+    started = time.time()
+    console.print(f"[b]Confide disclosures benchmark[/b] {'(quick)' if args.quick else '(full)'} — "
+                  f"{os.cpu_count()} cores, python {sys.version.split()[0]}, loads {loads}/s, "
+                  f"{warmup:g} s warm-up + {seconds:g} s measured each, {datetime.now(timezone.utc):%Y-%m-%d %H:%M}Z")
+
+    e = engine_bench(0.5 if args.quick else 2.0)
+    print_engine(console, e)
+
+    bench = Bench(console, with_audit=not args.no_audit)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        t = time.time()
+        bench.setup()
+        bench.seed(args.patients)
+        console.print(f"stack up in {time.time() - t:.1f} s: schema {bench.schema} in {TEST_DB}, vhost {bench.vhost}, "
+                      f"gateway :{bench.gw_port}, services {', '.join(bench.procs)}; seeded {len(bench.patients)} "
+                      f"patients × {len(SESSION_DATES)} signed progress notes + 1 psychotherapy note")
+        # smoke check one request end to end
+        c = bench.stack_client()
+        ok, err = c.call(0)
+        c.close()
+        if not ok:
+            raise RuntimeError(f"smoke request failed: {err}\n{bench.log_tail('gateway')}\n{bench.log_tail('disclosures')}")
+
+        targets = [("ping via RPC", bench.ping_rpc_client, 32),
+                   ("ping via HTTP", bench.ping_http_client, 64),
+                   ("stack POST /disclosure-requests", bench.stack_client, 64)]
+        results = []
+        # the baselines first (a saturated stack run leaves an audit backlog that would load the machine),
+        # then the stack, each load after the audit side has caught up with the previous one
+        for name, make, threads in targets:
+            for rate in loads:
+                waited = bench.wait_quiet()
+                r = open_loop(name, make, rate, warmup, seconds, threads, bench.cpu, drain)
+                results.append(r)
+                console.print(f"  {name:<32} {rate:>5.0f}/s → {r.achieved:7.1f}/s p50 {fmt(r.p50, 2):>7} "
+                              f"p99 {fmt(r.p99, 2):>8} max {fmt(r.max, 2):>8} errors {sum(r.errors.values())}"
+                              f"  (waited {waited:.1f} s for audit to catch up first)")
+        order = {t[0]: k for k, t in enumerate(targets)}
+        results.sort(key=lambda r: (r.offered, order[r.target]))
+        print_loads(console, results, args.quick)
+
+        if not args.no_profile:
+            console.rule("3. Where the time goes")
+            ph = phase_breakdown(bench, 40 if args.quick else 200)
+            print_phases(console, ph, f"3a. In-process phases, {ph['n']} sequential requests, "
+                                      f"{ph['notes_indexed']} notes on file (mean ms)")
+            py_spy = find_py_spy(args.py_spy)
+            if py_spy:
+                prof_rate = loads[-1]
+                prof_secs = 3.0 if args.quick else 8.0
+                bench.wait_quiet()
+                prof = py_spy_profile(bench, py_spy, prof_rate, prof_secs)
+                print_profile(console, prof, prof_rate, prof_secs)
+            else:
+                console.print("py-spy not found (pip install --target /tmp/pyspy py-spy); sampling profile skipped")
+            binary_dir = Path(args.psycopg_binary) if args.psycopg_binary else None
+            if binary_dir and (binary_dir / "psycopg_binary").is_dir():
+                whatif_loads = loads[:2]
+                bench.restart_confide_services({"PSYCOPG_IMPL": "binary", "PYTHONPATH": os.pathsep.join(
+                    [str(binary_dir), bench.env()["PYTHONPATH"]])})
+                rows = []
+                for rate in whatif_loads:
+                    bench.wait_quiet()
+                    rows.append(open_loop("stack, psycopg binary", bench.stack_client, rate, warmup, seconds, 64,
+                                          bench.cpu, drain))
+                print_whatif(console, results, rows)
+                bench.restart_confide_services({})
+            else:
+                console.print(f"3d skipped: no psycopg_binary under {binary_dir} (pip install --target "
+                              f"/tmp/psycopg_binary psycopg-binary==<psycopg's version>)")
+            extra = 500 if args.quick else 1000
+            t = time.time()
+            bench.add_background_notes(extra)
+            console.print(f"added {extra} draft progress notes for {min(extra, 500)} other patients "
+                          f"in {time.time() - t:.1f} s")
+            ph2 = phase_breakdown(bench, 20 if args.quick else 60)
+            print_phases(console, ph2, f"3c. Same phases with {ph2['notes_indexed']} notes on file (mean ms)")
+            bench.wait_quiet()
+            r = open_loop("stack POST /disclosure-requests", bench.stack_client, loads[0], warmup,
+                          min(seconds, 5.0), 64, bench.cpu, drain)
+            console.print(f"stack at {loads[0]:.0f}/s with {ph2['notes_indexed']} notes on file: achieved "
+                          f"{r.achieved:.1f}/s, p50 {fmt(r.p50, 2)} ms, p99 {fmt(r.p99, 2)} ms, max {fmt(r.max, 2)} "
+                          f"ms, errors {sum(r.errors.values())}; disclosures CPU "
+                          f"{r.cpu.get('disclosures', 0) * 1000 / max(1, r.ok):.2f} ms/request, postgres "
+                          f"{r.cpu.get('postgres (our backends)', 0) * 1000 / max(1, r.ok):.2f} ms/request")
+    finally:
+        bench.teardown()
+    console.print(f"done in {time.time() - started:.0f} s; schema and vhost dropped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
