@@ -34,11 +34,6 @@ if [ ! -x .venv/bin/python ]; then
   log "creating .venv"
   "$PY" -m venv .venv || { apt_install python3.11-venv; "$PY" -m venv .venv; }
 fi
-# psycopg is used in its pure-Python form (its waits must be green under
-# eventlet), which loads the system libpq.
-if ! ldconfig -p 2>/dev/null | grep -q 'libpq\.so\.5'; then
-  log "installing libpq5 (Debian package) for psycopg"; apt_install libpq5
-fi
 STAMP=.venv/.confide-installed
 SRC_HASH=$(cat requirements.lock deploy/setup.sh shared/pyproject.toml services/*/pyproject.toml | sha256sum | cut -c1-16)
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$SRC_HASH" ]; then

@@ -26,3 +26,9 @@ CREATE TABLE IF NOT EXISTS :"schema".events (
 );
 ALTER TABLE :"schema".events OWNER TO confide_owner;
 CREATE INDEX IF NOT EXISTS events_category_idx ON :"schema".events (category, global_position);
+
+-- A patient's notes and authorizations without scanning every note of the
+-- practice: a partial expression index over the events that open those streams
+-- (only they are parsed as jsonb, so other appends pay nothing).
+CREATE INDEX IF NOT EXISTS events_patient_idx ON :"schema".events (((data::jsonb) ->> 'patient_id'), type)
+  WHERE type IN ('ProgressNoteDrafted', 'PsychotherapyNoteDrafted', 'AuthorizationRecorded');

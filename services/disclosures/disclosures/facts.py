@@ -54,8 +54,19 @@ def _categories(findings) -> set[str]:
     return {f["category"] for f in findings or () if isinstance(f, dict) and f.get("category")}
 
 
-def note_index(store, as_of: Optional[datetime] = None) -> list[dict]:
-    """Metadata of every note drafted by ``as_of``.
+def _note_events(store, category: str, first_type: str, as_of: Optional[datetime],
+                 patient_id: Optional[str]) -> Iterator[RecordedEvent]:
+    if patient_id is None:
+        yield from iter_category(store, category, as_of)
+        return
+    # One patient's notes through the store's patient index, not a scan of the practice's notes.
+    for event in store.read_streams(store.find_streams_by_patient(patient_id, first_type)):
+        if as_of is None or event.recorded_at <= as_of:
+            yield event
+
+
+def note_index(store, as_of: Optional[datetime] = None, patient_id: Optional[str] = None) -> list[dict]:
+    """Metadata of every note drafted by ``as_of`` (only ``patient_id``'s when given).
 
     Each item: {note_id, patient_id, author_id, session_date, kind}; a psychotherapy note also has
     ``content_in_psych_note``: the sorted categories of the lint findings of its latest text
@@ -66,7 +77,7 @@ def note_index(store, as_of: Optional[datetime] = None) -> list[dict]:
         by_stream: dict[str, dict] = {}
         text_categories: dict[str, set] = {}
         addendum_categories: dict[str, set] = {}
-        for event in iter_category(store, category, as_of):
+        for event in _note_events(store, category, first_type, as_of, patient_id):
             name, data = event.stream_name, event.data
             if event.type == first_type:
                 meta = {key: data.get(key) for key in NOTE_METADATA}
@@ -100,8 +111,8 @@ def authorizations_for_patient(store, patient_id: str, as_of: Optional[datetime]
     """Every authorization about ``patient_id`` on file at ``as_of``, folded as of then."""
     ids = [
         e.data["authorization_id"]
-        for e in iter_category(store, streams.AUTHORIZATION, as_of)
-        if e.type == "AuthorizationRecorded" and e.data.get("patient_id") == patient_id
+        for e in store.read_streams(store.find_streams_by_patient(patient_id, "AuthorizationRecorded"))
+        if e.type == "AuthorizationRecorded" and (as_of is None or e.recorded_at <= as_of)
     ]
     return [authorization_as_of(store, i, as_of) for i in ids]
 
@@ -160,7 +171,7 @@ def case_as_of(store, request: dict, requester: dict, at: datetime) -> CaseFile:
     Reads only (no event is appended), so it serves the live decision and the re-judging of a
     past one alike. ``at`` is an aware datetime; it becomes the case's ``decision_time``.
     """
-    matched = model.matching_notes(note_index(store, at), request)
+    matched = model.matching_notes(note_index(store, at, patient_id=request["patient_id"]), request)
     authorization = authorization_for(store, request, at)
     case = build_case(request, requester, matched, authorization.case_form() if authorization else None,
                       model.fmt_ts(at))

@@ -58,7 +58,29 @@ def _body(request) -> dict:
     return body
 
 
+def _nul_field(value, path: str = "") -> str | None:
+    """Dotted path of the first string holding a NUL character (no clinical record holds one)."""
+    if isinstance(value, str):
+        return path or "_schema" if "\x00" in value else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return f"{path}.{key!r}".lstrip(".")
+        found = _nul_field(item, f"{path}.{key}".lstrip("."))
+        if found:
+            return found
+    return None
+
+
 def _load(schema, body: dict) -> dict:
+    bad = _nul_field(body)
+    if bad:
+        raise InvalidBody(bad, {bad: ["must not contain NUL (\\u0000) characters"]})
     try:
         return schema.load(body)
     except ValidationError as exc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 
 from confide.hipaa.schemas import RequesterFactsSchema
-from marshmallow import EXCLUDE, Schema, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as MarshmallowValidationError
 
 from notes.domain.errors import ValidationError

@@ -32,7 +32,7 @@ back as ``unmapped_fields``.
 from __future__ import annotations
 
 from confide.hipaa.rules.s164_501 import EXCLUDED_CATEGORY_FIELDS
-from confide.streams import ACCESS_DECISION, PROGRESS_NOTE, PSYCHOTHERAPY_NOTE, stream_name
+from confide.streams import ACCESS_DECISION, stream_name
 
 from notes.crypto import aad_for
 from notes.domain import errors
@@ -161,18 +161,13 @@ def released_for_read(view: dict, state: m.Note, recorded: list, keyring, decide
 # -- finding notes --------------------------------------------------------------------------
 
 def note_ids_of_patient(store, patient_id: str, kinds=(m.PROGRESS, m.PSYCHOTHERAPY)) -> list[str]:
-    """Ids of the patient's notes, by scanning the note categories (a projection would replace this)."""
-    categories = {m.PROGRESS: PROGRESS_NOTE, m.PSYCHOTHERAPY: PSYCHOTHERAPY_NOTE}
+    """Ids of the patient's notes, oldest first, through the store's patient index."""
+    first_types = {m.PROGRESS: "ProgressNoteDrafted", m.PSYCHOTHERAPY: "PsychotherapyNoteDrafted"}
     found = []
     for kind in kinds:
-        position = 1
-        while True:
-            page = store.read_category(categories[kind], position, 1000, prefix_only=False)
-            found += [(r.global_position, r.data["note_id"]) for r in page
-                      if r.type.endswith("NoteDrafted") and r.data.get("patient_id") == patient_id]
-            if len(page) < 1000:
-                break
-            position = page[-1].global_position + 1
+        names = store.find_streams_by_patient(patient_id, first_types[kind])
+        found += [(e.global_position, e.data["note_id"]) for e in store.read_streams(names)
+                  if e.type == first_types[kind]]
     return [note_id for _, note_id in sorted(found)]
 
 

@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import rfc8785
-from psycopg import sql
 
 from confide.envelope import RecordedEvent, format_timestamp
 from confide.eventstore.errors import EventStoreError

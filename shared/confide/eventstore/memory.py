@@ -88,6 +88,22 @@ class InMemoryEventStore:
                    if e.stream_name.split("-", 1)[0] == category]
             return out[:limit]
 
+    def find_streams_by_patient(self, patient_id: str, event_type: str) -> list[str]:
+        from confide.eventstore.store import PostgresEventStore
+
+        if event_type not in PostgresEventStore.PATIENT_INDEXED_TYPES:
+            raise InvalidEventError(f"event_type {event_type!r} is not indexed by patient")
+        if "\x00" in patient_id:
+            return []
+        with self._lock:
+            return [e.stream_name for e in self._events
+                    if e.type == event_type and e.data.get("patient_id") == patient_id]
+
+    def read_streams(self, stream_names) -> list[RecordedEvent]:
+        wanted = set(stream_names)
+        with self._lock:
+            return [e for e in self._events if e.stream_name in wanted]
+
     def iter_all(self, from_position: int = 1, batch: int = 5000) -> Iterator[RecordedEvent]:
         yield from self.read_all(from_position, len(self._events) + 1)
 

@@ -20,6 +20,7 @@ tested against both by ``tests/integration/shared/test_store_contract.py``):
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -57,6 +58,10 @@ _COLUMNS = (
 # in the next, so the read's snapshot is newer than the frontier.
 
 
+# A JSON \u0000 escape (not an escaped backslash followed by "u0000").
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
 def prepare(
     stream_name: str, events: Sequence[NewEvent], first_version: int, now: datetime | None = None
 ) -> list[tuple[uuid.UUID, str, str, str, datetime, bytes]]:
@@ -84,6 +89,9 @@ def prepare(
             metadata_json = canonical_json(dict(ev.metadata))
         except Exception as exc:
             raise InvalidEventError(f"events[{i}].metadata is not canonical JSON: {exc}") from None
+        if _NUL_ESCAPE.search(data_json) or _NUL_ESCAPE.search(metadata_json):
+            # PostgreSQL's jsonb (the patient index) cannot hold NUL, and no record needs one.
+            raise InvalidEventError(f"events[{i}]: strings must not contain NUL (\\u0000) characters")
         event_id = ev.event_id if isinstance(ev.event_id, uuid.UUID) else uuid.UUID(str(ev.event_id))
         digest = content_hash(
             stream_name=stream_name,
@@ -129,7 +137,6 @@ class PostgresEventStore:
             max_size=pool_size,
             kwargs={"autocommit": True},
             open=False,
-            reset=self._reset,
             name=f"confide-{schema}",
         )
         try:
@@ -137,12 +144,6 @@ class PostgresEventStore:
         except Exception as exc:
             self._pool.close()
             raise EventStoreUnavailableError(f"event store at {_redact(dsn)} unreachable: {exc}") from None
-
-    @staticmethod
-    def _reset(conn: psycopg.Connection) -> None:
-        # A connection that failed between lock and unlock must not keep the
-        # position lock; unlocking everything on return to the pool is cheap.
-        conn.execute("SELECT pg_advisory_unlock_all()")
 
     def close(self) -> None:
         self._pool.close()
@@ -152,7 +153,11 @@ class PostgresEventStore:
         """A pooled autocommit connection with driver errors translated."""
         try:
             with self._pool.connection() as conn:
-                yield conn
+                try:
+                    yield conn
+                except Exception:
+                    _release_session_locks(conn)
+                    raise
         except EventStoreError:
             raise
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
@@ -291,6 +296,38 @@ class PostgresEventStore:
             ).fetchall()
         return [_recorded(r) for r in rows]
 
+    PATIENT_INDEXED_TYPES = ("ProgressNoteDrafted", "PsychotherapyNoteDrafted", "AuthorizationRecorded")
+
+    def find_streams_by_patient(self, patient_id: str, event_type: str) -> list[str]:
+        """Names of the streams opened by an ``event_type`` event whose data has this ``patient_id``.
+
+        ``event_type`` must be one of PATIENT_INDEXED_TYPES (served by an index,
+        deploy/sql/tables/10_events.sql); raises InvalidEventError otherwise.
+        """
+        if event_type not in self.PATIENT_INDEXED_TYPES:
+            raise InvalidEventError(f"event_type {event_type!r} is not indexed by patient")
+        if "\x00" in patient_id:
+            return []  # no stored event can name such a patient (see prepare)
+        with self.connection() as conn:
+            rows = conn.execute(
+                self.q("SELECT stream_name FROM {s}.events WHERE ((data::jsonb) ->> 'patient_id') = %s "
+                       "AND type = %s AND type IN ('ProgressNoteDrafted', 'PsychotherapyNoteDrafted', "
+                       "'AuthorizationRecorded') ORDER BY global_position"),
+                (patient_id, event_type), prepare=True,
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def read_streams(self, stream_names: Sequence[str]) -> list[RecordedEvent]:
+        """Every committed event of these streams, in global order (one query)."""
+        if not stream_names:
+            return []
+        with self.connection() as conn:
+            rows = conn.execute(
+                self.q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE stream_name = ANY(%s) ORDER BY global_position"),
+                (list(stream_names),), prepare=True,
+            ).fetchall()
+        return [_recorded(r) for r in rows]
+
     def iter_all(self, from_position: int = 1, batch: int = 5000) -> Iterator[RecordedEvent]:
         """Every visible event from ``from_position`` on, in pages (flat memory)."""
         position = from_position
@@ -335,6 +372,19 @@ class PostgresEventStore:
                    "ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()"),
             (name, position),
         )
+
+
+def _release_session_locks(conn: psycopg.Connection) -> None:
+    # A statement that failed between taking and releasing the reservation lock
+    # (append_events, read_frontier) must not return its connection to the pool
+    # still holding it, or every appender would wait forever. Only on errors:
+    # doing it on every return cost a round trip per call.
+    try:
+        if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+            conn.rollback()
+        conn.execute("SELECT pg_advisory_unlock_all()")
+    except psycopg.Error:
+        pass  # a broken connection is discarded by the pool; its locks die with it
 
 
 def _redact(dsn: str) -> str:

@@ -464,7 +464,7 @@ _DX_PATTERNS = [
     rf"\b{_DX_CORE}(?:{_DX_SPEC})*{_DX_CODE_TAIL}(?:{_DX_SPEC})*"
     rf"(?:\s*,?\s*(?:r/o|rule\s+out)\s+{_DX_CORE}(?:{_DX_SPEC})*)?",
     rf"(?:\b(?:dx|diagnosis|diagnoses|icd-?10(?:-cm)?)\s*(?::|remains|unchanged|is|=)?\s*\(?\s*)?(?:{_ICD_F}|{_ICD_OTHER})\)?",
-    rf"\b(?:dx|diagnosis)\s+(?:unchanged|remains\s+unchanged|deferred)\b",
+    r"\b(?:dx|diagnosis)\s+(?:unchanged|remains\s+unchanged|deferred)\b",
     rf"\b(?:meets?|met|meeting)\s+(?:full\s+)?(?:dsm[- ]?5(?:-tr)?\s+)?criteria\s+for\s+{_CLAUSE}{{1,80}}",
     rf"\b(?:diagnos(?:is|es|ed)\s+(?:of|with)|carries\s+(?:a|the)\s+(?:dx|diagnosis)\s+of|diagnostic\s+impressions?\s*:|working\s+(?:dx|diagnosis)\s*(?:is|:)?|dx\s*(?::|is|of|w/|with|remains|=|unchanged))\s*{_CLAUSE}{{1,80}}",
 ]
@@ -577,8 +577,8 @@ _SYM_MEASURE = re.compile(r"\d\s*(?:x|times)\s*(?:/|per|a)|/\s*10\b|\bx\s*\d|(?:
 _SYM_PATTERNS_OTHER = [
     # mental status / self-rating patterns
     r"\b(?:mood|affect)\s*(?::\s*|is\s+|was\s+)?(?:euthymic|depressed|anxious|dysphoric|irritable|labile|congruent|incongruent|constricted|flat|blunted|full|restricted|bright|expansive|tearful|elevated|euphoric|brighter|improved|more\s+\w+|['\"\u2018\u201c][^'\"\n\u2019\u201d]{1,20}['\"\u2019\u201d])(?:\s*(?:,|and)\s*(?:mood|affect)\s*(?::\s*|is\s+)?(?:brighter|more\s+\w+|euthymic|depressed|anxious|dysphoric|irritable|labile|congruent|incongruent|constricted|flat|blunted|full|restricted|bright|expansive|tearful|elevated|euphoric|mood-congruent))*",
-    rf"\b(?:sleep|appetite|energy|concentration|motivation|libido)\s*(?::\s*|\s+(?:is|remains|remained|has\s+been|was|continues\s+to\s+be|still)\s+)?(?:down|up|\d+\s*(?:-\s*\d+\s*)?(?:hrs?|hours)(?:\s*/\s*night|\s+per\s+night|\s+a\s+night)?|decreased|increased|poor|low|fair|impaired|disrupted|variable|wnl|intact|diminished)\b"
-    rf"(?:\s*,\s*(?:sleep|appetite|energy|concentration|motivation|libido)\s*(?::\s*)?(?:\d+\s*(?:-\s*\d+\s*)?(?:hrs?|hours)(?:\s*/\s*night)?|decreased|increased|poor|low|fair|good|impaired|disrupted|variable|wnl|intact|diminished)\b)*",
+    r"\b(?:sleep|appetite|energy|concentration|motivation|libido)\s*(?::\s*|\s+(?:is|remains|remained|has\s+been|was|continues\s+to\s+be|still)\s+)?(?:down|up|\d+\s*(?:-\s*\d+\s*)?(?:hrs?|hours)(?:\s*/\s*night|\s+per\s+night|\s+a\s+night)?|decreased|increased|poor|low|fair|impaired|disrupted|variable|wnl|intact|diminished)\b"
+    r"(?:\s*,\s*(?:sleep|appetite|energy|concentration|motivation|libido)\s*(?::\s*)?(?:\d+\s*(?:-\s*\d+\s*)?(?:hrs?|hours)(?:\s*/\s*night)?|decreased|increased|poor|low|fair|good|impaired|disrupted|variable|wnl|intact|diminished)\b)*",
     r"\b(?:anxiety|depression|mood|suds|distress|anger|sadness)\s*(?:=|:|at|rated|is)?\s*\d+\s*/\s*10\b(?:\s*,\s*(?:anxiety|depression|mood|suds|distress|anger|sadness)\s*(?:=|:|at|rated|is)?\s*\d+\s*/\s*10\b)*",
     r"\bsleeping\s+(?:most\s+of\s+the\s+day|all\s+day|\d+\s*(?:-\s*\d+\s*)?(?:hrs?|hours)(?:\s*/\s*night|\s+a\s+night)?|poorly|only\s+\d+\s*(?:-\s*\d+\s*)?(?:hrs?|hours))",
     r"\b(?:lost|gained)\s+\d+\s*(?:lbs?|pounds|kg)\b",
@@ -615,7 +615,7 @@ _PG_SINCE = (r"(?:intake|admission|baseline|the\s+start\s+of\s+(?:treatment|tx|t
     r"the\s+(?:hospitalization|admission|move|divorce|accident|last\s+\w+)|(?:her|his|their)\s+(?:hospitalization|admission|discharge))")
 _PG_PATTERNS = [
     rf"\b{_PG_ADJ}\s+progress\b(?:\s+(?:toward|towards|on|in|with)\s+(?:\w+\s+){{0,2}}?(?:goals?|objectives?))?(?:\s*;\s*(?:fewer|less|more|decreased|reduced)\s+[\w ]{{1,30}})?",
-    rf"\b(?:made|making|shows?|showing|demonstrates?|demonstrating)\s+progress\b(?:\s+(?:toward|towards|on|in)\s+(?:\w+\s+){{0,2}}?(?:goals?|objectives?))?",
+    r"\b(?:made|making|shows?|showing|demonstrates?|demonstrating)\s+progress\b(?:\s+(?:toward|towards|on|in)\s+(?:\w+\s+){0,2}?(?:goals?|objectives?))?",
     rf"\bprogress\s+(?:toward|towards|on)\s+(?:\w+\s+){{0,2}}?(?:goals?|objectives?)(?:\s*(?::|is|=)\s*(?:{_PG_ADJ}|minimal|partial|none|met|unmet|ongoing|achieved|\w+))?",
     rf"\bprogress\s*:{_CLAUSE}{{1,150}}",
     rf"\b(?:(?:{_PG_NOUN})\s+(?:has\s+|have\s+|is\s+|are\s+)?)?{_PG_CHANGE}(?:\s+(?:in|of)\s+(?:\w+\s+){{0,2}}?(?:{_PG_NOUN}))?\s+since\s+{_PG_SINCE}",
@@ -1067,7 +1067,7 @@ _PG_V3 = [
     # gains / improvement language: "slow but steady gains since intake"
     rf"(?:\b(?:{_PG_ADJ}|slow|small|big|real|clear|notable|encouraging)\s+(?:(?:but|and|yet)\s+(?:{_PG_ADJ}|slow|small|big|real|clear)\s+)?gains?\b|(?<!weight\s)\bgains\b(?=\s+(?:since|in|with|toward|towards|on|made|maintained|sustained|have|holding)\b))"
     rf"(?:\s+(?:since|in|with|toward|towards|on|made|maintained|sustained|have\s+held|holding)\b(?:\s+{_PG_SINCE}|[\w ]{{0,25}}?(?=[,.;\n]|$))?)?",
-    rf"\b(?:maintain(?:ing|ed|s)?|sustain(?:ing|ed|s)?|consolidat(?:ing|ed))\s+(?:(?:her|his|their|treatment)\s+)?gains\b",
+    r"\b(?:maintain(?:ing|ed|s)?|sustain(?:ing|ed|s)?|consolidat(?:ing|ed))\s+(?:(?:her|his|their|treatment)\s+)?gains\b",
     # "no self-harm in 60 days", "60 days without cutting"
     r"\bno\s+(?:\w+\s+){0,2}?(?:self[- ]harm|cutting|sib|nssi|drinking|alcohol|use|substance\s+use|panic\s+attacks?|attacks?|episodes?|purging|bingeing|binges|relapses?|hospitalizations?|ed\s+visits?|er\s+visits?|suicide\s+attempts?|attempts?|si)\s+(?:in|for|x|over)\s+(?:the\s+(?:past|last)\s+)?(?:\d+|one|two|three|four|five|six|several|a\s+few)\s*(?:days?|d|wks?|weeks?|mos?|months?|yrs?|years?)\b",
     r"\b(?:\d+|one|two|three|six|several)\s*(?:days?|wks?|weeks?|mos?|months?)\s+(?:without|free\s+of|free\s+from)\s+(?:\w+\s+){0,2}?(?:self[- ]harm|cutting|drinking|use|using|panic\s+attacks?|purging|bingeing|episodes?)",
@@ -1076,7 +1076,7 @@ _PG_V3 = [
     r"\b(?:goals?|objectives?)\s+(?:\d+\s+(?:and\s+\d+\s+)?)?(?:(?:is|are|was|were|have\s+been|has\s+been)\s+)?(?:fully\s+|partially\s+|largely\s+|mostly\s+|not\s+yet\s+|not\s+)?(?:met|achieved|unmet|attained|in\s+progress|progressing)\b",
     # change with an intensifier: "panic much improved vs last month"
     rf"\b(?:{_PG_NOUN})\s+(?:is\s+|are\s+|has\s+|have\s+)?(?:much|somewhat|significantly|markedly|slightly|greatly|a\s+bit|a\s+little|far|considerably|modestly|noticeably)\s+(?:improved|better|worse|worsened|reduced|decreased|less\s+\w+|more\s+\w+)\b(?:\s+(?:vs\.?|versus|compared\s+(?:to|with)|than|since)\s+(?:\w+\s+){{0,2}}?(?:month|week|session|visit|intake|baseline|admission|summer|spring|fall|winter|year))?",
-    rf"\b(?:improved|better|worse|worsened|worsening|improving)\s+(?:vs\.?|versus|compared\s+(?:to|with))\s+(?:(?:last|prior|previous|the\s+last|the\s+prior)\s+\w+|intake|baseline|admission)",
+    r"\b(?:improved|better|worse|worsened|worsening|improving)\s+(?:vs\.?|versus|compared\s+(?:to|with))\s+(?:(?:last|prior|previous|the\s+last|the\s+prior)\s+\w+|intake|baseline|admission)",
     # regression / setback / relapse as events with a measure
     r"\b(?:some|significant|minor|brief|partial|major|a)?\s*(?:regression|setback|backslide|backsliding|decompensation)\b(?:\s+(?:after|since|following|with|in)\s+(?:the\s+)?\w+(?:\s+\w+)?)?",
     r"\brelapsed\b(?:\s+(?:on|with|into)\s+\w+)?(?:\s+(?:x\s*\d+|once|twice|\d+\s+times))?(?:\s+(?:this|last|in\s+the\s+past)\s+\w+)?",
@@ -1092,7 +1092,7 @@ _MOD_V3 = [
     r"\b(?:via|by|over)\s+(?:zoom|telehealth|video|phone|telephone|doxy(?:\.me)?|teams|facetime|webex|secure\s+video)\b",
     rf"\b{_MINUTES}\s*,?\s*(?:individual|family|group|couples|telehealth|video|in[- ]person|phone|tele)\b",
     rf"\b(?:telehealth|video|phone|in[- ]person|individual|family|group|couples)\s*,\s*{_MINUTES}",
-    rf"\b(?:session|visit)\s+#?\d+\s+(?:of|/)\s+\d+\b",
+    r"\b(?:session|visit)\s+#?\d+\s+(?:of|/)\s+\d+\b",
     rf"\b(?:seen|meeting|meet|met|coming|comes|attends?|attending)\s+(?:\w+\s+)?{_FREQ}",
     rf"\b(?:sessions?|visits?|appts?|appointments?)\s+(?:out\s+|back\s+)?to\s+{_FREQ}",
 ]

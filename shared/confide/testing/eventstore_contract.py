@@ -110,3 +110,26 @@ class EventStoreContract:
         store.append(stream, [ev], expected_version=-1)
         assert store.get_event(ev.event_id).stream_name == stream
         assert store.get_event(uuid.uuid4()) is None
+
+    def test_find_streams_by_patient_and_read_them_together(self, store):
+        patient = "P-" + uuid.uuid4().hex[:8]
+        mine = [new_stream("progressNote"), new_stream("psychotherapyNote")]
+        store.append(mine[0], [NewEvent("ProgressNoteDrafted", {"patient_id": patient}),
+                               NewEvent("ProgressNoteSigned", {"signed_by": "C-A"})], -1)
+        store.append(mine[1], [NewEvent("PsychotherapyNoteDrafted", {"patient_id": patient})], -1)
+        store.append(new_stream("progressNote"), [NewEvent("ProgressNoteDrafted", {"patient_id": "other"})], -1)
+        assert store.find_streams_by_patient(patient, "ProgressNoteDrafted") == [mine[0]]
+        assert store.find_streams_by_patient(patient, "PsychotherapyNoteDrafted") == [mine[1]]
+        got = store.read_streams(mine)
+        assert [e.type for e in got] == ["ProgressNoteDrafted", "ProgressNoteSigned", "PsychotherapyNoteDrafted"]
+        with pytest.raises(InvalidEventError):
+            store.find_streams_by_patient(patient, "SomethingElse")
+
+    def test_nul_characters_are_refused_but_a_literal_backslash_u0000_is_kept(self, store):
+        stream = new_stream()
+        with pytest.raises(InvalidEventError, match="NUL"):
+            store.append(stream, [NewEvent("Bad", {"text": "a\x00b"})], -1)
+        assert store.read_stream(stream) == []
+        store.append(stream, [NewEvent("Fine", {"text": "a\\u0000b"})], -1)
+        assert store.read_stream(stream)[0].data == {"text": "a\\u0000b"}
+        assert store.find_streams_by_patient("P\x00", "ProgressNoteDrafted") == []

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 
 from confide.envelope import NewEvent
-from confide.eventstore.errors import EventStoreError, WrongExpectedVersionError
+from confide.eventstore.errors import WrongExpectedVersionError
 from confide.eventstore.store import PostgresEventStore
 from confide.testing.eventstore_contract import EventStoreContract, events, new_stream
 

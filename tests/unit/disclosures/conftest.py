@@ -5,7 +5,7 @@ client that, like the real one, refuses to release unless the AccessDecided
 event is already on record.
 """
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 
