@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from confide.broker import ConfirmingPublisher
+from confide.broker import ConfirmingPublisher, UnroutableError
 
 log = logging.getLogger(__name__)
 RELAY_CHECKPOINT = "relay:confide.events"
@@ -39,14 +39,18 @@ class OutboxRelay:
             if not events:
                 break
             done = position
+            batch = [(ev.to_message(), ev.type, str(ev.event_id), {"global_position": ev.global_position})
+                     for ev in events]
             try:
-                for ev in events:
-                    self.publisher.publish(
-                        ev.to_message(), routing_key=ev.type, message_id=str(ev.event_id),
-                        headers={"global_position": ev.global_position},
-                    )
-                    done = ev.global_position
-                    published += 1
+                # One wait for the whole page's confirms (not one round trip per event).
+                self.publisher.publish_batch(batch)
+                done = events[-1].global_position
+                published += len(events)
+            except UnroutableError as exc:
+                if exc.delivered:
+                    done = events[exc.delivered - 1].global_position
+                    published += exc.delivered
+                raise
             finally:
                 if done != position:
                     with self.store.transaction() as conn:

@@ -150,3 +150,18 @@ def test_replay_detects_a_stale_live_projection_and_apply_rebuilds_it(store):
     replay(store, ["access_log"], apply=True)
     assert replay(store, ["access_log"]).matches
     assert [r[1] for r in _access_rows(store, "P-stale")] == ["permit"]
+
+
+def test_batch_publish_reports_how_many_were_delivered_before_an_unroutable_one(rabbit_config):
+    from kombu import Queue
+
+    picky = Exchange("picky.events", type="direct", durable=True)
+    with Connection(rabbit_config["AMQP_URI"]) as conn:
+        Queue("picky.a", exchange=picky, routing_key="A", durable=True)(conn.channel()).declare()
+    publisher = ConfirmingPublisher(rabbit_config["AMQP_URI"], exchange=picky)
+    batch = [({"n": i}, key, f"m{i}", {}) for i, key in enumerate(["A", "A", "B", "A"])]
+    with pytest.raises(UnroutableError) as err:
+        publisher.publish_batch(batch)
+    assert err.value.delivered == 2
+    assert publisher.publish_batch(batch[:2]) == 2  # the channel is still usable
+    publisher.close()
