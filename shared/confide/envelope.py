@@ -36,10 +36,16 @@ def canonical_json(value: Any) -> str:
 
 
 def format_timestamp(ts: datetime) -> str:
-    """UTC RFC 3339 with microseconds and ``Z``: the only form hashed."""
+    """UTC RFC 3339 with microseconds and ``Z`` (``2026-05-01T15:00:00.000000Z``): the only form hashed.
+
+    Raises ValueError for a naive datetime. (isoformat is used for speed: verify
+    formats every stored timestamp; it equals ``strftime(_TS_FORMAT)``.)
+    """
     if ts.tzinfo is None:
         raise ValueError("recorded_at must be timezone-aware")
-    return ts.astimezone(timezone.utc).strftime(_TS_FORMAT)
+    if ts.utcoffset():
+        ts = ts.astimezone(timezone.utc)
+    return ts.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _s(value: str) -> str:

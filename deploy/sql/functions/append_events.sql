@@ -18,8 +18,10 @@
 -- guaranteed by the UNIQUE (stream_name, stream_version) constraint when two
 -- writers race: the loser's whole transaction aborts, nothing half-written.
 --
--- Idempotency. If the first event id is already stored, the append is a retry:
--- nothing is written and the stored positions are returned (duplicate = true).
+-- Idempotency. If every event id is already stored in this stream, the append
+-- is a retry: nothing is written and the stored positions are returned
+-- (duplicate = true). A batch mixing stored and new ids, or reusing an id of
+-- another stream, is refused (CF002) rather than half-honoured.
 CREATE OR REPLACE FUNCTION :"schema".append_events(
   p_stream    text,
   p_expected  bigint,      -- -1: stream must not exist; NULL: any version
@@ -31,22 +33,35 @@ CREATE OR REPLACE FUNCTION :"schema".append_events(
   p_hashes    bytea[]
 ) RETURNS TABLE (out_position bigint, out_version bigint, out_duplicate boolean)
 LANGUAGE plpgsql
+-- Runs as the owner: the services' role may not INSERT into events directly,
+-- only through this function (which checks versions, ids and ordering).
+SECURITY DEFINER
 SET search_path FROM CURRENT
 AS $fn$
 DECLARE
   n        int := cardinality(p_ids);
   current  bigint;
   first_pos bigint;
+  stored   int;
+  elsewhere int;
 BEGIN
   IF n IS NULL OR n = 0 THEN
     RAISE EXCEPTION 'append_events: no events given' USING ERRCODE = '22023';
   END IF;
 
-  IF EXISTS (SELECT 1 FROM events e WHERE e.event_id = p_ids[1]) THEN
+  SELECT count(*), count(*) FILTER (WHERE e.stream_name <> p_stream) INTO stored, elsewhere
+  FROM events e WHERE e.event_id = ANY (p_ids);
+  IF elsewhere > 0 THEN
+    RAISE EXCEPTION 'append_events: % of these event ids are stored in another stream', elsewhere
+      USING ERRCODE = 'CF002';
+  ELSIF stored = n THEN  -- a retry of an append that succeeded: report it, write nothing
     RETURN QUERY
       SELECT e.global_position, e.stream_version, true
       FROM events e WHERE e.event_id = ANY (p_ids) ORDER BY e.global_position;
     RETURN;
+  ELSIF stored > 0 THEN  -- some stored, some new: not a retry; refuse rather than drop the new ones
+    RAISE EXCEPTION 'append_events: % of % event ids are already stored (a batch is all new or a retry)',
+      stored, n USING ERRCODE = 'CF002';
   END IF;
 
   SELECT coalesce(max(e.stream_version), -1) INTO current

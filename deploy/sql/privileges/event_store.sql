@@ -1,10 +1,12 @@
--- The services' role: INSERT and SELECT on the event store, nothing else.
--- (message-db's privilege model.) UPDATE, DELETE and TRUNCATE are refused by
--- the database itself, whatever the application does.
+-- The services' role: SELECT on the event store, and appends only through
+-- append_events (SECURITY DEFINER), never a bare INSERT that would skip its
+-- checks. UPDATE, DELETE and TRUNCATE are refused by the database itself,
+-- whatever the application does.
 REVOKE ALL ON ALL TABLES IN SCHEMA :"schema" FROM PUBLIC;
+REVOKE ALL ON FUNCTION :"schema".append_events(text, bigint, uuid[], text[], text[], text[], timestamptz[], bytea[]) FROM PUBLIC;
 GRANT USAGE ON SCHEMA :"schema" TO confide_app;
 REVOKE ALL ON :"schema".events, :"schema".event_chain FROM confide_app;
-GRANT SELECT, INSERT ON :"schema".events TO confide_app;
+GRANT SELECT ON :"schema".events TO confide_app;
 GRANT SELECT, INSERT ON :"schema".event_chain TO confide_app;
 GRANT USAGE, SELECT ON SEQUENCE :"schema".events_position_seq TO confide_app;
 GRANT EXECUTE ON FUNCTION :"schema".append_events(text, bigint, uuid[], text[], text[], text[], timestamptz[], bytea[]) TO confide_app;

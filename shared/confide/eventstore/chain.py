@@ -25,6 +25,7 @@ last rows removed, ciphertext moved between rows.
 from __future__ import annotations
 
 import hashlib
+from hashlib import sha256
 import hmac
 import json
 import os
@@ -36,7 +37,7 @@ from typing import Callable, Iterator
 
 import rfc8785
 
-from confide.envelope import RecordedEvent, format_timestamp
+from confide.envelope import RecordedEvent, canonical_record, format_timestamp
 from confide.eventstore.errors import EventStoreError
 from confide.eventstore.store import _COLUMNS, _recorded
 from confide.merkle import MerkleAccumulator
@@ -332,10 +333,12 @@ def verify(store, key: bytes, public_key, checkpoint_dir: Path,
                 report.events += 1
                 if progress and report.events % 10000 == 0:
                     progress(report.events)
-                ev = _recorded(row[:9])
-                pos = ev.global_position
-                digest = hashlib.sha256(ev.canonical_bytes()).digest()
-                if digest != ev.content_hash:
+                # Straight from the row (no RecordedEvent): this loop runs once per event of the log.
+                pos = row[0]
+                digest = sha256(canonical_record(
+                    stream_name=row[1], stream_version=row[2], event_id=str(row[3]), type=row[4],
+                    data_json=row[5], metadata_json=row[6], recorded_at=format_timestamp(row[7]))).digest()
+                if digest != row[8]:
                     report.fail(pos, "row altered: its bytes no longer match its content hash")
                 chain_index, mac = row[9], (bytes(row[10]) if row[10] is not None else None)
                 if chain_index is None:

@@ -35,14 +35,16 @@ class InMemoryEventStore:
             current = self.stream_version(stream_name)
             expected = current if expected_version is None else expected_version
             rows = prepare(stream_name, events, expected + 1, self._clock())
-            first = self._by_id.get(rows[0][0])
-            if first is not None:
-                stored = [self._by_id[r[0]] for r in rows if r[0] in self._by_id]
+            stored = [self._by_id[r[0]] for r in rows if r[0] in self._by_id]
+            if any(e.stream_name != stream_name for e in stored):
+                raise InvalidEventError(f"events: {len(stored)} of these event ids are stored in another stream")
+            if stored and len(stored) == len(rows):
                 return AppendResult(
                     tuple(e.global_position for e in stored), tuple(e.stream_version for e in stored), True
                 )
-            if any(r[0] in self._by_id for r in rows):
-                raise WrongExpectedVersionError(stream_name, expected, current)
+            if stored:
+                raise InvalidEventError(f"events: {len(stored)} of {len(rows)} event ids are already stored "
+                                        "(a batch is all new or a retry)")
             if expected != current:
                 raise WrongExpectedVersionError(stream_name, expected, current)
             recorded = []

@@ -20,7 +20,9 @@ tested against both by ``tests/integration/shared/test_store_contract.py``):
 from __future__ import annotations
 
 import json
+import random
 import re
+import time
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -186,13 +188,16 @@ class PostgresEventStore:
         """Append ``events`` to ``stream_name`` atomically. See the module docstring."""
         if expected_version is not None and (not isinstance(expected_version, int) or expected_version < -1):
             raise InvalidEventError(f"expected_version {expected_version!r} must be None or an int >= -1")
-        for _attempt in range(5):
+        # "Any version" means: read the version, append at it, and on a race
+        # read again — with a short jittered backoff so contending writers spread out.
+        for attempt in range(12):
             expected = self.stream_version(stream_name) if expected_version is None else expected_version
             try:
                 return self._append_once(stream_name, events, expected)
             except WrongExpectedVersionError:
                 if expected_version is not None:
                     raise
+                time.sleep(random.uniform(0, 0.002 * (2 ** min(attempt, 6))))
         raise WrongExpectedVersionError(stream_name, None, self.stream_version(stream_name))
 
     def _append_once(self, stream_name: str, events: Sequence[NewEvent], expected: int) -> AppendResult:
@@ -222,6 +227,8 @@ class PostgresEventStore:
                 if exc.sqlstate == "CF001":
                     actual = int(exc.diag.message_detail or -1)
                     raise WrongExpectedVersionError(stream_name, expected, actual) from None
+                if exc.sqlstate == "CF002":
+                    raise InvalidEventError(f"events: {exc.diag.message_primary}") from None
                 raise
         return AppendResult(
             global_positions=tuple(r[0] for r in result),

@@ -133,3 +133,17 @@ class EventStoreContract:
         store.append(stream, [NewEvent("Fine", {"text": "a\\u0000b"})], -1)
         assert store.read_stream(stream)[0].data == {"text": "a\\u0000b"}
         assert store.find_streams_by_patient("P\x00", "ProgressNoteDrafted") == []
+
+    def test_a_batch_mixing_stored_and_new_ids_is_refused_not_half_written(self, store):
+        stream = new_stream()
+        stored = NewEvent("First", {})
+        store.append(stream, [stored], -1)
+        with pytest.raises(InvalidEventError, match="already stored"):
+            store.append(stream, [NewEvent("New", {}), stored], 0)
+        assert [e.type for e in store.read_stream(stream)] == ["First"]
+
+    def test_an_event_id_of_another_stream_is_refused(self, store):
+        ev = NewEvent("Once", {})
+        store.append(new_stream(), [ev], -1)
+        with pytest.raises(InvalidEventError, match="another stream"):
+            store.append(new_stream(), [ev], -1)

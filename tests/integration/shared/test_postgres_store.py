@@ -83,6 +83,9 @@ def test_concurrent_retries_of_one_append_store_it_once(pg_store):
 
 
 @pytest.mark.parametrize("statement", [
+    "INSERT INTO confide.events (global_position, stream_name, stream_version, event_id, type, data, metadata,"
+    " recorded_at, hash) VALUES (-1, 'forged-1', 0, gen_random_uuid(), 'AccessDecided', '{}', '{}', now(),"
+    " sha256(''))",
     "UPDATE confide.events SET type = 'Tampered'",
     "DELETE FROM confide.events",
     "TRUNCATE confide.events",
@@ -143,3 +146,12 @@ def test_an_aborted_append_leaves_a_hole_readers_pass(scratch_store, test_db_dsn
     after = scratch_store.append(new_stream(), events(1), -1).last_position
     assert after > hole
     assert [e.global_position for e in scratch_store.read_all(hole, 10)] == [after]
+
+
+def test_many_writers_appending_at_any_version_all_land(pg_store):
+    """expected_version=None retries with backoff: 16 contending writers, every event stored once."""
+    stream = new_stream()
+    pool = eventlet.GreenPool(16)
+    results = list(pool.imap(lambda i: pg_store.append(stream, [NewEvent("Counted", {"i": i})]), range(48)))
+    versions = sorted(v for r in results for v in r.stream_versions)
+    assert versions == list(range(48))
