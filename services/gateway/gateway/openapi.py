@@ -17,6 +17,7 @@ _ERRORS = {
     "400": _resp("malformed JSON", "Error"),
     "401": _resp("missing, forged or expired token", "Error"),
     "422": _resp("schema error; `field` names it", "Error"),
+    "504": _resp("the practice's services did not answer in time", "Error"),
 }
 
 

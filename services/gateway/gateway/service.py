@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from functools import wraps
+
+import eventlet
 
 from marshmallow import ValidationError
 from nameko.exceptions import RemoteError
@@ -26,6 +29,9 @@ from gateway.openapi import build_spec
 log = logging.getLogger(__name__)
 
 
+REQUEST_TIMEOUT = 30  # seconds
+
+
 def _json(status: int, body, content_type: str = "application/json") -> Response:
     return Response(json.dumps(body), status=status, mimetype=content_type)
 
@@ -35,7 +41,13 @@ def endpoint(fn):
     @wraps(fn)
     def wrapper(self, request, *args, **kwargs):
         try:
-            return fn(self, request, *args, **kwargs)
+            # A worker never waits forever on a service that does not answer.
+            with eventlet.Timeout(REQUEST_TIMEOUT):
+                return fn(self, request, *args, **kwargs)
+        except eventlet.Timeout:
+            log.warning("%s timed out after %ss", fn.__name__, REQUEST_TIMEOUT)
+            return _json(504, {"error": "the practice's services did not answer in time", "field": None,
+                               "messages": {}})
         except Exception as exc:
             mapped = error_reply(exc)
             if mapped is None:
@@ -48,20 +60,52 @@ def endpoint(fn):
     return wrapper
 
 
+MAX_DEPTH = 32
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def _depth(value, limit: int = MAX_DEPTH) -> bool:
+    """True when ``value`` nests no deeper than ``limit`` (iterative: no recursion to exhaust)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return False
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return True
+
+
 def _body(request) -> dict:
     try:
         body = json.loads(request.get_data(as_text=True) or "")
+    except RecursionError:
+        raise MalformedJSON(f"body nests deeper than {MAX_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError):
         raise MalformedJSON("body is not valid JSON") from None
     if not isinstance(body, dict):
         raise MalformedJSON("body must be a JSON object")
+    if not _depth(body):
+        raise MalformedJSON(f"body nests deeper than {MAX_DEPTH} levels")
     return body
 
 
+def _request_id(raw: str) -> str:
+    """A request id from the path; anything that cannot be one is simply not found (404)."""
+    if not _REQUEST_ID.match(raw):
+        raise RequestNotFound(raw[:64])
+    return raw
+
+
+def _bad_text(text: str) -> bool:
+    # NUL (PostgreSQL text and jsonb cannot hold it) or a lone UTF-16 surrogate (not encodable).
+    return "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
 def _nul_field(value, path: str = "") -> str | None:
-    """Dotted path of the first string holding a NUL character (no clinical record holds one)."""
+    """Dotted path of the first string holding a NUL or a lone surrogate (no record holds one)."""
     if isinstance(value, str):
-        return path or "_schema" if "\x00" in value else None
+        return path or "_schema" if _bad_text(value) else None
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list):
@@ -69,7 +113,7 @@ def _nul_field(value, path: str = "") -> str | None:
     else:
         return None
     for key, item in items:
-        if isinstance(key, str) and "\x00" in key:
+        if isinstance(key, str) and _bad_text(key):
             return f"{path}.{key!r}".lstrip(".")
         found = _nul_field(item, f"{path}.{key}".lstrip("."))
         if found:
@@ -80,7 +124,7 @@ def _nul_field(value, path: str = "") -> str | None:
 def _load(schema, body: dict) -> dict:
     bad = _nul_field(body)
     if bad:
-        raise InvalidBody(bad, {bad: ["must not contain NUL (\\u0000) characters"]})
+        raise InvalidBody(bad, {bad: ["must not contain NUL (\\u0000) or lone surrogate characters"]})
     try:
         return schema.load(body)
     except ValidationError as exc:
@@ -137,7 +181,8 @@ class GatewayService:
     def get_disclosure_request(self, request, request_id):
         """→ 200 DisclosureRequest (with released content), 404 for another org's id."""
         claims = self.tokens(request.headers.get("Authorization"))
-        view = self.disclosures.get_disclosure_request(request_id, org=claims["org"], include_content=True)
+        view = self.disclosures.get_disclosure_request(_request_id(request_id), org=claims["org"],
+                                                       include_content=True)
         return _json(200, schemas.reply_from_view(view))
 
     @http("POST", "/fhir/Task")
@@ -189,7 +234,8 @@ class GatewayService:
     def get_task(self, request, request_id):
         """→ 200 Task (requested/on-hold/accepted/rejected/completed), 404 for another org's id."""
         claims = self.tokens(request.headers.get("Authorization"))
-        view = self.disclosures.get_disclosure_request(request_id, org=claims["org"], include_content=True)
+        view = self.disclosures.get_disclosure_request(_request_id(request_id), org=claims["org"],
+                                                       include_content=True)
         return _json(200, cdex.task_from_view(view), "application/fhir+json")
 
 

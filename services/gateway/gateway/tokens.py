@@ -83,7 +83,8 @@ def verify_token(token: str, key: bytes) -> dict:
         raise TokenError("token expired") from None
     except jwt.PyJWTError:
         raise TokenError("invalid token") from None
-    if claims["role"] not in TOKEN_ROLES or not isinstance(claims["org"], str) or not claims["org"]:
+    role, org, sub = claims["role"], claims["org"], claims["sub"]
+    if not all(isinstance(v, str) for v in (role, org, sub)) or role not in TOKEN_ROLES or not org:
         raise TokenError("invalid token") from None
     return claims
 

@@ -19,3 +19,47 @@ def test_a_nul_in_the_body_is_a_422_naming_the_field():
     with pytest.raises(InvalidBody) as err:
         _load(DisclosureRequestBodySchema(), {"patient_id": "P-1\x00", "purpose": "payment"})
     assert err.value.field == "patient_id" and "NUL" in str(err.value.messages)
+
+
+def test_deeply_nested_bodies_are_a_400_not_a_stack_overflow():
+    from types import SimpleNamespace
+
+    from gateway.errors import MalformedJSON
+    from gateway.service import _body
+
+    for depth in (40, 100_000):
+        raw = '{"a": ' + "[" * depth + "]" * depth + "}"
+        with pytest.raises(MalformedJSON, match="deeper"):
+            _body(SimpleNamespace(get_data=lambda as_text=True, raw=raw: raw))
+    ok = '{"a": ' + "[" * 10 + "]" * 10 + "}"
+    assert _body(SimpleNamespace(get_data=lambda as_text=True: ok)) == {"a": [[[[[[[[[[]]]]]]]]]]}
+
+
+def test_a_lone_surrogate_is_a_422_naming_the_field():
+    with pytest.raises(InvalidBody) as err:
+        _load(DisclosureRequestBodySchema(), {"patient_id": "P-\ud800"})
+    assert err.value.field == "patient_id"
+
+
+@pytest.mark.parametrize("raw", ["x\x00y", "../../etc", "a" * 200, "%00", "id with space"])
+def test_impossible_request_ids_are_not_found(raw):
+    from gateway.errors import RequestNotFound
+    from gateway.service import _request_id
+
+    with pytest.raises(RequestNotFound):
+        _request_id(raw)
+    assert _request_id("0f3c8a52-1b2d-5e6f-8a9b-0c1d2e3f4a5b") == "0f3c8a52-1b2d-5e6f-8a9b-0c1d2e3f4a5b"
+
+
+def test_a_token_with_a_non_string_claim_is_refused_not_a_crash(tmp_path):
+    import time
+
+    import jwt
+
+    from gateway import tokens
+
+    key = tokens.signing_key(tmp_path)
+    claims = {"iss": tokens.ISSUER, "aud": tokens.AUDIENCE, "sub": "x", "org": "Acme",
+              "role": ["insurer_health_plan"], "iat": int(time.time()), "exp": int(time.time()) + 60}
+    with pytest.raises(tokens.TokenError):
+        tokens.verify_token(jwt.encode(claims, key, algorithm=tokens.ALGORITHM), key)
