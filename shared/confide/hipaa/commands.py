@@ -3,7 +3,8 @@
 FILE (``-`` for stdin) holds one case file (an object with ``request``) or an array of them; the
 outcome(s) are printed as one JSON object or an array with the keys ``decision``, ``rule``,
 ``citations``, ``reasons``, ``fields_released``, ``minimum_necessary_applies``,
-``accounting_required``.  Malformed input: a message naming the field on stderr, exit status 2.
+``accounting_required``.  Malformed input (including a date-time out of range or JSON nested too
+deeply to read): a message naming the field on stderr, exit status 2.
 The main CLI (``confide.cli``) registers this command.
 """
 from __future__ import annotations
@@ -31,6 +32,8 @@ def decide(file) -> None:
         _fail(f"{file.name}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})")
     except UnicodeDecodeError:
         _fail(f"{file.name}: not UTF-8 text")
+    except RecursionError:
+        _fail(f"{file.name}: input nested too deeply")
     many = isinstance(data, list)
     cases = data if many else [data]
     outcomes = []
@@ -42,7 +45,13 @@ def decide(file) -> None:
             outcomes.append(engine.decide(case).to_dict())
         except engine.CaseFileError as exc:
             _fail(f"{where}{exc}")
+        except RecursionError:
+            _fail(f"{where}request: input nested too deeply")
         except MinimumNecessaryConfigError as exc:
             click.echo(f"error: minimum-necessary configuration: {exc}", err=True)
             raise SystemExit(1)
-    click.echo(json.dumps(outcomes if many else outcomes[0], indent=2, ensure_ascii=False))
+    try:
+        text = json.dumps(outcomes if many else outcomes[0], indent=2, ensure_ascii=False)
+    except RecursionError:  # an outcome echoes a deeply nested input field
+        _fail("input nested too deeply")
+    click.echo(text)

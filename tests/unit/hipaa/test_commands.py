@@ -52,3 +52,44 @@ def test_decide_not_json_exits_2():
     result = CliRunner().invoke(decide, ["-"], input="{not json")
     assert result.exit_code == 2
     assert "not valid JSON" in result.output
+
+
+def _with(path: str, value) -> dict:
+    case = json.loads(json.dumps(CASE))
+    case["request"]["authorization"] = None
+    target = case["request"]
+    *parents, last = path.split(".")
+    for key in parents:
+        target = target.setdefault(key, {})
+    target[last] = value
+    return case
+
+
+OUT_OF_RANGE = [
+    ("request.decision_time", "decision_time", "9999-12-31T23:59:59-01:00"),
+    ("request.decision_time", "decision_time", "0001-01-01T00:00:00+01:00"),
+]
+
+
+def test_decide_out_of_range_instant_exits_2_naming_the_field():
+    """An RFC 3339 instant whose UTC value is outside the representable range (year 1..9999) is
+    malformed input: exit 2 with the field named, not an OverflowError traceback."""
+    for field, path, value in OUT_OF_RANGE:
+        result = CliRunner().invoke(decide, ["-"], input=json.dumps(_with(path, value)))
+        assert result.exit_code == 2, result.output
+        assert f"{field}: date-time out of range" in result.output
+    auth_case = _with("authorization", {"revoked": True, "expiration_date": "9999-12-31T23:59:59-01:00"})
+    result = CliRunner().invoke(decide, ["-"], input=json.dumps(auth_case))
+    assert result.exit_code == 2 and "request.authorization.expiration_date" in result.output
+    auth_case = _with("authorization", {"revocation": {"in_writing": True,
+                                                       "received_at": "0001-01-01T00:00:00+05:00"}})
+    result = CliRunner().invoke(decide, ["-"], input=json.dumps(auth_case))
+    assert result.exit_code == 2 and "request.authorization.revocation.received_at" in result.output
+
+
+def test_decide_deeply_nested_input_exits_2():
+    """JSON nested beyond the parser's recursion limit is refused cleanly (exit 2)."""
+    result = CliRunner().invoke(decide, ["-"], input="[" * 100_000 + "]" * 100_000)
+    assert result.exit_code == 2
+    assert "nested too deeply" in result.output
+    assert "Traceback" not in result.output

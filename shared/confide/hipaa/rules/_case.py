@@ -68,7 +68,15 @@ def parse_instant(value: Any, field: str) -> datetime:
         raise CaseFileError(field, f"expected an RFC 3339 date-time string, got {_type_name(value)}")
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+    try:
+        return dt.astimezone(timezone.utc)
+    except OverflowError:  # 9999-12-31T23:59:59-01:00 is after datetime.max in UTC
+        raise CaseFileError(field, f"date-time out of range, got {value!r}") from None
+
+
+def has_time(value: Any) -> bool:
+    """Does ``value`` carry a time of day (an RFC 3339 instant), not just a calendar date?"""
+    return isinstance(value, datetime) or (isinstance(value, str) and len(value.strip()) > 10)
 
 
 def parse_date(value: Any, field: str) -> date:
