@@ -162,3 +162,107 @@ def test_164_524_a_1_i_parent_as_personal_representative_psychotherapy_notes_dis
     the individual to psychotherapy notes."""
     expect(run({**PSYCH, "requester": {"role": "parent"}, "purpose": "individual_access"}),
            {"decision": "discretionary", "cites": "164.524(a)(2)(i)", "fields_released": None})
+
+
+# 45 CFR 164.508(a)(2)(i)(B): "use or disclosure by the covered entity for its OWN training
+# programs in which students, trainees, or practitioners in mental health learn under
+# supervision".  The program is the practice's; the learner is its workforce (160.103).
+OWN_TRAINING = [
+    ("insurer_claiming_a_training_program", "deny",
+     {"requester": {"role": "insurer_health_plan", "org": "Acme", "in_ce_training_program": True,
+                    "supervised": True}, "purpose": "training", "action": "disclose"}),
+    ("outside_clinician_claiming_to_supervise_the_author", "deny",
+     {"requester": {"role": "external_clinician", "org": "Riverside", "supervises_author": True},
+      "purpose": "treatment", "action": "disclose"}),
+    ("attorney_in_a_program", "deny",
+     {"requester": {"role": "attorney", "in_ce_training_program": True}, "purpose": "training"}),
+    ("former_workforce_is_not_current_workforce", "deny",
+     {"requester": {"role": "former_workforce_clinician", "in_ce_training_program": True,
+                    "supervised": True}, "purpose": "training", "action": "use"}),
+    ("trainee_recorded_as_not_workforce", "deny",
+     {"requester": {"role": "trainee", "is_workforce": False, "in_ce_training_program": True,
+                    "supervised": True}, "purpose": "training"}),
+    ("trainee_but_a_disclosure_outside_the_practice", "deny",
+     {"requester": {"role": "trainee", "in_ce_training_program": True, "supervised": True},
+      "purpose": "training", "action": "disclose"}),
+    ("same_practice_clinician_learning_under_supervision", "permit",
+     {"requester": {"role": "clinician_same_practice", "in_ce_training_program": True,
+                    "supervised": True}, "purpose": "training", "action": "use"}),
+    ("contracted_clinician_recorded_as_workforce", "permit",
+     {"requester": {"role": "external_clinician", "is_workforce": True, "in_ce_training_program": True,
+                    "supervised": True}, "purpose": "training", "action": "use"}),
+]
+
+
+@pytest.mark.parametrize("decision,overrides", [c[1:] for c in OWN_TRAINING], ids=[c[0] for c in OWN_TRAINING])
+def test_164_508_a_2_i_B_only_the_covered_entitys_own_training_program(run, expect, decision, overrides):
+    """45 CFR 164.508(a)(2)(i)(B): outside roles never qualify, whatever flags they carry."""
+    out = run({**PSYCH, **overrides})
+    expect(out, {"decision": decision})
+    if decision == "permit":
+        expect(out, {"cites": "164.508(a)(2)(i)(B)"})
+    else:
+        assert "164.508(a)(2)(i)(B)" not in out["rule"]
+
+
+# 45 CFR 164.508(a)(2)(i)(C): "use or disclosure by the covered entity to defend itself in a
+# legal action or other proceeding brought by the individual".
+DEFENSE = [
+    ("insurer_is_not_the_covered_entity_defending_itself", "deny",
+     {"requester": {"role": "insurer_health_plan", "org": "Acme"}, "proceeding": {"initiator": "P-001"}}),
+    ("opposing_attorney", "deny",
+     {"requester": {"role": "attorney", "org": "Patient's counsel"},
+      "proceeding": {"initiator": "P-001", "defendant": "Northside"}}),
+    ("defendant_is_the_patient", "deny",
+     {"requester": {"role": "defense_counsel", "org": "Counsel"},
+      "proceeding": {"initiator": "P-001", "defendant": "P-001"}}),
+    ("no_proceeding_facts", "deny",
+     {"requester": {"role": "defense_counsel", "org": "Counsel"}}),
+    ("practice_admin_preparing_the_defense", "permit",
+     {"requester": {"role": "practice_admin", "org": "Northside"}, "action": "use",
+      "proceeding": {"initiator": "P-001", "defendant": "Northside"}}),
+    ("originator_named_in_the_suit", "permit",
+     {"requester": {"role": "originator_clinician", "id": "C-A", "is_originator": True}, "action": "use",
+      "proceeding": {"initiator": "patient", "defendant": "C-A"}}),
+    ("defense_counsel_initiator_written_as_the_individual", "permit",
+     {"requester": {"role": "defense_counsel", "org": "Counsel"},
+      "proceeding": {"initiator": "individual"}}),
+]
+
+
+@pytest.mark.parametrize("decision,overrides", [c[1:] for c in DEFENSE], ids=[c[0] for c in DEFENSE])
+def test_164_508_a_2_i_C_the_covered_entitys_own_defense(run, expect, decision, overrides):
+    """45 CFR 164.508(a)(2)(i)(C): only the practice (or its defense counsel), only against a
+    proceeding the individual brought against the practice."""
+    out = run({**PSYCH, "purpose": "legal_defense_vs_individual", **overrides})
+    expect(out, {"decision": decision})
+    if decision == "permit":
+        expect(out, {"cites": "164.508(a)(2)(i)(C)"})
+
+
+OVERSIGHT_AGENCY = {"role": "health_oversight_agency", "org": "State Board", "identity_verified": True}
+
+
+def test_164_508_a_2_ii_oversight_of_an_unnamed_originator_is_not_assumed(run, expect):
+    """45 CFR 164.508(a)(2)(ii) with 164.512(d): psychotherapy notes may go to a health oversight
+    agency only for oversight of the originator.  When the case does not say who the originator
+    is, the engine does not assume the subject is the originator."""
+    out = run({**PSYCH, "requester": OVERSIGHT_AGENCY, "purpose": "health_oversight",
+               "oversight_subject": "C-A"})
+    expect(out, {"decision": "deny", "cites": "164.508(a)(2)(ii)",
+                 "reason": "does not name the note's originator"})
+    stated = run({**PSYCH, "requester": OVERSIGHT_AGENCY, "purpose": "health_oversight",
+                  "oversight_subject": "C-A", "oversight_of_originator": True})
+    expect(stated, {"decision": "permit_minimum_necessary", "cites": ["164.512(d)", "164.508(a)(2)(ii)"]})
+    named = run({**PSYCH, "requester": OVERSIGHT_AGENCY, "purpose": "health_oversight",
+                 "oversight_subject": "c-a ", "note_originator": "C-A"})
+    expect(named, {"decision": "permit_minimum_necessary"})
+
+
+def test_164_508_a_2_ii_oversight_of_someone_else_still_yields_to_a_valid_authorization(run, expect):
+    """45 CFR 164.508(a)(2): outside the (a)(2)(ii) exception a valid psychotherapy-notes
+    authorization naming the agency still permits the disclosure (164.508(a)(2), (c))."""
+    out = run({**PSYCH, "requester": OVERSIGHT_AGENCY, "purpose": "health_oversight",
+               "oversight_subject": "C-B", "originator": "C-A",
+               "authorization": {"$template": "psych", "recipients": ["State Board"]}})
+    expect(out, {"decision": "permit", "cites": "164.508(c)"})

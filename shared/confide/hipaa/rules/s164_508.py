@@ -26,8 +26,8 @@ from confide.hipaa.authorization import Defect, authorization_defects, revocatio
 from confide.hipaa.minimum_necessary import MinimumNecessaryPolicy
 from confide.hipaa.rules import s164_502, s164_512
 from confide.hipaa.rules._case import Case
-from confide.hipaa.rules._ruling import (BASIS_AUTHORIZATION, BASIS_NONE, BASIS_TPO, DISCRETIONARY,
-                                         PERMIT, Ruling, deny, rule_string)
+from confide.hipaa.rules._ruling import (BASIS_AUTHORIZATION, BASIS_NONE, BASIS_TPO, DENY,
+                                         DISCRETIONARY, PERMIT, Ruling, deny, rule_string)
 
 A2 = "164.508(a)(2)"
 A2_II = "164.508(a)(2)(ii)"
@@ -88,6 +88,59 @@ def authorization_ruling(case: Case) -> tuple[Ruling | None, list[Defect]]:
                   BASIS_AUTHORIZATION), []
 
 
+# (a)(2)(i)(B): who can be in the covered entity's *own* training program -- its workforce
+# (160.103: employees, volunteers, trainees), in a clinical role; never an outside party.
+_TRAINING_ROLES = frozenset({"trainee", "supervisor", "clinician_same_practice", "originator_clinician"})
+_CONTRACTED_CLINICIANS = frozenset({"external_clinician", "external_clinician_group"})
+
+
+def _in_own_training_program(case: Case) -> bool:
+    """164.508(a)(2)(i)(B): a *use* by the covered entity for its own training programs in which
+    students, trainees or practitioners in mental health learn under supervision.  The requester
+    must be current workforce of the practice (a former workforce member is not) in a clinical
+    role, or an outside clinician the case records as workforce (``is_workforce: true``)."""
+    if case.action != "use" or not case.is_workforce:
+        return False
+    if case.role in _TRAINING_ROLES:
+        return True
+    return case.role in _CONTRACTED_CLINICIANS and case.req_flag("is_workforce") is True
+
+
+# (a)(2)(i)(C): the covered entity defends *itself*: its own people or its defense counsel.
+_DEFENSE_ROLES = frozenset({"defense_counsel", "practice_admin", "compliance_staff",
+                            "originator_clinician"})
+_INDIVIDUAL = frozenset({"patient", "individual", "the patient", "the individual"})
+
+
+def _defense_problem(case: Case) -> str | None:
+    """164.508(a)(2)(i)(C): use or disclosure *by the covered entity* to defend itself in a legal
+    action or other proceeding *brought by the individual*.  Returns why it does not apply, or
+    None when it does: the requester is the practice's defense counsel or the practice itself
+    (its administration, compliance staff, or the originator), the proceeding was brought by the
+    patient and is against the practice or its clinician (not, e.g., the patient)."""
+    own = case.role in _DEFENSE_ROLES and (case.role == "defense_counsel" or case.is_workforce)
+    if not (own or (case.is_originator and case.is_workforce)):
+        return (f"a {case.role} is not the covered entity or its defense counsel; the exception "
+                "is the practice's own defense")
+    proceeding = case.proceeding or {}
+    initiator = proceeding.get("initiator")
+    patient_names = {str(case.patient).casefold()} | _INDIVIDUAL if case.patient else set(_INDIVIDUAL)
+    if not initiator or str(initiator).strip().casefold() not in patient_names:
+        return ("it covers only a proceeding brought by the individual "
+                f"(initiator: {initiator or 'not established'})")
+    defendant = proceeding.get("defendant")
+    if defendant is not None:
+        d = str(defendant).strip().casefold()
+        if not d or d in patient_names:
+            return (f"the defendant ({defendant or 'none'}) is not the covered entity or its "
+                    "clinician")
+    return None
+
+
+def _same_person(a, b) -> bool:
+    return isinstance(a, str) and isinstance(b, str) and a.strip().casefold() == b.strip().casefold()
+
+
 def _exception_ii(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
     """164.508(a)(2)(ii): the listed 164.502/164.512 paragraphs, each only when it permits."""
     hhs = s164_502.hhs(case)
@@ -110,15 +163,25 @@ def _exception_ii(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
         subject = case.fact("oversight_subject")
         originator = next((case.fact(k) for k in ("originator", "note_originator", "originator_id",
                                                   "author") if case.fact(k)), None)
-        of_originator = case.fact("oversight_of_originator")
-        if of_originator is None:
-            of_originator = bool(subject) and (originator is None or subject == originator)
+        stated = case.fact("oversight_of_originator")
+        if stated is not None:
+            of_originator, why = stated is True, "the case states whether it is"
+        elif originator is None:
+            # Do not assume: an oversight agency's subject is not the originator just because the
+            # case does not say who the originator is.
+            of_originator = False
+            why = ("the case does not name the note's originator, so oversight of the originator "
+                   "is not established (record the originator or oversight_of_originator: true)")
+        else:
+            of_originator = bool(subject) and _same_person(subject, originator)
+            why = f"the originator is {originator}"
         if of_originator:
             return over.but(rule=rule_string(over.rule, A2_II),
                             reasons=over.reasons + (f"Oversight of the originator ({subject}).",))
         return deny(f"45 CFR {A2_II} (164.512(d) is excepted only for oversight of the originator)",
-                    f"The oversight concerns {subject or 'someone other than the originator'}, "
-                    "not the note's originator.")
+                    f"The oversight concerns {subject or 'an unnamed subject'}; {why}. "
+                    "164.508(a)(2)(ii) excepts a 164.512(d) disclosure of psychotherapy notes only "
+                    "for oversight of the notes' originator.")
     cor = s164_512.coroner(case, policy)
     if cor is not None and cor.permits:
         return cor.but(rule=rule_string(cor.rule, A2_II))
@@ -149,31 +212,37 @@ def psychotherapy_notes(case: Case, policy: MinimumNecessaryPolicy) -> Ruling:
         in_program = case.req_flag("in_ce_training_program")
         supervised = case.req_flag("supervised")
         supervisor = case.req_flag("supervises_author") is True
-        if (in_program is True and supervised is not False) or (supervisor and in_program is not False):
+        if not _in_own_training_program(case):
+            reasons.append("164.508(a)(2)(i)(B) is the covered entity's use in its own training "
+                           f"programs: a {role} outside the practice's workforce (or a disclosure "
+                           "outside it) does not qualify, whatever its own program.")
+        elif (in_program is True and supervised is not False) or (supervisor and in_program is not False):
             return Ruling(PERMIT, "45 CFR 164.508(a)(2)(i)(B)",
                           ("Use in the practice's own supervised training program.",),
                           ("full_note",), None, BASIS_NONE, redact_others=False)
-        reasons.append("164.508(a)(2)(i)(B) needs the practice's own training program and "
-                       "supervision.")
+        else:
+            reasons.append("164.508(a)(2)(i)(B) needs the practice's own training program and "
+                           "supervision.")
 
     # (a)(2)(i)(C) -- defense against a proceeding brought by the individual
     if purpose == "legal_defense_vs_individual":
-        initiator = (case.proceeding or {}).get("initiator")
-        if initiator and initiator in (case.patient, "patient", "individual"):
+        problem = _defense_problem(case)
+        if problem is None:
             return Ruling(PERMIT, "45 CFR 164.508(a)(2)(i)(C)",
                           ("The practice defends itself in a proceeding the patient brought; "
                            "this is health care operations.",),
                           ("notes relevant to the claims",), None, BASIS_TPO)
-        reasons.append("164.508(a)(2)(i)(C) covers only a proceeding brought by the individual "
-                       f"(initiator: {initiator or 'not established'}).")
+        reasons.append(f"164.508(a)(2)(i)(C) does not apply: {problem}.")
 
     exception = _exception_ii(case, policy)
-    if exception is not None:
+    if exception is not None and exception.decision != DENY:
         return exception
 
     auth_ruling, defects = authorization_ruling(case)
     if auth_ruling is not None and auth_ruling.permits:
         return auth_ruling
+    if exception is not None:  # an (a)(2)(ii) paragraph that does not reach these notes
+        return exception.with_reason(*reasons, *(auth_ruling.reasons if auth_ruling else ()))
 
     if role == "patient" or (role == "parent" and s164_502.is_personal_representative(case)):
         if purpose in ("individual_access", "other"):
