@@ -34,12 +34,18 @@ Defects and their sources:
   164.508(b)(3); ``compound_conditioned`` -- 164.508(b)(3)(iii); all (b)(2)(iv)
 * ``conditioned`` -- treatment/payment/enrollment/eligibility conditioned on signing outside the
   exceptions of 164.508(b)(4)(i)-(iii): (b)(2)(iv)
-* ``material_information_false`` -- 164.508(b)(2)(v)
+* ``material_information_false`` -- 164.508(b)(2)(v) (the form's ``material_information_false``
+  or ``material_information_known_false``)
+
+``signed_date`` and ``expiration_date`` are calendar dates compared with the decision's UTC date,
+or instants compared with the decision instant when they carry a time.
 
 With ``request`` given, consistency with the request is checked too (164.508(a)(1): a use or
-disclosure must be consistent with the authorization): ``patient_mismatch``,
-``recipient_not_named`` (164.508(c)(1)(iii)), ``not_covered`` (the kind of note requested is not
-described, 164.508(c)(1)(i)).
+disclosure must be consistent with the authorization): ``patient_mismatch`` /
+``patient_not_identified`` (the authorization must be the individual's, 164.508(c)(1)(i)),
+``recipient_not_named`` (whole names, 164.508(c)(1)(iii)), ``purpose_inconsistent`` (no stated
+purpose fits the request, 164.508(c)(1)(iv)), ``not_covered`` (the kind of note requested is not
+described -- "all records except psychotherapy notes" does not describe them, 164.508(c)(1)(i)).
 """
 from __future__ import annotations
 
@@ -48,7 +54,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
-from confide.hipaa.rules._case import CaseFileError, parse_date, parse_instant
+from confide.hipaa.rules._case import CaseFileError, has_time, parse_date, parse_instant
 
 P = "45 CFR 164.508"
 
@@ -92,9 +98,48 @@ def _norm(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", str(text).lower()).strip()
 
 
+# Words that take psychotherapy notes *out* of a coverage item ("all records except psychotherapy
+# notes", "progress notes only, NOT psychotherapy notes", "psychotherapy notes excluded").
+_NEGATIONS = ("except", "excepting", "excluding", "exclude", "excludes", "excluded", "exclusive",
+              "not", "no", "without", "but", "minus", "omit", "omitting", "less")
+_NEGATING_PHRASES = ("other than", "apart from", "aside from", "with the exception of")
+
+
+def _clauses(item: str) -> list[str]:
+    return [c for c in (_norm(part) for part in re.split(r"[,;:()\[\]/]|\bbut\b", str(item))) if c]
+
+
+def _names_psychotherapy(clause: str) -> bool:
+    return bool(re.search(r"\bpsychotherap(y|eutic)\b", clause))
+
+
+def _covers_psychotherapy_item(item: str) -> bool:
+    """Does one ``covers`` item describe psychotherapy notes (164.508(a)(2), (c)(1)(i))?
+
+    The canonical token ``psychotherapy_notes`` and close variants ("psychotherapy notes",
+    "Psychotherapy Notes of Dr. A") count -- unless the item excepts or negates them ("all
+    records except psychotherapy notes", "progress notes only, not psychotherapy notes") or limits
+    itself to something else ("progress notes only")."""
+    text = _norm(item)
+    if not _names_psychotherapy(text):
+        return False
+    if any(p in text for p in _NEGATING_PHRASES):
+        return False
+    for clause in _clauses(item):
+        words = clause.split()
+        if "only" in words and not _names_psychotherapy(clause):
+            return False  # "progress notes only, ...": limited to something else
+        if _names_psychotherapy(clause):
+            at = next(i for i, w in enumerate(words) if w.startswith("psychotherap"))
+            if any(w in _NEGATIONS for w in words[:at]) or any(
+                    w in ("excluded", "excepted", "not", "omitted") for w in words[at + 1:]):
+                return False
+    return True
+
+
 def covers_psychotherapy_notes(authorization: Mapping[str, Any]) -> bool:
-    """Does the authorization describe psychotherapy notes (164.508(a)(2))?"""
-    return any("psychotherapy" in _norm(c) for c in authorization.get("covers") or ())
+    """Does the authorization describe psychotherapy notes (164.508(a)(2), (c)(1)(i))?"""
+    return any(_covers_psychotherapy_item(c) for c in authorization.get("covers") or ())
 
 
 def _covers_progress_notes(authorization: Mapping[str, Any]) -> bool:
@@ -104,16 +149,19 @@ def _covers_progress_notes(authorization: Mapping[str, Any]) -> bool:
     words = ("progress", "all", "medical", "mental", "designated", "chart", "clinical", "entire",
              "health record", "treatment record")
     return any(_norm(c) == "records" or any(w in _norm(c) for w in words)
-               for c in covers if "psychotherapy" not in _norm(c))
+               for c in covers if not _covers_psychotherapy_item(c))
 
 
 def _document_kind(item: str) -> str:
     s = _norm(item)
     if "research" in s or "study" in s:
         return "research"
+    auth_words = ("authoriz", "release", "disclosure", "records")
     if "psychotherapy" in s and not any(w in s for w in ("progress", "billing", "general", "medical")):
-        return "psychotherapy_authorization"
-    if any(w in s for w in ("authorization", "release", "records", "disclosure")):
+        if "notes" in s or any(w in s for w in auth_words):
+            return "psychotherapy_authorization"
+        return "other_document"  # e.g. an employment psychotherapy questionnaire
+    if any(w in s for w in auth_words):
         return "authorization"
     return "other_document"
 
@@ -127,13 +175,31 @@ def _conditions(authorization: Mapping[str, Any]) -> list[str]:
     return [str(c) for c in cond if c]
 
 
+_PAYMENT_ETC = r"\b(pay|claim|reimburs|bill|enrol|eligib|benefit|coverage|premium)"
+
+
+def _research_treatment(cond: str) -> bool:
+    """164.508(b)(4)(i): research-related *treatment* conditioned on a research authorization."""
+    return "research" in cond and not re.search(_PAYMENT_ETC, cond)
+
+
+def _care_solely_for_third_party(cond: str) -> bool:
+    """164.508(b)(4)(iii): health care provided *solely* to create PHI for disclosure to a third
+    party (a pre-employment physical, an independent medical examination) -- not payment,
+    enrollment or eligibility, and not just any text that says "solely" or "third party"."""
+    sole = re.search(r"\bsole(ly)?\b|\bonly\b", cond)
+    third = re.search(r"\bthird part|\bfor (disclosure|release|a report) to\b|\bemployer|"
+                      r"\bindependent medical|\bfitness for duty|\bpre employment|\bexamination", cond)
+    return bool(sole and third) and not re.search(_PAYMENT_ETC, cond)
+
+
 def _conditioning_defects(authorization: Mapping[str, Any], psych: bool) -> list[Defect]:
     out = []
     for cond in _conditions(authorization):
         s = _norm(cond)
-        if "research" in s:
+        if _research_treatment(s):
             continue  # (b)(4)(i) research-related treatment
-        if "third party" in s or "solely" in s:
+        if _care_solely_for_third_party(s):
             continue  # (b)(4)(iii) health care solely to create PHI for a third party
         if any(w in s for w in ("enrollment", "eligibility", "underwriting", "risk rating")):
             if not psych:
@@ -154,7 +220,7 @@ def _compound_defects(authorization: Mapping[str, Any], psych: bool) -> list[Def
     combined = [str(c) for c in authorization.get("combined_with") or () if c]
     out: list[Defect] = []
     if psych:
-        others = [c for c in authorization.get("covers") or () if "psychotherapy" not in _norm(c)]
+        others = [c for c in authorization.get("covers") or () if not _covers_psychotherapy_item(c)]
         others += [c for c in combined if _document_kind(c) != "psychotherapy_authorization"]
         if others or (authorization.get("compound") and not combined):
             what = ", ".join(others) if others else "an unidentified document"
@@ -179,6 +245,68 @@ def _compound_defects(authorization: Mapping[str, Any], psych: bool) -> list[Def
     return out
 
 
+def _after(value: Any, field: str, at: datetime) -> bool:
+    """Is ``value`` (a date, or an instant when a time is given) after the instant ``at``?  A
+    bare date is a day: it is after ``at`` only from the next calendar day (UTC)."""
+    if has_time(value):
+        return parse_instant(value, field) > at
+    return parse_date(value, field) > at.date()
+
+
+def _before(value: Any, field: str, at: datetime) -> bool:
+    """Is ``value`` before ``at``?  An expiration date runs to the end of its day (UTC); an
+    expiration instant ends at that instant."""
+    if has_time(value):
+        return parse_instant(value, field) < at
+    return parse_date(value, field) < at.date()
+
+
+# 164.508(a)(1), (c)(1)(iv): a use or disclosure must be consistent with the purposes the
+# authorization describes.  Conservative keyword stems per request purpose; a request purpose not
+# listed here is not checked.  "At the request of the individual" (the description
+# (c)(1)(iv) allows when the individual initiates the authorization) covers any purpose.
+_PURPOSE_WORDS = {
+    "payment": ("pay", "claim", "bill", "insur", "reimburs", "coverage", "covered", "utiliz",
+                "benefit", "eligib", "precert", "preauth", "prior auth", "medical necessity",
+                "review", "determination", "underwrit", "health plan"),
+    "treatment": ("treat", "care", "therap", "consult", "counsel", "coordinat", "continu",
+                  "referr", "psychiatr", "medication", "clinical", "medical", "health",
+                  "second opinion", "diagnos"),
+    "operations": ("operation", "quality", "audit", "review", "accredit", "credential", "business",
+                   "manag", "administr", "complian", "peer"),
+    "training": ("train", "educat", "supervis", "teach", "learn"),
+    "research": ("research", "study", "studies", "trial"),
+    "judicial": ("legal", "litigat", "attorney", "lawyer", "court", "lawsuit", "suit", "proceeding",
+                 "subpoena", "custody", "divorce", "judicial", "hearing", "claim", "discovery",
+                 "deposition"),
+    "legal_defense_vs_individual": ("legal", "litigat", "attorney", "lawyer", "court", "lawsuit",
+                                    "suit", "proceeding", "claim", "defen", "malpractice"),
+    "law_enforcement": ("law enforcement", "police", "investigat", "criminal", "legal", "court",
+                        "prosecut"),
+    "workers_comp": ("worker", "compensation", "injur", "comp", "occupational", "claim"),
+    "health_oversight": ("oversight", "audit", "licens", "investigat", "complian", "board",
+                         "review"),
+}
+_INDIVIDUALS_REQUEST = re.compile(r"\brequest(ed)? (of|by) (the )?(individual|patient)\b|"
+                                  r"\b(individual|patient)( s)? request\b")
+
+
+def purpose_consistent(purpose: Any, stated: Any) -> bool:
+    """Is a request for ``purpose`` consistent with the authorization's stated purposes
+    (164.508(a)(1), (c)(1)(iv))?  True when a stated purpose is "at the request of the
+    individual", when the request purpose is not one this check knows, or when a stated
+    purpose names it."""
+    texts = [_norm(p) for p in (stated if isinstance(stated, (list, tuple)) else [stated]) if p]
+    if not texts or any(_INDIVIDUALS_REQUEST.search(t) for t in texts):
+        return True
+    stems = _PURPOSE_WORDS.get(str(purpose))
+    if stems is None:
+        return True
+    wanted = _norm(str(purpose))
+    return any(t == wanted or any(re.search(rf"\b{re.escape(w)}", t) for w in stems)
+               for t in texts)
+
+
 def revocation_effective(authorization: Mapping[str, Any], at: datetime) -> bool | None:
     """Is a revocation effective at ``at``? None when nothing was revoked, False when a revocation
     exists but is not (yet) effective: oral, or received after ``at`` (reliance, 164.508(b)(5))."""
@@ -195,11 +323,47 @@ def revocation_effective(authorization: Mapping[str, Any], at: datetime) -> bool
     return parse_instant(received, "authorization.revocation.received_at") <= at
 
 
-def _matches(name: str, candidates: list[str]) -> bool:
-    n = _norm(name)
-    if not n:
-        return False
-    return any(n == _norm(c) or n in _norm(c) or (_norm(c) and _norm(c) in n) for c in candidates)
+_ENTITY_SUFFIXES = frozenset({"inc", "incorporated", "llc", "llp", "ltd", "limited", "corp",
+                              "corporation", "co", "company", "pc", "pllc", "pa", "plc", "lp"})
+
+
+def _name(text: Any) -> str:
+    """A person's or organisation's name for comparison: casefolded, punctuation and runs of
+    whitespace collapsed, a leading "the" and trailing "Inc."/"LLC"-style suffixes dropped."""
+    words = re.sub(r"[^\w]+", " ", str(text).casefold().replace("_", " ")).split()
+    if words[:1] == ["the"]:
+        words = words[1:]
+    while words and words[-1] in _ENTITY_SUFFIXES:
+        words = words[:-1]
+    return " ".join(words)
+
+
+def _names_in(whole: str, part: str) -> bool:
+    """``part`` occurs in ``whole`` as a run of whole words ("acme health plan" in "acme health
+    plan of texas"), never as a fragment of a word ("a" in "acme")."""
+    return f" {part} " in f" {whole} "
+
+
+def _recipient_named(requester: Mapping[str, Any], recipients: list[str],
+                     patient: Any = None) -> bool | None:
+    """164.508(c)(1)(iii): is the requester one of the recipients the authorization names?
+
+    The requester's ``org`` matches a recipient with the same name, or a recipient naming it
+    among others ("Acme Health Plan and Riverside Psychiatry") when the org name has at least two
+    words; its ``id`` matches only a recipient with exactly that name.  None when the requester
+    has no name to compare."""
+    # each recipient by its full name, and without a parenthesised gloss ("Jane Roe (sister)")
+    names = [n for r in recipients for n in {_name(r), _name(re.sub(r"\([^)]*\)", " ", r))} if n]
+    org, rid = _name(requester.get("org") or ""), _name(requester.get("id") or "")
+    if requester.get("role") == "patient" and (
+            any(set(n.split()) & {"patient", "individual", "self", "myself"} for n in names)
+            or (patient and _name(patient) in names)):
+        return True
+    if not org and not rid:
+        return None
+    if rid and rid in names:
+        return True
+    return bool(org) and any(org == n or (len(org.split()) >= 2 and _names_in(n, org)) for n in names)
 
 
 def authorization_defects(authorization: Mapping[str, Any], *, request: Mapping[str, Any] | None = None,
@@ -214,7 +378,6 @@ def authorization_defects(authorization: Mapping[str, Any], *, request: Mapping[
         raise CaseFileError("authorization", "expected an object")
     a = authorization
     at = parse_instant(at, "at")
-    today = at.date()
     psych = covers_psychotherapy_notes(a)
     out: list[Defect] = []
 
@@ -224,6 +387,13 @@ def authorization_defects(authorization: Mapping[str, Any], *, request: Mapping[
             out.append(Defect("patient_mismatch", f"{P}(a)(1)",
                               f"the authorization is for {a.get('patient')}, the request is about "
                               f"{patient}", f"{P}(c)(1)"))
+        elif patient and not a.get("patient"):
+            # The authorization must be the individual's: one that does not identify whose
+            # information it describes cannot be relied on for this patient's notes (a signer's
+            # name alone is not the description of the information, (c)(1)(i)).
+            out.append(Defect("patient_not_identified", f"{P}(a)(1)",
+                              f"the authorization does not identify the individual ({patient}) "
+                              "whose information it describes", f"{P}(c)(1)(i)"))
         kind = request.get("note_kind")
         if kind == "psychotherapy" and not psych:
             out.append(Defect("not_covered", f"{P}(a)(2)",
@@ -235,13 +405,17 @@ def authorization_defects(authorization: Mapping[str, Any], *, request: Mapping[
                               f"{P}(c)(1)(i)"))
         requester = request.get("requester") or {}
         recipients = [str(r) for r in a.get("recipients") or ()]
-        names = [n for n in (requester.get("org"), requester.get("id")) if n]
-        if requester.get("role") == "patient":
-            names += ["patient", "individual", "self"]
-        if recipients and names and not any(_matches(n, recipients) for n in names):
+        if recipients and _recipient_named(requester, recipients, patient) is False:
+            who = requester.get("org") or requester.get("id")
             out.append(Defect("recipient_not_named", f"{P}(a)(1)",
-                              f"{names[0]} is not a recipient named in the authorization",
+                              f"{who} is not a recipient named in the authorization",
                               f"{P}(c)(1)(iii)"))
+        purpose = request.get("purpose")
+        if a.get("purposes") and not purpose_consistent(purpose, a["purposes"]):
+            out.append(Defect("purpose_inconsistent", f"{P}(a)(1)",
+                              f"the request's purpose ({purpose}) is not among the purposes the "
+                              f"authorization states ({'; '.join(map(str, a['purposes']))})",
+                              f"{P}(c)(1)(iv)"))
 
     revoked = revocation_effective(a, at)
     if revoked:
@@ -249,10 +423,9 @@ def authorization_defects(authorization: Mapping[str, Any], *, request: Mapping[
                           "a written revocation was received before this decision", f"{P}(b)(2)(iii)"))
 
     if a.get("expiration_date"):
-        exp = parse_date(a["expiration_date"], "authorization.expiration_date")
-        if exp < today:
-            out.append(Defect("expired", f"{P}(b)(2)(i)",
-                              f"the authorization expired on {exp.isoformat()}"))
+        exp = a["expiration_date"]
+        if _before(exp, "authorization.expiration_date", at):
+            out.append(Defect("expired", f"{P}(b)(2)(i)", f"the authorization expired on {exp}"))
     if a.get("expiration_event_occurred"):
         out.append(Defect("expiration_event_occurred", f"{P}(b)(2)(i)",
                           f"the expiration event has occurred ({a.get('expiration_event') or 'event'})"))
@@ -272,7 +445,7 @@ def authorization_defects(authorization: Mapping[str, Any], *, request: Mapping[
         out.append(Defect("missing_signature", f"{P}(c)(1)(vi)",
                           "missing core element: signature of the individual and date",
                           f"{P}(b)(2)(ii)"))
-    elif parse_date(a["signed_date"], "authorization.signed_date") > today:
+    elif _after(a["signed_date"], "authorization.signed_date", at):
         out.append(Defect("not_yet_signed", f"{P}(c)(1)(vi)",
                           f"signed on {a['signed_date']}, after this decision", f"{P}(b)(2)(ii)"))
     if a.get("signer_role") == "personal_representative" and not a.get("rep_authority_described"):
@@ -288,7 +461,7 @@ def authorization_defects(authorization: Mapping[str, Any], *, request: Mapping[
     if a.get("plain_language") is False:
         out.append(Defect("not_plain_language", f"{P}(c)(3)(i)",
                           "the authorization is not written in plain language", f"{P}(b)(2)(ii)"))
-    if a.get("material_information_known_false"):
+    if a.get("material_information_false") or a.get("material_information_known_false"):
         out.append(Defect("material_information_false", f"{P}(b)(2)(v)",
                           "material information in the authorization is known to be false"))
     return out

@@ -163,3 +163,161 @@ ENGINE = [
 def test_164_508_b_5_and_a_1_engine_relies_only_on_valid_authorizations(run, expect, overrides, expected):
     """45 CFR 164.508(a)(1), (b)(2), (b)(4), (b)(5): decisions under an authorization on file."""
     expect(run(overrides), expected)
+
+
+# 45 CFR 164.508(a)(2), (c)(1)(i): the description must describe psychotherapy notes; an item
+# that excepts or negates them does not, however it spells "psychotherapy".
+COVERS = [
+    ("canonical_token", ["psychotherapy_notes"], True),
+    ("spelled_out", ["Psychotherapy notes of Dr. A, 2026-01 to 2026-03"], True),
+    ("with_another_psychotherapy_item", ["psychotherapy notes (not progress notes)"], True),
+    ("all_records_except", ["all records except psychotherapy notes"], False),
+    ("progress_only_not_psychotherapy", ["progress notes only, NOT psychotherapy notes"], False),
+    ("excluding", ["entire chart excluding psychotherapy notes"], False),
+    ("other_than", ["records other than psychotherapy notes"], False),
+    ("excluded_after", ["psychotherapy notes excluded"], False),
+    ("limited_to_something_else", ["progress notes only"], False),
+]
+
+
+@pytest.mark.parametrize("covers,expected", [c[1:] for c in COVERS], ids=[c[0] for c in COVERS])
+def test_164_508_c_1_i_coverage_of_psychotherapy_notes_is_parsed_not_keyword_matched(auth, covers, expected):
+    """45 CFR 164.508(a)(2), (c)(1)(i): "all records except psychotherapy notes" is not a
+    psychotherapy-notes authorization."""
+    codes = [d.code for d in authorization_defects(auth(covers=covers), request=REQUEST, at=AT)]
+    assert ("not_covered" not in codes) is expected, codes
+
+
+def test_164_508_c_1_i_records_except_psychotherapy_notes_still_cover_progress_notes(auth):
+    """45 CFR 164.508(a)(1), (c)(1)(i): the excepting item describes the rest of the record."""
+    request = {**REQUEST, "note_kind": "progress"}
+    for covers in (["all records except psychotherapy notes"], ["progress notes only, NOT psychotherapy notes"]):
+        assert authorization_defects(auth(covers=covers), request=request, at=AT) == []
+
+
+# 45 CFR 164.508(a)(1), (c)(1)(iii): the requester must be a recipient the authorization names.
+RECIPIENTS = [
+    ("same_name", {"org": "Acme Health Plan"}, ["Acme Health Plan"], True),
+    ("case_punctuation_and_suffix", {"org": "ACME  Health Plan, Inc."}, ["Acme Health Plan"], True),
+    ("named_among_others", {"org": "Acme Health Plan"}, ["Acme Health Plan and Riverside Psychiatry"], True),
+    ("one_letter_org_is_not_a_name_match", {"org": "a", "id": "a"}, ["Acme Health Plan"], False),
+    ("word_fragment_of_the_id", {"org": "Evil Corp", "id": "Health"}, ["Acme Health Plan"], False),
+    ("id_equal_to_a_full_recipient_name", {"org": "Acme", "id": "acme health plan"}, ["Acme Health Plan"], True),
+    ("single_word_org_inside_a_longer_name", {"org": "Acme"}, ["Acme Health Plan"], False),
+]
+
+
+@pytest.mark.parametrize("requester,recipients,named", [r[1:] for r in RECIPIENTS], ids=[r[0] for r in RECIPIENTS])
+def test_164_508_c_1_iii_recipient_is_matched_by_whole_name(auth, requester, recipients, named):
+    """45 CFR 164.508(c)(1)(iii): whole names (normalised), never substrings."""
+    request = {**REQUEST, "requester": {"role": "insurer_health_plan", **requester}}
+    codes = [d.code for d in authorization_defects(auth(recipients=recipients), request=request, at=AT)]
+    assert ("recipient_not_named" not in codes) is named, codes
+
+
+def test_164_508_b_2_v_material_information_false_either_spelling(auth):
+    """45 CFR 164.508(b)(2)(v): material information known to be false -- under the field name the
+    disclosures service records (``material_information_false``) and the long one."""
+    for key in ("material_information_false", "material_information_known_false"):
+        defects = authorization_defects(auth(**{key: True}), request=None, at=AT)
+        assert [d.citation for d in defects if d.code == "material_information_false"] == ["45 CFR 164.508(b)(2)(v)"]
+
+
+def test_164_508_c_1_i_authorization_must_identify_the_individual(run, expect):
+    """45 CFR 164.508(a)(1), (c)(1)(i): an authorization with no ``patient`` does not identify
+    whose information it describes; it cannot be relied on for this patient's notes."""
+    expect(run({"note_kind": "psychotherapy", "authorization": {"$template": "psych", "patient": None,
+                                                                "signed_by": "P-001"}}),
+           {"decision": "deny", "cites": ["164.508(a)(1)", "164.508(c)(1)(i)"]})
+
+
+# 45 CFR 164.508(a)(1), (c)(1)(iv): the use or disclosure must be consistent with the stated
+# purposes; "at the request of the individual" covers any purpose.
+PURPOSES = [
+    ("marketing_for_payment", "payment", ["marketing"], False),
+    ("payment_for_payment", "payment", ["payment"], True),
+    ("claims_review_for_payment", "payment", ["Claims review by my health plan"], True),
+    ("individuals_request_covers_anything", "payment", ["At the request of the individual"], True),
+    ("patients_request", "judicial", ["patient's request"], True),
+    ("treatment_for_research", "research", ["continuity of care"], False),
+    ("study_for_research", "research", ["Depression outcomes study"], True),
+    ("litigation_for_judicial", "judicial", ["custody litigation"], True),
+    ("injury_claim_for_workers_comp", "workers_comp", ["work injury claim"], True),
+    ("unknown_request_purpose_is_not_checked", "other", ["employment screening"], True),
+]
+
+
+@pytest.mark.parametrize("purpose,stated,consistent", [p[1:] for p in PURPOSES], ids=[p[0] for p in PURPOSES])
+def test_164_508_c_1_iv_purpose_must_be_consistent(auth, purpose, stated, consistent):
+    """45 CFR 164.508(a)(1), (c)(1)(iv)."""
+    request = {**REQUEST, "purpose": purpose}
+    codes = [d.code for d in authorization_defects(auth(purposes=stated), request=request, at=AT)]
+    assert ("purpose_inconsistent" not in codes) is consistent, codes
+
+
+def test_164_508_a_1_marketing_authorization_does_not_permit_a_payment_disclosure(run, expect):
+    """45 CFR 164.508(a)(1), (c)(1)(iv): engine level."""
+    expect(run({"note_kind": "psychotherapy", "authorization": {"$template": "psych", "purposes": ["marketing"]}}),
+           {"decision": "deny", "cites": "164.508(c)(1)(iv)"})
+
+
+SIGNED = [
+    ("signed_later_the_same_day", "2026-05-01T23:00:00Z", "not_yet_signed"),
+    ("signed_earlier_the_same_day", "2026-05-01T09:00:00Z", None),
+    ("date_only_same_day", "2026-05-01", None),
+    ("date_only_next_day", "2026-05-02", "not_yet_signed"),
+]
+
+
+@pytest.mark.parametrize("signed,code", [s[1:] for s in SIGNED], ids=[s[0] for s in SIGNED])
+def test_164_508_c_1_vi_signed_instant_is_compared_with_the_decision_instant(auth, signed, code):
+    """45 CFR 164.508(c)(1)(vi), (b)(2)(ii): an authorization signed after the decision instant was
+    not on file; with a time given, instants are compared, otherwise dates."""
+    codes = [d.code for d in authorization_defects(auth(signed_date=signed), request=None, at=AT)]
+    assert (code in codes) if code else codes == [], codes
+
+
+def test_164_508_b_2_i_expiration_instant_is_compared_with_the_decision_instant(auth):
+    """45 CFR 164.508(b)(2)(i): an expiration instant earlier the same day has passed; an
+    expiration date runs to the end of that day."""
+    assert "expired" in [d.code for d in authorization_defects(
+        auth(expiration_date="2026-05-01T10:00:00Z"), request=None, at=AT)]
+    assert authorization_defects(auth(expiration_date="2026-05-01"), request=None, at=AT) == []
+
+
+CONDITIONED = [
+    ("payment_solely", "payment solely", True),
+    ("third_party_payment", "third party payment of claims", True),
+    ("care_solely_for_third_party", "health care solely to create information for a third party", False),
+    ("pre_employment_exam_only_for_employer", "pre-employment physical solely for the employer", False),
+    ("research_related_treatment", "research-related treatment", False),
+    ("payment_for_research", "payment of research claims", True),
+]
+
+
+@pytest.mark.parametrize("cond,defective", [c[1:] for c in CONDITIONED], ids=[c[0] for c in CONDITIONED])
+def test_164_508_b_4_conditioning_exceptions_read_as_written(auth, cond, defective):
+    """45 CFR 164.508(b)(4)(i)/(iii): research-related treatment, and health care solely to
+    create PHI for a third party -- not any text containing "solely" or "third party"."""
+    codes = [d.code for d in authorization_defects(auth("progress", conditioned_on=cond), request=None, at=AT)]
+    assert ("conditioned" in codes) is defective, codes
+
+
+def test_164_508_b_3_ii_psychotherapy_form_combined_with_a_questionnaire(auth):
+    """45 CFR 164.508(b)(3)(ii): a psychotherapy-notes authorization may be combined only with
+    another psychotherapy-notes authorization, not an employment questionnaire about therapy."""
+    codes = [d.code for d in authorization_defects(
+        auth(combined_with=["employment psychotherapy questionnaire"]), request=None, at=AT)]
+    assert "compound_psychotherapy_notes" in codes
+
+
+def test_164_508_c_1_iii_recipient_named_with_a_gloss(auth):
+    """45 CFR 164.508(c)(1)(iii): "Jane Roe (sister)" names the requester Jane Roe; a patient is
+    a recipient named as "the patient" or by the patient's id."""
+    request = {**REQUEST, "requester": {"role": "patient_designee", "id": "Jane Roe"}}
+    assert "recipient_not_named" not in [d.code for d in authorization_defects(
+        auth(recipients=["Jane Roe (sister)"]), request=request, at=AT)]
+    request = {**REQUEST, "requester": {"role": "patient", "org": "self"}}
+    for recipients in (["The patient"], ["P-001"]):
+        assert "recipient_not_named" not in [d.code for d in authorization_defects(
+            auth(recipients=recipients), request=request, at=AT)]

@@ -46,7 +46,8 @@ def _released_under(authorization: dict, kind: str) -> str:
     return f"{what} within authorization description ({desc})" if desc else f"{what} within authorization"
 
 
-CONSISTENCY_CODES = frozenset({"patient_mismatch", "recipient_not_named", "not_covered"})
+CONSISTENCY_CODES = frozenset({"patient_mismatch", "patient_not_identified", "recipient_not_named",
+                               "purpose_inconsistent", "not_covered"})
 
 
 def defects_rule(defects: list[Defect]) -> str:
