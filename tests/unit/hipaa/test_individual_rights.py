@@ -56,3 +56,14 @@ CASES = [
 def test_164_524_and_164_526_individual_rights(run, expect, overrides, expected):
     """45 CFR 164.524(a)(1), (b)(2), (c)(3)(ii); 164.526(a); 164.502(g)(1), (g)(3)."""
     expect(run(overrides), expected)
+
+
+def test_164_524_b_2_and_164_526_b_2_deadline_at_the_end_of_the_calendar(run, expect):
+    """45 CFR 164.524(b)(2) (30 days) and 164.526(b)(2) (60 days): a decision instant near
+    9999-12-31 still gets a decision (the deadline is capped), not an OverflowError."""
+    late = "9999-12-31T23:59:59Z"
+    expect(run({"requester": {"role": "patient", "org": "self"}, "purpose": "individual_access",
+                "decision_time": late}), {"decision": "permit"})
+    out = run({"requester": {"role": "patient", "org": "self"}, "purpose": "amendment",
+               "decision_time": late})
+    assert out["decision"] in ("permit", "deny", "discretionary")

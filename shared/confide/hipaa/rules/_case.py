@@ -12,7 +12,7 @@ purpose) are not malformed input: the rules deny them with a reason.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Mapping
 
 WORKFORCE_ROLES = frozenset({
@@ -72,6 +72,15 @@ def parse_instant(value: Any, field: str) -> datetime:
         return dt.astimezone(timezone.utc)
     except OverflowError:  # 9999-12-31T23:59:59-01:00 is after datetime.max in UTC
         raise CaseFileError(field, f"date-time out of range, got {value!r}") from None
+
+
+def days_after(at: datetime, days: int) -> str:
+    """The calendar date (ISO) ``days`` after ``at``: a response deadline.  Past 9999-12-31 it
+    is that last representable date rather than an OverflowError."""
+    try:
+        return (at + timedelta(days=days)).date().isoformat()
+    except OverflowError:
+        return date.max.isoformat()
 
 
 def has_time(value: Any) -> bool:

@@ -9,18 +9,16 @@ clearly identifies the designee.  A personal representative stands in the indivi
 """
 from __future__ import annotations
 
-from datetime import timedelta
-
 from confide.hipaa.minimum_necessary import MinimumNecessaryPolicy
 from confide.hipaa.rules import s164_502
-from confide.hipaa.rules._case import Case
+from confide.hipaa.rules._case import Case, days_after
 from confide.hipaa.rules._ruling import BASIS_INDIVIDUAL, PERMIT, Ruling, deny, rule_string
 
 ACCESS_PURPOSES = frozenset({"individual_access", "other", "treatment"})
 
 
 def _due(case: Case) -> str:
-    due = (case.at + timedelta(days=30)).date().isoformat()
+    due = days_after(case.at, 30)
     return (f"Respond by {due} (30 days, 164.524(b)(2)); one 30-day extension with written notice.")
 
 

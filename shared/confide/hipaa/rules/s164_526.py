@@ -7,11 +7,9 @@ and complete; (b)(2) act within 60 days, one 30-day extension.  Nothing is relea
 """
 from __future__ import annotations
 
-from datetime import timedelta
-
 from confide.hipaa.minimum_necessary import MinimumNecessaryPolicy
 from confide.hipaa.rules import s164_502
-from confide.hipaa.rules._case import Case
+from confide.hipaa.rules._case import Case, days_after
 from confide.hipaa.rules._ruling import DISCRETIONARY, PERMIT, Ruling, deny, rule_string
 
 
@@ -22,7 +20,7 @@ def amendment(case: Case, policy: MinimumNecessaryPolicy | None = None) -> Rulin
     if case.role != "patient" and not (case.role == "parent" and s164_502.is_personal_representative(case)):
         return deny("45 CFR 164.526(a)(1) (only the individual or a personal representative may "
                     "request amendment)")
-    due = (case.at + timedelta(days=60)).date().isoformat()
+    due = days_after(case.at, 60)
     if case.note_kind == "psychotherapy" and case.fact("stored_separately") is not False:
         return Ruling(DISCRETIONARY, rule_string("164.526(a)(2)(iii) (not available for inspection "
                                                  "under 164.524)", "164.524(a)(1)(i)"),
