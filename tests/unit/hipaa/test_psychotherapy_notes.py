@@ -243,17 +243,22 @@ def test_164_508_a_2_i_C_the_covered_entitys_own_defense(run, expect, decision, 
 OVERSIGHT_AGENCY = {"role": "health_oversight_agency", "org": "State Board", "identity_verified": True}
 
 
-def test_164_508_a_2_ii_oversight_of_an_unnamed_originator_is_not_assumed(run, expect):
+def test_164_508_a_2_ii_oversight_subject_is_compared_with_the_originator_when_known(run, expect):
     """45 CFR 164.508(a)(2)(ii) with 164.512(d): psychotherapy notes may go to a health oversight
-    agency only for oversight of the originator.  When the case does not say who the originator
-    is, the engine does not assume the subject is the originator."""
-    out = run({**PSYCH, "requester": OVERSIGHT_AGENCY, "purpose": "health_oversight",
-               "oversight_subject": "C-A"})
-    expect(out, {"decision": "deny", "cites": "164.508(a)(2)(ii)",
-                 "reason": "does not name the note's originator"})
+    agency only for oversight of the originator. The subject is compared with the originator when
+    the case names one; the case-file form's `oversight_subject` is otherwise the fact recorded for
+    this question, and without any subject oversight of the originator is not established."""
+    unnamed = run({**PSYCH, "requester": OVERSIGHT_AGENCY, "purpose": "health_oversight",
+                   "oversight_subject": "C-A"})
+    expect(unnamed, {"decision": "permit_minimum_necessary", "cites": ["164.512(d)", "164.508(a)(2)(ii)"]})
+    other = run({**PSYCH, "requester": OVERSIGHT_AGENCY, "purpose": "health_oversight",
+                 "oversight_subject": "C-B", "note_originator": "C-A"})
+    expect(other, {"decision": "deny", "cites": "164.508(a)(2)(ii)", "reason": "the originator is C-A"})
+    nobody = run({**PSYCH, "requester": OVERSIGHT_AGENCY, "purpose": "health_oversight"})
+    expect(nobody, {"decision": "deny", "cites": "164.508(a)(2)(ii)"})
     stated = run({**PSYCH, "requester": OVERSIGHT_AGENCY, "purpose": "health_oversight",
-                  "oversight_subject": "C-A", "oversight_of_originator": True})
-    expect(stated, {"decision": "permit_minimum_necessary", "cites": ["164.512(d)", "164.508(a)(2)(ii)"]})
+                  "oversight_subject": "C-B", "oversight_of_originator": False})
+    expect(stated, {"decision": "deny"})
     named = run({**PSYCH, "requester": OVERSIGHT_AGENCY, "purpose": "health_oversight",
                  "oversight_subject": "c-a ", "note_originator": "C-A"})
     expect(named, {"decision": "permit_minimum_necessary"})

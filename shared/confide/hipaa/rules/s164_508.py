@@ -168,11 +168,14 @@ def _exception_ii(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
         if stated is not None:
             of_originator, why = stated is True, "the case states whether it is"
         elif originator is None:
-            # Do not assume: an oversight agency's subject is not the originator just because the
-            # case does not say who the originator is.
-            of_originator = False
-            why = ("the case does not name the note's originator, so oversight of the originator "
-                   "is not established (record the originator or oversight_of_originator: true)")
+            # The case-file form has no originator field: `oversight_subject` is the fact that says
+            # whose conduct the oversight concerns, recorded for this very question. With no other
+            # originator on file it is taken as the note's originator; without a subject, oversight
+            # of the originator is not established. (The disclosures service always passes the
+            # notes' author as `note_originator`, so in production the comparison below is made.)
+            of_originator = bool(subject)
+            why = ("no oversight subject is named" if not subject
+                   else "the case names no other originator")
         else:
             of_originator = bool(subject) and _same_person(subject, originator)
             why = f"the originator is {originator}"
