@@ -4,8 +4,11 @@ Every handler takes its collaborators as parameters: ``store`` (the event
 store contract), ``clock`` (a callable returning an aware datetime), ``notes``
 (an object with ``release_fields(decision_id, note_ids)`` and optionally
 ``export_designated_record_set(decision_id, patient_id, note_ids)``, i.e. the
-notes service's RPC proxy) and ``engine`` (``decide(case) -> Outcome``,
-default :func:`confide.hipaa.engine.decide`).
+notes service's RPC proxy), ``engine`` (``decide(case) -> Outcome``,
+default :func:`confide.hipaa.engine.decide`) and ``key_dir`` (the directory of
+``decision.key``, default :func:`confide.config.key_dir`), which seals every
+``AccessDecided`` so the notes service can tell it from one written straight to
+the store.
 
 Replies are JSON-safe dicts. They hold note content only under ``content``
 of a released request; events never do.
@@ -14,11 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import random
+import time
 import uuid
 from datetime import timedelta
 from typing import Any, Callable, Optional
 
-from confide import streams
+from confide import config, keys, streams
 from confide.envelope import NewEvent
 from confide.eventstore.errors import WrongExpectedVersionError
 from confide.hipaa import accounting as hipaa_accounting
@@ -62,6 +67,31 @@ def _append(store, stream: str, events: list[ev.Event], expected: int) -> int:
     return result.next_expected_version
 
 
+ACCOUNTING_APPEND_ATTEMPTS = 10
+
+
+def _append_accounting(store, patient_id: str, new_events: list[NewEvent]):
+    """Append to ``accounting-<patient_id>`` (one stream per patient, written by concurrent
+    disclosures): read its version, append at it, and on a lost race retry after a short jittered
+    backoff (a few ms), at most ``ACCOUNTING_APPEND_ATTEMPTS`` times. Event ids stay the same
+    across attempts, so an event that did land is not written twice."""
+    stream = _accounting_stream(patient_id)
+    for attempt in range(ACCOUNTING_APPEND_ATTEMPTS):
+        try:
+            result = store.append(stream, new_events, expected_version=store.stream_version(stream))
+        except WrongExpectedVersionError:
+            if attempt == ACCOUNTING_APPEND_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0.001, 0.002 * (2 ** min(attempt, 4))))
+            continue
+        log.info("appended %s to %s", [e.type for e in new_events], stream)
+        return result
+
+
+def _key_dir(key_dir):
+    return key_dir if key_dir is not None else config.key_dir()
+
+
 # -- disclosure requests -----------------------------------------------------
 
 def load_request(store, request_id: str) -> model.DisclosureRequestState:
@@ -72,7 +102,8 @@ def load_request(store, request_id: str) -> model.DisclosureRequestState:
     return state
 
 
-def request_disclosure(cmd: commands.RequestDisclosure, store, clock: Clock, notes, engine=default_engine) -> dict:
+def request_disclosure(cmd: commands.RequestDisclosure, store, clock: Clock, notes, engine=default_engine, *,
+                       key_dir=None) -> dict:
     """Record a request and carry it as far as it can go (hold, refuse, or release).
 
     Returns the request view (``view_request``) plus ``content`` when released.
@@ -88,10 +119,11 @@ def request_disclosure(cmd: commands.RequestDisclosure, store, clock: Clock, not
         _append(store, _request_stream(request_id), [received], -1)
     except WrongExpectedVersionError:
         raise errors.DisclosureRequestExistsError(f"disclosure request {request_id} already exists") from None
-    return _advance(load_request(store, request_id), store, clock, notes, engine)
+    return _advance(load_request(store, request_id), store, clock, notes, engine, key_dir)
 
 
-def verify_requester(cmd: commands.VerifyRequester, store, clock: Clock, notes, engine=default_engine) -> dict:
+def verify_requester(cmd: commands.VerifyRequester, store, clock: Clock, notes, engine=default_engine, *,
+                     key_dir=None) -> dict:
     """Record that a held request's requester is verified (164.514(h)) and decide it.
 
     Raises DisclosureRequestNotFoundError, InvalidTransitionError (not on hold).
@@ -104,7 +136,7 @@ def verify_requester(cmd: commands.VerifyRequester, store, clock: Clock, notes, 
         identity_verified=cmd.identity_verified, authority_verified=cmd.authority_verified,
         verified_at=fmt_ts(clock()))
     _append(store, _request_stream(cmd.request_id), [verified], state.version)
-    return _advance(load_request(store, cmd.request_id), store, clock, notes, engine)
+    return _advance(load_request(store, cmd.request_id), store, clock, notes, engine, key_dir)
 
 
 def effective_requester(state: model.DisclosureRequestState) -> dict:
@@ -115,7 +147,7 @@ def effective_requester(state: model.DisclosureRequestState) -> dict:
     return requester
 
 
-def _advance(state, store, clock, notes, engine) -> dict:
+def _advance(state, store, clock, notes, engine, key_dir=None) -> dict:
     requester = effective_requester(state)
     if state.status == "requested" and model.needs_verification(requester):
         hold = ev.DisclosurePlacedOnHold(
@@ -123,7 +155,7 @@ def _advance(state, store, clock, notes, engine) -> dict:
             rule="45 CFR 164.514(h)(1)", held_at=fmt_ts(clock()))
         _append(store, _request_stream(state.request_id), [hold], state.version)
         return view_request(load_request(store, state.request_id))
-    return _decide(state, requester, store, clock, notes, engine)
+    return _decide(state, requester, store, clock, notes, engine, key_dir)
 
 
 build_case = facts.build_case  # the case file's shape lives with the fact-gathering
@@ -135,7 +167,7 @@ def _outcome_dict(outcome) -> dict:
     return dict(outcome)
 
 
-def _decide(state, requester, store, clock, notes, engine) -> dict:
+def _decide(state, requester, store, clock, notes, engine, key_dir=None) -> dict:
     at = clock()
     request = state.request
     gathered = facts.case_as_of(store, request, requester, at)
@@ -148,7 +180,7 @@ def _decide(state, requester, store, clock, notes, engine) -> dict:
         return view_request(load_request(store, state.request_id))
     decided = _decided_event(state, outcome, matched, authorization, at)
     _append(store, _request_stream(state.request_id), [decided], state.version)
-    _record_access_decision(store, request, requester, decided, matched)
+    _record_access_decision(store, request, requester, decided, matched, key_dir)
     return _conclude(load_request(store, state.request_id), store, clock, notes)
 
 
@@ -165,11 +197,13 @@ def _decided_event(state, outcome: dict, matched: list[dict], authorization, at)
 
 
 def _record_access_decision(store, request: dict, requester: dict, decided: ev.DisclosureDecided,
-                            matched: list[dict]) -> None:
+                            matched: list[dict], key_dir=None) -> None:
     """Append AccessDecided, the record the notes service checks before releasing anything.
 
-    Its event id is derived from the decision id, so a retry after a crash
-    between the two appends writes it once.
+    It opens its own stream (``expected_version=-1``) and carries ``seal`` (HMAC under
+    ``decision.key``; the notes service refuses an unsealed one). Its event id is derived from the
+    decision id, so a retry after a crash between the two appends writes it once: the stream
+    then already holds that event, which is success. Anything else there is refused.
     """
     authors = sorted({n.get("author_id") for n in matched if n.get("author_id")})
     access = ev.AccessDecided(
@@ -180,8 +214,16 @@ def _record_access_decision(store, request: dict, requester: dict, decided: ev.D
         note_kind=request["note_kind"], originator_id=authors[0] if len(authors) == 1 else None,
         decision=decided.decision, rule=decided.rule, citations=decided.citations,
         fields_released=decided.fields_released, request_id=decided.request_id, decided_at=decided.decided_at)
+    access = dataclasses.replace(access, seal=keys.seal_decision(_key_dir(key_dir), access.data()))
     stream = streams.stream_name(streams.ACCESS_DECISION, decided.decision_id)
-    store.append(stream, [_new(access, uuid.uuid5(_NS, decided.decision_id))], expected_version=None)
+    event_id = uuid.uuid5(_NS, decided.decision_id)
+    try:
+        store.append(stream, [_new(access, event_id)], expected_version=-1)
+    except WrongExpectedVersionError:
+        first = store.read_stream(stream)[:1]
+        if not first or str(first[0].event_id) != str(event_id):
+            raise
+        log.info("AccessDecided for decision %s already recorded", decided.decision_id)
 
 
 def _conclude(state, store, clock, notes) -> dict:
@@ -239,12 +281,11 @@ def _record_accounting_entry(store, state, clock) -> str:
         description=f"{len(decision['note_ids'])} {request['note_kind']} note(s): "
                     f"{', '.join(decision.get('fields_released') or [])}",
         rule=decision["rule"])
-    store.append(_accounting_stream(request["patient_id"]), [_new(entry, uuid.UUID(entry_id))],
-                 expected_version=None)
+    _append_accounting(store, request["patient_id"], [_new(entry, uuid.UUID(entry_id))])
     return entry_id
 
 
-def resume_request(request_id: str, store, clock: Clock, notes, engine=default_engine) -> dict:
+def resume_request(request_id: str, store, clock: Clock, notes, engine=default_engine, *, key_dir=None) -> dict:
     """Carry on a request a crash (or the notes service being down) left half-way.
 
     ``requested``/``verified``: hold or decide it now; ``decided``: record the access decision
@@ -253,11 +294,12 @@ def resume_request(request_id: str, store, clock: Clock, notes, engine=default_e
     """
     state = load_request(store, request_id)
     if state.status in ("requested", "verified"):
-        return _advance(state, store, clock, notes, engine)
+        return _advance(state, store, clock, notes, engine, key_dir)
     if state.status != "decided":
         raise errors.InvalidTransitionError(f"request {request_id} is {state.status}, not decided")
     _record_access_decision(store, state.request, effective_requester(state),
-                            ev.DisclosureDecided(**state.decision), [{"note_id": n} for n in state.decision["note_ids"]])
+                            ev.DisclosureDecided(**state.decision), [{"note_id": n} for n in state.decision["note_ids"]],
+                            key_dir)
     return _conclude(state, store, clock, notes)
 
 
@@ -419,7 +461,7 @@ def suspend_accounting(cmd: commands.SuspendAccounting, store, clock: Clock) -> 
         suspension_id=str(uuid.uuid4()), patient_id=cmd.patient_id, agency=dict(cmd.agency),
         in_writing=cmd.in_writing, statement=cmd.statement, starts_at=fmt_ts(parse_ts(cmd.starts_at)),
         ends_at=fmt_ts(ends), recorded_at=fmt_ts(clock()))
-    store.append(_accounting_stream(cmd.patient_id), [_new(suspension)], expected_version=None)
+    _append_accounting(store, cmd.patient_id, [_new(suspension)])
     return suspension.data()
 
 
@@ -445,7 +487,7 @@ def request_accounting(cmd: commands.RequestAccounting, store, clock: Clock) -> 
                                        due_at=fmt_ts(acct.due_at(received)))
     provided = ev.AccountingProvided(accounting_request_id=request_id, entry_ids=[e["entry_id"] for e in shown],
                                      provided_at=fmt_ts(now))
-    store.append(_accounting_stream(cmd.patient_id), [_new(requested), _new(provided)], expected_version=None)
+    _append_accounting(store, cmd.patient_id, [_new(requested), _new(provided)])
     return {"accounting_request_id": request_id, "patient_id": cmd.patient_id, "received_at": requested.received_at,
             "due_at": requested.due_at, "period_start": fmt_ts(parse_ts(report["period_start"])),
             "entries": shown, "withheld_under_suspension": report["withheld_under_suspension"]}
@@ -468,13 +510,14 @@ def extend_accounting_deadline(cmd: commands.ExtendAccountingDeadline, store, cl
         raise errors.ExtensionNotAllowedError("164.528(c)(1)(ii): one extension only, before the deadline")
     event = ev.AccountingDeadlineExtended(accounting_request_id=cmd.accounting_request_id, reason=cmd.reason,
                                           due_at=fmt_ts(new_due), extended_at=fmt_ts(clock()))
-    store.append(_accounting_stream(cmd.patient_id), [_new(event)], expected_version=None)
+    _append_accounting(store, cmd.patient_id, [_new(event)])
     return event.data()
 
 
 # -- right of access (164.524) -------------------------------------------------
 
-def request_access(patient_id: str, requester: dict, store, clock: Clock, notes, engine=default_engine) -> dict:
+def request_access(patient_id: str, requester: dict, store, clock: Clock, notes, engine=default_engine, *,
+                   key_dir=None) -> dict:
     """164.524: the individual's access to the designated record set (psychotherapy notes excluded).
 
     Runs the disclosure workflow with purpose ``individual_access`` on progress
@@ -484,6 +527,6 @@ def request_access(patient_id: str, requester: dict, store, clock: Clock, notes,
     """
     cmd = commands.RequestDisclosure(requester=requester, patient_id=patient_id, purpose="individual_access",
                                      note_kind="progress", action="disclose")
-    view = request_disclosure(cmd, store, clock, notes, engine)
+    view = request_disclosure(cmd, store, clock, notes, engine, key_dir=key_dir)
     view["due_at"] = fmt_ts(parse_ts(view["received_at"]) + timedelta(days=model.ACCESS_RESPONSE_DAYS))
     return view

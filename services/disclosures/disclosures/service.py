@@ -12,7 +12,7 @@ from nameko.rpc import RpcProxy, rpc
 from confide.eventstore.provider import EventStore
 
 from disclosures import handlers, schemas
-from disclosures.dependencies import Clock
+from disclosures.dependencies import Clock, DecisionKeyDir
 from disclosures.domain import commands, errors
 
 USER_ERRORS = (
@@ -56,6 +56,7 @@ class DisclosuresService:
     store = EventStore()
     clock = Clock()
     notes = RpcProxy("notes")
+    decision_key_dir = DecisionKeyDir()
 
     @rpc(expected_exceptions=USER_ERRORS)
     def request_disclosure(self, payload):
@@ -71,7 +72,8 @@ class DisclosuresService:
         data = load(schemas.RequestDisclosureSchema(), payload)
         data["request_id"] = str(data["request_id"]) if data.get("request_id") else None
         cmd = commands.RequestDisclosure(**data)
-        return _case_errors(lambda: handlers.request_disclosure(cmd, self.store, self.clock, self.notes))
+        return _case_errors(lambda: handlers.request_disclosure(
+            cmd, self.store, self.clock, self.notes, key_dir=self.decision_key_dir))
 
     @rpc(expected_exceptions=USER_ERRORS)
     def verify_requester(self, payload):
@@ -80,7 +82,8 @@ class DisclosuresService:
         payload: {"request_id": "...", "verified_by": "staff-7", "method": "photo id"} → request view.
         """
         cmd = commands.VerifyRequester(**load(schemas.VerifyRequesterSchema(), payload))
-        return _case_errors(lambda: handlers.verify_requester(cmd, self.store, self.clock, self.notes))
+        return _case_errors(lambda: handlers.verify_requester(
+            cmd, self.store, self.clock, self.notes, key_dir=self.decision_key_dir))
 
     @rpc(expected_exceptions=USER_ERRORS)
     def get_disclosure_request(self, request_id, org=None, include_content=False):
@@ -93,7 +96,8 @@ class DisclosuresService:
     def resume_request(self, request_id):
         """Carry on a request left ``requested``/``verified``/``decided`` (a crash, or the notes service
         unavailable) → request view. Raises InvalidTransitionError for one on hold or finished."""
-        return _case_errors(lambda: handlers.resume_request(str(request_id), self.store, self.clock, self.notes))
+        return _case_errors(lambda: handlers.resume_request(
+            str(request_id), self.store, self.clock, self.notes, key_dir=self.decision_key_dir))
 
     @rpc(expected_exceptions=USER_ERRORS)
     def record_authorization(self, authorization, received_at=None):
@@ -130,7 +134,7 @@ class DisclosuresService:
         """164.524 right of access to the designated record set (no psychotherapy notes) → request view."""
         requester = load(schemas.RequesterSchema(), requester)
         return _case_errors(lambda: handlers.request_access(
-            str(patient_id), requester, self.store, self.clock, self.notes))
+            str(patient_id), requester, self.store, self.clock, self.notes, key_dir=self.decision_key_dir))
 
     @rpc(expected_exceptions=USER_ERRORS)
     def request_accounting(self, payload):

@@ -11,6 +11,7 @@ import pytest
 
 from confide.envelope import NewEvent
 from confide.eventstore.memory import InMemoryEventStore
+from confide.keys import ensure_decision_key, verify_decision
 
 
 class FakeClock:
@@ -27,14 +28,17 @@ class FakeClock:
 class FakeNotes:
     """Stands in for the notes service's RPC proxy; returns only field names with placeholders."""
 
-    def __init__(self, store):
+    def __init__(self, store, key_dir=None):
         self.store = store
+        self.key_dir = key_dir
         self.calls = []
 
     def release_fields(self, decision_id, note_ids):
         recorded = self.store.read_stream(f"accessDecision-{decision_id}")
         assert recorded and recorded[-1].type == "AccessDecided", "released before AccessDecided was recorded"
         decided = recorded[-1].data
+        if self.key_dir is not None:  # like the notes service: only a decision sealed with the decision key
+            assert verify_decision(self.key_dir, decided, decided.get("seal")), "AccessDecided is not sealed"
         assert set(note_ids) <= set(decided["note_ids"])
         self.calls.append((decision_id, list(note_ids)))
         fields = decided["fields_released"] or []
@@ -52,9 +56,18 @@ def store(clock):
     return InMemoryEventStore(clock=clock)
 
 
+@pytest.fixture(autouse=True)
+def key_dir(tmp_path, monkeypatch):
+    """This test's own ``decision.key``; also the handlers' default key directory (CONFIDE_KEY_DIR)."""
+    path = tmp_path / "keys"
+    ensure_decision_key(path)
+    monkeypatch.setenv("CONFIDE_KEY_DIR", str(path))
+    return path
+
+
 @pytest.fixture
-def notes(store):
-    return FakeNotes(store)
+def notes(store, key_dir):
+    return FakeNotes(store, key_dir)
 
 
 @pytest.fixture

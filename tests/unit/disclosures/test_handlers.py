@@ -295,3 +295,132 @@ class TestRightOfAccess:
         view = handlers.request_access(patient, me, store, clock, notes)
         assert view["status"] == "released" and view["release"]["note_ids"] == [progress]
         assert view["due_at"].startswith("2026-05-31")
+
+
+class TestSealedDecisions:
+    """C5: every AccessDecided carries a seal under decision.key; item 5: new stream with -1."""
+
+    def test_access_decided_is_sealed_with_the_decision_key(self, store, clock, notes, add_note, patient, key_dir,
+                                                            tmp_path):
+        from confide.keys import ensure_decision_key, verify_decision
+        add_note(patient)
+        view = ask(store, clock, notes, patient)
+        [decided] = store.read_stream(f"accessDecision-{view['decision']['decision_id']}")
+        assert decided.stream_version == 0 and verify_decision(key_dir, decided.data, decided.data["seal"])
+        ensure_decision_key(tmp_path / "elsewhere")
+        assert not verify_decision(tmp_path / "elsewhere", decided.data, decided.data["seal"])
+        assert not verify_decision(key_dir, {**decided.data, "fields_released": ["full_note"]}, decided.data["seal"])
+
+    def test_an_explicit_key_dir_is_used(self, store, clock, notes, add_note, patient, tmp_path):
+        from confide.keys import ensure_decision_key, verify_decision
+        own = tmp_path / "own-keys"
+        ensure_decision_key(own)
+        add_note(patient)
+        view = handlers.request_disclosure(commands.RequestDisclosure(requester=cf.insurer(), patient_id=patient,
+                                                                      purpose="payment"),
+                                           store, clock, type("NoRelease", (), {"release_fields": lambda *a: {}})(),
+                                           key_dir=own)
+        [decided] = store.read_stream(f"accessDecision-{view['decision']['decision_id']}")
+        assert verify_decision(own, decided.data, decided.data["seal"])
+
+    def test_no_decision_key_records_nothing_and_releases_nothing(self, store, clock, notes, add_note, patient,
+                                                                  tmp_path):
+        add_note(patient)
+        with pytest.raises(FileNotFoundError):
+            handlers.request_disclosure(commands.RequestDisclosure(requester=cf.insurer(), patient_id=patient,
+                                                                   purpose="payment"),
+                                        store, clock, notes, key_dir=tmp_path / "no-keys")
+        assert notes.calls == [] and not [e for e in store.read_all() if e.type == "AccessDecided"]
+
+    def crash_after_decided(self, store, clock, notes, add_note, patient):
+        """A request whose AccessDecided append was lost in a crash right after DisclosureDecided."""
+        add_note(patient)
+
+        class Crash(Exception):
+            pass
+
+        real = handlers._record_access_decision
+
+        def crash(*args, **kwargs):
+            raise Crash()
+
+        handlers._record_access_decision = crash
+        try:
+            with pytest.raises(Crash):
+                ask(store, clock, notes, patient)
+        finally:
+            handlers._record_access_decision = real
+        [decided] = [e for e in store.read_all() if e.type == "DisclosureDecided"]
+        return decided.data
+
+    def test_resume_records_the_decision_once(self, store, clock, notes, add_note, patient, key_dir):
+        from confide.keys import verify_decision
+        decided = self.crash_after_decided(store, clock, notes, add_note, patient)
+        stream = f"accessDecision-{decided['decision_id']}"
+        assert store.read_stream(stream) == []
+        view = handlers.resume_request(decided["request_id"], store, clock, notes)
+        assert view["status"] == "released"
+        [recorded] = store.read_stream(stream)
+        assert verify_decision(key_dir, recorded.data, recorded.data["seal"])
+
+    def test_rerecording_an_existing_decision_is_a_no_op(self, store, clock, notes, add_note, patient):
+        from disclosures.domain import events as ev
+        add_note(patient)
+        view = ask(store, clock, notes, patient)
+        state = handlers.load_request(store, view["request_id"])
+        stream = f"accessDecision-{view['decision']['decision_id']}"
+        handlers._record_access_decision(store, state.request, handlers.effective_requester(state),
+                                         ev.DisclosureDecided(**state.decision), [])
+        assert types(store, stream) == ["AccessDecided"]
+
+    def test_a_foreign_event_in_the_decision_stream_is_not_taken_for_ours(self, store, clock, notes, add_note,
+                                                                          patient):
+        from confide.eventstore.errors import WrongExpectedVersionError
+        decided = self.crash_after_decided(store, clock, notes, add_note, patient)
+        store.append(f"accessDecision-{decided['decision_id']}", [NewEvent("AccessDecided", {
+            "decision_id": decided["decision_id"], "decision": "permit", "fields_released": ["full_note"]})], -1)
+        with pytest.raises(WrongExpectedVersionError):
+            handlers.resume_request(decided["request_id"], store, clock, notes)
+        assert notes.calls == []
+
+
+class ContendedStore:
+    """Wraps a store: the first ``losses`` appends to accounting streams lose a race to another writer."""
+
+    def __init__(self, store, losses):
+        self.store, self.losses, self.attempts = store, losses, 0
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def append(self, stream_name, events, expected_version=None):
+        from confide.eventstore.errors import WrongExpectedVersionError
+        if stream_name.startswith("accounting-"):
+            assert expected_version is not None, "accounting appends name the version they read"
+            self.attempts += 1
+            if self.attempts <= self.losses:
+                self.store.append(stream_name, [NewEvent("AccountingRequested", {
+                    "accounting_request_id": str(uuid.uuid4()), "patient_id": stream_name.split("-", 1)[1],
+                    "requested_by": "other", "received_at": "2026-05-01T15:00:00.000000Z",
+                    "due_at": "2026-06-30T15:00:00.000000Z"})], expected_version)
+                raise WrongExpectedVersionError(stream_name, expected_version, expected_version + 1)
+        return self.store.append(stream_name, events, expected_version)
+
+
+class TestAccountingContention:
+    def test_a_lost_race_is_retried_and_the_entry_recorded_once(self, store, clock, notes, add_note, patient):
+        add_note(patient, kind="psychotherapy")
+        contended = ContendedStore(store, losses=3)
+        hhs = {"id": "ocr-1", "role": "hhs_ocr", "org": "HHS OCR", "identity_verified": True}
+        view = ask(contended, clock, notes, patient, requester=hhs, purpose="hhs_compliance",
+                   note_kind="psychotherapy")
+        assert view["status"] == "released" and contended.attempts == 4
+        entries = [e for e in store.read_stream(f"accounting-{patient}") if e.type == "AccountingEntryRecorded"]
+        assert len(entries) == 1 and entries[0].data["decision_id"] == view["decision"]["decision_id"]
+
+    def test_retries_are_bounded(self, store, clock, patient):
+        from confide.eventstore.errors import WrongExpectedVersionError
+        contended = ContendedStore(store, losses=10 ** 6)
+        with pytest.raises(WrongExpectedVersionError):
+            handlers.request_accounting(commands.RequestAccounting(patient, "patient"), contended, clock)
+        assert contended.attempts == handlers.ACCOUNTING_APPEND_ATTEMPTS

@@ -100,6 +100,7 @@ class AccessDecided(Event):
     fields_released: Optional[list]
     request_id: str
     decided_at: str
+    seal: Optional[str] = None  # HMAC-SHA256 under decision.key (confide.keys.seal_decision)
 
 
 @dataclass(frozen=True)
