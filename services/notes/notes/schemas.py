@@ -5,6 +5,7 @@ Every load error names the field (nested ones with dots, e.g. ``content.cpt_code
 """
 from __future__ import annotations
 
+import re
 import uuid
 
 from confide.hipaa.schemas import RequesterFactsSchema
@@ -29,6 +30,9 @@ PRESENTATIONS = ("soap", "dap", "birp")
 _text = lambda **kw: fields.String(validate=validate.Length(max=20000), **kw)  # noqa: E731
 _id = lambda **kw: fields.String(validate=validate.Length(min=1, max=128), **kw)  # noqa: E731
 _new_id = lambda: str(uuid.uuid4())  # noqa: E731
+_int = lambda **kw: fields.Integer(strict=True, **kw)  # noqa: E731  (5.5, "5" and true are not scores)
+MAX_MEDICATIONS = 50
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class MedicationSchema(Schema):
@@ -39,8 +43,8 @@ class MedicationSchema(Schema):
 
 
 class ClinicalTestsSchema(Schema):
-    phq9 = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(0, 27))
-    gad7 = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(0, 21))
+    phq9 = _int(load_default=None, allow_none=True, validate=validate.Range(0, 27))
+    gad7 = _int(load_default=None, allow_none=True, validate=validate.Range(0, 21))
 
 
 class RiskAssessmentSchema(Schema):
@@ -67,13 +71,22 @@ class ProgressNoteContentSchema(Schema):
     treatment_plan = _text(load_default="")
     prognosis = _text(load_default="")
     progress_to_date = _text(load_default="")
-    medications = fields.List(fields.Nested(MedicationSchema), load_default=list)
+    medications = fields.List(fields.Nested(MedicationSchema), load_default=list,
+                              validate=validate.Length(max=MAX_MEDICATIONS))
     clinical_tests = fields.Nested(ClinicalTestsSchema, load_default=lambda: {"phq9": None, "gad7": None})
     risk_assessment = fields.Nested(RiskAssessmentSchema, required=True)
 
     @validates_schema
     def _stop_after_start(self, data, **kwargs):
-        if data.get("start_time") and data.get("stop_time") and data["stop_time"] <= data["start_time"]:
+        start, stop = data.get("start_time"), data.get("stop_time")
+        if not (start and stop):
+            return
+        # Local session times: both without an offset, or both with the same one (a session does
+        # not start in one time zone and stop in another; mixed forms cannot even be compared).
+        if (start.tzinfo is None) != (stop.tzinfo is None) or start.utcoffset() != stop.utcoffset():
+            raise MarshmallowValidationError("must have the same UTC offset as start_time (or neither has one)",
+                                             field_name="stop_time")
+        if stop <= start:
             raise MarshmallowValidationError("must be after start_time", field_name="stop_time")
 
 
@@ -213,10 +226,36 @@ def _flatten(messages, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
+def _safe_key(key) -> str:
+    return str(key).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _bad_text(value, path: str):
+    """(field path, message) of the first string (or key) that cannot be stored as text: NUL, which
+    jsonb cannot hold, or a lone surrogate, which is not Unicode text (cannot be encoded or sealed)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return path, "must not contain NUL (\\u0000) characters"
+        if _SURROGATE.search(value):
+            return path, "must not contain lone surrogate characters (not valid Unicode text)"
+        return None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, inner in items:
+        name = f"{path}.{_safe_key(key)}" if path else _safe_key(key)
+        found = _bad_text(key, name) if isinstance(key, str) else None
+        found = found or _bad_text(inner, name)
+        if found:
+            return found
+    return None
+
+
 def load(schema_cls: type[Schema], payload) -> dict:
     """Load ``payload`` with ``schema_cls``; raises ValidationError "field: message; ..." naming every bad field."""
     if not isinstance(payload, dict):
         raise ValidationError("payload: must be an object", {"payload": ["must be an object"]})
+    bad = _bad_text(payload, "")
+    if bad:
+        raise ValidationError(f"{bad[0]}: {bad[1]}", {bad[0]: [bad[1]]})
     try:
         data = schema_cls().load(payload)
     except MarshmallowValidationError as exc:

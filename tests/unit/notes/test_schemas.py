@@ -27,6 +27,17 @@ def test_valid_progress_note_loads_and_dumps_json_safe():
     ({"risk_assessment": {"level": "meh"}}, "content.risk_assessment.level"),
     ({"session_date": "yesterday"}, "content.session_date"),
     ({"medications": [{"dose": "5 mg"}]}, "content.medications.0.name"),
+    ({"clinical_tests": {"phq9": 5.5}}, "content.clinical_tests.phq9"),
+    ({"clinical_tests": {"phq9": "5"}}, "content.clinical_tests.phq9"),
+    ({"clinical_tests": {"gad7": 5.0}}, "content.clinical_tests.gad7"),
+    ({"clinical_tests": {"gad7": True}}, "content.clinical_tests.gad7"),
+    ({"medications": [{"name": f"drug {i}"} for i in range(s.MAX_MEDICATIONS + 1)]}, "content.medications"),
+    ({"start_time": "14:00:00+00:00", "stop_time": "14:50:00+02:00"}, "content.stop_time"),
+    ({"start_time": "14:00:00", "stop_time": "14:50:00+00:00"}, "content.stop_time"),
+    ({"start_time": "14:00:00-05:00", "stop_time": "14:50:00"}, "content.stop_time"),
+    ({"symptoms": "low mood \ud800"}, "content.symptoms"),
+    ({"medications": [{"name": "sertraline", "dose": "50\udfff mg"}]}, "content.medications.0.dose"),
+    ({"risk_assessment": {"level": "low", "plan": "call\x00"}}, "content.risk_assessment.plan"),
 ])
 def test_errors_name_the_field(override, field):
     with pytest.raises(ValidationError) as info:
@@ -56,3 +67,33 @@ def test_presentation_choice():
         s.load(s.ReadNoteSchema, {"note_id": "00000000-0000-0000-0000-000000000000",
                                   "requester": {"id": "C", "role": "x"}, "purpose": "treatment",
                                   "presentation": "prose"})
+
+
+def test_same_offset_or_naive_times_load():
+    data = s.load(s.WriteProgressNoteSchema, write(start_time="14:00:00-05:00", stop_time="14:50:00-05:00"))
+    assert s.dump_content(data["content"])["stop_time"] == "14:50:00-05:00"
+    assert s.load(s.WriteProgressNoteSchema, write(medications=[{"name": "x"}] * s.MAX_MEDICATIONS))
+    assert s.load(s.WriteProgressNoteSchema, write(clinical_tests={"phq9": 5, "gad7": 0}))
+
+
+@pytest.mark.parametrize("schema, payload, field", [
+    (s.WritePsychotherapyNoteSchema, {"patient_id": "P-1", "author": author(), "session_date": "2026-05-01",
+                                      "text": "session \ud800 text"}, "text"),
+    (s.WritePsychotherapyNoteSchema, {"patient_id": "P-\udc00", "author": author(), "session_date": "2026-05-01",
+                                      "text": "x"}, "patient_id"),
+    (s.AddAddendumSchema, {"note_id": "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d", "author_id": "C-A",
+                           "text": "\ud83d alone"}, "text"),
+    (s.LintTextSchema, {"text": "\udfff"}, "text"),
+    (s.ReadNoteSchema, {"note_id": "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d", "purpose": "treatment",
+                        "requester": {"id": "C-\ud800", "role": "clinician"}}, "requester.id"),
+])
+def test_lone_surrogates_are_a_validation_error_naming_the_field(schema, payload, field):
+    with pytest.raises(ValidationError) as info:
+        s.load(schema, payload)
+    assert field in info.value.fields and str(info.value).startswith(f"{field}:")
+    str(info.value).encode("utf-8")  # the message itself is encodable (JSON-safe reply)
+
+
+def test_a_paired_surrogate_escape_is_ordinary_text():
+    text = "mood \U0001F600 better"  # an astral character is one code point, not a lone surrogate
+    assert s.load(s.LintTextSchema, {"text": text})["text"] == text
