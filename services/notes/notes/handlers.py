@@ -10,10 +10,15 @@ Logs carry stream names, event types and positions only (never text).
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
+import random
+import time
 import uuid
 
+from confide import keys
 from confide.envelope import NewEvent
+from confide.eventstore.errors import WrongExpectedVersionError
 from confide.streams import ACCESS_DECISION, ACCESS_REQUEST, PROGRESS_NOTE, PSYCHOTHERAPY_NOTE, stream_name
 
 from notes import views
@@ -21,7 +26,7 @@ from notes.crypto import aad_for
 from notes.domain import commands as c
 from notes.domain import errors
 from notes.domain import model as m
-from notes.domain.events import AccessDecided, Event, from_stored
+from notes.domain.events import AccessDecided, ContentReleased, Event, from_stored
 from notes.schemas import dump_content
 
 log = logging.getLogger(__name__)
@@ -217,10 +222,12 @@ def build_case(note: m.Note, requester: dict, purpose: str, action: str, decisio
 
 
 def decide_access(store, engine, clock, note: m.Note, requester: dict, purpose: str, action: str = "use",
-                  exception_claimed: str | None = None, request_id: str | None = None) -> AccessDecided:
+                  exception_claimed: str | None = None, request_id: str | None = None, *,
+                  key_dir) -> AccessDecided:
     """Ask the engine and record AccessDecided (new stream, expected_version -1) before anything leaves.
 
-    Any store error propagates: a decision that cannot be recorded releases nothing (fail closed).
+    The event carries ``seal`` (HMAC under ``decision.key`` in ``key_dir``). Any store or key error
+    propagates: a decision that cannot be sealed and recorded releases nothing (fail closed).
     """
     now = m.ts(clock())
     case = build_case(note, requester, purpose, action, now, exception_claimed)
@@ -232,6 +239,7 @@ def decide_access(store, engine, clock, note: m.Note, requester: dict, purpose: 
         str(uuid.uuid4()), {k: case["requester"][k] for k in ("id", "role", "org")}, purpose, action,
         note.patient_id, note.note_id, note.kind, note.author_id, outcome["decision"], str(outcome.get("rule") or ""),
         list(outcome.get("citations") or []), outcome.get("fields_released"), now, request_id)
+    decided = dataclasses.replace(decided, seal=keys.seal_decision(key_dir, decided.to_data()))
     _append(store, stream_name(ACCESS_DECISION, decided.decision_id), -1, [decided])
     return decided
 
@@ -249,11 +257,12 @@ def _deny(d: AccessDecided) -> errors.AccessDeniedError:
 
 # -- reading -----------------------------------------------------------------------------
 
-def read_note(store, keyring, engine, clock, payload: dict) -> dict:
+def read_note(store, keyring, engine, clock, payload: dict, *, key_dir) -> dict:
     """Decide, record, then release what the decision allows. Raises AccessDeniedError, NoteNotFoundError."""
     state, recorded = load_note(store, payload["note_id"])
     decided = decide_access(store, engine, clock, state, payload["requester"], payload["purpose"],
-                            exception_claimed=payload["exception_claimed"], request_id=payload["request_id"])
+                            exception_claimed=payload["exception_claimed"], request_id=payload["request_id"],
+                            key_dir=key_dir)
     if decided.decision not in PERMITS:
         raise _deny(decided)
     view = views.note_view(state, recorded, keyring, payload["presentation"])
@@ -261,13 +270,13 @@ def read_note(store, keyring, engine, clock, payload: dict) -> dict:
             "note": views.released_for_read(view, state, recorded, keyring, decided)}
 
 
-def list_notes(store, engine, clock, payload: dict) -> dict:
+def list_notes(store, engine, clock, payload: dict, *, key_dir) -> dict:
     """Every note of the patient, each decided and recorded; denied ones are omitted (but recorded)."""
     listed, withheld = [], 0
     for note_id in views.note_ids_of_patient(store, payload["patient_id"]):
         state, _ = load_note(store, note_id)
         decided = decide_access(store, engine, clock, state, payload["requester"], payload["purpose"],
-                                exception_claimed=payload["exception_claimed"])
+                                exception_claimed=payload["exception_claimed"], key_dir=key_dir)
         if decided.decision in PERMITS:
             listed.append({**views.summary(state), "decision_id": decided.decision_id})
         else:
@@ -280,21 +289,51 @@ def lint_text(lint, payload: dict) -> dict:
     return {"findings": _findings_reply(lint(payload["text"]))}
 
 
-def release_fields(store, keyring, payload: dict) -> dict:
-    """Exactly the ``fields_released`` of a recorded permit decision, for the notes it names.
+APPEND_ATTEMPTS = 10
 
-    Raises AccessDeniedError when no such decision exists, it does not permit, or a note is
-    not named by it / not about its patient.
+
+def _append_at_head(store, stream: str, events: list[Event]):
+    """Append at the stream's current version (read, then append with it), retrying a lost race
+    with a short jittered backoff (a few ms, at most ``APPEND_ATTEMPTS`` tries)."""
+    for attempt in range(APPEND_ATTEMPTS):
+        try:
+            return _append(store, stream, store.stream_version(stream), events)
+        except WrongExpectedVersionError:
+            if attempt == APPEND_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0.001, 0.002 * (2 ** min(attempt, 4))))
+
+
+def release_fields(store, keyring, clock, payload: dict, *, key_dir) -> dict:
+    """Exactly the ``fields_released`` of a recorded, sealed permit decision, for the notes it names,
+    as they stood at its ``decided_at``; ``ContentReleased`` (names only) is appended to the
+    decision's stream before anything is returned (if it cannot be recorded, nothing is).
+
+    Raises AccessDeniedError when no such decision exists, its seal is missing or wrong, it does
+    not permit, it names none of / not this note, or a note is not about its patient.
     """
-    decision = views.load_decision(store, payload["decision_id"])
-    out = []
+    decision, _ = views.load_decision(store, payload["decision_id"], key_dir)
+    as_of = views.decided_at(decision)
     for note_id in payload["note_ids"]:
         views.check_named(decision, note_id)
-        state, recorded = load_note(store, note_id)
+    decided_fields = list(decision.get("fields_released") or [])
+    out, released = [], []
+    for note_id in payload["note_ids"]:
+        try:
+            state, recorded = load_note(store, note_id, as_of=as_of)
+        except errors.NoteNotFoundError:
+            raise errors.AccessDeniedError(
+                f"decision {payload['decision_id']}: note {note_id} was not on file when it was decided; "
+                "nothing released", payload["decision_id"], decision.get("rule")) from None
         views.check_patient(decision, state)
-        out.append({"note_id": note_id, "kind": state.kind,
-                    "fields": views.release(state, recorded, keyring, decision["fields_released"] or [])})
-    return {"decision_id": payload["decision_id"], "fields_released": decision["fields_released"], "notes": out}
+        fields = views.release(state, recorded, keyring, decided_fields)
+        released += [name for name in fields if name not in released]
+        out.append({"note_id": note_id, "kind": state.kind, "fields": fields,
+                    "withheld": views.withheld(state, decided_fields)})
+    event = ContentReleased(str(payload["decision_id"]), [n["note_id"] for n in out], released, m.ts(clock()))
+    _append_at_head(store, stream_name(ACCESS_DECISION, payload["decision_id"]), [event])
+    return {"decision_id": payload["decision_id"], "fields_released": decision.get("fields_released"),
+            "notes": out}
 
 
 # -- right of access (45 CFR 164.524) ----------------------------------------------------
@@ -325,7 +364,7 @@ def extend_record_access(store, clock, payload: dict) -> dict:
     return _run_request(store, state, c.ExtendAccessRequest(state.request_id, payload["reason"], clock()))
 
 
-def export_designated_record_set(store, engine, clock, payload: dict) -> dict:
+def export_designated_record_set(store, engine, clock, payload: dict, *, key_dir) -> dict:
     """The patient's progress notes with addenda and amendments; never psychotherapy notes (164.524(a)(1)(i))."""
     request = _load_request(store, payload["request_id"])
     if not request.exists:
@@ -335,7 +374,7 @@ def export_designated_record_set(store, engine, clock, payload: dict) -> dict:
     for note_id in views.note_ids_of_patient(store, request.patient_id, kinds=(m.PROGRESS,)):
         state, recorded = load_note(store, note_id)
         decided = decide_access(store, engine, clock, state, payload["requester"], "individual_access",
-                                action="disclose", request_id=request.request_id)
+                                action="disclose", request_id=request.request_id, key_dir=key_dir)
         if decided.decision in PERMITS:
             notes.append(views.note_view(state, recorded, None, None))
     reply = _run_request(store, request, c.FulfilAccessRequest(

@@ -14,7 +14,7 @@ from nameko.rpc import rpc
 
 from notes import handlers
 from notes import schemas as s
-from notes.dependencies import KeyringProvider
+from notes.dependencies import DecisionKeyDirProvider, KeyringProvider
 from notes.domain import errors
 
 USER_ERRORS = (errors.NotesError,)
@@ -41,6 +41,7 @@ class NotesService:
 
     store = EventStore()
     keyring = KeyringProvider()
+    decision_key_dir = DecisionKeyDirProvider()
     clock = staticmethod(utc_now)
     lint = staticmethod(hipaa_lint)
     engine = staticmethod(hipaa_decide)
@@ -123,14 +124,15 @@ class NotesService:
         payload = s.load(s.ReadNoteSchema, {"note_id": note_id, "requester": requester, "purpose": purpose,
                                             "presentation": presentation, "exception_claimed": exception_claimed,
                                             "request_id": request_id})
-        return handlers.read_note(self.store, self.keyring, self.engine, self.clock, payload)
+        return handlers.read_note(self.store, self.keyring, self.engine, self.clock, payload,
+                                  key_dir=self.decision_key_dir)
 
     @rpc(expected_exceptions=USER_ERRORS)
     def list_notes(self, patient_id, requester, purpose, exception_claimed=None):
         """-> {patient_id, notes[{note_id, kind, session_date, status, ..., decision_id}], withheld}."""
         payload = s.load(s.ListNotesSchema, {"patient_id": patient_id, "requester": requester,
                                              "purpose": purpose, "exception_claimed": exception_claimed})
-        return handlers.list_notes(self.store, self.engine, self.clock, payload)
+        return handlers.list_notes(self.store, self.engine, self.clock, payload, key_dir=self.decision_key_dir)
 
     @rpc(expected_exceptions=USER_ERRORS, sensitive_arguments=("text",))
     def lint_text(self, text):
@@ -139,9 +141,12 @@ class NotesService:
 
     @rpc(expected_exceptions=USER_ERRORS)
     def release_fields(self, decision_id, note_ids):
-        """-> {decision_id, fields_released, notes[{note_id, kind, fields{...}}]}. Raises AccessDeniedError."""
+        """-> {decision_id, fields_released, notes[{note_id, kind, fields{...}, withheld[{field, reason}]}]}.
+        Only a sealed decision's named notes, as they stood when decided; ContentReleased recorded first.
+        Raises AccessDeniedError."""
         payload = s.load(s.ReleaseFieldsSchema, {"decision_id": decision_id, "note_ids": note_ids})
-        return handlers.release_fields(self.store, self.keyring, payload)
+        return handlers.release_fields(self.store, self.keyring, self.clock, payload,
+                                       key_dir=self.decision_key_dir)
 
     @rpc(expected_exceptions=USER_ERRORS)
     def request_record_access(self, patient_id, requested_by, request_id=None):
@@ -160,4 +165,5 @@ class NotesService:
     def export_designated_record_set(self, request_id, requester):
         """Progress notes with addenda and amendments (never psychotherapy notes); fulfils the request."""
         payload = s.load(s.ExportDesignatedRecordSetSchema, {"request_id": request_id, "requester": requester})
-        return handlers.export_designated_record_set(self.store, self.engine, self.clock, payload)
+        return handlers.export_designated_record_set(self.store, self.engine, self.clock, payload,
+                                                     key_dir=self.decision_key_dir)

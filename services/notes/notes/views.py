@@ -28,9 +28,26 @@ decrypted text only for ``full_note``.
 
 Names not in this table (descriptive strings) release nothing; they are reported
 back as ``unmapped_fields``.
+
+From a psychotherapy note only the *tight* categories are released as excerpts
+(diagnosis codes/names, medication with dose/monitoring, clinical test scores,
+session start/stop times, modality/frequency), each cut to its own lint span and
+at most ``EXCERPT_MAX`` characters. The free-text summary categories (symptoms,
+functional status, treatment plan, prognosis, progress to date) are never
+released from a psychotherapy note: the lint's spans for them run to the end of
+a sentence and carry session content with them. They are reported as
+``withheld`` with ``WITHHELD_SUMMARY_REASON`` instead.
+
+A recorded decision is honoured only when its ``seal`` verifies under the
+practice's decision key (``confide.keys.verify_decision``), and it releases only
+the notes it names, as they stood at its ``decided_at``.
 """
 from __future__ import annotations
 
+import logging
+from datetime import datetime, timezone
+
+from confide import keys
 from confide.hipaa.rules.s164_501 import EXCLUDED_CATEGORY_FIELDS
 from confide.streams import ACCESS_DECISION, stream_name
 
@@ -39,8 +56,10 @@ from notes.domain import errors
 from notes.domain import model as m
 from notes.presentations import present
 
+log = logging.getLogger(__name__)
+
 PERMITS = {"permit", "permit_minimum_necessary", "permit_redacted"}
-DECISION_TYPES = ("DisclosureDecided", "AccessDecided")
+DECISION_TYPE = "AccessDecided"
 
 _PROGRESS = {
     "patient_id": lambda s: s.patient_id,
@@ -68,6 +87,15 @@ _PSYCH_META = {"patient_id": lambda s: s.patient_id, "date_of_service": lambda s
 # field name -> the lint category whose spans it releases: the inverse of the engine's 164.501 table,
 # so the fields a decision names and the excerpts released for them cannot drift apart.
 _PSYCH_CATEGORY = {name: category for category, names in EXCLUDED_CATEGORY_FIELDS.items() for name in names}
+# Categories whose lint spans are short, structured items (a code, a drug and dose, a score, a time
+# range, a modality or frequency): released verbatim from a psychotherapy note, each capped.
+TIGHT_CATEGORIES = frozenset({
+    "summary_diagnosis", "medication_prescription_and_monitoring", "clinical_test_results",
+    "session_start_stop_times", "modalities_and_frequencies_of_treatment",
+})
+EXCERPT_MAX = 80
+WITHHELD_SUMMARY_REASON = ("summary content typed in a psychotherapy note is released only once moved to the "
+                           "progress note (45 CFR 164.501; minimum necessary 164.502(b))")
 KNOWN_FIELDS = set(_PROGRESS) | set(_COMMON) | {"full_note"}
 
 
@@ -125,13 +153,38 @@ def release(state: m.Note, recorded: list, keyring, fields: list) -> dict:
             out[name] = _PROGRESS[name](state)
         elif state.kind == m.PSYCHOTHERAPY and name in _PSYCH_META:
             out[name] = _PSYCH_META[name](state)
-        elif state.kind == m.PSYCHOTHERAPY and name in _PSYCH_CATEGORY:
+        elif state.kind == m.PSYCHOTHERAPY and _PSYCH_CATEGORY.get(name) in TIGHT_CATEGORIES:
             out[name] = _psych_spans(state, recorded, keyring, _PSYCH_CATEGORY[name])
     return out
 
 
+def withheld(state: m.Note, fields: list) -> list[dict]:
+    """``[{field, reason}]`` for the decided names a psychotherapy note does not release as excerpts
+    (the free-text summary categories; see the module docstring)."""
+    if state.kind != m.PSYCHOTHERAPY:
+        return []
+    return [{"field": name, "reason": WITHHELD_SUMMARY_REASON} for name in fields
+            if name in _PSYCH_CATEGORY and _PSYCH_CATEGORY[name] not in TIGHT_CATEGORIES]
+
+
+def _excerpt(text: str, span: dict) -> str:
+    """The span's own text, never extended, cut to ``EXCERPT_MAX`` characters (at a space when
+    there is one, so no word is halved)."""
+    start, end = int(span["start"]), int(span["end"])
+    if not 0 <= start < end <= len(text):
+        return ""
+    piece = text[start:end]
+    if len(piece) > EXCERPT_MAX:
+        piece = piece[:EXCERPT_MAX]
+        cut = piece.rfind(" ")
+        piece = piece[:cut] if cut > 0 else piece
+    return piece.strip()
+
+
 def _psych_spans(state: m.Note, recorded: list, keyring, category: str) -> list[str]:
-    """The flagged excerpts of ``category`` from the current text, then from each addendum."""
+    """The flagged excerpts of a tight ``category`` from the current text, then from each addendum."""
+    if category not in TIGHT_CATEGORIES:
+        return []
     sources = [(state.text_version, state.content_in_psych_note)] + [
         (a.sealed_version, a.content_in_psych_note) for a in state.addenda]
     out = []
@@ -139,7 +192,7 @@ def _psych_spans(state: m.Note, recorded: list, keyring, category: str) -> list[
         wanted = [s for s in spans if s["category"] == category]
         if wanted:
             text = _open_at(recorded, keyring, version)
-            out += [text[s["start"]:s["end"]] for s in wanted]
+            out += [e for e in (_excerpt(text, s) for s in wanted) if e]
     return out
 
 
@@ -155,6 +208,7 @@ def released_for_read(view: dict, state: m.Note, recorded: list, keyring, decide
     mapped = [f for f in mapped if f != "full_note"]
     return {"note_id": state.note_id, "kind": state.kind,
             "fields": release(state, recorded, keyring, mapped),
+            "withheld": withheld(state, mapped),
             "unmapped_fields": [f for f in fields if f not in KNOWN_FIELDS]}
 
 
@@ -173,35 +227,66 @@ def note_ids_of_patient(store, patient_id: str, kinds=(m.PROGRESS, m.PSYCHOTHERA
 
 # -- recorded decisions ----------------------------------------------------------------------
 
-def load_decision(store, decision_id: str) -> dict:
-    """The recorded DisclosureDecided/AccessDecided data; raises AccessDeniedError unless it permits."""
-    recorded = [r for r in store.read_stream(stream_name(ACCESS_DECISION, decision_id))
-                if r.type in DECISION_TYPES]
-    if not recorded:
+def _refuse(decision_id: str, why: str, rule: str | None = None) -> errors.AccessDeniedError:
+    return errors.AccessDeniedError(f"decision {decision_id} {why}; nothing released", decision_id, rule)
+
+
+def load_decision(store, decision_id: str, key_dir) -> tuple[dict, int]:
+    """The recorded, sealed, permitting AccessDecided data of ``accessDecision-<decision_id>`` and
+    the stream's last version. Raises AccessDeniedError when there is no decision, more than one,
+    its seal is missing or does not verify under the decision key in ``key_dir`` (a decision
+    written straight to the store), or it does not permit."""
+    recorded = store.read_stream(stream_name(ACCESS_DECISION, decision_id))
+    decided = [r for r in recorded if r.type == DECISION_TYPE]
+    if not decided:
         raise errors.AccessDeniedError(f"no recorded decision {decision_id}", decision_id)
-    data = recorded[-1].data
+    if len(decided) > 1:
+        log.warning("refused decision %s: %d decision events in its stream", decision_id, len(decided))
+        raise _refuse(decision_id, "has more than one recorded decision event")
+    data = decided[0].data
+    if str(data.get("decision_id")) != str(decision_id) or not keys.verify_decision(key_dir, data, data.get("seal")):
+        log.warning("refused decision %s at position %s: seal missing or wrong", decision_id,
+                    decided[0].global_position)
+        raise _refuse(decision_id, "is not sealed by this practice's decision key (seal missing or wrong)")
     if data.get("decision") not in PERMITS:
         raise errors.AccessDeniedError(
             f"decision {decision_id} does not permit release ({data.get('decision')})", decision_id, data.get("rule"))
-    return data
+    return data, recorded[-1].stream_version
 
 
-def _named_notes(decision: dict) -> list[str]:
-    return list(decision.get("note_ids") or ([decision["note_id"]] if decision.get("note_id") else []))
+def decided_at(decision: dict) -> datetime:
+    """The decision's instant (aware UTC); notes are released as they stood then. Raises
+    AccessDeniedError when it is missing or unreadable (fail closed)."""
+    value = decision.get("decided_at")
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise _refuse(decision.get("decision_id"), "has no readable decided_at", decision.get("rule"))
+    return moment.astimezone(timezone.utc)
+
+
+def named_notes(decision: dict) -> list[str]:
+    """The notes a decision names: ``note_ids`` when recorded (a disclosure), else its one ``note_id``."""
+    if isinstance(decision.get("note_ids"), list):
+        return [str(n) for n in decision["note_ids"]]
+    return [str(decision["note_id"])] if decision.get("note_id") else []
 
 
 def check_named(decision: dict, note_id: str) -> None:
-    named = _named_notes(decision)
-    if named and note_id not in named:
-        raise errors.AccessDeniedError(f"decision {decision.get('decision_id')} does not name note {note_id}",
-                                       decision.get("decision_id"), decision.get("rule"))
+    """Only a note the decision names is released; a decision naming none releases nothing."""
+    named = named_notes(decision)
+    if not named:
+        raise _refuse(decision.get("decision_id"), "names no notes", decision.get("rule"))
+    if str(note_id) not in named:
+        raise _refuse(decision.get("decision_id"), f"does not name note {note_id}", decision.get("rule"))
 
 
 def check_patient(decision: dict, state: m.Note) -> None:
     patient = decision.get("patient_id") or decision.get("patient")
     kind = decision.get("note_kind")
-    if (not patient and not _named_notes(decision)) or (patient and patient != state.patient_id) \
-            or (kind and kind != state.kind):
+    if not patient or patient != state.patient_id or (kind and kind != state.kind):
         raise errors.AccessDeniedError(
             f"decision {decision.get('decision_id')} does not cover note {state.note_id}",
             decision.get("decision_id"), decision.get("rule"))

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 from confide.eventstore.memory import InMemoryEventStore
+from confide.keys import ensure_decision_key
 
 from notes.crypto import Keyring
 
@@ -34,8 +35,9 @@ def author(id_="C-A", role="clinician"):
 
 
 @pytest.fixture
-def store():
-    return InMemoryEventStore()
+def store(clock):
+    # Events are recorded at the handlers' clock, so "as the note stood at decided_at" is exact.
+    return InMemoryEventStore(clock=clock)
 
 
 @pytest.fixture
@@ -46,3 +48,11 @@ def keyring(tmp_path):
 @pytest.fixture
 def clock():
     return lambda: NOW
+
+
+@pytest.fixture
+def key_dir(tmp_path):
+    """A key directory holding ``decision.key`` (seals AccessDecided, verified by release_fields)."""
+    path = tmp_path / "keys"
+    ensure_decision_key(path)
+    return path

@@ -3,6 +3,7 @@ import json
 
 import pytest
 from confide.eventstore.memory import InMemoryEventStore
+from confide.keys import ensure_decision_key
 from nameko.testing.services import worker_factory
 
 from notes.crypto import Keyring
@@ -14,7 +15,9 @@ from .conftest import author, progress_content
 
 @pytest.fixture
 def service(tmp_path):
-    return worker_factory(NotesService, store=InMemoryEventStore(), keyring=Keyring(tmp_path / "keys"))
+    ensure_decision_key(tmp_path / "keys")
+    return worker_factory(NotesService, store=InMemoryEventStore(), keyring=Keyring(tmp_path / "keys"),
+                          decision_key_dir=tmp_path / "keys")
 
 
 def test_write_sign_read_round_trip_is_json_safe(service):

@@ -233,6 +233,18 @@ class AccessDecided(Event):
     fields_released: list | None
     decided_at: str
     request_id: str | None = None
+    seal: str | None = None  # HMAC-SHA256 under decision.key (confide.keys.seal_decision)
+
+
+@dataclass(frozen=True)
+class ContentReleased(Event):
+    """Content left under a recorded decision (``release_fields``): which notes and field names,
+    never the content. Appended to the decision's stream before the content is returned."""
+
+    decision_id: str
+    note_ids: list
+    fields_released: list
+    released_at: str
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
