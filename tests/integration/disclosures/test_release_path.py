@@ -1,0 +1,173 @@
+"""The release path through the services' RPCs (disclosures + notes, real PostgreSQL and RabbitMQ).
+
+Faults an adversarial tester found: summary content riding along in psychotherapy-note excerpts
+(C1), notes released under a decision that never named them (C3), content written after the
+decision released under it (C4), and decisions forged by appending ``AccessDecided`` straight to
+the store (C5).
+"""
+import importlib.util
+import json
+import pathlib
+import uuid
+
+import pytest
+from nameko.exceptions import RemoteError
+
+from confide.envelope import NewEvent
+from confide.keys import seal_decision, verify_decision
+from notes.views import WITHHELD_SUMMARY_REASON
+
+_spec = importlib.util.spec_from_file_location("disclosures_it_conftest_rp", pathlib.Path(__file__).with_name("conftest.py"))
+cf = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cf)
+
+TESTER_TEXT = (
+    "Symptoms: insomnia and panic since she revealed she was molested by her uncle; she begged me never to tell anyone.\n"
+    "Functional status: unable to work because she is hiding from her abusive husband at the Elm St shelter.\n"
+    "Progress to date: she finally admitted the embezzlement at her firm and her plan to confess.\n"
+    "Treatment plan: weekly sessions; process her guilt about the hit-and-run she was never charged for.\n"
+    "Diagnosis F43.1 PTSD after the assault she never reported; patient's HIV status is positive per her confession.\n"
+    "Medication: fluoxetine 20 mg daily; she sells half her pills to her coworker.\n")
+SECRETS = ("hiding from her abusive husband", "Elm St", "hit-and-run", "molested", "embezzlement", "sells half",
+           "assault", "HIV", "confession")
+
+
+def insurer(org):
+    return {"id": f"{org}-user", "role": "insurer_health_plan", "org": org, "identity_verified": True}
+
+
+def psych(system, patient, text, sign=True):
+    note = cf.psychotherapy_note(patient)
+    note["text"] = text
+    with system.rpc("notes") as notes:
+        note_id = notes.write_psychotherapy_note(note)["note_id"]
+        if sign:
+            notes.sign_note(note_id, "C-A")
+    return note_id
+
+
+def disclose(system, org, patient, **kw):
+    payload = {"requester": insurer(org), "patient_id": patient, "purpose": "payment", **kw}
+    with system.rpc("disclosures") as disclosures:
+        return disclosures.request_disclosure(payload)
+
+
+def decision_stream(pg_store, decision_id):
+    return pg_store.read_stream(f"accessDecision-{decision_id}")
+
+
+def test_c1_summary_spans_of_a_psychotherapy_note_never_leave(system, org, patient, pg_store):
+    note_id = psych(system, patient, TESTER_TEXT)
+    view = disclose(system, org, patient, note_kind="psychotherapy")
+    assert view["status"] == "released", view
+    assert view["decision"]["decision"] == "permit_minimum_necessary"
+    assert "functional_status" in view["decision"]["fields_released"]  # the engine permits it ...
+    [out] = view["content"]["notes"]
+    assert out["note_id"] == note_id
+    released = json.dumps(out["fields"])
+    for secret in SECRETS:  # ... but no summary span typed in the note leaves
+        assert secret not in json.dumps(view)
+    assert out["fields"]["diagnosis_codes"] == ["Diagnosis F43.1 PTSD"]
+    assert out["fields"]["medication_prescription_and_monitoring"] == ["fluoxetine 20 mg daily"]
+    assert all(len(x) <= 80 for v in out["fields"].values() if isinstance(v, list) for x in v), released
+    withheld = {w["field"]: w["reason"] for w in out["withheld"]}
+    assert set(withheld) == {"functional_status", "treatment_plan_summary", "symptoms_summary"}
+    assert set(withheld.values()) == {WITHHELD_SUMMARY_REASON}
+    # the same through the insurer's HTTP API
+    body = system.http.get(f"/disclosure-requests/{view['request_id']}",
+                           headers=cf.auth_header(system.token(org))).json()
+    assert all(secret not in json.dumps(body) for secret in SECRETS)
+
+
+def test_c3_a_decision_naming_no_notes_releases_nothing(system, org, patient, pg_store):
+    note_id = cf.write_note(system, cf.progress_note(patient, session_date="2026-02-10"))
+    view = disclose(system, org, patient, date_from="2000-01-01", date_to="2000-01-02")
+    decision_id = view["decision"]["decision_id"]
+    assert view["release"]["note_ids"] == [] and view["content"] == []
+    with system.rpc("notes") as notes, pytest.raises(RemoteError) as info:
+        notes.release_fields(decision_id, [note_id])
+    assert info.value.exc_type == "AccessDeniedError" and "names no notes" in str(info.value)
+    assert [e.type for e in decision_stream(pg_store, decision_id)] == ["AccessDecided"]
+
+
+def test_c3_only_the_named_notes_and_every_release_recorded(system, org, patient, pg_store):
+    named = cf.write_note(system, cf.progress_note(patient, session_date="2026-02-10"))
+    other = cf.write_note(system, cf.progress_note(patient, session_date="2025-06-01"))
+    view = disclose(system, org, patient, date_from="2026-01-01", date_to="2026-03-31")
+    decision_id = view["decision"]["decision_id"]
+    assert view["release"]["note_ids"] == [named]
+    with system.rpc("notes") as notes:
+        with pytest.raises(RemoteError) as info:
+            notes.release_fields(decision_id, [named, other])
+        assert info.value.exc_type == "AccessDeniedError" and other in str(info.value)
+        again = notes.release_fields(decision_id, [named])
+    assert [n["note_id"] for n in again["notes"]] == [named]
+    stream = decision_stream(pg_store, decision_id)
+    assert [e.type for e in stream] == ["AccessDecided", "ContentReleased", "ContentReleased"]
+    for released in stream[1:]:
+        assert released.data["decision_id"] == decision_id and released.data["note_ids"] == [named]
+        assert set(released.data["fields_released"]) <= cf.PAYMENT_FIELDS and released.data["released_at"]
+        assert "synthetic" not in released.data_json and "F41.1" not in released.data_json  # names only
+
+
+def test_c4_a_later_fetch_releases_the_note_as_it_stood_when_decided(system, org, patient):
+    note_id = psych(system, patient, "Dx F33.1; increased sertraline to 100 mg.\nProcess notes.")
+    view = disclose(system, org, patient, note_kind="psychotherapy")
+    assert view["status"] == "released", view
+    assert view["content"]["notes"][0]["fields"]["diagnosis_codes"] == ["Dx F33.1"]
+    with system.rpc("notes") as notes:
+        notes.add_addendum(note_id, "C-A", "Dx F43.1 added later; increased lithium to 900 mg.")
+    with system.rpc("disclosures") as disclosures:
+        later = disclosures.get_disclosure_request(view["request_id"], include_content=True)
+    [out] = later["content"]["notes"]
+    assert out["fields"]["diagnosis_codes"] == ["Dx F33.1"]
+    assert out["fields"]["medication_prescription_and_monitoring"] == ["increased sertraline to 100 mg"]
+    assert "F43.1" not in json.dumps(later) and "lithium" not in json.dumps(later)
+
+
+def forged(pg_store, decision_id, patient, note_id, key_dir=None):
+    data = {"decision_id": decision_id, "requester": {"id": "nobody", "role": "insurer_health_plan", "org": "Evil"},
+            "purpose": "payment", "action": "disclose", "patient_id": patient, "note_id": note_id,
+            "note_ids": [note_id], "note_kind": "psychotherapy", "originator_id": "C-A", "decision": "permit",
+            "rule": "forged", "citations": [], "fields_released": ["full_note"],
+            "decided_at": "2030-01-01T00:00:00.000000Z", "request_id": None}
+    if key_dir is not None:
+        data["seal"] = seal_decision(key_dir, data)
+    pg_store.append(f"accessDecision-{decision_id}", [NewEvent("AccessDecided", data)], expected_version=-1)
+
+
+@pytest.mark.parametrize("how", ["unsealed", "sealed with another key", "bad seal"])
+def test_c5_a_decision_appended_straight_to_the_store_is_refused(system, patient, pg_store, tmp_path, how):
+    from confide.keys import ensure_decision_key
+
+    note_id = psych(system, patient, "Session process notes only; nothing excluded here.")
+    decision_id = str(uuid.uuid4())
+    if how == "unsealed":
+        forged(pg_store, decision_id, patient, note_id)
+    elif how == "sealed with another key":
+        ensure_decision_key(tmp_path / "attacker")
+        forged(pg_store, decision_id, patient, note_id, tmp_path / "attacker")
+    else:
+        ensure_decision_key(tmp_path / "attacker")
+        data_seal = "0" * 64
+        pg_store.append(f"accessDecision-{decision_id}", [NewEvent("AccessDecided", {
+            "decision_id": decision_id, "patient_id": patient, "note_ids": [note_id], "decision": "permit",
+            "fields_released": ["full_note"], "decided_at": "2030-01-01T00:00:00Z", "seal": data_seal})], -1)
+    with system.rpc("notes") as notes, pytest.raises(RemoteError) as info:
+        notes.release_fields(decision_id, [note_id])
+    assert info.value.exc_type == "AccessDeniedError" and "seal" in str(info.value)
+    assert "Session process" not in str(info.value)
+    assert [e.type for e in decision_stream(pg_store, decision_id)] == ["AccessDecided"]  # nothing recorded
+
+
+def test_c5_every_recorded_decision_is_sealed(system, org, patient, pg_store):
+    note_id = cf.write_note(system, cf.progress_note(patient))
+    view = disclose(system, org, patient)
+    with system.rpc("notes") as notes:
+        read = notes.read_note(note_id, {"id": "C-B", "role": "clinician_same_practice", "org": "N"}, "treatment")
+    key_dir = system.config["KEY_DIR"]
+    assert (pathlib.Path(key_dir) / "decision.key").stat().st_mode & 0o777 == 0o600
+    for decision_id in (view["decision"]["decision_id"], read["decision"]["decision_id"]):
+        [decided] = [e for e in decision_stream(pg_store, decision_id) if e.type == "AccessDecided"]
+        assert decided.stream_version == 0
+        assert verify_decision(key_dir, decided.data, decided.data["seal"])
