@@ -30,6 +30,7 @@ TEXT_EVENTS = frozenset({"PsychotherapyNoteDrafted", "PsychotherapyNoteRevised"}
 ADDENDUM_EVENT = "AddendumAdded"
 # Facts about notes are established from the notes' own events, never taken from a requester.
 NOTE_CONTENT_FACTS = ("content_in_psych_note", "content")
+NOTE_ORIGINATOR_FACTS = ("originator", "note_originator", "originator_id", "author")
 PAGE = 1000
 
 
@@ -141,7 +142,13 @@ def build_case(request: dict, requester: dict, notes: list[dict], authorization:
     authors = {n.get("author_id") for n in notes}
     requester.setdefault("is_covered_entity", requester.get("role") in model.COVERED_ENTITY_ROLES)
     requester["is_originator"] = bool(notes) and authors == {requester.get("id")}
-    case = {k: v for k, v in (request.get("facts") or {}).items() if k not in NOTE_CONTENT_FACTS}
+    case = {k: v for k, v in (request.get("facts") or {}).items()
+            if k not in NOTE_CONTENT_FACTS and k not in NOTE_ORIGINATOR_FACTS}
+    # The notes' originator is established from the notes (e.g. for 164.508(a)(2)(ii)'s "oversight
+    # of the originator"), never taken from the requester.
+    known_authors = {a for a in authors if a}
+    if len(known_authors) == 1:
+        case["note_originator"] = next(iter(known_authors))
     case.update({
         "requester": requester, "purpose": request["purpose"], "note_kind": request["note_kind"],
         "action": request["action"], "patient": request["patient_id"], "decision_time": decision_time,
