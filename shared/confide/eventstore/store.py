@@ -216,15 +216,20 @@ class PostgresEventStore:
                      list(cols[4]), list(cols[5])),
                     prepare=True,
                 ).fetchall()
-            except pg_errors.UniqueViolation as exc:
-                constraint = getattr(exc.diag, "constraint_name", "") or ""
-                if "event_id" in constraint:
-                    return self._stored(conn, ids)
+            except pg_errors.UniqueViolation:
+                # Lost a race: either to a retry of this very append (then it is stored: report
+                # it) or to another writer on the stream (a stale expected version).
+                retried = self._retried(conn, stream_name, ids)
+                if retried is not None:
+                    return retried
                 raise WrongExpectedVersionError(stream_name, expected, self._version(conn, stream_name)) from None
             except psycopg.errors.RaiseException as exc:
                 raise EventStoreError(str(exc)) from None
             except psycopg.Error as exc:
                 if exc.sqlstate == "CF001":
+                    retried = self._retried(conn, stream_name, ids)
+                    if retried is not None:
+                        return retried
                     actual = int(exc.diag.message_detail or -1)
                     raise WrongExpectedVersionError(stream_name, expected, actual) from None
                 if exc.sqlstate == "CF002":
@@ -236,13 +241,14 @@ class PostgresEventStore:
             duplicate=bool(result and result[0][2]),
         )
 
-    def _stored(self, conn: psycopg.Connection, ids: list[uuid.UUID]) -> AppendResult:
+    def _retried(self, conn: psycopg.Connection, stream_name: str, ids: list[uuid.UUID]) -> AppendResult | None:
+        """The stored result when every id is already in this stream (a concurrent retry), else None."""
         rows = conn.execute(
-            self.q("SELECT global_position, stream_version FROM {s}.events WHERE event_id = ANY(%s) "
-                   "ORDER BY global_position"),
-            (ids,),
-        ).fetchall()
-        return AppendResult(tuple(r[0] for r in rows), tuple(r[1] for r in rows), duplicate=True)
+            self.q("SELECT global_position, stream_version, stream_name FROM {s}.events "
+                   "WHERE event_id = ANY(%s) ORDER BY global_position"), (ids,)).fetchall()
+        if len(rows) == len(ids) and all(r[2] == stream_name for r in rows):
+            return AppendResult(tuple(r[0] for r in rows), tuple(r[1] for r in rows), duplicate=True)
+        return None
 
     # -- reading -----------------------------------------------------------
 
