@@ -138,7 +138,7 @@ def _judge_disclosure(store, engine, state, decided: dict, facts, handlers, mode
         unsupported.append(f"authorization {named} was not on file at the decision time")
     elif named != current_auth:
         findings.append(f"authorization: recorded {named}, on the facts then known {current_auth}")
-    known = {n["note_id"] for n in facts.note_index(store, at, patient_id=request.get("patient_id"))}
+    known = {n["note_id"] for n in gathered.known_notes}
     unwritten = [n for n in recorded["note_ids"] if n not in known]
     if unwritten:
         unsupported.append(f"note(s) {', '.join(unwritten)} were not written by the decision time")

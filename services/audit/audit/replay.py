@@ -29,8 +29,15 @@ def _insert(store, conn, table: str, rows: list[Row], temp: bool = False) -> Non
     if not rows:
         return
     cols = list(rows[0])
-    target = sql.Identifier(table) if temp else sql.SQL("{}.{}").format(sql.Identifier(store.schema),
-                                                                        sql.Identifier(table))
+    if temp:
+        # A rebuild writes into an empty table of its own: COPY, no conflicts possible.
+        copy = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, cols)))
+        with conn.cursor() as cur, cur.copy(copy) as out:
+            for r in rows:
+                out.write_row(tuple(r[c] for c in cols))
+        return
+    target = sql.SQL("{}.{}").format(sql.Identifier(store.schema), sql.Identifier(table))
     query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (global_position) DO NOTHING").format(
         target, sql.SQL(", ").join(map(sql.Identifier, cols)), sql.SQL(", ").join(sql.Placeholder() * len(cols)))
     with conn.cursor() as cur:

@@ -11,7 +11,7 @@ past decision's case file from the events known then).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterator, Optional
 
@@ -164,12 +164,14 @@ def build_case(request: dict, requester: dict, notes: list[dict], authorization:
 
 @dataclass(frozen=True)
 class CaseFile:
-    """A decision's inputs: the engine's ``case``, the matched ``notes`` (metadata) and the
-    ``authorization`` relied on (AuthorizationState or None)."""
+    """A decision's inputs: the engine's ``case``, the matched ``notes`` (metadata), the
+    ``authorization`` relied on (AuthorizationState or None), and ``known_notes``: every note of
+    the patient on file then (re-judging checks a recorded decision against it)."""
 
     case: dict
     notes: list
     authorization: Optional[model.AuthorizationState]
+    known_notes: list = field(default_factory=list)
 
 
 def case_as_of(store, request: dict, requester: dict, at: datetime) -> CaseFile:
@@ -178,8 +180,9 @@ def case_as_of(store, request: dict, requester: dict, at: datetime) -> CaseFile:
     Reads only (no event is appended), so it serves the live decision and the re-judging of a
     past one alike. ``at`` is an aware datetime; it becomes the case's ``decision_time``.
     """
-    matched = model.matching_notes(note_index(store, at, patient_id=request["patient_id"]), request)
+    known = note_index(store, at, patient_id=request["patient_id"])
+    matched = model.matching_notes(known, request)
     authorization = authorization_for(store, request, at)
     case = build_case(request, requester, matched, authorization.case_form() if authorization else None,
                       model.fmt_ts(at))
-    return CaseFile(case, matched, authorization)
+    return CaseFile(case, matched, authorization, known)
