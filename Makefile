@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv/bin
 PYTEST := $(VENV)/pytest
 
-.PHONY: setup run test test-unit test-integration test-e2e demo bench lint-quality down
+.PHONY: setup run test test-unit test-integration test-e2e demo bench bench-eventstore bench-disclosures bench-audit lint-quality down
 
 setup:
 	@bash deploy/setup.sh
@@ -28,8 +28,22 @@ test-e2e: setup
 demo:
 	$(VENV)/confide demo
 
+# Benchmarks print ratios against baselines measured in the same run (not timed tests).
 bench: setup
 	$(VENV)/python bench/eventstore_bench.py
+	$(VENV)/python bench/disclosures_bench.py
+	$(VENV)/python bench/audit_bench.py
+	$(VENV)/python bench/lint_speed.py
+	$(VENV)/python bench/lint_quality.py
+
+bench-eventstore: setup
+	$(VENV)/python bench/eventstore_bench.py
+
+bench-disclosures: setup
+	$(VENV)/python bench/disclosures_bench.py
+
+bench-audit: setup
+	$(VENV)/python bench/audit_bench.py
 
 lint-quality:
 	$(VENV)/python bench/lint_quality.py
