@@ -8,28 +8,19 @@ Poll with a deadline, never a bare sleep.
 """
 import json
 import socket
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 from nameko.standalone.rpc import ServiceRpcProxy
 
+from confide.testing.polling import wait_for
+
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout=45.0, interval=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 class Stack:

@@ -14,7 +14,7 @@ from confide.eventstore.store import PostgresEventStore
 from confide.keys import load_public_key
 from gateway.tokens import issue_token
 
-from .conftest import wait_for
+from confide.testing.polling import wait_for
 
 AUTHOR = {"id": "clin-a", "role": "clinician", "credentials": "PhD"}
 OTHER = {"id": "clin-b", "role": "clinician_same_practice", "org": "Northside Counseling Group"}

@@ -16,16 +16,7 @@ from confide.broker import AUDIT_DLQ_NAME, ConfirmingPublisher, UnroutableError,
 from confide.envelope import NewEvent
 from confide.eventstore.store import PostgresEventStore
 from confide.relay import RELAY_CHECKPOINT, OutboxRelay
-
-
-def wait_for(predicate, timeout=45.0, interval=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
+from confide.testing.polling import wait_for
 
 
 @pytest.fixture
