@@ -204,12 +204,18 @@ def serious_threat(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
     """164.512(j)(1)(i): disclosure, on a good-faith belief, necessary to prevent or lessen a
     serious and imminent threat to a person or the public, to a person reasonably able to prevent
     or lessen it (including the target); good faith is presumed on actual knowledge or a credible
-    representation (j)(4), and meets verification (164.514(h)(2)(iv))."""
+    representation (j)(4), and meets verification (164.514(h)(2)(iv)).
+
+    The test is the covered entity's good-faith belief ("if the covered entity, in good faith,
+    believes the use or disclosure is necessary to prevent or lessen a serious and imminent
+    threat"), not hindsight: HHS defers to the clinician's professional judgment of the threat.
+    So ``good_faith_belief_imminent`` decides when stated; ``imminent_threat`` stands in for it
+    only when the case records no belief either way."""
     if case.purpose != "serious_threat":
         return None
     belief = case.fact("good_faith_belief_imminent")
     imminent = case.fact("imminent_threat")
-    if not ((belief is True and imminent is not False) or (belief is None and imminent is True)):
+    if not (belief is True or (belief is None and imminent is True)):
         return deny("45 CFR 164.512(j)(1)(i) (no good-faith belief of a serious and imminent threat)")
     if case.role not in THREAT_RECIPIENTS:
         return deny("45 CFR 164.512(j)(1)(i)(B) (the recipient is not reasonably able to prevent "
@@ -221,12 +227,23 @@ def serious_threat(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
 
 def workers_comp(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
     """164.512(l): disclosure as authorized by and to the extent necessary to comply with
-    workers' compensation laws."""
+    workers' compensation laws; minimum necessary applies (164.502(b)) unless the law compels
+    the disclosure (``mandate.compels``), which makes it required by law (164.512(a)(1),
+    164.502(b)(2)(v))."""
     if case.purpose != "workers_comp" and not (case.role == "workers_comp_carrier"
                                                and case.purpose in ("payment", "other")):
         return None
     if case.role != "workers_comp_carrier":
         return deny("45 CFR 164.512(l) (the recipient is not a workers' compensation carrier or program)")
+    mandate = case.mandate or {}
+    if mandate.get("compels") is True:
+        # HHS, "Disclosures for Workers' Compensation Purposes": PHI may be disclosed "to the full
+        # extent authorized by State or other law", and what a law *requires* may be disclosed
+        # without a minimum-necessary determination (164.512(a); 164.502(b)(2)(v)).
+        statute = mandate.get("statute") or "the workers' compensation law"
+        return _permit(rule_string("164.512(l)", "164.512(a)(1)", s164_502.MN_NA_REQUIRED_BY_LAW),
+                       [f"information the law requires ({statute})"], mn=False,
+                       reasons=[f"{statute} compels the disclosure; release what it requires."])
     return _permit(rule_string("164.512(l)", s164_502.MN_APPLIES),
                    policy.fields_for("workers_comp", case.role), mn=True)
 
