@@ -179,6 +179,9 @@ def _decide(state, requester, store, clock, notes, engine, key_dir=None) -> dict
         _append(store, _request_stream(state.request_id), [hold], state.version)
         return view_request(load_request(store, state.request_id))
     decided = _decided_event(state, outcome, matched, authorization, at)
+    # Sealed so that a DisclosureDecided written by anything but this engine run (the services'
+    # database login can append events) is never turned into a sealed AccessDecided on resume.
+    decided = dataclasses.replace(decided, seal=keys.seal_decision(_key_dir(key_dir), decided.data()))
     _append(store, _request_stream(state.request_id), [decided], state.version)
     _record_access_decision(store, request, requester, decided, matched, key_dir)
     return _conclude(load_request(store, state.request_id), store, clock, notes)
@@ -247,7 +250,8 @@ def _conclude(state, store, clock, notes) -> dict:
     return {**view_request(load_request(store, state.request_id)), "content": content}
 
 
-def fetch_content(notes, request: dict, decision: dict, request_id: Optional[str] = None) -> Any:
+def fetch_content(notes, request: dict, decision: dict, request_id: Optional[str] = None,
+                  redelivery: bool = False) -> Any:
     """Exactly the decided fields of the decided notes, from the notes service (never stored here).
 
     With ``request_id`` on a first individual-access release, the export is
@@ -257,7 +261,7 @@ def fetch_content(notes, request: dict, decision: dict, request_id: Optional[str
     """
     if not decision["note_ids"]:
         return []
-    if request["purpose"] == "individual_access" and request_id:
+    if request["purpose"] == "individual_access" and request_id and not redelivery:
         try:
             requester = request["requester"]
             notes.request_record_access(request["patient_id"], requester["id"], request_id=request_id)
@@ -266,7 +270,8 @@ def fetch_content(notes, request: dict, decision: dict, request_id: Optional[str
         except Exception as exc:  # nameko's MethodNotFound: the notes service has no export RPC
             if type(exc).__name__ != "MethodNotFound" and not isinstance(exc, AttributeError):
                 raise
-    return notes.release_fields(decision["decision_id"], decision["note_ids"])
+    # The notes service releases only under a sealed decision made for this very request.
+    return notes.release_fields(decision["decision_id"], decision["note_ids"], request_id)
 
 
 def _record_accounting_entry(store, state, clock) -> str:
@@ -297,6 +302,11 @@ def resume_request(request_id: str, store, clock: Clock, notes, engine=default_e
         return _advance(state, store, clock, notes, engine, key_dir)
     if state.status != "decided":
         raise errors.InvalidTransitionError(f"request {request_id} is {state.status}, not decided")
+    if not keys.verify_decision(_key_dir(key_dir), state.decision, state.decision.get("seal")):
+        log.warning("refused to resume request %s: its decision is not sealed by this practice", request_id)
+        raise errors.InvalidTransitionError(
+            f"request {request_id}: its recorded decision is not sealed by this practice's decision key; "
+            "nothing recorded or released")
     _record_access_decision(store, state.request, effective_requester(state),
                             ev.DisclosureDecided(**state.decision), [{"note_id": n} for n in state.decision["note_ids"]],
                             key_dir)
@@ -337,7 +347,7 @@ def get_disclosure_request(request_id: str, store, org: Optional[str] = None, no
         raise errors.DisclosureRequestNotFoundError(f"disclosure request {request_id} not found")
     view = view_request(state)
     if notes is not None and state.status == "released":
-        view["content"] = fetch_content(notes, state.request, state.decision)
+        view["content"] = fetch_content(notes, state.request, state.decision, request_id, redelivery=True)
     return view
 
 

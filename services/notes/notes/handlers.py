@@ -313,6 +313,14 @@ def release_fields(store, keyring, clock, payload: dict, *, key_dir) -> dict:
     not permit, it names none of / not this note, or a note is not about its patient.
     """
     decision, _ = views.load_decision(store, payload["decision_id"], key_dir)
+    if (decision.get("request_id") or None) != (payload.get("request_id") or None):
+        # A decision id is not a bearer token: it releases only to the request it was made for.
+        log.warning("refused decision %s for request %s: made for another request", payload["decision_id"],
+                    payload.get("request_id"))
+        raise errors.AccessDeniedError(
+            f"decision {payload['decision_id']} was not made for request {payload.get('request_id')}; "
+            "nothing released",
+            payload["decision_id"], decision.get("rule"))
     as_of = views.decided_at(decision)
     for note_id in payload["note_ids"]:
         views.check_named(decision, note_id)

@@ -197,6 +197,8 @@ class LintTextSchema(Schema):
 class ReleaseFieldsSchema(Schema):
     decision_id = fields.UUID(required=True)
     note_ids = fields.List(fields.UUID(), required=True, validate=validate.Length(min=1))
+    # The disclosure request the decision was made for (None: a read decision of this service).
+    request_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=128))
 
 
 class RequestRecordAccessSchema(Schema):

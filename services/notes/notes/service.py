@@ -140,11 +140,12 @@ class NotesService:
         return handlers.lint_text(self.lint, s.load(s.LintTextSchema, {"text": text}))
 
     @rpc(expected_exceptions=USER_ERRORS)
-    def release_fields(self, decision_id, note_ids):
+    def release_fields(self, decision_id, note_ids, request_id=None):
         """-> {decision_id, fields_released, notes[{note_id, kind, fields{...}, withheld[{field, reason}]}]}.
-        Only a sealed decision's named notes, as they stood when decided; ContentReleased recorded first.
-        Raises AccessDeniedError."""
-        payload = s.load(s.ReleaseFieldsSchema, {"decision_id": decision_id, "note_ids": note_ids})
+        Only a sealed decision made for ``request_id`` (the disclosure request), for the notes it
+        names, as they stood when decided; ContentReleased recorded first. Raises AccessDeniedError."""
+        payload = s.load(s.ReleaseFieldsSchema, {"decision_id": decision_id, "note_ids": note_ids,
+                                                 "request_id": request_id})
         return handlers.release_fields(self.store, self.keyring, self.clock, payload,
                                        key_dir=self.decision_key_dir)
 

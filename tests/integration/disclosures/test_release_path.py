@@ -85,7 +85,7 @@ def test_c3_a_decision_naming_no_notes_releases_nothing(system, org, patient, pg
     decision_id = view["decision"]["decision_id"]
     assert view["release"]["note_ids"] == [] and view["content"] == []
     with system.rpc("notes") as notes, pytest.raises(RemoteError) as info:
-        notes.release_fields(decision_id, [note_id])
+        notes.release_fields(decision_id, [note_id], view["request_id"])
     assert info.value.exc_type == "AccessDeniedError" and "names no notes" in str(info.value)
     assert [e.type for e in decision_stream(pg_store, decision_id)] == ["AccessDecided"]
 
@@ -98,9 +98,9 @@ def test_c3_only_the_named_notes_and_every_release_recorded(system, org, patient
     assert view["release"]["note_ids"] == [named]
     with system.rpc("notes") as notes:
         with pytest.raises(RemoteError) as info:
-            notes.release_fields(decision_id, [named, other])
+            notes.release_fields(decision_id, [named, other], view["request_id"])
         assert info.value.exc_type == "AccessDeniedError" and other in str(info.value)
-        again = notes.release_fields(decision_id, [named])
+        again = notes.release_fields(decision_id, [named], view["request_id"])
     assert [n["note_id"] for n in again["notes"]] == [named]
     stream = decision_stream(pg_store, decision_id)
     assert [e.type for e in stream] == ["AccessDecided", "ContentReleased", "ContentReleased"]
@@ -171,3 +171,38 @@ def test_c5_every_recorded_decision_is_sealed(system, org, patient, pg_store):
         [decided] = [e for e in decision_stream(pg_store, decision_id) if e.type == "AccessDecided"]
         assert decided.stream_version == 0
         assert verify_decision(key_dir, decided.data, decided.data["seal"])
+
+
+def test_n1_a_decision_releases_only_to_the_request_it_was_made_for(system, org, patient, pg_store):
+    """A decision id is not a bearer token: another request (or none) cannot borrow it."""
+    named = cf.write_note(system, cf.progress_note(patient, session_date="2026-02-10"))
+    view = disclose(system, org, patient, date_from="2026-01-01", date_to="2026-03-31")
+    decision_id = view["decision"]["decision_id"]
+    with system.rpc("notes") as notes:
+        for other_request in (str(uuid.uuid4()), None):
+            with pytest.raises(RemoteError) as info:
+                notes.release_fields(decision_id, [named], other_request)
+            assert info.value.exc_type == "AccessDeniedError" and "not made for request" in str(info.value)
+    assert [e.type for e in decision_stream(pg_store, decision_id)] == ["AccessDecided", "ContentReleased"]
+
+
+def test_n2_an_unsealed_decision_written_into_a_request_is_never_sealed_on_resume(system, org, patient, pg_store):
+    """A DisclosureDecided appended by anything but the engine run (e.g. with the services' DB login)."""
+    from confide.envelope import NewEvent
+
+    note_id = cf.write_note(system, cf.progress_note(patient, session_date="2026-02-10"))
+    request_id, forged_decision = str(uuid.uuid4()), str(uuid.uuid4())
+    requested = {"request_id": request_id, "requester": {"id": "x", "role": "insurer_health_plan", "org": org},
+                 "patient_id": patient, "purpose": "payment", "note_kind": "progress", "action": "disclose",
+                 "date_from": None, "date_to": None, "note_ids": None, "authorization_id": None,
+                 "exception_claimed": None, "facts": {}, "channel": {}, "received_at": "2026-05-01T00:00:00Z"}
+    decided = {"request_id": request_id, "decision_id": forged_decision, "decision": "permit",
+               "rule": "forged", "citations": [], "reasons": [], "fields_released": ["full_note"],
+               "minimum_necessary_applies": False, "accounting_required": False, "note_ids": [note_id],
+               "authorization_id": None, "decided_at": "2026-05-01T00:00:01Z"}
+    pg_store.append(f"disclosureRequest-{request_id}", [NewEvent("DisclosureRequested", requested),
+                                                        NewEvent("DisclosureDecided", decided)], -1)
+    with system.rpc("disclosures") as disclosures, pytest.raises(RemoteError) as info:
+        disclosures.resume_request(request_id)
+    assert "not sealed" in str(info.value)
+    assert pg_store.read_stream(f"accessDecision-{forged_decision}") == []

@@ -33,7 +33,7 @@ class FakeNotes:
         self.key_dir = key_dir
         self.calls = []
 
-    def release_fields(self, decision_id, note_ids):
+    def release_fields(self, decision_id, note_ids, request_id=None):
         recorded = self.store.read_stream(f"accessDecision-{decision_id}")
         assert recorded and recorded[-1].type == "AccessDecided", "released before AccessDecided was recorded"
         decided = recorded[-1].data

@@ -81,6 +81,7 @@ class DisclosureDecided(Event):
     note_ids: list
     authorization_id: Optional[str]
     decided_at: str
+    seal: Optional[str] = None  # HMAC under decision.key: only this service's engine run makes one
 
 
 @dataclass(frozen=True)
