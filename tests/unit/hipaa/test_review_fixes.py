@@ -34,3 +34,51 @@ def test_164_512_l_compelled_workers_comp_disclosure_is_required_by_law(run, exp
                  "minimum_necessary_applies": False, "accounting_required": True})
     permitted_only = run({"requester": carrier, "purpose": "workers_comp"})
     expect(permitted_only, {"decision": "permit_minimum_necessary", "minimum_necessary_applies": True})
+
+
+def test_164_508_a_2_denial_names_the_exception_tried_and_not_met(run, expect):
+    """45 CFR 164.508(a)(2): a psychotherapy-notes denial cites the (a)(2)(i)(A)-(C) or (a)(2)(ii)
+    exception the request invoked and the condition that failed, not only the general rule.
+    (RV-05, RV-58, RV-60, RV-62, RV-74)"""
+    psych = {"note_kind": "psychotherapy"}
+    left = run({**psych, "requester": {"role": "former_workforce_clinician", "is_originator": True,
+                                       "is_workforce": False}, "purpose": "treatment"})
+    expect(left, {"decision": "deny", "cites": ["164.508(a)(2)", "164.508(a)(2)(i)(A)"]})
+    outside = run({**psych, "requester": {"role": "trainee", "in_ce_training_program": False,
+                                          "is_workforce": False}, "purpose": "training"})
+    expect(outside, {"decision": "deny", "cites": "164.508(a)(2)(i)(B)"})
+    spouse = run({**psych, "requester": {"role": "defense_counsel"},
+                  "purpose": "legal_defense_vs_individual",
+                  "proceeding": {"initiator": "Spouse of P-001", "defendant": "Northside"}})
+    expect(spouse, {"decision": "deny", "cites": "164.508(a)(2)(i)(C)"})
+    attorney = run({**psych, "requester": {"role": "attorney"}, "purpose": "serious_threat",
+                    "good_faith_belief_imminent": True, "imminent_threat": True})
+    expect(attorney, {"decision": "deny",
+                      "cites": ["164.508(a)(2)", "164.508(a)(2)(ii)", "164.512(j)(1)(i)(B)"]})
+    alive = run({**psych, "requester": {"role": "coroner_me"}, "purpose": "coroner_me",
+                 "patient_deceased": False})
+    expect(alive, {"decision": "deny", "cites": ["164.508(a)(2)(ii)", "164.512(g)(1)"]})
+
+
+def test_164_502_g_parent_as_personal_representative_is_cited(run, expect):
+    """45 CFR 164.502(g)(1), (g)(3): a parent exercises an unemancipated minor's access as the
+    personal representative; both the access grant and the psychotherapy-notes discretion say
+    so.  (RV-39, RV-40)"""
+    parent = {"role": "parent", "identity_verified": True}
+    out = run({"requester": parent, "purpose": "individual_access"})
+    expect(out, {"decision": "permit", "cites": ["164.524(a)(1)", "164.502(g)(3)"]})
+    out = run({"requester": parent, "purpose": "individual_access", "note_kind": "psychotherapy"})
+    expect(out, {"decision": "discretionary", "cites": ["164.524(a)(1)(i)", "164.502(g)(3)"]})
+
+
+def test_164_508_b_5_relied_on_revocation_and_160_203_consent_are_cited(run, expect, auth):
+    """45 CFR 164.508(b)(5): an oral revocation does not end an authorization -- the permit cites
+    (b)(5). 45 CFR 160.203(b): a TPO disclosure that met the stricter state consent rule cites it.
+    (RV-95, RV-73)"""
+    oral = run({"note_kind": "psychotherapy",
+                "authorization": auth(revoked=True, revocation={"in_writing": False,
+                                                                "received_at": "2026-04-20T09:00:00Z"})})
+    expect(oral, {"decision": "permit", "cites": ["164.508(a)(2)", "164.508(b)(5)"]})
+    consented = run({"jurisdiction_overlay": {"payment_requires_patient_consent": True},
+                     "patient_consent": True})
+    expect(consented, {"decision": "permit_minimum_necessary", "cites": ["164.506(c)(3)", "160.203(b)"]})

@@ -22,7 +22,8 @@ def apply(case: Case, ruling: Ruling) -> Ruling:
         return ruling
     if case.fact("patient_consent") is True:
         return ruling.with_reason(f"State law requires the patient's consent for {case.purpose} "
-                                  "disclosures; consent is on file.")
+                                  "disclosures; consent is on file.").but(
+            extra_citations=ruling.extra_citations + ("45 CFR 160.203(b)",))
     return deny(f"45 CFR 160.203(b) (more stringent state law: {case.purpose} disclosures require "
                 "the patient's consent); 164.506(b)",
                 f"State law requires the patient's consent before a {case.purpose} disclosure, and "

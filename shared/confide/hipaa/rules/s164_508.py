@@ -24,7 +24,7 @@ from dataclasses import replace
 
 from confide.hipaa.authorization import Defect, authorization_defects, revocation_effective
 from confide.hipaa.minimum_necessary import MinimumNecessaryPolicy
-from confide.hipaa.rules import s164_502, s164_512
+from confide.hipaa.rules import s164_502, s164_512, s164_524
 from confide.hipaa.rules._case import Case
 from confide.hipaa.rules._ruling import (BASIS_AUTHORIZATION, BASIS_NONE, BASIS_TPO, DENY,
                                          DISCRETIONARY, PERMIT, Ruling, deny, rule_string)
@@ -78,15 +78,17 @@ def authorization_ruling(case: Case) -> tuple[Ruling | None, list[Defect]]:
         return Ruling("deny", defects_rule(defects), reasons), defects
     psych = case.note_kind == "psychotherapy"
     reasons = ["Permitted, not compelled: the practice may still decline."]
-    if revocation_effective(auth, case.at) is False and (auth.get("revoked") or auth.get("revocation")):
+    relied_on = revocation_effective(auth, case.at) is False and bool(auth.get("revoked") or auth.get("revocation"))
+    if relied_on:
         rev = auth.get("revocation") or {}
         reasons.insert(0, "The revocation is not effective for this decision: it is oral or was "
                        f"received after it ({rev.get('received_at')}); reliance is protected "
                        "(164.508(b)(5)(i)).")
     rule = rule_string(f"{A2}, 164.508(c)" if psych else "164.508(a)(1), 164.508(c)",
                        s164_502.MN_NA_AUTHORIZATION, "accounting excluded 164.528(a)(1)(iv)")
+    extra = ("45 CFR 164.508(b)(5)",) if relied_on else ()  # revocation oral or received later
     return Ruling(PERMIT, rule, tuple(reasons), (_released_under(auth, case.note_kind),), False,
-                  BASIS_AUTHORIZATION), []
+                  BASIS_AUTHORIZATION, extra), []
 
 
 # (a)(2)(i)(B): who can be in the covered entity's *own* training program -- its workforce
@@ -195,10 +197,49 @@ def _exception_ii(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
     return None
 
 
+# purpose -> the 164.512 paragraph that 164.508(a)(2)(ii) excepts for it (tried, not met)
+_EXCEPTED_PARAGRAPH = {"serious_threat": "164.512(j)(1)(i)", "coroner_me": "164.512(g)(1)",
+                       "health_oversight": "164.512(d)", "required_by_law": "164.512(a)(1)",
+                       "hhs_compliance": "164.502(a)(2)(ii)"}
+
+
+def _not_met(case: Case, policy: MinimumNecessaryPolicy) -> tuple[str, ...]:
+    """The psychotherapy-notes exceptions a request invoked (by its purpose or facts) that did not
+    apply: cited alongside 164.508(a)(2) in a denial so the denial names what was tried."""
+    out: list[str] = []
+    purpose = case.purpose
+    if case.is_originator and purpose == "treatment":
+        out.append("45 CFR 164.508(a)(2)(i)(A)")
+    if purpose == "training" or (purpose == "treatment" and case.req_flag("supervises_author") is True):
+        out.append("45 CFR 164.508(a)(2)(i)(B)")
+    if purpose == "legal_defense_vs_individual":
+        out.append("45 CFR 164.508(a)(2)(i)(C)")
+    paragraph = _EXCEPTED_PARAGRAPH.get(purpose)
+    if paragraph:
+        out += ["45 CFR " + A2_II, "45 CFR " + paragraph]
+        # the condition of that paragraph that failed, e.g. 164.512(j)(1)(i)(B) (no one able to
+        # prevent the threat)
+        rule = {"serious_threat": s164_512.serious_threat, "coroner_me": s164_512.coroner}.get(purpose)
+        failed = rule(case, policy) if rule else None
+        if failed is not None and not failed.permits:
+            out += failed.citations
+    return tuple(out)
+
+
 def psychotherapy_notes(case: Case, policy: MinimumNecessaryPolicy) -> Ruling:
     """164.508(a)(2): decide a request for psychotherapy-note content (always returns a ruling):
     the (a)(2)(i)(A)-(C) and (a)(2)(ii) exceptions, then a valid psychotherapy-notes
-    authorization, then the individual's request (164.524(a)(1)(i): discretionary), else deny."""
+    authorization, then the individual's request (164.524(a)(1)(i): discretionary), else deny.
+    A denial also cites each exception the request invoked that was not met (:func:`_not_met`)."""
+    ruling = _psychotherapy_notes(case, policy)
+    if ruling.decision == DENY:
+        extra = tuple(dict.fromkeys(c for c in _not_met(case, policy) if c not in ruling.citations))
+        if extra:
+            ruling = ruling.but(extra_citations=ruling.extra_citations + extra)
+    return ruling
+
+
+def _psychotherapy_notes(case: Case, policy: MinimumNecessaryPolicy) -> Ruling:
     purpose, role = case.purpose, case.role
     reasons: list[str] = []
 
@@ -256,7 +297,8 @@ def psychotherapy_notes(case: Case, policy: MinimumNecessaryPolicy) -> Ruling:
                           ("Psychotherapy notes are outside the right of access; the originator may "
                            "choose to release them (state law may grant access). Default: deny; "
                            "safest path is the originator's decision plus a psychotherapy-notes "
-                           "authorization.",), None, None, BASIS_NONE)
+                           "authorization.",), None, None, BASIS_NONE,
+                          s164_524.PERSONAL_REPRESENTATIVE if role == "parent" else ())
 
     if defects:
         return auth_ruling.with_reason(*reasons)

@@ -15,6 +15,9 @@ from confide.hipaa.rules._case import Case, days_after
 from confide.hipaa.rules._ruling import BASIS_INDIVIDUAL, PERMIT, Ruling, deny, rule_string
 
 ACCESS_PURPOSES = frozenset({"individual_access", "other", "treatment"})
+#: cited when a parent exercises the minor's rights: 164.502(g)(1) (treated as the individual),
+#: (g)(3) (a parent of an unemancipated minor is the personal representative)
+PERSONAL_REPRESENTATIVE = ("45 CFR 164.502(g)(1)", "45 CFR 164.502(g)(3)")
 
 
 def _due(case: Case) -> str:
@@ -33,11 +36,13 @@ def access(case: Case, policy: MinimumNecessaryPolicy | None = None) -> Ruling |
         return deny("45 CFR 164.524(a)(1) (the requester is not the individual)",
                     f"{case.requester.get('id')} asked for {case.patient}'s record.")
     if (individual or representative) and case.purpose in ACCESS_PURPOSES:
-        pr = ["A personal representative is treated as the individual (164.502(g)(1))."] if representative else []
+        pr = ["A personal representative is treated as the individual (164.502(g)(1)); a parent "
+              "is the personal representative of an unemancipated minor (164.502(g)(3))."] if representative else []
         return Ruling(PERMIT, rule_string("164.524(a)(1)", "response within 30 days, one 30-day "
                                           "extension (164.524(b)(2))"),
                       tuple(pr) + (_due(case), "Access is an obligation, not a choice."),
-                      ("entire designated record set progress notes",), False, BASIS_INDIVIDUAL)
+                      ("entire designated record set progress notes",), False, BASIS_INDIVIDUAL,
+                      PERSONAL_REPRESENTATIVE if representative else ())
     if role == "patient_designee" and case.purpose in ACCESS_PURPOSES:
         d = case.directed_by_patient or {}
         missing = [w for w, k in (("in writing", "in_writing"), ("signed", "signed"),
