@@ -34,6 +34,11 @@ class RelayWorker:
         try:
             sealed = self.sealer.seal()
             return sealed.sealed, self.relay.relay()
+        except Exception as exc:
+            # Sealing and relaying stop here until someone acts: say so on every tick, loudly
+            # (ids and positions only, never event data).
+            log.error("sealing/relaying halted: %s: %s", type(exc).__name__, exc)
+            raise
         finally:
             self._lock.release()
 

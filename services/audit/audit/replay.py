@@ -16,6 +16,7 @@ from psycopg import sql
 
 from audit.projections import PROJECTIONS, Row
 from confide.envelope import RecordedEvent, format_timestamp
+from confide.relay import RELAY_CHECKPOINT
 
 
 def event_dict(ev: RecordedEvent) -> dict:
@@ -121,7 +122,12 @@ def replay(store, names: Iterable[str] | None = None, progress: Callable[[int], 
 def _compare(store, conn, table: str) -> dict:
     live = sql.SQL("{}.{}").format(sql.Identifier(store.schema), sql.Identifier(table))
     rebuilt = sql.Identifier("rebuilt_" + table)
-    high = conn.execute(sql.SQL("SELECT coalesce(max(global_position), 0) FROM {}").format(live)).fetchone()[0]
+    # Compare up to what the live side should have applied: its own highest row or the relay's
+    # checkpoint, whichever is further (a relay pushed past events it never published shows here).
+    high = conn.execute(sql.SQL(
+        "SELECT greatest((SELECT coalesce(max(global_position), 0) FROM {}), "
+        "(SELECT coalesce(max(position), 0) FROM {}.checkpoints WHERE name = %s))").format(
+            live, sql.Identifier(store.schema)), (RELAY_CHECKPOINT,)).fetchone()[0]
     count = lambda t: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(t)).fetchone()[0]  # noqa: E731
     diff = lambda a, b: conn.execute(sql.SQL(  # noqa: E731
         "SELECT count(*) FROM (SELECT * FROM {a} WHERE global_position <= %s EXCEPT SELECT * FROM {b}) d"

@@ -84,7 +84,7 @@ def verify_token(token: str, key: bytes) -> dict:
     except jwt.PyJWTError:
         raise TokenError("invalid token") from None
     role, org, sub = claims["role"], claims["org"], claims["sub"]
-    if not all(isinstance(v, str) for v in (role, org, sub)) or role not in TOKEN_ROLES or not org:
+    if not all(isinstance(v, str) and v.isprintable() for v in (role, org, sub)) or role not in TOKEN_ROLES or not org:
         raise TokenError("invalid token") from None
     return claims
 

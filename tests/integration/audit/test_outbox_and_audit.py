@@ -156,3 +156,17 @@ def test_batch_publish_reports_how_many_were_delivered_before_an_unroutable_one(
     assert err.value.delivered == 2
     assert publisher.publish_batch(batch[:2]) == 2  # the channel is still usable
     publisher.close()
+
+
+def test_replay_flags_events_the_relay_checkpoint_skipped(store):
+    from audit.replay import apply_event, event_dict
+
+    first_stream, first = decision_event(patient="P-skip")
+    second_stream, second = decision_event(patient="P-skip")
+    store.append(first_stream, [first], -1)
+    skipped = store.append(second_stream, [second], -1).last_position
+    apply_event(store, event_dict(store.read_stream(first_stream)[0]))
+    with store.transaction() as conn:  # a relay checkpoint pushed past an event never published
+        store.write_checkpoint(RELAY_CHECKPOINT, skipped, conn)
+    report = replay(store, ["access_log"])
+    assert not report.matches and report.projections["access_log"]["missing_live"] == 1

@@ -63,3 +63,18 @@ def test_a_token_with_a_non_string_claim_is_refused_not_a_crash(tmp_path):
               "role": ["insurer_health_plan"], "iat": int(time.time()), "exp": int(time.time()) + 60}
     with pytest.raises(tokens.TokenError):
         tokens.verify_token(jwt.encode(claims, key, algorithm=tokens.ALGORITHM), key)
+
+
+@pytest.mark.parametrize("org", ["Acme\x00", "Acme\u202e", "Acme\n"])
+def test_a_token_whose_claims_hold_control_characters_is_refused(tmp_path, org):
+    import time
+
+    import jwt
+
+    from gateway import tokens
+
+    key = tokens.signing_key(tmp_path)
+    claims = {"iss": tokens.ISSUER, "aud": tokens.AUDIENCE, "sub": "x", "org": org, "role": "insurer_health_plan",
+              "iat": int(time.time()), "exp": int(time.time()) + 60}
+    with pytest.raises(tokens.TokenError):
+        tokens.verify_token(jwt.encode(claims, key, algorithm=tokens.ALGORITHM), key)
