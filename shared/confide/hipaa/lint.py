@@ -56,6 +56,18 @@ functional domains (leave/disability, driving, leaving home, help with care task
 status, housing, hygiene), progress language (gains, "no X in N days", goals met, regression,
 remission, firsts since intake) and prognosis synonyms (outlook, expected course, Px, risk of).
 
+v4 adds context filters and families found by a blind held-out batch (e): a diagnosis word used
+as a modifier ("PTSD symptoms", "OCD workbook"), family history and a relative as the subject of a
+diagnosis, a modality the patient read or heard about, a prognosis for a medical illness or given
+by another doctor, a musing about medication ("if she ever goes back on lithium"), functioning
+named as a goal, side effects read as medication monitoring rather than symptoms, a lone symptom
+named as a treatment target, conditional progress ("if gains maintained"), and a score change
+("PHQ-9 12, down from 18") kept with the test result.  New families: medication-list headers
+("Meds: none"), adherence by pronoun ("taking it as prescribed"), sub-scores and T-scores, MSE
+phrasing with the adjective first ("flat affect, poor eye contact"), dash-led plans, planned
+discharge, missed shifts/classes, "functioning improved", progress over N sessions, by a percent,
+"now X vs Y", "largely subsided", "less frequent", and "completed N of M sessions".
+
 Known limits: it is a suggestion aid, not a guarantee that a note holds no excluded content.
 Recall on phrasing outside these families is lower (see ``bench/lint_quality.py``, held-out
 batch d); speed is measured by ``bench/lint_speed.py``.
@@ -304,7 +316,7 @@ _MODALITY_CI_WORDS = [
 _MODALITY_CI = _alt(_MODALITY_CI_WORDS)
 # An acronym followed by a school word is not a modality ("PE teacher", "ACT score").
 _NOT_MOD = r"(?!\s+(?:teachers?|class(?:es)?|coach|scores?|test|exam|prep|credits?|grades?|homework\s+for\s+school))"
-_MODALITY_CS = r"(?-i:\b(?:ACT|IPT|CPT|ERP|EFT|IFS|SFBT|MBT|TFP|PE|MI|MET|CBT|DBT|EMDR)\b" + _NOT_MOD + r"(?:[-\u2011]based(?:\s+(?:interventions?|work|therapy))?)?)"
+_MODALITY_CS = r"(?-i:(?<!his\s)(?<!her\s)(?<!their\s)(?<!my\s)(?<!the\s)\b(?:ACT|IPT|CPT|ERP|EFT|IFS|SFBT|MBT|TFP|PE|MI|MET|CBT|DBT|EMDR)\b" + _NOT_MOD + r"(?:[-\u2011]based(?:\s+(?:interventions?|work|therapy))?)?)"
 _MODALITY = rf"(?:\b{_MODALITY_CI}\b(?:[-\u2011]based(?:\s+(?:interventions?|work))?)?|{_MODALITY_CS})"
 _FREQ_WORDS = [
     "weekly", "biweekly", "bi-weekly", "twice weekly", "twice a week", "twice per week",
@@ -346,6 +358,10 @@ _SCALE_WORDS = [
     "mmpi-2-rf", "mmpi-3", "pai", "cdi", "scared", "cgi-s", "cgi-i", "pss", "isi", "ess",
     "psqi", "cage", "ciwa", "cows", "rcads", "sdq", "cans", "bprs", "panss", "asq",
     "pcl-5 total", "phq-9 total",
+    # child and personality measures
+    "cbcl", "trf", "ysr", "basc", "basc-3", "conners", "conners-3", "snap-iv", "ados", "ados-2", "vineland",
+    "wiat", "cdi-2", "masc", "rcmas", "tscc", "mcmi", "mcmi-iv", "ders", "aaq-ii", "who-5", "phq-8", "ghq-12",
+    "mfq", "smfq", "pedsql",
 ]
 _SCALE_NAMES = [
     "beck depression inventory", "beck depression inventory-ii", "beck depression inventory ii",
@@ -537,6 +553,7 @@ _SYM_ALONE_WORDS = [
     "hypervigilant", "binge episodes", "compensatory purging", "restricting", "restriction",
     "self-injury", "urges to cut", "panic symptoms", "sense of foreshortened future",
     "foreshortened future", "survivor guilt", "low self-esteem", "feelings of hopelessness",
+    "psychotic symptoms", "psychotic sx", "psychosis", "manic symptoms", "hypomanic symptoms",
 ]
 _SYM_ALONE = _alt(_SYM_ALONE_WORDS)
 _SYM_ADJ = r"(?:\b" + _alt("""poor low decreased increased reduced diminished excessive frequent daily
@@ -656,7 +673,7 @@ _OTHER_EVENT = re.compile(
     r"interview|call|date|wedding|funeral|court|hearing|exam|test|school|work|job|movie|show)\b",
     re.IGNORECASE,
 )
-_SESSION_WORD = re.compile(r"\b(?:session|seen|therapy|psychotherapy|visit|appt|appointment|tx|telehealth|time\s+(?:in|out)|start(?:ed)?|began|end(?:ed)?|min)\b", re.IGNORECASE)
+_SESSION_WORD = re.compile(r"\b(?:session|sess|seen|therapy|psychotherapy|visit|appt|appointment|tx|telehealth|time\s+(?:in|out)|start(?:ed)?|began|end(?:ed)?|min)\b", re.IGNORECASE)
 # What may precede a bare time range that is the session's own time stamp.
 _RANGE_LABEL = re.compile(r"\s*(?:(?:date|time|times|dos|t)\s*[:=]?\s*|\d{1,2}/\d{1,2}(?:/\d{2,4})?\s*,?\s*)?", re.IGNORECASE)
 
@@ -700,8 +717,11 @@ def _sentence(text: str, s: int, e: int) -> str:
 
 
 def _med_filter(m: re.Match, text: str) -> tuple[int, int] | None:
-    """A dose or drug inside a dream or story is session content, not prescribing."""
+    """A dose or drug inside a dream or story, or in a musing ("if she ever goes back on
+    lithium", "what if", a joke), is session content, not prescribing."""
     if _NARRATIVE.search(_sentence(text, m.start(), m.end())):
+        return None
+    if _MED_HYPO.search(_clause_before(text, m.start())):
         return None
     return m.span()
 
@@ -730,6 +750,8 @@ def _dx_filter(m: re.Match, text: str) -> tuple[int, int] | None:
         return None
     if _COLLOQUIAL.search(text, max(0, s - 20), s) or _THIRD_PARTY.search(text, max(0, s - 30), s):
         return None
+    if _DX_ATTRIB_AFTER.match(text, m.end()) or _dx_someone_else(m, text):
+        return None
     return m.span()
 
 
@@ -738,6 +760,8 @@ def _sym_filter(m: re.Match, text: str) -> tuple[int, int] | None:
     n_items = len(_SYM_ITEM_RE.findall(lst))
     lead = _SYM_LEAD_BEFORE.search(text, max(0, m.start() - 60), m.start())
     if lead or n_items >= 2 or _SYM_HIGH.match(lst) or _SYM_MEASURE.search(lst):
+        if _sym_not_summary(m, text, n_items, bool(lead)):
+            return None
         # report the symptom list itself (tight), not the lead-in verb
         return m.span("list")
     return None
@@ -894,8 +918,8 @@ _add(_MED, _MED_PATTERNS[11:], _med_filter, {"mg", "mcg", "<mg>"})
 _add("session_start_stop_times", _SESSION_PATTERNS, _session_filter, {"<clock>"})
 _add(_MODC, _MOD_PATTERNS[0:1], None, {"cpt", "<cpt>"})
 _add(_MODC, _MOD_PATTERNS[1:2], None, {"focused", "based", "oriented"})
-_add(_MODC, _MOD_PATTERNS[2:3] + _MOD_PATTERNS[4:7], lambda m, t: _ctx_filter(m, t), _FREQ_T)
-_add(_MODC, _MOD_PATTERNS[3:4], lambda m, t: _ctx_filter(m, t), _longest_tokens(_MODALITY_CI_WORDS)
+_add(_MODC, _MOD_PATTERNS[2:3] + _MOD_PATTERNS[4:7], lambda m, t: _mod_filter(m, t), _FREQ_T)
+_add(_MODC, _MOD_PATTERNS[3:4], lambda m, t: _mod_filter(m, t), _longest_tokens(_MODALITY_CI_WORDS)
      | _words("act ipt cpt erp eft ifs sfbt mbt tfp pe mi met cbt dbt emdr"))
 _add(_MODC, _MOD_PATTERNS[7:], None, _MIN_T)
 _add("clinical_test_results", _TEST_PATTERNS[:3], None, _longest_tokens(_SCALE_WORDS))
@@ -904,9 +928,9 @@ _add("summary_diagnosis", _DX_PATTERNS[:1], _dx_filter, _longest_tokens(_DX_WORD
     "mdd gad ptsd cptsd ocd ocpd adhd add bpd asd aud oud cud sud odd pdd pmdd dmdd bed bdd did gd ncd sad bp bpi bpii bp1 bp2"))
 _add("summary_diagnosis", _DX_PATTERNS[1:2], None, {"<icd>"})
 _add("summary_diagnosis", _DX_PATTERNS[2:3], None, _words("dx diagnosis"))
-_add("summary_diagnosis", _DX_PATTERNS[3:], None, _words(
+_add("summary_diagnosis", _DX_PATTERNS[3:], lambda m, t: _dx_filter(m, t), _words(
     "criteria diagnosis diagnoses diagnosed dx impression impressions carries working"), fallback=True)
-_add("summary_functional_status", _FUNC_PATTERNS)
+_add("summary_functional_status", _FUNC_PATTERNS, lambda m, t: None if _func_goal(m, t) else m.span())
 _add("summary_treatment_plan", _PLAN_PATTERNS)
 _SX = "summary_symptoms"
 _add(_SX, [_SYM_LIST], _sym_filter, _longest_tokens(_SYM_ALONE_WORDS) | _words(
@@ -917,7 +941,7 @@ for _i, _t in enumerate(["mood affect", "sleep appetite energy concentration mot
                          "lost gained", "si hi avh"]):
     _add(_SX, _SYM_PATTERNS_OTHER[_i:_i + 1], None, _words(_t))
 assert len(_SYM_PATTERNS_OTHER) == 6
-_add("summary_prognosis", _PROG_PATTERNS)
+_add("summary_prognosis", _PROG_PATTERNS, lambda m, t: _px_filter(m, t))
 _PG_T = ["progress"] * 4 + ["since"] * 2 + ["remitted resolved plateaued stabilized improved worsened",
          "plateaued", "from", "from", "sober abstinent clean", "sober abstinent clean", "goal goals",
          "than", "doing", "goal goals", "down up reduced decreased increased", "quit stopped",
@@ -1147,7 +1171,7 @@ _PAST_AFTER = re.compile(
 
 def _func_filter(m: re.Match, text: str) -> tuple[int, int] | None:
     """'She lost her job at 22' is biography; functional status is the current state."""
-    if _PAST_AFTER.match(text, m.end()):
+    if _PAST_AFTER.match(text, m.end()) or _func_goal(m, text):
         return None
     return _ctx_filter(m, text)
 
@@ -1207,7 +1231,7 @@ for _i, _t in enumerate(_FUNC_V3_T):
     _add(_FN, _FUNC_V3[_i:_i + 1], _func_filter, _T(_t))
 _PX_V3_T = ["prognosis px outlook course", "outlook course px", "course", "risk", "likely unlikely expected"]
 for _i, _t in enumerate(_PX_V3_T):
-    _add("summary_prognosis", _PX_V3[_i:_i + 1], _plan_filter, _T(_t))
+    _add("summary_prognosis", _PX_V3[_i:_i + 1], lambda m, t: _px_filter(m, t), _T(_t))
 _PG_V3_T = [
     "gains gain", "gains",
     """harm cutting sib nssi drinking alcohol use substance panic attack attacks episode episodes
@@ -1221,11 +1245,195 @@ _PG_V3_T = [
 assert len(_PG_V3_T) == len(_PG_V3)
 for _i, _t in enumerate(_PG_V3_T):
     _add("summary_progress_to_date", _PG_V3[_i:_i + 1],
-         _remission_filter if _t == "remission" else _plan_filter, _T(_t))
+         _remission_filter if _t == "remission" else _ctx_filter, _T(_t))
 _MOD_V3_T = ["zoom telehealth video phone telephone doxy teams facetime webex secure",
              "min mins minute minutes <min>", "min mins minute minutes <min>", "session visit", None, None]
 for _i, _t in enumerate(_MOD_V3_T):
-    _add(_MODC, _MOD_V3[_i:_i + 1], _ctx_filter, _FREQ_T if _t is None else _T(_t))
+    _add(_MODC, _MOD_V3[_i:_i + 1], lambda m, t: _mod_filter(m, t), _FREQ_T if _t is None else _T(_t))
+
+
+# ---- v4: context filters and phrase families -----------------------------------------------------
+# Written after a blind clinician-authored batch (e) exposed v3's misses by *kind*: attributive
+# diagnosis words, family history, reported/read-about modalities, medical prognoses, goals read
+# as current functioning, side effects read as symptoms, musings about medication; and recall gaps
+# in medication-list headers, pronoun adherence, scale sub-scores and T-scores, MSE phrasing,
+# dash-led plans, planned discharge, progress over a span of sessions, "now X vs Y" comparisons.
+
+# A diagnosis word used as a modifier names something else ("PTSD symptoms", "OCD group").
+_DX_ATTRIB_AFTER = re.compile(
+    r"[ \t]+(?:symptoms?|sx|nightmares?|flashbacks?|triggers?|reminders?|meds?|medications?|groups?|"
+    r"clinic|program|specialists?|support|workbook|awareness|coach(?:ing)?|evaluation|eval|testing|"
+    r"screen(?:ing)?|research|memoir|podcast|community|brain|rituals?|behaviou?rs?|episodes?)\b",
+    re.IGNORECASE)
+_FAM_HX = re.compile(r"\b(?:family\s+(?:history|hx)|fam(?:ily)?\s*hx|fhx|fh\s*[:\-]|runs\s+in\s+(?:the|her|his|their)\s+family)",
+                     re.IGNORECASE)
+_REL_SUBJ = re.compile(
+    rf"^\s*(?:(?:her|his|their|my|the|a|pt's|patient's|client's)\s+)?(?:\w+\s+)?{_RELATION}\s+"
+    r"(?:was|is|has|had|carries|got|gets|were|also|with|been|(?:was|has\s+been|had\s+been)\s+(?:recently\s+)?diagnosed)\b",
+    re.IGNORECASE)
+
+
+def _dx_someone_else(m: re.Match, text: str) -> bool:
+    """Family history ("FHx: mother bipolar") and a relative as the subject ("Mother was
+    diagnosed with bipolar disorder") are about someone else, not the patient's diagnosis."""
+    before = _clause_before(text, m.start())
+    return bool(_FAM_HX.search(before) or _REL_SUBJ.match(before))
+
+
+# A modality the patient read or heard about is session content, not treatment furnished.
+_MOD_INFO = re.compile(
+    r"\b(?:read|reads|reading|heard|hears|saw|watched|googled|looked\s+up|researched|asked\s+(?:me\s+)?about|"
+    r"curious\s+about|skeptical\s+(?:of|about)|afraid\s+of|scared\s+of|online|podcast|article|tiktok|"
+    r"instagram|youtube|book\s+about)\b", re.IGNORECASE)
+
+
+def _mod_filter(m: re.Match, text: str) -> tuple[int, int] | None:
+    if _MOD_INFO.search(_clause_before(text, m.start())):
+        return None
+    return _ctx_filter(m, text)
+
+
+# Musings about medication ("if she ever goes back on lithium", "what if", a joke) are content.
+_MED_HYPO = re.compile(r"\b(?:if|whether)\s+(?:\w+\s+){0,3}?ever\b|\bwhat\s+if\b|\bjok(?:e|es|ed|ing)\b|"
+                       r"\bimagin\w*|\bpretend\w*|\bfantas\w*", re.IGNORECASE)
+
+# A prognosis given by another doctor for a medical illness, or a relative's, is session content.
+_PX_MEDICAL = re.compile(
+    r"\b(?:oncologist|surgeon|cardiologist|neurologist|pulmonologist|nephrologist|hepatologist|ob/?gyn|"
+    r"pediatrician|vet|veterinarian|cancer|tumou?r|chemo\w*|radiation|biopsy|surgery|transplant|stroke|"
+    r"heart|kidney|liver|lung|covid|injury|fracture)\b", re.IGNORECASE)
+
+
+def _px_filter(m: re.Match, text: str) -> tuple[int, int] | None:
+    before = _clause_before(text, m.start())
+    if _PX_MEDICAL.search(before) or _THIRD_PARTY.search(text, max(0, m.start() - 30), m.start()):
+        return None
+    return _plan_filter(m, text)
+
+
+# Functioning named as a goal ("goals revised to focus on ... return to work") is not current status.
+_FUNC_GOAL = re.compile(
+    r"\b(?:goals?|objectives?|focus(?:ed|ing)?\s+on|work(?:ing)?\s+(?:toward|towards)|hop(?:es|ing)?\s+to|"
+    r"wants?\s+to|wanting\s+to|aims?\s+to|would\s+like\s+to|plans?\s+to|planning\s+to|dreams?\s+of)\b"
+    r"(?![^.;\n]*\b(?:but|although|though|yet|however)\b)", re.IGNORECASE)
+
+
+def _func_goal(m: re.Match, text: str) -> bool:
+    return bool(_FUNC_GOAL.search(_clause_before(text, m.start())[-60:]))
+
+
+_SE_ITEM = re.compile(rf"\b{_SE_WORDS}\b", re.IGNORECASE)
+_MED_CTX = re.compile(rf"{_DRUG}|\b(?:meds?|medications?|dose|side[- ]effects?|prescribed)\b", re.IGNORECASE)
+_TARGET_BEFORE = re.compile(r"\b(?:for|targeting|target|treat(?:s|ing|ed)?)\s+$", re.IGNORECASE)
+
+
+def _line_window(text: str, s: int, e: int, width: int = 150) -> str:
+    """Up to ``width`` characters either side of a span, within its line (a note entry; a drug
+    often sits one clause away from the side effect it caused, past a "Dr." or a ';')."""
+    lo, hi = max(0, s - width), min(len(text), e + width)
+    nl = text.rfind("\n", lo, s)
+    nr = text.find("\n", e, hi)
+    return text[nl + 1 if nl >= 0 else lo:nr if nr >= 0 else hi]
+
+
+def _sym_not_summary(m: re.Match, text: str, n_items: int, lead: bool) -> bool:
+    """Side effects reported in a sentence about a medication are medication monitoring, not a
+    symptom summary; a lone symptom named as a treatment's target ("CBT-I for insomnia") is not a
+    summary of symptoms either."""
+    items = _SYM_ITEM_RE.findall(m.group("list"))
+    if items and all(_SE_ITEM.search(i) for i in items) and _MED_CTX.search(_line_window(text, m.start(), m.end())):
+        return True
+    return n_items == 1 and not lead and bool(_TARGET_BEFORE.search(text, max(0, m.start() - 20), m.start()))
+
+
+_MED_V4 = [
+    # a medication-list header: "Meds: none currently", "Current medications: sertraline 50 mg"
+    rf"(?:^|(?<=[.;\n(]))\s*(?:current\s+|psych(?:iatric)?\s+)?(?:meds|medications|rx)\s*(?:list\s*)?:\s*"
+    rf"(?:none(?:\s+(?:currently|at\s+this\s+time|reported))?|nil|n/a|no\s+changes?|unchanged|(?:see|per)\s+\w+|"
+    rf"{_DRUG}{_DRUGTAIL}(?:\s*,\s*{_DRUG}{_DRUGTAIL})*)",
+    # adherence without a drug name
+    r"\b(?:taking|takes|took|using)\s+(?:it|them|(?:her|his|their|all)\s+(?:meds|medications?|pills|doses))\s+"
+    r"(?:as\s+(?:prescribed|directed)|consistently|regularly|reliably|inconsistently|sporadically|every\s+day|daily|most\s+days)",
+    r"\b(?:good|poor|fair|partial|full|excellent|inconsistent|improved|variable)\s+(?:med(?:ication)?\s+)?(?:adherence|compliance)\b",
+    r"\bmed(?:ication)?s?\s+(?:adherence|compliance)\s*(?::|is|was|remains)?\s*(?:good|poor|fair|partial|full|excellent|inconsistent|improved|variable|\d+\s*%)",
+]
+_add(_MED, _MED_V4[:1], _med_v3_filter, _words("meds medications rx"))
+_add(_MED, _MED_V4[1:2], _med_v3_filter, _words("taking takes took using"))
+_add(_MED, _MED_V4[2:], _med_v3_filter, _words("adherence compliance"))
+
+_TEST_V4 = [
+    # a sub-score or rater's score after the scale: "Vanderbilt scores from teacher: inattention 8/9"
+    rf"{_SCALE}(?:\s+[\w'-]+){{0,3}}?\s+(?:scores?|ratings?|subscales?|results?)\s*(?:from\s+(?:the\s+)?\w+\s*)?[:=]?\s*"
+    rf"(?:[\w-]+\s+){{0,2}}?\d+(?:\.\d+)?(?:\s*/\s*\d+)?(?:\s+items?\s+(?:positive|endorsed|elevated))?",
+    # a T-score (standardised test result), with an optional scale and sub-scale before it
+    rf"(?:{_SCALE}\s+)?(?:[A-Za-z-]+\s+){{0,2}}?\bT[- ]?scores?\s*(?:of|=|:|was|is|at)?\s*\d+(?:\s*\([^)]{{1,20}}\))?",
+]
+_add("clinical_test_results", _TEST_V4[:1], None, _longest_tokens(_SCALE_WORDS))
+_add("clinical_test_results", _TEST_V4[1:], None, _words("score scores tscore tscores"))
+
+_FUNC_V4 = [
+    rf"\b(?:missed|missing|misses)\s+(?:\w+\s+)?(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|several|multiple|many|a\s+few)\s+"
+    rf"(?:shifts|classes|lectures|(?:days?|weeks?)\s+(?:of|at|from)\s+(?:work|school|class))\b(?:\s+(?:this|last)\s+(?:week|month|semester|term))?"
+    rf"(?:\s+(?:because\s+of|due\s+to|d/t)\s+(?:the\s+|her\s+|his\s+)?\w+)?",
+    rf"\b(?:(?:overall|occupational|social|academic|daily)\s+)?functioning\s+(?:has\s+|is\s+|remains\s+)?(?:improved|improving|declined|declining|worsened|stable|unchanged|impaired|intact|poor|limited)\b(?:\s*:{_CLAUSE}{{1,120}})?",
+    r"\b(?:able|unable)\s+to\s+(?:go|get|drive|walk|travel)\s+(?:out\b|to\s+(?:the\s+)?(?:\w+\s+){0,2}?(?:store|grocery(?:\s+store)?|market|mall|church|gym|bank|pharmacy|park|post\s+office))"
+    r"(?:\s+(?:alone|by\s+(?:her|him|them)self|independently|on\s+(?:her|his|their)\s+own))?",
+]
+_add(_FN, _FUNC_V4[:1], _func_filter, _words("missed missing misses"))
+_add(_FN, _FUNC_V4[1:2], _func_filter, _words("functioning"))
+_add(_FN, _FUNC_V4[2:], _func_filter, _words("able unable"))
+
+_PLAN_V4 = [
+    rf"{_CLAUSE_START}(?:tx\s+|treatment\s+)?plan\s*{_DASH}\s*{_CLAUSE_SEMI}{{1,300}}",
+    rf"\b(?:anticipated|expected|planned|projected|tentative|target)\s+(?:discharge|termination|step[- ]down)(?:\s+date)?\b{_CLAUSE}{{0,100}}",
+]
+_add(_PL, _PLAN_V4[:1], _plan_filter, _words("plan"))
+_add(_PL, _PLAN_V4[1:], _plan_filter, _words("discharge termination step"))
+
+_AFF_ADJ = (r"(?:flat|blunted|constricted|restricted|labile|congruent|incongruent|mood[- ]congruent|bright|brighter|"
+            r"tearful|anxious|depressed|dysphoric|irritable|euthymic|expansive|euphoric|full(?:\s+range)?|reactive|guarded)")
+_MOOD_ITEM = r"(?:anxious|depressed|dysphoric|irritable|euthymic|low|elevated|expansive|euphoric)\s+mood"
+_EYE_ITEM = r"(?:poor|fair|limited|fleeting|minimal|avoidant|intermittent|appropriate|decreased)\s+eye\s+contact"
+_TP_ITEM = (r"thought\s+process(?:es)?\s*(?::\s*|is\s+|was\s+)?(?:linear|logical|goal[- ]directed|tangential|circumstantial|"
+            r"disorganized|organized|concrete|coherent)")
+_MSE_ITEM = rf"(?:{_AFF_ADJ}\s+affect|{_MOOD_ITEM}|{_EYE_ITEM}|{_TP_ITEM})"
+_SYM_V4 = [
+    # mental status phrasing with the adjective first: "flat affect, poor eye contact"
+    rf"\b(?:{_MSE_ITEM}\s*,\s*(?:and\s+)?)*(?:{_AFF_ADJ}\s+affect|{_EYE_ITEM}|{_TP_ITEM})(?:\s*(?:,|and)\s*(?:and\s+)?{_MSE_ITEM})*",
+    r"\b(?:insight|judg(?:e)?ment)(?:\s*(?:and|/|&)\s*judg(?:e)?ment)?\s*(?::\s*|\s+)(?:fair|poor|limited|intact|impaired|partial|good)\b",
+]
+_add(_SX, _SYM_V4[:1], None, _words("affect contact thought"))
+_add(_SX, _SYM_V4[1:], None, _words("insight judgment judgement"))
+
+_PG_V4_NOUN = rf"(?:{_SYM_ALONE}|symptoms?|sx|anxiety|depression|urges|episodes|attacks|arguments|fights|conflicts?)"
+_PG_V4 = [
+    rf"\b(?:(?:pt|patient|client|she|he|they)\s+)?(?:is\s+|are\s+|has\s+been\s+|continues\s+to\s+be\s+)?progressing\s+"
+    rf"(?:slowly|well|steadily|gradually|nicely|as\s+expected|(?:toward|towards)\s+(?:\w+\s+){{0,2}}?goals?)\b"
+    rf"(?:\s*[;,]\s*(?:fewer|less|more|decreased|reduced)\s+{_CLAUSE}{{1,60}})?",
+    rf"\bfewer\s+(?:\w+\s+){{1,4}}?(?:(?:reported|noted|endorsed)\s+)?since\s+{_PG_SINCE}",
+    rf"(?:\b{_PG_V4_NOUN}\s+(?:are\s+|is\s+)?)?\bnow\s+(?:\d+\s*(?:-\s*\d+\s*)?(?:x|times)\s*(?:/|per|a)\s*(?:wk|week|day|night|month|mo)|once\s+(?:a|per)\s+\w+|twice\s+(?:a|per)\s+\w+|\d+\s*/\s*10)"
+    rf"\s*(?:vs\.?|versus|compared\s+(?:to|with)|(?:down|up)\s+from|from)\s+\w+(?:\s+(?:at\s+)?(?:intake|baseline))?",
+    rf"\b(?:{_PG_NOUN})\s+(?:has\s+|have\s+)?(?:partially|largely|fully|mostly|completely|nearly|somewhat|significantly|markedly|substantially|greatly)\s+"
+    rf"(?:remitted|resolved|improved|reduced|decreased|subsided|abated|stabilized)\b",
+    rf"\b{_PG_V4_NOUN}\s+(?:are\s+|is\s+|have\s+been\s+|now\s+)?(?:much\s+|far\s+|a\s+lot\s+|somewhat\s+)?(?:less|more)\s+(?:frequent|intense|severe|distressing|disruptive|manageable|tolerable)\b",
+    r"\b(?:which|something|what)\s+(?:she|he|they|pt)\s+(?:couldn't|could\s*not|could\s+not|was\s+unable\s+to|wasn't\s+able\s+to|had\s+not\s+been\s+able\s+to)\s+(?:do\s+|manage\s+)?"
+    r"(?:at|before|prior\s+to)\s+(?:intake|baseline|admission|the\s+start\s+of\s+(?:treatment|tx|therapy)|(?:we|she|he|they)\s+(?:started|began))",
+    r"\b(?:completed|finished|attended)\s+(?:\d+|\w+)\s+(?:of|out\s+of|/)\s+(?:\d+|\w+)\s+(?:planned\s+|scheduled\s+)?(?:[\w-]+\s+)?(?:sessions|modules)\b",
+    rf"\b(?:{_PG_NOUN})\s+(?:has\s+|have\s+|is\s+|are\s+)?(?:\w+\s+)?{_PG_CHANGE}\s+(?:\w+\s+)?(?:over|across|during|in)\s+(?:the\s+)?(?:past|last|previous|first)\s+"
+    r"(?:\d+|few|several|two|three|four|five|six|couple\s+of)\s+(?:sessions|weeks|months|visits)\b",
+    rf"\b\d+\s*%\s+(?:reduction|decrease|drop|decline|increase|improvement)\b(?:\s+(?:in|of)\s+{_CLAUSE}{{1,60}})?",
+    rf"\b(?:{_PG_NOUN})\s+(?:has\s+|have\s+|is\s+|are\s+)?(?:\w+\s+)?{_PG_CHANGE}\s+(?:by\s+)?(?:about\s+|roughly\s+|~)?\d+\s*%(?:\s+since\s+{_PG_SINCE})?",
+]
+_PG_V4_T = ["progressing", "fewer", "now",
+            "partially largely fully mostly completely nearly somewhat significantly markedly substantially greatly",
+            "frequent intense severe distressing disruptive manageable tolerable", "which something what",
+            "completed finished attended", "past last previous first",
+            "reduction decrease drop decline increase improvement",
+            "halved doubled improved improving improvement worsened worsening worse better remitted resolved resolving "
+            "stabilized stable plateaued declined declining decreased reduced unchanged progressed regressed change"]
+assert len(_PG_V4_T) == len(_PG_V4)
+for _i, _t in enumerate(_PG_V4_T):
+    _add("summary_progress_to_date", _PG_V4[_i:_i + 1], _ctx_filter, _T(_t))
 
 
 # ---- quoted speech ---------------------------------------------------------------------------
@@ -1233,6 +1441,10 @@ _QUOTE_CH = re.compile("[\"'\u2018\u2019\u201c\u201d]")
 _DIGIT = re.compile(r"\d")
 _DRUG_RX = re.compile(_DRUG, re.IGNORECASE)
 _NUMERIC_OK = {"medication_prescription_and_monitoring", "clinical_test_results"}
+
+
+_SCORE_CHANGE = re.compile(r"[^.;\n]{0,40}")
+_SCORE_DELTA = re.compile(r"(?:down|up)\s+from\b|(?:dropped|fell|rose|decreased|increased)\s+(?:from|by)\b", re.IGNORECASE)
 
 
 def _quote_spans(text: str) -> list[tuple[int, int]]:
@@ -1307,6 +1519,12 @@ def _spans(text: str, gated: bool = True) -> dict[str, list[tuple[int, int]]]:
         for s, e in spans:
             if not any(ts < e and s < te for ts, te in tight):
                 tight.append((s, e))
+    tests = found["clinical_test_results"]
+    if tests and found["summary_progress_to_date"]:  # "PHQ-9 = 14 today, down from 19 at intake"
+        found["summary_progress_to_date"] = [
+            (s, e) for s, e in found["summary_progress_to_date"]
+            if not any(te <= s and _SCORE_CHANGE.fullmatch(text, te, s) for _, te in tests)
+            or not _SCORE_DELTA.match(text, s)]
     progress = found["summary_progress_to_date"]
     if progress:  # a symptom named inside a progress statement ("Nightmares have resolved")
         found["summary_symptoms"] = [(s, e) for s, e in found["summary_symptoms"]

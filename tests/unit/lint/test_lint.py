@@ -81,6 +81,23 @@ POSITIVES = [
     ("Has made moderate progress toward goals.", "summary_progress_to_date",
      "moderate progress toward goals"),
     ("Symptoms improved since intake.", "summary_progress_to_date", "Symptoms improved since intake"),
+    # v4 phrase families
+    ("Current meds: none at this time.", "medication_prescription_and_monitoring",
+     "Current meds: none at this time"),
+    ("Reports taking them as directed.", "medication_prescription_and_monitoring", "taking them as directed"),
+    ("He reports pretty good med adherence.", "medication_prescription_and_monitoring", "good med adherence"),
+    ("BASC-3 parent report: hyperactivity T-score 71.", "clinical_test_results", "hyperactivity T-score 71"),
+    ("MSE: constricted affect, fair eye contact.", "summary_symptoms", "constricted affect, fair eye contact"),
+    ("Projected discharge date 6/30.", "summary_treatment_plan", "Projected discharge date 6/30"),
+    ("Missed three classes this week due to panic.", "summary_functional_status",
+     "Missed three classes this week due to panic"),
+    ("Panic has largely subsided.", "summary_progress_to_date", "Panic has largely subsided"),
+    ("Mood symptoms improved over the past six weeks.", "summary_progress_to_date",
+     "Mood symptoms improved over the past six weeks"),
+    ("Attended 5 of 8 group sessions.", "summary_progress_to_date", "Attended 5 of 8 group sessions"),
+    ("Urges now 2x/wk vs daily.", "summary_progress_to_date", "Urges now 2x/wk vs daily"),
+    ("Anxiety symptoms decreased 25% since March.", "summary_progress_to_date",
+     "Anxiety symptoms decreased 25% since March"),
 ]
 
 
@@ -112,6 +129,17 @@ NEGATIVES = [
     "The meeting with his boss is from 9:00 to 9:30 on Monday.",
     "He paid $90 for the ticket.",
     "Her father's AA meetings every Tuesday were the only calm time.",
+    # v4 context: someone else's diagnosis or prognosis, a diagnosis word as a modifier, a
+    # modality read about, a medication mused about, functioning named as a goal
+    "Her aunt was diagnosed with schizophrenia in her twenties.",
+    "FHx: father with alcohol use disorder.",
+    "Dad has PTSD from Iraq.",
+    "She bought an OCD workbook and hid it from her husband.",
+    "He listened to a podcast about DBT and thinks it sounds 'culty.'",
+    "Her surgeon says the prognosis is excellent after the biopsy.",
+    "If she ever restarts Zoloft she wants it to be her decision.",
+    "One of her goals is to get back to work by spring.",
+    "He got a 30 on his ACT.",
 ]
 
 
@@ -123,6 +151,16 @@ def test_process_notes_and_narrative_are_clean(text):
 def test_drug_in_dream_clause_does_not_hide_a_real_prescription():
     text = "Increased sertraline to 100 mg; she dreamt of a door."
     assert [f.text for f in lint(text)] == ["Increased sertraline to 100 mg"]
+
+
+def test_side_effects_in_a_medication_entry_are_not_a_symptom_summary():
+    cats = _cats("Started Zoloft 50 mg; c/o headaches and nausea since.")
+    assert cats == {"medication_prescription_and_monitoring"}
+    assert "summary_symptoms" in _cats("Reports headaches and nausea most days.")
+
+
+def test_a_change_right_after_a_score_stays_with_the_score():
+    assert _cats("PHQ-9 = 9 today, down from 15.") == {"clinical_test_results"}
 
 
 def test_session_range_must_be_session_length():
