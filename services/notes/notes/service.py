@@ -7,21 +7,17 @@ tooling that records call arguments (tracers, loggers) redacts them.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from confide.eventstore.provider import EventStore
+from confide.timestamps import now_utc
 from nameko.rpc import rpc
 
 from notes import handlers
 from notes import schemas as s
-from notes.dependencies import DecisionKeyDirProvider, KeyringProvider
+from confide.providers import DecisionKeyDir
+from notes.dependencies import KeyringProvider
 from notes.domain import errors
 
 USER_ERRORS = (errors.NotesError,)
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def hipaa_lint(text: str):
@@ -41,8 +37,8 @@ class NotesService:
 
     store = EventStore()
     keyring = KeyringProvider()
-    decision_key_dir = DecisionKeyDirProvider()
-    clock = staticmethod(utc_now)
+    decision_key_dir = DecisionKeyDir()
+    clock = staticmethod(now_utc)
     lint = staticmethod(hipaa_lint)
     engine = staticmethod(hipaa_decide)
 
