@@ -6,13 +6,13 @@ reach callers as nameko RemoteErrors with the domain error's class name as
 """
 from __future__ import annotations
 
-from marshmallow import ValidationError
 from nameko.rpc import RpcProxy, rpc
 
+from confide import validation
 from confide.eventstore.provider import EventStore
+from confide.providers import Clock, DecisionKeyDir
 
 from disclosures import handlers, schemas
-from disclosures.dependencies import Clock, DecisionKeyDir
 from disclosures.domain import commands, errors
 
 USER_ERRORS = (
@@ -23,19 +23,9 @@ USER_ERRORS = (
 def load(schema, payload) -> dict:
     """Validate ``payload`` fully; raise InvalidRequestError naming the first bad field."""
     try:
-        return schema.load(payload or {})
-    except ValidationError as exc:
-        messages = exc.normalized_messages()
-        raise errors.InvalidRequestError(f"invalid field {_first(messages)}", _first(messages), messages) from None
-
-
-def _first(messages, prefix: str = "") -> str:
-    if not isinstance(messages, dict) or not messages:
-        return prefix or "_schema"
-    key = sorted(messages, key=str)[0]
-    path = f"{prefix}.{key}" if prefix else str(key)
-    inner = messages[key]
-    return _first(inner, path) if isinstance(inner, dict) else path
+        return validation.load(schema, payload or {})
+    except validation.PayloadError as exc:
+        raise errors.InvalidRequestError(f"invalid field {exc.field}", exc.field, exc.messages) from None
 
 
 def _case_errors(call):

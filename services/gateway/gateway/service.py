@@ -15,12 +15,12 @@ from functools import wraps
 
 import eventlet
 
-from marshmallow import ValidationError
 from nameko.exceptions import RemoteError
 from nameko.rpc import RpcProxy
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
+from confide import validation
 from gateway import cdex, schemas
 from gateway.dependencies import HealthProbe, Tokens
 from gateway.errors import InvalidBody, MalformedJSON, RequestNotFound, error_reply
@@ -97,40 +97,12 @@ def _request_id(raw: str) -> str:
     return raw
 
 
-def _bad_text(text: str) -> bool:
-    # NUL (PostgreSQL text and jsonb cannot hold it) or a lone UTF-16 surrogate (not encodable).
-    return "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text)
-
-
-def _nul_field(value, path: str = "") -> str | None:
-    """Dotted path of the first string holding a NUL or a lone surrogate (no record holds one)."""
-    if isinstance(value, str):
-        return path or "_schema" if _bad_text(value) else None
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        return None
-    for key, item in items:
-        if isinstance(key, str) and _bad_text(key):
-            return f"{path}.{key!r}".lstrip(".")
-        found = _nul_field(item, f"{path}.{key}".lstrip("."))
-        if found:
-            return found
-    return None
-
-
 def _load(schema, body: dict) -> dict:
-    bad = _nul_field(body)
-    if bad:
-        raise InvalidBody(bad, {bad: ["must not contain NUL (\\u0000) or lone surrogate characters"]})
+    """``body`` loaded by ``schema``. Raises InvalidBody (422) naming the first bad field."""
     try:
-        return schema.load(body)
-    except ValidationError as exc:
-        messages = exc.normalized_messages()
-        field = sorted(messages, key=str)[0] if isinstance(messages, dict) and messages else "_schema"
-        raise InvalidBody(str(field), messages) from None
+        return validation.load(schema, body)
+    except validation.PayloadError as exc:
+        raise InvalidBody(exc.field, exc.messages) from None
 
 
 def _requester(claims: dict) -> dict:

@@ -12,6 +12,7 @@ from confide.hipaa.schemas import RequesterFactsSchema
 from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as MarshmallowValidationError
 
+from confide import validation
 from notes.domain.errors import ValidationError
 from notes.domain.model import DENIAL_GROUNDS
 
@@ -32,7 +33,6 @@ _id = lambda **kw: fields.String(validate=validate.Length(min=1, max=128), **kw)
 _new_id = lambda: str(uuid.uuid4())  # noqa: E731
 _int = lambda **kw: fields.Integer(strict=True, **kw)  # noqa: E731  (5.5, "5" and true are not scores)
 MAX_MEDICATIONS = 50
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class MedicationSchema(Schema):
@@ -217,52 +217,13 @@ class ExportDesignatedRecordSetSchema(Schema):
     requester = fields.Nested(RequesterSchema, required=True)
 
 
-def _flatten(messages, prefix: str = "") -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
-            out.update(_flatten(value, name))
-    else:
-        out[prefix or "_schema"] = [str(m) for m in (messages if isinstance(messages, list) else [messages])]
-    return out
-
-
-def _safe_key(key) -> str:
-    return str(key).encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def _bad_text(value, path: str):
-    """(field path, message) of the first string (or key) that cannot be stored as text: NUL, which
-    jsonb cannot hold, or a lone surrogate, which is not Unicode text (cannot be encoded or sealed)."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            return path, "must not contain NUL (\\u0000) characters"
-        if _SURROGATE.search(value):
-            return path, "must not contain lone surrogate characters (not valid Unicode text)"
-        return None
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    for key, inner in items:
-        name = f"{path}.{_safe_key(key)}" if path else _safe_key(key)
-        found = _bad_text(key, name) if isinstance(key, str) else None
-        found = found or _bad_text(inner, name)
-        if found:
-            return found
-    return None
-
-
 def load(schema_cls: type[Schema], payload) -> dict:
-    """Load ``payload`` with ``schema_cls``; raises ValidationError "field: message; ..." naming every bad field."""
-    if not isinstance(payload, dict):
-        raise ValidationError("payload: must be an object", {"payload": ["must be an object"]})
-    bad = _bad_text(payload, "")
-    if bad:
-        raise ValidationError(f"{bad[0]}: {bad[1]}", {bad[0]: [bad[1]]})
+    """Load ``payload`` with ``schema_cls``; raises ValidationError "field: message; ..." naming every
+    bad field (:func:`confide.validation.load`)."""
     try:
-        data = schema_cls().load(payload)
-    except MarshmallowValidationError as exc:
-        flat = _flatten(exc.messages)
-        raise ValidationError("; ".join(f"{k}: {' '.join(v)}" for k, v in sorted(flat.items())), flat) from None
+        data = validation.load(schema_cls, payload)
+    except validation.PayloadError as exc:
+        raise ValidationError(str(exc), exc.messages) from None
     return {k: _ids_to_str(v) for k, v in data.items()}
 
 
