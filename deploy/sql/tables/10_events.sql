@@ -29,6 +29,7 @@ CREATE INDEX IF NOT EXISTS events_category_idx ON :"schema".events (category, gl
 
 -- A patient's notes and authorizations without scanning every note of the
 -- practice: a partial expression index over the events that open those streams
--- (only they are parsed as jsonb, so other appends pay nothing).
+-- (only they are parsed as jsonb, so other appends pay nothing). The type list is
+-- rendered from confide.contracts.patient_index at install time.
 CREATE INDEX IF NOT EXISTS events_patient_idx ON :"schema".events (((data::jsonb) ->> 'patient_id'), type)
-  WHERE type IN ('ProgressNoteDrafted', 'PsychotherapyNoteDrafted', 'AuthorizationRecorded');
+  WHERE type IN (:patient_indexed_types);

@@ -5,14 +5,18 @@ its ``decided_at``, with the services' own code, and decided again by the curren
 :func:`confide.hipaa.engine.decide`:
 
 - ``DisclosureDecided`` in ``disclosureRequest-*``: the request as folded before the decision
-  (with any ``RequesterVerified``), then :func:`disclosures.facts.case_as_of` -- the same
+  (with any ``RequesterVerified``), then :func:`confide.contracts.casefile.case_as_of` -- the same
   read-only fact-gathering the disclosures service decides with (notes, their 164.501 lint
   categories, authorizations and revocations as known then).
 - ``AccessDecided`` recorded by the notes service for a read (no ``request_id``; the disclosures
   service's own ``AccessDecided`` copies a ``DisclosureDecided`` and is judged through it): the
-  note folded as of the decision (:func:`notes.handlers.load_note`), the requester and purpose the
-  decision recorded, and :func:`notes.handlers.build_case`. Facts the requester gave but the
-  decision did not record (beyond id, role, org) are not available and count as absent.
+  note's facts as of the decision (:func:`confide.contracts.casefile.note_facts`), the requester and
+  purpose the decision recorded, and :func:`confide.contracts.casefile.read_case`, the case file the
+  notes service decides with. Facts the requester gave but the decision did not record (beyond id,
+  role, org) are not available and count as absent.
+
+Everything is read through the published contracts (:mod:`confide.contracts`), never another
+service's code.
 
 A decision is reported when it now comes out differently (decision, controlling rule, or the
 fields released) or when it is not supported by the facts then known: it names an authorization
@@ -32,6 +36,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterator, Optional
 
 from confide import streams
+from confide.contracts import casefile
+from confide.contracts.disclosures import DisclosureRequestState, effective_requester, evolve
+from confide.timestamps import parse_ts
 
 Engine = Callable[[dict], Any]
 
@@ -101,10 +108,8 @@ def _judge(engine: Engine, case: dict) -> dict:
 # -- disclosures -------------------------------------------------------------------------------
 
 def _request_streams(store) -> Iterator[str]:
-    from disclosures import facts
-
     seen = set()
-    for event in facts.iter_category(store, streams.DISCLOSURE_REQUEST):
+    for event in casefile.iter_category(store, streams.DISCLOSURE_REQUEST):
         if event.stream_name not in seen:
             seen.add(event.stream_name)
             yield event.stream_name
@@ -112,21 +117,18 @@ def _request_streams(store) -> Iterator[str]:
 
 def rejudge_disclosures(store, engine: Engine) -> Iterator[Optional[Mismatch]]:
     """A Mismatch (or None when it holds) for every ``DisclosureDecided`` (see the module docstring)."""
-    from disclosures import facts, handlers
-    from disclosures.domain import model
-
     for name in _request_streams(store):
-        state = model.DisclosureRequestState(streams.id_of(name))
+        state = DisclosureRequestState(streams.id_of(name))
         for event in store.read_stream(name):
             if event.type == "DisclosureDecided" and state.request:
-                yield _judge_disclosure(store, engine, state, event.data, facts, handlers, model)
-            state = model.evolve(state, event.type, event.data)
+                yield _judge_disclosure(store, engine, state, event.data)
+            state = evolve(state, event.type, event.data)
 
 
-def _judge_disclosure(store, engine, state, decided: dict, facts, handlers, model) -> Optional[Mismatch]:
-    at = model.parse_ts(decided["decided_at"])
+def _judge_disclosure(store, engine, state, decided: dict) -> Optional[Mismatch]:
+    at = parse_ts(decided["decided_at"])
     request = state.request
-    gathered = facts.case_as_of(store, request, handlers.effective_requester(state), at)
+    gathered = casefile.case_as_of(store, request, effective_requester(state), at)
     current_auth = gathered.authorization.authorization_id if gathered.authorization else None
     recorded = _summary(decided, authorization_id=decided.get("authorization_id"), note_ids=decided.get("note_ids"))
     current = _summary(_judge(engine, gathered.case), authorization_id=current_auth,
@@ -134,7 +136,7 @@ def _judge_disclosure(store, engine, state, decided: dict, facts, handlers, mode
     findings = _outcome_findings(recorded, current)
     unsupported = []
     named = decided.get("authorization_id")
-    if named and not facts.authorization_as_of(store, named, at).exists:
+    if named and not casefile.authorization_as_of(store, named, at).exists:
         unsupported.append(f"authorization {named} was not on file at the decision time")
     elif named != current_auth:
         findings.append(f"authorization: recorded {named}, on the facts then known {current_auth}")
@@ -155,9 +157,7 @@ def _judge_disclosure(store, engine, state, decided: dict, facts, handlers, mode
 
 def rejudge_note_reads(store, engine: Engine) -> Iterator[Optional[Mismatch]]:
     """A Mismatch (or None when it holds) for every ``AccessDecided`` the notes service recorded for a read."""
-    from disclosures import facts
-
-    for event in facts.iter_category(store, streams.ACCESS_DECISION):
+    for event in casefile.iter_category(store, streams.ACCESS_DECISION):
         data = event.data
         if event.type != "AccessDecided" or data.get("request_id") or not data.get("note_id"):
             continue
@@ -165,10 +165,6 @@ def rejudge_note_reads(store, engine: Engine) -> Iterator[Optional[Mismatch]]:
 
 
 def _judge_read(store, engine, decided: dict) -> Optional[Mismatch]:
-    from disclosures.domain.model import parse_ts
-    from notes import handlers as notes_handlers
-    from notes.domain.errors import NoteNotFoundError
-
     missing = [k for k in ("decision_id", "decided_at", "purpose", "decision") if not decided.get(k)]
     if missing:  # a record an auditor cannot re-judge is itself a finding
         recorded = _summary({"decision": decided.get("decision"), "rule": decided.get("rule")},
@@ -179,22 +175,31 @@ def _judge_read(store, engine, decided: dict) -> Optional[Mismatch]:
                         [f"decision record lacks {', '.join(missing)}: it cannot be re-judged"], True)
     at = parse_ts(decided["decided_at"])
     recorded = _summary(decided, note_ids=[decided["note_id"]])
-    try:
-        note, _ = notes_handlers.load_note(store, decided["note_id"], as_of=at)
-    except NoteNotFoundError:
+    note = _note_as_of(store, decided["note_id"], at)
+    if note is None:
         current = _summary({"decision": "error", "rule": "note not on file at the decision time"})
         return Mismatch("note_read", decided["decision_id"], decided["decided_at"], decided.get("patient_id"), None,
                         recorded, current, [f"note {decided['note_id']} was not written by the decision time"],
                         True)
     requester = dict(decided.get("requester") or {})
-    case = notes_handlers.build_case(note, requester, decided["purpose"], decided.get("action") or "use",
-                                     decided["decided_at"])
-    current = _summary(_judge(engine, case), note_ids=[note.note_id])
+    case = casefile.read_case(note, requester, decided["purpose"], decided.get("action") or "use",
+                              decided["decided_at"])
+    current = _summary(_judge(engine, case), note_ids=[note["note_id"]])
     findings = _outcome_findings(recorded, current)
     if not findings:
         return None
     return Mismatch("note_read", decided["decision_id"], decided["decided_at"], decided.get("patient_id"), None,
                     recorded, current, findings)
+
+
+def _note_as_of(store, note_id: str, at) -> Optional[casefile.NoteFacts]:
+    """The note's facts from the events recorded by ``at``; None when it was not written by then."""
+    for category, kind in casefile.NOTE_CATEGORIES.items():
+        events = [(e.type, e.data) for e in store.read_stream(streams.stream_name(category, note_id))
+                  if e.recorded_at <= at]
+        if events:
+            return casefile.note_facts(kind, events, note_id)
+    return None
 
 
 # -- the whole log -------------------------------------------------------------------------------

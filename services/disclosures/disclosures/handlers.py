@@ -17,23 +17,24 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import random
-import time
 import uuid
 from datetime import timedelta
 from typing import Any, Callable, Optional
 
 from confide import config, keys, streams
+from confide.contracts import casefile
+from confide.contracts.access import PERMITS
+from confide.contracts.disclosures import DisclosureRequestState, effective_requester, fold
 from confide.envelope import NewEvent
 from confide.eventstore.errors import WrongExpectedVersionError
 from confide.hipaa import accounting as hipaa_accounting
+from confide.timestamps import format_ts as fmt_ts
+from confide.timestamps import parse_ts
 
-from disclosures import facts
 from disclosures.domain import accounting as acct
 from disclosures.domain import commands, errors
 from disclosures.domain import events as ev
 from disclosures.domain import model
-from disclosures.domain.model import fmt_ts, parse_ts
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,8 @@ def default_engine(case: dict):
 
 def _new(event: ev.Event, event_id: Optional[uuid.UUID] = None) -> NewEvent:
     if event_id is None:
-        return NewEvent(event.type, event.data())
-    return NewEvent(event.type, event.data(), event_id=event_id)
+        return NewEvent(event.type, event.to_data())
+    return NewEvent(event.type, event.to_data(), event_id=event_id)
 
 
 def _request_stream(request_id: str) -> str:
@@ -67,25 +68,14 @@ def _append(store, stream: str, events: list[ev.Event], expected: int) -> int:
     return result.next_expected_version
 
 
-ACCOUNTING_APPEND_ATTEMPTS = 10
-
-
 def _append_accounting(store, patient_id: str, new_events: list[NewEvent]):
     """Append to ``accounting-<patient_id>`` (one stream per patient, written by concurrent
-    disclosures): read its version, append at it, and on a lost race retry after a short jittered
-    backoff (a few ms), at most ``ACCOUNTING_APPEND_ATTEMPTS`` times. Event ids stay the same
-    across attempts, so an event that did land is not written twice."""
+    disclosures) at whatever its version is: the store retries a lost race (``expected_version=None``),
+    and event ids stay the same across its attempts, so an event that did land is not written twice."""
     stream = _accounting_stream(patient_id)
-    for attempt in range(ACCOUNTING_APPEND_ATTEMPTS):
-        try:
-            result = store.append(stream, new_events, expected_version=store.stream_version(stream))
-        except WrongExpectedVersionError:
-            if attempt == ACCOUNTING_APPEND_ATTEMPTS - 1:
-                raise
-            time.sleep(random.uniform(0.001, 0.002 * (2 ** min(attempt, 4))))
-            continue
-        log.info("appended %s to %s", [e.type for e in new_events], stream)
-        return result
+    result = store.append(stream, new_events, expected_version=None)
+    log.info("appended %s to %s", [e.type for e in new_events], stream)
+    return result
 
 
 def _key_dir(key_dir):
@@ -94,9 +84,9 @@ def _key_dir(key_dir):
 
 # -- disclosure requests -----------------------------------------------------
 
-def load_request(store, request_id: str) -> model.DisclosureRequestState:
+def load_request(store, request_id: str) -> DisclosureRequestState:
     """Fold ``disclosureRequest-<id>``. Raises DisclosureRequestNotFoundError."""
-    state = model.fold(request_id, ((e.type, e.data) for e in store.read_stream(_request_stream(request_id))))
+    state = fold(request_id, ((e.type, e.data) for e in store.read_stream(_request_stream(request_id))))
     if state.version < 0:
         raise errors.DisclosureRequestNotFoundError(f"disclosure request {request_id} not found") from None
     return state
@@ -139,14 +129,6 @@ def verify_requester(cmd: commands.VerifyRequester, store, clock: Clock, notes, 
     return _advance(load_request(store, cmd.request_id), store, clock, notes, engine, key_dir)
 
 
-def effective_requester(state: model.DisclosureRequestState) -> dict:
-    """The request's requester with a recorded verification (164.514(h)) applied."""
-    requester = dict(state.request["requester"])
-    if state.verification:
-        requester["identity_verified"] = bool(state.verification["identity_verified"])
-    return requester
-
-
 def _advance(state, store, clock, notes, engine, key_dir=None) -> dict:
     requester = effective_requester(state)
     if state.status == "requested" and model.needs_verification(requester):
@@ -158,9 +140,6 @@ def _advance(state, store, clock, notes, engine, key_dir=None) -> dict:
     return _decide(state, requester, store, clock, notes, engine, key_dir)
 
 
-build_case = facts.build_case  # the case file's shape lives with the fact-gathering
-
-
 def _outcome_dict(outcome) -> dict:
     if hasattr(outcome, "to_dict"):
         return outcome.to_dict()
@@ -170,7 +149,7 @@ def _outcome_dict(outcome) -> dict:
 def _decide(state, requester, store, clock, notes, engine, key_dir=None) -> dict:
     at = clock()
     request = state.request
-    gathered = facts.case_as_of(store, request, requester, at)
+    gathered = casefile.case_as_of(store, request, requester, at)
     matched, authorization = gathered.notes, gathered.authorization
     outcome = _outcome_dict(engine(gathered.case))
     if outcome.get("decision") == "hold":
@@ -181,7 +160,7 @@ def _decide(state, requester, store, clock, notes, engine, key_dir=None) -> dict
     decided = _decided_event(state, outcome, matched, authorization, at)
     # Sealed so that a DisclosureDecided written by anything but this engine run (the services'
     # database login can append events) is never turned into a sealed AccessDecided on resume.
-    decided = dataclasses.replace(decided, seal=keys.seal_decision(_key_dir(key_dir), decided.data()))
+    decided = dataclasses.replace(decided, seal=keys.seal_decision(_key_dir(key_dir), decided.to_data()))
     _append(store, _request_stream(state.request_id), [decided], state.version)
     _record_access_decision(store, request, requester, decided, matched, key_dir)
     return _conclude(load_request(store, state.request_id), store, clock, notes)
@@ -217,7 +196,7 @@ def _record_access_decision(store, request: dict, requester: dict, decided: ev.D
         note_kind=request["note_kind"], originator_id=authors[0] if len(authors) == 1 else None,
         decision=decided.decision, rule=decided.rule, citations=decided.citations,
         fields_released=decided.fields_released, request_id=decided.request_id, decided_at=decided.decided_at)
-    access = dataclasses.replace(access, seal=keys.seal_decision(_key_dir(key_dir), access.data()))
+    access = dataclasses.replace(access, seal=keys.seal_decision(_key_dir(key_dir), access.to_data()))
     stream = streams.stream_name(streams.ACCESS_DECISION, decided.decision_id)
     event_id = uuid.uuid5(_NS, decided.decision_id)
     try:
@@ -232,7 +211,7 @@ def _record_access_decision(store, request: dict, requester: dict, decided: ev.D
 def _conclude(state, store, clock, notes) -> dict:
     """Release or refuse a decided request. A decided request can be resumed after a crash."""
     decision = state.decision
-    if decision["decision"] not in model.RELEASING:
+    if decision["decision"] not in PERMITS:
         reason = "; ".join(decision["reasons"]) or decision["decision"]
         if decision["decision"] == "discretionary":
             reason = f"discretionary: declined by the practice's default pending review ({reason})"
@@ -313,7 +292,7 @@ def resume_request(request_id: str, store, clock: Clock, notes, engine=default_e
     return _conclude(state, store, clock, notes)
 
 
-def view_request(state: model.DisclosureRequestState) -> dict:
+def view_request(state: DisclosureRequestState) -> dict:
     """The reply shape of a request (no content): ids, status, decision summary, release summary."""
     r = state.request
     view = {
@@ -388,8 +367,8 @@ def record_authorization(cmd: commands.RecordAuthorization, store, clock: Clock,
     return get_authorization(form["id"], store)
 
 
-def _active_authorization(store, authorization_id: str) -> model.AuthorizationState:
-    state = facts.authorization_as_of(store, authorization_id, None)
+def _active_authorization(store, authorization_id: str):
+    state = casefile.authorization_as_of(store, authorization_id, None)
     if not state.exists:
         raise errors.AuthorizationNotFoundError(f"authorization {authorization_id} not found")
     if state.revocation or state.expiration:
@@ -432,7 +411,7 @@ def expire_authorization(cmd: commands.ExpireAuthorization, store, clock: Clock)
 
 def get_authorization(authorization_id: str, store, as_of: Optional[str] = None) -> dict:
     """The authorization as known at ``as_of`` (default now). Raises AuthorizationNotFoundError."""
-    state = facts.authorization_as_of(store, authorization_id, parse_ts(as_of))
+    state = casefile.authorization_as_of(store, authorization_id, parse_ts(as_of))
     if not state.exists:
         raise errors.AuthorizationNotFoundError(f"authorization {authorization_id} not found")
     return {
@@ -472,7 +451,7 @@ def suspend_accounting(cmd: commands.SuspendAccounting, store, clock: Clock) -> 
         in_writing=cmd.in_writing, statement=cmd.statement, starts_at=fmt_ts(parse_ts(cmd.starts_at)),
         ends_at=fmt_ts(ends), recorded_at=fmt_ts(clock()))
     _append_accounting(store, cmd.patient_id, [_new(suspension)])
-    return suspension.data()
+    return suspension.to_data()
 
 
 def request_accounting(cmd: commands.RequestAccounting, store, clock: Clock) -> dict:
@@ -521,7 +500,7 @@ def extend_accounting_deadline(cmd: commands.ExtendAccountingDeadline, store, cl
     event = ev.AccountingDeadlineExtended(accounting_request_id=cmd.accounting_request_id, reason=cmd.reason,
                                           due_at=fmt_ts(new_due), extended_at=fmt_ts(clock()))
     _append_accounting(store, cmd.patient_id, [_new(event)])
-    return event.data()
+    return event.to_data()
 
 
 # -- right of access (164.524) -------------------------------------------------

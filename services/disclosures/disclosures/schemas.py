@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from confide.hipaa.schemas import RequesterFactsSchema
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from disclosures.domain.model import fmt_ts
+from confide.timestamps import format_ts as fmt_ts
 
 ROLES = (
     "originator_clinician", "clinician_same_practice", "former_workforce_clinician", "trainee", "supervisor",

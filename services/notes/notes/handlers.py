@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import random
-import time
 import uuid
 
 from confide import keys
+from confide.contracts.casefile import read_case
 from confide.envelope import NewEvent
 from confide.eventstore.errors import WrongExpectedVersionError
+from confide.timestamps import format_ts
 from confide.streams import ACCESS_DECISION, ACCESS_REQUEST, PROGRESS_NOTE, PSYCHOTHERAPY_NOTE, stream_name
 
 from notes import views
@@ -199,28 +199,6 @@ def append_disagreement(store, clock, payload: dict) -> dict:
 
 # -- access decisions --------------------------------------------------------------------
 
-def build_case(note: m.Note, requester: dict, purpose: str, action: str, decision_time: str,
-               exception_claimed: str | None = None) -> dict:
-    """The engine's case file: requester facts from the caller, note facts from the store.
-
-    ``is_originator`` is computed here (requester id == author id), never taken from the caller,
-    and the two clinician roles are normalised to match it.
-    """
-    is_originator = requester["id"] == note.author_id
-    role = requester["role"]
-    if role in ("originator_clinician", "clinician_same_practice"):
-        role = "originator_clinician" if is_originator else "clinician_same_practice"
-    case = {
-        "requester": {**requester, "role": role, "is_originator": is_originator},
-        "purpose": purpose, "note_kind": note.kind, "action": action, "patient": note.patient_id,
-        "decision_time": decision_time, "authorization": None, "exception_claimed": exception_claimed,
-    }
-    if note.kind == m.PSYCHOTHERAPY:
-        spans = list(note.content_in_psych_note) + [s for a in note.addenda for s in a.content_in_psych_note]
-        case["content_in_psych_note"] = sorted({s["category"] for s in spans})
-    return case
-
-
 def decide_access(store, engine, clock, note: m.Note, requester: dict, purpose: str, action: str = "use",
                   exception_claimed: str | None = None, request_id: str | None = None, *,
                   key_dir) -> AccessDecided:
@@ -229,8 +207,8 @@ def decide_access(store, engine, clock, note: m.Note, requester: dict, purpose: 
     The event carries ``seal`` (HMAC under ``decision.key`` in ``key_dir``). Any store or key error
     propagates: a decision that cannot be sealed and recorded releases nothing (fail closed).
     """
-    now = m.ts(clock())
-    case = build_case(note, requester, purpose, action, now, exception_claimed)
+    now = format_ts(clock())
+    case = read_case(note.facts(), requester, purpose, action, now, exception_claimed)
     try:
         outcome = engine(case).to_dict()
     except ValueError as exc:  # the engine's CaseFileError: the requester facts do not make a case
@@ -238,7 +216,8 @@ def decide_access(store, engine, clock, note: m.Note, requester: dict, purpose: 
     decided = AccessDecided(
         str(uuid.uuid4()), {k: case["requester"][k] for k in ("id", "role", "org")}, purpose, action,
         note.patient_id, note.note_id, note.kind, note.author_id, outcome["decision"], str(outcome.get("rule") or ""),
-        list(outcome.get("citations") or []), outcome.get("fields_released"), now, request_id)
+        list(outcome.get("citations") or []), outcome.get("fields_released"), now, request_id,
+        note_ids=[note.note_id])
     decided = dataclasses.replace(decided, seal=keys.seal_decision(key_dir, decided.to_data()))
     _append(store, stream_name(ACCESS_DECISION, decided.decision_id), -1, [decided])
     return decided
@@ -289,21 +268,6 @@ def lint_text(lint, payload: dict) -> dict:
     return {"findings": _findings_reply(lint(payload["text"]))}
 
 
-APPEND_ATTEMPTS = 10
-
-
-def _append_at_head(store, stream: str, events: list[Event]):
-    """Append at the stream's current version (read, then append with it), retrying a lost race
-    with a short jittered backoff (a few ms, at most ``APPEND_ATTEMPTS`` tries)."""
-    for attempt in range(APPEND_ATTEMPTS):
-        try:
-            return _append(store, stream, store.stream_version(stream), events)
-        except WrongExpectedVersionError:
-            if attempt == APPEND_ATTEMPTS - 1:
-                raise
-            time.sleep(random.uniform(0.001, 0.002 * (2 ** min(attempt, 4))))
-
-
 def release_fields(store, keyring, clock, payload: dict, *, key_dir) -> dict:
     """Exactly the ``fields_released`` of a recorded, sealed permit decision, for the notes it names,
     as they stood at its ``decided_at``; ``ContentReleased`` (names only) is appended to the
@@ -338,8 +302,9 @@ def release_fields(store, keyring, clock, payload: dict, *, key_dir) -> dict:
         released += [name for name in fields if name not in released]
         out.append({"note_id": note_id, "kind": state.kind, "fields": fields,
                     "withheld": views.withheld(state, decided_fields)})
-    event = ContentReleased(str(payload["decision_id"]), [n["note_id"] for n in out], released, m.ts(clock()))
-    _append_at_head(store, stream_name(ACCESS_DECISION, payload["decision_id"]), [event])
+    event = ContentReleased(str(payload["decision_id"]), [n["note_id"] for n in out], released, format_ts(clock()))
+    # At the stream's head, whatever it is: the store retries a lost race (expected_version None).
+    _append(store, stream_name(ACCESS_DECISION, payload["decision_id"]), None, [event])
     return {"decision_id": payload["decision_id"], "fields_released": decision.get("fields_released"),
             "notes": out}
 

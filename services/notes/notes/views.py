@@ -45,11 +45,14 @@ the notes it names, as they stood at its ``decided_at``.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 
 from confide import keys
+from confide.contracts.access import PERMITS, AccessDecided
+from confide.contracts.notes import DRAFTED
 from confide.hipaa.rules.s164_501 import EXCLUDED_CATEGORY_FIELDS
 from confide.streams import ACCESS_DECISION, stream_name
+from confide.timestamps import parse_ts
 
 from notes.crypto import aad_for
 from notes.domain import errors
@@ -58,8 +61,7 @@ from notes.presentations import present
 
 log = logging.getLogger(__name__)
 
-PERMITS = {"permit", "permit_minimum_necessary", "permit_redacted"}
-DECISION_TYPE = "AccessDecided"
+DECISION_TYPE = AccessDecided.__name__
 
 _PROGRESS = {
     "patient_id": lambda s: s.patient_id,
@@ -216,12 +218,11 @@ def released_for_read(view: dict, state: m.Note, recorded: list, keyring, decide
 
 def note_ids_of_patient(store, patient_id: str, kinds=(m.PROGRESS, m.PSYCHOTHERAPY)) -> list[str]:
     """Ids of the patient's notes, oldest first, through the store's patient index."""
-    first_types = {m.PROGRESS: "ProgressNoteDrafted", m.PSYCHOTHERAPY: "PsychotherapyNoteDrafted"}
     found = []
     for kind in kinds:
-        names = store.find_streams_by_patient(patient_id, first_types[kind])
+        names = store.find_streams_by_patient(patient_id, DRAFTED[kind])
         found += [(e.global_position, e.data["note_id"]) for e in store.read_streams(names)
-                  if e.type == first_types[kind]]
+                  if e.type == DRAFTED[kind]]
     return [note_id for _, note_id in sorted(found)]
 
 
@@ -257,14 +258,10 @@ def load_decision(store, decision_id: str, key_dir) -> tuple[dict, int]:
 def decided_at(decision: dict) -> datetime:
     """The decision's instant (aware UTC); notes are released as they stood then. Raises
     AccessDeniedError when it is missing or unreadable (fail closed)."""
-    value = decision.get("decided_at")
     try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return parse_ts(str(decision.get("decided_at")), "decided_at", require_zone=True)
     except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise _refuse(decision.get("decision_id"), "has no readable decided_at", decision.get("rule"))
-    return moment.astimezone(timezone.utc)
+        raise _refuse(decision.get("decision_id"), "has no readable decided_at", decision.get("rule")) from None
 
 
 def named_notes(decision: dict) -> list[str]:

@@ -36,7 +36,12 @@ def sql_files() -> list[Path]:
 
 
 def render(text: str, schema: str) -> str:
-    """Substitute ``:"schema"`` with the quoted schema identifier."""
+    """Substitute ``:"schema"`` with the quoted schema identifier and ``:patient_indexed_types``
+    with the published list of event types indexed by patient
+    (:data:`confide.contracts.patient_index.PATIENT_INDEXED_TYPES`)."""
+    from confide.contracts.patient_index import sql_type_list
+
+    text = text.replace(":patient_indexed_types", sql_type_list())
     return text.replace(':"schema"', '"' + _check_ident(schema, "schema") + '"')
 
 

@@ -33,6 +33,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from confide.contracts.patient_index import PATIENT_INDEXED_TYPES, sql_type_list
 from confide.envelope import (
     AppendResult,
     NewEvent,
@@ -182,6 +183,10 @@ class PostgresEventStore:
 
     # -- writing -----------------------------------------------------------
 
+    #: How often an any-version append (``expected_version=None``) reads the version again after
+    #: losing a race before it gives up with WrongExpectedVersionError. Confide's one retry loop.
+    ANY_VERSION_ATTEMPTS = 12
+
     def append(
         self, stream_name: str, events: Sequence[NewEvent], expected_version: int | None = None
     ) -> AppendResult:
@@ -190,7 +195,7 @@ class PostgresEventStore:
             raise InvalidEventError(f"expected_version {expected_version!r} must be None or an int >= -1")
         # "Any version" means: read the version, append at it, and on a race
         # read again — with a short jittered backoff so contending writers spread out.
-        for attempt in range(12):
+        for attempt in range(self.ANY_VERSION_ATTEMPTS):
             expected = self.stream_version(stream_name) if expected_version is None else expected_version
             try:
                 return self._append_once(stream_name, events, expected)
@@ -309,7 +314,7 @@ class PostgresEventStore:
             ).fetchall()
         return [_recorded(r) for r in rows]
 
-    PATIENT_INDEXED_TYPES = ("ProgressNoteDrafted", "PsychotherapyNoteDrafted", "AuthorizationRecorded")
+    PATIENT_INDEXED_TYPES = PATIENT_INDEXED_TYPES
 
     def find_streams_by_patient(self, patient_id: str, event_type: str) -> list[str]:
         """Names of the streams opened by an ``event_type`` event whose data has this ``patient_id``.
@@ -324,8 +329,7 @@ class PostgresEventStore:
         with self.connection() as conn:
             rows = conn.execute(
                 self.q("SELECT stream_name FROM {s}.events WHERE ((data::jsonb) ->> 'patient_id') = %s "
-                       "AND type = %s AND type IN ('ProgressNoteDrafted', 'PsychotherapyNoteDrafted', "
-                       "'AuthorizationRecorded') ORDER BY global_position"),
+                       f"AND type = %s AND type IN ({sql_type_list()}) ORDER BY global_position"),
                 (patient_id, event_type), prepare=True,
             ).fetchall()
         return [r[0] for r in rows]

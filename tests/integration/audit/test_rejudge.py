@@ -16,8 +16,8 @@ from audit.rejudge import rejudge
 from confide.envelope import NewEvent
 from confide.eventstore.store import PostgresEventStore
 from confide.hipaa.engine import decide
-from disclosures import facts
-from disclosures.domain.model import fmt_ts
+from confide.contracts import casefile as facts
+from confide.timestamps import format_ts as fmt_ts
 
 INSURER = {"id": "payer-user-1", "role": "insurer_health_plan", "org": "Acme Health Plan", "identity_verified": True}
 

@@ -155,3 +155,23 @@ def test_many_writers_appending_at_any_version_all_land(pg_store):
     results = list(pool.imap(lambda i: pg_store.append(stream, [NewEvent("Counted", {"i": i})]), range(48)))
     versions = sorted(v for r in results for v in r.stream_versions)
     assert versions == list(range(48))
+
+
+def test_any_version_retries_are_bounded(pg_store, monkeypatch):
+    """An any-version append that loses every race gives up after ANY_VERSION_ATTEMPTS reads."""
+    from confide.eventstore.errors import WrongExpectedVersionError
+
+    stream = new_stream()
+    pg_store.append(stream, events(1), -1)
+    reads = []
+
+    def stale_version(name):  # another writer always got there first
+        reads.append(name)
+        return -1
+
+    monkeypatch.setattr(pg_store, "stream_version", stale_version)
+    with pytest.raises(WrongExpectedVersionError):
+        pg_store.append(stream, events(1))
+    assert len(reads) == pg_store.ANY_VERSION_ATTEMPTS + 1  # one read per attempt, one for the error
+    monkeypatch.undo()
+    assert pg_store.stream_version(stream) == 0  # nothing half-written

@@ -1,5 +1,5 @@
 """The case file's originator comes from the notes, never from the requester."""
-from disclosures.facts import build_case
+from confide.contracts.casefile import request_case as build_case
 
 REQUEST = {"purpose": "health_oversight", "note_kind": "psychotherapy", "action": "disclose",
            "patient_id": "P-1", "facts": {"oversight_subject": "C-B", "note_originator": "C-B"}}
@@ -25,3 +25,59 @@ def test_oversight_of_another_clinician_is_denied_for_psychotherapy_notes():
     case = build_case(REQUEST, REQUESTER, [{"note_id": "n1", "author_id": "C-A"}], None, "2026-05-01T00:00:00Z")
     out = decide(case)
     assert out.decision == "deny" and "164.508(a)(2)" in out.rule
+
+
+# -- one builder for reads, requests and re-judging -----------------------------------------
+
+from confide.contracts import casefile  # noqa: E402
+from confide.contracts.patient_index import PATIENT_INDEXED_TYPES, sql_type_list  # noqa: E402
+
+PSYCH_EVENTS = [
+    ("PsychotherapyNoteDrafted", {"note_id": "n1", "patient_id": "P-1", "author_id": "C-A",
+                                  "session_date": "2026-05-01", "sealed": {"ciphertext": "x"},
+                                  "content_in_psych_note": [{"category": "summary_diagnosis", "start": 0, "end": 5}]}),
+    ("PsychotherapyNoteRevised", {"note_id": "n1", "content_in_psych_note": [
+        {"category": "medication_prescription_and_monitoring", "start": 1, "end": 9}]}),
+    ("AddendumAdded", {"note_id": "n1", "content_in_psych_note": [{"category": "clinical_test_results",
+                                                                   "start": 0, "end": 3}]}),
+]
+
+
+def test_note_facts_take_the_latest_text_and_every_addendum_and_copy_no_content():
+    facts = casefile.note_facts("psychotherapy", PSYCH_EVENTS)
+    assert facts == {"note_id": "n1", "patient_id": "P-1", "author_id": "C-A", "session_date": "2026-05-01",
+                     "kind": "psychotherapy",
+                     "content_in_psych_note": ["clinical_test_results", "medication_prescription_and_monitoring"]}
+
+
+def test_a_note_never_drafted_has_no_facts():
+    assert casefile.note_facts("progress", [("ProgressNoteSigned", {"note_id": "n2"})]) is None
+
+
+def test_a_read_case_computes_the_originator_and_the_clinician_role_from_the_note():
+    note = casefile.note_facts("psychotherapy", PSYCH_EVENTS)
+    colleague = casefile.read_case(note, {"id": "C-B", "role": "originator_clinician", "org": "Practice"},
+                                   "treatment", "use", "2026-05-01T15:00:00.000000Z")
+    author = casefile.read_case(note, {"id": "C-A", "role": "clinician_same_practice", "org": "Practice"},
+                                "treatment", "use", "2026-05-01T15:00:00.000000Z")
+    assert colleague["requester"]["role"] == "clinician_same_practice"
+    assert colleague["requester"]["is_originator"] is False
+    assert author["requester"]["role"] == "originator_clinician" and author["requester"]["is_originator"] is True
+    assert author["note_originator"] == "C-A" and author["patient"] == "P-1"
+    assert author["content_in_psych_note"] == note["content_in_psych_note"]
+
+
+def test_a_request_cannot_assert_facts_about_the_notes():
+    request = {**REQUEST, "facts": {"content_in_psych_note": ["summary_diagnosis"], "originator": "C-B",
+                                    "emergency": True}}
+    case = build_case(request, REQUESTER, [{"note_id": "n1", "author_id": "C-A", "content_in_psych_note": []}],
+                      None, "2026-05-01T00:00:00Z")
+    assert case["content_in_psych_note"] == [] and "originator" not in case and case["emergency"] is True
+
+
+def test_the_patient_index_sql_is_rendered_from_the_published_list():
+    from confide.eventstore.install import render
+
+    sql = render("WHERE type IN (:patient_indexed_types)", "confide")
+    assert sql == f"WHERE type IN ({sql_type_list()})"
+    assert all(f"'{name}'" in sql for name in PATIENT_INDEXED_TYPES)

@@ -9,7 +9,7 @@ from notes.domain import events as e
 from notes.domain import model as m
 
 NOW = datetime(2026, 5, 1, 15, 0, tzinfo=timezone.utc)
-T = "2026-05-01T15:00:00Z"
+T = "2026-05-01T15:00:00.000000Z"
 CONTENT = {"session_date": "2026-05-01", "cpt_code": "90834"}
 
 
@@ -188,12 +188,12 @@ class TestAccessRequest:
                                                       c.ReceiveAccessRequest("r1", "P-1", "P-1", NOW)))
 
     def test_due_30_days_after_receipt(self):
-        assert self.received().due_at == "2026-05-31T15:00:00Z"
+        assert self.received().due_at == "2026-05-31T15:00:00.000000Z"
 
     def test_one_extension_with_a_written_reason(self):
         state = self.received()
         events = m.decide(state, c.ExtendAccessRequest("r1", "records off site", NOW + timedelta(days=20)))
-        assert events[0].due_at == "2026-06-30T15:00:00Z"
+        assert events[0].due_at == "2026-06-30T15:00:00.000000Z"
         with pytest.raises(errors.AccessRequestStateError, match="only one extension"):
             m.decide(m.fold(state, events), c.ExtendAccessRequest("r1", "again", NOW + timedelta(days=21)))
         with pytest.raises(errors.ValidationError, match="reason"):

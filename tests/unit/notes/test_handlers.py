@@ -248,7 +248,7 @@ class TestReleaseFields:
         assert [e.type for e in stream] == ["AccessDecided", "ContentReleased", "ContentReleased"]
         assert stream[1].data == {"decision_id": decision_id, "note_ids": [note_id],
                                   "fields_released": ["diagnosis_codes", "functional_status"],
-                                  "released_at": "2026-05-01T15:00:00Z"}
+                                  "released_at": "2026-05-01T15:00:00.000000Z"}
         assert "F32.1" not in stream[1].data_json and "working part time" not in stream[1].data_json
 
     def test_nothing_returned_when_the_release_cannot_be_recorded(self, keyring, clock, key_dir):
@@ -419,9 +419,9 @@ def test_export_designated_record_set(store, keyring, clock, key_dir):
     write_psych(store, keyring, clock, pid)
     req = h.request_record_access(store, clock, {"request_id": str(uuid.uuid4()), "patient_id": pid,
                                                  "requested_by": pid})
-    assert req["due_at"] == "2026-05-31T15:00:00Z"
+    assert req["due_at"] == "2026-05-31T15:00:00.000000Z"
     ext = h.extend_record_access(store, clock, {"request_id": req["request_id"], "reason": "archived records"})
-    assert ext["due_at"] == "2026-06-30T15:00:00Z" and ext["extended"]
+    assert ext["due_at"] == "2026-06-30T15:00:00.000000Z" and ext["extended"]
     reply = h.export_designated_record_set(store, engine, clock, {
         "request_id": req["request_id"], "requester": {"id": pid, "role": "patient", "org": "self"}},
         key_dir=key_dir)

@@ -11,12 +11,14 @@ import dataclasses
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 
+from confide.contracts.casefile import NoteFacts
+from confide.contracts.notes import PROGRESS, PSYCHOTHERAPY
+from confide.timestamps import format_ts, parse_ts
+
 from notes.domain import commands as c
 from notes.domain import errors
 from notes.domain import events as e
 
-PROGRESS = "progress"
-PSYCHOTHERAPY = "psychotherapy"
 TRAINEE = "trainee"
 
 #: 164.526(a)(2): the grounds on which an amendment may be denied.
@@ -33,16 +35,6 @@ PSYCH_AMENDMENT_CITATION = (
 #: 164.524(b)(2): act within 30 days of receipt, one extension of at most 30 days with a written reason.
 ACCESS_DEADLINE = timedelta(days=30)
 ACCESS_EXTENSION = timedelta(days=30)
-
-
-def ts(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def parse_ts(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 # -- state --------------------------------------------------------------------------
@@ -116,6 +108,16 @@ class Note:
         if not self.signed:
             return "draft"
         return "awaiting_cosign" if self.awaiting_cosign else "signed"
+
+    def facts(self) -> NoteFacts:
+        """What a decision knows of this note (:class:`confide.contracts.casefile.NoteFacts`): no content,
+        and for a psychotherapy note only the 164.501 categories of its text and addenda."""
+        facts = NoteFacts(note_id=self.note_id, patient_id=self.patient_id, author_id=self.author_id,
+                          session_date=self.session_date, kind=self.kind)
+        if self.kind == PSYCHOTHERAPY:
+            spans = list(self.content_in_psych_note) + [s for a in self.addenda for s in a.content_in_psych_note]
+            facts["content_in_psych_note"] = sorted({s["category"] for s in spans})
+        return facts
 
     def amendment(self, amendment_id: str) -> Amendment:
         for a in self.amendments:
@@ -267,7 +269,7 @@ def _late_entry(note_id: str, session_date: str, now: datetime) -> list[e.Event]
     if days < 0:
         raise errors.ValidationError("session_date: must not be in the future",
                                      {"session_date": ["must not be in the future"]})
-    return [e.LateEntryFlagged(note_id, session_date, ts(now), days)] if days > 0 else []
+    return [e.LateEntryFlagged(note_id, session_date, format_ts(now), days)] if days > 0 else []
 
 
 def _check_supervisor(role: str, supervisor_id: str | None) -> None:
@@ -285,7 +287,7 @@ def _write_progress(s: Note, cmd: c.WriteProgressNote) -> list[e.Event]:
     late = _late_entry(cmd.note_id, cmd.session_date, cmd.now)
     return [e.ProgressNoteDrafted(
         cmd.note_id, cmd.patient_id, cmd.author_id, cmd.author_role, cmd.author_credentials,
-        cmd.supervisor_id, cmd.session_date, dict(cmd.content), ts(cmd.now))] + late
+        cmd.supervisor_id, cmd.session_date, dict(cmd.content), format_ts(cmd.now))] + late
 
 
 def _write_psych(s: Note, cmd: c.WritePsychotherapyNote) -> list[e.Event]:
@@ -296,7 +298,7 @@ def _write_psych(s: Note, cmd: c.WritePsychotherapyNote) -> list[e.Event]:
     late = _late_entry(cmd.note_id, cmd.session_date, cmd.now)
     return [e.PsychotherapyNoteDrafted(
         cmd.note_id, cmd.patient_id, cmd.author_id, cmd.author_role, cmd.author_credentials,
-        cmd.supervisor_id, cmd.session_date, {}, list(cmd.content_in_psych_note), ts(cmd.now))] + late
+        cmd.supervisor_id, cmd.session_date, {}, list(cmd.content_in_psych_note), format_ts(cmd.now))] + late
 
 
 def _revise(s: Note, cmd: c.ReviseNote) -> list[e.Event]:
@@ -304,17 +306,17 @@ def _revise(s: Note, cmd: c.ReviseNote) -> list[e.Event]:
     _require_author(s, cmd.revised_by, "revise")
     if s.kind == PSYCHOTHERAPY:
         return [e.PsychotherapyNoteRevised(s.note_id, s.revision + 1, {}, list(cmd.content_in_psych_note),
-                                           cmd.revised_by, ts(cmd.now))]
+                                           cmd.revised_by, format_ts(cmd.now))]
     if not cmd.content:
         raise errors.ValidationError("content: required to revise a progress note", {"content": ["required"]})
-    return [e.ProgressNoteRevised(s.note_id, s.revision + 1, dict(cmd.content), cmd.revised_by, ts(cmd.now))]
+    return [e.ProgressNoteRevised(s.note_id, s.revision + 1, dict(cmd.content), cmd.revised_by, format_ts(cmd.now))]
 
 
 def _sign(s: Note, cmd: c.SignNote) -> list[e.Event]:
     _require_unsigned(s)
     _require_author(s, cmd.signed_by, "sign")
     cls = e.PsychotherapyNoteSigned if s.kind == PSYCHOTHERAPY else e.ProgressNoteSigned
-    return [cls(s.note_id, s.revision, cmd.signed_by, ts(cmd.now), s.cosign_required, s.supervisor_id)]
+    return [cls(s.note_id, s.revision, cmd.signed_by, format_ts(cmd.now), s.cosign_required, s.supervisor_id)]
 
 
 def _cosign(s: Note, cmd: c.CosignNote) -> list[e.Event]:
@@ -324,7 +326,7 @@ def _cosign(s: Note, cmd: c.CosignNote) -> list[e.Event]:
     if cmd.cosigned_by != s.supervisor_id:
         raise errors.CosignNotApplicableError(f"only the named supervisor may co-sign note {s.note_id}")
     cls = e.PsychotherapyNoteCosigned if s.kind == PSYCHOTHERAPY else e.ProgressNoteCosigned
-    return [cls(s.note_id, cmd.cosigned_by, ts(cmd.now))]
+    return [cls(s.note_id, cmd.cosigned_by, format_ts(cmd.now))]
 
 
 def _addendum_decide(s: Note, cmd: c.AddAddendum) -> list[e.Event]:
@@ -332,11 +334,11 @@ def _addendum_decide(s: Note, cmd: c.AddAddendum) -> list[e.Event]:
     if any(a.addendum_id == cmd.addendum_id for a in s.addenda):
         raise errors.ValidationError("addendum_id: already used on this note", {"addendum_id": ["already used"]})
     if s.kind == PSYCHOTHERAPY:
-        return [e.AddendumAdded(s.note_id, cmd.addendum_id, cmd.author_id, ts(cmd.now), None, {},
+        return [e.AddendumAdded(s.note_id, cmd.addendum_id, cmd.author_id, format_ts(cmd.now), None, {},
                                 list(cmd.content_in_psych_note))]
     if not cmd.text:
         raise errors.ValidationError("text: required", {"text": ["required"]})
-    return [e.AddendumAdded(s.note_id, cmd.addendum_id, cmd.author_id, ts(cmd.now), cmd.text)]
+    return [e.AddendumAdded(s.note_id, cmd.addendum_id, cmd.author_id, format_ts(cmd.now), cmd.text)]
 
 
 def _request_amendment(s: Note, cmd: c.RequestAmendment) -> list[e.Event]:
@@ -347,7 +349,7 @@ def _request_amendment(s: Note, cmd: c.RequestAmendment) -> list[e.Event]:
     if any(a.amendment_id == cmd.amendment_id for a in s.amendments):
         raise errors.ValidationError("amendment_id: already used", {"amendment_id": ["already used"]})
     return [e.AmendmentRequested(s.note_id, cmd.amendment_id, cmd.patient_id, cmd.requested_change,
-                                 cmd.reason, ts(cmd.now))]
+                                 cmd.reason, format_ts(cmd.now))]
 
 
 def _pending(s: Note, amendment_id: str) -> Amendment:
@@ -361,8 +363,8 @@ def _pending(s: Note, amendment_id: str) -> Amendment:
 def _accept(s: Note, cmd: c.AcceptAmendment) -> list[e.Event]:
     _pending(s, cmd.amendment_id)
     revision = s.revision + 1
-    return [e.AmendmentAccepted(s.note_id, cmd.amendment_id, cmd.decided_by, ts(cmd.now), revision),
-            e.ProgressNoteAmended(s.note_id, cmd.amendment_id, revision, dict(cmd.content), ts(cmd.now))]
+    return [e.AmendmentAccepted(s.note_id, cmd.amendment_id, cmd.decided_by, format_ts(cmd.now), revision),
+            e.ProgressNoteAmended(s.note_id, cmd.amendment_id, revision, dict(cmd.content), format_ts(cmd.now))]
 
 
 def _deny(s: Note, cmd: c.DenyAmendment) -> list[e.Event]:
@@ -374,7 +376,7 @@ def _deny(s: Note, cmd: c.DenyAmendment) -> list[e.Event]:
         raise errors.ValidationError("denial_statement: a written denial is required (45 CFR 164.526(d)(1))",
                                      {"denial_statement": ["required"]})
     return [e.AmendmentDenied(s.note_id, cmd.amendment_id, cmd.ground, DENIAL_GROUNDS[cmd.ground],
-                              cmd.denial_statement, cmd.decided_by, ts(cmd.now))]
+                              cmd.denial_statement, cmd.decided_by, format_ts(cmd.now))]
 
 
 def _disagree(s: Note, cmd: c.AppendDisagreement) -> list[e.Event]:
@@ -383,14 +385,14 @@ def _disagree(s: Note, cmd: c.AppendDisagreement) -> list[e.Event]:
     if amendment.status != "denied" or amendment.disagreement is not None:
         raise errors.AmendmentStateError(
             f"amendment {cmd.amendment_id}: a statement of disagreement follows one denial (164.526(d)(1)(iii))")
-    return [e.DisagreementStatementAppended(s.note_id, cmd.amendment_id, cmd.statement, ts(cmd.now))]
+    return [e.DisagreementStatementAppended(s.note_id, cmd.amendment_id, cmd.statement, format_ts(cmd.now))]
 
 
 def _receive(s: AccessRequest, cmd: c.ReceiveAccessRequest) -> list[e.Event]:
     if s.exists:
         raise errors.AccessRequestStateError(f"access request {cmd.request_id} already received")
-    return [e.AccessRequestReceived(cmd.request_id, cmd.patient_id, cmd.requested_by, ts(cmd.now),
-                                    ts(cmd.now + ACCESS_DEADLINE))]
+    return [e.AccessRequestReceived(cmd.request_id, cmd.patient_id, cmd.requested_by, format_ts(cmd.now),
+                                    format_ts(cmd.now + ACCESS_DEADLINE))]
 
 
 def _require_open(s: AccessRequest) -> None:
@@ -412,13 +414,13 @@ def _extend(s: AccessRequest, cmd: c.ExtendAccessRequest) -> list[e.Event]:
     if not cmd.reason.strip():
         raise errors.ValidationError("reason: a written reason is required (45 CFR 164.524(b)(2)(iii)(A))",
                                      {"reason": ["required"]})
-    return [e.AccessRequestExtended(s.request_id, cmd.reason, ts(cmd.now),
-                                    ts(parse_ts(s.due_at) + ACCESS_EXTENSION))]
+    return [e.AccessRequestExtended(s.request_id, cmd.reason, format_ts(cmd.now),
+                                    format_ts(parse_ts(s.due_at) + ACCESS_EXTENSION))]
 
 
 def _fulfil(s: AccessRequest, cmd: c.FulfilAccessRequest) -> list[e.Event]:
     _require_open(s)
-    return [e.AccessRequestFulfilled(s.request_id, ts(cmd.now), list(cmd.note_ids),
+    return [e.AccessRequestFulfilled(s.request_id, format_ts(cmd.now), list(cmd.note_ids),
                                      cmd.now <= parse_ts(s.due_at))]
 
 

@@ -1,0 +1,61 @@
+"""Access decisions, published: ``accessDecision-<decision_id>``.
+
+Two services write an ``AccessDecided``: the notes service for a read of one note (``note_id``,
+no ``request_id`` unless the caller gave one), the disclosures service for a disclosure request
+(``note_ids``, ``request_id``; ``note_id`` only when it names exactly one note). The notes service
+reads every one of them before it releases content (it must be sealed: ``seal`` is an HMAC under
+the practice's decision key, :mod:`confide.keys`); audit projects and re-judges them.
+``ContentReleased`` follows in the same stream each time content leaves under the decision.
+Neither carries clinical content. Versioning: :mod:`confide.contracts.base`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from confide.contracts.base import Event, registry
+
+#: Decisions under which content may leave (see ../shared/cases/README.md).
+PERMITS = frozenset({"permit", "permit_minimum_necessary", "permit_redacted"})
+
+
+@dataclass(frozen=True)
+class AccessDecided(Event):
+    """The engine's decision, recorded before any content leaves."""
+
+    decision_id: str
+    requester: dict  # {id, role, org}
+    purpose: str
+    action: str
+    patient_id: str
+    note_id: Optional[str]  # the one note decided on, else None
+    note_kind: str
+    originator_id: Optional[str]  # the notes' author when there is exactly one
+    decision: str
+    rule: str
+    citations: list
+    fields_released: Optional[list]
+    decided_at: str
+    request_id: Optional[str] = None
+    seal: Optional[str] = None  # HMAC-SHA256 under decision.key (confide.keys.seal_decision)
+    note_ids: list = field(default_factory=list)  # every note it covers (a disclosure)
+
+    def named_notes(self) -> list[str]:
+        """The notes this decision covers: ``note_ids`` when recorded, else its one ``note_id``."""
+        if self.note_ids:
+            return [str(n) for n in self.note_ids]
+        return [str(self.note_id)] if self.note_id else []
+
+
+@dataclass(frozen=True)
+class ContentReleased(Event):
+    """Content left under a recorded decision: which notes and field names, never the content.
+    Appended to the decision's stream before the content is returned."""
+
+    decision_id: str
+    note_ids: list
+    fields_released: list
+    released_at: str
+
+
+ACCESS_EVENTS = registry([AccessDecided, ContentReleased])
