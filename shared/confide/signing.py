@@ -37,6 +37,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from confide.timestamps import format_ts, parse_ts
+
 __all__ = [
     "PRIVATE_KEY_FILENAME",
     "PUBLIC_KEY_FILENAME",
@@ -154,15 +156,10 @@ def key_id(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
 
 
 def format_timestamp(ts: datetime) -> str:
-    """Format an aware ``datetime`` as RFC 3339 UTC: ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z``.
-
-    Microseconds are included only when non-zero. :raises ValueError: naive datetime.
-    """
-    if ts.tzinfo is None or ts.utcoffset() is None:
-        raise ValueError("timestamp must be timezone-aware")
-    u = ts.astimezone(timezone.utc)
-    base = u.strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{base}.{u.microsecond:06d}Z" if u.microsecond else f"{base}Z"
+    """An aware ``datetime`` as a signed tree head's RFC 3339 UTC form,
+    ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` (a zero fraction dropped: :func:`confide.timestamps.format_ts`
+    with ``compact``). :raises ValueError: naive datetime."""
+    return format_ts(ts, compact=True)
 
 
 def parse_timestamp(s: str) -> datetime:
@@ -172,7 +169,7 @@ def parse_timestamp(s: str) -> datetime:
     """
     if not isinstance(s, str) or not _RFC3339_UTC.fullmatch(s):
         raise ValueError(f"timestamp {s!r} is not RFC 3339 UTC (YYYY-MM-DDTHH:MM:SS[.ffffff]Z)")
-    return datetime.fromisoformat(s[:-1] + "+00:00").astimezone(timezone.utc)
+    return parse_ts(s)
 
 
 # --------------------------------------------------------------------------------------------

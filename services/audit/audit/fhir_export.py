@@ -53,6 +53,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import IO, Any, Iterable
 
+from confide.timestamps import parse_ts
+
 
 # -- code systems and profiles ----------------------------------------------------
 
@@ -161,13 +163,8 @@ def _ref(resource_type: str, ident: str | None, system: str, display: str | None
 
 def _instant(value: Any) -> str:
     """RFC 3339 → FHIR instant in UTC with milliseconds (``2020-04-29T09:49:00.000Z``)."""
-    if isinstance(value, datetime):
-        ts = value
-    else:
-        ts = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if ts.tzinfo is None:
-        raise ValueError(f"timestamp {value!r} has no zone")
-    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+    ts = parse_ts(value, "recorded_at", require_zone=True)
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
 
 
 def _purpose(purpose: str | None) -> list[dict]:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Mapping
 
+from confide.timestamps import parse_ts
+
 WORKFORCE_ROLES = frozenset({
     "originator_clinician", "clinician_same_practice", "trainee", "supervisor", "billing_staff",
     "compliance_staff", "practice_admin",
@@ -52,26 +54,16 @@ def _type_name(value: Any) -> str:
 def parse_instant(value: Any, field: str) -> datetime:
     """Parse an RFC 3339 instant (``2026-05-01T15:00:00Z``) or a date (``2026-05-01``, read as
     00:00 UTC) into an aware UTC datetime. Raises :class:`CaseFileError` naming ``field``."""
-    if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, date):
-        dt = datetime(value.year, value.month, value.day)
-    elif isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            dt = datetime.fromisoformat(text)
-        except ValueError:
-            raise CaseFileError(field, f"expected an RFC 3339 date-time, got {value!r}") from None
-    else:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    elif not isinstance(value, (str, datetime)):
         raise CaseFileError(field, f"expected an RFC 3339 date-time string, got {_type_name(value)}")
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
     try:
-        return dt.astimezone(timezone.utc)
-    except OverflowError:  # 9999-12-31T23:59:59-01:00 is after datetime.max in UTC
-        raise CaseFileError(field, f"date-time out of range, got {value!r}") from None
+        return parse_ts(value, field)
+    except ValueError as exc:
+        if "out of range" in str(exc):  # 9999-12-31T23:59:59-01:00 is after datetime.max in UTC
+            raise CaseFileError(field, f"date-time out of range, got {value!r}") from None
+        raise CaseFileError(field, f"expected an RFC 3339 date-time, got {value!r}") from None
 
 
 def days_after(at: datetime, days: int) -> str:
