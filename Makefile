@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv/bin
 PYTEST := $(VENV)/pytest
 
-.PHONY: setup run test test-unit test-integration test-e2e demo bench bench-eventstore bench-disclosures bench-audit lint-quality down
+.PHONY: setup run test test-unit test-integration test-e2e demo bench bench-eventstore bench-disclosures bench-audit lint lint-quality down
 
 setup:
 	@bash deploy/setup.sh
@@ -44,6 +44,14 @@ bench-disclosures: setup
 
 bench-audit: setup
 	$(VENV)/python bench/audit_bench.py
+
+# ruff (pyflakes, pycodestyle, import order, bugbear), the layer contracts (import-linter, in
+# pyproject.toml) and mypy on the shared library's domain and the services' domain packages.
+lint:
+	@bash deploy/setup.sh --venv
+	$(VENV)/ruff check .
+	$(VENV)/lint-imports
+	$(VENV)/mypy
 
 lint-quality:
 	$(VENV)/python bench/lint_quality.py

@@ -35,7 +35,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv || { apt_install python3.11-venv; "$PY" -m venv .venv; }
 fi
 STAMP=.venv/.confide-installed
-SRC_HASH=$(cat requirements.lock deploy/setup.sh shared/pyproject.toml services/*/pyproject.toml | sha256sum | cut -c1-16)
+SRC_HASH=$(cat requirements.lock deploy/setup.sh shared/pyproject.toml app/pyproject.toml services/*/pyproject.toml | sha256sum | cut -c1-16)
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$SRC_HASH" ]; then
   log "installing pinned dependencies (requirements.lock)"
   PIPLOG=.venv/pip-install.log
@@ -43,8 +43,8 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$SRC_HASH" ]; then
               || { log "ERROR: pip install $* failed:"; tail -n 30 "$PIPLOG" >&2; exit 1; }; }
   : > "$PIPLOG"
   pip_q -r requirements.lock
-  pip_q --no-deps -e shared $(for d in services/*/; do [ -f "$d/pyproject.toml" ] && printf -- '-e %s ' "$d"; done)
-  .venv/bin/python -c 'import nameko, psycopg, confide.cli, notes.service, disclosures.service, audit.service, gateway.service' \
+  pip_q --no-deps -e shared $(for d in services/*/; do [ -f "$d/pyproject.toml" ] && printf -- '-e %s ' "$d"; done) -e app
+  .venv/bin/python -c 'import nameko, psycopg, confide_app.cli, notes.service, disclosures.service, audit.service, gateway.service' \
     || { log "ERROR: the installed packages do not import (see $PIPLOG)"; exit 1; }
   echo "$SRC_HASH" > "$STAMP"
 fi

@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 
 from confide import config
-from confide.cli import LazyGroup
+from confide_app.cli import LazyGroup
 
 
 def _store(schema: str | None = None):

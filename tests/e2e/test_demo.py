@@ -12,7 +12,7 @@ from nameko.testing.utils import find_free_port
 
 from audit.service import AuditService
 from confide import config
-from confide.demo import demo
+from confide_app.demo import demo
 from disclosures.service import DisclosuresService
 from gateway.service import GatewayService
 from notes.service import NotesService
@@ -58,7 +58,7 @@ def test_demo_imports_requests_and_verifies(stack):
     assert "OK" in _row(out, "audit verify")
     assert "match" in _row(out, "audit replay") and "DIFFERS" not in out
     # the demo prints no note text
-    from confide.synthea import PROCESS_NOTE_TEMPLATES
+    from confide_app.synthea import PROCESS_NOTE_TEMPLATES
 
     assert not any(t[:40] in out for t in PROCESS_NOTE_TEMPLATES)
 

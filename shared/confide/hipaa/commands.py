@@ -5,7 +5,7 @@ outcome(s) are printed as one JSON object or an array with the keys ``decision``
 ``citations``, ``reasons``, ``fields_released``, ``minimum_necessary_applies``,
 ``accounting_required``.  Malformed input (including a date-time out of range or JSON nested too
 deeply to read): a message naming the field on stderr, exit status 2.
-The main CLI (``confide.cli``) registers this command.
+The main CLI (``confide_app.cli``) registers this command.
 """
 from __future__ import annotations
 

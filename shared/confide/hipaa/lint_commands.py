@@ -1,7 +1,7 @@
 """``confide lint``: run the 45 CFR 164.501 content lint over one note.
 
 The main CLI registers the click command :data:`lint` (also exported as ``lint_command``), e.g.
-``cli.add_command(lint)``; this module does not create ``confide.cli``.
+``cli.add_command(lint)``; this module does not create ``confide_app.cli``.
 """
 
 from __future__ import annotations

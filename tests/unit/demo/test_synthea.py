@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from confide import synthea
+from confide_app import synthea
 from confide.hipaa.lint import lint
 from notes.schemas import ICD10CM, ProgressNoteContentSchema
 

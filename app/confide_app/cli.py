@@ -58,8 +58,8 @@ def _unavailable(name: str, exc: Exception) -> click.Command:
         "decide": "confide.hipaa.commands:decide",
         "lint": "confide.hipaa.lint_commands:lint",
         "audit": "confide.audit_cli:audit",
-        "demo": "confide.demo:demo",
-        "run": "confide.supervisor:run",
+        "demo": "confide_app.demo:demo",
+        "run": "confide_app.supervisor:run",
         "token": "gateway.commands:token",
     },
 )

@@ -5,7 +5,7 @@ rules — never note text or clinical content):
 
 1. ``GET <gateway>/health``; exit 1 with "run `make run` in another terminal"
    when the stack is not up.
-2. Read the Synthea bundles in place (:mod:`confide.synthea`) and, over nameko
+2. Read the Synthea bundles in place (:mod:`confide_app.synthea`) and, over nameko
    RPC to the ``notes`` service, write and sign every progress note and
    psychotherapy note. Note ids are deterministic, so a second run finds the
    notes already there (counted as "already on file") instead of duplicating them.
@@ -392,7 +392,7 @@ def run_demo(gateway: str, amqp_uri: str, schema: str, data_dir: Path, limit: Op
     """Run every step (module docstring) and return the summary. Raises DemoError naming the failed step."""
     from rich.console import Console
 
-    from confide import synthea
+    from confide_app import synthea
 
     console = console or Console()
     started = time.monotonic()
