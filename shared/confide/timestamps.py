@@ -9,7 +9,7 @@ a plain date, which means midnight UTC).
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from typing import Optional, Union
+from typing import Optional, Union, overload
 
 Moment = Union[str, datetime, None]
 
@@ -34,6 +34,12 @@ def format_ts(moment: datetime, *, compact: bool = False) -> str:
     if compact and moment.microsecond == 0:
         text = text[:-7]
     return text + "Z"
+
+
+@overload
+def parse_ts(value: Union[str, datetime], field: str = ..., *, require_zone: bool = ...) -> datetime: ...
+@overload
+def parse_ts(value: None, field: str = ..., *, require_zone: bool = ...) -> None: ...
 
 
 def parse_ts(value: Moment, field: str = "timestamp", *, require_zone: bool = False) -> Optional[datetime]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Iterable, Mapping, TypeVar
+from typing import Any, Callable, ClassVar, Iterable, Mapping, Type, TypeVar
 
 E = TypeVar("E", bound="Event")
 Upcaster = Callable[[dict], dict]
@@ -60,7 +60,7 @@ class Event:
         return out
 
     @classmethod
-    def from_data(cls: type[E], data: Mapping[str, Any]) -> E:
+    def from_data(cls: Type[E], data: Mapping[str, Any]) -> E:
         """The event from stored data: upcast, unknown fields ignored, absent optional fields defaulted.
 
         Raises TypeError when a required field is absent.

@@ -68,10 +68,10 @@ class EventReader(Protocol):
 class NoteFacts(TypedDict, total=False):
     """A note's metadata as a decision sees it (``content_in_psych_note`` for psychotherapy notes)."""
 
-    note_id: str
-    patient_id: str
-    author_id: str
-    session_date: str
+    note_id: Optional[str]
+    patient_id: Optional[str]
+    author_id: Optional[str]
+    session_date: Optional[str]
     kind: str
     content_in_psych_note: list
 
@@ -204,7 +204,7 @@ def authorization_for(store: EventReader, request: dict, at: Optional[datetime])
 
 # -- the case file ---------------------------------------------------------------------------
 
-def build_case(requester: dict, *, purpose: str, note_kind: str, action: str, patient_id: str,
+def build_case(requester: dict, *, purpose: str, note_kind: str, action: str, patient_id: Optional[str],
                decision_time: str, notes: Sequence[NoteFacts], authorization: Optional[dict] = None,
                exception_claimed: Optional[str] = None, facts: Optional[dict] = None,
                channel: Optional[dict] = None) -> dict:
@@ -238,7 +238,8 @@ def build_case(requester: dict, *, purpose: str, note_kind: str, action: str, pa
     })
     if note_kind == PSYCHOTHERAPY:
         case["content_in_psych_note"] = sorted({c for n in notes for c in n.get("content_in_psych_note") or ()})
-    if (channel or {}).get("standard"):
+    channel = channel or {}
+    if channel.get("standard"):
         case["channel"] = {k: channel.get(k) for k in CHANNEL_FIELDS}
     return case
 

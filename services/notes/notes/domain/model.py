@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
+from typing import Callable
 
 from confide.contracts.casefile import NoteFacts
 from confide.contracts.notes import PROGRESS, PSYCHOTHERAPY
@@ -424,7 +425,7 @@ def _fulfil(s: AccessRequest, cmd: c.FulfilAccessRequest) -> list[e.Event]:
                                      cmd.now <= parse_ts(s.due_at))]
 
 
-_DECIDERS = {
+_DECIDERS: dict[type, Callable[..., list[e.Event]]] = {
     c.WriteProgressNote: _write_progress,
     c.WritePsychotherapyNote: _write_psych,
     c.ReviseNote: _revise,
@@ -448,4 +449,4 @@ def decide(state, command: c.Command) -> list[e.Event]:
 
 def with_sealed(event: e.Event, sealed: dict) -> e.Event:
     """The same event carrying the sealed text (the handler's step after encryption)."""
-    return dataclasses.replace(event, sealed=sealed)
+    return dataclasses.replace(event, **{"sealed": sealed})  # drafted, revised and addendum events have it

@@ -206,6 +206,7 @@ def parse_case(case: Any) -> Case:
 
     r = _Reader(request, "request")
     rq = r.object("requester", required=True)
+    assert rq is not None  # required=True raises CaseFileError rather than return None
     role = rq.string("role", required=True)
     for key in ("id", "org"):
         rq.string(key)

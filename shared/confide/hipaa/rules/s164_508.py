@@ -20,6 +20,7 @@ exempt from minimum necessary (164.502(b)(2)(iii)) and from accounting (164.528(
 from __future__ import annotations
 
 import re
+from typing import Any, Mapping
 from dataclasses import replace
 
 from confide.hipaa.authorization import Defect, authorization_defects, revocation_effective
@@ -37,7 +38,7 @@ _PURPOSE_PARAGRAPH = {
 }
 
 
-def _released_under(authorization: dict, kind: str) -> str:
+def _released_under(authorization: Mapping[str, Any], kind: str) -> str:
     desc = str(authorization.get("description") or "")
     dates = re.findall(r"\d{4}-\d{2}-\d{2}", desc)
     what = "notes" if kind == "psychotherapy" else "records"
@@ -73,9 +74,9 @@ def authorization_ruling(case: Case) -> tuple[Ruling | None, list[Defect]]:
         return None, []
     defects = authorization_defects(auth, request=case.raw, at=case.at)
     if defects:
-        reasons = tuple(f"Authorization {auth.get('id') or ''} defect [{d.code}]: {d.message} "
-                        f"({d.citation})".replace("  ", " ") for d in defects)
-        return Ruling("deny", defects_rule(defects), reasons), defects
+        defect_reasons = tuple(f"Authorization {auth.get('id') or ''} defect [{d.code}]: {d.message} "
+                               f"({d.citation})".replace("  ", " ") for d in defects)
+        return Ruling("deny", defects_rule(defects), defect_reasons), defects
     psych = case.note_kind == "psychotherapy"
     reasons = ["Permitted, not compelled: the practice may still decline."]
     relied_on = revocation_effective(auth, case.at) is False and bool(auth.get("revoked") or auth.get("revocation"))
@@ -301,6 +302,7 @@ def _psychotherapy_notes(case: Case, policy: MinimumNecessaryPolicy) -> Ruling:
                           s164_524.PERSONAL_REPRESENTATIVE if role == "parent" else ())
 
     if defects:
+        assert auth_ruling is not None  # a defect is found only in an authorization that was judged
         return auth_ruling.with_reason(*reasons)
     if case.is_workforce and role in ("clinician_same_practice", "supervisor", "trainee") \
             and purpose == "treatment":

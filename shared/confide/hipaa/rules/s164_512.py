@@ -150,9 +150,10 @@ def law_enforcement(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None
     kind = lp.get("type")
     if iscourt_order_ruling(case):
         return court_order_ruling(case, "164.512(f)(1)(ii)(A)")
-    if (case.mandate or {}).get("compels") is True:
+    mandate = case.mandate or {}
+    if mandate.get("compels") is True:
         return _permit(rule_string("164.512(f)(1)(i)", s164_502.MN_NA_REQUIRED_BY_LAW),
-                       [f"information the law requires ({case.mandate.get('statute') or 'statute'})"],
+                       [f"information the law requires ({mandate.get('statute') or 'statute'})"],
                        mn=False)
     fields = policy.fields_for("law_enforcement", case.role)
     if kind in SUBPOENAS or kind == "court_order":
