@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from notes.commands import rotate_keys
-from notes.crypto import DecryptionError, Keyring, aad_for, rotate_kek
+from notes.crypto import DecryptionError, Keyring, KeyringError, aad_for, rotate_kek
 
 
 def test_seal_and_open_round_trip(keyring):
@@ -46,7 +46,7 @@ def test_one_data_key_per_note(keyring):
 
 
 def test_key_ids_cannot_escape_the_key_dir(keyring):
-    with pytest.raises(Exception, match="not allowed"):
+    with pytest.raises(KeyringError, match="not allowed"):
         keyring.seal("../evil", "a", b"x")
 
 
