@@ -15,7 +15,9 @@ test:
 	@bash deploy/setup.sh --test
 	$(PYTEST) -q tests
 
-test-unit: setup
+# The unit tier needs only the venv: no PostgreSQL, RabbitMQ, schema or keys.
+test-unit:
+	@bash deploy/setup.sh --venv
 	$(PYTEST) -q tests/unit
 
 test-integration:

@@ -4,12 +4,20 @@
 #   2. PostgreSQL and RabbitMQ reachable: running ones are used; otherwise
 #      Docker Compose where an engine runs; otherwise Debian packages;
 #   3. roles, databases (confide, confide_test), schema, broker topology, keys.
-# Usage: deploy/setup.sh [--test]   (`make run`; `make test` adds --test: also Chromium)
+# Usage: deploy/setup.sh [--test | --venv]
+#   (no option)  `make run`: all of the above;
+#   --test       `make test`: also Chromium, for the report's browser test;
+#   --venv       `make test-unit`: step 1 only; starts, installs and contacts no service.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PY=${PYTHON:-python3.11}
 log() { printf '[setup] %s\n' "$*"; }
+MODE=${1:-}
+case "$MODE" in
+  ""|--test|--venv) ;;
+  *) log "ERROR: unknown option $MODE (usage: deploy/setup.sh [--test | --venv])"; exit 2 ;;
+esac
 
 PG_HOST=127.0.0.1 PG_PORT=5432 AMQP_PORT=5672
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -47,6 +55,10 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$SRC_HASH" ]; then
   .venv/bin/python -c 'import nameko, psycopg, confide_app.cli, notes.service, disclosures.service, audit.service, gateway.service' \
     || { log "ERROR: the installed packages do not import (see $PIPLOG)"; exit 1; }
   echo "$SRC_HASH" > "$STAMP"
+fi
+if [ "$MODE" = "--venv" ]; then
+  log "venv ready (--venv: PostgreSQL, RabbitMQ, schema and keys left alone)"
+  exit 0
 fi
 
 # --- 2. PostgreSQL -------------------------------------------------------------
@@ -123,7 +135,7 @@ log "declaring RabbitMQ exchanges and queues"
 .venv/bin/confide broker declare
 .venv/bin/confide keys init >/dev/null
 # The test suite opens the auditor's HTML report in headless Chromium.
-if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null 2>&1; then
+if [ "$MODE" = "--test" ] && ! command -v chromium >/dev/null 2>&1; then
   log "installing chromium (Debian package) for the report's browser test"; apt_install chromium
 fi
 log "ready"

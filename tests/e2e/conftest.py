@@ -5,6 +5,10 @@ throw-away event-store schema, with the gateway's HTTP server on a free
 loopback port — the same wiring as `make run`, isolated per test. Tests talk
 to the stack the way users do: nameko RPC for the practice, HTTP for insurers.
 Poll with a deadline, never a bare sleep.
+
+Needs what the integration tier needs (PostgreSQL with the ``confide_test``
+schema, RabbitMQ with its management API; `make test-e2e` sets them up); the
+services themselves are started here, not expected to be running.
 """
 import json
 import socket

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 from kombu import Connection, Exchange
+from nameko.testing.services import entrypoint_waiter
 
 from audit.replay import replay
 from audit.service import AuditService
@@ -96,16 +97,23 @@ def _access_rows(store, patient):
 
 def test_redelivered_event_is_applied_once(container_factory, service_config, store, tmp_path):
     config = {**service_config, "DB_SCHEMA": store.schema, "CHECKPOINT_DIR": str(tmp_path / "cp")}
-    container_factory(AuditService, config).start()
+    container = container_factory(AuditService, config)
+    container.start()
     stream, event = decision_event(patient="P-twice")
-    store.append(stream, [event], -1)
+
+    def handled_ours(worker_ctx, result, exc_info):
+        """A handle_event worker for this event has finished without error (and been torn down)."""
+        return exc_info is None and worker_ctx.args[0].get("stream_name") == stream
+
+    with entrypoint_waiter(container, "handle_event", timeout=30, callback=handled_ours):
+        store.append(stream, [event], -1)  # the relay publishes it; the first delivery is applied
     wait_for(lambda: _access_rows(store, "P-twice"))
     # Re-publish the same stored event, as a relay restarted after a crash would.
     (recorded,) = store.read_stream(stream)
-    publisher = ConfirmingPublisher(service_config["AMQP_URI"])
-    publisher.publish(recorded.to_message(), routing_key=recorded.type, message_id=str(recorded.event_id))
-    publisher.close()
-    time.sleep(1.0)
+    with entrypoint_waiter(container, "handle_event", timeout=30, callback=handled_ours):
+        publisher = ConfirmingPublisher(service_config["AMQP_URI"])
+        publisher.publish(recorded.to_message(), routing_key=recorded.type, message_id=str(recorded.event_id))
+        publisher.close()
     assert len(_access_rows(store, "P-twice")) == 1
 
 

@@ -176,7 +176,9 @@ class TestHttpApi:
         assert fetched["status"] == "rejected" and "output" not in fetched
 
     def test_every_shipped_task_example_is_accepted(self, system, org):
-        for path in sorted(CDEX.glob("cdex-task-example*.json")):
+        examples = sorted(CDEX.glob("cdex-task-example*.json"))
+        assert examples, f"no shipped CDex Task examples under {CDEX}"
+        for path in examples:
             reply = post(system, system.token(org), "/fhir/Task", own_task(path.name, org))
             assert reply.status_code == 201, (path.name, reply.text)
             assert reply.json()["status"] in {"completed", "rejected"}

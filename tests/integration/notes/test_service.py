@@ -1,10 +1,10 @@
 """NotesService over nameko, PostgreSQL and RabbitMQ: lifecycle, decided reads, fail-closed."""
 import json
-import time
 import uuid
 
 import pytest
 from confide.eventstore.errors import EventStoreUnavailableError
+from confide.testing.polling import wait_for
 from nameko.testing.services import entrypoint_hook, replace_dependencies
 
 from notes.domain import errors
@@ -30,22 +30,19 @@ def decision(pg_store, decision_id):
 
 def decisions_about(pg_store, note_id, since, timeout=15.0):
     """AccessDecided events about a note recorded after global position ``since`` (polled with a deadline)."""
-    deadline = time.time() + timeout
-    while True:
-        found = [e for e in pg_store.read_category("accessDecision", since, 100000) if e.data.get("note_id") == note_id]
-        if found or time.time() > deadline:
-            return found
-        time.sleep(0.05)
+    return wait_for(lambda: [e for e in pg_store.read_category("accessDecision", since, 100000)
+                             if e.data.get("note_id") == note_id], timeout=timeout, interval=0.05)
 
 
 def wait_visible(pg_store, patient_id, note_ids, timeout=15.0):
     """Category reads stop at the database-wide commit frontier; wait (with a deadline) until ours pass it."""
     from notes.views import note_ids_of_patient
 
-    deadline = time.time() + timeout
-    while set(note_ids_of_patient(pg_store, patient_id)) != set(note_ids):
-        assert time.time() < deadline, "notes never became visible to category readers"
-        time.sleep(0.05)
+    try:
+        wait_for(lambda: set(note_ids_of_patient(pg_store, patient_id)) == set(note_ids),
+                 timeout=timeout, interval=0.05)
+    except AssertionError as exc:
+        raise AssertionError("notes never became visible to category readers") from exc
 
 
 def psych_note(container, patient_id, text):

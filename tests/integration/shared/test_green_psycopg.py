@@ -14,6 +14,8 @@ def test_slow_query_does_not_stall_other_green_threads(pg_store):
     def ticker():
         for _ in range(10):
             ticks.append(time.monotonic())
+            # This sleep is the thing under test, not a wait for a result: a green thread
+            # that yields on a timer must keep ticking while the other one waits on pg_sleep.
             eventlet.sleep(0.05)
 
     started = time.monotonic()

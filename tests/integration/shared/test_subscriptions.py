@@ -4,8 +4,8 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
+import eventlet
 import psycopg
 import pytest
 
@@ -13,6 +13,7 @@ from confide import config
 from confide.envelope import NewEvent
 from confide.eventstore.store import PostgresEventStore
 from confide.subscriptions import CatchUpSubscription
+from confide.testing.polling import wait_for
 
 SUBSCRIBER = textwrap.dedent("""
     import sys, time
@@ -27,6 +28,9 @@ SUBSCRIBER = textwrap.dedent("""
         for ev in events:  # slow, row by row: the parent kills us mid-batch
             conn.execute(sql.SQL("INSERT INTO {}.applied (global_position) VALUES (%s)").format(
                 sql.Identifier(schema)), (ev.global_position,))
+            print("inserted", ev.global_position, flush=True)  # uncommitted: tells the parent where we are
+            # Not a wait for a result: the delay is the slow handler under test; it keeps a
+            # batch open long enough for the parent to kill us inside it.
             time.sleep(delay)
 
     sub = CatchUpSubscription(store, "test-projection", handler, batch=50)
@@ -62,12 +66,14 @@ def test_killed_subscriber_neither_skips_nor_double_applies(projection_store, te
     proc = subprocess.Popen([sys.executable, str(script), test_db_dsn, store.schema, "0.01"],
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "ready"
-    deadline = time.time() + 20
-    while time.time() < deadline:  # wait until the first batch has committed and the next is half done
-        if store.read_checkpoint("test-projection") >= positions[49]:
-            break
-        time.sleep(0.05)
-    time.sleep(0.25)
+    # Kill once the first batch has committed and the next is half done: its rows are inserted, not committed.
+    wait_for(lambda: store.read_checkpoint("test-projection") >= positions[49], timeout=20, interval=0.05)
+    with eventlet.Timeout(20, AssertionError("the subscriber never got into its second batch")):
+        while True:
+            line = proc.stdout.readline()
+            assert line, "the subscriber exited before its second batch"
+            if int(line.split()[1]) >= positions[74]:
+                break
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     done_before = store.read_checkpoint("test-projection")

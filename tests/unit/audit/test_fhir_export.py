@@ -330,6 +330,8 @@ def test_columns_match_the_projection_functions():
 
 
 def test_shipped_examples_are_r4_and_readable_in_place():
-    for path in sorted(BALP_DIR.glob("AuditEvent-*.json")):
+    examples = sorted(BALP_DIR.glob("AuditEvent-*.json"))
+    assert examples, f"no shipped BALP AuditEvent examples under {BALP_DIR}"
+    for path in examples:
         AuditEvent.model_validate(json.loads(path.read_text()))
     Provenance.model_validate(_us_core_provenance())

@@ -29,7 +29,9 @@ def stats():
 
 @pytest.fixture(scope="module")
 def patients(folder, stats):
-    return synthea.load_patients(folder.parent, stats=stats)
+    found = synthea.load_patients(folder.parent, stats=stats)
+    assert found, f"no patients with notes parsed from {folder}"  # the tests below loop over these
+    return found
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Unit tier of the disclosures service and gateway: no broker, no database, no network.
+"""Unit tier of the disclosures service: no broker, no database, no network.
 
 Handlers run on ``InMemoryEventStore`` with a settable clock and a fake notes
 client that, like the real one, refuses to release unless the AccessDecided

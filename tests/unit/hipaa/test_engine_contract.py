@@ -1,6 +1,7 @@
 """The engine's contract: outcome shape, determinism, malformed input and unknown values."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -20,7 +21,7 @@ def test_outcome_to_dict_has_exactly_the_seven_keys(build):
 
 def test_outcome_is_frozen(build):
     out = decide(build({}))
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         out.decision = "deny"  # type: ignore[misc]
 
 

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from notes.commands import rotate_keys
-from notes.crypto import DecryptionError, Keyring, aad_for, rotate_kek
+from notes.crypto import DecryptionError, Keyring, KeyringError, aad_for, rotate_kek
 
 
 def test_seal_and_open_round_trip(keyring):
@@ -46,7 +46,7 @@ def test_one_data_key_per_note(keyring):
 
 
 def test_key_ids_cannot_escape_the_key_dir(keyring):
-    with pytest.raises(Exception, match="not allowed"):
+    with pytest.raises(KeyringError, match="not allowed"):
         keyring.seal("../evil", "a", b"x")
 
 
@@ -54,10 +54,13 @@ def test_rotation_rewraps_every_key_and_keeps_every_note_readable(keyring):
     sealed = {f"n{i}": keyring.seal(f"n{i}", f"text {i}", f"aad{i}".encode()) for i in range(5)}
     before_kek = keyring.active_kek_id()
     before = {p.name: p.read_text() for p in (keyring.key_dir / "wrapped-keys").glob("*.json")}
+    assert len(before) == len(sealed), f"expected one wrapped key per sealed note, found {sorted(before)}"
     assert rotate_kek(keyring.key_dir) == 5
     after_kek = keyring.active_kek_id()
     assert after_kek != before_kek
-    for path in (keyring.key_dir / "wrapped-keys").glob("*.json"):
+    after = sorted((keyring.key_dir / "wrapped-keys").glob("*.json"))
+    assert len(after) == len(sealed), f"expected one wrapped key per sealed note, found {after}"
+    for path in after:
         record = json.loads(path.read_text())
         assert record["kek_id"] == after_kek and path.read_text() != before[path.name]
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600

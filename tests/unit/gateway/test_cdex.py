@@ -8,6 +8,8 @@ from confide import config
 from gateway import cdex
 
 EXAMPLES = sorted((config.data_dir() / "payer-requests" / "davinci-cdex").glob("cdex-task-example*.json"))
+# Checked at collection: an empty list would make the parametrized test below a silent skip.
+assert EXAMPLES, f"no shipped CDex Task examples under {config.data_dir()} (set CONFIDE_DATA_DIR)"
 
 
 def test_examples_are_shipped():

@@ -1,0 +1,14 @@
+"""Integration tier: real PostgreSQL and RabbitMQ, no running Confide services.
+
+Needs PostgreSQL on 127.0.0.1:5432 (database ``confide_test`` with the schema
+installed, the services' role, and a superuser for scratch schemas: see
+``confide.config``) and RabbitMQ on :5672 with its management API on :15672
+(nameko's per-test vhosts); the report's browser test also needs Chromium.
+`make test-integration` (``deploy/setup.sh --test``) sets all of that up. Each
+test starts the services it needs in-process (nameko ``container_factory`` /
+``runner_factory``). An absent server fails the test loudly; nothing is skipped.
+
+Other runs may share the servers: tests use unique ids, per-test vhosts and
+scratch schemas, and wait for a positive signal with a deadline
+(``confide.testing.polling.wait_for``, ``entrypoint_waiter``), never a fixed sleep.
+"""
