@@ -27,22 +27,6 @@ from confide import config  # noqa: E402
 TEST_DB = os.environ.get("CONFIDE_TEST_DB", "confide_test")
 
 
-def pytest_generate_tests(metafunc):
-    """An empty ``parametrize`` list is a collection error, never a silent skip.
-
-    Several tests parametrize over shipped files or data read at import (CDex
-    examples, published cases, labelled sentences); if those went missing, pytest
-    would otherwise report the test as skipped ("got empty parameter set") and the
-    run would still pass.
-    """
-    for mark in metafunc.definition.iter_markers("parametrize"):
-        argvalues = mark.args[1] if len(mark.args) > 1 else mark.kwargs.get("argvalues")
-        if isinstance(argvalues, (list, tuple)) and not argvalues:
-            argnames = mark.args[0] if mark.args else mark.kwargs.get("argnames")
-            pytest.fail(f"{metafunc.definition.nodeid}: parametrize({argnames!r}) got no values "
-                        "(are the shipped data files where config expects them?)", pytrace=False)
-
-
 @pytest.fixture(scope="session")
 def test_db_dsn() -> str:
     """DSN of the services' role on the test database (fails loudly if unreachable)."""
