@@ -23,8 +23,7 @@ from typing import Any, Mapping
 
 import rfc8785
 
-_TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-
+from confide.timestamps import format_ts
 
 def canonical_json(value: Any) -> str:
     """RFC 8785 canonical JSON text of ``value``.
@@ -36,16 +35,9 @@ def canonical_json(value: Any) -> str:
 
 
 def format_timestamp(ts: datetime) -> str:
-    """UTC RFC 3339 with microseconds and ``Z`` (``2026-05-01T15:00:00.000000Z``): the only form hashed.
-
-    Raises ValueError for a naive datetime. (isoformat is used for speed: verify
-    formats every stored timestamp; it equals ``strftime(_TS_FORMAT)``.)
-    """
-    if ts.tzinfo is None:
-        raise ValueError("recorded_at must be timezone-aware")
-    if ts.utcoffset():
-        ts = ts.astimezone(timezone.utc)
-    return ts.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    """``recorded_at`` as hashed: :func:`confide.timestamps.format_ts` (RFC 3339 UTC, microseconds,
+    ``Z``). Raises ValueError for a naive datetime."""
+    return format_ts(ts)
 
 
 def _s(value: str) -> str:
