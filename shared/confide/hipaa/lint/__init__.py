@@ -105,7 +105,10 @@ batches); speed is measured by ``bench/lint_speed.py``.
 
 from __future__ import annotations
 
-from .engine import RULES, Finding, _spans, lint
-from .rule import CATEGORIES, Rule
+from .engine import RULES as RULES
+from .engine import Finding, lint
+from .engine import _spans as _spans
+from .rule import CATEGORIES
+from .rule import Rule as Rule
 
 __all__ = ["CATEGORIES", "Finding", "lint"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 #: Any dash: hyphen, the Unicode hyphens, en and em dash, minus sign.
 DASH = "[-\u2010\u2011\u2012\u2013\u2014\u2212]"

@@ -15,11 +15,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from . import (clinical_tests, diagnosis, functional_status, medication, modality_frequency, progress,
-               prognosis, session_times, symptoms, treatment_plan)
+from . import (
+    clinical_tests,
+    diagnosis,
+    functional_status,
+    medication,
+    modality_frequency,
+    prognosis,
+    progress,
+    session_times,
+    symptoms,
+    treatment_plan,
+)
 from .rule import CATEGORIES, FIELD, Rule
 
-__all__ = ["CATEGORIES", "Finding", "RULES", "lint"]
+__all__ = ["CATEGORIES", "RULES", "Finding", "lint"]
 
 #: Every rule, by category in the order of :data:`CATEGORIES`.
 RULES: tuple[Rule, ...] = (

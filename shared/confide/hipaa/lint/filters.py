@@ -11,7 +11,7 @@ rule filter, and the named filters at the end are the combinations the rule modu
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from .lexicons import DIAGNOSIS_NAME, DRUG
 from .rule import Filter

@@ -136,9 +136,9 @@ RULES: tuple[Rule, ...] = (
           tokens("showering bathing eating getting")),
     # "Missed three classes this week due to panic"
     _rule("missed_shifts_or_classes",
-          rf"\b(?:missed|missing|misses)\s+(?:\w+\s+)?(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|several|multiple|many|a\s+few)\s+"
-          rf"(?:shifts|classes|lectures|(?:days?|weeks?)\s+(?:of|at|from)\s+(?:work|school|class))\b(?:\s+(?:this|last)\s+(?:week|month|semester|term))?"
-          rf"(?:\s+(?:because\s+of|due\s+to|d/t)\s+(?:the\s+|her\s+|his\s+)?\w+)?",
+          r"\b(?:missed|missing|misses)\s+(?:\w+\s+)?(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|several|multiple|many|a\s+few)\s+"
+          r"(?:shifts|classes|lectures|(?:days?|weeks?)\s+(?:of|at|from)\s+(?:work|school|class))\b(?:\s+(?:this|last)\s+(?:week|month|semester|term))?"
+          r"(?:\s+(?:because\s+of|due\s+to|d/t)\s+(?:the\s+|her\s+|his\s+)?\w+)?",
           tokens("missed missing misses")),
     # "functioning improved", "occupational functioning impaired: ..."
     _rule("functioning_changed",

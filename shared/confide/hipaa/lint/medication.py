@@ -21,8 +21,15 @@ import re
 
 from ._regex import NUM
 from .filters import NOT_NARRATIVE, NOT_NARRATIVE_OR_SOMEONE_ELSES
-from .lexicons import (DRUG, DRUG_CLASS, DRUG_TERMS, MEDICATION_COURSE_VERB,
-                       PRESCRIBING_VERB, SIDE_EFFECT, SIDE_EFFECT_TERMS)
+from .lexicons import (
+    DRUG,
+    DRUG_CLASS,
+    DRUG_TERMS,
+    MEDICATION_COURSE_VERB,
+    PRESCRIBING_VERB,
+    SIDE_EFFECT,
+    SIDE_EFFECT_TERMS,
+)
 from .rule import Rule, longest_tokens, tokens
 
 CATEGORY = "medication_prescription_and_monitoring"

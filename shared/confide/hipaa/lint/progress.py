@@ -23,7 +23,10 @@ from __future__ import annotations
 import re
 
 from ._regex import CLAUSE
-from .filters import NOT_HYPOTHETICAL_OR_SOMEONE_ELSES, NOT_SPECIFIER_WISH_OR_SOMEONE_ELSES
+from .filters import (
+    NOT_HYPOTHETICAL_OR_SOMEONE_ELSES,
+    NOT_SPECIFIER_WISH_OR_SOMEONE_ELSES,
+)
 from .lexicons import PROGRESS_ADJECTIVE, PROGRESS_CHANGE, PROGRESS_SUBJECT, SYMPTOM
 from .rule import Rule, tokens
 

@@ -7,8 +7,8 @@ A rule is declared once, by name, in the module of its category; the engine
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional
 
 #: The excluded-content categories of 45 CFR 164.501, as named in the disclosure case files.
 CATEGORIES: tuple[str, ...] = (
@@ -39,7 +39,7 @@ FIELD: dict[str, str] = {
 }
 
 #: A match filter: the span to report for a match (usually ``m.span()``), or None to drop it.
-Filter = Callable[[re.Match, str], Optional[tuple]]
+Filter = Callable[[re.Match, str], tuple | None]
 #: Whether a span wholly inside quoted speech is still reported: ``(text, start, end) -> bool``.
 QuotePolicy = Callable[[str, int, int], bool]
 
@@ -85,7 +85,7 @@ class Rule:
     category: str
     patterns: tuple[str, ...]
     gate: frozenset[str]
-    filter: Optional[Filter] = None
+    filter: Filter | None = None
     window: int = 120
     fallback: bool = False
     keep_quoted: QuotePolicy = quoted_speech_is_content
