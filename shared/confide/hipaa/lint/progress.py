@@ -48,7 +48,8 @@ _PG_CHANGE = PROGRESS_CHANGE
 _PG_SINCE = (r"(?:intake|admission|baseline|the\s+start\s+of\s+(?:treatment|tx|therapy)|starting\s+(?:treatment|tx|therapy|[\w-]+)|beginning\s+(?:treatment|tx|therapy)|last\s+(?:session|visit|review|month|week|quarter|assessment|appt)|the\s+last\s+(?:session|visit|review|month|few\s+weeks)|(?:january|february|march|april|may|june|july|august|september|october|november|december)(?:\s+\d{4})?|\d+\s+(?:weeks|months)\s+ago|treatment\s+began|we\s+began|"
              r"starting\b|(?:tx|therapy|treatment)\s+(?:began|started)|we\s+started|discharge|(?:the\s+)?(?:summer|spring|fall|winter|holidays|new\s+year)|"
              r"the\s+(?:hospitalization|admission|move|divorce|accident|last\s+\w+)|(?:her|his|their)\s+(?:hospitalization|admission|discharge))")
-_PG_V4_NOUN = rf"(?:{SYMPTOM}|symptoms?|sx|anxiety|depression|urges|episodes|attacks|arguments|fights|conflicts?)"
+# What can be counted or rated over time: a symptom, urges, episodes, arguments.
+_SYMPTOM_OR_EVENTS = rf"(?:{SYMPTOM}|symptoms?|sx|anxiety|depression|urges|episodes|attacks|arguments|fights|conflicts?)"
 _CHANGE_T = ("halved doubled improved improving improvement worsened worsening worse better remitted resolved resolving "
              "stabilized stable plateaued declined declining decreased reduced unchanged progressed regressed change")
 
@@ -167,7 +168,7 @@ RULES: tuple[Rule, ...] = (
     _rule("fewer_since", rf"\bfewer\s+(?:\w+\s+){{1,4}}?(?:(?:reported|noted|endorsed)\s+)?since\s+{_PG_SINCE}", "fewer"),
     # "Urges now 2x/wk vs daily"
     _rule("now_versus_before",
-          rf"(?:\b{_PG_V4_NOUN}\s+(?:are\s+|is\s+)?)?\bnow\s+(?:\d+\s*(?:-\s*\d+\s*)?(?:x|times)\s*(?:/|per|a)\s*(?:wk|week|day|night|month|mo)|once\s+(?:a|per)\s+\w+|twice\s+(?:a|per)\s+\w+|\d+\s*/\s*10)"
+          rf"(?:\b{_SYMPTOM_OR_EVENTS}\s+(?:are\s+|is\s+)?)?\bnow\s+(?:\d+\s*(?:-\s*\d+\s*)?(?:x|times)\s*(?:/|per|a)\s*(?:wk|week|day|night|month|mo)|once\s+(?:a|per)\s+\w+|twice\s+(?:a|per)\s+\w+|\d+\s*/\s*10)"
           rf"\s*(?:vs\.?|versus|compared\s+(?:to|with)|(?:down|up)\s+from|from)\s+\w+(?:\s+(?:at\s+)?(?:intake|baseline))?",
           "now"),
     # "Panic has largely subsided"
@@ -177,7 +178,7 @@ RULES: tuple[Rule, ...] = (
           "partially largely fully mostly completely nearly somewhat significantly markedly substantially greatly"),
     # "nightmares less frequent"
     _rule("less_frequent_or_intense",
-          rf"\b{_PG_V4_NOUN}\s+(?:are\s+|is\s+|have\s+been\s+|now\s+)?(?:much\s+|far\s+|a\s+lot\s+|somewhat\s+)?(?:less|more)\s+(?:frequent|intense|severe|distressing|disruptive|manageable|tolerable)\b",
+          rf"\b{_SYMPTOM_OR_EVENTS}\s+(?:are\s+|is\s+|have\s+been\s+|now\s+)?(?:much\s+|far\s+|a\s+lot\s+|somewhat\s+)?(?:less|more)\s+(?:frequent|intense|severe|distressing|disruptive|manageable|tolerable)\b",
           "frequent intense severe distressing disruptive manageable tolerable"),
     # "which she couldn't do at intake"
     _rule("could_not_at_start",
