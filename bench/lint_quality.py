@@ -1,10 +1,27 @@
 """Precision / recall / F1 of the 164.501 content lint on the labelled sentence set.
 
-Usage: ``.venv/bin/python bench/lint_quality.py [--split tuned|heldout|all] [--json] [--errors]``
+Usage: ``.venv/bin/python bench/lint_quality.py [--split tuned|heldout|all] [--json] [--errors] [--no-rules]``
 
 A finding matches a label when the categories are equal and the character spans overlap.
 Precision counts findings that match some label; recall counts labels matched by some finding.
 Never prints note text unless ``--errors`` is given (the set is synthetic, not patient data).
+
+Per named rule (``Rule.name`` in ``confide.hipaa.lint``; shown for each split, not each batch):
+a rule *contributed to* a finding when at least one of its matches survived the rule's filter,
+quoted speech, fallbacks and resolutions and was merged into that finding (``Finding.rules``).
+
+* precision of a rule = findings it contributed to that match a label / findings it contributed
+  to (``n/a`` when it contributed to none);
+* recall of a rule = labels of the rule's category matched by a finding it contributed to /
+  labels of that category (``n/a`` when the category has no label in the split);
+* ``sole`` = labels matched only through this rule (every matching finding was produced by this
+  rule alone): what would be lost without it.
+
+Columns of the per-rule table: ``preds`` findings the rule contributed to, ``tp`` of those
+matching a label, ``hits`` labels matched through the rule, ``sole``, ``labels`` labels of its
+category.  A finding produced by several rules counts for each of them, so rules' figures do not add up to
+their category's.  Rules that contributed to no finding and matched no label are counted, not
+listed.
 """
 
 from __future__ import annotations
@@ -14,7 +31,7 @@ import json
 import sys
 from pathlib import Path
 
-from confide.hipaa.lint import CATEGORIES, lint
+from confide.hipaa.lint import CATEGORIES, RULES, lint
 
 # Authoring batches of the labelled set (field "batch"):
 #   a: written before any lint code existed; split stratified 2/3 tuned, 1/3 heldout.
@@ -84,6 +101,47 @@ def score(rows: list[dict], errors: list | None = None) -> dict[str, dict[str, f
     return c
 
 
+def score_rules(rows: list[dict]) -> dict[str, dict]:
+    """Per rule name: ``{category, n_pred, tp_pred, n_label, tp_label, sole, precision, recall}``
+    (see the module docstring; precision/recall are None when undefined)."""
+    c = {r.name: {"category": r.category, "n_pred": 0, "tp_pred": 0, "n_label": 0, "tp_label": 0, "sole": 0}
+         for r in RULES}
+    by_cat: dict[str, list[str]] = {}
+    for r in RULES:
+        by_cat.setdefault(r.category, []).append(r.name)
+    for row in rows:
+        findings = lint(row["text"])
+        for f in findings:
+            ok = any(lc == f.category and _overlap((f.start, f.end), (ls, le)) for lc, ls, le in row["labels"])
+            for name in f.rules:
+                c[name]["n_pred"] += 1
+                c[name]["tp_pred"] += ok
+        for cat, s, e in row["labels"]:
+            hits = [f for f in findings if f.category == cat and _overlap((s, e), (f.start, f.end))]
+            names = {n for f in hits for n in f.rules}
+            for name in by_cat.get(cat, []):
+                c[name]["n_label"] += 1
+                c[name]["tp_label"] += name in names
+            if len(names) == 1:
+                c[next(iter(names))]["sole"] += 1
+    for v in c.values():
+        v["precision"] = v["tp_pred"] / v["n_pred"] if v["n_pred"] else None
+        v["recall"] = v["tp_label"] / v["n_label"] if v["n_label"] else None
+    return c
+
+
+def _rule_table(name: str, stats: dict[str, dict]) -> str:
+    def fmt(x):
+        return "   n/a" if x is None else f"{x:6.3f}"
+    active = {k: v for k, v in stats.items() if v["n_pred"] or v["tp_label"]}
+    out = [f"== per rule, split: {name} ({len(active)} of {len(stats)} rules contributed to a finding) =="]
+    out.append(f"{'rule':52} {'prec':>6} {'rec':>6} {'preds':>6} {'tp':>5} {'hits':>5} {'sole':>5} {'labels':>6}")
+    for k, v in active.items():
+        out.append(f"{k:52} {fmt(v['precision'])} {fmt(v['recall'])} {v['n_pred']:6d} {v['tp_pred']:5d} "
+                   f"{v['tp_label']:5d} {v['sole']:5d} {v['n_label']:6d}")
+    return "\n".join(out)
+
+
 def _table(name: str, rows: list[dict], stats: dict) -> str:
     out = [f"== split: {name} ({len(rows)} sentences, "
            f"{sum(1 for r in rows if not r['labels'])} with no labels) =="]
@@ -101,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", choices=["tuned", "heldout", "all"], default=None)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--errors", action="store_true", help="list false positives/negatives")
+    ap.add_argument("--no-rules", action="store_true", help="omit the per-rule tables")
     a = ap.parse_args(argv)
     rows = load()
     splits = [a.split] if a.split else ["tuned", "heldout"]
@@ -122,7 +181,18 @@ def main(argv: list[str] | None = None) -> int:
                 for kind, cat, ev, text in errs:
                     print(f"  {kind} {cat}: {ev!r}  <- {text!r}")
             print()
+    per_rule = {}
+    if not a.no_rules:
+        for sp, sel in groups:
+            if "/" in sp:
+                continue  # per rule for each split, not each batch
+            per_rule[sp] = score_rules(sel)
+            if not a.json:
+                print(_rule_table(sp, per_rule[sp]))
+                print()
     if a.json:
+        if per_rule:
+            result["per_rule"] = per_rule
         print(json.dumps(result, indent=2))
     return 0
 

@@ -217,6 +217,42 @@ def test_gating_loses_nothing():
         assert lint_mod._spans(text) == lint_mod._spans(text, gated=False)
 
 
+def test_findings_name_the_rules_that_produced_them():
+    by_name = {r.name: r for r in lint_mod.RULES}
+    rows = [json.loads(line)["text"] for line in LABELS.read_text(encoding="utf-8").splitlines()]
+    for text in rows:
+        for f in lint(text):
+            assert f.rules and f.rules == tuple(sorted(set(f.rules)))
+            assert all(by_name[n].category == f.category for n in f.rules)
+    f = lint("Increased sertraline to 100 mg.")[0]
+    assert "medication.prescribing_verb_with_drug" in f.rules and "medication.dose_with_unit" in f.rules
+    assert "rules" not in f.to_dict()
+
+
+def test_rules_are_named_declared_per_category_and_cite_the_cfr():
+    import importlib
+
+    names = [r.name for r in lint_mod.RULES]
+    assert len(names) == len(set(names))
+    assert {r.category for r in lint_mod.RULES} == set(CATEGORIES)
+    for module in {n.split(".")[0] for n in names}:
+        mod = importlib.import_module(f"confide.hipaa.lint.{module}")
+        assert "45 CFR 164.501" in mod.__doc__
+        assert {r.category for r in mod.RULES} == {mod.CATEGORY}
+        assert all(r.name.startswith(module + ".") for r in mod.RULES)
+
+
+def test_every_word_list_is_package_data_and_used():
+    from importlib.resources import files
+
+    from confide.hipaa.lint import lexicons
+
+    shipped = {p.name for p in files("confide.hipaa.lint").joinpath("data").iterdir() if p.name.endswith(".txt")}
+    source = Path(lexicons.__file__).read_text(encoding="utf-8")
+    assert shipped and all(f'load("{name}")' in source for name in shipped)
+    assert all(lexicons.load(name) for name in shipped)
+
+
 # Speed is measured by bench/lint_speed.py (house rule: speed goals live in benchmarks, not in
 # timed tests, which flake on a shared machine); the gating test above keeps the optimisation exact.
 

@@ -1,0 +1,114 @@
+"""Content lint for psychotherapy notes (45 CFR 164.501).
+
+45 CFR 164.501 defines *psychotherapy notes* as the notes a mental health professional keeps
+about the contents of a counseling session, separate from the rest of the record, and EXCLUDES
+from that definition: medication prescription and monitoring, counseling session start and stop
+times, the modalities and frequencies of treatment furnished, results of clinical tests, and any
+summary of diagnosis, functional status, the treatment plan, symptoms, prognosis, and progress to
+date.  Text of those kinds keeps no psychotherapy-note protection wherever it is written.
+
+:func:`lint` finds such text in a note so that the service can suggest moving it to the progress
+note and the disclosure engine can treat it as progress-note content.  What a psychotherapy note
+legitimately holds (``session_content``, ``process_analysis``) is never reported.
+
+The lint is pure, deterministic and uses only the standard library: curated lexicons (``data/``)
+compiled into regular expressions.  It never logs, prints or stores the text it is given.
+
+Layout: :mod:`.engine` (gating, quoted speech, merging, :func:`lint`), :mod:`.rule` (what a rule
+is), :mod:`.filters` (context filters), :mod:`.lexicons` (the word lists), and one module of named
+rules per category: :mod:`.medication`, :mod:`.session_times`, :mod:`.modality_frequency`,
+:mod:`.clinical_tests`, :mod:`.diagnosis`, :mod:`.functional_status`, :mod:`.treatment_plan`,
+:mod:`.symptoms`, :mod:`.prognosis`, :mod:`.progress`.  Each finding names the rules that
+produced it (``Finding.rules``); ``bench/lint_quality.py`` scores each rule.
+
+Judgement calls (documented, tested in ``tests/unit/lint``; each category module repeats its own):
+
+Everywhere
+  * Quoted speech is session content: a finding wholly inside quotes is dropped unless it carries
+    a dose or a score, or (medications) names a specific drug ("'upped the Lexapro'"); session
+    times are kept.
+  * A statement in a hypothetical, question or joke, or whose clause is about someone else ("her
+    daughter is on Ritalin"), is not reported (medication, modality and frequency, functional
+    status, progress).  Conditional plans ("if SI recurs, will call") are still plans.
+
+Medication prescription and monitoring
+  * A drug *named* without prescribing or monitoring context (a dose, a level, a verb such as
+    "started", "increased", "d/c'd", "titrate", "taper", adherence or side effects) is narrative
+    (a dream, a story, a relative's pills) and is not reported.
+  * A dose or drug in a sentence about a dream or a story ("in the dream he wrote a prescription
+    for 40 mg") is not reported, nor a musing about medication ("if she ever goes back on
+    lithium").
+  * Covered phrasing: doses with and without units and sig abbreviations (qd/bid/tid/qhs/qam/prn),
+    change and adherence verbs without a dose ("off her Effexor", "skipping her Zoloft"),
+    adherence by pronoun ("taking it as prescribed"), side effects attributed to a drug,
+    medication-list headers ("Meds: none").
+
+Session start and stop times
+  * A clock time is reported only as part of a start/stop pair or a range whose length is a
+    plausible session (5 to 240 minutes); "at 3 am she called her sister" is session content.
+  * A clock range with no session word in its sentence is reported only as a bare time stamp
+    (the range opens the sentence, or follows "Time:"/a date); "she reads from 9:00 to 10:30" is
+    not.
+
+Modalities and frequencies of treatment
+  * A frequency word ("weekly") is reported only when tied to treatment (a modality, "sessions",
+    "therapy", "frequency ..."); "AA meetings every Tuesday" is not.
+  * A frequency or modality in a hypothetical ("if she had to come twice a week", "what if we met
+    weekly"), and a modality the patient read or heard about, are not reported.
+
+Clinical test results
+  * Every common spelling and full name of the screening scales, with result verbs ("dropped
+    to", "came in at", "x/30"), sub-scores and T-scores; a score change ("PHQ-9 12, down from 18")
+    is kept with the test result, not reported as progress.
+
+Diagnosis
+  * Diagnosis abbreviations used colloquially ("he's so OCD about the dishes") or about someone
+    else ("her son's ADHD evaluation") are not reported.
+  * A scale's name is not a diagnosis ("GAD 7", "Generalized Anxiety Disorder-7"); a diagnosis
+    word used as a modifier ("PTSD symptoms", "OCD workbook"), family history and a relative as
+    the subject of a diagnosis are not the patient's diagnosis.
+
+Functional status
+  * Functioning tied to an age or a past era ("lost her job at 22") is biography; functioning
+    named as a goal is not current status.
+  * Covered domains: leave/disability, driving, leaving home, help with care tasks, work and
+    school status (missed shifts/classes), housing, hygiene, "functioning improved".
+
+Treatment plan
+  * A drug named right after an imperative ("Taper venlafaxine ...") is a medication finding, not
+    a plan.  Imperative planning verbs opening a clause ("Recommend ...", "Refer to ...", "RTC 2
+    wks"), dash-led plans, planned discharge.
+
+Symptoms
+  * Symptom words are reported when the clinician summarises them (a lead-in such as "reports",
+    "endorses", "c/o", "denies", "Sx:"; a list of two or more; a measure such as "3x/week" or
+    "7/10"; a mental-status pattern such as "mood euthymic" or "flat affect, poor eye contact"),
+    not a lone word in a reflection.
+  * Side effects in a medication entry are medication monitoring, not symptoms; a lone symptom
+    named as a treatment target is not a summary; a symptom named inside a progress statement
+    ("nightmares have resolved") is reported as progress.
+
+Prognosis
+  * Prognosis synonyms (outlook, expected course, Px, risk of relapse) are covered; a prognosis
+    for a medical illness or given by another doctor is not reported.
+
+Progress to date
+  * Gains, "no X in N days", goals met, regression, remission, firsts since intake, progress
+    over N sessions, by a percent, "now X vs Y", "largely subsided", "less frequent", "completed
+    N of M sessions"; conditional progress ("if gains maintained") is not reported, and "in early
+    remission" right after a diagnosis is its specifier.
+
+Known limits: it is a suggestion aid, not a guarantee that a note holds no excluded content.
+Recall on phrasing outside these families is lower (see ``bench/lint_quality.py``, held-out
+batches); speed is measured by ``bench/lint_speed.py``.
+"""
+
+from __future__ import annotations
+
+from .engine import RULES as RULES
+from .engine import Finding, lint
+from .engine import _spans as _spans
+from .rule import CATEGORIES
+from .rule import Rule as Rule
+
+__all__ = ["CATEGORIES", "Finding", "lint"]

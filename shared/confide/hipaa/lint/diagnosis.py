@@ -1,0 +1,75 @@
+"""Summary of diagnosis (45 CFR 164.501: excluded from psychotherapy notes).
+
+45 CFR 164.501 excludes "any summary of ... diagnosis" from the definition of psychotherapy
+notes.  The rules below recognise: a named diagnosis or its abbreviation, with specifiers and an
+ICD-10 code ("MDD, recurrent, moderate (F33.1)", "Hx of PTSD", "r/o bipolar II"); an ICD-10 code,
+with or without a "Dx:" label; "diagnosis unchanged / deferred"; and, as a fallback, the clause
+after "meets criteria for", "diagnosed with", "working dx", "diagnostic impression:".
+
+Judgement calls: diagnosis abbreviations used colloquially ("he's so OCD about the dishes") or
+about someone else ("her son's ADHD evaluation") are not reported; nor a diagnosis word used as
+a modifier ("PTSD symptoms", "OCD workbook"), family history ("FHx: father with alcohol use
+disorder"), a relative as the subject of a diagnosis ("Her aunt was diagnosed with
+schizophrenia"), or a scale's name ("GAD 7", "Generalized Anxiety Disorder-7").  The fallback
+clause is reported only where no named diagnosis or code overlaps it.
+"""
+
+from __future__ import annotations
+
+from ._regex import CLAUSE
+from .filters import PATIENTS_OWN_DIAGNOSIS
+from .lexicons import DIAGNOSIS_NAME, DIAGNOSIS_TERMS
+from .rule import Rule, longest_tokens, tokens
+
+CATEGORY = "summary_diagnosis"
+
+
+def _rule(name: str, pattern: str, gate, filter=None, fallback: bool = False) -> Rule:
+    return Rule(f"diagnosis.{name}", CATEGORY, pattern, gate, filter, window=140, fallback=fallback)
+
+
+_ICD_F = r"\bF\d[0-9A-Z](?:\.[0-9A-Z]{1,4})?\b"
+_ICD_OTHER = r"\b[A-EG-TV-Z]\d[0-9A-Z]\.[0-9A-Z]{1,4}\b"
+_DX_ABBR = r"(?-i:\b(?:MDD|GAD|PTSD|C-PTSD|CPTSD|OCD|OCPD|ADHD|ADD|BPD|ASD|AUD|OUD|CUD|SUD|ODD|PDD|PMDD|DMDD|BED|BDD|DID|GD|NCD|SAD|BP-?I{1,2}|BP\s?[12])\b(?!\s?[-\u2010\u2011\u2013]?\s?\d))"
+_DX_SPEC = (
+    r"(?:\s*,\s*|\s+)(?:recurrent|single episode|mild|moderate|severe|moderate-severe|"
+    r"in (?:early|sustained|partial|full) remission|in remission|chronic|acute|unspecified|"
+    r"provisional|by history|current episode \w+|most recent episode \w+|"
+    r"combined (?:presentation|type)|predominantly \w+ (?:presentation|type)|"
+    r"with (?:anxious distress|mixed features|psychotic features|panic attacks|"
+    r"peripartum onset|seasonal pattern|melancholic features|atypical features|"
+    r"depressed mood|anxiety|mixed anxiety and depressed mood|disturbance of conduct)|"
+    r"w/ panic attacks|w/ anxious distress)\b"
+)
+_DX_CORE = rf"(?:{DIAGNOSIS_NAME}|{_DX_ABBR})"
+_DX_CODE_TAIL = rf"(?:\s*\(?\s*(?:{_ICD_F}|{_ICD_OTHER})\s*\)?)?"
+
+RULES: tuple[Rule, ...] = (
+    # "meets criteria for major depressive disorder, recurrent, moderate", "Hx of PTSD", "GAD"
+    _rule("named_diagnosis",
+          rf"(?:\b(?:meets?|met|meeting)\s+(?:full\s+)?(?:dsm-?5(?:-tr)?\s+)?criteria\s+for\s+(?:an?\s+)?)?"
+          rf"(?:\b(?:r/o|rule\s+out|rule-out|provisional|hx\s+of|history\s+of)\s+)?"
+          rf"\b{_DX_CORE}(?:{_DX_SPEC})*{_DX_CODE_TAIL}(?:{_DX_SPEC})*"
+          rf"(?:\s*,?\s*(?:r/o|rule\s+out)\s+{_DX_CORE}(?:{_DX_SPEC})*)?",
+          longest_tokens(DIAGNOSIS_TERMS) | tokens(
+              "mdd gad ptsd cptsd ocd ocpd adhd add bpd asd aud oud cud sud odd pdd pmdd dmdd bed bdd did gd ncd sad bp bpi bpii bp1 bp2"),
+          PATIENTS_OWN_DIAGNOSIS),
+    # "Dx: F33.1", "(F41.1)"
+    _rule("icd10_code",
+          rf"(?:\b(?:dx|diagnosis|diagnoses|icd-?10(?:-cm)?)\s*(?::|remains|unchanged|is|=)?\s*\(?\s*)?(?:{_ICD_F}|{_ICD_OTHER})\)?",
+          {"<icd>"}),
+    # "Diagnosis unchanged", "dx deferred"
+    _rule("diagnosis_unchanged_or_deferred",
+          r"\b(?:dx|diagnosis)\s+(?:unchanged|remains\s+unchanged|deferred)\b",
+          tokens("dx diagnosis")),
+    # fallback: the clause after "meets criteria for" ("Meets criteria for social anxiety")
+    _rule("meets_criteria_clause",
+          rf"\b(?:meets?|met|meeting)\s+(?:full\s+)?(?:dsm[- ]?5(?:-tr)?\s+)?criteria\s+for\s+{CLAUSE}{{1,80}}",
+          tokens("criteria diagnosis diagnoses diagnosed dx impression impressions carries working"),
+          PATIENTS_OWN_DIAGNOSIS, fallback=True),
+    # fallback: the clause after a diagnosis label ("diagnosed with", "working dx", "Dx:")
+    _rule("diagnosis_label_clause",
+          rf"\b(?:diagnos(?:is|es|ed)\s+(?:of|with)|carries\s+(?:a|the)\s+(?:dx|diagnosis)\s+of|diagnostic\s+impressions?\s*:|working\s+(?:dx|diagnosis)\s*(?:is|:)?|dx\s*(?::|is|of|w/|with|remains|=|unchanged))\s*{CLAUSE}{{1,80}}",
+          tokens("criteria diagnosis diagnoses diagnosed dx impression impressions carries working"),
+          PATIENTS_OWN_DIAGNOSIS, fallback=True),
+)

@@ -1,0 +1,179 @@
+"""Medication prescription and monitoring (45 CFR 164.501: excluded from psychotherapy notes).
+
+45 CFR 164.501 excludes "medication prescription and monitoring" from the definition of
+psychotherapy notes.  The rules below recognise: a drug with a dose, a sig or a level; a
+prescribing, change or adherence verb with a drug ("started", "increased", "d/c'd", "off her
+Effexor", "skipping her Zoloft"); a change of a class of drugs ("stopped her meds"); dose
+changes, holds and switches; prescriptions and refills; adherence ("taking it as prescribed",
+"good med adherence"); side effects attributed to a drug; a bare dose with a unit; and a
+medication-list header ("Meds: none").
+
+Judgement calls: a drug *named* without prescribing or monitoring context is narrative (a dream,
+a story, a relative's pills) and is not reported; a dose or drug in a sentence about a dream or a
+story, or in a musing ("if she ever goes back on lithium"), is not reported; most rules also
+drop a clause about someone else ("her daughter is on Ritalin").  Inside quoted speech a finding
+is kept when it carries a dose or names a specific drug ("'upped the Lexapro'").
+"""
+
+from __future__ import annotations
+
+import re
+
+from ._regex import NUM
+from .filters import NOT_NARRATIVE, NOT_NARRATIVE_OR_SOMEONE_ELSES
+from .lexicons import (
+    DRUG,
+    DRUG_CLASS,
+    DRUG_TERMS,
+    MEDICATION_COURSE_VERB,
+    PRESCRIBING_VERB,
+    SIDE_EFFECT,
+    SIDE_EFFECT_TERMS,
+)
+from .rule import Rule, longest_tokens, tokens
+
+CATEGORY = "medication_prescription_and_monitoring"
+
+_DIGIT = re.compile(r"\d")
+_DRUG_RX = re.compile(DRUG, re.IGNORECASE)
+
+
+def dose_or_named_drug(text: str, start: int, end: int) -> bool:
+    """Quote policy: the patient's words are still reported if they carry a number or a drug."""
+    return bool(_DIGIT.search(text, start, end) or _DRUG_RX.search(text, start, end))
+
+
+def _rule(name: str, pattern, gate, filter=NOT_NARRATIVE_OR_SOMEONE_ELSES) -> Rule:
+    return Rule(f"medication.{name}", CATEGORY, pattern, gate, filter, window=120,
+                keep_quoted=dose_or_named_drug)
+
+
+# ---- fragments ------------------------------------------------------------------------------
+_FORM = r"(?:\s*\b(?:XL|XR|ER|SR|CR|ODT|IR|LA|DR|CD|IM|LAI|SL|patch|depot|Sustenna|Maintena|Consta)\b)"
+_UNIT = r"(?:mg|mcg|\u00b5g|g|mL|ml|units?|IU)\b(?:\s*/\s*(?:day|d)\b)?"
+_MEDFREQ = (
+    r"(?:q\.?d\.?|qam|qpm|qhs|q\s?hs|hs|bid|b\.i\.d\.|tid|t\.i\.d\.|qid|prn|q\s?\d+\s?h|daily|"
+    r"nightly|at bedtime|qday|twice daily|once daily|three times daily|in the morning|"
+    r"every (?:other )?(?:day|morning|night|evening)|x\s?\d+\s?(?:d|days|wks?|weeks?)\b|"
+    r"(?:every|q)\s?(?:\d+|one|two|three|four)\s?(?:wks?|weeks?|days?)\b|as\s+needed|as\s+prescribed|"
+    r"qod|q\.?\s?week|po|p\.o\.|sl|im|q\s?am|q\s?pm|q\s?a\.m\.|q\s?p\.m\.|b\.?i\.?d|t\.?i\.?d|q\.?i\.?d|"
+    r"q\.?h\.?s|p\.?r\.?n|once|twice|at\s+night|with\s+(?:breakfast|dinner|food))"
+)
+_DOSE = rf"(?:(?:to|by|at|from|of)\s+)?{NUM}\s*{_UNIT}(?:\s*,?\s*{_MEDFREQ}\b)*"
+_DRUGTAIL = rf"{_FORM}?(?:\s*{_DOSE})?(?:\s*(?:then|and|to)\s+{NUM}\s*{_UNIT})*(?:\s+{_MEDFREQ}\b)*"
+# What a number after a drug name is when it is not a dose ("Prozac for 3 years").
+_NOTDOSE = (r"(?:years?|yrs?|yo|y/o|days?|weeks?|wks?|months?|mos?|times|x\b|pills|tabs|tablets|"
+            r"minutes|mins?|hrs?|hours|am\b|pm\b|a\.m|p\.m|%|lbs?|pounds|miles|o'clock|th\b|st\b|nd\b|rd\b)")
+_MEDSTAT = (r"(?:continued|cont(?:inue)?|started|restarted|stopped|held|unchanged|increased|decreased|"
+            r"d/c'd|tolerating(?:\s+well)?|tolerated(?:\s+well)?|well\s+tolerated|no\s+(?:SE|S/E|side\s+effects?|AEs?)|"
+            r"without\s+(?:SE|side\s+effects?)|adherent|compliant)(?:\s+by\s+(?:PCP|psych(?:iatry)?|NP|MD|Dr\.?\s*\w+))?")
+
+# ---- gates ----------------------------------------------------------------------------------
+_DRUG_T = longest_tokens(DRUG_TERMS)
+_CLASS_T = tokens("""meds med medication medications antidepressant antidepressants ssri snri
+    antipsychotic stabilizer stimulant benzo benzodiazepine aid psych""")
+
+RULES: tuple[Rule, ...] = (
+    # a drug named with prescribing or monitoring context: "Increased sertraline to 100 mg"
+    _rule("prescribing_verb_with_drug",
+          rf"\b{PRESCRIBING_VERB}\s*(?:(?:the|his|her|their|an?|low[- ]dose)\s+)*{DRUG}{_DRUGTAIL}",
+          _DRUG_T, NOT_NARRATIVE),
+    # "Clonazepam 0.5 mg BID PRN"
+    _rule("drug_with_dose",
+          rf"{DRUG}{_FORM}?\s*(?:\(\s*\w+\s*\)\s*)?{_DOSE}(?:\s*(?:then|and|to)\s+{NUM}\s*{_UNIT})*",
+          _DRUG_T, NOT_NARRATIVE),
+    # "Lithium level 0.8"
+    _rule("drug_level_value",
+          rf"(?:\bserum\s+)?{DRUG}\s+(?:serum\s+)?(?:levels?|lvl)\s*(?:of|=|:|was|is|at)?\s*{NUM}",
+          _DRUG_T, NOT_NARRATIVE),
+    # "sertraline titration: 25 mg then 50 mg", "Lexapro refill"
+    _rule("drug_with_dose_change_noun",
+          rf"{DRUG}\s+(?:titration|taper|increase|decrease|dose(?:\s+(?:increase|decrease|change|reduction))?|dosage|refill|trial)\b(?:\s*:\s*(?:{NUM}\s*{_UNIT}(?:\s*{_MEDFREQ})*(?:\s*(?:then|and|to)\s+)?)+)?",
+          _DRUG_T, NOT_NARRATIVE),
+    # passive dose change: "Zoloft was bumped to 150"
+    _rule("drug_passive_change",
+          rf"{DRUG}\s+(?:was\s+|is\s+|has\s+been\s+|had\s+been\s+|got\s+|being\s+)?(?:increased|decreased|bumped(?:\s+up)?|upped|raised|lowered|reduced|titrated|tapered|changed|switched|held|stopped|discontinued|d/c'd|started|restarted|added|prescribed)\b(?:\s+(?:to|by|from)\s+{NUM}(?:\s*{_UNIT})?)?",
+          _DRUG_T, NOT_NARRATIVE),
+    # taking a drug on a schedule: "taking her Xanax as needed, maybe twice a week"
+    _rule("taking_drug_on_schedule",
+          rf"\b(?:taking|takes|took|using|uses)\s+(?:(?:the|his|her|their)\s+)?{DRUG}(?:\s+{_MEDFREQ})+(?:\s*,?\s*(?:maybe\s+|about\s+|roughly\s+)?(?:once|twice|\d+\s*x|three\s+times)\s+(?:a|per)\s+(?:day|week|night))?",
+          _DRUG_T, NOT_NARRATIVE),
+    # "adherent to her meds", "compliance with lithium"
+    _rule("adherence_to_drug",
+          rf"\b(?:adherent|compliant|non-?adherent|non-?compliant|adherence|compliance)\s+(?:to|with)\s+(?:(?:his|her|the|all)\s+)?(?:{DRUG_CLASS}|{DRUG})\b",
+          tokens("adherent compliant adherence compliance nonadherent noncompliant"), NOT_NARRATIVE),
+    # "no side effects", "side effects from the Zoloft increase"
+    _rule("side_effects",
+          rf"\b(?:no\s+|denies\s+(?:any\s+)?)?side[- ]effects?(?:\s+(?:from|of|on|with)\s+(?:the\s+|his\s+|her\s+)?(?:{DRUG}(?:\s+(?:increase|decrease|change|dose))?|{DRUG_CLASS}))?(?:\s+(?:reported|noted|endorsed|denied))?",
+          tokens("side"), NOT_NARRATIVE),
+    # "missed two doses", "skipping her meds"
+    _rule("missed_doses",
+          rf"\b(?:missed|missing|skipped|skipping)\s+(?:\w+\s+)?(?:doses?|{DRUG_CLASS})\b",
+          tokens("missed missing skipped skipping"), NOT_NARRATIVE),
+    # a change of a generic class: "stopped her meds", "started an SSRI"
+    _rule("change_of_drug_class",
+          rf"\b(?:started|starting|stopped|stopped taking|d/c'd|discontinued|restarted|resumed|increased|decreased|switched)\s+(?:(?:his|her|the|an?|their)\s+)?{DRUG_CLASS}\b",
+          _CLASS_T, NOT_NARRATIVE),
+    # a lab level by drug or abbreviation, or pending/ordered: "Li level pending", "VPA level 72"
+    _rule("drug_level_result",
+          rf"(?:{DRUG}|(?-i:\bLi\b|\bVPA\b))\s+(?:serum\s+)?(?:levels?|lvl)\s*(?:of|=|:|was|is|at)?\s*(?:{NUM}|pending|ordered|drawn|therapeutic|subtherapeutic|supratherapeutic|wnl|normal|high|low)\b",
+          _DRUG_T | {"li", "vpa"}, NOT_NARRATIVE),
+    # a bare dose with a unit is strong evidence on its own: "40 mg qhs"
+    _rule("dose_with_unit",
+          rf"\b{NUM}\s*(?:mg|mcg)\b(?:\s*,?\s*{_MEDFREQ}\b)*",
+          {"mg", "mcg", "<mg>"}, NOT_NARRATIVE),
+    # a drug with a bare number (+ /number, unit, sig, status): "Prozac 40 qam", "Suboxone 8/2 daily"
+    _rule("drug_with_bare_dose",
+          rf"{DRUG}{_FORM}?\s*(?:\(\s*\w+\s*\)\s*)?(?<![\d.])\d+(?:\.\d+)?(?:\s*/\s*\d+(?:\.\d+)?)?(?!\s*{_NOTDOSE})(?![\d:/])(?!\.\d)"
+          rf"(?:\s*{_UNIT})?(?:\s*,?\s*{_MEDFREQ}\b)*(?:\s*,?\s*{_MEDSTAT}\b)?",
+          _DRUG_T),
+    # a change or adherence verb with a drug: "off her Effexor", "skipping her Zoloft"
+    _rule("course_verb_with_drug",
+          rf"\b{MEDICATION_COURSE_VERB}\s+(?:(?:the|his|her|their|my|an?|low[- ]dose|new|current)\s+)*{DRUG}{_DRUGTAIL}"
+          rf"(?:\s*,?\s*(?:cross[- ]?taper(?:ing|ed)?|taper(?:ing|ed)?|titrat(?:ing|ed|ion))(?:\s+(?:over|x)\s+\w+\s+\w+)?)?",
+          _DRUG_T),
+    # "switching from sertraline to escitalopram 10 mg"
+    _rule("switch_between_drugs",
+          rf"\b(?:switch(?:ing|ed)?|chang(?:ing|ed))\s+(?:from\s+)?{DRUG}\s+to\s+{DRUG}{_DRUGTAIL}",
+          _DRUG_T),
+    # "Abilify held x1 wk for akathisia"
+    _rule("drug_held_for_a_time",
+          rf"{DRUG}\s+(?:was\s+|is\s+|being\s+)?(?:held|paused|stopped|started|continued)\s+(?:x\s*\d+\s*\w+|for\s+\w+)(?:\s+(?:for|d/t|due\s+to)\s+\w+)?",
+          _DRUG_T),
+    # "Vyvanse dose unchanged"
+    _rule("drug_dose_status",
+          rf"{DRUG}\s+(?:dose|dosage|dosing)\s+(?:unchanged|stable|same|adjusted|lowered|raised|increased|decreased|reduced|held)\b",
+          _DRUG_T),
+    # "dose of Wellbutrin lowered"
+    _rule("dose_of_drug",
+          rf"\b(?:dose|dosage)\s+of\s+(?:the\s+|his\s+|her\s+)?{DRUG}(?:\s+(?:was\s+|is\s+)?(?:lowered|raised|increased|decreased|reduced|adjusted|changed|held|unchanged))?",
+          _DRUG_T),
+    # prescription objects: "new Rx for buspirone", "refill of Lexapro"
+    _rule("prescription_or_refill",
+          rf"\b(?:new\s+)?(?:rx|script|prescription|refills?)\s+(?:for|of)\s+(?:(?:the|his|her|a)\s+)?(?:{DRUG}|{DRUG_CLASS})\b",
+          _DRUG_T | _CLASS_T),
+    # side effects attributed to a drug: "dry mouth and some weight gain on the olanzapine"
+    _rule("side_effects_attributed_to_drug",
+          rf"\b{SIDE_EFFECT}(?:\s*(?:,|and|&)\s*(?:some\s+|mild\s+|significant\s+)?{SIDE_EFFECT})*\s+(?:on|from|with|since\s+starting|after\s+starting|attributed\s+to)\s+(?:(?:the|his|her|new)\s+)*(?:{DRUG}|{DRUG_CLASS})\b",
+          longest_tokens(SIDE_EFFECT_TERMS)),
+    # "denies SE", "no AEs"
+    _rule("no_side_effects_abbreviated",
+          r"\b(?:no|denies|without|w/o)\s+(?-i:SE|S/E|AEs?)\b",
+          tokens("se s e ae aes")),
+    # a medication-list header: "Meds: none currently", "Current medications: sertraline 50 mg"
+    _rule("medication_list_header",
+          rf"(?:^|(?<=[.;\n(]))\s*(?:current\s+|psych(?:iatric)?\s+)?(?:meds|medications|rx)\s*(?:list\s*)?:\s*"
+          rf"(?:none(?:\s+(?:currently|at\s+this\s+time|reported))?|nil|n/a|no\s+changes?|unchanged|(?:see|per)\s+\w+|"
+          rf"{DRUG}{_DRUGTAIL}(?:\s*,\s*{DRUG}{_DRUGTAIL})*)",
+          tokens("meds medications rx")),
+    # adherence without a drug name: "taking them as directed"
+    _rule("taking_as_prescribed",
+          r"\b(?:taking|takes|took|using)\s+(?:it|them|(?:her|his|their|all)\s+(?:meds|medications?|pills|doses))\s+"
+          r"(?:as\s+(?:prescribed|directed)|consistently|regularly|reliably|inconsistently|sporadically|every\s+day|daily|most\s+days)",
+          tokens("taking takes took using")),
+    # "good med adherence", "medication compliance: 80%"
+    _rule("adherence_rating",
+          (r"\b(?:good|poor|fair|partial|full|excellent|inconsistent|improved|variable)\s+(?:med(?:ication)?\s+)?(?:adherence|compliance)\b",
+           r"\bmed(?:ication)?s?\s+(?:adherence|compliance)\s*(?::|is|was|remains)?\s*(?:good|poor|fair|partial|full|excellent|inconsistent|improved|variable|\d+\s*%)"),
+          tokens("adherence compliance")),
+)

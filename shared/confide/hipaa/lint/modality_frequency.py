@@ -1,0 +1,107 @@
+"""Modalities and frequencies of treatment furnished (45 CFR 164.501: excluded from psychotherapy notes).
+
+45 CFR 164.501 excludes "the modalities and frequencies of treatment furnished" from the
+definition of psychotherapy notes.  The rules below recognise: a psychotherapy CPT code; a named
+modality or technique, with its frequency or length when given ("Weekly CBT", "EMDR biweekly",
+"60-minute individual psychotherapy", "trauma-focused work"); a treatment frequency tied to
+sessions, therapy or a change of frequency ("sessions are weekly", "moving to every other week",
+"session frequency reduced to monthly"); a session's length; a session's number in a course
+("session 4 of 12"); and the medium of delivery ("via Zoom", "telehealth, 50 min").
+
+Judgement calls: a frequency word ("weekly") is reported only when tied to treatment (a modality,
+"sessions", "therapy", "frequency ..."); "AA meetings every Tuesday" is not.  An acronym followed
+by a school word is not a modality ("PE teacher", "ACT score").  A frequency or modality in a
+hypothetical, question or joke ("if she had to come twice a week", "what if we met weekly"),
+about someone else, or that the patient read or heard about ("a podcast about DBT"), is session
+content and not reported.
+"""
+
+from __future__ import annotations
+
+from ._regex import DASH
+from .filters import NOT_READ_ABOUT_HYPOTHETICAL_OR_SOMEONE_ELSES as NOT_READ_ABOUT
+from .lexicons import FREQUENCY, FREQUENCY_TERMS, MODALITY_NAME, MODALITY_TERMS
+from .rule import Rule, longest_tokens, tokens
+
+CATEGORY = "modalities_and_frequencies_of_treatment"
+
+
+def _rule(name: str, pattern: str, gate, filter=None) -> Rule:
+    return Rule(f"modality_frequency.{name}", CATEGORY, pattern, gate, filter, window=120)
+
+
+# An acronym followed by a school word is not a modality ("PE teacher", "ACT score").
+_NOT_MOD = r"(?!\s+(?:teachers?|class(?:es)?|coach|scores?|test|exam|prep|credits?|grades?|homework\s+for\s+school))"
+_MODALITY_CS = r"(?-i:(?<!his\s)(?<!her\s)(?<!their\s)(?<!my\s)(?<!the\s)\b(?:ACT|IPT|CPT|ERP|EFT|IFS|SFBT|MBT|TFP|PE|MI|MET|CBT|DBT|EMDR)\b" + _NOT_MOD + r"(?:[-\u2011]based(?:\s+(?:interventions?|work|therapy))?)?)"
+_MODALITY = rf"(?:\b{MODALITY_NAME}\b(?:[-\u2011]based(?:\s+(?:interventions?|work))?)?|{_MODALITY_CS})"
+_MINUTES = rf"\d+\s*{DASH}?\s*(?:min(?:ute)?s?|mins?)\b"
+_CPT = r"\b(?:CPT(?:\s*(?:code|#))?\s*:?\s*)?(?:9078[5-9]|9079\d|908\d\d)\b"
+
+_FREQ_T = longest_tokens(FREQUENCY_TERMS) | {"<qfreq>"}
+_MIN_T = tokens("min mins minute minutes <min>")
+
+RULES: tuple[Rule, ...] = (
+    # "CPT 90837"
+    _rule("psychotherapy_cpt_code", _CPT, {"cpt", "<cpt>"}),
+    # "trauma-focused work", "skills-based therapy weekly"
+    _rule("focused_or_based_therapy",
+          rf"\b(?:schema|trauma|emotion|solution|compassion|mindfulness|exposure|psychodynamic|insight|skills|attachment)[- ](?:focused|based|oriented)\s+(?:work|therapy|psychotherapy|treatment|interventions?)(?:\s+{FREQUENCY})?",
+          {"focused", "based", "oriented"}),
+    # "moving to every other week", "stepped down to monthly sessions"
+    _rule("change_to_frequency",
+          rf"\b(?:move|moving|moved|switch|switching|switched|reduce|reducing|reduced|step(?:ping|ped)?\s+down|increase|increasing|increased|go|going|went)\s+(?:back\s+)?to\s+{FREQUENCY}(?:\s+(?:sessions?|therapy|visits?))?",
+          _FREQ_T, NOT_READ_ABOUT),
+    # "sessions are weekly", "seen 50 min biweekly"
+    _rule("sessions_at_frequency",
+          rf"\b(?:sessions?|therapy|psychotherapy|visits?|appointments?|appts?|seen|meets?|meeting)\s+(?:are\s+|is\s+|will\s+be\s+|remain\s+|to\s+be\s+)?(?:{_MINUTES}\s*,?\s*)?{FREQUENCY}",
+          _FREQ_T, NOT_READ_ABOUT),
+    # "weekly individual sessions"
+    _rule("frequency_of_sessions",
+          rf"\b{FREQUENCY}\s+(?:individual\s+|family\s+|group\s+|couples\s+)?(?:sessions?|therapy|psychotherapy|visits?|appointments?|appts?)\b",
+          _FREQ_T, NOT_READ_ABOUT),
+    # "session frequency reduced to monthly"
+    _rule("session_frequency_label",
+          rf"\b(?:session\s+)?frequency\s+(?:(?:reduced|increased|decreased|changed|stepped\s+down|moved)\s+)?(?:to\s+)?{FREQUENCY}",
+          _FREQ_T, NOT_READ_ABOUT),
+    # a named modality with its frequency or length: "Weekly CBT", "EMDR biweekly", "DBT skills group, 8 members, 90 min"
+    _rule("named_modality",
+          rf"(?:\b{FREQUENCY}\s+|{_MINUTES}\s+)?{_MODALITY}(?:\s+{FREQUENCY})?(?:\s*,\s*(?:\d+\s+members\s*,\s*)?{_MINUTES})?",
+          longest_tokens(MODALITY_TERMS) | tokens("act ipt cpt erp eft ifs sfbt mbt tfp pe mi met cbt dbt emdr"),
+          NOT_READ_ABOUT),
+    # "session length: 53 min"
+    _rule("session_length_label",
+          rf"\b(?:session|visit|psychotherapy|therapy)\s+(?:length|duration)\s*:?\s*(?:of\s+)?{_MINUTES}",
+          _MIN_T),
+    # "sessions are 50 minutes"
+    _rule("sessions_of_minutes",
+          rf"\b(?:sessions?|visits?)\s+(?:are|is|were|was|lasting|lasted|of)\s+{_MINUTES}",
+          _MIN_T),
+    # "60-minute individual psychotherapy"
+    _rule("minutes_of_psychotherapy",
+          rf"\b{_MINUTES}\s+(?:individual|family|group|couples)?\s*(?:session|psychotherapy|therapy|visit)\b",
+          _MIN_T),
+    # the medium of delivery: "via Zoom", "by phone"
+    _rule("delivered_via_medium",
+          r"\b(?:via|by|over)\s+(?:zoom|telehealth|video|phone|telephone|doxy(?:\.me)?|teams|facetime|webex|secure\s+video)\b",
+          tokens("zoom telehealth video phone telephone doxy teams facetime webex secure"), NOT_READ_ABOUT),
+    # "50 min, individual", "45 minutes telehealth"
+    _rule("minutes_then_format",
+          rf"\b{_MINUTES}\s*,?\s*(?:individual|family|group|couples|telehealth|video|in[- ]person|phone|tele)\b",
+          _MIN_T, NOT_READ_ABOUT),
+    # "telehealth, 50 min"
+    _rule("format_then_minutes",
+          rf"\b(?:telehealth|video|phone|in[- ]person|individual|family|group|couples)\s*,\s*{_MINUTES}",
+          _MIN_T, NOT_READ_ABOUT),
+    # "session 4 of 12"
+    _rule("session_number_of_course",
+          r"\b(?:session|visit)\s+#?\d+\s+(?:of|/)\s+\d+\b",
+          tokens("session visit"), NOT_READ_ABOUT),
+    # "seen weekly", "comes in every other week"
+    _rule("seen_at_frequency",
+          rf"\b(?:seen|meeting|meet|met|coming|comes|attends?|attending)\s+(?:\w+\s+)?{FREQUENCY}",
+          _FREQ_T, NOT_READ_ABOUT),
+    # "sessions back to weekly"
+    _rule("sessions_moved_to_frequency",
+          rf"\b(?:sessions?|visits?|appts?|appointments?)\s+(?:out\s+|back\s+)?to\s+{FREQUENCY}",
+          _FREQ_T, NOT_READ_ABOUT),
+)

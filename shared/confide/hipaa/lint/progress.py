@@ -1,0 +1,234 @@
+"""Summary of progress to date (45 CFR 164.501: excluded from psychotherapy notes).
+
+45 CFR 164.501 excludes "any summary of ... progress to date" from the definition of
+psychotherapy notes.  The rules below recognise: progress language ("moderate progress toward
+goals", "progressing slowly", "Progress: ..."); change since a reference point ("Symptoms
+improved since intake", "lowest since starting"); change over a span ("improved over the past six
+weeks", "down 25% since March", "went from 21 to 9", "now 2x/wk vs daily"); resolution and
+remission ("Panic has largely subsided", "in full remission"); gains and their maintenance;
+abstinence and behaviour-free periods ("sober for 60 days", "no self-harm in 3 months"); goals
+met; comparisons with an earlier time ("better than last month", "doing much better"); regression,
+setbacks and relapse; and completed sessions ("Attended 5 of 8 group sessions").
+
+Judgement calls: progress in a hypothetical ("if gains maintained") or about someone else is not
+reported; "in early remission" right after a diagnosis is that diagnosis's specifier, not
+progress.  Two resolutions between categories are declared here (:data:`RESOLUTIONS`): a score
+change right after a test score ("PHQ-9 12, down from 18") stays with the test result and is not
+also progress; a symptom named inside a progress statement ("nightmares have resolved") is
+reported as progress, not as a symptom.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ._regex import CLAUSE
+from .filters import (
+    NOT_HYPOTHETICAL_OR_SOMEONE_ELSES,
+    NOT_SPECIFIER_WISH_OR_SOMEONE_ELSES,
+)
+from .lexicons import PROGRESS_ADJECTIVE, PROGRESS_CHANGE, PROGRESS_SUBJECT, SYMPTOM
+from .rule import Rule, tokens
+
+CATEGORY = "summary_progress_to_date"
+
+
+def _rule(name: str, pattern: str, gate: str, filter=NOT_HYPOTHETICAL_OR_SOMEONE_ELSES) -> Rule:
+    return Rule(f"progress.{name}", CATEGORY, pattern, tokens(gate), filter, window=160)
+
+
+def _plain(name: str, pattern: str, gate: str) -> Rule:
+    return _rule(name, pattern, gate, None)
+
+
+_PG_ADJ = PROGRESS_ADJECTIVE
+_PG_NOUN = PROGRESS_SUBJECT
+_PG_CHANGE = PROGRESS_CHANGE
+# The reference point of "since ...": intake, the start of treatment, a month, an event.
+_PG_SINCE = (r"(?:intake|admission|baseline|the\s+start\s+of\s+(?:treatment|tx|therapy)|starting\s+(?:treatment|tx|therapy|[\w-]+)|beginning\s+(?:treatment|tx|therapy)|last\s+(?:session|visit|review|month|week|quarter|assessment|appt)|the\s+last\s+(?:session|visit|review|month|few\s+weeks)|(?:january|february|march|april|may|june|july|august|september|october|november|december)(?:\s+\d{4})?|\d+\s+(?:weeks|months)\s+ago|treatment\s+began|we\s+began|"
+             r"starting\b|(?:tx|therapy|treatment)\s+(?:began|started)|we\s+started|discharge|(?:the\s+)?(?:summer|spring|fall|winter|holidays|new\s+year)|"
+             r"the\s+(?:hospitalization|admission|move|divorce|accident|last\s+\w+)|(?:her|his|their)\s+(?:hospitalization|admission|discharge))")
+# What can be counted or rated over time: a symptom, urges, episodes, arguments.
+_SYMPTOM_OR_EVENTS = rf"(?:{SYMPTOM}|symptoms?|sx|anxiety|depression|urges|episodes|attacks|arguments|fights|conflicts?)"
+_CHANGE_T = ("halved doubled improved improving improvement worsened worsening worse better remitted resolved resolving "
+             "stabilized stable plateaued declined declining decreased reduced unchanged progressed regressed change")
+
+RULES: tuple[Rule, ...] = (
+    # ---- progress language
+    _plain("qualified_progress",
+           rf"\b{_PG_ADJ}\s+progress\b(?:\s+(?:toward|towards|on|in|with)\s+(?:\w+\s+){{0,2}}?(?:goals?|objectives?))?(?:\s*;\s*(?:fewer|less|more|decreased|reduced)\s+[\w ]{{1,30}})?",
+           "progress"),
+    _plain("making_progress",
+           r"\b(?:made|making|shows?|showing|demonstrates?|demonstrating)\s+progress\b(?:\s+(?:toward|towards|on|in)\s+(?:\w+\s+){0,2}?(?:goals?|objectives?))?",
+           "progress"),
+    _plain("progress_toward_goals",
+           rf"\bprogress\s+(?:toward|towards|on)\s+(?:\w+\s+){{0,2}}?(?:goals?|objectives?)(?:\s*(?::|is|=)\s*(?:{_PG_ADJ}|minimal|partial|none|met|unmet|ongoing|achieved|\w+))?",
+           "progress"),
+    _plain("progress_label_clause", rf"\bprogress\s*:{CLAUSE}{{1,150}}", "progress"),
+    # ---- change since a reference point
+    _plain("changed_since",
+           rf"\b(?:(?:{_PG_NOUN})\s+(?:has\s+|have\s+|is\s+|are\s+)?)?{_PG_CHANGE}(?:\s+(?:in|of)\s+(?:\w+\s+){{0,2}}?(?:{_PG_NOUN}))?\s+since\s+{_PG_SINCE}",
+           "since"),
+    _plain("improvement_in_since",
+           rf"\b(?:{_PG_ADJ}\s+)?(?:improvement|reduction|decrease|worsening|decline|change)\s+(?:in|of)\s+(?:\w+\s+){{0,2}}?(?:{_PG_NOUN})\s+since\s+{_PG_SINCE}",
+           "since"),
+    _plain("subject_resolved_or_improved",
+           rf"\b(?:{_PG_NOUN})\s+(?:has\s+|have\s+)?(?:remitted|resolved|plateaued|stabilized|improved|worsened)\b",
+           "remitted resolved plateaued stabilized improved worsened"),
+    _plain("plateaued", r"\b(?:has|have)\s+plateaued\b", "plateaued"),
+    _plain("down_or_up_from",
+           r"\b(?:down|up)\s+from\s+(?:\d+|daily|weekly|nightly|several|\w+\s+times)(?:\s*(?:x\s*)?/\s*(?:wk|week|day))?(?:\s+(?:at|since)\s+(?:intake|baseline|last\s+\w+))?",
+           "from"),
+    _plain("reduced_from_to",
+           r"\b(?:reduced|decreased|cut\s+back|cut\s+down|increased)\s+(?:\w+\s+){0,2}?from\s+\S+(?:\s+\S+)?\s+to\s+[\w/]+(?:\s+since\s+(?:starting|beginning|intake)\s*(?:treatment|tx|therapy)?)?",
+           "from"),
+    # ---- abstinence, goals, comparisons
+    _plain("sober_for_duration",
+           r"\b(?:sober|abstinent|clean)\s+(?:for\s+|x\s*)?(?:\d+|one|two|three|six|several)\s*(?:days?|d|wks?|weeks?|mos?|months?|yrs?|years?)\b",
+           "sober abstinent clean"),
+    _plain("duration_sober", r"\b\d+\s*(?:days?|months?|mos?|years?|yrs?)\s+(?:sober|abstinent|clean)\b", "sober abstinent clean"),
+    _plain("goals_met", r"\b(?:goals?\s+(?:met|achieved|partially\s+met|not\s+met))\b", "goal goals"),
+    _plain("compared_with_earlier_period",
+           r"\b(?:more|less|better|worse|fewer)\s+(?:\w+\s+)?than\s+(?:last|at|in|during|on)\s+(?:the\s+)?(?:\w+\s+)?(?:month|week|session|visit|intake|baseline|review|year|admission)\b",
+           "than"),
+    _plain("doing_better_or_worse",
+           r"\bdoing\s+(?:much\s+|a\s+lot\s+|somewhat\s+|significantly\s+|far\s+|a\s+bit\s+)?(?:better|worse)\b(?:\s+than\s+[^.;\n]{1,40})?",
+           "doing"),
+    _plain("met_number_of_goals",
+           r"\b(?:met|achieved|reached|completed)\s+(?:\d+|one|two|three|all|most|some|none|half)\s+(?:of\s+(?:\d+|her|his|the|their|its)\s+)?(?:tx\s+|treatment\s+|therapy\s+)?goals?\b",
+           "goal goals"),
+    _plain("subject_down_to_rate",
+           rf"\b{_PG_NOUN}\s+(?:are\s+|is\s+|have\s+|has\s+)?(?:now\s+)?(?:down|up|reduced|decreased|increased)\s+to\s+(?:\d+|once|twice|one|two|three)\s*(?:x\s*|times\s+)?(?:a|per|/)\s*(?:week|wk|day|month|night)\b",
+           "down up reduced decreased increased"),
+    _plain("quit_substance_or_behaviour",
+           r"\b(?:quit|stopped)\s+(?:drinking|smoking|using|vaping|cutting|gambling|purging)\b(?:\s+(?:\d+|one|two|three|several|a\s+few)\s+(?:days?|weeks?|months?|years?)\s+ago)?",
+           "quit stopped"),
+    _plain("point_change", r"\b\d+[- ]point\s+(?:drop|decrease|reduction|improvement|increase|rise)\b", "point"),
+    _plain("comparative_than_before",
+           r"\b(?:more\s+\w+|less\s+\w+|\w+er)\s+than\s+(?:at\s+|in\s+|on\s+|during\s+)?(?:the\s+)?(?:last|previous|prior|intake|baseline|start|first)\b(?:\s+(?:session|visit|week|month|review|appt|time))?",
+           "than"),
+    _plain("than_when_treatment_started",
+           r"\bthan\s+when\s+(?:we|she|he|they|treatment|therapy)\s+(?:started|began|first\s+met|began\s+treatment|started\s+treatment)\b",
+           "than"),
+    _plain("improving_since", r"\bimproving\s+since\s+[\w ]{1,30}?(?=[.;,\n]|$)", "since"),
+    # ---- gains: "slow but steady gains since intake"
+    _rule("gains",
+          rf"(?:\b(?:{_PG_ADJ}|slow|small|big|real|clear|notable|encouraging)\s+(?:(?:but|and|yet)\s+(?:{_PG_ADJ}|slow|small|big|real|clear)\s+)?gains?\b|(?<!weight\s)\bgains\b(?=\s+(?:since|in|with|toward|towards|on|made|maintained|sustained|have|holding)\b))"
+          rf"(?:\s+(?:since|in|with|toward|towards|on|made|maintained|sustained|have\s+held|holding)\b(?:\s+{_PG_SINCE}|[\w ]{{0,25}}?(?=[,.;\n]|$))?)?",
+          "gains gain"),
+    _rule("maintaining_gains",
+          r"\b(?:maintain(?:ing|ed|s)?|sustain(?:ing|ed|s)?|consolidat(?:ing|ed))\s+(?:(?:her|his|their|treatment)\s+)?gains\b",
+          "gains"),
+    # ---- behaviour-free periods: "no self-harm in 60 days", "60 days without cutting"
+    _rule("no_behaviour_in_period",
+          r"\bno\s+(?:\w+\s+){0,2}?(?:self[- ]harm|cutting|sib|nssi|drinking|alcohol|use|substance\s+use|panic\s+attacks?|attacks?|episodes?|purging|bingeing|binges|relapses?|hospitalizations?|ed\s+visits?|er\s+visits?|suicide\s+attempts?|attempts?|si)\s+(?:in|for|x|over)\s+(?:the\s+(?:past|last)\s+)?(?:\d+|one|two|three|four|five|six|several|a\s+few)\s*(?:days?|d|wks?|weeks?|mos?|months?|yrs?|years?)\b",
+          """harm cutting sib nssi drinking alcohol use substance panic attack attacks episode episodes
+    purging bingeing binges relapse relapses hospitalization hospitalizations visit visits attempt
+    attempts si"""),
+    _rule("period_without_behaviour",
+          r"\b(?:\d+|one|two|three|six|several)\s*(?:days?|wks?|weeks?|mos?|months?)\s+(?:without|free\s+of|free\s+from)\s+(?:\w+\s+){0,2}?(?:self[- ]harm|cutting|drinking|use|using|panic\s+attacks?|purging|bingeing|episodes?)",
+          "without free"),
+    _rule("period_behaviour_free",
+          r"\b(?:\d+|one|two|three|six|several)\s*(?:days?|wks?|weeks?|mos?|months?)\s+(?:self[- ]harm|sh|cutting|drug|alcohol|panic|purge|binge)[- ]free\b",
+          "free"),
+    # ---- goals met / partially met / not yet met (any order)
+    _rule("goals_status",
+          r"\b(?:goals?|objectives?)\s+(?:\d+\s+(?:and\s+\d+\s+)?)?(?:(?:is|are|was|were|have\s+been|has\s+been)\s+)?(?:fully\s+|partially\s+|largely\s+|mostly\s+|not\s+yet\s+|not\s+)?(?:met|achieved|unmet|attained|in\s+progress|progressing)\b",
+          "goal goals objective objectives"),
+    # ---- change with an intensifier: "panic much improved vs last month"
+    _rule("intensified_change",
+          rf"\b(?:{_PG_NOUN})\s+(?:is\s+|are\s+|has\s+|have\s+)?(?:much|somewhat|significantly|markedly|slightly|greatly|a\s+bit|a\s+little|far|considerably|modestly|noticeably)\s+(?:improved|better|worse|worsened|reduced|decreased|less\s+\w+|more\s+\w+)\b(?:\s+(?:vs\.?|versus|compared\s+(?:to|with)|than|since)\s+(?:\w+\s+){{0,2}}?(?:month|week|session|visit|intake|baseline|admission|summer|spring|fall|winter|year))?",
+          "much somewhat significantly markedly slightly greatly bit little far considerably modestly noticeably"),
+    _rule("changed_versus_earlier",
+          r"\b(?:improved|better|worse|worsened|worsening|improving)\s+(?:vs\.?|versus|compared\s+(?:to|with))\s+(?:(?:last|prior|previous|the\s+last|the\s+prior)\s+\w+|intake|baseline|admission)",
+          "vs versus compared"),
+    # ---- regression / setback / relapse as events with a measure
+    _rule("regression_or_setback",
+          r"\b(?:some|significant|minor|brief|partial|major|a)?\s*(?:regression|setback|backslide|backsliding|decompensation)\b(?:\s+(?:after|since|following|with|in)\s+(?:the\s+)?\w+(?:\s+\w+)?)?",
+          "regression setback backslide backsliding decompensation"),
+    _rule("relapsed",
+          r"\brelapsed\b(?:\s+(?:on|with|into)\s+\w+)?(?:\s+(?:x\s*\d+|once|twice|\d+\s+times))?(?:\s+(?:this|last|in\s+the\s+past)\s+\w+)?",
+          "relapsed"),
+    # ---- remission as a course, not a diagnostic specifier
+    _rule("remission",
+          rf"\b(?:in|into|achieved|reached|entered|maintaining)\s+(?:(?:full|partial|early|sustained)\s+)?remission\b(?:\s+since\s+{_PG_SINCE})?",
+          "remission", NOT_SPECIFIER_WISH_OR_SOMEONE_ELSES),
+    # ---- superlatives / firsts anchored to the start of treatment: "lowest since starting"
+    _rule("first_or_best_since", rf"\b(?:\w+est|best|worst|first\s+time)\b(?:[\w ]{{0,40}}?)\s+since\s+{_PG_SINCE}", "since"),
+    # ---- "went from 21 to 9 (over 12 sessions)"
+    _rule("went_from_to",
+          r"\bwent\s+from\s+\d+(?:\.\d+)?\s+to\s+\d+(?:\.\d+)?(?:\s+(?:over|in|across)\s+(?:\d+|the\s+last\s+\w+)\s+\w+)?",
+          "went"),
+    # ---- "progressing slowly; fewer panic attacks"
+    _rule("progressing",
+          rf"\b(?:(?:pt|patient|client|she|he|they)\s+)?(?:is\s+|are\s+|has\s+been\s+|continues\s+to\s+be\s+)?progressing\s+"
+          rf"(?:slowly|well|steadily|gradually|nicely|as\s+expected|(?:toward|towards)\s+(?:\w+\s+){{0,2}}?goals?)\b"
+          rf"(?:\s*[;,]\s*(?:fewer|less|more|decreased|reduced)\s+{CLAUSE}{{1,60}})?",
+          "progressing"),
+    _rule("fewer_since", rf"\bfewer\s+(?:\w+\s+){{1,4}}?(?:(?:reported|noted|endorsed)\s+)?since\s+{_PG_SINCE}", "fewer"),
+    # "Urges now 2x/wk vs daily"
+    _rule("now_versus_before",
+          rf"(?:\b{_SYMPTOM_OR_EVENTS}\s+(?:are\s+|is\s+)?)?\bnow\s+(?:\d+\s*(?:-\s*\d+\s*)?(?:x|times)\s*(?:/|per|a)\s*(?:wk|week|day|night|month|mo)|once\s+(?:a|per)\s+\w+|twice\s+(?:a|per)\s+\w+|\d+\s*/\s*10)"
+          rf"\s*(?:vs\.?|versus|compared\s+(?:to|with)|(?:down|up)\s+from|from)\s+\w+(?:\s+(?:at\s+)?(?:intake|baseline))?",
+          "now"),
+    # "Panic has largely subsided"
+    _rule("largely_resolved",
+          rf"\b(?:{_PG_NOUN})\s+(?:has\s+|have\s+)?(?:partially|largely|fully|mostly|completely|nearly|somewhat|significantly|markedly|substantially|greatly)\s+"
+          rf"(?:remitted|resolved|improved|reduced|decreased|subsided|abated|stabilized)\b",
+          "partially largely fully mostly completely nearly somewhat significantly markedly substantially greatly"),
+    # "nightmares less frequent"
+    _rule("less_frequent_or_intense",
+          rf"\b{_SYMPTOM_OR_EVENTS}\s+(?:are\s+|is\s+|have\s+been\s+|now\s+)?(?:much\s+|far\s+|a\s+lot\s+|somewhat\s+)?(?:less|more)\s+(?:frequent|intense|severe|distressing|disruptive|manageable|tolerable)\b",
+          "frequent intense severe distressing disruptive manageable tolerable"),
+    # "which she couldn't do at intake"
+    _rule("could_not_at_start",
+          r"\b(?:which|something|what)\s+(?:she|he|they|pt)\s+(?:couldn't|could\s*not|could\s+not|was\s+unable\s+to|wasn't\s+able\s+to|had\s+not\s+been\s+able\s+to)\s+(?:do\s+|manage\s+)?"
+          r"(?:at|before|prior\s+to)\s+(?:intake|baseline|admission|the\s+start\s+of\s+(?:treatment|tx|therapy)|(?:we|she|he|they)\s+(?:started|began))",
+          "which something what"),
+    # "Attended 5 of 8 group sessions"
+    _rule("completed_sessions_of_course",
+          r"\b(?:completed|finished|attended)\s+(?:\d+|\w+)\s+(?:of|out\s+of|/)\s+(?:\d+|\w+)\s+(?:planned\s+|scheduled\s+)?(?:[\w-]+\s+)?(?:sessions|modules)\b",
+          "completed finished attended"),
+    # "Mood symptoms improved over the past six weeks"
+    _rule("changed_over_recent_period",
+          rf"\b(?:{_PG_NOUN})\s+(?:has\s+|have\s+|is\s+|are\s+)?(?:\w+\s+)?{_PG_CHANGE}\s+(?:\w+\s+)?(?:over|across|during|in)\s+(?:the\s+)?(?:past|last|previous|first)\s+"
+          r"(?:\d+|few|several|two|three|four|five|six|couple\s+of)\s+(?:sessions|weeks|months|visits)\b",
+          "past last previous first"),
+    # "40% reduction in panic"
+    _rule("percent_change",
+          rf"\b\d+\s*%\s+(?:reduction|decrease|drop|decline|increase|improvement)\b(?:\s+(?:in|of)\s+{CLAUSE}{{1,60}})?",
+          "reduction decrease drop decline increase improvement"),
+    # "Anxiety symptoms decreased 25% since March"
+    _rule("changed_by_percent",
+          rf"\b(?:{_PG_NOUN})\s+(?:has\s+|have\s+|is\s+|are\s+)?(?:\w+\s+)?{_PG_CHANGE}\s+(?:by\s+)?(?:about\s+|roughly\s+|~)?\d+\s*%(?:\s+since\s+{_PG_SINCE})?",
+          _CHANGE_T),
+)
+
+
+# ---- resolutions between categories ---------------------------------------------------------------
+_SCORE_CHANGE = re.compile(r"[^.;\n]{0,40}")
+_SCORE_DELTA = re.compile(r"(?:down|up)\s+from\b|(?:dropped|fell|rose|decreased|increased)\s+(?:from|by)\b", re.IGNORECASE)
+
+
+def score_change_stays_with_score(text: str, found: dict[str, list]) -> None:
+    """A change right after a test score ("PHQ-9 = 14 today, down from 19 at intake") is part of
+    the test result: drop the progress span that starts with it."""
+    tests = found["clinical_test_results"]
+    if not (tests and found[CATEGORY]):
+        return
+    found[CATEGORY] = [
+        span for span in found[CATEGORY]
+        if not any(te <= span[0] and _SCORE_CHANGE.fullmatch(text, te, span[0]) for _, te, _ in tests)
+        or not _SCORE_DELTA.match(text, span[0])]
+
+
+def symptoms_inside_progress_are_progress(text: str, found: dict[str, list]) -> None:
+    """A symptom named inside a progress statement ("Nightmares have resolved") is progress."""
+    progress = found[CATEGORY]
+    if progress:
+        found["summary_symptoms"] = [span for span in found["summary_symptoms"]
+                                     if not any(ps <= span[0] and span[1] <= pe for ps, pe, _ in progress)]
+
+
+#: Applied in order after all rules ran, on ``category -> [(start, end, rule name)]``.
+RESOLUTIONS = (score_change_stays_with_score, symptoms_inside_progress_are_progress)

@@ -1,0 +1,97 @@
+"""Summary of the treatment plan (45 CFR 164.501: excluded from psychotherapy notes).
+
+45 CFR 164.501 excludes "any summary of ... the treatment plan" from the definition of
+psychotherapy notes.  The rules below recognise: a plan, goals or recommendations label with its
+clause ("Plan: continue weekly sessions, titrate as tolerated", "Tx plan - ..."); an imperative
+or planning verb opening a clause ("Recommend neuropsych eval", "Refer to IOP", "RTC 2 wks",
+"will coordinate with PCP"); "consider" with a treatment object; referrals; follow-up intervals
+and the next appointment; changes of session frequency; safety, crisis, discharge and aftercare
+plans and planned discharge; and what the patient agreed or is to do ("pt to track sleep").
+
+Judgement calls: conditional plans ("if SI recurs, will call") are still plans; wishes, jokes and
+fantasies are not, nor someone else's plans.  A drug named right after an imperative ("Taper
+venlafaxine ...") is a medication finding, not a plan; "repeat" before a score ("repeat PHQ-9
+was 8") is a test result; "Consider whether ..." and "will ... talk/feel/avoid" are process.
+"""
+
+from __future__ import annotations
+
+from ._regex import CLAUSE, CLAUSE_SEMI, CLAUSE_START, DASH
+from .filters import NOT_HYPOTHETICAL_OR_SOMEONE_ELSES, NOT_WISH_OR_SOMEONE_ELSES
+from .lexicons import DRUG, DRUG_NAME, FREQUENCY, PLAN_VERB, PLAN_VERB_TERMS
+from .rule import Rule, longest_tokens, tokens
+
+CATEGORY = "summary_treatment_plan"
+
+
+def _rule(name: str, pattern: str, gate, filter=NOT_WISH_OR_SOMEONE_ELSES) -> Rule:
+    return Rule(f"treatment_plan.{name}", CATEGORY, pattern, gate, filter, window=330)
+
+
+# Words at least one of which every match of the first family below contains.
+_ANY = tokens("""plan poc care steps recommendation recommendations
+        interventions goal goals u follow rtc return refer referral referred coordinate consult
+        schedule obtain request reassess administer readminister re monitor consider increase
+        step begin add recommend recommended recommends safety agreed tx treatment""")
+
+
+def _basic(name: str, pattern: str) -> Rule:
+    return _rule(name, pattern, _ANY, None)
+
+
+_CONSIDER_OBJ = (r"(?:med(?:ication)?s?|consult(?:ation)?|referral|refer(?:ring)?|iop|php|partial|inpatient|group|"
+                 r"session|therapy|eval(?:uation)?|testing|increas\w*|decreas\w*|add\w*|higher|level\s+of\s+care|"
+                 r"loc|dbt|cbt|emdr|erp|modality|psychiatr\w*|trial|switch\w*|taper\w*|"
+                 r"step(?:ping)?\s+down|discharge|frequency|" + DRUG_NAME + r")")
+
+RULES: tuple[Rule, ...] = (
+    _basic("plan_label_clause",
+           rf"\b(?:plan|tx\s+plan|treatment\s+plan|poc|plan\s+of\s+care|next\s+steps|recommendations?|interventions\s+planned)\s*(?:updated|reviewed|revised)?\s*:{CLAUSE_SEMI}{{1,300}}"),
+    _basic("treatment_plan_updated", rf"\b(?:tx|treatment)\s+plan\s+(?:updated|reviewed|revised|signed){CLAUSE}{{0,200}}"),
+    _basic("continue_treatment_plan", r"\bcontinue\s+(?:current\s+|same\s+)?(?:tx|treatment)\s+plan\b"),
+    _basic("goals_label_clause",
+           rf"(?:\b(?:tx|treatment)\s+goals?|\bgoal(?<!toward\sgoal)(?<!towards\sgoal)(?<!on\sgoal)s?)\s*:{CLAUSE_SEMI}{{1,200}}"),
+    _basic("follow_up_interval",
+           r"\b(?:f/u|follow[- ]up|rtc|return\s+to\s+clinic)\s+(?:in\s+)?(?:\d+|one|two|three|four|six)\s*(?:-\s*\d+\s*)?(?:wks?|weeks?|days?|mos?|months?)\b"),
+    _basic("will_refer_schedule_or_monitor",
+           rf"\b(?:will|plan\s+to|plan\s+is\s+to|recommend(?:ed)?|to)\s+(?:refer|coordinate|consult|schedule|obtain|request|reassess|re-?administer|monitor|consider\s+(?:referral|a\s+referral|adding|increasing|a\s+higher|iop|php)|increase\s+(?:session|frequency)|step\s+down|begin|add\s+(?:a\s+)?(?:session|group))\b{CLAUSE}{{0,150}}"),
+    _basic("referral_clause", rf"\b(?:refer(?:ral)?|referred)\s+(?:to|for)\s+{CLAUSE}{{1,150}}"),
+    _basic("safety_plan",
+           r"\bsafety\s+plan(?:ning)?\b(?:\s+(?:was\s+)?(?:reviewed|updated|completed|revised|discussed|created|developed)(?:\s+and\s+(?:reviewed|updated|completed|revised|signed))?)?"),
+    _basic("agreed_to_change",
+           rf"\b(?:we\s+|pt\s+|she\s+|he\s+)?agreed\s+to\s+(?:move|reduce|increase|switch|step\s+down|taper|meet|schedule|continue|start|begin|add|refer|try\s+(?:a|an)\s+(?:medication|med|referral))\b{CLAUSE}{{0,100}}"),
+    _basic("recommend_higher_level_of_care",
+           r"\brecommend(?:ed|s)?\s+(?:a\s+)?(?:higher\s+level\s+of\s+care|iop|php|inpatient|residential)\b"),
+    # an imperative / planning verb opening a clause: "Recommend neuropsych eval", "Refer to IOP"
+    _rule("imperative_opening_clause",
+          rf"{CLAUSE_START}(?:plan\s*[:\-]?\s*)?{PLAN_VERB}\b(?!\s*\d+:\d)(?<!repeat(?=\s+[\w-]+\s+(?:was|is|=|:|score|showed|shows|came|dropped|rose|fell|indicated|revealed|total|of|\d)))(?!\s+(?:the\s+|his\s+|her\s+)?" + DRUG + rf")(?!\s+(?:to\s+)?(?:talk|say|feel|think|cry|avoid|ruminate|worry))(?:{CLAUSE}){{1,150}}",
+          longest_tokens(PLAN_VERB_TERMS) | {"plan"}),
+    # "consider" needs a treatment object within a few words ("Consider whether ..." is process)
+    _rule("consider_treatment_option", rf"\bconsider(?:ing)?\s+(?:\w+\s+){{0,3}}?{_CONSIDER_OBJ}\b{CLAUSE}{{0,120}}",
+          tokens("consider considering")),
+    # "next session in two weeks", "next appt scheduled for 5/3"
+    _rule("next_appointment",
+          rf"\bnext\s+(?:session|appt|appointment|visit|f/u|follow[- ]up)\s+(?:is\s+|will\s+be\s+)?(?:in|on|scheduled|set|booked|planned)\b{CLAUSE}{{0,80}}",
+          tokens("next")),
+    # "increase sessions to twice weekly", "space sessions out to every 3 weeks"
+    _rule("change_session_frequency",
+          rf"\b(?:increase|decrease|reduce|space|step\s+down|move|change)\s+(?:(?:the|her|his)\s+)?(?:sessions?|visits?|appts?|frequency|therapy)\s+(?:out\s+)?(?:to\s+)?{FREQUENCY}",
+          tokens("increase decrease reduce space step move change"), NOT_HYPOTHETICAL_OR_SOMEONE_ELSES),
+    # discharge / crisis / relapse-prevention plans
+    _rule("discharge_or_crisis_plan",
+          rf"\b(?:discharge|aftercare|crisis|relapse[- ]prevention|transition)\s+plan(?:ning|ned)?\b{CLAUSE}{{0,100}}",
+          tokens("discharge aftercare crisis relapse prevention transition")),
+    _rule("discharge_expected", rf"\bdischarge\s+(?:anticipated|expected|planned|likely|once|when|after)\b{CLAUSE}{{0,100}}",
+          tokens("discharge")),
+    # "pt to track sleep", "pt will call if ..."
+    _rule("patient_to_do",
+          rf"\bpt\s+(?:to|will)\s+(?:consider|schedule|call|contact|complete|attend|follow\s+up|bring|track|log)\b{CLAUSE}{{0,100}}",
+          tokens("pt")),
+    # a dash-led plan: "Tx plan - continue CBT"
+    _rule("plan_dash_clause", rf"{CLAUSE_START}(?:tx\s+|treatment\s+)?plan\s*{DASH}\s*{CLAUSE_SEMI}{{1,300}}",
+          tokens("plan")),
+    # planned discharge: "Projected discharge date 6/30"
+    _rule("planned_discharge",
+          rf"\b(?:anticipated|expected|planned|projected|tentative|target)\s+(?:discharge|termination|step[- ]down)(?:\s+date)?\b{CLAUSE}{{0,100}}",
+          tokens("discharge termination step")),
+)
