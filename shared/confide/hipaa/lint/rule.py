@@ -83,8 +83,8 @@ class Rule:
 
     name: str
     category: str
-    patterns: tuple[str, ...]
-    gate: frozenset[str]
+    patterns: str | tuple[str, ...]  # one pattern or several; a tuple after __post_init__
+    gate: frozenset[str] | set[str]  # a frozenset after __post_init__
     filter: Filter | None = None
     window: int = 120
     fallback: bool = False
