@@ -8,7 +8,8 @@
   newly committed events (signed checkpoints outside the database), then
   publishes them to RabbitMQ in global order with confirms and ``mandatory``.
 - RPCs for the gateway, the CLI and tests: ``access_log``, ``disclosure_log``,
-  ``accounting``, ``note_history``, ``status``.
+  ``accounting``, ``note_history``, ``status``, and ``health`` (the gateway's
+  ``GET /health`` asks it whether the database answers, through the store).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from confide.broker import audit_queue
 from confide.eventstore.provider import EventStore
 
 log = logging.getLogger(__name__)
+HEALTH_TIMEOUT = 2  # seconds for the database to answer the health RPC's ping
 
 
 class AuditService:
@@ -69,3 +71,14 @@ class AuditService:
         """{head_position, relayed_position, sealed_index}: how far the audit side has come."""
         return queries.status(self.store)
 
+    @rpc
+    def health(self):
+        """{"database": "ok"}, or {"database": "unreachable: <error type>"} when the store's ping fails.
+
+        Never raises for an unreachable database (the caller reports it) and never names the DSN.
+        """
+        try:
+            self.store.ping(timeout=HEALTH_TIMEOUT)
+        except Exception as exc:  # EventStoreUnavailableError, or whatever the driver raised
+            return {"database": f"unreachable: {type(exc).__name__}"}
+        return {"database": "ok"}

@@ -231,6 +231,7 @@ class TestHttpApi:
 
 
 def test_health_names_the_unreachable_database(container_factory, service_config):
+    """No audit service answers for the database here (the gateway alone): it counts as unreachable."""
     from nameko.testing.utils import find_free_port
 
     from gateway.service import GatewayService
