@@ -417,10 +417,6 @@ class PostgresEventStore:
         return conn.execute(self._q("SELECT position FROM {s}.checkpoints WHERE name = %s FOR UPDATE"),
                             (name,)).fetchone()[0]
 
-    # Transitional public names while callers move to methods (removed once none is left).
-    connection = _connection
-    q = _q
-
     # -- health and views --------------------------------------------------
 
     def ping(self, timeout: float = 3.0) -> None:

@@ -1,7 +1,8 @@
 """Under nameko, a slow query in one worker does not stall the service's other workers.
 
 The service uses the real EventStore dependency provider (pooled psycopg 3,
-waiting through eventlet's green select), as every Confide service does.
+waiting through eventlet's green select), as every Confide service does; its
+RPCs drive the store's own pool (``_connection``, private to the store package).
 """
 import time
 
@@ -18,13 +19,13 @@ class SlowAndFastService:
 
     @rpc
     def slow(self, seconds):
-        with self.store.connection() as conn:
+        with self.store._connection() as conn:
             conn.execute("SELECT pg_sleep(%s)", (seconds,))
         return time.monotonic()
 
     @rpc
     def fast(self):
-        with self.store.connection() as conn:
+        with self.store._connection() as conn:
             conn.execute("SELECT 1")
         return time.monotonic()
 
