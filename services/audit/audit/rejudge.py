@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterator, Optional
 
 from confide import streams
+from confide.eventstore.interfaces import HistoryReader
 
 Engine = Callable[[dict], Any]
 
@@ -110,7 +111,7 @@ def _request_streams(store) -> Iterator[str]:
             yield event.stream_name
 
 
-def rejudge_disclosures(store, engine: Engine) -> Iterator[Optional[Mismatch]]:
+def rejudge_disclosures(store: HistoryReader, engine: Engine) -> Iterator[Optional[Mismatch]]:
     """A Mismatch (or None when it holds) for every ``DisclosureDecided`` (see the module docstring)."""
     from disclosures import facts, handlers
     from disclosures.domain import model
@@ -153,7 +154,7 @@ def _judge_disclosure(store, engine, state, decided: dict, facts, handlers, mode
 
 # -- note reads ----------------------------------------------------------------------------------
 
-def rejudge_note_reads(store, engine: Engine) -> Iterator[Optional[Mismatch]]:
+def rejudge_note_reads(store: HistoryReader, engine: Engine) -> Iterator[Optional[Mismatch]]:
     """A Mismatch (or None when it holds) for every ``AccessDecided`` the notes service recorded for a read."""
     from disclosures import facts
 
@@ -199,7 +200,7 @@ def _judge_read(store, engine, decided: dict) -> Optional[Mismatch]:
 
 # -- the whole log -------------------------------------------------------------------------------
 
-def rejudge(store, engine: Optional[Engine] = None) -> dict:
+def rejudge(store: HistoryReader, engine: Optional[Engine] = None) -> dict:
     """Re-judge every past decision in ``store`` (see the module docstring).
 
     Returns {"checked": int, "mismatches": [Mismatch.to_dict(), ...]} ordered by decision time.

@@ -19,7 +19,9 @@ Who uses what (so far):
 - disclosures (handlers, facts): ``StreamReader`` + ``EventAppender`` +
   ``CategoryReader`` → :class:`DisclosuresStore`.
 - audit: ``ProjectionStore`` (queries, commands, live projection, replay),
-  ``LogReader`` (replay), ``StreamReader`` (rejudge, time travel),
+  ``LogReader`` (replay), ``HistoryReader`` (rejudge: read_stream, read_category,
+  find_streams_by_patient, read_streams through disclosures.facts and
+  notes.handlers.load_note), ``StreamReader`` (time travel),
   ``CheckpointStore`` + ``LogReader`` (status), ``HealthCheck`` (``health`` RPC).
 - relay and sealer: ``LogReader`` + ``CheckpointStore``; catch-up subscriptions:
   ``LogReader`` + ``SubscriptionCheckpoints``.
@@ -98,6 +100,11 @@ class HealthCheck(Protocol):
     """Can the store be reached now? Raises EventStoreUnavailableError when not."""
 
     def ping(self, timeout: float = 3.0) -> None: ...
+
+
+@runtime_checkable
+class HistoryReader(StreamReader, CategoryReader, Protocol):
+    """Read-only access to the records (re-judging past decisions, facts as of a time)."""
 
 
 @runtime_checkable

@@ -10,7 +10,7 @@ from confide.eventstore.projection_store import PostgresProjectionStore, Postgre
 from confide.eventstore.store import PostgresEventStore
 
 SHARED = (i.StreamReader, i.CategoryReader, i.EventAppender, i.LogReader, i.CheckpointStore, i.HealthCheck,
-          i.NotesStore, i.DisclosuresStore)
+          i.HistoryReader, i.NotesStore, i.DisclosuresStore)
 POSTGRES_ONLY = (i.SubscriptionCheckpoints,)
 
 
