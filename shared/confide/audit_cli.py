@@ -186,11 +186,9 @@ def prove():
 
 
 def _content_hashes(store):
-    from confide.eventstore.chain import iter_sealed
+    from confide.eventstore.chain import sealed_content_hashes
 
-    with store.connection() as conn:
-        for ev, _index, _mac in iter_sealed(store, conn):
-            yield ev.content_hash
+    return sealed_content_hashes(store)
 
 
 @prove.command("inclusion")
@@ -201,20 +199,18 @@ def _content_hashes(store):
 def prove_inclusion(schema, key_dir, event_id, output):
     """Inclusion proof for EVENT_ID in the sealed log, under a freshly signed tree head."""
     from confide import merkle, proofs
+    from confide.eventstore.chain import chain_size, sealed_entry
     from confide.keys import load_signing_key
 
     store = _store(schema)
     try:
-        with store.connection() as conn:
-            row = conn.execute(store.q(
-                "SELECT c.chain_index, e.global_position, e.hash FROM {s}.events e "
-                "JOIN {s}.event_chain c USING (global_position) WHERE e.event_id = %s"), (event_id,)).fetchone()
-            size = conn.execute(store.q("SELECT count(*) FROM {s}.event_chain")).fetchone()[0]
+        row = sealed_entry(store, event_id)
+        size = chain_size(store)
         if row is None:
             raise click.ClickException(f"event {event_id} is not in the sealed log (run `confide audit seal`?)")
         tree = merkle.MerkleTree(_content_hashes(store))
         bundle = proofs.make_inclusion_bundle(
-            tree, row[0], event_id=event_id, global_position=row[1], content_hash=bytes(row[2]),
+            tree, row[0], event_id=event_id, global_position=row[1], content_hash=row[2],
             tree_size=size, private_key=load_signing_key(key_dir or config.key_dir()))
     finally:
         store.close()

@@ -7,7 +7,7 @@ on a developer's machine, in CI and inside compose (where the variables are set)
 
 Settings (env var → meaning, default):
 
-- ``CONFIDE_DB_DSN``: the services' role (INSERT/SELECT on the event store),
+- ``CONFIDE_DB_DSN``: the services' role (may insert and select on the event store),
   ``postgresql://confide_app:confide@127.0.0.1:5432/confide``.
 - ``CONFIDE_ADMIN_DSN``: a superuser, used only by set-up and tamper tests,
   else ``<data_home>/admin.dsn`` written by set-up, else
@@ -50,7 +50,7 @@ OWNER_ROLE = "confide_owner"
 
 
 def db_dsn() -> str:
-    """DSN of the services' role (INSERT and SELECT only on the event store)."""
+    """DSN of the services' role (privileges to insert and select only, on the event store)."""
     return os.environ.get(
         DB_DSN_KEY,
         f"postgresql://{APP_ROLE}:{APP_PASSWORD}@127.0.0.1:5432/{DEFAULT_DB_NAME}",

@@ -12,15 +12,21 @@ polls for new events ("live").
 from __future__ import annotations
 
 import time
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence
 
 from confide.envelope import RecordedEvent
+from confide.eventstore.interfaces import LogReader, SubscriptionCheckpoints
 
 Handler = Callable[[object, Sequence[RecordedEvent]], None]
 
 
+class SubscriptionStore(LogReader, SubscriptionCheckpoints, Protocol):
+    """What a subscription uses of the store (a PostgresEventStore)."""
+
+
 class CatchUpSubscription:
-    """``name``: the checkpoint key; ``handler(conn, events)`` writes on ``conn`` (no commit).
+    """``name``: the checkpoint key; ``handler(conn, events)`` writes on ``conn`` (no commit), the
+    transaction the checkpoint is written in (from ``store.transaction()``).
 
     ``run_once()`` processes at most one page and returns the number of events
     handled; ``run(stop)`` loops until ``stop()`` is true, sleeping ``poll``
@@ -28,7 +34,8 @@ class CatchUpSubscription:
     (after the transaction has rolled back).
     """
 
-    def __init__(self, store, name: str, handler: Handler, batch: int = 500, poll: float = 0.2):
+    def __init__(self, store: SubscriptionStore, name: str, handler: Handler, batch: int = 500,
+                 poll: float = 0.2):
         self.store = store
         self.name = name
         self.handler = handler
@@ -38,11 +45,7 @@ class CatchUpSubscription:
     def run_once(self) -> int:
         with self.store.transaction() as conn:
             # Lock the checkpoint row: two instances of one subscription never interleave.
-            conn.execute(self.store.q(
-                "INSERT INTO {s}.checkpoints (name, position) VALUES (%s, 0) ON CONFLICT (name) DO NOTHING"),
-                (self.name,))
-            position = conn.execute(self.store.q(
-                "SELECT position FROM {s}.checkpoints WHERE name = %s FOR UPDATE"), (self.name,)).fetchone()[0]
+            position = self.store.lock_checkpoint(self.name, conn)
             events = self.store.read_all(position + 1, self.batch)
             if not events:
                 return 0

@@ -49,10 +49,8 @@ def write_notes(stack, patient):
 def access_rows(stack, patient):
     store = PostgresEventStore(stack.config["DB_DSN"], schema=stack.schema, pool_size=1)
     try:
-        with store.connection() as conn:
-            return conn.execute(store.q(
-                "SELECT requester_id, decision, rule FROM {s}.access_log_view WHERE patient_id = %s "
-                "ORDER BY global_position"), (patient,)).fetchall()
+        return [(r["requester_id"], r["decision"], r["rule"])
+                for r in store.projections.select("access_log_view", where={"patient_id": patient})]
     finally:
         store.close()
 

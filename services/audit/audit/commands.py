@@ -5,7 +5,8 @@
     confide audit report --patient ID [-o FILE] [--schema S]
     confide audit rejudge [--schema S] [--json]     (exit 0: every decision holds; 1: mismatches)
 
-The data comes from the audit projections through SQL here; the mapping to
+The data comes from the audit projections (``store.projections``, a
+:class:`~confide.eventstore.interfaces.ProjectionStore`); the mapping to
 FHIR/CSV is ``audit.fhir_export`` and the page is ``audit.report`` (both pure).
 For one patient, disclosure steps and note versions that do not repeat the
 patient id (only ``DisclosureRequested`` and ``*Drafted`` carry it) are found
@@ -19,10 +20,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import click
-from psycopg.rows import dict_row
 
 from audit import fhir_export, queries, report as report_mod
 from confide import config
+from confide.eventstore.interfaces import ProjectionStore
 
 PROJECTIONS = tuple(fhir_export.TABLES)
 
@@ -40,12 +41,13 @@ def open_store(schema: str | None):
         raise click.ClickException(str(exc)) from None
 
 
-def _select(store, template: str, params: tuple) -> list[dict]:
-    with store.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        return [queries._safe(r) for r in cur.execute(store.q(template), params).fetchall()]
+# Steps of a request and versions of a note after the first do not repeat the patient id:
+# find them through the request or the note.
+_RELATED_BY = {"disclosure_log": "request_id", "note_versions": "note_id"}
 
 
-def projection_rows(store, projection: str, patient_id: str | None, limit: int) -> list[dict]:
+def projection_rows(projections: ProjectionStore, projection: str, patient_id: str | None,
+                    limit: int) -> list[dict]:
     """Rows of one projection in global order, for one patient when ``patient_id`` is given.
 
     For ``disclosure_log`` every step of each of the patient's requests is
@@ -53,15 +55,10 @@ def projection_rows(store, projection: str, patient_id: str | None, limit: int) 
     Raises KeyError for an unknown projection.
     """
     table = fhir_export.TABLES[projection]
-    if patient_id and projection == "disclosure_log":
-        return _select(store, "SELECT * FROM {s}.disclosure_log_view WHERE patient_id = %s OR request_id IN "
-                              "(SELECT request_id FROM {s}.disclosure_log_view WHERE patient_id = %s) "
-                              "ORDER BY global_position LIMIT %s", (patient_id, patient_id, limit))
-    if patient_id and projection == "note_versions":
-        return _select(store, "SELECT * FROM {s}.note_version_view WHERE patient_id = %s OR note_id IN "
-                              "(SELECT note_id FROM {s}.note_version_view WHERE patient_id = %s) "
-                              "ORDER BY global_position LIMIT %s", (patient_id, patient_id, limit))
-    return queries.rows(store, table, patient_id, limit)
+    if patient_id and projection in _RELATED_BY:
+        return [queries._safe(r) for r in projections.select(
+            table, where={"patient_id": patient_id}, related_by=_RELATED_BY[projection], limit=limit)]
+    return queries.rows(projections, table, patient_id, limit)
 
 
 def _output_path(output: str | None, projection: str, patient_id: str | None, ext: str) -> Path | None:
@@ -88,7 +85,7 @@ def export(schema, fmt, projection, patient_id, output, limit):
     """Export one audit projection as FHIR R4 (IHE BALP AuditEvents / Provenance) or CSV."""
     store = open_store(schema)
     try:
-        rows = projection_rows(store, projection, patient_id, limit)
+        rows = projection_rows(store.projections, projection, patient_id, limit)
         head = store.head_position()
     finally:
         store.close()
@@ -113,13 +110,13 @@ def export(schema, fmt, projection, patient_id, output, limit):
         click.echo(f"wrote {summary} to {path} (event store head {head})", err=True)
 
 
-def gather_timeline(store, patient_id: str, limit: int = 100_000) -> list[dict]:
+def gather_timeline(projections: ProjectionStore, patient_id: str, limit: int = 100_000) -> list[dict]:
     """The patient's timeline entries (see ``audit.report.timeline``), oldest first."""
     return report_mod.timeline(
-        access_rows=projection_rows(store, "access_log", patient_id, limit),
-        disclosure_rows=projection_rows(store, "disclosure_log", patient_id, limit),
-        accounting_rows=projection_rows(store, "accounting", patient_id, limit),
-        note_rows=projection_rows(store, "note_versions", patient_id, limit))
+        access_rows=projection_rows(projections, "access_log", patient_id, limit),
+        disclosure_rows=projection_rows(projections, "disclosure_log", patient_id, limit),
+        accounting_rows=projection_rows(projections, "accounting", patient_id, limit),
+        note_rows=projection_rows(projections, "note_versions", patient_id, limit))
 
 
 @click.command()
@@ -131,7 +128,7 @@ def report(schema, patient_id, output):
     """Write a self-contained HTML page of one patient's notes, reads, requests, decisions and disclosures."""
     store = open_store(schema)
     try:
-        entries = gather_timeline(store, patient_id)
+        entries = gather_timeline(store.projections, patient_id)
         head = store.head_position()  # read after the rows: every row shown is at or below it
     finally:
         store.close()

@@ -1,9 +1,9 @@
 """Read-side queries over the audit projections (JSON-safe rows)."""
 from __future__ import annotations
 
-from psycopg import sql
-from psycopg.rows import dict_row
+from typing import Protocol
 
+from confide.eventstore.interfaces import CheckpointStore, LogReader, ProjectionStore
 from confide.eventstore.store import json_default
 
 
@@ -12,26 +12,26 @@ def _safe(row: dict) -> dict:
             for k, v in row.items()}
 
 
-def rows(store, table: str, patient_id: str | None, limit: int = 1000) -> list[dict]:
+def rows(projections: ProjectionStore, table: str, patient_id: str | None, limit: int = 1000) -> list[dict]:
     """Rows of one projection table in global order, optionally for one patient."""
-    where = sql.SQL("WHERE patient_id = %s") if patient_id else sql.SQL("")
-    query = sql.SQL("SELECT * FROM {}.{} {} ORDER BY global_position LIMIT %s").format(
-        sql.Identifier(store.schema), sql.Identifier(table), where)
-    params = (patient_id, limit) if patient_id else (limit,)
-    with store.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        return [_safe(r) for r in cur.execute(query, params).fetchall()]
+    where = {"patient_id": patient_id} if patient_id else None
+    return [_safe(r) for r in projections.select(table, where=where, limit=limit)]
 
 
-def note_history(store, note_id: str) -> list[dict]:
-    query = store.q("SELECT * FROM {s}.note_version_view WHERE note_id = %s ORDER BY stream_version")
-    with store.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        return [_safe(r) for r in cur.execute(query, (note_id,)).fetchall()]
+def note_history(projections: ProjectionStore, note_id: str) -> list[dict]:
+    return [_safe(r) for r in projections.select("note_version_view", where={"note_id": note_id},
+                                                 order_by="stream_version")]
 
 
-def status(store) -> dict:
-    with store.connection() as conn:
-        sealed = conn.execute(store.q("SELECT max(chain_index) FROM {s}.event_chain")).fetchone()[0]
+class StatusSource(LogReader, CheckpointStore, Protocol):
+    """The log's head and the relay's checkpoint (a PostgresEventStore; the sealed index comes from
+    :func:`confide.eventstore.chain.sealed_index`)."""
+
+
+def status(store: StatusSource) -> dict:
+    from confide.eventstore.chain import sealed_index
     from confide.relay import RELAY_CHECKPOINT
 
+    sealed = sealed_index(store)
     return {"head_position": store.head_position(), "relayed_position": store.read_checkpoint(RELAY_CHECKPOINT),
             "sealed_index": sealed}

@@ -38,6 +38,7 @@ from typing import Any, Callable, Iterator, Optional
 from confide import streams
 from confide.contracts import casefile
 from confide.contracts.disclosures import DisclosureRequestState, effective_requester, evolve
+from confide.eventstore.interfaces import HistoryReader
 from confide.timestamps import parse_ts
 
 Engine = Callable[[dict], Any]
@@ -115,7 +116,7 @@ def _request_streams(store) -> Iterator[str]:
             yield event.stream_name
 
 
-def rejudge_disclosures(store, engine: Engine) -> Iterator[Optional[Mismatch]]:
+def rejudge_disclosures(store: HistoryReader, engine: Engine) -> Iterator[Optional[Mismatch]]:
     """A Mismatch (or None when it holds) for every ``DisclosureDecided`` (see the module docstring)."""
     for name in _request_streams(store):
         state = DisclosureRequestState(streams.id_of(name))
@@ -155,7 +156,7 @@ def _judge_disclosure(store, engine, state, decided: dict) -> Optional[Mismatch]
 
 # -- note reads ----------------------------------------------------------------------------------
 
-def rejudge_note_reads(store, engine: Engine) -> Iterator[Optional[Mismatch]]:
+def rejudge_note_reads(store: HistoryReader, engine: Engine) -> Iterator[Optional[Mismatch]]:
     """A Mismatch (or None when it holds) for every ``AccessDecided`` the notes service recorded for a read."""
     for event in casefile.iter_category(store, streams.ACCESS_DECISION):
         data = event.data
@@ -204,7 +205,7 @@ def _note_as_of(store, note_id: str, at) -> Optional[casefile.NoteFacts]:
 
 # -- the whole log -------------------------------------------------------------------------------
 
-def rejudge(store, engine: Optional[Engine] = None) -> dict:
+def rejudge(store: HistoryReader, engine: Optional[Engine] = None) -> dict:
     """Re-judge every past decision in ``store`` (see the module docstring).
 
     Returns {"checked": int, "mismatches": [Mismatch.to_dict(), ...]} ordered by decision time.

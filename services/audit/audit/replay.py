@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
-
-from psycopg import sql
+from typing import Callable, Iterable, Protocol
 
 from audit.projections import PROJECTIONS, Row
 from confide.envelope import RecordedEvent, format_timestamp
+from confide.eventstore.interfaces import LogReader, ProjectionStore
 from confide.relay import RELAY_CHECKPOINT
 
 
@@ -26,35 +25,22 @@ def event_dict(ev: RecordedEvent) -> dict:
             "data": json.loads(ev.data_json), "recorded_at": format_timestamp(ev.recorded_at)}
 
 
-def _insert(store, conn, table: str, rows: list[Row], temp: bool = False) -> None:
-    if not rows:
-        return
-    cols = list(rows[0])
-    if temp:
-        # A rebuild writes into an empty table of its own: COPY, no conflicts possible.
-        copy = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, cols)))
-        with conn.cursor() as cur, cur.copy(copy) as out:
-            for r in rows:
-                out.write_row(tuple(r[c] for c in cols))
-        return
-    target = sql.SQL("{}.{}").format(sql.Identifier(store.schema), sql.Identifier(table))
-    query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (global_position) DO NOTHING").format(
-        target, sql.SQL(", ").join(map(sql.Identifier, cols)), sql.SQL(", ").join(sql.Placeholder() * len(cols)))
-    with conn.cursor() as cur:
-        cur.executemany(query, [tuple(r[c] for c in cols) for r in rows])
+def apply_event(projections: ProjectionStore, message: dict) -> int:
+    """Apply one event (message shape) to every projection in one transaction; returns the rows it
+    maps to (a redelivered event writes none of them again: idempotent by global position)."""
+    rows = []
+    for table, fn in PROJECTIONS.values():
+        row = fn(message)
+        if row is not None:
+            rows.append((table, row))
+    return projections.apply_rows(rows)
 
 
-def apply_event(store, message: dict) -> int:
-    """Apply one event (message shape) to every projection; returns rows written (0 on redelivery)."""
-    written = 0
-    with store.transaction() as conn:
-        for table, fn in PROJECTIONS.values():
-            row = fn(message)
-            if row is not None:
-                _insert(store, conn, table, [row])
-                written += 1
-    return written
+class ReplaySource(LogReader, Protocol):
+    """The log to replay and the projections to compare with (a PostgresEventStore)."""
+
+    @property
+    def projections(self) -> ProjectionStore: ...
 
 
 @dataclass
@@ -69,7 +55,7 @@ class ReplayReport:
         return all(p["missing_live"] == 0 and p["extra_live"] == 0 for p in self.projections.values())
 
 
-def replay(store, names: Iterable[str] | None = None, progress: Callable[[int], None] | None = None,
+def replay(store: ReplaySource, names: Iterable[str] | None = None, progress: Callable[[int], None] | None = None,
            batch: int = 5000, apply: bool = False) -> ReplayReport:
     """Rebuild projections from the store and compare them with the live ones.
 
@@ -83,14 +69,7 @@ def replay(store, names: Iterable[str] | None = None, progress: Callable[[int], 
     names = list(names or PROJECTIONS)
     chosen = {n: PROJECTIONS[n] for n in names}
     report = ReplayReport()
-    with store.transaction() as conn:
-        if apply:
-            for table, _fn in chosen.values():
-                conn.execute(sql.SQL("LOCK TABLE {}.{} IN EXCLUSIVE MODE").format(
-                    sql.Identifier(store.schema), sql.Identifier(table)))
-        for table, _fn in chosen.values():
-            conn.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {}.{} INCLUDING ALL) ON COMMIT DROP").format(
-                sql.Identifier("rebuilt_" + table), sql.Identifier(store.schema), sql.Identifier(table)))
+    with store.projections.rebuild([table for table, _fn in chosen.values()], lock=apply) as rebuilt:
         position = 1
         while True:
             page = store.read_all(position, batch)
@@ -104,33 +83,13 @@ def replay(store, names: Iterable[str] | None = None, progress: Callable[[int], 
                     if row is not None:
                         buffers[table].append(row)
             for table, rows in buffers.items():
-                _insert(store, conn, "rebuilt_" + table, rows, temp=True)
+                rebuilt.load(table, rows)
             report.events += len(page)
             if progress:
                 progress(report.events)
             position = page[-1].global_position + 1
         for name, (table, _fn) in chosen.items():
-            report.projections[name] = _compare(store, conn, table)
+            report.projections[name] = rebuilt.compare(table, RELAY_CHECKPOINT)
             if apply:
-                live = sql.SQL("{}.{}").format(sql.Identifier(store.schema), sql.Identifier(table))
-                conn.execute(sql.SQL("DELETE FROM {}").format(live))
-                conn.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(
-                    live, sql.Identifier("rebuilt_" + table)))
+                rebuilt.replace(table)
     return report
-
-
-def _compare(store, conn, table: str) -> dict:
-    live = sql.SQL("{}.{}").format(sql.Identifier(store.schema), sql.Identifier(table))
-    rebuilt = sql.Identifier("rebuilt_" + table)
-    # Compare up to what the live side should have applied: its own highest row or the relay's
-    # checkpoint, whichever is further (a relay pushed past events it never published shows here).
-    high = conn.execute(sql.SQL(
-        "SELECT greatest((SELECT coalesce(max(global_position), 0) FROM {}), "
-        "(SELECT coalesce(max(position), 0) FROM {}.checkpoints WHERE name = %s))").format(
-            live, sql.Identifier(store.schema)), (RELAY_CHECKPOINT,)).fetchone()[0]
-    count = lambda t: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(t)).fetchone()[0]  # noqa: E731
-    diff = lambda a, b: conn.execute(sql.SQL(  # noqa: E731
-        "SELECT count(*) FROM (SELECT * FROM {a} WHERE global_position <= %s EXCEPT SELECT * FROM {b}) d"
-    ).format(a=a, b=b), (high,)).fetchone()[0]
-    return {"table": table, "rebuilt_rows": count(rebuilt), "live_rows": count(live), "live_high_position": high,
-            "missing_live": diff(rebuilt, live), "extra_live": diff(live, rebuilt)}

@@ -8,7 +8,8 @@
   newly committed events (signed checkpoints outside the database), then
   publishes them to RabbitMQ in global order with confirms and ``mandatory``.
 - RPCs for the gateway, the CLI and tests: ``access_log``, ``disclosure_log``,
-  ``accounting``, ``note_history``, ``status``.
+  ``accounting``, ``note_history``, ``status``, and ``health`` (the gateway's
+  ``GET /health`` asks it whether the database answers, through the store).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from confide.broker import audit_queue
 from confide.eventstore.provider import EventStore
 
 log = logging.getLogger(__name__)
+HEALTH_TIMEOUT = 2  # seconds for the database to answer the health RPC's ping
 
 
 class AuditService:
@@ -36,7 +38,7 @@ class AuditService:
     @consume(audit_queue(), requeue_on_error=True)
     def handle_event(self, body):
         """Apply one stored event (``RecordedEvent.to_message()`` shape) to the projections."""
-        written = apply_event(self.store, body)
+        written = apply_event(self.store.projections, body)
         log.debug("applied %s at %s (%d rows)", body.get("type"), body.get("global_position"), written)
 
     @timer(interval=0.5)
@@ -47,24 +49,36 @@ class AuditService:
     @rpc
     def access_log(self, patient_id=None, limit=1000):
         """Access-log rows, newest last: [{global_position, recorded_at, requester_id, ...}]."""
-        return queries.rows(self.store, "access_log_view", patient_id, limit)
+        return queries.rows(self.store.projections, "access_log_view", patient_id, limit)
 
     @rpc
     def disclosure_log(self, patient_id=None, limit=1000):
         """Disclosure-log rows (each step of each request)."""
-        return queries.rows(self.store, "disclosure_log_view", patient_id, limit)
+        return queries.rows(self.store.projections, "disclosure_log_view", patient_id, limit)
 
     @rpc
     def accounting(self, patient_id, limit=1000):
         """164.528 accounting rows for one patient."""
-        return queries.rows(self.store, "accounting_view", patient_id, limit)
+        return queries.rows(self.store.projections, "accounting_view", patient_id, limit)
 
     @rpc
     def note_history(self, note_id):
         """Every version of one note: [{stream_version, event_type, actor_id, recorded_at}]."""
-        return queries.note_history(self.store, note_id)
+        return queries.note_history(self.store.projections, note_id)
 
     @rpc
     def status(self):
         """{head_position, relayed_position, sealed_index}: how far the audit side has come."""
         return queries.status(self.store)
+
+    @rpc
+    def health(self):
+        """{"database": "ok"}, or {"database": "unreachable: <error type>"} when the store's ping fails.
+
+        Never raises for an unreachable database (the caller reports it) and never names the DSN.
+        """
+        try:
+            self.store.ping(timeout=HEALTH_TIMEOUT)
+        except Exception as exc:  # EventStoreUnavailableError, or whatever the driver raised
+            return {"database": f"unreachable: {type(exc).__name__}"}
+        return {"database": "ok"}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-import psycopg
+import eventlet
 from kombu import Connection
 from nameko.extensions import DependencyProvider
 
@@ -12,7 +12,6 @@ from gateway import tokens
 
 KEY_DIR_KEY = "KEY_DIR"
 AMQP_URI_KEY = "AMQP_URI"
-DB_DSN_KEY = "DB_DSN"
 PROBE_TIMEOUT = 3
 
 
@@ -28,20 +27,19 @@ class Tokens(DependencyProvider):
 
 
 class HealthProbe(DependencyProvider):
-    """Checks broker and database reachability with fresh, short-lived connections."""
+    """Checks the broker with a fresh, short-lived connection, and the database by asking the
+    audit service (the gateway holds no database connection of its own)."""
 
     def setup(self):
-        cfg = self.container.config
-        self.amqp_uri = cfg.get(AMQP_URI_KEY) or config.amqp_uri()
-        self.dsn = cfg.get(DB_DSN_KEY) or config.db_dsn()
+        self.amqp_uri = self.container.config.get(AMQP_URI_KEY) or config.amqp_uri()
 
     def get_dependency(self, worker_ctx):
-        return _Probe(self.amqp_uri, self.dsn)
+        return _Probe(self.amqp_uri)
 
 
 class _Probe:
-    def __init__(self, amqp_uri: str, dsn: str):
-        self.amqp_uri, self.dsn = amqp_uri, dsn
+    def __init__(self, amqp_uri: str):
+        self.amqp_uri = amqp_uri
 
     def broker(self) -> Optional[str]:
         """None when reachable, else a short reason (never the URI, which holds credentials)."""
@@ -52,10 +50,27 @@ class _Probe:
             return type(exc).__name__
         return None
 
-    def database(self) -> Optional[str]:
+    def database(self, audit) -> Optional[str]:
+        """None when the audit service says its database answers, else a short reason.
+
+        ``audit``: the worker's ``RpcProxy("audit")``. Waits at most PROBE_TIMEOUT seconds. When
+        the audit service cannot be asked (not running: ``UnknownService``; no reply: ``Timeout``)
+        the database counts as unreachable: nothing here can tell otherwise.
+        """
+        timer = eventlet.Timeout(PROBE_TIMEOUT)
         try:
-            with psycopg.connect(self.dsn, connect_timeout=PROBE_TIMEOUT) as conn:
-                conn.execute("SELECT 1")
+            reply = audit.health()
+        except eventlet.Timeout as exc:
+            if exc is not timer:
+                raise
+            return "Timeout"
         except Exception as exc:
             return type(exc).__name__
-        return None
+        finally:
+            timer.cancel()
+        status = reply.get("database") if isinstance(reply, dict) else None
+        if status == "ok":
+            return None
+        if isinstance(status, str) and status.startswith("unreachable: "):
+            return status[len("unreachable: "):]
+        return "unexpected reply from the audit service"

@@ -170,13 +170,13 @@ class ChainSealer:
     def seal(self, max_batches: int | None = None) -> SealResult:
         total = 0
         last: tuple[int, int] | None = None
-        with self.store.connection() as conn:
+        with self.store._connection() as conn:
             # One sealer per schema (two schemas of one database seal independently).
             if not conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
                                 (_SEALER_LOCK, self.store.schema)).fetchone()[0]:
                 return SealResult(0, None, None)
             try:
-                head = conn.execute(self.store.q(
+                head = conn.execute(self.store._q(
                     "SELECT chain_index, global_position, mac FROM {s}.event_chain "
                     "ORDER BY chain_index DESC LIMIT 1")).fetchone()
                 index, position, prev = (head[0], head[1], bytes(head[2])) if head else (-1, 0, ZERO)
@@ -199,7 +199,7 @@ class ChainSealer:
                         rows.append((index, ev.global_position, prev))
                     with conn.transaction():
                         with conn.cursor() as cur:
-                            cur.executemany(self.store.q(
+                            cur.executemany(self.store._q(
                                 "INSERT INTO {s}.event_chain (chain_index, global_position, mac) "
                                 "VALUES (%s, %s, %s)"), rows)
                     self._verify_written(conn, rows)
@@ -220,10 +220,10 @@ class ChainSealer:
         does not belong to this database) would mix two chains and make every
         later verify fail; a tampered head would be silently adopted.
         """
-        row = conn.execute(self.store.q(
+        row = conn.execute(self.store._q(
             "SELECT c.mac FROM {s}.event_chain c WHERE c.chain_index = %s"), (index - 1,)).fetchone()
         prev = bytes(row[0]) if row else ZERO
-        got = conn.execute(self.store.q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE global_position = %s"),
+        got = conn.execute(self.store._q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE global_position = %s"),
                            (position,)).fetchone()
         event = _recorded(got) if got else None
         if event is None:
@@ -245,7 +245,7 @@ class ChainSealer:
         return acc
 
     def _verify_written(self, conn, rows) -> None:
-        got = conn.execute(self.store.q(
+        got = conn.execute(self.store._q(
             "SELECT chain_index, global_position, mac FROM {s}.event_chain "
             "WHERE chain_index BETWEEN %s AND %s ORDER BY chain_index"), (rows[0][0], rows[-1][0])).fetchall()
         if [(r[0], r[1], bytes(r[2])) for r in got] != rows:
@@ -268,14 +268,42 @@ def iter_sealed(store, conn, upto_index: int | None = None) -> Iterator[tuple[Re
     """Sealed events in chain order with (chain_index, mac), streamed with a server-side cursor."""
     cols = ", ".join("e." + c.strip() for c in _COLUMNS.split(","))
     where = "" if upto_index is None else "WHERE c.chain_index <= %(upto)s"
-    query = store.q(f"SELECT {cols}, c.chain_index, c.mac FROM {{s}}.event_chain c "
-                    f"JOIN {{s}}.events e USING (global_position) {where} ORDER BY c.chain_index")
+    query = store._q(f"SELECT {cols}, c.chain_index, c.mac FROM {{s}}.event_chain c "
+                     f"JOIN {{s}}.events e USING (global_position) {where} ORDER BY c.chain_index")
     with conn.transaction():
         with conn.cursor(name="confide_sealed") as cur:
             cur.itersize = 5000
             cur.execute(query, {"upto": upto_index})
             for row in cur:
                 yield _recorded(row[:9]), row[9], bytes(row[10])
+
+
+def sealed_index(store) -> int | None:
+    """The chain's highest index (None while nothing is sealed)."""
+    with store._connection() as conn:
+        return conn.execute(store._q("SELECT max(chain_index) FROM {s}.event_chain")).fetchone()[0]
+
+
+def chain_size(store) -> int:
+    """How many events are sealed (the Merkle tree size of the sealed log)."""
+    with store._connection() as conn:
+        return conn.execute(store._q("SELECT count(*) FROM {s}.event_chain")).fetchone()[0]
+
+
+def sealed_entry(store, event_id: str) -> tuple[int, int, bytes] | None:
+    """(chain_index, global_position, content_hash) of a sealed event, or None when it is not sealed."""
+    with store._connection() as conn:
+        row = conn.execute(store._q(
+            "SELECT c.chain_index, e.global_position, e.hash FROM {s}.events e "
+            "JOIN {s}.event_chain c USING (global_position) WHERE e.event_id = %s"), (event_id,)).fetchone()
+    return None if row is None else (row[0], row[1], bytes(row[2]))
+
+
+def sealed_content_hashes(store) -> Iterator[bytes]:
+    """Content hashes of the sealed events in chain order (the Merkle leaves), streamed."""
+    with store._connection() as conn:
+        for ev, _index, _mac in iter_sealed(store, conn):
+            yield ev.content_hash
 
 
 # -- verification ---------------------------------------------------------------
@@ -322,10 +350,10 @@ def verify(store, key: bytes, public_key, checkpoint_dir: Path,
     acc = MerkleAccumulator()
     tail_started_at: int | None = None
     cols = ", ".join("e." + c.strip() for c in _COLUMNS.split(","))
-    query = store.q(
+    query = store._q(
         f"SELECT {cols}, c.chain_index, c.mac FROM {{s}}.events e "
         f"LEFT JOIN {{s}}.event_chain c USING (global_position) ORDER BY e.global_position")
-    with store.connection() as conn, conn.transaction():
+    with store._connection() as conn, conn.transaction():
         with conn.cursor(name="confide_verify") as cur:
             cur.itersize = 10000
             cur.execute(query)

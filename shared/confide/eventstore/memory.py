@@ -123,5 +123,8 @@ class InMemoryEventStore:
     def write_checkpoint(self, name: str, position: int, conn=None) -> None:
         self._checkpoints[name] = position
 
+    def ping(self, timeout: float = 3.0) -> None:
+        """Always reachable."""
+
     def close(self) -> None:
         pass

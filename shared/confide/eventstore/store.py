@@ -1,4 +1,10 @@
-"""PostgresEventStore: the only module that talks to the event store tables.
+"""PostgresEventStore: the event store's tables (events, checkpoints) on PostgreSQL.
+
+SQL lives in this package (``store``; ``chain`` for the keyed chain;
+``projection_store`` for the audit projections; ``install``) and in
+``deploy/sql``, nowhere else: callers get methods, never a connection or a
+query builder (``_connection``/``_q`` are for this package). What each caller
+needs is named by the protocols of :mod:`confide.eventstore.interfaces`.
 
 Contract (shared with :class:`confide.eventstore.memory.InMemoryEventStore` and
 tested against both by ``tests/integration/shared/test_store_contract.py``):
@@ -16,6 +22,9 @@ tested against both by ``tests/integration/shared/test_store_contract.py``):
   event that commits later with a lower position (see ``frontier``).
 - ``read_category(category, from_position=1, limit=1000)``.
 - ``stream_version(stream_name) -> int`` (-1 when absent), ``head_position()``.
+- ``read_streams(stream_names)``, ``find_streams_by_patient(patient_id, event_type)``,
+  ``get_event(event_id)``, ``iter_all(from_position)``.
+- ``read_checkpoint(name)``, ``write_checkpoint(name, position, conn=None)``.
 """
 from __future__ import annotations
 
@@ -26,7 +35,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -48,6 +57,9 @@ from confide.eventstore.errors import (
     InvalidEventError,
     WrongExpectedVersionError,
 )
+
+if TYPE_CHECKING:
+    from confide.eventstore.projection_store import PostgresProjectionStore
 
 _COLUMNS = (
     "global_position, stream_name, stream_version, event_id, type, data, metadata, recorded_at, hash"
@@ -134,6 +146,7 @@ class PostgresEventStore:
     def __init__(self, dsn: str, schema: str = "confide", pool_size: int = 8, min_size: int = 1):
         self.schema = schema
         self._t = sql.Identifier(schema)
+        self._projections = None
         self._pool = ConnectionPool(
             dsn,
             min_size=min_size,
@@ -152,10 +165,13 @@ class PostgresEventStore:
         self._pool.close()
 
     @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection]:
-        """A pooled autocommit connection with driver errors translated."""
+    def _connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection]:
+        """A pooled autocommit connection with driver errors translated (store package only).
+
+        ``timeout``: seconds to wait for a free or new connection (the pool's default, 30 s, when None).
+        """
         try:
-            with self._pool.connection() as conn:
+            with self._pool.connection(timeout=timeout) as conn:
                 try:
                     yield conn
                 except Exception:
@@ -173,12 +189,12 @@ class PostgresEventStore:
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection]:
         """A connection inside one transaction (projection writes + checkpoint)."""
-        with self.connection() as conn:
+        with self._connection() as conn:
             with conn.transaction():
                 yield conn
 
-    def q(self, template: str) -> sql.Composed:
-        """Compose SQL with ``{s}`` standing for this store's schema."""
+    def _q(self, template: str) -> sql.Composed:
+        """Compose SQL with ``{s}`` standing for this store's schema (store package only)."""
         return sql.SQL(template).format(s=self._t)
 
     # -- writing -----------------------------------------------------------
@@ -209,11 +225,11 @@ class PostgresEventStore:
         rows = prepare(stream_name, events, expected + 1)
         cols = list(zip(*rows))
         ids = list(cols[0])
-        query = self.q(
+        query = self._q(
             "SELECT out_position, out_version, out_duplicate FROM {s}.append_events"
             "(%s, %s, %s, %s, %s, %s, %s, %s)"
         )
-        with self.connection() as conn:
+        with self._connection() as conn:
             try:
                 result = conn.execute(
                     query,
@@ -249,8 +265,8 @@ class PostgresEventStore:
     def _retried(self, conn: psycopg.Connection, stream_name: str, ids: list[uuid.UUID]) -> AppendResult | None:
         """The stored result when every id is already in this stream (a concurrent retry), else None."""
         rows = conn.execute(
-            self.q("SELECT global_position, stream_version, stream_name FROM {s}.events "
-                   "WHERE event_id = ANY(%s) ORDER BY global_position"), (ids,)).fetchall()
+            self._q("SELECT global_position, stream_version, stream_name FROM {s}.events "
+                    "WHERE event_id = ANY(%s) ORDER BY global_position"), (ids,)).fetchall()
         if len(rows) == len(ids) and all(r[2] == stream_name for r in rows):
             return AppendResult(tuple(r[0] for r in rows), tuple(r[1] for r in rows), duplicate=True)
         return None
@@ -259,21 +275,21 @@ class PostgresEventStore:
 
     def _version(self, conn: psycopg.Connection, stream_name: str) -> int:
         row = conn.execute(
-            self.q("SELECT max(stream_version) FROM {s}.events WHERE stream_name = %s"), (stream_name,)
+            self._q("SELECT max(stream_version) FROM {s}.events WHERE stream_name = %s"), (stream_name,)
         ).fetchone()
         return -1 if row[0] is None else row[0]
 
     def stream_version(self, stream_name: str) -> int:
         """Last version of the stream, -1 if it has no events."""
-        with self.connection() as conn:
+        with self._connection() as conn:
             return self._version(conn, stream_name)
 
     def read_stream(self, stream_name: str, from_version: int = 0) -> list[RecordedEvent]:
         """Every event of one stream from ``from_version`` on, in version order."""
-        with self.connection() as conn:
+        with self._connection() as conn:
             rows = conn.execute(
-                self.q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE stream_name = %s "
-                       "AND stream_version >= %s ORDER BY stream_version"),
+                self._q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE stream_name = %s "
+                        "AND stream_version >= %s ORDER BY stream_version"),
                 (stream_name, from_version),
             ).fetchall()
         return [_recorded(r) for r in rows]
@@ -281,17 +297,17 @@ class PostgresEventStore:
     def frontier(self, conn: psycopg.Connection | None = None) -> int:
         """The lowest position not yet safe to read (all below it are final)."""
         if conn is None:
-            with self.connection() as c:
+            with self._connection() as c:
                 return self.frontier(c)
-        return conn.execute(self.q("SELECT {s}.read_frontier()"), prepare=True).fetchone()[0]
+        return conn.execute(self._q("SELECT {s}.read_frontier()"), prepare=True).fetchone()[0]
 
     def read_all(self, from_position: int = 1, limit: int = 1000) -> list[RecordedEvent]:
         """Up to ``limit`` events with ``global_position >= from_position``, in order, below the frontier."""
-        with self.connection() as conn:
+        with self._connection() as conn:
             below = self.frontier(conn)
             rows = conn.execute(
-                self.q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE global_position >= %s "
-                       "AND global_position < %s ORDER BY global_position LIMIT %s"),
+                self._q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE global_position >= %s "
+                        "AND global_position < %s ORDER BY global_position LIMIT %s"),
                 (from_position, below, limit), prepare=True,
             ).fetchall()
         return [_recorded(r) for r in rows]
@@ -305,11 +321,11 @@ class PostgresEventStore:
         checkpoint (find a patient's notes) passes False and sees every
         committed event at once, even while an older transaction is still open.
         """
-        with self.connection() as conn:
+        with self._connection() as conn:
             below = self.frontier(conn) if prefix_only else 2**62
             rows = conn.execute(
-                self.q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE category = %s AND global_position >= %s "
-                       "AND global_position < %s ORDER BY global_position LIMIT %s"),
+                self._q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE category = %s AND global_position >= %s "
+                        "AND global_position < %s ORDER BY global_position LIMIT %s"),
                 (category, from_position, below, limit),
             ).fetchall()
         return [_recorded(r) for r in rows]
@@ -326,10 +342,10 @@ class PostgresEventStore:
             raise InvalidEventError(f"event_type {event_type!r} is not indexed by patient")
         if "\x00" in patient_id:
             return []  # no stored event can name such a patient (see prepare)
-        with self.connection() as conn:
+        with self._connection() as conn:
             rows = conn.execute(
-                self.q("SELECT stream_name FROM {s}.events WHERE ((data::jsonb) ->> 'patient_id') = %s "
-                       f"AND type = %s AND type IN ({sql_type_list()}) ORDER BY global_position"),
+                self._q("SELECT stream_name FROM {s}.events WHERE ((data::jsonb) ->> 'patient_id') = %s "
+                        f"AND type = %s AND type IN ({sql_type_list()}) ORDER BY global_position"),
                 (patient_id, event_type), prepare=True,
             ).fetchall()
         return [r[0] for r in rows]
@@ -338,9 +354,9 @@ class PostgresEventStore:
         """Every committed event of these streams, in global order (one query)."""
         if not stream_names:
             return []
-        with self.connection() as conn:
+        with self._connection() as conn:
             rows = conn.execute(
-                self.q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE stream_name = ANY(%s) ORDER BY global_position"),
+                self._q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE stream_name = ANY(%s) ORDER BY global_position"),
                 (list(stream_names),), prepare=True,
             ).fetchall()
         return [_recorded(r) for r in rows]
@@ -357,18 +373,18 @@ class PostgresEventStore:
 
     def head_position(self) -> int:
         """Highest visible global position (0 when empty)."""
-        with self.connection() as conn:
+        with self._connection() as conn:
             below = self.frontier(conn)
             row = conn.execute(
-                self.q("SELECT max(global_position) FROM {s}.events WHERE global_position < %s"), (below,)
+                self._q("SELECT max(global_position) FROM {s}.events WHERE global_position < %s"), (below,)
             ).fetchone()
         return row[0] or 0
 
     def get_event(self, event_id: uuid.UUID | str) -> RecordedEvent | None:
         """The stored event with this id, or None."""
-        with self.connection() as conn:
+        with self._connection() as conn:
             row = conn.execute(
-                self.q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE event_id = %s"), (str(event_id),)
+                self._q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE event_id = %s"), (str(event_id),)
             ).fetchone()
         return _recorded(row) if row else None
 
@@ -377,18 +393,53 @@ class PostgresEventStore:
     def read_checkpoint(self, name: str, conn: psycopg.Connection | None = None) -> int:
         """Last position processed by subscriber ``name`` (0 when none)."""
         if conn is None:
-            with self.connection() as c:
+            with self._connection() as c:
                 return self.read_checkpoint(name, c)
-        row = conn.execute(self.q("SELECT position FROM {s}.checkpoints WHERE name = %s"), (name,)).fetchone()
+        row = conn.execute(self._q("SELECT position FROM {s}.checkpoints WHERE name = %s"), (name,)).fetchone()
         return row[0] if row else 0
 
-    def write_checkpoint(self, name: str, position: int, conn: psycopg.Connection) -> None:
-        """Store ``position`` for ``name`` on ``conn`` (inside the caller's transaction)."""
+    def write_checkpoint(self, name: str, position: int, conn: psycopg.Connection | None = None) -> None:
+        """Store ``position`` for ``name``: on ``conn`` inside the caller's transaction (from
+        :meth:`transaction`), or on its own when ``conn`` is None."""
+        if conn is None:
+            with self._connection() as c:
+                return self.write_checkpoint(name, position, c)
         conn.execute(
-            self.q("INSERT INTO {s}.checkpoints (name, position) VALUES (%s, %s) "
-                   "ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()"),
+            self._q("INSERT INTO {s}.checkpoints (name, position) VALUES (%s, %s) "
+                    "ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()"),
             (name, position),
         )
+
+    def lock_checkpoint(self, name: str, conn: psycopg.Connection) -> int:
+        """Claim subscriber ``name``'s checkpoint row for the caller's transaction and return its position.
+
+        Creates the row at 0 when absent, then locks it until ``conn``'s transaction ends, so two
+        instances of one subscriber never interleave (the second waits for the first to commit).
+        """
+        conn.execute(self._q("INSERT INTO {s}.checkpoints (name, position) VALUES (%s, 0) "
+                             "ON CONFLICT (name) DO NOTHING"), (name,))
+        return conn.execute(self._q("SELECT position FROM {s}.checkpoints WHERE name = %s FOR UPDATE"),
+                            (name,)).fetchone()[0]
+
+    # -- health and views --------------------------------------------------
+
+    def ping(self, timeout: float = 3.0) -> None:
+        """Round-trip to the database through the pool within about ``timeout`` seconds.
+
+        Raises EventStoreUnavailableError (no connection to be had, or it broke) — never
+        with the DSN in the message.
+        """
+        with self._connection(timeout=timeout) as conn:
+            conn.execute("SELECT 1")
+
+    @property
+    def projections(self) -> "PostgresProjectionStore":
+        """The audit projections' tables and views on this store's pool and schema."""
+        if self._projections is None:
+            from confide.eventstore.projection_store import PostgresProjectionStore
+
+            self._projections = PostgresProjectionStore(self)
+        return self._projections
 
 
 def _release_session_locks(conn: psycopg.Connection) -> None:

@@ -130,7 +130,7 @@ def patient(pg_store):
     for stream, type_, data in script:
         pg_store.append(stream, [NewEvent(type_, data)])
         recorded = pg_store.read_stream(stream)[-1]
-        apply_event(pg_store, event_dict(recorded))
+        apply_event(pg_store.projections, event_dict(recorded))
     return pid
 
 

@@ -3,7 +3,10 @@
 Every test runs the three services in one ``runner_factory`` on nameko's
 per-test vhost (``service_config``), with the gateway's web server on a free
 port and a temporary key directory (so its JWT key and the notes keyring are
-the test's own). Ids are unique per test; nothing is cleaned up.
+the test's own), plus the audit service, which answers the gateway's
+``GET /health`` for the database, on a throw-away schema of its own (its relay
+seals and publishes whatever its schema holds). Ids are unique per test;
+nothing is cleaned up.
 """
 import uuid
 from types import SimpleNamespace
@@ -13,6 +16,7 @@ import requests
 from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.utils import find_free_port
 
+from audit.service import AuditService
 from disclosures.service import DisclosuresService
 from gateway import tokens
 from gateway.service import GatewayService
@@ -32,10 +36,11 @@ class Http:
 
 
 @pytest.fixture
-def system(runner_factory, service_config):
-    """disclosures + notes + gateway running; ``rpc(name)`` opens a standalone proxy."""
+def system(runner_factory, container_factory, service_config, scratch_schema):
+    """disclosures + notes + gateway (+ audit for /health) running; ``rpc(name)`` opens a standalone proxy."""
     port = find_free_port()
     cfg = {**service_config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"}
+    container_factory(AuditService, {**service_config, "DB_SCHEMA": scratch_schema}).start()
     runner = runner_factory(cfg, DisclosuresService, NotesService, GatewayService)
     runner.start()
     return SimpleNamespace(

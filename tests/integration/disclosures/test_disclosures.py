@@ -233,6 +233,7 @@ class TestHttpApi:
 
 
 def test_health_names_the_unreachable_database(container_factory, service_config):
+    """No audit service answers for the database here (the gateway alone): it counts as unreachable."""
     from nameko.testing.utils import find_free_port
 
     from gateway.service import GatewayService
@@ -244,3 +245,88 @@ def test_health_names_the_unreachable_database(container_factory, service_config
     reply = requests.get(f"http://127.0.0.1:{port}/health", timeout=30)
     assert reply.status_code == 503
     assert reply.json()["broker"] == "ok" and reply.json()["database"].startswith("unreachable")
+
+
+class _CuttableLink:
+    """A loopback TCP forwarder to PostgreSQL that can be cut (every connection through it dies)."""
+
+    def __init__(self, target):
+        import eventlet
+
+        self.target = target
+        self.server = eventlet.listen(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.sockets = []
+        self.acceptor = eventlet.spawn(self._accept)
+
+    def _accept(self):
+        import eventlet
+
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except Exception:  # noqa: BLE001 - the listener was closed
+                return
+            upstream = eventlet.connect(self.target)
+            self.sockets += [client, upstream]
+            eventlet.spawn(self._pipe, client, upstream)
+            eventlet.spawn(self._pipe, upstream, client)
+
+    @staticmethod
+    def _pipe(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except Exception:  # noqa: BLE001 - cut: eventlet raises IOClosed/EOFError in the blocked reader
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.close()
+                except Exception:  # noqa: BLE001
+                    pass
+
+    def cut(self):
+        import socket
+
+        self.acceptor.kill()
+        self.server.close()
+        for s in self.sockets:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            except OSError:
+                pass
+
+
+def test_health_names_a_database_the_audit_service_can_no_longer_reach(container_factory, service_config,
+                                                                      scratch_schema):
+    """The audit service reaches PostgreSQL through a link the test then cuts: /health turns 503."""
+    from nameko.testing.utils import find_free_port
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    from audit.service import AuditService
+    from confide.testing.polling import wait_for
+    from gateway.service import GatewayService
+
+    params = conninfo_to_dict(service_config["DB_DSN"])
+    link = _CuttableLink((params.get("host") or "127.0.0.1", int(params.get("port") or 5432)))
+    try:
+        dsn = make_conninfo(**{**params, "host": "127.0.0.1", "port": str(link.port)})
+        container_factory(AuditService, {**service_config, "DB_DSN": dsn, "DB_SCHEMA": scratch_schema}).start()
+        port = find_free_port()
+        container_factory(GatewayService, {**service_config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"}).start()
+        url = f"http://127.0.0.1:{port}/health"
+        assert requests.get(url, timeout=30).json() == {"status": "ok", "broker": "ok", "database": "ok"}
+    finally:
+        link.cut()
+
+    def unavailable():
+        reply = requests.get(url, timeout=30)
+        return reply.json() if reply.status_code == 503 else None
+
+    assert wait_for(unavailable, timeout=20) == {"status": "unavailable", "broker": "ok",
+                                                 "database": "unreachable: EventStoreUnavailableError"}

@@ -1,4 +1,7 @@
-"""psycopg under eventlet: a slow query in one green thread does not stall the others."""
+"""psycopg under eventlet: a slow query in one green thread does not stall the others.
+
+White-box: these drive the store's own pool (``_connection``, private to the store package).
+"""
 import time
 
 import eventlet
@@ -8,7 +11,7 @@ def test_slow_query_does_not_stall_other_green_threads(pg_store):
     ticks = []
 
     def slow():
-        with pg_store.connection() as conn:
+        with pg_store._connection() as conn:
             conn.execute("SELECT pg_sleep(1.0)")
 
     def ticker():
@@ -30,7 +33,7 @@ def test_slow_query_does_not_stall_other_green_threads(pg_store):
 
 def test_pool_is_shared_safely_by_many_green_threads(pg_store):
     def work(i):
-        with pg_store.connection() as conn:
+        with pg_store._connection() as conn:
             return conn.execute("SELECT %s::int, pg_backend_pid()", (i,)).fetchone()
 
     pool = eventlet.GreenPool(40)

@@ -4,6 +4,7 @@ import uuid
 import eventlet
 import psycopg
 import pytest
+from psycopg import sql
 
 from confide.envelope import NewEvent
 from confide.eventstore.errors import WrongExpectedVersionError
@@ -15,6 +16,11 @@ class TestPostgresEventStore(EventStoreContract):
     @pytest.fixture
     def store(self, pg_store):
         return pg_store
+
+
+def _q(store, template: str) -> sql.Composed:
+    """SQL with ``{s}`` for the store's schema (these tests drive the database on their own connections)."""
+    return sql.SQL(template).format(s=sql.Identifier(store.schema))
 
 
 @pytest.fixture
@@ -37,8 +43,8 @@ def test_lower_position_committing_last_is_not_skipped(scratch_store, test_db_ds
 
     slow = psycopg.connect(test_db_dsn)
     if wrote_first:  # the append is not the transaction's first write
-        slow.execute(s.q("INSERT INTO {s}.checkpoints (name, position) VALUES (%s, 0)"), (uuid.uuid4().hex,))
-    q = s.q("SELECT out_position FROM {s}.append_events(%s, -1, %s, %s, %s, %s, %s, %s)")
+        slow.execute(_q(s, "INSERT INTO {s}.checkpoints (name, position) VALUES (%s, 0)"), (uuid.uuid4().hex,))
+    q = _q(s, "SELECT out_position FROM {s}.append_events(%s, -1, %s, %s, %s, %s, %s, %s)")
     from confide.eventstore.store import prepare
 
     rows = prepare("slowWriter-1", [NewEvent("Slow", {})], 0)
@@ -123,7 +129,7 @@ def test_unreachable_database_is_reported_clearly():
 def test_an_unrelated_long_transaction_does_not_hold_readers_back(scratch_store, test_db_dsn):
     """Only in-flight appends bound the frontier, not every open transaction of the cluster."""
     other = psycopg.connect(test_db_dsn)
-    other.execute(scratch_store.q("INSERT INTO {s}.checkpoints (name, position) VALUES (%s, 0)"),
+    other.execute(_q(scratch_store, "INSERT INTO {s}.checkpoints (name, position) VALUES (%s, 0)"),
                   (uuid.uuid4().hex,))  # holds a transaction id, open
     try:
         pos = scratch_store.append(new_stream(), events(1), -1).last_position
@@ -138,7 +144,7 @@ def test_an_aborted_append_leaves_a_hole_readers_pass(scratch_store, test_db_dsn
 
     aborted = psycopg.connect(test_db_dsn)
     rows = prepare("aborted-1", [NewEvent("Lost", {})], 0)
-    q = scratch_store.q("SELECT out_position FROM {s}.append_events(%s, -1, %s, %s, %s, %s, %s, %s)")
+    q = _q(scratch_store, "SELECT out_position FROM {s}.append_events(%s, -1, %s, %s, %s, %s, %s, %s)")
     (hole,) = aborted.execute(q, ("aborted-1", [rows[0][0]], [rows[0][1]], [rows[0][2]], [rows[0][3]],
                                   [rows[0][4]], [rows[0][5]])).fetchone()
     aborted.rollback()

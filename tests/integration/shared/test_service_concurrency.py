@@ -1,7 +1,8 @@
 """Under nameko, a slow query in one worker does not stall the service's other workers.
 
 The service uses the real EventStore dependency provider (pooled psycopg 3,
-waiting through eventlet's green select), as every Confide service does.
+waiting through eventlet's green select), as every Confide service does; its
+RPCs drive the store's own pool (``_connection``, private to the store package).
 """
 import time
 import uuid
@@ -24,13 +25,13 @@ class SlowAndFastService:
     def slow(self, seconds, tag):
         # pg_sleep is the slow query under test. ``tag`` names its result column, so the
         # test can see this very query running in pg_stat_activity (other runs share the server).
-        with self.store.connection() as conn:
+        with self.store._connection() as conn:
             conn.execute(sql.SQL("SELECT pg_sleep(%s) AS {}").format(sql.Identifier(tag)), (seconds,))
         return time.monotonic()
 
     @rpc
     def fast(self):
-        with self.store.connection() as conn:
+        with self.store._connection() as conn:
             conn.execute("SELECT 1")
         return time.monotonic()
 

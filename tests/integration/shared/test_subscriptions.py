@@ -8,6 +8,7 @@ import textwrap
 import eventlet
 import psycopg
 import pytest
+from psycopg import sql
 
 from confide import config
 from confide.envelope import NewEvent
@@ -51,9 +52,10 @@ def projection_store(test_db_dsn, scratch_schema):
 
 
 def applied(store):
-    with store.connection() as conn:
-        return [r[0] for r in conn.execute(store.q(
-            "SELECT global_position FROM {s}.applied ORDER BY global_position")).fetchall()]
+    with psycopg.connect(config.with_dbname(config.admin_dsn(), "confide_test")) as conn:
+        return [r[0] for r in conn.execute(sql.SQL(
+            "SELECT global_position FROM {}.applied ORDER BY global_position").format(
+                sql.Identifier(store.schema))).fetchall()]
 
 
 def test_killed_subscriber_neither_skips_nor_double_applies(projection_store, test_db_dsn, tmp_path):
@@ -104,7 +106,8 @@ def test_handler_failure_rolls_back_rows_and_checkpoint(projection_store):
     store.append("fail-1", [NewEvent("A", {}) for _ in range(3)])
 
     def handler(conn, events):
-        conn.execute(store.q("INSERT INTO {s}.applied VALUES (%s)"), (events[0].global_position,))
+        conn.execute(sql.SQL("INSERT INTO {}.applied VALUES (%s)").format(sql.Identifier(store.schema)),
+                     (events[0].global_position,))
         raise RuntimeError("projection bug")
 
     with pytest.raises(RuntimeError):

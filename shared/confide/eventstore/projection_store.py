@@ -1,0 +1,175 @@
+"""PostgresProjectionStore: the audit projections' tables and views (deploy/sql/projections).
+
+The audit service decides *what* a projection row is (``audit.projections``,
+pure Python); this module is the only code that reads or writes those tables:
+
+- ``select(view, where=..., related_by=..., order_by=..., limit=...)``: rows of
+  a table or view as dicts, filtered by equality on columns.
+- ``apply_rows([(table, row), ...])``: one event's rows in one transaction,
+  idempotent by ``global_position`` (a redelivered event writes nothing).
+- ``rebuild(tables, lock=...)``: a transaction with an empty temporary copy of
+  each table (``rebuilt_<table>``, dropped at commit) to ``load`` rebuilt rows
+  into, ``compare`` with the live table, and ``replace`` the live table with.
+
+Table, view and column names come from code (never from a request) and are
+quoted as identifiers all the same; values are always bound parameters. It
+shares the pool, schema and error translation of its
+:class:`~confide.eventstore.store.PostgresEventStore` (get it as
+``store.projections``).
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
+
+from psycopg import sql
+from psycopg.rows import dict_row
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from confide.eventstore.store import PostgresEventStore
+
+Row = Mapping[str, Any]
+REBUILT_PREFIX = "rebuilt_"
+
+
+class PostgresProjectionStore:
+    """The projections of one event-store schema. See the module docstring."""
+
+    def __init__(self, store: "PostgresEventStore"):
+        self._store = store
+
+    @property
+    def schema(self) -> str:
+        return self._store.schema
+
+    def _table(self, name: str) -> sql.Composed:
+        return sql.SQL("{}.{}").format(sql.Identifier(self._store.schema), sql.Identifier(name))
+
+    # -- reading -----------------------------------------------------------
+
+    def select(self, view: str, *, where: Mapping[str, Any] | None = None, related_by: str | None = None,
+               order_by: str = "global_position", limit: int | None = None) -> list[dict]:
+        """Rows of ``view`` (a table or view) in ``order_by`` order, at most ``limit`` (all when None).
+
+        ``where``: ``{column: value}``, all of which must hold. ``related_by``: a column; the rows
+        matching ``where`` and every row sharing a ``related_by`` value with one of them (e.g. each
+        step of a patient's requests, when only the first step names the patient). Raises
+        ValueError for ``related_by`` without ``where``.
+        """
+        where = dict(where or {})
+        if related_by and not where:
+            raise ValueError("related_by needs a where filter")
+        table = self._table(view)
+        match = sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in where)
+        params: list[Any] = list(where.values())
+        if related_by:
+            match = sql.SQL("({m}) OR {k} IN (SELECT {k} FROM {t} WHERE {m})").format(
+                m=match, k=sql.Identifier(related_by), t=table)
+            params += list(where.values())
+        query = sql.SQL("SELECT * FROM {}").format(table)
+        if where:
+            query += sql.SQL(" WHERE ") + match
+        query += sql.SQL(" ORDER BY {}").format(sql.Identifier(order_by))
+        if limit is not None:
+            query += sql.SQL(" LIMIT %s")
+            params.append(limit)
+        with self._store._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(query, params).fetchall()
+
+    # -- the live path -----------------------------------------------------
+
+    def apply_rows(self, rows: Iterable[tuple[str, Row]]) -> int:
+        """Insert each ``(table, row)`` in one transaction, skipping a ``global_position`` already
+        in its table. Returns how many rows were given (written or already there)."""
+        given = 0
+        with self._store.transaction() as conn:
+            for table, row in rows:
+                self._insert(conn, self._table(table), [row])
+                given += 1
+        return given
+
+    @staticmethod
+    def _insert(conn: "psycopg.Connection", target: sql.Composable, rows: Sequence[Row]) -> None:
+        if not rows:
+            return
+        cols = list(rows[0])
+        query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (global_position) DO NOTHING").format(
+            target, sql.SQL(", ").join(map(sql.Identifier, cols)), sql.SQL(", ").join(sql.Placeholder() * len(cols)))
+        with conn.cursor() as cur:
+            cur.executemany(query, [tuple(r[c] for c in cols) for r in rows])
+
+    # -- rebuilding --------------------------------------------------------
+
+    @contextmanager
+    def rebuild(self, tables: Sequence[str], *, lock: bool = False) -> Iterator["PostgresRebuild"]:
+        """One transaction holding an empty temporary copy of each of ``tables``.
+
+        ``lock=True`` first locks the live tables in EXCLUSIVE mode (readers go on; the live
+        consumer's writes wait until commit), for a rebuild that will ``replace`` them. Everything
+        done through the yielded :class:`PostgresRebuild` commits together at the end of the block,
+        or rolls back if it raises.
+        """
+        with self._store.transaction() as conn:
+            if lock:
+                for table in tables:
+                    conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(self._table(table)))
+            for table in tables:
+                conn.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING ALL) ON COMMIT DROP").format(
+                    sql.Identifier(REBUILT_PREFIX + table), self._table(table)))
+            yield PostgresRebuild(self, conn)
+
+
+class PostgresRebuild:
+    """The temporary tables of one :meth:`PostgresProjectionStore.rebuild` (inside its transaction)."""
+
+    def __init__(self, projections: PostgresProjectionStore, conn: "psycopg.Connection"):
+        self._projections = projections
+        self._conn = conn
+
+    def load(self, table: str, rows: Sequence[Row]) -> None:
+        """Add rows to the rebuild of ``table`` (COPY: it is empty and our own, no conflicts possible)."""
+        if not rows:
+            return
+        cols = list(rows[0])
+        copy = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(REBUILT_PREFIX + table), sql.SQL(", ").join(map(sql.Identifier, cols)))
+        with self._conn.cursor() as cur, cur.copy(copy) as out:
+            for r in rows:
+                out.write_row(tuple(r[c] for c in cols))
+
+    def compare(self, table: str, checkpoint: str) -> dict:
+        """Compare the rebuild of ``table`` with the live table up to what the live side should have
+        applied: its own highest row or the position of ``checkpoint`` (the relay's), whichever is
+        further — so a relay that moved past events it never published shows as missing rows.
+
+        Returns {table, rebuilt_rows, live_rows, live_high_position, missing_live, extra_live}:
+        ``missing_live`` rows the rebuild has that the live table lacks, ``extra_live`` live rows the
+        rebuild does not produce, or that differ.
+        """
+        conn = self._conn
+        live = self._projections._table(table)
+        rebuilt = sql.Identifier(REBUILT_PREFIX + table)
+        high = conn.execute(sql.SQL(
+            "SELECT greatest((SELECT coalesce(max(global_position), 0) FROM {}), "
+            "(SELECT coalesce(max(position), 0) FROM {}.checkpoints WHERE name = %s))").format(
+                live, sql.Identifier(self._projections.schema)), (checkpoint,)).fetchone()[0]
+
+        def count(t):
+            return conn.execute(sql.SQL("SELECT count(*) FROM {}").format(t)).fetchone()[0]
+
+        def diff(a, b):
+            return conn.execute(sql.SQL(
+                "SELECT count(*) FROM (SELECT * FROM {a} WHERE global_position <= %s EXCEPT SELECT * FROM {b}) d"
+            ).format(a=a, b=b), (high,)).fetchone()[0]
+
+        return {"table": table, "rebuilt_rows": count(rebuilt), "live_rows": count(live),
+                "live_high_position": high, "missing_live": diff(rebuilt, live), "extra_live": diff(live, rebuilt)}
+
+    def replace(self, table: str) -> None:
+        """Make the live ``table`` hold exactly the rebuilt rows (at the rebuild's commit)."""
+        live = self._projections._table(table)
+        self._conn.execute(sql.SQL("DELETE FROM {}").format(live))
+        self._conn.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(
+            live, sql.Identifier(REBUILT_PREFIX + table)))
