@@ -57,7 +57,7 @@ def _unavailable(name: str, exc: Exception) -> click.Command:
     lazy={
         "decide": "confide.hipaa.commands:decide",
         "lint": "confide.hipaa.lint_commands:lint",
-        "audit": "confide.audit_cli:audit",
+        "audit": "confide_app.audit_cli:audit",
         "demo": "confide_app.demo:demo",
         "run": "confide_app.supervisor:run",
         "token": "gateway.commands:token",

@@ -369,7 +369,7 @@ def verify_and_replay(schema: str, progress, summary: DemoSummary, attempts: int
                                f"{report.checkpoints} signed checkpoints" if report.ok
                                else f"FAILED at global position {report.first_bad_position}")
         bar = progress.add_task("audit replay", total=max(head, 1))
-        for attempt in range(attempts):
+        for _attempt in range(attempts):
             progress.reset(bar, total=max(head, 1))
             result = run_replay(store, None, progress=lambda n: progress.update(bar, completed=n))
             if result.matches:

@@ -34,11 +34,6 @@ def canonical_json(value: Any) -> str:
     return rfc8785.dumps(value).decode("utf-8")
 
 
-def format_timestamp(ts: datetime) -> str:
-    """``recorded_at`` as hashed: :func:`confide.timestamps.format_ts` (RFC 3339 UTC, microseconds,
-    ``Z``). Raises ValueError for a naive datetime."""
-    return format_ts(ts)
-
 
 def _s(value: str) -> str:
     # For plain strings json.dumps(ensure_ascii=False) is RFC 8785's string form
@@ -124,7 +119,7 @@ class RecordedEvent:
             type=self.type,
             data_json=self.data_json,
             metadata_json=self.metadata_json,
-            recorded_at=format_timestamp(self.recorded_at),
+            recorded_at=format_ts(self.recorded_at),
         )
 
     def to_message(self) -> dict[str, Any]:
@@ -137,7 +132,7 @@ class RecordedEvent:
             "type": self.type,
             "data": self.data,
             "metadata": self.metadata,
-            "recorded_at": format_timestamp(self.recorded_at),
+            "recorded_at": format_ts(self.recorded_at),
             "content_hash": self.content_hash.hex(),
         }
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from confide.envelope import format_timestamp
+from confide.timestamps import format_ts
 from confide.streams import PROGRESS_NOTE, PSYCHOTHERAPY_NOTE, category_of
 
 _NOTE_CATEGORIES = (PROGRESS_NOTE, PSYCHOTHERAPY_NOTE)
@@ -48,8 +48,8 @@ def state_as_of(store, stream_name: str, at: datetime) -> dict:
             break
         state.update(_lifecycle_only(ev.data, withheld) if is_note else ev.data)
         events.append({"version": ev.stream_version, "type": ev.type,
-                       "recorded_at": format_timestamp(ev.recorded_at), "global_position": ev.global_position})
-    return {"stream": stream_name, "as_of": format_timestamp(at),
+                       "recorded_at": format_ts(ev.recorded_at), "global_position": ev.global_position})
+    return {"stream": stream_name, "as_of": format_ts(at),
             "version": events[-1]["version"] if events else -1,
             "status": events[-1]["type"] if events else None, "state": state, "events": events,
             **({"withheld": sorted(withheld)} if is_note else {})}

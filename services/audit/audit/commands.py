@@ -1,4 +1,4 @@
-"""``confide audit export``, ``report`` and ``rejudge`` (registered lazily by confide.audit_cli).
+"""``confide audit export``, ``report`` and ``rejudge`` (registered lazily by confide_app.audit_cli).
 
     confide audit export --format fhir|csv --projection access_log|disclosure_log|accounting|note_versions
                          [--patient ID] [-o FILE|DIR] [--schema S]

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol
 
 from audit.projections import PROJECTIONS, Row
-from confide.envelope import RecordedEvent, format_timestamp
+from confide.envelope import RecordedEvent
+from confide.timestamps import format_ts
 from confide.eventstore.interfaces import LogReader, ProjectionStore
 from confide.relay import RELAY_CHECKPOINT
 
@@ -22,7 +23,7 @@ def event_dict(ev: RecordedEvent) -> dict:
     """A stored event in the message shape the projections take."""
     return {"global_position": ev.global_position, "stream_name": ev.stream_name,
             "stream_version": ev.stream_version, "event_id": str(ev.event_id), "type": ev.type,
-            "data": json.loads(ev.data_json), "recorded_at": format_timestamp(ev.recorded_at)}
+            "data": json.loads(ev.data_json), "recorded_at": format_ts(ev.recorded_at)}
 
 
 def apply_event(projections: ProjectionStore, message: dict) -> int:

@@ -34,7 +34,7 @@ def _case_errors(call):
         return call()
     except ValueError as exc:
         if hasattr(exc, "field"):
-            raise errors.InvalidRequestError(str(exc), getattr(exc, "field")) from None
+            raise errors.InvalidRequestError(str(exc), exc.field) from None
         raise
 
 

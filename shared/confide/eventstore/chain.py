@@ -37,7 +37,8 @@ from typing import Callable, Iterator
 
 import rfc8785
 
-from confide.envelope import RecordedEvent, canonical_record, format_timestamp
+from confide.envelope import RecordedEvent, canonical_record
+from confide.timestamps import format_ts
 from confide.eventstore.errors import EventStoreError
 from confide.eventstore.store import _COLUMNS, _recorded
 from confide.merkle import MerkleAccumulator
@@ -92,7 +93,7 @@ def write_checkpoint(checkpoint_dir: Path, signing_key, chain_index: int, global
         "mac": mac.hex(),
         "tree_size": tree_size,
         "root_hash": root_hash.hex(),
-        "timestamp": format_timestamp(datetime.now(timezone.utc)),
+        "timestamp": format_ts(datetime.now(timezone.utc)),
     }
     cp["signature"] = base64.b64encode(signing_key.sign(_checkpoint_payload(cp))).decode()
     cp["merkle_state"] = merkle_state
@@ -365,7 +366,7 @@ def verify(store, key: bytes, public_key, checkpoint_dir: Path,
                 pos = row[0]
                 digest = sha256(canonical_record(
                     stream_name=row[1], stream_version=row[2], event_id=str(row[3]), type=row[4],
-                    data_json=row[5], metadata_json=row[6], recorded_at=format_timestamp(row[7]))).digest()
+                    data_json=row[5], metadata_json=row[6], recorded_at=format_ts(row[7]))).digest()
                 if digest != row[8]:
                     report.fail(pos, "row altered: its bytes no longer match its content hash")
                 chain_index, mac = row[9], (bytes(row[10]) if row[10] is not None else None)

@@ -42,6 +42,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from confide.timestamps import format_ts
 from confide.contracts.patient_index import PATIENT_INDEXED_TYPES, sql_type_list
 from confide.envelope import (
     AppendResult,
@@ -49,7 +50,6 @@ from confide.envelope import (
     RecordedEvent,
     canonical_json,
     content_hash,
-    format_timestamp,
 )
 from confide.eventstore.errors import (
     EventStoreError,
@@ -115,7 +115,7 @@ def prepare(
             type=ev.type,
             data_json=data_json,
             metadata_json=metadata_json,
-            recorded_at=format_timestamp(now),
+            recorded_at=format_ts(now),
         )
         rows.append((event_id, ev.type, data_json, metadata_json, now, digest))
     return rows
@@ -469,7 +469,7 @@ def json_default(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, datetime):
-        return format_timestamp(value)
+        return format_ts(value)
     if isinstance(value, bytes):
         return value.hex()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")

@@ -49,7 +49,7 @@ def decide(file) -> None:
             _fail(f"{where}request: input nested too deeply")
         except MinimumNecessaryConfigError as exc:
             click.echo(f"error: minimum-necessary configuration: {exc}", err=True)
-            raise SystemExit(1)
+            raise SystemExit(1) from None
     try:
         text = json.dumps(outcomes if many else outcomes[0], indent=2, ensure_ascii=False)
     except RecursionError:  # an outcome echoes a deeply nested input field

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from confide import config, merkle, proofs
-from confide.audit_cli import audit
+from confide_app.audit_cli import audit
 from confide.envelope import NewEvent
 from confide.eventstore.chain import ChainSealer, load_chain_key
 from confide.eventstore.store import PostgresEventStore

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from confide import config
-from confide.audit_cli import audit
+from confide_app.audit_cli import audit
 from confide.envelope import NewEvent
 from confide.eventstore.chain import ChainSealer, load_chain_key, verify
 from confide.eventstore.store import PostgresEventStore
@@ -66,14 +66,15 @@ def test_altered_row(sealed_log):
 
 def test_altered_row_with_recomputed_hash(sealed_log):
     """Rewriting the row *and* its SHA-256 still fails: the chain MAC is keyed."""
-    from confide.envelope import content_hash, format_timestamp
+    from confide.envelope import content_hash
+    from confide.timestamps import format_ts
 
     with psycopg.connect(config.with_dbname(config.admin_dsn(), "confide_test")) as conn:
         row = conn.execute(f'SELECT stream_name, stream_version, event_id, type, metadata, recorded_at '
                            f'FROM "{sealed_log.schema}".events WHERE global_position = 7').fetchone()
     forged = '{"ciphertext":"forged","i":6}'
     digest = content_hash(stream_name=row[0], stream_version=row[1], event_id=str(row[2]), type=row[3],
-                          data_json=forged, metadata_json=row[4], recorded_at=format_timestamp(row[5]))
+                          data_json=forged, metadata_json=row[4], recorded_at=format_ts(row[5]))
     sealed_log.tamper(f"UPDATE S.events SET data = '{forged}', hash = '\\x{digest.hex()}' WHERE global_position = 7")
     report = sealed_log.check()
     assert not report.ok and report.first_bad_position == 7 and "MAC" in report.problems[0]

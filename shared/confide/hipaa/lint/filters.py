@@ -34,10 +34,8 @@ def sentence(text: str, s: int, e: int) -> str:
 def clause_before(text: str, s: int) -> str:
     """The part of the clause before offset ``s`` (at most 120 characters)."""
     lo = max(0, s - 120)
-    last = None
-    for last in _CLAUSE_END.finditer(text, lo, s):
-        pass
-    return text[last.end() if last else lo:s]
+    ends = [m.end() for m in _CLAUSE_END.finditer(text, lo, s)]
+    return text[ends[-1] if ends else lo:s]
 
 
 def line_window(text: str, s: int, e: int, width: int = 150) -> str:

@@ -165,14 +165,13 @@ def as_of_command(schema, stream, time):
 
 
 def _show_as_of(schema, stream, time):
+    from confide.timestamps import parse_ts
     from confide.timetravel import state_as_of
 
     try:
-        at = datetime.fromisoformat(time.replace("Z", "+00:00"))
+        at = parse_ts(time, "TIME", require_zone=True)
     except ValueError:
-        raise click.BadParameter(f"time {time!r} is not RFC 3339", param_hint="TIME") from None
-    if at.tzinfo is None:
-        raise click.BadParameter("time must carry a zone (e.g. Z)", param_hint="TIME")
+        raise click.BadParameter(f"time {time!r} is not RFC 3339 with a zone (e.g. Z)", param_hint="TIME") from None
     store = _store(schema)
     try:
         click.echo(json.dumps(state_as_of(store, stream, at), indent=2, default=str))
