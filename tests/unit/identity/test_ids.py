@@ -105,3 +105,19 @@ def test_error_is_a_value_error_with_field_and_reason():
 def test_non_latin_ids_are_allowed():
     assert normalise_id("\u674e\u533b\u751f", "subject") == "\u674e\u533b\u751f"
     assert normalise_id("\u0645\u0631\u064a\u0645", "subject") == "\u0645\u0631\u064a\u0645"  # RTL letters, no bidi controls
+
+
+# Default_Ignorable_Code_Point, Unicode DerivedCoreProperties.txt (15.x): every one renders as nothing.
+_DEFAULT_IGNORABLE = [
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
+    (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+]
+
+
+def test_every_default_ignorable_code_point_is_refused():
+    for lo, hi in _DEFAULT_IGNORABLE:
+        for code in range(lo, hi + 1):
+            with pytest.raises(InvalidIdentifierError):
+                normalise_id(f"clin{chr(code)}1", "subject")

@@ -1,4 +1,5 @@
 """The assertion key pair on disk (0600 private, 0644 public) and RFC 7638 key ids."""
+import base64
 import stat
 
 import pytest
@@ -16,7 +17,6 @@ def _mode(path):
 def test_key_id_is_the_rfc_7638_thumbprint():
     # RFC 8037 appendix A.3: the JWK thumbprint of the appendix A.2 Ed25519 public key.
     x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
-    import base64
     public = Ed25519PublicKey.from_public_bytes(base64.urlsafe_b64decode(x + "="))
     assert keys.key_id(public) == "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
 
