@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 
 import click
@@ -71,7 +70,8 @@ def audit():
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 def verify(schema, key_dir, checkpoint_dir, as_json):
     """Recompute the hash chain from the store; exit 0 if intact, 1 naming the first bad position."""
-    from confide.eventstore.chain import load_chain_key, verify as run_verify
+    from confide.eventstore.chain import load_chain_key
+    from confide.eventstore.chain import verify as run_verify
     from confide.keys import load_public_key
 
     key_dir = key_dir or config.key_dir()

@@ -351,8 +351,8 @@ def wait_for_audit(rpc, timeout: float, progress) -> dict:
 def verify_and_replay(schema: str, progress, summary: DemoSummary, attempts: int = 20) -> None:
     """The functions behind ``confide audit verify`` and ``confide audit replay``, in-process."""
     from audit.replay import replay as run_replay
-
-    from confide.eventstore.chain import load_chain_key, verify as run_verify
+    from confide.eventstore.chain import load_chain_key
+    from confide.eventstore.chain import verify as run_verify
     from confide.eventstore.store import PostgresEventStore
     from confide.keys import load_public_key
 

@@ -119,4 +119,4 @@ def with_dbname(dsn: str, dbname: str) -> str:
 
     params = conninfo_to_dict(dsn)
     params["dbname"] = dbname
-    return make_conninfo(**params)
+    return make_conninfo("", **params)

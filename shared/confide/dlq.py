@@ -8,7 +8,7 @@ from confide.broker import EVENTS_EXCHANGE, ConfirmingPublisher, audit_dlq
 
 def peek(amqp_uri: str, limit: int = 1000) -> list[dict]:
     """Dead-lettered message bodies, without removing them (they are requeued)."""
-    out = []
+    out: list[dict] = []
     with Connection(amqp_uri) as conn:
         queue = conn.SimpleQueue(audit_dlq(), no_ack=False)
         held = []

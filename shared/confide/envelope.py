@@ -18,12 +18,13 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Mapping
 
 import rfc8785
 
 from confide.timestamps import format_ts
+
 
 def canonical_json(value: Any) -> str:
     """RFC 8785 canonical JSON text of ``value``.

@@ -520,7 +520,7 @@ def check_command(bundle_file: str, public_key_path: str, as_json: bool) -> None
         sys.exit(2)
     try:
         if bundle_file == "-":
-            text = click.get_text_stream("stdin").read()
+            text = sys.stdin.read()
         else:
             text = Path(bundle_file).read_text(encoding="utf-8")
         bundle = json.loads(text, object_pairs_hook=_no_duplicate_keys)

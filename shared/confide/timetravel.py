@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from confide.timestamps import format_ts
 from confide.streams import PROGRESS_NOTE, PSYCHOTHERAPY_NOTE, category_of
+from confide.timestamps import format_ts
 
 _NOTE_CATEGORIES = (PROGRESS_NOTE, PSYCHOTHERAPY_NOTE)
 _LIFECYCLE_SUFFIXES = ("_id", "_ids", "_at", "_by", "_date", "_role", "_credentials")

@@ -12,9 +12,8 @@ from confide import config as confide_config
 from confide.eventstore.chain import load_chain_key, verify
 from confide.eventstore.store import PostgresEventStore
 from confide.keys import load_public_key
-from gateway.tokens import issue_token
-
 from confide.testing.polling import wait_for
+from gateway.tokens import issue_token
 
 AUTHOR = {"id": "clin-a", "role": "clinician", "credentials": "PhD"}
 OTHER = {"id": "clin-b", "role": "clinician_same_practice", "org": "Northside Counseling Group"}

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import click
 
-from audit import fhir_export, queries, report as report_mod
+from audit import fhir_export, queries
+from audit import report as report_mod
 from confide import config
 from confide.eventstore.interfaces import ProjectionStore
 

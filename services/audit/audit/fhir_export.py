@@ -50,11 +50,9 @@ import csv
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import IO, Any, Iterable
 
 from confide.timestamps import parse_ts
-
 
 # -- code systems and profiles ----------------------------------------------------
 

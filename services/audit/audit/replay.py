@@ -14,9 +14,9 @@ from typing import Callable, Iterable, Protocol
 
 from audit.projections import PROJECTIONS, Row
 from confide.envelope import RecordedEvent
-from confide.timestamps import format_ts
 from confide.eventstore.interfaces import LogReader, ProjectionStore
 from confide.relay import RELAY_CHECKPOINT
+from confide.timestamps import format_ts
 
 
 def event_dict(ev: RecordedEvent) -> dict:

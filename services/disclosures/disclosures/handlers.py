@@ -30,11 +30,9 @@ from confide.eventstore.errors import WrongExpectedVersionError
 from confide.hipaa import accounting as hipaa_accounting
 from confide.timestamps import format_ts as fmt_ts
 from confide.timestamps import parse_ts
-
 from disclosures.domain import accounting as acct
-from disclosures.domain import commands, errors
+from disclosures.domain import commands, errors, model
 from disclosures.domain import events as ev
-from disclosures.domain import model
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from confide.hipaa.schemas import RequesterFactsSchema
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from confide.hipaa.schemas import RequesterFactsSchema
 from confide.timestamps import format_ts as fmt_ts
 
 ROLES = (

@@ -11,7 +11,6 @@ from nameko.rpc import RpcProxy, rpc
 from confide import validation
 from confide.eventstore.provider import EventStore
 from confide.providers import Clock, DecisionKeyDir
-
 from disclosures import handlers, schemas
 from disclosures.domain import commands, errors
 

@@ -14,7 +14,6 @@ import re
 from functools import wraps
 
 import eventlet
-
 from nameko.exceptions import RemoteError
 from nameko.rpc import RpcProxy
 from nameko.web.handlers import http

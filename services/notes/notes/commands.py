@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from confide import config
 
+from confide import config
 from notes.crypto import rotate_kek
 
 

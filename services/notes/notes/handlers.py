@@ -17,10 +17,8 @@ import uuid
 from confide import keys
 from confide.contracts.casefile import read_case
 from confide.envelope import NewEvent
-from confide.eventstore.errors import WrongExpectedVersionError
-from confide.timestamps import format_ts
 from confide.streams import ACCESS_DECISION, ACCESS_REQUEST, PROGRESS_NOTE, PSYCHOTHERAPY_NOTE, stream_name
-
+from confide.timestamps import format_ts
 from notes import views
 from notes.crypto import aad_for
 from notes.domain import commands as c

@@ -5,14 +5,13 @@ Every load error names the field (nested ones with dots, e.g. ``content.cpt_code
 """
 from __future__ import annotations
 
-import re
 import uuid
 
-from confide.hipaa.schemas import RequesterFactsSchema
 from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as MarshmallowValidationError
 
 from confide import validation
+from confide.hipaa.schemas import RequesterFactsSchema
 from notes.domain.errors import ValidationError
 from notes.domain.model import DENIAL_GROUNDS
 

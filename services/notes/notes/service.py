@@ -7,13 +7,13 @@ tooling that records call arguments (tracers, loggers) redacts them.
 """
 from __future__ import annotations
 
-from confide.eventstore.provider import EventStore
-from confide.timestamps import now_utc
 from nameko.rpc import rpc
 
+from confide.eventstore.provider import EventStore
+from confide.providers import DecisionKeyDir
+from confide.timestamps import now_utc
 from notes import handlers
 from notes import schemas as s
-from confide.providers import DecisionKeyDir
 from notes.dependencies import KeyringProvider
 from notes.domain import errors
 

@@ -53,7 +53,6 @@ from confide.contracts.notes import DRAFTED
 from confide.hipaa.rules.s164_501 import EXCLUDED_CATEGORY_FIELDS
 from confide.streams import ACCESS_DECISION, stream_name
 from confide.timestamps import parse_ts
-
 from notes.crypto import aad_for
 from notes.domain import errors
 from notes.domain import model as m

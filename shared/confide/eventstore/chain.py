@@ -25,23 +25,23 @@ last rows removed, ciphertext moved between rows.
 from __future__ import annotations
 
 import hashlib
-from hashlib import sha256
 import hmac
 import json
 import os
 import struct
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from hashlib import sha256
 from pathlib import Path
 from typing import Callable, Iterator
 
 import rfc8785
 
 from confide.envelope import RecordedEvent, canonical_record
-from confide.timestamps import format_ts
 from confide.eventstore.errors import EventStoreError
-from confide.eventstore.store import _COLUMNS, _recorded
+from confide.eventstore.store import _COLUMNS, _recorded, one
 from confide.merkle import MerkleAccumulator
+from confide.timestamps import format_ts
 
 CHAIN_KEY_FILE = "chain.key"
 CHECKPOINT_FILE = "chain-heads.jsonl"
@@ -111,7 +111,8 @@ def read_checkpoints(checkpoint_dir: Path, public_key) -> tuple[list[dict], list
     from cryptography.exceptions import InvalidSignature
 
     path = Path(checkpoint_dir) / CHECKPOINT_FILE
-    good, problems = [], []
+    good: list[dict] = []
+    problems: list[str] = []
     if not path.exists():
         return good, problems
     with open(path, encoding="utf-8") as fh:
@@ -173,8 +174,8 @@ class ChainSealer:
         last: tuple[int, int] | None = None
         with self.store._connection() as conn:
             # One sealer per schema (two schemas of one database seal independently).
-            if not conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
-                                (_SEALER_LOCK, self.store.schema)).fetchone()[0]:
+            if not one(conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
+                                (_SEALER_LOCK, self.store.schema))):
                 return SealResult(0, None, None)
             try:
                 head = conn.execute(self.store._q(
@@ -282,13 +283,13 @@ def iter_sealed(store, conn, upto_index: int | None = None) -> Iterator[tuple[Re
 def sealed_index(store) -> int | None:
     """The chain's highest index (None while nothing is sealed)."""
     with store._connection() as conn:
-        return conn.execute(store._q("SELECT max(chain_index) FROM {s}.event_chain")).fetchone()[0]
+        return one(conn.execute(store._q("SELECT max(chain_index) FROM {s}.event_chain")))
 
 
 def chain_size(store) -> int:
     """How many events are sealed (the Merkle tree size of the sealed log)."""
     with store._connection() as conn:
-        return conn.execute(store._q("SELECT count(*) FROM {s}.event_chain")).fetchone()[0]
+        return one(conn.execute(store._q("SELECT count(*) FROM {s}.event_chain")))
 
 
 def sealed_entry(store, event_id: str) -> tuple[int, int, bytes] | None:
@@ -369,8 +370,8 @@ def verify(store, key: bytes, public_key, checkpoint_dir: Path,
                     data_json=row[5], metadata_json=row[6], recorded_at=format_ts(row[7]))).digest()
                 if digest != row[8]:
                     report.fail(pos, "row altered: its bytes no longer match its content hash")
-                chain_index, mac = row[9], (bytes(row[10]) if row[10] is not None else None)
-                if chain_index is None:
+                chain_index = row[9]
+                if chain_index is None:  # no chain entry (LEFT JOIN): an unsealed row
                     if tail_started_at is None:
                         tail_started_at = pos
                     report.unsealed_tail += 1
@@ -379,6 +380,7 @@ def verify(store, key: bytes, public_key, checkpoint_dir: Path,
                     report.fail(tail_started_at, "row inserted without a chain entry (forged or unsealed in the middle)")
                     tail_started_at = None
                     report.unsealed_tail = 0
+                mac = bytes(row[10])  # NOT NULL wherever a chain entry exists
                 if chain_index != expected_index:
                     report.fail(pos, f"chain index {chain_index} where {expected_index} was expected "
                                      "(a row was deleted or rows were reordered)")

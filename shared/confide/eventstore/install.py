@@ -83,7 +83,7 @@ def drop_schema(admin_dsn: str, dbname: str, schema: str) -> None:
 def install(admin_dsn: str | None = None, dbname: str | None = None, schema: str | None = None) -> None:
     """Roles, database and schema, with the configured defaults."""
     admin_dsn = admin_dsn or config.admin_dsn()
-    dbname = dbname or psycopg.conninfo.conninfo_to_dict(config.db_dsn()).get("dbname", config.DEFAULT_DB_NAME)
+    dbname = dbname or str(psycopg.conninfo.conninfo_to_dict(config.db_dsn()).get("dbname") or config.DEFAULT_DB_NAME)
     schema = schema or config.db_schema()
     ensure_database(admin_dsn, dbname)
     install_schema(admin_dsn, dbname, schema)

@@ -28,7 +28,7 @@ Who uses what (so far):
 """
 from __future__ import annotations
 
-from typing import (Any, ContextManager, Iterable, Mapping, Protocol, Sequence, Tuple, runtime_checkable)
+from typing import Any, ContextManager, Iterable, Mapping, Protocol, Sequence, Tuple, runtime_checkable
 
 from confide.envelope import AppendResult, NewEvent, RecordedEvent
 

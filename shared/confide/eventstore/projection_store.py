@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from confide.eventstore.store import one
+
 if TYPE_CHECKING:
     import psycopg
 
@@ -151,18 +153,18 @@ class PostgresRebuild:
         conn = self._conn
         live = self._projections._table(table)
         rebuilt = sql.Identifier(REBUILT_PREFIX + table)
-        high = conn.execute(sql.SQL(
+        high = one(conn.execute(sql.SQL(
             "SELECT greatest((SELECT coalesce(max(global_position), 0) FROM {}), "
             "(SELECT coalesce(max(position), 0) FROM {}.checkpoints WHERE name = %s))").format(
-                live, sql.Identifier(self._projections.schema)), (checkpoint,)).fetchone()[0]
+                live, sql.Identifier(self._projections.schema)), (checkpoint,)))
 
         def count(t):
-            return conn.execute(sql.SQL("SELECT count(*) FROM {}").format(t)).fetchone()[0]
+            return one(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(t)))
 
         def diff(a, b):
-            return conn.execute(sql.SQL(
+            return one(conn.execute(sql.SQL(
                 "SELECT count(*) FROM (SELECT * FROM {a} WHERE global_position <= %s EXCEPT SELECT * FROM {b}) d"
-            ).format(a=a, b=b), (high,)).fetchone()[0]
+            ).format(a=a, b=b), (high,)))
 
         return {"table": table, "rebuilt_rows": count(rebuilt), "live_rows": count(live),
                 "live_high_position": high, "missing_live": diff(rebuilt, live), "extra_live": diff(live, rebuilt)}

@@ -42,7 +42,6 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from confide.timestamps import format_ts
 from confide.contracts.patient_index import PATIENT_INDEXED_TYPES, sql_type_list
 from confide.envelope import (
     AppendResult,
@@ -57,6 +56,7 @@ from confide.eventstore.errors import (
     InvalidEventError,
     WrongExpectedVersionError,
 )
+from confide.timestamps import format_ts
 
 if TYPE_CHECKING:
     from confide.eventstore.projection_store import PostgresProjectionStore
@@ -121,6 +121,16 @@ def prepare(
     return rows
 
 
+def one(cursor: psycopg.Cursor) -> Any:
+    """The first column of the one row a query that always returns a row returned.
+
+    Raises EventStoreError when it returned none (the schema is not what this code expects)."""
+    row = cursor.fetchone()
+    if row is None:
+        raise EventStoreError("a query that returns one row returned none")
+    return row[0]
+
+
 def _recorded(row: tuple) -> RecordedEvent:
     return RecordedEvent(
         global_position=row[0],
@@ -146,7 +156,7 @@ class PostgresEventStore:
     def __init__(self, dsn: str, schema: str = "confide", pool_size: int = 8, min_size: int = 1):
         self.schema = schema
         self._t = sql.Identifier(schema)
-        self._projections = None
+        self._projections: "PostgresProjectionStore | None" = None
         self._pool = ConnectionPool(
             dsn,
             min_size=min_size,
@@ -277,7 +287,7 @@ class PostgresEventStore:
         row = conn.execute(
             self._q("SELECT max(stream_version) FROM {s}.events WHERE stream_name = %s"), (stream_name,)
         ).fetchone()
-        return -1 if row[0] is None else row[0]
+        return -1 if row is None or row[0] is None else row[0]
 
     def stream_version(self, stream_name: str) -> int:
         """Last version of the stream, -1 if it has no events."""
@@ -299,7 +309,7 @@ class PostgresEventStore:
         if conn is None:
             with self._connection() as c:
                 return self.frontier(c)
-        return conn.execute(self._q("SELECT {s}.read_frontier()"), prepare=True).fetchone()[0]
+        return one(conn.execute(self._q("SELECT {s}.read_frontier()"), prepare=True))
 
     def read_all(self, from_position: int = 1, limit: int = 1000) -> list[RecordedEvent]:
         """Up to ``limit`` events with ``global_position >= from_position``, in order, below the frontier."""
@@ -378,7 +388,7 @@ class PostgresEventStore:
             row = conn.execute(
                 self._q("SELECT max(global_position) FROM {s}.events WHERE global_position < %s"), (below,)
             ).fetchone()
-        return row[0] or 0
+        return (row[0] if row else None) or 0
 
     def get_event(self, event_id: uuid.UUID | str) -> RecordedEvent | None:
         """The stored event with this id, or None."""
@@ -418,8 +428,8 @@ class PostgresEventStore:
         """
         conn.execute(self._q("INSERT INTO {s}.checkpoints (name, position) VALUES (%s, 0) "
                              "ON CONFLICT (name) DO NOTHING"), (name,))
-        return conn.execute(self._q("SELECT position FROM {s}.checkpoints WHERE name = %s FOR UPDATE"),
-                            (name,)).fetchone()[0]
+        return one(conn.execute(self._q("SELECT position FROM {s}.checkpoints WHERE name = %s FOR UPDATE"),
+                                (name,)))
 
     # -- health and views --------------------------------------------------
 

@@ -19,12 +19,32 @@ from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from confide.hipaa.minimum_necessary import MinimumNecessaryPolicy, active_policy
-from confide.hipaa.rules import (cfr42_part2, s160_203, s164_501, s164_502, s164_506, s164_508,
-                                 s164_510, s164_512, s164_514, s164_524, s164_526, s164_528)
-from confide.hipaa.rules._case import (ACTIONS, KNOWN_PURPOSES, KNOWN_ROLES, NOTE_KINDS, Case,
-                                       CaseFileError, parse_case)
-from confide.hipaa.rules._ruling import (DECISIONS, HOLD, PERMIT, PERMIT_MN, PERMIT_REDACTED,
-                                         Ruling, citations_in, deny, rule_string)
+from confide.hipaa.rules import (
+    cfr42_part2,
+    s160_203,
+    s164_501,
+    s164_502,
+    s164_506,
+    s164_508,
+    s164_510,
+    s164_512,
+    s164_514,
+    s164_524,
+    s164_526,
+    s164_528,
+)
+from confide.hipaa.rules._case import ACTIONS, KNOWN_PURPOSES, KNOWN_ROLES, NOTE_KINDS, Case, CaseFileError, parse_case
+from confide.hipaa.rules._ruling import (
+    DECISIONS,
+    HOLD,
+    PERMIT,
+    PERMIT_MN,
+    PERMIT_REDACTED,
+    Ruling,
+    citations_in,
+    deny,
+    rule_string,
+)
 
 __all__ = ["CaseFileError", "Outcome", "decide", "DECISIONS", "OUTCOME_KEYS"]
 

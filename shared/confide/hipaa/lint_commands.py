@@ -28,7 +28,7 @@ def lint(file: str) -> None:
     """
     try:
         if file == "-":
-            data = click.get_binary_stream("stdin").read()
+            data = sys.stdin.buffer.read()
         else:
             with open(file, "rb") as fh:
                 data = fh.read()

@@ -13,10 +13,10 @@ from click.testing import CliRunner
 
 from audit.commands import rejudge as rejudge_command
 from audit.rejudge import rejudge
+from confide.contracts import casefile as facts
 from confide.envelope import NewEvent
 from confide.eventstore.store import PostgresEventStore
 from confide.hipaa.engine import decide
-from confide.contracts import casefile as facts
 from confide.timestamps import format_ts as fmt_ts
 
 INSURER = {"id": "payer-user-1", "role": "insurer_health_plan", "org": "Acme Health Plan", "identity_verified": True}

@@ -18,7 +18,8 @@ from urllib.parse import quote
 import pytest
 from click.testing import CliRunner
 
-from audit.commands import export as export_command, report as report_command
+from audit.commands import export as export_command
+from audit.commands import report as report_command
 from audit.replay import apply_event, event_dict
 from confide.envelope import NewEvent
 

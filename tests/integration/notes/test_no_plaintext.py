@@ -10,12 +10,12 @@ import logging
 import subprocess
 import time
 
-from confide import config
-from confide.broker import EVENTS_EXCHANGE, ConfirmingPublisher
-from confide.relay import OutboxRelay
 from kombu import Connection, Queue
 from nameko.testing.services import entrypoint_hook
 
+from confide import config
+from confide.broker import EVENTS_EXCHANGE, ConfirmingPublisher
+from confide.relay import OutboxRelay
 from notes.service import NotesService
 
 from .conftest import author

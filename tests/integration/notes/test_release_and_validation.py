@@ -3,10 +3,10 @@ import json
 import uuid
 
 import pytest
-from confide.envelope import NewEvent
-from confide.keys import seal_decision
 from nameko.testing.services import entrypoint_hook
 
+from confide.envelope import NewEvent
+from confide.keys import seal_decision
 from notes.domain import errors
 
 from .conftest import author, progress_content

@@ -3,10 +3,10 @@ import json
 import uuid
 
 import pytest
-from confide.eventstore.errors import EventStoreUnavailableError
-from confide.testing.polling import wait_for
 from nameko.testing.services import entrypoint_hook, replace_dependencies
 
+from confide.eventstore.errors import EventStoreUnavailableError
+from confide.testing.polling import wait_for
 from notes.domain import errors
 from notes.service import NotesService
 

@@ -11,11 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from confide import config
-from confide_app.audit_cli import audit
 from confide.envelope import NewEvent
 from confide.eventstore.chain import ChainSealer, load_chain_key, verify
 from confide.eventstore.store import PostgresEventStore
 from confide.keys import ensure_keys, load_public_key, load_signing_key
+from confide_app.audit_cli import audit
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from datetime import datetime
 
 import pytest
 
-from confide_app import synthea
 from confide.hipaa.lint import lint
+from confide_app import synthea
 from notes.schemas import ICD10CM, ProgressNoteContentSchema
 
 pytestmark = []

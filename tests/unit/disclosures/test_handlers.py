@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from confide.envelope import NewEvent
 from confide.contracts import casefile as facts
+from confide.envelope import NewEvent
 from disclosures import handlers
 from disclosures.domain import commands, errors
 

@@ -1,9 +1,9 @@
 """Gateway input checks that run before any RPC: NUL characters are refused, naming the field."""
 import pytest
 
+from confide.validation import first_bad_text
 from gateway.errors import InvalidBody
 from gateway.schemas import DisclosureRequestBodySchema
-from confide.validation import first_bad_text
 from gateway.service import _load
 
 

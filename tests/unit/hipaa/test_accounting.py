@@ -6,8 +6,14 @@ from datetime import datetime, timezone
 
 import pytest
 
-from confide.hipaa.accounting import (SUSPENDING_ROLES, accounting, accounting_entries, accounting_required,
-                                      period_start, suspension_end)
+from confide.hipaa.accounting import (
+    SUSPENDING_ROLES,
+    accounting,
+    accounting_entries,
+    accounting_required,
+    period_start,
+    suspension_end,
+)
 from confide.hipaa.rules._case import CaseFileError
 
 REQUIRED = [

@@ -6,9 +6,9 @@ real pure functions from ``confide.hipaa``.
 from datetime import datetime, timezone
 
 import pytest
+
 from confide.eventstore.memory import InMemoryEventStore
 from confide.keys import ensure_decision_key
-
 from notes.crypto import Keyring
 
 NOW = datetime(2026, 5, 1, 15, 0, tzinfo=timezone.utc)

@@ -3,15 +3,15 @@ import uuid
 from datetime import timedelta
 
 import pytest
+
 from confide.eventstore.errors import EventStoreUnavailableError
 from confide.eventstore.memory import InMemoryEventStore
 from confide.hipaa.engine import decide as engine
 from confide.hipaa.lint import lint
 from confide.keys import ensure_decision_key, verify_decision
-
 from notes import handlers as h
-from notes import views
 from notes import schemas as s
+from notes import views
 from notes.domain import errors
 
 from .conftest import NOW, author, progress_content

@@ -2,10 +2,10 @@
 import json
 
 import pytest
-from confide.eventstore.memory import InMemoryEventStore
-from confide.keys import ensure_decision_key
 from nameko.testing.services import worker_factory
 
+from confide.eventstore.memory import InMemoryEventStore
+from confide.keys import ensure_decision_key
 from notes.crypto import Keyring
 from notes.domain import errors
 from notes.service import NotesService

@@ -13,7 +13,6 @@ import pytest
 
 from confide import merkle
 
-
 # ---------------------------------------------------------------- reference (RFC 9162 text)
 
 

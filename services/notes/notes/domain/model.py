@@ -13,9 +13,8 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Callable
 
 from confide.contracts.casefile import NoteFacts
-from confide.contracts.notes import PROGRESS, PSYCHOTHERAPY
+from confide.contracts.notes import PROGRESS, PSYCHOTHERAPY  # noqa: F401 (the note kinds, named here for the service)
 from confide.timestamps import format_ts, parse_ts
-
 from notes.domain import commands as c
 from notes.domain import errors
 from notes.domain import events as e

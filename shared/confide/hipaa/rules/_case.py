@@ -12,7 +12,7 @@ purpose) are not malformed input: the rules deny them with a reason.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any, Mapping
 
 from confide.timestamps import parse_ts

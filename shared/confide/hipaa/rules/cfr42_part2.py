@@ -16,8 +16,7 @@ When ``record_is_part2`` is true the stricter Part 2 rules are applied on top of
 from __future__ import annotations
 
 from confide.hipaa.rules._case import Case
-from confide.hipaa.rules._ruling import (BASIS_AUTHORIZATION, BASIS_HHS, BASIS_INDIVIDUAL, HOLD,
-                                         Ruling, deny)
+from confide.hipaa.rules._ruling import BASIS_AUTHORIZATION, BASIS_HHS, BASIS_INDIVIDUAL, HOLD, Ruling, deny
 
 _WITHOUT_CONSENT = {
     "health_oversight": "42 CFR 2.53",

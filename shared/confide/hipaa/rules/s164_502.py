@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from confide.hipaa.minimum_necessary import MinimumNecessaryPolicy
 from confide.hipaa.rules._case import Case
-from confide.hipaa.rules._ruling import (BASIS_HHS, PERMIT, PERMIT_REDACTED, Ruling, deny,
-                                         rule_string)
+from confide.hipaa.rules._ruling import BASIS_HHS, PERMIT, PERMIT_REDACTED, Ruling, deny, rule_string
 
 # 164.502(b)(2): minimum necessary does not apply to ...
 MN_NA_TREATMENT = "minimum necessary N/A 164.502(b)(2)(i)"          # provider, treatment

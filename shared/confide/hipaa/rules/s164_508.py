@@ -20,15 +20,24 @@ exempt from minimum necessary (164.502(b)(2)(iii)) and from accounting (164.528(
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
 from dataclasses import replace
+from typing import Any, Mapping
 
 from confide.hipaa.authorization import Defect, authorization_defects, revocation_effective
 from confide.hipaa.minimum_necessary import MinimumNecessaryPolicy
 from confide.hipaa.rules import s164_502, s164_512, s164_524
 from confide.hipaa.rules._case import Case
-from confide.hipaa.rules._ruling import (BASIS_AUTHORIZATION, BASIS_NONE, BASIS_TPO, DENY,
-                                         DISCRETIONARY, PERMIT, Ruling, deny, rule_string)
+from confide.hipaa.rules._ruling import (
+    BASIS_AUTHORIZATION,
+    BASIS_NONE,
+    BASIS_TPO,
+    DENY,
+    DISCRETIONARY,
+    PERMIT,
+    Ruling,
+    deny,
+    rule_string,
+)
 
 A2 = "164.508(a)(2)"
 A2_II = "164.508(a)(2)(ii)"

@@ -15,8 +15,7 @@ from __future__ import annotations
 from confide.hipaa.minimum_necessary import MinimumNecessaryPolicy
 from confide.hipaa.rules import s164_502
 from confide.hipaa.rules._case import Case, parse_date
-from confide.hipaa.rules._ruling import (BASIS_PUBLIC_INTEREST, HOLD, PERMIT, PERMIT_MN, Ruling,
-                                         deny, rule_string)
+from confide.hipaa.rules._ruling import BASIS_PUBLIC_INTEREST, HOLD, PERMIT, PERMIT_MN, Ruling, deny, rule_string
 
 THREAT_RECIPIENTS = frozenset({
     "person_able_to_prevent_threat", "law_enforcement", "external_clinician",

@@ -13,8 +13,15 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from confide.hipaa.rules._case import Case
-from confide.hipaa.rules._ruling import (BASIS_AUTHORIZATION, BASIS_HHS, BASIS_INDIVIDUAL,
-                                         BASIS_INVOLVEMENT, BASIS_PUBLIC_INTEREST, BASIS_TPO, Ruling)
+from confide.hipaa.rules._ruling import (
+    BASIS_AUTHORIZATION,
+    BASIS_HHS,
+    BASIS_INDIVIDUAL,
+    BASIS_INVOLVEMENT,
+    BASIS_PUBLIC_INTEREST,
+    BASIS_TPO,
+    Ruling,
+)
 
 COMPLIANCE_DATE = datetime(2003, 4, 14, tzinfo=timezone.utc)
 
