@@ -1,7 +1,8 @@
 """The unified case builder against the two it replaced (d78ab87), decided by the real engine.
 
 The refactor was meant to change the case file's shape only, except that a notes read now also gets
-``is_covered_entity`` (defaulted from the role) and ``note_originator``. These tables decide every
+``is_covered_entity`` (defaulted from the role) and ``note_originator``, and a disclosure request's
+clinician role now follows the notes' authorship as a read's did. These tables decide every
 role x purpose x note kind x action x authorship combination through ``confide.hipaa.engine.decide``
 with the old builder (copied here verbatim as the reference) and the new one, and list each case
 whose outcome (decision, rule, fields released) changed.
@@ -148,9 +149,28 @@ def _request_changes():
     return changed
 
 
-def test_disclosure_outcomes_unchanged_by_the_unified_builder():
+def _role_from_authorship(role: str, shape: str) -> str:
+    """The clinician role the notes establish (the unified builder's one deliberate change)."""
+    if role not in casefile.PRACTICE_CLINICIAN_ROLES:
+        return role
+    return "originator_clinician" if shape == "requester_wrote_all" else "clinician_same_practice"
+
+
+def test_disclosure_outcomes_change_only_where_the_notes_establish_the_clinician_role():
+    """A disclosure request's clinician role now follows the notes' authorship, as a read's always
+    did: a self-declared originator of a colleague's notes no longer gets the originator's access
+    (164.514(d)(2); 164.508(a)(2)), and the true author asking as a colleague gets the author's.
+    Every changed outcome is exactly the old builder's outcome for the role the notes establish."""
     changed = _request_changes()
-    assert changed == [], "\n".join(map(repr, changed))
+    assert changed, "the table should exercise the role correction"
+    for role, purpose, kind, action, shape, _old, new in changed:
+        assert role in casefile.PRACTICE_CLINICIAN_ROLES, (role, purpose, kind, action, shape)
+        requester = {"id": "R-1", "role": _role_from_authorship(role, shape), "org": "Org"}
+        request = {"purpose": purpose, "note_kind": kind, "action": action, "patient_id": "P-1",
+                   "requester": requester, "facts": {"oversight_subject": AUTHOR}}
+        corrected = outcome(old_disclosures_build_case(request, dict(requester), _notes_for(shape, kind, "R-1"),
+                                                       None, AT))
+        assert corrected == new, (role, purpose, kind, action, shape)
 
 
 if __name__ == "__main__":  # pragma: no cover - a report of every changed case
