@@ -416,6 +416,9 @@ class Bench:
         self.schema = f"bench_{self.suffix}"
         self.vhost = f"bench_{self.suffix}"
         self.tmp = Path(tempfile.mkdtemp(prefix="confide-disclosures-bench-"))
+        # The services get this directory as CONFIDE_KEY_DIR; everything this process does in their
+        # place (tokens, the in-process handler of part 3) must use it too, never config.key_dir().
+        self.key_dir = self.tmp / "keys"
         self.admin_dsn = config.admin_dsn()
         self.app_dsn = config.with_dbname(config.db_dsn(), TEST_DB)
         self.amqp_uri = f"amqp://guest:guest@127.0.0.1:5672/{self.vhost}"
@@ -440,18 +443,18 @@ class Bench:
         mgmt("PUT", f"/api/permissions/{urllib.parse.quote(self.vhost, safe='')}/guest",
              {"configure": ".*", "write": ".*", "read": ".*"})
         declare_topology(self.amqp_uri)
-        (self.tmp / "keys").mkdir()
+        self.key_dir.mkdir()
         (self.tmp / "checkpoints").mkdir()
-        ensure_keys(self.tmp / "keys")
+        ensure_keys(self.key_dir)
         from gateway.tokens import issue_token
 
-        self.token = issue_token(INSURER_ORG, "insurer_health_plan", ttl=3600, key_dir=self.tmp / "keys")
+        self.token = issue_token(INSURER_ORG, "insurer_health_plan", ttl=3600, key_dir=self.key_dir)
         self.start_services()
 
     def env(self) -> dict:
         return {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": "ignore",
                 config.DB_DSN_KEY: self.app_dsn, config.DB_SCHEMA_KEY: self.schema,
-                config.AMQP_URI_KEY: self.amqp_uri, config.KEY_DIR_KEY: str(self.tmp / "keys"),
+                config.AMQP_URI_KEY: self.amqp_uri, config.KEY_DIR_KEY: str(self.key_dir),
                 config.CHECKPOINT_DIR_KEY: str(self.tmp / "checkpoints"),
                 "CONFIDE_GATEWAY_ADDRESS": f"127.0.0.1:{self.gw_port}", "PGAPPNAME": self.appname,
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(BENCH_DIR), os.environ.get("PYTHONPATH")]))}
@@ -741,7 +744,7 @@ def phase_breakdown(bench: Bench, requests: int) -> dict:
     if pool is not None and getattr(pool, "_reset", None):  # runs on every return of a connection
         pool._reset = incl.wrap("pool reset query on connection return (inside store.*)", pool._reset)
     rpc_cfg = {"AMQP_URI": bench.amqp_uri, "serializer": "json"}
-    key = gtokens.signing_key(bench.tmp / "keys")
+    key = gtokens.signing_key(bench.key_dir)
     clock = lambda: _dt.now(timezone.utc)  # noqa: E731
     engine = leaf.wrap("engine decide()", decide)
     schema_load = leaf.wrap("RPC payload schema load (marshmallow)", dservice.load)
@@ -777,8 +780,10 @@ def phase_breakdown(bench: Bench, requests: int) -> dict:
                 c3, t3 = time.process_time(), time.perf_counter()
                 loaded = schema_load(dschemas.RequestDisclosureSchema(), payload)
                 loaded["request_id"] = None
+                # key_dir as the disclosures service gets it (its DecisionKeyDir): without it the handler
+                # seals with config.key_dir()'s decision.key, which the notes service does not accept
                 view = handlers.request_disclosure(commands.RequestDisclosure(**loaded), store, clock, notes,
-                                                   engine)
+                                                   engine, key_dir=bench.key_dir)
                 t4, c4 = time.perf_counter(), time.process_time()
                 json.dumps(view)  # nameko serialises the reply
                 json.dumps(gschemas.reply_from_view(view))
