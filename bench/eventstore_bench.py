@@ -43,6 +43,7 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
+import signal
 import statistics
 import sys
 import time
@@ -718,6 +719,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
 
     console = Console(width=None if sys.stdout.isatty() else 130)
+    harness.interrupt_on(signal.SIGTERM)  # so Scratch drops the schemas on SIGTERM as on Ctrl-C
     s = settings_from_args(args)
     ev = bench_event(7)
     assert _canon(dict(ev.data)) == canonical_json(dict(ev.data))
