@@ -5,8 +5,9 @@ A bench imports it as ``harness`` (``python bench/<name>.py`` puts ``bench/`` fi
 It holds what every bench needs around its measurements and nothing that is measured:
 
 * throw-away resources -- :class:`Scratch`: schemas ``<prefix>_<random><suffix>`` in a test
-  database (never ``confide``), a RabbitMQ vhost, temp dirs and keys, all released at the end,
-  in reverse order, even on failure; :func:`free_port`; :func:`rabbit_mgmt`;
+  database (never ``confide``), a RabbitMQ vhost and temp dirs, all released at the end, in
+  reverse order, even on failure; :func:`make_keys` (a fresh key dir, to pass to services AND
+  in-process calls); :func:`dsns`, :func:`free_port`, :func:`rabbit_mgmt`, :func:`quote`;
 * processes -- :func:`interrupt_on` (a signal becomes KeyboardInterrupt, so ``finally`` blocks
   clean up), :func:`stop_processes`, :func:`run_json_child` (a measurement in a fresh
   subprocess that prints one JSON line);
@@ -16,7 +17,8 @@ It holds what every bench needs around its measurements and nothing that is meas
   tables), :func:`set_position`;
 * output -- :func:`table`, :func:`kv_table`, :func:`num`, :func:`mib` (rich tables and numbers).
 
-Heavy imports (rich, confide.broker, install) happen inside the functions that need them.
+Heavier imports (rich, confide.eventstore.install, confide.keys) happen inside the functions
+that need them.
 """
 from __future__ import annotations
 
