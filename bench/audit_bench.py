@@ -18,8 +18,8 @@ of ``confide_test``, dropped at the end, also on Ctrl-C, SIGTERM and errors:
    setval. The live audit projection tables are filled with the rows
    ``audit.projections`` gives for those events, so replay's comparison is a
    real one. Every recorded decision is what the current engine says on the
-   facts known at its ``decided_at`` (the case built with ``notes.handlers.
-   build_case`` / ``disclosures.facts.build_case``), so re-judging must report
+   facts known at its ``decided_at`` (the case built with the one builder,
+   ``confide.contracts.casefile``), so re-judging must report
    0 mismatches. No real person, no note text: psychotherapy notes carry a
    random ciphertext-like ``sealed`` blob only.
 2. Each phase runs in a fresh subprocess (the services' role, ``confide_app``)
@@ -56,6 +56,8 @@ from psycopg import sql
 
 import harness
 from confide import streams
+from confide.contracts import authorizations as facts_auth
+from confide.contracts.access import PERMITS
 from confide.envelope import content_hash
 from harness import EVENT_COLUMNS as _COLUMNS
 from harness import canon
@@ -112,8 +114,8 @@ class Generator:
 
     def __init__(self, n: int, seed: int = 7):
         from audit.projections import PROJECTIONS
+        from confide.contracts import casefile as facts
         from confide.hipaa.engine import decide
-        from disclosures import facts
         from disclosures.domain import events as de
         from disclosures.domain import model as dm
         from notes import handlers as nh
@@ -168,7 +170,7 @@ class Generator:
     def emit(self, stream: str, ev, data: dict | None = None) -> None:
         if self.pos >= self.n:
             raise Done
-        data = ev.to_data() if hasattr(ev, "to_data") else ev.data() if data is None else data
+        data = ev.to_data() if hasattr(ev, "to_data") else ev.to_data() if data is None else data
         typ = ev.type
         version = self.versions.get(stream, -1) + 1
         if not stream.startswith("accessDecision-"):
@@ -358,7 +360,6 @@ class Generator:
         self.checked += 1
 
     def authorization(self, p: Patient) -> None:
-        dm = self.dm
         auth_id = f"AUTH-{self.uid().hex[:10]}"
         today = self.now().date()
         covers = self.rng.choice((["psychotherapy_notes"], ["progress_notes"], ["psychotherapy_notes", "progress_notes"]))
@@ -374,7 +375,7 @@ class Generator:
         t = self.stamp()
         ev = self.de.AuthorizationRecorded(auth_id, p.pid, form, False, [], t, t)
         self.emit(f"{streams.AUTHORIZATION}-{auth_id}", ev)
-        p.auths[auth_id] = dm.evolve_authorization(dm.AuthorizationState(auth_id), ev.type, ev.data())
+        p.auths[auth_id] = facts_auth.evolve_authorization(facts_auth.AuthorizationState(auth_id), ev.type, ev.to_data())
 
     def revoke(self, p: Patient) -> None:
         active = [a for a in p.auths.values() if not a.revocation]
@@ -384,7 +385,7 @@ class Generator:
         t = self.stamp()
         ev = self.de.AuthorizationRevoked(a.authorization_id, p.pid, True, t, "patient", t)
         self.emit(f"{streams.AUTHORIZATION}-{a.authorization_id}", ev)
-        p.auths[a.authorization_id] = self.dm.evolve_authorization(a, ev.type, ev.data())
+        p.auths[a.authorization_id] = facts_auth.evolve_authorization(a, ev.type, ev.to_data())
 
     def disclosure(self, p: Patient) -> None:
         """The disclosures service's request_disclosure → (_advance) → _decide → _conclude."""
@@ -421,14 +422,14 @@ class Generator:
                                                    True, True, self.stamp()))
             effective["identity_verified"] = True
         at_s = self.stamp()
-        request = requested.data()
+        request = requested.to_data()
         index = [{k: v for k, v in m.items() if not k.startswith("_")} for m in p.notes]
-        matched = dm.matching_notes(index, request)
+        matched = facts.matching_notes(index, request)
         if auth_id:
             auth = p.auths[auth_id]
         else:
-            auth = dm.select_authorization(list(p.auths.values()), kind, requester.get("org"))
-        case = facts.build_case(request, effective, matched, auth.case_form() if auth else None, at_s)
+            auth = facts_auth.select_authorization(list(p.auths.values()), kind, requester.get("org"))
+        case = facts.request_case(request, effective, matched, auth.case_form() if auth else None, at_s)
         outcome = self.decide(case).to_dict()
         label = f"disclosure {kind} {purpose} {outcome['decision']}"
         self.outcomes[label] = self.outcomes.get(label, 0) + 1
@@ -458,7 +459,7 @@ class Generator:
             request_id=request_id, decided_at=decided.decided_at)
         self.emit(f"{streams.ACCESS_DECISION}-{decided.decision_id}", access)
         self.decisions += 1
-        if decided.decision not in dm.RELEASING:
+        if decided.decision not in PERMITS:
             reason = "; ".join(decided.reasons) or decided.decision
             self.emit(stream, de.DisclosureRefused(request_id, decided.decision_id, reason, decided.rule,
                                                    self.stamp()))
@@ -562,14 +563,14 @@ def run_phase(phase: str, dsn: str, schema: str, profile: bool) -> dict:
 
     store = PostgresEventStore(dsn, schema=schema, pool_size=2)
     out: dict = {"phase": phase}
-    with store.connection() as conn:
-        out["log_events"] = conn.execute(store.q("SELECT count(*) FROM {s}.events")).fetchone()[0]
+    with store._connection() as conn:
+        out["log_events"] = conn.execute(store._q("SELECT count(*) FROM {s}.events")).fetchone()[0]
     if phase == "replay":
         from audit.replay import replay as fn  # import before the baseline
     elif phase == "rejudge":
-        from audit.rejudge import rejudge as fn
+        import confide.contracts.casefile  # noqa: F401,E401
         import confide.hipaa.engine  # noqa: F401
-        import disclosures.facts, disclosures.handlers, notes.handlers  # noqa: F401,E401
+        from audit.rejudge import rejudge as fn
     prof = cProfile.Profile() if profile else None
     with harness.PeakRss() as mem:  # seconds and peak RSS minus RSS before, profiler included
         if prof:
@@ -577,8 +578,8 @@ def run_phase(phase: str, dsn: str, schema: str, profile: bool) -> dict:
         if phase in ("raw", "raw_json"):
             n = 0
             loads = json.loads
-            q = store.q(f"SELECT {', '.join(_COLUMNS)} FROM {{s}}.events ORDER BY global_position")
-            with store.connection() as conn, conn.transaction(), conn.cursor(name="audit_bench_raw") as cur:
+            q = store._q(f"SELECT {', '.join(_COLUMNS)} FROM {{s}}.events ORDER BY global_position")
+            with store._connection() as conn, conn.transaction(), conn.cursor(name="audit_bench_raw") as cur:
                 cur.itersize = 10_000
                 cur.execute(q)
                 if phase == "raw":

@@ -673,15 +673,17 @@ def phase_breakdown(bench: Bench, requests: int) -> dict:
     from datetime import datetime as _dt
     from unittest import mock
 
+    from nameko.standalone.rpc import ServiceRpcProxy
+
+    from confide.contracts import casefile as facts
     from confide.eventstore.store import PostgresEventStore
     from confide.hipaa.engine import decide
-    from disclosures import facts, handlers
+    from disclosures import handlers
     from disclosures import schemas as dschemas
     from disclosures import service as dservice
     from disclosures.domain import commands
     from gateway import schemas as gschemas
     from gateway import tokens as gtokens
-    from nameko.standalone.rpc import ServiceRpcProxy
 
     modules = {"facts": facts, "handlers": handlers}
     leaf, incl = PhaseTimer(), PhaseTimer()
@@ -900,7 +902,8 @@ def print_loads(console, results: list[LoadResult], quick: bool):
     ping_http = {r.offered: r for r in results if r.target == "ping via HTTP"}
     for r in results:
         base = ping_http.get(r.offered)
-        def ratio(a, b):
+
+        def ratio(a, b, base=base):
             if not base or a != a or b != b or b <= 0:
                 return "-"
             return "∞" if a == float("inf") else f"{a / b:.1f}×"

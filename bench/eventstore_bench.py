@@ -57,10 +57,11 @@ import psycopg
 from psycopg import sql
 
 import harness
-from confide.envelope import NewEvent, canonical_json, content_hash, format_timestamp
+from confide.envelope import NewEvent, canonical_json, content_hash
 from confide.eventstore import chain
 from confide.eventstore.store import _COLUMNS, PostgresEventStore
 from confide.keys import load_public_key, load_signing_key
+from confide.timestamps import format_ts
 from harness import canon as _canon
 from harness import num as _fmt
 
@@ -286,7 +287,7 @@ def copy_rows(n: int, start: int, prefix: str) -> list[tuple]:
         rec = now + timedelta(microseconds=pos)
         digest = content_hash(stream_name=stream, stream_version=version, event_id=str(ev.event_id),
                               type=ev.type, data_json=data, metadata_json=meta,
-                              recorded_at=format_timestamp(rec))
+                              recorded_at=format_ts(rec))
         rows.append((pos, stream, version, ev.event_id, ev.type, data, meta, rec, digest))
     return rows
 
@@ -447,7 +448,7 @@ def seal_all(store: PostgresEventStore, keys: Path, cp_dir: Path, batch: int = 2
     sealer holds the (database-wide) sealer lock, or while an older transaction elsewhere hides
     new rows from ``read_all``: wait for those instead of stopping short."""
     sealer = chain.ChainSealer(store, chain.load_chain_key(keys), load_signing_key(keys), cp_dir, batch=batch)
-    heads = store.q("SELECT (SELECT max(global_position) FROM {s}.events), "
+    heads = store._q("SELECT (SELECT max(global_position) FROM {s}.events), "
                     "(SELECT max(global_position) FROM {s}.event_chain)")
     t0 = time.perf_counter()
     total = 0
@@ -456,7 +457,7 @@ def seal_all(store: PostgresEventStore, keys: Path, cp_dir: Path, batch: int = 2
         total += sealed
         if sealed:
             continue
-        with store.connection() as conn:
+        with store._connection() as conn:
             head, chained = conn.execute(heads).fetchone()
         if head is None or (chained or 0) >= head:
             return Rate(total, time.perf_counter() - t0)
@@ -471,7 +472,7 @@ def verify_child(args: argparse.Namespace) -> None:
     store = PostgresEventStore(args.app_dsn, schema=args.schema, pool_size=1)
     key = chain.load_chain_key(Path(args.keys))
     pub = load_public_key(Path(args.keys))
-    with store.connection() as conn:  # open the connection before the baseline
+    with store._connection() as conn:  # open the connection before the baseline
         conn.execute("SELECT 1")
     with harness.PeakRss() as mem:
         report = chain.verify(store, key, pub, Path(args.checkpoints))

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import itertools
 
-import pytest
-
 from confide.contracts import casefile
 from confide.hipaa.engine import decide
 from confide.hipaa.rules._case import KNOWN_PURPOSES, KNOWN_ROLES
