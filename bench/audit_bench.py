@@ -118,12 +118,11 @@ class Generator:
         from confide.hipaa.engine import decide
         from disclosures.domain import events as de
         from disclosures.domain import model as dm
-        from notes import handlers as nh
         from notes.domain import events as ne
         from notes.domain import model as nm
         from notes.schemas import ProgressNoteContentSchema
 
-        self.ne, self.de, self.nm, self.dm, self.nh, self.facts, self.decide = ne, de, nm, dm, nh, facts, decide
+        self.ne, self.de, self.nm, self.dm, self.facts, self.decide = ne, de, nm, dm, facts, decide
         self.projections = PROJECTIONS
         self.content_schema = ProgressNoteContentSchema()
         self.n = n
@@ -332,7 +331,7 @@ class Generator:
                     note.note_id, amend_id, "I disagree with the denial.", self.stamp()))
 
     def read(self, p: Patient) -> None:
-        """The notes service's decide_access: build_case, decide, record AccessDecided."""
+        """The notes service's decide_access: read_case, decide, record AccessDecided."""
         note = self.recent_note(p)
         if note is None:
             return
@@ -345,14 +344,14 @@ class Generator:
         else:
             requester, purpose = dict(BILLING), "payment"
         at = self.stamp()
-        case = self.nh.build_case(note, requester, purpose, "use", at)
+        case = self.facts.read_case(note.facts(), requester, purpose, "use", at)
         outcome = self.decide(case).to_dict()
         decision_id = str(self.uid())
         ev = self.ne.AccessDecided(
             decision_id, {k: case["requester"][k] for k in ("id", "role", "org")}, purpose, "use",
             note.patient_id, note.note_id, note.kind, note.author_id, outcome["decision"],
             str(outcome.get("rule") or ""), list(outcome.get("citations") or []), outcome.get("fields_released"),
-            at, None)
+            at, None, note_ids=[note.note_id])
         self.outcomes[f"read {note.kind} {outcome['decision']}"] = self.outcomes.get(
             f"read {note.kind} {outcome['decision']}", 0) + 1
         self.emit(f"{streams.ACCESS_DECISION}-{decision_id}", ev)
