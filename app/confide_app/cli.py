@@ -8,7 +8,7 @@
     confide db install           roles, database, schema (set-up)
     confide broker declare       exchanges and queues (set-up)
     confide keys init|rotate     keys outside the database
-    confide token                a signed token for an insurer organisation
+    confide payers register|show|deactivate   payers allowed SMART Backend Services tokens
 
 Subcommands owned by other modules are imported lazily, so a missing optional
 piece never breaks the rest of the command.
@@ -60,7 +60,7 @@ def _unavailable(name: str, exc: Exception) -> click.Command:
         "audit": "confide_app.audit_cli:audit",
         "demo": "confide_app.demo:demo",
         "run": "confide_app.supervisor:run",
-        "token": "gateway.commands:token",
+        "payers": "confide_app.payers_cli:payers",
     },
 )
 def main():

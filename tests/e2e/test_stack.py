@@ -13,12 +13,22 @@ from confide.eventstore.chain import load_chain_key, verify
 from confide.eventstore.store import PostgresEventStore
 from confide.keys import load_public_key
 from confide.testing.polling import wait_for
-from gateway.tokens import issue_token
+from gateway import client
+from gateway.payers import FilePayerRegistry
 
 AUTHOR = {"id": "clin-a", "role": "clinician", "credentials": "PhD"}
 OTHER = {"id": "clin-b", "role": "clinician_same_practice", "org": "Northside Counseling Group"}
 ORIGINATOR = {"id": "clin-a", "role": "originator_clinician", "org": "Northside Counseling Group"}
 MARKER = "ZEBRA-PERSIMMON-" + uuid.uuid4().hex[:8]
+
+
+def payer_token(stack, org):
+    """An access token the SMART Backend Services way: key pair, registration, client assertion, /oauth/token."""
+    key = client.new_key()
+    FilePayerRegistry(stack.config["KEY_DIR"]).register(org, org, "insurer_health_plan", client.public_jwks(key))
+    status, body = client.request_token(stack.base_url + "/oauth/token", org, key)
+    assert status == 200, body
+    return body["access_token"]
 
 
 def progress_content():
@@ -73,7 +83,7 @@ def test_author_reads_her_psychotherapy_note_and_another_clinician_is_denied(sta
 def test_insurer_gets_minimum_necessary_progress_fields_and_is_denied_psychotherapy_notes(stack):
     patient = "P-" + uuid.uuid4().hex[:8]
     write_notes(stack, patient)
-    token = issue_token("Acme Health Plan", "insurer_health_plan", key_dir=stack.config["KEY_DIR"])
+    token = payer_token(stack, "Acme Health Plan")
 
     status, body = stack.http("POST", "/disclosure-requests", {
         "patient_id": patient, "purpose": "payment", "note_kind": "progress",
@@ -96,7 +106,7 @@ def test_insurer_gets_minimum_necessary_progress_fields_and_is_denied_psychother
 
     status, got = stack.http("GET", f"/disclosure-requests/{body['id']}", token=token)
     assert status == 200 and got["status"] == "refused"
-    other_org = issue_token("Other Plan", "insurer_health_plan", key_dir=stack.config["KEY_DIR"])
+    other_org = payer_token(stack, "Other Plan")
     assert stack.http("GET", f"/disclosure-requests/{body['id']}", token=other_org)[0] == 404
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from nameko.exceptions import registry
 
 from gateway.cdex import TaskMappingError
-from gateway.tokens import TokenError
+from gateway.tokens import InsufficientScope, TokenError
 
 
 def remote_error(exc_path: str):
@@ -47,6 +47,8 @@ def error_reply(exc: Exception) -> tuple[int, dict] | None:
     """(status, body) for a known error, None for an unexpected one."""
     if isinstance(exc, TokenError):
         return 401, {"error": str(exc), "field": None, "messages": {}}
+    if isinstance(exc, InsufficientScope):
+        return 403, {"error": str(exc), "field": None, "messages": {}}
     if isinstance(exc, RequestNotFound):
         return 404, {"error": "not found", "field": None, "messages": {}}
     if isinstance(exc, MalformedJSON):

@@ -2,11 +2,16 @@
 
 Every test runs the three services in one ``runner_factory`` on nameko's
 per-test vhost (``service_config``), with the gateway's web server on a free
-port and a temporary key directory (so its JWT key and the notes keyring are
-the test's own), plus the audit service, which answers the gateway's
+port and a temporary key directory (so its access-token key, its payer registry
+and the notes keyring are the test's own), plus the audit service, which answers the gateway's
 ``GET /health`` for the database, on a throw-away schema of its own (its relay
 seals and publishes whatever its schema holds). Ids are unique per test;
 nothing is cleaned up.
+
+Tokens are obtained the real way (``system.token(org)``): the first time an org is named,
+the test makes it an ES384 key pair and registers it as a payer with that public JWKS (the
+gateway's file-backed payer registry in the key directory); each call signs a fresh client
+assertion and POSTs it to ``/oauth/token``.
 """
 import uuid
 from types import SimpleNamespace
@@ -18,7 +23,8 @@ from nameko.testing.utils import find_free_port
 
 from audit.service import AuditService
 from disclosures.service import DisclosuresService
-from gateway import tokens
+from gateway import client
+from gateway.payers import FilePayerRegistry
 from gateway.service import GatewayService
 from notes.service import NotesService
 
@@ -35,6 +41,27 @@ class Http:
         return lambda path, **kw: requests.request(method.upper(), self.base + path, timeout=30, **kw)
 
 
+class Payers:
+    """Payers of one test: a key pair each, registered on first use; ``token(org)`` via /oauth/token."""
+
+    def __init__(self, key_dir, token_url):
+        self.registry = FilePayerRegistry(key_dir)
+        self.token_url = token_url
+        self.keys = {}
+
+    def register(self, org, role="insurer_health_plan"):
+        if org not in self.keys:
+            self.keys[org] = client.new_key()
+            self.registry.register(org, f"{org} (test payer)", role, client.public_jwks(self.keys[org]))
+        return self.keys[org]
+
+    def token(self, org, role="insurer_health_plan", scope=client.DEFAULT_SCOPE):
+        key = self.register(org, role)
+        status, body = client.request_token(self.token_url, org, key, scope)
+        assert status == 200, body
+        return body["access_token"]
+
+
 @pytest.fixture
 def system(runner_factory, container_factory, service_config, scratch_schema):
     """disclosures + notes + gateway (+ audit for /health) running; ``rpc(name)`` opens a standalone proxy."""
@@ -43,10 +70,11 @@ def system(runner_factory, container_factory, service_config, scratch_schema):
     container_factory(AuditService, {**service_config, "DB_SCHEMA": scratch_schema}).start()
     runner = runner_factory(cfg, DisclosuresService, NotesService, GatewayService)
     runner.start()
+    payers = Payers(cfg["KEY_DIR"], f"http://127.0.0.1:{port}/oauth/token")
     return SimpleNamespace(
         config=cfg, http=Http(f"http://127.0.0.1:{port}"), base=f"http://127.0.0.1:{port}",
         rpc=lambda name: ServiceRpcProxy(name, cfg),
-        token=lambda org, role="insurer_health_plan", ttl=300: tokens.issue_token(org, role, ttl, key_dir=cfg["KEY_DIR"]),
+        payers=payers, token_url=payers.token_url, token=payers.token,
     )
 
 

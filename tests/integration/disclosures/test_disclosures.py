@@ -10,7 +10,7 @@ import requests
 from confide import config
 from confide.envelope import NewEvent
 from confide.eventstore.store import PostgresEventStore
-from gateway import cdex, tokens
+from gateway import cdex, client, tokens
 
 _spec = importlib.util.spec_from_file_location("disclosures_it_conftest", pathlib.Path(__file__).with_name("conftest.py"))
 cf = importlib.util.module_from_spec(_spec)
@@ -122,9 +122,13 @@ class TestHttpApi:
 
     def test_401_without_with_expired_and_forged_tokens(self, system, org, tmp_path):
         assert system.http.get("/disclosure-requests/x").status_code == 401
-        expired = tokens.issue_token(org, "insurer_health_plan", 60, key_dir=system.config["KEY_DIR"],
-                                     now=datetime.now(timezone.utc) - timedelta(hours=1))
-        forged = tokens.issue_token(org, "insurer_health_plan", 60, key_dir=tmp_path / "elsewhere")
+        system.payers.register(org)
+        expired = tokens.issue_access_token(tokens.signing_key(system.config["KEY_DIR"]), client_id=org, org=org,
+                                            role="insurer_health_plan", scope=client.DEFAULT_SCOPE,
+                                            now=datetime.now(timezone.utc) - timedelta(hours=1))
+        forged = tokens.issue_access_token(tokens.signing_key(tmp_path / "elsewhere"), client_id=org, org=org,
+                                           role="insurer_health_plan", scope=client.DEFAULT_SCOPE,
+                                           now=datetime.now(timezone.utc))
         for bad in (expired, forged, "not-a-jwt"):
             reply = post(system, bad, "/disclosure-requests", {"patient_id": "P-x"})
             assert reply.status_code == 401 and reply.headers["WWW-Authenticate"].startswith("Bearer")
