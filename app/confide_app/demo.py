@@ -53,7 +53,7 @@ from typing import Optional
 
 import click
 
-from confide import config
+from confide import config, transport
 
 INSURER_ORG = "Acme Health Plan"
 INSURER_ROLE = "insurer_health_plan"
@@ -210,13 +210,16 @@ def import_notes(rpc, patients, progress, summary: DemoSummary) -> None:
     """Write and sign every note of every patient (async RPCs per patient batch)."""
     total = sum(len(p.progress_notes) + len(p.psychotherapy_notes) for p in patients)
     task = progress.add_task("writing and signing notes", total=total)
+    # Psychotherapy text crosses the broker only sealed to the notes service's transport key.
+    notes_key = rpc.notes.transport_public_key() if any(p.psychotherapy_notes for p in patients) else None
     for patient in patients:
         writes = []
         for note in patient.progress_notes:
             payload = {k: note[k] for k in ("note_id", "patient_id", "author", "content")}
             writes.append(("progress", note, rpc.notes.write_progress_note.call_async(payload)))
         for note in patient.psychotherapy_notes:
-            payload = {k: note[k] for k in ("note_id", "patient_id", "author", "session_date", "text")}
+            payload = {k: note[k] for k in ("note_id", "patient_id", "author", "session_date")}
+            payload["sealed_text"] = transport.seal_for(notes_key, note["text"])
             writes.append(("psychotherapy", note, rpc.notes.write_psychotherapy_note.call_async(payload)))
         signs = []
         for kind, note, reply in writes:
@@ -250,7 +253,10 @@ def psychotherapy_reads(rpc, patients) -> list[dict]:
     for who, requester_id in (("author", author), ("other clinician", other)):
         requester = {"id": requester_id, "role": "clinician_same_practice", "org": PRACTICE, "is_workforce": True}
         try:
-            reply = rpc.notes.read_note(note["note_id"], requester, "treatment")
+            # The text comes back sealed to this read's ephemeral key (opened only to check it opens).
+            key, reply_key = transport.ephemeral()
+            reply = transport.open_tree(key, rpc.notes.read_note(note["note_id"], requester, "treatment",
+                                                                 reply_public_key=reply_key))
             decision = reply["decision"]
             results.append({"who": who, "requester": requester_id, "note_id": note["note_id"],
                             "decision": decision["decision"], "rule": decision.get("rule") or ""})

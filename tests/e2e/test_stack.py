@@ -9,6 +9,7 @@ import pytest
 from nameko.exceptions import RemoteError
 
 from confide import config as confide_config
+from confide import transport
 from confide.eventstore.chain import load_chain_key, verify
 from confide.eventstore.store import PostgresEventStore
 from confide.keys import load_public_key
@@ -50,7 +51,8 @@ def write_notes(stack, patient):
         notes.sign_note(progress["note_id"], "clin-a")
         psych = notes.write_psychotherapy_note({
             "patient_id": patient, "author": AUTHOR, "session_date": "2026-03-02",
-            "text": f"Noticed my own impatience when she spoke about her brother. {MARKER}"})
+            "sealed_text": transport.seal_for(notes.transport_public_key(),
+                                              f"Noticed my own impatience when she spoke about her brother. {MARKER}")})
         notes.sign_note(psych["note_id"], "clin-a")
     return progress["note_id"], psych["note_id"]
 
@@ -68,7 +70,10 @@ def test_author_reads_her_psychotherapy_note_and_another_clinician_is_denied(sta
     patient = "P-" + uuid.uuid4().hex[:8]
     _, psych_id = write_notes(stack, patient)
     with stack.rpc("notes") as notes:
-        mine = notes.read_note(psych_id, ORIGINATOR, "treatment")
+        key, reply_key = transport.ephemeral()
+        sealed = notes.read_note(psych_id, ORIGINATOR, "treatment", reply_public_key=reply_key)
+        assert MARKER not in str(sealed)  # sealed on the broker
+        mine = transport.open_tree(key, sealed)
         with pytest.raises(RemoteError) as denied:
             notes.read_note(psych_id, OTHER, "treatment")
     assert mine["decision"]["decision"] == "permit" and MARKER in str(mine["note"])

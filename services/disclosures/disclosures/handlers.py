@@ -227,6 +227,31 @@ def _conclude(state, store, clock, notes) -> dict:
     return {**view_request(load_request(store, state.request_id)), "content": content}
 
 
+class ReplyKeyed:
+    """The notes proxy with the caller's ``reply_public_key`` added to every ``release_fields`` call:
+    psychotherapy text and excerpts then come back sealed to the caller's ephemeral key (this
+    service forwards the boxes, it cannot open them). Everything else is the proxy's."""
+
+    def __init__(self, notes, reply_public_key: Optional[str]):
+        self._notes = notes
+        self._reply_public_key = reply_public_key
+
+    def release_fields(self, decision_id, note_ids, request_id=None):
+        return self._notes.release_fields(decision_id, note_ids, request_id,
+                                          reply_public_key=self._reply_public_key)
+
+    def __getattr__(self, name):
+        return getattr(self._notes, name)
+
+
+def with_reply_key(notes, reply_public_key: Optional[str]):
+    """``notes`` itself without a key (a psychotherapy release is then refused by the notes
+    service), else :class:`ReplyKeyed`."""
+    if notes is None or not reply_public_key:
+        return notes
+    return ReplyKeyed(notes, reply_public_key)
+
+
 def fetch_content(notes, request: dict, decision: dict, request_id: Optional[str] = None,
                   redelivery: bool = False) -> Any:
     """Exactly the decided fields of the decided notes, from the notes service (never stored here).

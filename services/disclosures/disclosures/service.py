@@ -3,6 +3,11 @@
 Every reply is a JSON-safe dict. User errors (listed in ``expected_exceptions``)
 reach callers as nameko RemoteErrors with the domain error's class name as
 ``exc_type``; InvalidRequestError carries (message, field, messages) in ``exc_args``.
+
+``reply_public_key`` (optional, every call that can release content): the caller's ephemeral
+X25519 public key (base64), forwarded to ``notes.release_fields``; psychotherapy text and excerpts
+come back as ``{"sealed": box}`` to it and this service passes them on unopened. Without it a
+release of psychotherapy content is refused by the notes service.
 """
 from __future__ import annotations
 
@@ -48,7 +53,7 @@ class DisclosuresService:
     decision_key_dir = DecisionKeyDir()
 
     @rpc(expected_exceptions=USER_ERRORS)
-    def request_disclosure(self, payload):
+    def request_disclosure(self, payload, reply_public_key=None):
         """Record and process a disclosure request.
 
         payload: {"requester": {"id": "u-1", "role": "insurer_health_plan", "org": "Acme Health Plan",
@@ -61,32 +66,35 @@ class DisclosuresService:
         data = load(schemas.RequestDisclosureSchema(), payload)
         data["request_id"] = str(data["request_id"]) if data.get("request_id") else None
         cmd = commands.RequestDisclosure(**data)
+        notes = handlers.with_reply_key(self.notes, reply_public_key)
         return _case_errors(lambda: handlers.request_disclosure(
-            cmd, self.store, self.clock, self.notes, key_dir=self.decision_key_dir))
+            cmd, self.store, self.clock, notes, key_dir=self.decision_key_dir))
 
     @rpc(expected_exceptions=USER_ERRORS)
-    def verify_requester(self, payload):
+    def verify_requester(self, payload, reply_public_key=None):
         """Release a held request once identity/authority is verified (164.514(h)).
 
         payload: {"request_id": "...", "verified_by": "staff-7", "method": "photo id"} → request view.
         """
         cmd = commands.VerifyRequester(**load(schemas.VerifyRequesterSchema(), payload))
+        notes = handlers.with_reply_key(self.notes, reply_public_key)
         return _case_errors(lambda: handlers.verify_requester(
-            cmd, self.store, self.clock, self.notes, key_dir=self.decision_key_dir))
+            cmd, self.store, self.clock, notes, key_dir=self.decision_key_dir))
 
     @rpc(expected_exceptions=USER_ERRORS)
-    def get_disclosure_request(self, request_id, org=None, include_content=False):
+    def get_disclosure_request(self, request_id, org=None, include_content=False, reply_public_key=None):
         """The request view; ``org`` restricts to that requester org (else DisclosureRequestNotFoundError);
         ``include_content`` re-fetches released fields under the recorded decision."""
-        notes = self.notes if include_content else None
+        notes = handlers.with_reply_key(self.notes, reply_public_key) if include_content else None
         return handlers.get_disclosure_request(str(request_id), self.store, org=org, notes=notes)
 
     @rpc(expected_exceptions=USER_ERRORS)
-    def resume_request(self, request_id):
+    def resume_request(self, request_id, reply_public_key=None):
         """Carry on a request left ``requested``/``verified``/``decided`` (a crash, or the notes service
         unavailable) → request view. Raises InvalidTransitionError for one on hold or finished."""
+        notes = handlers.with_reply_key(self.notes, reply_public_key)
         return _case_errors(lambda: handlers.resume_request(
-            str(request_id), self.store, self.clock, self.notes, key_dir=self.decision_key_dir))
+            str(request_id), self.store, self.clock, notes, key_dir=self.decision_key_dir))
 
     @rpc(expected_exceptions=USER_ERRORS)
     def record_authorization(self, authorization, received_at=None):

@@ -7,6 +7,10 @@ assertion put in the worker's context data for the RPCs) → load the body with 
 body is valid) → one RPC to ``disclosures`` (nameko RpcProxy: one proxy per
 worker green thread) → dump the reply. Error bodies are
 ``{"error": ..., "field": ..., "messages": {...}}``.
+
+Psychotherapy content crosses the broker only sealed: each request makes an ephemeral X25519 key
+pair (:func:`confide.transport.ephemeral`), passes its public half as ``reply_public_key`` and
+opens the sealed parts of the reply (:func:`_opened`) just before answering over HTTPS.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from nameko.rpc import RpcProxy
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
-from confide import validation
+from confide import transport, validation
 from gateway import cdex, schemas
 from gateway.dependencies import HealthProbe, Smart
 from gateway.errors import InvalidBody, MalformedJSON, RequestNotFound, error_reply
@@ -115,6 +119,11 @@ def _requester(access) -> dict:
     return {"id": access.client_id, "role": access.role, "org": access.org, "identity_verified": True}
 
 
+def _opened(key, view: dict) -> dict:
+    """``view`` with every ``{"sealed": box}`` of its content opened by this request's private key."""
+    return transport.open_tree(key, view)
+
+
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -181,7 +190,8 @@ class GatewayService:
                    "note_kind": data["note_kind"], "authorization_id": data["authorization_id"],
                    "date_from": _iso(data["date_from"]), "date_to": _iso(data["date_to"]),
                    "channel": {"standard": "json", "claim": data["claim_id"]}}
-        view = self.disclosures.request_disclosure(payload)
+        key, reply_key = transport.ephemeral()
+        view = _opened(key, self.disclosures.request_disclosure(payload, reply_public_key=reply_key))
         return _json(201, schemas.reply_from_view(view))
 
     @http("GET", "/disclosure-requests/<path:request_id>")
@@ -189,8 +199,9 @@ class GatewayService:
     def get_disclosure_request(self, request, request_id):
         """→ 200 DisclosureRequest (with released content), 404 for another org's id."""
         access = self.smart.authenticate(request.headers.get("Authorization"), "DisclosureRequest", "read")
-        view = self.disclosures.get_disclosure_request(_request_id(request_id), org=access.org,
-                                                       include_content=True)
+        key, reply_key = transport.ephemeral()
+        view = _opened(key, self.disclosures.get_disclosure_request(_request_id(request_id), org=access.org,
+                                                                    include_content=True, reply_public_key=reply_key))
         return _json(200, schemas.reply_from_view(view))
 
     @http("POST", "/fhir/Task")
@@ -209,41 +220,46 @@ class GatewayService:
         mapped = cdex.map_task(task, access.role, org=access.org)
         request_id = cdex.request_id_for(access.org, task)
         payload = {"requester": _requester(access), **mapped, "request_id": request_id}
-        existing = self._existing_request(request_id, access.org) if request_id else None
+        key, reply_key = transport.ephemeral()
+        existing = self._existing_request(request_id, access.org, key, reply_key) if request_id else None
         if existing is None:
             try:
-                view = self.disclosures.request_disclosure(payload)
+                view = _opened(key, self.disclosures.request_disclosure(payload, reply_public_key=reply_key))
                 return _json(201, cdex.task_from_view(view), "application/fhir+json")
             except RemoteError as exc:
                 if exc.exc_type != "DisclosureRequestExistsError":
                     raise
-            existing = self._existing_request(request_id, access.org)  # a concurrent retry won
+            existing = self._existing_request(request_id, access.org, key, reply_key)  # a concurrent retry won
         conflict = [k for k in ("patient_id", "note_kind", "purpose") if existing.get(k) != mapped[k]]
         if conflict:
             return _json(409, {"error": f"Task {task.get('id') or ''} was already sent asking for another "
                                         f"{conflict[0]}", "field": "id", "messages": {"id": [conflict[0]]}})
         return _json(200, cdex.task_from_view(existing), "application/fhir+json")
 
-    def _existing_request(self, request_id: str, org: str):
-        """The view of ``request_id`` made by ``org`` (finished if a crash left it half-way), or None."""
+    def _existing_request(self, request_id: str, org: str, key, reply_key: str):
+        """The view of ``request_id`` made by ``org`` (finished if a crash left it half-way), or None;
+        sealed content opened with this request's ``key``."""
         try:
-            view = self.disclosures.get_disclosure_request(request_id, org=org, include_content=True)
+            view = self.disclosures.get_disclosure_request(request_id, org=org, include_content=True,
+                                                           reply_public_key=reply_key)
         except RequestNotFound:
             return None
         if view["status"] in ("requested", "verified", "decided"):
             try:
-                view = self.disclosures.resume_request(request_id)
+                view = self.disclosures.resume_request(request_id, reply_public_key=reply_key)
             except RemoteError:  # another worker is carrying it on right now (its append won)
-                view = self.disclosures.get_disclosure_request(request_id, org=org, include_content=True)
-        return view
+                view = self.disclosures.get_disclosure_request(request_id, org=org, include_content=True,
+                                                               reply_public_key=reply_key)
+        return _opened(key, view)
 
     @http("GET", "/fhir/Task/<path:request_id>")
     @endpoint
     def get_task(self, request, request_id):
         """→ 200 Task (requested/on-hold/accepted/rejected/completed), 404 for another org's id."""
         access = self.smart.authenticate(request.headers.get("Authorization"), "Task", "read")
-        view = self.disclosures.get_disclosure_request(_request_id(request_id), org=access.org,
-                                                       include_content=True)
+        key, reply_key = transport.ephemeral()
+        view = _opened(key, self.disclosures.get_disclosure_request(_request_id(request_id), org=access.org,
+                                                                    include_content=True, reply_public_key=reply_key))
         return _json(200, cdex.task_from_view(view), "application/fhir+json")
 
 

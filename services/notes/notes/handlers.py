@@ -26,6 +26,7 @@ from notes.domain import errors
 from notes.domain import model as m
 from notes.domain.events import AccessDecided, ContentReleased, Event, from_stored
 from notes.schemas import dump_content
+from notes.wire import Sealer
 
 log = logging.getLogger(__name__)
 
@@ -235,16 +236,19 @@ def _deny(d: AccessDecided) -> errors.AccessDeniedError:
 # -- reading -----------------------------------------------------------------------------
 
 def read_note(store, keyring, engine, clock, payload: dict, *, key_dir) -> dict:
-    """Decide, record, then release what the decision allows. Raises AccessDeniedError, NoteNotFoundError."""
+    """Decide, record, then release what the decision allows; psychotherapy text and excerpts only
+    sealed to ``payload["reply_public_key"]`` (without one such a read raises ValidationError naming
+    it, after the decision is recorded and before anything leaves). Raises AccessDeniedError,
+    NoteNotFoundError."""
     state, recorded = load_note(store, payload["note_id"])
     decided = decide_access(store, engine, clock, state, payload["requester"], payload["purpose"],
                             exception_claimed=payload["exception_claimed"], request_id=payload["request_id"],
                             key_dir=key_dir)
     if decided.decision not in PERMITS:
         raise _deny(decided)
-    view = views.note_view(state, recorded, keyring, payload["presentation"])
-    return {"decision": _decision_reply(decided),
-            "note": views.released_for_read(view, state, recorded, keyring, decided)}
+    seal = Sealer(payload.get("reply_public_key"), decided.decision_id)
+    note = views.released_for_read(state, recorded, keyring, decided, payload["presentation"], seal)
+    return {"decision": _decision_reply(decided), "note": note}
 
 
 def list_notes(store, engine, clock, payload: dict, *, key_dir) -> dict:
@@ -270,6 +274,9 @@ def release_fields(store, keyring, clock, payload: dict, *, key_dir) -> dict:
     """Exactly the ``fields_released`` of a recorded, sealed permit decision, for the notes it names,
     as they stood at its ``decided_at``; ``ContentReleased`` (names only) is appended to the
     decision's stream before anything is returned (if it cannot be recorded, nothing is).
+    Psychotherapy excerpts (and text, for ``full_note``) leave only sealed to
+    ``payload["reply_public_key"]``; without one such a release raises ValidationError naming it
+    and nothing is recorded as released or returned.
 
     Raises AccessDeniedError when no such decision exists, its seal is missing or wrong, it does
     not permit, it names none of / not this note, or a note is not about its patient.
@@ -288,6 +295,7 @@ def release_fields(store, keyring, clock, payload: dict, *, key_dir) -> dict:
         views.check_named(decision, note_id)
     decided_fields = list(decision.get("fields_released") or [])
     out, released = [], []
+    seal = Sealer(payload.get("reply_public_key"), str(payload["decision_id"]))
     for note_id in payload["note_ids"]:
         try:
             state, recorded = load_note(store, note_id, as_of=as_of)
@@ -296,7 +304,7 @@ def release_fields(store, keyring, clock, payload: dict, *, key_dir) -> dict:
                 f"decision {payload['decision_id']}: note {note_id} was not on file when it was decided; "
                 "nothing released", payload["decision_id"], decision.get("rule")) from None
         views.check_patient(decision, state)
-        fields = views.release(state, recorded, keyring, decided_fields)
+        fields = views.release(state, recorded, keyring, decided_fields, seal)
         released += [name for name in fields if name not in released]
         out.append({"note_id": note_id, "kind": state.kind, "fields": fields,
                     "withheld": views.withheld(state, decided_fields)})

@@ -107,8 +107,17 @@ def psychotherapy_note(patient_id, session_date="2026-02-10"):
             "session_date": session_date, "text": "Synthetic process impressions for a test session."}
 
 
+def sealed_note(notes, payload):
+    """A psychotherapy-note payload with its ``text`` sealed to the notes transport key (as a front door does)."""
+    from confide import transport
+
+    payload = dict(payload)
+    payload["sealed_text"] = transport.seal_for(notes.transport_public_key(), payload.pop("text"))
+    return payload
+
+
 def write_note(system, payload, kind="progress"):
     with system.rpc("notes") as notes:
         if kind == "progress":
             return notes.write_progress_note(payload)["note_id"]
-        return notes.write_psychotherapy_note(payload)["note_id"]
+        return notes.write_psychotherapy_note(sealed_note(notes, payload))["note_id"]

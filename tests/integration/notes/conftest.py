@@ -8,10 +8,14 @@ the event store is the shared test database, so every test uses fresh ids
 import uuid
 
 import pytest
+from nameko.testing.services import entrypoint_hook
 
+from confide import transport
 from notes.service import NotesService
 
 MARKER_PREFIX = "PSYMARKER"
+# A requesting session's reply key: read_note / release_fields seal psychotherapy text to it.
+READER_KEY, READER_PUB = transport.ephemeral()
 
 
 @pytest.fixture
@@ -46,3 +50,14 @@ def progress_content(**overrides):
     }
     content.update(overrides)
     return content
+
+
+def seal_to(container, text):
+    """``text`` sealed, as a front door does, to the running service's transport public key."""
+    with entrypoint_hook(container, "transport_public_key") as hook:
+        return transport.seal_for(hook(), text)
+
+
+def opened(reply):
+    """A reply with its sealed parts opened by the requesting session (``READER_KEY``)."""
+    return transport.open_tree(READER_KEY, reply)

@@ -9,7 +9,7 @@ from confide.envelope import NewEvent
 from confide.keys import seal_decision
 from notes.domain import errors
 
-from .conftest import author, progress_content
+from .conftest import author, progress_content, seal_to
 
 OTHER = {"id": "C-B", "role": "clinician_same_practice", "org": "Northside"}
 
@@ -90,6 +90,10 @@ def test_lone_surrogates_in_psychotherapy_text_are_a_validation_error(notes_cont
     with pytest.raises(errors.ValidationError, match="^text: .*surrogate"):
         call(notes_container, "write_psychotherapy_note", {
             "patient_id": patient_id, "author": author(), "session_date": "2026-05-01", "text": "ok \ud800 then"})
-    with pytest.raises(errors.ValidationError, match="^text: .*surrogate"):
+    with pytest.raises(errors.ValidationError, match="^sealed_text: .*surrogate"):
         call(notes_container, "lint_text", "\udfff")
+    with pytest.raises(errors.ValidationError, match="^sealed_text: must not contain NUL"):  # checked once opened
+        call(notes_container, "write_psychotherapy_note", {
+            "patient_id": patient_id, "author": author(), "session_date": "2026-05-01",
+            "sealed_text": seal_to(notes_container, "ok \x00 then")})
     assert pg_store.find_streams_by_patient(patient_id, "PsychotherapyNoteDrafted") == []

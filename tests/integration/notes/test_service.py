@@ -10,7 +10,7 @@ from confide.testing.polling import wait_for
 from notes.domain import errors
 from notes.service import NotesService
 
-from .conftest import author, progress_content
+from .conftest import READER_PUB, author, opened, progress_content, seal_to
 
 AUTHOR = {"id": "C-A", "role": "originator_clinician", "org": "Northside"}
 OTHER = {"id": "C-B", "role": "clinician_same_practice", "org": "Northside"}
@@ -47,14 +47,16 @@ def wait_visible(pg_store, patient_id, note_ids, timeout=15.0):
 
 def psych_note(container, patient_id, text):
     return call(container, "write_psychotherapy_note", {
-        "patient_id": patient_id, "author": author(), "session_date": "2026-05-01", "text": text})
+        "patient_id": patient_id, "author": author(), "session_date": "2026-05-01",
+        "sealed_text": seal_to(container, text)})
 
 
 def test_author_reads_her_psychotherapy_note_permitted_and_recorded(notes_container, pg_store, patient_id, marker):
     text = f"She spoke about the lake house. {marker}"
     note_id = psych_note(notes_container, patient_id, text)["note_id"]
-    reply = call(notes_container, "read_note", note_id, AUTHOR, "treatment")
-    assert reply["note"]["text"] == text
+    reply = call(notes_container, "read_note", note_id, AUTHOR, "treatment", reply_public_key=READER_PUB)
+    assert marker not in json.dumps(reply)  # sealed on the wire
+    assert opened(reply)["note"]["text"] == text
     recorded = decision(pg_store, reply["decision"]["decision_id"])
     assert recorded.type == "AccessDecided" and recorded.stream_version == 0
     assert recorded.data["decision"] == "permit" and recorded.data["originator_id"] == "C-A"
@@ -141,7 +143,7 @@ def test_bad_input_names_the_field_and_writes_nothing(notes_container, pg_store,
 
 def test_lint_and_findings_reply(notes_container, patient_id):
     text = "Pt reports low mood, poor sleep and anhedonia. PHQ-9 score 14."
-    linted = call(notes_container, "lint_text", text)
+    linted = call(notes_container, "lint_text", seal_to(notes_container, text))
     assert {f["category"] for f in linted["findings"]} == {"summary_symptoms", "clinical_test_results"}
     written = psych_note(notes_container, patient_id, text)
     assert written["findings"] == linted["findings"]

@@ -49,7 +49,21 @@ def test_errors_name_the_field(override, field):
 def test_missing_required_fields_are_named():
     with pytest.raises(ValidationError) as info:
         s.load(s.WritePsychotherapyNoteSchema, {"author": author()})
-    assert {"patient_id", "session_date", "text"} <= set(info.value.fields)
+    assert {"patient_id", "session_date", "sealed_text"} <= set(info.value.fields)
+
+
+@pytest.mark.parametrize("schema", ["WritePsychotherapyNoteSchema", "ReviseNoteSchema", "LintTextSchema"])
+def test_plaintext_psychotherapy_text_is_refused_naming_the_field(schema):
+    with pytest.raises(ValidationError, match="^text: psychotherapy text is not accepted in the clear") as info:
+        s.load(getattr(s, schema), {"text": "she spoke of the lake house"})
+    assert "sealed_text" in str(info.value) and "text" in info.value.fields
+
+
+def test_a_reply_key_must_be_an_x25519_public_key():
+    with pytest.raises(ValidationError, match="^reply_public_key: not an X25519 public key"):
+        s.load(s.ReleaseFieldsSchema, {"decision_id": "0" * 8 + "-0000-0000-0000-" + "0" * 12,
+                                       "note_ids": ["0" * 8 + "-0000-0000-0000-" + "0" * 12],
+                                       "reply_public_key": "c2hvcnQ="})
 
 
 def test_unknown_fields_refused():
@@ -95,5 +109,12 @@ def test_lone_surrogates_are_a_validation_error_naming_the_field(schema, payload
 
 
 def test_a_paired_surrogate_escape_is_ordinary_text():
+    from confide import transport
+    from notes import wire
+
+    key, pub = transport.ephemeral()
     text = "mood \U0001F600 better"  # an astral character is one code point, not a lone surrogate
-    assert s.load(s.LintTextSchema, {"text": text})["text"] == text
+    box = s.load(s.LintTextSchema, {"sealed_text": transport.seal_for(pub, text)})["sealed_text"]
+    assert wire.open_text(key, box) == text
+    with pytest.raises(ValidationError, match="^sealed_text: must not contain NUL"):
+        wire.open_text(key, transport.seal_for(pub, "a\x00b"))  # the opened text is checked as text fields are
