@@ -110,7 +110,7 @@ def keys():
 
 @keys.command("init")
 def keys_init():
-    """Create the chain key and the audit signing key pair if missing."""
+    """Create the chain, decision, audit-signing, assertion and service keys if missing."""
     from confide.keys import ensure_keys
 
     made = ensure_keys(config.key_dir())
