@@ -104,7 +104,7 @@ class Identity(DependencyProvider):
         self.verifier = IdentityVerifier(
             service=self.container.service_name, user_keys=load_trusted_assertion_keys(key_dir),
             service_keys=load_service_public_keys(key_dir), store=self.store, clock=self.clock,
-            ttl_seconds=float(cfg.get(IDENTITY_CACHE_TTL_KEY) or DEFAULT_TTL_SECONDS))
+            ttl_seconds=float(cfg.get(IDENTITY_CACHE_TTL_KEY, DEFAULT_TTL_SECONDS)))
 
     def _close(self):
         if self._given_store is None and getattr(self, "store", None) is not None:
