@@ -152,11 +152,15 @@ class DirectoryService:
     def record_sign_in_event(self, event):
         """The ``web`` service only. ``event``: {type: SignedIn|SignInFailed|AccountLockedOut|SignedOut|
         SessionTimedOut|SessionRevoked, ...its fields} -> {type, at}. SessionRevoked also needs the
-        revoking member's assertion (``by`` is taken from it)."""
+        revoking member's assertion (``by`` is taken from it): the session's own member or a practice_admin."""
         self.identity.calling_service("web")
         payload = s.load_sign_in_event(event)
-        by = self.identity.principal().subject if payload["type"] == "SessionRevoked" else None
+        by = self._revoker(payload["member_id"]) if payload["type"] == "SessionRevoked" else None
         return handlers.record_sign_in_event(self.store, self.clock, payload, by)
+
+    def _revoker(self, member_id) -> str:
+        principal = self.identity.principal()
+        return principal.subject if principal.subject == member_id else self._by(ADMIN)
 
     @rpc(expected_exceptions=USER_ERRORS)
     def record_access_attempt_refused(self, attempt):

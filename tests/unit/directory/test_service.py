@@ -124,3 +124,17 @@ def test_every_entrypoint_lists_the_identity_errors():
         for ep in getattr(getattr(DirectoryService, name), "nameko_entrypoints", ()):
             if isinstance(ep, Rpc):
                 assert NotAuthenticatedError in ep.expected_exceptions and NotAuthorizedError in ep.expected_exceptions
+
+
+def test_session_revoked_by_its_member_or_an_admin(env):
+    call, as_member, as_service, store = env
+    call(svc=as_service("cli")).enrol_first_admin({"member_id": "M-A", "name": "Ada", "credentials": "MBA"})
+    call(as_member("M-A", "practice_admin")).enrol_member(
+        {"member_id": "C-1", "name": "Bo", "credentials": "LCSW", "roles": ["clinician"]})
+    web = as_service("web")
+    revoke = {"type": "SessionRevoked", "session_id": "S-9", "member_id": "M-A"}
+    with pytest.raises(NotAuthorizedError, match="practice_admin"):
+        call(as_member("C-1", "clinician"), web).record_sign_in_event(revoke)
+    call(as_member("C-1", "clinician"), web).record_sign_in_event({**revoke, "member_id": "C-1"})
+    call(as_member("M-A", "practice_admin"), web).record_sign_in_event(revoke)
+    assert [r.data["by"] for r in store.read_category("signIn")] == ["C-1", "M-A"]
