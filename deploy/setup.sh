@@ -52,7 +52,7 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$SRC_HASH" ]; then
   : > "$PIPLOG"
   pip_q -r requirements.lock
   pip_q --no-deps -e shared $(for d in services/*/; do [ -f "$d/pyproject.toml" ] && printf -- '-e %s ' "$d"; done) -e app
-  .venv/bin/python -c 'import nameko, psycopg, confide_app.cli, notes.service, disclosures.service, audit.service, gateway.service' \
+  .venv/bin/python -c 'import nameko, psycopg, confide_app.cli, notes.service, disclosures.service, audit.service, gateway.service, directory.service' \
     || { log "ERROR: the installed packages do not import (see $PIPLOG)"; exit 1; }
   echo "$SRC_HASH" > "$STAMP"
 fi

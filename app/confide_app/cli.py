@@ -3,7 +3,8 @@
     confide decide FILE          decide case files with the HIPAA engine (JSON out)
     confide lint FILE            164.501 content lint of one note's text (JSON out)
     confide demo                 the shipped real data through the running stack
-    confide run                  start the four services (one prefixed log stream)
+    confide run                  start the five services (one prefixed log stream)
+    confide directory ...        workforce, patients, payers (acts with a minted assertion)
     confide audit verify|replay|seal|prove|check|...
     confide db install           roles, database, schema (set-up)
     confide broker declare       exchanges and queues (set-up)
@@ -61,6 +62,7 @@ def _unavailable(name: str, exc: Exception) -> click.Command:
         "demo": "confide_app.demo:demo",
         "run": "confide_app.supervisor:run",
         "payers": "confide_app.payers_cli:payers",
+        "directory": "confide_app.directory_cli:directory",
     },
 )
 def main():
@@ -110,7 +112,7 @@ def keys():
 
 @keys.command("init")
 def keys_init():
-    """Create the chain key and the audit signing key pair if missing."""
+    """Create the chain, decision, audit-signing, assertion and service keys if missing."""
     from confide.keys import ensure_keys
 
     made = ensure_keys(config.key_dir())

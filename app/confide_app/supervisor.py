@@ -1,4 +1,4 @@
-"""``confide run``: the four services in the foreground, one log stream, Ctrl-C stops them all.
+"""``confide run``: the five services in the foreground, one log stream, Ctrl-C stops them all.
 
 Each service runs as ``nameko run --config services/<name>/config.yml <name>.service``;
 every line it prints is prefixed with its name. If one service exits, the
@@ -17,8 +17,8 @@ import click
 
 from confide import config
 
-SERVICES = ("notes", "disclosures", "audit", "gateway")
-COLOURS = {"notes": "cyan", "disclosures": "magenta", "audit": "yellow", "gateway": "green"}
+SERVICES = ("directory", "notes", "disclosures", "audit", "gateway")
+COLOURS = {"directory": "blue", "notes": "cyan", "disclosures": "magenta", "audit": "yellow", "gateway": "green"}
 
 
 def _pump(name: str, stream, width: int) -> None:
@@ -30,7 +30,7 @@ def _pump(name: str, stream, width: int) -> None:
 @click.command()
 @click.option("--only", multiple=True, type=click.Choice(SERVICES), help="start only these services")
 def run(only):
-    """Start notes, disclosures, audit and gateway; Ctrl-C stops them all."""
+    """Start directory, notes, disclosures, audit and gateway; Ctrl-C stops them all."""
     names = only or SERVICES
     nameko = os.path.join(os.path.dirname(sys.executable), "nameko")
     # Library deprecation notices (eventlet, pkg_resources) are not operators' news.

@@ -9,7 +9,9 @@
   decision the notes service will release content under.
 - ``notes-transport.key`` / ``notes-transport.pub``: the notes service's X25519 key pair; callers
   seal psychotherapy text to the ``.pub`` before it crosses the broker (:mod:`confide.transport`).
-Files are created with mode 0600 (the public key 0644).
+- ``identity-assertion.key`` / ``.pub`` and ``service-keys/<name>.key`` / ``.pub``: the front
+  door's assertion pair and each service's own pair (:mod:`confide.identity.keys`).
+Files are created with mode 0600 (the public keys 0644).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from pathlib import Path
 from confide import signing, transport
 from confide.envelope import canonical_json
 from confide.eventstore.chain import CHAIN_KEY_FILE
+from confide.identity.keys import ensure_assertion_keys, ensure_service_keys
 
 DECISION_KEY_FILE = "decision.key"
 SEAL_FIELD = "seal"
@@ -54,6 +57,8 @@ def ensure_keys(key_dir: Path) -> list[str]:
         made += [signing.PRIVATE_KEY_FILENAME, signing.PUBLIC_KEY_FILENAME]
     if transport.ensure_transport_key(key_dir):
         made += [transport.PRIVATE_KEY_FILE, transport.PUBLIC_KEY_FILE]
+    made += ensure_assertion_keys(key_dir)
+    made += ensure_service_keys(key_dir)
     return made
 
 
