@@ -399,7 +399,7 @@ def run_demo(gateway: str, amqp_uri: str, schema: str, data_dir: Path, limit: Op
     summary = DemoSummary()
     check_health(gateway)
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-    from nameko.standalone.rpc import ClusterRpcProxy
+    from confide.rpc import ClusterRpcProxy
 
     console.print(f"[green]✓[/] stack is up at {gateway}")
 
@@ -421,7 +421,8 @@ def run_demo(gateway: str, amqp_uri: str, schema: str, data_dir: Path, limit: Op
             tokens[org] = issue_token(org, INSURER_ROLE, ttl=3600, key_dir=config.key_dir())
         return tokens[org]
 
-    with ClusterRpcProxy({"AMQP_URI": amqp_uri, "serializer": "json"}, timeout=timeout) as rpc:
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri, "AMQP_SSL": config.amqp_ssl(), "serializer": "json"}, client="cli",
+                         timeout=timeout) as rpc:
         with _progress(console) as progress:
             import_notes(rpc, patients, progress, summary)
         new = summary.progress_notes + summary.psychotherapy_notes - summary.already_on_file

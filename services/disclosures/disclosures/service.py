@@ -6,11 +6,10 @@ reach callers as nameko RemoteErrors with the domain error's class name as
 """
 from __future__ import annotations
 
-from nameko.rpc import RpcProxy, rpc
-
 from confide import validation
 from confide.eventstore.provider import EventStore
 from confide.providers import Clock, DecisionKeyDir
+from confide.rpc import RpcProxy, rpc
 from disclosures import handlers, schemas
 from disclosures.domain import commands, errors
 

@@ -7,10 +7,9 @@ tooling that records call arguments (tracers, loggers) redacts them.
 """
 from __future__ import annotations
 
-from nameko.rpc import rpc
-
 from confide.eventstore.provider import EventStore
 from confide.providers import DecisionKeyDir
+from confide.rpc import rpc
 from confide.timestamps import now_utc
 from notes import handlers
 from notes import schemas as s
