@@ -4,6 +4,7 @@ Events published before a queue exists are lost, so every exchange and queue
 is declared by ``declare_topology`` during set-up (and by tests for their own
 vhost), before the relay publishes its first event.
 
+- ``nameko-rpc`` (topic, durable): nameko's RPC requests and replies.
 - ``confide.events`` (topic, durable): every stored event, routing key = event type.
 - ``audit.events`` (quorum queue bound with ``#``): the audit service's feed.
   A handler failure rejects with requeue; RabbitMQ counts deliveries and after
@@ -20,6 +21,9 @@ from kombu import Connection, Exchange, Producer, Queue
 
 EVENTS_EXCHANGE = Exchange("confide.events", type="topic", durable=True)
 DLX_EXCHANGE = Exchange("confide.dlx", type="direct", durable=True)
+# nameko's RPC exchange (nameko.rpc.get_rpc_exchange): declared at set-up too, so the
+# topic permissions on it apply from the first publish.
+RPC_EXCHANGE = Exchange("nameko-rpc", type="topic", durable=True)
 DELIVERY_LIMIT = 5
 
 AUDIT_QUEUE_NAME = "audit.events"
@@ -60,7 +64,7 @@ def declare_topology(amqp_uri: str, ssl: dict | None = None) -> None:
     """
     with Connection(amqp_uri, connect_timeout=5, ssl=ssl or False) as conn:
         channel = conn.channel()
-        for exchange in (EVENTS_EXCHANGE, DLX_EXCHANGE):
+        for exchange in (EVENTS_EXCHANGE, DLX_EXCHANGE, RPC_EXCHANGE):
             exchange(channel).declare()
         for queue in (audit_dlq(), audit_queue()):
             queue(channel).declare()
@@ -220,7 +224,7 @@ class ConfirmingPublisher:
 # is the caller's reply-queue uuid). Nobody gets ``amq.default``: publishing to the
 # default exchange would reach any queue by name, around the topic permissions.
 
-RPC_EXCHANGE_NAME = "nameko-rpc"
+RPC_EXCHANGE_NAME = RPC_EXCHANGE.name
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 RPC_SERVERS = ("notes", "disclosures", "audit", "directory")  # have @rpc entrypoints: queue rpc-<name>
 
@@ -261,14 +265,16 @@ def topic_permissions(user: str) -> dict[str, str]:
     """Topic permissions of ``user`` on ``nameko-rpc``.
 
     write: the routing keys it may publish: its RPC calls, and (RPC servers) replies,
-    whose routing key is a reply-queue uuid. read: the binding keys of its own queues
-    (``<user>.*`` and its reply uuids) — RabbitMQ checks these on AMQP 0-9-1 binds
-    only if it enforces topic read permissions there (see tests/security/test_broker.py).
+    whose routing key is the caller's reply key ``<caller>-<uuid>`` (confide.rpc).
+    read: the binding keys of its own queues (``<user>.*``, ``<user>-<uuid>``).
+    RabbitMQ 3.10 checks both on AMQP 0-9-1: write on basic.publish, read on
+    queue.bind (tests/security/test_broker.py), so no user can bind a queue of its
+    own to another service's requests or another user's replies.
     """
     write = list(RPC_CALLS[user])
     if user in RPC_SERVERS:
-        write.append(_UUID)
-    read = [_UUID] + ([rf"{user}\.\*"] if user in RPC_SERVERS else [])
+        write.append(rf"[a-z]+-{_UUID}")  # replies, to any caller's reply key
+    read = [rf"{user}-{_UUID}"] + ([rf"{user}\.\*"] if user in RPC_SERVERS else [])
     return {"exchange": RPC_EXCHANGE_NAME, "write": _alt(write), "read": _alt(read)}
 
 

@@ -19,7 +19,10 @@ everywhere it answers or makes an RPC call:
 - ``ServiceRpcProxy`` / ``ClusterRpcProxy`` (standalone clients: ``cli``,
   ``web``, tests) do the same, and name the reply queue after the client
   (``rpc.reply-<client>-<uuid>``, nameko says ``standalone_rpc_proxy``), so the
-  broker permissions of each client user can be limited to its own queues.
+  broker permissions of each client user can be limited to its own queues;
+- every reply queue is bound with ``<owner>-<uuid>`` (nameko: the bare uuid), so
+  RabbitMQ's topic read permission (checked on queue.bind) stops one user from
+  binding a queue of its own to another user's replies.
 
 Trade-off: an exclusive reply queue dies with its connection, so a reply that
 arrives while the caller is reconnecting is dropped (RabbitMQ returns nothing
@@ -86,7 +89,9 @@ def _setup_reply_queue(listener) -> None:
     The queue is built before registering with the consumer, which declares it.
     """
     reply_uuid = uuid.uuid4()
-    listener.routing_key = str(reply_uuid)
+    # nameko binds with the bare uuid; Confide prefixes the owner, so the topic read
+    # permission lets each broker user bind only its own reply keys (confide.broker).
+    listener.routing_key = f"{listener.container.service_name}-{reply_uuid}"
     listener.queue = Queue(
         _rpc.RPC_REPLY_QUEUE_TEMPLATE.format(listener.container.service_name, reply_uuid),
         exchange=_rpc.get_rpc_exchange(listener.container.config), routing_key=listener.routing_key,
