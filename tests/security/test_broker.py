@@ -296,7 +296,7 @@ def test_control_stock_nameko_keeps_a_dead_callers_reply_on_disk(rabbit_config, 
 
 # --- AMQP over TLS (a node of its own) -------------------------------------------------
 
-def test_amqp_over_tls_with_the_set_up_ca(tmp_path):
+def test_amqp_over_tls_with_the_set_up_ca(tmp_path, monkeypatch):
     sys.path.insert(0, str(HERE))
     from tls_node import TlsNode
 
@@ -308,8 +308,12 @@ def test_amqp_over_tls_with_the_set_up_ca(tmp_path):
     try:
         node.start()
         url = f"amqps://confide_tls:confide_tls@localhost:{node.tls_port}/"
-        trusted = {"ca_certs": str(paths["ca"]), "cert_reqs": ssl.CERT_REQUIRED, "server_hostname": "localhost"}
-        with Connection(url, ssl=trusted, connect_timeout=5) as conn:
+        # the services' way: CONFIDE_AMQP_URI + CONFIDE_AMQP_CA → config.amqp_ssl() (nameko's AMQP_SSL)
+        monkeypatch.setenv(config.AMQP_URI_KEY, url)
+        monkeypatch.setenv(config.AMQP_CA_KEY, str(paths["ca"]))
+        trusted = config.amqp_ssl()
+        assert trusted == {"ca_certs": str(paths["ca"]), "cert_reqs": ssl.CERT_REQUIRED}
+        with Connection(config.amqp_uri("cli"), ssl=trusted, connect_timeout=5) as conn:
             conn.connect()
             assert conn.connection.transport.sock.version() in ("TLSv1.2", "TLSv1.3")
         with pytest.raises(ssl.SSLCertVerificationError):  # a client that does not trust the CA
