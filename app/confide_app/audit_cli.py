@@ -252,7 +252,7 @@ def dlq_list():
     """Print the dead-lettered events (type, global position, event id)."""
     from confide.dlq import peek
 
-    messages = peek(config.amqp_uri())
+    messages = peek(config.amqp_uri('audit'))
     for msg in messages:
         body = msg if isinstance(msg, dict) else {}
         click.echo(f"{body.get('global_position', '?'):>10}  {str(body.get('type', '?')):<28} "
@@ -265,4 +265,4 @@ def dlq_replay():
     """Move every dead-lettered message back to the audit queue (handlers are idempotent)."""
     from confide.dlq import replay_all
 
-    click.echo(f"replayed {replay_all(config.amqp_uri())} messages to audit.events")
+    click.echo(f"replayed {replay_all(config.amqp_uri('audit'))} messages to audit.events")

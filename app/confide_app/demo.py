@@ -316,7 +316,7 @@ def payer_tokens(gateway: str):
         if org not in keys:
             keys[org] = client.new_key()
             if payers.registry_kind(kind) == payers.DIRECTORY:
-                from nameko.standalone.rpc import ClusterRpcProxy
+                from confide.rpc import ClusterRpcProxy
 
                 with ClusterRpcProxy({"AMQP_URI": config.amqp_uri(), "serializer": "json"}, timeout=30) as rpc:
                     payers.make_registry(kind, directory=rpc.directory).register(
@@ -449,7 +449,7 @@ def run_demo(gateway: str, amqp_uri: str, schema: str, data_dir: Path, limit: Op
     summary = DemoSummary()
     check_health(gateway)
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-    from nameko.standalone.rpc import ClusterRpcProxy
+    from confide.rpc import ClusterRpcProxy
 
     console.print(f"[green]✓[/] stack is up at {gateway}")
 
@@ -464,7 +464,8 @@ def run_demo(gateway: str, amqp_uri: str, schema: str, data_dir: Path, limit: Op
 
     token_for = payer_tokens(gateway)
 
-    with ClusterRpcProxy({"AMQP_URI": amqp_uri, "serializer": "json"}, timeout=timeout) as rpc:
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri, "AMQP_SSL": config.amqp_ssl(), "serializer": "json"}, client="cli",
+                         timeout=timeout) as rpc:
         with _progress(console) as progress:
             import_notes(rpc, patients, progress, summary)
         new = summary.progress_notes + summary.psychotherapy_notes - summary.already_on_file

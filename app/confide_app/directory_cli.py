@@ -28,9 +28,9 @@ def _service_assertion() -> str | None:
 
 def _call(method: str, *args, assertion: str | None = None, service: str | None = None, timeout: float = 30):
     from nameko.exceptions import RemoteError
-    from nameko.standalone.rpc import ClusterRpcProxy
 
     from confide.identity.provider import identity_context
+    from confide.rpc import ClusterRpcProxy
 
     context = identity_context(assertion, service)
     try:

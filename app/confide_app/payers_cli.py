@@ -34,7 +34,7 @@ def _registry(kind: str | None, key_dir: str | None):
 
     kind = payers.registry_kind(kind or os.environ.get(payers.REGISTRY_ENV_KEY))
     if kind == payers.DIRECTORY:
-        from nameko.standalone.rpc import ClusterRpcProxy
+        from confide.rpc import ClusterRpcProxy
 
         with ClusterRpcProxy({"AMQP_URI": config.amqp_uri(), "serializer": "json"}, timeout=30) as rpc:
             yield payers.make_registry(kind, directory=rpc.directory)

@@ -1,6 +1,8 @@
 """``confide run``: the five services in the foreground, one log stream, Ctrl-C stops them all.
 
-Each service runs as ``nameko run --config services/<name>/config.yml <name>.service``;
+Each service runs as ``nameko run --config services/<name>/config.yml <name>.service``,
+connecting to RabbitMQ as its own user (``CONFIDE_AMQP_URI_<NAME>``, from
+``confide.config.amqp_uri(name)``);
 every line it prints is prefixed with its name. If one service exits, the
 others are stopped and the command exits non-zero.
 """
@@ -37,6 +39,17 @@ def run(only):
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": "ignore"}
     env.setdefault(config.KEY_DIR_KEY, str(config.key_dir()))
     env.setdefault(config.CHECKPOINT_DIR_KEY, str(config.checkpoint_dir()))
+    # Each service connects to RabbitMQ as its own user (its config.yml reads CONFIDE_AMQP_URI_<NAME>).
+    try:
+        for name in names:
+            env.setdefault(config.amqp_uri_key(name), config.amqp_uri(name))
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    ssl = config.amqp_ssl()
+    if ssl is not None:
+        import json
+
+        env.setdefault("CONFIDE_AMQP_SSL", json.dumps(ssl))
     width = max(map(len, names))
     procs = {}
     for name in names:

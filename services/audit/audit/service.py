@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 
 from nameko.messaging import consume
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from audit import queries
@@ -24,6 +23,7 @@ from audit.dependencies import Relay
 from audit.replay import apply_event
 from confide.broker import audit_queue
 from confide.eventstore.provider import EventStore
+from confide.rpc import rpc
 
 log = logging.getLogger(__name__)
 HEALTH_TIMEOUT = 2  # seconds for the database to answer the health RPC's ping

@@ -5,12 +5,11 @@ is the class name); a refusal is NotAuthenticatedError / NotAuthorizedError, rec
 """
 from __future__ import annotations
 
-from nameko.rpc import rpc
-
 from confide.eventstore.provider import EventStore
 from confide.identity.errors import NotAuthenticatedError, NotAuthorizedError
 from confide.identity.provider import Identity
 from confide.identity.roles import WORKFORCE_ROLES
+from confide.rpc import rpc
 from confide.timestamps import now_utc
 from directory import handlers
 from directory import schemas as s

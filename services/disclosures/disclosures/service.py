@@ -11,11 +11,10 @@ release of psychotherapy content is refused by the notes service.
 """
 from __future__ import annotations
 
-from nameko.rpc import RpcProxy, rpc
-
 from confide import validation
 from confide.eventstore.provider import EventStore
 from confide.providers import Clock, DecisionKeyDir
+from confide.rpc import RpcProxy, rpc
 from disclosures import handlers, schemas
 from disclosures.domain import commands, errors
 

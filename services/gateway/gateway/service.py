@@ -21,11 +21,11 @@ from functools import wraps
 
 import eventlet
 from nameko.exceptions import RemoteError
-from nameko.rpc import RpcProxy
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from confide import transport, validation
+from confide.rpc import RpcProxy
 from gateway import cdex, schemas
 from gateway.dependencies import HealthProbe, Smart
 from gateway.errors import InvalidBody, MalformedJSON, RequestNotFound, error_reply

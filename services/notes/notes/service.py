@@ -12,11 +12,10 @@ Psychotherapy text crosses the broker only in libsodium sealed boxes (:mod:`note
 """
 from __future__ import annotations
 
-from nameko.rpc import rpc
-
 from confide import transport
 from confide.eventstore.provider import EventStore
 from confide.providers import DecisionKeyDir
+from confide.rpc import rpc
 from confide.timestamps import now_utc
 from notes import handlers, wire
 from notes import schemas as s
