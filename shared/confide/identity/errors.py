@@ -33,9 +33,12 @@ class NotAuthorizedError(IdentityError):
     method does not accept, or a payload naming a requester."""
 
 
-#: Payload members that would let a caller name who is asking (identity rides the call, never the payload).
+#: Payload members that would let a caller name who is asking or acting (identity rides the call, never
+#: the payload): docs/identity.md, "The RPC surface once every service verifies who is asking".
 REQUESTER_KEYS = frozenset({"requester", "requester_id", "requested_by", "requester_role", "acting_as",
-                            "on_behalf_of", "principal", "caller", "user", "user_id", "as_user"})
+                            "on_behalf_of", "principal", "caller", "user", "user_id", "as_user",
+                            "author", "author_id", "signed_by", "revised_by", "cosigned_by", "decided_by",
+                            "verified_by", "revoked_by"})
 
 
 def require(principal: Principal, *roles: str) -> Principal:

@@ -242,6 +242,11 @@ class CallIdentity:
                 f"service {service.subject} may not call this (only {', '.join(names)})"), service)
         return service
 
+    def refuse(self, reason: str) -> NotAuthorizedError:
+        """A NotAuthorizedError for a refusal the service itself decides (e.g. "not the note's author"),
+        recorded like the gate's own; the caller raises it."""
+        return self._refuse(NotAuthorizedError(reason), self._principal)  # type: ignore[return-value]
+
     def refuse_requester_in_payload(self, payload: Any) -> None:
         """Raise NotAuthorizedError (recorded) when ``payload`` names a requester."""
         try:
