@@ -331,6 +331,9 @@ def _cosign(s: Note, cmd: c.CosignNote) -> list[e.Event]:
 
 def _addendum_decide(s: Note, cmd: c.AddAddendum) -> list[e.Event]:
     _require_signed(s, "an addendum")
+    if cmd.author_id not in (s.author_id, s.supervisor_id):
+        raise errors.NotAuthorError(
+            f"only the author of note {s.note_id} or the author's supervisor on it may add an addendum")
     if any(a.addendum_id == cmd.addendum_id for a in s.addenda):
         raise errors.ValidationError("addendum_id: already used on this note", {"addendum_id": ["already used"]})
     if s.kind == PSYCHOTHERAPY:
