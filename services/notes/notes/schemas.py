@@ -2,6 +2,11 @@
 
 Every load error names the field (nested ones with dots, e.g. ``content.cpt_code``);
 :func:`load` turns marshmallow's error into the domain ValidationError.
+
+No schema has a field naming who acts (author, signed_by, requester, ...): who is asking is the
+call's verified principal (docs/identity.md); the service refuses such a field before loading.
+Patient, supervisor and request ids are brought to their one canonical form
+(:func:`confide.identity.ids.normalise_id`): a look-alike (U+200B, U+202E, ...) is refused.
 """
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from marshmallow import Schema, fields, pre_load, validate, validates_schema
 from marshmallow import ValidationError as MarshmallowValidationError
 
 from confide import transport, validation
-from confide.hipaa.schemas import RequesterFactsSchema
+from confide.identity.ids import InvalidIdentifierError, normalise_id
 from notes.domain.errors import ValidationError
 from notes.domain.model import DENIAL_GROUNDS
 from notes.wire import PLAINTEXT_REFUSED
@@ -29,7 +34,6 @@ RISK_LEVELS = ("none", "low", "moderate", "high", "imminent")
 PRESENTATIONS = ("soap", "dap", "birp")
 
 _text = lambda **kw: fields.String(validate=validate.Length(max=20000), **kw)  # noqa: E731
-_id = lambda **kw: fields.String(validate=validate.Length(min=1, max=128), **kw)  # noqa: E731
 _new_id = lambda: str(uuid.uuid4())  # noqa: E731
 _int = lambda **kw: fields.Integer(strict=True, **kw)  # noqa: E731  (5.5, "5" and true are not scores)
 MAX_MEDICATIONS = 50
@@ -44,6 +48,19 @@ def _x25519_public_key(value: str) -> None:
         raise MarshmallowValidationError(f"not an X25519 public key in base64 ({exc})") from None
 
 
+class CanonicalId(fields.String):
+    """An identifier in its one canonical form (NFC; invisible, bidi and other look-alike characters
+    refused, never stripped: :func:`confide.identity.ids.normalise_id`)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return normalise_id(text, attr or "id")
+        except InvalidIdentifierError as exc:
+            raise MarshmallowValidationError(exc.reason) from None
+
+
+_canonical_id = lambda **kw: CanonicalId(validate=validate.Length(min=1, max=128), **kw)  # noqa: E731
 _sealed_text = lambda **kw: fields.String(validate=validate.Length(min=1, max=MAX_SEALED), **kw)  # noqa: E731
 _reply_key = lambda: fields.String(load_default=None, allow_none=True, validate=_x25519_public_key)  # noqa: E731
 
@@ -117,52 +134,36 @@ class ProgressNoteContentSchema(Schema):
             raise MarshmallowValidationError("must be after start_time", field_name="stop_time")
 
 
-class AuthorSchema(Schema):
-    id = _id(required=True)
-    role = fields.String(required=True, validate=validate.OneOf(AUTHOR_ROLES))
-    credentials = fields.String(load_default="", validate=validate.Length(max=200))
-
-
-class RequesterSchema(RequesterFactsSchema):
-    """Who asks. ``is_originator`` is accepted but discarded: the service computes it."""
-
-    id = _id(required=True)
-    role = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    org = fields.String(load_default="")
-
-
 class WriteProgressNoteSchema(Schema):
+    """The author is the caller (the service adds ``author{id, role, credentials}`` from the principal
+    and the directory)."""
+
     note_id = fields.UUID(load_default=_new_id)
-    patient_id = _id(required=True)
-    author = fields.Nested(AuthorSchema, required=True)
-    supervisor_id = _id(load_default=None, allow_none=True)
+    patient_id = _canonical_id(required=True)
+    supervisor_id = _canonical_id(load_default=None, allow_none=True)
     content = fields.Nested(ProgressNoteContentSchema, required=True)
 
 
 class WritePsychotherapyNoteSchema(_NoPlaintext):
     note_id = fields.UUID(load_default=_new_id)
-    patient_id = _id(required=True)
-    author = fields.Nested(AuthorSchema, required=True)
-    supervisor_id = _id(load_default=None, allow_none=True)
+    patient_id = _canonical_id(required=True)
+    supervisor_id = _canonical_id(load_default=None, allow_none=True)
     session_date = fields.Date(required=True)
     sealed_text = _sealed_text(required=True)
 
 
 class ReviseNoteSchema(_NoPlaintext):
     note_id = fields.UUID(required=True)
-    revised_by = _id(required=True)
     content = fields.Nested(ProgressNoteContentSchema, load_default=None, allow_none=True)
     sealed_text = _sealed_text(load_default=None, allow_none=True)
 
 
 class SignNoteSchema(Schema):
     note_id = fields.UUID(required=True)
-    signed_by = _id(required=True)
 
 
 class CosignNoteSchema(Schema):
     note_id = fields.UUID(required=True)
-    cosigned_by = _id(required=True)
 
 
 class AddAddendumSchema(Schema):
@@ -171,7 +172,6 @@ class AddAddendumSchema(Schema):
 
     note_id = fields.UUID(required=True)
     addendum_id = fields.UUID(load_default=_new_id)
-    author_id = _id(required=True)
     text = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100000))
     sealed_text = _sealed_text(load_default=None, allow_none=True)
 
@@ -185,7 +185,6 @@ class AddAddendumSchema(Schema):
 class RequestAmendmentSchema(Schema):
     note_id = fields.UUID(required=True)
     amendment_id = fields.UUID(load_default=_new_id)
-    patient_id = _id(required=True)
     requested_change = fields.String(required=True, validate=validate.Length(min=1, max=20000))
     reason = fields.String(required=True, validate=validate.Length(min=1, max=20000))
 
@@ -193,14 +192,12 @@ class RequestAmendmentSchema(Schema):
 class AcceptAmendmentSchema(Schema):
     note_id = fields.UUID(required=True)
     amendment_id = fields.UUID(required=True)
-    decided_by = _id(required=True)
     content = fields.Nested(ProgressNoteContentSchema, required=True)
 
 
 class DenyAmendmentSchema(Schema):
     note_id = fields.UUID(required=True)
     amendment_id = fields.UUID(required=True)
-    decided_by = _id(required=True)
     ground = fields.String(required=True, validate=validate.OneOf(sorted(DENIAL_GROUNDS)))
     denial_statement = fields.String(required=True, validate=validate.Length(min=1, max=20000))
 
@@ -213,18 +210,16 @@ class AppendDisagreementSchema(Schema):
 
 class ReadNoteSchema(Schema):
     note_id = fields.UUID(required=True)
-    requester = fields.Nested(RequesterSchema, required=True)
     purpose = fields.String(required=True, validate=validate.OneOf(PURPOSES))
     presentation = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(PRESENTATIONS))
     exception_claimed = fields.String(load_default=None, allow_none=True)
-    request_id = fields.String(load_default=None, allow_none=True)
+    request_id = _canonical_id(load_default=None, allow_none=True)
     # The requesting session's ephemeral X25519 public key: psychotherapy text leaves sealed to it.
     reply_public_key = _reply_key()
 
 
 class ListNotesSchema(Schema):
-    patient_id = _id(required=True)
-    requester = fields.Nested(RequesterSchema, required=True)
+    patient_id = _canonical_id(required=True)
     purpose = fields.String(required=True, validate=validate.OneOf(PURPOSES))
     exception_claimed = fields.String(load_default=None, allow_none=True)
 
@@ -237,14 +232,13 @@ class ReleaseFieldsSchema(Schema):
     decision_id = fields.UUID(required=True)
     note_ids = fields.List(fields.UUID(), required=True, validate=validate.Length(min=1))
     # The disclosure request the decision was made for (None: a read decision of this service).
-    request_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=128))
+    request_id = _canonical_id(load_default=None, allow_none=True)
     reply_public_key = _reply_key()
 
 
 class RequestRecordAccessSchema(Schema):
     request_id = fields.UUID(load_default=_new_id)
-    patient_id = _id(required=True)
-    requested_by = _id(required=True)
+    patient_id = _canonical_id(required=True)
 
 
 class ExtendRecordAccessSchema(Schema):
@@ -254,7 +248,6 @@ class ExtendRecordAccessSchema(Schema):
 
 class ExportDesignatedRecordSetSchema(Schema):
     request_id = fields.UUID(required=True)
-    requester = fields.Nested(RequesterSchema, required=True)
 
 
 def load(schema_cls: type[Schema], payload) -> dict:

@@ -40,22 +40,22 @@ def patient():
 
 
 def write_progress(store, clock, patient_id, **content):
-    payload = s.load(s.WriteProgressNoteSchema, {"patient_id": patient_id, "author": author(),
-                                                 "content": progress_content(**content)})
-    return h.write_progress_note(store, clock, payload)
+    # The service adds ``author`` from the verified principal after loading the payload.
+    payload = s.load(s.WriteProgressNoteSchema, {"patient_id": patient_id, "content": progress_content(**content)})
+    return h.write_progress_note(store, clock, {**payload, "author": author()})
 
 
 def write_psych(store, keyring, clock, patient_id, text=PSYCH_TEXT):
-    payload = s.load(s.WritePsychotherapyNoteSchema, {"patient_id": patient_id, "author": author(),
-                                                      "session_date": "2026-05-01",
+    payload = s.load(s.WritePsychotherapyNoteSchema, {"patient_id": patient_id, "session_date": "2026-05-01",
                                                       "sealed_text": transport.seal_for(NOTES_PUB, text)})
-    return h.write_psychotherapy_note(store, keyring, clock, lint, opened(payload))
+    return h.write_psychotherapy_note(store, keyring, clock, lint, opened({**payload, "author": author()}))
 
 
 def read(store, keyring, clock, note_id, requester, purpose="treatment", presentation=None, reply_key=READER_PUB):
     """read_note as a requesting session: sends its reply key, opens the sealed parts of the reply."""
-    payload = s.load(s.ReadNoteSchema, {"note_id": note_id, "requester": requester, "purpose": purpose,
-                                        "presentation": presentation, "reply_public_key": reply_key})
+    # The service adds ``requester`` (requester_for(principal)) after loading the payload.
+    payload = {**s.load(s.ReadNoteSchema, {"note_id": note_id, "purpose": purpose, "presentation": presentation,
+                                           "reply_public_key": reply_key}), "requester": requester}
     ensure_decision_key(keyring.key_dir)
     return transport.open_tree(READER_KEY, h.read_note(store, keyring, engine, clock, payload,
                                                        key_dir=keyring.key_dir))
@@ -110,13 +110,13 @@ class TestPsychotherapyNote:
 
     def test_revise_and_addendum_stay_readable(self, store, keyring, clock):
         note_id = write_psych(store, keyring, clock, patient())["note_id"]
-        h.revise_note(store, keyring, clock, lint, opened(s.load(s.ReviseNoteSchema, {
-            "note_id": note_id, "revised_by": "C-A", "sealed_text": transport.seal_for(NOTES_PUB, "second version")})))
+        h.revise_note(store, keyring, clock, lint, opened({**s.load(s.ReviseNoteSchema, {
+            "note_id": note_id, "sealed_text": transport.seal_for(NOTES_PUB, "second version")}), "revised_by": "C-A"}))
         h.sign_note(store, clock, {"note_id": note_id, "signed_by": "C-A"})
         with pytest.raises(errors.NoteSignedError):
             h.revise_note(store, keyring, clock, lint, {"note_id": note_id, "revised_by": "C-A", "text": "x"})
-        h.add_addendum(store, keyring, clock, lint, opened(s.load(s.AddAddendumSchema, {
-            "note_id": note_id, "author_id": "C-A", "sealed_text": transport.seal_for(NOTES_PUB, "later thought")})))
+        h.add_addendum(store, keyring, clock, lint, opened({**s.load(s.AddAddendumSchema, {
+            "note_id": note_id, "sealed_text": transport.seal_for(NOTES_PUB, "later thought")}), "author_id": "C-A"}))
         note = read(store, keyring, clock, note_id, AUTHOR)["note"]
         assert note["text"] == "second version" and note["addenda"][0]["text"] == "later thought"
         assert note["revision"] == 2 and note["status"] == "signed"
@@ -165,9 +165,9 @@ class TestProgressNote:
         assert store.read_all() == []
 
     def test_trainee_cosign(self, store, clock):
-        payload = s.load(s.WriteProgressNoteSchema, {"patient_id": "P", "author": author("T-1", "trainee"),
-                                                     "supervisor_id": "S-1", "content": progress_content()})
-        note_id = h.write_progress_note(store, clock, payload)["note_id"]
+        payload = s.load(s.WriteProgressNoteSchema, {"patient_id": "P", "supervisor_id": "S-1",
+                                                     "content": progress_content()})
+        note_id = h.write_progress_note(store, clock, {**payload, "author": author("T-1", "trainee")})["note_id"]
         assert h.sign_note(store, clock, {"note_id": note_id, "signed_by": "T-1"})["events"] == ["ProgressNoteSigned"]
         assert h.cosign_note(store, clock, {"note_id": note_id, "cosigned_by": "S-1"})["events"] == [
             "ProgressNoteCosigned"]
@@ -199,7 +199,8 @@ def test_list_notes_records_every_decision_and_omits_denied(store, keyring, cloc
     write_psych(store, keyring, clock, pid, PLAIN_TEXT)
     reply = h.list_notes(store, engine, clock, {"patient_id": pid, "requester": OTHER, "purpose": "treatment",
                                                 "exception_claimed": None}, key_dir=key_dir)
-    assert [n["note_id"] for n in reply["notes"]] == [progress_id] and reply["withheld"] == 1
+    assert [n["note_id"] for n in reply["notes"]] == [progress_id]
+    assert set(reply) == {"patient_id", "notes"}  # nothing about the omitted note, not even a count
     assert sorted(d.data["decision"] for d in decisions(store)) == ["deny", "permit"]
     assert all(verify_decision(key_dir, d.data, d.data["seal"]) for d in decisions(store))
 
