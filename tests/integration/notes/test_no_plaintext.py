@@ -23,47 +23,46 @@ from nameko.testing.services import entrypoint_hook
 from confide import config, transport
 from confide.broker import EVENTS_EXCHANGE, ConfirmingPublisher
 from confide.relay import OutboxRelay
+from confide.testing.identities import Identities
 from notes.service import NotesService
 
-from .conftest import READER_PUB, author, opened
+from .conftest import READER_PUB, opened, unique
 
-AUTHOR = {"id": "C-A", "role": "originator_clinician", "org": "Northside"}
 TEST_DB = "confide_test"
 
 
-def call(container, name, *args, **kwargs):
-    with entrypoint_hook(container, name) as hook:
-        return hook(*args, **kwargs)
+def hooked(container, person):
+    """An RPC caller through nameko's entrypoint hook (in process, no broker), as ``person``."""
+    def call(name, *args, **kwargs):
+        with entrypoint_hook(container, name, context_data=person.context()) as hook:
+            return hook(*args, **kwargs)
+    return call
 
 
-def hooked(container):
-    """An RPC caller through nameko's entrypoint hook (in process, no broker)."""
-    return lambda name, *args, **kwargs: call(container, name, *args, **kwargs)
-
-
-def write_everything(rpc, patient_id, marker, note_id=None):
-    """Draft, revise, sign, addendum, lint, read back: every path that carries text. ``rpc`` is a
-    container (called through its entrypoint hook) or ``(name, *args, **kwargs) -> reply``."""
-    rpc = hooked(rpc) if not callable(rpc) else rpc
+def write_everything(rpc, person, patient_id, marker, note_id=None):
+    """Draft, revise, sign, addendum, lint, read back as ``person`` (the author): every path that
+    carries text. ``rpc`` is a container (called through its entrypoint hook) or
+    ``(name, *args, **kwargs) -> reply`` (carrying ``person``'s assertion)."""
+    rpc = hooked(rpc, person) if not callable(rpc) else rpc
     notes_key = rpc("transport_public_key")
     seal = lambda text: transport.seal_for(notes_key, text)  # noqa: E731
     text = f"She spoke about the lake house. {marker}. Pt reports low mood, poor sleep and anhedonia."
     note_id = rpc("write_psychotherapy_note", {
-        "note_id": note_id or str(uuid.uuid4()), "patient_id": patient_id, "author": author(),
+        "note_id": note_id or str(uuid.uuid4()), "patient_id": patient_id,
         "session_date": "2026-05-01", "sealed_text": seal(text)})["note_id"]
-    rpc("revise_note", note_id, "C-A", sealed_text=seal(f"{text} Revised {marker}. PHQ-9 score 14."))
-    rpc("sign_note", note_id, "C-A")
-    rpc("add_addendum", note_id, "C-A", sealed_text=seal(f"Addendum {marker}"))
+    rpc("revise_note", note_id, sealed_text=seal(f"{text} Revised {marker}. PHQ-9 score 14."))
+    rpc("sign_note", note_id)
+    rpc("add_addendum", note_id, sealed_text=seal(f"Addendum {marker}"))
     rpc("lint_text", seal(f"lint {marker}"))
-    reply = rpc("read_note", note_id, AUTHOR, "treatment", reply_public_key=READER_PUB)
+    reply = rpc("read_note", note_id, "treatment", reply_public_key=READER_PUB)
     assert marker not in json.dumps(reply)  # sealed on the way out
     note = opened(reply)["note"]
     assert marker in note["text"] and marker in note["addenda"][0]["text"]  # the text exists, sealed
     return note_id
 
 
-def test_database_dump_holds_no_psychotherapy_text(notes_container, patient_id, marker):
-    note_id = write_everything(notes_container, patient_id, marker)
+def test_database_dump_holds_no_psychotherapy_text(notes_container, patient_id, marker, clinician):
+    note_id = write_everything(notes_container, clinician, patient_id, marker)
     admin = config.with_dbname(config.admin_dsn(), TEST_DB)
     dump = subprocess.run(["pg_dump", "--dbname", admin, "--data-only"], check=True, capture_output=True,
                           text=True, timeout=300).stdout
@@ -72,27 +71,30 @@ def test_database_dump_holds_no_psychotherapy_text(notes_container, patient_id, 
     assert "lake house" not in dump
 
 
-def test_logs_hold_no_psychotherapy_text(notes_container, patient_id, marker, caplog):
+def test_logs_hold_no_psychotherapy_text(notes_container, patient_id, marker, caplog, clinician):
     caplog.set_level(logging.DEBUG)
-    note_id = write_everything(notes_container, patient_id, marker)
+    note_id = write_everything(notes_container, clinician, patient_id, marker)
     logged = caplog.text + "".join(repr(r.args) for r in caplog.records)
     assert f"psychotherapyNote-{note_id}" in logged  # logs carry stream names
     assert marker not in logged and "lake house" not in logged
 
 
 def test_broker_messages_hold_no_psychotherapy_text(container_factory, service_config, scratch_schema,
-                                                    test_db_dsn, patient_id, marker):
-    # A scratch schema holds only this test's events; the relay publishes all of them.
+                                                    test_db_dsn, marker):
+    from confide.eventstore.store import PostgresEventStore
+
+    # A scratch schema holds only this test's events; the relay publishes all of them. Its directory
+    # (the identity gate reads it there) holds this test's clinician and patient.
+    store = PostgresEventStore(test_db_dsn, schema=scratch_schema, pool_size=2)
+    people = Identities(store, service_config["KEY_DIR"])
+    clinician, patient_id = people.member(unique("C-A"), "clinician"), people.patient(unique("P")).subject
     container = container_factory(NotesService, {**service_config, "DB_SCHEMA": scratch_schema})
     container.start()
-    note_id = write_everything(container, patient_id, marker)
+    note_id = write_everything(container, clinician, patient_id, marker)
     amqp_uri = service_config["AMQP_URI"]
     inspect = Queue("notes.test.inspect", exchange=EVENTS_EXCHANGE, routing_key="#", durable=False)
     with Connection(amqp_uri) as conn:
         inspect(conn.channel()).declare()
-    from confide.eventstore.store import PostgresEventStore
-
-    store = PostgresEventStore(test_db_dsn, schema=scratch_schema, pool_size=2)
     publisher = ConfirmingPublisher(amqp_uri)
     psych_stream = f"psychotherapyNote-{note_id}"
     want = len(store.read_stream(psych_stream))  # read_stream is not held back by the visibility frontier
@@ -188,7 +190,7 @@ def drain_raw(amqp_uri, queue, timeout=5):
 
 
 def test_rpc_request_and_reply_bodies_and_the_broker_disk_hold_no_psychotherapy_text(
-        notes_container, service_config, patient_id, marker):
+        notes_container, service_config, patient_id, marker, clinician):
     amqp_uri = service_config["AMQP_URI"]
     # Bound with "#" to the RPC exchange: every request (routing key notes.<method>) and every reply
     # (nameko publishes replies to the same exchange, routing key = the caller's reply_to).
@@ -198,8 +200,9 @@ def test_rpc_request_and_reply_bodies_and_the_broker_disk_hold_no_psychotherapy_
     with Connection(amqp_uri) as conn:
         tap(conn.channel()).declare()
     note_id = str(uuid.uuid4())
-    with ServiceRpcProxy("notes", service_config) as notes:
-        write_everything(lambda name, *a, **k: getattr(notes, name)(*a, **k), patient_id, marker, note_id)
+    with ServiceRpcProxy("notes", service_config, context_data=clinician.context()) as notes:
+        write_everything(lambda name, *a, **k: getattr(notes, name)(*a, **k), clinician, patient_id, marker,
+                         note_id)
 
     # The broker's disk, while the tapped messages are still queued (persisted). Positive control:
     # the note id, which every request after the first carries in the clear.
