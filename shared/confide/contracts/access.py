@@ -40,6 +40,7 @@ class AccessDecided(Event):
     seal: Optional[str] = None  # HMAC-SHA256 under decision.key (confide.keys.seal_decision)
     note_ids: list = field(default_factory=list)  # every note it covers (the notes service's
     # release check, notes.views.named_notes, is the one reading of which notes a decision names)
+    decided_for: Optional[dict] = None  # decision_identity(principal): subject, session, amr, auth_time, acting service
 
 
 @dataclass(frozen=True)
