@@ -180,7 +180,8 @@ class GatewayService:
     def create_disclosure_request(self, request):
         """{"patient_id": "P-001", "note_kind": "progress", "date_from": "2026-01-01",
         "date_to": "2026-03-31", "claim_id": "C-9"} → 201 DisclosureRequest."""
-        access = self.smart.authenticate(request.headers.get("Authorization"), "DisclosureRequest", "write")
+        # Who is asking: the payer's assertion authenticate() puts in this worker's context data.
+        self.smart.authenticate(request.headers.get("Authorization"), "DisclosureRequest", "write")
         data = _load(schemas.DisclosureRequestBodySchema(), _body(request))
         payload = {"patient_id": data["patient_id"], "purpose": data["purpose"],
                    "note_kind": data["note_kind"], "authorization_id": data["authorization_id"],
@@ -194,7 +195,8 @@ class GatewayService:
     @endpoint
     def get_disclosure_request(self, request, request_id):
         """→ 200 DisclosureRequest (with released content), 404 for another org's id."""
-        access = self.smart.authenticate(request.headers.get("Authorization"), "DisclosureRequest", "read")
+        # Who is asking: the payer's assertion authenticate() puts in this worker's context data.
+        self.smart.authenticate(request.headers.get("Authorization"), "DisclosureRequest", "read")
         key, reply_key = transport.ephemeral()
         view = _opened(key, self.disclosures.get_disclosure_request(_request_id(request_id), include_content=True,
                                                                     reply_public_key=reply_key))
@@ -253,7 +255,8 @@ class GatewayService:
     @endpoint
     def get_task(self, request, request_id):
         """→ 200 Task (requested/on-hold/accepted/rejected/completed), 404 for another org's id."""
-        access = self.smart.authenticate(request.headers.get("Authorization"), "Task", "read")
+        # Who is asking: the payer's assertion authenticate() puts in this worker's context data.
+        self.smart.authenticate(request.headers.get("Authorization"), "Task", "read")
         key, reply_key = transport.ephemeral()
         view = _opened(key, self.disclosures.get_disclosure_request(_request_id(request_id), include_content=True,
                                                                     reply_public_key=reply_key))
