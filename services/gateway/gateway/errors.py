@@ -1,7 +1,7 @@
 """Remote errors of the disclosures service re-raised as local types, and the HTTP error table."""
 from __future__ import annotations
 
-from nameko.exceptions import registry
+from nameko.exceptions import RemoteError, registry
 
 from gateway.cdex import TaskMappingError
 from gateway.tokens import InsufficientScope, TokenError
@@ -57,6 +57,12 @@ def error_reply(exc: Exception) -> tuple[int, dict] | None:
         return 422, {"error": str(exc), "field": exc.field, "messages": exc.messages}
     if isinstance(exc, TaskMappingError):
         return 422, {"error": exc.message, "field": exc.field, "messages": {exc.field: [exc.message]}}
+    if isinstance(exc, RemoteError) and exc.exc_type == "NotAuthenticatedError":
+        # The payer's assertion did not verify at the service (e.g. expired mid-request): as a bad token.
+        return 401, {"error": "not authenticated", "field": None, "messages": {}}
+    if isinstance(exc, RemoteError) and exc.exc_type == "NotAuthorizedError":
+        # The identity gate refused the payer (deactivated in the directory, ...); its reason stays in its log.
+        return 403, {"error": "not authorized", "field": None, "messages": {}}
     if isinstance(exc, RemoteInvalidRequest):
         return 422, {"error": str(exc.args[0]) if exc.args else "invalid request", "field": exc.field,
                      "messages": exc.messages or {}}

@@ -2,7 +2,9 @@
 
 Payers get an access token from ``POST /oauth/token`` (SMART Backend Services, ``gateway.smart``).
 Each API request: authenticate the bearer access token (its org, scope, and the payer's identity
-assertion put in the worker's context data for the RPCs) → load the body with a schema
+assertion put in the worker's context data for the RPCs: that assertion is who is asking, so no
+payload names a requester and the disclosures service shows a payer only its own org's requests)
+→ load the body with a schema
 (400 malformed JSON, 422 naming the field; nothing is recorded until the whole
 body is valid) → one RPC to ``disclosures`` (nameko RpcProxy: one proxy per
 worker green thread) → dump the reply. Error bodies are
@@ -113,12 +115,6 @@ def _load(schema, body: dict) -> dict:
         raise InvalidBody(exc.field, exc.messages) from None
 
 
-def _requester(access) -> dict:
-    # The token was issued to this organisation after it proved possession of a key it registered
-    # with the practice (164.514(h)), so a valid token counts as verification.
-    return {"id": access.client_id, "role": access.role, "org": access.org, "identity_verified": True}
-
-
 def _opened(key, view: dict) -> dict:
     """``view`` with every ``{"sealed": box}`` of its content opened by this request's private key."""
     return transport.open_tree(key, view)
@@ -184,9 +180,10 @@ class GatewayService:
     def create_disclosure_request(self, request):
         """{"patient_id": "P-001", "note_kind": "progress", "date_from": "2026-01-01",
         "date_to": "2026-03-31", "claim_id": "C-9"} → 201 DisclosureRequest."""
-        access = self.smart.authenticate(request.headers.get("Authorization"), "DisclosureRequest", "write")
+        # Who is asking: the payer's assertion authenticate() puts in this worker's context data.
+        self.smart.authenticate(request.headers.get("Authorization"), "DisclosureRequest", "write")
         data = _load(schemas.DisclosureRequestBodySchema(), _body(request))
-        payload = {"requester": _requester(access), "patient_id": data["patient_id"], "purpose": data["purpose"],
+        payload = {"patient_id": data["patient_id"], "purpose": data["purpose"],
                    "note_kind": data["note_kind"], "authorization_id": data["authorization_id"],
                    "date_from": _iso(data["date_from"]), "date_to": _iso(data["date_to"]),
                    "channel": {"standard": "json", "claim": data["claim_id"]}}
@@ -198,10 +195,11 @@ class GatewayService:
     @endpoint
     def get_disclosure_request(self, request, request_id):
         """→ 200 DisclosureRequest (with released content), 404 for another org's id."""
-        access = self.smart.authenticate(request.headers.get("Authorization"), "DisclosureRequest", "read")
+        # Who is asking: the payer's assertion authenticate() puts in this worker's context data.
+        self.smart.authenticate(request.headers.get("Authorization"), "DisclosureRequest", "read")
         key, reply_key = transport.ephemeral()
-        view = _opened(key, self.disclosures.get_disclosure_request(_request_id(request_id), org=access.org,
-                                                                    include_content=True, reply_public_key=reply_key))
+        view = _opened(key, self.disclosures.get_disclosure_request(_request_id(request_id), include_content=True,
+                                                                    reply_public_key=reply_key))
         return _json(200, schemas.reply_from_view(view))
 
     @http("POST", "/fhir/Task")
@@ -219,9 +217,9 @@ class GatewayService:
         _load(schemas.FhirTaskSchema(), task)
         mapped = cdex.map_task(task, access.role, org=access.org)
         request_id = cdex.request_id_for(access.org, task)
-        payload = {"requester": _requester(access), **mapped, "request_id": request_id}
+        payload = {**mapped, "request_id": request_id}
         key, reply_key = transport.ephemeral()
-        existing = self._existing_request(request_id, access.org, key, reply_key) if request_id else None
+        existing = self._existing_request(request_id, key, reply_key) if request_id else None
         if existing is None:
             try:
                 view = _opened(key, self.disclosures.request_disclosure(payload, reply_public_key=reply_key))
@@ -229,18 +227,19 @@ class GatewayService:
             except RemoteError as exc:
                 if exc.exc_type != "DisclosureRequestExistsError":
                     raise
-            existing = self._existing_request(request_id, access.org, key, reply_key)  # a concurrent retry won
+            existing = self._existing_request(request_id, key, reply_key)  # a concurrent retry won
         conflict = [k for k in ("patient_id", "note_kind", "purpose") if existing.get(k) != mapped[k]]
         if conflict:
             return _json(409, {"error": f"Task {task.get('id') or ''} was already sent asking for another "
                                         f"{conflict[0]}", "field": "id", "messages": {"id": [conflict[0]]}})
         return _json(200, cdex.task_from_view(existing), "application/fhir+json")
 
-    def _existing_request(self, request_id: str, org: str, key, reply_key: str):
-        """The view of ``request_id`` made by ``org`` (finished if a crash left it half-way), or None;
-        sealed content opened with this request's ``key``."""
+    def _existing_request(self, request_id: str, key, reply_key: str):
+        """The view of ``request_id`` made by the calling payer's org (the disclosures service answers
+        not found for any other), finished if a crash left it half-way, or None; sealed content opened
+        with this request's ``key``."""
         try:
-            view = self.disclosures.get_disclosure_request(request_id, org=org, include_content=True,
+            view = self.disclosures.get_disclosure_request(request_id, include_content=True,
                                                            reply_public_key=reply_key)
         except RequestNotFound:
             return None
@@ -248,7 +247,7 @@ class GatewayService:
             try:
                 view = self.disclosures.resume_request(request_id, reply_public_key=reply_key)
             except RemoteError:  # another worker is carrying it on right now (its append won)
-                view = self.disclosures.get_disclosure_request(request_id, org=org, include_content=True,
+                view = self.disclosures.get_disclosure_request(request_id, include_content=True,
                                                                reply_public_key=reply_key)
         return _opened(key, view)
 
@@ -256,10 +255,11 @@ class GatewayService:
     @endpoint
     def get_task(self, request, request_id):
         """→ 200 Task (requested/on-hold/accepted/rejected/completed), 404 for another org's id."""
-        access = self.smart.authenticate(request.headers.get("Authorization"), "Task", "read")
+        # Who is asking: the payer's assertion authenticate() puts in this worker's context data.
+        self.smart.authenticate(request.headers.get("Authorization"), "Task", "read")
         key, reply_key = transport.ephemeral()
-        view = _opened(key, self.disclosures.get_disclosure_request(_request_id(request_id), org=access.org,
-                                                                    include_content=True, reply_public_key=reply_key))
+        view = _opened(key, self.disclosures.get_disclosure_request(_request_id(request_id), include_content=True,
+                                                                    reply_public_key=reply_key))
         return _json(200, cdex.task_from_view(view), "application/fhir+json")
 
 

@@ -33,10 +33,6 @@ SECRETS = ("hiding from her abusive husband", "Elm St", "hit-and-run", "molested
            "assault", "HIV", "confession")
 
 
-def insurer(org):
-    return {"id": f"{org}-user", "role": "insurer_health_plan", "org": org, "identity_verified": True}
-
-
 def psych(system, patient, text, sign=True):
     note = cf.psychotherapy_note(patient)
     note["text"] = text
@@ -48,9 +44,10 @@ def psych(system, patient, text, sign=True):
 
 
 def disclose(system, org, patient, **kw):
-    payload = {"requester": insurer(org), "patient_id": patient, "purpose": "payment", **kw}
+    """A request by payer ``org`` (its assertion as the gateway mints it: who is asking)."""
+    payload = {"patient_id": patient, "purpose": "payment", **kw}
     key, reply_key = transport.ephemeral()  # as the gateway does: sealed parts opened by the caller
-    with system.rpc("disclosures") as disclosures:
+    with system.as_(system.payers.principal(org), "disclosures") as disclosures:
         return transport.open_tree(key, disclosures.request_disclosure(payload, reply_public_key=reply_key))
 
 
@@ -121,7 +118,7 @@ def test_c4_a_later_fetch_releases_the_note_as_it_stood_when_decided(system, org
         notes.add_addendum(note_id, "C-A", sealed_text=transport.seal_for(
             notes.transport_public_key(), "Dx F43.1 added later; increased lithium to 900 mg."))
     key, reply_key = transport.ephemeral()
-    with system.rpc("disclosures") as disclosures:
+    with system.as_(system.payers.principal(org), "disclosures") as disclosures:
         sealed = disclosures.get_disclosure_request(view["request_id"], include_content=True,
                                                     reply_public_key=reply_key)
         assert "F33.1" not in json.dumps(sealed)  # excerpts cross the broker sealed
@@ -212,7 +209,7 @@ def test_n2_an_unsealed_decision_written_into_a_request_is_never_sealed_on_resum
                "authorization_id": None, "decided_at": "2026-05-01T00:00:01Z"}
     pg_store.append(f"disclosureRequest-{request_id}", [NewEvent("DisclosureRequested", requested),
                                                         NewEvent("DisclosureDecided", decided)], -1)
-    with system.rpc("disclosures") as disclosures, pytest.raises(RemoteError) as info:
+    with system.as_(system.payers.principal(org), "disclosures") as disclosures, pytest.raises(RemoteError) as info:
         disclosures.resume_request(request_id)
     assert "not sealed" in str(info.value)
     assert pg_store.read_stream(f"accessDecision-{forged_decision}") == []

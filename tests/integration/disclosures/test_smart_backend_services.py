@@ -18,6 +18,8 @@ def token_post(system, form, content_type="application/x-www-form-urlencoded"):
 def test_client_credentials_round_trip_then_a_cdex_task(system, org):
     key = client.new_key()
     system.payers.registry.register(org, f"{org} Health Plan", "insurer_health_plan", client.public_jwks(key))
+    system.people.payer(org, "insurer_health_plan", name=f"{org} Health Plan", jwks=client.public_jwks(key))
+    system.people.patient("Member123")
     assertion = client.client_assertion(key, org, system.token_url)
     reply = token_post(system, client.token_form(assertion, "system/Task.write system/Task.read"))
     assert reply.status_code == 200, reply.text
