@@ -27,12 +27,11 @@ from nameko.messaging import consume
 from nameko.timer import timer
 
 from audit import queries
-from audit.dependencies import Relay
+from audit.dependencies import AuditIdentity, Relay
 from audit.replay import apply_event
 from confide.broker import audit_queue
 from confide.eventstore.provider import EventStore
 from confide.identity.errors import NotAuthenticatedError, NotAuthorizedError
-from confide.identity.provider import Identity
 from confide.rpc import rpc
 
 log = logging.getLogger(__name__)
@@ -47,7 +46,7 @@ class AuditService:
 
     store = EventStore()
     relay = Relay()
-    identity = Identity()
+    identity = AuditIdentity()
 
     @consume(audit_queue(), requeue_on_error=True)
     def handle_event(self, body):
