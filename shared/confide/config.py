@@ -13,6 +13,9 @@ Settings (env var → meaning, default):
   else ``<data_home>/admin.dsn`` written by set-up, else
   ``postgresql://postgres@127.0.0.1:5432/postgres``.
 - ``CONFIDE_DB_SCHEMA``: the schema holding the event store, ``confide``.
+- ``CONFIDE_AUDITOR_DSN``: the auditor's read-only role (``confide audit verify``, ``prove``),
+  else ``CONFIDE_DB_DSN``'s server and database as ``confide_auditor`` with the password
+  set-up generated into ``<key_dir>/db/confide_auditor.secret``.
 - ``CONFIDE_AMQP_URI``: where RabbitMQ is, ``amqp://127.0.0.1:5672/confide`` (``amqps://``
   for TLS). Without credentials in it (the normal case), ``amqp_uri(user)`` adds the
   broker user's own password from ``<key_dir>/broker/<user>.secret`` (set-up writes it);
@@ -45,6 +48,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 DB_DSN_KEY = "CONFIDE_DB_DSN"
 ADMIN_DSN_KEY = "CONFIDE_ADMIN_DSN"
+AUDITOR_DSN_KEY = "CONFIDE_AUDITOR_DSN"
 DB_SCHEMA_KEY = "CONFIDE_DB_SCHEMA"
 AMQP_URI_KEY = "CONFIDE_AMQP_URI"
 KEY_DIR_KEY = "CONFIDE_KEY_DIR"
@@ -63,6 +67,7 @@ DEFAULT_DB_NAME = "confide"
 APP_ROLE = "confide_app"
 APP_PASSWORD = "confide"
 OWNER_ROLE = "confide_owner"
+AUDITOR_ROLE = "confide_auditor"
 
 
 def db_dsn() -> str:
@@ -86,6 +91,32 @@ def admin_dsn() -> str:
     if saved.exists():
         return saved.read_text().strip()
     return "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def auditor_secret_path() -> Path:
+    """``<key_dir>/db/confide_auditor.secret``: the auditor role's password (0600, written once by set-up)."""
+    return key_dir() / "db" / f"{AUDITOR_ROLE}.secret"
+
+
+def auditor_dsn() -> str:
+    """DSN of the auditor's read-only role (SELECT on the log, chain, checkpoints and audit projections).
+
+    ``CONFIDE_AUDITOR_DSN`` if set; else ``db_dsn()``'s host, port and database with user
+    ``confide_auditor`` and the password from :func:`auditor_secret_path`. Raises RuntimeError when
+    that file is missing (run ``confide db install``).
+    """
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    if os.environ.get(AUDITOR_DSN_KEY):
+        return os.environ[AUDITOR_DSN_KEY]
+    path = auditor_secret_path()
+    try:
+        secret = path.read_text().strip()
+    except FileNotFoundError:
+        raise RuntimeError(f"no password for {AUDITOR_ROLE} at {path}: run `confide db install`") from None
+    params = conninfo_to_dict(db_dsn())
+    params.update(user=AUDITOR_ROLE, password=secret)
+    return make_conninfo("", **params)
 
 
 def db_schema() -> str:

@@ -27,6 +27,7 @@ from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from confide import transport, validation
+from confide.identity.provider import ServiceCredential
 from confide.rpc import RpcProxy
 from gateway import cdex, schemas
 from gateway.dependencies import HealthProbe, Smart
@@ -133,6 +134,7 @@ class GatewayService:
     directory = RpcProxy("directory")  # the payer registry when PAYER_REGISTRY is "directory"
     smart = Smart()
     probe = HealthProbe()
+    credential = ServiceCredential()  # its own assertion on every call (audit.health answers only services)
 
     @http("GET", "/health")
     def health(self, request):
