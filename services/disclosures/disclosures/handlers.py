@@ -273,10 +273,9 @@ def fetch_content(notes, request: dict, decision: dict, request_id: Optional[str
         return []
     if request["purpose"] == "individual_access" and request_id and not redelivery:
         try:
-            requester = request["requester"]
-            notes.request_record_access(request["patient_id"], requester["id"], request_id=request_id)
-            return notes.export_designated_record_set(
-                request_id, {k: requester.get(k) for k in ("id", "role", "org")})
+            # Who asks rides along as the call's verified identity (the patient's own).
+            notes.request_record_access(request["patient_id"], request_id=request_id)
+            return notes.export_designated_record_set(request_id)
         except Exception as exc:  # nameko's MethodNotFound: the notes service has no export RPC
             if type(exc).__name__ != "MethodNotFound" and not isinstance(exc, AttributeError):
                 raise

@@ -239,8 +239,9 @@ class DisclosuresService:
         authorization: {"id": "AUTH-1", "patient": "P-001", "covers": ["psychotherapy_notes"], ...}
         → {"authorization_id", "status": active|defective, "defective", "defects": [{code, citation, ...}], ...}
         """
-        principal = self.identity.require(*REQUEST_STAFF)
-        self._no_actor_named(principal, authorization)
+        self.identity.require(*REQUEST_STAFF)
+        # No actor check on the document itself: an authorization names its signer (``signed_by``,
+        # 164.508(c)(1)(vi)) as part of what it says; the staff member recording it is the caller.
         data = load(schemas.RecordAuthorizationSchema(), {"authorization": authorization, "received_at": received_at})
         data["authorization"]["patient"] = self._patient(data["authorization"]["patient"], "authorization.patient")
         cmd = commands.RecordAuthorization(**data)

@@ -313,8 +313,11 @@ class NotesService:
         payload = s.load(s.ReleaseFieldsSchema, {"decision_id": decision_id, "note_ids": note_ids,
                                                  "request_id": request_id, "reply_public_key": reply_public_key})
         decision, _ = views.load_decision(self.store, payload["decision_id"], self.decision_key_dir)
+        # The decision's requester (a payer: its org), or whoever's verified call it was decided in
+        # (staff who verified an outside party's request and now hand the records over).
         recipient = principal.org if "insurer" in principal.roles else principal.subject
-        if str((decision.get("requester") or {}).get("id")) != recipient:
+        decided_for = (decision.get("decided_for") or {}).get("subject")
+        if recipient not in {str((decision.get("requester") or {}).get("id")), decided_for}:
             raise self.identity.refuse(
                 f"decision {payload['decision_id']} was not made for {recipient}; nothing released")
         return handlers.release_fields(self.store, self.keyring, self.clock, payload,
