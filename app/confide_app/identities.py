@@ -42,11 +42,14 @@ ADMIN_ROLE = "practice_admin"
 
 @dataclass(frozen=True)
 class Who:
-    """A person the tool acts as: directory id, the roles they act in, their organisation."""
+    """A person the tool acts as: directory id, the roles they act in, their organisation; ``issuer`` and
+    ``amr`` as their front door states them (a payer: ``confide-gateway``, ``swk``)."""
 
     subject: str
     roles: tuple[str, ...]
     org: str
+    issuer: str = ISSUER
+    amr: tuple[str, ...] = AMR
 
 
 class Installation:
@@ -60,11 +63,12 @@ class Installation:
         """``who``'s identity assertion, as the web front door mints it after a sign-in."""
         now = now_utc()
         return mint(self._key, subject=who.subject, roles=who.roles, org=who.org, session_id=str(uuid.uuid4()),
-                    auth_time=now - timedelta(seconds=1), amr=AMR, audience=AUDIENCE, issuer=ISSUER, now=now)
+                    auth_time=now - timedelta(seconds=1), amr=who.amr, audience=AUDIENCE, issuer=who.issuer, now=now)
 
-    def context(self, who: Optional[Who]) -> dict[str, str]:
-        """nameko context data: ``who``'s assertion (none for ``None``) and the ``cli`` client's own."""
-        return identity_context(self.assertion(who) if who else None, mint_service_assertion(self.key_dir, CLIENT))
+    def context(self, who: Optional[Who], service: str = CLIENT) -> dict[str, str]:
+        """nameko context data: ``who``'s assertion (none for ``None``) and the calling client's own
+        (``cli``; a benchmark standing in for a service passes that service's name)."""
+        return identity_context(self.assertion(who) if who else None, mint_service_assertion(self.key_dir, service))
 
     @contextmanager
     def rpc(self, who: Optional[Who] = None) -> Iterator[Any]:
