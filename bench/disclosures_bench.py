@@ -132,9 +132,12 @@ class PingGatewayService:
 REPO = Path(__file__).resolve().parents[1]
 BENCH_DIR = Path(__file__).resolve().parent
 TARGET_RATE, TARGET_P99_MS = 200, 25.0
-AUTHOR = {"id": "clin-a", "role": "clinician", "credentials": "PhD"}
+AUTHOR = {"id": "clin-a", "name": "Bench clinician", "credentials": "PhD"}
+AUDITOR = "bench-auditor"
+PRACTICE = "practice"
 SESSION_DATES = ("2026-03-02", "2026-03-09", "2026-03-16")
 INSURER_ORG = "Acme Health Plan"
+INSURER_ROLE = "insurer_health_plan"
 
 
 def progress_content(session_date: str) -> dict:
@@ -402,7 +405,9 @@ class Bench:
         self.gw_port, self.ping_port = harness.free_port(), harness.free_port()
         self.procs: dict[str, subprocess.Popen] = {}
         self.patients: list[str] = []
-        self.token = None
+        self.inst = None  # confide_app.identities.Installation: who the bench acts as (set by setup())
+        self.payer_key = None
+        self._token: tuple[str, float] = ("", 0.0)
         self.appname = f"confide-bench-{self.suffix}"
         self.cpu: CpuMeter | None = None
 
@@ -415,15 +420,75 @@ class Bench:
         declare_topology(self.amqp_uri)
         harness.make_keys(self.key_dir)
         (self.tmp / "checkpoints").mkdir()
-        from gateway.tokens import issue_token
-
-        self.token = issue_token(INSURER_ORG, "insurer_health_plan", ttl=3600, key_dir=self.key_dir)
         self.start_services()
+        self.set_up_people()
+
+    def set_up_people(self):
+        """Who the bench acts as (confide_app.identities, as the demo): the practice admin (enrolled
+        first as the cli service), the clinician who writes the notes, an auditor, and the payer,
+        registered with its JWKS in the gateway's file registry and in the directory."""
+        from confide.eventstore.store import PostgresEventStore
+        from confide_app.identities import Installation, enrol_members, practice_admin, register_payers
+        from gateway import client
+        from gateway.payers import FilePayerRegistry
+
+        self.inst = Installation(self.key_dir, {"AMQP_URI": self.amqp_uri, "serializer": "json"}, timeout=30)
+        store = PostgresEventStore(self.app_dsn, schema=self.schema, pool_size=1)
+        try:
+            self.admin = practice_admin(self.inst, store, PRACTICE)
+        finally:
+            store.close()
+        enrol_members(self.inst, self.admin, [{"member_id": AUTHOR["id"], "name": AUTHOR["name"],
+                                               "credentials": AUTHOR["credentials"]}], "clinician")
+        enrol_members(self.inst, self.admin, [{"member_id": AUDITOR, "name": "Bench auditor",
+                                               "credentials": "auditor"}], "auditor")
+        self.payer_key = client.new_key()
+        jwks = client.public_jwks(self.payer_key)
+        FilePayerRegistry(self.key_dir).register(INSURER_ORG, INSURER_ORG, INSURER_ROLE, jwks)
+        register_payers(self.inst, self.admin, [{"org": INSURER_ORG, "name": INSURER_ORG, "engine_role": INSURER_ROLE,
+                                                 "jwks": jwks}])
+
+    @property
+    def clinician(self):
+        from confide_app.identities import Who
+
+        return Who(AUTHOR["id"], ("clinician",), PRACTICE)
+
+    @property
+    def auditor(self):
+        from confide_app.identities import Who
+
+        return Who(AUDITOR, ("auditor",), PRACTICE)
+
+    @property
+    def payer(self):
+        """The payer as the gateway presents it to the services."""
+        from confide_app.identities import Who
+
+        return Who(INSURER_ORG, ("insurer",), INSURER_ORG, issuer="confide-gateway", amr=("swk",))
+
+    @property
+    def token(self) -> str:
+        """The payer's access token from the gateway's /oauth/token (SMART Backend Services, 300 s),
+        fetched again when it has less than a minute left."""
+        from gateway import client
+
+        token, until = self._token
+        if time.monotonic() > until - 60:
+            status, body = client.request_token(f"http://127.0.0.1:{self.gw_port}/oauth/token", INSURER_ORG,
+                                                self.payer_key)
+            if status != 200:
+                raise RuntimeError(f"/oauth/token answered {status}: {body}")
+            token, until = body["access_token"], time.monotonic() + int(body["expires_in"])
+            self._token = (token, until)
+        return token
 
     def env(self) -> dict:
         return {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": "ignore",
                 config.DB_DSN_KEY: self.app_dsn, config.DB_SCHEMA_KEY: self.schema,
                 config.AMQP_URI_KEY: self.amqp_uri, config.KEY_DIR_KEY: str(self.key_dir),
+                # each service's config.yml reads its own broker URI: all of them on the bench vhost
+                **{config.amqp_uri_key(name): self.amqp_uri for name in self.CONFIDE_SERVICES},
                 config.CHECKPOINT_DIR_KEY: str(self.tmp / "checkpoints"),
                 "CONFIDE_GATEWAY_ADDRESS": f"127.0.0.1:{self.gw_port}", "PGAPPNAME": self.appname,
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(BENCH_DIR), os.environ.get("PYTHONPATH")]))}
@@ -438,7 +503,7 @@ class Bench:
         path.write_text("\n".join(lines) + "\n")
         return path
 
-    CONFIDE_SERVICES = ("notes", "disclosures", "gateway", "audit")
+    CONFIDE_SERVICES = ("directory", "notes", "disclosures", "gateway", "audit")
 
     def restart_confide_services(self, extra_env: dict):
         """Stop notes/disclosures/gateway/audit and start them again with ``extra_env`` (pings keep running)."""
@@ -450,7 +515,7 @@ class Bench:
 
     def start_services(self, extra_env: dict | None = None, pings: bool = True):
         nameko = str(Path(sys.executable).parent / "nameko")
-        services = ["notes", "disclosures", "gateway"] + (["audit"] if self.with_audit else [])
+        services = ["directory", "notes", "disclosures", "gateway"] + (["audit"] if self.with_audit else [])
         specs = {name: [nameko, "run", "--config", str(REPO / "services" / name / "config.yml"), f"{name}.service"]
                  for name in services}
         if pings:
@@ -473,8 +538,10 @@ class Bench:
         from nameko.exceptions import RemoteError
 
         deadline = time.time() + timeout
-        pending = {"gateway /health", "ping /health", "notes", "disclosures", "bench_ping"}
-        probes = {"notes": lambda rpc: rpc.notes.lint_text("Client slept well."),
+        pending = {"gateway /health", "ping /health", "directory", "notes", "disclosures", "bench_ping"}
+        # Anonymous probes: a refusal (NotAuthenticatedError) is an answer too.
+        probes = {"directory": lambda rpc: rpc.directory.list_members(),
+                  "notes": lambda rpc: rpc.notes.lint_text("Client slept well."),
                   "disclosures": lambda rpc: rpc.disclosures.get_disclosure_request(
                       "00000000-0000-0000-0000-000000000000"),
                   "bench_ping": lambda rpc: rpc.bench_ping.ping({})}
@@ -511,29 +578,41 @@ class Bench:
     def pids(self) -> dict:
         return {name: p.pid for name, p in self.procs.items()}
 
-    def rpc(self):
-        return ClusterRpcProxy({"AMQP_URI": self.amqp_uri, "serializer": "json"}, timeout=30)
+    def rpc(self, who=None):
+        """A proxy carrying ``who``'s fresh assertion (confide_app.identities); open one per unit of work."""
+        return self.inst.rpc(who)
+
+    def register_patients(self, patient_ids):
+        from confide_app.identities import register_patients
+
+        register_patients(self.inst, self.admin, [{"patient_id": p, "name": f"Bench patient {p[-3:]}",
+                                                   "date_of_birth": "1980-01-01"} for p in patient_ids])
 
     def seed(self, patients: int):
-        with self.rpc() as rpc:
-            for p in range(patients):
-                patient = f"P-BENCH-{self.suffix}-{p:02d}"
+        from confide import transport
+
+        ids = [f"P-BENCH-{self.suffix}-{p:02d}" for p in range(patients)]
+        self.register_patients(ids)
+        for patient in ids:
+            with self.rpc(self.clinician) as rpc:  # the author is the caller
                 for date in SESSION_DATES:
-                    note = rpc.notes.write_progress_note(
-                        {"patient_id": patient, "author": AUTHOR, "content": progress_content(date)})
-                    rpc.notes.sign_note(note["note_id"], AUTHOR["id"])
+                    note = rpc.notes.write_progress_note({"patient_id": patient, "content": progress_content(date)})
+                    rpc.notes.sign_note(note["note_id"])
                 psych = rpc.notes.write_psychotherapy_note({
-                    "patient_id": patient, "author": AUTHOR, "session_date": SESSION_DATES[0],
-                    "text": "Process note: my own reaction to the session, kept apart from the record."})
-                rpc.notes.sign_note(psych["note_id"], AUTHOR["id"])
-                self.patients.append(patient)
+                    "patient_id": patient, "session_date": SESSION_DATES[0],
+                    "sealed_text": transport.seal_for(
+                        rpc.notes.transport_public_key(),
+                        "Process note: my own reaction to the session, kept apart from the record.")})
+                rpc.notes.sign_note(psych["note_id"])
+            self.patients.append(patient)
 
     def add_background_notes(self, count: int, batch: int = 50):
         """More progress notes for other patients (drafts), to grow the categories the note index scans."""
-        with self.rpc() as rpc:
-            for start in range(0, count, batch):
+        self.register_patients([f"P-BG-{self.suffix}-{k:03d}" for k in range(min(count, 500))])
+        for start in range(0, count, batch):
+            with self.rpc(self.clinician) as rpc:  # a fresh assertion per batch
                 calls = [rpc.notes.write_progress_note.call_async(
-                    {"patient_id": f"P-BG-{self.suffix}-{(start + k) % 500:03d}", "author": AUTHOR,
+                    {"patient_id": f"P-BG-{self.suffix}-{(start + k) % 500:03d}",
                      "content": progress_content(SESSION_DATES[(start + k) % 3])})
                     for k in range(min(batch, count - start))]
                 for c in calls:
@@ -545,7 +624,7 @@ class Bench:
         if "audit" not in self.procs:
             return 0.0
         t0 = time.time()
-        with self.rpc() as rpc:
+        with self.rpc(self.auditor) as rpc:  # audit.status: auditor (the assertion outlives the timeout)
             while time.time() - t0 < timeout:
                 try:
                     st = rpc.audit.status()
@@ -678,6 +757,10 @@ def phase_breakdown(bench: Bench, requests: int) -> dict:
     from confide.contracts import casefile as facts
     from confide.eventstore.store import PostgresEventStore
     from confide.hipaa.engine import decide
+    from confide.identity.assertions import verify as verify_assertion
+    from confide.identity.gate import AUDIENCE
+    from confide.identity.keys import load_trusted_assertion_keys
+    from confide.identity.requester import decision_identity, requester_for
     from disclosures import handlers
     from disclosures import schemas as dschemas
     from disclosures import service as dservice
@@ -694,7 +777,13 @@ def phase_breakdown(bench: Bench, requests: int) -> dict:
     if pool is not None and getattr(pool, "_reset", None):  # runs on every return of a connection
         pool._reset = incl.wrap("pool reset query on connection return (inside store.*)", pool._reset)
     rpc_cfg = {"AMQP_URI": bench.amqp_uri, "serializer": "json"}
-    key = gtokens.signing_key(bench.key_dir)
+    public_key = gtokens.signing_key(bench.key_dir).public_key()
+    # This process stands in for the disclosures service: its calls to notes carry the payer's
+    # assertion (as the gateway mints it) and the disclosures service's own credential.
+    payer_assertion = bench.inst.assertion(bench.payer)
+    principal = verify_assertion(payer_assertion, public_keys=load_trusted_assertion_keys(bench.key_dir),
+                                 audience=AUDIENCE, issuer=bench.payer.issuer, now=datetime.now(timezone.utc))
+    requester, identity = requester_for(principal, INSURER_ROLE), decision_identity(principal)
     clock = lambda: _dt.now(timezone.utc)  # noqa: E731
     engine = leaf.wrap("engine decide()", decide)
     schema_load = leaf.wrap("RPC payload schema load (marshmallow)", dservice.load)
@@ -703,7 +792,8 @@ def phase_breakdown(bench: Bench, requests: int) -> dict:
     header = f"Bearer {bench.token}"
     try:
         with ExitStack() as stack:
-            notes_proxy = stack.enter_context(ServiceRpcProxy("notes", rpc_cfg, timeout=30))
+            notes_proxy = stack.enter_context(ServiceRpcProxy(
+                "notes", rpc_cfg, timeout=30, context_data=bench.inst.context(bench.payer, "disclosures")))
             ping = stack.enter_context(ServiceRpcProxy("bench_ping", rpc_cfg, timeout=30))
             notes = TimedProxy(notes_proxy, leaf, "RPC notes")
             for mod, name in INCLUSIVE_PROBES:
@@ -713,14 +803,12 @@ def phase_breakdown(bench: Bench, requests: int) -> dict:
             for i in range(requests + 5):
                 warm = i < 5
                 t = time.perf_counter()
-                claims = gtokens.verify_token(gtokens.bearer(header), key)
+                gtokens.verify_access_token(gtokens.bearer(header), public_key, _dt.now(timezone.utc))
                 t1 = time.perf_counter()
                 body = json.dumps(request_body(bench.patients[i % len(bench.patients)], i))
                 data = gschemas.DisclosureRequestBodySchema().load(json.loads(body))
                 t2 = time.perf_counter()
-                payload = {"requester": {"id": claims["sub"], "role": claims["role"], "org": claims["org"],
-                                         "identity_verified": True},
-                           "patient_id": data["patient_id"], "purpose": data["purpose"],
+                payload = {"patient_id": data["patient_id"], "purpose": data["purpose"],
                            "note_kind": data["note_kind"], "authorization_id": data["authorization_id"],
                            "date_from": data["date_from"].isoformat(), "date_to": data["date_to"].isoformat(),
                            "channel": {"standard": "json", "claim": data["claim_id"]}}
@@ -730,10 +818,12 @@ def phase_breakdown(bench: Bench, requests: int) -> dict:
                 c3, t3 = time.process_time(), time.perf_counter()
                 loaded = schema_load(dschemas.RequestDisclosureSchema(), payload)
                 loaded["request_id"] = None
+                loaded.pop("external_requester", None)  # the service's: an outside party's request (none here)
                 # key_dir as the disclosures service gets it (its DecisionKeyDir): without it the handler
                 # seals with config.key_dir()'s decision.key, which the notes service does not accept
-                view = handlers.request_disclosure(commands.RequestDisclosure(**loaded), store, clock, notes,
-                                                   engine, key_dir=bench.key_dir)
+                cmd = commands.RequestDisclosure(requester=requester, received_from=identity, **loaded)
+                view = handlers.request_disclosure(cmd, store, clock, notes, engine, key_dir=bench.key_dir,
+                                                   decided_for=identity)
                 t4, c4 = time.perf_counter(), time.process_time()
                 json.dumps(view)  # nameko serialises the reply
                 json.dumps(gschemas.reply_from_view(view))

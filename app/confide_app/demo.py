@@ -5,19 +5,25 @@ rules — never note text or clinical content):
 
 1. ``GET <gateway>/health``; exit 1 with "run `make run` in another terminal"
    when the stack is not up.
-2. Read the Synthea bundles in place (:mod:`confide_app.synthea`) and, over nameko
-   RPC to the ``notes`` service, write and sign every progress note and
-   psychotherapy note. Note ids are deterministic, so a second run finds the
-   notes already there (counted as "already on file") instead of duplicating them.
+2. Read the Synthea bundles in place (:mod:`confide_app.synthea`) and set up who acts
+   (:mod:`confide_app.identities`: the installation's own front-door key, set-up and demo only):
+   with no practice admin in the directory, enrol the demo's (``directory.enrol_first_admin`` as
+   the ``cli`` service); as the practice admin, enrol one clinician per Synthea practitioner whose
+   notes are imported (role clinician) and an auditor, register the imported patients and the
+   payers of step 4 (with the JWKS their SMART clients sign with). Then, over nameko RPC to the
+   ``notes`` service, each clinician writes and signs their own progress and psychotherapy notes
+   (the author is the caller). Note ids are deterministic, so a second run finds the notes already
+   there (counted as "already on file") instead of duplicating them; directory entries already
+   there are kept (a payer gets this run's keys).
 3. The author of one psychotherapy note reads it (permitted, recorded) and
    another clinician of the practice tries (denied, recorded).
 4. Submit every ``<data dir>/payer-requests/davinci-cdex/cdex-task-example*.json``
    to ``POST /fhir/Task`` with an access token of the payer the Task's ``requester``
    names (the gateway refuses a Task sent on another's behalf), obtained the SMART
    Backend Services way: at demo time each payer gets a fresh ES384 key pair, is
-   registered (``insurer_health_plan``) with its public JWKS through the configured
-   payer registry (``gateway.payers``; ``CONFIDE_PAYER_REGISTRY``), signs a client
-   assertion and calls ``POST /oauth/token``. The examples name HL7's
+   registered (``insurer_health_plan``) with its public JWKS in the directory (step 2) and,
+   when the gateway reads the file registry (``gateway.payers``; ``CONFIDE_PAYER_REGISTRY``),
+   there too, signs a client assertion and calls ``POST /oauth/token``. The examples name HL7's
    sample member "Member123" or a sample Patient, who is not ours: Task *i* is
    pointed at imported patient *i mod n* by setting ``Task.for.identifier`` to
    ``{"system": "urn:confide:patient-id", "value": <patient id>}`` (a ``type``
@@ -27,7 +33,7 @@ rules — never note text or clinical content):
    authorization goes to ``POST /disclosure-requests`` as "Acme Health Plan" (expected: denied under
    45 CFR 164.508(a)(2)). Each request is polled until it leaves ``requested``.
 5. Wait until the audit service has sealed and relayed every event
-   (``audit.status``), then run the same verify and replay the
+   (``audit.status``, asked as the demo's auditor), then run the same verify and replay the
    ``confide audit verify`` / ``replay`` commands run, in-process; replay is
    retried briefly while the projections consume the last relayed events.
 6. A summary table. Exit 0 when verify passes and replay matches, else 1.
@@ -54,10 +60,23 @@ from typing import Optional
 import click
 
 from confide import config, transport
+from confide_app.identities import (
+    Installation,
+    Who,
+    enrol_members,
+    practice_admin,
+    register_patients,
+    register_payers,
+)
 
 INSURER_ORG = "Acme Health Plan"
 INSURER_ROLE = "insurer_health_plan"
 PRACTICE = "Confide demo practice"
+#: Demo people besides the Synthea practitioners: the auditor who asks audit.status, and a second
+#: clinician for the denied psychotherapy-note read when the imported notes have a single author.
+AUDITOR = "demo-auditor"
+OTHER_CLINICIAN = "demo-clinician"
+CLINICIAN_CREDENTIALS = "clinician (Synthea)"
 PATIENT_ID_SYSTEM = "urn:confide:patient-id"
 PSYCHOTHERAPY_RULE = "164.508(a)(2)"
 PERMITS = {"permit", "permit_minimum_necessary", "permit_redacted"}
@@ -206,57 +225,93 @@ def _progress(console):
                     console=console)
 
 
-def import_notes(rpc, patients, progress, summary: DemoSummary) -> None:
-    """Write and sign every note of every patient (async RPCs per patient batch)."""
+def clinician(member_id: str) -> Who:
+    """A demo clinician as they act (role clinician, of the practice)."""
+    return Who(member_id, ("clinician",), PRACTICE)
+
+
+def set_up_people(inst: Installation, store, patients, payer_jwks: dict) -> Who:
+    """The directory entries the demo acts with (module docstring, step 2) -> the auditor."""
+    admin = practice_admin(inst, store, PRACTICE)
+    authors = {n["author"]["id"]: n["author"] for p in patients for n in p.progress_notes + p.psychotherapy_notes}
+    members = [{"member_id": a["id"], "name": a.get("name") or a["id"], "credentials": CLINICIAN_CREDENTIALS,
+                **({"npi": a["id"][4:]} if re.fullmatch(r"npi-[0-9]{10}", a["id"]) else {})} for a in authors.values()]
+    if len(authors) < 2:  # someone other than the author to be denied the psychotherapy note
+        members.append({"member_id": OTHER_CLINICIAN, "name": "Demo clinician", "credentials": CLINICIAN_CREDENTIALS})
+    enrol_members(inst, admin, members, "clinician")
+    enrol_members(inst, admin, [{"member_id": AUDITOR, "name": "Demo auditor", "credentials": "auditor"}], "auditor")
+    missing = [p.patient_id for p in patients if not p.birth_date]
+    if missing:
+        raise DemoError(f"Synthea Patient {missing[0]} has no birthDate: the directory registers none without one")
+    register_patients(inst, admin, [{"patient_id": p.patient_id, "name": p.name or p.patient_id,
+                                     "date_of_birth": p.birth_date} for p in patients])
+    register_payers(inst, admin, [{"org": org, "name": org, "engine_role": INSURER_ROLE, "jwks": jwks}
+                                  for org, jwks in payer_jwks.items()])
+    return Who(AUDITOR, ("auditor",), PRACTICE)
+
+
+def import_notes(inst: Installation, patients, progress, summary: DemoSummary) -> None:
+    """Each clinician writes and signs their own notes of every patient (async RPCs per patient and author)."""
     total = sum(len(p.progress_notes) + len(p.psychotherapy_notes) for p in patients)
     task = progress.add_task("writing and signing notes", total=total)
     # Psychotherapy text crosses the broker only sealed to the notes service's transport key.
-    notes_key = rpc.notes.transport_public_key() if any(p.psychotherapy_notes for p in patients) else None
+    notes_key = None
+    if any(p.psychotherapy_notes for p in patients):
+        with inst.rpc(None) as rpc:
+            notes_key = rpc.notes.transport_public_key()
     for patient in patients:
-        writes = []
-        for note in patient.progress_notes:
-            payload = {k: note[k] for k in ("note_id", "patient_id", "author", "content")}
-            writes.append(("progress", note, rpc.notes.write_progress_note.call_async(payload)))
-        for note in patient.psychotherapy_notes:
-            payload = {k: note[k] for k in ("note_id", "patient_id", "author", "session_date")}
-            payload["sealed_text"] = transport.seal_for(notes_key, note["text"])
-            writes.append(("psychotherapy", note, rpc.notes.write_psychotherapy_note.call_async(payload)))
-        signs = []
-        for kind, note, reply in writes:
-            error = _settle(reply)
-            if error == "NoteExistsError":
-                summary.already_on_file += 1
-            elif error:
-                raise DemoError(f"notes.write_{kind}_note failed for note {note['note_id']}: {error}")
-            signs.append((kind, note, rpc.notes.sign_note.call_async(note["note_id"], note["author"]["id"])))
-        for kind, note, reply in signs:
-            error = _settle(reply)
-            if error and error != "NoteSignedError":
-                raise DemoError(f"notes.sign_note failed for note {note['note_id']}: {error}")
-            if kind == "progress":
-                summary.progress_notes += 1
-            else:
-                summary.psychotherapy_notes += 1
-            progress.advance(task)
+        by_author: dict[str, list] = {}
+        for kind, notes in (("progress", patient.progress_notes), ("psychotherapy", patient.psychotherapy_notes)):
+            for note in notes:
+                by_author.setdefault(note["author"]["id"], []).append((kind, note))
+        for author, written in by_author.items():
+            with inst.rpc(clinician(author)) as rpc:  # the author is the caller
+                writes = []
+                for kind, note in written:
+                    if kind == "progress":
+                        payload = {k: note[k] for k in ("note_id", "patient_id", "content")}
+                        writes.append((kind, note, rpc.notes.write_progress_note.call_async(payload)))
+                    else:
+                        payload = {k: note[k] for k in ("note_id", "patient_id", "session_date")}
+                        payload["sealed_text"] = transport.seal_for(notes_key, note["text"])
+                        writes.append((kind, note, rpc.notes.write_psychotherapy_note.call_async(payload)))
+                signs = []
+                for kind, note, reply in writes:
+                    error = _settle(reply)
+                    if error == "NoteExistsError":
+                        summary.already_on_file += 1
+                    elif error:
+                        raise DemoError(f"notes.write_{kind}_note failed for note {note['note_id']}: {error}")
+                    signs.append((kind, note, rpc.notes.sign_note.call_async(note["note_id"])))
+                for kind, note, reply in signs:
+                    error = _settle(reply)
+                    if error and error != "NoteSignedError":
+                        raise DemoError(f"notes.sign_note failed for note {note['note_id']}: {error}")
+                    if kind == "progress":
+                        summary.progress_notes += 1
+                    else:
+                        summary.psychotherapy_notes += 1
+                    progress.advance(task)
         summary.patients += 1
 
 
-def psychotherapy_reads(rpc, patients) -> list[dict]:
-    """The author reads one psychotherapy note; another clinician tries. -> [{who, note_id, decision, rule}]."""
+def psychotherapy_reads(inst: Installation, patients) -> list[dict]:
+    """The author reads one psychotherapy note; another clinician tries. -> [{who, note_id, decision, rule}].
+    Each reads as themself (their own assertion): the notes service takes the requester from it."""
     note = next((n for p in patients for n in p.psychotherapy_notes), None)
     if note is None:
         return []
     author = note["author"]["id"]
     others = [a for p in patients for a in p.authors if a != author]
-    other = others[0] if others else "npi-0000000000"
+    other = others[0] if others else OTHER_CLINICIAN
     results = []
     for who, requester_id in (("author", author), ("other clinician", other)):
-        requester = {"id": requester_id, "role": "clinician_same_practice", "org": PRACTICE, "is_workforce": True}
         try:
             # The text comes back sealed to this read's ephemeral key (opened only to check it opens).
             key, reply_key = transport.ephemeral()
-            reply = transport.open_tree(key, rpc.notes.read_note(note["note_id"], requester, "treatment",
-                                                                 reply_public_key=reply_key))
+            with inst.rpc(clinician(requester_id)) as rpc:
+                sealed = rpc.notes.read_note(note["note_id"], "treatment", reply_public_key=reply_key)
+            reply = transport.open_tree(key, sealed)
             decision = reply["decision"]
             results.append({"who": who, "requester": requester_id, "note_id": note["note_id"],
                             "decision": decision["decision"], "rule": decision.get("rule") or ""})
@@ -293,19 +348,33 @@ def payer_of(task: dict) -> str:
     return names[0] if names else INSURER_ORG
 
 
-def payer_tokens(gateway: str):
-    """``token_for(org)``: an access token of payer ``org`` from ``<gateway>/oauth/token``.
+def demo_payers(data_dir: Path) -> list[str]:
+    """The payers the demo sends requests as: those the CDex Tasks name, and INSURER_ORG."""
+    orgs = [payer_of(json.loads(path.read_text())) for path in cdex_task_files(data_dir)] + [INSURER_ORG]
+    return list(dict.fromkeys(orgs))
 
-    The first time an org is named it gets a fresh ES384 key pair and is registered (again, with
-    the new key, on a later run) in the configured payer registry; a token is reused until it
-    has less than a minute left.
+
+def payer_tokens(gateway: str, orgs: list[str]):
+    """-> (``{org: public JWKS}``, ``token_for(org)``: an access token of payer ``org`` from
+    ``<gateway>/oauth/token``).
+
+    Each org gets a fresh ES384 key pair now; its public JWKS is returned for the directory (the
+    caller registers it there as the practice admin: the services' identity gate reads payers from
+    the directory) and, when the gateway reads the file registry (``CONFIDE_PAYER_REGISTRY``), is
+    registered there too (again, with the new key, on a later run). A token is reused until it has
+    less than a minute left.
     """
     import os
 
     from gateway import client, payers
 
-    kind = os.environ.get(payers.REGISTRY_ENV_KEY)
-    keys: dict = {}
+    kind = payers.registry_kind(os.environ.get(payers.REGISTRY_ENV_KEY))
+    keys = {org: client.new_key() for org in orgs}
+    jwks = {org: client.public_jwks(key) for org, key in keys.items()}
+    if kind == payers.FILE:
+        registry = payers.make_registry(kind, key_dir=config.key_dir())
+        for org in orgs:
+            registry.register(org, org, INSURER_ROLE, jwks[org])
     held: dict[str, tuple[str, float]] = {}
     token_url = f"{gateway}/oauth/token"
 
@@ -314,16 +383,7 @@ def payer_tokens(gateway: str):
         if time.monotonic() < until - 60:
             return token
         if org not in keys:
-            keys[org] = client.new_key()
-            if payers.registry_kind(kind) == payers.DIRECTORY:
-                from confide.rpc import ClusterRpcProxy
-
-                with ClusterRpcProxy({"AMQP_URI": config.amqp_uri(), "serializer": "json"}, timeout=30) as rpc:
-                    payers.make_registry(kind, directory=rpc.directory).register(
-                        org, org, INSURER_ROLE, client.public_jwks(keys[org]))
-            else:
-                payers.make_registry(kind, key_dir=config.key_dir()).register(
-                    org, org, INSURER_ROLE, client.public_jwks(keys[org]))
+            raise DemoError(f"payer {org!r} was not set up for the demo (see demo_payers)")
         status, body = client.request_token(token_url, org, keys[org])
         if status != 200:
             raise DemoError(f"POST /oauth/token for payer {org!r} answered {status}: {body.get('error')} "
@@ -331,7 +391,7 @@ def payer_tokens(gateway: str):
         held[org] = (body["access_token"], time.monotonic() + int(body["expires_in"]))
         return body["access_token"]
 
-    return token_for
+    return jwks, token_for
 
 
 def submit_requests(gateway: str, token_for, data_dir: Path, patients, progress, timeout: float) -> list[Decision]:
@@ -380,9 +440,14 @@ def _decision(label: str, view: dict) -> Decision:
                     decision.get("decision") or ("hold" if view["status"] == "on_hold" else view["status"]), rule)
 
 
-def wait_for_audit(rpc, timeout: float, progress) -> dict:
-    """Until the audit service has sealed and relayed up to the current head. Raises DemoError on timeout."""
-    status = rpc.audit.status()
+def wait_for_audit(inst: Installation, auditor: Who, timeout: float, progress) -> dict:
+    """Until the audit service has sealed and relayed up to the current head (``audit.status``, asked as
+    ``auditor``). Raises DemoError on timeout."""
+    def audit_status() -> dict:
+        with inst.rpc(auditor) as rpc:  # a fresh assertion for each poll
+            return rpc.audit.status()
+
+    status = audit_status()
     head = status["head_position"] or 0
     bar = progress.add_task("audit: sealing and relaying", total=max(head, 1))
     deadline = time.monotonic() + timeout
@@ -395,7 +460,7 @@ def wait_for_audit(rpc, timeout: float, progress) -> dict:
             raise DemoError(f"the audit service relayed up to {relayed} of {head} within {timeout:g}s; "
                             "is the audit service running? (see the `make run` terminal)")
         time.sleep(0.5)
-        status = rpc.audit.status()
+        status = audit_status()
 
 
 def verify_and_replay(schema: str, progress, summary: DemoSummary, attempts: int = 20) -> None:
@@ -449,7 +514,7 @@ def run_demo(gateway: str, amqp_uri: str, schema: str, data_dir: Path, limit: Op
     summary = DemoSummary()
     check_health(gateway)
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-    from confide.rpc import ClusterRpcProxy
+    from confide.eventstore.store import PostgresEventStore
 
     console.print(f"[green]✓[/] stack is up at {gateway}")
 
@@ -462,34 +527,44 @@ def run_demo(gateway: str, amqp_uri: str, schema: str, data_dir: Path, limit: Op
                   f"({sel['skipped_no_mh_diagnosis']} without an MH diagnosis and {sel['skipped_period']} "
                   f"multi-day stays skipped) for {len(patients)} patients")
 
-    token_for = payer_tokens(gateway)
+    try:
+        inst = Installation(config.key_dir(), {"AMQP_URI": amqp_uri, "AMQP_SSL": config.amqp_ssl(),
+                                               "serializer": "json"}, timeout=timeout)
+    except FileNotFoundError as exc:
+        raise DemoError(f"{exc}: the demo acts with the installation's keys; run `confide keys init`") from None
+    payer_jwks, token_for = payer_tokens(gateway, demo_payers(data_dir))
+    store = PostgresEventStore(config.db_dsn(), schema=schema, pool_size=1)
+    try:
+        auditor = set_up_people(inst, store, patients, payer_jwks)
+    finally:
+        store.close()
+    console.print(f"[green]✓[/] directory: the clinicians who wrote the notes, an auditor, {len(patients)} "
+                  f"patients and {len(payer_jwks)} payers on file")
 
-    with ClusterRpcProxy({"AMQP_URI": amqp_uri, "AMQP_SSL": config.amqp_ssl(), "serializer": "json"}, client="cli",
-                         timeout=timeout) as rpc:
-        with _progress(console) as progress:
-            import_notes(rpc, patients, progress, summary)
-        new = summary.progress_notes + summary.psychotherapy_notes - summary.already_on_file
-        console.print(f"[green]✓[/] {summary.progress_notes} progress notes and {summary.psychotherapy_notes} "
-                      f"psychotherapy notes signed over RPC: {new} new"
-                      + (f", {summary.already_on_file} already on file from an earlier run (same note ids)"
-                         if summary.already_on_file else ""))
+    with _progress(console) as progress:
+        import_notes(inst, patients, progress, summary)
+    new = summary.progress_notes + summary.psychotherapy_notes - summary.already_on_file
+    console.print(f"[green]✓[/] {summary.progress_notes} progress notes and {summary.psychotherapy_notes} "
+                  f"psychotherapy notes signed over RPC: {new} new"
+                  + (f", {summary.already_on_file} already on file from an earlier run (same note ids)"
+                     if summary.already_on_file else ""))
 
-        summary.reads = psychotherapy_reads(rpc, patients)
-        for r in summary.reads:
-            verdict = "[green]permitted[/]" if r["decision"] in PERMITS else "[red]denied[/]"
-            console.print(f"[green]✓[/] psychotherapy note {r['note_id'][:8]}, read for treatment by the {r['who']} "
-                          f"({r['requester']}): {verdict}, recorded — {r['rule']}")
+    summary.reads = psychotherapy_reads(inst, patients)
+    for r in summary.reads:
+        verdict = "[green]permitted[/]" if r["decision"] in PERMITS else "[red]denied[/]"
+        console.print(f"[green]✓[/] psychotherapy note {r['note_id'][:8]}, read for treatment by the {r['who']} "
+                      f"({r['requester']}): {verdict}, recorded — {r['rule']}")
 
-        console.print(f"  sending the HL7 Da Vinci CDex Task examples, each with a token the payer it names "
-                      f"({INSURER_ROLE}, registered now with a fresh ES384 key) got from /oauth/token; each Task is unchanged except Task.for.identifier, set to an imported "
-                      "patient (by order)")
-        with _progress(console) as progress:
-            summary.decisions = submit_requests(gateway, token_for, data_dir, patients, progress, timeout)
-        _print_decisions(console, summary.decisions)
+    console.print(f"  sending the HL7 Da Vinci CDex Task examples, each with a token the payer it names "
+                  f"({INSURER_ROLE}, registered now with a fresh ES384 key) got from /oauth/token; each Task is unchanged except Task.for.identifier, set to an imported "
+                  "patient (by order)")
+    with _progress(console) as progress:
+        summary.decisions = submit_requests(gateway, token_for, data_dir, patients, progress, timeout)
+    _print_decisions(console, summary.decisions)
 
-        with _progress(console) as progress:
-            wait_for_audit(rpc, timeout, progress)
-            verify_and_replay(schema, progress, summary)
+    with _progress(console) as progress:
+        wait_for_audit(inst, auditor, timeout, progress)
+        verify_and_replay(schema, progress, summary)
     summary.elapsed = time.monotonic() - started
     _print_summary(console, summary)
     return summary

@@ -169,6 +169,9 @@ class PatientImport:
     content{...ProgressNoteContentSchema...}} plus ``encounter_id`` (not sent);
     ``psychotherapy_notes``: write_psychotherapy_note payloads {note_id, patient_id, author, session_date,
     text} plus ``progress_note_id``; ``selection``: Counter of selection reasons and skips.
+    ``author`` is who wrote the note {id, role, credentials, name} (the demo writes it as that
+    clinician; the notes service takes the author from the caller). ``name`` and ``birth_date``
+    (YYYY-MM-DD) are the Patient's, for the directory.
     """
 
     patient_id: str
@@ -176,6 +179,8 @@ class PatientImport:
     progress_notes: list[dict] = field(default_factory=list)
     psychotherapy_notes: list[dict] = field(default_factory=list)
     selection: Counter = field(default_factory=Counter)
+    name: str = ""
+    birth_date: Optional[str] = None
 
     @property
     def authors(self) -> list[str]:
@@ -223,7 +228,7 @@ class Author:
     name: str
 
     def payload(self) -> dict:
-        return {"id": self.id, "role": "clinician", "credentials": ""}
+        return {"id": self.id, "role": "clinician", "credentials": "", "name": self.name}
 
 
 def _practitioner_author(resource: dict) -> Author:
@@ -448,7 +453,9 @@ def parse_bundle(bundle: dict, directory: Optional[dict[str, Author]] = None, so
     observations = kinds.get("Observation", [])
     medication_requests = kinds.get("MedicationRequest", [])
     careplans = kinds.get("CarePlan", [])
-    result = PatientImport(patient_id=patient["id"], source=source)
+    names = [" ".join(n.get("given", []) + [n.get("family", "")]).strip() for n in patient.get("name", [])]
+    result = PatientImport(patient_id=patient["id"], source=source, name=next((n for n in names if n), ""),
+                           birth_date=patient.get("birthDate"))
 
     def scores(codes, before: datetime) -> list[tuple[datetime, int]]:
         found = []

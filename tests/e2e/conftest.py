@@ -9,6 +9,11 @@ Poll with a deadline, never a bare sleep.
 Needs what the integration tier needs (PostgreSQL with the ``confide_test``
 schema, RabbitMQ with its management API; `make test-e2e` sets them up); the
 services themselves are started here, not expected to be running.
+
+Who is asking rides every call (docs/identity.md): the installation's keys are made before the
+services start, ``stack.people`` (:class:`confide.testing.identities.Identities`) puts members,
+patients and payers on file in the stack's schema and mints their assertions, and
+``stack.rpc(service, person)`` opens a proxy carrying ``person``'s assertion.
 """
 import json
 import socket
@@ -28,13 +33,15 @@ def free_port() -> int:
 
 
 class Stack:
-    def __init__(self, config, base_url, schema):
+    def __init__(self, config, base_url, schema, people):
         self.config = config
         self.base_url = base_url
         self.schema = schema
+        self.people = people
 
-    def rpc(self, service):
-        return ServiceRpcProxy(service, self.config)
+    def rpc(self, service, person=None):
+        """A proxy of ``service`` carrying ``person``'s assertion (none: an anonymous call)."""
+        return ServiceRpcProxy(service, self.config, context_data=person.context() if person else None)
 
     def http(self, method, path, body=None, token=None):
         data = json.dumps(body).encode() if body is not None else None
@@ -52,6 +59,9 @@ class Stack:
 @pytest.fixture
 def stack(runner_factory, service_config, scratch_schema, tmp_path):
     from audit.service import AuditService
+    from confide.eventstore.store import PostgresEventStore
+    from confide.keys import ensure_keys
+    from confide.testing.identities import Identities
     from disclosures.service import DisclosuresService
     from gateway.service import GatewayService
     from notes.service import NotesService
@@ -59,8 +69,11 @@ def stack(runner_factory, service_config, scratch_schema, tmp_path):
     port = free_port()
     config = {**service_config, "DB_SCHEMA": scratch_schema, "CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
               "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"}
+    ensure_keys(config["KEY_DIR"])  # every key before any service reads the ones it trusts
+    store = PostgresEventStore(config["DB_DSN"], schema=scratch_schema, pool_size=1)
     runner = runner_factory(config, NotesService, DisclosuresService, AuditService, GatewayService)
     runner.start()
-    stack = Stack(config, f"http://127.0.0.1:{port}", scratch_schema)
+    stack = Stack(config, f"http://127.0.0.1:{port}", scratch_schema, Identities(store, config["KEY_DIR"]))
     wait_for(lambda: stack.http("GET", "/health")[0] == 200)
-    return stack
+    yield stack
+    store.close()

@@ -2,7 +2,9 @@
 
 The demo verifies the WHOLE log, so the services and the demo share a scratch
 schema (other tests' events never reach it). It runs through click's CliRunner
-on three patients; the gateway listens on a free port.
+on three patients; the gateway listens on a free port. The directory service runs
+too: the demo sets up the people it acts as there (its practice admin, clinicians,
+auditor, patients and payers), with the installation's keys made first.
 """
 import re
 
@@ -12,7 +14,9 @@ from nameko.testing.utils import find_free_port
 
 from audit.service import AuditService
 from confide import config
+from confide.keys import ensure_keys
 from confide_app.demo import demo
+from directory.service import DirectoryService
 from disclosures.service import DisclosuresService
 from gateway.service import GatewayService
 from notes.service import NotesService
@@ -26,7 +30,8 @@ def stack(runner_factory, service_config, scratch_schema, test_db_dsn, tmp_path,
     checkpoints = tmp_path / "checkpoints"
     cfg = {**service_config, "DB_SCHEMA": scratch_schema, "CHECKPOINT_DIR": str(checkpoints),
            "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"}
-    runner = runner_factory(cfg, NotesService, DisclosuresService, AuditService, GatewayService)
+    ensure_keys(cfg["KEY_DIR"])  # `confide keys init`: every key before any service reads the ones it trusts
+    runner = runner_factory(cfg, DirectoryService, NotesService, DisclosuresService, AuditService, GatewayService)
     runner.start()
     env = {config.GATEWAY_URL_KEY: f"http://127.0.0.1:{port}", config.AMQP_URI_KEY: cfg["AMQP_URI"],
            config.DB_DSN_KEY: test_db_dsn, config.DB_SCHEMA_KEY: scratch_schema,

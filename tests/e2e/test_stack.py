@@ -17,16 +17,25 @@ from confide.testing.polling import wait_for
 from gateway import client
 from gateway.payers import FilePayerRegistry
 
-AUTHOR = {"id": "clin-a", "role": "clinician", "credentials": "PhD"}
-OTHER = {"id": "clin-b", "role": "clinician_same_practice", "org": "Northside Counseling Group"}
-ORIGINATOR = {"id": "clin-a", "role": "originator_clinician", "org": "Northside Counseling Group"}
+PRACTICE = "Northside Counseling Group"
 MARKER = "ZEBRA-PERSIMMON-" + uuid.uuid4().hex[:8]
 
 
+def author(stack):
+    """clin-a, the clinician who writes the notes (who is asking: her assertion)."""
+    return stack.people.member("clin-a", "clinician", credentials="PhD", org=PRACTICE)
+
+
+def other_clinician(stack):
+    return stack.people.member("clin-b", "clinician", org=PRACTICE)
+
+
 def payer_token(stack, org):
-    """An access token the SMART Backend Services way: key pair, registration, client assertion, /oauth/token."""
+    """An access token the SMART Backend Services way: key pair, registration (the gateway's registry and
+    the directory the services' identity gate reads), client assertion, /oauth/token."""
     key = client.new_key()
     FilePayerRegistry(stack.config["KEY_DIR"]).register(org, org, "insurer_health_plan", client.public_jwks(key))
+    stack.people.payer(org, "insurer_health_plan", name=org, jwks=client.public_jwks(key))
     status, body = client.request_token(stack.base_url + "/oauth/token", org, key)
     assert status == 200, body
     return body["access_token"]
@@ -46,14 +55,16 @@ def progress_content():
 
 
 def write_notes(stack, patient):
-    with stack.rpc("notes") as notes:
-        progress = notes.write_progress_note({"patient_id": patient, "author": AUTHOR, "content": progress_content()})
-        notes.sign_note(progress["note_id"], "clin-a")
+    """clin-a writes and signs a progress and a psychotherapy note about ``patient`` (registered here)."""
+    stack.people.patient(patient)
+    with stack.rpc("notes", author(stack)) as notes:
+        progress = notes.write_progress_note({"patient_id": patient, "content": progress_content()})
+        notes.sign_note(progress["note_id"])
         psych = notes.write_psychotherapy_note({
-            "patient_id": patient, "author": AUTHOR, "session_date": "2026-03-02",
+            "patient_id": patient, "session_date": "2026-03-02",
             "sealed_text": transport.seal_for(notes.transport_public_key(),
                                               f"Noticed my own impatience when she spoke about her brother. {MARKER}")})
-        notes.sign_note(psych["note_id"], "clin-a")
+        notes.sign_note(psych["note_id"])
     return progress["note_id"], psych["note_id"]
 
 
@@ -69,13 +80,13 @@ def access_rows(stack, patient):
 def test_author_reads_her_psychotherapy_note_and_another_clinician_is_denied(stack):
     patient = "P-" + uuid.uuid4().hex[:8]
     _, psych_id = write_notes(stack, patient)
-    with stack.rpc("notes") as notes:
+    with stack.rpc("notes", author(stack)) as notes:  # the originator: the notes show she wrote it
         key, reply_key = transport.ephemeral()
-        sealed = notes.read_note(psych_id, ORIGINATOR, "treatment", reply_public_key=reply_key)
+        sealed = notes.read_note(psych_id, "treatment", reply_public_key=reply_key)
         assert MARKER not in str(sealed)  # sealed on the broker
         mine = transport.open_tree(key, sealed)
-        with pytest.raises(RemoteError) as denied:
-            notes.read_note(psych_id, OTHER, "treatment")
+    with stack.rpc("notes", other_clinician(stack)) as notes, pytest.raises(RemoteError) as denied:
+        notes.read_note(psych_id, "treatment")
     assert mine["decision"]["decision"] == "permit" and MARKER in str(mine["note"])
     assert "164.508(a)(2)(i)(A)" in mine["decision"]["rule"]
     assert denied.value.exc_type == "AccessDeniedError" and "recorded" in denied.value.value

@@ -47,7 +47,14 @@ MARKER = "IDATTACK"
 # -- the running system ---------------------------------------------------------------------
 
 @pytest.fixture
-def system(runner_factory, service_config, scratch_schema, test_db_dsn):
+def system(runner_factory, service_config, scratch_schema, test_db_dsn, monkeypatch):
+    # The attacks assert on nameko's RemoteError (exc_type). A process that imported the gateway has
+    # local classes registered for two disclosures errors (gateway.errors), which nameko would raise
+    # instead; hide those registrations here so the result does not depend on test order.
+    import nameko.exceptions
+
+    monkeypatch.setattr(nameko.exceptions, "registry", {k: v for k, v in nameko.exceptions.registry.items()
+                                                        if not k.startswith("disclosures.")})
     cfg = {**service_config, "DB_SCHEMA": scratch_schema, "IDENTITY_CACHE_TTL": 0.5}
     ensure_keys(cfg["KEY_DIR"])  # every key before any service reads the ones it trusts
     store = PostgresEventStore(test_db_dsn, schema=scratch_schema, pool_size=2)

@@ -122,13 +122,17 @@ class DisclosuresService:
 
     def _patient(self, patient_id: Any, field: str = "patient_id") -> str:
         """The canonical id of a patient the directory has registered. Raises InvalidRequestError
-        naming ``field`` (a look-alike or unregistered id); nothing is written before this."""
+        naming ``field`` (a look-alike or unregistered id); nothing is written before this but the
+        refusal, recorded as AccessAttemptRefused (asking about a patient the practice does not have
+        is an access attempt)."""
         try:
             canonical = normalise_id(patient_id, field)
         except InvalidIdentifierError as exc:
+            self.identity.refuse(f"{field}: {exc.reason}")  # recorded; the caller gets InvalidRequestError
             raise errors.InvalidRequestError(f"invalid field {field}: {exc.reason}", field,
                                              {field: [exc.reason]}) from None
         if patient_as_of(self.directory_keys(self.store), canonical) is None:
+            self.identity.refuse(f"{field}: no patient registered with id {canonical}")
             raise errors.InvalidRequestError(f"{field}: no patient registered with that id", field,
                                              {field: ["no patient registered with that id"]})
         return canonical

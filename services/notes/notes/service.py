@@ -105,10 +105,35 @@ class NotesService:
         return {"id": principal.subject, "role": author_role(principal),
                 "credentials": member.credentials if member else ""}
 
-    def _registered(self, patient_id: str) -> None:
-        if patient_as_of(self.directory_keys(self.store), patient_id) is None:
-            raise errors.PatientNotRegisteredError(
-                f"patient_id: {patient_id} is not registered in the directory; nothing written")
+    def _new_note(self, schema, note) -> dict:
+        """``note`` loaded with ``schema``, about a patient the directory has registered. A patient id
+        that is not in its canonical form (a look-alike: ValidationError) or not registered
+        (PatientNotRegisteredError) is refused with that error, nothing written, and the refusal is
+        recorded (AccessAttemptRefused) like the gate's own: writing about a patient the practice does
+        not have is an access attempt, not a typo."""
+        try:
+            payload = s.load(schema, note)
+        except errors.ValidationError as exc:
+            if "patient_id" in exc.fields:
+                self.identity.refuse(f"patient_id: {'; '.join(map(str, exc.fields['patient_id']))}")
+            raise
+        if patient_as_of(self.directory_keys(self.store), payload["patient_id"]) is None:
+            reason = f"patient_id: {payload['patient_id']} is not registered in the directory; nothing written"
+            self.identity.refuse(reason)  # recorded; the caller gets the notes service's own error
+            raise errors.PatientNotRegisteredError(reason)
+        return payload
+
+    def _no_actor_named(self, named: dict) -> Principal:
+        """The verified principal of a read whose keyword arguments beyond its signature are ``named``.
+        The RPC catches them (``**named``) so that one naming who asks (``requester``, ...) is refused
+        through the gate, NotAuthorizedError recorded as AccessAttemptRefused, rather than by nameko's
+        signature check (IncorrectSignature, unrecorded); any other is a ValidationError naming it."""
+        principal = self.identity.principal()
+        self.identity.refuse_requester_in_payload(named)
+        if named:
+            field = sorted(named)[0]
+            raise errors.ValidationError(f"{field}: unknown argument", {field: ["Unknown field."]})
+        return principal
 
     def _requester(self, principal: Principal) -> dict:
         """The engine's requester for the caller (a payer decides as the role it is registered with)."""
@@ -136,8 +161,7 @@ class NotesService:
         clinical_tests{phq9, gad7}, risk_assessment{level, factors, plan}}} -> {note_id, kind, events[]}.
         Raises PatientNotRegisteredError for a patient the directory has not registered."""
         principal = self._acting(*WRITERS, payload={"note": note})
-        payload = s.load(s.WriteProgressNoteSchema, note)
-        self._registered(payload["patient_id"])
+        payload = self._new_note(s.WriteProgressNoteSchema, note)
         payload["author"] = self._author(principal, payload["supervisor_id"])
         return handlers.write_progress_note(self.store, self.clock, payload)
 
@@ -153,8 +177,7 @@ class NotesService:
         -> {note_id, kind, events[], findings[{category, start, end, suggestion}]}. ``sealed_text``:
         sealed box to :meth:`transport_public_key`; a ``text`` field is refused."""
         principal = self._acting(*WRITERS, payload={"note": note})
-        payload = s.load(s.WritePsychotherapyNoteSchema, note)
-        self._registered(payload["patient_id"])
+        payload = self._new_note(s.WritePsychotherapyNoteSchema, note)
         payload["author"] = self._author(principal, payload["supervisor_id"])
         payload["text"] = wire.open_text(self.transport_key, payload.pop("sealed_text"))
         return handlers.write_psychotherapy_note(self.store, self.keyring, self.clock, self.lint, payload)
@@ -260,13 +283,14 @@ class NotesService:
 
     @rpc(expected_exceptions=USER_ERRORS)
     def read_note(self, note_id, purpose, presentation=None, exception_claimed=None, request_id=None,
-                  reply_public_key=None):
+                  reply_public_key=None, **named):
         """Any verified principal; the engine decides for them. Decide, record AccessDecided (with
         ``decided_for``), then release -> {decision{decision_id, decision, rule, citations,
         fields_released}, note{...}}. Psychotherapy text and excerpts come back only as
         ``{"sealed": box}`` to ``reply_public_key`` (base64 X25519; required for them: without it
-        ValidationError naming it, the decision recorded). Raises AccessDeniedError."""
-        principal = self.identity.principal()
+        ValidationError naming it, the decision recorded). A keyword naming who asks (``requester``, ...)
+        is refused: NotAuthorizedError, recorded. Raises AccessDeniedError."""
+        principal = self._no_actor_named(named)
         payload = s.load(s.ReadNoteSchema, {"note_id": note_id, "purpose": purpose,
                                             "presentation": presentation, "exception_claimed": exception_claimed,
                                             "request_id": request_id, "reply_public_key": reply_public_key})
@@ -275,10 +299,11 @@ class NotesService:
                                   key_dir=self.decision_key_dir)
 
     @rpc(expected_exceptions=USER_ERRORS)
-    def list_notes(self, patient_id, purpose, exception_claimed=None):
+    def list_notes(self, patient_id, purpose, exception_claimed=None, **named):
         """Any verified principal; each note decided and recorded for them -> {patient_id,
-        notes[{note_id, kind, session_date, status, ..., decision_id}]}: nothing about notes not listed."""
-        principal = self.identity.principal()
+        notes[{note_id, kind, session_date, status, ..., decision_id}]}: nothing about notes not listed.
+        A keyword naming who asks (``requester``, ...) is refused: NotAuthorizedError, recorded."""
+        principal = self._no_actor_named(named)
         payload = s.load(s.ListNotesSchema, {"patient_id": patient_id, "purpose": purpose,
                                              "exception_claimed": exception_claimed})
         payload.update(requester=self._requester(principal), decided_for=decision_identity(principal))

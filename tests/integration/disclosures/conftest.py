@@ -18,8 +18,11 @@ Who is asking: the disclosures service takes it from the verified identity alone
 open ``system.as_(person, "disclosures")`` with a principal of ``system.people``
 (:class:`confide.testing.identities.Identities`: enrolled in the test database, assertions signed with
 the key directory's front-door key, which the gateway uses too). Patients are registered there
-(``patient`` fixture; ``system.people.patient(id)`` for fixed ids). The notes service here is
-still the one that takes no identity, so ``system.rpc("notes")`` calls it plainly.
+(``patient`` fixture; ``system.people.patient(id)`` for fixed ids). The notes service takes who
+is asking from the identity too: notes are written, signed and given addenda by the test's own
+clinician (``system.clinician``, the author: ``system.notes()``), and a direct ``release_fields``
+call goes as the disclosures service would make it, for the principal the decision was made for
+(``system.via_disclosures(person)``).
 """
 import uuid
 from types import SimpleNamespace
@@ -95,11 +98,14 @@ def system(runner_factory, container_factory, service_config, scratch_schema, pe
     runner = runner_factory(cfg, DisclosuresService, NotesService, GatewayService)
     runner.start()
     payers = Payers(cfg["KEY_DIR"], f"http://127.0.0.1:{port}/oauth/token", people)
+    clinician = people.member(f"C-{uuid.uuid4().hex[:8]}", "clinician", credentials="PsyD")
     return SimpleNamespace(
         config=cfg, http=Http(f"http://127.0.0.1:{port}"), base=f"http://127.0.0.1:{port}",
         rpc=lambda name: ServiceRpcProxy(name, cfg),
         as_=lambda person, name: ServiceRpcProxy(name, cfg, context_data=person.context()),
         people=people, staff=people.member(f"ROI-{uuid.uuid4().hex[:8]}", "release_of_information"),
+        clinician=clinician, notes=lambda: ServiceRpcProxy("notes", cfg, context_data=clinician.context()),
+        via_disclosures=lambda person: ServiceRpcProxy("notes", cfg, context_data=person.context(service="disclosures")),
         payers=payers, token_url=payers.token_url, token=payers.token,
     )
 
@@ -120,8 +126,8 @@ def auth_header(token):
 
 
 def progress_note(patient_id, session_date="2026-02-10"):
-    """A synthetic progress note (no real person)."""
-    return {"patient_id": patient_id, "author": {"id": "C-A", "role": "clinician", "credentials": "PsyD"},
+    """A synthetic progress note (no real person); its author is whoever writes it."""
+    return {"patient_id": patient_id,
             "content": {"session_date": session_date, "start_time": "10:00:00", "stop_time": "10:50:00",
                         "modality": "individual psychotherapy", "cpt_code": "90834", "frequency": "weekly",
                         "diagnosis_codes": ["F41.1"], "symptoms": "synthetic symptoms summary",
@@ -130,7 +136,7 @@ def progress_note(patient_id, session_date="2026-02-10"):
 
 
 def psychotherapy_note(patient_id, session_date="2026-02-10"):
-    return {"patient_id": patient_id, "author": {"id": "C-A", "role": "clinician", "credentials": "PsyD"},
+    return {"patient_id": patient_id,
             "session_date": session_date, "text": "Synthetic process impressions for a test session."}
 
 
@@ -144,7 +150,8 @@ def sealed_note(notes, payload):
 
 
 def write_note(system, payload, kind="progress"):
-    with system.rpc("notes") as notes:
+    """The note written by the test's clinician (its author) -> note id."""
+    with system.notes() as notes:
         if kind == "progress":
             return notes.write_progress_note(payload)["note_id"]
         return notes.write_psychotherapy_note(sealed_note(notes, payload))["note_id"]

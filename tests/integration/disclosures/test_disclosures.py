@@ -245,11 +245,13 @@ def test_health_names_the_unreachable_database(container_factory, service_config
     """No audit service answers for the database here (the gateway alone): it counts as unreachable."""
     from nameko.testing.utils import find_free_port
 
+    from confide.keys import ensure_keys
     from gateway.service import GatewayService
 
     port = find_free_port()
     cfg = {**service_config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
            "DB_DSN": "postgresql://confide_app:confide@127.0.0.1:1/confide"}
+    ensure_keys(cfg["KEY_DIR"])  # the gateway's own service credential
     container_factory(GatewayService, cfg).start()
     reply = requests.get(f"http://127.0.0.1:{port}/health", timeout=30)
     assert reply.status_code == 503

@@ -36,10 +36,10 @@ SECRETS = ("hiding from her abusive husband", "Elm St", "hit-and-run", "molested
 def psych(system, patient, text, sign=True):
     note = cf.psychotherapy_note(patient)
     note["text"] = text
-    with system.rpc("notes") as notes:
+    with system.notes() as notes:  # the test's clinician, the author
         note_id = notes.write_psychotherapy_note(cf.sealed_note(notes, note))["note_id"]
         if sign:
-            notes.sign_note(note_id, "C-A")
+            notes.sign_note(note_id)
     return note_id
 
 
@@ -83,7 +83,7 @@ def test_c3_a_decision_naming_no_notes_releases_nothing(system, org, patient, pg
     view = disclose(system, org, patient, date_from="2000-01-01", date_to="2000-01-02")
     decision_id = view["decision"]["decision_id"]
     assert view["release"]["note_ids"] == [] and view["content"] == []
-    with system.rpc("notes") as notes, pytest.raises(RemoteError) as info:
+    with system.via_disclosures(system.payers.principal(org)) as notes, pytest.raises(RemoteError) as info:
         notes.release_fields(decision_id, [note_id], view["request_id"])
     assert info.value.exc_type == "AccessDeniedError" and "names no notes" in str(info.value)
     assert [e.type for e in decision_stream(pg_store, decision_id)] == ["AccessDecided"]
@@ -95,7 +95,7 @@ def test_c3_only_the_named_notes_and_every_release_recorded(system, org, patient
     view = disclose(system, org, patient, date_from="2026-01-01", date_to="2026-03-31")
     decision_id = view["decision"]["decision_id"]
     assert view["release"]["note_ids"] == [named]
-    with system.rpc("notes") as notes:
+    with system.via_disclosures(system.payers.principal(org)) as notes:
         with pytest.raises(RemoteError) as info:
             notes.release_fields(decision_id, [named, other], view["request_id"])
         assert info.value.exc_type == "AccessDeniedError" and other in str(info.value)
@@ -114,8 +114,8 @@ def test_c4_a_later_fetch_releases_the_note_as_it_stood_when_decided(system, org
     view = disclose(system, org, patient, note_kind="psychotherapy")
     assert view["status"] == "released", view
     assert view["content"]["notes"][0]["fields"]["diagnosis_codes"] == ["Dx F33.1"]
-    with system.rpc("notes") as notes:
-        notes.add_addendum(note_id, "C-A", sealed_text=transport.seal_for(
+    with system.notes() as notes:  # the note's author
+        notes.add_addendum(note_id, sealed_text=transport.seal_for(
             notes.transport_public_key(), "Dx F43.1 added later; increased lithium to 900 mg."))
     key, reply_key = transport.ephemeral()
     with system.as_(system.payers.principal(org), "disclosures") as disclosures:
@@ -144,7 +144,7 @@ def forged(pg_store, decision_id, patient, note_id, key_dir=None):
 
 
 @pytest.mark.parametrize("how", ["unsealed", "sealed with another key", "bad seal"])
-def test_c5_a_decision_appended_straight_to_the_store_is_refused(system, patient, pg_store, tmp_path, how):
+def test_c5_a_decision_appended_straight_to_the_store_is_refused(system, org, patient, pg_store, tmp_path, how):
     from confide.keys import ensure_decision_key
 
     note_id = psych(system, patient, "Session process notes only; nothing excluded here.")
@@ -160,7 +160,8 @@ def test_c5_a_decision_appended_straight_to_the_store_is_refused(system, patient
         pg_store.append(f"accessDecision-{decision_id}", [NewEvent("AccessDecided", {
             "decision_id": decision_id, "patient_id": patient, "note_ids": [note_id], "decision": "permit",
             "fields_released": ["full_note"], "decided_at": "2030-01-01T00:00:00Z", "seal": data_seal})], -1)
-    with system.rpc("notes") as notes, pytest.raises(RemoteError) as info:
+    # asked as the disclosures service would, for a payer: the seal is what refuses it
+    with system.via_disclosures(system.payers.principal(org)) as notes, pytest.raises(RemoteError) as info:
         notes.release_fields(decision_id, [note_id])
     assert info.value.exc_type == "AccessDeniedError" and "seal" in str(info.value)
     assert "Session process" not in str(info.value)
@@ -170,8 +171,9 @@ def test_c5_a_decision_appended_straight_to_the_store_is_refused(system, patient
 def test_c5_every_recorded_decision_is_sealed(system, org, patient, pg_store):
     note_id = cf.write_note(system, cf.progress_note(patient))
     view = disclose(system, org, patient)
-    with system.rpc("notes") as notes:
-        read = notes.read_note(note_id, {"id": "C-B", "role": "clinician_same_practice", "org": "N"}, "treatment")
+    reader = system.people.member(f"C-B-{uuid.uuid4().hex[:8]}", "clinician")  # clinician_same_practice
+    with system.as_(reader, "notes") as notes:
+        read = notes.read_note(note_id, "treatment")
     key_dir = system.config["KEY_DIR"]
     assert (pathlib.Path(key_dir) / "decision.key").stat().st_mode & 0o777 == 0o600
     for decision_id in (view["decision"]["decision_id"], read["decision"]["decision_id"]):
@@ -185,7 +187,7 @@ def test_n1_a_decision_releases_only_to_the_request_it_was_made_for(system, org,
     named = cf.write_note(system, cf.progress_note(patient, session_date="2026-02-10"))
     view = disclose(system, org, patient, date_from="2026-01-01", date_to="2026-03-31")
     decision_id = view["decision"]["decision_id"]
-    with system.rpc("notes") as notes:
+    with system.via_disclosures(system.payers.principal(org)) as notes:
         for other_request in (str(uuid.uuid4()), None):
             with pytest.raises(RemoteError) as info:
                 notes.release_fields(decision_id, [named], other_request)

@@ -118,14 +118,14 @@ class TestPatients:
         with pytest.raises(errors.InvalidRequestError) as info:
             call(payer, "request_disclosure", {"patient_id": patient, "purpose": "payment"})
         assert info.value.field == "patient_id" and "registered" in str(info.value)
-        assert request_streams(store) == []
+        assert request_streams(store) == [] and [r["subject"] for r in refusals(store)] == ["Acme"]
 
     def test_a_look_alike_patient_id_is_refused(self, call, people, store, patient):
         people.patient(patient)
         with pytest.raises(errors.InvalidRequestError) as info:
             call(people.payer("Acme"), "request_disclosure", {"patient_id": patient + "\u200b", "purpose": "payment"})
         assert info.value.field == "patient_id"
-        assert request_streams(store) == []
+        assert request_streams(store) == [] and len(refusals(store)) == 1
 
     def test_request_access_is_the_calling_patients(self, call, people, add_note, patient):
         me = people.patient(patient)

@@ -254,13 +254,14 @@ def test_an_unregistered_patient_is_refused_and_nothing_written(w):
         write_progress(w, patient_id="P-404")
     with pytest.raises(errors.PatientNotRegisteredError):
         write_psych(w, patient_id="P-404")
-    assert w.clinical() == []
+    assert w.clinical() == [] and [r.data["subject"] for r in w.refusals()] == ["C-A", "C-A"]
 
 
 @pytest.mark.parametrize("look_alike", ["P-1\u200b", "P-\u202e1"])
 def test_a_look_alike_patient_id_is_refused(w, look_alike):
     with pytest.raises(errors.ValidationError, match="^patient_id: contains U\\+20"):
         write_progress(w, patient_id=look_alike)
+    assert w.clinical() == [] and len(w.refusals()) == 1
     with pytest.raises(errors.ValidationError, match="^patient_id:"):
         w.as_(w.clinician).list_notes(look_alike, "treatment")
     assert w.clinical() == []
