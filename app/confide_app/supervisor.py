@@ -39,6 +39,10 @@ def run(only):
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": "ignore"}
     env.setdefault(config.KEY_DIR_KEY, str(config.key_dir()))
     env.setdefault(config.CHECKPOINT_DIR_KEY, str(config.checkpoint_dir()))
+    try:  # the services' database login, with the password set-up generated (never a default)
+        env.setdefault(config.DB_DSN_KEY, config.db_dsn())
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
     # Each service connects to RabbitMQ as its own user (its config.yml reads CONFIDE_AMQP_URI_<NAME>).
     try:
         for name in names:

@@ -12,7 +12,8 @@ BEGIN
     CREATE ROLE confide_owner NOLOGIN;
   END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'confide_app') THEN
-    CREATE ROLE confide_app LOGIN PASSWORD 'confide';
+    -- No password here either: set-up generates one into <key_dir>/db/confide_app.secret.
+    CREATE ROLE confide_app LOGIN;
   END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'confide_auditor') THEN
     CREATE ROLE confide_auditor LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;

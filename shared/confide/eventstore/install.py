@@ -79,10 +79,20 @@ def install_schema(admin_dsn: str, dbname: str, schema: str) -> None:
 
 
 def ensure_auditor_password(admin_dsn: str, secret_path: Path | None = None) -> Path:
-    """Give ``confide_auditor`` its password: the one in ``secret_path`` (default
-    ``<key_dir>/db/confide_auditor.secret``), generated there first (0600) when missing, so
-    re-runs keep it. Concurrent first runs agree (the file is created exclusively). Returns the path."""
-    path = Path(secret_path or config.auditor_secret_path())
+    """Give ``confide_auditor`` its password (:func:`ensure_role_password`). Returns the secret's path."""
+    return ensure_role_password(admin_dsn, config.AUDITOR_ROLE, Path(secret_path or config.auditor_secret_path()))
+
+
+def ensure_app_password(admin_dsn: str, secret_path: Path | None = None) -> Path:
+    """Give the services' role ``confide_app`` its password (:func:`ensure_role_password`): generated
+    at set-up, never the development default. Returns the secret's path."""
+    return ensure_role_password(admin_dsn, config.APP_ROLE, Path(secret_path or config.app_secret_path()))
+
+
+def ensure_role_password(admin_dsn: str, role: str, path: Path) -> Path:
+    """Give ``role`` the password in ``path``, generated there first (0600) when missing, so re-runs
+    keep it. Concurrent first runs agree (the file is created exclusively). Raises ValueError for an
+    empty secret file, psycopg.Error when the server refuses."""
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
     if not path.exists():
@@ -102,8 +112,7 @@ def ensure_auditor_password(admin_dsn: str, secret_path: Path | None = None) -> 
         raise ValueError(f"{path} is empty: remove it and run `confide db install` again")
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute((SQL_DIR / "roles" / "roles.sql").read_text())
-        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(config.AUDITOR_ROLE),
-                                                                 sql.Literal(secret)))
+        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(secret)))
     return path
 
 
@@ -119,8 +128,11 @@ def drop_schema(admin_dsn: str, dbname: str, schema: str) -> None:
 def install(admin_dsn: str | None = None, dbname: str | None = None, schema: str | None = None) -> None:
     """Roles, database and schema, with the configured defaults."""
     admin_dsn = admin_dsn or config.admin_dsn()
-    dbname = dbname or str(psycopg.conninfo.conninfo_to_dict(config.db_dsn()).get("dbname") or config.DEFAULT_DB_NAME)
+    configured = os.environ.get(config.DB_DSN_KEY)  # not db_dsn(): its password is made below
+    dbname = dbname or str((psycopg.conninfo.conninfo_to_dict(configured).get("dbname") if configured else None)
+                           or config.DEFAULT_DB_NAME)
     schema = schema or config.db_schema()
     ensure_database(admin_dsn, dbname)
     install_schema(admin_dsn, dbname, schema)
     ensure_auditor_password(admin_dsn)
+    ensure_app_password(admin_dsn)
