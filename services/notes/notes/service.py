@@ -202,11 +202,22 @@ class NotesService:
         payload = s.load(s.SignNoteSchema, {"note_id": note_id})
         return handlers.sign_note(self.store, self.clock, {**payload, "signed_by": principal.subject})
 
+    def _still_supervises(self, supervisor_id: str, state) -> None:
+        """The supervisor named on a note acts on it only while the directory still links them to its
+        author (a supervision that ended ends the rights it gave). Raises NotAuthorizedError (recorded)."""
+        sup = member_as_of(self.directory_keys(self.store), supervisor_id)
+        if sup is None or not sup.active or state.author_id not in sup.supervisees:
+            raise self.identity.refuse(
+                f"{supervisor_id} no longer supervises {state.author_id} in the directory; nothing written")
+
     @rpc(expected_exceptions=USER_ERRORS)
     def cosign_note(self, note_id):
         """The note's supervisor. Co-signs a trainee's signed note. Raises CosignNotApplicableError."""
         principal = self._acting("supervisor")
         payload = s.load(s.CosignNoteSchema, {"note_id": note_id})
+        state = handlers.load_note(self.store, payload["note_id"])[0]
+        if state.supervisor_id == principal.subject:
+            self._still_supervises(principal.subject, state)
         return handlers.cosign_note(self.store, self.clock, {**payload, "cosigned_by": principal.subject})
 
     @rpc(expected_exceptions=USER_ERRORS, sensitive_arguments=("text", "sealed_text"))
@@ -223,6 +234,8 @@ class NotesService:
         if principal.subject not in (state.author_id, state.supervisor_id):
             raise self.identity.refuse(
                 f"{principal.subject} is neither the author of note {state.note_id} nor the author's supervisor on it")
+        if principal.subject != state.author_id:
+            self._still_supervises(principal.subject, state)
         payload["author_id"] = principal.subject
         sealed = payload.pop("sealed_text", None)
         if sealed is not None:

@@ -101,6 +101,10 @@ class Identities:
         _append(self.store, d.member_stream(supervisor_id),
                 d.SupervisionLinked(supervisor_id, trainee_id, BY, self._at()))
 
+    def end_supervision(self, supervisor_id: str, trainee_id: str) -> None:
+        _append(self.store, d.member_stream(supervisor_id),
+                d.SupervisionEnded(supervisor_id, trainee_id, BY, self._at()))
+
     def patient(self, patient_id: str, name: str = "Test Patient", date_of_birth: str = "1980-01-01",
                 org: str = PRACTICE_ORG) -> Person:
         """Register ``patient_id`` (once) and return them as a principal (role ``patient``)."""

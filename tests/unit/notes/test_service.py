@@ -295,6 +295,21 @@ def test_trainee_note_cosigned_and_annotated_by_its_supervisor_only(w):
     assert drafted.data["author_role"] == "trainee" and drafted.data["author_id"] == "T-1"
 
 
+def test_a_supervision_that_ended_ends_the_supervisor_s_rights_on_the_trainee_s_notes(w):
+    trainee = w.people.member("T-2", "trainee")
+    supervisor = w.people.member("S-3", "supervisor")
+    w.people.supervise("S-3", "T-2")
+    note_id = write_progress(w, trainee, supervisor_id="S-3")
+    w.as_(trainee).sign_note(note_id)
+    w.people.end_supervision("S-3", "T-2")
+    before = len(w.clinical())
+    with pytest.raises(NotAuthorizedError, match="no longer supervises T-2"):
+        w.as_(supervisor).cosign_note(note_id)
+    with pytest.raises(NotAuthorizedError, match="no longer supervises T-2"):
+        w.as_(supervisor).add_addendum(note_id, "late review")
+    assert len(w.clinical()) == before  # nothing written
+
+
 def test_amendments_by_the_patient_decided_by_the_author_or_privacy_officer(w):
     note_id = write_progress(w)
     w.as_(w.clinician).sign_note(note_id)
