@@ -131,14 +131,7 @@ def ensure_assertion_keys(key_dir: str | os.PathLike[str]) -> list[str]:
 def load_assertion_signing_key(key_dir: str | os.PathLike[str]) -> Ed25519PrivateKey:
     """The front door's assertion-signing key. Raises FileNotFoundError naming the path, ValueError
     when the file is not an unencrypted PEM Ed25519 private key."""
-    path = Path(key_dir) / ASSERTION_PRIVATE_KEY_FILE
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (ValueError, TypeError):
-        raise ValueError(f"{path}: not an unencrypted PEM private key") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path}: not an Ed25519 private key")
-    return key
+    return _load_private(Path(key_dir) / ASSERTION_PRIVATE_KEY_FILE)
 
 
 def load_assertion_public_key(key_dir: str | os.PathLike[str]) -> Ed25519PublicKey:
@@ -181,7 +174,10 @@ def ensure_service_keys(key_dir: str | os.PathLike[str], names: Iterable[str] = 
 def load_service_signing_key(key_dir: str | os.PathLike[str], name: str) -> Ed25519PrivateKey:
     """Service ``name``'s own signing key. Raises FileNotFoundError naming the path, ValueError when
     it is not an unencrypted PEM Ed25519 private key."""
-    path = Path(key_dir) / SERVICE_KEYS_DIR / f"{name}.key"
+    return _load_private(Path(key_dir) / SERVICE_KEYS_DIR / f"{name}.key")
+
+
+def _load_private(path: Path) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (ValueError, TypeError):
