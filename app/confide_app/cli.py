@@ -9,6 +9,7 @@
     confide broker declare       exchanges and queues (set-up)
     confide keys init|rotate     keys outside the database
     confide token                a signed token for an insurer organisation
+    confide web enrolment-link   a one-time enrolment link (set password, then TOTP)
 
 Subcommands owned by other modules are imported lazily, so a missing optional
 piece never breaks the rest of the command.
@@ -61,6 +62,7 @@ def _unavailable(name: str, exc: Exception) -> click.Command:
         "demo": "confide_app.demo:demo",
         "run": "confide_app.supervisor:run",
         "token": "gateway.commands:token",
+        "web": "confide_app.web_cli:web",
     },
 )
 def main():

@@ -1,6 +1,7 @@
-"""``confide run``: the four services in the foreground, one log stream, Ctrl-C stops them all.
+"""``confide run``: the services and the web front door in the foreground, one log stream, Ctrl-C stops them all.
 
-Each service runs as ``nameko run --config services/<name>/config.yml <name>.service``;
+Each service runs as ``nameko run --config services/<name>/config.yml <name>.service``; the web
+front door (Django under waitress) as ``python -m web serve`` on ``CONFIDE_WEB_ADDRESS``;
 every line it prints is prefixed with its name. If one service exits, the
 others are stopped and the command exits non-zero.
 """
@@ -17,8 +18,16 @@ import click
 
 from confide import config
 
-SERVICES = ("notes", "disclosures", "audit", "gateway")
-COLOURS = {"notes": "cyan", "disclosures": "magenta", "audit": "yellow", "gateway": "green"}
+SERVICES = ("notes", "disclosures", "audit", "gateway", "web")
+COLOURS = {"notes": "cyan", "disclosures": "magenta", "audit": "yellow", "gateway": "green", "web": "blue"}
+
+
+def _command(name: str) -> list[str]:
+    if name == "web":
+        return [sys.executable, "-m", "web", "serve"]
+    nameko = os.path.join(os.path.dirname(sys.executable), "nameko")
+    cfg = config.REPO_ROOT / "services" / name / "config.yml"
+    return [nameko, "run", "--config", str(cfg), f"{name}.service"]
 
 
 def _pump(name: str, stream, width: int) -> None:
@@ -30,9 +39,8 @@ def _pump(name: str, stream, width: int) -> None:
 @click.command()
 @click.option("--only", multiple=True, type=click.Choice(SERVICES), help="start only these services")
 def run(only):
-    """Start notes, disclosures, audit and gateway; Ctrl-C stops them all."""
+    """Start notes, disclosures, audit, gateway and web; Ctrl-C stops them all."""
     names = only or SERVICES
-    nameko = os.path.join(os.path.dirname(sys.executable), "nameko")
     # Library deprecation notices (eventlet, pkg_resources) are not operators' news.
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": "ignore"}
     env.setdefault(config.KEY_DIR_KEY, str(config.key_dir()))
@@ -40,14 +48,13 @@ def run(only):
     width = max(map(len, names))
     procs = {}
     for name in names:
-        cfg = config.REPO_ROOT / "services" / name / "config.yml"
         procs[name] = subprocess.Popen(
-            [nameko, "run", "--config", str(cfg), f"{name}.service"],
+            _command(name),
             cwd=config.REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True,
         )
         threading.Thread(target=_pump, args=(name, procs[name].stdout, width), daemon=True).start()
-    click.echo(f"started {', '.join(names)}; gateway on {config.gateway_url()} — Ctrl-C stops all")
+    click.echo(f"started {', '.join(names)}; gateway on {config.gateway_url()}, web on http://{os.environ.get('CONFIDE_WEB_ADDRESS', '127.0.0.1:8080')} — Ctrl-C stops all")
 
     def stop(*_):
         # nameko stops gracefully on SIGTERM (a SIGINT may be ignored when started in the background).
