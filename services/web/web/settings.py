@@ -175,6 +175,8 @@ ACCOUNT_LOGOUT_REDIRECT_URL = "/accounts/login/"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = _env("CONFIDE_WEB_TOTP_ISSUER", "Confide")
 MFA_RECOVERY_CODE_COUNT = 10
+# One 30 s step either side (clock drift); allauth still refuses a code used before.
+MFA_TOTP_TOLERANCE = int(_env("CONFIDE_WEB_TOTP_TOLERANCE", "1"))
 
 # -- SSO: OpenID Connect, authorization code + PKCE ---------------------------------------------
 OIDC_ISSUER = _env("CONFIDE_WEB_OIDC_ISSUER", "").rstrip("/")
