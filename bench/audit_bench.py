@@ -18,8 +18,8 @@ of ``confide_test``, dropped at the end, also on Ctrl-C, SIGTERM and errors:
    setval. The live audit projection tables are filled with the rows
    ``audit.projections`` gives for those events, so replay's comparison is a
    real one. Every recorded decision is what the current engine says on the
-   facts known at its ``decided_at`` (the case built with ``notes.handlers.
-   build_case`` / ``disclosures.facts.build_case``), so re-judging must report
+   facts known at its ``decided_at`` (the case built with the one builder,
+   ``confide.contracts.casefile``), so re-judging must report
    0 mismatches. No real person, no note text: psychotherapy notes carry a
    random ciphertext-like ``sealed`` blob only.
 2. Each phase runs in a fresh subprocess (the services' role, ``confide_app``)
@@ -43,22 +43,24 @@ import pstats
 import random
 import secrets
 import signal
-import subprocess
 import sys
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
 import psycopg
 import rfc8785
 from psycopg import sql
 
-from confide import config, streams
+import harness
+from confide import streams
+from confide.contracts import authorizations as facts_auth
+from confide.contracts.access import PERMITS
 from confide.envelope import content_hash
-from confide.eventstore.install import drop_schema, install_schema
+from harness import EVENT_COLUMNS as _COLUMNS
+from harness import canon
 
 PHASES = ("raw", "raw_json", "replay", "rejudge")
 PHASE_LABEL = {
@@ -67,21 +69,8 @@ PHASE_LABEL = {
     "replay": "audit.replay.replay (4 projections, compare)",
     "rejudge": "audit.rejudge.rejudge",
 }
-_COLUMNS = ("global_position", "stream_name", "stream_version", "event_id", "type",
-            "data", "metadata", "recorded_at", "hash")
-_TYPES = ["int8", "text", "int8", "uuid", "text", "text", "text", "timestamptz", "bytea"]
 STEP = timedelta(seconds=20)  # one event every 20 s: 1M events span ~231 days
 FLUSH = 20_000
-
-
-# -- fast RFC 8785 -------------------------------------------------------------------------------
-
-def canon(value) -> str:
-    """RFC 8785 text of JSON made of ASCII-keyed dicts, lists, str, int, bool and None (no floats).
-
-    For such values sorted-key compact ``json.dumps`` is byte-identical to RFC 8785 (keys sort the
-    same in UTF-16 and code points below U+10000); checked against ``rfc8785`` on a sample."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def fmt(ts: datetime) -> str:
@@ -125,16 +114,15 @@ class Generator:
 
     def __init__(self, n: int, seed: int = 7):
         from audit.projections import PROJECTIONS
+        from confide.contracts import casefile as facts
         from confide.hipaa.engine import decide
-        from disclosures import facts
         from disclosures.domain import events as de
         from disclosures.domain import model as dm
-        from notes import handlers as nh
         from notes.domain import events as ne
         from notes.domain import model as nm
         from notes.schemas import ProgressNoteContentSchema
 
-        self.ne, self.de, self.nm, self.dm, self.nh, self.facts, self.decide = ne, de, nm, dm, nh, facts, decide
+        self.ne, self.de, self.nm, self.dm, self.facts, self.decide = ne, de, nm, dm, facts, decide
         self.projections = PROJECTIONS
         self.content_schema = ProgressNoteContentSchema()
         self.n = n
@@ -181,7 +169,7 @@ class Generator:
     def emit(self, stream: str, ev, data: dict | None = None) -> None:
         if self.pos >= self.n:
             raise Done
-        data = ev.to_data() if hasattr(ev, "to_data") else ev.data() if data is None else data
+        data = ev.to_data() if hasattr(ev, "to_data") else ev.to_data() if data is None else data
         typ = ev.type
         version = self.versions.get(stream, -1) + 1
         if not stream.startswith("accessDecision-"):
@@ -343,7 +331,7 @@ class Generator:
                     note.note_id, amend_id, "I disagree with the denial.", self.stamp()))
 
     def read(self, p: Patient) -> None:
-        """The notes service's decide_access: build_case, decide, record AccessDecided."""
+        """The notes service's decide_access: read_case, decide, record AccessDecided."""
         note = self.recent_note(p)
         if note is None:
             return
@@ -356,14 +344,14 @@ class Generator:
         else:
             requester, purpose = dict(BILLING), "payment"
         at = self.stamp()
-        case = self.nh.build_case(note, requester, purpose, "use", at)
+        case = self.facts.read_case(note.facts(), requester, purpose, "use", at)
         outcome = self.decide(case).to_dict()
         decision_id = str(self.uid())
         ev = self.ne.AccessDecided(
             decision_id, {k: case["requester"][k] for k in ("id", "role", "org")}, purpose, "use",
             note.patient_id, note.note_id, note.kind, note.author_id, outcome["decision"],
             str(outcome.get("rule") or ""), list(outcome.get("citations") or []), outcome.get("fields_released"),
-            at, None)
+            at, None, note_ids=[note.note_id])
         self.outcomes[f"read {note.kind} {outcome['decision']}"] = self.outcomes.get(
             f"read {note.kind} {outcome['decision']}", 0) + 1
         self.emit(f"{streams.ACCESS_DECISION}-{decision_id}", ev)
@@ -371,7 +359,6 @@ class Generator:
         self.checked += 1
 
     def authorization(self, p: Patient) -> None:
-        dm = self.dm
         auth_id = f"AUTH-{self.uid().hex[:10]}"
         today = self.now().date()
         covers = self.rng.choice((["psychotherapy_notes"], ["progress_notes"], ["psychotherapy_notes", "progress_notes"]))
@@ -387,7 +374,7 @@ class Generator:
         t = self.stamp()
         ev = self.de.AuthorizationRecorded(auth_id, p.pid, form, False, [], t, t)
         self.emit(f"{streams.AUTHORIZATION}-{auth_id}", ev)
-        p.auths[auth_id] = dm.evolve_authorization(dm.AuthorizationState(auth_id), ev.type, ev.data())
+        p.auths[auth_id] = facts_auth.evolve_authorization(facts_auth.AuthorizationState(auth_id), ev.type, ev.to_data())
 
     def revoke(self, p: Patient) -> None:
         active = [a for a in p.auths.values() if not a.revocation]
@@ -397,7 +384,7 @@ class Generator:
         t = self.stamp()
         ev = self.de.AuthorizationRevoked(a.authorization_id, p.pid, True, t, "patient", t)
         self.emit(f"{streams.AUTHORIZATION}-{a.authorization_id}", ev)
-        p.auths[a.authorization_id] = self.dm.evolve_authorization(a, ev.type, ev.data())
+        p.auths[a.authorization_id] = facts_auth.evolve_authorization(a, ev.type, ev.to_data())
 
     def disclosure(self, p: Patient) -> None:
         """The disclosures service's request_disclosure → (_advance) → _decide → _conclude."""
@@ -434,14 +421,14 @@ class Generator:
                                                    True, True, self.stamp()))
             effective["identity_verified"] = True
         at_s = self.stamp()
-        request = requested.data()
+        request = requested.to_data()
         index = [{k: v for k, v in m.items() if not k.startswith("_")} for m in p.notes]
-        matched = dm.matching_notes(index, request)
+        matched = facts.matching_notes(index, request)
         if auth_id:
             auth = p.auths[auth_id]
         else:
-            auth = dm.select_authorization(list(p.auths.values()), kind, requester.get("org"))
-        case = facts.build_case(request, effective, matched, auth.case_form() if auth else None, at_s)
+            auth = facts_auth.select_authorization(list(p.auths.values()), kind, requester.get("org"))
+        case = facts.request_case(request, effective, matched, auth.case_form() if auth else None, at_s)
         outcome = self.decide(case).to_dict()
         label = f"disclosure {kind} {purpose} {outcome['decision']}"
         self.outcomes[label] = self.outcomes.get(label, 0) + 1
@@ -471,7 +458,7 @@ class Generator:
             request_id=request_id, decided_at=decided.decided_at)
         self.emit(f"{streams.ACCESS_DECISION}-{decided.decision_id}", access)
         self.decisions += 1
-        if decided.decision not in dm.RELEASING:
+        if decided.decision not in PERMITS:
             reason = "; ".join(decided.reasons) or decided.decision
             self.emit(stream, de.DisclosureRefused(request_id, decided.decision_id, reason, decided.rule,
                                                    self.stamp()))
@@ -519,15 +506,6 @@ class Generator:
 
 # -- loading --------------------------------------------------------------------------------------
 
-def copy_events(conn: psycopg.Connection, schema: str, rows: list[tuple]) -> None:
-    q = sql.SQL("COPY {}.events ({}) FROM STDIN (FORMAT BINARY)").format(
-        sql.Identifier(schema), sql.SQL(", ").join(map(sql.Identifier, _COLUMNS)))
-    with conn.cursor() as cur, cur.copy(q) as cp:
-        cp.set_types(_TYPES)
-        for row in rows:
-            cp.write_row(row)
-
-
 def copy_projection(conn: psycopg.Connection, schema: str, table: str, rows: list[dict]) -> None:
     if not rows:
         return
@@ -545,18 +523,18 @@ def load(admin: str, schema: str, n: int, console) -> tuple[Generator, float]:
     with psycopg.connect(admin, autocommit=True) as conn:
         for rows, proj in gen.batches():
             with conn.transaction():
-                copy_events(conn, schema, rows)
+                harness.copy_events(conn, schema, rows)
                 for table, prow in proj.items():
                     copy_projection(conn, schema, table, prow)
             if gen.pos % 200_000 < FLUSH:
                 console.log(f"loaded {gen.pos:,} / {n:,} events")
-        conn.execute("SELECT setval(%s::regclass, %s)", (f"{schema}.events_position_seq", gen.pos))
+        harness.set_position(conn, schema, gen.pos)
     return gen, time.perf_counter() - t0
 
 
-def make_prefix(admin: str, db: str, schema: str, prefix_schema: str, upto: int) -> None:
-    """``prefix_schema``: the first ``upto`` events of ``schema`` and their live projection rows."""
-    install_schema(admin, db, prefix_schema)
+def make_prefix(admin: str, schema: str, prefix_schema: str, upto: int) -> None:
+    """Fill ``prefix_schema`` (freshly installed) with the first ``upto`` events of ``schema`` and
+    their live projection rows."""
     with psycopg.connect(admin, autocommit=True) as conn:
         s, p = sql.Identifier(schema), sql.Identifier(prefix_schema)
         cols = sql.SQL(", ").join(map(sql.Identifier, _COLUMNS))
@@ -566,7 +544,7 @@ def make_prefix(admin: str, db: str, schema: str, prefix_schema: str, upto: int)
             t = sql.Identifier(table)
             conn.execute(sql.SQL("INSERT INTO {p}.{t} SELECT * FROM {s}.{t} WHERE global_position <= %s").format(
                 p=p, s=s, t=t), (upto,))
-        conn.execute("SELECT setval(%s::regclass, %s)", (f"{prefix_schema}.events_position_seq", upto))
+        harness.set_position(conn, prefix_schema, upto)
 
 
 def vacuum(admin: str, schemas: list[str]) -> None:
@@ -579,67 +557,55 @@ def vacuum(admin: str, schemas: list[str]) -> None:
 
 # -- phases (each in a fresh subprocess) ------------------------------------------------------------
 
-def _rss_kb(name: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(name + ":"):
-                return int(line.split()[1])
-    return 0
-
-
 def run_phase(phase: str, dsn: str, schema: str, profile: bool) -> dict:
     from confide.eventstore.store import PostgresEventStore
 
     store = PostgresEventStore(dsn, schema=schema, pool_size=2)
     out: dict = {"phase": phase}
-    with store.connection() as conn:
-        out["log_events"] = conn.execute(store.q("SELECT count(*) FROM {s}.events")).fetchone()[0]
+    with store._connection() as conn:
+        out["log_events"] = conn.execute(store._q("SELECT count(*) FROM {s}.events")).fetchone()[0]
     if phase == "replay":
         from audit.replay import replay as fn  # import before the baseline
     elif phase == "rejudge":
-        from audit.rejudge import rejudge as fn
+        import confide.contracts.casefile  # noqa: F401,E401
         import confide.hipaa.engine  # noqa: F401
-        import disclosures.facts, disclosures.handlers, notes.handlers  # noqa: F401,E401
-    rss_before = _rss_kb("VmRSS")
+        from audit.rejudge import rejudge as fn
     prof = cProfile.Profile() if profile else None
-    t0 = time.perf_counter()
-    if prof:
-        prof.enable()
-    if phase in ("raw", "raw_json"):
-        n = 0
-        loads = json.loads
-        q = store.q(f"SELECT {', '.join(_COLUMNS)} FROM {{s}}.events ORDER BY global_position")
-        with store.connection() as conn, conn.transaction(), conn.cursor(name="audit_bench_raw") as cur:
-            cur.itersize = 10_000
-            cur.execute(q)
-            if phase == "raw":
-                for _row in cur:
-                    n += 1
-            else:
-                for row in cur:
-                    loads(row[5])
-                    n += 1
-        out["events"] = n
-    elif phase == "replay":
-        report = fn(store)
-        out["events"] = report.events
-        out["matches"] = report.matches
-        out["projections"] = {k: {"rebuilt": v["rebuilt_rows"], "live": v["live_rows"],
-                                  "missing_live": v["missing_live"], "extra_live": v["extra_live"]}
-                              for k, v in report.projections.items()}
-    elif phase == "rejudge":
-        result = fn(store)
-        out["events"] = out["log_events"]
-        out["checked"] = result["checked"]
-        out["mismatches"] = len(result["mismatches"])
-        out["first_mismatches"] = [{k: m[k] for k in ("kind", "decision_id", "findings")}
-                                   for m in result["mismatches"][:3]]
-    if prof:
-        prof.disable()
-    out["seconds"] = time.perf_counter() - t0
-    out["rss_before_kb"] = rss_before
-    out["peak_kb"] = _rss_kb("VmHWM")
-    out["delta_kb"] = max(0, out["peak_kb"] - rss_before)
+    with harness.PeakRss() as mem:  # seconds and peak RSS minus RSS before, profiler included
+        if prof:
+            prof.enable()
+        if phase in ("raw", "raw_json"):
+            n = 0
+            loads = json.loads
+            q = store._q(f"SELECT {', '.join(_COLUMNS)} FROM {{s}}.events ORDER BY global_position")
+            with store._connection() as conn, conn.transaction(), conn.cursor(name="audit_bench_raw") as cur:
+                cur.itersize = 10_000
+                cur.execute(q)
+                if phase == "raw":
+                    for _row in cur:
+                        n += 1
+                else:
+                    for row in cur:
+                        loads(row[5])
+                        n += 1
+            out["events"] = n
+        elif phase == "replay":
+            report = fn(store)
+            out["events"] = report.events
+            out["matches"] = report.matches
+            out["projections"] = {k: {"rebuilt": v["rebuilt_rows"], "live": v["live_rows"],
+                                      "missing_live": v["missing_live"], "extra_live": v["extra_live"]}
+                                  for k, v in report.projections.items()}
+        elif phase == "rejudge":
+            result = fn(store)
+            out["events"] = out["log_events"]
+            out["checked"] = result["checked"]
+            out["mismatches"] = len(result["mismatches"])
+            out["first_mismatches"] = [{k: m[k] for k in ("kind", "decision_id", "findings")}
+                                       for m in result["mismatches"][:3]]
+        if prof:
+            prof.disable()
+    out.update(mem.fields())
     if prof:
         buf = io.StringIO()
         st = pstats.Stats(prof, stream=buf)
@@ -650,52 +616,9 @@ def run_phase(phase: str, dsn: str, schema: str, profile: bool) -> dict:
     return out
 
 
-_children: list[subprocess.Popen] = []
-
-
 def child(phase: str, dsn: str, schema: str, profile: bool = False, timeout: float = 1800) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", phase, "--schema", schema, "--dsn", dsn]
-    if profile:
-        cmd.append("--profile-child")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _children.append(proc)
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        _children.remove(proc)
-    if proc.returncode != 0:
-        raise RuntimeError(f"phase {phase} on {schema} failed (exit {proc.returncode}): {stderr[-3000:]}")
-    return json.loads(stdout.strip().splitlines()[-1])
-
-
-# -- report ---------------------------------------------------------------------------------------
-
-def machine(admin: str) -> dict:
-    with psycopg.connect(admin, autocommit=True) as conn:
-        version = conn.execute("SHOW server_version").fetchone()[0]
-        settings = {k: conn.execute(f"SHOW {k}").fetchone()[0] for k in ("shared_buffers", "work_mem")}
-    cpu = ""
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"nproc": os.cpu_count(), "cpu": cpu, "postgres": version, **settings,
-            "python": sys.version.split()[0], "psycopg": f"{psycopg.__version__} ({psycopg.pq.__impl__})"}
-
-
-def loadavg() -> str:
-    try:
-        return Path("/proc/loadavg").read_text().strip()
-    except OSError:
-        return "?"
-
-
-def mb(kb: int) -> str:
-    return f"{kb / 1024:,.1f}"
+    args = ["--child", phase, "--schema", schema, "--dsn", dsn] + (["--profile-child"] if profile else [])
+    return harness.run_json_child(__file__, args, timeout=timeout, what=f"phase {phase} on {schema}")
 
 
 def main() -> int:
@@ -717,48 +640,39 @@ def main() -> int:
         return 0
 
     from rich.console import Console
-    from rich.table import Table
 
     console = Console(width=200)
     n = args.events or (100_000 if args.quick else 1_000_000)
-    admin = config.with_dbname(config.admin_dsn(), args.db)
-    app = config.with_dbname(config.db_dsn(), args.db)
-    schema = f"auditbench_{secrets.token_hex(4)}"
+    # schemas auditbench_<random> (N events), _p (its N/10 prefix), _r (--rejudge-prefix): dropped at the end
+    scratch = harness.Scratch("auditbench", args.db, log=console.log)
+    admin, app = scratch.admin_dsn, scratch.app_dsn
     small_n = max(1000, n // 10)
-    small, extra = f"{schema}_p", f"{schema}_r"
-    created: list[str] = []
-
-    def on_term(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)  # also when started in the background with SIGINT ignored
+    harness.interrupt_on(signal.SIGTERM, signal.SIGINT)  # SIGINT too: started in the background it is ignored
     wall = time.perf_counter()
-    load_before = loadavg()
-    info = machine(admin)
+    load_before = harness.loadavg()
+    info = harness.machine_info(admin, ("server_version", "shared_buffers", "work_mem"))
     results: dict[tuple[str, str], dict] = {}
     try:
-        console.log(f"schema {schema}: generating and COPYing {n:,} events")
-        created.append(schema)
-        install_schema(admin, args.db, schema)
+        console.log(f"schema {scratch.name}: generating and COPYing {n:,} events")
+        schema = scratch.schema()
         gen, load_s = load(admin, schema, n, console)
         console.log(f"loaded {gen.pos:,} events in {load_s:.1f} s ({gen.pos / load_s:,.0f}/s); prefix {small_n:,}")
-        created.append(small)
-        make_prefix(admin, args.db, schema, small, small_n)
+        small = scratch.schema("_p")
+        make_prefix(admin, schema, small, small_n)
         targets = [schema, small]
         rejudge_schema = schema
         if args.rejudge_prefix and args.rejudge_prefix < n:
-            created.append(extra)
-            make_prefix(admin, args.db, schema, extra, args.rejudge_prefix)
+            extra = scratch.schema("_r")
+            make_prefix(admin, schema, extra, args.rejudge_prefix)
             targets.append(extra)
             rejudge_schema = extra
         vacuum(admin, targets)
-        load_mid = loadavg()
+        load_mid = harness.loadavg()
         for phase in PHASES:
             for size, sch in (("small", small), ("full", rejudge_schema if phase == "rejudge" else schema)):
                 console.log(f"{phase} on {sch} …")
                 results[(phase, size)] = res = child(phase, app, sch)
-                console.log(f"  {res['events']:,} events in {res['seconds']:.1f} s, peak +{mb(res['delta_kb'])} MB")
+                console.log(f"  {res['events']:,} events in {res['seconds']:.1f} s, peak +{harness.mib(res['delta_kb'])} MB")
         raw_rate = results[("raw", "full")]["events"] / results[("raw", "full")]["seconds"]
         slow = any(results[(p, "full")]["log_events"] / results[(p, "full")]["seconds"] < 0.3 * raw_rate
                    for p in ("replay", "rejudge"))
@@ -768,22 +682,16 @@ def main() -> int:
             for phase in ("replay", "rejudge"):
                 console.log(f"profiling {phase} on {prof_schema} …")
                 profiles[phase] = child(phase, app, prof_schema, profile=True)
-        load_after = loadavg()
+        load_after = harness.loadavg()
 
         # -- tables
         console.print()
-        mt = Table(title="machine and load (others share it)")
-        mt.add_column("")
-        mt.add_column("")
-        for k, v in info.items():
-            mt.add_row(k, str(v))
-        mt.add_row("loadavg before / after load / at end", f"{load_before}  |  {load_mid}  |  {load_after}")
+        mt = harness.kv_table("machine and load (others share it)", list(info.items()) + [
+            ("loadavg before / after load / at end", f"{load_before}  |  {load_mid}  |  {load_after}")])
         console.print(mt)
 
-        lt = Table(title=f"synthetic log ({gen.pos:,} events, {len(gen.patients):,} patients)")
-        lt.add_column("event type")
-        lt.add_column("count", justify="right")
-        lt.add_column("%", justify="right")
+        lt = harness.table(f"synthetic log ({gen.pos:,} events, {len(gen.patients):,} patients)",
+                           ("event type", "count", "%"))
         for typ, c in sorted(gen.counts.items(), key=lambda kv: -kv[1]):
             lt.add_row(typ, f"{c:,}", f"{100 * c / gen.pos:.2f}")
         lt.add_row("decision events (DisclosureDecided + AccessDecided)", f"{gen.decisions:,}",
@@ -792,20 +700,15 @@ def main() -> int:
         lt.add_row(f"load: generate + COPY ({gen.canon_checked:,} texts checked against rfc8785)",
                    f"{load_s:.1f} s", f"{gen.pos / load_s:,.0f}/s")
         console.print(lt)
-        ot = Table(title="recorded outcomes (engine on the facts then known)")
-        ot.add_column("decision")
-        ot.add_column("count", justify="right")
+        ot = harness.table("recorded outcomes (engine on the facts then known)", ("decision", "count"))
         for k, c in sorted(gen.outcomes.items()):
             ot.add_row(k, f"{c:,}")
         console.print(ot)
 
-        rt = Table(title=f"audit read paths, {n:,} events (fresh subprocess per phase; memory = peak RSS minus RSS "
-                         f"before the call)")
-        for col, just in (("phase", "left"), ("events", "right"), ("seconds", "right"), ("events/s", "right"),
-                          ("decisions/s", "right"), ("x raw read", "right"), (f"s @ {small_n:,}", "right"),
-                          ("time growth", "right"),
-                          (f"peak MB @ {small_n:,}", "right"), (f"peak MB @ full", "right"), ("memory", "left")):
-            rt.add_column(col, justify=just)
+        rt = harness.table(f"audit read paths, {n:,} events (fresh subprocess per phase; memory = peak RSS minus "
+                           f"RSS before the call)",
+                           ("phase", "events", "seconds", "events/s", "decisions/s", "x raw read", f"s @ {small_n:,}",
+                            "time growth", f"peak MB @ {small_n:,}", "peak MB @ full", ("memory", "left")))
         for phase in PHASES:
             res, sm = results[(phase, "full")], results[(phase, "small")]
             rate = res["log_events"] / res["seconds"]
@@ -822,13 +725,11 @@ def main() -> int:
             rt.add_row(label, f"{res['log_events']:,}", f"{res['seconds']:.1f}", f"{rate:,.0f}", dps,
                        f"{rate / raw_rate:.2f}x", f"{sm['seconds']:.1f}",
                        f"{res['seconds'] / sm['seconds']:.1f}x for {ratio:.0f}x events",
-                       mb(sm["delta_kb"]), mb(res["delta_kb"]), flat)
+                       harness.mib(sm["delta_kb"]), harness.mib(res["delta_kb"]), flat)
         console.print(rt)
 
         rep, rj = results[("replay", "full")], results[("rejudge", "full")]
-        ct = Table(title="consistency checks")
-        ct.add_column("check")
-        ct.add_column("result")
+        ct = harness.table("consistency checks", ("check", ("result", "left")))
         ct.add_row("replay: rebuilt projections equal the live tables", str(rep["matches"]))
         for name, p in rep["projections"].items():
             ct.add_row(f"  {name}", f"rebuilt {p['rebuilt']:,}, live {p['live']:,}, missing_live "
@@ -850,13 +751,7 @@ def main() -> int:
         console.log("interrupted: dropping the benchmark schemas")
         return 130
     finally:
-        for proc in list(_children):
-            proc.kill()
-        for sch in reversed(created):
-            try:
-                drop_schema(admin, args.db, sch)
-            except Exception as exc:  # noqa: BLE001 - report, keep dropping the others
-                console.log(f"could not drop {sch}: {exc}")
+        scratch.close()  # a phase's subprocess is already killed when its call is left
 
 
 if __name__ == "__main__":

@@ -60,24 +60,19 @@ schema and vhost dropped at the end, even on failure.
 from __future__ import annotations
 
 import argparse
-import base64
 import http.client
 import itertools
 import json
 import logging
 import os
-import secrets
 import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.error
-import urllib.parse
 import urllib.request
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -88,9 +83,11 @@ from nameko.rpc import RpcProxy, rpc
 from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.web.handlers import http as http_entrypoint
 from rich.console import Console
-from rich.table import Table
 
+import harness
 from confide import config
+from harness import TEST_DB
+from harness import num as fmt
 
 # --------------------------------------------------------------------------------------
 # Baseline services (imported by `nameko run ... disclosures_bench:<Service>`)
@@ -134,8 +131,6 @@ class PingGatewayService:
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_DIR = Path(__file__).resolve().parent
-TEST_DB = "confide_test"
-MGMT = "http://127.0.0.1:15672"
 TARGET_RATE, TARGET_P99_MS = 200, 25.0
 AUTHOR = {"id": "clin-a", "role": "clinician", "credentials": "PhD"}
 SESSION_DATES = ("2026-03-02", "2026-03-09", "2026-03-16")
@@ -165,24 +160,6 @@ def pct(sorted_values: list, q: float) -> float:
         return float("nan")
     k = min(len(sorted_values) - 1, max(0, int(round(q * (len(sorted_values) - 1)))))
     return sorted_values[k]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# -- RabbitMQ management API -----------------------------------------------------------
-
-def mgmt(method: str, path: str, body=None, timeout=10):
-    req = urllib.request.Request(MGMT + path, method=method,
-                                 data=json.dumps(body).encode() if body is not None else None)
-    req.add_header("Authorization", "Basic " + base64.b64encode(b"guest:guest").decode())
-    req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        raw = resp.read()
-        return json.loads(raw) if raw else None
 
 
 # -- CPU accounting from /proc ---------------------------------------------------------
@@ -412,16 +389,18 @@ class Bench:
     def __init__(self, console, with_audit: bool):
         self.console = console
         self.with_audit = with_audit
-        self.suffix = secrets.token_hex(4)
-        self.schema = f"bench_{self.suffix}"
-        self.vhost = f"bench_{self.suffix}"
-        self.tmp = Path(tempfile.mkdtemp(prefix="confide-disclosures-bench-"))
-        self.admin_dsn = config.admin_dsn()
-        self.app_dsn = config.with_dbname(config.db_dsn(), TEST_DB)
-        self.amqp_uri = f"amqp://guest:guest@127.0.0.1:5672/{self.vhost}"
-        self.gw_port, self.ping_port = free_port(), free_port()
+        # schema and vhost bench_<random>, the temp dir: released by teardown()
+        self.scratch = harness.Scratch("bench", TEST_DB, log=console.print)
+        self.suffix = self.scratch.tag
+        self.schema = self.vhost = self.scratch.name
+        self.tmp = self.scratch.tmpdir("confide-disclosures-bench-")
+        # The services get this directory as CONFIDE_KEY_DIR; everything this process does in their
+        # place (tokens, the in-process handler of part 3) must use it too, never config.key_dir().
+        self.key_dir = self.tmp / "keys"
+        self.admin_dsn, self.app_dsn = self.scratch.admin_dsn, self.scratch.app_dsn
+        self.amqp_uri = ""  # set by setup()
+        self.gw_port, self.ping_port = harness.free_port(), harness.free_port()
         self.procs: dict[str, subprocess.Popen] = {}
-        self.schema_made = self.vhost_made = False
         self.patients: list[str] = []
         self.token = None
         self.appname = f"confide-bench-{self.suffix}"
@@ -430,28 +409,21 @@ class Bench:
     # set-up ------------------------------------------------------------------------
     def setup(self):
         from confide.broker import declare_topology
-        from confide.eventstore.install import install_schema
-        from confide.keys import ensure_keys
 
-        install_schema(self.admin_dsn, TEST_DB, self.schema)
-        self.schema_made = True
-        mgmt("PUT", f"/api/vhosts/{urllib.parse.quote(self.vhost, safe='')}", {})
-        self.vhost_made = True
-        mgmt("PUT", f"/api/permissions/{urllib.parse.quote(self.vhost, safe='')}/guest",
-             {"configure": ".*", "write": ".*", "read": ".*"})
+        self.scratch.schema()
+        self.amqp_uri = self.scratch.vhost()
         declare_topology(self.amqp_uri)
-        (self.tmp / "keys").mkdir()
+        harness.make_keys(self.key_dir)
         (self.tmp / "checkpoints").mkdir()
-        ensure_keys(self.tmp / "keys")
         from gateway.tokens import issue_token
 
-        self.token = issue_token(INSURER_ORG, "insurer_health_plan", ttl=3600, key_dir=self.tmp / "keys")
+        self.token = issue_token(INSURER_ORG, "insurer_health_plan", ttl=3600, key_dir=self.key_dir)
         self.start_services()
 
     def env(self) -> dict:
         return {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": "ignore",
                 config.DB_DSN_KEY: self.app_dsn, config.DB_SCHEMA_KEY: self.schema,
-                config.AMQP_URI_KEY: self.amqp_uri, config.KEY_DIR_KEY: str(self.tmp / "keys"),
+                config.AMQP_URI_KEY: self.amqp_uri, config.KEY_DIR_KEY: str(self.key_dir),
                 config.CHECKPOINT_DIR_KEY: str(self.tmp / "checkpoints"),
                 "CONFIDE_GATEWAY_ADDRESS": f"127.0.0.1:{self.gw_port}", "PGAPPNAME": self.appname,
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(BENCH_DIR), os.environ.get("PYTHONPATH")]))}
@@ -573,12 +545,11 @@ class Bench:
         if "audit" not in self.procs:
             return 0.0
         t0 = time.time()
-        quote = urllib.parse.quote(self.vhost, safe="")
         with self.rpc() as rpc:
             while time.time() - t0 < timeout:
                 try:
                     st = rpc.audit.status()
-                    q = mgmt("GET", f"/api/queues/{quote}/audit.events")
+                    q = harness.rabbit_mgmt("GET", f"/api/queues/{harness.quote(self.vhost)}/audit.events")
                     if st.get("relayed_position", 0) >= st.get("head_position", 0) and not q.get("messages"):
                         break
                 except Exception:  # noqa: BLE001 - keep waiting until the deadline
@@ -588,35 +559,15 @@ class Bench:
 
     # tear-down -----------------------------------------------------------------------
     def stop_services(self, procs: dict | None = None):
-        procs = self.procs if procs is None else procs
-        for p in procs.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        deadline = time.time() + 15
-        for p in procs.values():
-            try:
-                p.wait(max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(5)
+        harness.stop_processes((self.procs if procs is None else procs).values(), signal.SIGINT, grace=15)
 
     def teardown(self):
-        from confide.eventstore.install import drop_schema
-
         try:
             if self.cpu:
                 self.cpu.close()
             self.stop_services()
         finally:
-            try:
-                if self.schema_made:
-                    drop_schema(self.admin_dsn, TEST_DB, self.schema)
-            finally:
-                try:
-                    if self.vhost_made:
-                        mgmt("DELETE", f"/api/vhosts/{urllib.parse.quote(self.vhost, safe='')}")
-                finally:
-                    shutil.rmtree(self.tmp, ignore_errors=True)
+            self.scratch.close()
 
     # clients -----------------------------------------------------------------------
     def stack_client(self):
@@ -722,15 +673,17 @@ def phase_breakdown(bench: Bench, requests: int) -> dict:
     from datetime import datetime as _dt
     from unittest import mock
 
+    from nameko.standalone.rpc import ServiceRpcProxy
+
+    from confide.contracts import casefile as facts
     from confide.eventstore.store import PostgresEventStore
     from confide.hipaa.engine import decide
-    from disclosures import facts, handlers
+    from disclosures import handlers
     from disclosures import schemas as dschemas
     from disclosures import service as dservice
     from disclosures.domain import commands
     from gateway import schemas as gschemas
     from gateway import tokens as gtokens
-    from nameko.standalone.rpc import ServiceRpcProxy
 
     modules = {"facts": facts, "handlers": handlers}
     leaf, incl = PhaseTimer(), PhaseTimer()
@@ -741,7 +694,7 @@ def phase_breakdown(bench: Bench, requests: int) -> dict:
     if pool is not None and getattr(pool, "_reset", None):  # runs on every return of a connection
         pool._reset = incl.wrap("pool reset query on connection return (inside store.*)", pool._reset)
     rpc_cfg = {"AMQP_URI": bench.amqp_uri, "serializer": "json"}
-    key = gtokens.signing_key(bench.tmp / "keys")
+    key = gtokens.signing_key(bench.key_dir)
     clock = lambda: _dt.now(timezone.utc)  # noqa: E731
     engine = leaf.wrap("engine decide()", decide)
     schema_load = leaf.wrap("RPC payload schema load (marshmallow)", dservice.load)
@@ -777,8 +730,10 @@ def phase_breakdown(bench: Bench, requests: int) -> dict:
                 c3, t3 = time.process_time(), time.perf_counter()
                 loaded = schema_load(dschemas.RequestDisclosureSchema(), payload)
                 loaded["request_id"] = None
+                # key_dir as the disclosures service gets it (its DecisionKeyDir): without it the handler
+                # seals with config.key_dir()'s decision.key, which the notes service does not accept
                 view = handlers.request_disclosure(commands.RequestDisclosure(**loaded), store, clock, notes,
-                                                   engine)
+                                                   engine, key_dir=bench.key_dir)
                 t4, c4 = time.perf_counter(), time.process_time()
                 json.dumps(view)  # nameko serialises the reply
                 json.dumps(gschemas.reply_from_view(view))
@@ -928,16 +883,9 @@ def py_spy_profile(bench: Bench, py_spy: str, rate: float, seconds: float) -> di
 
 # -- reporting --------------------------------------------------------------------------
 
-def fmt(v, digits=1):
-    if v != v:
-        return "-"
-    return "∞" if v == float("inf") else f"{v:,.{digits}f}"
-
-
 def print_engine(console, e):
-    t = Table(title="1. Pure engine: confide.hipaa.engine.decide over the published example cases (cycled)")
-    for col in ("measure", "ops/s", "µs/op", "ratio to baseline"):
-        t.add_column(col, justify="right" if col != "measure" else "left")
+    t = harness.table("1. Pure engine: confide.hipaa.engine.decide over the published example cases (cycled)",
+                      ("measure", "ops/s", "µs/op", "ratio to baseline"))
     t.add_row(f"decide(case) over {e['cases']} cases from examples.json", fmt(e["engine"], 0),
               fmt(1e6 / e["engine"], 1), f"{e['engine'] / e['baseline']:.2f}×")
     t.add_row("baseline: json.loads(json.dumps(case)), same cases", fmt(e["baseline"], 0),
@@ -948,14 +896,14 @@ def print_engine(console, e):
 
 
 def print_loads(console, results: list[LoadResult], quick: bool):
-    t = Table(title="2. Through the stack at fixed offered loads (open loop; latency from the scheduled start, ms)")
-    for col in ("target", "offered/s", "achieved/s", "p50", "p90", "p99", "max", "errors", "p50 ÷ ping-HTTP",
-                "p99 ÷ ping-HTTP", "client late p99", "closed-loop p99*"):
-        t.add_column(col, justify="left" if col == "target" else "right")
+    t = harness.table("2. Through the stack at fixed offered loads (open loop; latency from the scheduled start, ms)",
+                      ("target", "offered/s", "achieved/s", "p50", "p90", "p99", "max", "errors", "p50 ÷ ping-HTTP",
+                       "p99 ÷ ping-HTTP", "client late p99", "closed-loop p99*"))
     ping_http = {r.offered: r for r in results if r.target == "ping via HTTP"}
     for r in results:
         base = ping_http.get(r.offered)
-        def ratio(a, b):
+
+        def ratio(a, b, base=base):
             if not base or a != a or b != b or b <= 0:
                 return "-"
             return "∞" if a == float("inf") else f"{a / b:.1f}×"
@@ -972,16 +920,10 @@ def print_loads(console, results: list[LoadResult], quick: bool):
                   "ignoring coordinated omission would report. 'client late' = how long after its scheduled start a request was sent (waiting "
                   "for a free client thread, i.e. queueing behind slow responses, plus timer jitter).")
 
-    t = Table(title="CPU per request in the measured window (ms of CPU per successful request, from /proc)")
     comps = ["gateway", "disclosures", "notes", "audit", "postgres (our backends)", "rabbitmq (whole broker)",
              "ping_gateway", "ping", "client (bench)"]
-    t.add_column("target")
-    t.add_column("offered/s", justify="right")
-    for c in comps:
-        t.add_column(c, justify="right")
-    t.add_column("sum", justify="right")
-    t.add_column("cores used by bench", justify="right")
-    t.add_column("other load on machine", justify="right")
+    t = harness.table("CPU per request in the measured window (ms of CPU per successful request, from /proc)",
+                      ["target", "offered/s", *comps, "sum", "cores used by bench", "other load on machine"])
     for r in results:
         ok, wall = max(1, r.ok), r.cpu.get("_all", 0) / max(1, os.cpu_count() or 1)
         row, total = [r.target, fmt(r.offered, 0)], 0.0
@@ -1013,11 +955,7 @@ def print_loads(console, results: list[LoadResult], quick: bool):
 
 
 def print_phases(console, ph: dict, title: str):
-    t = Table(title=title)
-    t.add_column("exclusive phase (no nesting)")
-    t.add_column("ms / request", justify="right")
-    t.add_column("calls / request", justify="right")
-    t.add_column("share", justify="right")
+    t = harness.table(title, ("exclusive phase (no nesting)", "ms / request", "calls / request", "share"))
     total = ph["total_ms"]
     accounted = 0.0
     for label, (ms, calls) in sorted(ph["leaf"].items(), key=lambda kv: -kv[1][0]):
@@ -1028,10 +966,8 @@ def print_phases(console, ph: dict, title: str):
     t.add_row("[b]request_disclosure total (wall, mean)[/b]", f"[b]{fmt(total, 3)}[/b]", "", "100%")
     t.add_row("  of which CPU in this process", fmt(ph["cpu_ms"], 3), "", f"{ph['cpu_ms'] / total * 100:.0f}%")
     console.print(t)
-    t = Table(title="inclusive probes (nest; include the store time above)")
-    t.add_column("function")
-    t.add_column("ms / request", justify="right")
-    t.add_column("calls / request", justify="right")
+    t = harness.table("inclusive probes (nest; include the store time above)",
+                      ("function", "ms / request", "calls / request"))
     for label, (ms, calls) in sorted(ph["inclusive"].items(), key=lambda kv: -kv[1][0]):
         t.add_row(label, fmt(ms, 3), fmt(calls, 1))
     console.print(t)
@@ -1055,9 +991,8 @@ def print_profile(console, prof: dict, rate: float, seconds: float):
             console.print(f"  {name}: no py-spy samples ({p.get('error')})")
             continue
         busy = p["samples"] / (100 * (seconds + 2))
-        t = Table(title=f"py-spy {name}: {p['samples']} on-CPU samples (≈{busy:.2f} of one core)")
-        t.add_column("phase (outermost match; exclusive)")
-        t.add_column("share", justify="right")
+        t = harness.table(f"py-spy {name}: {p['samples']} on-CPU samples (≈{busy:.2f} of one core)",
+                          ("phase (outermost match; exclusive)", "share"))
         for label, c in p["phases"].most_common():
             t.add_row(label, f"{c / p['samples'] * 100:.1f}%")
         console.print(t)
@@ -1068,11 +1003,10 @@ def print_profile(console, prof: dict, rate: float, seconds: float):
 
 
 def print_whatif(console, base: list[LoadResult], rows: list[LoadResult]):
-    t = Table(title="3d. What-if: the same services with psycopg's C implementation (psycopg-binary, PSYCOPG_IMPL="
-                    "binary) instead of the pure-Python ctypes one installed now")
-    for col in ("psycopg", "offered/s", "achieved/s", "p50", "p99", "max", "errors", "disclosures CPU ms/req",
-                "notes CPU ms/req", "gateway CPU ms/req", "postgres CPU ms/req", "sum CPU ms/req"):
-        t.add_column(col, justify="left" if col == "psycopg" else "right")
+    t = harness.table("3d. What-if: the same services with psycopg's C implementation (psycopg-binary, PSYCOPG_IMPL="
+                      "binary) instead of the pure-Python ctypes one installed now",
+                      ("psycopg", "offered/s", "achieved/s", "p50", "p99", "max", "errors", "disclosures CPU ms/req",
+                       "notes CPU ms/req", "gateway CPU ms/req", "postgres CPU ms/req", "sum CPU ms/req"))
     stack = {r.offered: r for r in base if r.target == "stack POST /disclosure-requests"}
     comps = ("gateway", "disclosures", "notes", "audit", "postgres (our backends)", "rabbitmq (whole broker)",
              "client (bench)")
@@ -1126,7 +1060,7 @@ def main(argv=None) -> int:
     print_engine(console, e)
 
     bench = Bench(console, with_audit=not args.no_audit)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    harness.interrupt_on(signal.SIGTERM)
     try:
         t = time.time()
         bench.setup()

@@ -43,13 +43,9 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
-import platform
-import secrets
-import shutil
-import subprocess
+import signal
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -60,20 +56,19 @@ from typing import Callable
 import psycopg
 from psycopg import sql
 
-from confide import config
-from confide.envelope import NewEvent, canonical_json, content_hash, format_timestamp
+import harness
+from confide.envelope import NewEvent, canonical_json, content_hash
 from confide.eventstore import chain
-from confide.eventstore.install import drop_schema, install_schema
 from confide.eventstore.store import _COLUMNS, PostgresEventStore
-from confide.keys import ensure_keys, load_public_key, load_signing_key
+from confide.keys import load_public_key, load_signing_key
+from confide.timestamps import format_ts
+from harness import canon as _canon
+from harness import num as _fmt
 
 BATCH = 100
 COPY_ROWS = 100_000
 WRITERS = 4
 EVENT_TYPE = "NoteAmended"
-_COPY_COLS = ("global_position", "stream_name", "stream_version", "event_id", "type",
-              "data", "metadata", "recorded_at", "hash")
-_COPY_TYPES = ["int8", "text", "int8", "uuid", "text", "text", "text", "timestamptz", "bytea"]
 _VALUES = ("The patient reports improved sleep; continue current plan and review in four weeks. ",
            "Medication reconciled with pharmacy record; no interactions found at this visit. ",
            "Referral letter sent to physiotherapy; awaiting appointment confirmation today. ")
@@ -103,8 +98,7 @@ class Settings:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    admin = config.with_dbname(config.admin_dsn(), args.db)
-    app = config.with_dbname(config.db_dsn(), args.db)
+    admin, app = harness.dsns(args.db)
     if args.quick:
         s = Settings(args.db, admin, app, 2, 0.75, 0.3, 50, 30_000, 100_000, True)
     else:
@@ -125,11 +119,6 @@ def bench_event(i: int) -> NewEvent:
               "value": _VALUES[i % 3] + str(i)},
         metadata={"actor": "bench", "source": "eventstore_bench"},
     )
-
-
-def _canon(d: dict) -> str:
-    # RFC 8785 for ASCII strings and small ints is exactly this (asserted in main()).
-    return json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def raw_payloads(n: int = 1000) -> list[tuple[str, str, str, bytes]]:
@@ -298,19 +287,15 @@ def copy_rows(n: int, start: int, prefix: str) -> list[tuple]:
         rec = now + timedelta(microseconds=pos)
         digest = content_hash(stream_name=stream, stream_version=version, event_id=str(ev.event_id),
                               type=ev.type, data_json=data, metadata_json=meta,
-                              recorded_at=format_timestamp(rec))
+                              recorded_at=format_ts(rec))
         rows.append((pos, stream, version, ev.event_id, ev.type, data, meta, rec, digest))
     return rows
 
 
 def copy_into(conn: psycopg.Connection, schema: str, table: str, rows) -> None:
-    query = sql.SQL("COPY {s}.{t} ({cols}) FROM STDIN (FORMAT BINARY)").format(
-        s=sql.Identifier(schema), t=sql.Identifier(table),
-        cols=sql.SQL(", ").join(map(sql.Identifier, _COPY_COLS)))
-    with conn.transaction(), conn.cursor() as cur, cur.copy(query) as cp:
-        cp.set_types(_COPY_TYPES)
-        for row in rows:
-            cp.write_row(row)
+    """Binary COPY of ``rows`` into ``schema.table``, committed as one transaction."""
+    with conn.transaction():
+        harness.copy_events(conn, schema, rows, table)
 
 
 # -- contenders: concurrent writer processes ------------------------------------------------------
@@ -463,7 +448,7 @@ def seal_all(store: PostgresEventStore, keys: Path, cp_dir: Path, batch: int = 2
     sealer holds the (database-wide) sealer lock, or while an older transaction elsewhere hides
     new rows from ``read_all``: wait for those instead of stopping short."""
     sealer = chain.ChainSealer(store, chain.load_chain_key(keys), load_signing_key(keys), cp_dir, batch=batch)
-    heads = store.q("SELECT (SELECT max(global_position) FROM {s}.events), "
+    heads = store._q("SELECT (SELECT max(global_position) FROM {s}.events), "
                     "(SELECT max(global_position) FROM {s}.event_chain)")
     t0 = time.perf_counter()
     total = 0
@@ -472,7 +457,7 @@ def seal_all(store: PostgresEventStore, keys: Path, cp_dir: Path, batch: int = 2
         total += sealed
         if sealed:
             continue
-        with store.connection() as conn:
+        with store._connection() as conn:
             head, chained = conn.execute(heads).fetchone()
         if head is None or (chained or 0) >= head:
             return Rate(total, time.perf_counter() - t0)
@@ -482,43 +467,24 @@ def seal_all(store: PostgresEventStore, keys: Path, cp_dir: Path, batch: int = 2
         time.sleep(0.1)
 
 
-def _rss_kb(field_name: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field_name + ":"):
-                return int(line.split()[1])
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
 def verify_child(args: argparse.Namespace) -> None:
     """Subprocess entry point: verify one schema, print JSON with time and memory."""
     store = PostgresEventStore(args.app_dsn, schema=args.schema, pool_size=1)
     key = chain.load_chain_key(Path(args.keys))
     pub = load_public_key(Path(args.keys))
-    with store.connection() as conn:  # open the connection before the baseline
+    with store._connection() as conn:  # open the connection before the baseline
         conn.execute("SELECT 1")
-    rss_before = _rss_kb("VmRSS")
-    t0 = time.perf_counter()
-    report = chain.verify(store, key, pub, Path(args.checkpoints))
-    elapsed = time.perf_counter() - t0
-    peak = _rss_kb("VmHWM")
+    with harness.PeakRss() as mem:
+        report = chain.verify(store, key, pub, Path(args.checkpoints))
     store.close()
     print(json.dumps({"events": report.events, "sealed": report.sealed, "ok": report.ok,
-                      "problems": report.problems[:3], "seconds": elapsed,
-                      "rss_before_kb": rss_before, "peak_kb": peak, "delta_kb": max(0, peak - rss_before)}))
+                      "problems": report.problems[:3], **mem.fields()}))
 
 
 def memory_stage(s: Settings, schema: str, cp_dir: Path) -> dict:
-    out = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--verify-child", "--schema", schema,
-         "--app-dsn", s.app_dsn, "--keys", str(s.keys), "--checkpoints", str(cp_dir)],
-        capture_output=True, text=True, timeout=1800,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"verify child failed: {out.stderr[-2000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return harness.run_json_child(__file__, ["--verify-child", "--schema", schema, "--app-dsn", s.app_dsn,
+                                             "--keys", str(s.keys), "--checkpoints", str(cp_dir)],
+                                  what="verify child")
 
 
 def fill_events(s: Settings, schema: str, start: int, n: int) -> float:
@@ -528,7 +494,7 @@ def fill_events(s: Settings, schema: str, start: int, n: int) -> float:
     with psycopg.connect(s.admin_dsn, autocommit=True) as conn:
         for off in range(0, n, chunk):
             copy_into(conn, schema, "events", copy_rows(min(chunk, n - off), start + off, "memtest"))
-        conn.execute("SELECT setval(%s::regclass, %s)", (f"{schema}.events_position_seq", start + n - 1))
+        harness.set_position(conn, schema, start + n - 1)
     return time.perf_counter() - t0
 
 
@@ -536,26 +502,15 @@ def fill_events(s: Settings, schema: str, start: int, n: int) -> float:
 
 
 def machine_info(s: Settings) -> dict:
-    with psycopg.connect(s.admin_dsn, autocommit=True) as conn:
-        show = {k: conn.execute(f"SHOW {k}").fetchone()[0]
-                for k in ("server_version", "synchronous_commit", "fsync", "wal_sync_method",
-                          "shared_buffers", "commit_delay")}
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     try:
         import importlib.metadata as md
 
         es_version = md.version("eventsourcing")
     except Exception:
         es_version = "?"
-    return {"load_before": f"{os.getloadavg()[0]:.2f}", "nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
-            "psycopg": f"{psycopg.__version__} ({psycopg.pq.__impl__})", "eventsourcing": es_version, **show}
+    return {"load_before": f"{os.getloadavg()[0]:.2f}", "eventsourcing": es_version,
+            **harness.machine_info(s.admin_dsn, ("server_version", "synchronous_commit", "fsync", "wal_sync_method",
+                                                 "shared_buffers", "commit_delay"))}
 
 
 def create_raw_tables(s: Settings, schema: str) -> None:
@@ -581,7 +536,7 @@ class Results:
     memory: list[dict] = field(default_factory=list)
 
 
-def run(s: Settings, console) -> Results:
+def run(s: Settings, scratch: harness.Scratch, console) -> Results:
     res = Results()
     r = res.rates
     schema = s.schema
@@ -646,8 +601,7 @@ def run(s: Settings, console) -> Results:
         store.close()
 
     # 7. memory: verify at two sizes in a fresh subprocess each
-    mem_schema = schema + "_mem"
-    install_schema(s.admin_dsn, s.dbname, mem_schema)
+    mem_schema = scratch.schema("_mem")
     mem_store = PostgresEventStore(s.app_dsn, schema=mem_schema)
     cp_mem = s.tmp / "checkpoints-mem"
     try:
@@ -671,29 +625,17 @@ def run(s: Settings, console) -> Results:
 # -- output ----------------------------------------------------------------------------------
 
 
-def _fmt(x: float) -> str:
-    return f"{x:,.0f}"
-
-
 def report(res: Results, info: dict, s: Settings, console, wall: float) -> None:
-    from rich.table import Table
-
     r = res.rates
-    m = Table(title="Machine", show_header=False)
-    m.add_column(style="bold")
-    m.add_column()
-    for k in ("nproc", "cpu", "server_version", "synchronous_commit", "fsync", "wal_sync_method",
-              "commit_delay", "shared_buffers", "python", "psycopg", "eventsourcing"):
-        m.add_row(k, str(info.get(k, "")))
-    m.add_row("mode", ("--quick" if s.quick else "--full")
-              + f": {s.rounds} interleaved rounds x {s.slice_s:g} s per rate, median shown")
-    m.add_row("load average", f"{info.get('load_before', '')} before, {os.getloadavg()[0]:.2f} after")
-    console.print(m)
+    keys = ("nproc", "cpu", "server_version", "synchronous_commit", "fsync", "wal_sync_method",
+            "commit_delay", "shared_buffers", "python", "psycopg", "eventsourcing")
+    console.print(harness.kv_table("Machine", [(k, info.get(k, "")) for k in keys] + [
+        ("mode", ("--quick" if s.quick else "--full")
+         + f": {s.rounds} interleaved rounds x {s.slice_s:g} s per rate, median shown"),
+        ("load average", f"{info.get('load_before', '')} before, {os.getloadavg()[0]:.2f} after")]))
 
-    raw = Table(title="Measured rates (events/s)")
-    for col, just in (("measurement", "left"), ("events", "right"), ("seconds", "right"),
-                      ("events/s", "right"), ("rounds min–max", "right"), ("µs/event", "right")):
-        raw.add_column(col, justify=just)
+    raw = harness.table("Measured rates (events/s)",
+                        ("measurement", "events", "seconds", "events/s", "rounds min–max", "µs/event"))
     labels = [
         ("raw_insert", "raw psycopg INSERT, 1 row/tx"), ("copy", f"raw COPY {COPY_ROWS:,} rows (binary)"),
         ("ours_single", "ours append, 1 event/call"), ("ours_batch", f"ours append, {BATCH} events/call"),
@@ -713,10 +655,8 @@ def report(res: Results, info: dict, s: Settings, console, wall: float) -> None:
                         f"{1e6 / x.per_s:,.1f}" if x.per_s else "-")
     console.print(raw)
 
-    t = Table(title="Ours against the baselines")
-    for col, just in (("comparison", "left"), ("ours ev/s", "right"), ("baseline ev/s", "right"),
-                      ("ratio", "right"), ("target", "center"), ("", "center")):
-        t.add_column(col, justify=just)
+    t = harness.table("Ours against the baselines", ("comparison", "ours ev/s", "baseline ev/s", "ratio",
+                                                     ("target", "center"), ("", "center")))
 
     def cmp(label: str, ours: str, base: str, target: float | None) -> None:
         a, b = r[ours].per_s, r[base].per_s
@@ -745,14 +685,13 @@ def report(res: Results, info: dict, s: Settings, console, wall: float) -> None:
     console.print(t)
 
     if res.memory:
-        mt = Table(title="verify memory (fresh subprocess; peak RSS minus RSS before the call)")
-        for col in ("events", "sealed", "verify s", "verify ev/s", "RSS before", "peak RSS", "Δ peak",
-                    "COPY fill s", "seal ev/s"):
-            mt.add_column(col, justify="right")
+        mt = harness.table("verify memory (fresh subprocess; peak RSS minus RSS before the call)",
+                           [("events", "right"), "sealed", "verify s", "verify ev/s", "RSS before", "peak RSS",
+                            "Δ peak", "COPY fill s", "seal ev/s"])
         for mm in res.memory:
             mt.add_row(_fmt(mm["events"]), _fmt(mm["sealed"]), f"{mm['seconds']:.1f}",
-                       _fmt(mm["events"] / mm["seconds"]), f"{mm['rss_before_kb'] / 1024:.1f} MiB",
-                       f"{mm['peak_kb'] / 1024:.1f} MiB", f"{mm['delta_kb'] / 1024:.1f} MiB",
+                       _fmt(mm["events"] / mm["seconds"]), f"{harness.mib(mm['rss_before_kb'])} MiB",
+                       f"{harness.mib(mm['peak_kb'])} MiB", f"{harness.mib(mm['delta_kb'])} MiB",
                        f"{mm['fill_s']:.1f}", _fmt(mm["seal_rate"]))
         console.print(mt)
     for k, v in res.notes.items():
@@ -781,27 +720,22 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
 
     console = Console(width=None if sys.stdout.isatty() else 130)
+    harness.interrupt_on(signal.SIGTERM)  # so Scratch drops the schemas on SIGTERM as on Ctrl-C
     s = settings_from_args(args)
     ev = bench_event(7)
     assert _canon(dict(ev.data)) == canonical_json(dict(ev.data))
-    s.schema = "bench_" + secrets.token_hex(4)
-    s.tmp = Path(tempfile.mkdtemp(prefix="confide-bench-"))
     t0 = time.perf_counter()
-    try:
-        ensure_keys(s.keys)
+    # schemas bench_<random> and bench_<random>_mem, and the temp dir: released at the end, even on failure
+    with harness.Scratch("bench", s.dbname, keep=args.keep,
+                         log=lambda msg: console.print(f"[red]{msg}[/]")) as scratch:
+        s.tmp = scratch.tmpdir("confide-bench-")
+        harness.make_keys(s.keys)
         info = machine_info(s)
+        s.schema = scratch.name
         console.log(f"schema {s.schema} in database {s.dbname}; temp dir {s.tmp}")
-        install_schema(s.admin_dsn, s.dbname, s.schema)
+        scratch.schema()
         create_raw_tables(s, s.schema)
-        res = run(s, console)
-    finally:
-        if not args.keep:
-            for schema in (s.schema, s.schema + "_mem"):
-                try:
-                    drop_schema(s.admin_dsn, s.dbname, schema)
-                except Exception as exc:  # report, keep cleaning
-                    console.print(f"[red]could not drop schema {schema}: {exc}[/]")
-        shutil.rmtree(s.tmp, ignore_errors=True)
+        res = run(s, scratch, console)
     report(res, info, s, console, time.perf_counter() - t0)
     return 0
 

@@ -4,10 +4,14 @@
 #   2. PostgreSQL and RabbitMQ reachable: running ones are used; otherwise
 #      Docker Compose where an engine runs; otherwise Debian packages;
 #   3. roles, databases (confide, confide_test), schema, broker topology, keys.
-# Usage: deploy/setup.sh [--test | --venv]
+# Usage: deploy/setup.sh [--test | --venv | --tls]
 #   (no option)  `make run`: all of the above;
 #   --test       `make test`: also Chromium, for the report's browser test;
-#   --venv       `make test-unit`: step 1 only; starts, installs and contacts no service.
+#   --venv       `make test-unit`: step 1 only; starts, installs and contacts no service;
+#   --tls        also a local CA and RabbitMQ server certificate (AMQP over TLS, one host):
+#                prints the listener lines to add to rabbitmq.conf (RabbitMQ is not reconfigured).
+# The broker is set up through its management API as CONFIDE_RABBIT_ADMIN_URI
+# (default http://guest:guest@127.0.0.1:15672, development only: guest logs in from localhost).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -15,8 +19,8 @@ PY=${PYTHON:-python3.11}
 log() { printf '[setup] %s\n' "$*"; }
 MODE=${1:-}
 case "$MODE" in
-  ""|--test|--venv) ;;
-  *) log "ERROR: unknown option $MODE (usage: deploy/setup.sh [--test | --venv])"; exit 2 ;;
+  ""|--test|--venv|--tls) ;;
+  *) log "ERROR: unknown option $MODE (usage: deploy/setup.sh [--test | --venv | --tls])"; exit 2 ;;
 esac
 
 PG_HOST=127.0.0.1 PG_PORT=5432 AMQP_PORT=5672
@@ -52,7 +56,7 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$SRC_HASH" ]; then
   : > "$PIPLOG"
   pip_q -r requirements.lock
   pip_q --no-deps -e shared $(for d in services/*/; do [ -f "$d/pyproject.toml" ] && printf -- '-e %s ' "$d"; done) -e app
-  .venv/bin/python -c 'import nameko, psycopg, confide_app.cli, notes.service, disclosures.service, audit.service, gateway.service, web.dbsetup' \
+  .venv/bin/python -c 'import nameko, psycopg, confide_app.cli, notes.service, disclosures.service, audit.service, gateway.service, directory.service, web.dbsetup' \
     || { log "ERROR: the installed packages do not import (see $PIPLOG)"; exit 1; }
   echo "$SRC_HASH" > "$STAMP"
 fi
@@ -131,8 +135,17 @@ fi
 log "installing roles, databases and schema"
 .venv/bin/confide db install                     # the database named by CONFIDE_DB_DSN (default confide)
 .venv/bin/confide db install --database confide_test
-log "declaring RabbitMQ exchanges and queues"
+# Broker: vhost `confide`, one user per service and client (notes, disclosures, audit,
+# gateway, directory, web, cli) with least-privilege and topic permissions; passwords
+# generated once into <key_dir>/broker/<user>.secret (0600, kept on re-runs; rotate with
+# `confide broker declare --rotate USER`); guest and the admin get no access to the vhost;
+# then exchanges and queues, declared as `audit`.
+log "setting up the RabbitMQ vhost, users and permissions; declaring exchanges and queues"
 .venv/bin/confide broker declare
+if [ "$MODE" = "--tls" ]; then
+  log "making the broker's local CA and server certificate"
+  .venv/bin/confide broker tls-init
+fi
 .venv/bin/confide keys init >/dev/null
 
 # --- 4b. The web front door's database (services/web) -----------------------

@@ -1,6 +1,7 @@
 """``confide audit …``: the auditor's commands.
 
     verify            recompute every hash and MAC; exit 0 intact, 1 naming the first bad position
+                      (verify and prove connect as the auditor's read-only role, CONFIDE_AUDITOR_DSN)
     seal              extend the chain over committed events now (the audit service does this too)
     replay            rebuild projections from the store; report whether they match the live ones
     as-of             a stream's state as it stood at a time
@@ -22,11 +23,14 @@ from confide import config
 from confide_app.cli import LazyGroup
 
 
-def _store(schema: str | None = None):
+def _store(schema: str | None = None, auditor: bool = False):
+    """The event store as the services' role, or (``auditor``) as the auditor's read-only role
+    (``CONFIDE_AUDITOR_DSN``): what only reads the log (verify, prove) needs nothing more."""
     from confide.eventstore.store import PostgresEventStore
 
     try:
-        return PostgresEventStore(config.db_dsn(), schema=schema or config.db_schema(), pool_size=2)
+        dsn = config.auditor_dsn() if auditor else config.db_dsn()
+        return PostgresEventStore(dsn, schema=schema or config.db_schema(), pool_size=2)
     except Exception as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -75,7 +79,7 @@ def verify(schema, key_dir, checkpoint_dir, as_json):
     from confide.keys import load_public_key
 
     key_dir = key_dir or config.key_dir()
-    store = _store(schema)
+    store = _store(schema, auditor=True)
     try:
         total = store.head_position()
         progress, update = _progress("verifying", total)
@@ -201,7 +205,7 @@ def prove_inclusion(schema, key_dir, event_id, output):
     from confide.eventstore.chain import chain_size, sealed_entry
     from confide.keys import load_signing_key
 
-    store = _store(schema)
+    store = _store(schema, auditor=True)
     try:
         row = sealed_entry(store, event_id)
         size = chain_size(store)
@@ -229,7 +233,7 @@ def prove_consistency(schema, key_dir, old_head, output):
 
     head = json.load(old_head)
     head = head.get("tree_head") or head.get("new_tree_head") or head
-    store = _store(schema)
+    store = _store(schema, auditor=True)
     try:
         tree = merkle.MerkleTree(_content_hashes(store))
         try:
@@ -252,7 +256,7 @@ def dlq_list():
     """Print the dead-lettered events (type, global position, event id)."""
     from confide.dlq import peek
 
-    messages = peek(config.amqp_uri())
+    messages = peek(config.amqp_uri('audit'))
     for msg in messages:
         body = msg if isinstance(msg, dict) else {}
         click.echo(f"{body.get('global_position', '?'):>10}  {str(body.get('type', '?')):<28} "
@@ -265,4 +269,4 @@ def dlq_replay():
     """Move every dead-lettered message back to the audit queue (handlers are idempotent)."""
     from confide.dlq import replay_all
 
-    click.echo(f"replayed {replay_all(config.amqp_uri())} messages to audit.events")
+    click.echo(f"replayed {replay_all(config.amqp_uri('audit'))} messages to audit.events")

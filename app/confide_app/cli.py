@@ -3,12 +3,14 @@
     confide decide FILE          decide case files with the HIPAA engine (JSON out)
     confide lint FILE            164.501 content lint of one note's text (JSON out)
     confide demo                 the shipped real data through the running stack
-    confide run                  start the four services (one prefixed log stream)
+    confide run                  start the five services (one prefixed log stream)
+    confide directory ...        workforce, patients, payers (acts with a minted assertion)
     confide audit verify|replay|seal|prove|check|...
     confide db install           roles, database, schema (set-up)
-    confide broker declare       exchanges and queues (set-up)
+    confide broker declare       vhost, users, permissions, exchanges and queues (set-up)
+    confide broker tls-init      a local CA and server certificate for AMQP over TLS
     confide keys init|rotate     keys outside the database
-    confide token                a signed token for an insurer organisation
+    confide payers register|show|deactivate   payers allowed SMART Backend Services tokens
     confide web enrolment-link   a one-time enrolment link (set password, then TOTP)
 
 Subcommands owned by other modules are imported lazily, so a missing optional
@@ -61,7 +63,8 @@ def _unavailable(name: str, exc: Exception) -> click.Command:
         "audit": "confide_app.audit_cli:audit",
         "demo": "confide_app.demo:demo",
         "run": "confide_app.supervisor:run",
-        "token": "gateway.commands:token",
+        "payers": "confide_app.payers_cli:payers",
+        "directory": "confide_app.directory_cli:directory",
         "web": "confide_app.web_cli:web",
     },
 )
@@ -94,15 +97,39 @@ def broker():
 
 
 @broker.command("declare")
-def broker_declare():
-    """Declare Confide's exchanges and queues before anything publishes."""
-    from confide.broker import declare_topology
+@click.option("--rotate", multiple=True, type=click.Choice(config.BROKER_USERS),
+              help="give this user a new password (then restart what connects as it)")
+def broker_declare(rotate):
+    """Create vhost `confide` and the per-service users (management API), then the topology.
+
+    The administrator is CONFIDE_RABBIT_ADMIN_URI (default guest on localhost); passwords
+    are kept in <key_dir>/broker/<user>.secret. The topology is declared as `audit`, who owns it.
+    """
+    from confide.broker import BrokerAdmin, declare_topology, provision
 
     try:
-        declare_topology(config.amqp_uri())
+        users = provision(BrokerAdmin(config.rabbit_admin_uri()), config.key_dir(), config.AMQP_VHOST,
+                          rotate=set(rotate))
+        declare_topology(config.amqp_uri("audit"), ssl=config.amqp_ssl())
     except Exception as exc:
-        raise click.ClickException(f"broker topology failed: {exc}") from None
-    click.echo("broker topology declared")
+        raise click.ClickException(f"broker set-up failed: {exc}") from None
+    click.echo(f"broker vhost {config.AMQP_VHOST}: users {', '.join(users)}; topology declared")
+    if rotate:
+        click.echo(f"rotated: {', '.join(rotate)} — restart the services using them (confide run)")
+
+
+@broker.command("tls-init")
+@click.option("--host", "hosts", multiple=True, default=("localhost", "127.0.0.1"), show_default=True,
+              help="names and addresses in the server certificate")
+def broker_tls_init(hosts):
+    """A local CA and a server certificate for RabbitMQ on this host; prints the listener config."""
+    from confide.broker_tls import init_tls, rabbitmq_conf
+
+    paths = init_tls(config.key_dir() / "broker" / "tls", hosts)
+    click.echo(f"CA and server certificate in {paths['dir']} (existing files kept)")
+    click.echo("Add to rabbitmq.conf and restart RabbitMQ:\n")
+    click.echo(rabbitmq_conf(paths))
+    click.echo(f"\nThen: CONFIDE_AMQP_URI=amqps://{hosts[0]}:5671/confide CONFIDE_AMQP_CA={paths['ca']}")
 
 
 @main.group(cls=LazyGroup, lazy={"rotate": "notes.commands:rotate_keys"})
@@ -112,7 +139,7 @@ def keys():
 
 @keys.command("init")
 def keys_init():
-    """Create the chain key and the audit signing key pair if missing."""
+    """Create the chain, decision, audit-signing, assertion and service keys if missing."""
     from confide.keys import ensure_keys
 
     made = ensure_keys(config.key_dir())

@@ -12,9 +12,12 @@ rules — never note text or clinical content):
 3. The author of one psychotherapy note reads it (permitted, recorded) and
    another clinician of the practice tries (denied, recorded).
 4. Submit every ``<data dir>/payer-requests/davinci-cdex/cdex-task-example*.json``
-   to ``POST /fhir/Task`` with an insurer token (``gateway.tokens.issue_token``,
-   role ``insurer_health_plan``) issued to the payer the Task's ``requester``
-   names (the gateway refuses a Task sent on another's behalf). The examples name HL7's
+   to ``POST /fhir/Task`` with an access token of the payer the Task's ``requester``
+   names (the gateway refuses a Task sent on another's behalf), obtained the SMART
+   Backend Services way: at demo time each payer gets a fresh ES384 key pair, is
+   registered (``insurer_health_plan``) with its public JWKS through the configured
+   payer registry (``gateway.payers``; ``CONFIDE_PAYER_REGISTRY``), signs a client
+   assertion and calls ``POST /oauth/token``. The examples name HL7's
    sample member "Member123" or a sample Patient, who is not ours: Task *i* is
    pointed at imported patient *i mod n* by setting ``Task.for.identifier`` to
    ``{"system": "urn:confide:patient-id", "value": <patient id>}`` (a ``type``
@@ -50,7 +53,7 @@ from typing import Optional
 
 import click
 
-from confide import config
+from confide import config, transport
 
 INSURER_ORG = "Acme Health Plan"
 INSURER_ROLE = "insurer_health_plan"
@@ -207,13 +210,16 @@ def import_notes(rpc, patients, progress, summary: DemoSummary) -> None:
     """Write and sign every note of every patient (async RPCs per patient batch)."""
     total = sum(len(p.progress_notes) + len(p.psychotherapy_notes) for p in patients)
     task = progress.add_task("writing and signing notes", total=total)
+    # Psychotherapy text crosses the broker only sealed to the notes service's transport key.
+    notes_key = rpc.notes.transport_public_key() if any(p.psychotherapy_notes for p in patients) else None
     for patient in patients:
         writes = []
         for note in patient.progress_notes:
             payload = {k: note[k] for k in ("note_id", "patient_id", "author", "content")}
             writes.append(("progress", note, rpc.notes.write_progress_note.call_async(payload)))
         for note in patient.psychotherapy_notes:
-            payload = {k: note[k] for k in ("note_id", "patient_id", "author", "session_date", "text")}
+            payload = {k: note[k] for k in ("note_id", "patient_id", "author", "session_date")}
+            payload["sealed_text"] = transport.seal_for(notes_key, note["text"])
             writes.append(("psychotherapy", note, rpc.notes.write_psychotherapy_note.call_async(payload)))
         signs = []
         for kind, note, reply in writes:
@@ -247,7 +253,10 @@ def psychotherapy_reads(rpc, patients) -> list[dict]:
     for who, requester_id in (("author", author), ("other clinician", other)):
         requester = {"id": requester_id, "role": "clinician_same_practice", "org": PRACTICE, "is_workforce": True}
         try:
-            reply = rpc.notes.read_note(note["note_id"], requester, "treatment")
+            # The text comes back sealed to this read's ephemeral key (opened only to check it opens).
+            key, reply_key = transport.ephemeral()
+            reply = transport.open_tree(key, rpc.notes.read_note(note["note_id"], requester, "treatment",
+                                                                 reply_public_key=reply_key))
             decision = reply["decision"]
             results.append({"who": who, "requester": requester_id, "note_id": note["note_id"],
                             "decision": decision["decision"], "rule": decision.get("rule") or ""})
@@ -284,10 +293,51 @@ def payer_of(task: dict) -> str:
     return names[0] if names else INSURER_ORG
 
 
+def payer_tokens(gateway: str):
+    """``token_for(org)``: an access token of payer ``org`` from ``<gateway>/oauth/token``.
+
+    The first time an org is named it gets a fresh ES384 key pair and is registered (again, with
+    the new key, on a later run) in the configured payer registry; a token is reused until it
+    has less than a minute left.
+    """
+    import os
+
+    from gateway import client, payers
+
+    kind = os.environ.get(payers.REGISTRY_ENV_KEY)
+    keys: dict = {}
+    held: dict[str, tuple[str, float]] = {}
+    token_url = f"{gateway}/oauth/token"
+
+    def token_for(org: str) -> str:
+        token, until = held.get(org, ("", 0.0))
+        if time.monotonic() < until - 60:
+            return token
+        if org not in keys:
+            keys[org] = client.new_key()
+            if payers.registry_kind(kind) == payers.DIRECTORY:
+                from confide.rpc import ClusterRpcProxy
+
+                with ClusterRpcProxy({"AMQP_URI": config.amqp_uri(), "serializer": "json"}, timeout=30) as rpc:
+                    payers.make_registry(kind, directory=rpc.directory).register(
+                        org, org, INSURER_ROLE, client.public_jwks(keys[org]))
+            else:
+                payers.make_registry(kind, key_dir=config.key_dir()).register(
+                    org, org, INSURER_ROLE, client.public_jwks(keys[org]))
+        status, body = client.request_token(token_url, org, keys[org])
+        if status != 200:
+            raise DemoError(f"POST /oauth/token for payer {org!r} answered {status}: {body.get('error')} "
+                            f"({body.get('error_description')})")
+        held[org] = (body["access_token"], time.monotonic() + int(body["expires_in"]))
+        return body["access_token"]
+
+    return token_for
+
+
 def submit_requests(gateway: str, token_for, data_dir: Path, patients, progress, timeout: float) -> list[Decision]:
     """The CDex Tasks, then the unauthorized psychotherapy-note request; each polled until decided.
 
-    ``token_for(org)`` returns an insurer token for that organisation.
+    ``token_for(org)`` returns an access token of that payer (:func:`payer_tokens`).
     """
     files = cdex_task_files(data_dir)
     if not files:
@@ -399,7 +449,7 @@ def run_demo(gateway: str, amqp_uri: str, schema: str, data_dir: Path, limit: Op
     summary = DemoSummary()
     check_health(gateway)
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-    from nameko.standalone.rpc import ClusterRpcProxy
+    from confide.rpc import ClusterRpcProxy
 
     console.print(f"[green]✓[/] stack is up at {gateway}")
 
@@ -412,16 +462,10 @@ def run_demo(gateway: str, amqp_uri: str, schema: str, data_dir: Path, limit: Op
                   f"({sel['skipped_no_mh_diagnosis']} without an MH diagnosis and {sel['skipped_period']} "
                   f"multi-day stays skipped) for {len(patients)} patients")
 
-    from gateway.tokens import issue_token
+    token_for = payer_tokens(gateway)
 
-    tokens: dict[str, str] = {}
-
-    def token_for(org: str) -> str:
-        if org not in tokens:
-            tokens[org] = issue_token(org, INSURER_ROLE, ttl=3600, key_dir=config.key_dir())
-        return tokens[org]
-
-    with ClusterRpcProxy({"AMQP_URI": amqp_uri, "serializer": "json"}, timeout=timeout) as rpc:
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri, "AMQP_SSL": config.amqp_ssl(), "serializer": "json"}, client="cli",
+                         timeout=timeout) as rpc:
         with _progress(console) as progress:
             import_notes(rpc, patients, progress, summary)
         new = summary.progress_notes + summary.psychotherapy_notes - summary.already_on_file
@@ -436,8 +480,8 @@ def run_demo(gateway: str, amqp_uri: str, schema: str, data_dir: Path, limit: Op
             console.print(f"[green]✓[/] psychotherapy note {r['note_id'][:8]}, read for treatment by the {r['who']} "
                           f"({r['requester']}): {verdict}, recorded — {r['rule']}")
 
-        console.print(f"  sending the HL7 Da Vinci CDex Task examples, each with a token for the payer it names "
-                      f"({INSURER_ROLE}); each Task is unchanged except Task.for.identifier, set to an imported "
+        console.print(f"  sending the HL7 Da Vinci CDex Task examples, each with a token the payer it names "
+                      f"({INSURER_ROLE}, registered now with a fresh ES384 key) got from /oauth/token; each Task is unchanged except Task.for.identifier, set to an imported "
                       "patient (by order)")
         with _progress(console) as progress:
             summary.decisions = submit_requests(gateway, token_for, data_dir, patients, progress, timeout)

@@ -1,7 +1,9 @@
-"""``confide run``: the services and the web front door in the foreground, one log stream, Ctrl-C stops them all.
+"""``confide run``: the five services and the web front door in the foreground, one log stream, Ctrl-C stops them all.
 
-Each service runs as ``nameko run --config services/<name>/config.yml <name>.service``; the web
-front door (Django under waitress) as ``python -m web serve`` on ``CONFIDE_WEB_ADDRESS``;
+Each service runs as ``nameko run --config services/<name>/config.yml <name>.service``,
+connecting to RabbitMQ as its own user (``CONFIDE_AMQP_URI_<NAME>``, from
+``confide.config.amqp_uri(name)``); the web front door (Django under waitress) as
+``python -m web serve`` on ``CONFIDE_WEB_ADDRESS``, its RPC client connecting as the ``web`` user;
 every line it prints is prefixed with its name. If one service exits, the
 others are stopped and the command exits non-zero.
 """
@@ -18,8 +20,11 @@ import click
 
 from confide import config
 
-SERVICES = ("notes", "disclosures", "audit", "gateway", "web")
-COLOURS = {"notes": "cyan", "disclosures": "magenta", "audit": "yellow", "gateway": "green", "web": "blue"}
+SERVICES = ("directory", "notes", "disclosures", "audit", "gateway", "web")
+COLOURS = {
+    "directory": "blue", "notes": "cyan", "disclosures": "magenta", "audit": "yellow", "gateway": "green",
+    "web": "bright_blue",
+}
 
 
 def _command(name: str) -> list[str]:
@@ -39,12 +44,23 @@ def _pump(name: str, stream, width: int) -> None:
 @click.command()
 @click.option("--only", multiple=True, type=click.Choice(SERVICES), help="start only these services")
 def run(only):
-    """Start notes, disclosures, audit, gateway and web; Ctrl-C stops them all."""
+    """Start directory, notes, disclosures, audit, gateway and web; Ctrl-C stops them all."""
     names = only or SERVICES
     # Library deprecation notices (eventlet, pkg_resources) are not operators' news.
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": "ignore"}
     env.setdefault(config.KEY_DIR_KEY, str(config.key_dir()))
     env.setdefault(config.CHECKPOINT_DIR_KEY, str(config.checkpoint_dir()))
+    # Each service connects to RabbitMQ as its own user (its config.yml reads CONFIDE_AMQP_URI_<NAME>).
+    try:
+        for name in names:
+            env.setdefault(config.amqp_uri_key(name), config.amqp_uri(name))
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    ssl = config.amqp_ssl()
+    if ssl is not None:
+        import json
+
+        env.setdefault("CONFIDE_AMQP_SSL", json.dumps(ssl))
     width = max(map(len, names))
     procs = {}
     for name in names:
@@ -54,7 +70,8 @@ def run(only):
             start_new_session=True,
         )
         threading.Thread(target=_pump, args=(name, procs[name].stdout, width), daemon=True).start()
-    click.echo(f"started {', '.join(names)}; gateway on {config.gateway_url()}, web on http://{os.environ.get('CONFIDE_WEB_ADDRESS', '127.0.0.1:8080')} — Ctrl-C stops all")
+    web_at = os.environ.get("CONFIDE_WEB_ADDRESS", "127.0.0.1:8080")
+    click.echo(f"started {', '.join(names)}; gateway on {config.gateway_url()}, web on http://{web_at} — Ctrl-C stops all")
 
     def stop(*_):
         # nameko stops gracefully on SIGTERM (a SIGINT may be ignored when started in the background).

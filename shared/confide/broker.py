@@ -4,6 +4,7 @@ Events published before a queue exists are lost, so every exchange and queue
 is declared by ``declare_topology`` during set-up (and by tests for their own
 vhost), before the relay publishes its first event.
 
+- ``nameko-rpc`` (topic, durable): nameko's RPC requests and replies.
 - ``confide.events`` (topic, durable): every stored event, routing key = event type.
 - ``audit.events`` (quorum queue bound with ``#``): the audit service's feed.
   A handler failure rejects with requeue; RabbitMQ counts deliveries and after
@@ -20,6 +21,9 @@ from kombu import Connection, Exchange, Producer, Queue
 
 EVENTS_EXCHANGE = Exchange("confide.events", type="topic", durable=True)
 DLX_EXCHANGE = Exchange("confide.dlx", type="direct", durable=True)
+# nameko's RPC exchange (nameko.rpc.get_rpc_exchange): declared at set-up too, so the
+# topic permissions on it apply from the first publish.
+RPC_EXCHANGE = Exchange("nameko-rpc", type="topic", durable=True)
 DELIVERY_LIMIT = 5
 
 AUDIT_QUEUE_NAME = "audit.events"
@@ -53,11 +57,14 @@ def audit_dlq() -> Queue:
     )
 
 
-def declare_topology(amqp_uri: str) -> None:
-    """Declare exchanges and queues (idempotent). Raises kombu/amqp errors if unreachable."""
-    with Connection(amqp_uri, connect_timeout=5) as conn:
+def declare_topology(amqp_uri: str, ssl: dict | None = None) -> None:
+    """Declare exchanges and queues (idempotent). Raises kombu/amqp errors if unreachable.
+
+    In the ``confide`` vhost only ``audit`` may: set-up connects as ``audit``.
+    """
+    with Connection(amqp_uri, connect_timeout=5, ssl=ssl or False) as conn:
         channel = conn.channel()
-        for exchange in (EVENTS_EXCHANGE, DLX_EXCHANGE):
+        for exchange in (EVENTS_EXCHANGE, DLX_EXCHANGE, RPC_EXCHANGE):
             exchange(channel).declare()
         for queue in (audit_dlq(), audit_queue()):
             queue(channel).declare()
@@ -200,3 +207,154 @@ class ConfirmingPublisher:
             self._producer = None
             self._conn = Connection(self._conn.as_uri(include_password=True),
                                     transport_options={"confirm_publish": True}, connect_timeout=5)
+
+
+# --- Users and permissions (least privilege, 45 CFR 164.312(a)(1)) ----------------------------
+#
+# Set-up (``confide broker declare``) creates the vhost ``confide`` and one user per
+# service and front door through the management HTTP API, with an administrator
+# (``CONFIDE_RABBIT_ADMIN_URI``) that itself keeps no permission on the vhost.
+# Passwords are generated once and kept in ``<key_dir>/broker/<user>.secret`` (0600).
+#
+# RabbitMQ checks, per AMQP operation (https://www.rabbitmq.com/docs/access-control):
+# queue/exchange declare and delete → configure on it; queue.bind → write on the queue
+# and read on the exchange; basic.publish → write on the exchange; basic.consume/get
+# → read on the queue. Topic permissions on ``nameko-rpc`` then limit the routing keys a
+# user may publish (``<service>.<method>`` requests, and replies, whose routing key
+# is the caller's reply-queue uuid). Nobody gets ``amq.default``: publishing to the
+# default exchange would reach any queue by name, around the topic permissions.
+
+RPC_EXCHANGE_NAME = RPC_EXCHANGE.name
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+RPC_SERVERS = ("notes", "disclosures", "audit", "directory")  # have @rpc entrypoints: queue rpc-<name>
+
+# Which RPCs (routing keys ``<service>.<method>``, regexes) each user may call.
+_EVERY_SERVICE_CALLS = (r"directory\.get_[a-z0-9_]+", r"directory\.record_access_attempt_refused")
+_FRONT_DOOR_CALLS = (r"notes\.[a-z0-9_]+", r"disclosures\.[a-z0-9_]+", r"audit\.[a-z0-9_]+",
+                     r"directory\.[a-z0-9_]+")
+RPC_CALLS: dict[str, tuple[str, ...]] = {
+    "gateway": (r"disclosures\.[a-z0-9_]+", r"audit\.health", *_EVERY_SERVICE_CALLS),
+    "disclosures": (r"notes\.release_fields", r"notes\.export_designated_record_set",
+                    r"notes\.request_record_access", *_EVERY_SERVICE_CALLS),
+    "notes": _EVERY_SERVICE_CALLS,
+    "audit": (),
+    "directory": (),
+    "web": _FRONT_DOOR_CALLS,
+    "cli": _FRONT_DOOR_CALLS,
+}
+# The audit service owns the event topology (it declares it at set-up and its relay publishes).
+_AUDIT_OWN = (r"confide\.events", r"confide\.dlx", r"audit\.events", r"audit\.events\.dlq")
+
+
+def _alt(names) -> str:
+    return "^(" + "|".join(names) + ")$" if names else "^$"
+
+
+def permissions(user: str) -> dict[str, str]:
+    """``{"configure", "write", "read"}`` regexes of ``user`` on the vhost (anchored)."""
+    own = [rf"rpc\.reply-{user}-{_UUID}"]  # nameko: rpc.reply-<service>-<uuid>; confide.rpc: <client> too
+    if user in RPC_SERVERS:
+        own.append(rf"rpc-{user}")
+    extra = list(_AUDIT_OWN) if user == "audit" else []
+    names = [*own, r"nameko-rpc", *extra]
+    # configure: nameko declares the exchange and its queues on every connect.
+    return {"configure": _alt(names), "write": _alt(names), "read": _alt(names)}
+
+
+def topic_permissions(user: str) -> dict[str, str]:
+    """Topic permissions of ``user`` on ``nameko-rpc``.
+
+    write: the routing keys it may publish: its RPC calls, and (RPC servers) replies,
+    whose routing key is the caller's reply key ``<caller>-<uuid>`` (confide.rpc).
+    read: the binding keys of its own queues (``<user>.*``, ``<user>-<uuid>``).
+    RabbitMQ 3.10 checks both on AMQP 0-9-1: write on basic.publish, read on
+    queue.bind (tests/security/test_broker.py), so no user can bind a queue of its
+    own to another service's requests or another user's replies.
+    """
+    write = list(RPC_CALLS[user])
+    if user in RPC_SERVERS:
+        write.append(rf"[a-z]+-{_UUID}")  # replies, to any caller's reply key
+    read = [rf"{user}-{_UUID}"] + ([rf"{user}\.\*"] if user in RPC_SERVERS else [])
+    return {"exchange": RPC_EXCHANGE_NAME, "write": _alt(write), "read": _alt(read)}
+
+
+class BrokerAdmin:
+    """The RabbitMQ management HTTP API, as an administrator (``CONFIDE_RABBIT_ADMIN_URI``)."""
+
+    def __init__(self, admin_uri: str, timeout: float = 10):
+        from urllib.parse import unquote, urlsplit
+
+        parts = urlsplit(admin_uri)
+        if not parts.username:
+            raise ValueError("the RabbitMQ admin URI needs credentials: http://USER:PASSWORD@HOST:15672")
+        self.base = f"{parts.scheme}://{parts.hostname}:{parts.port or 15672}{parts.path.rstrip('/')}/api"
+        self.user = unquote(parts.username)
+        self.auth = (self.user, unquote(parts.password or ""))
+        self.timeout = timeout
+
+    def _call(self, method: str, path: str, body: dict | None = None, ok=(200, 201, 204)):
+        import requests
+
+        r = requests.request(method, self.base + path, json=body, auth=self.auth, timeout=self.timeout)
+        if r.status_code not in ok:
+            raise RuntimeError(f"RabbitMQ management API {method} {path}: HTTP {r.status_code} {r.text[:200]}")
+        return r.json() if r.content and r.headers.get("content-type", "").startswith("application/json") else None
+
+    def get(self, path: str):
+        return self._call("GET", path)
+
+    def put(self, path: str, body: dict) -> None:
+        self._call("PUT", path, body)
+
+    def delete(self, path: str) -> None:
+        self._call("DELETE", path, ok=(200, 204, 404))
+
+
+def _q(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")
+
+
+def read_or_create_secret(path, rotate: bool = False) -> str:
+    """The password in ``path``; generated (secrets) and written 0600 if absent or ``rotate``."""
+    import os
+    import secrets
+
+    if path.exists() and not rotate:
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    secret = secrets.token_urlsafe(32)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret + "\n")
+    os.replace(tmp, path)
+    return secret
+
+
+def provision(admin: BrokerAdmin, key_dir, vhost: str = "confide", users=None, rotate=()) -> list[str]:
+    """Create ``vhost`` and the Confide users with their permissions (idempotent).
+
+    Passwords come from ``<key_dir>/broker/<user>.secret`` (created if absent, replaced
+    for users in ``rotate``). The administrator's own permissions on the vhost (the
+    management API grants them to whoever creates it) and guest's are removed.
+    Returns the users provisioned.
+    """
+    from pathlib import Path
+
+    from confide.config import BROKER_USERS
+
+    users = tuple(users or BROKER_USERS)
+    admin.put(f"/vhosts/{_q(vhost)}", {"description": "Confide", "tags": "confide"})
+    for user in users:
+        secret = read_or_create_secret(Path(key_dir) / "broker" / f"{user}.secret", rotate=user in rotate)
+        admin.put(f"/users/{_q(user)}", {"password": secret, "tags": ""})
+        admin.put(f"/permissions/{_q(vhost)}/{_q(user)}", permissions(user))
+        admin.delete(f"/topic-permissions/{_q(vhost)}/{_q(user)}")
+        admin.put(f"/topic-permissions/{_q(vhost)}/{_q(user)}", topic_permissions(user))
+    for outsider in {admin.user, "guest"} - set(users):
+        admin.delete(f"/permissions/{_q(vhost)}/{_q(outsider)}")
+        admin.delete(f"/topic-permissions/{_q(vhost)}/{_q(outsider)}")
+    return list(users)

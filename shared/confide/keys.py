@@ -7,7 +7,11 @@
   ``AccessDecided`` event (:func:`seal_decision` / :func:`verify_decision`). The
   database does not hold it, so a login that can append events cannot forge a
   decision the notes service will release content under.
-Files are created with mode 0600 (the public key 0644).
+- ``notes-transport.key`` / ``notes-transport.pub``: the notes service's X25519 key pair; callers
+  seal psychotherapy text to the ``.pub`` before it crosses the broker (:mod:`confide.transport`).
+- ``identity-assertion.key`` / ``.pub`` and ``service-keys/<name>.key`` / ``.pub``: the front
+  door's assertion pair and each service's own pair (:mod:`confide.identity.keys`).
+Files are created with mode 0600 (the public keys 0644).
 """
 from __future__ import annotations
 
@@ -17,9 +21,10 @@ import os
 import secrets
 from pathlib import Path
 
-from confide import signing
+from confide import signing, transport
 from confide.envelope import canonical_json
 from confide.eventstore.chain import CHAIN_KEY_FILE
+from confide.identity.keys import ensure_assertion_keys, ensure_service_keys
 
 DECISION_KEY_FILE = "decision.key"
 SEAL_FIELD = "seal"
@@ -50,6 +55,10 @@ def ensure_keys(key_dir: Path) -> list[str]:
     if not (key_dir / signing.PRIVATE_KEY_FILENAME).exists():
         signing.generate_keypair(key_dir, overwrite=True)  # a lone .pub is useless without its key
         made += [signing.PRIVATE_KEY_FILENAME, signing.PUBLIC_KEY_FILENAME]
+    if transport.ensure_transport_key(key_dir):
+        made += [transport.PRIVATE_KEY_FILE, transport.PUBLIC_KEY_FILE]
+    made += ensure_assertion_keys(key_dir)
+    made += ensure_service_keys(key_dir)
     return made
 
 

@@ -9,6 +9,10 @@ AUTHORIZATION = "authorization"
 AMENDMENT_REQUEST = "amendmentRequest"
 ACCESS_REQUEST = "accessRequest"
 PATIENT = "patient"
+WORKFORCE_MEMBER = "workforceMember"
+PAYER = "payer"
+SIGN_IN = "signIn"  # one stream per UTC day: signIn-YYYY-MM-DD (confide.contracts.directory)
+ACCESS_ATTEMPT = "accessAttempt"  # one stream per UTC day: accessAttempt-YYYY-MM-DD
 
 
 def stream_name(category: str, entity_id: str) -> str:

@@ -29,7 +29,9 @@ class PayloadError(ValueError):
 
 
 def _safe_key(key) -> str:
-    return str(key).encode("utf-8", "backslashreplace").decode("utf-8")
+    """A key as it may be shown in a field path: lone surrogates and NUL escaped (``\\udc80``,
+    ``\\x00``), so the path never carries the text it reports."""
+    return str(key).encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
 def first_bad_text(value: Any, path: str = "") -> Optional[tuple[str, str]]:

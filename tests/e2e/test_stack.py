@@ -9,16 +9,27 @@ import pytest
 from nameko.exceptions import RemoteError
 
 from confide import config as confide_config
+from confide import transport
 from confide.eventstore.chain import load_chain_key, verify
 from confide.eventstore.store import PostgresEventStore
 from confide.keys import load_public_key
 from confide.testing.polling import wait_for
-from gateway.tokens import issue_token
+from gateway import client
+from gateway.payers import FilePayerRegistry
 
 AUTHOR = {"id": "clin-a", "role": "clinician", "credentials": "PhD"}
 OTHER = {"id": "clin-b", "role": "clinician_same_practice", "org": "Northside Counseling Group"}
 ORIGINATOR = {"id": "clin-a", "role": "originator_clinician", "org": "Northside Counseling Group"}
 MARKER = "ZEBRA-PERSIMMON-" + uuid.uuid4().hex[:8]
+
+
+def payer_token(stack, org):
+    """An access token the SMART Backend Services way: key pair, registration, client assertion, /oauth/token."""
+    key = client.new_key()
+    FilePayerRegistry(stack.config["KEY_DIR"]).register(org, org, "insurer_health_plan", client.public_jwks(key))
+    status, body = client.request_token(stack.base_url + "/oauth/token", org, key)
+    assert status == 200, body
+    return body["access_token"]
 
 
 def progress_content():
@@ -40,7 +51,8 @@ def write_notes(stack, patient):
         notes.sign_note(progress["note_id"], "clin-a")
         psych = notes.write_psychotherapy_note({
             "patient_id": patient, "author": AUTHOR, "session_date": "2026-03-02",
-            "text": f"Noticed my own impatience when she spoke about her brother. {MARKER}"})
+            "sealed_text": transport.seal_for(notes.transport_public_key(),
+                                              f"Noticed my own impatience when she spoke about her brother. {MARKER}")})
         notes.sign_note(psych["note_id"], "clin-a")
     return progress["note_id"], psych["note_id"]
 
@@ -58,7 +70,10 @@ def test_author_reads_her_psychotherapy_note_and_another_clinician_is_denied(sta
     patient = "P-" + uuid.uuid4().hex[:8]
     _, psych_id = write_notes(stack, patient)
     with stack.rpc("notes") as notes:
-        mine = notes.read_note(psych_id, ORIGINATOR, "treatment")
+        key, reply_key = transport.ephemeral()
+        sealed = notes.read_note(psych_id, ORIGINATOR, "treatment", reply_public_key=reply_key)
+        assert MARKER not in str(sealed)  # sealed on the broker
+        mine = transport.open_tree(key, sealed)
         with pytest.raises(RemoteError) as denied:
             notes.read_note(psych_id, OTHER, "treatment")
     assert mine["decision"]["decision"] == "permit" and MARKER in str(mine["note"])
@@ -73,7 +88,7 @@ def test_author_reads_her_psychotherapy_note_and_another_clinician_is_denied(sta
 def test_insurer_gets_minimum_necessary_progress_fields_and_is_denied_psychotherapy_notes(stack):
     patient = "P-" + uuid.uuid4().hex[:8]
     write_notes(stack, patient)
-    token = issue_token("Acme Health Plan", "insurer_health_plan", key_dir=stack.config["KEY_DIR"])
+    token = payer_token(stack, "Acme Health Plan")
 
     status, body = stack.http("POST", "/disclosure-requests", {
         "patient_id": patient, "purpose": "payment", "note_kind": "progress",
@@ -96,7 +111,7 @@ def test_insurer_gets_minimum_necessary_progress_fields_and_is_denied_psychother
 
     status, got = stack.http("GET", f"/disclosure-requests/{body['id']}", token=token)
     assert status == 200 and got["status"] == "refused"
-    other_org = issue_token("Other Plan", "insurer_health_plan", key_dir=stack.config["KEY_DIR"])
+    other_org = payer_token(stack, "Other Plan")
     assert stack.http("GET", f"/disclosure-requests/{body['id']}", token=other_org)[0] == 404
 
 

@@ -6,8 +6,10 @@
 -- session advisory lock held for microseconds (never until commit, which would
 -- serialise commits and defeat group commit), reserves a contiguous block of
 -- positions AND takes a transaction-level shared advisory lock whose key
--- encodes the block's first position. That lock is the appender's "in flight"
--- mark: PostgreSQL drops it exactly when the transaction commits or aborts.
+-- encodes the block's first position and the event store's schema. That lock is
+-- the appender's "in flight" mark: PostgreSQL drops it exactly when the
+-- transaction commits or aborts. (Advisory locks are per database; the schema
+-- tag keeps one event store's open appends from holding back another's readers.)
 -- Readers ask `read_frontier()` for the lowest in-flight position (or, with
 -- none in flight, one past the last reserved) and read only below it. A
 -- position below the frontier is committed or aborted for good, so readers
@@ -76,7 +78,14 @@ BEGIN
   -- Every appender takes this lock, so the n values are contiguous.
   SELECT min(v) INTO first_pos
   FROM (SELECT nextval('events_position_seq') AS v FROM generate_series(1, n)) s;
-  PERFORM pg_advisory_xact_lock_shared(4611686018427387904 + first_pos);  -- in flight until commit/abort
+  IF first_pos + n >= 1099511627776 THEN  -- 2^40: the mark's position bits
+    PERFORM pg_advisory_unlock(7240512001);
+    RAISE EXCEPTION 'append_events: global position % is beyond the in-flight mark''s range', first_pos
+      USING ERRCODE = '22003';
+  END IF;
+  -- in flight until commit/abort: 2^62 + schema tag (20 bits) * 2^40 + first position
+  PERFORM pg_advisory_xact_lock_shared(4611686018427387904
+                                       + ((hashtext(current_schema()) & 1048575)::bigint << 40) + first_pos);
   PERFORM pg_advisory_unlock(7240512001);
 
   RETURN QUERY
@@ -91,9 +100,11 @@ $fn$;
 ALTER FUNCTION :"schema".append_events(text, bigint, uuid[], text[], text[], text[], timestamptz[], bytea[]) OWNER TO confide_owner;
 
 -- read_frontier: readers read only positions below this (see above).
--- In-flight marks are keys 2^62 + first position (pg_locks shows a bigint key
--- as classid = high 32 bits, objid = low 32 bits, objsubid = 1). Taken under
--- the reservation lock so no block can be reserved but not yet marked.
+-- In-flight marks are keys 2^62 + schema tag * 2^40 + first position (pg_locks
+-- shows a bigint key as classid = high 32 bits, objid = low 32 bits, objsubid =
+-- 1); only this schema's tag counts (another schema whose tag collides only
+-- holds readers back, never lets them skip). Taken under the reservation lock so
+-- no block can be reserved but not yet marked.
 CREATE OR REPLACE FUNCTION :"schema".read_frontier() RETURNS bigint
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
@@ -101,14 +112,17 @@ AS $fn$
 DECLARE
   inflight bigint;
   reserved bigint;
+  tag      bigint := (hashtext(current_schema()) & 1048575)::bigint;
 BEGIN
   PERFORM pg_advisory_lock(7240512001);
   SELECT CASE WHEN is_called THEN last_value ELSE 0 END INTO reserved FROM events_position_seq;
-  SELECT min(((l.classid::bigint << 32) | l.objid::bigint) - 4611686018427387904) INTO inflight
-  FROM pg_locks l
-  WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
-    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-    AND l.classid >= 1073741824;
+  SELECT min(k.mark & 1099511627775) INTO inflight
+  FROM (SELECT ((l.classid::bigint << 32) | l.objid::bigint) - 4611686018427387904 AS mark
+        FROM pg_locks l
+        WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
+          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND l.classid >= 1073741824) k
+  WHERE k.mark >> 40 = tag;
   PERFORM pg_advisory_unlock(7240512001);
   RETURN coalesce(inflight, reserved + 1);
 END

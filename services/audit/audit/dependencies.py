@@ -10,7 +10,9 @@ from confide import config
 from confide.broker import ConfirmingPublisher
 from confide.eventstore.chain import ChainSealer, load_chain_key
 from confide.eventstore.store import PostgresEventStore
+from confide.identity.provider import Identity
 from confide.keys import ensure_keys, load_signing_key
+from confide.providers import key_dir_of
 from confide.relay import OutboxRelay
 
 log = logging.getLogger(__name__)
@@ -65,3 +67,15 @@ class Relay(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.worker
+
+
+class AuditIdentity(Identity):
+    """The identity gate of the audit service, which makes any missing installation key at start
+    (as :class:`RelayWorker` does) *before* the gate reads the keys it trusts: nameko sets up a
+    container's dependencies in no fixed order, and a gate that read an empty key directory would
+    refuse every caller (the gateway's ``health`` call included) until restarted. Keys that
+    set-up (``confide keys init``) made are left as they are."""
+
+    def setup(self):
+        ensure_keys(key_dir_of(self.container.config))
+        super().setup()

@@ -10,23 +10,35 @@
 - RPCs for the gateway, the CLI and tests: ``access_log``, ``disclosure_log``,
   ``accounting``, ``note_history``, ``status``, and ``health`` (the gateway's
   ``GET /health`` asks it whether the database answers, through the store).
+
+Who may ask (docs/identity.md): the audit trail names every patient whose record
+was read or disclosed, so the log RPCs and ``status`` answer only a verified
+principal holding ``auditor`` or ``privacy_officer`` now (45 CFR 164.308(a)(1)(ii)(D),
+164.312(b)); ``health`` answers any verified Confide service (its own credential,
+``confide_service``), and says nothing about patients. Refusals are recorded by
+the gate (``AccessAttemptRefused``) before the caller gets NotAuthenticatedError /
+NotAuthorizedError.
 """
 from __future__ import annotations
 
 import logging
 
 from nameko.messaging import consume
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from audit import queries
-from audit.dependencies import Relay
+from audit.dependencies import AuditIdentity, Relay
 from audit.replay import apply_event
 from confide.broker import audit_queue
 from confide.eventstore.provider import EventStore
+from confide.identity.errors import NotAuthenticatedError, NotAuthorizedError
+from confide.rpc import rpc
 
 log = logging.getLogger(__name__)
 HEALTH_TIMEOUT = 2  # seconds for the database to answer the health RPC's ping
+#: Who may read the audit trail and the audit side's status.
+AUDIT_READERS = ("auditor", "privacy_officer")
+USER_ERRORS = (NotAuthenticatedError, NotAuthorizedError)
 
 
 class AuditService:
@@ -34,6 +46,7 @@ class AuditService:
 
     store = EventStore()
     relay = Relay()
+    identity = AuditIdentity()
 
     @consume(audit_queue(), requeue_on_error=True)
     def handle_event(self, body):
@@ -46,37 +59,44 @@ class AuditService:
         """Seal new events into the chain, then publish them (see module docstring)."""
         self.relay.run_once()
 
-    @rpc
+    @rpc(expected_exceptions=USER_ERRORS)
     def access_log(self, patient_id=None, limit=1000):
         """Access-log rows, newest last: [{global_position, recorded_at, requester_id, ...}]."""
+        self.identity.require(*AUDIT_READERS)
         return queries.rows(self.store.projections, "access_log_view", patient_id, limit)
 
-    @rpc
+    @rpc(expected_exceptions=USER_ERRORS)
     def disclosure_log(self, patient_id=None, limit=1000):
         """Disclosure-log rows (each step of each request)."""
+        self.identity.require(*AUDIT_READERS)
         return queries.rows(self.store.projections, "disclosure_log_view", patient_id, limit)
 
-    @rpc
+    @rpc(expected_exceptions=USER_ERRORS)
     def accounting(self, patient_id, limit=1000):
         """164.528 accounting rows for one patient."""
+        self.identity.require(*AUDIT_READERS)
         return queries.rows(self.store.projections, "accounting_view", patient_id, limit)
 
-    @rpc
+    @rpc(expected_exceptions=USER_ERRORS)
     def note_history(self, note_id):
         """Every version of one note: [{stream_version, event_type, actor_id, recorded_at}]."""
+        self.identity.require(*AUDIT_READERS)
         return queries.note_history(self.store.projections, note_id)
 
-    @rpc
+    @rpc(expected_exceptions=USER_ERRORS)
     def status(self):
         """{head_position, relayed_position, sealed_index}: how far the audit side has come."""
+        self.identity.require(*AUDIT_READERS)
         return queries.status(self.store)
 
-    @rpc
+    @rpc(expected_exceptions=USER_ERRORS)
     def health(self):
         """{"database": "ok"}, or {"database": "unreachable: <error type>"} when the store's ping fails.
 
+        Any verified Confide service (the gateway asks it with its ServiceCredential).
         Never raises for an unreachable database (the caller reports it) and never names the DSN.
         """
+        self.identity.calling_service()
         try:
             self.store.ping(timeout=HEALTH_TIMEOUT)
         except Exception as exc:  # EventStoreUnavailableError, or whatever the driver raised

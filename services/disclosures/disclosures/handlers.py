@@ -91,9 +91,11 @@ def load_request(store, request_id: str) -> DisclosureRequestState:
 
 
 def request_disclosure(cmd: commands.RequestDisclosure, store, clock: Clock, notes, engine=default_engine, *,
-                       key_dir=None) -> dict:
+                       key_dir=None, decided_for: Optional[dict] = None) -> dict:
     """Record a request and carry it as far as it can go (hold, refuse, or release).
 
+    ``decided_for``: ``decision_identity`` of the verified principal whose call this is, recorded on a
+    decision made now (the service passes it; handlers never work it out from a payload).
     Returns the request view (``view_request``) plus ``content`` when released.
     Raises DisclosureRequestExistsError if ``cmd.request_id`` is already taken (nothing is appended).
     """
@@ -102,16 +104,17 @@ def request_disclosure(cmd: commands.RequestDisclosure, store, clock: Clock, not
         request_id=request_id, requester=dict(cmd.requester), patient_id=cmd.patient_id, purpose=cmd.purpose,
         action=cmd.action, note_kind=cmd.note_kind, received_at=fmt_ts(clock()), date_from=cmd.date_from,
         date_to=cmd.date_to, note_ids=cmd.note_ids, authorization_id=cmd.authorization_id,
-        exception_claimed=cmd.exception_claimed, facts=dict(cmd.facts), channel=dict(cmd.channel))
+        exception_claimed=cmd.exception_claimed, facts=dict(cmd.facts), channel=dict(cmd.channel),
+        recorded_by=cmd.recorded_by, received_from=dict(cmd.received_from) if cmd.received_from else None)
     try:
         _append(store, _request_stream(request_id), [received], -1)
     except WrongExpectedVersionError:
         raise errors.DisclosureRequestExistsError(f"disclosure request {request_id} already exists") from None
-    return _advance(load_request(store, request_id), store, clock, notes, engine, key_dir)
+    return _advance(load_request(store, request_id), store, clock, notes, engine, key_dir, decided_for)
 
 
 def verify_requester(cmd: commands.VerifyRequester, store, clock: Clock, notes, engine=default_engine, *,
-                     key_dir=None) -> dict:
+                     key_dir=None, decided_for: Optional[dict] = None) -> dict:
     """Record that a held request's requester is verified (164.514(h)) and decide it.
 
     Raises DisclosureRequestNotFoundError, InvalidTransitionError (not on hold).
@@ -124,10 +127,10 @@ def verify_requester(cmd: commands.VerifyRequester, store, clock: Clock, notes, 
         identity_verified=cmd.identity_verified, authority_verified=cmd.authority_verified,
         verified_at=fmt_ts(clock()))
     _append(store, _request_stream(cmd.request_id), [verified], state.version)
-    return _advance(load_request(store, cmd.request_id), store, clock, notes, engine, key_dir)
+    return _advance(load_request(store, cmd.request_id), store, clock, notes, engine, key_dir, decided_for)
 
 
-def _advance(state, store, clock, notes, engine, key_dir=None) -> dict:
+def _advance(state, store, clock, notes, engine, key_dir=None, decided_for: Optional[dict] = None) -> dict:
     requester = effective_requester(state)
     if state.status == "requested" and model.needs_verification(requester):
         hold = ev.DisclosurePlacedOnHold(
@@ -135,7 +138,7 @@ def _advance(state, store, clock, notes, engine, key_dir=None) -> dict:
             rule="45 CFR 164.514(h)(1)", held_at=fmt_ts(clock()))
         _append(store, _request_stream(state.request_id), [hold], state.version)
         return view_request(load_request(store, state.request_id))
-    return _decide(state, requester, store, clock, notes, engine, key_dir)
+    return _decide(state, requester, store, clock, notes, engine, key_dir, decided_for)
 
 
 def _outcome_dict(outcome) -> dict:
@@ -144,7 +147,7 @@ def _outcome_dict(outcome) -> dict:
     return dict(outcome)
 
 
-def _decide(state, requester, store, clock, notes, engine, key_dir=None) -> dict:
+def _decide(state, requester, store, clock, notes, engine, key_dir=None, decided_for: Optional[dict] = None) -> dict:
     at = clock()
     request = state.request
     gathered = casefile.case_as_of(store, request, requester, at)
@@ -155,7 +158,7 @@ def _decide(state, requester, store, clock, notes, engine, key_dir=None) -> dict
                                          rule=str(outcome.get("rule") or ""), held_at=fmt_ts(at))
         _append(store, _request_stream(state.request_id), [hold], state.version)
         return view_request(load_request(store, state.request_id))
-    decided = _decided_event(state, outcome, matched, authorization, at)
+    decided = _decided_event(state, outcome, matched, authorization, at, decided_for)
     # Sealed so that a DisclosureDecided written by anything but this engine run (the services'
     # database login can append events) is never turned into a sealed AccessDecided on resume.
     decided = dataclasses.replace(decided, seal=keys.seal_decision(_key_dir(key_dir), decided.to_data()))
@@ -164,7 +167,8 @@ def _decide(state, requester, store, clock, notes, engine, key_dir=None) -> dict
     return _conclude(load_request(store, state.request_id), store, clock, notes)
 
 
-def _decided_event(state, outcome: dict, matched: list[dict], authorization, at) -> ev.DisclosureDecided:
+def _decided_event(state, outcome: dict, matched: list[dict], authorization, at,
+                   decided_for: Optional[dict] = None) -> ev.DisclosureDecided:
     citations = outcome.get("citations") or []
     return ev.DisclosureDecided(
         request_id=state.request_id, decision_id=str(uuid.uuid4()), decision=outcome["decision"],
@@ -173,7 +177,8 @@ def _decided_event(state, outcome: dict, matched: list[dict], authorization, at)
         minimum_necessary_applies=outcome.get("minimum_necessary_applies"),
         accounting_required=bool(outcome.get("accounting_required")),
         note_ids=[n["note_id"] for n in matched],
-        authorization_id=authorization.authorization_id if authorization else None, decided_at=fmt_ts(at))
+        authorization_id=authorization.authorization_id if authorization else None, decided_at=fmt_ts(at),
+        decided_for=dict(decided_for) if decided_for else None)
 
 
 def _record_access_decision(store, request: dict, requester: dict, decided: ev.DisclosureDecided,
@@ -184,6 +189,8 @@ def _record_access_decision(store, request: dict, requester: dict, decided: ev.D
     ``decision.key``; the notes service refuses an unsealed one). Its event id is derived from the
     decision id, so a retry after a crash between the two appends writes it once: the stream
     then already holds that event, which is success. Anything else there is refused.
+    ``decided_for`` is the decision's own (who the engine decided for), never the resumer's.
+    ``requester.id`` is the principal the notes service releases to on a later re-delivery.
     """
     authors = sorted({n.get("author_id") for n in matched if n.get("author_id")})
     access = ev.AccessDecided(
@@ -193,7 +200,8 @@ def _record_access_decision(store, request: dict, requester: dict, decided: ev.D
         note_id=decided.note_ids[0] if len(decided.note_ids) == 1 else None, note_ids=decided.note_ids,
         note_kind=request["note_kind"], originator_id=authors[0] if len(authors) == 1 else None,
         decision=decided.decision, rule=decided.rule, citations=decided.citations,
-        fields_released=decided.fields_released, request_id=decided.request_id, decided_at=decided.decided_at)
+        fields_released=decided.fields_released, request_id=decided.request_id, decided_at=decided.decided_at,
+        decided_for=dict(decided.decided_for) if decided.decided_for else None)
     access = dataclasses.replace(access, seal=keys.seal_decision(_key_dir(key_dir), access.to_data()))
     stream = streams.stream_name(streams.ACCESS_DECISION, decided.decision_id)
     event_id = uuid.uuid5(_NS, decided.decision_id)
@@ -227,6 +235,31 @@ def _conclude(state, store, clock, notes) -> dict:
     return {**view_request(load_request(store, state.request_id)), "content": content}
 
 
+class ReplyKeyed:
+    """The notes proxy with the caller's ``reply_public_key`` added to every ``release_fields`` call:
+    psychotherapy text and excerpts then come back sealed to the caller's ephemeral key (this
+    service forwards the boxes, it cannot open them). Everything else is the proxy's."""
+
+    def __init__(self, notes, reply_public_key: Optional[str]):
+        self._notes = notes
+        self._reply_public_key = reply_public_key
+
+    def release_fields(self, decision_id, note_ids, request_id=None):
+        return self._notes.release_fields(decision_id, note_ids, request_id,
+                                          reply_public_key=self._reply_public_key)
+
+    def __getattr__(self, name):
+        return getattr(self._notes, name)
+
+
+def with_reply_key(notes, reply_public_key: Optional[str]):
+    """``notes`` itself without a key (a psychotherapy release is then refused by the notes
+    service), else :class:`ReplyKeyed`."""
+    if notes is None or not reply_public_key:
+        return notes
+    return ReplyKeyed(notes, reply_public_key)
+
+
 def fetch_content(notes, request: dict, decision: dict, request_id: Optional[str] = None,
                   redelivery: bool = False) -> Any:
     """Exactly the decided fields of the decided notes, from the notes service (never stored here).
@@ -240,10 +273,9 @@ def fetch_content(notes, request: dict, decision: dict, request_id: Optional[str
         return []
     if request["purpose"] == "individual_access" and request_id and not redelivery:
         try:
-            requester = request["requester"]
-            notes.request_record_access(request["patient_id"], requester["id"], request_id=request_id)
-            return notes.export_designated_record_set(
-                request_id, {k: requester.get(k) for k in ("id", "role", "org")})
+            # Who asks rides along as the call's verified identity (the patient's own).
+            notes.request_record_access(request["patient_id"], request_id=request_id)
+            return notes.export_designated_record_set(request_id)
         except Exception as exc:  # nameko's MethodNotFound: the notes service has no export RPC
             if type(exc).__name__ != "MethodNotFound" and not isinstance(exc, AttributeError):
                 raise
@@ -267,16 +299,18 @@ def _record_accounting_entry(store, state, clock) -> str:
     return entry_id
 
 
-def resume_request(request_id: str, store, clock: Clock, notes, engine=default_engine, *, key_dir=None) -> dict:
+def resume_request(request_id: str, store, clock: Clock, notes, engine=default_engine, *, key_dir=None,
+                   decided_for: Optional[dict] = None) -> dict:
     """Carry on a request a crash (or the notes service being down) left half-way.
 
-    ``requested``/``verified``: hold or decide it now; ``decided``: record the access decision
-    (once) and release or refuse. Returns the request view (+ ``content`` when released).
+    ``requested``/``verified``: hold or decide it now (``decided_for``: the resuming principal's
+    identity); ``decided``: record the access decision (once, naming the decision's own
+    ``decided_for``) and release or refuse. Returns the request view (+ ``content`` when released).
     Raises DisclosureRequestNotFoundError, InvalidTransitionError (held, released or refused).
     """
     state = load_request(store, request_id)
     if state.status in ("requested", "verified"):
-        return _advance(state, store, clock, notes, engine, key_dir)
+        return _advance(state, store, clock, notes, engine, key_dir, decided_for)
     if state.status != "decided":
         raise errors.InvalidTransitionError(f"request {request_id} is {state.status}, not decided")
     if not keys.verify_decision(_key_dir(key_dir), state.decision, state.decision.get("seal")):
@@ -297,7 +331,7 @@ def view_request(state: DisclosureRequestState) -> dict:
         "request_id": state.request_id, "status": state.status, "requester": r["requester"],
         "patient_id": r["patient_id"], "purpose": r["purpose"], "note_kind": r["note_kind"],
         "action": r["action"], "date_from": r.get("date_from"), "date_to": r.get("date_to"),
-        "received_at": r["received_at"], "channel": r.get("channel") or {},
+        "received_at": r["received_at"], "channel": r.get("channel") or {}, "recorded_by": r.get("recorded_by"),
         "hold": state.hold, "verification": state.verification, "decision": None,
         "release": None, "refusal": None,
     }
@@ -312,8 +346,10 @@ def view_request(state: DisclosureRequestState) -> dict:
     return view
 
 
-def get_disclosure_request(request_id: str, store, org: Optional[str] = None, notes=None) -> dict:
-    """The request view; with ``org``, only a request made by that org (else not found).
+def get_disclosure_request(request_id: str, store, org: Optional[str] = None, notes=None,
+                           visible: Optional[Callable[[dict], bool]] = None) -> dict:
+    """The request view; with ``org``, only a request made by that org, with ``visible``, only a
+    request (the ``DisclosureRequested`` data) it accepts (else not found either way).
 
     With ``notes`` and a released request, ``content`` is fetched again under
     the same recorded decision (a re-delivery, not a new disclosure).
@@ -321,6 +357,8 @@ def get_disclosure_request(request_id: str, store, org: Optional[str] = None, no
     """
     state = load_request(store, request_id)
     if org is not None and state.request["requester"].get("org") != org:
+        raise errors.DisclosureRequestNotFoundError(f"disclosure request {request_id} not found")
+    if visible is not None and not visible(state.request):
         raise errors.DisclosureRequestNotFoundError(f"disclosure request {request_id} not found")
     view = view_request(state)
     if notes is not None and state.status == "released":
@@ -504,7 +542,7 @@ def extend_accounting_deadline(cmd: commands.ExtendAccountingDeadline, store, cl
 # -- right of access (164.524) -------------------------------------------------
 
 def request_access(patient_id: str, requester: dict, store, clock: Clock, notes, engine=default_engine, *,
-                   key_dir=None) -> dict:
+                   key_dir=None, decided_for: Optional[dict] = None) -> dict:
     """164.524: the individual's access to the designated record set (psychotherapy notes excluded).
 
     Runs the disclosure workflow with purpose ``individual_access`` on progress
@@ -513,7 +551,7 @@ def request_access(patient_id: str, requester: dict, store, clock: Clock, notes,
     (164.524(b)(2)). Returns the request view (+ ``content``).
     """
     cmd = commands.RequestDisclosure(requester=requester, patient_id=patient_id, purpose="individual_access",
-                                     note_kind="progress", action="disclose")
-    view = request_disclosure(cmd, store, clock, notes, engine, key_dir=key_dir)
+                                     note_kind="progress", action="disclose", received_from=decided_for)
+    view = request_disclosure(cmd, store, clock, notes, engine, key_dir=key_dir, decided_for=decided_for)
     view["due_at"] = fmt_ts(parse_ts(view["received_at"]) + timedelta(days=model.ACCESS_RESPONSE_DAYS))
     return view

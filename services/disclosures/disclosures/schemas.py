@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
 from confide.hipaa.schemas import RequesterFactsSchema
 from confide.timestamps import format_ts as fmt_ts
@@ -55,6 +55,32 @@ class RequesterSchema(RequesterFactsSchema):
     identity_verified = fields.Boolean(load_default=False)
 
 
+#: Engine roles of the practice's own workforce: a workforce requester is a verified principal, never a
+#: party staff type in (it would skip the 164.514(h) hold).
+WORKFORCE_ENGINE_ROLES = ("originator_clinician", "clinician_same_practice", "former_workforce_clinician", "trainee",
+                          "supervisor", "billing_staff", "compliance_staff", "practice_admin", "auditor")
+
+
+class ExternalRequesterSchema(RequesterSchema):
+    """An outside party's request recorded by staff (``external_requester``): held under 164.514(h)
+    until ``verify_requester``, so it can never arrive verified, nor as workforce."""
+
+    role = fields.String(required=True, validate=validate.OneOf([r for r in ROLES if r not in WORKFORCE_ENGINE_ROLES]))
+    identity_verified = fields.Boolean(load_default=False)
+    is_workforce = fields.Boolean(load_default=False)
+
+    @validates("identity_verified")
+    def _not_verified(self, value, **kwargs):
+        if value:
+            raise ValidationError("an outside party's identity is verified by verify_requester (164.514(h)), "
+                                  "never when the request is recorded")
+
+    @validates("is_workforce")
+    def _not_workforce(self, value, **kwargs):
+        if value:
+            raise ValidationError("an outside party is not workforce: workforce members ask as themselves")
+
+
 class ChannelSchema(Schema):
     """Where the request came from: the CDex Task's identifiers, POU, claim and codes."""
 
@@ -75,9 +101,10 @@ class ChannelSchema(Schema):
 
 class RequestDisclosureSchema(Schema):
     """``request_disclosure`` payload. ``facts`` carries the optional case facts of the
-    case-file form (legal_process, proceeding, emergency, ...), as established by staff."""
+    case-file form (legal_process, proceeding, emergency, ...), as established by staff.
+    The requester is the call's verified principal, or ``external_requester`` (staff only)."""
 
-    requester = fields.Nested(RequesterSchema, required=True)
+    external_requester = fields.Nested(ExternalRequesterSchema, load_default=None, allow_none=True)
     patient_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
     purpose = fields.String(required=True, validate=validate.OneOf(PURPOSES))
     note_kind = fields.String(load_default="progress", validate=validate.OneOf(NOTE_KINDS))
@@ -94,7 +121,6 @@ class RequestDisclosureSchema(Schema):
 
 class VerifyRequesterSchema(Schema):
     request_id = fields.String(required=True)
-    verified_by = fields.String(required=True, validate=validate.Length(min=1))
     method = fields.String(required=True, validate=validate.Length(min=1))
     identity_verified = fields.Boolean(load_default=True)
     authority_verified = fields.Boolean(load_default=True)
@@ -148,7 +174,6 @@ class RevokeAuthorizationSchema(Schema):
     authorization_id = fields.String(required=True)
     in_writing = fields.Boolean(required=True)
     received_at = Instant(load_default=None, allow_none=True)
-    revoked_by = fields.String(required=True, validate=validate.Length(min=1))
 
 
 class ExpireAuthorizationSchema(Schema):
@@ -175,7 +200,6 @@ class SuspendAccountingSchema(Schema):
 
 class RequestAccountingSchema(Schema):
     patient_id = fields.String(required=True)
-    requested_by = fields.String(required=True)
     received_at = Instant(load_default=None, allow_none=True)
 
 

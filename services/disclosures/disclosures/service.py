@@ -3,20 +3,57 @@
 Every reply is a JSON-safe dict. User errors (listed in ``expected_exceptions``)
 reach callers as nameko RemoteErrors with the domain error's class name as
 ``exc_type``; InvalidRequestError carries (message, field, messages) in ``exc_args``.
+
+Who is asking is the call's verified identity (``confide.identity``: ``self.identity``), never a
+payload member: one naming who acts (``requester``, ``requested_by``, ``verified_by``,
+``revoked_by``, ...) is refused with NotAuthorizedError naming it, and the refusal is recorded
+(``AccessAttemptRefused``). The engine's requester is ``requester_for(principal, payer engine role)``
+(164.312(d), 164.514(h)); every decision records ``decided_for`` = ``decision_identity(principal)``.
+This service's own credential (``ServiceCredential``) rides on its calls to the notes service, with
+the caller's assertion, so the notes service can tell the call comes from ``disclosures`` for whom.
+A patient id the directory has not registered is refused before anything is written.
+
+``reply_public_key`` (optional, every call that can release content): the caller's ephemeral
+X25519 public key (base64), forwarded to ``notes.release_fields``; psychotherapy text and excerpts
+come back as ``{"sealed": box}`` to it and this service passes them on unopened. Without it a
+release of psychotherapy content is refused by the notes service.
 """
 from __future__ import annotations
 
-from nameko.rpc import RpcProxy, rpc
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any, Optional
 
 from confide import validation
+from confide.contracts.directory import AccessAttemptRefused, access_attempt_stream, patient_as_of, payer_as_of
+from confide.envelope import NewEvent
 from confide.eventstore.provider import EventStore
+from confide.identity.assertions import Principal
+from confide.identity.errors import NotAuthenticatedError, NotAuthorizedError
+from confide.identity.ids import InvalidIdentifierError, normalise_id
+from confide.identity.provider import Identity, ServiceCredential
+from confide.identity.requester import decision_identity, requester_for
 from confide.providers import Clock, DecisionKeyDir
+from confide.rpc import RpcProxy, rpc
+from confide.timestamps import format_ts
 from disclosures import handlers, schemas
 from disclosures.domain import commands, errors
 
+log = logging.getLogger(__name__)
+
 USER_ERRORS = (
     errors.DisclosuresError,
+    NotAuthenticatedError,
+    NotAuthorizedError,
 )
+
+#: Staff who handle requests and authorizations: they may record an outside party's request
+#: (held until they verify it), verify requesters, see any request, and keep authorizations.
+REQUEST_STAFF = ("release_of_information", "front_desk", "privacy_officer")
+#: Members naming who acts that a payload may never carry (beyond the gate's REQUESTER_KEYS):
+#: the service takes each from the verified identity.
+ACTOR_FIELDS = ("requester", "requested_by", "verified_by", "revoked_by", "recorded_by", "decided_by")
 
 
 def load(schema, payload) -> dict:
@@ -46,47 +83,154 @@ class DisclosuresService:
     clock = Clock()
     notes = RpcProxy("notes")
     decision_key_dir = DecisionKeyDir()
+    identity = Identity()
+    credential = ServiceCredential()  # notes.release_fields accepts calls from `disclosures` only
+
+    # -- who is asking ---------------------------------------------------------------------
+
+    def _refuse(self, principal: Optional[Principal], reason: str) -> NotAuthorizedError:
+        """Record AccessAttemptRefused (no content) and return the NotAuthorizedError to raise."""
+        at = format_ts(self.clock())
+        event = AccessAttemptRefused(service=self.name, method=self.identity.method, reason=reason, at=at,
+                                     subject=principal.subject if principal else None,
+                                     session_id=principal.session_id if principal else None)
+        try:
+            self.store.append(access_attempt_stream(at), [NewEvent(event.type, event.to_data(), event_id=uuid.uuid4())])
+        except Exception:  # a store failure is logged, never turned into a permit
+            log.exception("could not record AccessAttemptRefused for %s.%s", self.name, self.identity.method)
+        log.warning("refused %s.%s: %s", self.name, self.identity.method, reason)
+        return NotAuthorizedError(reason)
+
+    def _no_actor_named(self, principal: Principal, payload: Any, named: Optional[Mapping] = None) -> None:
+        """Refuse a payload (or keyword arguments) naming who acts: that comes from the identity alone."""
+        self.identity.refuse_requester_in_payload(payload)
+        for where in (payload, named or {}):
+            if isinstance(where, Mapping):
+                for field in ACTOR_FIELDS:
+                    if field in where:
+                        raise self._refuse(principal, f"payload names who acts ({field}); who is asking "
+                                                      "comes from the assertion")
+
+    def _requester(self, principal: Principal) -> dict:
+        """The engine's requester for the principal; an insurer's role is the one its payer is registered with."""
+        engine_role = None
+        if "insurer" in principal.roles:
+            payer = payer_as_of(self.store, principal.org)
+            engine_role = payer.engine_role if payer is not None else None
+        return requester_for(principal, engine_role)
+
+    def _patient(self, patient_id: Any, field: str = "patient_id") -> str:
+        """The canonical id of a patient the directory has registered. Raises InvalidRequestError
+        naming ``field`` (a look-alike or unregistered id); nothing is written before this."""
+        try:
+            canonical = normalise_id(patient_id, field)
+        except InvalidIdentifierError as exc:
+            raise errors.InvalidRequestError(f"invalid field {field}: {exc.reason}", field,
+                                             {field: [exc.reason]}) from None
+        if patient_as_of(self.store, canonical) is None:
+            raise errors.InvalidRequestError(f"{field}: no patient registered with that id", field,
+                                             {field: ["no patient registered with that id"]})
+        return canonical
+
+    def _receives(self, principal: Principal, request: dict) -> bool:
+        """May content released under this request reach ``principal``? The requester itself (a payer:
+        its org) for a request it made; request staff for an outside party's request they recorded."""
+        if request.get("recorded_by") is not None:
+            return bool(set(principal.roles) & set(REQUEST_STAFF))
+        requester = request.get("requester") or {}
+        if requester.get("id") == principal.subject:
+            return True
+        return "insurer" in principal.roles and requester.get("org") == principal.org
+
+    def _sees(self, principal: Principal, request: dict) -> bool:
+        """Request staff see every request; anyone else only their own (a payer: its org's)."""
+        return bool(set(principal.roles) & set(REQUEST_STAFF)) or self._receives(principal, request)
+
+    def _visible_request(self, principal: Principal, request_id: str):
+        """The request's state if ``principal`` may see it, else DisclosureRequestNotFoundError (as for none)."""
+        state = handlers.load_request(self.store, request_id)
+        if not self._sees(principal, state.request):
+            raise errors.DisclosureRequestNotFoundError(f"disclosure request {request_id} not found")
+        return state
+
+    # -- disclosure requests --------------------------------------------------------------
 
     @rpc(expected_exceptions=USER_ERRORS)
-    def request_disclosure(self, payload):
-        """Record and process a disclosure request.
+    def request_disclosure(self, payload, reply_public_key=None):
+        """Record and process a disclosure request made by the caller (the verified principal).
 
-        payload: {"requester": {"id": "u-1", "role": "insurer_health_plan", "org": "Acme Health Plan",
-        "identity_verified": true}, "patient_id": "P-001", "purpose": "payment", "note_kind": "progress",
-        "date_from": "2026-01-01", "date_to": "2026-03-31"}
+        payload: {"patient_id": "P-001", "purpose": "payment", "note_kind": "progress",
+        "date_from": "2026-01-01", "date_to": "2026-03-31"}; release-of-information, front-desk and
+        privacy-officer staff may add ``external_requester`` {"role", "id", "org", ...facts} to record a
+        request an outside party made (held under 164.514(h) until ``verify_requester``).
         → {"request_id", "status": requested|on_hold|decided|released|refused, "decision": {...},
         "release": {"note_ids", "fields_released"}, "refusal": {"reason", "rule"}, "content": [...]}
         An optional ``request_id`` (UUID) already on file raises DisclosureRequestExistsError.
         """
+        principal = self.identity.principal()
+        self._no_actor_named(principal, payload)
         data = load(schemas.RequestDisclosureSchema(), payload)
+        external = data.pop("external_requester", None)
+        if external is not None:
+            principal = self.identity.require(*REQUEST_STAFF)
+            requester, recorded_by = dict(external), principal.subject
+        else:
+            requester, recorded_by = self._requester(principal), None
+        data["patient_id"] = self._patient(data["patient_id"])
         data["request_id"] = str(data["request_id"]) if data.get("request_id") else None
-        cmd = commands.RequestDisclosure(**data)
+        identity = decision_identity(principal)
+        cmd = commands.RequestDisclosure(requester=requester, recorded_by=recorded_by, received_from=identity, **data)
+        notes = handlers.with_reply_key(self.notes, reply_public_key)
         return _case_errors(lambda: handlers.request_disclosure(
-            cmd, self.store, self.clock, self.notes, key_dir=self.decision_key_dir))
+            cmd, self.store, self.clock, notes, key_dir=self.decision_key_dir, decided_for=identity))
 
     @rpc(expected_exceptions=USER_ERRORS)
-    def verify_requester(self, payload):
-        """Release a held request once identity/authority is verified (164.514(h)).
+    def verify_requester(self, payload, reply_public_key=None):
+        """Release a held request once identity/authority is verified (164.514(h)); request staff only,
+        the verifier being the caller.
 
-        payload: {"request_id": "...", "verified_by": "staff-7", "method": "photo id"} → request view.
+        payload: {"request_id": "...", "method": "photo id"} → request view.
         """
-        cmd = commands.VerifyRequester(**load(schemas.VerifyRequesterSchema(), payload))
+        principal = self.identity.require(*REQUEST_STAFF)
+        self._no_actor_named(principal, payload)
+        data = load(schemas.VerifyRequesterSchema(), payload)
+        cmd = commands.VerifyRequester(verified_by=principal.subject, **data)
+        notes = handlers.with_reply_key(self.notes, reply_public_key)
         return _case_errors(lambda: handlers.verify_requester(
-            cmd, self.store, self.clock, self.notes, key_dir=self.decision_key_dir))
+            cmd, self.store, self.clock, notes, key_dir=self.decision_key_dir,
+            decided_for=decision_identity(principal)))
 
     @rpc(expected_exceptions=USER_ERRORS)
-    def get_disclosure_request(self, request_id, org=None, include_content=False):
-        """The request view; ``org`` restricts to that requester org (else DisclosureRequestNotFoundError);
-        ``include_content`` re-fetches released fields under the recorded decision."""
-        notes = self.notes if include_content else None
-        return handlers.get_disclosure_request(str(request_id), self.store, org=org, notes=notes)
+    def get_disclosure_request(self, request_id, include_content=False, reply_public_key=None):
+        """The request view, for request staff or the request's own requester (a payer: its org; a
+        patient: their own); anyone else gets DisclosureRequestNotFoundError, as for no request.
+        ``include_content`` re-fetches released fields under the recorded decision (a re-delivery),
+        only for whom the content was released (NotAuthorizedError otherwise)."""
+        principal = self.identity.principal()
+        request_id = str(request_id)
+        state = self._visible_request(principal, request_id)
+        if include_content and not self._receives(principal, state.request):
+            raise self._refuse(principal, f"content of request {request_id} is re-delivered only to its requester")
+        notes = handlers.with_reply_key(self.notes, reply_public_key) if include_content else None
+        return handlers.get_disclosure_request(request_id, self.store, notes=notes,
+                                               visible=lambda request: self._sees(principal, request))
 
     @rpc(expected_exceptions=USER_ERRORS)
-    def resume_request(self, request_id):
+    def resume_request(self, request_id, reply_public_key=None):
         """Carry on a request left ``requested``/``verified``/``decided`` (a crash, or the notes service
-        unavailable) → request view. Raises InvalidTransitionError for one on hold or finished."""
+        unavailable) → request view; for whom its content is released (its requester; staff for an
+        outside party's request). Raises InvalidTransitionError for one on hold or finished."""
+        principal = self.identity.principal()
+        request_id = str(request_id)
+        state = self._visible_request(principal, request_id)
+        if not self._receives(principal, state.request):
+            raise self._refuse(principal, f"request {request_id} is carried on only by its requester")
+        notes = handlers.with_reply_key(self.notes, reply_public_key)
         return _case_errors(lambda: handlers.resume_request(
-            str(request_id), self.store, self.clock, self.notes, key_dir=self.decision_key_dir))
+            request_id, self.store, self.clock, notes, key_dir=self.decision_key_dir,
+            decided_for=decision_identity(principal)))
+
+    # -- authorizations (release of information, privacy officer, front desk) ----------------
 
     @rpc(expected_exceptions=USER_ERRORS)
     def record_authorization(self, authorization, received_at=None):
@@ -95,20 +239,32 @@ class DisclosuresService:
         authorization: {"id": "AUTH-1", "patient": "P-001", "covers": ["psychotherapy_notes"], ...}
         → {"authorization_id", "status": active|defective, "defective", "defects": [{code, citation, ...}], ...}
         """
+        self.identity.require(*REQUEST_STAFF)
+        # No actor check on the document itself: an authorization names its signer (``signed_by``,
+        # 164.508(c)(1)(vi)) as part of what it says; the staff member recording it is the caller.
         data = load(schemas.RecordAuthorizationSchema(), {"authorization": authorization, "received_at": received_at})
+        data["authorization"]["patient"] = self._patient(data["authorization"]["patient"], "authorization.patient")
         cmd = commands.RecordAuthorization(**data)
         return _case_errors(lambda: handlers.record_authorization(cmd, self.store, self.clock))
 
     @rpc(expected_exceptions=USER_ERRORS)
-    def revoke_authorization(self, authorization_id, in_writing, revoked_by, received_at=None):
-        """164.508(b)(5) written revocation, effective when received → authorization view."""
+    def revoke_authorization(self, authorization_id, in_writing, received_at=None, **named):
+        """164.508(b)(5) written revocation, effective when received → authorization view. The
+        revocation is recorded by the caller (``revoked_by``); naming anyone else is refused."""
+        principal = self.identity.require(*REQUEST_STAFF)
+        self._no_actor_named(principal, named, named)
+        if named:
+            field = sorted(named)[0]
+            raise errors.InvalidRequestError(f"invalid field {field}", field, {field: ["Unknown field."]})
         data = load(schemas.RevokeAuthorizationSchema(), {"authorization_id": authorization_id,
-                    "in_writing": in_writing, "revoked_by": revoked_by, "received_at": received_at})
-        return handlers.revoke_authorization(commands.RevokeAuthorization(**data), self.store, self.clock)
+                    "in_writing": in_writing, "received_at": received_at})
+        return handlers.revoke_authorization(commands.RevokeAuthorization(revoked_by=principal.subject, **data),
+                                             self.store, self.clock)
 
     @rpc(expected_exceptions=USER_ERRORS)
     def expire_authorization(self, authorization_id, reason, expired_at=None, event_description=None):
         """Record expiry by ``reason`` "date" or "event" → authorization view."""
+        self.identity.require(*REQUEST_STAFF)
         data = load(schemas.ExpireAuthorizationSchema(), {"authorization_id": authorization_id, "reason": reason,
                     "expired_at": expired_at, "event_description": event_description})
         return handlers.expire_authorization(commands.ExpireAuthorization(**data), self.store, self.clock)
@@ -116,30 +272,53 @@ class DisclosuresService:
     @rpc(expected_exceptions=USER_ERRORS)
     def get_authorization(self, authorization_id, as_of=None):
         """The authorization as known at ``as_of`` (RFC 3339; default now) → authorization view."""
+        self.identity.require(*REQUEST_STAFF)
         return handlers.get_authorization(str(authorization_id), self.store, as_of)
 
+    # -- the individual's rights (164.524, 164.528) -----------------------------------------
+
     @rpc(expected_exceptions=USER_ERRORS)
-    def request_access(self, patient_id, requester):
-        """164.524 right of access to the designated record set (no psychotherapy notes) → request view."""
-        requester = load(schemas.RequesterSchema(), requester)
+    def request_access(self, **named):
+        """164.524 right of access to the designated record set (no psychotherapy notes), for the
+        calling patient → request view. Naming a patient or requester is refused."""
+        principal = self.identity.require("patient")
+        self._no_actor_named(principal, named, named)
+        if named:
+            field = sorted(named)[0]
+            raise self._refuse(principal, f"request_access takes no {field}: the patient is the caller")
+        identity = decision_identity(principal)
         return _case_errors(lambda: handlers.request_access(
-            str(patient_id), requester, self.store, self.clock, self.notes, key_dir=self.decision_key_dir))
+            principal.subject, self._requester(principal), self.store, self.clock, self.notes,
+            key_dir=self.decision_key_dir, decided_for=identity))
 
     @rpc(expected_exceptions=USER_ERRORS)
     def request_accounting(self, payload):
-        """164.528 accounting: {"patient_id", "requested_by", "received_at"?} → {"entries", "due_at", ...}."""
-        cmd = commands.RequestAccounting(**load(schemas.RequestAccountingSchema(), payload))
+        """164.528 accounting: {"patient_id", "received_at"?} → {"entries", "due_at", ...}; the patient
+        for themself, or the privacy officer (recorded as ``requested_by``)."""
+        principal = self.identity.require("patient", "privacy_officer")
+        self._no_actor_named(principal, payload)
+        data = load(schemas.RequestAccountingSchema(), payload)
+        data["patient_id"] = self._patient(data["patient_id"])
+        if "privacy_officer" not in principal.roles and data["patient_id"] != principal.subject:
+            raise self._refuse(principal, "a patient may request the accounting of their own disclosures only")
+        cmd = commands.RequestAccounting(requested_by=principal.subject, **data)
         return handlers.request_accounting(cmd, self.store, self.clock)
 
     @rpc(expected_exceptions=USER_ERRORS)
     def suspend_accounting(self, payload):
-        """164.528(a)(2) suspension: {"patient_id", "agency": {"org", "role"}, "in_writing", "statement",
-        "starts_at", "ends_at"?} → the suspension."""
-        cmd = commands.SuspendAccounting(**load(schemas.SuspendAccountingSchema(), payload))
-        return handlers.suspend_accounting(cmd, self.store, self.clock)
+        """164.528(a)(2) suspension (privacy officer): {"patient_id", "agency": {"org", "role"},
+        "in_writing", "statement", "starts_at", "ends_at"?} → the suspension."""
+        principal = self.identity.require("privacy_officer")
+        self._no_actor_named(principal, payload)
+        data = load(schemas.SuspendAccountingSchema(), payload)
+        data["patient_id"] = self._patient(data["patient_id"])
+        return handlers.suspend_accounting(commands.SuspendAccounting(**data), self.store, self.clock)
 
     @rpc(expected_exceptions=USER_ERRORS)
     def extend_accounting_deadline(self, payload):
-        """164.528(c)(1)(ii) one 30-day extension: {"patient_id", "accounting_request_id", "reason"}."""
+        """164.528(c)(1)(ii) one 30-day extension (privacy officer): {"patient_id",
+        "accounting_request_id", "reason"}."""
+        principal = self.identity.require("privacy_officer")
+        self._no_actor_named(principal, payload)
         cmd = commands.ExtendAccountingDeadline(**load(schemas.ExtendAccountingDeadlineSchema(), payload))
         return handlers.extend_accounting_deadline(cmd, self.store, self.clock)

@@ -1,6 +1,8 @@
-"""nameko providers of the gateway: token verification and the health probe."""
+"""nameko providers of the gateway: SMART Backend Services (tokens, identity assertions) and the health probe."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Optional
 
 import eventlet
@@ -8,22 +10,104 @@ from kombu import Connection
 from nameko.extensions import DependencyProvider
 
 from confide import config
-from gateway import tokens
+from confide.identity import assertions
+from confide.identity.assertions import ReplayCache
+from confide.identity.keys import ensure_assertion_keys, load_assertion_signing_key
+from gateway import payers, smart, tokens
 
 KEY_DIR_KEY = "KEY_DIR"
 AMQP_URI_KEY = "AMQP_URI"
+PUBLIC_URL_KEY = "PUBLIC_URL"
+WEB_SERVER_ADDRESS_KEY = "WEB_SERVER_ADDRESS"
+DEFAULT_WEB_SERVER_ADDRESS = "127.0.0.1:8000"  # nameko's default is 0.0.0.0:8000; config.yml sets this
+TOKEN_PATH = "/oauth/token"
+IDENTITY_CONTEXT_KEY = "confide_identity"
+ASSERTION_ISSUER = "confide-gateway"
+ASSERTION_AUDIENCE = "confide-services"
+PAYER_ROLES = ("insurer",)
+PAYER_AMR = ("swk",)  # RFC 8176: proof of possession of a software-secured key (the client assertion)
 PROBE_TIMEOUT = 3
 
 
-class Tokens(DependencyProvider):
-    """Loads (or creates) the signing key once at set-up; workers get ``verify(header) -> claims``."""
+class Smart(DependencyProvider):
+    """SMART Backend Services for payers (``gateway.smart``): the token endpoint and bearer checks.
+
+    Set-up loads (or creates) the access-token key and the identity-assertion key in ``KEY_DIR``
+    and keeps one replay cache of client-assertion ids for the process. Workers get a
+    :class:`SmartWorker`.
+    """
 
     def setup(self):
-        self.key = tokens.signing_key(self.container.config.get(KEY_DIR_KEY) or None)
+        cfg = self.container.config
+        key_dir = Path(cfg.get(KEY_DIR_KEY) or config.key_dir())
+        self.key_dir = key_dir
+        self.access_key = tokens.signing_key(key_dir)
+        ensure_assertion_keys(key_dir)
+        self.assertion_key = load_assertion_signing_key(key_dir)
+        self.registry_kind = payers.registry_kind(cfg.get(payers.REGISTRY_CONFIG_KEY) or None)
+        self.token_url = token_url(cfg)
+        self.seen = ReplayCache()
 
     def get_dependency(self, worker_ctx):
-        key = self.key
-        return lambda header: tokens.verify_token(tokens.bearer(header), key)
+        return SmartWorker(self, worker_ctx)
+
+
+def token_url(cfg: dict) -> str:
+    """``<PUBLIC_URL>/oauth/token``; without PUBLIC_URL, ``http://<WEB_SERVER_ADDRESS>/oauth/token``.
+
+    The client assertion's ``aud`` must be exactly this, so a gateway behind a proxy (or listening
+    on 0.0.0.0) must be told the URL its payers use (``CONFIDE_GATEWAY_URL``).
+    """
+    base = (cfg.get(PUBLIC_URL_KEY) or "").rstrip("/")
+    if not base:
+        base = "http://" + (cfg.get(WEB_SERVER_ADDRESS_KEY) or DEFAULT_WEB_SERVER_ADDRESS)
+    return base + TOKEN_PATH
+
+
+class SmartWorker:
+    """One worker's view: ``token(request) -> Grant``, ``authenticate(request, resource, action)``."""
+
+    def __init__(self, provider: Smart, worker_ctx):
+        self.provider, self.worker_ctx = provider, worker_ctx
+
+    @property
+    def token_url(self) -> str:
+        return self.provider.token_url
+
+    def registry(self) -> payers.PayerRegistry:
+        """The payer registry the config names; the directory one uses this worker's
+        ``RpcProxy("directory")`` (the service's ``directory`` attribute)."""
+        directory = None
+        if self.provider.registry_kind == payers.DIRECTORY:
+            directory = self.worker_ctx.service.directory
+        return payers.make_registry(self.provider.registry_kind, self.provider.key_dir, directory=directory)
+
+    def token(self, request, now: Optional[datetime] = None) -> smart.Grant:
+        """Answer ``POST /oauth/token``. Raises smart.OAuthError."""
+        return smart.token_request(request.form, content_type=request.content_type, registry=self.registry(),
+                                   token_url=self.provider.token_url, signing_key=self.provider.access_key,
+                                   seen=self.provider.seen, now=now or datetime.now(timezone.utc))
+
+    def authenticate(self, header: Optional[str], resource: str, action: str) -> tokens.AccessToken:
+        """The verified access token of ``Authorization: <header>``, its payer still registered and
+        active, its scope covering ``action`` on ``resource``. Puts the payer's identity assertion
+        in the worker's context data (``confide_identity``), so every RPC this call makes carries it.
+
+        Raises tokens.TokenError (401) or tokens.InsufficientScope (403).
+        """
+        now = datetime.now(timezone.utc)
+        access = tokens.verify_access_token(tokens.bearer(header), self.provider.access_key.public_key(), now)
+        payer = self.registry().get(access.org)
+        if payer is None or payer.client_id != access.client_id:
+            raise tokens.TokenError("invalid token")
+        if not payer.active:
+            raise tokens.TokenError("payer deactivated")
+        smart.require_scope(access, resource, action)
+        self.worker_ctx.data[IDENTITY_CONTEXT_KEY] = assertions.mint(
+            self.provider.assertion_key, subject=access.client_id, roles=PAYER_ROLES, org=access.org,
+            session_id=access.token_id, auth_time=min(access.issued_at, now), amr=PAYER_AMR,
+            audience=ASSERTION_AUDIENCE, issuer=ASSERTION_ISSUER, now=now)
+        return access
 
 
 class HealthProbe(DependencyProvider):

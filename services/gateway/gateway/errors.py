@@ -1,10 +1,10 @@
 """Remote errors of the disclosures service re-raised as local types, and the HTTP error table."""
 from __future__ import annotations
 
-from nameko.exceptions import registry
+from nameko.exceptions import RemoteError, registry
 
 from gateway.cdex import TaskMappingError
-from gateway.tokens import TokenError
+from gateway.tokens import InsufficientScope, TokenError
 
 
 def remote_error(exc_path: str):
@@ -47,6 +47,8 @@ def error_reply(exc: Exception) -> tuple[int, dict] | None:
     """(status, body) for a known error, None for an unexpected one."""
     if isinstance(exc, TokenError):
         return 401, {"error": str(exc), "field": None, "messages": {}}
+    if isinstance(exc, InsufficientScope):
+        return 403, {"error": str(exc), "field": None, "messages": {}}
     if isinstance(exc, RequestNotFound):
         return 404, {"error": "not found", "field": None, "messages": {}}
     if isinstance(exc, MalformedJSON):
@@ -55,6 +57,12 @@ def error_reply(exc: Exception) -> tuple[int, dict] | None:
         return 422, {"error": str(exc), "field": exc.field, "messages": exc.messages}
     if isinstance(exc, TaskMappingError):
         return 422, {"error": exc.message, "field": exc.field, "messages": {exc.field: [exc.message]}}
+    if isinstance(exc, RemoteError) and exc.exc_type == "NotAuthenticatedError":
+        # The payer's assertion did not verify at the service (e.g. expired mid-request): as a bad token.
+        return 401, {"error": "not authenticated", "field": None, "messages": {}}
+    if isinstance(exc, RemoteError) and exc.exc_type == "NotAuthorizedError":
+        # The identity gate refused the payer (deactivated in the directory, ...); its reason stays in its log.
+        return 403, {"error": "not authorized", "field": None, "messages": {}}
     if isinstance(exc, RemoteInvalidRequest):
         return 422, {"error": str(exc.args[0]) if exc.args else "invalid request", "field": exc.field,
                      "messages": exc.messages or {}}

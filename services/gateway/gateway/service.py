@@ -1,10 +1,18 @@
 """GatewayService: the insurer API (nameko ``@http`` entrypoints that only translate).
 
-Each request: authenticate the bearer token → load the body with a schema
+Payers get an access token from ``POST /oauth/token`` (SMART Backend Services, ``gateway.smart``).
+Each API request: authenticate the bearer access token (its org, scope, and the payer's identity
+assertion put in the worker's context data for the RPCs: that assertion is who is asking, so no
+payload names a requester and the disclosures service shows a payer only its own org's requests)
+→ load the body with a schema
 (400 malformed JSON, 422 naming the field; nothing is recorded until the whole
 body is valid) → one RPC to ``disclosures`` (nameko RpcProxy: one proxy per
 worker green thread) → dump the reply. Error bodies are
 ``{"error": ..., "field": ..., "messages": {...}}``.
+
+Psychotherapy content crosses the broker only sealed: each request makes an ephemeral X25519 key
+pair (:func:`confide.transport.ephemeral`), passes its public half as ``reply_public_key`` and
+opens the sealed parts of the reply (:func:`_opened`) just before answering over HTTPS.
 """
 from __future__ import annotations
 
@@ -15,15 +23,17 @@ from functools import wraps
 
 import eventlet
 from nameko.exceptions import RemoteError
-from nameko.rpc import RpcProxy
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
-from confide import validation
+from confide import transport, validation
+from confide.identity.provider import ServiceCredential
+from confide.rpc import RpcProxy
 from gateway import cdex, schemas
-from gateway.dependencies import HealthProbe, Tokens
+from gateway.dependencies import HealthProbe, Smart
 from gateway.errors import InvalidBody, MalformedJSON, RequestNotFound, error_reply
 from gateway.openapi import build_spec
+from gateway.smart import OAuthError
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +65,8 @@ def endpoint(fn):
             response = _json(*mapped)
             if mapped[0] == 401:
                 response.headers["WWW-Authenticate"] = 'Bearer realm="confide"'
+            elif mapped[0] == 403:
+                response.headers["WWW-Authenticate"] = 'Bearer realm="confide", error="insufficient_scope"'
             return response
     return wrapper
 
@@ -104,10 +116,12 @@ def _load(schema, body: dict) -> dict:
         raise InvalidBody(exc.field, exc.messages) from None
 
 
-def _requester(claims: dict) -> dict:
-    # The token was issued to this organisation after its identity was
-    # established (164.514(h)), so a valid token counts as verification.
-    return {"id": claims["sub"], "role": claims["role"], "org": claims["org"], "identity_verified": True}
+def _opened(key, view: dict) -> dict:
+    """``view`` with every ``{"sealed": box}`` of its content opened by this request's private key."""
+    return transport.open_tree(key, view)
+
+
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 class GatewayService:
@@ -117,8 +131,10 @@ class GatewayService:
 
     disclosures = RpcProxy("disclosures")
     audit = RpcProxy("audit")  # answers for the database in GET /health
-    tokens = Tokens()
+    directory = RpcProxy("directory")  # the payer registry when PAYER_REGISTRY is "directory"
+    smart = Smart()
     probe = HealthProbe()
+    credential = ServiceCredential()  # its own assertion on every call (audit.health answers only services)
 
     @http("GET", "/health")
     def health(self, request):
@@ -135,29 +151,57 @@ class GatewayService:
     @http("GET", "/openapi.json")
     def openapi(self, request):
         """The OpenAPI 3 document of this API."""
-        return _json(200, build_spec(request.host_url.rstrip("/")))
+        return _json(200, build_spec(request.host_url.rstrip("/"), self.smart.token_url))
+
+    @http("POST", "/oauth/token")
+    def oauth_token(self, request):
+        """SMART Backend Services client credentials (``gateway.smart``) → 200
+        {access_token, token_type, expires_in, scope}; 400 {error, error_description}."""
+        try:
+            with eventlet.Timeout(REQUEST_TIMEOUT):
+                grant = self.smart.token(request)
+        except OAuthError as exc:
+            log.warning("token refused: %s: %s", exc.error, exc.reason)
+            response = _json(exc.status, exc.body())
+        except eventlet.Timeout:
+            log.warning("oauth_token timed out after %ss", REQUEST_TIMEOUT)
+            response = _json(503, {"error": "temporarily_unavailable",
+                                   "error_description": "the payer registry did not answer in time"})
+        except Exception:
+            log.exception("unhandled error in oauth_token")
+            response = _json(500, {"error": "server_error", "error_description": "internal error"})
+        else:
+            log.info("token granted to %r (org %r, role %s): scope %r", grant.payer.client_id, grant.payer.org,
+                     grant.payer.engine_role, grant.scope)
+            response = _json(200, grant.body())
+        response.headers.update(_NO_STORE)
+        return response
 
     @http("POST", "/disclosure-requests")
     @endpoint
     def create_disclosure_request(self, request):
         """{"patient_id": "P-001", "note_kind": "progress", "date_from": "2026-01-01",
         "date_to": "2026-03-31", "claim_id": "C-9"} → 201 DisclosureRequest."""
-        claims = self.tokens(request.headers.get("Authorization"))
+        # Who is asking: the payer's assertion authenticate() puts in this worker's context data.
+        self.smart.authenticate(request.headers.get("Authorization"), "DisclosureRequest", "write")
         data = _load(schemas.DisclosureRequestBodySchema(), _body(request))
-        payload = {"requester": _requester(claims), "patient_id": data["patient_id"], "purpose": data["purpose"],
+        payload = {"patient_id": data["patient_id"], "purpose": data["purpose"],
                    "note_kind": data["note_kind"], "authorization_id": data["authorization_id"],
                    "date_from": _iso(data["date_from"]), "date_to": _iso(data["date_to"]),
                    "channel": {"standard": "json", "claim": data["claim_id"]}}
-        view = self.disclosures.request_disclosure(payload)
+        key, reply_key = transport.ephemeral()
+        view = _opened(key, self.disclosures.request_disclosure(payload, reply_public_key=reply_key))
         return _json(201, schemas.reply_from_view(view))
 
     @http("GET", "/disclosure-requests/<path:request_id>")
     @endpoint
     def get_disclosure_request(self, request, request_id):
         """→ 200 DisclosureRequest (with released content), 404 for another org's id."""
-        claims = self.tokens(request.headers.get("Authorization"))
-        view = self.disclosures.get_disclosure_request(_request_id(request_id), org=claims["org"],
-                                                       include_content=True)
+        # Who is asking: the payer's assertion authenticate() puts in this worker's context data.
+        self.smart.authenticate(request.headers.get("Authorization"), "DisclosureRequest", "read")
+        key, reply_key = transport.ephemeral()
+        view = _opened(key, self.disclosures.get_disclosure_request(_request_id(request_id), include_content=True,
+                                                                    reply_public_key=reply_key))
         return _json(200, schemas.reply_from_view(view))
 
     @http("POST", "/fhir/Task")
@@ -170,47 +214,54 @@ class GatewayService:
         200 with the request already made (finished first if a crash left it half-way); 409 naming
         ``id`` if that earlier Task asked for another patient, note kind or purpose.
         """
-        claims = self.tokens(request.headers.get("Authorization"))
+        access = self.smart.authenticate(request.headers.get("Authorization"), "Task", "write")
         task = _body(request)
         _load(schemas.FhirTaskSchema(), task)
-        mapped = cdex.map_task(task, claims["role"], org=claims["org"])
-        request_id = cdex.request_id_for(claims["org"], task)
-        payload = {"requester": _requester(claims), **mapped, "request_id": request_id}
-        existing = self._existing_request(request_id, claims["org"]) if request_id else None
+        mapped = cdex.map_task(task, access.role, org=access.org)
+        request_id = cdex.request_id_for(access.org, task)
+        payload = {**mapped, "request_id": request_id}
+        key, reply_key = transport.ephemeral()
+        existing = self._existing_request(request_id, key, reply_key) if request_id else None
         if existing is None:
             try:
-                view = self.disclosures.request_disclosure(payload)
+                view = _opened(key, self.disclosures.request_disclosure(payload, reply_public_key=reply_key))
                 return _json(201, cdex.task_from_view(view), "application/fhir+json")
             except RemoteError as exc:
                 if exc.exc_type != "DisclosureRequestExistsError":
                     raise
-            existing = self._existing_request(request_id, claims["org"])  # a concurrent retry won
+            existing = self._existing_request(request_id, key, reply_key)  # a concurrent retry won
         conflict = [k for k in ("patient_id", "note_kind", "purpose") if existing.get(k) != mapped[k]]
         if conflict:
             return _json(409, {"error": f"Task {task.get('id') or ''} was already sent asking for another "
                                         f"{conflict[0]}", "field": "id", "messages": {"id": [conflict[0]]}})
         return _json(200, cdex.task_from_view(existing), "application/fhir+json")
 
-    def _existing_request(self, request_id: str, org: str):
-        """The view of ``request_id`` made by ``org`` (finished if a crash left it half-way), or None."""
+    def _existing_request(self, request_id: str, key, reply_key: str):
+        """The view of ``request_id`` made by the calling payer's org (the disclosures service answers
+        not found for any other), finished if a crash left it half-way, or None; sealed content opened
+        with this request's ``key``."""
         try:
-            view = self.disclosures.get_disclosure_request(request_id, org=org, include_content=True)
+            view = self.disclosures.get_disclosure_request(request_id, include_content=True,
+                                                           reply_public_key=reply_key)
         except RequestNotFound:
             return None
         if view["status"] in ("requested", "verified", "decided"):
             try:
-                view = self.disclosures.resume_request(request_id)
+                view = self.disclosures.resume_request(request_id, reply_public_key=reply_key)
             except RemoteError:  # another worker is carrying it on right now (its append won)
-                view = self.disclosures.get_disclosure_request(request_id, org=org, include_content=True)
-        return view
+                view = self.disclosures.get_disclosure_request(request_id, include_content=True,
+                                                               reply_public_key=reply_key)
+        return _opened(key, view)
 
     @http("GET", "/fhir/Task/<path:request_id>")
     @endpoint
     def get_task(self, request, request_id):
         """→ 200 Task (requested/on-hold/accepted/rejected/completed), 404 for another org's id."""
-        claims = self.tokens(request.headers.get("Authorization"))
-        view = self.disclosures.get_disclosure_request(_request_id(request_id), org=claims["org"],
-                                                       include_content=True)
+        # Who is asking: the payer's assertion authenticate() puts in this worker's context data.
+        self.smart.authenticate(request.headers.get("Authorization"), "Task", "read")
+        key, reply_key = transport.ephemeral()
+        view = _opened(key, self.disclosures.get_disclosure_request(_request_id(request_id), include_content=True,
+                                                                    reply_public_key=reply_key))
         return _json(200, cdex.task_from_view(view), "application/fhir+json")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nameko.extensions import DependencyProvider
 
+from confide import transport
 from confide.providers import key_dir_of
 from notes.crypto import Keyring
 
@@ -17,3 +18,17 @@ class KeyringProvider(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.keyring
+
+
+class TransportKeyProvider(DependencyProvider):
+    """Injects the notes service's X25519 transport private key (``notes-transport.key`` in
+    ``KEY_DIR``; created with its ``.pub`` on start if missing, as ``confide keys init`` does).
+    Callers seal psychotherapy text to its public key (``notes.transport_public_key()``)."""
+
+    def setup(self):
+        key_dir = key_dir_of(self.container.config)
+        transport.ensure_transport_key(key_dir)
+        self.private_key = transport.load_private_key(key_dir)
+
+    def get_dependency(self, worker_ctx):
+        return self.private_key

@@ -4,7 +4,9 @@ Collaborators arrive as parameters: ``store`` (the event-store contract),
 ``keyring`` (:class:`notes.crypto.Keyring`), ``clock`` (-> aware datetime),
 ``lint`` (text -> findings, :func:`confide.hipaa.lint.lint`) and ``engine``
 (case dict -> Outcome, :func:`confide.hipaa.engine.decide`). Payloads are the
-dicts the schemas loaded; replies are JSON-safe dicts.
+dicts the schemas loaded plus who acts (``author``, ``signed_by``, ``requester``,
+``decided_for``, ...), which the service builds from the call's verified principal
+and nothing else; replies are JSON-safe dicts.
 
 Logs carry stream names, event types and positions only (never text).
 """
@@ -26,6 +28,7 @@ from notes.domain import errors
 from notes.domain import model as m
 from notes.domain.events import AccessDecided, ContentReleased, Event, from_stored
 from notes.schemas import dump_content
+from notes.wire import Sealer
 
 log = logging.getLogger(__name__)
 
@@ -199,8 +202,9 @@ def append_disagreement(store, clock, payload: dict) -> dict:
 
 def decide_access(store, engine, clock, note: m.Note, requester: dict, purpose: str, action: str = "use",
                   exception_claimed: str | None = None, request_id: str | None = None, *,
-                  key_dir) -> AccessDecided:
+                  key_dir, decided_for: dict | None = None) -> AccessDecided:
     """Ask the engine and record AccessDecided (new stream, expected_version -1) before anything leaves.
+    ``decided_for``: :func:`confide.identity.requester.decision_identity` of the principal asking.
 
     The event carries ``seal`` (HMAC under ``decision.key`` in ``key_dir``). Any store or key error
     propagates: a decision that cannot be sealed and recorded releases nothing (fail closed).
@@ -215,7 +219,7 @@ def decide_access(store, engine, clock, note: m.Note, requester: dict, purpose: 
         str(uuid.uuid4()), {k: case["requester"][k] for k in ("id", "role", "org")}, purpose, action,
         note.patient_id, note.note_id, note.kind, note.author_id, outcome["decision"], str(outcome.get("rule") or ""),
         list(outcome.get("citations") or []), outcome.get("fields_released"), now, request_id,
-        note_ids=[note.note_id])
+        note_ids=[note.note_id], decided_for=decided_for)
     decided = dataclasses.replace(decided, seal=keys.seal_decision(key_dir, decided.to_data()))
     _append(store, stream_name(ACCESS_DECISION, decided.decision_id), -1, [decided])
     return decided
@@ -235,30 +239,33 @@ def _deny(d: AccessDecided) -> errors.AccessDeniedError:
 # -- reading -----------------------------------------------------------------------------
 
 def read_note(store, keyring, engine, clock, payload: dict, *, key_dir) -> dict:
-    """Decide, record, then release what the decision allows. Raises AccessDeniedError, NoteNotFoundError."""
+    """Decide, record, then release what the decision allows; psychotherapy text and excerpts only
+    sealed to ``payload["reply_public_key"]`` (without one such a read raises ValidationError naming
+    it, after the decision is recorded and before anything leaves). Raises AccessDeniedError,
+    NoteNotFoundError."""
     state, recorded = load_note(store, payload["note_id"])
     decided = decide_access(store, engine, clock, state, payload["requester"], payload["purpose"],
                             exception_claimed=payload["exception_claimed"], request_id=payload["request_id"],
-                            key_dir=key_dir)
+                            key_dir=key_dir, decided_for=payload.get("decided_for"))
     if decided.decision not in PERMITS:
         raise _deny(decided)
-    view = views.note_view(state, recorded, keyring, payload["presentation"])
-    return {"decision": _decision_reply(decided),
-            "note": views.released_for_read(view, state, recorded, keyring, decided)}
+    seal = Sealer(payload.get("reply_public_key"), decided.decision_id)
+    note = views.released_for_read(state, recorded, keyring, decided, payload["presentation"], seal)
+    return {"decision": _decision_reply(decided), "note": note}
 
 
 def list_notes(store, engine, clock, payload: dict, *, key_dir) -> dict:
-    """Every note of the patient, each decided and recorded; denied ones are omitted (but recorded)."""
-    listed, withheld = [], 0
+    """Every note of the patient, each decided and recorded; denied ones are omitted (but recorded).
+    The reply says nothing about omitted notes, not even how many: their existence is not disclosed."""
+    listed = []
     for note_id in views.note_ids_of_patient(store, payload["patient_id"]):
         state, _ = load_note(store, note_id)
         decided = decide_access(store, engine, clock, state, payload["requester"], payload["purpose"],
-                                exception_claimed=payload["exception_claimed"], key_dir=key_dir)
+                                exception_claimed=payload["exception_claimed"], key_dir=key_dir,
+                                decided_for=payload.get("decided_for"))
         if decided.decision in PERMITS:
             listed.append({**views.summary(state), "decision_id": decided.decision_id})
-        else:
-            withheld += 1
-    return {"patient_id": payload["patient_id"], "notes": listed, "withheld": withheld}
+    return {"patient_id": payload["patient_id"], "notes": listed}
 
 
 def lint_text(lint, payload: dict) -> dict:
@@ -270,6 +277,9 @@ def release_fields(store, keyring, clock, payload: dict, *, key_dir) -> dict:
     """Exactly the ``fields_released`` of a recorded, sealed permit decision, for the notes it names,
     as they stood at its ``decided_at``; ``ContentReleased`` (names only) is appended to the
     decision's stream before anything is returned (if it cannot be recorded, nothing is).
+    Psychotherapy excerpts (and text, for ``full_note``) leave only sealed to
+    ``payload["reply_public_key"]``; without one such a release raises ValidationError naming it
+    and nothing is recorded as released or returned.
 
     Raises AccessDeniedError when no such decision exists, its seal is missing or wrong, it does
     not permit, it names none of / not this note, or a note is not about its patient.
@@ -288,6 +298,7 @@ def release_fields(store, keyring, clock, payload: dict, *, key_dir) -> dict:
         views.check_named(decision, note_id)
     decided_fields = list(decision.get("fields_released") or [])
     out, released = [], []
+    seal = Sealer(payload.get("reply_public_key"), str(payload["decision_id"]))
     for note_id in payload["note_ids"]:
         try:
             state, recorded = load_note(store, note_id, as_of=as_of)
@@ -296,7 +307,7 @@ def release_fields(store, keyring, clock, payload: dict, *, key_dir) -> dict:
                 f"decision {payload['decision_id']}: note {note_id} was not on file when it was decided; "
                 "nothing released", payload["decision_id"], decision.get("rule")) from None
         views.check_patient(decision, state)
-        fields = views.release(state, recorded, keyring, decided_fields)
+        fields = views.release(state, recorded, keyring, decided_fields, seal)
         released += [name for name in fields if name not in released]
         out.append({"note_id": note_id, "kind": state.kind, "fields": fields,
                     "withheld": views.withheld(state, decided_fields)})
@@ -308,6 +319,11 @@ def release_fields(store, keyring, clock, payload: dict, *, key_dir) -> dict:
 
 
 # -- right of access (45 CFR 164.524) ----------------------------------------------------
+
+def load_request(store, request_id: str) -> m.AccessRequest:
+    """The right-of-access request ``request_id`` as folded (``exists`` False when never received)."""
+    return _load_request(store, request_id)
+
 
 def _load_request(store, request_id: str) -> m.AccessRequest:
     recorded = store.read_stream(stream_name(ACCESS_REQUEST, request_id))
@@ -345,7 +361,8 @@ def export_designated_record_set(store, engine, clock, payload: dict, *, key_dir
     for note_id in views.note_ids_of_patient(store, request.patient_id, kinds=(m.PROGRESS,)):
         state, recorded = load_note(store, note_id)
         decided = decide_access(store, engine, clock, state, payload["requester"], "individual_access",
-                                action="disclose", request_id=request.request_id, key_dir=key_dir)
+                                action="disclose", request_id=request.request_id, key_dir=key_dir,
+                                decided_for=payload.get("decided_for"))
         if decided.decision in PERMITS:
             notes.append(views.note_view(state, recorded, None, None))
     reply = _run_request(store, request, c.FulfilAccessRequest(

@@ -2,18 +2,24 @@
 
 Every load error names the field (nested ones with dots, e.g. ``content.cpt_code``);
 :func:`load` turns marshmallow's error into the domain ValidationError.
+
+No schema has a field naming who acts (author, signed_by, requester, ...): who is asking is the
+call's verified principal (docs/identity.md); the service refuses such a field before loading.
+Patient, supervisor and request ids are brought to their one canonical form
+(:func:`confide.identity.ids.normalise_id`): a look-alike (U+200B, U+202E, ...) is refused.
 """
 from __future__ import annotations
 
 import uuid
 
-from marshmallow import Schema, fields, validate, validates_schema
+from marshmallow import Schema, fields, pre_load, validate, validates_schema
 from marshmallow import ValidationError as MarshmallowValidationError
 
-from confide import validation
-from confide.hipaa.schemas import RequesterFactsSchema
+from confide import transport, validation
+from confide.identity.ids import InvalidIdentifierError, normalise_id
 from notes.domain.errors import ValidationError
 from notes.domain.model import DENIAL_GROUNDS
+from notes.wire import PLAINTEXT_REFUSED
 
 # ICD-10-CM: letter (not U), digit, digit-or-letter, optional dot and up to 4 more.
 ICD10CM = r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-Z]{1,4})?$"
@@ -28,10 +34,49 @@ RISK_LEVELS = ("none", "low", "moderate", "high", "imminent")
 PRESENTATIONS = ("soap", "dap", "birp")
 
 _text = lambda **kw: fields.String(validate=validate.Length(max=20000), **kw)  # noqa: E731
-_id = lambda **kw: fields.String(validate=validate.Length(min=1, max=128), **kw)  # noqa: E731
 _new_id = lambda: str(uuid.uuid4())  # noqa: E731
 _int = lambda **kw: fields.Integer(strict=True, **kw)  # noqa: E731  (5.5, "5" and true are not scores)
 MAX_MEDICATIONS = 50
+# A sealed box of at most 100000 characters of UTF-8 text (4 bytes each) plus its 48-byte overhead, in base64.
+MAX_SEALED = 4 * ((4 * 100000 + 48 + 2) // 3)
+
+
+def _x25519_public_key(value: str) -> None:
+    try:
+        transport.public_key(value)
+    except transport.TransportError as exc:
+        raise MarshmallowValidationError(f"not an X25519 public key in base64 ({exc})") from None
+
+
+class CanonicalId(fields.String):
+    """An identifier in its one canonical form (NFC; invisible, bidi and other look-alike characters
+    refused, never stripped: :func:`confide.identity.ids.normalise_id`)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return normalise_id(text, attr or "id")
+        except InvalidIdentifierError as exc:
+            raise MarshmallowValidationError(exc.reason) from None
+
+
+_canonical_id = lambda **kw: CanonicalId(validate=validate.Length(min=1, max=128), **kw)  # noqa: E731
+_sealed_text = lambda **kw: fields.String(validate=validate.Length(min=1, max=MAX_SEALED), **kw)  # noqa: E731
+_reply_key = lambda: fields.String(load_default=None, allow_none=True, validate=_x25519_public_key)  # noqa: E731
+
+
+class _NoPlaintext(Schema):
+    """Psychotherapy text comes only as ``sealed_text`` (a sealed box to the notes transport key):
+    a ``text`` field is refused naming it (notes.wire opens ``sealed_text`` in memory)."""
+
+    text = fields.Raw(load_default=None, allow_none=True)
+
+    @pre_load
+    def _refuse_plaintext(self, data, **kwargs):
+        # Before anything else: the refusal is the whole answer, whatever else is missing.
+        if isinstance(data, dict) and data.get("text") is not None:
+            raise MarshmallowValidationError({"text": [PLAINTEXT_REFUSED]})
+        return data
 
 
 class MedicationSchema(Schema):
@@ -89,65 +134,57 @@ class ProgressNoteContentSchema(Schema):
             raise MarshmallowValidationError("must be after start_time", field_name="stop_time")
 
 
-class AuthorSchema(Schema):
-    id = _id(required=True)
-    role = fields.String(required=True, validate=validate.OneOf(AUTHOR_ROLES))
-    credentials = fields.String(load_default="", validate=validate.Length(max=200))
-
-
-class RequesterSchema(RequesterFactsSchema):
-    """Who asks. ``is_originator`` is accepted but discarded: the service computes it."""
-
-    id = _id(required=True)
-    role = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    org = fields.String(load_default="")
-
-
 class WriteProgressNoteSchema(Schema):
+    """The author is the caller (the service adds ``author{id, role, credentials}`` from the principal
+    and the directory)."""
+
     note_id = fields.UUID(load_default=_new_id)
-    patient_id = _id(required=True)
-    author = fields.Nested(AuthorSchema, required=True)
-    supervisor_id = _id(load_default=None, allow_none=True)
+    patient_id = _canonical_id(required=True)
+    supervisor_id = _canonical_id(load_default=None, allow_none=True)
     content = fields.Nested(ProgressNoteContentSchema, required=True)
 
 
-class WritePsychotherapyNoteSchema(Schema):
+class WritePsychotherapyNoteSchema(_NoPlaintext):
     note_id = fields.UUID(load_default=_new_id)
-    patient_id = _id(required=True)
-    author = fields.Nested(AuthorSchema, required=True)
-    supervisor_id = _id(load_default=None, allow_none=True)
+    patient_id = _canonical_id(required=True)
+    supervisor_id = _canonical_id(load_default=None, allow_none=True)
     session_date = fields.Date(required=True)
-    text = fields.String(required=True, validate=validate.Length(min=1, max=100000))
+    sealed_text = _sealed_text(required=True)
 
 
-class ReviseNoteSchema(Schema):
+class ReviseNoteSchema(_NoPlaintext):
     note_id = fields.UUID(required=True)
-    revised_by = _id(required=True)
     content = fields.Nested(ProgressNoteContentSchema, load_default=None, allow_none=True)
-    text = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100000))
+    sealed_text = _sealed_text(load_default=None, allow_none=True)
 
 
 class SignNoteSchema(Schema):
     note_id = fields.UUID(required=True)
-    signed_by = _id(required=True)
 
 
 class CosignNoteSchema(Schema):
     note_id = fields.UUID(required=True)
-    cosigned_by = _id(required=True)
 
 
 class AddAddendumSchema(Schema):
+    """``sealed_text`` (any note; required for a psychotherapy note's addendum) or plain ``text``
+    (a progress note's addendum only: the service refuses it for a psychotherapy note)."""
+
     note_id = fields.UUID(required=True)
     addendum_id = fields.UUID(load_default=_new_id)
-    author_id = _id(required=True)
-    text = fields.String(required=True, validate=validate.Length(min=1, max=100000))
+    text = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=100000))
+    sealed_text = _sealed_text(load_default=None, allow_none=True)
+
+    @validates_schema
+    def _one_text(self, data, **kwargs):
+        if (data.get("text") is None) == (data.get("sealed_text") is None):
+            raise MarshmallowValidationError("exactly one of sealed_text and text (text: progress-note addenda only)",
+                                             field_name="sealed_text")
 
 
 class RequestAmendmentSchema(Schema):
     note_id = fields.UUID(required=True)
     amendment_id = fields.UUID(load_default=_new_id)
-    patient_id = _id(required=True)
     requested_change = fields.String(required=True, validate=validate.Length(min=1, max=20000))
     reason = fields.String(required=True, validate=validate.Length(min=1, max=20000))
 
@@ -155,14 +192,12 @@ class RequestAmendmentSchema(Schema):
 class AcceptAmendmentSchema(Schema):
     note_id = fields.UUID(required=True)
     amendment_id = fields.UUID(required=True)
-    decided_by = _id(required=True)
     content = fields.Nested(ProgressNoteContentSchema, required=True)
 
 
 class DenyAmendmentSchema(Schema):
     note_id = fields.UUID(required=True)
     amendment_id = fields.UUID(required=True)
-    decided_by = _id(required=True)
     ground = fields.String(required=True, validate=validate.OneOf(sorted(DENIAL_GROUNDS)))
     denial_statement = fields.String(required=True, validate=validate.Length(min=1, max=20000))
 
@@ -175,35 +210,35 @@ class AppendDisagreementSchema(Schema):
 
 class ReadNoteSchema(Schema):
     note_id = fields.UUID(required=True)
-    requester = fields.Nested(RequesterSchema, required=True)
     purpose = fields.String(required=True, validate=validate.OneOf(PURPOSES))
     presentation = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(PRESENTATIONS))
     exception_claimed = fields.String(load_default=None, allow_none=True)
-    request_id = fields.String(load_default=None, allow_none=True)
+    request_id = _canonical_id(load_default=None, allow_none=True)
+    # The requesting session's ephemeral X25519 public key: psychotherapy text leaves sealed to it.
+    reply_public_key = _reply_key()
 
 
 class ListNotesSchema(Schema):
-    patient_id = _id(required=True)
-    requester = fields.Nested(RequesterSchema, required=True)
+    patient_id = _canonical_id(required=True)
     purpose = fields.String(required=True, validate=validate.OneOf(PURPOSES))
     exception_claimed = fields.String(load_default=None, allow_none=True)
 
 
-class LintTextSchema(Schema):
-    text = fields.String(required=True, validate=validate.Length(max=100000))
+class LintTextSchema(_NoPlaintext):
+    sealed_text = _sealed_text(required=True)
 
 
 class ReleaseFieldsSchema(Schema):
     decision_id = fields.UUID(required=True)
     note_ids = fields.List(fields.UUID(), required=True, validate=validate.Length(min=1))
     # The disclosure request the decision was made for (None: a read decision of this service).
-    request_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=128))
+    request_id = _canonical_id(load_default=None, allow_none=True)
+    reply_public_key = _reply_key()
 
 
 class RequestRecordAccessSchema(Schema):
     request_id = fields.UUID(load_default=_new_id)
-    patient_id = _id(required=True)
-    requested_by = _id(required=True)
+    patient_id = _canonical_id(required=True)
 
 
 class ExtendRecordAccessSchema(Schema):
@@ -213,7 +248,6 @@ class ExtendRecordAccessSchema(Schema):
 
 class ExportDesignatedRecordSetSchema(Schema):
     request_id = fields.UUID(required=True)
-    requester = fields.Nested(RequesterSchema, required=True)
 
 
 def load(schema_cls: type[Schema], payload) -> dict:

@@ -38,6 +38,10 @@ released from a psychotherapy note: the lint's spans for them run to the end of
 a sentence and carry session content with them. They are reported as
 ``withheld`` with ``WITHHELD_SUMMARY_REASON`` instead.
 
+Psychotherapy text and excerpts leave only sealed (``{"sealed": box}`` in place of each string,
+:class:`notes.wire.Sealer`, to the requester's ``reply_public_key``); the sealer refuses when
+there is no key, before anything is returned. Progress-note content is returned as it is.
+
 A recorded decision is honoured only when its ``seal`` verifies under the
 practice's decision key (``confide.keys.verify_decision``), and it releases only
 the notes it names, as they stood at its ``decided_at``.
@@ -57,6 +61,7 @@ from notes.crypto import aad_for
 from notes.domain import errors
 from notes.domain import model as m
 from notes.presentations import present
+from notes.wire import REFUSE, Sealer
 
 log = logging.getLogger(__name__)
 
@@ -127,27 +132,29 @@ def _amendment_view(a: m.Amendment) -> dict:
             "amended_revision": a.amended_revision}
 
 
-def note_view(state: m.Note, recorded: list, keyring, presentation: str | None) -> dict:
-    """The full note (``full_note``): metadata, record or decrypted text, addenda, amendments."""
+def note_view(state: m.Note, recorded: list, keyring, presentation: str | None, seal: Sealer = REFUSE) -> dict:
+    """The full note (``full_note``): metadata, record or text, addenda, amendments. A psychotherapy
+    note's text and addenda are decrypted and each sealed with ``seal`` (never returned in clear)."""
     view = {**summary(state), "author_credentials": state.author_credentials,
             "supervisor_id": state.supervisor_id, "drafted_at": state.drafted_at,
             **_COMMON["signature"](state), "version": state.version}
     addenda = [{"addendum_id": a.addendum_id, "author_id": a.author_id, "added_at": a.added_at,
-                "text": a.text if a.sealed_version is None else _open_at(recorded, keyring, a.sealed_version)}
+                "text": a.text if a.sealed_version is None else seal(_open_at(recorded, keyring, a.sealed_version))}
                for a in state.addenda]
     if state.kind == m.PSYCHOTHERAPY:
-        return {**view, "text": psych_text(state, recorded, keyring), "addenda": addenda,
+        return {**view, "text": seal(psych_text(state, recorded, keyring)), "addenda": addenda,
                 "content_in_psych_note": [dict(s) for s in state.content_in_psych_note]}
     return {**view, "presentation": presentation, "content": present(state.content, presentation),
             "addenda": addenda, "amendments": [_amendment_view(a) for a in state.amendments]}
 
 
-def release(state: m.Note, recorded: list, keyring, fields: list) -> dict:
-    """``{field: value}`` for each mapped name in ``fields`` (see the module table)."""
+def release(state: m.Note, recorded: list, keyring, fields: list, seal: Sealer = REFUSE) -> dict:
+    """``{field: value}`` for each mapped name in ``fields`` (see the module table); psychotherapy
+    text and excerpts sealed with ``seal``."""
     out = {}
     for name in fields:
         if name == "full_note":
-            out[name] = note_view(state, recorded, keyring, None)
+            out[name] = note_view(state, recorded, keyring, None, seal)
         elif name in _COMMON:
             out[name] = _COMMON[name](state)
         elif state.kind == m.PROGRESS and name in _PROGRESS:
@@ -155,7 +162,7 @@ def release(state: m.Note, recorded: list, keyring, fields: list) -> dict:
         elif state.kind == m.PSYCHOTHERAPY and name in _PSYCH_META:
             out[name] = _PSYCH_META[name](state)
         elif state.kind == m.PSYCHOTHERAPY and _PSYCH_CATEGORY.get(name) in TIGHT_CATEGORIES:
-            out[name] = _psych_spans(state, recorded, keyring, _PSYCH_CATEGORY[name])
+            out[name] = [seal(e) for e in _psych_spans(state, recorded, keyring, _PSYCH_CATEGORY[name])]
     return out
 
 
@@ -197,18 +204,20 @@ def _psych_spans(state: m.Note, recorded: list, keyring, category: str) -> list[
     return out
 
 
-def released_for_read(view: dict, state: m.Note, recorded: list, keyring, decided) -> dict:
-    """Apply the decision to a read: the full view for ``full_note`` (or a plain ``permit`` naming
-    no mapped field); otherwise only the mapped fields. ``permit_redacted`` never releases the
-    full note: redaction of other people's information is not automated here (fail closed)."""
+def released_for_read(state: m.Note, recorded: list, keyring, decided, presentation: str | None = None,
+                      seal: Sealer = REFUSE) -> dict:
+    """Apply the decision to a read: the full view (:func:`note_view`) for ``full_note`` (or a plain
+    ``permit`` naming no mapped field); otherwise only the mapped fields. ``permit_redacted`` never
+    releases the full note: redaction of other people's information is not automated here (fail
+    closed). Psychotherapy text and excerpts are sealed with ``seal``."""
     fields = list(decided.fields_released or [])
     mapped = [f for f in fields if f in KNOWN_FIELDS]
     whole = "full_note" in fields or (decided.decision == "permit" and not mapped)
     if whole and decided.decision != "permit_redacted":
-        return view
+        return note_view(state, recorded, keyring, presentation, seal)
     mapped = [f for f in mapped if f != "full_note"]
     return {"note_id": state.note_id, "kind": state.kind,
-            "fields": release(state, recorded, keyring, mapped),
+            "fields": release(state, recorded, keyring, mapped, seal),
             "withheld": withheld(state, mapped),
             "unmapped_fields": [f for f in fields if f not in KNOWN_FIELDS]}
 

@@ -38,13 +38,11 @@ class AccessDecided(Event):
     decided_at: str
     request_id: Optional[str] = None
     seal: Optional[str] = None  # HMAC-SHA256 under decision.key (confide.keys.seal_decision)
-    note_ids: list = field(default_factory=list)  # every note it covers (a disclosure)
-
-    def named_notes(self) -> list[str]:
-        """The notes this decision covers: ``note_ids`` when recorded, else its one ``note_id``."""
-        if self.note_ids:
-            return [str(n) for n in self.note_ids]
-        return [str(self.note_id)] if self.note_id else []
+    note_ids: list = field(default_factory=list)  # every note it covers (the notes service's
+    # release check, notes.views.named_notes, is the one reading of which notes a decision names)
+    # Who the decision was made for and how they proved it (confide.identity.requester.decision_identity:
+    # subject, session_id, amr, auth_time, acting_service); None on decisions recorded before identity.
+    decided_for: Optional[dict] = None
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,8 @@ class NoteFacts(TypedDict, total=False):
 
 # -- notes -----------------------------------------------------------------------------------
 
-def _categories(findings) -> set[str]:
+def categories_of(findings) -> set[str]:
+    """The 164.501 categories of lint findings ({category, start, end}); malformed ones are skipped."""
     return {f["category"] for f in findings or () if isinstance(f, dict) and f.get("category")}
 
 
@@ -98,9 +99,9 @@ def note_facts(kind: str, events: Iterable[tuple[str, dict]], note_id: Optional[
         if kind != PSYCHOTHERAPY:
             continue
         if type_ in TEXT_EVENTS:
-            text = _categories(data.get("content_in_psych_note"))
+            text = categories_of(data.get("content_in_psych_note"))
         elif type_ == "AddendumAdded":
-            addenda |= _categories(data.get("content_in_psych_note"))
+            addenda |= categories_of(data.get("content_in_psych_note"))
     if facts is not None and kind == PSYCHOTHERAPY:
         facts["content_in_psych_note"] = sorted(text | addenda)
     return facts

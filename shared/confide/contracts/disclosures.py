@@ -33,6 +33,12 @@ class DisclosureRequested(Event):
     exception_claimed: Optional[str] = None
     facts: dict = field(default_factory=dict)
     channel: dict = field(default_factory=dict)
+    # A request made by an outside party and recorded by staff (release of information, front desk,
+    # privacy officer): the staff member's subject; None when the requester made it itself.
+    recorded_by: Optional[str] = None
+    # decision_identity(principal) of the call that made (or recorded) the request: subject, session,
+    # amr, auth_time, acting service (164.312(b)); None on requests recorded before identity.
+    received_from: Optional[dict] = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,7 @@ class DisclosureDecided(Event):
     authorization_id: Optional[str]
     decided_at: str
     seal: Optional[str] = None  # HMAC under decision.key: only this service's engine run makes one
+    decided_for: Optional[dict] = None  # decision_identity(principal): subject, session, amr, auth_time, acting service
 
 
 @dataclass(frozen=True)

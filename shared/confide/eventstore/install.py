@@ -8,7 +8,9 @@ throw-away schemas that tamper tests corrupt. Every statement is idempotent.
 """
 from __future__ import annotations
 
+import os
 import re
+import secrets
 from pathlib import Path
 
 import psycopg
@@ -54,6 +56,8 @@ def ensure_database(admin_dsn: str, dbname: str) -> None:
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {} OWNER confide_owner").format(sql.Identifier(dbname)))
         conn.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO confide_app").format(sql.Identifier(dbname)))
+        conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(dbname),
+                                                                          sql.Identifier(config.AUDITOR_ROLE)))
 
 
 def install_schema(admin_dsn: str, dbname: str, schema: str) -> None:
@@ -65,10 +69,42 @@ def install_schema(admin_dsn: str, dbname: str, schema: str) -> None:
     dsn = config.with_dbname(admin_dsn, dbname)
     with psycopg.connect(dsn) as conn:
         conn.execute("SELECT pg_advisory_xact_lock(7240512000)")
+        # The roles the privileges name (cluster-wide, idempotent): a scratch schema on a cluster
+        # set up before a role was added still installs.
+        conn.execute((SQL_DIR / "roles" / "roles.sql").read_text())
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
         for path in sql_files():
             conn.execute(render(path.read_text(), schema))
         conn.commit()
+
+
+def ensure_auditor_password(admin_dsn: str, secret_path: Path | None = None) -> Path:
+    """Give ``confide_auditor`` its password: the one in ``secret_path`` (default
+    ``<key_dir>/db/confide_auditor.secret``), generated there first (0600) when missing, so
+    re-runs keep it. Concurrent first runs agree (the file is created exclusively). Returns the path."""
+    path = Path(secret_path or config.auditor_secret_path())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    if not path.exists():
+        # Written whole under a temporary name, then linked into place (fails if another run won).
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(32) + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    secret = path.read_text().strip()
+    if not secret:
+        raise ValueError(f"{path} is empty: remove it and run `confide db install` again")
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute((SQL_DIR / "roles" / "roles.sql").read_text())
+        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(config.AUDITOR_ROLE),
+                                                                 sql.Literal(secret)))
+    return path
 
 
 def drop_schema(admin_dsn: str, dbname: str, schema: str) -> None:
@@ -87,3 +123,4 @@ def install(admin_dsn: str | None = None, dbname: str | None = None, schema: str
     schema = schema or config.db_schema()
     ensure_database(admin_dsn, dbname)
     install_schema(admin_dsn, dbname, schema)
+    ensure_auditor_password(admin_dsn)

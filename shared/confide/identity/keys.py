@@ -7,6 +7,11 @@
 A key id is the RFC 7638 JWK SHA-256 thumbprint of the public key (base64url, no padding), the
 ``kid`` header of every assertion signed with it: a rotated key gets a new id by construction, so
 verifiers can hold the old and the new public key side by side during a rollover.
+
+Each service (and the ``cli`` and ``web`` clients) also has its own pair,
+``service-keys/<name>.key`` / ``.pub``, signing the short-lived assertion it adds to every call it
+makes (``confide_service``, :class:`confide.identity.provider.ServiceCredential`); a service key
+vouches only for its own name. Other front doors' public keys go in ``trusted-assertion-keys/``.
 """
 from __future__ import annotations
 
@@ -28,6 +33,13 @@ __all__ = [
     "ensure_assertion_keys",
     "load_assertion_signing_key",
     "load_assertion_public_key",
+    "SERVICE_KEYS_DIR",
+    "TRUSTED_ASSERTION_KEYS_DIR",
+    "SERVICE_NAMES",
+    "ensure_service_keys",
+    "load_service_signing_key",
+    "load_service_public_keys",
+    "load_trusted_assertion_keys",
 ]
 
 ASSERTION_PRIVATE_KEY_FILE = "identity-assertion.key"
@@ -140,3 +152,71 @@ def load_assertion_public_key(key_dir: str | os.PathLike[str]) -> Ed25519PublicK
     if not isinstance(key, Ed25519PublicKey):
         raise ValueError(f"{path}: not an Ed25519 public key")
     return key
+
+
+# -- services' own keys ----------------------------------------------------------------------
+
+SERVICE_KEYS_DIR = "service-keys"
+TRUSTED_ASSERTION_KEYS_DIR = "trusted-assertion-keys"
+#: Every service and client that calls with its own credential (``service-keys/<name>.key``).
+SERVICE_NAMES = ("notes", "disclosures", "audit", "gateway", "web", "directory", "cli")
+
+
+def ensure_service_keys(key_dir: str | os.PathLike[str], names: Iterable[str] = SERVICE_NAMES) -> list[str]:
+    """Create ``service-keys/<name>.key`` (0600) and ``.pub`` (0644) for each name if missing; the
+    relative paths created. An existing key is never replaced."""
+    d = Path(key_dir) / SERVICE_KEYS_DIR
+    d.mkdir(parents=True, exist_ok=True)
+    os.chmod(d, 0o700)
+    made: list[str] = []
+    for name in names:
+        if _create(d / f"{name}.key", _pem_private(Ed25519PrivateKey.generate()), 0o600):
+            made.append(f"{SERVICE_KEYS_DIR}/{name}.key")
+        private = load_service_signing_key(key_dir, name)
+        if _create(d / f"{name}.pub", _pem_public(private.public_key()), 0o644):
+            made.append(f"{SERVICE_KEYS_DIR}/{name}.pub")
+    return made
+
+
+def load_service_signing_key(key_dir: str | os.PathLike[str], name: str) -> Ed25519PrivateKey:
+    """Service ``name``'s own signing key. Raises FileNotFoundError naming the path, ValueError when
+    it is not an unencrypted PEM Ed25519 private key."""
+    path = Path(key_dir) / SERVICE_KEYS_DIR / f"{name}.key"
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (ValueError, TypeError):
+        raise ValueError(f"{path}: not an unencrypted PEM private key") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path}: not an Ed25519 private key")
+    return key
+
+
+def _load_public(path: Path) -> Ed25519PublicKey:
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes())
+    except (ValueError, TypeError):
+        raise ValueError(f"{path}: not a PEM public key") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError(f"{path}: not an Ed25519 public key")
+    return key
+
+
+def load_service_public_keys(key_dir: str | os.PathLike[str]) -> dict[str, tuple[str, Ed25519PublicKey]]:
+    """``{key_id: (service name, public key)}`` for every ``service-keys/<name>.pub``: a service key
+    vouches only for its own name. Raises ValueError for a file that is not an Ed25519 public key."""
+    d = Path(key_dir) / SERVICE_KEYS_DIR
+    out: dict[str, tuple[str, Ed25519PublicKey]] = {}
+    for path in sorted(d.glob("*.pub")) if d.is_dir() else []:
+        key = _load_public(path)
+        out[key_id(key)] = (path.stem, key)
+    return out
+
+
+def load_trusted_assertion_keys(key_dir: str | os.PathLike[str]) -> dict[str, Ed25519PublicKey]:
+    """``{key_id: key}`` of the front doors' assertion keys: ``identity-assertion.pub`` (when present)
+    and every ``trusted-assertion-keys/*.pub`` (other front doors, a key being rolled over)."""
+    d = Path(key_dir)
+    paths = [d / ASSERTION_PUBLIC_KEY_FILE] if (d / ASSERTION_PUBLIC_KEY_FILE).exists() else []
+    trusted = d / TRUSTED_ASSERTION_KEYS_DIR
+    paths += sorted(trusted.glob("*.pub")) if trusted.is_dir() else []
+    return key_set(_load_public(p) for p in paths)

@@ -2,11 +2,24 @@
 
 Every test runs the three services in one ``runner_factory`` on nameko's
 per-test vhost (``service_config``), with the gateway's web server on a free
-port and a temporary key directory (so its JWT key and the notes keyring are
-the test's own), plus the audit service, which answers the gateway's
+port and a temporary key directory (so its access-token key, its payer registry
+and the notes keyring are the test's own), plus the audit service, which answers the gateway's
 ``GET /health`` for the database, on a throw-away schema of its own (its relay
 seals and publishes whatever its schema holds). Ids are unique per test;
 nothing is cleaned up.
+
+Tokens are obtained the real way (``system.token(org)``): the first time an org is named,
+the test makes it an ES384 key pair and registers it as a payer with that public JWKS (the
+gateway's file-backed payer registry in the key directory) and in the directory (the payer record
+the services' identity gate and the disclosures service read); each call signs a fresh client
+assertion and POSTs it to ``/oauth/token``.
+
+Who is asking: the disclosures service takes it from the verified identity alone, so RPC callers
+open ``system.as_(person, "disclosures")`` with a principal of ``system.people``
+(:class:`confide.testing.identities.Identities`: enrolled in the test database, assertions signed with
+the key directory's front-door key, which the gateway uses too). Patients are registered there
+(``patient`` fixture; ``system.people.patient(id)`` for fixed ids). The notes service here is
+still the one that takes no identity, so ``system.rpc("notes")`` calls it plainly.
 """
 import uuid
 from types import SimpleNamespace
@@ -17,8 +30,10 @@ from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.utils import find_free_port
 
 from audit.service import AuditService
+from confide.testing.identities import Identities
 from disclosures.service import DisclosuresService
-from gateway import tokens
+from gateway import client
+from gateway.payers import FilePayerRegistry
 from gateway.service import GatewayService
 from notes.service import NotesService
 
@@ -35,18 +50,57 @@ class Http:
         return lambda path, **kw: requests.request(method.upper(), self.base + path, timeout=30, **kw)
 
 
+class Payers:
+    """Payers of one test: a key pair each, registered on first use; ``token(org)`` via /oauth/token."""
+
+    def __init__(self, key_dir, token_url, people):
+        self.registry = FilePayerRegistry(key_dir)
+        self.token_url = token_url
+        self.people = people
+        self.keys = {}
+
+    def register(self, org, role="insurer_health_plan"):
+        if org not in self.keys:
+            self.keys[org] = client.new_key()
+            jwks = client.public_jwks(self.keys[org])
+            self.registry.register(org, f"{org} (test payer)", role, jwks)
+            self.people.payer(org, role, name=f"{org} (test payer)", jwks=jwks)
+        return self.keys[org]
+
+    def principal(self, org, role="insurer_health_plan"):
+        """The payer as the gateway presents it to the services (registered first)."""
+        self.register(org, role)
+        return self.people.payer(org, role)
+
+    def token(self, org, role="insurer_health_plan", scope=client.DEFAULT_SCOPE):
+        key = self.register(org, role)
+        status, body = client.request_token(self.token_url, org, key, scope)
+        assert status == 200, body
+        return body["access_token"]
+
+
 @pytest.fixture
-def system(runner_factory, container_factory, service_config, scratch_schema):
-    """disclosures + notes + gateway (+ audit for /health) running; ``rpc(name)`` opens a standalone proxy."""
+def people(pg_store, service_config):
+    """Principals of this test, on file in the test database; keys made before any service starts."""
+    return Identities(pg_store, service_config["KEY_DIR"])
+
+
+@pytest.fixture
+def system(runner_factory, container_factory, service_config, scratch_schema, people):
+    """disclosures + notes + gateway (+ audit for /health) running; ``rpc(name)`` opens a standalone
+    proxy carrying no identity, ``as_(person, name)`` one carrying ``person``'s assertion."""
     port = find_free_port()
     cfg = {**service_config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"}
     container_factory(AuditService, {**service_config, "DB_SCHEMA": scratch_schema}).start()
     runner = runner_factory(cfg, DisclosuresService, NotesService, GatewayService)
     runner.start()
+    payers = Payers(cfg["KEY_DIR"], f"http://127.0.0.1:{port}/oauth/token", people)
     return SimpleNamespace(
         config=cfg, http=Http(f"http://127.0.0.1:{port}"), base=f"http://127.0.0.1:{port}",
         rpc=lambda name: ServiceRpcProxy(name, cfg),
-        token=lambda org, role="insurer_health_plan", ttl=300: tokens.issue_token(org, role, ttl, key_dir=cfg["KEY_DIR"]),
+        as_=lambda person, name: ServiceRpcProxy(name, cfg, context_data=person.context()),
+        people=people, staff=people.member(f"ROI-{uuid.uuid4().hex[:8]}", "release_of_information"),
+        payers=payers, token_url=payers.token_url, token=payers.token,
     )
 
 
@@ -56,8 +110,9 @@ def org():
 
 
 @pytest.fixture
-def patient():
-    return f"P-{uuid.uuid4().hex[:10]}"
+def patient(people):
+    """A patient registered in the directory (the disclosures service refuses any other)."""
+    return people.patient(f"P-{uuid.uuid4().hex[:10]}").subject
 
 
 def auth_header(token):
@@ -79,8 +134,17 @@ def psychotherapy_note(patient_id, session_date="2026-02-10"):
             "session_date": session_date, "text": "Synthetic process impressions for a test session."}
 
 
+def sealed_note(notes, payload):
+    """A psychotherapy-note payload with its ``text`` sealed to the notes transport key (as a front door does)."""
+    from confide import transport
+
+    payload = dict(payload)
+    payload["sealed_text"] = transport.seal_for(notes.transport_public_key(), payload.pop("text"))
+    return payload
+
+
 def write_note(system, payload, kind="progress"):
     with system.rpc("notes") as notes:
         if kind == "progress":
             return notes.write_progress_note(payload)["note_id"]
-        return notes.write_psychotherapy_note(payload)["note_id"]
+        return notes.write_psychotherapy_note(sealed_note(notes, payload))["note_id"]

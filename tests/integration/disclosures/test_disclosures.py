@@ -10,7 +10,7 @@ import requests
 from confide import config
 from confide.envelope import NewEvent
 from confide.eventstore.store import PostgresEventStore
-from gateway import cdex, tokens
+from gateway import cdex, client, tokens
 
 _spec = importlib.util.spec_from_file_location("disclosures_it_conftest", pathlib.Path(__file__).with_name("conftest.py"))
 cf = importlib.util.module_from_spec(_spec)
@@ -93,7 +93,7 @@ class TestAuthorizationLifecycle:
     def test_recorded_defective_and_revoked(self, system, org, patient):
         cf.write_note(system, cf.psychotherapy_note(patient), kind="psychotherapy")
         token = system.token(org)
-        with system.rpc("disclosures") as disclosures:
+        with system.as_(system.staff, "disclosures") as disclosures:
             bad = disclosures.record_authorization(self.authorization(
                 patient, org, statements_present={"right_to_revoke": False, "conditioning": True,
                                                   "redisclosure": True}))
@@ -104,8 +104,8 @@ class TestAuthorizationLifecycle:
             before = post(system, token, "/disclosure-requests", {"patient_id": patient, "note_kind": "psychotherapy"}).json()
             assert before["status"] == "released", before
 
-            revoked = disclosures.revoke_authorization(good["authorization_id"], True, "patient")
-            assert revoked["status"] == "revoked"
+            revoked = disclosures.revoke_authorization(good["authorization_id"], True)
+            assert revoked["status"] == "revoked" and revoked["revocation"]["revoked_by"] == system.staff.subject
             after = post(system, token, "/disclosure-requests", {"patient_id": patient, "note_kind": "psychotherapy"}).json()
             assert after["status"] == "refused" and "164.508" in after["refusal"]["rule"]
 
@@ -122,9 +122,13 @@ class TestHttpApi:
 
     def test_401_without_with_expired_and_forged_tokens(self, system, org, tmp_path):
         assert system.http.get("/disclosure-requests/x").status_code == 401
-        expired = tokens.issue_token(org, "insurer_health_plan", 60, key_dir=system.config["KEY_DIR"],
-                                     now=datetime.now(timezone.utc) - timedelta(hours=1))
-        forged = tokens.issue_token(org, "insurer_health_plan", 60, key_dir=tmp_path / "elsewhere")
+        system.payers.register(org)
+        expired = tokens.issue_access_token(tokens.signing_key(system.config["KEY_DIR"]), client_id=org, org=org,
+                                            role="insurer_health_plan", scope=client.DEFAULT_SCOPE,
+                                            now=datetime.now(timezone.utc) - timedelta(hours=1))
+        forged = tokens.issue_access_token(tokens.signing_key(tmp_path / "elsewhere"), client_id=org, org=org,
+                                           role="insurer_health_plan", scope=client.DEFAULT_SCOPE,
+                                           now=datetime.now(timezone.utc))
         for bad in (expired, forged, "not-a-jwt"):
             reply = post(system, bad, "/disclosure-requests", {"patient_id": "P-x"})
             assert reply.status_code == 401 and reply.headers["WWW-Authenticate"].startswith("Bearer")
@@ -152,6 +156,7 @@ class TestHttpApi:
 
     def test_cdex_task_completed_with_output(self, system, org):
         task = own_task("cdex-task-example19.json", org)
+        system.people.patient("Member123")
         note_id = cf.write_note(system, cf.progress_note("Member123", session_date="2022-06-13"))
         reply = post(system, system.token(org), "/fhir/Task", task)
         assert reply.status_code == 201, reply.text
@@ -178,6 +183,8 @@ class TestHttpApi:
     def test_every_shipped_task_example_is_accepted(self, system, org):
         examples = sorted(CDEX.glob("cdex-task-example*.json"))
         assert examples, f"no shipped CDex Task examples under {CDEX}"
+        for path in examples:  # the patients they name are the practice's
+            system.people.patient(cdex.map_task(own_task(path.name, org), "insurer_health_plan", org=org)["patient_id"])
         for path in examples:
             reply = post(system, system.token(org), "/fhir/Task", own_task(path.name, org))
             assert reply.status_code == 201, (path.name, reply.text)
@@ -185,6 +192,7 @@ class TestHttpApi:
 
     def test_task_naming_another_requester_is_422_and_records_nothing(self, system, org):
         task = json.loads((CDEX / "cdex-task-example1.json").read_text())  # requester Payer123
+        system.people.patient(cdex.map_task(task, "insurer_health_plan")["patient_id"])
         reply = post(system, system.token(org), "/fhir/Task", task)
         assert reply.status_code == 422 and reply.json()["field"] == "requester", reply.text
         request_id = cdex.request_id_for(org, task)
@@ -195,6 +203,7 @@ class TestHttpApi:
 
     def test_the_same_task_sent_again_returns_the_request_already_made(self, system, org):
         task = own_task("cdex-task-example19.json", org)
+        system.people.patient("Member123")
         cf.write_note(system, cf.progress_note("Member123", session_date="2022-06-13"))
         first = post(system, system.token(org), "/fhir/Task", task)
         assert first.status_code == 201, first.text

@@ -13,6 +13,7 @@ import uuid
 import pytest
 from nameko.exceptions import RemoteError
 
+from confide import transport
 from confide.envelope import NewEvent
 from confide.keys import seal_decision, verify_decision
 from notes.views import WITHHELD_SUMMARY_REASON
@@ -32,24 +33,22 @@ SECRETS = ("hiding from her abusive husband", "Elm St", "hit-and-run", "molested
            "assault", "HIV", "confession")
 
 
-def insurer(org):
-    return {"id": f"{org}-user", "role": "insurer_health_plan", "org": org, "identity_verified": True}
-
-
 def psych(system, patient, text, sign=True):
     note = cf.psychotherapy_note(patient)
     note["text"] = text
     with system.rpc("notes") as notes:
-        note_id = notes.write_psychotherapy_note(note)["note_id"]
+        note_id = notes.write_psychotherapy_note(cf.sealed_note(notes, note))["note_id"]
         if sign:
             notes.sign_note(note_id, "C-A")
     return note_id
 
 
 def disclose(system, org, patient, **kw):
-    payload = {"requester": insurer(org), "patient_id": patient, "purpose": "payment", **kw}
-    with system.rpc("disclosures") as disclosures:
-        return disclosures.request_disclosure(payload)
+    """A request by payer ``org`` (its assertion as the gateway mints it: who is asking)."""
+    payload = {"patient_id": patient, "purpose": "payment", **kw}
+    key, reply_key = transport.ephemeral()  # as the gateway does: sealed parts opened by the caller
+    with system.as_(system.payers.principal(org), "disclosures") as disclosures:
+        return transport.open_tree(key, disclosures.request_disclosure(payload, reply_public_key=reply_key))
 
 
 def decision_stream(pg_store, decision_id):
@@ -116,9 +115,17 @@ def test_c4_a_later_fetch_releases_the_note_as_it_stood_when_decided(system, org
     assert view["status"] == "released", view
     assert view["content"]["notes"][0]["fields"]["diagnosis_codes"] == ["Dx F33.1"]
     with system.rpc("notes") as notes:
-        notes.add_addendum(note_id, "C-A", "Dx F43.1 added later; increased lithium to 900 mg.")
-    with system.rpc("disclosures") as disclosures:
-        later = disclosures.get_disclosure_request(view["request_id"], include_content=True)
+        notes.add_addendum(note_id, "C-A", sealed_text=transport.seal_for(
+            notes.transport_public_key(), "Dx F43.1 added later; increased lithium to 900 mg."))
+    key, reply_key = transport.ephemeral()
+    with system.as_(system.payers.principal(org), "disclosures") as disclosures:
+        sealed = disclosures.get_disclosure_request(view["request_id"], include_content=True,
+                                                    reply_public_key=reply_key)
+        assert "F33.1" not in json.dumps(sealed)  # excerpts cross the broker sealed
+        with pytest.raises(RemoteError) as info:  # without a reply key: refused, nothing in clear
+            disclosures.get_disclosure_request(view["request_id"], include_content=True)
+        assert "reply_public_key" in str(info.value) and "F33.1" not in str(info.value)
+    later = transport.open_tree(key, sealed)
     [out] = later["content"]["notes"]
     assert out["fields"]["diagnosis_codes"] == ["Dx F33.1"]
     assert out["fields"]["medication_prescription_and_monitoring"] == ["increased sertraline to 100 mg"]
@@ -202,7 +209,7 @@ def test_n2_an_unsealed_decision_written_into_a_request_is_never_sealed_on_resum
                "authorization_id": None, "decided_at": "2026-05-01T00:00:01Z"}
     pg_store.append(f"disclosureRequest-{request_id}", [NewEvent("DisclosureRequested", requested),
                                                         NewEvent("DisclosureDecided", decided)], -1)
-    with system.rpc("disclosures") as disclosures, pytest.raises(RemoteError) as info:
+    with system.as_(system.payers.principal(org), "disclosures") as disclosures, pytest.raises(RemoteError) as info:
         disclosures.resume_request(request_id)
     assert "not sealed" in str(info.value)
     assert pg_store.read_stream(f"accessDecision-{forged_decision}") == []

@@ -1,33 +1,23 @@
 """NotesService over nameko and PostgreSQL: sealed decisions for release_fields, and strict input."""
-import json
 import uuid
 
 import pytest
-from nameko.testing.services import entrypoint_hook
 
 from confide.envelope import NewEvent
+from confide.identity.errors import NotAuthorizedError
 from confide.keys import seal_decision
 from notes.domain import errors
 
-from .conftest import author, progress_content
-
-OTHER = {"id": "C-B", "role": "clinician_same_practice", "org": "Northside"}
-
-
-def call(container, name, *args, **kwargs):
-    with entrypoint_hook(container, name) as hook:
-        reply = hook(*args, **kwargs)
-    json.dumps(reply)
-    return reply
+from .conftest import call, progress_content, seal_to, unique
 
 
 def stream_types(pg_store, decision_id):
     return [e.type for e in pg_store.read_stream(f"accessDecision-{decision_id}")]
 
 
-def append_decision(pg_store, patient_id, note_id, key_dir=None, **overrides):
+def append_decision(pg_store, patient_id, note_id, key_dir=None, requester="x", **overrides):
     decision_id = str(uuid.uuid4())
-    data = {"decision_id": decision_id, "requester": {"id": "x", "role": "insurer_health_plan", "org": "X"},
+    data = {"decision_id": decision_id, "requester": {"id": requester, "role": "insurer_health_plan", "org": requester},
             "purpose": "payment", "action": "disclose", "patient_id": patient_id, "note_id": note_id,
             "note_kind": "progress", "originator_id": "C-A", "decision": "permit", "rule": "r", "citations": [],
             "fields_released": ["full_note"], "decided_at": "2030-01-01T00:00:00Z", "request_id": None,
@@ -39,30 +29,34 @@ def append_decision(pg_store, patient_id, note_id, key_dir=None, **overrides):
 
 
 def test_forged_decision_refused_and_a_sealed_one_honoured(notes_container, service_config, pg_store, patient_id,
-                                                           marker):
-    note_id = call(notes_container, "write_progress_note", {
-        "patient_id": patient_id, "author": author(), "content": progress_content(symptoms=marker)})["note_id"]
-    forged = append_decision(pg_store, patient_id, note_id)  # straight to the store, no decision key
+                                                           marker, people, clinician):
+    payer = people.payer(unique("PAYER"))
+    note_id = call(notes_container, clinician, "write_progress_note", {
+        "patient_id": patient_id, "content": progress_content(symptoms=marker)})["note_id"]
+    forged = append_decision(pg_store, patient_id, note_id, requester=payer.subject)  # no decision key
     with pytest.raises(errors.AccessDeniedError, match="seal missing or wrong") as info:
-        call(notes_container, "release_fields", forged, [note_id])
+        call(notes_container, payer, "release_fields", forged, [note_id], via="disclosures")
     assert marker not in str(info.value) and stream_types(pg_store, forged) == ["AccessDecided"]
 
-    sealed = append_decision(pg_store, patient_id, note_id, service_config["KEY_DIR"])
-    reply = call(notes_container, "release_fields", sealed, [note_id])
+    sealed = append_decision(pg_store, patient_id, note_id, service_config["KEY_DIR"], requester=payer.subject)
+    with pytest.raises(NotAuthorizedError, match="not made for"):  # another payer, though through disclosures
+        call(notes_container, people.payer(unique("PAYER")), "release_fields", sealed, [note_id], via="disclosures")
+    assert stream_types(pg_store, sealed) == ["AccessDecided"]
+    reply = call(notes_container, payer, "release_fields", sealed, [note_id], via="disclosures")
     assert reply["notes"][0]["fields"]["full_note"]["content"]["symptoms"] == marker
     assert stream_types(pg_store, sealed) == ["AccessDecided", "ContentReleased"]
 
 
-def test_read_decision_released_once_named_only(notes_container, pg_store, patient_id):
-    first = call(notes_container, "write_progress_note", {
-        "patient_id": patient_id, "author": author(), "content": progress_content()})["note_id"]
-    second = call(notes_container, "write_progress_note", {
-        "patient_id": patient_id, "author": author(), "content": progress_content()})["note_id"]
-    decision_id = call(notes_container, "read_note", first, OTHER, "treatment")["decision"]["decision_id"]
+def test_read_decision_released_once_named_only(notes_container, pg_store, patient_id, clinician, other_clinician):
+    first = call(notes_container, clinician, "write_progress_note", {
+        "patient_id": patient_id, "content": progress_content()})["note_id"]
+    second = call(notes_container, clinician, "write_progress_note", {
+        "patient_id": patient_id, "content": progress_content()})["note_id"]
+    decision_id = call(notes_container, other_clinician, "read_note", first, "treatment")["decision"]["decision_id"]
     with pytest.raises(errors.AccessDeniedError, match=f"does not name note {second}"):
-        call(notes_container, "release_fields", decision_id, [second])
+        call(notes_container, other_clinician, "release_fields", decision_id, [second], via="disclosures")
     assert stream_types(pg_store, decision_id) == ["AccessDecided"]
-    call(notes_container, "release_fields", decision_id, [first])
+    call(notes_container, other_clinician, "release_fields", decision_id, [first], via="disclosures")
     [released] = pg_store.read_stream(f"accessDecision-{decision_id}")[1:]
     assert released.type == "ContentReleased" and released.data["note_ids"] == [first]
     assert released.data["fields_released"] == ["full_note"]
@@ -78,18 +72,23 @@ def test_read_decision_released_once_named_only(notes_container, pg_store, patie
     ({"medications": [{"name": "sertraline\udc00"}]}, "content.medications.0.name"),
 ])
 def test_bad_progress_content_is_a_validation_error_and_writes_nothing(notes_container, pg_store, patient_id,
-                                                                        content, field):
+                                                                        clinician, content, field):
     with pytest.raises(errors.ValidationError) as info:
-        call(notes_container, "write_progress_note", {"patient_id": patient_id, "author": author(),
-                                                      "content": progress_content(**content)})
+        call(notes_container, clinician, "write_progress_note", {"patient_id": patient_id,
+                                                                 "content": progress_content(**content)})
     assert str(info.value).startswith(f"{field}:")
     assert pg_store.find_streams_by_patient(patient_id, "ProgressNoteDrafted") == []
 
 
-def test_lone_surrogates_in_psychotherapy_text_are_a_validation_error(notes_container, pg_store, patient_id):
+def test_lone_surrogates_in_psychotherapy_text_are_a_validation_error(notes_container, pg_store, patient_id,
+                                                                     clinician):
     with pytest.raises(errors.ValidationError, match="^text: .*surrogate"):
-        call(notes_container, "write_psychotherapy_note", {
-            "patient_id": patient_id, "author": author(), "session_date": "2026-05-01", "text": "ok \ud800 then"})
-    with pytest.raises(errors.ValidationError, match="^text: .*surrogate"):
-        call(notes_container, "lint_text", "\udfff")
+        call(notes_container, clinician, "write_psychotherapy_note", {
+            "patient_id": patient_id, "session_date": "2026-05-01", "text": "ok \ud800 then"})
+    with pytest.raises(errors.ValidationError, match="^sealed_text: .*surrogate"):
+        call(notes_container, clinician, "lint_text", "\udfff")
+    with pytest.raises(errors.ValidationError, match="^sealed_text: must not contain NUL"):  # checked once opened
+        call(notes_container, clinician, "write_psychotherapy_note", {
+            "patient_id": patient_id, "session_date": "2026-05-01",
+            "sealed_text": seal_to(notes_container, "ok \x00 then")})
     assert pg_store.find_streams_by_patient(patient_id, "PsychotherapyNoteDrafted") == []

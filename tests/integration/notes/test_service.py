@@ -1,26 +1,21 @@
-"""NotesService over nameko, PostgreSQL and RabbitMQ: lifecycle, decided reads, fail-closed."""
+"""NotesService over nameko, PostgreSQL and RabbitMQ: lifecycle, decided reads, fail-closed, and who
+may ask (every call carries its principal's assertion)."""
 import json
 import uuid
 
 import pytest
-from nameko.testing.services import entrypoint_hook, replace_dependencies
+from nameko.exceptions import IncorrectSignature, RemoteError
+from nameko.standalone.rpc import ServiceRpcProxy
+from nameko.testing.services import replace_dependencies
 
 from confide.eventstore.errors import EventStoreUnavailableError
+from confide.identity.errors import NotAuthenticatedError, NotAuthorizedError
+from confide.testing.identities import Identities
 from confide.testing.polling import wait_for
 from notes.domain import errors
 from notes.service import NotesService
 
-from .conftest import author, progress_content
-
-AUTHOR = {"id": "C-A", "role": "originator_clinician", "org": "Northside"}
-OTHER = {"id": "C-B", "role": "clinician_same_practice", "org": "Northside"}
-
-
-def call(container, name, *args, **kwargs):
-    with entrypoint_hook(container, name) as hook:
-        reply = hook(*args, **kwargs)
-    json.dumps(reply)  # replies are JSON-safe as kombu will send them
-    return reply
+from .conftest import READER_PUB, call, opened, progress_content, seal_to, unique
 
 
 def decision(pg_store, decision_id):
@@ -45,29 +40,37 @@ def wait_visible(pg_store, patient_id, note_ids, timeout=15.0):
         raise AssertionError("notes never became visible to category readers") from exc
 
 
-def psych_note(container, patient_id, text):
-    return call(container, "write_psychotherapy_note", {
-        "patient_id": patient_id, "author": author(), "session_date": "2026-05-01", "text": text})
+def psych_note(container, person, patient_id, text):
+    return call(container, person, "write_psychotherapy_note", {
+        "patient_id": patient_id, "session_date": "2026-05-01", "sealed_text": seal_to(container, text)})
 
 
-def test_author_reads_her_psychotherapy_note_permitted_and_recorded(notes_container, pg_store, patient_id, marker):
+def test_author_reads_her_psychotherapy_note_permitted_and_recorded(notes_container, pg_store, patient_id, marker,
+                                                                    clinician):
     text = f"She spoke about the lake house. {marker}"
-    note_id = psych_note(notes_container, patient_id, text)["note_id"]
-    reply = call(notes_container, "read_note", note_id, AUTHOR, "treatment")
-    assert reply["note"]["text"] == text
+    note_id = psych_note(notes_container, clinician, patient_id, text)["note_id"]
+    session = clinician.in_session()
+    reply = call(notes_container, session, "read_note", note_id, "treatment", reply_public_key=READER_PUB)
+    assert marker not in json.dumps(reply)  # sealed on the wire
+    assert opened(reply)["note"]["text"] == text
     recorded = decision(pg_store, reply["decision"]["decision_id"])
     assert recorded.type == "AccessDecided" and recorded.stream_version == 0
-    assert recorded.data["decision"] == "permit" and recorded.data["originator_id"] == "C-A"
+    assert recorded.data["decision"] == "permit" and recorded.data["originator_id"] == clinician.subject
     assert recorded.data["note_kind"] == "psychotherapy" and marker not in recorded.data_json
+    assert recorded.data["decided_for"]["subject"] == clinician.subject
+    assert recorded.data["decided_for"]["session_id"] == session.session_id
 
 
-def test_another_clinician_is_denied_and_the_denial_recorded(notes_container, pg_store, patient_id, marker):
-    note_id = psych_note(notes_container, patient_id, f"She spoke about the lake house. {marker}")["note_id"]
+def test_another_clinician_is_denied_and_the_denial_recorded(notes_container, pg_store, patient_id, marker,
+                                                             clinician, other_clinician):
+    note_id = psych_note(notes_container, clinician, patient_id,
+                         f"She spoke about the lake house. {marker}")["note_id"]
     with pytest.raises(errors.AccessDeniedError) as info:
-        call(notes_container, "read_note", note_id, {**OTHER, "is_originator": True}, "treatment")
+        call(notes_container, other_clinician, "read_note", note_id, "treatment")
     recorded = decision(pg_store, info.value.decision_id)
-    assert recorded.data["decision"] == "deny" and recorded.data["requester"]["id"] == "C-B"
+    assert recorded.data["decision"] == "deny" and recorded.data["requester"]["id"] == other_clinician.subject
     assert recorded.data["note_id"] == note_id and marker not in str(info.value)
+    assert recorded.data["decided_for"]["subject"] == other_clinician.subject
 
 
 class FailingDecisions:
@@ -86,89 +89,153 @@ class FailingDecisions:
 
 
 def test_fail_closed_when_the_decision_cannot_be_recorded(container_factory, service_config, pg_store,
-                                                          patient_id, marker):
+                                                          patient_id, marker, people, clinician):
     container = container_factory(NotesService, service_config)
     replace_dependencies(container, store=FailingDecisions(pg_store))
     container.start()
-    note_id = psych_note(container, patient_id, f"text {marker}")["note_id"]
+    note_id = psych_note(container, clinician, patient_id, f"text {marker}")["note_id"]
     with pytest.raises(EventStoreUnavailableError):
-        call(container, "read_note", note_id, AUTHOR, "treatment")
+        call(container, clinician, "read_note", note_id, "treatment")
     wait_visible(pg_store, patient_id, [note_id])
     with pytest.raises(EventStoreUnavailableError):
-        call(container, "list_notes", patient_id, AUTHOR, "treatment")
+        call(container, clinician, "list_notes", patient_id, "treatment")
 
 
-def test_progress_note_lifecycle(notes_container, pg_store, patient_id):
-    reply = call(notes_container, "write_progress_note", {
-        "patient_id": patient_id, "author": author("T-1", "trainee"), "supervisor_id": "S-1",
+def test_progress_note_lifecycle(notes_container, pg_store, patient_id, people, other_clinician):
+    trainee = people.member(unique("T-1"), "trainee")
+    supervisor = people.member(unique("S-1"), "supervisor")
+    people.supervise(supervisor.subject, trainee.subject)
+    patient = people.patient(patient_id)
+    reply = call(notes_container, trainee, "write_progress_note", {
+        "patient_id": patient_id, "supervisor_id": supervisor.subject,
         "content": progress_content(session_date="2026-04-01")})
     note_id = reply["note_id"]
     assert reply["events"][1] == "LateEntryFlagged" or reply["events"] == ["ProgressNoteDrafted"]
-    call(notes_container, "revise_note", note_id, "T-1", content=progress_content(cpt_code="90834"))
-    call(notes_container, "sign_note", note_id, "T-1")
+    call(notes_container, trainee, "revise_note", note_id, content=progress_content(cpt_code="90834"))
+    call(notes_container, trainee, "sign_note", note_id)
     with pytest.raises(errors.NoteSignedError, match="signed and locked"):
-        call(notes_container, "revise_note", note_id, "T-1", content=progress_content())
-    call(notes_container, "cosign_note", note_id, "S-1")
-    call(notes_container, "add_addendum", note_id, "T-1", "called PCP")
-    amendment = call(notes_container, "request_amendment", note_id, patient_id, "employer", "changed jobs")
-    call(notes_container, "deny_amendment", note_id, amendment["amendment_id"], "S-1",
+        call(notes_container, trainee, "revise_note", note_id, content=progress_content())
+    call(notes_container, supervisor, "cosign_note", note_id)
+    call(notes_container, trainee, "add_addendum", note_id, "called PCP")
+    amendment = call(notes_container, patient, "request_amendment", note_id, "employer", "changed jobs")
+    privacy_officer = people.member(unique("PO"), "privacy_officer")
+    call(notes_container, privacy_officer, "deny_amendment", note_id, amendment["amendment_id"],
          "not_created_by_covered_entity", "The employer history came from another provider.")
-    call(notes_container, "append_disagreement", note_id, amendment["amendment_id"], "I disagree.")
-    note = call(notes_container, "read_note", note_id, OTHER, "treatment", presentation="soap")["note"]
+    call(notes_container, patient, "append_disagreement", note_id, amendment["amendment_id"], "I disagree.")
+    note = call(notes_container, other_clinician, "read_note", note_id, "treatment", presentation="soap")["note"]
     assert note["content"]["objective"]["cpt_code"] == "90834"
     assert note["status"] == "signed" and note["addenda"][0]["text"] == "called PCP"
     assert note["amendments"][0]["citation"] == "45 CFR 164.526(a)(2)(i)"
     types = [e.type for e in pg_store.read_stream(f"progressNote-{note_id}")]
     assert types[0] == "ProgressNoteDrafted" and types[-1] == "DisagreementStatementAppended"
     assert "ProgressNoteRevised" in types and "ProgressNoteCosigned" in types
+    by_type = {e.type: e.data for e in pg_store.read_stream(f"progressNote-{note_id}")}
+    assert by_type["ProgressNoteDrafted"]["author_id"] == trainee.subject
+    assert by_type["ProgressNoteCosigned"]["cosigned_by"] == supervisor.subject
+    assert by_type["AmendmentDenied"]["decided_by"] == privacy_officer.subject
 
 
-def test_psychotherapy_note_not_subject_to_amendment(notes_container, patient_id, marker):
-    note_id = psych_note(notes_container, patient_id, f"x {marker}")["note_id"]
-    call(notes_container, "sign_note", note_id, "C-A")
+def test_psychotherapy_note_not_subject_to_amendment(notes_container, patient_id, marker, people, clinician):
+    note_id = psych_note(notes_container, clinician, patient_id, f"x {marker}")["note_id"]
+    call(notes_container, clinician, "sign_note", note_id)
     with pytest.raises(errors.AmendmentNotApplicableError, match=r"164\.526"):
-        call(notes_container, "request_amendment", note_id, patient_id, "x", "y")
+        call(notes_container, people.patient(patient_id), "request_amendment", note_id, "x", "y")
 
 
-def test_bad_input_names_the_field_and_writes_nothing(notes_container, pg_store, patient_id):
+def test_bad_input_names_the_field_and_writes_nothing(notes_container, pg_store, patient_id, clinician):
     note_id = str(uuid.uuid4())
     with pytest.raises(errors.ValidationError, match="content.diagnosis_codes.0"):
-        call(notes_container, "write_progress_note", {
-            "note_id": note_id, "patient_id": patient_id, "author": author(),
-            "content": progress_content(diagnosis_codes=["sad"])})
+        call(notes_container, clinician, "write_progress_note", {
+            "note_id": note_id, "patient_id": patient_id, "content": progress_content(diagnosis_codes=["sad"])})
     assert pg_store.read_stream(f"progressNote-{note_id}") == []
 
 
-def test_lint_and_findings_reply(notes_container, patient_id):
+def test_lint_and_findings_reply(notes_container, patient_id, clinician):
     text = "Pt reports low mood, poor sleep and anhedonia. PHQ-9 score 14."
-    linted = call(notes_container, "lint_text", text)
+    linted = call(notes_container, clinician, "lint_text", seal_to(notes_container, text))
     assert {f["category"] for f in linted["findings"]} == {"summary_symptoms", "clinical_test_results"}
-    written = psych_note(notes_container, patient_id, text)
+    written = psych_note(notes_container, clinician, patient_id, text)
     assert written["findings"] == linted["findings"]
     assert all("low mood" not in json.dumps(f) for f in written["findings"])
 
 
-def test_list_export_and_release(notes_container, pg_store, patient_id, marker):
+def test_list_export_and_release(notes_container, pg_store, patient_id, marker, people, clinician,
+                                 other_clinician):
     since = pg_store.head_position()
-    progress = call(notes_container, "write_progress_note", {
-        "patient_id": patient_id, "author": author(), "content": progress_content()})["note_id"]
-    call(notes_container, "sign_note", progress, "C-A")
-    psych = psych_note(notes_container, patient_id, f"lake house {marker}")["note_id"]
+    progress = call(notes_container, clinician, "write_progress_note", {
+        "patient_id": patient_id, "content": progress_content()})["note_id"]
+    call(notes_container, clinician, "sign_note", progress)
+    psych = psych_note(notes_container, clinician, patient_id, f"lake house {marker}")["note_id"]
     wait_visible(pg_store, patient_id, [progress, psych])
-    listed = call(notes_container, "list_notes", patient_id, OTHER, "treatment")
-    assert [n["note_id"] for n in listed["notes"]] == [progress] and listed["withheld"] == 1
+    listed = call(notes_container, other_clinician, "list_notes", patient_id, "treatment")
+    assert [n["note_id"] for n in listed["notes"]] == [progress] and set(listed) == {"patient_id", "notes"}
     recorded = [pg_store.read_stream(f"accessDecision-{n['decision_id']}")[0] for n in listed["notes"]]
     assert [d.data["note_id"] for d in recorded] == [progress]
     assert [d.data["decision"] for d in decisions_about(pg_store, psych, since)] == ["deny"]  # omitted, recorded
 
-    request = call(notes_container, "request_record_access", patient_id, patient_id)
-    call(notes_container, "extend_record_access", request["request_id"], "records archived off site")
-    export = call(notes_container, "export_designated_record_set", request["request_id"],
-                  {"id": patient_id, "role": "patient", "org": "self"})
+    patient = people.patient(patient_id)
+    request = call(notes_container, patient, "request_record_access", patient_id, via="disclosures")
+    call(notes_container, people.member(unique("ROI"), "release_of_information"), "extend_record_access",
+         request["request_id"], "records archived off site")
+    export = call(notes_container, patient, "export_designated_record_set", request["request_id"],
+                  via="disclosures")
     assert [n["note_id"] for n in export["notes"]] == [progress] and marker not in json.dumps(export)
 
-    read = call(notes_container, "read_note", progress, OTHER, "treatment")
-    released = call(notes_container, "release_fields", read["decision"]["decision_id"], [progress])
+    read = call(notes_container, other_clinician, "read_note", progress, "treatment")
+    released = call(notes_container, other_clinician, "release_fields", read["decision"]["decision_id"], [progress],
+                    via="disclosures")
     assert released["notes"][0]["fields"]["full_note"]["note_id"] == progress
     with pytest.raises(errors.AccessDeniedError):
-        call(notes_container, "release_fields", read["decision"]["decision_id"], [psych])
+        call(notes_container, other_clinician, "release_fields", read["decision"]["decision_id"], [psych],
+             via="disclosures")
+    with pytest.raises(NotAuthorizedError, match="not made for"):  # the decision was made for someone else
+        call(notes_container, clinician, "release_fields", read["decision"]["decision_id"], [progress],
+             via="disclosures")
+
+
+# -- who is asking, over RabbitMQ -------------------------------------------------------------------
+
+def rpc(service_config, context, name, *args, **kwargs):
+    with ServiceRpcProxy("notes", service_config, context_data=context, timeout=30) as notes:
+        return getattr(notes, name)(*args, **kwargs)
+
+
+def test_refusals_over_rabbitmq_write_nothing(notes_container, service_config, pg_store, patient_id, people,
+                                              clinician, other_clinician, tmp_path):
+    note = {"patient_id": patient_id, "content": progress_content()}
+    with pytest.raises(RemoteError) as info:  # no assertion
+        rpc(service_config, {}, "write_progress_note", note)
+    assert info.value.exc_type == NotAuthenticatedError.__name__
+    forged = Identities(pg_store, tmp_path / "forger-keys").member(clinician.subject, "clinician")
+    with pytest.raises(RemoteError) as info:  # signed by a key the service does not trust
+        rpc(service_config, forged.context(), "write_progress_note", note)
+    assert info.value.exc_type == NotAuthenticatedError.__name__
+    with pytest.raises(RemoteError) as info:  # the payload names its author
+        rpc(service_config, other_clinician.context(), "write_progress_note",
+            {**note, "author": {"id": clinician.subject, "role": "clinician", "credentials": "PsyD"}})
+    assert info.value.exc_type == NotAuthorizedError.__name__ and "note.author" in info.value.value
+    unregistered = unique("P")
+    with pytest.raises(RemoteError) as info:
+        rpc(service_config, clinician.context(), "write_progress_note", {**note, "patient_id": unregistered})
+    assert info.value.exc_type == "PatientNotRegisteredError"
+    with pytest.raises(RemoteError) as info:  # a look-alike of a registered patient's id
+        rpc(service_config, clinician.context(), "write_progress_note", {**note, "patient_id": patient_id + "\u200b"})
+    assert info.value.exc_type == "ValidationError" and info.value.value.startswith("patient_id:")
+    assert pg_store.find_streams_by_patient(patient_id, "ProgressNoteDrafted") == []
+    assert pg_store.find_streams_by_patient(unregistered, "ProgressNoteDrafted") == []
+
+    note_id = rpc(service_config, clinician.context(), "write_psychotherapy_note", {
+        "patient_id": patient_id, "session_date": "2026-05-01",
+        "sealed_text": seal_to(notes_container, "She spoke about the lake house.")})["note_id"]
+    rpc(service_config, clinician.context(), "sign_note", note_id)
+    with pytest.raises(IncorrectSignature):  # the old signature, naming the signer: refused before any worker
+        rpc(service_config, clinician.context(), "sign_note", note_id, clinician.subject)
+    with pytest.raises(RemoteError) as info:  # an intruder's addendum
+        rpc(service_config, other_clinician.context(), "add_addendum", note_id,
+            sealed_text=seal_to(notes_container, "intrusion"))
+    assert info.value.exc_type == NotAuthorizedError.__name__
+    with pytest.raises(RemoteError) as info:  # content under a decision, asked for by another service
+        rpc(service_config, clinician.context("gateway"), "release_fields", str(uuid.uuid4()), [note_id])
+    assert info.value.exc_type == NotAuthorizedError.__name__
+    types = [e.type for e in pg_store.read_stream(f"psychotherapyNote-{note_id}") if e.type != "LateEntryFlagged"]
+    assert types == ["PsychotherapyNoteDrafted", "PsychotherapyNoteSigned"]

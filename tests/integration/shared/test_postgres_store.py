@@ -181,3 +181,30 @@ def test_any_version_retries_are_bounded(pg_store, monkeypatch):
     assert len(reads) == pg_store.ANY_VERSION_ATTEMPTS + 1  # one read per attempt, one for the error
     monkeypatch.undo()
     assert pg_store.stream_version(stream) == 0  # nothing half-written
+
+
+def test_an_append_in_flight_in_another_schema_does_not_hold_readers_back(scratch_store, admin_dsn, test_db_dsn):
+    """In-flight marks are scoped to their schema: an open append in one event store of the
+    database does not bound the frontier of another (the benches and tests share a database)."""
+    from confide.eventstore import install
+    from confide.eventstore.store import prepare
+
+    for _ in range(5):  # this store's positions run past the other store's first one
+        before = scratch_store.append(new_stream(), events(1), -1).last_position
+    other_schema = "t_" + uuid.uuid4().hex[:12]
+    install.install_schema(admin_dsn, "confide_test", other_schema)
+    other = PostgresEventStore(test_db_dsn, schema=other_schema, pool_size=1)
+    held = psycopg.connect(test_db_dsn)  # an append at position 1 of the other store, left open
+    try:
+        rows = prepare("held-1", [NewEvent("Held", {})], 0)
+        q = _q(other, "SELECT out_position FROM {s}.append_events(%s, -1, %s, %s, %s, %s, %s, %s)")
+        (held_at,) = held.execute(q, ("held-1", [rows[0][0]], [rows[0][1]], [rows[0][2]], [rows[0][3]],
+                                      [rows[0][4]], [rows[0][5]])).fetchone()
+        assert held_at < before
+        after = scratch_store.append(new_stream(), events(1), -1).last_position
+        assert [e.global_position for e in scratch_store.read_all(before, 10)] == [before, after]
+    finally:
+        held.rollback()
+        held.close()
+        other.close()
+        install.drop_schema(admin_dsn, "confide_test", other_schema)

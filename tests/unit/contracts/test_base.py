@@ -51,8 +51,7 @@ def test_unknown_fields_are_ignored_and_an_added_optional_field_defaults():
            "decision": "permit", "rule": "45 CFR 164.506(c)(1)", "citations": [], "fields_released": None,
            "decided_at": "2026-05-01T15:00:00.000000Z", "from_a_newer_writer": True}
     decided = access.AccessDecided.from_data(old)
-    assert decided.note_ids == [] and decided.seal is None
-    assert decided.named_notes() == ["n1"]
+    assert decided.note_ids == [] and decided.seal is None and decided.note_id == "n1"
 
 
 def test_a_missing_required_field_is_refused():

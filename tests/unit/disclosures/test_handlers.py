@@ -364,6 +364,28 @@ class TestSealedDecisions:
         [recorded] = store.read_stream(stream)
         assert verify_decision(key_dir, recorded.data, recorded.data["seal"])
 
+    def test_resume_names_the_decisions_own_decided_for_not_the_resumers(self, store, clock, notes, add_note,
+                                                                          patient, monkeypatch):
+        payer = {"subject": "Acme Health Plan", "session_id": "s-1", "amr": ["swk"],
+                 "auth_time": "2026-05-01T14:59:00.000000Z", "acting_service": None}
+        add_note(patient)
+
+        def crash(*args, **kwargs):
+            raise RuntimeError("crash")
+
+        with monkeypatch.context() as m:
+            m.setattr(handlers, "_record_access_decision", crash)
+            with pytest.raises(RuntimeError):
+                handlers.request_disclosure(commands.RequestDisclosure(requester=cf.insurer(), patient_id=patient,
+                                                                       purpose="payment", received_from=payer),
+                                            store, clock, notes, decided_for=payer)
+        [decided] = [e.data for e in store.read_all() if e.type == "DisclosureDecided"]
+        assert decided["decided_for"] == payer
+        someone_else = {**payer, "subject": "ROI-1", "session_id": "s-2"}
+        handlers.resume_request(decided["request_id"], store, clock, notes, decided_for=someone_else)
+        [access] = store.read_stream(f"accessDecision-{decided['decision_id']}")
+        assert access.data["decided_for"] == payer
+
     def test_rerecording_an_existing_decision_is_a_no_op(self, store, clock, notes, add_note, patient):
         from disclosures.domain import events as ev
         add_note(patient)

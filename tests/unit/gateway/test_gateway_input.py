@@ -1,4 +1,5 @@
 """Gateway input checks that run before any RPC: NUL characters are refused, naming the field."""
+import jwt
 import pytest
 
 from confide.validation import first_bad_text
@@ -53,30 +54,40 @@ def test_impossible_request_ids_are_not_found(raw):
     assert _request_id("0f3c8a52-1b2d-5e6f-8a9b-0c1d2e3f4a5b") == "0f3c8a52-1b2d-5e6f-8a9b-0c1d2e3f4a5b"
 
 
-def test_a_token_with_a_non_string_claim_is_refused_not_a_crash(tmp_path):
+def _signed(claims, key):
+    from confide.identity.keys import key_id
+    from gateway import tokens
+
+    return jwt.encode(claims, key, algorithm=tokens.ALGORITHM, headers={"typ": tokens.TOKEN_TYPE, "kid": key_id(key)})
+
+
+def _claims(**kw):
     import time
 
-    import jwt
+    from gateway import tokens
+
+    now = int(time.time())
+    return {"iss": tokens.ISSUER, "aud": tokens.AUDIENCE, "sub": "x", "client_id": "x", "org": "Acme",
+            "role": "insurer_health_plan", "scope": "system/*.read", "iat": now, "exp": now + 60, "jti": "j", **kw}
+
+
+def test_a_token_with_a_non_string_claim_is_refused_not_a_crash(tmp_path):
+    from datetime import datetime, timezone
 
     from gateway import tokens
 
     key = tokens.signing_key(tmp_path)
-    claims = {"iss": tokens.ISSUER, "aud": tokens.AUDIENCE, "sub": "x", "org": "Acme",
-              "role": ["insurer_health_plan"], "iat": int(time.time()), "exp": int(time.time()) + 60}
-    with pytest.raises(tokens.TokenError):
-        tokens.verify_token(jwt.encode(claims, key, algorithm=tokens.ALGORITHM), key)
+    for bad in (_claims(role=["insurer_health_plan"]), _claims(org=7), _claims(exp="soon")):
+        with pytest.raises(tokens.TokenError):
+            tokens.verify_access_token(_signed(bad, key), key.public_key(), datetime.now(timezone.utc))
 
 
 @pytest.mark.parametrize("org", ["Acme\x00", "Acme\u202e", "Acme\n"])
 def test_a_token_whose_claims_hold_control_characters_is_refused(tmp_path, org):
-    import time
-
-    import jwt
+    from datetime import datetime, timezone
 
     from gateway import tokens
 
     key = tokens.signing_key(tmp_path)
-    claims = {"iss": tokens.ISSUER, "aud": tokens.AUDIENCE, "sub": "x", "org": org, "role": "insurer_health_plan",
-              "iat": int(time.time()), "exp": int(time.time()) + 60}
     with pytest.raises(tokens.TokenError):
-        tokens.verify_token(jwt.encode(claims, key, algorithm=tokens.ALGORITHM), key)
+        tokens.verify_access_token(_signed(_claims(org=org), key), key.public_key(), datetime.now(timezone.utc))

@@ -75,3 +75,45 @@ def test_loading_missing_or_wrong_keys(tmp_path):
 def test_key_set_maps_key_ids():
     a, b = Ed25519PrivateKey.generate().public_key(), Ed25519PrivateKey.generate().public_key()
     assert keys.key_set([a, b]) == {keys.key_id(a): a, keys.key_id(b): b}
+
+
+# -- services' own keys and the trusted front-door keys ----------------------------------------
+
+def test_service_keys_are_made_once_and_vouch_for_their_own_name(tmp_path):
+    import stat
+
+    from confide.identity.keys import (
+        ensure_service_keys,
+        key_id,
+        load_service_public_keys,
+        load_service_signing_key,
+    )
+
+    made = ensure_service_keys(tmp_path, ("web", "cli"))
+    assert made == ["service-keys/web.key", "service-keys/web.pub", "service-keys/cli.key", "service-keys/cli.pub"]
+    assert ensure_service_keys(tmp_path, ("web", "cli")) == []
+    assert stat.S_IMODE((tmp_path / "service-keys" / "web.key").stat().st_mode) == 0o600
+    keys = load_service_public_keys(tmp_path)
+    assert keys[key_id(load_service_signing_key(tmp_path, "web"))][0] == "web"
+
+
+def test_trusted_assertion_keys_include_other_front_doors(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from confide.identity.keys import ensure_assertion_keys, load_trusted_assertion_keys
+
+    assert load_trusted_assertion_keys(tmp_path) == {}
+    ensure_assertion_keys(tmp_path)
+    (tmp_path / "trusted-assertion-keys").mkdir()
+    other = Ed25519PrivateKey.generate().public_key()
+    (tmp_path / "trusted-assertion-keys" / "gateway.pub").write_bytes(
+        other.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    assert len(load_trusted_assertion_keys(tmp_path)) == 2
+
+
+def test_keys_init_makes_the_assertion_and_service_keys(tmp_path):
+    from confide.keys import ensure_keys
+
+    made = ensure_keys(tmp_path / "k")
+    assert "identity-assertion.key" in made and "service-keys/cli.key" in made and "service-keys/web.key" in made

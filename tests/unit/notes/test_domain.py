@@ -209,3 +209,14 @@ class TestAccessRequest:
         assert ev.on_time is False
         with pytest.raises(errors.AccessRequestStateError):
             m.decide(m.fold(state, [ev]), c.FulfilAccessRequest("r1", [], NOW))
+
+
+class TestAddendumAuthor:
+    def test_the_supervisor_on_the_note_may_add_one(self):
+        state = given(drafted(role="trainee", supervisor="S-1"), signed())
+        events = m.decide(state, c.AddAddendum("n1", "a1", "S-1", NOW, "reviewed"))
+        assert events[0].author_id == "S-1"
+
+    def test_anyone_else_is_refused(self):
+        with pytest.raises(errors.NotAuthorError, match="author's supervisor"):
+            m.decide(given(drafted(), signed()), c.AddAddendum("n1", "a1", "C-B", NOW, "intrusion"))

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 
+from confide import transport
 from confide.eventstore.errors import EventStoreUnavailableError
 from confide.eventstore.memory import InMemoryEventStore
 from confide.hipaa.engine import decide as engine
@@ -11,7 +12,7 @@ from confide.hipaa.lint import lint
 from confide.keys import ensure_decision_key, verify_decision
 from notes import handlers as h
 from notes import schemas as s
-from notes import views
+from notes import views, wire
 from notes.domain import errors
 
 from .conftest import NOW, author, progress_content
@@ -23,27 +24,41 @@ AUTHOR = {"id": "C-A", "role": "originator_clinician", "org": "Northside"}
 OTHER = {"id": "C-B", "role": "clinician_same_practice", "org": "Northside"}
 
 
+# The notes transport key (front doors seal to it) and a requesting session's reply key.
+NOTES_KEY, NOTES_PUB = transport.ephemeral()
+READER_KEY, READER_PUB = transport.ephemeral()
+
+
+def opened(payload: dict) -> dict:
+    """A wire payload (``sealed_text``) as the service hands it to the handlers (``text``)."""
+    sealed = payload.pop("sealed_text", None)
+    return {**payload, "text": wire.open_text(NOTES_KEY, sealed) if sealed is not None else payload.get("text")}
+
+
 def patient():
     return "P-" + uuid.uuid4().hex[:8]
 
 
 def write_progress(store, clock, patient_id, **content):
-    payload = s.load(s.WriteProgressNoteSchema, {"patient_id": patient_id, "author": author(),
-                                                 "content": progress_content(**content)})
-    return h.write_progress_note(store, clock, payload)
+    # The service adds ``author`` from the verified principal after loading the payload.
+    payload = s.load(s.WriteProgressNoteSchema, {"patient_id": patient_id, "content": progress_content(**content)})
+    return h.write_progress_note(store, clock, {**payload, "author": author()})
 
 
 def write_psych(store, keyring, clock, patient_id, text=PSYCH_TEXT):
-    payload = s.load(s.WritePsychotherapyNoteSchema, {"patient_id": patient_id, "author": author(),
-                                                      "session_date": "2026-05-01", "text": text})
-    return h.write_psychotherapy_note(store, keyring, clock, lint, payload)
+    payload = s.load(s.WritePsychotherapyNoteSchema, {"patient_id": patient_id, "session_date": "2026-05-01",
+                                                      "sealed_text": transport.seal_for(NOTES_PUB, text)})
+    return h.write_psychotherapy_note(store, keyring, clock, lint, opened({**payload, "author": author()}))
 
 
-def read(store, keyring, clock, note_id, requester, purpose="treatment", presentation=None):
-    payload = s.load(s.ReadNoteSchema, {"note_id": note_id, "requester": requester, "purpose": purpose,
-                                        "presentation": presentation})
+def read(store, keyring, clock, note_id, requester, purpose="treatment", presentation=None, reply_key=READER_PUB):
+    """read_note as a requesting session: sends its reply key, opens the sealed parts of the reply."""
+    # The service adds ``requester`` (requester_for(principal)) after loading the payload.
+    payload = {**s.load(s.ReadNoteSchema, {"note_id": note_id, "purpose": purpose, "presentation": presentation,
+                                           "reply_public_key": reply_key}), "requester": requester}
     ensure_decision_key(keyring.key_dir)
-    return h.read_note(store, keyring, engine, clock, payload, key_dir=keyring.key_dir)
+    return transport.open_tree(READER_KEY, h.read_note(store, keyring, engine, clock, payload,
+                                                       key_dir=keyring.key_dir))
 
 
 def decisions(store):
@@ -95,13 +110,13 @@ class TestPsychotherapyNote:
 
     def test_revise_and_addendum_stay_readable(self, store, keyring, clock):
         note_id = write_psych(store, keyring, clock, patient())["note_id"]
-        h.revise_note(store, keyring, clock, lint, s.load(s.ReviseNoteSchema, {
-            "note_id": note_id, "revised_by": "C-A", "text": "second version"}))
+        h.revise_note(store, keyring, clock, lint, opened({**s.load(s.ReviseNoteSchema, {
+            "note_id": note_id, "sealed_text": transport.seal_for(NOTES_PUB, "second version")}), "revised_by": "C-A"}))
         h.sign_note(store, clock, {"note_id": note_id, "signed_by": "C-A"})
         with pytest.raises(errors.NoteSignedError):
             h.revise_note(store, keyring, clock, lint, {"note_id": note_id, "revised_by": "C-A", "text": "x"})
-        h.add_addendum(store, keyring, clock, lint, s.load(s.AddAddendumSchema, {
-            "note_id": note_id, "author_id": "C-A", "text": "later thought"}))
+        h.add_addendum(store, keyring, clock, lint, opened({**s.load(s.AddAddendumSchema, {
+            "note_id": note_id, "sealed_text": transport.seal_for(NOTES_PUB, "later thought")}), "author_id": "C-A"}))
         note = read(store, keyring, clock, note_id, AUTHOR)["note"]
         assert note["text"] == "second version" and note["addenda"][0]["text"] == "later thought"
         assert note["revision"] == 2 and note["status"] == "signed"
@@ -150,9 +165,9 @@ class TestProgressNote:
         assert store.read_all() == []
 
     def test_trainee_cosign(self, store, clock):
-        payload = s.load(s.WriteProgressNoteSchema, {"patient_id": "P", "author": author("T-1", "trainee"),
-                                                     "supervisor_id": "S-1", "content": progress_content()})
-        note_id = h.write_progress_note(store, clock, payload)["note_id"]
+        payload = s.load(s.WriteProgressNoteSchema, {"patient_id": "P", "supervisor_id": "S-1",
+                                                     "content": progress_content()})
+        note_id = h.write_progress_note(store, clock, {**payload, "author": author("T-1", "trainee")})["note_id"]
         assert h.sign_note(store, clock, {"note_id": note_id, "signed_by": "T-1"})["events"] == ["ProgressNoteSigned"]
         assert h.cosign_note(store, clock, {"note_id": note_id, "cosigned_by": "S-1"})["events"] == [
             "ProgressNoteCosigned"]
@@ -184,7 +199,8 @@ def test_list_notes_records_every_decision_and_omits_denied(store, keyring, cloc
     write_psych(store, keyring, clock, pid, PLAIN_TEXT)
     reply = h.list_notes(store, engine, clock, {"patient_id": pid, "requester": OTHER, "purpose": "treatment",
                                                 "exception_claimed": None}, key_dir=key_dir)
-    assert [n["note_id"] for n in reply["notes"]] == [progress_id] and reply["withheld"] == 1
+    assert [n["note_id"] for n in reply["notes"]] == [progress_id]
+    assert set(reply) == {"patient_id", "notes"}  # nothing about the omitted note, not even a count
     assert sorted(d.data["decision"] for d in decisions(store)) == ["deny", "permit"]
     assert all(verify_decision(key_dir, d.data, d.data["seal"]) for d in decisions(store))
 
@@ -222,9 +238,10 @@ class TestReleaseFields:
         store.append(f"accessDecision-{decision_id}", [NewEvent("AccessDecided", data)], -1)
         return decision_id
 
-    def release(self, store, keyring, clock, key_dir, decision_id, note_ids):
-        return h.release_fields(store, keyring, clock, {"decision_id": decision_id, "note_ids": note_ids},
-                                key_dir=key_dir)
+    def release(self, store, keyring, clock, key_dir, decision_id, note_ids, reply_key=READER_PUB):
+        reply = h.release_fields(store, keyring, clock, {"decision_id": decision_id, "note_ids": note_ids,
+                                                         "reply_public_key": reply_key}, key_dir=key_dir)
+        return transport.open_tree(READER_KEY, reply)
 
     def test_exactly_the_fields_released(self, store, clock, key_dir):
         pid = patient()

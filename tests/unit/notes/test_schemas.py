@@ -4,11 +4,11 @@ import pytest
 from notes import schemas as s
 from notes.domain.errors import ValidationError
 
-from .conftest import author, progress_content
+from .conftest import progress_content
 
 
 def write(**content):
-    return {"patient_id": "P-1", "author": author(), "content": progress_content(**content)}
+    return {"patient_id": "P-1", "content": progress_content(**content)}
 
 
 def test_valid_progress_note_loads_and_dumps_json_safe():
@@ -48,24 +48,57 @@ def test_errors_name_the_field(override, field):
 
 def test_missing_required_fields_are_named():
     with pytest.raises(ValidationError) as info:
-        s.load(s.WritePsychotherapyNoteSchema, {"author": author()})
-    assert {"patient_id", "session_date", "text"} <= set(info.value.fields)
+        s.load(s.WritePsychotherapyNoteSchema, {})
+    assert {"patient_id", "session_date", "sealed_text"} <= set(info.value.fields)
+
+
+@pytest.mark.parametrize("schema", ["WritePsychotherapyNoteSchema", "ReviseNoteSchema", "LintTextSchema"])
+def test_plaintext_psychotherapy_text_is_refused_naming_the_field(schema):
+    with pytest.raises(ValidationError, match="^text: psychotherapy text is not accepted in the clear") as info:
+        s.load(getattr(s, schema), {"text": "she spoke of the lake house"})
+    assert "sealed_text" in str(info.value) and "text" in info.value.fields
+
+
+def test_a_reply_key_must_be_an_x25519_public_key():
+    with pytest.raises(ValidationError, match="^reply_public_key: not an X25519 public key"):
+        s.load(s.ReleaseFieldsSchema, {"decision_id": "0" * 8 + "-0000-0000-0000-" + "0" * 12,
+                                       "note_ids": ["0" * 8 + "-0000-0000-0000-" + "0" * 12],
+                                       "reply_public_key": "c2hvcnQ="})
 
 
 def test_unknown_fields_refused():
     with pytest.raises(ValidationError, match="colour"):
-        s.load(s.SignNoteSchema, {"note_id": "0" * 8 + "-0000-0000-0000-" + "0" * 12, "signed_by": "C", "colour": 1})
+        s.load(s.SignNoteSchema, {"note_id": "0" * 8 + "-0000-0000-0000-" + "0" * 12, "colour": 1})
 
 
-def test_caller_cannot_claim_to_be_the_originator():
-    loaded = s.load(s.RequesterSchema, {"id": "C-B", "role": "clinician_same_practice", "is_originator": True})
-    assert "is_originator" not in loaded
+@pytest.mark.parametrize("schema, field", [
+    (s.WriteProgressNoteSchema, "author"), (s.WritePsychotherapyNoteSchema, "author"),
+    (s.SignNoteSchema, "signed_by"), (s.CosignNoteSchema, "cosigned_by"), (s.ReviseNoteSchema, "revised_by"),
+    (s.AddAddendumSchema, "author_id"), (s.AcceptAmendmentSchema, "decided_by"),
+    (s.DenyAmendmentSchema, "decided_by"), (s.ReadNoteSchema, "requester"), (s.ListNotesSchema, "requester"),
+    (s.RequestRecordAccessSchema, "requested_by"), (s.ExportDesignatedRecordSetSchema, "requester"),
+])
+def test_no_schema_takes_who_acts(schema, field):
+    # Who acts is the verified principal; the service refuses such a field before any schema sees it.
+    assert field not in schema().fields
+
+
+@pytest.mark.parametrize("bad", ["P-1\u200b", "P-\u202e1", " P-1", "P-\u00a01"])
+def test_look_alike_ids_are_refused_naming_the_field(bad):
+    with pytest.raises(ValidationError) as info:
+        s.load(s.WriteProgressNoteSchema, {**write(), "patient_id": bad})
+    assert str(info.value).startswith("patient_id:") and "patient_id" in info.value.fields
+    with pytest.raises(ValidationError, match="^supervisor_id:"):
+        s.load(s.WriteProgressNoteSchema, {**write(), "supervisor_id": bad})
+
+
+def test_ids_are_nfc_normalised():
+    assert s.load(s.ListNotesSchema, {"patient_id": "Jose\u0301", "purpose": "treatment"})["patient_id"] == "Jos\u00e9"
 
 
 def test_presentation_choice():
     with pytest.raises(ValidationError, match="presentation"):
-        s.load(s.ReadNoteSchema, {"note_id": "00000000-0000-0000-0000-000000000000",
-                                  "requester": {"id": "C", "role": "x"}, "purpose": "treatment",
+        s.load(s.ReadNoteSchema, {"note_id": "00000000-0000-0000-0000-000000000000", "purpose": "treatment",
                                   "presentation": "prose"})
 
 
@@ -77,15 +110,14 @@ def test_same_offset_or_naive_times_load():
 
 
 @pytest.mark.parametrize("schema, payload, field", [
-    (s.WritePsychotherapyNoteSchema, {"patient_id": "P-1", "author": author(), "session_date": "2026-05-01",
+    (s.WritePsychotherapyNoteSchema, {"patient_id": "P-1", "session_date": "2026-05-01",
                                       "text": "session \ud800 text"}, "text"),
-    (s.WritePsychotherapyNoteSchema, {"patient_id": "P-\udc00", "author": author(), "session_date": "2026-05-01",
+    (s.WritePsychotherapyNoteSchema, {"patient_id": "P-\udc00", "session_date": "2026-05-01",
                                       "text": "x"}, "patient_id"),
-    (s.AddAddendumSchema, {"note_id": "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d", "author_id": "C-A",
-                           "text": "\ud83d alone"}, "text"),
+    (s.AddAddendumSchema, {"note_id": "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d", "text": "\ud83d alone"}, "text"),
     (s.LintTextSchema, {"text": "\udfff"}, "text"),
     (s.ReadNoteSchema, {"note_id": "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d", "purpose": "treatment",
-                        "requester": {"id": "C-\ud800", "role": "clinician"}}, "requester.id"),
+                        "request_id": "R-\ud800"}, "request_id"),
 ])
 def test_lone_surrogates_are_a_validation_error_naming_the_field(schema, payload, field):
     with pytest.raises(ValidationError) as info:
@@ -95,5 +127,12 @@ def test_lone_surrogates_are_a_validation_error_naming_the_field(schema, payload
 
 
 def test_a_paired_surrogate_escape_is_ordinary_text():
+    from confide import transport
+    from notes import wire
+
+    key, pub = transport.ephemeral()
     text = "mood \U0001F600 better"  # an astral character is one code point, not a lone surrogate
-    assert s.load(s.LintTextSchema, {"text": text})["text"] == text
+    box = s.load(s.LintTextSchema, {"sealed_text": transport.seal_for(pub, text)})["sealed_text"]
+    assert wire.open_text(key, box) == text
+    with pytest.raises(ValidationError, match="^sealed_text: must not contain NUL"):
+        wire.open_text(key, transport.seal_for(pub, "a\x00b"))  # the opened text is checked as text fields are

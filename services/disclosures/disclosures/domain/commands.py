@@ -20,6 +20,8 @@ class RequestDisclosure:
     facts: dict = field(default_factory=dict)
     channel: dict = field(default_factory=dict)
     request_id: Optional[str] = None
+    recorded_by: Optional[str] = None  # the staff member who recorded an outside party's request
+    received_from: Optional[dict] = None  # decision_identity of the call that made or recorded it
 
 
 @dataclass(frozen=True)

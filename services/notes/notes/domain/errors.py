@@ -43,7 +43,12 @@ class CosignNotApplicableError(NotesError):
 
 
 class NotAuthorError(NotesError):
-    """Only the note's author may revise or sign it."""
+    """Only the note's author may revise or sign it (and only the author or the author's supervisor
+    on the note may add an addendum)."""
+
+
+class PatientNotRegisteredError(NotesError):
+    """The patient id is not registered in the directory: nothing is written about them."""
 
 
 class AmendmentNotApplicableError(NotesError):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Callable
 
-from confide.contracts.casefile import NoteFacts
+from confide.contracts.casefile import NoteFacts, categories_of
 from confide.contracts.notes import PROGRESS, PSYCHOTHERAPY  # noqa: F401 (the note kinds, named here for the service)
 from confide.timestamps import format_ts, parse_ts
 from notes.domain import commands as c
@@ -116,7 +116,7 @@ class Note:
                           session_date=self.session_date, kind=self.kind)
         if self.kind == PSYCHOTHERAPY:
             spans = list(self.content_in_psych_note) + [s for a in self.addenda for s in a.content_in_psych_note]
-            facts["content_in_psych_note"] = sorted({s["category"] for s in spans})
+            facts["content_in_psych_note"] = sorted(categories_of(spans))
         return facts
 
     def amendment(self, amendment_id: str) -> Amendment:
@@ -331,6 +331,9 @@ def _cosign(s: Note, cmd: c.CosignNote) -> list[e.Event]:
 
 def _addendum_decide(s: Note, cmd: c.AddAddendum) -> list[e.Event]:
     _require_signed(s, "an addendum")
+    if cmd.author_id not in (s.author_id, s.supervisor_id):
+        raise errors.NotAuthorError(
+            f"only the author of note {s.note_id} or the author's supervisor on it may add an addendum")
     if any(a.addendum_id == cmd.addendum_id for a in s.addenda):
         raise errors.ValidationError("addendum_id: already used on this note", {"addendum_id": ["already used"]})
     if s.kind == PSYCHOTHERAPY:

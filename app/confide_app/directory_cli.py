@@ -1,0 +1,150 @@
+"""``confide directory ...``: the practice's directory through the running directory service.
+
+Every command but ``enrol-first-admin`` acts as a person: it sends the identity assertion read from
+``--as-assertion-file`` (minted at sign-in; the web's device-code sign-in will replace the file),
+together with the ``cli`` client's own service assertion when its key is in the key directory.
+``enrol-first-admin`` is set-up's bootstrap and acts as the ``cli`` service alone; the directory
+accepts it only while no active practice_admin exists. Replies print as JSON; refusals and user
+errors print their type and reason and exit 1.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from confide import config
+
+
+def _service_assertion() -> str | None:
+    from confide.identity.provider import mint_service_assertion
+
+    try:
+        return mint_service_assertion(config.key_dir(), "cli")
+    except FileNotFoundError:
+        return None
+
+
+def _call(method: str, *args, assertion: str | None = None, service: str | None = None, timeout: float = 30):
+    from nameko.exceptions import RemoteError
+
+    from confide.identity.provider import identity_context
+    from confide.rpc import ClusterRpcProxy
+
+    context = identity_context(assertion, service)
+    try:
+        with ClusterRpcProxy({"AMQP_URI": config.amqp_uri(), "serializer": "json"}, context_data=context,
+                             timeout=timeout) as rpc:
+            reply = getattr(rpc.directory, method)(*args)
+    except RemoteError as exc:
+        raise click.ClickException(f"{exc.exc_type}: {exc.value}") from None
+    click.echo(json.dumps(reply, indent=2, sort_keys=True))
+
+
+def _assertion(path: Path) -> str:
+    text = path.read_text().strip()
+    if not text:
+        raise click.ClickException(f"{path}: empty (expected a minted identity assertion)")
+    return text
+
+
+as_option = click.option("--as-assertion-file", "assertion_file", required=True,
+                         type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                         help="file holding your identity assertion (minted at sign-in)")
+
+
+@click.group()
+def directory():
+    """Workforce members, roles, patients and payers (the directory service)."""
+
+
+@directory.command("enrol-first-admin")
+@click.option("--id", "member_id", required=True, help="the admin's member id")
+@click.option("--name", required=True)
+@click.option("--credentials", required=True)
+def enrol_first_admin(member_id, name, credentials):
+    """Set-up: enrol the first practice admin (only while none is active), as the cli service."""
+    service = _service_assertion()
+    if service is None:
+        raise click.ClickException(f"no cli service key in {config.key_dir()}: run `confide keys init`")
+    _call("enrol_first_admin", {"member_id": member_id, "name": name, "credentials": credentials},
+          service=service)
+
+
+@directory.command("enrol-member")
+@as_option
+@click.option("--id", "member_id", required=True)
+@click.option("--name", required=True)
+@click.option("--credentials", required=True)
+@click.option("--npi", default=None)
+@click.option("--role", "roles", multiple=True, required=True, help="repeat for each role")
+def enrol_member(assertion_file, member_id, name, credentials, npi, roles):
+    """Enrol a workforce member (practice_admin)."""
+    member = {"member_id": member_id, "name": name, "credentials": credentials, "roles": list(roles)}
+    if npi:
+        member["npi"] = npi
+    _call("enrol_member", member, assertion=_assertion(assertion_file), service=_service_assertion())
+
+
+@directory.command("grant-role")
+@as_option
+@click.option("--id", "member_id", required=True)
+@click.option("--role", required=True)
+def grant_role(assertion_file, member_id, role):
+    """Grant a role (practice_admin)."""
+    _call("grant_role", member_id, role, assertion=_assertion(assertion_file), service=_service_assertion())
+
+
+@directory.command("revoke-role")
+@as_option
+@click.option("--id", "member_id", required=True)
+@click.option("--role", required=True)
+def revoke_role(assertion_file, member_id, role):
+    """Revoke a role (practice_admin)."""
+    _call("revoke_role", member_id, role, assertion=_assertion(assertion_file), service=_service_assertion())
+
+
+@directory.command("deactivate")
+@as_option
+@click.option("--id", "member_id", required=True)
+def deactivate(assertion_file, member_id):
+    """Deactivate a member; every service refuses them within seconds (practice_admin)."""
+    _call("deactivate_member", member_id, assertion=_assertion(assertion_file), service=_service_assertion())
+
+
+@directory.command("register-patient")
+@as_option
+@click.option("--id", "patient_id", required=True, help="the practice's MRN")
+@click.option("--name", required=True)
+@click.option("--date-of-birth", required=True, help="YYYY-MM-DD")
+def register_patient(assertion_file, patient_id, name, date_of_birth):
+    """Register a patient (front_desk, practice_admin, release_of_information)."""
+    _call("register_patient", {"patient_id": patient_id, "name": name, "date_of_birth": date_of_birth},
+          assertion=_assertion(assertion_file), service=_service_assertion())
+
+
+@directory.command("register-payer")
+@as_option
+@click.option("--org", required=True)
+@click.option("--name", required=True)
+@click.option("--engine-role", required=True,
+              type=click.Choice(["insurer_health_plan", "insurer_non_covered", "workers_comp_carrier"]))
+@click.option("--jwks-file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="the payer's JWK Set (public keys only)")
+def register_payer(assertion_file, org, name, engine_role, jwks_file):
+    """Register a payer organisation with its JWKS (practice_admin)."""
+    try:
+        jwks = json.loads(jwks_file.read_text())
+    except ValueError as exc:
+        raise click.ClickException(f"{jwks_file}: not JSON ({exc})") from None
+    _call("register_payer", {"org": org, "name": name, "engine_role": engine_role, "jwks": jwks},
+          assertion=_assertion(assertion_file), service=_service_assertion())
+
+
+@directory.command("list")
+@as_option
+@click.argument("what", type=click.Choice(["members", "patients"]), default="members")
+def list_(assertion_file, what):
+    """List members or patients (any workforce role)."""
+    _call(f"list_{what}", assertion=_assertion(assertion_file), service=_service_assertion())

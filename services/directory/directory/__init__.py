@@ -1,0 +1,1 @@
+"""The directory service: who may ask (see README.md)."""

@@ -1,0 +1,254 @@
+"""Use cases of the directory: load the stream(s), fold, decide, append at the expected version.
+
+Collaborators arrive as parameters: ``store`` (StreamReader + CategoryReader + EventAppender),
+``clock`` (-> aware datetime); ``by`` is the verified subject (``setup`` for the first admin).
+Payloads are what the schemas loaded; replies are JSON-safe dicts. A raced append is decided
+again on the fresh stream (at most ``ATTEMPTS`` times): a second grant of a role already held then
+decides nothing, so two racing requests record one fact. Logs carry stream names and event types only.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Callable
+
+from confide.contracts import directory as d
+from confide.contracts.base import Event
+from confide.envelope import NewEvent
+from confide.eventstore.errors import WrongExpectedVersionError
+from confide.streams import PATIENT, WORKFORCE_MEMBER, id_of
+from confide.timestamps import format_ts
+from directory.domain import commands as c
+from directory.domain import errors
+from directory.domain import model as m
+
+log = logging.getLogger(__name__)
+ATTEMPTS = 3
+SETUP = "setup"
+PAGE = 1000
+
+
+def _append(store, stream: str, expected: int | None, events: list[Event]) -> None:
+    if events:
+        result = store.append(stream, [NewEvent(ev.type, ev.to_data(), event_id=uuid.uuid4()) for ev in events],
+                              expected_version=expected)
+        log.info("appended %s to %s at %s", [ev.type for ev in events], stream, result.global_positions)
+
+
+def _run(store, stream: str, load: Callable[[], tuple[int, list[Event]]]) -> list[Event]:
+    """``load()`` -> (stream version, decided events); appended at that version, decided again if raced."""
+    for _ in range(ATTEMPTS):
+        version, events = load()
+        try:
+            _append(store, stream, version, events)
+            return events
+        except WrongExpectedVersionError:
+            log.info("raced on %s; deciding again", stream)
+    raise errors.ConcurrentChangeError(f"{stream} kept changing; nothing was written, try again")
+
+
+def _member(store, member_id: str) -> d.Member:
+    return d.fold_member(member_id, [(r.type, r.data) for r in store.read_stream(d.member_stream(member_id))])
+
+
+def _patient(store, patient_id: str) -> d.Patient:
+    return d.fold_patient(patient_id, [(r.type, r.data) for r in store.read_stream(d.patient_stream(patient_id))])
+
+
+def _payer(store, org: str) -> d.Payer:
+    return d.fold_payer(org, [(r.type, r.data) for r in store.read_stream(d.payer_stream(org))])
+
+
+def _reply(key: str, value: str, events: list[Event]) -> dict:
+    return {key: value, "events": [ev.type for ev in events]}
+
+
+# -- workforce ---------------------------------------------------------------------------------
+
+def _member_command(store, command) -> dict:
+    stream = d.member_stream(command.member_id)
+
+    def load():
+        state = _member(store, command.member_id)
+        return state.version, m.decide_member(state, command)
+
+    return _reply("member_id", command.member_id, _run(store, stream, load))
+
+
+def enrol_member(store, clock, payload: dict, by: str) -> dict:
+    """Enrol a workforce member. Raises MemberExistsError."""
+    return _member_command(store, c.EnrolMember(payload["member_id"], payload["name"], payload["credentials"],
+                                                tuple(payload["roles"]), by, format_ts(clock()), payload["npi"]))
+
+
+def enrol_first_admin(store, clock, payload: dict) -> dict:
+    """The set-up's practice admin, only while no active practice_admin exists (``by`` = setup).
+    Raises FirstAdminExistsError."""
+    m.may_enrol_first_admin(list_member_states(store))
+    roles = tuple(dict.fromkeys([m.PRACTICE_ADMIN, *payload.get("roles", ())]))
+    return enrol_member(store, clock, {**payload, "roles": roles}, SETUP)
+
+
+def grant_role(store, clock, payload: dict, by: str) -> dict:
+    return _member_command(store, c.GrantRole(payload["member_id"], payload["role"], by, format_ts(clock())))
+
+
+def revoke_role(store, clock, payload: dict, by: str) -> dict:
+    return _member_command(store, c.RevokeRole(payload["member_id"], payload["role"], by, format_ts(clock())))
+
+
+def deactivate_member(store, clock, payload: dict, by: str) -> dict:
+    return _member_command(store, c.DeactivateMember(payload["member_id"], by, format_ts(clock())))
+
+
+def _supervision(store, command) -> dict:
+    def load():
+        supervisor = _member(store, command.supervisor_id)
+        return supervisor.version, m.decide_supervision(supervisor, _member(store, command.trainee_id), command)
+
+    events = _run(store, d.member_stream(command.supervisor_id), load)
+    return {"supervisor_id": command.supervisor_id, "trainee_id": command.trainee_id,
+            "events": [ev.type for ev in events]}
+
+
+def link_supervision(store, clock, payload: dict, by: str) -> dict:
+    return _supervision(store, c.LinkSupervision(payload["supervisor_id"], payload["trainee_id"], by,
+                                                 format_ts(clock())))
+
+
+def end_supervision(store, clock, payload: dict, by: str) -> dict:
+    return _supervision(store, c.EndSupervision(payload["supervisor_id"], payload["trainee_id"], by,
+                                                format_ts(clock())))
+
+
+# -- patients and payers -----------------------------------------------------------------------
+
+def _patient_command(store, command) -> dict:
+    def load():
+        state = _patient(store, command.patient_id)
+        return state.version, m.decide_patient(state, command)
+
+    return _reply("patient_id", command.patient_id, _run(store, d.patient_stream(command.patient_id), load))
+
+
+def register_patient(store, clock, payload: dict, by: str) -> dict:
+    return _patient_command(store, c.RegisterPatient(payload["patient_id"], payload["name"],
+                                                     payload["date_of_birth"].isoformat(), by, format_ts(clock())))
+
+
+def record_representative(store, clock, payload: dict, by: str) -> dict:
+    return _patient_command(store, c.RecordRepresentative(payload["patient_id"], payload["representative_id"],
+                                                          payload["name"], payload["authority"], by,
+                                                          format_ts(clock())))
+
+
+def revoke_representative(store, clock, payload: dict, by: str) -> dict:
+    return _patient_command(store, c.RevokeRepresentative(payload["patient_id"], payload["representative_id"],
+                                                          by, format_ts(clock())))
+
+
+def _payer_command(store, command) -> dict:
+    def load():
+        state = _payer(store, command.org)
+        return state.version, m.decide_payer(state, command)
+
+    return _reply("org", command.org, _run(store, d.payer_stream(command.org), load))
+
+
+def register_payer(store, clock, payload: dict, by: str) -> dict:
+    return _payer_command(store, c.RegisterPayer(payload["org"], payload["name"], payload["engine_role"],
+                                                 payload["jwks"], by, format_ts(clock())))
+
+
+def replace_payer_keys(store, clock, payload: dict, by: str) -> dict:
+    return _payer_command(store, c.ReplacePayerKeys(payload["org"], payload["jwks"], by, format_ts(clock())))
+
+
+def deactivate_payer(store, clock, payload: dict, by: str) -> dict:
+    return _payer_command(store, c.DeactivatePayer(payload["org"], by, format_ts(clock())))
+
+
+# -- reads -------------------------------------------------------------------------------------
+
+def member_view(member: d.Member) -> dict:
+    return {"member_id": member.member_id, "name": member.name, "credentials": member.credentials,
+            "npi": member.npi, "roles": sorted(member.roles), "active": member.active,
+            "supervisees": sorted(member.supervisees), "enrolled_at": member.enrolled_at,
+            "deactivated_at": member.deactivated_at}
+
+
+def patient_view(patient: d.Patient) -> dict:
+    return {"patient_id": patient.patient_id, "name": patient.name, "date_of_birth": patient.date_of_birth,
+            "representatives": [{"representative_id": r.representative_id, "name": r.name,
+                                 "authority": r.authority, "recorded_at": r.recorded_at}
+                                for r in sorted(patient.representatives.values(), key=lambda r: r.representative_id)]}
+
+
+def get_member(store, payload: dict) -> dict:
+    member = d.member_as_of(store, payload["member_id"])
+    if member is None:
+        raise errors.MemberNotFoundError(f"member {payload['member_id']} is not enrolled")
+    return member_view(member)
+
+
+def get_patient(store, payload: dict) -> dict:
+    patient = d.patient_as_of(store, payload["patient_id"])
+    if patient is None:
+        raise errors.PatientNotRegisteredError(f"patient {payload['patient_id']} is not registered")
+    return patient_view(patient)
+
+
+def get_payer(store, payload: dict) -> dict:
+    payer = d.payer_as_of(store, payload["org"])
+    if payer is None:
+        raise errors.PayerNotRegisteredError(f"payer {payload['org']} is not registered")
+    return {"org": payer.org, "name": payer.name, "engine_role": payer.engine_role, "jwks": dict(payer.jwks),
+            "active": payer.active}
+
+
+def _category_streams(store, category: str) -> dict[str, list[tuple[str, dict]]]:
+    streams: dict[str, list[tuple[str, dict]]] = {}
+    position = 1
+    while True:
+        batch = store.read_category(category, from_position=position, limit=PAGE)
+        for r in batch:
+            streams.setdefault(id_of(r.stream_name), []).append((r.type, r.data))
+        if len(batch) < PAGE:
+            return streams
+        position = batch[-1].global_position + 1
+
+
+def list_member_states(store) -> list[d.Member]:
+    return [d.fold_member(mid, events) for mid, events in sorted(_category_streams(store, WORKFORCE_MEMBER).items())]
+
+
+def list_members(store) -> dict:
+    return {"members": [member_view(mem) for mem in list_member_states(store) if mem.enrolled]}
+
+
+def list_patients(store) -> dict:
+    patients = [d.fold_patient(pid, events) for pid, events in sorted(_category_streams(store, PATIENT).items())]
+    return {"patients": [patient_view(p) for p in patients if p.registered]}
+
+
+# -- sign-in and refusals ------------------------------------------------------------------------
+
+def record_sign_in_event(store, clock, payload: dict, by: str | None = None) -> dict:
+    """Append one sign-in event to the day's ``signIn-`` stream (any version: a log, not a decision)."""
+    at = format_ts(clock())
+    body = {k: v for k, v in payload.items() if k != "type"}
+    if payload["type"] == "AccountLockedOut" and body.get("until") is not None:
+        body["until"] = format_ts(body["until"])
+    if payload["type"] == "SessionRevoked":
+        body["by"] = by
+    event = d.SIGN_IN_EVENTS[payload["type"]].from_data({**body, "at": at})
+    _append(store, d.sign_in_stream(at), None, [event])
+    return {"type": event.type, "at": at}
+
+
+def record_access_attempt_refused(store, clock, payload: dict, service: str) -> dict:
+    at = format_ts(clock())
+    event = d.AccessAttemptRefused(service=service, method=payload["method"], reason=payload["reason"], at=at,
+                                   subject=payload["subject"], session_id=payload["session_id"])
+    _append(store, d.access_attempt_stream(at), None, [event])
+    return {"type": event.type, "at": at}

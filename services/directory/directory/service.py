@@ -1,0 +1,169 @@
+"""DirectoryService: nameko RPC entrypoints. Each checks who is asking (``self.identity``, the
+:class:`confide.identity.provider.Identity` dependency), loads the payload with a schema and calls a
+handler with the verified subject as ``by``. User errors are ``USER_ERRORS`` (RemoteError ``exc_type``
+is the class name); a refusal is NotAuthenticatedError / NotAuthorizedError, recorded first.
+"""
+from __future__ import annotations
+
+from confide.eventstore.provider import EventStore
+from confide.identity.errors import NotAuthenticatedError, NotAuthorizedError
+from confide.identity.provider import Identity
+from confide.identity.roles import WORKFORCE_ROLES
+from confide.rpc import rpc
+from confide.timestamps import now_utc
+from directory import handlers
+from directory import schemas as s
+from directory.domain import errors
+
+USER_ERRORS = (errors.DirectoryError, NotAuthenticatedError, NotAuthorizedError)
+ADMIN = "practice_admin"
+REGISTRARS = ("front_desk", "practice_admin", "release_of_information")
+WORKFORCE = tuple(sorted(WORKFORCE_ROLES))
+
+
+class DirectoryService:
+    name = "directory"
+
+    store = EventStore()
+    identity = Identity()
+    clock = staticmethod(now_utc)
+
+    def _by(self, *roles: str, payload=None) -> str:
+        principal = self.identity.require(*roles)
+        self.identity.refuse_requester_in_payload(payload)
+        return principal.subject
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def enrol_first_admin(self, member):
+        """Set-up only (the ``cli`` service identity), while no active practice_admin exists.
+        ``member``: {member_id, name, credentials, npi?} -> {member_id, events}."""
+        self.identity.calling_service("cli")
+        return handlers.enrol_first_admin(self.store, self.clock, s.load(s.FirstAdminSchema, member))
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def enrol_member(self, member):
+        """practice_admin. ``member``: {member_id, name, credentials, npi?, roles[]} -> {member_id, events}."""
+        by = self._by(ADMIN, payload=member)
+        return handlers.enrol_member(self.store, self.clock, s.load(s.EnrolMemberSchema, member), by)
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def grant_role(self, member_id, role):
+        """practice_admin -> {member_id, events} (no event when already granted)."""
+        by = self._by(ADMIN)
+        return handlers.grant_role(self.store, self.clock, s.load(s.RoleSchema, {"member_id": member_id, "role": role}), by)
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def revoke_role(self, member_id, role):
+        """practice_admin -> {member_id, events}. Raises RoleNotGrantedError."""
+        by = self._by(ADMIN)
+        payload = s.load(s.RoleSchema, {"member_id": member_id, "role": role})
+        return handlers.revoke_role(self.store, self.clock, payload, by)
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def link_supervision(self, supervisor_id, trainee_id):
+        """practice_admin -> {supervisor_id, trainee_id, events}."""
+        by = self._by(ADMIN)
+        payload = s.load(s.SupervisionSchema, {"supervisor_id": supervisor_id, "trainee_id": trainee_id})
+        return handlers.link_supervision(self.store, self.clock, payload, by)
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def end_supervision(self, supervisor_id, trainee_id):
+        """practice_admin -> {supervisor_id, trainee_id, events}. Raises SupervisionNotFoundError."""
+        by = self._by(ADMIN)
+        payload = s.load(s.SupervisionSchema, {"supervisor_id": supervisor_id, "trainee_id": trainee_id})
+        return handlers.end_supervision(self.store, self.clock, payload, by)
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def deactivate_member(self, member_id):
+        """practice_admin -> {member_id, events}. Takes effect on every service within the cache TTL (<= 5 s)."""
+        by = self._by(ADMIN)
+        return handlers.deactivate_member(self.store, self.clock, s.load(s.MemberIdSchema, {"member_id": member_id}), by)
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def register_patient(self, patient):
+        """front_desk, practice_admin, release_of_information. ``patient``: {patient_id, name, date_of_birth}."""
+        by = self._by(*REGISTRARS, payload=patient)
+        return handlers.register_patient(self.store, self.clock, s.load(s.RegisterPatientSchema, patient), by)
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def record_representative(self, representative):
+        """Registrars. {patient_id, representative_id, name, authority}. Raises PatientNotRegisteredError."""
+        by = self._by(*REGISTRARS, payload=representative)
+        payload = s.load(s.RepresentativeSchema, representative)
+        return handlers.record_representative(self.store, self.clock, payload, by)
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def revoke_representative(self, patient_id, representative_id):
+        """Registrars -> {patient_id, events}. Raises RepresentativeNotFoundError."""
+        by = self._by(*REGISTRARS)
+        payload = s.load(s.RevokeRepresentativeSchema, {"patient_id": patient_id, "representative_id": representative_id})
+        return handlers.revoke_representative(self.store, self.clock, payload, by)
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def register_payer(self, payer):
+        """practice_admin. {org, name, engine_role, jwks{keys[]}} (public keys only) -> {org, events}."""
+        by = self._by(ADMIN, payload=payer)
+        return handlers.register_payer(self.store, self.clock, s.load(s.RegisterPayerSchema, payer), by)
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def replace_payer_keys(self, org, jwks):
+        """practice_admin -> {org, events}."""
+        by = self._by(ADMIN)
+        return handlers.replace_payer_keys(self.store, self.clock, s.load(s.PayerKeysSchema, {"org": org, "jwks": jwks}), by)
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def deactivate_payer(self, org):
+        """practice_admin -> {org, events}."""
+        by = self._by(ADMIN)
+        return handlers.deactivate_payer(self.store, self.clock, s.load(s.OrgSchema, {"org": org}), by)
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def get_member(self, member_id):
+        """Any workforce role -> {member_id, name, credentials, npi, roles, active, supervisees, ...}."""
+        self._by(*WORKFORCE)
+        return handlers.get_member(self.store, s.load(s.MemberIdSchema, {"member_id": member_id}))
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def get_patient(self, patient_id):
+        """Any workforce role -> {patient_id, name, date_of_birth, representatives}. Raises PatientNotRegisteredError."""
+        self._by(*WORKFORCE)
+        return handlers.get_patient(self.store, s.load(s.PatientIdSchema, {"patient_id": patient_id}))
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def get_payer(self, org):
+        """Any workforce role -> {org, name, engine_role, jwks, active}."""
+        self._by(*WORKFORCE)
+        return handlers.get_payer(self.store, s.load(s.OrgSchema, {"org": org}))
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def list_members(self):
+        """Any workforce role -> {members[]}."""
+        self._by(*WORKFORCE)
+        return handlers.list_members(self.store)
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def list_patients(self):
+        """Any workforce role -> {patients[]}."""
+        self._by(*WORKFORCE)
+        return handlers.list_patients(self.store)
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def record_sign_in_event(self, event):
+        """The ``web`` service only. ``event``: {type: SignedIn|SignInFailed|AccountLockedOut|SignedOut|
+        SessionTimedOut|SessionRevoked, ...its fields} -> {type, at}. SessionRevoked also needs the
+        revoking member's assertion (``by`` is taken from it): the session's own member or a practice_admin."""
+        self.identity.calling_service("web")
+        payload = s.load_sign_in_event(event)
+        by = self._revoker(payload["member_id"]) if payload["type"] == "SessionRevoked" else None
+        return handlers.record_sign_in_event(self.store, self.clock, payload, by)
+
+    def _revoker(self, member_id) -> str:
+        principal = self.identity.principal()
+        return principal.subject if principal.subject == member_id else self._by(ADMIN)
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def record_access_attempt_refused(self, attempt):
+        """Any service identity (recorded as ``service``). {method, reason, subject?, session_id?} -> {type, at}."""
+        service = self.identity.calling_service().subject
+        payload = s.load(s.AccessAttemptSchema, attempt)
+        return handlers.record_access_attempt_refused(self.store, self.clock, payload, service)

@@ -1,0 +1,159 @@
+"""nameko RPC with replies that never touch RabbitMQ's disk (45 CFR 164.312(e)(1)).
+
+nameko 2.14.1, as shipped:
+
+- declares every reply queue ``rpc.reply-<service>-<uuid>`` with kombu's
+  defaults: **durable**, not exclusive, not auto-delete, kept 5 minutes after
+  its consumer goes (``x-expires``); any user allowed to read it could drain a
+  dead caller's replies;
+- publishes replies (``Responder``) and requests (``MethodProxy``) with
+  ``delivery_mode=2`` (persistent): in a durable queue a released field or a
+  note's text is written to the broker's message store.
+
+There is no configuration key for either, so Confide uses these subclasses
+everywhere it answers or makes an RPC call:
+
+- ``rpc`` (entrypoint) replies with ``delivery_mode=1``;
+- ``RpcProxy`` (dependency) declares its reply queue exclusive + auto-delete
+  (non-durable) and publishes requests with ``delivery_mode=1``;
+- ``ServiceRpcProxy`` / ``ClusterRpcProxy`` (standalone clients: ``cli``,
+  ``web``, tests) do the same, and name the reply queue after the client
+  (``rpc.reply-<client>-<uuid>``, nameko says ``standalone_rpc_proxy``), so the
+  broker permissions of each client user can be limited to its own queues;
+- every reply queue is bound with ``<owner>-<uuid>`` (nameko: the bare uuid), so
+  RabbitMQ's topic read permission (checked on queue.bind) stops one user from
+  binding a queue of its own to another user's replies.
+
+Trade-off: an exclusive reply queue dies with its connection, so a reply that
+arrives while the caller is reconnecting is dropped (RabbitMQ returns nothing
+to the responder); the caller's ``RpcReply`` then waits like any lost call.
+Requests stay in the durable ``rpc-<service>`` queue but are transient: a
+broker restart drops them, and with them calls whose reply queue is gone anyway.
+"""
+from __future__ import annotations
+
+import uuid
+
+from kombu import Queue
+from nameko import rpc as _rpc
+from nameko.amqp.publish import Publisher
+from nameko.constants import (
+    AMQP_SSL_CONFIG_KEY,
+    AMQP_URI_CONFIG_KEY,
+    DEFAULT_SERIALIZER,
+    LOGIN_METHOD_CONFIG_KEY,
+    NON_PERSISTENT,
+    SERIALIZER_CONFIG_KEY,
+)
+from nameko.standalone import rpc as _standalone
+
+__all__ = ["rpc", "RpcProxy", "ServiceRpcProxy", "ClusterRpcProxy", "TRANSIENT"]
+
+TRANSIENT = NON_PERSISTENT  # AMQP delivery_mode 1
+
+
+class TransientPublisher(Publisher):
+    """A nameko publisher whose messages are never written to the message store."""
+
+    delivery_mode = TRANSIENT
+
+
+class Responder(_rpc.Responder):
+    publisher_cls = TransientPublisher
+
+
+class RpcConsumer(_rpc.RpcConsumer):
+    """nameko's RpcConsumer, replying through ``Responder`` above (same code otherwise)."""
+
+    def handle_result(self, message, result, exc_info):
+        cfg = self.container.config
+        responder = Responder(
+            cfg[AMQP_URI_CONFIG_KEY], _rpc.get_rpc_exchange(cfg), cfg.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER),
+            message, ssl=cfg.get(AMQP_SSL_CONFIG_KEY), login_method=cfg.get(LOGIN_METHOD_CONFIG_KEY),
+        )
+        result, exc_info = responder.send_response(result, exc_info)
+        self.queue_consumer.ack_message(message)
+        return result, exc_info
+
+
+class Rpc(_rpc.Rpc):
+    rpc_consumer = RpcConsumer()
+
+
+rpc = Rpc.decorator
+
+
+def _setup_reply_queue(listener) -> None:
+    """nameko's ``ReplyListener.setup`` with an exclusive, auto-delete, non-durable queue.
+
+    The queue is built before registering with the consumer, which declares it.
+    """
+    reply_uuid = uuid.uuid4()
+    # nameko binds with the bare uuid; Confide prefixes the owner, so the topic read
+    # permission lets each broker user bind only its own reply keys (confide.broker).
+    listener.routing_key = f"{listener.container.service_name}-{reply_uuid}"
+    listener.queue = Queue(
+        _rpc.RPC_REPLY_QUEUE_TEMPLATE.format(listener.container.service_name, reply_uuid),
+        exchange=_rpc.get_rpc_exchange(listener.container.config), routing_key=listener.routing_key,
+        durable=False, exclusive=True, auto_delete=True,
+    )
+    listener.queue_consumer.register_provider(listener)
+
+
+class ReplyListener(_rpc.ReplyListener):
+    def setup(self):
+        _setup_reply_queue(self)
+
+
+class RpcProxy(_rpc.RpcProxy):
+    """nameko's ``RpcProxy`` with an exclusive reply queue and transient requests."""
+
+    rpc_reply_listener = ReplyListener()
+
+    def __init__(self, target_service, **options):
+        options.setdefault("delivery_mode", TRANSIENT)
+        super().__init__(target_service, **options)
+
+
+class SingleThreadedReplyListener(_standalone.SingleThreadedReplyListener):
+    def setup(self):
+        _setup_reply_queue(self)
+
+
+class _ClientMixin:
+    """Names the reply queue after the client user and makes requests transient."""
+
+    _reply_listener: SingleThreadedReplyListener
+    _worker_ctx: object
+
+    def _init_client(self, client: str) -> None:
+        self._reply_listener.container.service_name = client
+
+
+class ServiceRpcProxy(_ClientMixin, _standalone.StandaloneProxyBase):
+    """``nameko.standalone.rpc.ServiceRpcProxy`` for Confide: ``client`` is the broker user (``cli``, ``web``)."""
+
+    def __init__(self, service_name, config, client: str = "cli", **kwargs):
+        kwargs.setdefault("reply_listener_cls", SingleThreadedReplyListener)
+        super().__init__(config, **kwargs)
+        self._init_client(client)
+        self._proxy = _rpc.ServiceProxy(self._worker_ctx, service_name, self._reply_listener,
+                                        delivery_mode=TRANSIENT)
+
+
+class _ClusterProxy(_standalone.ClusterProxy):
+    def __getattr__(self, name):
+        if name not in self._proxies:
+            self._proxies[name] = _rpc.ServiceProxy(self._worker_ctx, name, self._reply_listener,
+                                                    delivery_mode=TRANSIENT)
+        return self._proxies[name]
+
+
+class ClusterRpcProxy(_ClientMixin, _standalone.StandaloneProxyBase):
+    """``nameko.standalone.rpc.ClusterRpcProxy`` for Confide: ``client`` is the broker user (``cli``, ``web``)."""
+
+    def __init__(self, config, client: str = "cli", **kwargs):
+        kwargs.setdefault("reply_listener_cls", SingleThreadedReplyListener)
+        super().__init__(config, **kwargs)
+        self._init_client(client)
+        self._proxy = _ClusterProxy(self._worker_ctx, self._reply_listener)
