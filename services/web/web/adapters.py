@@ -17,6 +17,20 @@ class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request) -> bool:
         return False  # accounts come from enrolment links only
 
+    def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
+        """Setting up the *first* second factor right after signing in asks for nothing again (the
+        workforce can reach nothing else until it is done, and the password was just typed); changing
+        or removing an existing factor still needs a fresh reauthentication."""
+        if app == "allauth.mfa":
+            from allauth.core import context
+
+            from web.middleware import has_second_factor
+
+            user = getattr(context.request, "user", None)
+            if user is not None and user.is_authenticated and not has_second_factor(user):
+                return False
+        return super().is_reauthentication_required(app=app, **kwargs)
+
 
 def roles_from_groups(groups: object, mapping: dict[str, list[str]]) -> list[str]:
     """The Confide roles an IdP's groups claim maps to (unknown groups map to nothing)."""

@@ -3,8 +3,13 @@
 :class:`Directory` is the interface; :func:`get_directory` returns the configured one
 (``CONFIDE_WEB_DIRECTORY``):
 
-- ``rpc`` (default): the directory service over nameko RPC (``directory.get_member``,
-  ``directory.record_sign_in_event``), called with the web's own service assertion.
+- ``rpc`` (default): the directory service over nameko RPC (``directory.sign_in_lookup``,
+  ``directory.record_sign_in_event``, both for the ``web`` service identity only), called through
+  :mod:`web.rpc` with the web's own service assertion; a SessionRevoked also carries the revoking
+  member's assertion (the directory takes ``by`` from it). :func:`contract_event` turns the web's
+  event into exactly the payload the directory's schema accepts (``confide.contracts.directory``:
+  SignedIn, SignInFailed, AccountLockedOut, SignedOut, SessionTimedOut, SessionRevoked); the
+  directory stamps ``at`` itself.
 - ``file:<dir>``: :class:`FileDirectory`, members from ``<dir>/members.json`` and events appended
   to ``<dir>/sign_in_events.jsonl``; for tests and demos where the directory service is not running.
 
@@ -35,12 +40,12 @@ class DirectoryUnavailableError(Exception):
 class Directory(Protocol):
     def get_member(self, member_id: str) -> dict[str, Any] | None: ...
 
-    def record_sign_in_event(self, event: dict[str, Any]) -> None: ...
+    def record_sign_in_event(self, event: dict[str, Any], assertion: str | None = None) -> None: ...
 
 
 def username_digest(username: str) -> str:
     """A failed sign-in's username, hashed: it may be a password typed in the wrong box."""
-    return hashlib.sha256(("confide-web-username:" + username).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return hashlib.sha256(("confide-web-username:" + username).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def session_digest(session_key: str | None) -> str | None:
@@ -61,6 +66,7 @@ def sign_in_event(
     user_agent: str | None = None,
     by: str | None = None,
     reason: str | None = None,
+    amr: list[str] | None = None,
 ) -> dict[str, Any]:
     """The payload of ``directory.record_sign_in_event``. A known member is named by id; an
     unrecognised username only by :func:`username_digest`."""
@@ -77,6 +83,7 @@ def sign_in_event(
         "user_agent": (user_agent or "")[:256] or None,
         "by": by,
         "reason": reason,
+        "amr": list(amr) if amr else None,
     }
     return {k: v for k, v in event.items() if v is not None}
 
@@ -99,10 +106,47 @@ class FileDirectory:
         return {"member_id": member_id, "name": entry.get("name", member_id), "roles": list(entry.get("roles", [])),
                 "active": bool(entry.get("active", True))}
 
-    def record_sign_in_event(self, event: dict[str, Any]) -> None:
+    def record_sign_in_event(self, event: dict[str, Any], assertion: str | None = None) -> None:
         line = json.dumps(event, sort_keys=True)
         with self._lock, open(self.folder / "sign_in_events.jsonl", "a", encoding="utf-8") as fh:
             fh.write(line + "\n")
+
+
+#: The web's event kinds as the directory's contract types.
+_SESSION_END = {"signed_out": ("SignedOut", None), "deactivated_signed_out": ("SignedOut", None),
+                "idle_timeout": ("SessionTimedOut", "idle"), "session_expired": ("SessionTimedOut", "absolute")}
+
+
+def contract_username(event: dict[str, Any]) -> str:
+    """A member id when the account exists, else ``sha256:<hex>`` of what was typed (the web's salted
+    :func:`username_digest`: a username box often receives a password; never the text)."""
+    if event.get("member_id"):
+        return str(event["member_id"])
+    return "sha256:" + str(event.get("username_sha256") or username_digest(""))
+
+
+def contract_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The payload ``directory.record_sign_in_event`` accepts for one of the web's events: only the
+    schema's fields (client address, user agent and the web's own reason words stay in the web's log)."""
+    kind = event["kind"]
+    session = event.get("session") or "none"
+    if kind == "signed_in":
+        return {"type": "SignedIn", "member_id": event["member_id"], "session_id": session,
+                "amr": list(event.get("amr") or ["pwd"])}
+    if kind in ("sign_in_failed", "sso_refused"):
+        reason = "sso_not_enrolled" if kind == "sso_refused" else (event.get("reason") or "bad_credentials")
+        return {"type": "SignInFailed", "username": contract_username(event), "reason": reason}
+    if kind == "locked_out":
+        return {"type": "AccountLockedOut", "username": contract_username(event)}
+    if kind in _SESSION_END:
+        type_, timeout_kind = _SESSION_END[kind]
+        payload = {"type": type_, "member_id": event["member_id"], "session_id": session}
+        if timeout_kind:
+            payload["kind"] = timeout_kind
+        return payload
+    if kind == "session_revoked":
+        return {"type": "SessionRevoked", "session_id": session, "member_id": event.get("member_id")}
+    raise ValueError(f"no directory contract type for sign-in event {kind!r}")
 
 
 class RpcDirectory:
@@ -113,18 +157,17 @@ class RpcDirectory:
 
         try:
             with service_rpc() as rpc:
-                return rpc.directory.get_member(member_id)
+                return rpc.directory.sign_in_lookup(member_id)
         except Exception as exc:  # noqa: BLE001  (any failure to ask is a refusal, never a guess)
-            if type(exc).__name__ in {"UnknownMemberError", "NotFoundError"}:
-                return None
-            raise DirectoryUnavailableError(f"directory.get_member failed: {type(exc).__name__}: {exc}") from exc
+            raise DirectoryUnavailableError(f"directory.sign_in_lookup failed: {type(exc).__name__}: {exc}") from exc
 
-    def record_sign_in_event(self, event: dict[str, Any]) -> None:
+    def record_sign_in_event(self, event: dict[str, Any], assertion: str | None = None) -> None:
         from web.rpc import service_rpc
 
+        payload = contract_event(event)
         try:
-            with service_rpc() as rpc:
-                rpc.directory.record_sign_in_event(event)
+            with service_rpc(assertion=assertion if payload["type"] == "SessionRevoked" else None) as rpc:
+                rpc.directory.record_sign_in_event(payload)
         except Exception as exc:  # noqa: BLE001
             raise DirectoryUnavailableError(f"directory.record_sign_in_event failed: {type(exc).__name__}: {exc}") from exc
 

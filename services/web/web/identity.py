@@ -3,7 +3,7 @@
 :func:`assertion_for` vouches for the signed-in person of a request: subject = their member or
 patient id, roles = the session's roles (from the directory, narrowed by SSO groups), ``sid`` = a
 digest of the session, ``auth_time`` and ``amr`` from how they signed in. :func:`service_assertion`
-is the web's own credential (``sub`` ``web``, roles ``service``) for its calls to the directory.
+is the web's own credential (``sub`` ``web``, roles ``service``, the service key ``service-keys/web.key``).
 A fresh assertion is minted per outgoing call; each lives at most ``ASSERTION_TTL_SECONDS`` (<= 300).
 """
 from __future__ import annotations
@@ -85,19 +85,9 @@ def assertion_for(request: HttpRequest, *, audience: str | None = None) -> str:
     )
 
 
-def service_assertion(*, audience: str | None = None) -> str:
-    """The web's own credential for the calls it makes on its own account (the directory)."""
-    now = datetime.now(timezone.utc)
-    return mint(
-        signing_key(),
-        subject="web",
-        roles=["service"],
-        org=settings.ORG,
-        session_id="web",
-        auth_time=now,
-        amr=["swk"],
-        audience=audience or settings.ASSERTION_AUDIENCE,
-        issuer=settings.ASSERTION_ISSUER,
-        now=now,
-        ttl_seconds=settings.ASSERTION_TTL_SECONDS,
-    )
+def service_assertion() -> str:
+    """The web's own credential (``sub`` ``web``, roles ``service``, signed with ``service-keys/web.key``)
+    for every call it makes; short-lived (``SERVICE_ASSERTION_TTL_SECONDS``)."""
+    from confide.identity.provider import mint_service_assertion
+
+    return mint_service_assertion(settings.KEY_DIR, "web")

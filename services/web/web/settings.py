@@ -234,7 +234,7 @@ SESSION_SAVE_EVERY_REQUEST = False
 
 # -- the directory and the assertions minted for the services -------------------------------------
 DIRECTORY = _env("CONFIDE_WEB_DIRECTORY", "rpc")  # "rpc", or "file:<dir>" (tests, demos)
-AMQP_URI = config.amqp_uri()
+# The broker: confide.config.amqp_uri("web"), read when a call is made (web.rpc), not at start.
 ORG = _env("CONFIDE_ORG", "practice")
 ASSERTION_ISSUER = "confide-web"
 ASSERTION_AUDIENCE = "confide-services"

@@ -32,11 +32,12 @@ def _client(request: HttpRequest | None) -> dict[str, Any]:
     return {"ip_address": request.META.get("REMOTE_ADDR"), "user_agent": request.META.get("HTTP_USER_AGENT")}
 
 
-def record(kind: str, request: HttpRequest | None = None, **fields: Any) -> None:
-    """Send one sign-in event; a directory that cannot take it is logged as an error (the person's
-    request still completes: refusing a sign-out because the recorder is down helps no one)."""
+def record(kind: str, request: HttpRequest | None = None, *, assertion: str | None = None, **fields: Any) -> None:
+    """Send one sign-in event (``assertion``: the acting member's, for a revocation); a directory that
+    cannot take it is logged as an error (the person's request still completes: refusing a sign-out
+    because the recorder is down helps no one)."""
     try:
-        get_directory().record_sign_in_event(sign_in_event(kind, **_client(request), **fields))
+        get_directory().record_sign_in_event(sign_in_event(kind, **_client(request), **fields), assertion)
     except DirectoryUnavailableError as exc:
         log.error("sign-in event %s not recorded: %s", kind, exc)
 
@@ -75,7 +76,7 @@ def on_logged_in(sender, request: HttpRequest, user, **kwargs) -> None:
                   "ip_address": request.META.get("REMOTE_ADDR") or None},
     )
     record("signed_in", request, member_id=user.get_username(), session_key=session.session_key,
-           method="+".join(amr))
+           method=method, amr=amr)
 
 
 def on_logged_out(sender, request: HttpRequest | None, user, **kwargs) -> None:

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from web.enrolment import EnrolmentError, complete_enrolment, find_enrolment
 from web.forms import SetPasswordForm
-from web.identity import SESSION_AMR, SESSION_ROLES
+from web.identity import SESSION_AMR, SESSION_ROLES, assertion_for
 from web.models import SignedInSession
 from web.signals import record
 
@@ -82,7 +82,8 @@ def revoke_session(request: HttpRequest, pk: int) -> HttpResponse:
     Session.objects.filter(session_key=target.session_key).delete()
     SignedInSession.objects.filter(pk=target.pk).update(ended_at=timezone.now(), ended_reason="session_revoked",
                                                         ended_by=request.user.get_username())
+    # The directory takes who revoked from the admin's own assertion, never from the payload.
     record("session_revoked", request, member_id=target.member_id, session_key=target.session_key,
-           by=request.user.get_username())
+           by=request.user.get_username(), assertion=assertion_for(request))
     messages.info(request, f"Session of {target.member_id} revoked.")
     return redirect("web:sessions")

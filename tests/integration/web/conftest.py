@@ -1,15 +1,19 @@
 """The web front door in a real browser: fixtures.
 
 Each server is ``python -m web serve`` (waitress) on a free loopback port, against the database
-``confide_web_test`` (created and migrated here through ``web.dbsetup`` with the superuser DSN),
+``confide_web_test`` (created and migrated here through ``web.dbsetup`` with the superuser DSN, and by
+``deploy/setup.sh --test``),
 a temporary key directory, and a file directory (``CONFIDE_WEB_DIRECTORY=file:<dir>``: members in
 ``members.json``, sign-in events appended to ``sign_in_events.jsonl``) because the directory
 service is not in this branch. Secure cookies are off (plain HTTP on loopback, tests only).
 
 The SSO tests run a real OpenID Connect provider: panva's ``oidc-provider`` (npm, pinned in
-``oidc/package-lock.json``), installed here with ``npm ci`` when absent. Chromium is Debian's
-``/usr/bin/chromium`` driven by Playwright. Nothing is skipped: a missing node, npm or chromium
-fails the test with what to install.
+``oidc/package-lock.json``), installed by ``deploy/setup.sh --test`` (and here with ``npm ci`` when
+absent). Chromium is Debian's ``/usr/bin/chromium`` driven by Playwright, in a separate plain Python
+process (``browser_driver.py``): this suite's eventlet monkey-patching breaks Playwright's sync API.
+Every wait is bounded and fails with the server's log tail; every process started here is killed
+(its whole process group) in teardown. Nothing is skipped: a missing node, npm or chromium fails
+the test with what to install.
 """
 from __future__ import annotations
 
@@ -17,10 +21,10 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -34,7 +38,10 @@ OIDC_DIR = HERE / "oidc"
 SHOTS = Path("/tmp/web-shots")
 REPO = Path(__file__).resolve().parents[3]
 PYTHONPATH = os.pathsep.join(str(REPO / p) for p in (
-    "shared", "app", "services/notes", "services/disclosures", "services/audit", "services/gateway", "services/web"))
+    "shared", "app", "services/notes", "services/disclosures", "services/audit", "services/gateway",
+    "services/directory", "services/web"))
+DRIVER = HERE / "browser_driver.py"
+JOURNEY_TIMEOUT = 240
 GROUP_ROLE_MAP = {"confide-clinicians": ["clinician"], "confide-admins": ["practice_admin"]}
 
 
@@ -42,6 +49,13 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def tail(path: Path, n: int = 4000) -> str:
+    try:
+        return path.read_text(errors="replace")[-n:]
+    except FileNotFoundError:
+        return "(no log)"
 
 
 def _port_open(port: int) -> bool:
@@ -131,25 +145,36 @@ def start_web(tmp_path: Path, web_db_dsn: str, directory: Directory, port: int |
         **overrides,
     }
     log = tmp_path / f"web-{port}.log"
-    proc = subprocess.Popen([sys.executable, "-m", "web", "serve"], env=env, cwd=REPO,
-                            stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "web", "serve"], env=env, cwd=REPO,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for(lambda: proc.poll() is not None or _port_open(port), timeout=60, interval=0.2)
-    except Exception:
-        proc.kill()
-        raise
+    except AssertionError:
+        stop(proc)
+        pytest.fail(f"web server not listening on {port} within 60 s; its log:\n{tail(log)}")
     if proc.poll() is not None:
-        pytest.fail(f"web server exited {proc.returncode}:\n{log.read_text()[-3000:]}")
+        pytest.fail(f"web server exited {proc.returncode}:\n{tail(log)}")
     return WebServer(base, env, proc, log)
 
 
 def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    """SIGTERM the process group, SIGKILL it after 10 s; then SIGKILL whatever of the group is left
+    (a browser's children outlive the driver that started them)."""
+    try:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 @pytest.fixture(scope="session")
@@ -174,13 +199,21 @@ def idp(tmp_path_factory):
 
     write()
     log = folder / "idp.log"
-    proc = subprocess.Popen([node, str(OIDC_DIR / "idp.mjs"), str(cfg_path)], cwd=OIDC_DIR,
-                            stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
-    wait_for(lambda: proc.poll() is not None or "listening" in log.read_text(), timeout=30, interval=0.2)
+    with open(log, "w") as out:
+        proc = subprocess.Popen([node, str(OIDC_DIR / "idp.mjs"), str(cfg_path)], cwd=OIDC_DIR,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: proc.poll() is not None or "listening" in log.read_text(), timeout=30, interval=0.2)
+    except AssertionError:
+        stop(proc)
+        pytest.fail(f"oidc-provider not listening within 30 s; its log:\n{tail(log)}")
     if proc.poll() is not None:
-        pytest.fail(f"oidc-provider exited:\n{log.read_text()}")
-    yield {"issuer": f"http://127.0.0.1:{port}", "config": cfg, "web_port": web_port, "proc": proc}
-    stop(proc)
+        pytest.fail(f"oidc-provider exited {proc.returncode}:\n{tail(log)}")
+    try:
+        yield {"issuer": f"http://127.0.0.1:{port}", "config": cfg, "web_port": web_port, "proc": proc,
+               "write": write, "log": log}
+    finally:
+        stop(proc)
 
 
 @pytest.fixture(scope="session")
@@ -196,30 +229,58 @@ def web(tmp_path_factory, web_db_dsn, directory, idp) -> WebServer:
         "CONFIDE_WEB_OIDC_CLIENT_SECRET": cfg["client_secret"],
         "CONFIDE_WEB_OIDC_ROLE_MAP": json.dumps(GROUP_ROLE_MAP),
     })
-    yield server
-    stop(server.proc)
+    try:
+        yield server
+    finally:
+        stop(server.proc)
 
 
 @pytest.fixture(scope="session")
-def browser():
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
+def chromium() -> str:
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
         pytest.fail("Chromium is needed: run `make test` (deploy/setup.sh --test) or apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        yield b
-        b.close()
+    return path
+
+
+@pytest.fixture
+def journey(chromium, directory, tmp_path):
+    """``journey(name, server, **params) -> data``: one browser journey of ``browser_driver.py`` in
+    a plain Python process (no eventlet), bounded by ``JOURNEY_TIMEOUT``; a failure or a timeout
+    fails the test with the driver's traceback and the server's log tail."""
+
+    def run(name: str, server: WebServer, timeout: float = JOURNEY_TIMEOUT, **params) -> dict:
+        spec = {"journey": name, "base_url": server.base_url, "web_env": server.env, "chromium": chromium,
+                "directory": str(directory.folder), "shots": str(SHOTS), "params": params}
+        spec_path, result_path = tmp_path / f"{name}.spec.json", tmp_path / f"{name}.result.json"
+        spec_path.write_text(json.dumps(spec))
+        env = {k: v for k, v in server.env.items() if not k.startswith("CONFIDE_WEB_")}
+        driver_log = tmp_path / f"{name}.driver.log"
+        with open(driver_log, "w") as out:
+            proc = subprocess.Popen([sys.executable, str(DRIVER), str(spec_path), str(result_path)], env=env,
+                                    cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            stop(proc)
+            pytest.fail(f"journey {name} did not finish within {timeout} s\n--- driver:\n{tail(driver_log)}"
+                        f"\n--- web server:\n{tail(server.log)}")
+        finally:
+            stop(proc)
+        if not result_path.exists():
+            pytest.fail(f"journey {name} wrote no result (exit {proc.returncode})\n--- driver:\n{tail(driver_log)}"
+                        f"\n--- web server:\n{tail(server.log)}")
+        result = json.loads(result_path.read_text())
+        if not result["ok"]:
+            pytest.fail(f"journey {name}: {result['error']}\n{result['traceback']}\n--- driver:\n"
+                        f"{tail(driver_log)}\n--- web server:\n{tail(server.log)}")
+        return result["data"]
+
+    return run
 
 
 @pytest.fixture
 def member_id():
     return lambda prefix="M": f"{prefix}-{uuid.uuid4().hex[:8]}"
 
-
-def totp_code(secret: str, *, step_offset: int = 0) -> str:
-    import pyotp
-
-    return pyotp.TOTP(secret).at(time.time() + 30 * step_offset)

@@ -1,6 +1,7 @@
 // A real OpenID Connect provider (panva/oidc-provider) for the web front door's SSO test.
 // Usage: node idp.mjs CONFIG.json   where CONFIG = {port, client_id, client_secret, redirect_uri,
 //        accounts: {id: {name, groups}}}. Prints "listening <issuer>" once it accepts connections.
+// The accounts are read from CONFIG.json at each sign-in, so a test can add one while it runs.
 // Authorization code only, PKCE required (S256); users sign in through the provider's own
 // development login form (any password: the test proves the relying party, not this IdP).
 import { readFileSync } from 'node:fs';
@@ -24,7 +25,7 @@ const provider = new Provider(issuer, {
   features: { devInteractions: { enabled: true } },
   cookies: { keys: ['confide-test-idp-cookie-key'] },
   async findAccount(ctx, id) {
-    const account = cfg.accounts[id];
+    const account = JSON.parse(readFileSync(process.argv[2], 'utf8')).accounts[id];
     return {
       accountId: id,
       async claims() {
