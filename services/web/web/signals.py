@@ -57,7 +57,7 @@ def on_logged_in(sender, request: HttpRequest, user, **kwargs) -> None:
     from web.models import SignedInSession
 
     now = time.time()
-    records = get_authentication_records(request)
+    records = get_authentication_records(request, user)
     amr = amr_for(records, request.session.get(SESSION_IDP_AMR))
     method = "sso" if any(r.get("method") == "socialaccount" for r in records) else "password"
     session = request.session
@@ -107,7 +107,10 @@ def on_locked_out(sender, request: HttpRequest | None = None, username: str | No
 
 def on_authenticator_added(sender, request: HttpRequest | None = None, user=None, **kwargs) -> None:
     if request is not None:
+        # A valid code was just entered to activate it: this session has used the second factor.
         request.session[SESSION_MFA_ENROLLED_HERE] = True
+        amr = [m for m in request.session.get(SESSION_AMR) or [] if m != "user"]
+        request.session[SESSION_AMR] = list(dict.fromkeys([*amr, "otp", *(["mfa"] if amr else [])]))
 
 
 def connect() -> None:
