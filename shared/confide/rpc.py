@@ -32,6 +32,7 @@ broker restart drops them, and with them calls whose reply queue is gone anyway.
 """
 from __future__ import annotations
 
+import logging
 import uuid
 
 from kombu import Queue
@@ -51,6 +52,8 @@ __all__ = ["rpc", "RpcProxy", "ServiceRpcProxy", "ClusterRpcProxy", "TRANSIENT"]
 
 TRANSIENT = NON_PERSISTENT  # AMQP delivery_mode 1
 
+_log = logging.getLogger(__name__)
+
 
 class TransientPublisher(Publisher):
     """A nameko publisher whose messages are never written to the message store."""
@@ -63,7 +66,19 @@ class Responder(_rpc.Responder):
 
 
 class RpcConsumer(_rpc.RpcConsumer):
-    """nameko's RpcConsumer, replying through ``Responder`` above (same code otherwise)."""
+    """nameko's RpcConsumer, replying through ``Responder`` above, and dropping (acked, logged, never
+    answered) a request that cannot be answered instead of dying on it: nameko 2.14 stops the whole
+    service container when a request has no ``reply_to`` or a body that is not an object, so any broker
+    user able to get a message into the queue (e.g. dead-lettered there) could stop a service."""
+
+    def handle_message(self, body, message):
+        if not message.properties.get("reply_to") or not isinstance(body, dict):
+            _log.warning("dropped an RPC request to %s that cannot be answered (reply_to %s, body %s)",
+                         message.delivery_info.get("routing_key"), bool(message.properties.get("reply_to")),
+                         type(body).__name__)
+            self.queue_consumer.ack_message(message)
+            return
+        super().handle_message(body, message)
 
     def handle_result(self, message, result, exc_info):
         cfg = self.container.config
@@ -71,7 +86,10 @@ class RpcConsumer(_rpc.RpcConsumer):
             cfg[AMQP_URI_CONFIG_KEY], _rpc.get_rpc_exchange(cfg), cfg.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER),
             message, ssl=cfg.get(AMQP_SSL_CONFIG_KEY), login_method=cfg.get(LOGIN_METHOD_CONFIG_KEY),
         )
-        result, exc_info = responder.send_response(result, exc_info)
+        try:
+            result, exc_info = responder.send_response(result, exc_info)
+        except Exception:  # the reply cannot be sent (its queue or route is gone): the caller is lost, not the service
+            _log.warning("could not send the reply to %s", message.properties.get("reply_to"), exc_info=True)
         self.queue_consumer.ack_message(message)
         return result, exc_info
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from confide.eventstore.provider import EventStore
 from confide.identity.errors import NotAuthenticatedError, NotAuthorizedError
-from confide.identity.provider import Identity
+from confide.identity.provider import DirectoryKeys, Identity
 from confide.identity.roles import WORKFORCE_ROLES
 from confide.rpc import rpc
 from confide.timestamps import now_utc
@@ -24,8 +24,15 @@ WORKFORCE = tuple(sorted(WORKFORCE_ROLES))
 class DirectoryService:
     name = "directory"
 
-    store = EventStore()
+    raw_store = EventStore()
+    directory_keys = DirectoryKeys(sign=True)
     identity = Identity()
+
+    @property
+    def store(self):
+        """The event store as the directory sees it: facts it did not seal do not exist, and what it
+        records is sealed with its own key (confide.identity.directory_seal)."""
+        return self.directory_keys(self.raw_store)
     clock = staticmethod(now_utc)
 
     def _by(self, *roles: str, payload=None) -> str:

@@ -32,7 +32,7 @@ from confide.eventstore.provider import EventStore
 from confide.identity.assertions import Principal
 from confide.identity.errors import NotAuthenticatedError, NotAuthorizedError
 from confide.identity.ids import InvalidIdentifierError, normalise_id
-from confide.identity.provider import Identity, ServiceCredential
+from confide.identity.provider import DirectoryKeys, Identity, ServiceCredential
 from confide.identity.requester import decision_identity, requester_for
 from confide.providers import Clock, DecisionKeyDir
 from confide.rpc import RpcProxy, rpc
@@ -84,6 +84,7 @@ class DisclosuresService:
     notes = RpcProxy("notes")
     decision_key_dir = DecisionKeyDir()
     identity = Identity()
+    directory_keys = DirectoryKeys()  # directory facts only as the directory sealed them
     credential = ServiceCredential()  # notes.release_fields accepts calls from `disclosures` only
 
     # -- who is asking ---------------------------------------------------------------------
@@ -115,7 +116,7 @@ class DisclosuresService:
         """The engine's requester for the principal; an insurer's role is the one its payer is registered with."""
         engine_role = None
         if "insurer" in principal.roles:
-            payer = payer_as_of(self.store, principal.org)
+            payer = payer_as_of(self.directory_keys(self.store), principal.org)
             engine_role = payer.engine_role if payer is not None else None
         return requester_for(principal, engine_role)
 
@@ -127,7 +128,7 @@ class DisclosuresService:
         except InvalidIdentifierError as exc:
             raise errors.InvalidRequestError(f"invalid field {field}: {exc.reason}", field,
                                              {field: [exc.reason]}) from None
-        if patient_as_of(self.store, canonical) is None:
+        if patient_as_of(self.directory_keys(self.store), canonical) is None:
             raise errors.InvalidRequestError(f"{field}: no patient registered with that id", field,
                                              {field: ["no patient registered with that id"]})
         return canonical

@@ -25,7 +25,7 @@ from confide.contracts.directory import member_as_of, patient_as_of, payer_as_of
 from confide.eventstore.provider import EventStore
 from confide.identity.assertions import Principal
 from confide.identity.errors import NotAuthenticatedError, NotAuthorizedError
-from confide.identity.provider import Identity
+from confide.identity.provider import DirectoryKeys, Identity
 from confide.identity.requester import decision_identity, requester_for
 from confide.providers import DecisionKeyDir
 from confide.rpc import rpc
@@ -74,6 +74,7 @@ class NotesService:
 
     store = EventStore()
     identity = Identity()
+    directory_keys = DirectoryKeys()  # directory facts only as the directory sealed them
     keyring = KeyringProvider()
     transport_key = TransportKeyProvider()
     decision_key_dir = DecisionKeyDir()
@@ -93,9 +94,9 @@ class NotesService:
     def _author(self, principal: Principal, supervisor_id: Optional[str]) -> dict:
         """``author{id, role, credentials}`` of a new note: the caller, credentials from the directory.
         A named supervisor must be an active supervisor who supervises the author in the directory."""
-        member = member_as_of(self.store, principal.subject)
+        member = member_as_of(self.directory_keys(self.store), principal.subject)
         if supervisor_id is not None:
-            sup = member_as_of(self.store, supervisor_id)
+            sup = member_as_of(self.directory_keys(self.store), supervisor_id)
             if sup is None or not sup.active or "supervisor" not in sup.roles \
                     or principal.subject not in sup.supervisees:
                 raise errors.ValidationError(
@@ -105,7 +106,7 @@ class NotesService:
                 "credentials": member.credentials if member else ""}
 
     def _registered(self, patient_id: str) -> None:
-        if patient_as_of(self.store, patient_id) is None:
+        if patient_as_of(self.directory_keys(self.store), patient_id) is None:
             raise errors.PatientNotRegisteredError(
                 f"patient_id: {patient_id} is not registered in the directory; nothing written")
 
@@ -113,7 +114,7 @@ class NotesService:
         """The engine's requester for the caller (a payer decides as the role it is registered with)."""
         engine_role = None
         if "insurer" in principal.roles:
-            payer = payer_as_of(self.store, principal.org)
+            payer = payer_as_of(self.directory_keys(self.store), principal.org)
             engine_role = payer.engine_role if payer else None
         return requester_for(principal, engine_role)
 

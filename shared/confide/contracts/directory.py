@@ -31,6 +31,7 @@ from datetime import datetime
 from typing import Any, Iterable, Mapping, Optional, Protocol, Sequence
 
 from confide.contracts.base import Event, event_from_stored, registry
+from confide.envelope import canonical_json
 from confide.identity.ids import normalise_id
 from confide.streams import ACCESS_ATTEMPT, PATIENT, PAYER, SIGN_IN, WORKFORCE_MEMBER, stream_name
 
@@ -269,7 +270,8 @@ class Member:
 
     @property
     def enrolled(self) -> bool:
-        return self.version >= 0
+        # An enrolment on file (a stream holding only events the directory did not seal is none).
+        return self.enrolled_at is not None
 
 
 @dataclass(frozen=True)
@@ -373,6 +375,23 @@ def fold_payer(org: str, stored: Iterable[tuple[str, Mapping[str, Any]]]) -> Pay
     return state
 
 
+# -- seals: directory facts count only when the directory service signed them ----------------
+
+#: Event metadata key of the directory service's Ed25519 signature (confide.identity.directory_seal).
+SEAL_METADATA_KEY = "directory_seal"
+#: The type a reader sees in place of a directory event whose seal does not verify: it counts for the
+#: stream's version, and every fold ignores it.
+UNSEALED = "UnsealedDirectoryEvent"
+#: Directory state (sealed): who is enrolled with which roles, which patients and payers exist.
+SEALED_TYPES = frozenset(MEMBER_EVENTS) | frozenset(PATIENT_EVENTS) | frozenset(PAYER_EVENTS)
+SEALED_CATEGORIES = frozenset({WORKFORCE_MEMBER, PATIENT, PAYER})
+
+
+def seal_payload(stream: str, type_: str, data: Mapping[str, Any]) -> bytes:
+    """The bytes the directory signs for one event: RFC 8785 JSON of ``{stream, type, data}``."""
+    return canonical_json({"stream": stream, "type": type_, "data": dict(data)}).encode("utf-8")
+
+
 class _Recorded(Protocol):
     type: str
     data: Mapping[str, Any]
@@ -386,6 +405,10 @@ class StreamReader(Protocol):
 
 
 def _stored(reader: StreamReader, stream: str, at: datetime | None) -> list[tuple[str, Mapping[str, Any]]]:
+    if not getattr(reader, "verifies_directory_seals", False):
+        # Fail closed: the services' database login can append events, so directory facts are
+        # believed only through a reader that checks the directory's seal.
+        raise TypeError("directory facts are read only through confide.identity.directory_seal.SealedDirectory")
     recorded = reader.read_stream(stream)
     return [(r.type, r.data) for r in recorded if at is None or r.recorded_at <= at]
 

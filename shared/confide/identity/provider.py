@@ -33,6 +33,7 @@ from nameko.extensions import DependencyProvider
 from confide import config
 from confide.eventstore.provider import DB_DSN_KEY, DB_SCHEMA_KEY
 from confide.identity.assertions import mint
+from confide.identity.directory_seal import SealedDirectory
 from confide.identity.gate import (
     AUDIENCE,
     DEFAULT_TTL_SECONDS,
@@ -45,7 +46,7 @@ from confide.identity.keys import load_service_public_keys, load_service_signing
 from confide.providers import key_dir_of
 from confide.timestamps import now_utc
 
-__all__ = ["Identity", "ServiceCredential", "identity_context", "mint_service_assertion", "IDENTITY_KEY",
+__all__ = ["Identity", "ServiceCredential", "DirectoryKeys", "identity_context", "mint_service_assertion", "IDENTITY_KEY",
            "SERVICE_KEY", "IDENTITY_CACHE_TTL_KEY"]
 
 #: Config key: seconds a directory look-up is reused (<= 5; default 2).
@@ -103,7 +104,8 @@ class Identity(DependencyProvider):
                                             schema=cfg.get(DB_SCHEMA_KEY) or config.db_schema(), pool_size=2)
         self.verifier = IdentityVerifier(
             service=self.container.service_name, user_keys=load_trusted_assertion_keys(key_dir),
-            service_keys=load_service_public_keys(key_dir), store=self.store, clock=self.clock,
+            service_keys=load_service_public_keys(key_dir),
+            store=SealedDirectory.from_key_dir(self.store, key_dir), clock=self.clock,
             ttl_seconds=float(cfg.get(IDENTITY_CACHE_TTL_KEY, DEFAULT_TTL_SECONDS)))
 
     def _close(self):
@@ -160,3 +162,21 @@ class ServiceCredential(DependencyProvider):
         if not hasattr(worker_ctx, _CALLER_SERVICE_ATTR):
             setattr(worker_ctx, _CALLER_SERVICE_ATTR, worker_ctx.data.get(SERVICE_KEY))
         worker_ctx.data[SERVICE_KEY] = mint_service_assertion(self.key_dir, self.name)
+
+
+class DirectoryKeys(DependencyProvider):
+    """Injects a function wrapping a store so that directory facts are read only as the directory
+    service sealed them (:class:`confide.identity.directory_seal.SealedDirectory`); with ``sign=True``
+    (the directory service alone) its appends of directory state are sealed too. Raises
+    FileNotFoundError at start when ``service-keys/directory.pub`` (or ``.key`` to sign) is missing."""
+
+    def __init__(self, sign: bool = False):
+        self.sign = sign
+
+    def setup(self):
+        key_dir = key_dir_of(self.container.config)
+        probe = SealedDirectory.from_key_dir(None, key_dir, sign=self.sign)  # fail at start, not per call
+        self._public, self._signing = probe._public, probe._signing
+
+    def get_dependency(self, worker_ctx):
+        return lambda store: SealedDirectory(store, self._public, self._signing)

@@ -23,6 +23,7 @@ from typing import Any, Optional
 from confide.contracts import directory as d
 from confide.envelope import NewEvent
 from confide.identity.assertions import mint
+from confide.identity.directory_seal import SealedDirectory
 from confide.identity.gate import AUDIENCE
 from confide.identity.keys import ensure_assertion_keys, ensure_service_keys, load_assertion_signing_key
 from confide.identity.provider import identity_context, mint_service_assertion
@@ -75,9 +76,11 @@ class Identities:
 
     def __init__(self, store, key_dir, services=("cli", "web", "notes", "disclosures", "audit", "gateway",
                                                   "directory")) -> None:
-        self.store, self.key_dir = store, Path(key_dir)
+        self.key_dir = Path(key_dir)
         ensure_assertion_keys(self.key_dir)
-        ensure_service_keys(self.key_dir, tuple(services))
+        ensure_service_keys(self.key_dir, tuple(set(services) | {"directory"}))
+        # Directory facts are believed only when the directory service sealed them: write as it does.
+        self.store = SealedDirectory.from_key_dir(store, self.key_dir, sign=True)
 
     def _at(self) -> str:
         return format_ts(now_utc())
@@ -117,3 +120,14 @@ class Identities:
 
     def service_assertion(self, name: str) -> str:
         return mint_service_assertion(self.key_dir, name)
+
+
+def sealed_directory(store=None) -> SealedDirectory:
+    """An in-memory store (or ``store``) seen as the directory sees it, sealing with a fresh key:
+    what tests append there counts as the directory's own record."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from confide.eventstore.memory import InMemoryEventStore
+
+    key = Ed25519PrivateKey.generate()
+    return SealedDirectory(store if store is not None else InMemoryEventStore(), key.public_key(), key)

@@ -20,7 +20,7 @@ from directory.service import DirectoryService
 @pytest.fixture
 def directory_config(service_config, scratch_schema):
     ensure_assertion_keys(service_config["KEY_DIR"])
-    ensure_service_keys(service_config["KEY_DIR"], ("cli", "web", "notes"))
+    ensure_service_keys(service_config["KEY_DIR"], ("cli", "web", "notes", "directory"))
     return {**service_config, "DB_SCHEMA": scratch_schema, "IDENTITY_CACHE_TTL": 0.5}
 
 

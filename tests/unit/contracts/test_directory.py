@@ -7,6 +7,7 @@ from confide.contracts import directory as d
 from confide.envelope import NewEvent
 from confide.eventstore.memory import InMemoryEventStore
 from confide.identity.ids import InvalidIdentifierError
+from confide.testing.identities import sealed_directory
 
 AT = "2026-05-01T10:00:00.000000Z"
 
@@ -66,7 +67,7 @@ class Clock:
 def test_readers_as_of_an_instant_and_none_when_absent():
     t0 = datetime(2026, 5, 1, 9, tzinfo=timezone.utc)
     clock = Clock(t0)
-    store = InMemoryEventStore(clock=clock)
+    store = sealed_directory(InMemoryEventStore(clock=clock))
     store.append(d.member_stream("M-1"), [NewEvent(*enrolled())])
     clock.now = t0 + timedelta(hours=1)
     store.append(d.member_stream("M-1"), [NewEvent("WorkforceMemberDeactivated", {"member_id": "M-1", "by": "A", "at": AT})])
@@ -77,7 +78,7 @@ def test_readers_as_of_an_instant_and_none_when_absent():
 
 
 def test_ids_are_normalised_at_every_entry():
-    store = InMemoryEventStore()
+    store = sealed_directory()
     store.append(d.member_stream("M-1"), [NewEvent(*enrolled())])
     assert d.member_as_of(store, "M-1").member_id == "M-1"
     with pytest.raises(InvalidIdentifierError):
@@ -90,3 +91,20 @@ def test_sign_in_and_refusal_streams_are_per_day():
     assert d.sign_in_stream(AT) == "signIn-2026-05-01"
     assert d.access_attempt_stream(AT) == "accessAttempt-2026-05-01"
     assert set(d.SIGN_IN_EVENTS) == set(d.SIGN_IN_EVENT_TYPES)
+
+
+def test_directory_facts_count_only_as_the_directory_sealed_them():
+    """The services' database login can append events; an unsealed enrolment or grant does not exist."""
+    raw = InMemoryEventStore()
+    directory = sealed_directory(raw)
+    directory.append(d.member_stream("M-1"), [NewEvent(*enrolled())])
+    raw.append(d.member_stream("M-1"), [NewEvent("RoleGranted", {"member_id": "M-1", "role": "practice_admin",
+                                                                 "by": "M-1", "at": AT})])
+    raw.append(d.member_stream("M-X"), [NewEvent(*enrolled("M-X"))])
+    member = d.member_as_of(directory, "M-1")
+    assert "practice_admin" not in member.roles and member.version == 1  # the forged grant still counts for the version
+    assert d.member_as_of(directory, "M-X") is None
+    with pytest.raises(TypeError, match="SealedDirectory"):
+        d.member_as_of(raw, "M-1")  # an unchecked reader is refused, not trusted
+    with pytest.raises(PermissionError):
+        sealed_directory(raw).__class__(raw, directory._public).append(d.member_stream("M-2"), [NewEvent(*enrolled("M-2"))])

@@ -4,14 +4,15 @@ from datetime import date
 import pytest
 
 from confide.contracts import directory as d
-from confide.eventstore.memory import InMemoryEventStore
+from confide.eventstore.memory import InMemoryEventStore  # noqa: F401
+from confide.testing.identities import sealed_directory
 from directory import handlers as h
 from directory.domain import errors
 
 
 @pytest.fixture
 def store():
-    return InMemoryEventStore()
+    return sealed_directory()
 
 
 def admin(store, clock, member_id="M-A"):

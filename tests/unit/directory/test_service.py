@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from nameko.testing.services import worker_factory
 
-from confide.eventstore.memory import InMemoryEventStore
+from confide.eventstore.memory import InMemoryEventStore  # noqa: F401
 from confide.identity.assertions import mint
 from confide.identity.errors import NotAuthenticatedError, NotAuthorizedError
 from confide.identity.gate import AUDIENCE, IdentityVerifier
@@ -17,6 +17,7 @@ from confide.identity.keys import (
     load_trusted_assertion_keys,
 )
 from confide.identity.provider import mint_service_assertion
+from confide.testing.identities import sealed_directory
 from directory.domain import errors
 from directory.service import DirectoryService
 
@@ -27,13 +28,14 @@ from .conftest import NOW
 def env(tmp_path, clock):
     ensure_assertion_keys(tmp_path)
     ensure_service_keys(tmp_path, ("web", "cli", "notes"))
-    store = InMemoryEventStore()
+    store = sealed_directory()
     verifier = IdentityVerifier(service="directory", user_keys=load_trusted_assertion_keys(tmp_path),
                                 service_keys=load_service_public_keys(tmp_path), store=store, clock=clock,
                                 ttl_seconds=0)  # no caching: the deactivation test needs no wait
 
     def call(user=None, svc=None, method="m"):
-        service = worker_factory(DirectoryService, store=store, identity=verifier.for_call(method, user, svc))
+        service = worker_factory(DirectoryService, raw_store=store, directory_keys=lambda s: s,
+                                 identity=verifier.for_call(method, user, svc))
         service.clock = clock
         return service
 

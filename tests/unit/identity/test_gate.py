@@ -7,11 +7,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from confide.contracts import directory as d
 from confide.envelope import NewEvent
-from confide.eventstore.memory import InMemoryEventStore
+from confide.eventstore.memory import InMemoryEventStore  # noqa: F401
 from confide.identity.assertions import mint
 from confide.identity.errors import NotAuthenticatedError, NotAuthorizedError, refuse_requester_in_payload, require
 from confide.identity.gate import AUDIENCE, IdentityVerifier, TtlCache
 from confide.identity.keys import key_id, key_set
+from confide.testing.identities import sealed_directory
 
 NOW = datetime(2026, 5, 1, 15, 0, 0, tzinfo=timezone.utc)
 AT = "2026-05-01T14:00:00.000000Z"
@@ -37,7 +38,7 @@ def web_key():
 
 @pytest.fixture
 def store():
-    s = InMemoryEventStore()
+    s = sealed_directory()  # the directory's own sealed record, as every service reads it
     s.append(d.member_stream("M-ADMIN"), [NewEvent("WorkforceMemberEnrolled", {
         "member_id": "M-ADMIN", "name": "Ada", "credentials": "MBA", "roles": ["practice_admin"], "by": "setup", "at": AT})])
     s.append(d.member_stream("M-GONE"), [

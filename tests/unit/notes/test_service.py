@@ -14,6 +14,7 @@ from nameko.testing.services import worker_factory
 from confide import transport
 from confide.envelope import NewEvent
 from confide.eventstore.memory import InMemoryEventStore
+from confide.identity.directory_seal import SealedDirectory
 from confide.identity.errors import NotAuthenticatedError, NotAuthorizedError
 from confide.identity.gate import IdentityVerifier
 from confide.identity.keys import load_service_public_keys, load_trusted_assertion_keys
@@ -42,8 +43,10 @@ class World:
         ensure_decision_key(self.key_dir)
         self.verifier = IdentityVerifier(
             service="notes", user_keys=load_trusted_assertion_keys(self.key_dir),
-            service_keys=load_service_public_keys(self.key_dir), store=self.store, clock=now_utc, ttl_seconds=0)
+            service_keys=load_service_public_keys(self.key_dir), store=self.people.store, clock=now_utc,
+            ttl_seconds=0)
         self.service = worker_factory(NotesService, store=self.store, keyring=Keyring(self.key_dir),
+                                      directory_keys=lambda s: SealedDirectory.from_key_dir(s, self.key_dir),
                                       decision_key_dir=self.key_dir, transport_key=NOTES_KEY)
         self.clinician = self.people.member("C-A", "clinician", credentials="PsyD")
         self.other = self.people.member("C-B", "clinician")
