@@ -217,6 +217,8 @@ AXES_LOCKOUT_PARAMETERS = ["username"]  # per account: an attacker rotating addr
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_FORM_FIELD = "login"
+# allauth authenticates with username=..., the form posts login=...: read whichever is there.
+AXES_USERNAME_CALLABLE = "web.lockout.username_of"
 AXES_LOCKOUT_TEMPLATE = "web/locked_out.html"
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_VERBOSE = False
