@@ -35,6 +35,12 @@ def idle_check(request: HttpRequest) -> HttpResponse:
     return redirect("web:home")
 
 
+def password_reset(request: HttpRequest) -> HttpResponse:
+    """In place of allauth's reset by email (every path under it): accounts have no email address;
+    a practice administrator issues a new enrolment link instead."""
+    return render(request, "web/password_reset.html")
+
+
 def enrol(request: HttpRequest, token: str) -> HttpResponse:
     enrolment = find_enrolment(token)
     if enrolment is None:
