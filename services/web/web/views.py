@@ -1,6 +1,9 @@
 """Thin views: home, the enrolment page, the idle check, and the practice admin's sessions page."""
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.sessions.models import Session
@@ -65,8 +68,15 @@ def _require_admin(request: HttpRequest) -> None:
 
 
 def _active_sessions():
-    live = set(Session.objects.filter(expire_date__gt=timezone.now()).values_list("session_key", flat=True))
-    rows = SignedInSession.objects.filter(ended_at__isnull=True).order_by("-last_seen_at")
+    """Sessions that can still be used: not ended, not past the idle timeout or the absolute
+    lifetime (the session policy ends those on their next request), and still stored."""
+    now = timezone.now()
+    live = set(Session.objects.filter(expire_date__gt=now).values_list("session_key", flat=True))
+    rows = SignedInSession.objects.filter(
+        ended_at__isnull=True,
+        last_seen_at__gt=now - timedelta(seconds=settings.IDLE_TIMEOUT_SECONDS),
+        started_at__gt=now - timedelta(seconds=settings.SESSION_LIFETIME_SECONDS),
+    ).order_by("-last_seen_at")
     return [s for s in rows if s.session_key in live]
 
 
