@@ -56,7 +56,7 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$SRC_HASH" ]; then
   : > "$PIPLOG"
   pip_q -r requirements.lock
   pip_q --no-deps -e shared $(for d in services/*/; do [ -f "$d/pyproject.toml" ] && printf -- '-e %s ' "$d"; done) -e app
-  .venv/bin/python -c 'import nameko, psycopg, confide_app.cli, notes.service, disclosures.service, audit.service, gateway.service, directory.service' \
+  .venv/bin/python -c 'import nameko, psycopg, confide_app.cli, notes.service, disclosures.service, audit.service, gateway.service, directory.service, web.dbsetup' \
     || { log "ERROR: the installed packages do not import (see $PIPLOG)"; exit 1; }
   echo "$SRC_HASH" > "$STAMP"
 fi
@@ -147,6 +147,17 @@ if [ "$MODE" = "--tls" ]; then
   .venv/bin/confide broker tls-init
 fi
 .venv/bin/confide keys init >/dev/null
+
+# --- 4b. The web front door's database (services/web) -----------------------
+# Its own role and databases (confide_web; --test also confide_web_test), never the event store's:
+# the role's password and the Django secret key are generated here and kept in the key directory
+# (web-db.secret, web-secret-key, 0600); then the migrations run.
+setup_web() {
+  log "web: role confide_web, database(s) and migrations"
+  if [ "$MODE" = "--test" ]; then .venv/bin/python -m web.dbsetup --test; else .venv/bin/python -m web.dbsetup; fi
+}
+setup_web
+
 # The test suite opens the auditor's HTML report in headless Chromium.
 if [ "$MODE" = "--test" ] && ! command -v chromium >/dev/null 2>&1; then
   log "installing chromium (Debian package) for the report's browser test"; apt_install chromium

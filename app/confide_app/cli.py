@@ -11,6 +11,7 @@
     confide broker tls-init      a local CA and server certificate for AMQP over TLS
     confide keys init|rotate     keys outside the database
     confide payers register|show|deactivate   payers allowed SMART Backend Services tokens
+    confide web enrolment-link   a one-time enrolment link (set password, then TOTP)
 
 Subcommands owned by other modules are imported lazily, so a missing optional
 piece never breaks the rest of the command.
@@ -64,6 +65,7 @@ def _unavailable(name: str, exc: Exception) -> click.Command:
         "run": "confide_app.supervisor:run",
         "payers": "confide_app.payers_cli:payers",
         "directory": "confide_app.directory_cli:directory",
+        "web": "confide_app.web_cli:web",
     },
 )
 def main():

@@ -1,8 +1,9 @@
-"""``confide run``: the five services in the foreground, one log stream, Ctrl-C stops them all.
+"""``confide run``: the five services and the web front door in the foreground, one log stream, Ctrl-C stops them all.
 
 Each service runs as ``nameko run --config services/<name>/config.yml <name>.service``,
 connecting to RabbitMQ as its own user (``CONFIDE_AMQP_URI_<NAME>``, from
-``confide.config.amqp_uri(name)``);
+``confide.config.amqp_uri(name)``); the web front door (Django under waitress) as
+``python -m web serve`` on ``CONFIDE_WEB_ADDRESS``, its RPC client connecting as the ``web`` user;
 every line it prints is prefixed with its name. If one service exits, the
 others are stopped and the command exits non-zero.
 """
@@ -19,8 +20,19 @@ import click
 
 from confide import config
 
-SERVICES = ("directory", "notes", "disclosures", "audit", "gateway")
-COLOURS = {"directory": "blue", "notes": "cyan", "disclosures": "magenta", "audit": "yellow", "gateway": "green"}
+SERVICES = ("directory", "notes", "disclosures", "audit", "gateway", "web")
+COLOURS = {
+    "directory": "blue", "notes": "cyan", "disclosures": "magenta", "audit": "yellow", "gateway": "green",
+    "web": "bright_blue",
+}
+
+
+def _command(name: str) -> list[str]:
+    if name == "web":
+        return [sys.executable, "-m", "web", "serve"]
+    nameko = os.path.join(os.path.dirname(sys.executable), "nameko")
+    cfg = config.REPO_ROOT / "services" / name / "config.yml"
+    return [nameko, "run", "--config", str(cfg), f"{name}.service"]
 
 
 def _pump(name: str, stream, width: int) -> None:
@@ -32,9 +44,8 @@ def _pump(name: str, stream, width: int) -> None:
 @click.command()
 @click.option("--only", multiple=True, type=click.Choice(SERVICES), help="start only these services")
 def run(only):
-    """Start directory, notes, disclosures, audit and gateway; Ctrl-C stops them all."""
+    """Start directory, notes, disclosures, audit, gateway and web; Ctrl-C stops them all."""
     names = only or SERVICES
-    nameko = os.path.join(os.path.dirname(sys.executable), "nameko")
     # Library deprecation notices (eventlet, pkg_resources) are not operators' news.
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": "ignore"}
     env.setdefault(config.KEY_DIR_KEY, str(config.key_dir()))
@@ -57,14 +68,14 @@ def run(only):
     width = max(map(len, names))
     procs = {}
     for name in names:
-        cfg = config.REPO_ROOT / "services" / name / "config.yml"
         procs[name] = subprocess.Popen(
-            [nameko, "run", "--config", str(cfg), f"{name}.service"],
+            _command(name),
             cwd=config.REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True,
         )
         threading.Thread(target=_pump, args=(name, procs[name].stdout, width), daemon=True).start()
-    click.echo(f"started {', '.join(names)}; gateway on {config.gateway_url()} — Ctrl-C stops all")
+    web_at = os.environ.get("CONFIDE_WEB_ADDRESS", "127.0.0.1:8080")
+    click.echo(f"started {', '.join(names)}; gateway on {config.gateway_url()}, web on http://{web_at} — Ctrl-C stops all")
 
     def stop(*_):
         # nameko stops gracefully on SIGTERM (a SIGINT may be ignored when started in the background).

@@ -191,6 +191,18 @@ def get_member(store, payload: dict) -> dict:
     return member_view(member)
 
 
+def sign_in_lookup(store, payload: dict) -> dict | None:
+    """Who ``member_id`` is for the front door's sign-in: a member, a patient, or None."""
+    member = d.member_as_of(store, payload["member_id"])
+    if member is not None:
+        return {"member_id": member.member_id, "name": member.name, "roles": sorted(member.roles),
+                "active": member.active}
+    patient = d.patient_as_of(store, payload["member_id"])
+    if patient is not None:
+        return {"member_id": patient.patient_id, "name": patient.name, "roles": ["patient"], "active": True}
+    return None
+
+
 def get_patient(store, payload: dict) -> dict:
     patient = d.patient_as_of(store, payload["patient_id"])
     if patient is None:

@@ -131,6 +131,14 @@ class DirectoryService:
         return handlers.get_member(self.store, s.load(s.MemberIdSchema, {"member_id": member_id}))
 
     @rpc(expected_exceptions=USER_ERRORS)
+    def sign_in_lookup(self, subject_id):
+        """The ``web`` service only, before anyone is signed in (it mints the person's assertion from
+        the answer): {member_id, name, roles, active} for an enrolled member, roles ["patient"] for a
+        registered patient, None for neither. No credentials, NPI or date of birth."""
+        self.identity.calling_service("web")
+        return handlers.sign_in_lookup(self.store, s.load(s.MemberIdSchema, {"member_id": subject_id}))
+
+    @rpc(expected_exceptions=USER_ERRORS)
     def get_patient(self, patient_id):
         """Any workforce role -> {patient_id, name, date_of_birth, representatives}. Raises PatientNotRegisteredError."""
         self._by(*WORKFORCE)

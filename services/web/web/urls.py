@@ -1,0 +1,18 @@
+from django.urls import include, path, re_path
+
+from web import views
+
+web_patterns = ([
+    path("", views.home, name="home"),
+    path("session/idle-check", views.idle_check, name="idle_check"),
+    path("admin/sessions/", views.sessions, name="sessions"),
+    path("admin/sessions/<int:pk>/revoke", views.revoke_session, name="revoke_session"),
+    path("enrol/<str:token>", views.enrol, name="enrol"),
+], "web")
+
+urlpatterns = [
+    # Before allauth's: no reset by email (accounts have none); a new enrolment link instead.
+    re_path(r"^accounts/password/reset/", views.password_reset, name="password_reset_by_admin"),
+    path("accounts/", include("allauth.urls")),
+    path("", include(web_patterns)),
+]

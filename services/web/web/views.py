@@ -1,0 +1,105 @@
+"""Thin views: home, the enrolment page, the idle check, and the practice admin's sessions page."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.sessions.models import Session
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from web.enrolment import EnrolmentError, complete_enrolment, find_enrolment
+from web.forms import SetPasswordForm
+from web.identity import SESSION_AMR, SESSION_ROLES, assertion_for
+from web.models import SignedInSession
+from web.signals import record
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/home.html", {
+        "member": {"member_id": request.user.get_username(), "name": request.session.get("confide_member_name", "")},
+        "session_roles": request.session.get(SESSION_ROLES) or [],
+        "amr": request.session.get(SESSION_AMR) or [],
+    })
+
+
+def idle_check(request: HttpRequest) -> HttpResponse:
+    """Where a page's idle timer leads: the session policy has signed the person out if the idle
+    timeout has passed; otherwise (active in another tab) back home."""
+    if not request.user.is_authenticated:
+        return redirect("account_login")
+    return redirect("web:home")
+
+
+def password_reset(request: HttpRequest) -> HttpResponse:
+    """In place of allauth's reset by email (every path under it): accounts have no email address;
+    a practice administrator issues a new enrolment link instead."""
+    return render(request, "web/password_reset.html")
+
+
+def enrol(request: HttpRequest, token: str) -> HttpResponse:
+    enrolment = find_enrolment(token)
+    if enrolment is None:
+        return render(request, "web/enrol.html", {"invalid": True}, status=404)
+    from django.contrib.auth import get_user_model
+
+    probe = get_user_model()(username=enrolment.member_id)
+    form = SetPasswordForm(request.POST or None, user=probe)
+    if request.method == "POST" and form.is_valid():
+        try:
+            complete_enrolment(token, form.cleaned_data["password1"])
+        except EnrolmentError:
+            return render(request, "web/enrol.html", {"invalid": True}, status=404)
+        messages.info(request, "Your password is set. Sign in with it; next you will set up your second factor.")
+        return redirect(f"{reverse('account_login')}?enrolled=1")
+    return render(request, "web/enrol.html", {"enrolment": enrolment, "form": form})
+
+
+def _require_admin(request: HttpRequest) -> None:
+    if "practice_admin" not in (request.session.get(SESSION_ROLES) or []):
+        raise PermissionDenied("practice_admin only")
+
+
+def _active_sessions():
+    """Sessions that can still be used: not ended, not past the idle timeout or the absolute
+    lifetime (the session policy ends those on their next request), and still stored."""
+    now = timezone.now()
+    live = set(Session.objects.filter(expire_date__gt=now).values_list("session_key", flat=True))
+    rows = SignedInSession.objects.filter(
+        ended_at__isnull=True,
+        last_seen_at__gt=now - timedelta(seconds=settings.IDLE_TIMEOUT_SECONDS),
+        started_at__gt=now - timedelta(seconds=settings.SESSION_LIFETIME_SECONDS),
+    ).order_by("-last_seen_at")
+    return [s for s in rows if s.session_key in live]
+
+
+@login_required
+def sessions(request: HttpRequest) -> HttpResponse:
+    _require_admin(request)
+    return render(request, "web/sessions.html", {"sessions": _active_sessions(),
+                                                  "current_key": request.session.session_key})
+
+
+@login_required
+@require_POST
+def revoke_session(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_admin(request)
+    target = get_object_or_404(SignedInSession, pk=pk, ended_at__isnull=True)
+    if target.session_key == request.session.session_key:
+        messages.error(request, "Use Sign out to end your own session.")
+        return redirect("web:sessions")
+    Session.objects.filter(session_key=target.session_key).delete()
+    SignedInSession.objects.filter(pk=target.pk).update(ended_at=timezone.now(), ended_reason="session_revoked",
+                                                        ended_by=request.user.get_username())
+    # The directory takes who revoked from the admin's own assertion, never from the payload.
+    record("session_revoked", request, member_id=target.member_id, session_key=target.session_key,
+           by=request.user.get_username(), assertion=assertion_for(request))
+    messages.info(request, f"Session of {target.member_id} revoked.")
+    return redirect("web:sessions")
