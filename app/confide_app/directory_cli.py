@@ -64,12 +64,25 @@ def directory():
 @click.option("--name", required=True)
 @click.option("--credentials", required=True)
 def enrol_first_admin(member_id, name, credentials):
-    """Set-up: enrol the first practice admin (only while none is active), as the cli service."""
+    """Set-up: enrol the first practice admin (only while none is active), as the cli service, and
+    print the one-time link (24 h) at which they set their password and second factor. No default
+    password exists anywhere: the link is printed once and stored only as a hash."""
     service = _service_assertion()
     if service is None:
         raise click.ClickException(f"no cli service key in {config.key_dir()}: run `confide keys init`")
     _call("enrol_first_admin", {"member_id": member_id, "name": name, "credentials": credentials},
           service=service)
+    import subprocess
+    import sys
+
+    # The web front door's own command, in its own process (Django is configured once per process).
+    made = subprocess.run([sys.executable, "-m", "confide_app.cli", "web", "enrolment-link", "--member-id", member_id,
+                           "--role", "practice_admin", "--no-directory-check"], capture_output=True, text=True,
+                          timeout=120)
+    if made.returncode != 0:
+        raise click.ClickException(f"{member_id} is enrolled, but no enrolment link was made: "
+                                   f"{(made.stderr or made.stdout).strip()[-500:]}")
+    click.echo(f"enrolment link for {member_id} (valid 24 h, shown once): {made.stdout.strip()}")
 
 
 @directory.command("enrol-member")

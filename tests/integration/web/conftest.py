@@ -30,7 +30,6 @@ from pathlib import Path
 
 import pytest
 
-from confide import config
 from confide.testing.polling import wait_for
 
 HERE = Path(__file__).resolve().parent
@@ -64,18 +63,6 @@ def _port_open(port: int) -> bool:
         return True
     except OSError:
         return False
-
-
-@pytest.fixture(scope="session")
-def web_db_dsn() -> str:
-    from web import dbsetup
-
-    password = dbsetup._secret(config.key_dir() / "web-db.secret", lambda: secrets.token_urlsafe(24))
-    dbsetup.ensure_database(config.admin_dsn(), "confide_web_test", password)
-    dsn = dbsetup.dsn("confide_web_test", password)
-    env = {**os.environ, "PYTHONPATH": PYTHONPATH, "CONFIDE_WEB_SECRET_KEY": "migrate-only", "CONFIDE_WEB_DB_DSN": dsn}
-    subprocess.run([sys.executable, "-m", "web", "migrate", "--noinput", "-v", "0"], env=env, check=True)
-    return dsn
 
 
 class Directory:
