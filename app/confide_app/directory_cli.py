@@ -1,7 +1,7 @@
 """``confide directory ...``: the practice's directory through the running directory service.
 
 Every command but ``enrol-first-admin`` acts as a person: it sends the identity assertion read from
-``--as-assertion-file`` (minted at sign-in; the web's device-code sign-in will replace the file),
+``--as-assertion-file`` (minted from a signed-in session at the web front door's /session/cli-assertion),
 together with the ``cli`` client's own service assertion when its key is in the key directory.
 ``enrol-first-admin`` is set-up's bootstrap and acts as the ``cli`` service alone; the directory
 accepts it only while no active practice_admin exists. Replies print as JSON; refusals and user

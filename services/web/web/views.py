@@ -30,6 +30,21 @@ def home(request: HttpRequest) -> HttpResponse:
     })
 
 
+@login_required
+def cli_assertion(request: HttpRequest) -> HttpResponse:
+    """A signed-in member's identity assertion for the ``confide`` command (``--as-assertion-file``):
+    minted only on a POST (CSRF-checked) from a complete sign-in (second factor for the workforce),
+    valid a few minutes, never stored, shown with ``Cache-Control: no-store`` (the middleware)."""
+    if request.method != "POST":
+        return render(request, "web/cli_assertion.html", {"assertion": None})
+    try:
+        token = assertion_for(request)
+    except Exception as exc:  # NotSignedInError and the like: no assertion, say why
+        return render(request, "web/cli_assertion.html", {"assertion": None, "error": str(exc)}, status=403)
+    return render(request, "web/cli_assertion.html",
+                  {"assertion": token, "ttl_minutes": max(1, settings.ASSERTION_TTL_SECONDS // 60)})
+
+
 def idle_check(request: HttpRequest) -> HttpResponse:
     """Where a page's idle timer leads: the session policy has signed the person out if the idle
     timeout has passed; otherwise (active in another tab) back home."""

@@ -250,6 +250,20 @@ class Journey:
         expect(page.locator("#member-id")).to_have_text(clinician)
         return {"roles": page.locator("#session-roles").inner_text()}
 
+    def cli_assertion(self) -> dict:
+        """A signed-in clinician mints the command line's assertion (keyboard: Tab to the button)."""
+        from playwright.sync_api import expect
+
+        clinician = self.params["member_id"]
+        page = self.browser.new_context().new_page()
+        self.enrol_workforce(page, clinician, ["clinician"])
+        page.goto(f"{self.base}/session/cli-assertion")
+        self.tab_to(page, "#cli-assertion-mint")
+        page.keyboard.press("Enter")
+        expect(page.locator("#cli-assertion")).to_be_visible()
+        self.shot(page, "cli-assertion.png")
+        return {"assertion": page.locator("#cli-assertion").input_value().strip()}
+
     def sso_refuses_stranger(self) -> dict:
         from playwright.sync_api import expect
 

@@ -76,3 +76,22 @@ def test_sso_refuses_someone_not_enrolled(web, directory, idp, journey, member_i
     stranger = member_id("X")
     journey("sso_refuses_stranger", web, member_id=stranger, issuer=idp["issuer"])
     assert "signed_in" not in directory.kinds(stranger)
+
+
+def test_a_signed_in_member_mints_the_command_line_s_assertion(web, directory, journey, member_id):
+    """The ``confide`` command acts as a person only with an assertion minted from a signed-in session
+    (password and second factor): it verifies under the front door's key with that person's
+    directory roles and how they signed in, and lives minutes."""
+    from pathlib import Path
+
+    from confide.identity.assertions import verify
+    from confide.identity.gate import AUDIENCE
+    from confide.identity.keys import key_set, load_assertion_public_key
+    from confide.timestamps import now_utc
+
+    clinician = member_id("C")
+    token = journey("cli_assertion", web, member_id=clinician)["assertion"]
+    keys = key_set([load_assertion_public_key(Path(web.env["CONFIDE_KEY_DIR"]))])
+    principal = verify(token, public_keys=keys, audience=AUDIENCE, issuer="confide-web", now=now_utc())
+    assert principal.subject == clinician and principal.roles == ("clinician",)
+    assert "otp" in principal.amr and (principal.expires_at - now_utc()).total_seconds() <= 300
