@@ -169,3 +169,57 @@ def test_the_gateway_config_cache_ttl_is_bounded(key_dir):
     provider.container = SimpleNamespace(config={"KEY_DIR": str(key_dir)})
     provider.setup()
     assert provider.payer_cache.ttl == payers.DEFAULT_CACHE_TTL == 2
+
+
+def test_confide_directory_payer_commands_act_as_the_signed_in_admin(tmp_path, monkeypatch):
+    """register-payer / show-payer / replace-payer-keys / deactivate-payer call the directory with the
+    admin's assertion; a JWKS the token endpoint could not judge is refused before anything is sent."""
+    from click.testing import CliRunner
+
+    import confide.config
+    import confide.rpc
+    from confide_app.directory_cli import directory as directory_command
+
+    sent = []
+
+    class Proxy:
+        def __init__(self, config, context_data=None, timeout=None):
+            self.context = context_data or {}
+
+        def __enter__(self):
+            outer = self
+
+            class Directory:
+                def __getattr__(self, method):
+                    return lambda *args: sent.append((method, args, outer.context.get("confide_identity"))) or {}
+
+            return SimpleNamespace(directory=Directory())
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(confide.rpc, "ClusterRpcProxy", Proxy)
+    monkeypatch.setattr(confide.config, "amqp_uri", lambda: "amqp://test")
+    assertion_file = tmp_path / "admin.assertion"
+    assertion_file.write_text("ADMIN-ASSERTION\n")
+    jwks_file = tmp_path / "payer-jwks.json"
+    good = jwks()
+    jwks_file.write_text(json.dumps(good))
+    runner = CliRunner()
+    as_admin = ["--as-assertion-file", str(assertion_file), "--org", "Payer123"]
+    for args in (["register-payer", *as_admin, "--name", "Payer 123 Health Plan", "--engine-role",
+                  "insurer_health_plan", "--jwks-file", str(jwks_file)],
+                 ["show-payer", *as_admin], ["replace-payer-keys", *as_admin, "--jwks-file", str(jwks_file)],
+                 ["deactivate-payer", *as_admin]):
+        result = runner.invoke(directory_command, args)
+        assert result.exit_code == 0, result.output
+    assert sent == [
+        ("register_payer", ({"org": "Payer123", "name": "Payer 123 Health Plan", "engine_role": "insurer_health_plan",
+                             "jwks": good},), "ADMIN-ASSERTION"),
+        ("get_payer", ("Payer123",), "ADMIN-ASSERTION"),
+        ("replace_payer_keys", ("Payer123", good), "ADMIN-ASSERTION"),
+        ("deactivate_payer", ("Payer123",), "ADMIN-ASSERTION")]
+    jwks_file.write_text(json.dumps({"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "s"}]}))
+    refused = runner.invoke(directory_command, ["register-payer", *as_admin, "--name", "n", "--engine-role",
+                                                "insurer_health_plan", "--jwks-file", str(jwks_file)])
+    assert refused.exit_code != 0 and "private key material" in refused.output and len(sent) == 4
