@@ -426,11 +426,10 @@ class Bench:
     def set_up_people(self):
         """Who the bench acts as (confide_app.identities, as the demo): the practice admin (enrolled
         first as the cli service), the clinician who writes the notes, an auditor, and the payer,
-        registered with its JWKS in the gateway's file registry and in the directory."""
+        registered with its JWKS in the directory (the one payer registry; the gateway reads it there)."""
         from confide.eventstore.store import PostgresEventStore
         from confide_app.identities import Installation, enrol_members, practice_admin, register_payers
         from gateway import client
-        from gateway.payers import FilePayerRegistry
 
         self.inst = Installation(self.key_dir, {"AMQP_URI": self.amqp_uri, "serializer": "json"}, timeout=30)
         store = PostgresEventStore(self.app_dsn, schema=self.schema, pool_size=1)
@@ -444,7 +443,6 @@ class Bench:
                                                "credentials": "auditor"}], "auditor")
         self.payer_key = client.new_key()
         jwks = client.public_jwks(self.payer_key)
-        FilePayerRegistry(self.key_dir).register(INSURER_ORG, INSURER_ORG, INSURER_ROLE, jwks)
         register_payers(self.inst, self.admin, [{"org": INSURER_ORG, "name": INSURER_ORG, "engine_role": INSURER_ROLE,
                                                  "jwks": jwks}])
 

@@ -4,13 +4,13 @@
     confide lint FILE            164.501 content lint of one note's text (JSON out)
     confide demo                 the shipped real data through the running stack
     confide run                  start the five services (one prefixed log stream)
-    confide directory ...        workforce, patients, payers (acts with a minted assertion)
+    confide directory ...        workforce, patients, payers (acts with a minted assertion);
+                                 payers: register-payer|show-payer|replace-payer-keys|deactivate-payer
     confide audit verify|replay|seal|prove|check|...
     confide db install           roles, database, schema (set-up)
     confide broker declare       vhost, users, permissions, exchanges and queues (set-up)
     confide broker tls-init      a local CA and server certificate for AMQP over TLS
     confide keys init|rotate     keys outside the database
-    confide payers register|show|deactivate   payers allowed SMART Backend Services tokens
     confide web enrolment-link   a one-time enrolment link (set password, then TOTP)
 
 Subcommands owned by other modules are imported lazily, so a missing optional
@@ -63,7 +63,6 @@ def _unavailable(name: str, exc: Exception) -> click.Command:
         "audit": "confide_app.audit_cli:audit",
         "demo": "confide_app.demo:demo",
         "run": "confide_app.supervisor:run",
-        "payers": "confide_app.payers_cli:payers",
         "directory": "confide_app.directory_cli:directory",
         "web": "confide_app.web_cli:web",
     },

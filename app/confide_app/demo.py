@@ -21,9 +21,8 @@ rules — never note text or clinical content):
    to ``POST /fhir/Task`` with an access token of the payer the Task's ``requester``
    names (the gateway refuses a Task sent on another's behalf), obtained the SMART
    Backend Services way: at demo time each payer gets a fresh ES384 key pair, is
-   registered (``insurer_health_plan``) with its public JWKS in the directory (step 2) and,
-   when the gateway reads the file registry (``gateway.payers``; ``CONFIDE_PAYER_REGISTRY``),
-   there too, signs a client assertion and calls ``POST /oauth/token``. The examples name HL7's
+   registered (``insurer_health_plan``) with its public JWKS in the directory (step 2; the one payer
+   registry, which the gateway reads), signs a client assertion and calls ``POST /oauth/token``. The examples name HL7's
    sample member "Member123" or a sample Patient, who is not ours: Task *i* is
    pointed at imported patient *i mod n* by setting ``Task.for.identifier`` to
    ``{"system": "urn:confide:patient-id", "value": <patient id>}`` (a ``type``
@@ -358,23 +357,15 @@ def payer_tokens(gateway: str, orgs: list[str]):
     """-> (``{org: public JWKS}``, ``token_for(org)``: an access token of payer ``org`` from
     ``<gateway>/oauth/token``).
 
-    Each org gets a fresh ES384 key pair now; its public JWKS is returned for the directory (the
-    caller registers it there as the practice admin: the services' identity gate reads payers from
-    the directory) and, when the gateway reads the file registry (``CONFIDE_PAYER_REGISTRY``), is
-    registered there too (again, with the new key, on a later run). A token is reused until it has
-    less than a minute left.
+    Each org gets a fresh ES384 key pair now; its public JWKS is returned for the directory, the
+    one payer registry (the caller registers it there as the practice admin, or re-keys it on a
+    later run; the gateway and every service's identity gate read it from there). A token is
+    reused until it has less than a minute left.
     """
-    import os
+    from gateway import client
 
-    from gateway import client, payers
-
-    kind = payers.registry_kind(os.environ.get(payers.REGISTRY_ENV_KEY))
     keys = {org: client.new_key() for org in orgs}
     jwks = {org: client.public_jwks(key) for org, key in keys.items()}
-    if kind == payers.FILE:
-        registry = payers.make_registry(kind, key_dir=config.key_dir())
-        for org in orgs:
-            registry.register(org, org, INSURER_ROLE, jwks[org])
     held: dict[str, tuple[str, float]] = {}
     token_url = f"{gateway}/oauth/token"
 

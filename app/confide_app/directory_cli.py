@@ -137,22 +137,66 @@ def register_patient(assertion_file, patient_id, name, date_of_birth):
           assertion=_assertion(assertion_file), service=_service_assertion())
 
 
-@directory.command("register-payer")
-@as_option
-@click.option("--org", required=True)
-@click.option("--name", required=True)
-@click.option("--engine-role", required=True,
-              type=click.Choice(["insurer_health_plan", "insurer_non_covered", "workers_comp_carrier"]))
-@click.option("--jwks-file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="the payer's JWK Set (public keys only)")
-def register_payer(assertion_file, org, name, engine_role, jwks_file):
-    """Register a payer organisation with its JWKS (practice_admin)."""
+def _checked_jwks(jwks_file: Path) -> dict:
+    """The JWKS in ``jwks_file`` if the gateway's token endpoint can judge every key in it (public
+    RS384/ES384 signing keys, each with a kid: ``gateway.payers.check_jwks``); else exit 1 naming why."""
+    from gateway.payers import PayerRegistrationError, check_jwks
+
     try:
         jwks = json.loads(jwks_file.read_text())
     except ValueError as exc:
         raise click.ClickException(f"{jwks_file}: not JSON ({exc})") from None
+    try:
+        return check_jwks(jwks)
+    except PayerRegistrationError as exc:
+        raise click.ClickException(f"payer not registered: {exc}") from None
+
+
+jwks_option = click.option("--jwks-file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                           help="the payer's JWK Set: public RS384/ES384 signing keys, each with a kid")
+
+
+@directory.command("register-payer")
+@as_option
+@click.option("--org", required=True, help="the payer's org id (also its SMART client id)")
+@click.option("--name", required=True)
+@click.option("--engine-role", required=True,
+              type=click.Choice(["insurer_health_plan", "insurer_non_covered", "workers_comp_carrier"]),
+              help="the role the HIPAA engine decides the payer's requests as")
+@jwks_option
+def register_payer(assertion_file, org, name, engine_role, jwks_file):
+    """Register a payer organisation with its JWKS (practice_admin): the gateway gives it SMART
+    Backend Services tokens and every service accepts it as an insurer."""
+    jwks = _checked_jwks(jwks_file)
     _call("register_payer", {"org": org, "name": name, "engine_role": engine_role, "jwks": jwks},
           assertion=_assertion(assertion_file), service=_service_assertion())
+
+
+@directory.command("replace-payer-keys")
+@as_option
+@click.option("--org", required=True)
+@jwks_option
+def replace_payer_keys(assertion_file, org, jwks_file):
+    """Re-key a registered payer (practice_admin); the gateway uses the new keys within seconds."""
+    _call("replace_payer_keys", org, _checked_jwks(jwks_file), assertion=_assertion(assertion_file),
+          service=_service_assertion())
+
+
+@directory.command("show-payer")
+@as_option
+@click.option("--org", required=True)
+def show_payer(assertion_file, org):
+    """A payer as registered: {org, name, engine_role, jwks (public keys), active} (any workforce role)."""
+    _call("get_payer", org, assertion=_assertion(assertion_file), service=_service_assertion())
+
+
+@directory.command("deactivate-payer")
+@as_option
+@click.option("--org", required=True)
+def deactivate_payer(assertion_file, org):
+    """Stop a payer (practice_admin): within seconds the gateway refuses it tokens, and refuses the
+    tokens it holds, and every service refuses it as an insurer."""
+    _call("deactivate_payer", org, assertion=_assertion(assertion_file), service=_service_assertion())
 
 
 @directory.command("list")

@@ -1,4 +1,4 @@
-"""e2e tier: the four services (notes, disclosures, audit, gateway) running together.
+"""e2e tier: the five services (notes, disclosures, audit, gateway, directory) running together.
 
 They run in one nameko runner against a per-test RabbitMQ vhost and a
 throw-away event-store schema, with the gateway's HTTP server on a free
@@ -62,6 +62,7 @@ def stack(runner_factory, service_config, scratch_schema, tmp_path):
     from confide.eventstore.store import PostgresEventStore
     from confide.keys import ensure_keys
     from confide.testing.identities import Identities
+    from directory.service import DirectoryService
     from disclosures.service import DisclosuresService
     from gateway.service import GatewayService
     from notes.service import NotesService
@@ -71,7 +72,7 @@ def stack(runner_factory, service_config, scratch_schema, tmp_path):
               "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"}
     ensure_keys(config["KEY_DIR"])  # every key before any service reads the ones it trusts
     store = PostgresEventStore(config["DB_DSN"], schema=scratch_schema, pool_size=1)
-    runner = runner_factory(config, NotesService, DisclosuresService, AuditService, GatewayService)
+    runner = runner_factory(config, NotesService, DisclosuresService, AuditService, GatewayService, DirectoryService)
     runner.start()
     stack = Stack(config, f"http://127.0.0.1:{port}", scratch_schema, Identities(store, config["KEY_DIR"]))
     wait_for(lambda: stack.http("GET", "/health")[0] == 200)

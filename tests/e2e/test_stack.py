@@ -15,7 +15,6 @@ from confide.eventstore.store import PostgresEventStore
 from confide.keys import load_public_key
 from confide.testing.polling import wait_for
 from gateway import client
-from gateway.payers import FilePayerRegistry
 
 PRACTICE = "Northside Counseling Group"
 MARKER = "ZEBRA-PERSIMMON-" + uuid.uuid4().hex[:8]
@@ -31,10 +30,10 @@ def other_clinician(stack):
 
 
 def payer_token(stack, org):
-    """An access token the SMART Backend Services way: key pair, registration (the gateway's registry and
-    the directory the services' identity gate reads), client assertion, /oauth/token."""
+    """An access token the SMART Backend Services way: key pair, registration in the directory (the one
+    payer registry: the gateway reads it through the directory service, the services' identity gate
+    from the store), client assertion, /oauth/token."""
     key = client.new_key()
-    FilePayerRegistry(stack.config["KEY_DIR"]).register(org, org, "insurer_health_plan", client.public_jwks(key))
     stack.people.payer(org, "insurer_health_plan", name=org, jwks=client.public_jwks(key))
     status, body = client.request_token(stack.base_url + "/oauth/token", org, key)
     assert status == 200, body

@@ -19,6 +19,7 @@ USER_ERRORS = (errors.DirectoryError, NotAuthenticatedError, NotAuthorizedError)
 ADMIN = "practice_admin"
 REGISTRARS = ("front_desk", "practice_admin", "release_of_information")
 WORKFORCE = tuple(sorted(WORKFORCE_ROLES))
+PAYER_READER = "gateway"  # the one service that reads a payer as itself (get_payer only)
 
 
 class DirectoryService:
@@ -146,8 +147,13 @@ class DirectoryService:
 
     @rpc(expected_exceptions=USER_ERRORS)
     def get_payer(self, org):
-        """Any workforce role -> {org, name, engine_role, jwks, active}."""
-        self._by(*WORKFORCE)
+        """Any workforce role -> {org, name, engine_role, jwks, active}. Also the ``gateway`` service
+        asking as itself (its credential alone, no user's assertion): it checks payers' client
+        assertions and access tokens against this record before any payer assertion exists."""
+        if self.identity.service_alone():
+            self.identity.calling_service(PAYER_READER)
+        else:
+            self._by(*WORKFORCE)
         return handlers.get_payer(self.store, s.load(s.OrgSchema, {"org": org}))
 
     @rpc(expected_exceptions=USER_ERRORS)

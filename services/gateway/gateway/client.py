@@ -1,7 +1,7 @@
 """The payer's side of SMART Backend Services, for the demo, the tests and anyone trying the API.
 
     key = new_key()                                   # ES384 (P-384) private key
-    jwks = public_jwks(key)                           # what `confide payers register --jwks-file` takes
+    jwks = public_jwks(key)                           # what `confide directory register-payer --jwks-file` takes
     assertion = client_assertion(key, "Payer123", token_url, now=...)
     reply = request_token(token_url, "Payer123", key, scope="system/Task.write system/Task.read")
 

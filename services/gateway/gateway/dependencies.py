@@ -33,8 +33,8 @@ class Smart(DependencyProvider):
     """SMART Backend Services for payers (``gateway.smart``): the token endpoint and bearer checks.
 
     Set-up loads (or creates) the access-token key and the identity-assertion key in ``KEY_DIR``
-    and keeps one replay cache of client-assertion ids for the process. Workers get a
-    :class:`SmartWorker`.
+    and keeps, for the process, one replay cache of client-assertion ids and one cache of payer
+    look-ups (``PAYER_CACHE_TTL`` seconds, default 2, at most 5). Workers get a :class:`SmartWorker`.
     """
 
     def setup(self):
@@ -44,7 +44,7 @@ class Smart(DependencyProvider):
         self.access_key = tokens.signing_key(key_dir)
         ensure_assertion_keys(key_dir)
         self.assertion_key = load_assertion_signing_key(key_dir)
-        self.registry_kind = payers.registry_kind(cfg.get(payers.REGISTRY_CONFIG_KEY) or None)
+        self.payer_cache = payers.PayerCache(float(cfg.get(payers.CACHE_TTL_CONFIG_KEY, payers.DEFAULT_CACHE_TTL)))
         self.token_url = token_url(cfg)
         self.seen = ReplayCache()
 
@@ -75,12 +75,9 @@ class SmartWorker:
         return self.provider.token_url
 
     def registry(self) -> payers.PayerRegistry:
-        """The payer registry the config names; the directory one uses this worker's
-        ``RpcProxy("directory")`` (the service's ``directory`` attribute)."""
-        directory = None
-        if self.provider.registry_kind == payers.DIRECTORY:
-            directory = self.worker_ctx.service.directory
-        return payers.make_registry(self.provider.registry_kind, self.provider.key_dir, directory=directory)
+        """The payer registry: the directory, asked through this worker's ``RpcProxy("directory")``
+        (the service's ``directory`` attribute) as the gateway itself, through the process's cache."""
+        return payers.DirectoryPayerRegistry(self.worker_ctx.service.directory, self.provider.payer_cache)
 
     def token(self, request, now: Optional[datetime] = None) -> smart.Grant:
         """Answer ``POST /oauth/token``. Raises smart.OAuthError."""
@@ -90,7 +87,7 @@ class SmartWorker:
 
     def authenticate(self, header: Optional[str], resource: str, action: str) -> tokens.AccessToken:
         """The verified access token of ``Authorization: <header>``, its payer still registered and
-        active, its scope covering ``action`` on ``resource``. Puts the payer's identity assertion
+        active (asked of the directory on every call, through a cache of at most a few seconds), its scope covering ``action`` on ``resource``. Puts the payer's identity assertion
         in the worker's context data (``confide_identity``), so every RPC this call makes carries it.
 
         Raises tokens.TokenError (401) or tokens.InsufficientScope (403).

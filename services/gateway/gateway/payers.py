@@ -1,53 +1,41 @@
 """Registered payers (insurer organisations) as the gateway needs them: who may ask for a token, with which keys.
 
-:class:`PayerRegistry` is the one interface the token endpoint and the API calls use
-(``get(org) -> Payer | None``). Two implementations:
-
-- :class:`DirectoryPayerRegistry`: the ``directory`` service over nameko RPC
-  (``directory.get_payer(org) -> {org, name, engine_role, jwks, active}``,
-  ``directory.register_payer(org=, name=, engine_role=, jwks=)``). The directory service is
-  being built in parallel; this codes against that contract.
-- :class:`FilePayerRegistry`: ``<key dir>/payers/<org>.json`` (0600 files in a 0700 folder),
-  so the gateway works before the directory service lands.
-
-Which one is used is :func:`registry_kind` (``PAYER_REGISTRY`` in the gateway's nameko config,
-``CONFIDE_PAYER_REGISTRY`` for the CLI; :data:`DEFAULT_REGISTRY` otherwise). When the directory
-service is merged, :data:`DEFAULT_REGISTRY` becomes ``"directory"``.
+The directory is the one payer registry: a practice admin registers a payer there
+(``confide directory register-payer``, a sealed ``PayerRegistered``), every service's identity gate
+checks the same record for an insurer principal, and the gateway reads it over RPC
+(:class:`DirectoryPayerRegistry`, ``directory.get_payer(org) -> {org, name, engine_role, jwks,
+active}``, asked as the gateway itself) through a :class:`PayerCache` of a few seconds
+(``PAYER_CACHE_TTL`` in the gateway's config, default 2, at most 5): a deactivation or re-keying
+bites within that. :class:`PayerRegistry` is the one interface the token endpoint and the API calls
+use (``get(org) -> Payer | None``).
 
 A payer's ``client_id`` (the ``iss``/``sub`` of its client assertions and the ``sub`` of its
 access tokens) is its ``org`` id: the directory contract has no separate client id.
 
 A registered JWKS holds public keys only (RFC 7517): each with a ``kid``, ``kty`` ``RSA``
 (2048 bits or more, for RS384) or ``EC`` on ``P-384`` (for ES384), ``use`` ``sig`` if present,
-``alg`` RS384/ES384 if present. :func:`check_jwks` refuses anything else at registration, so the
-token endpoint never meets a key it cannot judge.
+``alg`` RS384/ES384 if present. :func:`check_jwks` is what ``confide directory register-payer``
+checks before sending a JWKS, so the token endpoint never meets a key it cannot judge.
 """
 from __future__ import annotations
 
-import json
-import os
-import re
+import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol
 
 import jwt
 
-from confide import config
 from confide.identity.ids import InvalidIdentifierError, normalise_id
 
-FILE = "file"
-DIRECTORY = "directory"
-DEFAULT_REGISTRY = FILE  # becomes DIRECTORY when the directory service is merged
-REGISTRY_CONFIG_KEY = "PAYER_REGISTRY"  # nameko config of the gateway
-REGISTRY_ENV_KEY = "CONFIDE_PAYER_REGISTRY"  # the CLI
-PAYERS_DIR = "payers"
+CACHE_TTL_CONFIG_KEY = "PAYER_CACHE_TTL"  # nameko config of the gateway: seconds a look-up is reused
+DEFAULT_CACHE_TTL = 2.0
+MAX_CACHE_TTL = 5.0
+MAX_CACHE_ENTRIES = 1024
 
 # The engine roles a payer decides as (docs/identity.md, "Payers").
 ENGINE_ROLES = frozenset({"insurer_health_plan", "insurer_non_covered", "workers_comp_carrier"})
 ALGORITHMS = {"RS384": "RSA", "ES384": "EC"}  # the only client-assertion algorithms (SMART Backend Services)
 MIN_RSA_BITS = 2048
-_PLAIN = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9 ._-]{0,127}\Z")
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
 
@@ -70,20 +58,14 @@ class Payer:
 
     @classmethod
     def from_record(cls, record: dict) -> "Payer":
-        """From the directory's ``get_payer`` reply (or a registry file, the same shape)."""
+        """From the directory's ``get_payer`` reply."""
         return cls(org=record["org"], client_id=record["org"], engine_role=record["engine_role"],
                    jwks=record["jwks"], active=bool(record.get("active", True)), name=record.get("name") or "")
 
 
 class PayerRegistry(Protocol):
     def get(self, org: str) -> Optional[Payer]:
-        """The payer registered as ``org``, or None."""
-
-    def register(self, org: str, name: str, engine_role: str, jwks: dict) -> Payer:
-        """Register (or re-key) ``org``; returns it. Raises PayerRegistrationError."""
-
-    def deactivate(self, org: str) -> Payer:
-        """Stop ``org`` getting tokens (and using the ones it has). Raises LookupError if unknown."""
+        """The payer registered as ``org`` (active or deactivated), or None."""
 
 
 def check_org(org: Any) -> str:
@@ -140,66 +122,56 @@ def check_registration(org: Any, name: Any, engine_role: Any, jwks: Any) -> tupl
     return org, name.strip(), engine_role, check_jwks(jwks)
 
 
-class FilePayerRegistry:
-    """``<key dir>/payers/<org>.json``: until the directory service holds payers."""
+class PayerCache:
+    """``org -> Payer | None`` for at most ``ttl`` seconds, shared by the gateway's workers, so a
+    deactivation or re-keying in the directory bites within ``ttl`` (<= :data:`MAX_CACHE_TTL`).
+    A failed look-up (the directory not answering) is never cached."""
 
-    def __init__(self, key_dir: Optional[Path | str] = None):
-        self.folder = (Path(key_dir) if key_dir else config.key_dir()) / PAYERS_DIR
+    def __init__(self, ttl: float = DEFAULT_CACHE_TTL, monotonic: Callable[[], float] = time.monotonic):
+        if not 0 <= ttl <= MAX_CACHE_TTL:
+            raise ValueError(f"payer cache TTL {ttl!r} s is not between 0 and {MAX_CACHE_TTL}")
+        self.ttl, self.monotonic = float(ttl), monotonic
+        self._entries: dict[str, tuple[float, Optional[Payer]]] = {}
 
-    def _path(self, org: str) -> Path:
-        # A plain org id is the file name as is; anything else (a slash, a dot first, non-ASCII) is
-        # hex-encoded, so an org id can never name a path outside the folder.
-        safe = org if _PLAIN.match(org) and not org.startswith("x-") else "x-" + org.encode("utf-8").hex()
-        return self.folder / f"{safe}.json"
+    def get(self, org: str, load: Callable[[], Optional[Payer]]) -> Optional[Payer]:
+        now = self.monotonic()
+        hit = self._entries.get(org)
+        if hit is not None and now < hit[0]:
+            return hit[1]
+        payer = load()
+        if self.ttl > 0:
+            if len(self._entries) >= MAX_CACHE_ENTRIES:  # unknown client ids must not grow it without bound
+                self._entries = {k: v for k, v in self._entries.items() if now < v[0]}
+                if len(self._entries) >= MAX_CACHE_ENTRIES:
+                    self._entries.clear()
+            self._entries[org] = (now + self.ttl, payer)
+        return payer
+
+
+class DirectoryPayerRegistry:
+    """The ``directory`` service over RPC: ``directory.get_payer(org) -> {org, name, engine_role,
+    jwks, active}``, asked as the gateway itself (its ``ServiceCredential``, no user's assertion:
+    the directory answers that for ``get_payer`` alone). ``rpc`` is the gateway worker's
+    ``RpcProxy("directory")``; ``cache`` (optional) holds answers a few seconds.
+
+    An org id that is not a valid id, or that the directory has no record of, is no payer (None).
+    Any other failure (the directory down or not answering) raises: it is not "no such payer"."""
+
+    NOT_FOUND = ("PayerNotRegisteredError", "ValidationError")
+
+    def __init__(self, rpc: Any, cache: Optional[PayerCache] = None):
+        self.rpc, self.cache = rpc, cache
 
     def get(self, org: str) -> Optional[Payer]:
         try:
             org = normalise_id(org, "org")
         except InvalidIdentifierError:
             return None
-        try:
-            record = json.loads(self._path(org).read_text())
-        except FileNotFoundError:
-            return None
-        if record.get("org") != org:
-            return None
-        return Payer.from_record(record)
+        if self.cache is None:
+            return self._load(org)
+        return self.cache.get(org, lambda: self._load(org))
 
-    def _write(self, payer: Payer) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.folder, 0o700)
-        path = self._path(payer.org)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payer.to_json(), fh, indent=2, sort_keys=True)
-        os.replace(tmp, path)  # readers see the old or the new file, never half of one
-
-    def register(self, org: str, name: str, engine_role: str, jwks: dict) -> Payer:
-        org, name, engine_role, jwks = check_registration(org, name, engine_role, jwks)
-        payer = Payer(org=org, client_id=org, engine_role=engine_role, jwks=jwks, active=True, name=name)
-        self._write(payer)
-        return payer
-
-    def deactivate(self, org: str) -> Payer:
-        payer = self.get(org)
-        if payer is None:
-            raise LookupError(f"no payer {org!r} is registered")
-        payer = Payer(**{**payer.__dict__, "active": False})
-        self._write(payer)
-        return payer
-
-
-class DirectoryPayerRegistry:
-    """The ``directory`` service over RPC. ``rpc`` is a nameko proxy of that service (the gateway
-    worker's ``RpcProxy("directory")``, or ``ClusterRpcProxy(...).directory`` from the CLI)."""
-
-    NOT_FOUND = ("PayerNotFoundError", "UnknownPayerError", "NotFoundError")
-
-    def __init__(self, rpc: Any):
-        self.rpc = rpc
-
-    def get(self, org: str) -> Optional[Payer]:
+    def _load(self, org: str) -> Optional[Payer]:
         try:
             record = self.rpc.get_payer(org)
         except Exception as exc:
@@ -207,29 +179,3 @@ class DirectoryPayerRegistry:
                 return None
             raise
         return Payer.from_record(record) if record else None
-
-    def register(self, org: str, name: str, engine_role: str, jwks: dict) -> Payer:
-        org, name, engine_role, jwks = check_registration(org, name, engine_role, jwks)
-        self.rpc.register_payer(org=org, name=name, engine_role=engine_role, jwks=jwks)
-        return Payer(org=org, client_id=org, engine_role=engine_role, jwks=jwks, active=True, name=name)
-
-    def deactivate(self, org: str) -> Payer:
-        raise NotImplementedError("deactivate payers through the directory service (PayerDeactivated)")
-
-
-def registry_kind(value: Optional[str]) -> str:
-    kind = (value or DEFAULT_REGISTRY).strip().lower()
-    if kind not in (FILE, DIRECTORY):
-        raise ValueError(f"payer registry {value!r} is not {FILE!r} or {DIRECTORY!r}")
-    return kind
-
-
-def make_registry(kind: Optional[str], key_dir: Optional[Path | str] = None,
-                  directory: Any = None) -> PayerRegistry:
-    """The registry ``kind`` names (default :data:`DEFAULT_REGISTRY`). ``directory``: the directory
-    RPC proxy, needed for ``"directory"``."""
-    if registry_kind(kind) == DIRECTORY:
-        if directory is None:
-            raise ValueError("the directory payer registry needs an RPC proxy of the directory service")
-        return DirectoryPayerRegistry(directory)
-    return FilePayerRegistry(key_dir)

@@ -131,7 +131,7 @@ class GatewayService:
 
     disclosures = RpcProxy("disclosures")
     audit = RpcProxy("audit")  # answers for the database in GET /health
-    directory = RpcProxy("directory")  # the payer registry when PAYER_REGISTRY is "directory"
+    directory = RpcProxy("directory")  # the payer registry (get_payer, asked as the gateway itself)
     smart = Smart()
     probe = HealthProbe()
     credential = ServiceCredential()  # its own assertion on every call (audit.health answers only services)

@@ -13,6 +13,8 @@ caller as an expected exception):
   a payer (``insurer``) registered and active.
 - :meth:`CallIdentity.require`: the principal, holding one of the given roles.
 - :meth:`CallIdentity.calling_service`: the calling service's verified identity, one of the names given.
+- :meth:`CallIdentity.service_alone`: whether the call carries only a service's assertion (unverified),
+  for the few entrypoints that answer a named service asking as itself as well as a person.
 
 Every refusal appends ``AccessAttemptRefused`` (reason and ids, no content) to
 ``accessAttempt-<day>`` and then raises NotAuthenticatedError / NotAuthorizedError. The nameko
@@ -241,6 +243,11 @@ class CallIdentity:
             raise self._refuse(NotAuthorizedError(
                 f"service {service.subject} may not call this (only {', '.join(names)})"), service)
         return service
+
+    def service_alone(self) -> bool:
+        """True when the call carries a service's assertion and no user's: a service asking as itself.
+        Nothing is verified here; the handler then asks :meth:`calling_service` for the names it allows."""
+        return self._user_token is None and self._service_token is not None
 
     def refuse(self, reason: str) -> NotAuthorizedError:
         """A NotAuthorizedError for a refusal the service itself decides (e.g. "not the note's author"),

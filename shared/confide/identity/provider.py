@@ -143,6 +143,10 @@ class _LazyCall(CallIdentity):
         self._load()
         return super().calling_service(*names)
 
+    def service_alone(self):
+        self._load()
+        return super().service_alone()
+
 
 class ServiceCredential(DependencyProvider):
     """At each worker's set-up, mints this service's own short-lived assertion (``service-keys/<name>.key``)

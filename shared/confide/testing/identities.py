@@ -122,6 +122,10 @@ class Identities:
                                                           self._at()))
         return Person(org, ("insurer",), org, self.key_dir, issuer="confide-gateway", amr=("swk",))
 
+    def deactivate_payer(self, org: str) -> None:
+        """``PayerDeactivated``, as ``confide directory deactivate-payer`` records it."""
+        _append(self.store, d.payer_stream(org), d.PayerDeactivated(org, BY, self._at()))
+
     def service_assertion(self, name: str) -> str:
         return mint_service_assertion(self.key_dir, name)
 

@@ -1,18 +1,19 @@
-"""Integration tier of disclosures + notes + gateway: real PostgreSQL, real RabbitMQ, one nameko runner.
+"""Integration tier of disclosures + notes + gateway + directory: real PostgreSQL, real RabbitMQ, one nameko runner.
 
-Every test runs the three services in one ``runner_factory`` on nameko's
+Every test runs the four services in one ``runner_factory`` on nameko's
 per-test vhost (``service_config``), with the gateway's web server on a free
-port and a temporary key directory (so its access-token key, its payer registry
-and the notes keyring are the test's own), plus the audit service, which answers the gateway's
+port and a temporary key directory (so its access-token key and the notes keyring are the
+test's own; the directory service, which the gateway reads payers from, seals with its key), plus
+the audit service, which answers the gateway's
 ``GET /health`` for the database, on a throw-away schema of its own (its relay
 seals and publishes whatever its schema holds). Ids are unique per test;
 nothing is cleaned up.
 
 Tokens are obtained the real way (``system.token(org)``): the first time an org is named,
-the test makes it an ES384 key pair and registers it as a payer with that public JWKS (the
-gateway's file-backed payer registry in the key directory) and in the directory (the payer record
-the services' identity gate and the disclosures service read); each call signs a fresh client
-assertion and POSTs it to ``/oauth/token``.
+the test makes it an ES384 key pair and registers it as a payer with that public JWKS in the
+directory (``people.payer``: a sealed ``PayerRegistered``), the one payer registry: the gateway
+reads it through the running directory service, the services' identity gate and the disclosures
+service from the store; each call signs a fresh client assertion and POSTs it to ``/oauth/token``.
 
 Who is asking: the disclosures service takes it from the verified identity alone, so RPC callers
 open ``system.as_(person, "disclosures")`` with a principal of ``system.people``
@@ -34,9 +35,9 @@ from nameko.testing.utils import find_free_port
 
 from audit.service import AuditService
 from confide.testing.identities import Identities
+from directory.service import DirectoryService
 from disclosures.service import DisclosuresService
 from gateway import client
-from gateway.payers import FilePayerRegistry
 from gateway.service import GatewayService
 from notes.service import NotesService
 
@@ -54,10 +55,10 @@ class Http:
 
 
 class Payers:
-    """Payers of one test: a key pair each, registered on first use; ``token(org)`` via /oauth/token."""
+    """Payers of one test: a key pair each, registered in the directory on first use; ``token(org)``
+    via /oauth/token."""
 
-    def __init__(self, key_dir, token_url, people):
-        self.registry = FilePayerRegistry(key_dir)
+    def __init__(self, token_url, people):
         self.token_url = token_url
         self.people = people
         self.keys = {}
@@ -66,7 +67,6 @@ class Payers:
         if org not in self.keys:
             self.keys[org] = client.new_key()
             jwks = client.public_jwks(self.keys[org])
-            self.registry.register(org, f"{org} (test payer)", role, jwks)
             self.people.payer(org, role, name=f"{org} (test payer)", jwks=jwks)
         return self.keys[org]
 
@@ -90,14 +90,14 @@ def people(pg_store, service_config):
 
 @pytest.fixture
 def system(runner_factory, container_factory, service_config, scratch_schema, people):
-    """disclosures + notes + gateway (+ audit for /health) running; ``rpc(name)`` opens a standalone
+    """disclosures + notes + gateway + directory (+ audit for /health) running; ``rpc(name)`` opens a standalone
     proxy carrying no identity, ``as_(person, name)`` one carrying ``person``'s assertion."""
     port = find_free_port()
     cfg = {**service_config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"}
     container_factory(AuditService, {**service_config, "DB_SCHEMA": scratch_schema}).start()
-    runner = runner_factory(cfg, DisclosuresService, NotesService, GatewayService)
+    runner = runner_factory(cfg, DisclosuresService, NotesService, GatewayService, DirectoryService)
     runner.start()
-    payers = Payers(cfg["KEY_DIR"], f"http://127.0.0.1:{port}/oauth/token", people)
+    payers = Payers(f"http://127.0.0.1:{port}/oauth/token", people)
     clinician = people.member(f"C-{uuid.uuid4().hex[:8]}", "clinician", credentials="PsyD")
     return SimpleNamespace(
         config=cfg, http=Http(f"http://127.0.0.1:{port}"), base=f"http://127.0.0.1:{port}",

@@ -3,8 +3,11 @@ then the API with the access token -- and the refusals a payer sees on the wire.
 import importlib.util
 import json
 import pathlib
+import time
 
+from confide.testing.polling import wait_for
 from gateway import client
+from gateway.payers import MAX_CACHE_TTL
 
 _spec = importlib.util.spec_from_file_location("disclosures_it_conftest", pathlib.Path(__file__).with_name("conftest.py"))
 cf = importlib.util.module_from_spec(_spec)
@@ -17,7 +20,6 @@ def token_post(system, form, content_type="application/x-www-form-urlencoded"):
 
 def test_client_credentials_round_trip_then_a_cdex_task(system, org):
     key = client.new_key()
-    system.payers.registry.register(org, f"{org} Health Plan", "insurer_health_plan", client.public_jwks(key))
     system.people.payer(org, "insurer_health_plan", name=f"{org} Health Plan", jwks=client.public_jwks(key))
     system.people.patient("Member123")
     assertion = client.client_assertion(key, org, system.token_url)
@@ -66,11 +68,16 @@ def test_refusals_on_the_wire_name_what_failed(system, org):
     assert as_json.status_code == 400 and as_json.json()["error"] == "invalid_request"
 
 
-def test_a_deactivated_payer_loses_its_tokens_at_once(system, org, patient):
+def test_a_deactivated_payer_loses_its_tokens_within_the_gateways_cache_ttl(system, org, patient):
+    """Deactivated in the directory (PayerDeactivated), the payer's tokens stop working and it gets
+    no new one once the gateway's payer cache (PAYER_CACHE_TTL, default 2 s, at most 5) lets go."""
     token = system.token(org)
     assert system.http.get("/disclosure-requests/x", headers=cf.auth_header(token)).status_code == 404
-    system.payers.registry.deactivate(org)
-    assert system.http.get("/disclosure-requests/x", headers=cf.auth_header(token)).status_code == 401
+    system.people.deactivate_payer(org)
+    deactivated_at = time.monotonic()
+    wait_for(lambda: system.http.get("/disclosure-requests/x", headers=cf.auth_header(token)).status_code == 401,
+             timeout=MAX_CACHE_TTL + 2)
+    assert time.monotonic() - deactivated_at <= MAX_CACHE_TTL + 2
     reply = token_post(system, client.token_form(client.client_assertion(system.payers.keys[org], org,
                                                                          system.token_url)))
     assert reply.status_code == 400 and "deactivated" in reply.json()["error_description"]

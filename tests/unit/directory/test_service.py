@@ -27,7 +27,7 @@ from .conftest import NOW
 @pytest.fixture
 def env(tmp_path, clock):
     ensure_assertion_keys(tmp_path)
-    ensure_service_keys(tmp_path, ("web", "cli", "notes"))
+    ensure_service_keys(tmp_path, ("web", "cli", "notes", "gateway"))
     store = sealed_directory()
     verifier = IdentityVerifier(service="directory", user_keys=load_trusted_assertion_keys(tmp_path),
                                 service_keys=load_service_public_keys(tmp_path), store=store, clock=clock,
@@ -140,3 +140,35 @@ def test_session_revoked_by_its_member_or_an_admin(env):
     call(as_member("C-1", "clinician"), web).record_sign_in_event({**revoke, "member_id": "C-1"})
     call(as_member("M-A", "practice_admin"), web).record_sign_in_event(revoke)
     assert [r.data["by"] for r in store.read_category("signIn")] == ["C-1", "M-A"]
+
+
+def test_get_payer_answers_the_gateway_asking_as_itself_and_nothing_else_does(env):
+    """The gateway checks client assertions and access tokens against the payer record before any
+    payer assertion exists: get_payer (and only it) answers the gateway's own credential."""
+    from gateway.client import new_key, public_jwks
+
+    call, as_member, as_service, _ = env
+    call(svc=as_service("cli")).enrol_first_admin({"member_id": "M-A", "name": "Ada", "credentials": "MBA"})
+    admin = as_member("M-A", "practice_admin")
+    jwks = public_jwks(new_key())
+    call(admin).register_payer({"org": "Payer123", "name": "Payer 123", "engine_role": "insurer_health_plan",
+                                "jwks": jwks})
+    payer = call(svc=as_service("gateway")).get_payer("Payer123")
+    assert (payer["org"], payer["engine_role"], payer["jwks"], payer["active"]) == (
+        "Payer123", "insurer_health_plan", jwks, True)
+    call(admin).deactivate_payer("Payer123")
+    assert call(svc=as_service("gateway")).get_payer("Payer123")["active"] is False
+    with pytest.raises(NotAuthorizedError, match="only gateway"):
+        call(svc=as_service("notes")).get_payer("Payer123")
+    with pytest.raises(NotAuthenticatedError, match="no identity assertion"):
+        call().get_payer("Payer123")
+    for other in ("get_member", "get_patient"):
+        with pytest.raises(NotAuthenticatedError, match="no identity assertion"):
+            getattr(call(svc=as_service("gateway")), other)("M-A")
+    with pytest.raises(NotAuthenticatedError, match="no identity assertion"):
+        call(svc=as_service("gateway")).list_members()
+    with pytest.raises(NotAuthenticatedError, match="no identity assertion"):
+        call(svc=as_service("gateway")).register_payer({"org": "P2", "name": "n", "engine_role":
+                                                        "insurer_health_plan", "jwks": jwks})
+    # a person's assertion alongside the gateway's is judged as the person, as before
+    assert call(admin, as_service("gateway")).get_payer("Payer123")["org"] == "Payer123"

@@ -3,6 +3,8 @@
 CDex Task mapping, request-body checks and insurer tokens are pure functions;
 the shipped Da Vinci examples are read in place from ``confide.config.data_dir()``.
 """
+import copy
+
 import pytest
 
 
@@ -17,3 +19,37 @@ def default_key_dir(tmp_path, monkeypatch):
     path = tmp_path / "default-keys"
     monkeypatch.setenv("CONFIDE_KEY_DIR", str(path))
     return path
+
+
+class FakeDirectory:
+    """The directory service as the gateway's payer registry meets it: ``get_payer(org)`` answers the
+    record (a miss is a RemoteError ``PayerNotRegisteredError``, as over nameko RPC); ``register`` and
+    ``deactivate`` change the record the way a practice admin's ``confide directory`` commands do
+    (``register`` with the JWKS checks the CLI makes first). ``calls`` counts look-ups."""
+
+    def __init__(self):
+        self.payers = {}
+        self.calls = 0
+
+    def get_payer(self, org):
+        from nameko.exceptions import RemoteError
+
+        self.calls += 1
+        if org not in self.payers:
+            raise RemoteError("PayerNotRegisteredError", f"payer {org} is not registered")
+        return copy.deepcopy(self.payers[org])
+
+    def register(self, org, name, engine_role, jwks):
+        from gateway.payers import Payer, check_registration
+
+        org, name, engine_role, jwks = check_registration(org, name, engine_role, jwks)
+        self.payers[org] = {"org": org, "name": name, "engine_role": engine_role, "jwks": jwks, "active": True}
+        return Payer.from_record(self.payers[org])
+
+    def deactivate(self, org):
+        self.payers[org]["active"] = False
+
+
+@pytest.fixture
+def directory():
+    return FakeDirectory()

@@ -1,6 +1,6 @@
 """The SMART Backend Services token endpoint (``gateway.smart``): every refusal names what failed.
 
-Clocks are fixed (``NOW``); nothing sleeps. Payers live in a file-backed registry in tmp_path.
+Clocks are fixed (``NOW``); nothing sleeps. Payers live in a fake directory (``conftest.FakeDirectory``) read through the directory registry.
 """
 import base64
 import hashlib
@@ -16,7 +16,7 @@ from werkzeug.datastructures import MultiDict
 
 from confide.identity.assertions import ReplayCache
 from gateway import client, smart
-from gateway.payers import FilePayerRegistry
+from gateway.payers import DirectoryPayerRegistry
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
 TOKEN_URL = "https://gateway.example/oauth/token"
@@ -25,8 +25,8 @@ ORG = "Payer123"
 
 
 @pytest.fixture
-def registry(tmp_path):
-    return FilePayerRegistry(tmp_path / "keys")
+def registry(directory):
+    return DirectoryPayerRegistry(directory)
 
 
 @pytest.fixture
@@ -35,8 +35,8 @@ def key():
 
 
 @pytest.fixture
-def payer(registry, key):
-    return registry.register(ORG, "Payer 123 Health Plan", "insurer_health_plan", client.public_jwks(key))
+def payer(directory, key):
+    return directory.register(ORG, "Payer 123 Health Plan", "insurer_health_plan", client.public_jwks(key))
 
 
 @pytest.fixture
@@ -93,10 +93,10 @@ def test_a_valid_es384_assertion_gets_a_300_second_access_token_bound_to_the_org
     assert jwt.get_unverified_header(body["access_token"])["alg"] == "EdDSA"
 
 
-def test_an_rs384_key_is_accepted_too(registry, seen):
+def test_an_rs384_key_is_accepted_too(registry, seen, directory):
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key()))
-    registry.register("RsaPlan", "RSA Plan", "insurer_non_covered", {"keys": [{**jwk, "kid": "r1", "alg": "RS384"}]})
+    directory.register("RsaPlan", "RSA Plan", "insurer_non_covered", {"keys": [{**jwk, "kid": "r1", "alg": "RS384"}]})
     token = jwt.encode({**claims(iss="RsaPlan", sub="RsaPlan")}, rsa_key, algorithm="RS384", headers={"kid": "r1"})
     assert ask(registry, seen, token).payer.org == "RsaPlan"
     token = jwt.encode({**claims(iss="RsaPlan", sub="RsaPlan", jti="j-2")}, rsa_key, algorithm="RS256",
@@ -140,8 +140,8 @@ def test_unknown_client_is_refused(registry, seen, payer):
     assert "unknown client 'Nobody'" in refused(registry, seen, token)
 
 
-def test_deactivated_payer_is_refused(registry, seen, payer, key):
-    registry.deactivate(ORG)
+def test_deactivated_payer_is_refused(registry, seen, payer, key, directory):
+    directory.deactivate(ORG)
     assert "deactivated" in refused(registry, seen, assertion(key))
 
 
