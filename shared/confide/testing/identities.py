@@ -89,7 +89,7 @@ class Identities:
                org: str = PRACTICE_ORG) -> Person:
         """Enrol ``member_id`` with ``roles`` (idempotent for the same roles) and return them."""
         stream = d.member_stream(member_id)
-        if not self.store.read_stream(stream):
+        if d.member_as_of(self.store, member_id) is None:  # none sealed with these keys (fixed ids recur)
             _append(self.store, stream, d.WorkforceMemberEnrolled(member_id, name, credentials, list(roles), BY,
                                                                   self._at()))
         return Person(member_id, tuple(roles), org, self.key_dir)
@@ -105,7 +105,7 @@ class Identities:
                 org: str = PRACTICE_ORG) -> Person:
         """Register ``patient_id`` (once) and return them as a principal (role ``patient``)."""
         stream = d.patient_stream(patient_id)
-        if not self.store.read_stream(stream):
+        if d.patient_as_of(self.store, patient_id) is None:
             _append(self.store, stream, d.PatientRegistered(patient_id, name, date_of_birth, BY, self._at()))
         return Person(patient_id, ("patient",), org, self.key_dir)
 
@@ -113,7 +113,7 @@ class Identities:
               jwks: Optional[dict] = None) -> Person:
         """Register payer ``org`` (once) and return it as the gateway presents it (role ``insurer``)."""
         stream = d.payer_stream(org)
-        if not self.store.read_stream(stream):
+        if d.payer_as_of(self.store, org) is None:
             _append(self.store, stream, d.PayerRegistered(org, name, engine_role, jwks or {"keys": []}, BY,
                                                           self._at()))
         return Person(org, ("insurer",), org, self.key_dir, issuer="confide-gateway", amr=("swk",))
