@@ -89,7 +89,7 @@ class Identities:
                org: str = PRACTICE_ORG) -> Person:
         """Enrol ``member_id`` with ``roles`` (idempotent for the same roles) and return them."""
         stream = d.member_stream(member_id)
-        if d.member_as_of(self.store, member_id) is None:  # none sealed with these keys (fixed ids recur)
+        if d.member_as_of(self.store, member_id) is None:  # not on file as *this* directory sealed it
             _append(self.store, stream, d.WorkforceMemberEnrolled(member_id, name, credentials, list(roles), BY,
                                                                   self._at()))
         return Person(member_id, tuple(roles), org, self.key_dir)
