@@ -15,7 +15,11 @@ of ``confide_test``, dropped at the end, also on Ctrl-C, SIGTERM and errors:
    pure folds, and COPYed (binary, as the superuser) into ``events`` with
    positions, stream versions, RFC 8785 data texts and content hashes from
    ``confide.envelope.content_hash``; the position sequence is bumped with
-   setval. The live audit projection tables are filled with the rows
+   setval. Disclosure requests and authorizations are sealed as the disclosures
+   service seals them (Ed25519, ``service-keys/disclosures.key`` of a throw-away
+   key directory, in the event's metadata: ``confide.identity.directory_seal``),
+   and re-judging reads them through ``SealedDisclosures`` with that key
+   directory, so every decision is still believed and checked. The live audit projection tables are filled with the rows
    ``audit.projections`` gives for those events, so replay's comparison is a
    real one. Every recorded decision is what the current engine says on the
    facts known at its ``decided_at`` (the case built with the one builder,
@@ -44,6 +48,7 @@ import random
 import secrets
 import signal
 import sys
+import tempfile
 import time
 import uuid
 from collections import deque
@@ -59,6 +64,7 @@ from confide import streams
 from confide.contracts import authorizations as facts_auth
 from confide.contracts.access import PERMITS
 from confide.envelope import content_hash
+from confide.identity.keys import ensure_service_keys
 from harness import EVENT_COLUMNS as _COLUMNS
 from harness import canon
 
@@ -112,10 +118,13 @@ CPT = ("90834", "90837", "90832", "90847")
 class Generator:
     """Emits a realistic interleaved log, event by event, into COPY buffers."""
 
-    def __init__(self, n: int, seed: int = 7):
+    def __init__(self, n: int, key_dir: str, seed: int = 7):
         from audit.projections import PROJECTIONS
         from confide.contracts import casefile as facts
+        from confide.contracts.directory import SEAL_METADATA_KEY, seal_payload
         from confide.hipaa.engine import decide
+        from confide.identity.directory_seal import DISCLOSURE_CATEGORIES, DISCLOSURES_SERVICE
+        from confide.identity.keys import load_service_signing_key
         from disclosures.domain import events as de
         from disclosures.domain import model as dm
         from notes.domain import events as ne
@@ -126,6 +135,9 @@ class Generator:
         self.projections = PROJECTIONS
         self.content_schema = ProgressNoteContentSchema()
         self.n = n
+        # The disclosures service's key: its requests and authorizations are sealed as it seals them.
+        self.sealer = load_service_signing_key(key_dir, DISCLOSURES_SERVICE)
+        self.sealed_categories, self.seal_key, self.seal_payload = DISCLOSURE_CATEGORIES, SEAL_METADATA_KEY, seal_payload
         self.rng = random.Random(seed)
         self.pos = 0
         self.t0 = datetime.now(timezone.utc).replace(microsecond=123456) - STEP * (n + 10)
@@ -183,9 +195,13 @@ class Generator:
         self.counts[typ] = self.counts.get(typ, 0) + 1
         event_id = self.uid()
         rec_s = fmt(rec)
+        metadata = "{}"
+        if streams.category_of(stream) in self.sealed_categories:
+            seal = self.sealer.sign(self.seal_payload(stream, typ, data))
+            metadata = canon({self.seal_key: base64.b64encode(seal).decode()})
         digest = content_hash(stream_name=stream, stream_version=version, event_id=str(event_id), type=typ,
-                              data_json=text, metadata_json="{}", recorded_at=rec_s)
-        self.rows.append((self.pos, stream, version, event_id, typ, text, "{}", rec, digest))
+                              data_json=text, metadata_json=metadata, recorded_at=rec_s)
+        self.rows.append((self.pos, stream, version, event_id, typ, text, metadata, rec, digest))
         msg = {"global_position": self.pos, "stream_name": stream, "stream_version": version,
                "event_id": str(event_id), "type": typ, "data": data, "recorded_at": rec_s}
         for table, fn in self.projections.values():
@@ -517,8 +533,8 @@ def copy_projection(conn: psycopg.Connection, schema: str, table: str, rows: lis
             cp.write_row(tuple(row[c] for c in cols))
 
 
-def load(admin: str, schema: str, n: int, console) -> tuple[Generator, float]:
-    gen = Generator(n)
+def load(admin: str, schema: str, n: int, console, key_dir: str) -> tuple[Generator, float]:
+    gen = Generator(n, key_dir)
     t0 = time.perf_counter()
     with psycopg.connect(admin, autocommit=True) as conn:
         for rows, proj in gen.batches():
@@ -557,10 +573,10 @@ def vacuum(admin: str, schemas: list[str]) -> None:
 
 # -- phases (each in a fresh subprocess) ------------------------------------------------------------
 
-def run_phase(phase: str, dsn: str, schema: str, profile: bool) -> dict:
+def run_phase(phase: str, dsn: str, schema: str, profile: bool, key_dir: str | None = None) -> dict:
     from confide.eventstore.store import PostgresEventStore
 
-    store = PostgresEventStore(dsn, schema=schema, pool_size=2)
+    raw_store = store = PostgresEventStore(dsn, schema=schema, pool_size=2)
     out: dict = {"phase": phase}
     with store._connection() as conn:
         out["log_events"] = conn.execute(store._q("SELECT count(*) FROM {s}.events")).fetchone()[0]
@@ -597,10 +613,15 @@ def run_phase(phase: str, dsn: str, schema: str, profile: bool) -> dict:
                                       "missing_live": v["missing_live"], "extra_live": v["extra_live"]}
                                   for k, v in report.projections.items()}
         elif phase == "rejudge":
+            from confide.identity.directory_seal import SealedDisclosures
+
+            # as `confide audit rejudge` does: requests and authorizations only as the disclosures service sealed them
+            store = SealedDisclosures(raw_store, key_dir or "")
             result = fn(store)
             out["events"] = out["log_events"]
             out["checked"] = result["checked"]
             out["mismatches"] = len(result["mismatches"])
+            out["unsealed"] = len(result["unsealed"])
             out["first_mismatches"] = [{k: m[k] for k in ("kind", "decision_id", "findings")}
                                        for m in result["mismatches"][:3]]
         if prof:
@@ -612,12 +633,13 @@ def run_phase(phase: str, dsn: str, schema: str, profile: bool) -> dict:
         st.sort_stats("tottime").print_stats(22)
         st.sort_stats("cumulative").print_stats(30)
         out["profile"] = buf.getvalue()
-    store.close()
+    raw_store.close()
     return out
 
 
-def child(phase: str, dsn: str, schema: str, profile: bool = False, timeout: float = 1800) -> dict:
-    args = ["--child", phase, "--schema", schema, "--dsn", dsn] + (["--profile-child"] if profile else [])
+def child(phase: str, dsn: str, schema: str, key_dir: str, profile: bool = False, timeout: float = 1800) -> dict:
+    args = ["--child", phase, "--schema", schema, "--dsn", dsn, "--key-dir", key_dir] + (
+        ["--profile-child"] if profile else [])
     return harness.run_json_child(__file__, args, timeout=timeout, what=f"phase {phase} on {schema}")
 
 
@@ -633,10 +655,11 @@ def main() -> int:
     ap.add_argument("--child", choices=PHASES, help=argparse.SUPPRESS)
     ap.add_argument("--schema", help=argparse.SUPPRESS)
     ap.add_argument("--dsn", help=argparse.SUPPRESS)
+    ap.add_argument("--key-dir", help=argparse.SUPPRESS)
     ap.add_argument("--profile-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(run_phase(args.child, args.dsn, args.schema, args.profile_child)))
+        print(json.dumps(run_phase(args.child, args.dsn, args.schema, args.profile_child, args.key_dir)))
         return 0
 
     from rich.console import Console
@@ -652,10 +675,13 @@ def main() -> int:
     load_before = harness.loadavg()
     info = harness.machine_info(admin, ("server_version", "shared_buffers", "work_mem"))
     results: dict[tuple[str, str], dict] = {}
+    keys = tempfile.TemporaryDirectory(prefix="auditbench-keys-")  # the disclosures service's key, thrown away
+    key_dir = keys.name
+    ensure_service_keys(key_dir, ("disclosures",))
     try:
         console.log(f"schema {scratch.name}: generating and COPYing {n:,} events")
         schema = scratch.schema()
-        gen, load_s = load(admin, schema, n, console)
+        gen, load_s = load(admin, schema, n, console, key_dir)
         console.log(f"loaded {gen.pos:,} events in {load_s:.1f} s ({gen.pos / load_s:,.0f}/s); prefix {small_n:,}")
         small = scratch.schema("_p")
         make_prefix(admin, schema, small, small_n)
@@ -671,7 +697,7 @@ def main() -> int:
         for phase in PHASES:
             for size, sch in (("small", small), ("full", rejudge_schema if phase == "rejudge" else schema)):
                 console.log(f"{phase} on {sch} …")
-                results[(phase, size)] = res = child(phase, app, sch)
+                results[(phase, size)] = res = child(phase, app, sch, key_dir)
                 console.log(f"  {res['events']:,} events in {res['seconds']:.1f} s, peak +{harness.mib(res['delta_kb'])} MB")
         raw_rate = results[("raw", "full")]["events"] / results[("raw", "full")]["seconds"]
         slow = any(results[(p, "full")]["log_events"] / results[(p, "full")]["seconds"] < 0.3 * raw_rate
@@ -681,7 +707,7 @@ def main() -> int:
             prof_schema = small if small_n >= 100_000 or n < 100_000 else schema
             for phase in ("replay", "rejudge"):
                 console.log(f"profiling {phase} on {prof_schema} …")
-                profiles[phase] = child(phase, app, prof_schema, profile=True)
+                profiles[phase] = child(phase, app, prof_schema, key_dir, profile=True)
         load_after = harness.loadavg()
 
         # -- tables
@@ -738,6 +764,7 @@ def main() -> int:
         ct.add_row("rejudge: decisions checked", f"{rj['checked']:,}" + (
             f" (generated {expected:,})" if expected is not None else " (prefix)"))
         ct.add_row("rejudge: mismatches (must be 0 on this consistent log)", str(rj["mismatches"]))
+        ct.add_row("rejudge: unsealed request/authorization events (must be 0: all sealed)", str(rj["unsealed"]))
         for m in rj["first_mismatches"]:
             ct.add_row("  e.g.", f"{m['kind']} {m['decision_id']}: {'; '.join(m['findings'])[:200]}")
         console.print(ct)
@@ -745,13 +772,15 @@ def main() -> int:
             console.rule(f"cProfile: {phase} on {res['log_events']:,} events ({res['seconds']:.1f} s under the profiler)")
             console.print(res["profile"], markup=False, highlight=False)
         console.log(f"wall {time.perf_counter() - wall:.0f} s")
-        ok = rep["matches"] and rj["mismatches"] == 0 and (expected is None or rj["checked"] == expected)
+        ok = (rep["matches"] and rj["mismatches"] == 0 and rj["unsealed"] == 0
+              and (expected is None or rj["checked"] == expected))
         return 0 if ok else 1
     except KeyboardInterrupt:
         console.log("interrupted: dropping the benchmark schemas")
         return 130
     finally:
         scratch.close()  # a phase's subprocess is already killed when its call is left
+        keys.cleanup()
 
 
 if __name__ == "__main__":

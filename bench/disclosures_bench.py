@@ -774,6 +774,10 @@ def phase_breakdown(bench: Bench, requests: int) -> dict:
     pool = getattr(store, "_pool", None)
     if pool is not None and getattr(pool, "_reset", None):  # runs on every return of a connection
         pool._reset = incl.wrap("pool reset query on connection return (inside store.*)", pool._reset)
+    # As the disclosures service sees the store: its requests and authorizations sealed with its key.
+    from confide.identity.directory_seal import SealedDisclosures
+
+    store = SealedDisclosures(store, bench.key_dir, sign=True)
     rpc_cfg = {"AMQP_URI": bench.amqp_uri, "serializer": "json"}
     public_key = gtokens.signing_key(bench.key_dir).public_key()
     # This process stands in for the disclosures service: its calls to notes carry the payer's

@@ -8,7 +8,7 @@ in every service's config) appends ``RoleGranted(auditor)`` "by" an admin who do
 the gate honours an assertion claiming it: the directory service, its RPCs and its role checks are
 never involved. The same append grants clinician / privacy_officer / practice_admin, links a
 supervision, registers a patient, deactivates every real admin, or records an authorization
-(``AuthorizationRecorded`` is not sealed either) that the engine then relies on.
+that the engine then relies on (requests and authorizations: test_forged_disclosure_facts.py).
 
 The store here is the services' own (``test_db_dsn`` is ``confide_app``); nothing but
 ``append_events`` is used.

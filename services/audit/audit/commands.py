@@ -3,7 +3,8 @@
     confide audit export --format fhir|csv --projection access_log|disclosure_log|accounting|note_versions
                          [--patient ID] [-o FILE|DIR] [--schema S]
     confide audit report --patient ID [-o FILE] [--schema S]
-    confide audit rejudge [--schema S] [--json]     (exit 0: every decision holds; 1: mismatches)
+    confide audit rejudge [--schema S] [--json]     (exit 0: every decision holds; 1: mismatches;
+                                                     unsealed request/authorization events are listed)
 
 The data comes from the audit projections (``store.projections``, a
 :class:`~confide.eventstore.interfaces.ProjectionStore`); the mapping to
@@ -152,15 +153,30 @@ def rejudge(schema, as_json):
 
     Lists each decision that now comes out differently, or that the facts then known do not
     support, with the recorded and current decision and rule. Exit 0 when none, 1 otherwise.
+    Request and authorization events the disclosures service did not seal (``CONFIDE_KEY_DIR``'s
+    ``service-keys/disclosures.pub``) are listed as "unsealed, not believed" and not re-judged.
     """
     from audit.rejudge import rejudge as run_rejudge
+    from confide.identity.directory_seal import SealedDisclosures
 
     store = open_store(schema)
     try:
-        result = run_rejudge(store)
+        # Requests and authorizations count only as the disclosures service sealed them (verify only).
+        try:
+            sealed = SealedDisclosures(store, config.key_dir())
+        except (FileNotFoundError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from None
+        result = run_rejudge(sealed)
     finally:
         store.close()
     mismatches = result["mismatches"]
+    if result["unsealed"] and not as_json:
+        click.echo(f"rejudge: {len(result['unsealed'])} event(s) of disclosure requests or authorizations are "
+                   "unsealed, not believed (forged, or recorded before seals: staff must re-record them):",
+                   err=True)
+        for u in result["unsealed"]:
+            click.echo(f"  unsealed, not believed: {u['stream']} version {u['version']} "
+                       f"recorded {u['recorded_at']}", err=True)
     if as_json:
         click.echo(json.dumps(result, indent=2, sort_keys=True))
     else:

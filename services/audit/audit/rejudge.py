@@ -16,7 +16,11 @@ its ``decided_at``, with the services' own code, and decided again by the curren
   role, org) are not available and count as absent.
 
 Everything is read through the published contracts (:mod:`confide.contracts`), never another
-service's code.
+service's code. Requests and authorizations are read only through a reader that checks the
+disclosures service's seals (:func:`confide.identity.directory_seal.SealedDisclosures`, verify only;
+TypeError otherwise): an event there that it did not seal -- forged with the services' database
+login, or written by a version before seals -- is not believed. It is not re-judged nor relied on,
+and is listed under ``unsealed`` (stream, version, recorded_at) so it is not silently dropped.
 
 A decision is reported when it now comes out differently (decision, controlling rule, or the
 fields released) or when it is not supported by the facts then known: it names an authorization
@@ -25,7 +29,8 @@ matched. A revocation or a note written after the decision is not among the fact
 a disclosure made in reliance on an authorization revoked later is not a mismatch
 (45 CFR 164.508(b)(5)).
 
-Output (:func:`rejudge`): ``{"checked": int, "mismatches": [Mismatch.to_dict()]}``; nothing is
+Output (:func:`rejudge`): ``{"checked": int, "mismatches": [Mismatch.to_dict()], "unsealed": [{stream,
+version, recorded_at}]}``; nothing is
 written to the store and no clinical content is read beyond the lint categories.
 Errors: a decision whose case the current engine rejects (``CaseFileError``) is reported as a
 mismatch whose current decision is ``error`` with the message; store errors propagate.
@@ -37,9 +42,10 @@ from typing import Any, Callable, Iterator, Optional
 
 from confide import streams
 from confide.contracts import casefile
+from confide.contracts.directory import UNSEALED
 from confide.contracts.disclosures import DisclosureRequestState, effective_requester, evolve
 from confide.eventstore.interfaces import HistoryReader
-from confide.timestamps import parse_ts
+from confide.timestamps import format_ts, parse_ts
 
 Engine = Callable[[dict], Any]
 
@@ -116,8 +122,23 @@ def _request_streams(store) -> Iterator[str]:
             yield event.stream_name
 
 
+def _unsealed_entry(event) -> dict:
+    return {"stream": event.stream_name, "version": event.stream_version,
+            "recorded_at": format_ts(event.recorded_at) if event.recorded_at else None}
+
+
+def unsealed_disclosure_events(store: HistoryReader) -> list[dict]:
+    """Every event of a request or authorization stream the disclosures service did not seal (not
+    believed), in global order: {stream, version, recorded_at}."""
+    casefile.require_sealed(store, streams.DISCLOSURE_REQUEST, streams.AUTHORIZATION)
+    return [_unsealed_entry(e) for category in (streams.DISCLOSURE_REQUEST, streams.AUTHORIZATION)
+            for e in casefile.iter_category(store, category) if e.type == UNSEALED]
+
+
 def rejudge_disclosures(store: HistoryReader, engine: Engine) -> Iterator[Optional[Mismatch]]:
-    """A Mismatch (or None when it holds) for every ``DisclosureDecided`` (see the module docstring)."""
+    """A Mismatch (or None when it holds) for every ``DisclosureDecided`` the disclosures service
+    sealed, of a request it sealed (see the module docstring)."""
+    casefile.require_sealed(store, streams.DISCLOSURE_REQUEST, streams.AUTHORIZATION)
     for name in _request_streams(store):
         state = DisclosureRequestState(streams.id_of(name))
         for event in store.read_stream(name):
@@ -208,10 +229,12 @@ def _note_as_of(store, note_id: str, at) -> Optional[casefile.NoteFacts]:
 def rejudge(store: HistoryReader, engine: Optional[Engine] = None) -> dict:
     """Re-judge every past decision in ``store`` (see the module docstring).
 
-    Returns {"checked": int, "mismatches": [Mismatch.to_dict(), ...]} ordered by decision time.
-    Reads only. Raises whatever the store raises (e.g. EventStoreError when unreachable).
+    Returns {"checked": int, "mismatches": [Mismatch.to_dict(), ...] ordered by decision time,
+    "unsealed": [{stream, version, recorded_at}, ...]}. Reads only. ``store`` checks the disclosures
+    service's seals (TypeError otherwise). Raises whatever the store raises (e.g. EventStoreError).
     """
     engine = engine or _default_engine
+    unsealed = unsealed_disclosure_events(store)
     checked, mismatches = 0, []
     for source in (rejudge_disclosures(store, engine), rejudge_note_reads(store, engine)):
         for mismatch in source:
@@ -219,5 +242,5 @@ def rejudge(store: HistoryReader, engine: Optional[Engine] = None) -> dict:
             if mismatch is not None:
                 mismatches.append(mismatch)
     mismatches.sort(key=lambda m: (m.decided_at, m.decision_id))
-    return {"checked": checked, "mismatches": [m.to_dict() for m in mismatches]}
+    return {"checked": checked, "mismatches": [m.to_dict() for m in mismatches], "unsealed": unsealed}
 

@@ -1,7 +1,8 @@
 """Use cases of the disclosures service: load the stream, decide, append.
 
 Every handler takes its collaborators as parameters: ``store`` (the event
-store contract), ``clock`` (a callable returning an aware datetime), ``notes``
+store contract, seen through :func:`confide.identity.directory_seal.SealedDisclosures`:
+requests and authorizations are sealed when appended and believed only when sealed), ``clock`` (a callable returning an aware datetime), ``notes``
 (an object with ``release_fields(decision_id, note_ids)`` and optionally
 ``export_designated_record_set(decision_id, patient_id, note_ids)``, i.e. the
 notes service's RPC proxy), ``engine`` (``decide(case) -> Outcome``,
@@ -83,9 +84,11 @@ def _key_dir(key_dir):
 # -- disclosure requests -----------------------------------------------------
 
 def load_request(store, request_id: str) -> DisclosureRequestState:
-    """Fold ``disclosureRequest-<id>``. Raises DisclosureRequestNotFoundError."""
+    """Fold ``disclosureRequest-<id>``. Raises DisclosureRequestNotFoundError, also when no
+    ``DisclosureRequested`` the store believes is on file (``store`` checks the disclosures service's
+    seals: a forged request is ignored, so it is not found)."""
     state = fold(request_id, ((e.type, e.data) for e in store.read_stream(_request_stream(request_id))))
-    if state.version < 0:
+    if state.version < 0 or not state.request:
         raise errors.DisclosureRequestNotFoundError(f"disclosure request {request_id} not found") from None
     return state
 

@@ -32,7 +32,7 @@ from confide.eventstore.provider import EventStore
 from confide.identity.assertions import Principal
 from confide.identity.errors import NotAuthenticatedError, NotAuthorizedError
 from confide.identity.ids import InvalidIdentifierError, normalise_id
-from confide.identity.provider import DirectoryKeys, Identity, ServiceCredential
+from confide.identity.provider import DirectoryKeys, DisclosureKeys, Identity, ServiceCredential
 from confide.identity.requester import decision_identity, requester_for
 from confide.providers import Clock, DecisionKeyDir
 from confide.rpc import RpcProxy, rpc
@@ -79,13 +79,22 @@ class DisclosuresService:
 
     name = "disclosures"
 
-    store = EventStore()
+    raw_store = EventStore()
     clock = Clock()
     notes = RpcProxy("notes")
     decision_key_dir = DecisionKeyDir()
     identity = Identity()
     directory_keys = DirectoryKeys()  # directory facts only as the directory sealed them
+    disclosure_keys = DisclosureKeys(sign=True)  # its own requests and authorizations, sealed by it
     credential = ServiceCredential()  # notes.release_fields accepts calls from `disclosures` only
+
+    @property
+    def store(self):
+        """The event store as this service sees it: directory facts only as the directory sealed them,
+        requests and authorizations only as this service sealed them (a forged one does not exist),
+        and what it records there sealed with ``service-keys/disclosures.key``
+        (confide.identity.directory_seal)."""
+        return self.disclosure_keys(self.directory_keys(self.raw_store))
 
     # -- who is asking ---------------------------------------------------------------------
 
@@ -116,7 +125,7 @@ class DisclosuresService:
         """The engine's requester for the principal; an insurer's role is the one its payer is registered with."""
         engine_role = None
         if "insurer" in principal.roles:
-            payer = payer_as_of(self.directory_keys(self.store), principal.org)
+            payer = payer_as_of(self.store, principal.org)
             engine_role = payer.engine_role if payer is not None else None
         return requester_for(principal, engine_role)
 
@@ -131,7 +140,7 @@ class DisclosuresService:
             self.identity.refuse(f"{field}: {exc.reason}")  # recorded; the caller gets InvalidRequestError
             raise errors.InvalidRequestError(f"invalid field {field}: {exc.reason}", field,
                                              {field: [exc.reason]}) from None
-        if patient_as_of(self.directory_keys(self.store), canonical) is None:
+        if patient_as_of(self.store, canonical) is None:
             self.identity.refuse(f"{field}: no patient registered with id {canonical}")
             raise errors.InvalidRequestError(f"{field}: no patient registered with that id", field,
                                              {field: ["no patient registered with that id"]})

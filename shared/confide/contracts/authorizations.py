@@ -70,7 +70,9 @@ class AuthorizationState:
 
     @property
     def exists(self) -> bool:
-        return self.version >= 0
+        """Recorded (an ``AuthorizationRecorded`` was folded). A stream holding only events a reader
+        ignored (not sealed by the disclosures service) has a version but no authorization."""
+        return self.version >= 0 and self.recorded_at is not None
 
     @property
     def status(self) -> str:

@@ -16,7 +16,9 @@ it here, from the published events only:
   decision is rebuilt exactly as the facts stood when it was made.
 
 No note text or ciphertext is copied, and no lint finding's offsets: only categories.
-The store is any object with the reader methods of :class:`EventReader`.
+The store is any object with the reader methods of :class:`EventReader`; the readers of requests and
+authorizations accept only one that checks the disclosures service's seals (``seals(category)``:
+:func:`confide.identity.directory_seal.SealedDisclosures`) and raise TypeError for any other.
 """
 from __future__ import annotations
 
@@ -176,15 +178,30 @@ def matching_notes(notes: Iterable[NoteFacts], request: dict) -> list[NoteFacts]
 
 # -- authorizations --------------------------------------------------------------------------
 
+def require_sealed(store: Any, *categories: str) -> None:
+    """Fail closed: the services' database login can append events, so requests and authorizations
+    are believed only through a reader that checks the disclosures service's seal on ``categories``
+    (:func:`confide.identity.directory_seal.SealedDisclosures`). Raises TypeError otherwise."""
+    seals = getattr(store, "seals", None)
+    if seals is None or not all(seals(c) for c in categories):
+        raise TypeError("disclosure requests and authorizations are read only through "
+                        "confide.identity.directory_seal.SealedDisclosures")
+
+
 def authorization_as_of(store: EventReader, authorization_id: str, as_of: Optional[datetime]) -> AuthorizationState:
-    """The authorization folded from the events recorded by ``as_of`` (``exists`` False when none)."""
+    """The authorization folded from the events recorded by ``as_of`` (``exists`` False when none).
+    ``store`` must check the disclosures service's seals (TypeError otherwise): an event it did not
+    seal is ignored, so a forged recording does not exist and a forged revocation does not revoke."""
+    require_sealed(store, streams.AUTHORIZATION)
     name = streams.stream_name(streams.AUTHORIZATION, authorization_id)
     events = [(e.type, e.data, e.recorded_at) for e in store.read_stream(name)]
     return fold_authorization(authorization_id, events, as_of)
 
 
 def authorizations_for_patient(store: EventReader, patient_id: str, as_of: Optional[datetime]) -> list[AuthorizationState]:
-    """Every authorization about ``patient_id`` on file at ``as_of``, folded as of then."""
+    """Every authorization about ``patient_id`` on file at ``as_of``, folded as of then (only those the
+    disclosures service sealed; TypeError for a reader that does not check its seals)."""
+    require_sealed(store, streams.AUTHORIZATION)
     ids = [
         e.data["authorization_id"]
         for e in store.read_streams(store.find_streams_by_patient(patient_id, "AuthorizationRecorded"))
@@ -195,7 +212,9 @@ def authorizations_for_patient(store: EventReader, patient_id: str, as_of: Optio
 
 def authorization_for(store: EventReader, request: dict, at: Optional[datetime]) -> Optional[AuthorizationState]:
     """The authorization a request relies on as known at ``at``: the one it names (None when not on
-    file then), else the best fit among the patient's (:func:`select_authorization`)."""
+    file then), else the best fit among the patient's (:func:`select_authorization`). ``store`` must
+    check the disclosures service's seals (TypeError otherwise)."""
+    require_sealed(store, streams.AUTHORIZATION)
     if request.get("authorization_id"):
         found = authorization_as_of(store, request["authorization_id"], at)
         return found if found.exists else None
@@ -279,8 +298,10 @@ def case_as_of(store: EventReader, request: dict, requester: dict, at: datetime)
     """Gather a request's case file from only the events recorded at or before ``at``.
 
     Reads only (nothing is appended), so it serves the live decision and the re-judging of a past
-    one alike. ``at`` is an aware datetime; it becomes the case's ``decision_time``.
+    one alike. ``at`` is an aware datetime; it becomes the case's ``decision_time``. ``store`` must
+    check the disclosures service's seals on requests and authorizations (TypeError otherwise).
     """
+    require_sealed(store, streams.DISCLOSURE_REQUEST, streams.AUTHORIZATION)
     known = note_index(store, at, patient_id=request["patient_id"])
     matched = matching_notes(known, request)
     authorization = authorization_for(store, request, at)

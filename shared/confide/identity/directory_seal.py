@@ -14,6 +14,8 @@ RFC 8785 form, kept in the event's metadata; every reader checks it with the pub
   counts for the stream's version (so the owner's own appends stay consistent) but every fold ignores
   it (fail closed: a forged enrolment, grant, registration, request or authorization does not exist).
   ``append`` seals the owner's events when given the owner's signing key, and refuses them otherwise.
+  ``read_stream``, ``read_streams`` and ``read_category`` check seals; ``read_all``, ``iter_all`` and
+  ``get_event`` are the store's own (for projections and logs, which decide nothing).
 - :func:`SealedDirectory` (the directory's streams) and :func:`SealedDisclosures` (requests and
   authorizations) are the two owners; the read models accept only such a reader.
 
@@ -113,18 +115,27 @@ class SealedStreams:
             return False
         return True
 
+    def _checked(self, r: Any) -> Any:
+        """``r`` itself when it is not owned or its seal verifies, else its UNSEALED stand-in."""
+        name = r.stream_name
+        if streams.category_of(name) not in self.sealed_categories or not self._owned(name, r.type) \
+                or self.genuine(name, r.type, r.data, r.metadata):
+            return r
+        log.warning("ignored %s at %s:%s: not sealed by %s", r.type, name, r.stream_version, self.writer)
+        return _Unsealed(r.stream_name, r.stream_version, r.global_position, r.recorded_at, r.event_id)
+
     def read_stream(self, stream_name: str, *args, **kwargs) -> list:
         recorded = self._store.read_stream(stream_name, *args, **kwargs)
         if streams.category_of(stream_name) not in self.sealed_categories:
             return recorded
-        out = []
-        for r in recorded:
-            if not self._owned(stream_name, r.type) or self.genuine(stream_name, r.type, r.data, r.metadata):
-                out.append(r)
-            else:
-                log.warning("ignored %s at %s:%s: not sealed by %s", r.type, stream_name, r.stream_version, self.writer)
-                out.append(_Unsealed(r.stream_name, r.stream_version, r.global_position, r.recorded_at, r.event_id))
-        return out
+        return [self._checked(r) for r in recorded]
+
+    def read_category(self, category: str, *args, **kwargs) -> list:
+        """The category's events, an owned one whose seal does not verify as UNSEALED (as ``read_stream``)."""
+        recorded = self._store.read_category(category, *args, **kwargs)
+        if category not in self.sealed_categories:
+            return recorded
+        return [self._checked(r) for r in recorded]
 
     def read_streams(self, stream_names: Sequence[str]) -> list:
         events = [e for name in stream_names for e in self.read_stream(name)]

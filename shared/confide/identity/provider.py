@@ -33,7 +33,7 @@ from nameko.extensions import DependencyProvider
 from confide import config
 from confide.eventstore.provider import DB_DSN_KEY, DB_SCHEMA_KEY
 from confide.identity.assertions import mint
-from confide.identity.directory_seal import SealedDirectory
+from confide.identity.directory_seal import DISCLOSURE_CATEGORIES, DISCLOSURES_SERVICE, SealedDirectory, SealedStreams
 from confide.identity.gate import (
     AUDIENCE,
     DEFAULT_TTL_SECONDS,
@@ -46,7 +46,7 @@ from confide.identity.keys import load_service_public_keys, load_service_signing
 from confide.providers import key_dir_of
 from confide.timestamps import now_utc
 
-__all__ = ["Identity", "ServiceCredential", "DirectoryKeys", "identity_context", "mint_service_assertion", "IDENTITY_KEY",
+__all__ = ["Identity", "ServiceCredential", "DirectoryKeys", "DisclosureKeys", "identity_context", "mint_service_assertion", "IDENTITY_KEY",
            "SERVICE_KEY", "IDENTITY_CACHE_TTL_KEY"]
 
 #: Config key: seconds a directory look-up is reused (<= 5; default 2).
@@ -184,3 +184,24 @@ class DirectoryKeys(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return lambda store: SealedDirectory(store, self._public, self._signing)
+
+
+class DisclosureKeys(DependencyProvider):
+    """Injects a function wrapping a store so that disclosure requests and authorizations are read only
+    as the disclosures service sealed them (:func:`confide.identity.directory_seal.SealedDisclosures`);
+    with ``sign=True`` (the disclosures service alone) its appends there are sealed with
+    ``service-keys/disclosures.key``. Raises FileNotFoundError at start when ``disclosures.pub`` (or
+    ``.key`` to sign) is missing."""
+
+    def __init__(self, sign: bool = False):
+        self.sign = sign
+
+    def setup(self):
+        key_dir = key_dir_of(self.container.config)
+        probe = SealedStreams.for_writer(None, key_dir, DISCLOSURES_SERVICE, DISCLOSURE_CATEGORIES,
+                                         sign=self.sign)  # fail at start, not per call
+        self._public, self._signing = probe._public, probe._signing
+
+    def get_dependency(self, worker_ctx):
+        return lambda store: SealedStreams(store, DISCLOSURES_SERVICE, DISCLOSURE_CATEGORIES, self._public,
+                                           self._signing)

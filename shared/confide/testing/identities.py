@@ -139,3 +139,25 @@ def sealed_directory(store=None) -> SealedDirectory:
 
     key = Ed25519PrivateKey.generate()
     return SealedDirectory(store if store is not None else InMemoryEventStore(), key.public_key(), key)
+
+
+def sealed_disclosures(store=None, key_dir=None):
+    """An in-memory store (or ``store``) seen as the disclosures service sees it, sealing its requests and
+    authorizations: with ``key_dir``, with ``service-keys/disclosures.key`` there (made if missing),
+    else with a fresh key. What tests append there counts as the disclosures service's own record."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from confide.eventstore.memory import InMemoryEventStore
+    from confide.identity.directory_seal import (
+        DISCLOSURE_CATEGORIES,
+        DISCLOSURES_SERVICE,
+        SealedDisclosures,
+        SealedStreams,
+    )
+
+    store = store if store is not None else InMemoryEventStore()
+    if key_dir is not None:
+        ensure_service_keys(Path(key_dir), (DISCLOSURES_SERVICE,))
+        return SealedDisclosures(store, key_dir, sign=True)
+    key = Ed25519PrivateKey.generate()
+    return SealedStreams(store, DISCLOSURES_SERVICE, DISCLOSURE_CATEGORIES, key.public_key(), key)

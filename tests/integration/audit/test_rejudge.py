@@ -17,16 +17,33 @@ from confide.contracts import casefile as facts
 from confide.envelope import NewEvent
 from confide.eventstore.store import PostgresEventStore
 from confide.hipaa.engine import decide
+from confide.testing.identities import sealed_disclosures
 from confide.timestamps import format_ts as fmt_ts
 
 INSURER = {"id": "payer-user-1", "role": "insurer_health_plan", "org": "Acme Health Plan", "identity_verified": True}
 
 
 @pytest.fixture
-def store(test_db_dsn, scratch_schema):
+def raw_store(test_db_dsn, scratch_schema):
     s = PostgresEventStore(test_db_dsn, schema=scratch_schema, pool_size=2)
     yield s
     s.close()
+
+
+@pytest.fixture
+def key_dir(tmp_path):
+    """The installation's key directory (``service-keys/disclosures.key`` made here)."""
+    return tmp_path / "keys"
+
+
+@pytest.fixture
+def store(raw_store, key_dir):
+    """The scratch schema as the disclosures service writes it: requests and authorizations sealed."""
+    return sealed_disclosures(raw_store, key_dir)
+
+
+def cli_env(test_db_dsn, key_dir):
+    return {"CONFIDE_DB_DSN": test_db_dsn, "CONFIDE_KEY_DIR": str(key_dir)}
 
 
 def now():
@@ -153,7 +170,7 @@ def test_reliance_on_an_authorization_revoked_later_is_not_a_mismatch(store):
     assert only(rejudge(store), decision_id) == []
 
 
-def test_a_recorded_outcome_the_engine_does_not_give_is_reported_with_both_citations(store, test_db_dsn):
+def test_a_recorded_outcome_the_engine_does_not_give_is_reported_with_both_citations(store, test_db_dsn, key_dir):
     patient = uid("P-")
     note_id = note(store, patient)
     req = request(store, patient)
@@ -167,7 +184,7 @@ def test_a_recorded_outcome_the_engine_does_not_give_is_reported_with_both_citat
     assert mismatch["current"]["decision"] == "deny" and "164.508(a)(2)" in mismatch["current"]["rule"]
     assert any(f.startswith("decision: recorded permit, now deny") for f in mismatch["findings"])
 
-    env = {"CONFIDE_DB_DSN": test_db_dsn}
+    env = cli_env(test_db_dsn, key_dir)
     run = CliRunner().invoke(rejudge_command, ["--schema", store.schema, "--json"], env=env)
     assert run.exit_code == 1, run.output
     assert only(json.loads(run.output), decision_id)[0]["current"]["decision"] == "deny"
@@ -192,11 +209,34 @@ def test_a_decision_naming_an_authorization_recorded_later_is_unsupported(store)
     assert mismatch["current"]["decision"] == "deny"
 
 
-def test_exit_0_when_every_decision_holds(store, test_db_dsn):
+def test_exit_0_when_every_decision_holds(store, test_db_dsn, key_dir):
     patient = uid("P-")
     note(store, patient, kind="progress")
     decided_by_the_engine(store, request(store, patient, note_kind="progress"))
     run = CliRunner().invoke(rejudge_command, ["--schema", store.schema, "--json"],
-                             env={"CONFIDE_DB_DSN": test_db_dsn})
+                             env=cli_env(test_db_dsn, key_dir))
     assert run.exit_code == 0, run.output
-    assert json.loads(run.output) == {"checked": 1, "mismatches": []}
+    assert json.loads(run.output) == {"checked": 1, "mismatches": [], "unsealed": []}
+
+
+def test_unsealed_requests_and_authorizations_are_listed_not_believed(store, raw_store, test_db_dsn, key_dir):
+    """Events the disclosures service did not seal (forged with the services' login, or recorded before
+    seals) are neither re-judged nor relied on, and are reported rather than silently dropped."""
+    patient = uid("P-")
+    note_id = note(store, patient)
+    auth_id = authorization(raw_store, patient)  # not sealed
+    req = request(raw_store, patient, authorization_id=auth_id)  # not sealed
+    recorded = {"decision": "permit", "rule": "45 CFR 164.508(a)(2)", "fields_released": ["full_note"]}
+    decided(raw_store, req, recorded, [note_id], authorization_id=auth_id)  # not sealed
+
+    result = rejudge(store)
+    assert {u["stream"] for u in result["unsealed"]} == {f"authorization-{auth_id}",
+                                                         f"disclosureRequest-{req['request_id']}"}
+    assert len(result["unsealed"]) == 3 and result["checked"] == 0
+    assert facts.authorization_as_of(store, auth_id, None).exists is False
+    with pytest.raises(TypeError):
+        rejudge(raw_store)  # a reader that does not check the seals is refused
+
+    table = CliRunner().invoke(rejudge_command, ["--schema", store.schema], env=cli_env(test_db_dsn, key_dir))
+    assert table.exit_code == 0, table.output
+    assert f"unsealed, not believed: disclosureRequest-{req['request_id']}" in table.output

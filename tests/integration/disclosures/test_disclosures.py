@@ -10,6 +10,7 @@ import requests
 from confide import config
 from confide.envelope import NewEvent
 from confide.eventstore.store import PostgresEventStore
+from confide.testing.identities import sealed_disclosures
 from gateway import cdex, client, tokens
 
 _spec = importlib.util.spec_from_file_location("disclosures_it_conftest", pathlib.Path(__file__).with_name("conftest.py"))
@@ -223,8 +224,8 @@ class TestHttpApi:
         cf.write_note(system, cf.progress_note(patient))
         request_id = cdex.request_id_for(org, task)
         store = PostgresEventStore(system.config["DB_DSN"], schema="confide", pool_size=1)
-        try:  # the crash: DisclosureRequested is on file, nothing after it
-            store.append(f"disclosureRequest-{request_id}", [NewEvent("DisclosureRequested", {
+        try:  # the crash: DisclosureRequested is on file (sealed, as the service records it), nothing after it
+            sealed_disclosures(store, system.config["KEY_DIR"]).append(f"disclosureRequest-{request_id}", [NewEvent("DisclosureRequested", {
                 "request_id": request_id, "requester": {"id": org, "role": "insurer_health_plan", "org": org,
                                                         "identity_verified": True},
                 "patient_id": patient, "purpose": "payment", "action": "disclose", "note_kind": "progress",

@@ -16,6 +16,7 @@ from nameko.exceptions import RemoteError
 from confide import transport
 from confide.envelope import NewEvent
 from confide.keys import seal_decision, verify_decision
+from confide.testing.identities import sealed_disclosures
 from notes.views import WITHHELD_SUMMARY_REASON
 
 _spec = importlib.util.spec_from_file_location("disclosures_it_conftest_rp", pathlib.Path(__file__).with_name("conftest.py"))
@@ -201,7 +202,8 @@ def test_n2_an_unsealed_decision_written_into_a_request_is_never_sealed_on_resum
 
     note_id = cf.write_note(system, cf.progress_note(patient, session_date="2026-02-10"))
     request_id, forged_decision = str(uuid.uuid4()), str(uuid.uuid4())
-    requested = {"request_id": request_id, "requester": {"id": "x", "role": "insurer_health_plan", "org": org},
+    requested = {"request_id": request_id, "requester": {"id": "x", "role": "insurer_health_plan", "org": org,
+                                                         "identity_verified": True},
                  "patient_id": patient, "purpose": "payment", "note_kind": "progress", "action": "disclose",
                  "date_from": None, "date_to": None, "note_ids": None, "authorization_id": None,
                  "exception_claimed": None, "facts": {}, "channel": {}, "received_at": "2026-05-01T00:00:00Z"}
@@ -209,9 +211,24 @@ def test_n2_an_unsealed_decision_written_into_a_request_is_never_sealed_on_resum
                "rule": "forged", "citations": [], "reasons": [], "fields_released": ["full_note"],
                "minimum_necessary_applies": False, "accounting_required": False, "note_ids": [note_id],
                "authorization_id": None, "decided_at": "2026-05-01T00:00:01Z"}
-    pg_store.append(f"disclosureRequest-{request_id}", [NewEvent("DisclosureRequested", requested),
-                                                        NewEvent("DisclosureDecided", decided)], -1)
-    with system.as_(system.payers.principal(org), "disclosures") as disclosures, pytest.raises(RemoteError) as info:
+    # The request as the disclosures service recorded it (sealed with its key), the decision forged.
+    sealed_disclosures(pg_store, system.config["KEY_DIR"]).append(
+        f"disclosureRequest-{request_id}", [NewEvent("DisclosureRequested", requested)], -1)
+    pg_store.append(f"disclosureRequest-{request_id}", [NewEvent("DisclosureDecided", decided)], 0)
+    with system.as_(system.payers.principal(org), "disclosures") as disclosures:
+        reply = disclosures.resume_request(request_id)
+    # The forged decision is not believed (not sealed by the disclosures service): the request is
+    # decided afresh by the engine, and the forged decision is never sealed.
+    assert reply["decision"]["decision_id"] != forged_decision and reply["decision"]["rule"] != "forged", reply
+    assert pg_store.read_stream(f"accessDecision-{forged_decision}") == []
+
+    # Request and decision both forged: there is no such request; nothing is decided or sealed.
+    request_id, forged_decision = str(uuid.uuid4()), str(uuid.uuid4())
+    pg_store.append(f"disclosureRequest-{request_id}", [
+        NewEvent("DisclosureRequested", {**requested, "request_id": request_id}),
+        NewEvent("DisclosureDecided", {**decided, "request_id": request_id, "decision_id": forged_decision})], -1)
+    # (nameko raises gateway.errors.RequestNotFound when the gateway was imported, else a RemoteError)
+    with system.as_(system.payers.principal(org), "disclosures") as disclosures, pytest.raises(Exception) as info:
         disclosures.resume_request(request_id)
-    assert "not sealed" in str(info.value)
+    assert f"disclosure request {request_id} not found" in str(info.value)
     assert pg_store.read_stream(f"accessDecision-{forged_decision}") == []

@@ -1,6 +1,7 @@
 """Unit tier of the disclosures service: no broker, no database, no network.
 
-Handlers run on ``InMemoryEventStore`` with a settable clock and a fake notes
+Handlers run on ``InMemoryEventStore``, seen through the disclosures service's seals
+(``sealed_disclosures``: its requests and authorizations are sealed and believed only when sealed), with a settable clock and a fake notes
 client that, like the real one, refuses to release unless the AccessDecided
 event is already on record.
 """
@@ -12,6 +13,7 @@ import pytest
 from confide.envelope import NewEvent
 from confide.eventstore.memory import InMemoryEventStore
 from confide.keys import ensure_decision_key, verify_decision
+from confide.testing.identities import sealed_disclosures
 
 
 class FakeClock:
@@ -52,8 +54,16 @@ def clock():
 
 
 @pytest.fixture
-def store(clock):
+def raw_store(clock):
+    """The store itself, as whoever holds the services' database login sees it (nothing checked)."""
     return InMemoryEventStore(clock=clock)
+
+
+@pytest.fixture
+def store(raw_store, key_dir):
+    """The store as the disclosures service sees it: its requests and authorizations sealed with this
+    test's ``service-keys/disclosures.key`` and believed only when sealed."""
+    return sealed_disclosures(raw_store, key_dir)
 
 
 @pytest.fixture(autouse=True)

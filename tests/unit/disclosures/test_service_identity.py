@@ -10,7 +10,7 @@ import pathlib
 import pytest
 from nameko.testing.services import worker_factory
 
-from confide.identity.directory_seal import SealedDirectory
+from confide.identity.directory_seal import SealedDirectory, SealedDisclosures
 from confide.identity.errors import NotAuthenticatedError, NotAuthorizedError
 from confide.identity.gate import IdentityVerifier
 from confide.identity.keys import load_service_public_keys, load_trusted_assertion_keys
@@ -31,7 +31,7 @@ def people(store, key_dir):
 
 
 @pytest.fixture
-def call(store, clock, notes, key_dir, people):  # people first: it makes the keys the gate trusts
+def call(raw_store, clock, notes, key_dir, people):  # people first: it makes the keys the gate trusts
     """``call(person, method, *args, **kwargs)``: the RPC as ``person`` (None: no assertion at all)."""
     verifier = IdentityVerifier(service="disclosures", user_keys=load_trusted_assertion_keys(key_dir),
                                 service_keys=load_service_public_keys(key_dir), store=people.store, clock=now_utc,
@@ -39,8 +39,10 @@ def call(store, clock, notes, key_dir, people):  # people first: it makes the ke
 
     def run(person, method, *args, **kwargs):
         token = person.assertion() if person is not None else None
-        service = worker_factory(DisclosuresService, store=store, clock=clock, notes=notes, decision_key_dir=key_dir,
+        service = worker_factory(DisclosuresService, raw_store=raw_store, clock=clock, notes=notes,
+                                 decision_key_dir=key_dir,
                                  directory_keys=lambda s: SealedDirectory.from_key_dir(s, key_dir),
+                                 disclosure_keys=lambda s: SealedDisclosures(s, key_dir, sign=True),
                                  identity=verifier.for_call(method, token))
         return getattr(service, method)(*args, **kwargs)
     return run
