@@ -238,3 +238,27 @@ def test_password_reset_paths_send_nothing(server):
         assert r.status_code == 200 and "enrolment link" in r.text.lower(), (path, r.status_code)
     r = s.get(server.base_url + "/accounts/signup/", timeout=10, allow_redirects=False)
     assert r.status_code != 200 or "closed" in r.text.lower()
+
+
+def test_a_totp_code_works_once(server, directory, member_id):
+    mid = member_id("U")
+    s, secret = workforce(server, directory, mid)
+    s.get(server.base_url + "/accounts/logout/", timeout=10)
+    code = pyotp.TOTP(secret).at(time.time() + 30)
+    s2, r = sign_in_password(server, mid)
+    r = post(s2, server, "/accounts/2fa/authenticate/", {"code": code})
+    assert s2.get(server.base_url + "/", timeout=10, allow_redirects=False).status_code == 200
+    s3, r = sign_in_password(server, mid)
+    r = post(s3, server, "/accounts/2fa/authenticate/", {"code": code})
+    assert s3.get(server.base_url + "/", timeout=10, allow_redirects=False).status_code != 200
+
+
+def test_lockout_holds_for_nfd_and_whitespace_variants(server, directory, member_id):
+    mid = "Jos\u00e9-" + member_id("V")
+    enrol(server, directory, mid, ["patient"])
+    for _ in range(5):
+        sign_in_password(server, mid, WRONG)
+    import unicodedata
+    for variant in (unicodedata.normalize("NFD", mid), f" {mid}", f"{mid} ", mid.upper(), mid.lower()):
+        s, r = sign_in_password(server, variant)
+        assert s.get(server.base_url + "/", timeout=10, allow_redirects=False).status_code != 200, repr(variant)
