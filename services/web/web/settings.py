@@ -169,7 +169,9 @@ ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 # django-axes owns failed *password* lockout (AccountAdapter.pre_authenticate skips allauth's own
 # counter, which would race it). The same action also limits wrong second-factor codes per user
 # (allauth.mfa keys it on the user): it must stay on, or the TOTP step can be guessed without end.
-ACCOUNT_RATE_LIMITS = {"login_failed": f"{_env('CONFIDE_WEB_MFA_FAILURES', '5')}/{_seconds('CONFIDE_WEB_LOCKOUT_COOLOFF', 900)}s/key"}
+# Same numbers as the password lockout: CONFIDE_WEB_LOCKOUT_FAILURES per CONFIDE_WEB_LOCKOUT_COOLOFF.
+ACCOUNT_RATE_LIMITS = {"login_failed": (f"{int(_env('CONFIDE_WEB_LOCKOUT_FAILURES', '5'))}/"
+                                        f"{_seconds('CONFIDE_WEB_LOCKOUT_COOLOFF', 900)}s/key")}
 LOGIN_REDIRECT_URL = "/"
 LOGIN_URL = "/accounts/login/"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/accounts/login/"
