@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+import unicodedata
 
 import pyotp
 import pytest
@@ -249,7 +250,7 @@ def test_a_totp_code_works_once(server, directory, member_id):
     r = post(s2, server, "/accounts/2fa/authenticate/", {"code": code})
     assert s2.get(server.base_url + "/", timeout=10, allow_redirects=False).status_code == 200
     s3, r = sign_in_password(server, mid)
-    r = post(s3, server, "/accounts/2fa/authenticate/", {"code": code})
+    post(s3, server, "/accounts/2fa/authenticate/", {"code": code})
     assert s3.get(server.base_url + "/", timeout=10, allow_redirects=False).status_code != 200
 
 
@@ -258,7 +259,6 @@ def test_lockout_holds_for_nfd_and_whitespace_variants(server, directory, member
     enrol(server, directory, mid, ["patient"])
     for _ in range(5):
         sign_in_password(server, mid, WRONG)
-    import unicodedata
     for variant in (unicodedata.normalize("NFD", mid), f" {mid}", f"{mid} ", mid.upper(), mid.lower()):
         s, r = sign_in_password(server, variant)
         assert s.get(server.base_url + "/", timeout=10, allow_redirects=False).status_code != 200, repr(variant)
