@@ -17,6 +17,11 @@ class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request) -> bool:
         return False  # accounts come from enrolment links only
 
+    def pre_authenticate(self, request, **credentials) -> None:
+        """No allauth counter on the password form: django-axes counts and locks those failures
+        (ACCOUNT_RATE_LIMITS['login_failed'] is on for the second-factor step only)."""
+        return None
+
     def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
         """Setting up the *first* second factor right after signing in asks for nothing again (the
         workforce can reach nothing else until it is done, and the password was just typed); changing

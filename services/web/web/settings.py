@@ -151,7 +151,7 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out username before any check
     "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    "web.backends.ExactUsernameBackend",  # allauth's, without its case-insensitive username match
 ]
 
 # -- allauth: local accounts (username = member or patient id), no self sign-up ----------------
@@ -166,8 +166,12 @@ ACCOUNT_SESSION_REMEMBER = False  # the session ends with the browser, never "re
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = True
 ACCOUNT_USERNAME_MIN_LENGTH = 1
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
-# django-axes owns failed-sign-in lockout; allauth's own per-key counter would race it.
-ACCOUNT_RATE_LIMITS = {"login_failed": False}
+# django-axes owns failed *password* lockout (AccountAdapter.pre_authenticate skips allauth's own
+# counter, which would race it). The same action also limits wrong second-factor codes per user
+# (allauth.mfa keys it on the user): it must stay on, or the TOTP step can be guessed without end.
+# Same numbers as the password lockout: CONFIDE_WEB_LOCKOUT_FAILURES per CONFIDE_WEB_LOCKOUT_COOLOFF.
+ACCOUNT_RATE_LIMITS = {"login_failed": (f"{int(_env('CONFIDE_WEB_LOCKOUT_FAILURES', '5'))}/"
+                                        f"{_seconds('CONFIDE_WEB_LOCKOUT_COOLOFF', 900)}s/key")}
 LOGIN_REDIRECT_URL = "/"
 LOGIN_URL = "/accounts/login/"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/accounts/login/"

@@ -264,6 +264,17 @@ class Journey:
         self.shot(page, "cli-assertion.png")
         return {"assertion": page.locator("#cli-assertion").input_value().strip()}
 
+    def sso_first_sign_in_of_a_fresh_member(self) -> dict:
+        """A member has set their password but not yet their second factor; someone at the IdP whose
+        username claim is that member's id signs in through SSO. Where do they land?"""
+        member = self.params["member_id"]
+        page = self.browser.new_context().new_page()
+        self.enrol_and_set_password(page, self.enrolment_link(member), member)
+        other = self.browser.new_context().new_page()
+        self._idp_sign_in(other, member)
+        other.wait_for_load_state()
+        return {"url": other.url, "totp_secret_shown": other.locator("#authenticator_secret").count() > 0}
+
     def sso_refuses_stranger(self) -> dict:
         from playwright.sync_api import expect
 

@@ -95,3 +95,16 @@ def test_a_signed_in_member_mints_the_command_line_s_assertion(web, directory, j
     principal = verify(token, public_keys=keys, audience=AUDIENCE, issuer="confide-web", now=now_utc())
     assert principal.subject == clinician and principal.roles == ("clinician",)
     assert "otp" in principal.amr and (principal.expires_at - now_utc()).total_seconds() <= 300
+
+
+def test_sso_does_not_hand_a_fresh_member_to_whoever_has_their_username_at_the_idp(web, directory, idp, journey,
+                                                                                    member_id):
+    """Linking by the username claim alone: a member who set a password but no second factor yet is
+    claimed by the first IdP identity whose preferred_username is their id, which then binds its own
+    TOTP to the account. The first SSO link must need the member's own proof (or an admin's)."""
+    member = member_id("C")
+    directory.add(member, ["clinician"], name="Dr Fresh")
+    idp["config"]["accounts"][member] = {"name": "Someone else", "groups": ["confide-clinicians"]}
+    idp["write"]()
+    data = journey("sso_first_sign_in_of_a_fresh_member", web, member_id=member, issuer=idp["issuer"])
+    assert not data["totp_secret_shown"], f"the IdP identity was offered TOTP set-up for {member}: {data['url']}"
