@@ -101,9 +101,24 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         amr = claims.get("amr")
         request.session[SESSION_IDP_AMR] = [m for m in amr if isinstance(m, str)] if isinstance(amr, list) else []
         if user is not None and not sociallogin.is_existing:
+            # The first link of an IdP identity to an account needs the member's own proof: only an
+            # account that already has its second factor is linked, so allauth's TOTP step (which runs
+            # after SSO) asks for *their* code. Otherwise whoever the IdP calls by the member's id
+            # (preferred_username is neither stable nor unique) could bind their own authenticator.
+            if not _has_second_factor(user):
+                self._refuse(request, "Set up your second factor first",
+                             "Finish your enrolment link (password, then second factor) before signing in "
+                             "through your organisation.", username)
             sociallogin.connect(request, user)
 
     def populate_user(self, request, sociallogin, data):
         user = super().populate_user(request, sociallogin, data)
         user.username = normalise_id(_claims(sociallogin).get(settings.OIDC_USERNAME_CLAIM), "username")
         return user
+
+
+def _has_second_factor(user) -> bool:
+    """Whether ``user`` has an authenticator of their own (TOTP) on file."""
+    from allauth.mfa.models import Authenticator
+
+    return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()

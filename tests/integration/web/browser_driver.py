@@ -241,12 +241,20 @@ class Journey:
     def sso_groups_to_roles(self) -> dict:
         from playwright.sync_api import expect
 
+        import pyotp
+
         clinician = self.params["member_id"]
         page = self.browser.new_context().new_page()
+        # First the member's own enrolment (password, then TOTP): an SSO link needs that proof.
         self.enrol_and_set_password(page, self.enrolment_link(clinician), clinician)
-        self._idp_sign_in(page, clinician)
-        self.activate_totp(page, "sso-totp.png")
+        self.sign_in_password(page, clinician)
+        secret = self.activate_totp(page, "sso-totp.png")
         page.goto(f"{self.base}/")
+        page.click("#sign-out")
+        self._idp_sign_in(page, clinician)
+        expect(page).to_have_url(re.compile(r"/accounts/2fa/authenticate/"))  # their own code, after SSO
+        page.fill("input[name=code]", pyotp.TOTP(secret).at(time.time() + 30))
+        self.submit_main_form(page)
         expect(page.locator("#member-id")).to_have_text(clinician)
         return {"roles": page.locator("#session-roles").inner_text()}
 
