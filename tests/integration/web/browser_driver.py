@@ -239,9 +239,8 @@ class Journey:
         page.get_by_role("button", name="Continue").click()  # consent
 
     def sso_groups_to_roles(self) -> dict:
-        from playwright.sync_api import expect
-
         import pyotp
+        from playwright.sync_api import expect
 
         clinician = self.params["member_id"]
         page = self.browser.new_context().new_page()
