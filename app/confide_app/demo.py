@@ -150,15 +150,9 @@ def _http(method: str, url: str, body: Optional[dict] = None, token: Optional[st
         headers["Content-Type"] = "application/json"
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
-            return resp.status, json.loads(resp.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        try:
-            return exc.code, json.loads(exc.read() or b"{}")
-        except ValueError:
-            return exc.code, {}
+    from gateway.client import send
+
+    return send(urllib.request.Request(url, data=data, method=method, headers=headers), timeout)
 
 
 def check_health(gateway: str) -> None:

@@ -73,6 +73,11 @@ def request_token(token_url: str, client_id: str, key: ec.EllipticCurvePrivateKe
     request = urllib.request.Request(token_url, data=body, method="POST",
                                      headers={"Content-Type": "application/x-www-form-urlencoded",
                                               "Accept": "application/json"})
+    return send(request, timeout)
+
+
+def send(request: urllib.request.Request, timeout: float = 30) -> tuple[int, dict]:
+    """Send ``request``: (status, its JSON body, or {} when there is none or it is not JSON)."""
     try:
         with urllib.request.urlopen(request, timeout=timeout) as resp:
             return resp.status, json.loads(resp.read() or b"{}")
