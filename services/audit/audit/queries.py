@@ -23,6 +23,19 @@ def note_history(projections: ProjectionStore, note_id: str) -> list[dict]:
                                                  order_by="stream_version")]
 
 
+#: The events that make a note and name its author (``note_version_view.actor_id`` = author_id).
+DRAFTED_TYPES = ("ProgressNoteDrafted", "PsychotherapyNoteDrafted")
+#: What "who has seen my notes" tells the author of each decision (no patient id: the page needs none).
+SEEN_COLUMNS = ("global_position", "recorded_at", "decision_id", "requester_id", "requester_role",
+                "requester_org", "note_id", "note_kind", "purpose", "action", "decision", "rule")
+
+
+def decisions_on_notes_by(projections: ProjectionStore, author_id: str, limit: int = 200) -> list[dict]:
+    """Access decisions on the notes ``author_id`` drafted, newest first (at most ``limit``)."""
+    found = projections.access_log_on_notes_by(author_id, drafted_types=DRAFTED_TYPES, limit=limit)
+    return [_safe({k: r.get(k) for k in SEEN_COLUMNS}) for r in found]
+
+
 class StatusSource(LogReader, CheckpointStore, Protocol):
     """The log's head and the relay's checkpoint (a PostgresEventStore; the sealed index comes from
     :func:`confide.eventstore.chain.sealed_index`)."""

@@ -8,13 +8,16 @@
   newly committed events (signed checkpoints outside the database), then
   publishes them to RabbitMQ in global order with confirms and ``mandatory``.
 - RPCs for the gateway, the CLI and tests: ``access_log``, ``disclosure_log``,
-  ``accounting``, ``note_history``, ``status``, and ``health`` (the gateway's
+  ``accounting``, ``note_history``, ``status``, and ``health``; for the web,
+  ``decisions_on_my_notes`` (who has seen the notes the caller wrote) (the gateway's
   ``GET /health`` asks it whether the database answers, through the store).
 
 Who may ask (docs/identity.md): the audit trail names every patient whose record
 was read or disclosed, so the log RPCs and ``status`` answer only a verified
 principal holding ``auditor`` or ``privacy_officer`` now (45 CFR 164.308(a)(1)(ii)(D),
-164.312(b)); ``health`` answers any verified Confide service (its own credential,
+164.312(b)); ``decisions_on_my_notes`` answers a clinician, trainee or supervisor about the notes
+they drafted themselves (the author is the verified principal, never an argument); ``health``
+answers any verified Confide service (its own credential,
 ``confide_service``), and says nothing about patients. Refusals are recorded by
 the gate (``AccessAttemptRefused``) before the caller gets NotAuthenticatedError /
 NotAuthorizedError.
@@ -38,6 +41,10 @@ log = logging.getLogger(__name__)
 HEALTH_TIMEOUT = 2  # seconds for the database to answer the health RPC's ping
 #: Who may read the audit trail and the audit side's status.
 AUDIT_READERS = ("auditor", "privacy_officer")
+#: Who may ask who has seen the notes they wrote (their own notes only).
+NOTE_AUTHORS = ("clinician", "trainee", "supervisor")
+#: The most rows ``decisions_on_my_notes`` answers with, whatever the caller asks.
+MAX_SEEN_ROWS = 1000
 USER_ERRORS = (NotAuthenticatedError, NotAuthorizedError)
 
 
@@ -82,6 +89,18 @@ class AuditService:
         """Every version of one note: [{stream_version, event_type, actor_id, recorded_at}]."""
         self.identity.require(*AUDIT_READERS)
         return queries.note_history(self.store.projections, note_id)
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def decisions_on_my_notes(self, limit=200):
+        """Access-log rows on the notes the caller drafted, newest first ("who has seen my notes").
+
+        The author is the verified principal (never an argument), holding clinician, trainee or
+        supervisor; rows: {global_position, recorded_at, decision_id, requester_id, requester_role,
+        requester_org, note_id, note_kind, purpose, action, decision, rule}.
+        """
+        principal = self.identity.require(*NOTE_AUTHORS)
+        limit = max(1, min(int(limit), MAX_SEEN_ROWS))
+        return queries.decisions_on_notes_by(self.store.projections, principal.subject, limit)
 
     @rpc(expected_exceptions=USER_ERRORS)
     def status(self):

@@ -5,6 +5,8 @@ pure Python); this module is the only code that reads or writes those tables:
 
 - ``select(view, where=..., related_by=..., order_by=..., limit=...)``: rows of
   a table or view as dicts, filtered by equality on columns.
+- ``access_log_on_notes_by(author_id, ...)``: the access-log rows on the notes
+  one person drafted (a join with ``note_version_view``), newest first.
 - ``apply_rows([(table, row), ...])``: one event's rows in one transaction,
   idempotent by ``global_position`` (a redelivered event writes nothing).
 - ``rebuild(tables, lock=...)``: a transaction with an empty temporary copy of
@@ -74,6 +76,28 @@ class PostgresProjectionStore:
         if where:
             query += sql.SQL(" WHERE ") + match
         query += sql.SQL(" ORDER BY {}").format(sql.Identifier(order_by))
+        if limit is not None:
+            query += sql.SQL(" LIMIT %s")
+            params.append(limit)
+        with self._store._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(query, params).fetchall()
+
+    def access_log_on_notes_by(self, author_id: str, *, drafted_types: Sequence[str],
+                               limit: int | None = None) -> list[dict]:
+        """Rows of ``access_log_view`` whose note was drafted by ``author_id``, newest first.
+
+        A note's author is the ``actor_id`` of its drafting row in ``note_version_view`` (an event of
+        one of ``drafted_types``), not of any later version (a supervisor's co-signature, an
+        amendment): each access row appears once however many versions its note has.
+        """
+        if not drafted_types:
+            return []
+        access, versions = self._table("access_log_view"), self._table("note_version_view")
+        query = sql.SQL(
+            "SELECT a.* FROM {a} a WHERE EXISTS (SELECT 1 FROM {v} v WHERE v.note_id = a.note_id"
+            " AND v.event_type = ANY(%s) AND v.actor_id = %s) ORDER BY a.global_position DESC").format(
+                a=access, v=versions)
+        params: list[Any] = [list(drafted_types), author_id]
         if limit is not None:
             query += sql.SQL(" LIMIT %s")
             params.append(limit)
