@@ -6,6 +6,7 @@ web_patterns = ([
     path("", views.home, name="home"),
     path("session/idle-check", views.idle_check, name="idle_check"),
     path("session/cli-assertion", views.cli_assertion, name="cli_assertion"),
+    path("notes/seen", views.notes_seen, name="notes_seen"),
     path("admin/sessions/", views.sessions, name="sessions"),
     path("admin/sessions/<int:pk>/revoke", views.revoke_session, name="revoke_session"),
     path("enrol/<str:token>", views.enrol, name="enrol"),

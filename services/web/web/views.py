@@ -1,6 +1,8 @@
-"""Thin views: home, the enrolment page, the idle check, and the practice admin's sessions page."""
+"""Thin views: home, the enrolment page, the idle check, the practice admin's sessions page, and a
+note author's "who has seen my notes" page (``audit.decisions_on_my_notes`` over RPC)."""
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -12,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from web.enrolment import EnrolmentError, complete_enrolment, find_enrolment
@@ -20,6 +23,17 @@ from web.identity import SESSION_AMR, SESSION_ROLES, assertion_for
 from web.models import SignedInSession
 from web.signals import record
 
+log = logging.getLogger(__name__)
+#: Who writes notes, and so may ask who has seen them (the audit service checks again).
+NOTE_AUTHOR_ROLES = ("clinician", "trainee", "supervisor")
+SEEN_LIMIT = 200
+#: Seconds to wait for the audit service before saying it cannot be reached.
+AUDIT_TIMEOUT = 10.0
+
+
+def _is_note_author(request: HttpRequest) -> bool:
+    return bool(set(request.session.get(SESSION_ROLES) or []) & set(NOTE_AUTHOR_ROLES))
+
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
@@ -27,7 +41,41 @@ def home(request: HttpRequest) -> HttpResponse:
         "member": {"member_id": request.user.get_username(), "name": request.session.get("confide_member_name", "")},
         "session_roles": request.session.get(SESSION_ROLES) or [],
         "amr": request.session.get(SESSION_AMR) or [],
+        "is_note_author": _is_note_author(request),
     })
+
+
+def _seen_row(row: dict) -> dict:
+    return {**row, "recorded_at": parse_datetime(row.get("recorded_at") or "") or row.get("recorded_at")}
+
+
+@login_required
+def notes_seen(request: HttpRequest) -> HttpResponse:
+    """Every recorded access decision on the notes the signed-in author wrote, newest first.
+
+    The audit service decides whose notes they are from the person's assertion (never a parameter
+    of this page). Fails closed: if the audit service cannot be asked or refuses, the page says so
+    (503 or 403) and shows no table, never an empty one.
+    """
+    from nameko.exceptions import RemoteError
+
+    from web.rpc import rpc_for
+
+    if not _is_note_author(request):
+        raise PermissionDenied("clinician, trainee or supervisor only")
+    try:
+        with rpc_for(request, timeout=AUDIT_TIMEOUT) as rpc:
+            rows = rpc.audit.decisions_on_my_notes(limit=SEEN_LIMIT)
+    except RemoteError as exc:
+        if exc.exc_type in ("NotAuthenticatedError", "NotAuthorizedError"):
+            log.warning("audit refused decisions_on_my_notes: %s", exc.exc_type)
+            return render(request, "web/notes_seen.html", {"refused": True}, status=403)
+        log.error("audit failed on decisions_on_my_notes: %s", exc.exc_type)
+        return render(request, "web/notes_seen.html", {"unavailable": True}, status=503)
+    except Exception as exc:  # the broker or the audit service cannot be reached, or no answer in time
+        log.error("audit unreachable for decisions_on_my_notes: %s", type(exc).__name__)
+        return render(request, "web/notes_seen.html", {"unavailable": True}, status=503)
+    return render(request, "web/notes_seen.html", {"rows": [_seen_row(r) for r in rows], "limit": SEEN_LIMIT})
 
 
 @login_required
