@@ -271,6 +271,35 @@ class Journey:
         self.shot(page, "cli-assertion.png")
         return {"assertion": page.locator("#cli-assertion").input_value().strip()}
 
+    def notes_seen(self) -> dict:
+        """A signed-in clinician follows the home page's link to "Who has seen my notes" and reads
+        the table (``expect`` "table"), or the page's error when the audit service is unreachable
+        (``expect`` "unavailable")."""
+        from playwright.sync_api import expect
+
+        clinician, want = self.params["member_id"], self.params["expect"]
+        page = self.browser.new_context().new_page()
+        self.enrol_workforce(page, clinician, ["clinician"])
+        page.goto(f"{self.base}/")
+        page.click("#notes-seen-link")
+        expect(page).to_have_url(re.compile(r"/notes/seen$"))
+        expect(page.get_by_role("heading", name="Who has seen my notes")).to_be_visible()
+        if want == "unavailable":
+            expect(page.locator("#audit-unavailable")).to_be_visible(timeout=30_000)
+            self.shot(page, "notes-seen-unavailable.png")
+            status = page.request.get(f"{self.base}/notes/seen").status
+            return {"status": status, "tables": page.locator("table").count()}
+        table = page.get_by_role("table", name=re.compile("Access decisions on notes you wrote"))
+        expect(table).to_be_visible()
+        self.shot(page, "notes-seen.png")
+        response = page.request.get(f"{self.base}/notes/seen")
+        rows = [[c.inner_text().strip() for c in row.locator("th, td").all()]
+                for row in table.locator("tbody tr").all()]
+        return {"rows": rows, "decisions": table.locator("tbody tr").evaluate_all(
+                    "rs => rs.map(r => r.dataset.decision)"),
+                "col_headers": table.locator("thead th[scope=col]").count(),
+                "status": response.status, "cache_control": response.headers.get("cache-control", "")}
+
     def sso_first_sign_in_of_a_fresh_member(self) -> dict:
         """A member has set their password but not yet their second factor; someone at the IdP whose
         username claim is that member's id signs in through SSO. Where do they land?"""

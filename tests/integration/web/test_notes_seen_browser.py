@@ -1,0 +1,104 @@
+""""Who has seen my notes" in Chromium, against a real AuditService: a clinician signs in at the
+front door, follows the home page's link, and sees every access decision on the notes she wrote
+(newest first) and none on a colleague's; with the audit service unreachable the page says so
+(503) and shows no table.
+
+The AuditService runs in a nameko container on this test's vhost over a scratch schema; the web
+server calls it over that vhost (``CONFIDE_AMQP_URI_WEB``) and shares its key directory, so the
+gate trusts the assertions the web mints. The clinician is enrolled both in the file directory
+(the web's) and in the event store's directory (the audit gate's).
+"""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from audit.service import AuditService
+from confide.envelope import NewEvent
+from confide.eventstore.store import PostgresEventStore
+from confide.testing.identities import Identities
+from confide.testing.polling import wait_for
+
+from .conftest import start_web, stop
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def audit_config(service_config, scratch_schema):
+    return {**service_config, "DB_SCHEMA": scratch_schema}
+
+
+@pytest.fixture
+def store(test_db_dsn, audit_config):
+    s = PostgresEventStore(test_db_dsn, schema=audit_config["DB_SCHEMA"], pool_size=2)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def people(store, audit_config):
+    return Identities(store, audit_config["KEY_DIR"])
+
+
+@pytest.fixture
+def audit(container_factory, audit_config, people):
+    container = container_factory(AuditService, audit_config)
+    container.start()
+    return container
+
+
+def a_note(store, author_id):
+    note_id = str(uuid.uuid4())
+    store.append(f"progressNote-{note_id}", [NewEvent("ProgressNoteDrafted", {
+        "note_id": note_id, "patient_id": "P-1", "author_id": author_id, "author_role": "clinician",
+        "author_credentials": "LCSW", "supervisor_id": None, "session_date": "2026-12-01",
+        "drafted_at": "2026-12-01T10:00:00Z"})], -1)
+    return note_id
+
+
+def a_decision(store, note_id, requester_id, org, decision, purpose, rule):
+    decision_id = str(uuid.uuid4())
+    store.append(f"accessDecision-{decision_id}", [NewEvent("AccessDecided", {
+        "decision_id": decision_id, "requester": {"id": requester_id, "role": "clinician_same_practice", "org": org},
+        "patient_id": "P-1", "note_id": note_id, "note_kind": "progress", "purpose": purpose,
+        "action": "use", "decision": decision, "rule": rule})])
+    return decision_id
+
+
+def test_a_clinician_sees_who_has_seen_her_notes(tmp_path, web_db_dsn, directory, journey, member_id,
+                                                 audit, audit_config, people, store):
+    clinician, colleague = member_id("C"), member_id("C")
+    people.member(clinician, "clinician")
+    mine, theirs = a_note(store, clinician), a_note(store, colleague)
+    first = a_decision(store, mine, colleague, "North", "permit", "treatment", "45 CFR 164.506(c)(1)")
+    a_decision(store, theirs, clinician, "North", "permit", "treatment", "45 CFR 164.506(c)(1)")
+    second = a_decision(store, mine, "X-payer", "Acme Health", "deny", "payment", "45 CFR 164.508(a)(2)")
+    wait_for(lambda: len(store.projections.select("access_log_view")) == 3, timeout=30)
+
+    server = start_web(tmp_path, web_db_dsn, directory, CONFIDE_KEY_DIR=audit_config["KEY_DIR"],
+                       CONFIDE_AMQP_URI_WEB=audit_config["AMQP_URI"])
+    try:
+        data = journey("notes_seen", server, member_id=clinician, expect="table")
+    finally:
+        stop(server.proc)
+    assert data["status"] == 200 and "no-store" in data["cache_control"], data
+    assert data["decisions"] == [second, first]
+    assert data["col_headers"] == 6
+    when, who, purpose, decision, rule, note = data["rows"][0]
+    assert who.split() == ["X-payer", "clinician_same_practice,", "Acme", "Health"], who
+    assert (purpose, decision, rule) == ("payment", "deny", "45 CFR 164.508(a)(2)")
+    assert note.startswith("progress " + mine[:6])
+    assert data["rows"][1][1].split()[0] == colleague
+
+
+def test_the_page_fails_closed_when_the_audit_service_is_unreachable(tmp_path, web_db_dsn, directory, journey,
+                                                                     member_id):
+    # Nothing listens on this broker address: the call cannot be made, so the page must say so.
+    server = start_web(tmp_path, web_db_dsn, directory, CONFIDE_AMQP_URI_WEB="amqp://web:x@127.0.0.1:1/nowhere")
+    try:
+        data = journey("notes_seen", server, member_id=member_id("C"), expect="unavailable")
+    finally:
+        stop(server.proc)
+    assert data == {"status": 503, "tables": 0}
