@@ -274,13 +274,18 @@ class Journey:
     def notes_seen(self) -> dict:
         """A signed-in clinician follows the home page's link to "Who has seen my notes" and reads
         the table (``expect`` "table"), or the page's error when the audit service is unreachable
-        (``expect`` "unavailable")."""
+        (``expect`` "unavailable"); a member without an author's role (``roles``, ``expect``
+        "forbidden") has no link and is refused the page."""
         from playwright.sync_api import expect
 
         clinician, want = self.params["member_id"], self.params["expect"]
         page = self.browser.new_context().new_page()
-        self.enrol_workforce(page, clinician, ["clinician"])
+        self.enrol_workforce(page, clinician, self.params.get("roles", ["clinician"]))
         page.goto(f"{self.base}/")
+        if want == "forbidden":  # not a note author: no link, and the page itself refuses
+            expect(page.locator("#member-id")).to_have_text(clinician)
+            links = page.locator("#notes-seen-link").count()
+            return {"links": links, "status": page.request.get(f"{self.base}/notes/seen").status}
         page.click("#notes-seen-link")
         expect(page).to_have_url(re.compile(r"/notes/seen$"))
         expect(page.get_by_role("heading", name="Who has seen my notes")).to_be_visible()

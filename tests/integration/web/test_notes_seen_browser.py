@@ -1,7 +1,7 @@
 """"Who has seen my notes" in Chromium, against a real AuditService: a clinician signs in at the
 front door, follows the home page's link, and sees every access decision on the notes she wrote
 (newest first) and none on a colleague's; with the audit service unreachable the page says so
-(503) and shows no table.
+(503) and shows no table; a billing member has no link and is refused (403).
 
 The AuditService runs in a nameko container on this test's vhost over a scratch schema; the web
 server calls it over that vhost (``CONFIDE_AMQP_URI_WEB``) and shares its key directory, so the
@@ -102,3 +102,8 @@ def test_the_page_fails_closed_when_the_audit_service_is_unreachable(tmp_path, w
     finally:
         stop(server.proc)
     assert data == {"status": 503, "tables": 0}
+
+
+def test_billing_has_no_link_and_is_refused_the_page(web, journey, member_id):
+    data = journey("notes_seen", web, member_id=member_id("B"), roles=["billing"], expect="forbidden")
+    assert data == {"links": 0, "status": 403}
