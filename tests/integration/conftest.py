@@ -35,3 +35,37 @@ def web_db_dsn() -> str:
            "CONFIDE_WEB_SECRET_KEY": "migrate-only", "CONFIDE_WEB_DB_DSN": dsn}
     subprocess.run([sys.executable, "-m", "web", "migrate", "--noinput", "-v", "0"], env=env, check=True)
     return dsn
+
+
+# -- the audit service on a scratch schema, with the people its identity gate trusts ----------
+
+@pytest.fixture
+def audit_config(service_config, scratch_schema):
+    """The audit service's container config on a throw-away schema (a short identity cache)."""
+    return {**service_config, "DB_SCHEMA": scratch_schema, "IDENTITY_CACHE_TTL": 0.5}
+
+
+@pytest.fixture
+def audit_store(test_db_dsn, audit_config):
+    from confide.eventstore.store import PostgresEventStore
+
+    store = PostgresEventStore(test_db_dsn, schema=audit_config["DB_SCHEMA"], pool_size=2)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def audit_people(audit_store, audit_config):
+    """Principals on file; made before the service starts, since it reads the keys it trusts then."""
+    from confide.testing.identities import Identities
+
+    return Identities(audit_store, audit_config["KEY_DIR"])
+
+
+@pytest.fixture
+def audit(container_factory, audit_config, audit_people):
+    from audit.service import AuditService
+
+    container = container_factory(AuditService, audit_config)
+    container.start()
+    return container

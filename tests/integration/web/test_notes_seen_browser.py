@@ -14,10 +14,7 @@ import uuid
 
 import pytest
 
-from audit.service import AuditService
 from confide.envelope import NewEvent
-from confide.eventstore.store import PostgresEventStore
-from confide.testing.identities import Identities
 from confide.testing.polling import wait_for
 
 from .conftest import start_web, stop
@@ -26,27 +23,13 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def audit_config(service_config, scratch_schema):
-    return {**service_config, "DB_SCHEMA": scratch_schema}
+def store(audit_store):
+    return audit_store
 
 
 @pytest.fixture
-def store(test_db_dsn, audit_config):
-    s = PostgresEventStore(test_db_dsn, schema=audit_config["DB_SCHEMA"], pool_size=2)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def people(store, audit_config):
-    return Identities(store, audit_config["KEY_DIR"])
-
-
-@pytest.fixture
-def audit(container_factory, audit_config, people):
-    container = container_factory(AuditService, audit_config)
-    container.start()
-    return container
+def people(audit_people):
+    return audit_people
 
 
 def a_note(store, author_id):
