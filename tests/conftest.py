@@ -17,6 +17,9 @@ use_green_wait()
 assert is_green_wait(), "psycopg would block the eventlet hub"
 
 import os  # noqa: E402
+import secrets  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 import uuid  # noqa: E402
 
 import psycopg  # noqa: E402
@@ -96,3 +99,17 @@ def service_config(rabbit_config, test_db_dsn, tmp_path):
         "CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
         "serializer": "json",
     }
+
+
+@pytest.fixture(scope="session")
+def web_db_dsn() -> str:
+    """The web front door's test database (``confide_web_test``), created and migrated once."""
+    from web import dbsetup
+
+    password = dbsetup._secret(config.key_dir() / "web-db.secret", lambda: secrets.token_urlsafe(24))
+    dbsetup.ensure_database(config.admin_dsn(), "confide_web_test", password)
+    dsn = dbsetup.dsn("confide_web_test", password)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+           "CONFIDE_WEB_SECRET_KEY": "migrate-only", "CONFIDE_WEB_DB_DSN": dsn}
+    subprocess.run([sys.executable, "-m", "web", "migrate", "--noinput", "-v", "0"], env=env, check=True)
+    return dsn

@@ -13,29 +13,8 @@ scratch schemas, and wait for a positive signal with a deadline
 (``confide.testing.polling.wait_for``, ``entrypoint_waiter``), never a fixed sleep.
 """
 
-import os
-import secrets
-import subprocess
-import sys
 
 import pytest
-
-from confide import config
-
-
-@pytest.fixture(scope="session")
-def web_db_dsn() -> str:
-    """The web front door's test database (``confide_web_test``), created and migrated once."""
-    from web import dbsetup
-
-    password = dbsetup._secret(config.key_dir() / "web-db.secret", lambda: secrets.token_urlsafe(24))
-    dbsetup.ensure_database(config.admin_dsn(), "confide_web_test", password)
-    dsn = dbsetup.dsn("confide_web_test", password)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-           "CONFIDE_WEB_SECRET_KEY": "migrate-only", "CONFIDE_WEB_DB_DSN": dsn}
-    subprocess.run([sys.executable, "-m", "web", "migrate", "--noinput", "-v", "0"], env=env, check=True)
-    return dsn
-
 
 # -- the audit service on a scratch schema, with the people its identity gate trusts ----------
 

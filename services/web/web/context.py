@@ -9,6 +9,7 @@ from django.http import HttpRequest
 
 from web.identity import SESSION_ROLES
 from web.middleware import SESSION_LAST_SEEN
+from web.pages import nav_for
 
 
 def session_policy(request: HttpRequest) -> dict:
@@ -22,4 +23,5 @@ def session_policy(request: HttpRequest) -> dict:
         "idle_warning_seconds": settings.IDLE_WARNING_SECONDS,
         "idle_refresh_seconds": remaining + 1,
         "is_practice_admin": "practice_admin" in (request.session.get(SESSION_ROLES) or []),
+        "nav_items": nav_for(request.session.get(SESSION_ROLES) or []),
     }

@@ -10,6 +10,11 @@ web_patterns = ([
     path("admin/sessions/", views.sessions, name="sessions"),
     path("admin/sessions/<int:pk>/revoke", views.revoke_session, name="revoke_session"),
     path("enrol/<str:token>", views.enrol, name="enrol"),
+    path("clinician/", include("web.pages.clinician")),
+    path("front-desk/", include("web.pages.frontdesk")),
+    path("privacy/", include("web.pages.privacy")),
+    path("audit/", include("web.pages.auditor")),
+    path("my/", include("web.pages.portal")),
 ], "web")
 
 urlpatterns = [
