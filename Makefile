@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv/bin
 PYTEST := $(VENV)/pytest
 
-.PHONY: setup run test test-unit test-integration test-e2e demo bench bench-eventstore bench-disclosures bench-audit lint lint-quality down
+.PHONY: setup run test test-unit test-integration test-e2e demo bench bench-eventstore bench-disclosures bench-audit bench-web lint lint-quality down
 
 setup:
 	@bash deploy/setup.sh
@@ -35,6 +35,7 @@ bench: setup
 	$(VENV)/python bench/eventstore_bench.py
 	$(VENV)/python bench/disclosures_bench.py
 	$(VENV)/python bench/audit_bench.py
+	$(VENV)/python bench/web_pages.py
 	$(VENV)/python bench/lint_speed.py
 	$(VENV)/python bench/lint_quality.py
 
@@ -46,6 +47,9 @@ bench-disclosures: setup
 
 bench-audit: setup
 	$(VENV)/python bench/audit_bench.py
+
+bench-web: setup
+	$(VENV)/python bench/web_pages.py
 
 # ruff (pyflakes, pycodestyle, import order, bugbear), the layer contracts (import-linter, in
 # pyproject.toml) and mypy on the shared library's domain and the services' domain packages.

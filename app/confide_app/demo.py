@@ -36,6 +36,15 @@ rules — never note text or clinical content):
    ``confide audit verify`` / ``replay`` commands run, in-process; replay is
    retried briefly while the projections consume the last relayed events.
 6. A summary table. Exit 0 when verify passes and replay matches, else 1.
+7. Demo accounts at the web front door (:data:`DEMO_ACCOUNTS`): one person per role — the clinician
+   who wrote the psychotherapy note of step 3 (they find their own notes and who has seen them), a
+   trainee supervised by a supervisor, front desk, release of information, privacy officer, the
+   auditor, the practice admin — and two demo patients; the members are enrolled in the directory in
+   step 2 (as the practice admin; the supervision linked). Each gets a one-time enrolment link
+   (``confide web enrolment-links``: 24 h, stored hashed, printed once, for local use only; the web
+   database must be reachable, as it is after ``make run``'s set-up). A second run issues new links
+   for the same people (their earlier unused links stop working) and says so; someone who has set a
+   password already gets none (they sign in).
 
 Options override the environment (``CONFIDE_GATEWAY_URL``, ``CONFIDE_AMQP_URI``,
 ``CONFIDE_DB_SCHEMA``, ``CONFIDE_DATA_DIR``; the store DSN, key and checkpoint
@@ -45,7 +54,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
+import subprocess
 import sys
 import time
 import urllib.error
@@ -76,6 +87,20 @@ PRACTICE = "Confide demo practice"
 AUDITOR = "demo-auditor"
 OTHER_CLINICIAN = "demo-clinician"
 CLINICIAN_CREDENTIALS = "clinician (Synthea)"
+SUPERVISOR = "demo-supervisor"
+TRAINEE = "demo-trainee"
+#: Staff enrolled for the demo's accounts (step 7): (member id, name, credentials, roles).
+DEMO_STAFF = (
+    (SUPERVISOR, "Demo supervisor", "LCSW-S (demo)", ("clinician", "supervisor")),
+    (TRAINEE, "Demo trainee", "MSW intern (demo)", ("trainee",)),
+    ("demo-front-desk", "Demo front desk", "front desk (demo)", ("front_desk",)),
+    ("demo-release-of-information", "Demo release of information", "ROI specialist (demo)",
+     ("release_of_information",)),
+    ("demo-privacy-officer", "Demo privacy officer", "privacy officer (demo)", ("privacy_officer",)),
+)
+#: How many imported patients get a portal account.
+PORTAL_PATIENTS = 2
+ACCOUNTS_NOTE = "expires in 24 h, shown once"
 PATIENT_ID_SYSTEM = "urn:confide:patient-id"
 PSYCHOTHERAPY_RULE = "164.508(a)(2)"
 PERMITS = {"permit", "permit_minimum_necessary", "permit_redacted"}
@@ -122,6 +147,7 @@ class DemoSummary:
     replay_text: str = ""
     elapsed: float = 0.0
     selection: Counter = field(default_factory=Counter)
+    accounts: list = field(default_factory=list)
 
     @property
     def permitted(self) -> int:
@@ -223,8 +249,8 @@ def clinician(member_id: str) -> Who:
     return Who(member_id, ("clinician",), PRACTICE)
 
 
-def set_up_people(inst: Installation, store, patients, payer_jwks: dict) -> Who:
-    """The directory entries the demo acts with (module docstring, step 2) -> the auditor."""
+def set_up_people(inst: Installation, store, patients, payer_jwks: dict) -> tuple[Who, Who]:
+    """The directory entries the demo acts with (module docstring, step 2) -> (the auditor, the admin)."""
     admin = practice_admin(inst, store, PRACTICE)
     authors = {n["author"]["id"]: n["author"] for p in patients for n in p.progress_notes + p.psychotherapy_notes}
     members = [{"member_id": a["id"], "name": a.get("name") or a["id"], "credentials": CLINICIAN_CREDENTIALS,
@@ -233,6 +259,11 @@ def set_up_people(inst: Installation, store, patients, payer_jwks: dict) -> Who:
         members.append({"member_id": OTHER_CLINICIAN, "name": "Demo clinician", "credentials": CLINICIAN_CREDENTIALS})
     enrol_members(inst, admin, members, "clinician")
     enrol_members(inst, admin, [{"member_id": AUDITOR, "name": "Demo auditor", "credentials": "auditor"}], "auditor")
+    for member_id, name, credentials, roles in DEMO_STAFF:  # one per role, for the front door (step 7)
+        for role in roles:  # already enrolled: granted the role (no event when it is held)
+            enrol_members(inst, admin, [{"member_id": member_id, "name": name, "credentials": credentials}], role)
+    with inst.rpc(admin) as rpc:
+        rpc.directory.link_supervision(SUPERVISOR, TRAINEE)  # no event when already linked
     missing = [p.patient_id for p in patients if not p.birth_date]
     if missing:
         raise DemoError(f"Synthea Patient {missing[0]} has no birthDate: the directory registers none without one")
@@ -240,7 +271,58 @@ def set_up_people(inst: Installation, store, patients, payer_jwks: dict) -> Who:
                                      "date_of_birth": p.birth_date} for p in patients])
     register_payers(inst, admin, [{"org": org, "name": org, "engine_role": INSURER_ROLE, "jwks": jwks}
                                   for org, jwks in payer_jwks.items()])
-    return Who(AUDITOR, ("auditor",), PRACTICE)
+    return Who(AUDITOR, ("auditor",), PRACTICE), admin
+
+
+@dataclass
+class DemoAccount:
+    """One demo person at the front door: the role they show, their id, the roles of their link, and
+    what ``confide web enrolment-links`` said (status new | renewed | enrolled, the link or None)."""
+
+    role: str
+    member_id: str
+    roles: tuple[str, ...]
+    status: str = ""
+    link: Optional[str] = None
+    expires_in_hours: Optional[float] = None
+
+
+def demo_accounts(patients, admin: Who) -> list[DemoAccount]:
+    """Who gets a demo account (module docstring, step 7), one row per role shown."""
+    psychotherapy = next((n for p in patients for n in p.psychotherapy_notes), None)
+    author = psychotherapy["author"]["id"] if psychotherapy else next(a for p in patients for a in p.authors)
+    staff = {member_id: roles for member_id, _name, _cred, roles in DEMO_STAFF}
+    rows = [DemoAccount("clinician", author, ("clinician",)),
+            DemoAccount("supervisor", SUPERVISOR, staff[SUPERVISOR]),
+            DemoAccount("trainee", TRAINEE, staff[TRAINEE])]
+    rows += [DemoAccount(roles[0], member_id, roles) for member_id, roles in staff.items()
+             if member_id not in (SUPERVISOR, TRAINEE)]
+    rows += [DemoAccount("auditor", AUDITOR, ("auditor",)),
+             DemoAccount("practice_admin", admin.subject, ("practice_admin",))]
+    rows += [DemoAccount("patient", p.patient_id, ("patient",)) for p in patients[:PORTAL_PATIENTS]]
+    return rows
+
+
+def issue_enrolment_links(accounts: list[DemoAccount], timeout: float = 120) -> list[DemoAccount]:
+    """One-time links for ``accounts`` from the web front door's database (``confide web
+    enrolment-links``, in its own process: Django's settings come from this environment)."""
+    people = [{"member_id": a.member_id, "roles": list(a.roles)} for a in accounts]
+    try:
+        out = subprocess.run([sys.executable, "-m", "confide_app.cli", "web", "enrolment-links"],
+                             input=json.dumps(people), capture_output=True, text=True, timeout=timeout,
+                             env=os.environ.copy())
+    except subprocess.TimeoutExpired:
+        raise DemoError(f"`confide web enrolment-links` did not answer within {timeout:g}s") from None
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["(no message)"])[-1]
+        raise DemoError(f"no demo accounts: `confide web enrolment-links` failed: {last}\n"
+                        "The web front door's database must be reachable: run `make run` (its set-up "
+                        "creates it), then `make demo` again.")
+    by_id = {row["member_id"]: row for row in json.loads(out.stdout.strip().splitlines()[-1])}
+    for account in accounts:
+        row = by_id[account.member_id]
+        account.status, account.link, account.expires_in_hours = row["status"], row["link"], row["expires_in_hours"]
+    return accounts
 
 
 def import_notes(inst: Installation, patients, progress, summary: DemoSummary) -> None:
@@ -520,10 +602,11 @@ def run_demo(gateway: str, amqp_uri: str, schema: str, data_dir: Path, limit: Op
     payer_jwks, token_for = payer_tokens(gateway, demo_payers(data_dir))
     store = PostgresEventStore(config.db_dsn(), schema=schema, pool_size=1)
     try:
-        auditor = set_up_people(inst, store, patients, payer_jwks)
+        auditor, admin = set_up_people(inst, store, patients, payer_jwks)
     finally:
         store.close()
-    console.print(f"[green]✓[/] directory: the clinicians who wrote the notes, an auditor, {len(patients)} "
+    console.print(f"[green]✓[/] directory: the clinicians who wrote the notes, an auditor, a supervisor and "
+                  f"their trainee, front desk, release of information, a privacy officer, {len(patients)} "
                   f"patients and {len(payer_jwks)} payers on file")
 
     with _progress(console) as progress:
@@ -552,7 +635,33 @@ def run_demo(gateway: str, amqp_uri: str, schema: str, data_dir: Path, limit: Op
         verify_and_replay(schema, progress, summary)
     summary.elapsed = time.monotonic() - started
     _print_summary(console, summary)
+    summary.accounts = issue_enrolment_links(demo_accounts(patients, admin))
+    _print_accounts(console, summary.accounts)
     return summary
+
+
+def _print_accounts(console, accounts: list[DemoAccount]) -> None:
+    """The demo accounts as plain lines (never wrapped: each link is copied whole)."""
+    def say(text: str = "") -> None:
+        console.print(text, soft_wrap=True, highlight=False, markup=False)
+
+    say()
+    say("Demo accounts at the web front door — one-time enrolment links, for local use only")
+    say("Open a link, set a password, then TOTP (workforce): scan the QR code or paste the secret into an "
+        "authenticator app. Patients set a password only.")
+    renewed = [a for a in accounts if a.status == "renewed"]
+    if renewed:
+        say(f"New links for the same {len(renewed)} people as an earlier `make demo`: the links it printed "
+            "no longer work.")
+    width = max(len(a.member_id) for a in accounts)
+    say(f"{'role':<24} {'id':<{width}}  link")
+    for a in accounts:
+        if a.link:
+            hours = f"{a.expires_in_hours:g} h" if a.expires_in_hours else "24 h"
+            note = ACCOUNTS_NOTE.replace("24 h", hours)
+            say(f"{a.role:<24} {a.member_id:<{width}}  {a.link}  ({note})")
+        else:
+            say(f"{a.role:<24} {a.member_id:<{width}}  (has set a password already: sign in with it)")
 
 
 def _outcome(d: Decision) -> str:

@@ -1,12 +1,15 @@
 """``confide web``: the front door's operator commands.
 
     confide web enrolment-link --member-id A-1 [--role practice_admin ...]
+    confide web enrolment-links < people.json      (set-up tools: `confide demo`)
 
-prints a one-time enrolment link (24 h) once; only its hash is stored.
+print one-time enrolment links (24 h) once; only their hash is stored.
 """
 from __future__ import annotations
 
+import json
 import os
+import sys
 
 import click
 
@@ -43,3 +46,41 @@ def enrolment_link(member_id, roles, no_directory_check):
     except (EnrolmentError, DirectoryUnavailableError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(url)
+
+
+@web.command("enrolment-links")
+def enrolment_links():
+    """Links for many people at once, for set-up tools (``confide demo``), as JSON.
+
+    Reads ``[{"member_id", "roles": [...]}]`` on stdin (people the caller has just put on file in the
+    directory, so the directory is not asked again). Writes one JSON object per person:
+    ``{"member_id", "status", "link", "withdrawn"}`` where ``status`` is ``new`` (a first link),
+    ``renewed`` (a new link for someone given one before; the ``withdrawn`` earlier links of theirs
+    that were still usable no longer work) or
+    ``enrolled`` (they have set a password already: no link, they sign in); and ``expires_in_hours``.
+    """
+    _django()
+    from django.conf import settings
+
+    from confide.identity.ids import normalise_id
+    from web.enrolment import create_enrolment_link, has_account, withdraw_unused_links
+    from web.models import Enrolment
+
+    try:
+        people = json.load(sys.stdin)
+    except ValueError as exc:
+        raise click.ClickException(f"stdin is not JSON: {exc}") from None
+    out = []
+    hours = round(settings.ENROLMENT_TTL_SECONDS / 3600, 1)
+    for person in people:
+        member_id, roles = normalise_id(person["member_id"], "member_id"), list(person["roles"])
+        if has_account(member_id):
+            out.append({"member_id": member_id, "status": "enrolled", "link": None, "withdrawn": 0,
+                        "expires_in_hours": None})
+            continue
+        earlier = Enrolment.objects.filter(member_id=member_id).exists()
+        withdrawn = withdraw_unused_links(member_id)
+        link = create_enrolment_link(member_id, roles, check_directory=False)
+        out.append({"member_id": member_id, "status": "renewed" if earlier else "new", "link": link,
+                    "withdrawn": withdrawn, "expires_in_hours": hours})
+    click.echo(json.dumps(out))

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def stack(runner_factory, service_config, scratch_schema, test_db_dsn, tmp_path, monkeypatch):
+def stack(runner_factory, service_config, scratch_schema, test_db_dsn, web_db_dsn, tmp_path, monkeypatch):
     port = find_free_port()
     checkpoints = tmp_path / "checkpoints"
     cfg = {**service_config, "DB_SCHEMA": scratch_schema, "CHECKPOINT_DIR": str(checkpoints),
@@ -36,6 +36,8 @@ def stack(runner_factory, service_config, scratch_schema, test_db_dsn, tmp_path,
     env = {config.GATEWAY_URL_KEY: f"http://127.0.0.1:{port}", config.AMQP_URI_KEY: cfg["AMQP_URI"],
            config.DB_DSN_KEY: test_db_dsn, config.DB_SCHEMA_KEY: scratch_schema,
            config.KEY_DIR_KEY: cfg["KEY_DIR"], config.CHECKPOINT_DIR_KEY: str(checkpoints)}
+    # The demo's accounts (step 7): links from the web front door's test database.
+    env.update({"CONFIDE_WEB_DB_DSN": web_db_dsn, "CONFIDE_WEB_SECRET_KEY": "demo-test-only"})
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return cfg

@@ -58,6 +58,21 @@ def create_enrolment_link(member_id: str, roles: Iterable[str], *, check_directo
     return f"{settings.BASE_URL}/enrol/{token}"
 
 
+def withdraw_unused_links(member_id: str) -> int:
+    """End every link of ``member_id`` not used yet (a new one replaces them); -> how many."""
+    from web.models import Enrolment
+
+    member_id = normalise_id(member_id, "member_id")
+    now = timezone.now()
+    return Enrolment.objects.filter(member_id=member_id, used_at__isnull=True, expires_at__gt=now).update(
+        expires_at=now)
+
+
+def has_account(member_id: str) -> bool:
+    """Whether ``member_id`` has set a password already (an enrolment link cannot be issued then)."""
+    return get_user_model().objects.filter(username=normalise_id(member_id, "member_id")).exists()
+
+
 def find_enrolment(token: str):
     """The usable enrolment for ``token``, or None (unknown, used, or expired)."""
     from web.models import Enrolment

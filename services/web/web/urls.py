@@ -5,6 +5,7 @@ from web import views
 web_patterns = ([
     path("", views.home, name="home"),
     path("session/idle-check", views.idle_check, name="idle_check"),
+    path("static-baseline", views.static_baseline, name="static_baseline"),
     path("session/cli-assertion", views.cli_assertion, name="cli_assertion"),
     path("notes/seen", views.notes_seen, name="notes_seen"),
     path("admin/sessions/", views.sessions, name="sessions"),

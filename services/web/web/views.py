@@ -101,6 +101,17 @@ def idle_check(request: HttpRequest) -> HttpResponse:
     return redirect("web:home")
 
 
+#: The bench's baseline (bench/web_pages.py): a fixed page, no template, database or service behind it.
+STATIC_BASELINE = ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Confide</title></head>'
+                   '<body><main><h1>Confide</h1><p>The practice\'s front door.</p></main></body></html>')
+
+
+def static_baseline(request: HttpRequest) -> HttpResponse:
+    """What this server and its middleware cost on their own (public: it says nothing), so a page's
+    time can be read as a ratio to it. Same headers as every response (no-store, CSP)."""
+    return HttpResponse(STATIC_BASELINE, content_type="text/html; charset=utf-8")
+
+
 def password_reset(request: HttpRequest) -> HttpResponse:
     """In place of allauth's reset by email (every path under it): accounts have no email address;
     a practice administrator issues a new enrolment link instead."""

@@ -3,8 +3,9 @@
 ``practice`` (one per test session) is what ``make run`` + ``make demo`` give a practice, isolated:
 ``confide run`` (directory, notes, disclosures, audit, gateway and the web front door, each its own
 process) over a scratch event-store schema and a fresh RabbitMQ vhost, with its own key directory,
-the web on a free loopback port (plain HTTP, secure cookies off: tests only) and the web database
-``confide_web_test``; seeded by ``confide demo --limit-patients 2`` (Synthea patients, their notes
+the web on a free loopback port (plain HTTP, secure cookies off: tests only) and a web database of
+its own (``confide_web_t_<random>``, migrated here, dropped at the end: the demo's people get fresh
+accounts each run, as the fresh directory has them); seeded by ``confide demo --limit-patients 2`` (Synthea patients, their notes
 written and signed over RPC by their clinicians, the CDex requests of the insurers).
 
 ``practice.people`` (:class:`confide.testing.identities.Identities`) puts members and patients on
@@ -146,6 +147,29 @@ def axe_script() -> str:
     return str(script)
 
 
+def _fresh_web_database(admin_dsn: str, web_db_dsn: str) -> tuple[str, str]:
+    """A new, migrated web database owned by the web's role (password of ``web_db_dsn``) -> (name, DSN)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    from web import dbsetup
+
+    name = "confide_web_t_" + uuid.uuid4().hex[:10]
+    password = conninfo_to_dict(web_db_dsn)["password"]
+    dbsetup.ensure_database(admin_dsn, name, password)
+    dsn = dbsetup.dsn(name, password)
+    env = {**os.environ, "PYTHONPATH": PYTHONPATH, "CONFIDE_WEB_SECRET_KEY": "migrate-only", "CONFIDE_WEB_DB_DSN": dsn}
+    subprocess.run([sys.executable, "-m", "web", "migrate", "--noinput", "-v", "0"], env=env, check=True)
+    return name, dsn
+
+
+def _drop_database(admin_dsn: str, name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 @pytest.fixture(scope="session")
 def practice(tmp_path_factory, admin_dsn, test_db_dsn, web_db_dsn, chromium_path):
     from confide.eventstore import install
@@ -157,6 +181,7 @@ def practice(tmp_path_factory, admin_dsn, test_db_dsn, web_db_dsn, chromium_path
     schema = "t_web_" + uuid.uuid4().hex[:10]
     vhost = "confide-web-" + uuid.uuid4().hex[:10]
     install.install_schema(admin_dsn, "confide_test", schema)
+    web_db, web_dsn = _fresh_web_database(admin_dsn, web_db_dsn)
     _rabbit_admin("PUT", f"/api/vhosts/{vhost}")
     admin = urllib.parse.urlparse(config.rabbit_admin_uri())
     _rabbit_admin("PUT", f"/api/permissions/{vhost}/{admin.username}",
@@ -179,7 +204,7 @@ def practice(tmp_path_factory, admin_dsn, test_db_dsn, web_db_dsn, chromium_path
         "CONFIDE_GATEWAY_ADDRESS": f"127.0.0.1:{gateway_port}",
         "CONFIDE_GATEWAY_URL": f"http://127.0.0.1:{gateway_port}",
         "CONFIDE_WEB_ADDRESS": f"127.0.0.1:{web_port}",
-        "CONFIDE_WEB_DB_DSN": web_db_dsn,
+        "CONFIDE_WEB_DB_DSN": web_dsn,
         "CONFIDE_WEB_SECRET_KEY": secrets.token_urlsafe(40),
         "CONFIDE_WEB_SECURE_COOKIES": "0",  # plain HTTP on loopback: tests only
     }
@@ -221,6 +246,7 @@ def practice(tmp_path_factory, admin_dsn, test_db_dsn, web_db_dsn, chromium_path
         store.close()
         _rabbit_admin("DELETE", f"/api/vhosts/{vhost}")
         install.drop_schema(admin_dsn, "confide_test", schema)
+        _drop_database(admin_dsn, web_db)
 
 
 @pytest.fixture

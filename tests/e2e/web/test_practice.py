@@ -18,3 +18,35 @@ def test_a_clinician_signs_in_with_totp_and_the_home_page_passes_axe(practice, j
     practice.people.member(clinician, "clinician")
     data = journey("home.signed_in", person_id=clinician, label="clinician")
     assert data["roles"] == "clinician"
+
+
+#: The roles `make demo` prints a one-time enrolment link for (one line each; two patients).
+DEMO_ROLES = ("clinician", "supervisor", "trainee", "front_desk", "release_of_information", "privacy_officer",
+              "auditor", "practice_admin", "patient")
+
+
+def demo_accounts(out: str) -> list[dict]:
+    """The demo's account lines: ``role  id  link  (expires in 24 h, shown once)``."""
+    rows = re.findall(r"^(\w+)\s+(\S+)\s+(http://\S+/enrol/[\w-]+)\s+\((expires in [\d.]+ h, shown once)\)$", out,
+                      re.MULTILINE)
+    return [{"role": r, "id": i, "link": link, "note": note} for r, i, link, note in rows]
+
+
+def test_the_demo_prints_a_one_time_link_for_every_role(practice):
+    out = practice.demo_out
+    assert "set a password, then TOTP (workforce)" in out, out[-3000:]
+    accounts = demo_accounts(out)
+    assert sorted({a["role"] for a in accounts}) == sorted(DEMO_ROLES), out[-3000:]
+    assert [a["role"] for a in accounts].count("patient") == 2
+    assert all(a["link"].startswith(f"{practice.web_url}/enrol/") for a in accounts)
+    assert len({a["link"] for a in accounts}) == len(accounts) == len({a["id"] for a in accounts})
+
+
+def test_a_printed_link_enrols_the_note_author_who_sees_who_read_their_notes(practice, journey):
+    clinician = next(a for a in demo_accounts(practice.demo_out) if a["role"] == "clinician")
+    data = journey("home.enrol_with_printed_link", link=clinician["link"], person_id=clinician["id"],
+                   label="clinician")
+    assert data["member"] == clinician["id"] and data["roles"] == "clinician"
+    # The demo's psychotherapy-note read by its author (permitted) and by another clinician (denied).
+    assert {"permit", "deny"} <= {row["decision"] for row in data["seen"]}, data
+    assert data["second_use_status"] == 404, data  # shown once, used once
