@@ -43,7 +43,6 @@ import os
 import random
 import re
 import secrets
-import statistics
 import subprocess
 import sys
 import time
@@ -52,6 +51,8 @@ from dataclasses import dataclass, field
 from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
 from typing import Optional
+
+import requests
 
 import harness
 
@@ -78,6 +79,9 @@ PAGES: tuple[Page, ...] = (
     Page("/audit/", "auditor", "auditor: timeline"),
 )
 BASELINE = Page("/static-baseline", "clinician", "static baseline (fixed page, same server)")
+#: For reading the baseline: the same page signed out (no session to load, no directory check).
+SIGNED_OUT = "(signed out)"
+FLOOR = Page("/static-baseline", SIGNED_OUT, "static page signed out (server floor)")
 #: How many of PAGES are always among the five (home, who has seen my notes); then role pages.
 FIXED_BUSIEST, ROLE_BUSIEST = 2, 3
 PASSWORD = "bench horse battery staple 7"
@@ -217,7 +221,6 @@ def _post(sess, url: str, data: dict):
 def sign_in(base: str, member_id: str, link: str, workforce: bool):
     """Enrol with ``link``, sign in, set up TOTP (workforce) -> a signed-in requests.Session."""
     import pyotp
-    import requests
 
     sess = requests.Session()
     sess.cookies.set_policy(LoopbackCookies())
@@ -300,7 +303,8 @@ def report(console, rows: list[Row], baseline: Row, rounds: int, base: str) -> N
                   f"{p95 / b95:.1f}×" if measured and row is not baseline else ("1.0×" if row is baseline else "-"))
     console.print(t)
     console.print("  ★ = the five busiest (home, who has seen my notes, the first three built role pages of PAGES). "
-                  "Baseline: /static-baseline, a fixed page through the same server and middleware, same session.")
+                  "Baseline: /static-baseline, a fixed page through the same server and middleware, requested "
+                  "with the clinician's session; signed out, the same page shows the server's floor.")
     console.print(f"  machine: {os.cpu_count()} cores, load {harness.loadavg()}; ratios, not timed assertions")
 
 
@@ -315,7 +319,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--seed", type=int, default=11)
     args = ap.parse_args(argv)
     random.seed(args.seed)
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 150)
     harness.interrupt_on(2, 15)
     with harness.Scratch("webbench", log=console.print) as scratch:
         if args.url:
@@ -349,9 +353,12 @@ def main(argv: Optional[list[str]] = None) -> int:
             raise RuntimeError(f"no {BASELINE.role} session for the baseline: {why.get(BASELINE.role)}")
         console.print(f"signed in as {', '.join(sessions)}; {sum(r.status == 'measured' for r in rows)} pages built "
                       f"of {len(rows)}; {args.warmup} warm-up + {args.rounds} timed rounds")
+        sessions[SIGNED_OUT] = requests.Session()
+        rows.append(Row(FLOOR, status="measured"))
+        paths[FLOOR] = FLOOR.path
         measure(base, rows, baseline, sessions, paths, args.rounds, args.warmup)
         report(console, rows, baseline, args.rounds, base)
-        summary = {r.page.path: {"status": r.status, "p50_ms": r.pct(0.5) if r.samples else None,
+        summary = {r.page.label: {"path": r.page.path, "role": r.page.role, "status": r.status, "p50_ms": r.pct(0.5) if r.samples else None,
                                  "p95_ms": r.pct(0.95) if r.samples else None}
                    for r in [*rows, baseline]}
         console.print(json.dumps({"web_pages": summary}), soft_wrap=True, highlight=False)
