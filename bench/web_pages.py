@@ -48,7 +48,6 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
-from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
 from typing import Optional
 
@@ -196,13 +195,15 @@ def demo_links(demo_out: str) -> dict[str, list[tuple[str, str]]]:
 
 # -- signing in through the front door -----------------------------------------------------------
 
-class LoopbackCookies(DefaultCookiePolicy):
-    """Send Secure cookies to a loopback http:// server too (``make run`` keeps them Secure; browsers
-    treat 127.0.0.1 as a secure context and do the same)."""
+class LoopbackSession(requests.Session):
+    """Sends Secure cookies to a loopback http:// server too, as browsers do (``make run`` keeps them
+    Secure; 127.0.0.1 is a secure context); requests would not. Used only for loopback URLs."""
 
-    def return_ok_secure(self, cookie, request):
-        host = request.host.split(":")[0]
-        return True if host in ("127.0.0.1", "localhost") else super().return_ok_secure(cookie, request)
+    def send(self, request, **kwargs):
+        response = super().send(request, **kwargs)
+        for cookie in self.cookies:
+            cookie.secure = False
+        return response
 
 
 def _token(text: str) -> str:
@@ -220,10 +221,12 @@ def _post(sess, url: str, data: dict):
 
 def sign_in(base: str, member_id: str, link: str, workforce: bool):
     """Enrol with ``link``, sign in, set up TOTP (workforce) -> a signed-in requests.Session."""
+    from urllib.parse import urlsplit
+
     import pyotp
 
-    sess = requests.Session()
-    sess.cookies.set_policy(LoopbackCookies())
+    loopback = urlsplit(base).hostname in ("127.0.0.1", "localhost", "::1")
+    sess = LoopbackSession() if loopback else requests.Session()
     r = _post(sess, link, {"password1": PASSWORD, "password2": PASSWORD})
     if "/accounts/login/" not in r.url:
         raise RuntimeError(f"enrolment of {member_id} failed ({r.status_code} at {r.url})")

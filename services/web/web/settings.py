@@ -103,6 +103,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: also the answers the session policy and the second-factor check give without going
+    # further (sign-in and TOTP redirects, the 503 when the directory cannot be asked) are no-store.
+    "web.middleware.NoStoreMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -114,7 +117,6 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "web.middleware.SessionPolicyMiddleware",
     "web.middleware.RequireSecondFactorMiddleware",
-    "web.middleware.NoStoreMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
