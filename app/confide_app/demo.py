@@ -651,8 +651,8 @@ def _print_accounts(console, accounts: list[DemoAccount]) -> None:
         "authenticator app. Patients set a password only.")
     renewed = [a for a in accounts if a.status == "renewed"]
     if renewed:
-        say(f"New links for the same {len(renewed)} people as an earlier `make demo`: the links it printed "
-            "no longer work.")
+        say(f"New links for the same people as an earlier `make demo` ({len(renewed)} of them): the links it "
+            "printed no longer work.")
     width = max(len(a.member_id) for a in accounts)
     say(f"{'role':<24} {'id':<{width}}  link")
     for a in accounts:
