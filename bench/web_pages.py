@@ -318,7 +318,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--url", help="measure the running `make run` at this base URL (runs `confide demo` for links)")
     ap.add_argument("--rounds", type=int, default=200, help="timed requests per page (default 200)")
     ap.add_argument("--warmup", type=int, default=10, help="discarded rounds first (default 10)")
-    ap.add_argument("--patients", type=int, default=2, help="demo patients on the bench's own stack (default 2)")
+    ap.add_argument("--patients", type=int, default=2,
+                    help="confide demo --limit-patients (default 2; with --url the rest stay as they are)")
     ap.add_argument("--seed", type=int, default=11)
     args = ap.parse_args(argv)
     random.seed(args.seed)
@@ -328,7 +329,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         if args.url:
             base = args.url.rstrip("/")
             console.print(f"against {base}: running confide demo for the demo people's links")
-            demo_out = run_demo(dict(os.environ), [])
+            demo_out = run_demo(dict(os.environ), ["--limit-patients", str(args.patients)])
         else:
             base, _env, demo_out = Stack(scratch, console.print).start(args.patients)
         links = demo_links(demo_out)
