@@ -34,6 +34,9 @@ def test_a_trainee_moves_a_diagnosis_sentence_signs_and_the_supervisor_cosigns(p
     assert "<i>sic</i>" in data["signed_text"]
     assert data["refused_status"] == 403 and "164.508(a)(2)" in data["refusal"]
     assert data["no_csrf"] == 403
+    assert "164.508(a)(2)" in data["colleague_post"] and data["colleague_supervision_status"] == 403
+    assert data["checked_hint"] == "\u201cRefer to DBT skills group.\u201d"
+    assert "no longer flagged" in data["forged_move"]
     # What the services hold: the sentence is in the progress note, not in the psychotherapy note.
     progress = _read(practice, trainee_person, data["progress_id"])
     assert progress["kind"] == "progress" and progress["status"] == "draft"
@@ -46,7 +49,8 @@ def test_a_trainee_moves_a_diagnosis_sentence_signs_and_the_supervisor_cosigns(p
 
 
 def test_a_supervisor_whose_supervision_ended_sees_nothing_and_cannot_cosign(practice, journey, new_id):
-    trainee, supervisor, patient = new_id("T"), new_id("S"), new_id("P")
+    trainee, supervisor, patient, billing = new_id("T"), new_id("S"), new_id("P"), new_id("B")
+    practice.people.member(billing, "billing")
     trainee_person = practice.people.member(trainee, "trainee")
     practice.people.member(supervisor, "supervisor")
     practice.people.patient(patient)
@@ -58,9 +62,10 @@ def test_a_supervisor_whose_supervision_ended_sees_nothing_and_cannot_cosign(pra
         rpc.notes.sign_note(note_id)
     practice.people.end_supervision(supervisor, trainee)
 
-    data = journey("psychotherapy.ended_supervision", supervisor=supervisor, note_id=note_id)
+    data = journey("psychotherapy.ended_supervision", supervisor=supervisor, note_id=note_id, billing=billing)
 
     assert data["queue_rows"] == 0
+    assert data["outsider_status"] == [403, 403, 403]  # a role that writes no notes: no pane, no queue
     assert data["read_status"] == 403 and "164.508(a)(2)" in data["read_reason"]
     assert "no longer supervises" in data["cosign_reason"]
     assert _read(practice, trainee_person, note_id)["cosigned_by"] is None

@@ -14,10 +14,11 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from web.pages.common import NavItem, call, roles_required
-from web.pages.psychotherapy import read
+from web.pages.psychotherapy import dated, read
 
 NAV: list[NavItem] = [NavItem("Review queue", "web:supervision_queue", ("supervisor",), id="nav-supervision")]
 #: Why a supervisor reads a trainee's note: the practice's own supervised training program.
@@ -26,14 +27,16 @@ PURPOSE = "training"
 
 @roles_required("supervisor")
 def supervision_queue(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/supervision/queue.html", {"queue": call(request, "notes", "review_queue")})
+    queue = [{**n, "signed_at": parse_datetime(n["signed_at"]) if n.get("signed_at") else None}
+             for n in call(request, "notes", "review_queue")]
+    return render(request, "web/supervision/queue.html", {"queue": queue})
 
 
 @roles_required("supervisor")
 def supervision_note(request: HttpRequest, note_id) -> HttpResponse:
     """The note as the supervisor may read it (decided and recorded; a refusal is a 403 with the rule)."""
     reply = read(request, str(note_id), PURPOSE)
-    return render(request, "web/supervision/note.html", {"note": reply["note"], "decision": reply["decision"]})
+    return render(request, "web/supervision/note.html", {"note": dated(reply["note"]), "decision": reply["decision"]})
 
 
 @roles_required("supervisor")

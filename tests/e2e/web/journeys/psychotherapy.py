@@ -68,7 +68,21 @@ def write_move_sign_cosign(session) -> dict:
     assert DIAGNOSIS not in psych_after_move, psych_after_move
     progress_id = page.locator("#progress-id").inner_text()
     expect(page.locator("#psy-rule")).to_contain_text("164.508(a)(2)(i)(A)")
+    expect(page.locator("#psy-hints-status")).to_have_text("No sentence reads like progress-note content.")
     session.look(page, "psychotherapy-draft")
+
+    # The Check button (the path without JavaScript): the server lints and renders the hints.
+    page.fill("#psy-text", f"{psych_after_move} Refer to DBT skills group.")
+    page.click("#psy-check")
+    expect(page.locator("#psy-hints li.hint")).to_have_count(1)
+    expect(page.locator("#psy-hints li.hint .hint-message").first).to_have_text(
+        "this sentence reads like a treatment plan: it belongs in the progress note and would not be protected here")
+    checked_hint = page.locator("#psy-hints li.hint .sentence").inner_text()
+    # A forged move (a sentence the lint does not flag) is refused; nothing moves.
+    _post_from_page(page, page.url, {"text": psych_after_move, "move": "0:10"})
+    expect(page.locator("#service-error")).to_have_attribute("data-status", "400")
+    forged_move = page.locator("#service-error-reason").inner_text()
+    page.goto(f"{base}/clinician/psychotherapy/{note_id}")
 
     # The print stylesheet hides the note: nothing but a notice prints.
     page.emulate_media(media="print")
@@ -115,10 +129,16 @@ def write_move_sign_cosign(session) -> dict:
     refusal = col.locator("#service-error-reason").inner_text()
     assert PROCESS not in col.content()
     session.look(col, "psychotherapy-refused")
+    _post_from_page(col, f"{base}/clinician/psychotherapy/{note_id}", {"action": "addendum", "addendum": "forged"})
+    expect(col.locator("#service-error")).to_have_attribute("data-status", "403")
+    colleague_post = col.locator("#service-error-reason").inner_text()
+    supervision_status = col.goto(f"{base}/supervision/").status
     no_csrf = col.request.post(f"{base}/clinician/psychotherapy/{note_id}",
                                form={"action": "addendum", "addendum": "forged"}).status
     return {"note_id": note_id, "progress_id": progress_id, "hint": hint_text, "psych_after_move": psych_after_move,
-            "signed_text": signed_text, "refused_status": refused_status, "refusal": refusal, "no_csrf": no_csrf}
+            "signed_text": signed_text, "refused_status": refused_status, "refusal": refusal, "no_csrf": no_csrf,
+            "checked_hint": checked_hint, "forged_move": forged_move, "colleague_post": colleague_post,
+            "colleague_supervision_status": supervision_status}
 
 
 def ended_supervision(session) -> dict:
@@ -134,5 +154,10 @@ def ended_supervision(session) -> dict:
     read_status, read_reason = response.status, sup.locator("#service-error-reason").inner_text()
     _post_from_page(sup, f"{session.base}/supervision/{p['note_id']}/cosign", {})
     expect(sup.locator("#service-error")).to_have_attribute("data-status", "403")
-    return {"queue_rows": queue_rows, "read_status": read_status, "read_reason": read_reason,
+    outsider, _ = session.enrol(p["billing"], ["billing"])
+    outsider_status = [outsider.goto(f"{session.base}{url}").status
+                       for url in ("/clinician/psychotherapy/", f"/clinician/psychotherapy/{p['note_id']}",
+                                   "/supervision/")]
+    assert outsider.locator("#nav-psychotherapy, #nav-supervision").count() == 0
+    return {"outsider_status": outsider_status, "queue_rows": queue_rows, "read_status": read_status, "read_reason": read_reason,
             "cosign_reason": sup.locator("#service-error-reason").inner_text()}
