@@ -42,8 +42,9 @@ def test_a_trainee_moves_a_diagnosis_sentence_signs_and_the_supervisor_cosigns(p
     assert progress["kind"] == "progress" and progress["status"] == "draft"
     assert DIAGNOSIS in progress["content"]["symptoms"]
     assert progress["content"]["diagnosis_codes"] == ["F32.1", "F33.1"]
+    assert progress["content"]["treatment_plan"] == "Refer to DBT skills group."
     psych = _read(practice, trainee_person, data["note_id"])
-    assert DIAGNOSIS not in psych["text"] and "father's funeral" in psych["text"]
+    assert DIAGNOSIS not in psych["text"] and "DBT" not in psych["text"] and "father's funeral" in psych["text"]
     assert psych["status"] == "signed" and psych["cosigned_by"] == supervisor
     assert "felt lighter" in psych["addenda"][0]["text"]
 
@@ -69,3 +70,24 @@ def test_a_supervisor_whose_supervision_ended_sees_nothing_and_cannot_cosign(pra
     assert data["read_status"] == 403 and "164.508(a)(2)" in data["read_reason"]
     assert "no longer supervises" in data["cosign_reason"]
     assert _read(practice, trainee_person, note_id)["cosigned_by"] is None
+
+
+def test_a_supervisor_reviews_and_cosigns_a_trainees_progress_note(practice, journey, new_id):
+    trainee, supervisor, patient = new_id("T"), new_id("S"), new_id("P")
+    trainee_person = practice.people.member(trainee, "trainee")
+    practice.people.member(supervisor, "supervisor")
+    practice.people.patient(patient)
+    practice.people.supervise(supervisor, trainee)
+    content = {"session_date": "2026-05-03", "start_time": "10:00", "stop_time": "10:50",
+               "modality": "individual psychotherapy", "cpt_code": "90834", "frequency": "weekly",
+               "diagnosis_codes": ["F41.1"], "symptoms": "worry <b>most days</b>", "risk_assessment": {"level": "low"}}
+    with practice.rpc(trainee_person) as rpc:
+        note_id = rpc.notes.write_progress_note({"patient_id": patient, "supervisor_id": supervisor,
+                                                 "content": content})["note_id"]
+        rpc.notes.sign_note(note_id)
+
+    data = journey("psychotherapy.cosign_progress_note", supervisor=supervisor, note_id=note_id)
+
+    assert "90834" in data["content"] and "worry <b>most days</b>" in data["content"]
+    assert data["left_in_queue"] == 0
+    assert _read(practice, trainee_person, note_id)["cosigned_by"] == supervisor

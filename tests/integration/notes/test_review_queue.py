@@ -75,3 +75,18 @@ def test_another_supervisor_does_not_see_the_note_and_a_clinician_may_not_ask(
         call(notes_container, other, "read_note", note_id, "training", reply_public_key=READER_PUB)
     with pytest.raises(NotAuthorizedError):
         call(notes_container, clinician, "review_queue")
+
+
+def test_a_trainees_signed_progress_note_is_queued_and_read_for_training(notes_container, patient_id, supervision):
+    trainee, supervisor = supervision
+    note_id = call(notes_container, trainee, "write_progress_note", {
+        "patient_id": patient_id, "supervisor_id": supervisor.subject, "content": progress_content()})["note_id"]
+    call(notes_container, trainee, "sign_note", note_id)
+    [row] = [r for r in call(notes_container, supervisor, "review_queue") if r["note_id"] == note_id]
+    assert row["kind"] == "progress"
+    read = call(notes_container, supervisor, "read_note", note_id, "training")
+    # Supervised training (164.506(c)(1)): the minimum necessary fields of a progress note.
+    assert "164.506(c)(1)" in read["decision"]["rule"]
+    assert read["note"]["fields"]["cpt_code_or_modality"]["cpt_code"] == "90837"
+    call(notes_container, supervisor, "cosign_note", note_id)
+    assert note_id not in {r["note_id"] for r in call(notes_container, supervisor, "review_queue")}

@@ -25,6 +25,15 @@ NAV: list[NavItem] = [NavItem("Review queue", "web:supervision_queue", ("supervi
 PURPOSE = "training"
 
 
+def _shown(value) -> str:
+    """A released field's value as one line of text (a dict as "key: value; ...", a list joined)."""
+    if isinstance(value, dict):
+        return "; ".join(f"{k.replace('_', ' ')}: {_shown(v)}" for k, v in value.items() if v not in (None, "", []))
+    if isinstance(value, list):
+        return ", ".join(_shown(v) for v in value)
+    return "" if value is None else str(value)
+
+
 @roles_required("supervisor")
 def supervision_queue(request: HttpRequest) -> HttpResponse:
     queue = [{**n, "signed_at": parse_datetime(n["signed_at"]) if n.get("signed_at") else None}
@@ -36,7 +45,15 @@ def supervision_queue(request: HttpRequest) -> HttpResponse:
 def supervision_note(request: HttpRequest, note_id) -> HttpResponse:
     """The note as the supervisor may read it (decided and recorded; a refusal is a 403 with the rule)."""
     reply = read(request, str(note_id), PURPOSE)
-    return render(request, "web/supervision/note.html", {"note": dated(reply["note"]), "decision": reply["decision"]})
+    # Who wrote it and when it was signed come from the queue (metadata); a progress note read for
+    # training releases only the minimum necessary fields (164.502(b)), not that metadata.
+    queued = next((n for n in call(request, "notes", "review_queue") if n["note_id"] == str(note_id)), None)
+    if queued:
+        queued = {**queued, "signed_at": parse_datetime(queued["signed_at"]) if queued.get("signed_at") else None}
+    fields = [(name.replace("_", " ").capitalize(), _shown(value))
+              for name, value in (reply["note"].get("fields") or {}).items()]
+    return render(request, "web/supervision/note.html", {"note": dated(reply["note"]), "decision": reply["decision"],
+                                                          "queued": queued, "fields": fields})
 
 
 @roles_required("supervisor")

@@ -78,6 +78,12 @@ def write_move_sign_cosign(session) -> dict:
     expect(page.locator("#psy-hints li.hint .hint-message").first).to_have_text(
         "this sentence reads like a treatment plan: it belongs in the progress note and would not be protected here")
     checked_hint = page.locator("#psy-hints li.hint .sentence").inner_text()
+    # Moving into the draft progress note that now exists (revised, not a second draft).
+    page.locator("#psy-hints li.hint button.move").click()
+    expect(page.locator("#messages")).to_contain_text("Moved to the progress note draft (Treatment plan)")
+    expect(page.locator("#progress-treatment_plan")).to_have_text("Refer to DBT skills group.")
+    expect(page.locator("#progress-id")).to_have_text(progress_id)
+    assert "DBT" not in page.locator("#psy-text").input_value()
     # A forged move (a sentence the lint does not flag) is refused; nothing moves.
     _post_from_page(page, page.url, {"text": psych_after_move, "move": "0:10"})
     expect(page.locator("#service-error")).to_have_attribute("data-status", "400")
@@ -161,3 +167,21 @@ def ended_supervision(session) -> dict:
     assert outsider.locator("#nav-psychotherapy, #nav-supervision").count() == 0
     return {"outsider_status": outsider_status, "queue_rows": queue_rows, "read_status": read_status, "read_reason": read_reason,
             "cosign_reason": sup.locator("#service-error-reason").inner_text()}
+
+
+def cosign_progress_note(session) -> dict:
+    """The supervisor reviews a trainee's signed progress note (minimum necessary fields) and co-signs."""
+    from playwright.sync_api import expect
+
+    p = session.params
+    sup, _ = session.enrol(p["supervisor"], ["supervisor"])
+    sup.click("#nav-supervision")
+    row = sup.locator(f"#review-queue tr[data-note='{p['note_id']}']")
+    expect(row).to_contain_text("progress note")
+    row.locator("a.review-link").click()
+    expect(sup.locator("#review-rule")).to_contain_text("164.506(c)(1)")
+    content = sup.locator("#review-content").inner_text()
+    session.look(sup, "supervision-progress-note")
+    sup.click("#cosign")
+    expect(sup.locator("#messages")).to_contain_text(f"Co-signed note {p['note_id']}")
+    return {"content": content, "left_in_queue": sup.locator(f"#review-queue tr[data-note='{p['note_id']}']").count()}
