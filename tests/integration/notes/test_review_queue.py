@@ -28,7 +28,7 @@ def signed_psych_note(container, trainee, supervisor, patient_id, text):
 
 
 def test_a_supervisor_sees_reads_and_cosigns_a_trainees_signed_note(notes_container, patient_id, marker,
-                                                                      supervision, people):
+                                                                      supervision, people, pg_store):
     trainee, supervisor = supervision
     note_id = signed_psych_note(notes_container, trainee, supervisor, patient_id, f"session {marker}")
     draft = call(notes_container, trainee, "write_progress_note", {
@@ -45,6 +45,13 @@ def test_a_supervisor_sees_reads_and_cosigns_a_trainees_signed_note(notes_contai
     read = call(notes_container, supervisor, "read_note", note_id, "training", reply_public_key=READER_PUB)
     assert read["decision"]["rule"] == "45 CFR 164.508(a)(2)(i)(B)"
     assert opened(read)["note"]["text"] == f"session {marker}"
+    # The supervision fact is recorded with the decision, so the auditor's re-judging reproduces it.
+    [decided] = pg_store.read_stream(f"accessDecision-{read['decision']['decision_id']}")
+    assert decided.data["requester"] == {"id": supervisor.subject, "role": "supervisor", "org": decided.data[
+        "requester"]["org"], "supervises_author": True}
+    from audit.rejudge import _default_engine, _judge_read
+
+    assert _judge_read(pg_store, _default_engine, decided.data) is None
 
     call(notes_container, supervisor, "cosign_note", note_id)
     assert note_id not in {row["note_id"] for row in call(notes_container, supervisor, "review_queue")}
