@@ -37,6 +37,7 @@ def test_a_trainee_moves_a_diagnosis_sentence_signs_and_the_supervisor_cosigns(p
     assert "164.508(a)(2)" in data["colleague_post"] and data["colleague_supervision_status"] == 403
     assert data["checked_hint"] == "\u201cRefer to DBT skills group.\u201d"
     assert "no longer flagged" in data["forged_move"]
+    assert "start time, stop time, CPT code" in data["missing_facts"] and "Nothing was moved" in data["missing_facts"]
     # What the services hold: the sentence is in the progress note, not in the psychotherapy note.
     progress = _read(practice, trainee_person, data["progress_id"])
     assert progress["kind"] == "progress" and progress["status"] == "draft"

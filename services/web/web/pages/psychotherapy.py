@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -199,7 +200,23 @@ def psychotherapy_note(request: HttpRequest, note_id) -> HttpResponse:
 
 
 def _act(request: HttpRequest, note: dict, text: str) -> HttpResponse:
-    """One POST of the editor: check, save, move, sign or addendum (``action`` / ``move``)."""
+    """One POST of the editor: check, save, move, sign or addendum (``action`` / ``move``). Input the
+    notes service rejects (400) shows on the editor with the text kept, the message linked to it;
+    a refusal (403) or an unreachable service (503) is the shared error page."""
+    try:
+        return _act_or_reject(request, note, text)
+    except InvalidInput as exc:
+        progress = None
+        if note.get("status") in ("new", "draft"):
+            try:
+                progress = draft_progress_note(request, note["patient_id"], note["session_date"])
+            except InvalidInput:
+                progress = None
+        return _editor(request, {"note": dated(note) if note.get("note_id") else note, "text": text,
+                                 "progress": progress, "error": exc.reason}, status=400)
+
+
+def _act_or_reject(request: HttpRequest, note: dict, text: str) -> HttpResponse:
     note_id = note.get("note_id")
     if request.POST.get("move"):
         return _move(request, note, text, request.POST["move"])
@@ -271,7 +288,7 @@ def _move(request: HttpRequest, note: dict, text: str, key: str) -> HttpResponse
     messages.info(request, f"Moved to the progress note draft ({MOVES[category]}).")
     if note_id:
         return redirect("web:psychotherapy_note", note_id=note_id)
-    return redirect(f"{reverse('web:psychotherapy_index')}?patient={note['patient_id']}")
+    return redirect(f"{reverse('web:psychotherapy_index')}?{urlencode({'patient': note['patient_id']})}")
 
 
 @roles_required(*WRITERS)

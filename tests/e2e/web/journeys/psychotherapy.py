@@ -50,7 +50,14 @@ def write_move_sign_cosign(session) -> dict:
     session.look(page, "psychotherapy-hints")
     hint_text = hint.inner_text()
 
-    # No draft progress note for the session yet: the facts to start one, then one click moves it.
+    # No draft progress note for the session yet: a move without the session facts is refused, the text kept.
+    hint.locator("button.move").click()
+    expect(page.locator("#psy-error")).to_contain_text("There is no draft progress note for this session yet")
+    expect(page.locator("#psy-text")).to_have_value(f"{SESSION} {DIAGNOSIS} {PROCESS}")
+    missing_facts = page.locator("#psy-error").inner_text()
+    session.look(page, "psychotherapy-error")
+    expect(hint).to_have_count(1)  # the hints come back on load
+    # The facts to start one, then one click moves it.
     page.fill("#pn_start_time", "14:00")
     page.fill("#pn_stop_time", "14:53")
     page.fill("#pn_cpt_code", "90837")
@@ -86,8 +93,7 @@ def write_move_sign_cosign(session) -> dict:
     assert "DBT" not in page.locator("#psy-text").input_value()
     # A forged move (a sentence the lint does not flag) is refused; nothing moves.
     _post_from_page(page, page.url, {"text": psych_after_move, "move": "0:10"})
-    expect(page.locator("#service-error")).to_have_attribute("data-status", "400")
-    forged_move = page.locator("#service-error-reason").inner_text()
+    forged_move = page.locator("#psy-error").inner_text()
     page.goto(f"{base}/clinician/psychotherapy/{note_id}")
 
     # The print stylesheet hides the note: nothing but a notice prints.
@@ -143,7 +149,7 @@ def write_move_sign_cosign(session) -> dict:
                                form={"action": "addendum", "addendum": "forged"}).status
     return {"note_id": note_id, "progress_id": progress_id, "hint": hint_text, "psych_after_move": psych_after_move,
             "signed_text": signed_text, "refused_status": refused_status, "refusal": refusal, "no_csrf": no_csrf,
-            "checked_hint": checked_hint, "forged_move": forged_move, "colleague_post": colleague_post,
+            "checked_hint": checked_hint, "missing_facts": missing_facts, "forged_move": forged_move, "colleague_post": colleague_post,
             "colleague_supervision_status": supervision_status}
 
 
