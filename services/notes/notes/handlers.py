@@ -17,9 +17,11 @@ import logging
 import uuid
 
 from confide import keys
-from confide.contracts.casefile import read_case
+from confide.contracts.casefile import iter_category, read_case
+from confide.contracts.notes import DRAFTED
 from confide.envelope import NewEvent
 from confide.streams import ACCESS_DECISION, ACCESS_REQUEST, PROGRESS_NOTE, PSYCHOTHERAPY_NOTE, stream_name
+from confide.streams import id_of as stream_id
 from confide.timestamps import format_ts
 from notes import views
 from notes.crypto import aad_for
@@ -215,8 +217,12 @@ def decide_access(store, engine, clock, note: m.Note, requester: dict, purpose: 
         outcome = engine(case).to_dict()
     except ValueError as exc:  # the engine's CaseFileError: the requester facts do not make a case
         raise errors.ValidationError(f"requester: {exc}", {"requester": [str(exc)]}) from None
+    # Recorded with the supervision fact when the service established it, so a re-judging sees it too.
+    recorded_requester = {k: case["requester"][k] for k in ("id", "role", "org")}
+    if requester.get("supervises_author") is True:
+        recorded_requester["supervises_author"] = True
     decided = AccessDecided(
-        str(uuid.uuid4()), {k: case["requester"][k] for k in ("id", "role", "org")}, purpose, action,
+        str(uuid.uuid4()), recorded_requester, purpose, action,
         note.patient_id, note.note_id, note.kind, note.author_id, outcome["decision"], str(outcome.get("rule") or ""),
         list(outcome.get("citations") or []), outcome.get("fields_released"), now, request_id,
         note_ids=[note.note_id], decided_for=decided_for)
@@ -271,6 +277,27 @@ def list_notes(store, engine, clock, payload: dict, *, key_dir) -> dict:
 def lint_text(lint, payload: dict) -> dict:
     """Findings for a draft text (categories, spans, suggestions; never the text)."""
     return {"findings": _findings_reply(lint(payload["text"]))}
+
+
+def review_queue(store, supervisor_id: str, supervisees: list[str]) -> list[dict]:
+    """Metadata of the signed notes naming ``supervisor_id`` as supervisor, written by one of
+    ``supervisees``, not yet co-signed; oldest signature first. Reads the drafted events to find
+    candidates, then folds only those notes (no text is opened)."""
+    if not supervisees:
+        return []
+    wanted = set(supervisees)
+    queue = []
+    for kind, category in CATEGORY.items():
+        names = [e.stream_name for e in iter_category(store, category)
+                 if e.type == DRAFTED[kind] and e.data.get("supervisor_id") == supervisor_id
+                 and e.data.get("author_id") in wanted]
+        for name in names:
+            state, _ = load_note(store, stream_id(name))
+            if state.awaiting_cosign and state.author_id in wanted:
+                queue.append({"note_id": state.note_id, "patient_id": state.patient_id, "kind": state.kind,
+                              "author": state.author_id, "session_date": state.session_date,
+                              "signed_at": state.signed_at})
+    return sorted(queue, key=lambda n: (n["signed_at"] or "", n["note_id"]))
 
 
 def release_fields(store, keyring, clock, payload: dict, *, key_dir) -> dict:

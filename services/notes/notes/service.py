@@ -307,7 +307,8 @@ class NotesService:
         payload = s.load(s.ReadNoteSchema, {"note_id": note_id, "purpose": purpose,
                                             "presentation": presentation, "exception_claimed": exception_claimed,
                                             "request_id": request_id, "reply_public_key": reply_public_key})
-        payload.update(requester=self._requester(principal), decided_for=decision_identity(principal))
+        requester = {**self._requester(principal), **self._supervision_facts(principal, payload["note_id"])}
+        payload.update(requester=requester, decided_for=decision_identity(principal))
         return handlers.read_note(self.store, self.keyring, self.engine, self.clock, payload,
                                   key_dir=self.decision_key_dir)
 
@@ -331,6 +332,37 @@ class NotesService:
         payload = s.load(s.LintTextSchema, {"sealed_text": sealed_text, "text": text})
         opened = wire.open_text(self.transport_key, payload["sealed_text"], min_len=0)
         return handlers.lint_text(self.lint, {"text": opened})
+
+    # -- supervision (review queue, the supervisor's facts on a read) ---------------------------
+
+    def _supervisees(self, principal: Principal) -> list[str]:
+        """The trainees the directory links to ``principal`` as an active supervisor now (none when
+        the member is inactive, not a supervisor, or the supervision ended)."""
+        sup = member_as_of(self.directory_keys(self.store), principal.subject)
+        if sup is None or not sup.active or "supervisor" not in sup.roles:
+            return []
+        return list(sup.supervisees)
+
+    def _supervision_facts(self, principal: Principal, note_id: str) -> dict:
+        """``{"supervises_author": True}`` when the caller is the supervisor named on the note and the
+        directory still links them to its author (a fact of the note and the directory, never a claim
+        of the caller; 164.508(a)(2)(i)(B): the practice's own supervised training), else ``{}``."""
+        if "supervisor" not in principal.roles:
+            return {}
+        state = handlers.load_note(self.store, note_id)[0]
+        if state.supervisor_id != principal.subject or state.author_id not in self._supervisees(principal):
+            return {}
+        return {"supervises_author": True}
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def review_queue(self):
+        """supervisor (the caller). The signed notes awaiting the caller's co-signature, of the trainees
+        the directory links to them now -> [{note_id, patient_id, kind, author, session_date,
+        signed_at}] (metadata only, oldest signature first; no content, no decision). A supervision
+        that ended, or an inactive supervisor, gives an empty list (its rights ended with it).
+        Raises NotAuthenticatedError, NotAuthorizedError (not a supervisor)."""
+        principal = self._acting("supervisor")
+        return handlers.review_queue(self.store, principal.subject, self._supervisees(principal))
 
     # -- releases for the disclosures service ----------------------------------------------------
 

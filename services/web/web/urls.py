@@ -11,11 +11,13 @@ web_patterns = ([
     path("admin/sessions/", views.sessions, name="sessions"),
     path("admin/sessions/<int:pk>/revoke", views.revoke_session, name="revoke_session"),
     path("enrol/<str:token>", views.enrol, name="enrol"),
+    path("clinician/psychotherapy/", include("web.pages.psychotherapy")),
     path("clinician/", include("web.pages.clinician")),
     path("front-desk/", include("web.pages.frontdesk")),
     path("privacy/", include("web.pages.privacy")),
     path("audit/", include("web.pages.auditor")),
     path("my/", include("web.pages.portal")),
+    path("supervision/", include("web.pages.supervision")),
 ], "web")
 
 urlpatterns = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from web.pages.common import NavItem
 
-MODULES = ("clinician", "frontdesk", "privacy", "auditor", "portal")
+MODULES = ("clinician", "frontdesk", "privacy", "auditor", "portal", "psychotherapy", "supervision")
 
 
 def _all_nav() -> list[NavItem]:
