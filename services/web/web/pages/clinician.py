@@ -208,6 +208,18 @@ def _medication_rows(medications: list[dict], extra: int = 0) -> list[dict]:
     return rows
 
 
+def _error_label(service_path: str) -> str:
+    """A person's name for the field an error path names (``content.medications.1.name`` ->
+    "Medication 2: name"), the path itself when there is none."""
+    key = form_key(service_path)
+    med = re.fullmatch(r"med_(\d+)_(\w+)", key)
+    if med:
+        return f"Medication {int(med.group(1)) + 1}: {med.group(2)}"
+    extra = {"phq9": "PHQ-9", "gad7": "GAD-7", "risk_level": "Risk level", "risk_factors": "Risk factors",
+             "risk_plan": "Safety plan", "form": "The note"}
+    return extra.get(key) or FIELD_LABELS.get(key) or service_path
+
+
 def _form_context(request: HttpRequest, form: dict, errors: dict[str, str], **extra) -> dict:
     keyed: dict[str, str] = {}
     for service_path, message in errors.items():
@@ -219,7 +231,7 @@ def _form_context(request: HttpRequest, form: dict, errors: dict[str, str], **ex
     text_fields = [{"name": n, "label": label, "value": form["values"].get(n, ""), "error": keyed.get(n, "")}
                    for n, label in TEXT_FIELDS]
     return {"values": form["values"], "med_rows": rows, "errors": keyed,
-            "error_list": [{"key": form_key(p), "path": p, "message": m} for p, m in errors.items()],
+            "error_list": [{"key": form_key(p), "label": _error_label(p), "message": m} for p, m in errors.items()],
             "text_fields": text_fields, "risk_levels": RISK_LEVELS, "modalities": MODALITIES,
             "cpt_codes": CPT_CODES, "icd10": icd10_codes(), "today": date.today().isoformat(), **extra}
 
@@ -348,8 +360,15 @@ def note(request: HttpRequest, note_id) -> HttpResponse:
     if note.get("kind") != "progress" or not isinstance(note.get("content"), dict):
         raise Http404("not a progress note released in full")
     me = _me(request)
+    titles = dict(icd10_codes())
+
+    def shown(name, value):
+        if name == "diagnosis_codes":
+            return [{"code": code, "title": titles.get(code, "")} for code in value or []]
+        return value
+
     sections = [{"key": key, "title": SECTION_TITLES.get(key, key.title()),
-                 "fields": [{"name": f, "label": FIELD_LABELS.get(f, f), "value": v}
+                 "fields": [{"name": f, "label": FIELD_LABELS.get(f, f), "value": shown(f, v)}
                             for f, v in fields.items() if not (f == "late_entry_reason" and not v)]}
                 for key, fields in note["content"].items()]
     for a in note.get("addenda") or []:

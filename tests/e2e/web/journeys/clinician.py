@@ -11,7 +11,8 @@ HOSTILE = '<script>window.__pwned = 1</script><img src=x alt="x">'
 
 
 def _csrf(page) -> str:
-    return next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    """The page's CSRF token (every signed-in page has one: the header's Sign out form)."""
+    return page.locator("input[name=csrfmiddlewaretoken]").first.input_value()
 
 
 def _post(page, url: str, form: dict) -> int:
@@ -117,7 +118,7 @@ def write_sign_addend(session) -> dict:
     out["birp_sections"] = page.locator("#note-body section h3").all_inner_texts()
     out["birp_behavior_fields"] = page.locator("section[data-section=behavior] dd").evaluate_all(
         "els => els.map(e => e.dataset.field)")
-    out["decision_rule"] = page.locator("#decision-rule").inner_text()
+    out["decision_rule"] = page.locator("#decision-rule").text_content()  # inside a closed <details>
     session.look(page, "clinician-note-birp")
 
     # -- sign and lock, then an addendum ------------------------------------------------------------
@@ -263,5 +264,6 @@ def refused(session) -> dict:
                 f"{session.base}/clinician/icd10?q=F41"):
         out["status"][url] = page.goto(url).status
     session.look(page, "clinician-refused")
+    page.goto(f"{session.base}/")
     out["post_sign"] = _post(page, p["note_url"] + "sign", {"csrfmiddlewaretoken": _csrf(page)})
     return out
