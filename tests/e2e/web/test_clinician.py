@@ -79,6 +79,7 @@ def test_a_clinician_writes_edits_signs_and_addends_a_progress_note(practice, jo
     assert people["patient"] in data["forged_meta"] and people["other_patient"] not in data["forged_meta"]
     # A psychotherapy note id on the note page: not shown here (no text, even sealed).
     assert data["psych_note_status"] == 404 and not data["psych_note_marker"]
+    assert data["unknown_note_status"] == 404 and data["unknown_patient_status"] == 404
     assert data["icd10_json"]["results"][0] == {"code": "F33.1", "title": "Major depressive disorder, recurrent, moderate"}
 
     other = journey("clinician.second_clinician", note_url=data["note_url"], late_note_url=data["late_note_url"],

@@ -247,8 +247,17 @@ def _when(value):
     return parsed or value
 
 
+#: Service errors that mean "no such thing here": a 404, not a 400.
+NOT_FOUND = frozenset({"PatientNotRegisteredError", "NoteNotFoundError"})
+
+
 def _patient(request: HttpRequest, patient_id: str) -> dict:
-    return call(request, "directory", "get_patient", patient_id)
+    try:
+        return call(request, "directory", "get_patient", patient_id)
+    except InvalidInput as exc:
+        if exc.exc_type in NOT_FOUND:
+            raise Http404("no such patient") from None
+        raise
 
 
 def _read(request: HttpRequest, note_id: str, layout: str | None) -> dict:
@@ -260,6 +269,8 @@ def _read(request: HttpRequest, note_id: str, layout: str | None) -> dict:
     except InvalidInput as exc:
         if "reply_public_key" in exc.reason:
             raise Http404("a psychotherapy note opens only in the private pane") from None
+        if exc.exc_type in NOT_FOUND:
+            raise Http404("no such note") from None
         raise
 
 

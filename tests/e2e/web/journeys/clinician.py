@@ -183,6 +183,8 @@ def write_sign_addend(session) -> dict:
     out["psych_note_status"] = response.status
     out["psych_note_marker"] = p["marker"] in page.content()
     out["icd10_json"] = page.request.get(f"{base}/clinician/icd10?q=F33.1").json()
+    out["unknown_note_status"] = page.goto(f"{base}/clinician/notes/00000000-0000-4000-8000-000000000000/").status
+    out["unknown_patient_status"] = page.goto(f"{base}/clinician/patients/P-nobody-here/").status
     return out
 
 
