@@ -108,3 +108,15 @@ def test_a_clinician_reads_the_demo_charts(practice, journey, people):
     assert data["dap_sections"] == ["Data", "Assessment", "Plan"]
     assert data["demo_note_read_only"] == 1
     assert re.match(r"Late entry — written \d{4}-\d\d-\d\d for session \d{4}-\d\d-\d\d\.", data["demo_note_late"])
+
+
+def test_a_trainee_names_a_supervisor_and_the_signed_note_awaits_co_signature(practice, journey, people, new_id):
+    trainee, supervisor = new_id("T"), new_id("S")
+    practice.people.member(trainee, "trainee", name="Terry Trainee")
+    practice.people.member(supervisor, "supervisor", name="Sue Supervisor")
+    practice.people.supervise(supervisor, trainee)
+    data = journey("clinician.trainee_note", trainee=trainee, supervisor=supervisor, patient=people["patient"])
+    assert any(supervisor in option for option in data["supervisor_options"])
+    assert "required when the author is a trainee" in data["supervisor_error"]
+    assert data["status"] == f"Signed, awaiting co-signature by {supervisor}"
+    assert data["awaiting_rows"] == 1 and supervisor in data["awaiting_text"]

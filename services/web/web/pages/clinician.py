@@ -44,7 +44,7 @@ from django.urls import path, reverse
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
-from web.pages.common import InvalidInput, NavItem, call, roles_required
+from web.pages.common import InvalidInput, NavItem, call, has_role, roles_required
 
 WRITERS = ("clinician", "trainee", "supervisor")
 TREATMENT = "treatment"
@@ -216,7 +216,7 @@ def _error_label(service_path: str) -> str:
     if med:
         return f"Medication {int(med.group(1)) + 1}: {med.group(2)}"
     extra = {"phq9": "PHQ-9", "gad7": "GAD-7", "risk_level": "Risk level", "risk_factors": "Risk factors",
-             "risk_plan": "Safety plan", "form": "The note"}
+             "risk_plan": "Safety plan", "form": "The note", "supervisor_id": "Supervisor"}
     return extra.get(key) or FIELD_LABELS.get(key) or service_path
 
 
@@ -310,11 +310,24 @@ def patient(request: HttpRequest, patient_id: str) -> HttpResponse:
     return render(request, "web/clinician/patient.html", {"patient": person, "notes": listed, "me": _me(request)})
 
 
+def _my_supervisors(request: HttpRequest) -> list[dict]:
+    """For a trainee writing a new note: the active supervisors who supervise them in the directory
+    (the note names one; it awaits their co-signature). The notes service checks the link again."""
+    if not has_role(request, "trainee"):
+        return []
+    me = _me(request)
+    return [{"member_id": m["member_id"], "name": m.get("name") or m["member_id"]}
+            for m in call(request, "directory", "list_members")["members"]
+            if m.get("active") and "supervisor" in (m.get("roles") or []) and me in (m.get("supervisees") or [])]
+
+
 def _write_or_revise(request: HttpRequest, *, person: dict, note: dict | None) -> HttpResponse:
     """The progress-note form: GET shows it, POST saves the draft (``write_progress_note`` for a new
     note, ``revise_note`` for a draft), or adds a medication row without saving."""
     template = "web/clinician/note_form.html"
-    base = {"patient": person, "note": note}
+    supervisors = [] if note else _my_supervisors(request)
+    base = {"patient": person, "note": note, "supervisors": supervisors,
+            "supervisor_id": request.POST.get("supervisor_id", "") if request.method == "POST" else ""}
     if request.method != "POST":
         form = form_from_content(note["content"]) if note else {"values": {"session_date": date.today().isoformat(),
                                                                            "frequency": "Weekly",
@@ -332,8 +345,10 @@ def _write_or_revise(request: HttpRequest, *, person: dict, note: dict | None) -
             call(request, "notes", "revise_note", note["note_id"], content=content)
             note_id = note["note_id"]
         else:
-            note_id = call(request, "notes", "write_progress_note",
-                           {"patient_id": person["patient_id"], "content": content})["note_id"]
+            body = {"patient_id": person["patient_id"], "content": content}
+            if request.POST.get("supervisor_id"):
+                body["supervisor_id"] = request.POST["supervisor_id"]  # checked against the directory
+            note_id = call(request, "notes", "write_progress_note", body)["note_id"]
     except InvalidInput as exc:
         errors = field_errors(exc.reason) or {"form": exc.reason}
         return render(request, template, _form_context(request, form, errors, **base), status=400)

@@ -269,3 +269,32 @@ def refused(session) -> dict:
     page.goto(f"{session.base}/")
     out["post_sign"] = _post(page, p["note_url"] + "sign", {"csrfmiddlewaretoken": _csrf(page)})
     return out
+
+
+def trainee_note(session) -> dict:
+    """A trainee: a note without a supervisor is refused next to the field; with one, signed, it
+    awaits the supervisor's co-signature on the note and in My notes."""
+    from playwright.sync_api import expect
+
+    p = session.params
+    out: dict = {}
+    page, _ = session.enrol(p["trainee"], ["trainee"])
+    page.goto(f"{session.base}/clinician/patients/{p['patient']}/notes/new")
+    out["supervisor_options"] = page.locator("#id_supervisor_id option").all_inner_texts()
+    _fill_note(page, cpt="90832", symptoms="Worried about exams")
+    page.fill("#id_diagnosis_codes", "F41.1")
+    page.click("#save-draft")
+    expect(page.locator("#err-supervisor_id")).to_be_visible()
+    out["supervisor_error"] = page.locator("#err-supervisor_id").inner_text()
+    session.look(page, "clinician-note-trainee-error")
+    page.select_option("#id_supervisor_id", p["supervisor"])
+    page.click("#save-draft")
+    expect(page.locator("#note-status")).to_have_text(re.compile("Draft"))
+    page.click("#sign-note")
+    expect(page.locator("#note-status")).to_have_text(re.compile("awaiting co-signature"))
+    out["status"] = page.locator("#note-status").inner_text()
+    page.goto(f"{session.base}/clinician/")
+    out["awaiting_rows"] = page.locator("#my-awaiting tbody tr[data-note]").count()
+    out["awaiting_text"] = page.locator("#my-awaiting tbody").inner_text()
+    session.look(page, "clinician-patients-trainee")
+    return out
