@@ -150,6 +150,7 @@ def progress_content(session_date: str) -> dict:
         "medications": [{"name": "sertraline", "dose": "100 mg", "prescription": "daily", "monitoring": ""}],
         "clinical_tests": {"phq9": 12, "gad7": 9},
         "risk_assessment": {"level": "low", "factors": "", "plan": ""},
+        "late_entry_reason": "written after the session",
     }
 
 

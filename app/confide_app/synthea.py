@@ -642,6 +642,8 @@ def _content(enc, kind, minutes, start, end, dx, mh_conditions, procs, condition
         "medications": meds,
         "clinical_tests": {"phq9": phq9, "gad7": gad7},
         "risk_assessment": risk_for(phq9, factors),
+        # Every demo session is in the past: each note is a late entry and says why.
+        "late_entry_reason": "Documented after the session: synthetic history loaded by the demo.",
     }
 
 

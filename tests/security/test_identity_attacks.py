@@ -108,7 +108,7 @@ def progress_content(**overrides):
                "diagnosis_codes": ["F32.1"], "symptoms": f"low mood {MARKER}", "functional_status": "working",
                "interventions": "CBT", "treatment_plan": "continue weekly", "prognosis": "fair",
                "progress_to_date": "improving", "medications": [], "clinical_tests": {"phq9": 12},
-               "risk_assessment": {"level": "low"}}
+               "risk_assessment": {"level": "low"}, "late_entry_reason": "written after the session"}
     content.update(overrides)
     return content
 

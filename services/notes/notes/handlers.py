@@ -274,6 +274,15 @@ def list_notes(store, engine, clock, payload: dict, *, key_dir) -> dict:
     return {"patient_id": payload["patient_id"], "notes": listed}
 
 
+def my_notes(store, payload: dict) -> dict:
+    """The notes ``payload["author_id"]`` drafted, newest session first: metadata only (no content,
+    no text), so no access decision is needed or recorded; each note's content is read through
+    :func:`read_note`."""
+    rows = [views.worklist_row(state) for state in views.notes_by_author(store, payload["author_id"])]
+    rows.sort(key=lambda r: (r["session_date"], r["drafted_at"]), reverse=True)
+    return {"author_id": payload["author_id"], "notes": rows}
+
+
 def lint_text(lint, payload: dict) -> dict:
     """Findings for a draft text (categories, spans, suggestions; never the text)."""
     return {"findings": _findings_reply(lint(payload["text"]))}

@@ -8,19 +8,19 @@ from __future__ import annotations
 _LAYOUTS: dict[str, dict[str, tuple[str, ...]]] = {
     "soap": {
         "subjective": ("symptoms", "progress_to_date"),
-        "objective": ("session_date", "start_time", "stop_time", "modality", "cpt_code", "interventions",
+        "objective": ("session_date", "late_entry_reason", "start_time", "stop_time", "modality", "cpt_code", "interventions",
                       "functional_status", "clinical_tests", "risk_assessment"),
         "assessment": ("diagnosis_codes", "prognosis"),
         "plan": ("treatment_plan", "frequency", "medications"),
     },
     "dap": {
-        "data": ("session_date", "start_time", "stop_time", "modality", "cpt_code", "symptoms",
+        "data": ("session_date", "late_entry_reason", "start_time", "stop_time", "modality", "cpt_code", "symptoms",
                  "functional_status", "interventions", "clinical_tests"),
         "assessment": ("diagnosis_codes", "risk_assessment", "progress_to_date", "prognosis"),
         "plan": ("treatment_plan", "frequency", "medications"),
     },
     "birp": {
-        "behavior": ("session_date", "start_time", "stop_time", "symptoms", "functional_status",
+        "behavior": ("session_date", "late_entry_reason", "start_time", "stop_time", "symptoms", "functional_status",
                      "clinical_tests", "risk_assessment", "diagnosis_codes"),
         "intervention": ("modality", "cpt_code", "interventions"),
         "response": ("progress_to_date", "prognosis"),

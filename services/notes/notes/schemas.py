@@ -119,6 +119,9 @@ class ProgressNoteContentSchema(Schema):
                               validate=validate.Length(max=MAX_MEDICATIONS))
     clinical_tests = fields.Nested(ClinicalTestsSchema, load_default=lambda: {"phq9": None, "gad7": None})
     risk_assessment = fields.Nested(RiskAssessmentSchema, required=True)
+    #: Why the note is written after the session day (a late entry); required then by the domain
+    #: (:func:`notes.domain.model._late_entry`), empty otherwise.
+    late_entry_reason = fields.String(load_default="", validate=validate.Length(max=2000))
 
     @validates_schema
     def _stop_after_start(self, data, **kwargs):

@@ -323,6 +323,21 @@ class NotesService:
         payload.update(requester=self._requester(principal), decided_for=decision_identity(principal))
         return handlers.list_notes(self.store, self.engine, self.clock, payload, key_dir=self.decision_key_dir)
 
+    @rpc(expected_exceptions=USER_ERRORS)
+    def my_notes(self, **named):
+        """clinician, trainee, supervisor: the notes the caller wrote (the author is the verified
+        principal, never an argument) -> {author_id, notes[{note_id, kind, patient_id, author_id,
+        session_date, status, revision, late_entry, supervisor_id, drafted_at, signed_at,
+        cosign_required, cosigned_by, cosigned_at, awaiting_cosign, addenda}]}, newest session first.
+        Metadata only (no content, no psychotherapy text): a note's content is read through
+        :meth:`read_note`, decided and recorded. A keyword naming who asks (``author``, ...) is
+        refused: NotAuthorizedError, recorded."""
+        principal = self._acting(*WRITERS, payload=named)
+        if named:
+            field = sorted(named)[0]
+            raise errors.ValidationError(f"{field}: unknown argument", {field: ["Unknown field."]})
+        return handlers.my_notes(self.store, {"author_id": principal.subject})
+
     @rpc(expected_exceptions=USER_ERRORS, sensitive_arguments=("sealed_text", "text"))
     def lint_text(self, sealed_text=None, text=None):
         """clinician, trainee, supervisor. ``sealed_text``: sealed box to :meth:`transport_public_key`

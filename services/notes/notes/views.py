@@ -55,11 +55,12 @@ from confide import keys
 from confide.contracts.access import PERMITS, AccessDecided
 from confide.contracts.notes import DRAFTED
 from confide.hipaa.rules.s164_501 import EXCLUDED_CATEGORY_FIELDS
-from confide.streams import ACCESS_DECISION, stream_name
+from confide.streams import ACCESS_DECISION, PROGRESS_NOTE, PSYCHOTHERAPY_NOTE, stream_name
 from confide.timestamps import parse_ts
 from notes.crypto import aad_for
 from notes.domain import errors
 from notes.domain import model as m
+from notes.domain.events import from_stored
 from notes.presentations import present
 from notes.wire import REFUSE, Sealer
 
@@ -232,6 +233,37 @@ def note_ids_of_patient(store, patient_id: str, kinds=(m.PROGRESS, m.PSYCHOTHERA
         found += [(e.global_position, e.data["note_id"]) for e in store.read_streams(names)
                   if e.type == DRAFTED[kind]]
     return [note_id for _, note_id in sorted(found)]
+
+
+def notes_by_author(store, author_id: str, page: int = 5000) -> list[m.Note]:
+    """Every note (both kinds) drafted by ``author_id``, folded, oldest first: the author's worklist.
+    Reads the two note categories in pages (no checkpoint kept, so every committed event is seen)."""
+    notes = []
+    for kind, category in ((m.PROGRESS, PROGRESS_NOTE), (m.PSYCHOTHERAPY, PSYCHOTHERAPY_NOTE)):
+        by_stream: dict[str, list] = {}
+        position = 1
+        while True:
+            batch = store.read_category(category, from_position=position, limit=page, prefix_only=False)
+            for r in batch:
+                by_stream.setdefault(r.stream_name, []).append(r)
+            if len(batch) < page:
+                break
+            position = batch[-1].global_position + 1
+        for recorded in by_stream.values():
+            if recorded[0].type != DRAFTED[kind] or recorded[0].data.get("author_id") != author_id:
+                continue
+            note_id = str(recorded[0].data["note_id"])
+            state = m.fold(m.Note(note_id, kind), [from_stored(r.type, r.data) for r in recorded])
+            notes.append((recorded[0].global_position, state))
+    return [state for _, state in sorted(notes, key=lambda pair: pair[0])]
+
+
+def worklist_row(state: m.Note) -> dict:
+    """A note's metadata for its author's worklist: no content, no text."""
+    return {**summary(state), "supervisor_id": state.supervisor_id, "drafted_at": state.drafted_at,
+            "signed_at": state.signed_at, "cosign_required": state.cosign_required,
+            "cosigned_by": state.cosigned_by, "cosigned_at": state.cosigned_at,
+            "awaiting_cosign": state.awaiting_cosign, "addenda": len(state.addenda)}
 
 
 # -- recorded decisions ----------------------------------------------------------------------

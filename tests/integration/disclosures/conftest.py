@@ -132,7 +132,8 @@ def progress_note(patient_id, session_date="2026-02-10"):
                         "modality": "individual psychotherapy", "cpt_code": "90834", "frequency": "weekly",
                         "diagnosis_codes": ["F41.1"], "symptoms": "synthetic symptoms summary",
                         "functional_status": "synthetic functional status", "treatment_plan": "synthetic plan",
-                        "progress_to_date": "synthetic progress", "risk_assessment": {"level": "low"}}}
+                        "progress_to_date": "synthetic progress", "risk_assessment": {"level": "low"},
+                        "late_entry_reason": "synthetic late entry"}}
 
 
 def psychotherapy_note(patient_id, session_date="2026-02-10"):

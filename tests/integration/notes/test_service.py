@@ -111,7 +111,7 @@ def test_progress_note_lifecycle(notes_container, pg_store, patient_id, people, 
         "content": progress_content(session_date="2026-04-01")})
     note_id = reply["note_id"]
     assert reply["events"][1] == "LateEntryFlagged" or reply["events"] == ["ProgressNoteDrafted"]
-    call(notes_container, trainee, "revise_note", note_id, content=progress_content(cpt_code="90834"))
+    call(notes_container, trainee, "revise_note", note_id, content=progress_content(session_date="2026-04-01", cpt_code="90834"))
     call(notes_container, trainee, "sign_note", note_id)
     with pytest.raises(errors.NoteSignedError, match="signed and locked"):
         call(notes_container, trainee, "revise_note", note_id, content=progress_content())

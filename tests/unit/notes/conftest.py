@@ -25,6 +25,7 @@ def progress_content(**overrides):
                          "monitoring": "tolerating"}],
         "clinical_tests": {"phq9": 14, "gad7": 9},
         "risk_assessment": {"level": "low", "factors": "none endorsed", "plan": "safety plan reviewed"},
+        "late_entry_reason": "written after the session",  # tests on a real clock write for a past day
     }
     content.update(overrides)
     return content

@@ -35,10 +35,35 @@ class TestWrite:
         assert m.decide(given(), cmd) == [drafted()]
 
     def test_late_entry_is_flagged(self):
-        cmd = c.WriteProgressNote("n1", "P-1", "C-A", "clinician", "PsyD", None, "2026-04-28", CONTENT, NOW)
+        late = {**CONTENT, "session_date": "2026-04-28", "late_entry_reason": "power cut at the clinic"}
+        cmd = c.WriteProgressNote("n1", "P-1", "C-A", "clinician", "PsyD", None, "2026-04-28", late, NOW)
         events = m.decide(given(), cmd)
         assert events[1] == e.LateEntryFlagged("n1", "2026-04-28", T, 3)
         assert m.fold(given(), events).late_entry
+        assert m.fold(given(), events).content["late_entry_reason"] == "power cut at the clinic"
+
+    @pytest.mark.parametrize("reason", [None, "", "   "])
+    def test_a_late_entry_without_a_reason_is_refused(self, reason):
+        late = {**CONTENT, "session_date": "2026-04-28", **({} if reason is None else {"late_entry_reason": reason})}
+        cmd = c.WriteProgressNote("n1", "P-1", "C-A", "clinician", "PsyD", None, "2026-04-28", late, NOW)
+        with pytest.raises(errors.ValidationError, match="content.late_entry_reason") as exc:
+            m.decide(given(), cmd)
+        assert "content.late_entry_reason" in exc.value.fields
+
+    def test_a_same_day_note_needs_no_reason(self):
+        cmd = c.WriteProgressNote("n1", "P-1", "C-A", "clinician", "PsyD", None, "2026-05-01", CONTENT, NOW)
+        assert [type(ev) for ev in m.decide(given(), cmd)] == [e.ProgressNoteDrafted]
+
+    def test_revising_a_late_entry_keeps_its_reason_and_its_session_date(self):
+        late = {**CONTENT, "session_date": "2026-04-28", "late_entry_reason": "power cut"}
+        state = given(*m.decide(given(), c.WriteProgressNote("n1", "P-1", "C-A", "clinician", "PsyD", None,
+                                                             "2026-04-28", late, NOW)))
+        with pytest.raises(errors.ValidationError, match="content.late_entry_reason"):
+            m.decide(state, c.ReviseNote("n1", "C-A", NOW, {**late, "late_entry_reason": ""}))
+        with pytest.raises(errors.ValidationError, match="content.session_date"):
+            m.decide(state, c.ReviseNote("n1", "C-A", NOW, {**late, "session_date": "2026-04-27"}))
+        [revised] = m.decide(state, c.ReviseNote("n1", "C-A", NOW, {**late, "symptoms": "better"}))
+        assert revised.content["late_entry_reason"] == "power cut"
 
     def test_future_session_date_refused(self):
         cmd = c.WriteProgressNote("n1", "P-1", "C-A", "clinician", "PsyD", None, "2026-05-02", CONTENT, NOW)

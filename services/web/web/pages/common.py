@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds to wait for a service's answer before the page says it cannot be reached.
 RPC_TIMEOUT = 15.0
-REFUSALS = frozenset({"NotAuthenticatedError", "NotAuthorizedError", "AccessDeniedError"})
+REFUSALS = frozenset({"NotAuthenticatedError", "NotAuthorizedError", "AccessDeniedError",
+                      "NotAuthorError"})  # notes: only a note's author may revise or sign it
 
 
 @dataclass(frozen=True)
