@@ -57,7 +57,7 @@ MAX_TIMELINE_ROWS = 500
 #: The most access-log rows one search answers with (the counts always cover every matching row).
 MAX_SEARCH_ROWS = 2000
 #: What a timeline row says: metadata only (ids, roles, purposes, decisions, rules), never content.
-TIMELINE_COLUMNS = ("position", "at", "kind", "label", "who", "role", "decision", "rule", "detail")
+TIMELINE_COLUMNS = ("position", "at", "kind", "label", "who", "role", "decision", "rule", "detail", "note_id")
 
 
 def _timeline_rows(projections: ProjectionStore, where: dict, *, with_disclosures: bool) -> list[dict]:
