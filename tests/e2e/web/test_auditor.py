@@ -99,7 +99,19 @@ def test_markup_is_shown_as_text_bad_input_is_named_and_posts_need_csrf(practice
 def test_people_who_are_not_auditors_are_refused_the_audit_pages(practice, journey, new_id, demo_choice, roles):
     person = new_id("C")
     practice.people.member(person, *roles)
-    data = journey("auditor.refused", person_id=person, roles=roles, label=roles[0],
+    data = journey("auditor.statuses", person_id=person, roles=roles, label=roles[0],
                    patient_id=demo_choice["patient_id"])
     assert "Audit" not in data["nav"]
     assert set(data["status"].values()) == {403}, data["status"]
+
+
+def test_the_privacy_officer_may_read_the_audit_pages(practice, journey, new_id, demo_choice):
+    officer = new_id("PO")
+    practice.people.member(officer, "privacy_officer")
+    data = journey("auditor.statuses", person_id=officer, roles=["privacy_officer"], label="privacy_officer",
+                   patient_id=demo_choice["patient_id"])
+    assert "Audit" in data["nav"]
+    pages = {p: 200 for p in data["status"] if not p.startswith("/audit/integrity/")}
+    # The same POSTs (with the CSRF token) that a clinician is refused run for her: verify, then re-judging.
+    assert data["status"] == {**pages, "/audit/integrity/": 200, "/audit/integrity/verify": 302,
+                              "/audit/integrity/rejudge": 200}
