@@ -103,6 +103,7 @@ def test_people_who_are_not_auditors_are_refused_the_audit_pages(practice, journ
                    patient_id=demo_choice["patient_id"])
     assert "Audit" not in data["nav"]
     assert set(data["status"].values()) == {403}, data["status"]
+    assert "You may not open this page" in data["audit_home"] and "auditor" in data["audit_home"]
 
 
 def test_the_privacy_officer_may_read_the_audit_pages(practice, journey, new_id, demo_choice):

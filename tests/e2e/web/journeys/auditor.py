@@ -120,6 +120,7 @@ def statuses(session) -> dict:
     csrf = page.locator("input[name=csrfmiddlewaretoken]").first.input_value()  # home's sign-out form
     page.goto(f"{session.base}/audit/")
     session.look(page, f"auditor-as-{session.params['label']}")
+    out["audit_home"] = page.locator("main").inner_text()
     for path in ("/audit/integrity/verify", "/audit/integrity/rejudge"):
         response = page.request.post(f"{session.base}{path}", form={"csrfmiddlewaretoken": csrf},
                                      headers={"X-CSRFToken": csrf, "Referer": f"{session.base}/audit/"},
