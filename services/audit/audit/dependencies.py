@@ -79,3 +79,44 @@ class AuditIdentity(Identity):
     def setup(self):
         ensure_keys(key_dir_of(self.container.config))
         super().setup()
+
+
+class Integrity(DependencyProvider):
+    """What checking the log needs: the key and checkpoint directories, one lock so only one verify
+    or re-judging runs at a time in this container, and where the last verify result is kept
+    (``<checkpoint_dir>/last-verify.json``: counts, OK or where it failed; nothing about patients).
+
+    Config keys: KEY_DIR, CHECKPOINT_DIR (defaults from :mod:`confide.config`)."""
+
+    LAST_VERIFY_FILE = "last-verify.json"
+
+    def setup(self):
+        import eventlet.semaphore
+
+        cfg = self.container.config
+        self.key_dir = key_dir_of(cfg)
+        self.checkpoint_dir = Path(cfg.get("CHECKPOINT_DIR") or config.checkpoint_dir())
+        self.lock = eventlet.semaphore.Semaphore()
+        self.last_rejudge: dict | None = None
+
+    def save_last_verify(self, result: dict) -> None:
+        import json
+        import os
+
+        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        path = self.checkpoint_dir / self.LAST_VERIFY_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(result, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+
+    def last_verify(self) -> dict | None:
+        import json
+
+        path = self.checkpoint_dir / self.LAST_VERIFY_FILE
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def get_dependency(self, worker_ctx):
+        return self

