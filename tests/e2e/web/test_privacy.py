@@ -79,8 +79,12 @@ def test_the_privacy_officers_day(practice, journey, new_id):
     # the accounting: the demo patient's document, and the insurer's requests on file
     assert demo_patient in data["doc_patient"] and "six years" in data["doc_period"]
     assert data["doc_practice"]
-    assert data["entries"], "the accounting table has no rows"
-    assert any(insurer in row for row in data["disclosure_log"])
+    # the demo's insurer requests are for payment: on file and decided, but 164.528(a)(1)(i) keeps
+    # them out of the accounting itself
+    assert data["entries"] == ["No disclosure in this period is subject to the accounting."]
+    insurer_rows = [row for row in data["disclosure_log"] if insurer in row]
+    assert insurer_rows and all("payment" in row for row in insurer_rows)
+    assert any("permit" in row or "deny" in row for row in insurer_rows)
     assert data["printed_document_visible"] and not data["printed_header_visible"]
     assert not data["printed_form_visible"] and not data["printed_log_visible"]
     assert data["pdf_bytes"] > 1000

@@ -316,14 +316,35 @@ def accounting(request: HttpRequest) -> HttpResponse:
         patient = next((p for p in patients if p["patient_id"] == report["patient_id"]), {"patient_id": patient_id})
         ctx.update(report=report, patient=patient, period_start=_when(report["period_start"]),
                    received=_when(report["received_at"]), due=_when(report["due_at"]))
-        # Screen only: every disclosure step on file for the patient (audit's log), so the officer
-        # sees what the accounting leaves out under 164.528(a)(1) (e.g. payment) and why.
+        # Screen only: every disclosure request on file for the patient and where it stands (audit's
+        # log), so the officer sees what the accounting leaves out under 164.528(a)(1) (e.g. payment).
         try:
-            ctx["log"] = [{**r, "when": _when(r.get("recorded_at"))} for r in
-                          call(request, "audit", "disclosure_log", patient_id=report["patient_id"], limit=200)]
+            ctx["log"] = _requests_of(request, report["patient_id"])
         except ServiceRefused:
             ctx["log"] = None
     return render(request, "web/privacy/accounting.html", ctx)
+
+
+#: How many disclosure-log rows the accounting page reads to follow a patient's requests.
+LOG_LIMIT = 5000
+
+
+def _requests_of(request: HttpRequest, patient_id: str) -> list[dict]:
+    """The patient's disclosure requests, each with its latest step (later steps of a request do not
+    name the patient in the log, so they are matched by request id)."""
+    opened = call(request, "audit", "disclosure_log", patient_id=patient_id, limit=LOG_LIMIT)
+    ids = {r["request_id"] for r in opened}
+    steps: dict[str, list[dict]] = {}
+    for row in call(request, "audit", "disclosure_log", limit=LOG_LIMIT):
+        if row["request_id"] in ids:
+            steps.setdefault(row["request_id"], []).append(row)
+    out = []
+    for first in opened:
+        rows = sorted(steps.get(first["request_id"], [first]), key=lambda r: r["global_position"])
+        decided = next((r for r in reversed(rows) if r.get("decision")), {})
+        out.append({**first, "when": _when(first.get("recorded_at")), "status": rows[-1].get("status"),
+                    "decision": decided.get("decision"), "rule": decided.get("rule")})
+    return out
 
 
 # -- sign-in events ------------------------------------------------------------------------------
