@@ -95,7 +95,7 @@ def test_the_privacy_officers_day(practice, journey, new_id):
     assert "YYYY-MM-DD" in data["bad_date_error"]
 
 
-def test_review_posts_need_csrf_and_ignore_a_forged_reviewer(practice, journey, new_id):
+def test_review_posts_need_csrf_ignore_a_forged_reviewer_and_escape_text(practice, journey, new_id):
     officer_id, author_id, covering_id, patient_id = new_id("PO"), new_id("C"), new_id("C"), new_id("P")
     practice.people.member(officer_id, "privacy_officer")
     author = practice.people.member(author_id, "clinician")
@@ -111,3 +111,4 @@ def test_review_posts_need_csrf_and_ignore_a_forged_reviewer(practice, journey, 
     assert "inappropriate" in data["row"] and officer_id in data["row"] and "SOMEONE-ELSE" not in data["row"]
     assert "<script>alert(1)</script>" in data["row"] and data["script_elements_in_row"] == 0
     assert "<img src=x id=injected>" in data["row"] and data["injected_images"] == 0
+    assert data["foreign_patient_status"] == 400 and not data["foreign_patient_body_has_document"]

@@ -83,11 +83,25 @@ def _label(key: str) -> str:
     return key.replace("_", " ").capitalize()
 
 
+#: The order a progress note's record (or its released fields) reads in; other keys follow.
+FIELD_ORDER = (
+    "patient_id", "session_date", "date_of_service", "start_time", "session_start", "stop_time", "session_stop",
+    "modality", "cpt_code", "cpt_code_or_modality", "frequency", "diagnosis_codes", "symptoms", "symptoms_summary",
+    "functional_status", "interventions", "treatment_plan", "treatment_plan_summary", "prognosis",
+    "progress_to_date", "medications", "medication_prescription_and_monitoring", "clinical_tests",
+    "clinical_test_results", "risk_assessment", "level", "factors", "plan",
+)
+
+
+def _order(key: str) -> tuple[int, str]:
+    return (FIELD_ORDER.index(key) if key in FIELD_ORDER else len(FIELD_ORDER), key)
+
+
 def flatten(value: Any, label: str = "") -> list[tuple[str, str]]:
     """A released note (nested dicts and lists) as (label, text) rows for a definition list."""
     if isinstance(value, dict):
         rows: list[tuple[str, str]] = []
-        for key, inner in value.items():
+        for key, inner in sorted(value.items(), key=lambda kv: _order(kv[0])):
             rows += flatten(inner, f"{label} › {_label(key)}" if label else _label(key))
         return rows
     if isinstance(value, list):
@@ -255,7 +269,7 @@ def emergency_access(request: HttpRequest) -> HttpResponse:
             else:
                 note = transport.open_tree(private, reply["note"])
                 body = note.get("content") if "content" in note else note.get("fields") or {}
-                ctx.update(granted=reply["decision"], note=note, rows=flatten(body),
+                ctx.update(granted=reply["decision"], note=note, rows=flatten(body), posted={},
                            text=note.get("text") if isinstance(note.get("text"), str) else None,
                            emergency_access_id=reply["emergency_access_id"])
         if ctx["errors"]:

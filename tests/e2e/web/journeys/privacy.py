@@ -169,4 +169,12 @@ def csrf_and_forgery(session) -> dict:
     out["row"] = row.inner_text()
     out["script_elements_in_row"] = row.locator("script").count()
     out["injected_images"] = row.locator("#injected").count()
+    # the accounting for a patient the practice does not have (a forged option value): refused, named
+    officer.goto(f"{base}/privacy/accounting")
+    token = officer.locator("#accounting-form input[name=csrfmiddlewaretoken]").input_value()
+    response = officer.request.post(f"{base}/privacy/accounting",
+                                    form={"csrfmiddlewaretoken": token, "patient_id": "P-NOT-OURS"},
+                                    headers={"Referer": f"{base}/privacy/accounting"})
+    out["foreign_patient_status"] = response.status
+    out["foreign_patient_body_has_document"] = "accounting-document" in response.text()
     return out
