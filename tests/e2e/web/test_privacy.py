@@ -112,3 +112,24 @@ def test_review_posts_need_csrf_ignore_a_forged_reviewer_and_escape_text(practic
     assert "<script>alert(1)</script>" in data["row"] and data["script_elements_in_row"] == 0
     assert "<img src=x id=injected>" in data["row"] and data["injected_images"] == 0
     assert data["foreign_patient_status"] == 400 and not data["foreign_patient_body_has_document"]
+    assert data["foreign_patient_error"]
+
+
+def test_the_officer_accepts_an_amendment_with_the_amended_record(practice, journey, new_id):
+    officer_id, author_id, patient_id = new_id("PO"), new_id("C"), new_id("P")
+    officer = practice.people.member(officer_id, "privacy_officer")
+    author = practice.people.member(author_id, "clinician")
+    patient = practice.people.patient(patient_id)
+    note_id = signed_note(practice, author, patient_id)
+    with practice.rpc(patient) as rpc:
+        amendment = rpc.notes.request_amendment(note_id, "I work full time now.", "My job changed.")
+    data = journey("privacy.accept_amendment", officer=officer_id, note_id=note_id,
+                   amendment_id=amendment["amendment_id"])
+    assert data["prefilled_cpt"] == "90837" and data["prefilled_plan"] == "continue weekly"
+    assert "frequency" in data["missing_frequency_error"]
+    assert data["kept_after_error"] == "Working full time at Acme."
+    assert data["status"] == "accepted" and "revision 2" in data["accepted"]
+    with practice.rpc(author) as rpc:
+        note = rpc.notes.read_note(note_id, "treatment")["note"]
+    assert note["revision"] == 2 and note["content"]["functional_status"] == "Working full time at Acme."
+    assert note["content"]["risk_assessment"]["level"] == "low" and note["content"]["cpt_code"] == "90837"

@@ -176,5 +176,31 @@ def csrf_and_forgery(session) -> dict:
                                     form={"csrfmiddlewaretoken": token, "patient_id": "P-NOT-OURS"},
                                     headers={"Referer": f"{base}/privacy/accounting"})
     out["foreign_patient_status"] = response.status
-    out["foreign_patient_body_has_document"] = "accounting-document" in response.text()
+    out["foreign_patient_body_has_document"] = 'id="accounting-document"' in response.text()
+    out["foreign_patient_error"] = 'id="patient-error"' in response.text()
+    return out
+
+
+def accept_amendment(session) -> dict:
+    """The officer accepts an amendment with the amended record (fields not released to them typed in);
+    a first try without the frequency is refused naming it, nothing written."""
+    from playwright.sync_api import expect
+
+    p = session.params
+    officer, _ = session.enrol(p["officer"], ["privacy_officer"])
+    officer.goto(f"{session.base}/privacy/amendments/{p['note_id']}/{p['amendment_id']}")
+    out = {"prefilled_cpt": officer.locator("#acc-cpt_code").input_value(),
+           "prefilled_plan": officer.locator("#acc-treatment_plan").input_value()}
+    officer.fill("#acc-functional_status", "Working full time at Acme.")
+    officer.click("#accept-submit")
+    expect(officer.locator("#accept-error")).to_be_visible()
+    out["missing_frequency_error"] = officer.locator("#accept-error").inner_text()
+    out["kept_after_error"] = officer.locator("#acc-functional_status").input_value()
+    officer.fill("#acc-frequency", "weekly")
+    officer.select_option("#acc-risk_level", "low")
+    officer.click("#accept-submit")
+    expect(officer.locator("#accepted")).to_be_visible()
+    out["status"] = officer.locator("#amendment-status").inner_text()
+    out["accepted"] = officer.locator("#accepted").inner_text()
+    session.look(officer, "privacy-amendment-accepted")
     return out
