@@ -57,7 +57,8 @@ def test_the_privacy_officers_day(practice, journey, new_id):
     assert set(data["clinician_refused"].values()) == {403}
     # amendment requests: the patient's, with its due date 60 days from receipt
     assert {"Amendments", "Emergency reviews", "Accounting", "Sign-in events"} <= set(data["officer_nav"])
-    assert patient_id in data["amendment_row"] and "requested" in data["amendment_row"]
+    assert patient_id in data["amendment_row"] and "Amanda Mend" in data["amendment_row"]
+    assert "requested" in data["amendment_row"]
     with practice.rpc(officer) as rpc:
         listed = {r["amendment_id"]: r for r in rpc.notes.amendment_requests(open_only=False)["amendments"]}
     mine = listed[amendment["amendment_id"]]
@@ -70,6 +71,7 @@ def test_the_privacy_officers_day(practice, journey, new_id):
     assert data["denial_ground"] == "accurate_and_complete" and data["amendment_status"] == "denied"
     assert "<b>not bold</b>" in data["denial_statement"] and data["bold_in_denial"] == 0
     assert data["open_after_denial"] == 0
+    assert data["note_read_after_decision"] == 0  # a decided request's page does not read the note again
     assert mine["status"] == "denied" and mine["decided_by"] == officer_id
     # the emergency access was queued with who, reason, rule and decision, then reviewed
     assert covering_id in data["queued_row"] and "Patient in crisis" in data["queued_row"]
@@ -117,7 +119,7 @@ def test_review_posts_need_csrf_ignore_a_forged_reviewer_and_escape_text(practic
 
 def test_the_officer_accepts_an_amendment_with_the_amended_record(practice, journey, new_id):
     officer_id, author_id, patient_id = new_id("PO"), new_id("C"), new_id("P")
-    officer = practice.people.member(officer_id, "privacy_officer")
+    practice.people.member(officer_id, "privacy_officer")
     author = practice.people.member(author_id, "clinician")
     patient = practice.people.patient(patient_id)
     note_id = signed_note(practice, author, patient_id)

@@ -124,8 +124,10 @@ def _practice_name() -> str:
 def amendments(request: HttpRequest) -> HttpResponse:
     show_all = request.GET.get("show") == "all"
     reply = call(request, "notes", "amendment_requests", open_only=not show_all)
+    names = {p["patient_id"]: p["name"] for p in call(request, "directory", "list_patients")["patients"]}
     rows = [{**r, "requested": _when(r["requested_at"]), "due": _when(r["due_at"]),
-             "decided": _when(r.get("decided_at"))} for r in reply["amendments"]]
+             "decided": _when(r.get("decided_at")), "patient_name": names.get(r["patient_id"], "")}
+            for r in reply["amendments"]]
     return render(request, "web/privacy/amendments.html", {
         "rows": rows, "show_all": show_all, "as_of": _when(reply["as_of"]),
         "open_count": sum(1 for r in rows if r["status"] == "requested"),
@@ -226,7 +228,9 @@ def amendment(request: HttpRequest, note_id: Any, amendment_id: Any) -> HttpResp
     request_reply = call(request, "notes", "get_amendment_request", note_id, amendment_id)
     a = request_reply["amendment"]
     a.update(requested=_when(a["requested_at"]), due=_when(a["due_at"]), decided=_when(a.get("decided_at")))
-    note = _read_note_for_officer(request, note_id) if request_reply["kind"] == "progress" else {}
+    # Each read is decided and recorded: read the note while the request is open, afterwards only when asked.
+    wants_note = a["status"] == "requested" or request.GET.get("read") == "1"
+    note = _read_note_for_officer(request, note_id) if request_reply["kind"] == "progress" and wants_note else {}
     prefill = _prefill(note.get("released") or {}) if a["status"] == "requested" else {}
     if action == "accept" and errors:
         prefill = {k: request.POST.get(k, "") for k in prefill} | {k: request.POST.get(k, "") for k in (
@@ -235,6 +239,7 @@ def amendment(request: HttpRequest, note_id: Any, amendment_id: Any) -> HttpResp
     return render(request, "web/privacy/amendment.html", {
         "req": request_reply, "a": a, "note": note, "errors": errors, "grounds": DENIAL_GROUNDS,
         "prefill": prefill, "risk_levels": RISK_LEVELS, "posted": request.POST if errors else {},
+        "note_not_read": request_reply["kind"] == "progress" and not wants_note,
     }, status=400 if errors else 200)
 
 

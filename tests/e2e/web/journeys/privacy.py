@@ -84,6 +84,7 @@ def officer_day(session) -> dict:
     out["denial_statement"] = officer.locator("#denial-statement").inner_text()
     out["amendment_status"] = officer.locator("#amendment-status").inner_text()
     out["bold_in_denial"] = officer.locator("#denial-statement b").count()
+    out["note_read_after_decision"] = officer.locator("#note-fields").count()
     session.look(officer, "privacy-amendment-denied")
     officer.goto(f"{base}/privacy/amendments")
     out["open_after_denial"] = officer.locator(f"tr[data-amendment='{p['amendment_id']}']").count()
