@@ -48,7 +48,7 @@ def test_the_privacy_officers_day(practice, journey, new_id):
 
     data = journey("privacy.officer_day", officer=officer_id, covering=covering_id, note_id=note_id,
                    amendment_id=amendment["amendment_id"], amendment_patient=patient_id,
-                   demo_patient=demo_patient, insurer=insurer)
+                   demo_patient=demo_patient, insurer=insurer, typed_username="Hunter2-not-a-user")
 
     # the clinician: a form needing a reason, access granted under the rules, queued; privacy pages refused
     assert "Emergency access" in data["clinician_nav"] and "Amendments" not in data["clinician_nav"]
@@ -95,6 +95,8 @@ def test_the_privacy_officers_day(practice, journey, new_id):
     assert any("SignInFailed" in row and covering_id in row for row in data["failure_rows"])
     assert any(covering_id in row for row in data["failures_by_username"])
     assert "YYYY-MM-DD" in data["bad_date_error"]
+    # a username that named no account shows only as the digest the log keeps
+    assert "sha256:" in data["unfiltered_page"] and "hunter2" not in data["unfiltered_page"].lower()
 
 
 def test_review_posts_need_csrf_ignore_a_forged_reviewer_and_escape_text(practice, journey, new_id):

@@ -56,6 +56,12 @@ def officer_day(session) -> dict:
     stranger.fill("input[name=password]", PASSWORD + " wrong")
     session.submit_main_form(stranger)
     expect(stranger.locator("main")).to_contain_text(re.compile(r"not correct|incorrect|invalid", re.I))
+    # and a username that names no account (it may be a password typed in the wrong box)
+    stranger.goto(f"{base}/accounts/login/")
+    stranger.fill("input[name=login]", p["typed_username"])
+    stranger.fill("input[name=password]", PASSWORD)
+    session.submit_main_form(stranger)
+    expect(stranger.locator("main")).to_contain_text(re.compile(r"not correct|incorrect|invalid", re.I))
 
     # -- the privacy officer --------------------------------------------------------------------------
     officer, _ = session.enrol(p["officer"], ["privacy_officer"])
@@ -130,6 +136,7 @@ def officer_day(session) -> dict:
     officer.click("#nav-privacy-sign-ins")
     expect(officer.get_by_role("heading", name="Sign-in events")).to_be_visible()
     session.look(officer, "privacy-sign-ins")
+    out["unfiltered_page"] = officer.locator("main").inner_text()
     officer.fill("#f-member", p["covering"])
     officer.select_option("#f-kind", "failures")
     officer.click("#filter-submit")
