@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from confide.timestamps import parse_ts
+from confide.transport import seal_for
 
 pytestmark = pytest.mark.e2e
 
@@ -45,15 +46,22 @@ def test_the_privacy_officers_day(practice, journey, new_id):
     with practice.rpc(patient) as rpc:
         amendment = rpc.notes.request_amendment(note_id, "My employer is Acme, not Apex.", "I changed jobs in 2025.")
     demo_patient, insurer = demo_patient_with_insurer_requests(practice, officer)
+    with practice.rpc(author) as rpc:
+        sealed = seal_for(rpc.notes.transport_public_key(), "PSYMARKER-privacy she spoke about the lake.")
+        psych_note_id = rpc.notes.write_psychotherapy_note(
+            {"patient_id": patient_id, "session_date": "2026-05-01", "sealed_text": sealed})["note_id"]
 
     data = journey("privacy.officer_day", officer=officer_id, covering=covering_id, note_id=note_id,
                    amendment_id=amendment["amendment_id"], amendment_patient=patient_id,
-                   demo_patient=demo_patient, insurer=insurer, typed_username="Hunter2-not-a-user")
+                   demo_patient=demo_patient, insurer=insurer, typed_username="Hunter2-not-a-user",
+                   psych_note_id=psych_note_id)
 
     # the clinician: a form needing a reason, access granted under the rules, queued; privacy pages refused
     assert "Emergency access" in data["clinician_nav"] and "Amendments" not in data["clinician_nav"]
     assert "reason" in data["no_reason_error"].lower()
     assert data["granted"].startswith("Access granted: permit")
+    assert "Access denied" in data["denied"] and "164.508(a)(2)" in data["denied"]
+    assert "PSYMARKER" not in str(data)
     assert set(data["clinician_refused"].values()) == {403}
     # amendment requests: the patient's, with its due date 60 days from receipt
     assert {"Amendments", "Emergency reviews", "Accounting", "Sign-in events"} <= set(data["officer_nav"])
@@ -76,6 +84,8 @@ def test_the_privacy_officers_day(practice, journey, new_id):
     # the emergency access was queued with who, reason, rule and decision, then reviewed
     assert covering_id in data["queued_row"] and "Patient in crisis" in data["queued_row"]
     assert "permit" in data["queued_row"] and "45 CFR 164.506" in data["queued_row"]
+    denied_rows = [row for row in data["queue_rows"] if "Need her psychotherapy notes" in row]
+    assert len(denied_rows) == 1 and "deny" in denied_rows[0] and covering_id in denied_rows[0]
     assert data["still_queued"] == 0
     assert "appropriate" in data["reviewed_row"] and officer_id in data["reviewed_row"]
     # the accounting: the demo patient's document, and the insurer's requests on file

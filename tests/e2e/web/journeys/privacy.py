@@ -41,6 +41,14 @@ def officer_day(session) -> dict:
     out["granted"] = clinician.locator("#emergency-granted h3").inner_text()
     out["emergency_access_id"] = clinician.locator("#emergency-access-id").inner_text()
     session.look(clinician, "privacy-emergency-access-granted")
+    # another clinician's psychotherapy note: the rules refuse, whatever the claim; still queued
+    clinician.fill("#emergency-note-id", p["psych_note_id"])
+    clinician.check("#claim-treatment")
+    clinician.fill("#emergency-reason", "Need her psychotherapy notes too, urgently.")
+    session.submit_main_form(clinician)
+    expect(clinician.locator("#emergency-denied")).to_be_visible()
+    out["denied"] = clinician.locator("#emergency-denied").inner_text()
+    session.look(clinician, "privacy-emergency-access-denied")
     # a clinician is refused the privacy officer's pages
     refused = {}
     for path in ("amendments", "emergency-reviews", "accounting", "sign-ins",
@@ -100,6 +108,7 @@ def officer_day(session) -> dict:
     queued = officer.locator(f"tr[data-emergency='{out['emergency_access_id']}']")
     expect(queued).to_be_visible()
     out["queued_row"] = queued.inner_text()
+    out["queue_rows"] = _texts(officer.locator("#emergency-reviews tbody tr"))
     session.look(officer, "privacy-emergency-reviews")
     queued.locator("select[name=outcome]").select_option("appropriate")
     queued.locator("textarea[name=comment]").fill("Confirmed with the on-call log.")
