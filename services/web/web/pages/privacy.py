@@ -266,7 +266,9 @@ def emergency_access(request: HttpRequest) -> HttpResponse:
                 reply = call(request, "notes", "take_emergency_access", posted["note_id"], posted["claim"],
                              posted["reason"], reply_public_key=public)
             except ServiceRefused as exc:
-                ctx["denied"] = exc.reason
+                # AccessDeniedError: the engine decided, and the attempt is queued; any other refusal
+                # (who is asking) happened before anything was decided or queued.
+                ctx["denied"], ctx["queued"] = exc.reason, exc.exc_type == "AccessDeniedError"
                 status = 403
             except InvalidInput as exc:
                 field = next((f for f in ("note_id", "claim", "reason") if exc.reason.startswith(f)), "note_id")
