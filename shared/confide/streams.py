@@ -8,6 +8,7 @@ DISCLOSURE_REQUEST = "disclosureRequest"
 AUTHORIZATION = "authorization"
 AMENDMENT_REQUEST = "amendmentRequest"
 ACCESS_REQUEST = "accessRequest"
+EMERGENCY_ACCESS = "emergencyAccess"  # one stream per emergency access: emergencyAccess-<decision_id>
 PATIENT = "patient"
 WORKFORCE_MEMBER = "workforceMember"
 PAYER = "payer"

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
+from datetime import timedelta
 from typing import Callable
 
 from confide.contracts import directory as d
@@ -264,3 +266,59 @@ def record_access_attempt_refused(store, clock, payload: dict, service: str) -> 
                                    subject=payload["subject"], session_id=payload["session_id"])
     _append(store, d.access_attempt_stream(at), None, [event])
     return {"type": event.type, "at": at}
+
+
+#: Event types the sign-in log counts as failures.
+FAILURE_TYPES = ("SignInFailed", "AccountLockedOut", "AccessAttemptRefused")
+#: Days shown when no period is given.
+DEFAULT_LOG_DAYS = 30
+
+
+def _log_row(r) -> dict:
+    data = dict(r.data)
+    who = data.get("member_id") or data.get("subject") or data.get("username")
+    return {"type": r.type, "at": data.get("at") or format_ts(r.recorded_at), "who": who,
+            "member_id": data.get("member_id"), "username": data.get("username"),
+            "session_id": data.get("session_id"), "amr": data.get("amr"), "reason": data.get("reason"),
+            "service": data.get("service"), "method": data.get("method"), "by": data.get("by"),
+            "until": data.get("until"), "kind": data.get("kind")}
+
+
+def sign_in_events(store, clock, payload: dict, max_days: int) -> dict:
+    """The sign-in log (``signIn-<day>``) and the refused access attempts (``accessAttempt-<day>``)
+    of the days ``since``..``until`` (UTC; default the last 30 days), newest first, at most
+    ``limit`` rows; ``kind`` one type or ``failures``; ``member_id`` the member, patient or
+    ``sha256:`` digest the event names. ``counts`` per type and ``failures_by_username`` cover every
+    matching event, not only the rows returned. Raises ValidationError for a reversed or too long period."""
+    today = clock().date()
+    until = payload["until"] or today
+    since = payload["since"] or until - timedelta(days=DEFAULT_LOG_DAYS - 1)
+    if since > until:
+        raise errors.ValidationError("since: must not be after until", {"since": ["after until"]})
+    days = (until - since).days + 1
+    if days > max_days:
+        raise errors.ValidationError(f"since: at most {max_days} days at a time", {"since": ["period too long"]})
+    names = []
+    for i in range(days):
+        day = format_ts_day(since + timedelta(days=i))
+        names += [d.sign_in_stream(day), d.access_attempt_stream(day)]
+    rows = [_log_row(r) for r in store.read_streams(names)
+            if r.type in d.SIGN_IN_EVENT_TYPES or r.type == "AccessAttemptRefused"]
+    kind, member = payload["kind"], payload["member_id"]
+    if kind == "failures":
+        rows = [r for r in rows if r["type"] in FAILURE_TYPES]
+    elif kind:
+        rows = [r for r in rows if r["type"] == kind]
+    if member:
+        rows = [r for r in rows if member in (r["member_id"], r["username"], r["who"])]
+    rows.sort(key=lambda r: r["at"], reverse=True)
+    failures = Counter(r["who"] or "(unverified caller)" for r in rows if r["type"] in FAILURE_TYPES)
+    return {"since": since.isoformat(), "until": until.isoformat(), "total": len(rows),
+            "counts": dict(Counter(r["type"] for r in rows)),
+            "failures_by_username": [{"who": k, "count": v} for k, v in failures.most_common()],
+            "events": rows[:payload["limit"]]}
+
+
+def format_ts_day(day) -> str:
+    """An RFC 3339 instant at the start of a UTC ``day`` (what the day's stream names are built from)."""
+    return f"{day.isoformat()}T00:00:00Z"

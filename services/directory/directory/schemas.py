@@ -194,6 +194,22 @@ class AccessAttemptSchema(Schema):
     session_id = Id(load_default=None, allow_none=True)
 
 
+#: What the sign-in log may be filtered by: one event type, or ``failures`` (SignInFailed,
+#: AccountLockedOut and AccessAttemptRefused together).
+SIGN_IN_LOG_KINDS = ("SignedIn", "SignInFailed", "AccountLockedOut", "SignedOut", "SessionTimedOut",
+                     "SessionRevoked", "AccessAttemptRefused", "failures")
+#: The longest period one sign-in log query covers (one stream per day is read).
+SIGN_IN_LOG_MAX_DAYS = 366
+
+
+class SignInLogSchema(Schema):
+    since = fields.Date(load_default=None, allow_none=True)
+    until = fields.Date(load_default=None, allow_none=True)
+    kind = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(SIGN_IN_LOG_KINDS))
+    member_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=200))
+    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=5000))
+
+
 def load(schema, payload) -> dict:
     """``payload`` loaded by ``schema``; raises the domain ValidationError naming the first bad field."""
     try:

@@ -19,7 +19,9 @@ USER_ERRORS = (errors.DirectoryError, NotAuthenticatedError, NotAuthorizedError)
 ADMIN = "practice_admin"
 REGISTRARS = ("front_desk", "practice_admin", "release_of_information")
 WORKFORCE = tuple(sorted(WORKFORCE_ROLES))
-PAYER_READER = "gateway"  # the one service that reads a payer as itself (get_payer only)
+PAYER_READER = "gateway"
+#: Who may read the sign-in log and the refused access attempts (164.308(a)(1)(ii)(D), (a)(5)(ii)(C)).
+LOG_READERS = ("privacy_officer", "practice_admin")  # the one service that reads a payer as itself (get_payer only)
 
 
 class DirectoryService:
@@ -181,6 +183,20 @@ class DirectoryService:
     def _revoker(self, member_id) -> str:
         principal = self.identity.principal()
         return principal.subject if principal.subject == member_id else self._by(ADMIN)
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def sign_in_events(self, since=None, until=None, kind=None, member_id=None, limit=500):
+        """privacy_officer, practice_admin. The sign-in log and refused access attempts of the UTC days
+        ``since``..``until`` (ISO dates; default the last 30 days; at most a year), newest first ->
+        {since, until, total, counts{type: n}, failures_by_username[{who, count}], events[{type, at,
+        who, member_id, username, session_id, amr, reason, service, method, by, until, kind}]}.
+        ``kind``: one event type or ``failures``; ``member_id``: the id (or ``sha256:`` digest, for a
+        username that named no account: the only form in which the log holds it) the events name.
+        Raises ValidationError (a bad date or kind, a reversed or too long period)."""
+        self._by(*LOG_READERS)
+        payload = s.load(s.SignInLogSchema, {"since": since, "until": until, "kind": kind,
+                                             "member_id": member_id, "limit": limit})
+        return handlers.sign_in_events(self.store, self.clock, payload, s.SIGN_IN_LOG_MAX_DAYS)
 
     @rpc(expected_exceptions=USER_ERRORS)
     def record_access_attempt_refused(self, attempt):

@@ -17,12 +17,21 @@ import logging
 import uuid
 
 from confide import keys
+from confide.contracts.access import EmergencyAccessReviewed, EmergencyAccessTaken
 from confide.contracts.casefile import iter_category, read_case
 from confide.contracts.notes import DRAFTED
 from confide.envelope import NewEvent
-from confide.streams import ACCESS_DECISION, ACCESS_REQUEST, PROGRESS_NOTE, PSYCHOTHERAPY_NOTE, stream_name
+from confide.streams import (
+    ACCESS_DECISION,
+    ACCESS_REQUEST,
+    EMERGENCY_ACCESS,
+    PROGRESS_NOTE,
+    PSYCHOTHERAPY_NOTE,
+    id_of,
+    stream_name,
+)
 from confide.streams import id_of as stream_id
-from confide.timestamps import format_ts
+from confide.timestamps import format_ts, parse_ts
 from notes import views
 from notes.crypto import aad_for
 from notes.domain import commands as c
@@ -193,6 +202,60 @@ def deny_amendment(store, clock, payload: dict) -> dict:
     return {**_run(store, state, command), "amendment_id": payload["amendment_id"]}
 
 
+def extend_amendment_deadline(store, clock, payload: dict) -> dict:
+    """The one 30-day extension of 164.526(b)(2)(ii), with a written statement, within the 60 days."""
+    state, _ = load_note(store, payload["note_id"])
+    command = c.ExtendAmendmentDeadline(state.note_id, payload["amendment_id"], payload["extended_by"],
+                                        payload["statement"], clock())
+    events = m.decide(state, command)
+    _append(store, stream_name(CATEGORY[state.kind], state.note_id), state.version, events)
+    return {**_note_reply(state, events), "amendment_id": payload["amendment_id"], "due_at": events[0].due_at}
+
+
+def get_amendment_request(store, payload: dict) -> dict:
+    """One amendment request and its note's metadata (no note content). Raises NoteNotFoundError,
+    AmendmentNotFoundError."""
+    state, _ = load_note(store, payload["note_id"])
+    amendment = state.amendment(payload["amendment_id"])
+    return {"note_id": state.note_id, "patient_id": state.patient_id, "author_id": state.author_id,
+            "session_date": state.session_date, "kind": state.kind,
+            "amendment": views.amendment_view(amendment)}
+
+
+#: An open amendment request due within this many days is flagged "due soon".
+DUE_SOON_DAYS = 10
+
+
+def amendment_requests(store, clock, payload: dict) -> dict:
+    """Every amendment request on file (164.526), metadata and deadlines only (no requested change,
+    reason or note content: those are read through ``read_note``): open ones first, soonest due
+    first, each flagged ``overdue`` / ``due_soon``; with ``open_only`` only those not yet decided."""
+    now = clock()
+    note_ids = list(dict.fromkeys(id_of(ev.stream_name) for ev in iter_category(store, PROGRESS_NOTE)
+                                  if ev.type == "AmendmentRequested"))
+    rows = []
+    for note_id in note_ids:
+        state, _ = load_note(store, note_id)
+        for a in state.amendments:
+            is_open = a.status == "requested"
+            if payload["open_only"] and not is_open:
+                continue
+            due = parse_ts(a.due_at)
+            rows.append({
+                "amendment_id": a.amendment_id, "note_id": state.note_id, "patient_id": state.patient_id,
+                "author_id": state.author_id, "session_date": state.session_date, "status": a.status,
+                "requested_at": a.requested_at, "due_at": a.due_at, "extended": a.extended,
+                "decided_at": a.decided_at, "decided_by": a.decided_by, "ground": a.ground,
+                "overdue": is_open and now > due,
+                "due_soon": is_open and now <= due and (due - now).days < DUE_SOON_DAYS,
+                "days_left": (due - now).days if is_open else None,
+            })
+    opened = sorted((r for r in rows if r["status"] == "requested"), key=lambda r: r["due_at"])
+    closed = sorted((r for r in rows if r["status"] != "requested"), key=lambda r: r["decided_at"] or "",
+                    reverse=True)
+    return {"as_of": format_ts(now), "amendments": opened + closed}
+
+
 def append_disagreement(store, clock, payload: dict) -> dict:
     """Append the individual's statement of disagreement to a denied amendment (164.526(d)(1)(iii))."""
     state, _ = load_note(store, payload["note_id"])
@@ -258,6 +321,74 @@ def read_note(store, keyring, engine, clock, payload: dict, *, key_dir) -> dict:
     seal = Sealer(payload.get("reply_public_key"), decided.decision_id)
     note = views.released_for_read(state, recorded, keyring, decided, payload["presentation"], seal)
     return {"decision": _decision_reply(decided), "note": note}
+
+
+# -- emergency ("break-the-glass") access -------------------------------------------------
+
+def take_emergency_access(store, keyring, engine, clock, payload: dict, *, key_dir) -> dict:
+    """A clinician's emergency read of one note under a claimed exception (``m.EMERGENCY_CLAIMS``)
+    with a stated reason. The engine decides as for any read (AccessDecided recorded, sealed); then
+    EmergencyAccessTaken is appended to ``emergencyAccess-<decision_id>``, whatever the decision, so
+    every emergency access is queued for the privacy officer's review before anything leaves. A
+    denial stays a denial (AccessDeniedError). -> read_note's reply + ``emergency_access_id``."""
+    state, recorded = load_note(store, payload["note_id"])
+    claim = m.EMERGENCY_CLAIMS[payload["claim"]]
+    decided = decide_access(store, engine, clock, state, payload["requester"], claim["purpose"],
+                            exception_claimed=claim["citation"], key_dir=key_dir,
+                            decided_for=payload.get("decided_for"))
+    taken = EmergencyAccessTaken(decided.decision_id, state.note_id, state.patient_id, state.kind,
+                                 dict(decided.requester), payload["claim"], claim["citation"], payload["reason"],
+                                 decided.decision, decided.rule, decided.decided_at)
+    _append(store, stream_name(EMERGENCY_ACCESS, decided.decision_id), -1, [taken])
+    if decided.decision not in PERMITS:
+        raise _deny(decided)
+    seal = Sealer(payload.get("reply_public_key"), decided.decision_id)
+    note = views.released_for_read(state, recorded, keyring, decided, payload.get("presentation"), seal)
+    return {"decision": _decision_reply(decided), "note": note, "emergency_access_id": decided.decision_id}
+
+
+def _emergency_row(events: list) -> dict:
+    taken = next(ev.data for ev in events if ev.type == "EmergencyAccessTaken")
+    review = next((ev.data for ev in events if ev.type == "EmergencyAccessReviewed"), None)
+    return {**{k: taken[k] for k in ("decision_id", "note_id", "patient_id", "note_kind", "claim",
+                                     "exception_claimed", "reason", "decision", "rule", "taken_at")},
+            "requester_id": taken["requester"].get("id"), "requester_role": taken["requester"].get("role"),
+            "reviewed": review is not None,
+            "review": {k: review[k] for k in ("outcome", "comment", "reviewed_by", "reviewed_at")} if review else None}
+
+
+def emergency_access_queue(store, payload: dict) -> dict:
+    """Every emergency access (oldest first), with who, when, the claim, the reason, the decision and
+    its rule, and its review; with ``open_only`` only those not yet reviewed."""
+    streams: dict[str, list] = {}
+    for ev in iter_category(store, EMERGENCY_ACCESS):
+        streams.setdefault(ev.stream_name, []).append(ev)
+    rows = [_emergency_row(events) for events in streams.values()
+            if any(ev.type == "EmergencyAccessTaken" for ev in events)]
+    if payload["open_only"]:
+        rows = [r for r in rows if not r["reviewed"]]
+    return {"emergency_accesses": rows}
+
+
+def review_emergency_access(store, clock, payload: dict) -> dict:
+    """Record the privacy officer's review (once; not by the person who took the access).
+    Raises EmergencyAccessNotFoundError, EmergencyAccessStateError."""
+    stream = stream_name(EMERGENCY_ACCESS, payload["decision_id"])
+    events = store.read_stream(stream)
+    if not any(ev.type == "EmergencyAccessTaken" for ev in events):
+        raise errors.EmergencyAccessNotFoundError(f"no emergency access recorded under decision {payload['decision_id']}")
+    row = _emergency_row(events)
+    if row["reviewed"]:
+        raise errors.EmergencyAccessStateError(f"emergency access {payload['decision_id']} was already reviewed")
+    if row["requester_id"] == payload["reviewed_by"]:
+        raise errors.EmergencyAccessStateError(
+            f"emergency access {payload['decision_id']}: its reviewer must not be the person who took it")
+    reviewed = EmergencyAccessReviewed(payload["decision_id"], payload["outcome"], payload["comment"],
+                                       payload["reviewed_by"], format_ts(clock()))
+    # expected version: the stream as read (one review only, even when two officers race)
+    _append(store, stream, len(events) - 1, [reviewed])
+    return {**row, "reviewed": True, "review": {k: getattr(reviewed, k) for k in
+                                                ("outcome", "comment", "reviewed_by", "reviewed_at")}}
 
 
 def list_notes(store, engine, clock, payload: dict, *, key_dir) -> dict:

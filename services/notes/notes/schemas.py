@@ -16,9 +16,10 @@ from marshmallow import Schema, fields, pre_load, validate, validates_schema
 from marshmallow import ValidationError as MarshmallowValidationError
 
 from confide import transport, validation
+from confide.contracts.access import EMERGENCY_REVIEW_OUTCOMES
 from confide.identity.ids import InvalidIdentifierError, normalise_id
 from notes.domain.errors import ValidationError
-from notes.domain.model import DENIAL_GROUNDS
+from notes.domain.model import DENIAL_GROUNDS, EMERGENCY_CLAIMS
 from notes.wire import PLAINTEXT_REFUSED
 
 # ICD-10-CM: letter (not U), digit, digit-or-letter, optional dot and up to 4 more.
@@ -203,6 +204,39 @@ class DenyAmendmentSchema(Schema):
     amendment_id = fields.UUID(required=True)
     ground = fields.String(required=True, validate=validate.OneOf(sorted(DENIAL_GROUNDS)))
     denial_statement = fields.String(required=True, validate=validate.Length(min=1, max=20000))
+
+
+class ExtendAmendmentDeadlineSchema(Schema):
+    note_id = fields.UUID(required=True)
+    amendment_id = fields.UUID(required=True)
+    statement = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class AmendmentRefSchema(Schema):
+    note_id = fields.UUID(required=True)
+    amendment_id = fields.UUID(required=True)
+
+
+class AmendmentRequestsSchema(Schema):
+    open_only = fields.Boolean(load_default=True)
+
+
+class EmergencyAccessSchema(Schema):
+    note_id = fields.UUID(required=True)
+    claim = fields.String(required=True, validate=validate.OneOf(sorted(EMERGENCY_CLAIMS)))
+    reason = fields.String(required=True, validate=validate.Length(min=10, max=2000))
+    presentation = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(PRESENTATIONS))
+    reply_public_key = _reply_key()
+
+
+class EmergencyAccessQueueSchema(Schema):
+    open_only = fields.Boolean(load_default=True)
+
+
+class ReviewEmergencyAccessSchema(Schema):
+    decision_id = fields.UUID(required=True)
+    outcome = fields.String(required=True, validate=validate.OneOf(EMERGENCY_REVIEW_OUTCOMES))
+    comment = fields.String(required=True, validate=validate.Length(min=1, max=5000))
 
 
 class AppendDisagreementSchema(Schema):

@@ -283,6 +283,41 @@ class NotesService:
         return handlers.deny_amendment(self.store, self.clock, {**payload, "decided_by": principal.subject})
 
     @rpc(expected_exceptions=USER_ERRORS, sensitive_arguments=("statement",))
+    def extend_amendment_deadline(self, note_id, amendment_id, statement):
+        """privacy_officer. The one extension of an amendment request's deadline by 30 days, with a
+        written statement of the reasons for the delay, given within the 60 days (164.526(b)(2)(ii))
+        -> {..., amendment_id, due_at}. Raises AmendmentStateError (decided, already extended, or
+        past the deadline), AmendmentNotApplicableError."""
+        principal = self._acting(*AMENDMENT_OFFICERS)
+        payload = s.load(s.ExtendAmendmentDeadlineSchema, {"note_id": note_id, "amendment_id": amendment_id,
+                                                           "statement": statement})
+        return handlers.extend_amendment_deadline(self.store, self.clock,
+                                                  {**payload, "extended_by": principal.subject})
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def amendment_requests(self, open_only=True):
+        """privacy_officer. Every amendment request (164.526) on file, metadata and deadlines only ->
+        {as_of, amendments[{amendment_id, note_id, patient_id, author_id, session_date, status,
+        requested_at, due_at, extended, decided_at, decided_by, ground, overdue, due_soon,
+        days_left}]}: open ones first, soonest due first. The requested change, the reason and the
+        note are read through :meth:`read_note` (decided and recorded)."""
+        self._acting(*AMENDMENT_OFFICERS)
+        payload = s.load(s.AmendmentRequestsSchema, {"open_only": open_only})
+        return handlers.amendment_requests(self.store, self.clock, payload)
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def get_amendment_request(self, note_id, amendment_id):
+        """privacy_officer. One amendment request as the patient made it and as it stands -> {note_id,
+        patient_id, author_id, session_date, amendment{amendment_id, status, requested_change, reason,
+        requested_at, due_at, extended, extension_statement, decided_by, decided_at, ground, citation,
+        denial_statement, statement_of_disagreement, amended_revision}}. The individual's request is
+        addressed to the practice (164.526(b)(1)); the note's content is not here: read it through
+        :meth:`read_note`. Raises NoteNotFoundError, AmendmentNotFoundError."""
+        self._acting(*AMENDMENT_OFFICERS)
+        payload = s.load(s.AmendmentRefSchema, {"note_id": note_id, "amendment_id": amendment_id})
+        return handlers.get_amendment_request(self.store, payload)
+
+    @rpc(expected_exceptions=USER_ERRORS, sensitive_arguments=("statement",))
     def append_disagreement(self, note_id, amendment_id, statement):
         """The note's patient. Append the individual's statement of disagreement to a denied amendment
         (164.526(d)(1)(iii))."""
@@ -311,6 +346,52 @@ class NotesService:
         payload.update(requester=requester, decided_for=decision_identity(principal))
         return handlers.read_note(self.store, self.keyring, self.engine, self.clock, payload,
                                   key_dir=self.decision_key_dir)
+
+    # -- emergency ("break-the-glass") access ---------------------------------------------------
+
+    @rpc(expected_exceptions=USER_ERRORS, sensitive_arguments=("reason",))
+    def take_emergency_access(self, note_id, claim, reason, presentation=None, reply_public_key=None, **named):
+        """clinician, trainee, supervisor (the requester is the caller). An emergency read of one note
+        under ``claim`` (a key of ``model.EMERGENCY_CLAIMS``: the purpose and citation the engine is
+        given) with a stated ``reason`` (10-2000 characters). The engine decides and AccessDecided is
+        recorded as for :meth:`read_note`; EmergencyAccessTaken follows whatever the decision, queued
+        for the privacy officer's review -> read_note's reply + ``emergency_access_id``. A keyword
+        naming who asks is refused (NotAuthorizedError, recorded). Raises AccessDeniedError (a denial
+        stays a denial; it is queued too), ValidationError, NoteNotFoundError."""
+        principal = self._acting(*WRITERS, payload=named or None)
+        if named:
+            field = sorted(named)[0]
+            raise errors.ValidationError(f"{field}: unknown argument", {field: ["Unknown field."]})
+        payload = s.load(s.EmergencyAccessSchema, {"note_id": note_id, "claim": claim, "reason": reason,
+                                                   "presentation": presentation,
+                                                   "reply_public_key": reply_public_key})
+        if not payload["reason"].strip():
+            raise errors.ValidationError("reason: a stated reason is required", {"reason": ["required"]})
+        payload.update(requester=self._requester(principal), decided_for=decision_identity(principal))
+        return handlers.take_emergency_access(self.store, self.keyring, self.engine, self.clock, payload,
+                                              key_dir=self.decision_key_dir)
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def emergency_access_queue(self, open_only=True):
+        """privacy_officer. Every emergency access, oldest first -> {emergency_accesses[{decision_id,
+        note_id, patient_id, note_kind, claim, exception_claimed, reason, decision, rule, taken_at,
+        requester_id, requester_role, reviewed, review{outcome, comment, reviewed_by, reviewed_at}}]};
+        with ``open_only`` only those not yet reviewed. No note content."""
+        self._acting(*AMENDMENT_OFFICERS)
+        return handlers.emergency_access_queue(self.store, s.load(s.EmergencyAccessQueueSchema,
+                                                                  {"open_only": open_only}))
+
+    @rpc(expected_exceptions=USER_ERRORS, sensitive_arguments=("comment",))
+    def review_emergency_access(self, decision_id, outcome, comment):
+        """privacy_officer (the reviewer is the caller, never the person who took the access). Record
+        EmergencyAccessReviewed (``outcome`` one of EMERGENCY_REVIEW_OUTCOMES, a comment) -> the queue
+        row, reviewed. Raises EmergencyAccessNotFoundError, EmergencyAccessStateError (already
+        reviewed, or one's own access)."""
+        principal = self._acting(*AMENDMENT_OFFICERS)
+        payload = s.load(s.ReviewEmergencyAccessSchema, {"decision_id": decision_id, "outcome": outcome,
+                                                         "comment": comment})
+        return handlers.review_emergency_access(self.store, self.clock,
+                                                {**payload, "reviewed_by": principal.subject})
 
     @rpc(expected_exceptions=USER_ERRORS)
     def list_notes(self, patient_id, purpose, exception_claimed=None, **named):

@@ -125,12 +125,13 @@ def summary(state: m.Note) -> dict:
             "revision": state.revision, "late_entry": state.late_entry}
 
 
-def _amendment_view(a: m.Amendment) -> dict:
+def amendment_view(a: m.Amendment) -> dict:
     return {"amendment_id": a.amendment_id, "status": a.status, "requested_change": a.requested_change,
             "reason": a.reason, "requested_at": a.requested_at, "decided_by": a.decided_by,
             "decided_at": a.decided_at, "ground": a.ground, "citation": a.citation,
             "denial_statement": a.denial_statement, "statement_of_disagreement": a.disagreement,
-            "amended_revision": a.amended_revision}
+            "amended_revision": a.amended_revision, "due_at": a.due_at, "extended": a.extended,
+            "extension_statement": a.extension_statement}
 
 
 def note_view(state: m.Note, recorded: list, keyring, presentation: str | None, seal: Sealer = REFUSE) -> dict:
@@ -146,7 +147,7 @@ def note_view(state: m.Note, recorded: list, keyring, presentation: str | None, 
         return {**view, "text": seal(psych_text(state, recorded, keyring)), "addenda": addenda,
                 "content_in_psych_note": [dict(s) for s in state.content_in_psych_note]}
     return {**view, "presentation": presentation, "content": present(state.content, presentation),
-            "addenda": addenda, "amendments": [_amendment_view(a) for a in state.amendments]}
+            "addenda": addenda, "amendments": [amendment_view(a) for a in state.amendments]}
 
 
 def release(state: m.Note, recorded: list, keyring, fields: list, seal: Sealer = REFUSE) -> dict:

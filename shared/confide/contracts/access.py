@@ -56,4 +56,41 @@ class ContentReleased(Event):
     released_at: str
 
 
+@dataclass(frozen=True)
+class EmergencyAccessTaken(Event):
+    """A workforce member's emergency ("break-the-glass") read of one note under a claimed exception,
+    with the reason they stated: ``emergencyAccess-<decision_id>``, appended right after the
+    ``AccessDecided`` it names, whatever the decision (a denial is queued for review too). Always
+    reviewed by the privacy officer (45 CFR 164.308(a)(1)(ii)(D), 164.312(b)). No clinical content
+    beyond the stated reason."""
+
+    decision_id: str
+    note_id: str
+    patient_id: str
+    note_kind: str
+    requester: dict  # {id, role, org}
+    claim: str  # a key of the notes service's EMERGENCY_CLAIMS
+    exception_claimed: str  # the citation the engine was given
+    reason: str
+    decision: str
+    rule: str
+    taken_at: str
+
+
+@dataclass(frozen=True)
+class EmergencyAccessReviewed(Event):
+    """The privacy officer's review of one emergency access: ``outcome`` one of
+    ``EMERGENCY_REVIEW_OUTCOMES``, a comment, who and when."""
+
+    decision_id: str
+    outcome: str
+    comment: str
+    reviewed_by: str
+    reviewed_at: str
+
+
+#: What a review of an emergency access may conclude.
+EMERGENCY_REVIEW_OUTCOMES = ("appropriate", "inappropriate", "needs_follow_up")
+
 ACCESS_EVENTS = registry([AccessDecided, ContentReleased])
+EMERGENCY_ACCESS_EVENTS = registry([EmergencyAccessTaken, EmergencyAccessReviewed])

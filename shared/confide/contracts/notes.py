@@ -170,6 +170,19 @@ class AmendmentDenied(Event):
 
 
 @dataclass(frozen=True)
+class AmendmentDeadlineExtended(Event):
+    """The one extension of 164.526(b)(2)(ii): at most 30 days, with a written statement of the
+    reasons for the delay and the date by which the practice will act (``due_at``)."""
+
+    note_id: str
+    amendment_id: str
+    statement: str
+    extended_by: str
+    extended_at: str
+    due_at: str
+
+
+@dataclass(frozen=True)
 class DisagreementStatementAppended(Event):
     """The individual's statement of disagreement, 164.526(d)(1)(iii), linked to the denial."""
 
@@ -183,7 +196,7 @@ NOTE_EVENTS = registry([
     ProgressNoteDrafted, ProgressNoteRevised, ProgressNoteSigned, ProgressNoteCosigned, ProgressNoteAmended,
     PsychotherapyNoteDrafted, PsychotherapyNoteRevised, PsychotherapyNoteSigned, PsychotherapyNoteCosigned,
     LateEntryFlagged, AddendumAdded, AmendmentRequested, AmendmentAccepted, AmendmentDenied,
-    DisagreementStatementAppended,
+    DisagreementStatementAppended, AmendmentDeadlineExtended,
 ])
 #: The event that opens a note's stream, by kind (the patient index serves these; see patient_index).
 DRAFTED = {PROGRESS: "ProgressNoteDrafted", PSYCHOTHERAPY: "PsychotherapyNoteDrafted"}

@@ -109,6 +109,15 @@ class AppendDisagreement(Command):
 
 
 @dataclass(frozen=True)
+class ExtendAmendmentDeadline(Command):
+    note_id: str
+    amendment_id: str
+    extended_by: str
+    statement: str
+    now: datetime
+
+
+@dataclass(frozen=True)
 class ReceiveAccessRequest(Command):
     request_id: str
     patient_id: str

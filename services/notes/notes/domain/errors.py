@@ -63,6 +63,14 @@ class AmendmentStateError(NotesError):
     """The amendment request is not in a state that allows this step."""
 
 
+class EmergencyAccessNotFoundError(NotesError):
+    """No emergency access recorded under this decision id."""
+
+
+class EmergencyAccessStateError(NotesError):
+    """The emergency access was already reviewed, or the reviewer is the person who took it."""
+
+
 class AccessDeniedError(NotesError):
     """The recorded access decision did not permit release; nothing was returned.
 

@@ -16,6 +16,7 @@ from confide.contracts.notes import (
     NOTE_EVENTS,
     AddendumAdded,
     AmendmentAccepted,
+    AmendmentDeadlineExtended,
     AmendmentDenied,
     AmendmentRequested,
     DisagreementStatementAppended,
@@ -33,7 +34,7 @@ from confide.contracts.notes import (
 
 __all__ = [
     "AccessDecided", "AccessRequestExtended", "AccessRequestFulfilled", "AccessRequestReceived", "AddendumAdded",
-    "AmendmentAccepted", "AmendmentDenied", "AmendmentRequested", "ContentReleased",
+    "AmendmentAccepted", "AmendmentDeadlineExtended", "AmendmentDenied", "AmendmentRequested", "ContentReleased",
     "DisagreementStatementAppended", "EVENT_TYPES", "Event", "LateEntryFlagged", "ProgressNoteAmended",
     "ProgressNoteCosigned", "ProgressNoteDrafted", "ProgressNoteRevised", "ProgressNoteSigned",
     "PsychotherapyNoteCosigned", "PsychotherapyNoteDrafted", "PsychotherapyNoteRevised", "PsychotherapyNoteSigned",

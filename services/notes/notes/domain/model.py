@@ -32,6 +32,21 @@ PSYCH_AMENDMENT_CITATION = (
     "45 CFR 164.526(a)(2)(iii) with 164.524(a)(1)(i): psychotherapy notes are excluded from the "
     "right of access, so they are not subject to amendment"
 )
+#: 164.526(b)(2): act on an amendment request within 60 days of receipt; (b)(2)(ii) one extension of at
+#: most 30 days with a written statement of the reasons and the date by which it will act.
+AMENDMENT_DEADLINE = timedelta(days=60)
+AMENDMENT_EXTENSION = timedelta(days=30)
+#: What a clinician may claim for an emergency ("break-the-glass") read of a note: the purpose the
+#: engine decides for and the citation it is given. The engine decides; a denial stays a denial,
+#: and every such read is queued for the privacy officer's review.
+EMERGENCY_CLAIMS = {
+    "treatment": {"purpose": "treatment", "citation": "45 CFR 164.506(c)(1); 164.508(a)(2)(i)(A)",
+                  "label": "Urgent treatment of the patient (164.506(c)(1))"},
+    "serious_threat": {"purpose": "serious_threat", "citation": "45 CFR 164.512(j)(1)(i)",
+                       "label": "Serious and imminent threat to health or safety (164.512(j)(1)(i))"},
+    "required_by_law": {"purpose": "required_by_law", "citation": "45 CFR 164.512(a)",
+                        "label": "Required by law (164.512(a))"},
+}
 #: 164.524(b)(2): act within 30 days of receipt, one extension of at most 30 days with a written reason.
 ACCESS_DEADLINE = timedelta(days=30)
 ACCESS_EXTENSION = timedelta(days=30)
@@ -63,6 +78,9 @@ class Amendment:
     denial_statement: str | None = None
     disagreement: str | None = None
     amended_revision: int | None = None
+    due_at: str = ""  # 164.526(b)(2): 60 days from receipt, or the extended date
+    extended: bool = False
+    extension_statement: str | None = None
 
 
 @dataclass(frozen=True)
@@ -197,7 +215,10 @@ _NOTE_FOLDS = {
     e.LateEntryFlagged: lambda s, ev: replace(s, late_entry=True),
     e.AddendumAdded: _addendum,
     e.AmendmentRequested: lambda s, ev: replace(s, amendments=s.amendments + (Amendment(
-        ev.amendment_id, "requested", ev.requested_change, ev.reason, ev.requested_at),)),
+        ev.amendment_id, "requested", ev.requested_change, ev.reason, ev.requested_at,
+        due_at=format_ts(parse_ts(ev.requested_at) + AMENDMENT_DEADLINE)),)),
+    e.AmendmentDeadlineExtended: lambda s, ev: _replace_amendment(
+        s, ev.amendment_id, extended=True, extension_statement=ev.statement, due_at=ev.due_at),
     e.AmendmentAccepted: lambda s, ev: _replace_amendment(
         s, ev.amendment_id, status="accepted", decided_by=ev.decided_by, decided_at=ev.decided_at,
         amended_revision=ev.amended_revision, citation=ev.citation),
@@ -400,6 +421,24 @@ def _deny(s: Note, cmd: c.DenyAmendment) -> list[e.Event]:
                               cmd.denial_statement, cmd.decided_by, format_ts(cmd.now))]
 
 
+def _extend_amendment(s: Note, cmd: c.ExtendAmendmentDeadline) -> list[e.Event]:
+    amendment = _pending(s, cmd.amendment_id)
+    if amendment.extended:
+        raise errors.AmendmentStateError(
+            f"amendment {cmd.amendment_id}: only one extension is allowed (45 CFR 164.526(b)(2)(ii))")
+    if cmd.now > parse_ts(amendment.due_at):
+        raise errors.AmendmentStateError(
+            f"amendment {cmd.amendment_id}: the extension must be given within the 60 days "
+            "(45 CFR 164.526(b)(2)(ii))")
+    if not cmd.statement.strip():
+        raise errors.ValidationError(
+            "statement: a written statement of the reasons for the delay is required (45 CFR 164.526(b)(2)(ii))",
+            {"statement": ["required"]})
+    due = format_ts(parse_ts(amendment.due_at) + AMENDMENT_EXTENSION)
+    return [e.AmendmentDeadlineExtended(s.note_id, cmd.amendment_id, cmd.statement, cmd.extended_by,
+                                        format_ts(cmd.now), due)]
+
+
 def _disagree(s: Note, cmd: c.AppendDisagreement) -> list[e.Event]:
     _require_progress(s)
     amendment = s.amendment(cmd.amendment_id)
@@ -456,6 +495,7 @@ _DECIDERS: dict[type, Callable[..., list[e.Event]]] = {
     c.AcceptAmendment: _accept,
     c.DenyAmendment: _deny,
     c.AppendDisagreement: _disagree,
+    c.ExtendAmendmentDeadline: _extend_amendment,
     c.ReceiveAccessRequest: _receive,
     c.ExtendAccessRequest: _extend,
     c.FulfilAccessRequest: _fulfil,
