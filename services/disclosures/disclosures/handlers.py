@@ -377,7 +377,7 @@ def view_request(state: DisclosureRequestState) -> dict:
     if state.decision:
         view["decision"] = {k: state.decision.get(k) for k in (
             "decision_id", "decision", "rule", "citations", "reasons", "fields_released",
-            "minimum_necessary_applies", "accounting_required", "authorization_id", "decided_at")}
+            "minimum_necessary_applies", "accounting_required", "authorization_id", "decided_at", "note_ids")}
     if state.release:
         view["release"] = {k: state.release.get(k) for k in ("note_ids", "fields_released", "released_at")}
     if state.refusal:
