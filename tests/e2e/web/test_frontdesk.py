@@ -5,8 +5,6 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
-PAYMENT_LIKE = {"symptoms_summary", "functional_status", "diagnosis_codes"}
-
 
 def progress_note(patient_id: str, session_date: str) -> dict:
     return {"patient_id": patient_id,
@@ -58,7 +56,8 @@ def test_release_of_information_from_authorization_to_revocation(practice, journ
     assert sorted(decided["notes_leaving"]) == sorted([february, june])
     # released: exactly those fields of exactly those notes
     assert sorted(data["released_notes"]) == sorted([february, june])
-    assert set(data["released_fields"]) <= set(decided["fields"]), (data["released_fields"], decided["fields"])
+    assert data["released_fields"] == sorted(decided["fields"]), (data["released_fields"], decided["fields"])
+    assert "F41.1" in data["released_text"] and "synthetic functional status" in data["released_text"]
     assert data["after_release"]["status"] == "released"
     assert data["after_release"]["fields"] == decided["fields"]
     # the subpoena: structured coverage, progress notes only, February only, decided under 164.512(e)
@@ -68,6 +67,10 @@ def test_release_of_information_from_authorization_to_revocation(practice, journ
     subpoena = data["subpoena"]
     assert subpoena["status"] == "decided" and "164.512(e)(1)(ii)(B)" in subpoena["rule"], subpoena
     assert subpoena["notes_leaving"] == [february]
+    assert data["subpoena_released_notes"] == [february] and june not in data["subpoena_released_text"]
+    # the default minimum-necessary policy for 164.512(e) names a description, not fields: nothing
+    # is sent by the system, and the page says so rather than showing an empty release
+    assert data["subpoena_released_fields"] == [] and data["subpoena_unreleased"] == subpoena["fields"]
     # revocation only in writing
     assert data["unticked_status"] == "active" and data["revoked_status"] == "revoked"
     assert data["no_csrf_status"] == 403

@@ -194,14 +194,25 @@ def verify(request: HttpRequest, request_id: str) -> HttpResponse:
     return redirect("web:frontdesk_request", request_id=request_id)
 
 
-def _shown_value(value: Any) -> str:
+def _shown_value(value: Any, depth: int = 0) -> str:
+    """A released value as plain text for print: strings as they are, lists joined, a record (a
+    whole note) as indented ``name: value`` lines."""
     if value is None:
         return ""
     if isinstance(value, str):
         return value
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return ", ".join(value)
-    return json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False)
+    if isinstance(value, dict) and depth < 3:
+        pad = "  " * depth
+        lines = []
+        for key, item in value.items():
+            shown = _shown_value(item, depth + 1)
+            if item in (None, "", [], {}):
+                continue
+            lines.append(f"{pad}{key}:\n{shown}" if "\n" in shown else f"{pad}{key}: {shown}")
+        return "\n".join(lines)
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
 @roles_required(*STAFF)
@@ -223,8 +234,14 @@ def release(request: HttpRequest, request_id: str) -> HttpResponse:
         notes.append({"note_id": note.get("note_id"), "kind": note.get("kind"),
                       "fields": [(k, _shown_value(v)) for k, v in sorted((note.get("fields") or {}).items())],
                       "withheld": note.get("withheld") or []})
+    shown = {name for note in notes for name, _ in note["fields"]}
+    decided = list((view.get("decision") or {}).get("fields_released") or [])
+    # A decided name the notes service maps to no field of a note (a description such as "records
+    # described in the subpoena or request", the minimum-necessary policy's default) left nothing.
+    unreleased = [name for name in decided if name not in shown] if notes else []
     return render(request, "web/frontdesk/released.html", {
-        "r": view, "notes": notes, "status_label": STATE_LABELS.get(view["status"], view["status"])})
+        "r": view, "notes": notes, "unreleased": unreleased,
+        "status_label": STATE_LABELS.get(view["status"], view["status"])})
 
 
 # -- recording a paper request ----------------------------------------------------------------------

@@ -123,6 +123,7 @@ def release_of_information(session) -> dict:
     out["released_fields"] = sorted(set(page.locator(".released-fields tbody tr").evaluate_all(
         "els => els.map(e => e.dataset.field)")))
     out["released_notes"] = page.locator(".content-note h4 code").all_inner_texts()
+    out["released_text"] = "\n".join(page.locator(".released-fields td").all_inner_texts())
     session.look(page, "frontdesk-released")
     page.goto(request_url)
     expect(page.locator("#request-status")).to_have_attribute("data-status", "released")
@@ -151,6 +152,14 @@ def release_of_information(session) -> dict:
     expect(page.locator("#request-status")).to_have_attribute("data-status", re.compile("decided|refused"))
     out["subpoena"] = _request_page_data(page)
     session.look(page, "frontdesk-subpoena-decided")
+    page.click("#release-submit")
+    expect(page.locator("#release-done")).to_be_visible()
+    out["subpoena_released_notes"] = page.locator(".content-note h4 code").all_inner_texts()
+    out["subpoena_released_fields"] = sorted(set(page.locator(".released-fields tbody tr").evaluate_all(
+        "els => els.map(e => e.dataset.field)")))
+    out["subpoena_released_text"] = page.locator("main").inner_text()
+    out["subpoena_unreleased"] = page.locator("#unreleased li").all_inner_texts()
+    session.look(page, "frontdesk-subpoena-released")
 
     # 8. The authorization revoked, in writing.
     page.goto(f"{base}/front-desk/authorizations/{p['authorization_id']}")
