@@ -49,6 +49,7 @@ def test_release_of_information_from_authorization_to_revocation(practice, journ
     assert data["on_hold_statuses"] == ["on_hold"] and data["on_hold_has_request"]
     assert not data["released_tab_has_request"]
     # verified, then decided: rule, reasons and exactly what will leave
+    assert f"By {on_file['roi']} " in data["verified_by"] and "someone-else" not in data["verified_by"]
     assert data["verification"].startswith("bar membership and letter of representation checked: Bar no. 12345")
     decided = data["decided"]
     assert decided["status"] == "decided" and "164.508" in decided["rule"], decided
@@ -84,3 +85,6 @@ def test_a_clinician_is_refused_the_queue(practice, journey, on_file):
     assert "Disclosure requests" not in data["nav"]
     assert data["queue"] == data["new_authorization"] == data["request"] == 403
     assert on_file["patient"] not in data["body"]
+    assert data["posts"] == {"verify": 403, "release": 403, "new_request": 403}, data["posts"]
+    with practice.rpc(on_file["staff"]) as rpc:
+        assert rpc.disclosures.get_disclosure_request(held["request_id"])["status"] == "on_hold"

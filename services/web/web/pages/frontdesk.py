@@ -240,7 +240,7 @@ def release(request: HttpRequest, request_id: str) -> HttpResponse:
     # described in the subpoena or request", the minimum-necessary policy's default) left nothing.
     unreleased = [name for name in decided if name not in shown] if notes else []
     return render(request, "web/frontdesk/released.html", {
-        "r": view, "notes": notes, "unreleased": unreleased,
+        "r": view, "notes": notes, "unreleased": unreleased, "legal": (view.get("facts") or {}).get("legal_process"),
         "status_label": STATE_LABELS.get(view["status"], view["status"])})
 
 

@@ -111,8 +111,13 @@ def release_of_information(session) -> dict:
     page.goto(request_url)
     page.select_option("#verify-method", "bar membership and letter of representation checked")
     page.fill("#verify-detail", "Bar no. 12345, letter dated 2026-03-01")
+    # a forged field naming someone else as the verifier is not passed on: the verifier is who signed in
+    page.evaluate("""() => { const f = document.getElementById('verify-form');
+        for (const [k, v] of [['verified_by', 'ROI-someone-else'], ['requester', 'ROI-someone-else']]) {
+            const i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = v; f.appendChild(i); } }""")
     page.click("#verify-submit")
     expect(page.locator("#request-status")).to_have_attribute("data-status", "decided")
+    out["verified_by"] = page.locator("#verification").inner_text()
     out["decided"] = _request_page_data(page)
     out["verification"] = page.locator("#verification-method").inner_text()
     session.look(page, "frontdesk-request-decided")
@@ -183,8 +188,16 @@ def clinician_refused(session) -> dict:
     p = session.params
     page, _ = session.enrol(p["clinician"], ["clinician"])
     nav = page.locator("header nav a").all_inner_texts()
+    token = page.locator("input[name=csrfmiddlewaretoken]").first.input_value()
+    posts = {}
+    for name, url, form in (("verify", f"/front-desk/requests/{p['request_id']}/verify",
+                             {"method": "photo identification in person", "identity_verified": "on"}),
+                            ("release", f"/front-desk/requests/{p['request_id']}/release", {}),
+                            ("new_request", "/front-desk/requests/new", {"patient_id": "P-x", "purpose": "other"})):
+        posts[name] = page.request.post(session.base + url, form={**form, "csrfmiddlewaretoken": token},
+                                        headers={"Referer": session.base + "/"}, fail_on_status_code=False).status
     queue = page.goto(f"{session.base}/front-desk/")
     new_auth = page.goto(f"{session.base}/front-desk/authorizations/new")
     request_page = page.goto(f"{session.base}/front-desk/requests/{p['request_id']}")
-    return {"nav": nav, "queue": queue.status, "new_authorization": new_auth.status, "request": request_page.status,
+    return {"nav": nav, "posts": posts, "queue": queue.status, "new_authorization": new_auth.status, "request": request_page.status,
             "body": page.locator("body").inner_text()}
