@@ -42,6 +42,8 @@ def test_release_of_information_from_authorization_to_revocation(practice, journ
     assert "164.508(c)(2)(iii)" in data["defect_text"]
     assert data["unsaved_status"] == 400 and "not found" in data["unsaved_text"]
     assert data["authorization_status"] == "active"
+    assert "patient_id" in data["unknown_patient_error"] and data["unknown_patient_kept"] == "Smith & Jones LLP"
+    assert data["unknown_patient_linked"] == "form-error"
     # the paper request: held for verification, escaped, in the queue
     assert "164.514(h)" in data["hold_rule"]
     assert "<script>" in data["requester_shown"] and data["title"] != "pwned"

@@ -124,6 +124,22 @@ def _instant(day: str) -> str | None:
         raise InvalidInput(f"invalid date {day!r}", "ValidationError") from None
 
 
+#: The service's field names -> the form's input ids (so an error is linked to its field).
+FIELD_INPUTS = {"patient_id": "patient_id", "external_requester.id": "requester_id",
+                "external_requester.org": "requester_org", "external_requester.role": "requester_role",
+                "date_from": "date_from", "date_to": "date_to", "authorization_id": "authorization_id",
+                "authorization.patient": "patient", "authorization.signed_date": "signed_date",
+                "authorization.expiration_date": "expiration_date", "authorization.id": "authorization_id",
+                "received_at": "received_date"}
+
+
+def _problem_field(exc: InvalidInput) -> str:
+    """The form input the service's error names, if any."""
+    # The service's message names the field first: "invalid field X[: why]" or "X: why".
+    match = re.match(r"^\(?'?(?:invalid field )?([A-Za-z_][\w.]*)(?::|'|$)", exc.reason)
+    return FIELD_INPUTS.get(match.group(1), "") if match else ""
+
+
 def _problem(exc: InvalidInput) -> str:
     """The service's own words for bad input, without the tuple dressing of a remote error."""
     text = exc.reason
@@ -246,8 +262,8 @@ def release(request: HttpRequest, request_id: str) -> HttpResponse:
 
 # -- recording a paper request ----------------------------------------------------------------------
 
-def _request_form_context(values: dict, error: str = "") -> dict:
-    return {"v": values, "error": error, "roles": REQUESTER_ROLES, "purposes": PURPOSES, "note_kinds": NOTE_KINDS,
+def _request_form_context(values: dict, error: str = "", invalid: str = "") -> dict:
+    return {"v": values, "error": error, "invalid": invalid, "roles": REQUESTER_ROLES, "purposes": PURPOSES, "note_kinds": NOTE_KINDS,
             "legal_types": LEGAL_TYPES, "assurances": ASSURANCES}
 
 
@@ -288,7 +304,7 @@ def request_new(request: HttpRequest) -> HttpResponse:
     except InvalidInput as exc:
         if not recorded:
             return render(request, "web/frontdesk/request_new.html",
-                          _request_form_context(values, _problem(exc)), status=400)
+                          _request_form_context(values, _problem(exc), _problem_field(exc)), status=400)
         raise
     if len(recorded) == 1:
         messages.info(request, "Request recorded.")
@@ -349,7 +365,8 @@ def authorization_new(request: HttpRequest) -> HttpResponse:
         checked = call(request, "disclosures", "check_authorization", form)
     except InvalidInput as exc:
         return render(request, "web/frontdesk/authorization_new.html",
-                      _authorization_context(request.POST, error=_problem(exc)), status=400)
+                      _authorization_context(request.POST, error=_problem(exc), invalid=_problem_field(exc)),
+                      status=400)
     return render(request, "web/frontdesk/authorization_new.html",
                   _authorization_context(request.POST, checked=checked))
 

@@ -74,6 +74,16 @@ def release_of_information(session) -> dict:
     # 3. A paper request from a third party relying on it.
     page.goto(f"{base}/front-desk/requests/new")
     session.look(page, "frontdesk-request-new")
+    # a patient the practice does not have: refused by the service, the form kept, nothing recorded
+    page.fill("#patient_id", "P-not-on-file")
+    page.fill("#requester_id", "J. Smith")
+    page.fill("#requester_org", FIRM)
+    page.click("#request-submit")
+    expect(page.locator("#form-error")).to_be_visible()
+    out["unknown_patient_error"] = page.locator("#form-error").inner_text()
+    out["unknown_patient_kept"] = page.locator("#requester_org").input_value()
+    out["unknown_patient_linked"] = page.locator("#patient_id").get_attribute("aria-describedby")
+    session.look(page, "frontdesk-request-new-error")
     page.fill("#patient_id", p["patient"])
     page.select_option("#requester_role", "attorney")
     page.fill("#requester_id", "J. Smith " + SCRIPT)
