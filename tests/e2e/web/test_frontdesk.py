@@ -76,6 +76,8 @@ def test_release_of_information_from_authorization_to_revocation(practice, journ
     assert data["subpoena_released_fields"] == [] and data["subpoena_unreleased"] == subpoena["fields"]
     # revocation only in writing
     assert data["unticked_status"] == "active" and data["revoked_status"] == "revoked"
+    # received today: effective from when it was recorded, not from midnight (the release earlier today stands)
+    assert "T00:00:00" not in data["revocation_text"]
     assert data["no_csrf_status"] == 403
 
 

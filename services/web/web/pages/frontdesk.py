@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any
 
 from django.contrib import messages
@@ -114,14 +114,19 @@ def _lines(text: str) -> list[str]:
 
 
 def _instant(day: str) -> str | None:
-    """A calendar date from a form as the start of that UTC day (RFC 3339), or None."""
+    """A calendar date from a form as the start of that UTC day (RFC 3339); None (the service's
+    "now") for no date or today, so something received today is not dated before what was done
+    earlier today in reliance on the document (164.508(b)(5)(i))."""
     day = (day or "").strip()
     if not day:
         return None
     try:
-        return date.fromisoformat(day).isoformat() + "T00:00:00Z"
+        parsed = date.fromisoformat(day)
     except ValueError:
         raise InvalidInput(f"invalid date {day!r}", "ValidationError") from None
+    if parsed >= datetime.now(timezone.utc).date():
+        return None
+    return parsed.isoformat() + "T00:00:00Z"
 
 
 #: The service's field names -> the form's input ids (so an error is linked to its field).
@@ -375,7 +380,7 @@ def authorization_new(request: HttpRequest) -> HttpResponse:
 def authorization_detail(request: HttpRequest, authorization_id: str) -> HttpResponse:
     view = call(request, "disclosures", "get_authorization", authorization_id)
     return render(request, "web/frontdesk/authorization.html", {"a": view, "form": view.get("authorization") or {},
-                                                                 "today": date.today().isoformat()})
+                                                                 "today": datetime.now(timezone.utc).date().isoformat()})
 
 
 @roles_required(*STAFF)
@@ -385,7 +390,7 @@ def authorization_revoke(request: HttpRequest, authorization_id: str) -> HttpRes
     if request.POST.get("in_writing") != "on":
         view = call(request, "disclosures", "get_authorization", authorization_id)
         return render(request, "web/frontdesk/authorization.html", {
-            "a": view, "form": view.get("authorization") or {}, "today": date.today().isoformat(),
+            "a": view, "form": view.get("authorization") or {}, "today": datetime.now(timezone.utc).date().isoformat(),
             "revoke_error": "A revocation must be in writing (164.508(b)(5)): tick that you received it in writing."},
             status=400)
     call(request, "disclosures", "revoke_authorization", authorization_id, True,

@@ -185,6 +185,7 @@ def release_of_information(session) -> dict:
     page.click("#revoke-submit")
     expect(page.locator("#revocation")).to_be_visible()
     out["revoked_status"] = page.locator("#authorization-status").inner_text()
+    out["revocation_text"] = page.locator("#revocation").inner_text()
     session.look(page, "frontdesk-authorization-revoked")
 
     # 9. A POST without the CSRF token is refused.
