@@ -108,7 +108,8 @@ def request_disclosure(cmd: commands.RequestDisclosure, store, clock: Clock, not
         action=cmd.action, note_kind=cmd.note_kind, received_at=fmt_ts(clock()), date_from=cmd.date_from,
         date_to=cmd.date_to, note_ids=cmd.note_ids, authorization_id=cmd.authorization_id,
         exception_claimed=cmd.exception_claimed, facts=dict(cmd.facts), channel=dict(cmd.channel),
-        recorded_by=cmd.recorded_by, received_from=dict(cmd.received_from) if cmd.received_from else None)
+        recorded_by=cmd.recorded_by, received_from=dict(cmd.received_from) if cmd.received_from else None,
+        await_release=bool(cmd.await_release))
     try:
         _append(store, _request_stream(request_id), [received], -1)
     except WrongExpectedVersionError:
@@ -167,6 +168,9 @@ def _decide(state, requester, store, clock, notes, engine, key_dir=None, decided
     decided = dataclasses.replace(decided, seal=keys.seal_decision(_key_dir(key_dir), decided.to_data()))
     _append(store, _request_stream(state.request_id), [decided], state.version)
     _record_access_decision(store, request, requester, decided, matched, key_dir)
+    if request.get("await_release") and decided.decision in PERMITS:
+        # Staff release it themselves: it waits, decided, with what will leave on file.
+        return view_request(load_request(store, state.request_id))
     return _conclude(load_request(store, state.request_id), store, clock, notes)
 
 
@@ -327,6 +331,36 @@ def resume_request(request_id: str, store, clock: Clock, notes, engine=default_e
     return _conclude(state, store, clock, notes)
 
 
+REQUEST_STATES = ("requested", "on_hold", "verified", "decided", "released", "refused")
+
+
+def queue_row(state: DisclosureRequestState) -> dict:
+    """A request's metadata for the queue (no content, no facts beyond what it is)."""
+    r = state.request
+    rule = next((part.get("rule") for part in (state.refusal, state.decision, state.hold) if part), None)
+    requester = r.get("requester") or {}
+    return {"request_id": state.request_id, "status": state.status, "received_at": r.get("received_at"),
+            "requester": {k: requester.get(k) for k in ("id", "role", "org")}, "patient_id": r.get("patient_id"),
+            "purpose": r.get("purpose"), "note_kind": r.get("note_kind"), "date_from": r.get("date_from"),
+            "date_to": r.get("date_to"), "recorded_by": r.get("recorded_by"), "rule": rule,
+            "decision": (state.decision or {}).get("decision")}
+
+
+def list_requests(store, state: Optional[str] = None, limit: int = 100) -> list[dict]:
+    """Every request on file (the ``disclosureRequest`` category, as ``store`` believes it: sealed by
+    this service), folded, newest first; only those in ``state`` if given; at most ``limit``."""
+    streams_seen: dict[str, list] = {}
+    for event in casefile.iter_category(store, streams.DISCLOSURE_REQUEST):
+        streams_seen.setdefault(event.stream_name, []).append((event.type, event.data))
+    rows = []
+    for name, events in streams_seen.items():
+        folded = fold(streams.id_of(name), events)
+        if folded.request and (state is None or folded.status == state):
+            rows.append(queue_row(folded))
+    rows.sort(key=lambda row: row["received_at"] or "", reverse=True)
+    return rows[:limit]
+
+
 def view_request(state: DisclosureRequestState) -> dict:
     """The reply shape of a request (no content): ids, status, decision summary, release summary."""
     r = state.request
@@ -335,13 +369,15 @@ def view_request(state: DisclosureRequestState) -> dict:
         "patient_id": r["patient_id"], "purpose": r["purpose"], "note_kind": r["note_kind"],
         "action": r["action"], "date_from": r.get("date_from"), "date_to": r.get("date_to"),
         "received_at": r["received_at"], "channel": r.get("channel") or {}, "recorded_by": r.get("recorded_by"),
+        "facts": r.get("facts") or {}, "authorization_id": r.get("authorization_id"),
+        "await_release": bool(r.get("await_release")),
         "hold": state.hold, "verification": state.verification, "decision": None,
         "release": None, "refusal": None,
     }
     if state.decision:
         view["decision"] = {k: state.decision.get(k) for k in (
             "decision_id", "decision", "rule", "citations", "reasons", "fields_released",
-            "minimum_necessary_applies", "accounting_required", "authorization_id", "decided_at")}
+            "minimum_necessary_applies", "accounting_required", "authorization_id", "decided_at", "note_ids")}
     if state.release:
         view["release"] = {k: state.release.get(k) for k in ("note_ids", "fields_released", "released_at")}
     if state.refusal:
@@ -385,6 +421,13 @@ def default_defects(authorization: dict, at) -> list:
     from confide.hipaa.authorization import authorization_defects
 
     return authorization_defects(authorization, request=None, at=at)
+
+
+def check_authorization(form: dict, clock: Clock, defects_fn=default_defects) -> list[dict]:
+    """The defects ``record_authorization`` would record for ``form`` now (nothing is appended)."""
+    form = dict(form)
+    form["id"] = str(form.get("id") or "unsaved")
+    return [_defect_dict(d) for d in defects_fn(form, fmt_ts(clock()))]
 
 
 def record_authorization(cmd: commands.RecordAuthorization, store, clock: Clock, defects_fn=default_defects) -> dict:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates, validates_schema
 
 from confide.hipaa.schemas import RequesterFactsSchema
 from confide.timestamps import format_ts as fmt_ts
@@ -99,6 +99,28 @@ class ChannelSchema(Schema):
     due = fields.String(load_default=None, allow_none=True)
 
 
+LEGAL_PROCESS_TYPES = ("court_order", "subpoena_without_court_order", "informal_request",
+                       "subpoena_without_part2_order")
+
+
+class LegalProcessSchema(Schema):
+    """``facts.legal_process`` (the case-file contract, /work/shared/cases/README.md): what an order
+    or subpoena is and which note kinds it expressly names (``covers``); the dates it covers are the
+    request's own ``date_from``/``date_to``. Structured, so the engine judges fields, not prose."""
+
+    type = fields.String(required=True, validate=validate.OneOf(LEGAL_PROCESS_TYPES))
+    signed_by_judge = fields.Boolean(load_default=None, allow_none=True)
+    scope = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    covers = fields.List(fields.String(validate=validate.OneOf(NOTE_KINDS)), load_default=None, allow_none=True)
+    satisfactory_assurance = fields.Raw(load_default=None, allow_none=True)
+    objection_period_lapsed = fields.Boolean(load_default=None, allow_none=True)
+
+    @validates("satisfactory_assurance")
+    def _assurance(self, value, **kwargs):
+        if value not in (None, True, "notice_to_individual", "qualified_protective_order"):
+            raise ValidationError("must be null, true, notice_to_individual or qualified_protective_order")
+
+
 class RequestDisclosureSchema(Schema):
     """``request_disclosure`` payload. ``facts`` carries the optional case facts of the
     case-file form (legal_process, proceeding, emergency, ...), as established by staff.
@@ -117,6 +139,23 @@ class RequestDisclosureSchema(Schema):
     facts = fields.Dict(keys=fields.String(), load_default=dict)
     channel = fields.Nested(ChannelSchema, load_default=dict)
     request_id = fields.UUID(load_default=None, allow_none=True)
+    await_release = fields.Boolean(load_default=False)
+
+    @validates("facts")
+    def _facts(self, value, **kwargs):
+        """A ``legal_process`` fact is loaded as :class:`LegalProcessSchema` (errors name its field)."""
+        if value.get("legal_process") is not None:
+            try:
+                LegalProcessSchema().load(value["legal_process"])
+            except ValidationError as exc:
+                raise ValidationError({"legal_process": exc.messages}) from None
+
+    @validates_schema
+    def _covered(self, data, **kwargs):
+        """A request under legal process asks only for a note kind the order or subpoena names."""
+        covers = ((data.get("facts") or {}).get("legal_process") or {}).get("covers")
+        if covers is not None and data.get("note_kind", "progress") not in covers:
+            raise ValidationError(f"the legal process does not name {data.get('note_kind')} notes", "note_kind")
 
 
 class VerifyRequesterSchema(Schema):

@@ -180,6 +180,11 @@ class DisclosuresService:
         → {"request_id", "status": requested|on_hold|decided|released|refused, "decision": {...},
         "release": {"note_ids", "fields_released"}, "refusal": {"reason", "rule"}, "content": [...]}
         An optional ``request_id`` (UUID) already on file raises DisclosureRequestExistsError.
+        With ``external_requester``, ``await_release: true`` keeps a permitted request ``decided``
+        (decision and fields on file, nothing sent) until staff release it with ``resume_request``.
+        ``facts.legal_process`` (court order, subpoena) is structured (``schemas.LegalProcessSchema``:
+        ``type``, ``covers`` [note kinds it names], ...); the request's ``note_kind`` must be one it
+        covers and its ``date_from``/``date_to`` are the dates it covers (InvalidRequestError otherwise).
         """
         principal = self.identity.principal()
         self._no_actor_named(principal, payload)
@@ -189,6 +194,10 @@ class DisclosuresService:
             principal = self.identity.require(*REQUEST_STAFF)
             requester, recorded_by = dict(external), principal.subject
         else:
+            if data.get("await_release"):
+                raise errors.InvalidRequestError("await_release: only staff recording an outside party's "
+                                                 "request release it themselves", "await_release",
+                                                 {"await_release": ["only with external_requester"]})
             requester, recorded_by = self._requester(principal), None
         data["patient_id"] = self._patient(data["patient_id"])
         data["request_id"] = str(data["request_id"]) if data.get("request_id") else None
@@ -197,6 +206,21 @@ class DisclosuresService:
         notes = handlers.with_reply_key(self.notes, reply_public_key)
         return _case_errors(lambda: handlers.request_disclosure(
             cmd, self.store, self.clock, notes, key_dir=self.decision_key_dir, decided_for=identity))
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def list_requests(self, state=None, limit=100):
+        """The disclosure request queue, newest first, for request staff (release of information,
+        front desk, privacy officer; NotAuthorizedError for anyone else, recorded): metadata only
+        (request id, received at, requester, patient, purpose, note kind, dates, state, the rule of
+        its hold, decision or refusal), never content. ``state``: one of requested, on_hold,
+        verified, decided, released, refused (InvalidRequestError naming ``state`` otherwise);
+        ``limit`` 1..500 (InvalidRequestError naming ``limit``)."""
+        self.identity.require(*REQUEST_STAFF)
+        if state is not None and state not in handlers.REQUEST_STATES:
+            raise errors.InvalidRequestError("invalid field state", "state", {"state": ["unknown state"]})
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 500:
+            raise errors.InvalidRequestError("invalid field limit", "limit", {"limit": ["an integer 1..500"]})
+        return handlers.list_requests(self.store, state=state, limit=limit)
 
     @rpc(expected_exceptions=USER_ERRORS)
     def verify_requester(self, payload, reply_public_key=None):
@@ -260,6 +284,19 @@ class DisclosuresService:
         data["authorization"]["patient"] = self._patient(data["authorization"]["patient"], "authorization.patient")
         cmd = commands.RecordAuthorization(**data)
         return _case_errors(lambda: handlers.record_authorization(cmd, self.store, self.clock))
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def check_authorization(self, authorization):
+        """The defects this service would record for ``authorization`` (the case-file form, as for
+        ``record_authorization``), without recording anything: 164.508(b)-(c) as
+        ``confide.hipaa.authorization.authorization_defects`` finds them now. Request staff only
+        (NotAuthorizedError). → {"defective", "defects": [{code, citation, ...}]}. Raises
+        InvalidRequestError naming a malformed field or an unregistered ``authorization.patient``."""
+        self.identity.require(*REQUEST_STAFF)
+        data = load(schemas.RecordAuthorizationSchema(), {"authorization": authorization})
+        data["authorization"]["patient"] = self._patient(data["authorization"]["patient"], "authorization.patient")
+        defects = _case_errors(lambda: handlers.check_authorization(data["authorization"], self.clock))
+        return {"defective": bool(defects), "defects": defects}
 
     @rpc(expected_exceptions=USER_ERRORS)
     def revoke_authorization(self, authorization_id, in_writing, received_at=None, **named):

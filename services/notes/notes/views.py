@@ -27,7 +27,11 @@ decrypted text only for ``full_note``.
 | full_note                              | the whole record with addenda and amendments   | the decrypted text with addenda          |
 
 Names not in this table (descriptive strings) release nothing; they are reported
-back as ``unmapped_fields``.
+back as ``unmapped_fields``. One exception: the engine's field set under a valid authorization
+(``records within authorization ...`` / ``notes within authorization ...``, 164.508(a)(1)-(2),
+minimum necessary not applying, 164.502(b)(2)(iii)) releases ``full_note`` of the notes the
+decision names (the engine chose them by kind and dates, and checked the authorization covers the
+kind, 164.508(c)(1)(i)).
 
 From a psychotherapy note only the *tight* categories are released as excerpts
 (diagnosis codes/names, medication with dose/monitoring, clinical test scores,
@@ -150,12 +154,17 @@ def note_view(state: m.Note, recorded: list, keyring, presentation: str | None, 
             "addenda": addenda, "amendments": [amendment_view(a) for a in state.amendments]}
 
 
+#: The engine's field set under a valid authorization (s164_508._released_under): the whole of each
+#: note the decision names (module docstring).
+AUTHORIZED_RECORDS = ("records within authorization", "notes within authorization")
+
+
 def release(state: m.Note, recorded: list, keyring, fields: list, seal: Sealer = REFUSE) -> dict:
     """``{field: value}`` for each mapped name in ``fields`` (see the module table); psychotherapy
     text and excerpts sealed with ``seal``."""
     out = {}
     for name in fields:
-        if name == "full_note":
+        if name == "full_note" or name.startswith(AUTHORIZED_RECORDS):
             out[name] = note_view(state, recorded, keyring, None, seal)
         elif name in _COMMON:
             out[name] = _COMMON[name](state)

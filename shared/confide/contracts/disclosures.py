@@ -39,6 +39,10 @@ class DisclosureRequested(Event):
     # decision_identity(principal) of the call that made (or recorded) the request: subject, session,
     # amr, auth_time, acting service (164.312(b)); None on requests recorded before identity.
     received_from: Optional[dict] = None
+    # An outside party's request recorded by staff who release it themselves: once permitted it
+    # stays ``decided`` (the decision and the fields that will leave on file) until a staff member
+    # carries it on (``resume_request``); False: released as soon as it is decided.
+    await_release: bool = False
 
 
 @dataclass(frozen=True)

@@ -254,6 +254,19 @@ class TestReleaseFields:
         assert set(out["fields"]) == {"patient_id", "date_of_service", "diagnosis_codes", "signature"}
         assert out["fields"]["diagnosis_codes"] == ["F32.1", "F41.1"] and out["withheld"] == []
 
+    def test_an_authorizations_field_set_releases_the_whole_note(self, store, clock, key_dir):
+        # 164.508(a)(1): the engine decides "records within authorization description (...)"; the
+        # notes it names leave whole (minimum necessary does not apply, 164.502(b)(2)(iii)).
+        pid = patient()
+        note_id = write_progress(store, clock, pid)["note_id"]
+        h.sign_note(store, clock, {"note_id": note_id, "signed_by": "C-A"})
+        name = "records within authorization description (progress notes of 2026)"
+        decision_id = self.record(store, key_dir, decision="permit", patient_id=pid, note_kind="progress",
+                                  note_ids=[note_id], fields_released=[name])
+        [out] = self.release(store, None, clock, key_dir, decision_id, [note_id])["notes"]
+        assert list(out["fields"]) == [name]
+        assert out["fields"][name]["note_id"] == note_id and out["fields"][name]["content"]["diagnosis_codes"]
+
     def test_every_release_is_recorded_without_content(self, store, clock, key_dir):
         pid = patient()
         note_id = write_progress(store, clock, pid)["note_id"]

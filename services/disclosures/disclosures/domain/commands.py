@@ -22,6 +22,7 @@ class RequestDisclosure:
     request_id: Optional[str] = None
     recorded_by: Optional[str] = None  # the staff member who recorded an outside party's request
     received_from: Optional[dict] = None  # decision_identity of the call that made or recorded it
+    await_release: bool = False  # staff release a permitted decision themselves (resume_request)
 
 
 @dataclass(frozen=True)
