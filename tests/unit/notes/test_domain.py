@@ -43,12 +43,12 @@ class TestWrite:
         assert m.fold(given(), events).content["late_entry_reason"] == "power cut at the clinic"
 
     @pytest.mark.parametrize("reason", [None, "", "   "])
-    def test_a_late_entry_without_a_reason_is_refused(self, reason):
+    def test_a_late_entry_without_a_reason_is_still_flagged_late(self, reason):
         late = {**CONTENT, "session_date": "2026-04-28", **({} if reason is None else {"late_entry_reason": reason})}
         cmd = c.WriteProgressNote("n1", "P-1", "C-A", "clinician", "PsyD", None, "2026-04-28", late, NOW)
-        with pytest.raises(errors.ValidationError, match="content.late_entry_reason") as exc:
-            m.decide(given(), cmd)
-        assert "content.late_entry_reason" in exc.value.fields
+        events = m.decide(given(), cmd)
+        assert [type(ev) for ev in events] == [e.ProgressNoteDrafted, e.LateEntryFlagged]
+        assert m.fold(given(), events).late_entry
 
     def test_a_same_day_note_needs_no_reason(self):
         cmd = c.WriteProgressNote("n1", "P-1", "C-A", "clinician", "PsyD", None, "2026-05-01", CONTENT, NOW)

@@ -293,15 +293,19 @@ def _late_entry(note_id: str, session_date: str, now: datetime) -> list[e.Event]
     return [e.LateEntryFlagged(note_id, session_date, format_ts(now), days)] if days > 0 else []
 
 
-LATE_ENTRY_REASON_REQUIRED = "required when the note is written after the session day (a late entry)"
+LATE_ENTRY_REASON_KEPT = "a revision keeps the late entry's stated reason (it may be reworded, not removed)"
 
 
-def _require_late_reason(late: bool, content: dict) -> None:
-    """A late progress note says why it is late (a late entry is dated when written, for the session
-    it documents, with its reason: the record shows it was not contemporaneous)."""
-    if late and not str(content.get("late_entry_reason") or "").strip():
-        raise errors.ValidationError(f"content.late_entry_reason: {LATE_ENTRY_REASON_REQUIRED}",
-                                     {"content.late_entry_reason": [LATE_ENTRY_REASON_REQUIRED]})
+def _keep_late_reason(s: Note, content: dict) -> None:
+    """A late entry is flagged whatever its author says (``LateEntryFlagged``, dated when written, for
+    the session it documents: the record shows it was not contemporaneous); the reason, where the
+    author gives one (``content.late_entry_reason``), is part of the record and a revision of the draft
+    cannot remove it. The reason is the practice's documentation policy, not a condition of writing the
+    note: a late note without one is still the better record than none."""
+    had = str((s.content or {}).get("late_entry_reason") or "").strip()
+    if s.late_entry and had and not str(content.get("late_entry_reason") or "").strip():
+        raise errors.ValidationError(f"content.late_entry_reason: {LATE_ENTRY_REASON_KEPT}",
+                                     {"content.late_entry_reason": [LATE_ENTRY_REASON_KEPT]})
 
 
 def _check_supervisor(role: str, supervisor_id: str | None) -> None:
@@ -317,7 +321,6 @@ def _write_progress(s: Note, cmd: c.WriteProgressNote) -> list[e.Event]:
         raise errors.NoteExistsError(f"note {cmd.note_id} already exists")
     _check_supervisor(cmd.author_role, cmd.supervisor_id)
     late = _late_entry(cmd.note_id, cmd.session_date, cmd.now)
-    _require_late_reason(bool(late), cmd.content)
     return [e.ProgressNoteDrafted(
         cmd.note_id, cmd.patient_id, cmd.author_id, cmd.author_role, cmd.author_credentials,
         cmd.supervisor_id, cmd.session_date, dict(cmd.content), format_ts(cmd.now))] + late
@@ -347,7 +350,7 @@ def _revise(s: Note, cmd: c.ReviseNote) -> list[e.Event]:
         raise errors.ValidationError(
             f"content.session_date: a revision keeps the note's session date ({s.session_date}); "
             "write a new note for another session", {"content.session_date": ["must not change"]})
-    _require_late_reason(s.late_entry, cmd.content)
+    _keep_late_reason(s, cmd.content)
     return [e.ProgressNoteRevised(s.note_id, s.revision + 1, dict(cmd.content), cmd.revised_by, format_ts(cmd.now))]
 
 
