@@ -7,6 +7,8 @@ pure Python); this module is the only code that reads or writes those tables:
   a table or view as dicts, filtered by equality on columns.
 - ``access_log_on_notes_by(author_id, ...)``: the access-log rows on the notes
   one person drafted (a join with ``note_version_view``), newest first.
+- ``access_log_of_patient(patient_id, ...)``: one patient's access-log rows, newest first,
+  leaving out the note kinds named (the patient portal's "who saw my record").
 - ``apply_rows([(table, row), ...])``: one event's rows in one transaction,
   idempotent by ``global_position`` (a redelivered event writes nothing).
 - ``rebuild(tables, lock=...)``: a transaction with an empty temporary copy of
@@ -98,6 +100,19 @@ class PostgresProjectionStore:
             " AND v.event_type = ANY(%s) AND v.actor_id = %s) ORDER BY a.global_position DESC").format(
                 a=access, v=versions)
         params: list[Any] = [list(drafted_types), author_id]
+        if limit is not None:
+            query += sql.SQL(" LIMIT %s")
+            params.append(limit)
+        with self._store._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(query, params).fetchall()
+
+    def access_log_of_patient(self, patient_id: str, *, excluded_note_kinds: Sequence[str] = (),
+                              limit: int | None = None) -> list[dict]:
+        """Rows of ``access_log_view`` about ``patient_id``, newest first, except those whose
+        ``note_kind`` is one of ``excluded_note_kinds`` (rows with no note kind are kept)."""
+        query = sql.SQL("SELECT * FROM {} WHERE patient_id = %s AND (note_kind IS NULL OR NOT note_kind = ANY(%s))"
+                        " ORDER BY global_position DESC").format(self._table("access_log_view"))
+        params: list[Any] = [patient_id, list(excluded_note_kinds)]
         if limit is not None:
             query += sql.SQL(" LIMIT %s")
             params.append(limit)
