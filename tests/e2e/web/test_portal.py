@@ -71,10 +71,16 @@ def test_a_demo_patient_reads_her_notes_asks_for_an_amendment_and_sees_who_saw_t
     progress = write_signed(practice, clinician, me, marker)
     psych = write_psychotherapy(practice, clinician, me, f"Session impressions: {psych_marker}.")
     others = write_signed(practice, clinician, other, "someone else's symptoms")
+    with practice.rpc(practice.people.patient(me)) as rpc:  # an earlier request, which the author denies
+        denied = rpc.notes.request_amendment(progress, "Remove the word restless.", "I sleep well.")["amendment_id"]
+    with practice.rpc(clinician) as rpc:
+        rpc.notes.read_note(progress, "treatment")  # a read by the practice: in my access log, by role
+        rpc.notes.deny_amendment(progress, denied, "accurate_and_complete", "The note records what was said.")
     without_web_account(practice, me)
 
     data = journey("portal.patient_journey", patient_id=me, progress_note_id=progress, psych_note_id=psych,
-                   psych_marker=psych_marker, other_note_id=others, amendment_text=MARKUP)
+                   psych_marker=psych_marker, other_note_id=others, amendment_text=MARKUP,
+                   denied_amendment_id=denied, disagreement=f"I disagree {MARKUP}")
 
     assert {"My notes", "My amendment requests", "My disclosures", "My access log"} <= set(data["nav"])
     assert "does not extend to psychotherapy notes" in data["rights"] and "164.524(a)(1)(i)" in data["rights"]
@@ -91,14 +97,22 @@ def test_a_demo_patient_reads_her_notes_asks_for_an_amendment_and_sees_who_saw_t
     assert data["forged_status"] == 403 and data["no_csrf_status"] == 403
     # The amendment request: errors tied to their fields, then received; markup shown as text.
     assert data["empty_errors"] == {"requested_change": "requested_change-error", "reason": "reason-error"}
-    [amendment] = data["amendments"]
+    [amendment] = [a for a in data["amendments"] if a["id"] != denied]
     assert amendment["status"] == "requested" and amendment["change"] == MARKUP
     assert "<script>" not in amendment["html"] and not data["injected"]
+    assert [a["status"] for a in data["amendments"] if a["id"] == denied] == ["denied"]
+    assert "The note records what was said." in data["denial"] and "164.526(a)(2)(iv)" in data["denial"]
+    assert data["disagreement"] == f"I disagree {MARKUP}" and data["disagreement_form_left"] == 0
     assert data["accounting"]["caption"].startswith("Disclosures of my record") and data["accounting"]["request_id"]
     # The access log: my own reads as "You", the practice's people by role, never a psychotherapy row.
     whos = [row[1] for row in data["access_log"]]
-    assert "You" in whos
-    assert all("individual_access" == row[2] for row in data["access_log"] if row[1] == "You")
+    assert "You" in whos and "You" not in [row[1] for row in data["others_log"]]  # mine shown on asking
+    assert "are not listed" in data["own_views"]
+    assert all(row[2] == "your own copy (right of access)" for row in data["access_log"] if row[1] == "You")
+    assert any(row[1].startswith("health plan, ") for row in data["others_log"])  # the demo's payers
+    clinician_rows = [row for row in data["others_log"] if row[2] == "treatment"]
+    assert clinician_rows and all(row[1] == "the clinician who wrote the note, this practice" and row[3] == "permitted"
+                              for row in clinician_rows)
     assert all(clinician.subject not in who for who in whos)  # workforce by role (the practice's default)
 
 

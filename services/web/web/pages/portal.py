@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -211,10 +212,28 @@ def accounting(request: HttpRequest) -> HttpResponse:
 
 @roles_required(*PATIENT)
 def access_log(request: HttpRequest) -> HttpResponse:
+    """Who saw my record. My own views (each visit to my notes is decided and recorded, one row per
+    note) are counted, and listed only when asked for (``?mine=1``), so that others' stand out."""
     rows = call(request, "audit", "my_access_log", limit=ACCESS_LOG_LIMIT)
+    show_mine = request.GET.get("mine") == "1"
+    mine = sum(1 for r in rows if r.get("by_patient"))
+    shown = [{**r, "recorded_at": _when(r.get("recorded_at")), "who": _who(r),
+              "purpose_words": PURPOSE_WORDS.get(r.get("purpose") or "", _words(r.get("purpose"))),
+              "decision_words": DECISION_WORDS.get(r.get("decision") or "", _words(r.get("decision")))}
+             for r in rows if show_mine or not r.get("by_patient")]
     return render(request, "web/portal/access_log.html", {
-        "rows": [{**r, "recorded_at": _when(r.get("recorded_at")), "who": _who(r)} for r in rows],
-        "limit": ACCESS_LOG_LIMIT})
+        "rows": shown, "total": len(rows), "mine": mine, "show_mine": show_mine, "limit": ACCESS_LOG_LIMIT})
+
+
+#: The decision engine's requester roles in a patient's words (others: the role with spaces).
+ROLE_WORDS = {"originator_clinician": "the clinician who wrote the note",
+              "clinician_same_practice": "a clinician at the practice", "insurer_health_plan": "health plan",
+              "workers_comp_carrier": "workers' compensation carrier"}
+PURPOSE_WORDS = {"individual_access": "your own copy (right of access)",
+                 "health_care_operations": "health care operations"}
+DECISION_WORDS = {"permit": "permitted", "deny": "refused", "permit_minimum_necessary": "permitted (minimum necessary)",
+                  "permit_redacted": "permitted (with parts removed)", "discretionary": "left to the practice",
+                  "hold": "on hold"}
 
 
 def _words(value: Any) -> str:
@@ -226,9 +245,11 @@ def _who(row: dict) -> str:
     practice chose to show it: the audit service decides, ``PATIENT_LOG_NAMES``)."""
     if row.get("by_patient"):
         return "You"
-    who = _words(row.get("requester_role")) or "unknown role"
-    if row.get("requester_org"):
-        who += f", {row['requester_org']}"
+    role = row.get("requester_role") or ""
+    who = ROLE_WORDS.get(role, _words(role)) or "unknown role"
+    org = row.get("requester_org")
+    if org:
+        who += ", this practice" if org == settings.ORG else f", {org}"
     if row.get("requester_id"):
         who += f" ({row['requester_id']})"
     return who

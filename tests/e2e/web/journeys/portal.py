@@ -82,10 +82,19 @@ def patient_journey(session) -> dict:
     expect(page.locator("#messages")).to_contain_text("amendment request was received")
     session.look(page, "portal-amendments")
     amendments = page.locator("[data-amendment]").evaluate_all(
-        "els => els.map(e => ({status: e.dataset.status, change: e.querySelector('.requested-change').innerText,"
+        "els => els.map(e => ({id: e.dataset.amendment, status: e.dataset.status,"
+        " change: e.querySelector('.requested-change').innerText,"
         " html: e.querySelector('.requested-change').innerHTML}))")
     injected = page.evaluate("() => window.__portal_injected === true")
     html_seen.append(page.content())
+    # The denied request (arranged by the test): my statement of disagreement, added to my record.
+    denied = f"#amendment-{p['denied_amendment_id']}"
+    denial = page.locator(f"{denied} .denial").inner_text()
+    page.fill(f"#statement-{p['denied_amendment_id']}", p["disagreement"])
+    page.locator(f"{denied} button[type=submit]").click()
+    expect(page.locator("#messages")).to_contain_text("statement of disagreement was added")
+    disagreement = page.locator(f"{denied} .disagreement").inner_text()
+    disagreement_form_left = page.locator(f"#statement-{p['denied_amendment_id']}").count()
 
     page.click("#nav-portal-accounting")
     expect(page.get_by_role("heading", name="My accounting of disclosures")).to_be_visible()
@@ -96,8 +105,13 @@ def patient_journey(session) -> dict:
     page.click("#nav-portal-access-log")
     expect(page.get_by_role("heading", name="Who has seen my record")).to_be_visible()
     session.look(page, "portal-access-log")
-    access_log = page.locator("#portal-access-log tbody tr").evaluate_all(
-        "rows => rows.map(r => Array.from(r.children).map(c => c.innerText.trim()))")
+    rows_js = "rows => rows.map(r => Array.from(r.children).map(c => c.innerText.trim()))"
+    others_log = page.locator("#portal-access-log tbody tr").evaluate_all(rows_js)
+    own_views = _text(page, "#portal-own-views")
+    html_seen.append(page.content())
+    page.click("#show-mine")
+    expect(page.locator("#hide-mine")).to_be_visible()
+    access_log = page.locator("#portal-access-log tbody tr").evaluate_all(rows_js)
     html_seen.append(page.content())
 
     refusals = {
@@ -117,7 +131,9 @@ def patient_journey(session) -> dict:
     return {
         "nav": nav, "rights": rights, "lists": [first_list, second_list], "notes": [first_note, second_note],
         "empty_errors": empty_errors, "amendments": amendments, "injected": injected,
-        "accounting": accounting, "access_log": access_log, "refusals": refusals,
+        "accounting": accounting, "access_log": access_log, "others_log": others_log, "own_views": own_views,
+        "denial": denial, "disagreement": disagreement, "disagreement_form_left": disagreement_form_left,
+        "refusals": refusals,
         "forged_status": forged.status, "no_csrf_status": no_csrf.status,
         "psych_seen": any(p["psych_marker"] in h or p["psych_note_id"] in h for h in html_seen),
         "other_seen": any(p["other_note_id"] in h for h in html_seen),
@@ -218,6 +234,9 @@ def keyboard_journey(session) -> dict:
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Who has seen my record")).to_be_visible()
     walks.append(_walk(page, "access-log"))
+    _tab_to(page, "#show-mine")
+    page.keyboard.press("Enter")
+    expect(page.locator("#hide-mine")).to_be_visible()
     who = page.locator("#portal-access-log tbody th.who").all_inner_texts()
     return {"walks": walks, "skip": skip, "skip_on_screen": bool(skip_box and skip_box["x"] >= 0),
             "after_skip": after_skip, "reason_next": reason_next, "back_to_change": back_to_change,
