@@ -95,6 +95,7 @@ def test_a_demo_patient_reads_her_notes_asks_for_an_amendment_and_sees_who_saw_t
     assert refused["other_patients_note"][0] == 403 and "not among your progress notes" in refused["other_patients_note"][1]
     assert refused["clinician_notes_seen"] == 403 and refused["admin_sessions"] == 403
     assert data["forged_status"] == 403 and data["no_csrf_status"] == 403
+    assert data["forged_disagreement_status"] == 403
     # The amendment request: errors tied to their fields, then received; markup shown as text.
     assert data["empty_errors"] == {"requested_change": "requested_change-error", "reason": "reason-error"}
     [amendment] = [a for a in data["amendments"] if a["id"] != denied]
@@ -134,3 +135,11 @@ def test_the_whole_patient_journey_by_keyboard_alone(practice, journey, new_id):
     assert data["submit_next"] == "amend-submit"
     assert data["amendment"] == "The session started at 10:15, not 10:00."
     assert "You" in data["who"]
+
+
+@pytest.mark.parametrize("role", ["clinician", "front_desk"])
+def test_the_workforce_cannot_open_the_portal(practice, journey, new_id, role):
+    member = practice.people.member(new_id("M"), role)
+    data = journey("portal.workforce_refused", person_id=member.subject, roles=[role], note_id=str(uuid.uuid4()))
+    assert set(data["statuses"].values()) == {403}, data
+    assert not {"My notes", "My access log"} & set(data["nav"])

@@ -126,6 +126,9 @@ def patient_journey(session) -> dict:
     forged = page.request.post(f"{base}/my/notes/{p['other_note_id']}/amend",
                                form={"csrfmiddlewaretoken": token, "requested_change": "x", "reason": "y"},
                                headers={"Referer": f"{base}/my/notes/"})
+    forged_disagreement = page.request.post(
+        f"{base}/my/amendments/{p['other_note_id']}/{p['denied_amendment_id']}/disagree",
+        form={"csrfmiddlewaretoken": token, "statement": "not mine"}, headers={"Referer": f"{base}/my/amendments/"})
     no_csrf = page.request.post(f"{base}/my/notes/{p['progress_note_id']}/amend",
                                 form={"requested_change": "x", "reason": "y"}, headers={"Referer": f"{base}/my/notes/"})
     return {
@@ -134,7 +137,8 @@ def patient_journey(session) -> dict:
         "accounting": accounting, "access_log": access_log, "others_log": others_log, "own_views": own_views,
         "denial": denial, "disagreement": disagreement, "disagreement_form_left": disagreement_form_left,
         "refusals": refusals,
-        "forged_status": forged.status, "no_csrf_status": no_csrf.status,
+        "forged_status": forged.status, "forged_disagreement_status": forged_disagreement.status,
+        "no_csrf_status": no_csrf.status,
         "psych_seen": any(p["psych_marker"] in h or p["psych_note_id"] in h for h in html_seen),
         "other_seen": any(p["other_note_id"] in h for h in html_seen),
     }
@@ -241,3 +245,13 @@ def keyboard_journey(session) -> dict:
     return {"walks": walks, "skip": skip, "skip_on_screen": bool(skip_box and skip_box["x"] >= 0),
             "after_skip": after_skip, "reason_next": reason_next, "back_to_change": back_to_change,
             "submit_next": submit_next, "amendment": amendment, "who": who}
+
+
+def workforce_refused(session) -> dict:
+    """A workforce member (signed in with TOTP) opens every portal page: each refused (403)."""
+    page, _ = session.enrol(session.params["person_id"], session.params["roles"])
+    statuses = {}
+    for path in ("/my/notes/", f"/my/notes/{session.params['note_id']}", "/my/amendments/", "/my/accounting/",
+                 "/my/access-log/"):
+        statuses[path] = page.goto(f"{session.base}{path}").status
+    return {"statuses": statuses, "nav": page.locator("header nav a").all_inner_texts()}
