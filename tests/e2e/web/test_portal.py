@@ -76,6 +76,13 @@ def test_a_demo_patient_reads_her_notes_asks_for_an_amendment_and_sees_who_saw_t
     with practice.rpc(clinician) as rpc:
         rpc.notes.read_note(progress, "treatment")  # a read by the practice: in my access log, by role
         rpc.notes.deny_amendment(progress, denied, "accurate_and_complete", "The note records what was said.")
+    roi = practice.people.member(new_id("ROI"), "release_of_information")
+    with practice.rpc(roi) as rpc:  # an accountable disclosure (164.528): to HHS, for a compliance review
+        held = rpc.disclosures.request_disclosure({
+            "patient_id": me, "purpose": "hhs_compliance", "note_kind": "progress",
+            "external_requester": {"role": "hhs_ocr", "id": "ocr-investigator-1", "org": "HHS OCR"}})
+        released = rpc.disclosures.verify_requester({"request_id": held["request_id"], "method": "federal badge"})
+    assert released["status"] == "released" and released["decision"]["accounting_required"], released["status"]
     without_web_account(practice, me)
 
     data = journey("portal.patient_journey", patient_id=me, progress_note_id=progress, psych_note_id=psych,
@@ -105,6 +112,8 @@ def test_a_demo_patient_reads_her_notes_asks_for_an_amendment_and_sees_who_saw_t
     assert "The note records what was said." in data["denial"] and "164.526(a)(2)(iv)" in data["denial"]
     assert data["disagreement"] == f"I disagree {MARKUP}" and data["disagreement_form_left"] == 0
     assert data["accounting"]["caption"].startswith("Disclosures of my record") and data["accounting"]["request_id"]
+    [hhs] = [row for row in data["accounting"]["entries"] if "HHS OCR" in row[1]]
+    assert hhs[1] == "HHS OCR (hhs ocr)" and hhs[2] == "a compliance review by HHS" and "progress note" in hhs[3] and hhs[4]
     # The access log: my own reads as "You", the practice's people by role, never a psychotherapy row.
     whos = [row[1] for row in data["access_log"]]
     assert "You" in whos and "You" not in [row[1] for row in data["others_log"]]  # mine shown on asking

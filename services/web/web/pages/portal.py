@@ -204,7 +204,10 @@ def disagree(request: HttpRequest, note_id, amendment_id) -> HttpResponse:
 def accounting(request: HttpRequest) -> HttpResponse:
     """My accounting of disclosures (164.528): requested (and recorded) each time the page is opened."""
     report = call(request, "disclosures", "request_accounting", {"patient_id": _me(request)})
-    entries = [{**e, "disclosed_at": _when(e.get("disclosed_at"))} for e in report.get("entries") or []]
+    entries = [{**e, "disclosed_at": _when(e.get("disclosed_at")),
+                "purpose_words": PURPOSE_WORDS.get(e.get("purpose") or "", _words(e.get("purpose"))),
+                "recipient_role": _words((e.get("recipient") or {}).get("role"))}
+               for e in report.get("entries") or []]
     return render(request, "web/portal/accounting.html", {
         "report": report, "entries": entries, "period_start": _when(report.get("period_start")),
         "received_at": _when(report.get("received_at"))})
@@ -228,8 +231,9 @@ def access_log(request: HttpRequest) -> HttpResponse:
 #: The decision engine's requester roles in a patient's words (others: the role with spaces).
 ROLE_WORDS = {"originator_clinician": "the clinician who wrote the note",
               "clinician_same_practice": "a clinician at the practice", "insurer_health_plan": "health plan",
-              "workers_comp_carrier": "workers' compensation carrier"}
+              "workers_comp_carrier": "workers' compensation carrier", "hhs_ocr": "HHS Office for Civil Rights"}
 PURPOSE_WORDS = {"individual_access": "your own copy (right of access)",
+                 "hhs_compliance": "a compliance review by HHS",
                  "health_care_operations": "health care operations"}
 DECISION_WORDS = {"permit": "permitted", "deny": "refused", "permit_minimum_necessary": "permitted (minimum necessary)",
                   "permit_redacted": "permitted (with parts removed)", "discretionary": "left to the practice",

@@ -99,8 +99,9 @@ def patient_journey(session) -> dict:
     page.click("#nav-portal-accounting")
     expect(page.get_by_role("heading", name="My accounting of disclosures")).to_be_visible()
     session.look(page, "portal-accounting")
-    accounting = {"caption": _text(page, "#accounting-caption"), "rows": page.locator("#portal-accounting tbody tr").count(),
-                  "request_id": _text(page, "#accounting-request-id")}
+    accounting = {"caption": _text(page, "#accounting-caption"), "request_id": _text(page, "#accounting-request-id"),
+                  "entries": page.locator("#portal-accounting tbody tr").evaluate_all(
+                      "rows => rows.map(r => Array.from(r.children).map(c => c.innerText.trim()))")}
 
     page.click("#nav-portal-access-log")
     expect(page.get_by_role("heading", name="Who has seen my record")).to_be_visible()
