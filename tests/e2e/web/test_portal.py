@@ -19,7 +19,7 @@ MARKUP = '<script>window.__portal_injected = true</script><b>bold</b>'
 def progress_content(symptoms: str, session_date: str = "2026-11-20") -> dict:
     return {"session_date": session_date, "start_time": "10:00:00", "stop_time": "10:50:00",
             "modality": "individual psychotherapy", "cpt_code": "90834", "frequency": "weekly",
-            "diagnosis_codes": ["F41.1"], "symptoms": symptoms, "functional_status": "working full time",
+            "diagnosis_codes": ["F41.1"], "symptoms": symptoms, "functional_status": f"working full time {MARKUP}",
             "treatment_plan": "weekly CBT", "progress_to_date": "sleeping better",
             "clinical_tests": {"phq9": 7, "gad7": 9}, "risk_assessment": {"level": "low"}}
 
@@ -94,6 +94,7 @@ def test_a_demo_patient_reads_her_notes_asks_for_an_amendment_and_sees_who_saw_t
     # As often as I like: the same list and the same note content on every fetch.
     assert data["lists"][0] == data["lists"][1] and "2026-11-20" in data["lists"][0]
     assert data["notes"][0] == data["notes"][1]
+    assert f"working full time {MARKUP}" in data["notes"][0] and not data["injected_in_note"]  # text, not markup
     assert marker in data["notes"][0] and "PHQ9 7" in data["notes"][0] and "F41.1" in data["notes"][0]
     # Never a psychotherapy note, nor another patient's note, on any page I was shown.
     assert not data["psych_seen"] and not data["other_seen"]
