@@ -75,6 +75,7 @@ def test_a_demo_patient_reads_her_notes_asks_for_an_amendment_and_sees_who_saw_t
         denied = rpc.notes.request_amendment(progress, "Remove the word restless.", "I sleep well.")["amendment_id"]
     with practice.rpc(clinician) as rpc:
         rpc.notes.read_note(progress, "treatment")  # a read by the practice: in my access log, by role
+        rpc.notes.add_addendum(progress, text="Called the primary care physician about sleep.")
         rpc.notes.deny_amendment(progress, denied, "accurate_and_complete", "The note records what was said.")
     roi = practice.people.member(new_id("ROI"), "release_of_information")
     with practice.rpc(roi) as rpc:  # an accountable disclosure (164.528): to HHS, for a compliance review
@@ -94,6 +95,7 @@ def test_a_demo_patient_reads_her_notes_asks_for_an_amendment_and_sees_who_saw_t
     # As often as I like: the same list and the same note content on every fetch.
     assert data["lists"][0] == data["lists"][1] and "2026-11-20" in data["lists"][0]
     assert data["notes"][0] == data["notes"][1]
+    assert "Called the primary care physician about sleep." in data["addenda"]
     assert f"working full time {MARKUP}" in data["notes"][0] and not data["injected_in_note"]  # text, not markup
     assert marker in data["notes"][0] and "PHQ9 7" in data["notes"][0] and "F41.1" in data["notes"][0]
     # Never a psychotherapy note, nor another patient's note, on any page I was shown.

@@ -64,6 +64,7 @@ def patient_journey(session) -> dict:
     session.look(page, "portal-note")
     first_note = _text(page, "#portal-note-content")
     injected_in_note = page.evaluate("() => window.__portal_injected === true")
+    addenda = _text(page, "#portal-addenda")
     html_seen.append(page.content())
     page.reload()
     expect(page.locator("#portal-note-content")).to_be_visible()
@@ -135,7 +136,7 @@ def patient_journey(session) -> dict:
                                 form={"requested_change": "x", "reason": "y"}, headers={"Referer": f"{base}/my/notes/"})
     return {
         "nav": nav, "rights": rights, "lists": [first_list, second_list], "notes": [first_note, second_note],
-        "injected_in_note": injected_in_note, "empty_errors": empty_errors, "amendments": amendments, "injected": injected,
+        "injected_in_note": injected_in_note, "addenda": addenda, "empty_errors": empty_errors, "amendments": amendments, "injected": injected,
         "accounting": accounting, "access_log": access_log, "others_log": others_log, "own_views": own_views,
         "denial": denial, "disagreement": disagreement, "disagreement_form_left": disagreement_form_left,
         "refusals": refusals,
