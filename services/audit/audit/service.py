@@ -18,7 +18,10 @@ Who may ask (docs/identity.md): the audit trail names every patient whose record
 was read or disclosed, so the log RPCs and ``status`` answer only a verified
 principal holding ``auditor`` or ``privacy_officer`` now (45 CFR 164.308(a)(1)(ii)(D),
 164.312(b)); ``decisions_on_my_notes`` answers a clinician, trainee or supervisor about the notes
-they drafted themselves (the author is the verified principal, never an argument); ``health``
+they drafted themselves (the author is the verified principal, never an argument);
+``my_access_log`` answers a patient about their own record only (the patient is the verified
+principal, never an argument; no rows on psychotherapy notes; other requesters by role and
+organisation, their ids only where the practice chooses, ``PATIENT_LOG_NAMES``); ``health``
 answers any verified Confide service (its own credential,
 ``confide_service``), and says nothing about patients. Refusals are recorded by
 the gate (``AccessAttemptRefused``) before the caller gets NotAuthenticatedError /
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import logging
 
+from nameko.dependency_providers import Config
 from nameko.messaging import consume
 from nameko.timer import timer
 
@@ -46,7 +50,7 @@ HEALTH_TIMEOUT = 2  # seconds for the database to answer the health RPC's ping
 AUDIT_READERS = ("auditor", "privacy_officer")
 #: Who may ask who has seen the notes they wrote (their own notes only).
 NOTE_AUTHORS = ("clinician", "trainee", "supervisor")
-#: The most rows ``decisions_on_my_notes`` answers with, whatever the caller asks.
+#: The most rows ``decisions_on_my_notes`` / ``my_access_log`` answer with, whatever the caller asks.
 MAX_SEEN_ROWS = 1000
 USER_ERRORS = (NotAuthenticatedError, NotAuthorizedError)
 INPUT_ERRORS = USER_ERRORS + (PayloadError,)
@@ -62,6 +66,7 @@ class AuditService:
     relay = Relay()
     identity = AuditIdentity()
     integrity = Integrity()
+    config = Config()
 
     @consume(audit_queue(), requeue_on_error=True)
     def handle_event(self, body):
@@ -109,6 +114,24 @@ class AuditService:
         principal = self.identity.require(*NOTE_AUTHORS)
         limit = max(1, min(int(limit), MAX_SEEN_ROWS))
         return queries.decisions_on_notes_by(self.store.projections, principal.subject, limit)
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def my_access_log(self, limit=200, **named):
+        """A patient's own access log (the patient portal's "who saw my record"), newest first.
+
+        The patient is the verified principal holding ``patient`` (never an argument: a keyword naming
+        a patient or requester is refused, NotAuthorizedError recorded). Rows: see
+        :func:`audit.queries.access_log_of_patient` (who by role and organisation, when, purpose,
+        decision and the rule cited; none on psychotherapy notes, 164.524(a)(1)(i)). Other requesters'
+        ids only when the practice's ``PATIENT_LOG_NAMES`` is "id" (default "role")."""
+        principal = self.identity.require("patient")
+        self.identity.refuse_requester_in_payload(named)
+        if named:
+            raise self.identity.refuse(f"my_access_log takes no {sorted(named)[0]}: the patient is the caller")
+        names = str(self.config.get("PATIENT_LOG_NAMES") or "role")
+        limit = max(1, min(int(limit), MAX_SEEN_ROWS))
+        return queries.access_log_of_patient(self.store.projections, principal.subject,
+                                             names if names in queries.PATIENT_LOG_NAMES else "role", limit)
 
     @rpc(expected_exceptions=USER_ERRORS)
     def status(self):

@@ -271,17 +271,22 @@ def fetch_content(notes, request: dict, decision: dict, request_id: Optional[str
                   redelivery: bool = False) -> Any:
     """Exactly the decided fields of the decided notes, from the notes service (never stored here).
 
-    With ``request_id`` on a first individual-access release, the export is
-    delegated to the notes service's ``export_designated_record_set`` (its
-    164.524 access request carries the same id); a notes service without that
-    RPC falls back to ``release_fields``. Re-deliveries use ``release_fields``.
+    With ``request_id``, an individual-access release is delegated to the notes service's
+    ``export_designated_record_set`` (its 164.524 access request carries the same id; the first
+    release opens it with ``request_record_access``); a notes service without that RPC falls back to
+    ``release_fields``. A re-delivery of an individual-access request exports again under the same
+    request (each note decided and recorded anew, the same fields every time): ``release_fields``
+    under the first decision would release nothing, its ``fields_released`` being the engine's
+    description of the designated record set, not field names. Other re-deliveries use
+    ``release_fields``.
     """
     if not decision["note_ids"]:
         return []
-    if request["purpose"] == "individual_access" and request_id and not redelivery:
+    if request["purpose"] == "individual_access" and request_id:
         try:
             # Who asks rides along as the call's verified identity (the patient's own).
-            notes.request_record_access(request["patient_id"], request_id=request_id)
+            if not redelivery:
+                notes.request_record_access(request["patient_id"], request_id=request_id)
             return notes.export_designated_record_set(request_id)
         except Exception as exc:  # nameko's MethodNotFound: the notes service has no export RPC
             if type(exc).__name__ != "MethodNotFound" and not isinstance(exc, AttributeError):

@@ -500,9 +500,7 @@ def _load_request(store, request_id: str) -> m.AccessRequest:
 def _run_request(store, state: m.AccessRequest, command: c.Command) -> dict:
     events = m.decide(state, command)
     _append(store, stream_name(ACCESS_REQUEST, state.request_id), state.version, events)
-    state = m.fold(state, events)
-    return {"request_id": state.request_id, "patient_id": state.patient_id, "received_at": state.received_at,
-            "due_at": state.due_at, "extended": state.extended, "fulfilled_at": state.fulfilled_at}
+    return _request_reply(m.fold(state, events))
 
 
 def request_record_access(store, clock, payload: dict) -> dict:
@@ -518,8 +516,21 @@ def extend_record_access(store, clock, payload: dict) -> dict:
     return _run_request(store, state, c.ExtendAccessRequest(state.request_id, payload["reason"], clock()))
 
 
+def _request_reply(state: m.AccessRequest) -> dict:
+    return {"request_id": state.request_id, "patient_id": state.patient_id, "received_at": state.received_at,
+            "due_at": state.due_at, "extended": state.extended, "fulfilled_at": state.fulfilled_at}
+
+
 def export_designated_record_set(store, engine, clock, payload: dict, *, key_dir) -> dict:
-    """The patient's progress notes with addenda and amendments; never psychotherapy notes (164.524(a)(1)(i))."""
+    """The patient's progress notes with addenda and amendments; never psychotherapy notes (164.524(a)(1)(i)).
+
+    The first export fulfils the request (AccessRequestFulfilled). The individual may have it again
+    as often as they like under the same request (164.524(c): the copy they have a right to): a later
+    export decides and records each note anew (AccessDecided with this ``request_id``) and gives the
+    record as it stands now (accepted amendments and addenda included), leaving the request fulfilled
+    as it was. Before this, a second fetch went through ``release_fields`` under the first decision,
+    whose ``fields_released`` is the engine's description of the set, which maps to no field: every
+    note came back with empty fields."""
     request = _load_request(store, payload["request_id"])
     if not request.exists:
         raise errors.AccessRequestNotFoundError(f"access request {request.request_id} not found")
@@ -532,6 +543,8 @@ def export_designated_record_set(store, engine, clock, payload: dict, *, key_dir
                                 decided_for=payload.get("decided_for"))
         if decided.decision in PERMITS:
             notes.append(views.note_view(state, recorded, None, None))
+    if request.fulfilled_at:  # a later copy under the same request: decided and recorded above
+        return {**_request_reply(request), "notes": notes}
     reply = _run_request(store, request, c.FulfilAccessRequest(
         request.request_id, [n["note_id"] for n in notes], clock()))
     return {**reply, "notes": notes}

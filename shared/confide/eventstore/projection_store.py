@@ -10,6 +10,8 @@ pure Python); this module is the only code that reads or writes those tables:
 - ``access_log_search`` / ``access_log_counts`` / ``access_log_choices``: the access log
   filtered by decision, rule, purpose, requester role and time, its counts per rule and per day,
   and the values present to filter on (the auditor's pages).
+- ``access_log_of_patient(patient_id, ...)``: one patient's access-log rows, newest first,
+  leaving out the note kinds named (the patient portal's "who saw my record").
 - ``apply_rows([(table, row), ...])``: one event's rows in one transaction,
   idempotent by ``global_position`` (a redelivered event writes nothing).
 - ``rebuild(tables, lock=...)``: a transaction with an empty temporary copy of
@@ -133,6 +135,19 @@ class PostgresProjectionStore:
         match, params = self._access_log_match(filters, since, until)
         query = sql.SQL("SELECT * FROM {}").format(self._table("access_log_view")) + match
         query += sql.SQL(" ORDER BY global_position DESC" if newest_first else " ORDER BY global_position")
+        if limit is not None:
+            query += sql.SQL(" LIMIT %s")
+            params.append(limit)
+        with self._store._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(query, params).fetchall()
+
+    def access_log_of_patient(self, patient_id: str, *, excluded_note_kinds: Sequence[str] = (),
+                              limit: int | None = None) -> list[dict]:
+        """Rows of ``access_log_view`` about ``patient_id``, newest first, except those whose
+        ``note_kind`` is one of ``excluded_note_kinds`` (rows with no note kind are kept)."""
+        query = sql.SQL("SELECT * FROM {} WHERE patient_id = %s AND (note_kind IS NULL OR NOT note_kind = ANY(%s))"
+                        " ORDER BY global_position DESC").format(self._table("access_log_view"))
+        params: list[Any] = [patient_id, list(excluded_note_kinds)]
         if limit is not None:
             query += sql.SQL(" LIMIT %s")
             params.append(limit)

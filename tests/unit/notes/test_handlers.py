@@ -464,3 +464,25 @@ def test_export_designated_record_set(store, keyring, clock, key_dir):
         h.export_designated_record_set(store, engine, clock, {
             "request_id": req["request_id"], "requester": {"id": "P-other", "role": "patient", "org": "self"}},
             key_dir=key_dir)
+
+
+def test_a_fulfilled_access_request_exports_again_with_the_same_fields_each_time_decided(store, keyring, clock,
+                                                                                        key_dir):
+    """Issue 11: the patient's copy, as often as they like. A later export under the same request gives
+    the same notes and fields, records a new AccessDecided per note for it, and leaves the request as
+    it was (fulfilled once)."""
+    pid = patient()
+    progress_id = write_progress(store, clock, pid)["note_id"]
+    h.sign_note(store, clock, {"note_id": progress_id, "signed_by": "C-A"})
+    write_psych(store, keyring, clock, pid)
+    req = h.request_record_access(store, clock, {"request_id": str(uuid.uuid4()), "patient_id": pid,
+                                                 "requested_by": pid})
+    me = {"request_id": req["request_id"], "requester": {"id": pid, "role": "patient", "org": "self"}}
+    first, second = (h.export_designated_record_set(store, engine, clock, dict(me), key_dir=key_dir) for _ in range(2))
+    assert first["notes"] == second["notes"] and [n["note_id"] for n in second["notes"]] == [progress_id]
+    assert second["notes"][0]["content"] and MARKER not in str(second)
+    assert second["fulfilled_at"] == first["fulfilled_at"]
+    types = [e.type for e in store.read_stream(f"accessRequest-{req['request_id']}")]
+    assert types == ["AccessRequestReceived", "AccessRequestFulfilled"]
+    decided = [e for e in store.read_all() if e.type == "AccessDecided" and e.data.get("request_id") == req["request_id"]]
+    assert [d.data["note_id"] for d in decided] == [progress_id, progress_id]
