@@ -50,3 +50,16 @@ def test_a_printed_link_enrols_the_note_author_who_sees_who_read_their_notes(pra
     # The demo's psychotherapy-note read by its author (permitted) and by another clinician (denied).
     assert {"permit", "deny"} <= {row["decision"] for row in data["seen"]}, data
     assert data["second_use_status"] == 404, data  # shown once, used once
+
+
+def test_every_front_door_page_passes_axe_core(practice, journey, new_id):
+    """Sign-in, enrolment, TOTP set-up and sign-in, home, second factor, sessions, CLI sign-in,
+    password-reset help, who has seen my notes, a refusal and a missing page: 0 serious or critical
+    axe-core violations on each (the role pages are checked by their own journeys)."""
+    admin = new_id("A")
+    practice.people.member(admin, "practice_admin", "clinician")
+    data = journey("home.front_door_pages", admin_id=admin)
+    assert data["checked"] == ["login", "login-failed", "password-reset-help", "enrol", "totp-activate", "home",
+                               "second-factor", "sessions", "cli-assertion", "cli-assertion-minted",
+                               "notes-seen", "refused", "not-found", "mfa-authenticate"]
+    assert (data["refused_status"], data["missing_status"]) == (403, 404)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 from .common import PASSWORD
 
@@ -45,3 +46,71 @@ def enrol_with_printed_link(session) -> dict:
     response = again.goto(params["link"])
     data["second_use_status"] = response.status if response else None
     return data
+
+
+def front_door_pages(session) -> dict:
+    """Every page of the front door itself, each axe-checked and screenshotted: sign-in (signed out,
+    and with a wrong password), enrolment, TOTP set-up, the second-factor sign-in, home, second-factor
+    settings, the practice admin's sessions, the command-line sign-in (before and after minting), the
+    password-reset help, who has seen my notes, a refusal (403) and a page that does not exist (404)."""
+    import pyotp
+    from playwright.sync_api import expect
+
+    admin = session.params["admin_id"]
+    checked: list[str] = []
+
+    def look(page, name: str) -> None:
+        session.look(page, f"front-door-{name}")
+        checked.append(name)
+
+    page = session.new_page()
+    page.goto(f"{session.base}/accounts/login/")
+    look(page, "login")
+    page.fill("input[name=login]", admin)
+    page.fill("input[name=password]", "not the password")
+    session.submit_main_form(page)
+    expect(page.locator(".errorlist, .error").first).to_be_visible()
+    look(page, "login-failed")
+    page.goto(f"{session.base}/accounts/password/reset/")
+    look(page, "password-reset-help")
+
+    link = session.enrolment_link(admin, "practice_admin", "clinician")
+    page.goto(link)
+    expect(page.get_by_role("heading", name=re.compile(r"Welcome"))).to_be_visible()
+    look(page, "enrol")
+    page.fill("#id_password1", PASSWORD)
+    page.fill("#id_password2", PASSWORD)
+    page.click("#enrol-submit")
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    session.sign_in_password(page, admin)
+    expect(page).to_have_url(re.compile(r"/accounts/2fa/totp/activate/"))
+    look(page, "totp-activate")
+    secret = session.activate_totp(page)
+    page.goto(f"{session.base}/")
+    look(page, "home")
+    page.goto(f"{session.base}/accounts/2fa/")
+    look(page, "second-factor")
+    page.goto(f"{session.base}/admin/sessions/")
+    look(page, "sessions")
+    page.goto(f"{session.base}/session/cli-assertion")
+    look(page, "cli-assertion")
+    session.submit_main_form(page)
+    look(page, "cli-assertion-minted")
+    page.goto(f"{session.base}/notes/seen")
+    look(page, "notes-seen")
+    refused = page.goto(f"{session.base}/my/notes/")
+    look(page, "refused")
+    missing = page.goto(f"{session.base}/no-such-page")
+    look(page, "not-found")
+
+    page.click("#sign-out")
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    session.sign_in_password(page, admin)
+    expect(page).to_have_url(re.compile(r"/accounts/2fa/authenticate/"))
+    look(page, "mfa-authenticate")
+    page.fill("input[name=code]", pyotp.TOTP(secret).at(time.time() + 30))
+    session.submit_main_form(page)
+    expect(page.locator("#member-id")).to_have_text(admin)
+    return {"checked": checked, "refused_status": refused.status if refused else None,
+            "missing_status": missing.status if missing else None,
+            "violations": {k: v for k, v in session.checked.items() if v}}
