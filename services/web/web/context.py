@@ -8,7 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from web.identity import SESSION_ROLES
-from web.middleware import SESSION_LAST_SEEN
+from web.middleware import SESSION_LAST_SEEN, session_is_complete
 from web.pages import nav_for
 
 
@@ -23,5 +23,7 @@ def session_policy(request: HttpRequest) -> dict:
         "idle_warning_seconds": settings.IDLE_WARNING_SECONDS,
         "idle_refresh_seconds": remaining + 1,
         "is_practice_admin": "practice_admin" in (request.session.get(SESSION_ROLES) or []),
-        "nav_items": nav_for(request.session.get(SESSION_ROLES) or []),
+        # No role links before the sign-in is complete (a workforce member still setting up TOTP
+        # can open nothing else, so links would only lead back to the TOTP page).
+        "nav_items": nav_for(request.session.get(SESSION_ROLES) or []) if session_is_complete(request) else [],
     }
