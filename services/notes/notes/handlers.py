@@ -522,7 +522,9 @@ def _request_reply(state: m.AccessRequest) -> dict:
 
 
 def export_designated_record_set(store, engine, clock, payload: dict, *, key_dir) -> dict:
-    """The patient's progress notes with addenda and amendments; never psychotherapy notes (164.524(a)(1)(i)).
+    """The patient's signed progress notes with addenda and amendments; never psychotherapy notes
+    (164.524(a)(1)(i)); never a draft (the author has not yet made it part of the record; once signed it
+    is in the next copy).
 
     The first export fulfils the request (AccessRequestFulfilled). The individual may have it again
     as often as they like under the same request (164.524(c): the copy they have a right to): a later
@@ -538,6 +540,8 @@ def export_designated_record_set(store, engine, clock, payload: dict, *, key_dir
     notes = []
     for note_id in views.note_ids_of_patient(store, request.patient_id, kinds=(m.PROGRESS,)):
         state, recorded = load_note(store, note_id)
+        if not state.signed:  # a draft is not yet part of the record the individual has a right to
+            continue
         decided = decide_access(store, engine, clock, state, payload["requester"], "individual_access",
                                 action="disclose", request_id=request.request_id, key_dir=key_dir,
                                 decided_for=payload.get("decided_for"))

@@ -89,3 +89,16 @@ def test_another_patient_cannot_fetch_my_copy(system, patient, people):
     with system.as_(other, "disclosures") as disclosures, pytest.raises(Exception, match="not found") as info:
         disclosures.get_disclosure_request(mine["request_id"], include_content=True)
     assert "RequestNotFound" in type(info.value).__name__
+
+
+def test_a_draft_is_not_in_my_copy_until_it_is_signed(system, patient):
+    progress = signed(system, cf.progress_note(patient))
+    draft = cf.write_note(system, cf.progress_note(patient))
+    me = system.people.patient(patient)
+    with system.as_(me, "disclosures") as disclosures:
+        first = disclosures.request_access()
+        assert [n["note_id"] for n in first["content"]["notes"]] == [progress]
+        with system.notes() as notes:
+            notes.sign_note(draft)
+        again = disclosures.get_disclosure_request(first["request_id"], include_content=True)
+    assert sorted(n["note_id"] for n in again["content"]["notes"]) == sorted([progress, draft])
