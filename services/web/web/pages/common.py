@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 #: Seconds to wait for a service's answer before the page says it cannot be reached.
 RPC_TIMEOUT = 15.0
-REFUSALS = frozenset({"NotAuthenticatedError", "NotAuthorizedError", "AccessDeniedError"})
+REFUSALS = frozenset({"NotAuthenticatedError", "NotAuthorizedError", "AccessDeniedError", "NotAuthorError"})
 
 
 @dataclass(frozen=True)
