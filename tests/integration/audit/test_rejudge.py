@@ -32,7 +32,11 @@ def raw_store(test_db_dsn, scratch_schema):
 
 @pytest.fixture
 def key_dir(tmp_path):
-    """The installation's key directory (``service-keys/disclosures.key`` made here)."""
+    """The installation's key directory (``service-keys/disclosures.key`` made here, and the
+    directory's key, whose seals the re-judging checks on a supervisor's recorded link)."""
+    from confide.identity.keys import ensure_service_keys
+
+    ensure_service_keys(tmp_path / "keys", ("directory",))
     return tmp_path / "keys"
 
 
