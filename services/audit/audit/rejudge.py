@@ -47,8 +47,8 @@ from typing import Any, Callable, Iterator, Optional
 from confide import streams
 from confide.contracts import casefile
 from confide.contracts.directory import UNSEALED, member_as_of
-from confide.contracts.notes import DRAFTED
 from confide.contracts.disclosures import DisclosureRequestState, effective_requester, evolve
+from confide.contracts.notes import DRAFTED
 from confide.eventstore.interfaces import HistoryReader
 from confide.timestamps import format_ts, parse_ts
 
