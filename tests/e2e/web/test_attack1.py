@@ -45,6 +45,8 @@ def test_a_supervisor_cannot_edit_move_or_sign_a_trainees_draft_through_the_auth
     assert data["opened"]["editor"] == 0 and data["opened"]["move_buttons"] == 0
     assert "only its author edits" in data["opened"]["read_only"]
     assert data["move"] == 403 and data["save"] == 403 and data["sign"] == 403
+    # an addendum to a draft is not offered either (the editor must not come back on its error)
+    assert data["addendum"] == 403 and 'id="psy-form"' not in data["addendum_page"]
     # Nothing of the trainee's note reached the supervisor's progress note (the chart); the draft is as written.
     progress = _read(practice, supervisor_person, progress_id)
     assert DIAGNOSIS not in str(progress["content"]) and "affair" not in str(progress["content"])

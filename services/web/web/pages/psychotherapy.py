@@ -199,7 +199,8 @@ def psychotherapy_note(request: HttpRequest, note_id) -> HttpResponse:
     # (the chart) before the service refused the revision of the psychotherapy note.
     author = note.get("author_id") == request.user.get_username()
     if request.method == "POST":
-        if not author and (request.POST.get("move") or request.POST.get("action", "save") != "addendum"):
+        if not author and (request.POST.get("move") or request.POST.get("action", "save") != "addendum"
+                           or note.get("status") == "draft"):
             raise ServiceRefused(f"only the author of note {note_id} edits, moves or signs it; nothing was written",
                                  "NotAuthorError")
         return _act(request, note, _clean_text(request.POST.get("text")))

@@ -29,7 +29,9 @@ def supervisor_on_trainee_draft(session) -> dict:
     move = _post(sup, url, {"text": p["text"], "move": key})
     save = _post(sup, url, {"text": p["text"] + " Forged by the supervisor.", "action": "save"})
     sign = _post(sup, url, {"text": p["text"], "action": "sign"})
-    return {"opened": opened, "move": move.status, "save": save.status, "sign": sign.status}
+    addendum = _post(sup, url, {"addendum": "Forged addendum.", "action": "addendum"})
+    return {"opened": opened, "move": move.status, "save": save.status, "sign": sign.status,
+            "addendum": addendum.status, "addendum_page": addendum.text()}
 
 
 def where_the_text_goes(session) -> dict:
