@@ -27,7 +27,7 @@ def test_a_supervisor_cannot_edit_move_or_sign_a_trainees_draft_through_the_auth
     supervisor_person = practice.people.member(supervisor, "supervisor")
     practice.people.patient(patient)
     practice.people.supervise(supervisor, trainee)
-    private = f"Private marker {new_id('M')}: she named the affair for the first time."
+    private = f"Private marker {new_id('M')}: she named the affair <img id=xss src=x> for the first time."
     text = f"{private} {DIAGNOSIS}"
     content = {"session_date": "2026-06-01", "start_time": "09:00", "stop_time": "09:50",
                "modality": "individual psychotherapy", "cpt_code": "90834", "frequency": "weekly",
@@ -42,6 +42,7 @@ def test_a_supervisor_cannot_edit_move_or_sign_a_trainees_draft_through_the_auth
     data = journey("attack1.supervisor_on_trainee_draft", supervisor=supervisor, note_id=note_id, text=text)
 
     assert data["opened"]["status"] == 200 and data["opened"]["text"] == text  # reading is the service's decision
+    assert data["opened"]["injected"] == 0  # the author's markup is shown as text to the reader
     assert data["opened"]["editor"] == 0 and data["opened"]["move_buttons"] == 0
     assert "only its author edits" in data["opened"]["read_only"]
     assert data["move"] == 403 and data["save"] == 403 and data["sign"] == 403

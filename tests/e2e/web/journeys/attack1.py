@@ -21,7 +21,7 @@ def supervisor_on_trainee_draft(session) -> dict:
     url = f"{base}/clinician/psychotherapy/{p['note_id']}"
     response = sup.goto(url)
     opened = {"status": response.status, "editor": sup.locator("#psy-form").count(),
-              "move_buttons": sup.locator("button.move").count(),
+              "move_buttons": sup.locator("button.move").count(), "injected": sup.locator("#xss").count(),
               "read_only": sup.locator("#psy-read-only").inner_text(), "text": sup.locator("#psy-signed-text").inner_text()}
     session.look(sup, "psychotherapy-supervisor-draft")
     hints = _post(sup, f"{base}/clinician/psychotherapy/hints", {"text": p["text"]}).json()["hints"]
