@@ -157,13 +157,14 @@ def rejudge(schema, as_json):
     ``service-keys/disclosures.pub``) are listed as "unsealed, not believed" and not re-judged.
     """
     from audit.rejudge import rejudge as run_rejudge
-    from confide.identity.directory_seal import SealedDisclosures
+    from confide.identity.directory_seal import SealedDirectory, SealedDisclosures
 
     store = open_store(schema)
     try:
-        # Requests and authorizations count only as the disclosures service sealed them (verify only).
+        # Requests and authorizations count only as the disclosures service sealed them, directory
+        # facts (a supervisor's link to a note's author) only as the directory sealed them (verify only).
         try:
-            sealed = SealedDisclosures(store, config.key_dir())
+            sealed = SealedDirectory.from_key_dir(SealedDisclosures(store, config.key_dir()), config.key_dir())
         except (FileNotFoundError, ValueError) as exc:
             raise click.ClickException(str(exc)) from None
         result = run_rejudge(sealed)

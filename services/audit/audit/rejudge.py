@@ -13,7 +13,11 @@ its ``decided_at``, with the services' own code, and decided again by the curren
   note's facts as of the decision (:func:`confide.contracts.casefile.note_facts`), the requester and
   purpose the decision recorded, and :func:`confide.contracts.casefile.read_case`, the case file the
   notes service decides with. Facts the requester gave but the decision did not record (beyond id,
-  role, org) are not available and count as absent.
+  role, org) are not available and count as absent. A recorded ``supervises_author`` (the notes
+  service's supervisor fact, 164.508(a)(2)(i)(B)) is not believed on the record's word: it holds only
+  when the requester was the supervisor named on the note and the directory (read only through a
+  reader that checks its seals) linked them to its author at the decision time; otherwise the
+  decision is reported unsupported and re-judged without it.
 
 Everything is read through the published contracts (:mod:`confide.contracts`), never another
 service's code. Requests and authorizations are read only through a reader that checks the
@@ -42,8 +46,9 @@ from typing import Any, Callable, Iterator, Optional
 
 from confide import streams
 from confide.contracts import casefile
-from confide.contracts.directory import UNSEALED
+from confide.contracts.directory import UNSEALED, member_as_of
 from confide.contracts.disclosures import DisclosureRequestState, effective_requester, evolve
+from confide.contracts.notes import DRAFTED
 from confide.eventstore.interfaces import HistoryReader
 from confide.timestamps import format_ts, parse_ts
 
@@ -204,14 +209,43 @@ def _judge_read(store, engine, decided: dict) -> Optional[Mismatch]:
                         recorded, current, [f"note {decided['note_id']} was not written by the decision time"],
                         True)
     requester = dict(decided.get("requester") or {})
+    unsupported = []
+    if requester.get("supervises_author") is True:
+        why = _supervision_unsupported(store, decided["note_id"], note, requester.get("id"), at)
+        if why:  # not believed: re-judged as the requester stands without it
+            unsupported.append(f"supervises_author: {why}")
+            requester.pop("supervises_author")
     case = casefile.read_case(note, requester, decided["purpose"], decided.get("action") or "use",
                               decided["decided_at"])
     current = _summary(_judge(engine, case), note_ids=[note["note_id"]])
     findings = _outcome_findings(recorded, current)
-    if not findings:
+    if not findings and not unsupported:
         return None
     return Mismatch("note_read", decided["decision_id"], decided["decided_at"], decided.get("patient_id"), None,
-                    recorded, current, findings)
+                    recorded, current, unsupported + findings, bool(unsupported))
+
+
+def _supervision_unsupported(store, note_id: str, note: casefile.NoteFacts, requester_id, at) -> Optional[str]:
+    """Why a recorded ``supervises_author`` fact is not supported by the facts then known, or None.
+
+    The notes service sets it when the requester is the supervisor named on the note and the directory
+    links them to its author (164.508(a)(2)(i)(B)); the re-judging checks both again as of ``at``
+    rather than believing the record (the services' database login can append a decision). Directory
+    facts count only through a reader that checks the directory's seals
+    (:class:`confide.identity.directory_seal.SealedDirectory`); without one the fact cannot be checked."""
+    named = None
+    for category, kind in casefile.NOTE_CATEGORIES.items():
+        for e in store.read_stream(streams.stream_name(category, note_id)):
+            if e.type == DRAFTED[kind] and e.recorded_at <= at:
+                named = e.data.get("supervisor_id")
+    if not requester_id or named != requester_id:
+        return f"{requester_id} was not the supervisor named on note {note_id} (named: {named})"
+    if not getattr(store, "verifies_directory_seals", False):
+        return "cannot be checked: directory facts are read only through a reader that checks the directory's seals"
+    sup = member_as_of(store, requester_id, at)
+    if sup is None or not sup.active or "supervisor" not in sup.roles or note.get("author_id") not in sup.supervisees:
+        return f"the directory did not link {requester_id} as an active supervisor of {note.get('author_id')} then"
+    return None
 
 
 def _note_as_of(store, note_id: str, at) -> Optional[casefile.NoteFacts]:

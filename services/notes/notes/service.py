@@ -44,6 +44,10 @@ WRITERS = ("clinician", "trainee", "supervisor")
 AMENDMENT_OFFICERS = ("privacy_officer",)
 #: Who may extend a right-of-access deadline (164.524(b)(2)(iii)).
 ACCESS_STAFF = ("privacy_officer", "release_of_information")
+#: The requester facts the engine decides a read on (e.g. ``supervises_author``, 164.508(a)(2)(i)(B)):
+#: the service establishes them; a read naming one is refused and recorded (:meth:`NotesService._no_actor_named`).
+REQUESTER_FACTS = frozenset({"supervises_author", "in_ce_training_program", "supervised", "is_workforce",
+                             "identity_verified", "is_originator"})
 #: The only service that may ask for content under a disclosure decision or a 164.524 export.
 DISCLOSURES = "disclosures"
 
@@ -130,6 +134,10 @@ class NotesService:
         signature check (IncorrectSignature, unrecorded); any other is a ValidationError naming it."""
         principal = self.identity.principal()
         self.identity.refuse_requester_in_payload(named)
+        claimed = sorted(set(named) & REQUESTER_FACTS)
+        if claimed:  # a fact the engine decides on, claimed by the caller: an access attempt, recorded
+            raise self.identity.refuse(f"{claimed[0]}: a requester's facts come from the assertion, the notes "
+                                       "and the directory, never from the call")
         if named:
             field = sorted(named)[0]
             raise errors.ValidationError(f"{field}: unknown argument", {field: ["Unknown field."]})
@@ -337,7 +345,8 @@ class NotesService:
         fields_released}, note{...}}. Psychotherapy text and excerpts come back only as
         ``{"sealed": box}`` to ``reply_public_key`` (base64 X25519; required for them: without it
         ValidationError naming it, the decision recorded). A keyword naming who asks (``requester``, ...)
-        is refused: NotAuthorizedError, recorded. Raises AccessDeniedError."""
+        or claiming a requester fact (``supervises_author``, ...: :data:`REQUESTER_FACTS`) is refused:
+        NotAuthorizedError, recorded. Raises AccessDeniedError."""
         principal = self._no_actor_named(named)
         payload = s.load(s.ReadNoteSchema, {"note_id": note_id, "purpose": purpose,
                                             "presentation": presentation, "exception_claimed": exception_claimed,
@@ -397,7 +406,8 @@ class NotesService:
     def list_notes(self, patient_id, purpose, exception_claimed=None, **named):
         """Any verified principal; each note decided and recorded for them -> {patient_id,
         notes[{note_id, kind, session_date, status, ..., decision_id}]}: nothing about notes not listed.
-        A keyword naming who asks (``requester``, ...) is refused: NotAuthorizedError, recorded."""
+        A keyword naming who asks (``requester``, ...) or claiming a requester fact (:data:`REQUESTER_FACTS`)
+        is refused: NotAuthorizedError, recorded."""
         principal = self._no_actor_named(named)
         payload = s.load(s.ListNotesSchema, {"patient_id": patient_id, "purpose": purpose,
                                              "exception_claimed": exception_claimed})

@@ -32,7 +32,11 @@ def raw_store(test_db_dsn, scratch_schema):
 
 @pytest.fixture
 def key_dir(tmp_path):
-    """The installation's key directory (``service-keys/disclosures.key`` made here)."""
+    """The installation's key directory (``service-keys/disclosures.key`` made here, and the
+    directory's key, whose seals the re-judging checks on a supervisor's recorded link)."""
+    from confide.identity.keys import ensure_service_keys
+
+    ensure_service_keys(tmp_path / "keys", ("directory",))
     return tmp_path / "keys"
 
 
@@ -58,10 +62,10 @@ def append(store, stream, type_, data):
     store.append(stream, [NewEvent(type_, data)], expected_version=None)
 
 
-def note(store, patient, kind="psychotherapy", author="C-A", categories=("session_content",)):
+def note(store, patient, kind="psychotherapy", author="C-A", categories=("session_content",), supervisor=None):
     note_id = uid("n-")
     data = {"note_id": note_id, "patient_id": patient, "author_id": author, "author_role": "clinician",
-            "author_credentials": "PsyD", "supervisor_id": None, "session_date": "2026-02-10",
+            "author_credentials": "PsyD", "supervisor_id": supervisor, "session_date": "2026-02-10",
             "drafted_at": fmt_ts(now())}
     if kind == "psychotherapy":
         data.update(sealed={"alg": "AES-256-GCM", "data_key_id": "k", "nonce": "", "ciphertext": ""},
@@ -240,3 +244,41 @@ def test_unsealed_requests_and_authorizations_are_listed_not_believed(store, raw
     table = CliRunner().invoke(rejudge_command, ["--schema", store.schema], env=cli_env(test_db_dsn, key_dir))
     assert table.exit_code == 0, table.output
     assert f"unsealed, not believed: disclosureRequest-{req['request_id']}" in table.output
+
+
+def test_the_cli_believes_a_recorded_supervision_fact_only_as_the_sealed_directory_and_the_note_support_it(
+        store, raw_store, test_db_dsn, key_dir):
+    """An AccessDecided claiming ``supervises_author`` (164.508(a)(2)(i)(B)) for a supervisor the
+    directory did not link to the note's author, or who is not the one named on the note, is reported
+    unsupported; the named, linked supervisor's read holds."""
+    from confide.testing.identities import Identities
+
+    people = Identities(raw_store, key_dir)  # directory events sealed with the installation's key
+    trainee = people.member(uid("T-"), "trainee")
+    named, other, stranger = (people.member(uid(p), "supervisor") for p in ("S-", "O-", "N-"))
+    for sup in (named, other):
+        people.supervise(sup.subject, trainee.subject)
+    patient = uid("P-")
+    psych = note(store, patient, author=trainee.subject, supervisor=named.subject)
+    ids = {}
+    for who in (named, other, stranger):
+        requester = {"id": who.subject, "role": "supervisor", "org": "Northside", "supervises_author": True}
+        outcome = decide({"requester": {**requester, "is_workforce": True, "identity_verified": True},
+                          "purpose": "training", "note_kind": "psychotherapy", "action": "use", "patient": patient,
+                          "decision_time": fmt_ts(now()), "authorization": None, "exception_claimed": None,
+                          "content_in_psych_note": ["session_content"]}).to_dict()
+        assert outcome["rule"] == "45 CFR 164.508(a)(2)(i)(B)"
+        ids[who.subject] = str(uuid.uuid4())
+        append(store, f"accessDecision-{ids[who.subject]}", "AccessDecided", {
+            "decision_id": ids[who.subject], "requester": requester, "purpose": "training", "action": "use",
+            "patient_id": patient, "note_id": psych, "note_kind": "psychotherapy", "originator_id": trainee.subject,
+            "decision": outcome["decision"], "rule": outcome["rule"], "citations": outcome["citations"],
+            "fields_released": outcome["fields_released"], "decided_at": fmt_ts(now()), "request_id": None})
+
+    run = CliRunner().invoke(rejudge_command, ["--schema", store.schema, "--json"], env=cli_env(test_db_dsn, key_dir))
+    result = json.loads(run.output)
+    assert only(result, ids[named.subject]) == []
+    for who in (other, stranger):
+        [mismatch] = only(result, ids[who.subject])
+        assert mismatch["unsupported"] and mismatch["current"]["decision"] == "deny"
+        assert any(f.startswith("supervises_author:") for f in mismatch["findings"])

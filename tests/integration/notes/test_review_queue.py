@@ -51,7 +51,8 @@ def test_a_supervisor_sees_reads_and_cosigns_a_trainees_signed_note(notes_contai
         "requester"]["org"], "supervises_author": True}
     from audit.rejudge import _default_engine, _judge_read
 
-    assert _judge_read(pg_store, _default_engine, decided.data) is None
+    # (people.store reads directory facts only as the directory sealed them: the re-judging checks the fact)
+    assert _judge_read(people.store, _default_engine, decided.data) is None
 
     call(notes_container, supervisor, "cosign_note", note_id)
     assert note_id not in {row["note_id"] for row in call(notes_container, supervisor, "review_queue")}
@@ -97,3 +98,30 @@ def test_a_trainees_signed_progress_note_is_queued_and_read_for_training(notes_c
     assert read["note"]["fields"]["cpt_code_or_modality"]["cpt_code"] == "90837"
     call(notes_container, supervisor, "cosign_note", note_id)
     assert note_id not in {r["note_id"] for r in call(notes_container, supervisor, "review_queue")}
+
+
+def test_a_recorded_supervision_fact_the_directory_did_not_support_is_an_unsupported_rejudge_finding(
+        notes_container, patient_id, marker, supervision, people, pg_store):
+    """An AccessDecided claiming supervises_author for someone the directory did not link to the
+    note's author as its named supervisor (a wrong or forged record: the services' database login can
+    append) is not believed by the re-judging: it is reported unsupported, and re-judged without it."""
+    from audit.rejudge import _default_engine, _judge_read
+
+    trainee, supervisor = supervision
+    note_id = signed_psych_note(notes_container, trainee, supervisor, patient_id, f"session {marker}")
+    read = call(notes_container, supervisor, "read_note", note_id, "training", reply_public_key=READER_PUB)
+    [decided] = pg_store.read_stream(f"accessDecision-{read['decision']['decision_id']}")
+    other = people.member(unique("S-F"), "supervisor")
+    people.supervise(other.subject, trainee.subject)  # supervises the trainee, but is not named on the note
+    stranger = people.member(unique("S-N"), "supervisor")  # supervises nobody
+    for who in (other, stranger):
+        forged = {**decided.data, "requester": {**decided.data["requester"], "id": who.subject}}
+        mismatch = _judge_read(people.store, _default_engine, forged)
+        assert mismatch is not None and mismatch.unsupported, who.subject
+        assert any("supervises_author" in f for f in mismatch.findings)
+        assert mismatch.current["decision"] == "deny"
+    # Without a reader that checks the directory's seals the fact cannot be checked: not believed either.
+    assert _judge_read(pg_store, _default_engine, decided.data).unsupported
+    # The supervision ending later does not undo a read made while it held (the facts then known).
+    people.end_supervision(supervisor.subject, trainee.subject)
+    assert _judge_read(people.store, _default_engine, decided.data) is None

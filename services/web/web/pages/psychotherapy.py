@@ -42,7 +42,7 @@ from django.urls import path, reverse
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
-from web.pages.common import InvalidInput, NavItem, ServiceUnavailable, call, roles_required
+from web.pages.common import InvalidInput, NavItem, ServiceRefused, ServiceUnavailable, call, roles_required
 from web.pages.psychotherapy_text import MOVES, hints_for, moved_into, without
 
 WRITERS = ("clinician", "trainee", "supervisor")
@@ -162,6 +162,7 @@ def psychotherapy_index(request: HttpRequest) -> HttpResponse:
 
 
 def _editor(request: HttpRequest, ctx: dict, status: int = 200) -> HttpResponse:
+    ctx.setdefault("author", True)  # the new note and every POST that reaches _act are the author's own
     ctx.setdefault("hints", None)
     ctx.setdefault("risk_levels", RISK_LEVELS)
     ctx.setdefault("facts", {k: request.POST.get(k, "") for k in SESSION_FACTS})
@@ -191,12 +192,22 @@ def psychotherapy_note(request: HttpRequest, note_id) -> HttpResponse:
     note = reply["note"]
     if note.get("kind") != "psychotherapy":
         raise InvalidInput(f"note {note_id} is not a psychotherapy note", "ValidationError")
+    # Reading is the service's decision (the supervisor named on a trainee's note may read it,
+    # 164.508(a)(2)(i)(B)); editing, moving and signing are the author's alone. A reader who is not the
+    # author gets the text read-only, and a forged POST of the editor is refused before anything is
+    # written: a move would otherwise put the author's sentence into the reader's own progress note
+    # (the chart) before the service refused the revision of the psychotherapy note.
+    author = note.get("author_id") == request.user.get_username()
     if request.method == "POST":
+        if not author and (request.POST.get("move") or request.POST.get("action", "save") != "addendum"
+                           or note.get("status") == "draft"):
+            raise ServiceRefused(f"only the author of note {note_id} edits, moves or signs it; nothing was written",
+                                 "NotAuthorError")
         return _act(request, note, _clean_text(request.POST.get("text")))
     progress = draft_progress_note(request, note["patient_id"], note["session_date"]) \
-        if note["status"] == "draft" else None
+        if note["status"] == "draft" and author else None
     return _editor(request, {"note": dated(note), "text": note.get("text") or "", "progress": progress,
-                             "decision": reply["decision"]})
+                             "decision": reply["decision"], "author": author})
 
 
 def _act(request: HttpRequest, note: dict, text: str) -> HttpResponse:
