@@ -70,12 +70,13 @@ class Page:
 PAGES: tuple[Page, ...] = (
     Page("/", "clinician", "home"),
     Page("/notes/seen", "clinician", "who has seen my notes"),
-    Page("/clinician/", "clinician", "clinician: my patients and sessions"),
-    Page("/front-desk/", "front_desk", "front desk: disclosure request queue"),
-    Page("/my/", "patient", "patient portal: my progress notes"),
-    Page("/clinician/review/", "supervisor", "supervisor: review queue"),
-    Page("/privacy/", "privacy_officer", "privacy officer: amendments and reviews"),
-    Page("/audit/", "auditor", "auditor: timeline"),
+    Page("/clinician/", "clinician", "clinician: my patients and my notes"),
+    Page("/clinician/patients/{patient}/", "clinician", "clinician: a patient's chart (each note decided)"),
+    Page("/front-desk/", "release_of_information", "release of information: request queue"),
+    Page("/my/notes/", "patient", "patient portal: my progress notes (164.524 copy)"),
+    Page("/supervision/", "supervisor", "supervisor: review queue"),
+    Page("/privacy/amendments", "privacy_officer", "privacy officer: amendment requests"),
+    Page("/audit/access-log/", "auditor", "auditor: access log, counts and chart"),
 )
 BASELINE = Page("/static-baseline", "clinician", "static baseline (fixed page, same server)")
 #: For reading the baseline: the same page signed out (no session to load, no directory check).
