@@ -559,7 +559,7 @@ def bundle(resources: list[dict], bundle_id: str | None = None) -> dict:
 COLUMNS: dict[str, tuple[str, ...]] = {
     "access_log": ("global_position", "event_id", "recorded_at", "decision_id", "requester_id", "requester_role",
                    "requester_org", "patient_id", "note_id", "note_kind", "purpose", "action", "decision", "rule",
-                   "request_id"),
+                   "request_id", "note_ids"),
     "disclosure_log": ("global_position", "event_id", "recorded_at", "request_id", "event_type", "patient_id",
                        "requester_org", "requester_role", "purpose", "note_kind", "status", "decision", "rule",
                        "fields_released"),
@@ -579,9 +579,12 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def csv_cell(value: Any) -> Any:
     """A CSV cell: ``None`` as empty, text starting with ``= + - @``, a tab or a carriage return
-    prefixed with ``'`` (OWASP's CSV-injection advice: the spreadsheet shows it as text), else as is."""
+    prefixed with ``'`` (OWASP's CSV-injection advice: the spreadsheet shows it as text), a list as its
+    items separated by spaces, else as is."""
     if value is None:
         return ""
+    if isinstance(value, (list, tuple)):  # an id list (access_log.note_ids): ids separated by spaces
+        return csv_cell(" ".join(str(v) for v in value))
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value

@@ -7,9 +7,16 @@ from confide.eventstore.interfaces import CheckpointStore, LogReader, Projection
 from confide.eventstore.store import json_default
 
 
+def _cell(value):
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (list, tuple)):  # an id array (access_log_view.note_ids)
+        return [_cell(v) for v in value]
+    return json_default(value)
+
+
 def _safe(row: dict) -> dict:
-    return {k: (json_default(v) if v is not None and not isinstance(v, (str, int, float, bool)) else v)
-            for k, v in row.items()}
+    return {k: _cell(v) for k, v in row.items()}
 
 
 def rows(projections: ProjectionStore, table: str, patient_id: str | None, limit: int = 1000) -> list[dict]:
@@ -25,15 +32,21 @@ def note_history(projections: ProjectionStore, note_id: str) -> list[dict]:
 
 #: The events that make a note and name its author (``note_version_view.actor_id`` = author_id).
 DRAFTED_TYPES = ("ProgressNoteDrafted", "PsychotherapyNoteDrafted")
-#: What "who has seen my notes" tells the author of each decision (no patient id: the page needs none).
+#: What "who has seen my notes" tells the author of each decision (no patient id: the page needs none;
+#: no request id). ``note_ids`` are the author's own notes among those the decision covers, never a
+#: colleague's; ``note_id`` is the decision's one note when it named exactly one (then hers), else None.
 SEEN_COLUMNS = ("global_position", "recorded_at", "decision_id", "requester_id", "requester_role",
-                "requester_org", "note_id", "note_kind", "purpose", "action", "decision", "rule")
+                "requester_org", "note_id", "note_ids", "note_kind", "purpose", "action", "decision", "rule")
 
 
 def decisions_on_notes_by(projections: ProjectionStore, author_id: str, limit: int = 200) -> list[dict]:
-    """Access decisions on the notes ``author_id`` drafted, newest first (at most ``limit``)."""
+    """Every access decision covering at least one note ``author_id`` drafted, each once, newest
+    first (at most ``limit``): a read of one note, and a decision on several at once (a disclosure
+    request, a patient's copy) that includes one of hers. Columns :data:`SEEN_COLUMNS`, with
+    ``note_ids`` narrowed to her own notes (which others it covered is not hers to know)."""
     found = projections.access_log_on_notes_by(author_id, drafted_types=DRAFTED_TYPES, limit=limit)
-    return [_safe({k: r.get(k) for k in SEEN_COLUMNS}) for r in found]
+    return [_safe({**{k: r.get(k) for k in SEEN_COLUMNS}, "note_ids": list(r.get("author_note_ids") or [])})
+            for r in found]
 
 
 #: Note kinds a patient's own access log leaves out: the right of access does not extend to

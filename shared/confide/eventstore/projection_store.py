@@ -5,8 +5,8 @@ pure Python); this module is the only code that reads or writes those tables:
 
 - ``select(view, where=..., related_by=..., order_by=..., limit=...)``: rows of
   a table or view as dicts, filtered by equality on columns.
-- ``access_log_on_notes_by(author_id, ...)``: the access-log rows on the notes
-  one person drafted (a join with ``note_version_view``), newest first.
+- ``access_log_on_notes_by(author_id, ...)``: the access-log rows covering a note
+  one person drafted (``note_ids`` overlapping her notes in ``note_version_view``), newest first.
 - ``access_log_search`` / ``access_log_counts`` / ``access_log_choices``: the access log
   filtered by decision, rule, purpose, requester role and time, its counts per rule and per day,
   and the values present to filter on (the auditor's pages).
@@ -89,20 +89,35 @@ class PostgresProjectionStore:
 
     def access_log_on_notes_by(self, author_id: str, *, drafted_types: Sequence[str],
                                limit: int | None = None) -> list[dict]:
-        """Rows of ``access_log_view`` whose note was drafted by ``author_id``, newest first.
+        """Rows of ``access_log_view`` covering a note drafted by ``author_id``, newest first, each
+        once, with ``author_note_ids``: the author's notes among the row's ``note_ids`` (in its order).
 
         A note's author is the ``actor_id`` of its drafting row in ``note_version_view`` (an event of
         one of ``drafted_types``), not of any later version (a supervisor's co-signature, an
-        amendment): each access row appears once however many versions its note has.
+        amendment). A row counts when its ``note_ids`` (every note the decision covers, a disclosure
+        request's several as well as a read's one) overlaps the author's notes, so a decision on
+        several notes is found though its ``note_id`` is NULL, and appears once however many of her
+        notes it covers.
+
+        Indexes: the author's note ids come from ``note_version_actor_idx`` (actor_id, event_type)
+        INCLUDE (note_id), an index-only scan; they are computed once (an InitPlan, a constant to
+        the outer scan) so ``note_ids && <her notes>`` is answered by the GIN index
+        ``access_log_note_ids_idx`` (a bitmap scan over the decisions touching her notes, then a
+        top-N sort by position), or, when most of the log is hers, by walking the primary key
+        backwards and stopping at ``limit``: the planner chooses, neither reads the whole log.
         """
         if not drafted_types:
             return []
         access, versions = self._table("access_log_view"), self._table("note_version_view")
         query = sql.SQL(
-            "SELECT a.* FROM {a} a WHERE EXISTS (SELECT 1 FROM {v} v WHERE v.note_id = a.note_id"
-            " AND v.event_type = ANY(%s) AND v.actor_id = %s) ORDER BY a.global_position DESC").format(
+            "WITH mine AS MATERIALIZED (SELECT DISTINCT v.note_id FROM {v} v"
+            " WHERE v.actor_id = %s AND v.event_type = ANY(%s))"
+            " SELECT a.*, ARRAY(SELECT n FROM unnest(a.note_ids) WITH ORDINALITY AS u(n, i)"
+            " WHERE n IN (SELECT note_id FROM mine) ORDER BY i) AS author_note_ids"
+            " FROM {a} a WHERE a.note_ids && ARRAY(SELECT note_id FROM mine)"
+            " ORDER BY a.global_position DESC").format(
                 a=access, v=versions)
-        params: list[Any] = [list(drafted_types), author_id]
+        params: list[Any] = [author_id, list(drafted_types)]
         if limit is not None:
             query += sql.SQL(" LIMIT %s")
             params.append(limit)
