@@ -99,30 +99,36 @@ class PostgresProjectionStore:
         several notes is found though its ``note_id`` is NULL, and appears once however many of her
         notes it covers.
 
-        Indexes: the author's note ids come from ``note_version_actor_idx`` (actor_id, event_type)
-        INCLUDE (note_id), an index-only scan; they are computed once (an InitPlan, a constant to
-        the outer scan) so ``note_ids && <her notes>`` is answered by the GIN index
-        ``access_log_note_ids_idx`` (a bitmap scan over the decisions touching her notes, then a
-        top-N sort by position), or, when most of the log is hers, by walking the primary key
-        backwards and stopping at ``limit``: the planner chooses, neither reads the whole log.
+        Two statements on one connection, each served by an index. First the author's notes, from
+        ``note_version_actor_idx`` (actor_id, event_type) INCLUDE (note_id). Then
+        the decisions, with her note ids bound as an array value: the planner sees the actual ids
+        and estimates the overlap ``note_ids && <her notes>`` from the column's element statistics,
+        so for a typical author (a small share of the log) the GIN index ``access_log_note_ids_idx``
+        finds exactly the decisions touching her notes (a bitmap scan, then a top-``limit`` sort by
+        position), and for an author with a large share it walks the primary key backwards and
+        stops at ``limit``. (Computed inside the same statement, her ids are unknown at planning
+        time, a default 1% overlap is assumed and the primary-key walk is chosen even for an author
+        with three decisions: it then reads the whole log. For the same reason the statement is never
+        prepared: a cached generic plan would make the same blind choice.)
         """
         if not drafted_types:
             return []
         access, versions = self._table("access_log_view"), self._table("note_version_view")
+        drafted = sql.SQL("SELECT DISTINCT note_id FROM {v} WHERE actor_id = %s AND event_type = ANY(%s)"
+                          ).format(v=versions)
         query = sql.SQL(
-            "WITH mine AS MATERIALIZED (SELECT DISTINCT v.note_id FROM {v} v"
-            " WHERE v.actor_id = %s AND v.event_type = ANY(%s))"
-            " SELECT a.*, ARRAY(SELECT n FROM unnest(a.note_ids) WITH ORDINALITY AS u(n, i)"
-            " WHERE n IN (SELECT note_id FROM mine) ORDER BY i) AS author_note_ids"
-            " FROM {a} a WHERE a.note_ids && ARRAY(SELECT note_id FROM mine)"
-            " ORDER BY a.global_position DESC").format(
-                a=access, v=versions)
-        params: list[Any] = [author_id, list(drafted_types)]
-        if limit is not None:
-            query += sql.SQL(" LIMIT %s")
-            params.append(limit)
+            "SELECT a.*, ARRAY(SELECT n FROM unnest(a.note_ids) WITH ORDINALITY AS u(n, i)"
+            " WHERE n = ANY(%(mine)s) ORDER BY i) AS author_note_ids"
+            " FROM {a} a WHERE a.note_ids && %(mine)s::text[] ORDER BY a.global_position DESC").format(a=access)
         with self._store._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            return cur.execute(query, params).fetchall()
+            mine = [r["note_id"] for r in cur.execute(drafted, [author_id, list(drafted_types)]).fetchall()]
+            if not mine:
+                return []
+            params: dict[str, Any] = {"mine": mine}
+            if limit is not None:
+                query += sql.SQL(" LIMIT %(limit)s")
+                params["limit"] = limit
+            return cur.execute(query, params, prepare=False).fetchall()
 
     #: The access log's columns a caller may filter on by equality (``access_log_search``).
     ACCESS_LOG_FILTERS = ("decision", "rule", "purpose", "requester_role", "patient_id", "note_id")
