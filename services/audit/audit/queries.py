@@ -108,7 +108,11 @@ def _timeline_rows(projections: ProjectionStore, where: dict, *, with_disclosure
     from audit import report
 
     notes = projections.select("note_version_view", where=where, related_by="note_id")
-    access = projections.select("access_log_view", where=where)
+    if "note_id" in where:  # every decision covering the note, one on several notes included (as this note's)
+        access = [{**r, "note_id": where["note_id"]}
+                  for r in projections.access_log_search({"note_id": where["note_id"]}, newest_first=False)]
+    else:
+        access = projections.select("access_log_view", where=where)
     disclosures = (projections.select("disclosure_log_view", where=where, related_by="request_id")
                    if with_disclosures else [])
     accounting = projections.select("accounting_view", where=where) if with_disclosures else []
@@ -141,7 +145,8 @@ def patient_timeline(projections: ProjectionStore, patient_id: str, limit: int =
 
 def note_timeline(projections: ProjectionStore, note_id: str, limit: int = 200,
                   before_position: int | None = None) -> dict:
-    """One note's versions and the access decisions on it, by global position (shape of
+    """One note's versions and the access decisions on it (a decision on several notes at once
+    included), by global position (shape of
     :func:`patient_timeline`, with ``note_id`` and the note's ``patient_id`` and ``note_kind``)."""
     found = _timeline_rows(projections, {"note_id": note_id}, with_disclosures=False)
     versions = projections.select("note_version_view", where={"note_id": note_id}, limit=1)

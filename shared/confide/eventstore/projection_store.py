@@ -137,8 +137,11 @@ class PostgresProjectionStore:
         unknown = set(filters) - set(self.ACCESS_LOG_FILTERS)
         if unknown:
             raise ValueError(f"cannot filter the access log on {sorted(unknown)}")
-        parts: list[sql.Composable] = [sql.SQL("{} = %s").format(sql.Identifier(c)) for c in filters]
-        params: list[Any] = list(filters.values())
+        # ``note_id``: the decisions covering that note, a decision on several notes included (its
+        # ``note_id`` is NULL): containment in ``note_ids``, served by access_log_note_ids_idx.
+        parts: list[sql.Composable] = [sql.SQL("note_ids @> ARRAY[%s]::text[]") if c == "note_id" else
+                                       sql.SQL("{} = %s").format(sql.Identifier(c)) for c in filters]
+        params: list[Any] = [str(v) if c == "note_id" else v for c, v in filters.items()]
         if since is not None:
             parts.append(sql.SQL("recorded_at >= %s"))
             params.append(since)
@@ -152,7 +155,8 @@ class PostgresProjectionStore:
     def access_log_search(self, filters: Mapping[str, Any], *, since: Any = None, until: Any = None,
                           limit: int | None = None, newest_first: bool = True) -> list[dict]:
         """Rows of ``access_log_view`` matching ``filters`` (equality on ``ACCESS_LOG_FILTERS``
-        columns) recorded in ``[since, until)``, by global position. ValueError on another column."""
+        columns; ``note_id``: every decision covering that note, one on several notes included)
+        recorded in ``[since, until)``, by global position. ValueError on another column."""
         match, params = self._access_log_match(filters, since, until)
         query = sql.SQL("SELECT * FROM {}").format(self._table("access_log_view")) + match
         query += sql.SQL(" ORDER BY global_position DESC" if newest_first else " ORDER BY global_position")
