@@ -393,7 +393,8 @@ def disclosure_event(row: dict, site: Site = DEFAULT_SITE) -> dict:
     recipient (110152, the requesting organisation), custodian (SNOMED
     159541003, the practice), the user (IRCP), and — for a patient-directed
     request (PATRQT) — the patient as authorizer (SNOMED 429577009). Entities:
-    the patient and the data (the note, or the request, as System Object/Report).
+    the patient and the data (the note, or the request, as System Object/Report), and for a
+    request over several notes each of its ``note_ids`` as a Report as well.
     """
     status = row.get("status")
     if "disclosed_at" in row:  # accounting: a disclosure that happened
@@ -438,7 +439,10 @@ def disclosure_event(row: dict, site: Site = DEFAULT_SITE) -> dict:
         "outcomeDesc": _outcome_desc(row.get("decision") or decision, row.get("rule")),
         "agent": agents,
         "source": _source(site, "4", "Application Server"),
-        "entity": [_patient_entity(row.get("patient_id")), data],
+        "entity": [_patient_entity(row.get("patient_id")), data]
+        # A decision on several notes (no one ``note_id``): each note it covered, as a Report too.
+        + ([] if row.get("note_id") else [_note_entity({**row, "note_id": n}, "3", "Report")
+                                          for n in row.get("note_ids") or []]),
     })
     if _purpose(row.get("purpose")):
         event["purposeOfEvent"] = _purpose(row.get("purpose"))
