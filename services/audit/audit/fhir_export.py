@@ -393,7 +393,8 @@ def disclosure_event(row: dict, site: Site = DEFAULT_SITE) -> dict:
     recipient (110152, the requesting organisation), custodian (SNOMED
     159541003, the practice), the user (IRCP), and — for a patient-directed
     request (PATRQT) — the patient as authorizer (SNOMED 429577009). Entities:
-    the patient and the data (the note, or the request, as System Object/Report).
+    the patient and the data (the note, or the request, as System Object/Report), and for a
+    request over several notes each of its ``note_ids`` as a Report as well.
     """
     status = row.get("status")
     if "disclosed_at" in row:  # accounting: a disclosure that happened
@@ -438,7 +439,10 @@ def disclosure_event(row: dict, site: Site = DEFAULT_SITE) -> dict:
         "outcomeDesc": _outcome_desc(row.get("decision") or decision, row.get("rule")),
         "agent": agents,
         "source": _source(site, "4", "Application Server"),
-        "entity": [_patient_entity(row.get("patient_id")), data],
+        "entity": [_patient_entity(row.get("patient_id")), data]
+        # A decision on several notes (no one ``note_id``): each note it covered, as a Report too.
+        + ([] if row.get("note_id") else [_note_entity({**row, "note_id": n}, "3", "Report")
+                                          for n in row.get("note_ids") or []]),
     })
     if _purpose(row.get("purpose")):
         event["purposeOfEvent"] = _purpose(row.get("purpose"))
@@ -559,7 +563,7 @@ def bundle(resources: list[dict], bundle_id: str | None = None) -> dict:
 COLUMNS: dict[str, tuple[str, ...]] = {
     "access_log": ("global_position", "event_id", "recorded_at", "decision_id", "requester_id", "requester_role",
                    "requester_org", "patient_id", "note_id", "note_kind", "purpose", "action", "decision", "rule",
-                   "request_id"),
+                   "request_id", "note_ids"),
     "disclosure_log": ("global_position", "event_id", "recorded_at", "request_id", "event_type", "patient_id",
                        "requester_org", "requester_role", "purpose", "note_kind", "status", "decision", "rule",
                        "fields_released"),
@@ -579,9 +583,12 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def csv_cell(value: Any) -> Any:
     """A CSV cell: ``None`` as empty, text starting with ``= + - @``, a tab or a carriage return
-    prefixed with ``'`` (OWASP's CSV-injection advice: the spreadsheet shows it as text), else as is."""
+    prefixed with ``'`` (OWASP's CSV-injection advice: the spreadsheet shows it as text), a list as its
+    items separated by spaces, else as is."""
     if value is None:
         return ""
+    if isinstance(value, (list, tuple)):  # an id list (access_log.note_ids): ids separated by spaces
+        return csv_cell(" ".join(str(v) for v in value))
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value

@@ -32,8 +32,21 @@ def _requester(data: dict) -> dict:
     return r if isinstance(r, dict) else {"id": str(r)}
 
 
+def decided_note_ids(data: dict) -> list[str]:
+    """The notes an ``AccessDecided`` covers: its ``note_ids`` when it names any (a disclosure
+    request, a patient's copy), else its one ``note_id`` (a read; decisions recorded before
+    ``note_ids`` existed), else none. In the event's order, as text (the SQL backfill in
+    ``10_audit.sql`` gives the same list for rows projected before this column)."""
+    many = data.get("note_ids")
+    if isinstance(many, list) and many:
+        return [str(n) for n in many]
+    return [str(data["note_id"])] if data.get("note_id") else []
+
+
 def access_log(ev: dict) -> Row | None:
-    """AccessDecided → one access-log row (requester, note, patient, purpose, decision, rule)."""
+    """AccessDecided → one access-log row (requester, note, patient, purpose, decision, rule), one
+    per decision however many notes it covers: ``note_id`` when it names exactly one, ``note_ids``
+    every note it covers (:func:`decided_note_ids`)."""
     if ev["type"] != "AccessDecided":
         return None
     d, r = ev["data"], _requester(ev["data"])
@@ -41,7 +54,7 @@ def access_log(ev: dict) -> Row | None:
             "requester_role": r.get("role"), "requester_org": r.get("org"),
             "patient_id": d.get("patient_id"), "note_id": d.get("note_id"), "note_kind": d.get("note_kind"),
             "purpose": d.get("purpose"), "action": d.get("action"), "decision": d.get("decision"),
-            "rule": d.get("rule"), "request_id": d.get("request_id")}
+            "rule": d.get("rule"), "request_id": d.get("request_id"), "note_ids": decided_note_ids(d)}
 
 
 _DISCLOSURE_STATUS = {

@@ -7,9 +7,16 @@ from confide.eventstore.interfaces import CheckpointStore, LogReader, Projection
 from confide.eventstore.store import json_default
 
 
+def _cell(value):
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (list, tuple)):  # an id array (access_log_view.note_ids)
+        return [_cell(v) for v in value]
+    return json_default(value)
+
+
 def _safe(row: dict) -> dict:
-    return {k: (json_default(v) if v is not None and not isinstance(v, (str, int, float, bool)) else v)
-            for k, v in row.items()}
+    return {k: _cell(v) for k, v in row.items()}
 
 
 def rows(projections: ProjectionStore, table: str, patient_id: str | None, limit: int = 1000) -> list[dict]:
@@ -25,15 +32,21 @@ def note_history(projections: ProjectionStore, note_id: str) -> list[dict]:
 
 #: The events that make a note and name its author (``note_version_view.actor_id`` = author_id).
 DRAFTED_TYPES = ("ProgressNoteDrafted", "PsychotherapyNoteDrafted")
-#: What "who has seen my notes" tells the author of each decision (no patient id: the page needs none).
+#: What "who has seen my notes" tells the author of each decision (no patient id: the page needs none;
+#: no request id). ``note_ids`` are the author's own notes among those the decision covers, never a
+#: colleague's; ``note_id`` is the decision's one note when it named exactly one (then hers), else None.
 SEEN_COLUMNS = ("global_position", "recorded_at", "decision_id", "requester_id", "requester_role",
-                "requester_org", "note_id", "note_kind", "purpose", "action", "decision", "rule")
+                "requester_org", "note_id", "note_ids", "note_kind", "purpose", "action", "decision", "rule")
 
 
 def decisions_on_notes_by(projections: ProjectionStore, author_id: str, limit: int = 200) -> list[dict]:
-    """Access decisions on the notes ``author_id`` drafted, newest first (at most ``limit``)."""
+    """Every access decision covering at least one note ``author_id`` drafted, each once, newest
+    first (at most ``limit``): a read of one note, and a decision on several at once (a disclosure
+    request, a patient's copy) that includes one of hers. Columns :data:`SEEN_COLUMNS`, with
+    ``note_ids`` narrowed to her own notes (which others it covered is not hers to know)."""
     found = projections.access_log_on_notes_by(author_id, drafted_types=DRAFTED_TYPES, limit=limit)
-    return [_safe({k: r.get(k) for k in SEEN_COLUMNS}) for r in found]
+    return [_safe({**{k: r.get(k) for k in SEEN_COLUMNS}, "note_ids": list(r.get("author_note_ids") or [])})
+            for r in found]
 
 
 #: Note kinds a patient's own access log leaves out: the right of access does not extend to
@@ -95,7 +108,11 @@ def _timeline_rows(projections: ProjectionStore, where: dict, *, with_disclosure
     from audit import report
 
     notes = projections.select("note_version_view", where=where, related_by="note_id")
-    access = projections.select("access_log_view", where=where)
+    if "note_id" in where:  # every decision covering the note, one on several notes included (as this note's)
+        access = [{**r, "note_id": where["note_id"]}
+                  for r in projections.access_log_search({"note_id": where["note_id"]}, newest_first=False)]
+    else:
+        access = projections.select("access_log_view", where=where)
     disclosures = (projections.select("disclosure_log_view", where=where, related_by="request_id")
                    if with_disclosures else [])
     accounting = projections.select("accounting_view", where=where) if with_disclosures else []
@@ -128,7 +145,8 @@ def patient_timeline(projections: ProjectionStore, patient_id: str, limit: int =
 
 def note_timeline(projections: ProjectionStore, note_id: str, limit: int = 200,
                   before_position: int | None = None) -> dict:
-    """One note's versions and the access decisions on it, by global position (shape of
+    """One note's versions and the access decisions on it (a decision on several notes at once
+    included), by global position (shape of
     :func:`patient_timeline`, with ``note_id`` and the note's ``patient_id`` and ``note_kind``)."""
     found = _timeline_rows(projections, {"note_id": note_id}, with_disclosures=False)
     versions = projections.select("note_version_view", where={"note_id": note_id}, limit=1)

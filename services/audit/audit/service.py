@@ -105,11 +105,14 @@ class AuditService:
 
     @rpc(expected_exceptions=USER_ERRORS)
     def decisions_on_my_notes(self, limit=200):
-        """Access-log rows on the notes the caller drafted, newest first ("who has seen my notes").
+        """Every access decision covering a note the caller drafted, each once, newest first ("who
+        has seen my notes"): a read of one note, and a decision on several at once (an insurer's or a
+        court's disclosure request, a patient's copy) that includes one of hers.
 
         The author is the verified principal (never an argument), holding clinician, trainee or
         supervisor; rows: {global_position, recorded_at, decision_id, requester_id, requester_role,
-        requester_org, note_id, note_kind, purpose, action, decision, rule}.
+        requester_org, note_id (the decision's one note, else None), note_ids (the caller's notes it
+        concerned, never another author's), note_kind, purpose, action, decision, rule}.
         """
         principal = self.identity.require(*NOTE_AUTHORS)
         limit = max(1, min(int(limit), MAX_SEEN_ROWS))

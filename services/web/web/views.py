@@ -46,12 +46,20 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def _seen_row(row: dict) -> dict:
-    return {**row, "recorded_at": parse_datetime(row.get("recorded_at") or "") or row.get("recorded_at")}
+    """One decision for the page: its time parsed, and ``note_ids`` the author's own notes it
+    concerned (the audit service names only hers; an older reply without them: its one ``note_id``)."""
+    mine = row.get("note_ids")
+    if not isinstance(mine, list):
+        mine = [row["note_id"]] if row.get("note_id") else []
+    return {**row, "note_ids": [str(n) for n in mine],
+            "recorded_at": parse_datetime(row.get("recorded_at") or "") or row.get("recorded_at")}
 
 
 @login_required
 def notes_seen(request: HttpRequest) -> HttpResponse:
-    """Every recorded access decision on the notes the signed-in author wrote, newest first.
+    """Every recorded access decision on the notes the signed-in author wrote, newest first: a read
+    of one note, and a decision on several at once (a disclosure request, a patient's copy) naming
+    the notes of hers it concerned, never anyone else's.
 
     The audit service decides whose notes they are from the person's assertion (never a parameter
     of this page). Fails closed: if the audit service cannot be asked or refuses, the page says so

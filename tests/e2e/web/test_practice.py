@@ -42,13 +42,27 @@ def test_the_demo_prints_a_one_time_link_for_every_role(practice):
     assert len({a["link"] for a in accounts}) == len(accounts) == len({a["id"] for a in accounts})
 
 
-def test_a_printed_link_enrols_the_note_author_who_sees_who_read_their_notes(practice, journey):
+def test_a_printed_link_enrols_the_note_author_who_sees_who_read_their_notes(practice, journey, new_id):
     clinician = next(a for a in demo_accounts(practice.demo_out) if a["role"] == "clinician")
     data = journey("home.enrol_with_printed_link", link=clinician["link"], person_id=clinician["id"],
                    label="clinician")
     assert data["member"] == clinician["id"] and data["roles"] == "clinician"
     # The demo's psychotherapy-note read by its author (permitted) and by another clinician (denied).
     assert {"permit", "deny"} <= {row["decision"] for row in data["seen"]}, data
+    # The demo's insurer requests cover several notes each: a decision on several notes is shown too,
+    # naming the notes of this author it concerned (and no one else's).
+    insurer = [row for row in data["seen"] if "insurer_health_plan" in row["who_detail"]]
+    assert insurer and all(row["notes"] and "disclosure" in row["purpose"] for row in insurer), data["seen"]
+    assert any(len(row["notes"]) > 1 for row in insurer), data["seen"]
+    with practice.rpc(practice.people.member(clinician["id"], "clinician")) as rpc:
+        hers = {n["note_id"] for n in rpc.notes.my_notes()["notes"]}
+    with practice.rpc(practice.people.member(new_id("AU"), "auditor")) as rpc:
+        log = rpc.audit.access_log()
+    assert {n for row in data["seen"] for n in row["notes"]} <= hers, data["seen"]
+    # Every decision on one of her notes is listed once, however many notes it covered (a colleague's
+    # notes on the same request are never named: tests/integration/web/test_notes_seen_browser.py).
+    on_hers = [r["decision_id"] for r in log if set(r["note_ids"]) & hers]
+    assert sorted(data["seen_decisions"]) == sorted(on_hers), (data["seen"], on_hers)
     assert data["second_use_status"] == 404, data  # shown once, used once
 
 

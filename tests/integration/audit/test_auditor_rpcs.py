@@ -91,6 +91,28 @@ def test_a_notes_timeline_holds_its_versions_and_the_decisions_on_it_only(audit_
     assert {e["note_id"] for e in found["entries"]} == {first}
 
 
+def test_a_decision_on_several_notes_is_in_each_notes_timeline_and_counted_once(audit_config, audit_store, world):
+    """A disclosure request's decision names its notes in ``note_ids`` only (``note_id`` NULL): it
+    belongs to each note's timeline, and the log and its counts hold it once."""
+    first, second = world["notes"]
+    decision_id = str(uuid.uuid4())
+    audit_store.append(f"accessDecision-{decision_id}", [NewEvent("AccessDecided", {
+        "decision_id": decision_id, "requester": {"id": "payer-1", "role": "insurer_health_plan", "org": "Acme"},
+        "patient_id": world["patient"], "note_id": None, "note_ids": [first, second], "note_kind": "progress",
+        "purpose": "payment", "action": "disclose", "decision": "permit_minimum_necessary",
+        "rule": "45 CFR 164.506(c)(4)", "request_id": "req-1", "decided_at": "2026-12-01T13:00:00Z"})])
+    context = world["auditor"].context()
+    wait_for(lambda: len(rpc(audit_config, context, "access_log", patient_id=world["patient"])) == 4, timeout=30)
+    for note, reads in ((first, 3), (second, 2)):
+        found = rpc(audit_config, context, "note_timeline", note)
+        assert len([e for e in found["entries"] if e["kind"] != "note"]) == reads
+        assert found["entries"][-1]["decision"] == "permit_minimum_necessary"
+        assert {e["note_id"] for e in found["entries"]} == {note}
+    found = rpc(audit_config, context, "access_log_search", patient_id=world["patient"])
+    assert found["total"] == len(found["rows"]) == 4
+    assert found["rows"][0]["note_ids"] == [first, second] and found["rows"][0]["note_id"] is None
+
+
 def test_the_access_log_filtered_by_rule_counts_every_matching_row(audit_config, world):
     context = world["auditor"].context()
     found = rpc(audit_config, context, "access_log_search", rule=RULE_TREAT, patient_id=world["patient"])

@@ -302,6 +302,9 @@ class Journey:
                 for row in table.locator("tbody tr").all()]
         return {"rows": rows, "decisions": table.locator("tbody tr").evaluate_all(
                     "rs => rs.map(r => r.dataset.decision)"),
+                "notes": table.locator("tbody tr").evaluate_all(
+                    "rs => rs.map(r => [...r.querySelectorAll('[data-note]')].map(n => n.dataset.note))"),
+                "html": page.content(),
                 "col_headers": table.locator("thead th[scope=col]").count(),
                 "status": response.status, "cache_control": response.headers.get("cache-control", "")}
 

@@ -345,3 +345,21 @@ def test_shipped_examples_are_r4_and_readable_in_place():
     for path in examples:
         AuditEvent.model_validate(json.loads(path.read_text()))
     Provenance.model_validate(_us_core_provenance())
+
+
+def test_a_disclosure_over_several_notes_names_each_note_and_its_csv_cell_lists_them():
+    row = access_row(note_id=None, note_ids=["note-1", "note-2"], request_id="req-9", action="disclose")
+    assert row["note_ids"] == ["note-1", "note-2"] and row["note_id"] is None
+    disclosure = fx.access_log_events(row)[1]
+    assert [e["what"].get("reference") for e in disclosure["entity"][2:]] == [
+        "DocumentReference/note-1", "DocumentReference/note-2"]
+    assert disclosure["entity"][1]["what"]["identifier"]["value"] == "req-9"  # the request itself
+    out = io.StringIO()
+    fx.write_csv("access_log", [row], out)
+    record = dict(zip(*list(csv.reader(io.StringIO(out.getvalue())))))
+    assert record["note_ids"] == "note-1 note-2" and record["note_id"] == ""
+
+
+def test_a_read_of_one_note_projects_it_as_its_note_ids():
+    assert access_row()["note_ids"] == ["note-1"]
+    assert access_row(note_id=None)["note_ids"] == []

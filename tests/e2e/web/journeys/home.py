@@ -40,8 +40,13 @@ def enrol_with_printed_link(session) -> dict:
         page.click("#notes-seen-link")
         expect(page.locator("#notes-seen")).to_be_visible()
         session.look(page, f"demo-notes-seen-{params['label']}")
-        data["seen"] = [{"who": r.locator("th .who").inner_text(), "decision": r.locator("td").nth(2).inner_text()}
+        data["seen"] = [{"who": r.locator("th .who").inner_text(), "decision": r.locator("td").nth(2).inner_text(),
+                         "who_detail": r.locator("th .who-detail").inner_text(),
+                         "purpose": r.locator("td").nth(1).inner_text(),
+                         "notes": [n.get_attribute("data-note") for n in r.locator("[data-note]").all()]}
                         for r in page.locator("#notes-seen tbody tr[data-decision]").all()]
+        data["seen_decisions"] = [r.get_attribute("data-decision")
+                                  for r in page.locator("#notes-seen tbody tr[data-decision]").all()]
     again = session.new_page()
     response = again.goto(params["link"])
     data["second_use_status"] = response.status if response else None
