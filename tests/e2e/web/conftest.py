@@ -25,8 +25,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -38,6 +36,7 @@ from pathlib import Path
 import pytest
 
 from confide import config
+from confide.testing.browser import JourneyFailed, free_port, run_journey, stop, tail
 from confide.testing.polling import wait_for
 
 HERE = Path(__file__).resolve().parent
@@ -51,37 +50,6 @@ PYTHONPATH = os.pathsep.join(str(REPO / p) for p in (
 JOURNEY_TIMEOUT = 300
 BROKER_USERS = ("notes", "disclosures", "audit", "gateway", "directory", "web", "cli")
 DEMO_PATIENTS = 2
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def tail(path: Path, n: int = 6000) -> str:
-    try:
-        return path.read_text(errors="replace")[-n:]
-    except FileNotFoundError:
-        return "(no log)"
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """SIGTERM the process group, SIGKILL whatever is left after 15 s."""
-    try:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                pass
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 def _rabbit_admin(method: str, path: str, body: dict | None = None) -> None:
@@ -257,30 +225,12 @@ def journey(practice, chromium_path, axe_script, tmp_path):
     def run(name: str, timeout: float = JOURNEY_TIMEOUT, **params) -> dict:
         spec = {"journey": name, "base_url": practice.web_url, "web_env": practice.env, "chromium": chromium_path,
                 "axe": axe_script, "shots": str(SHOTS), "params": params}
-        safe = name.replace(".", "-")
-        spec_path, result_path = tmp_path / f"{safe}.spec.json", tmp_path / f"{safe}.result.json"
-        spec_path.write_text(json.dumps(spec))
         env = {k: v for k, v in practice.env.items() if not k.startswith("CONFIDE_WEB_")}
-        driver_log = tmp_path / f"{safe}.driver.log"
-        with open(driver_log, "w") as out:
-            proc = subprocess.Popen([sys.executable, str(DRIVER), str(spec_path), str(result_path)], env=env,
-                                    cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            stop(proc)
-            pytest.fail(f"journey {name} did not finish within {timeout} s\n--- driver:\n{tail(driver_log)}"
-                        f"\n--- stack:\n{practice.tail()}")
-        finally:
-            stop(proc)
-        if not result_path.exists():
-            pytest.fail(f"journey {name} wrote no result (exit {proc.returncode})\n--- driver:\n{tail(driver_log)}"
-                        f"\n--- stack:\n{practice.tail()}")
-        result = json.loads(result_path.read_text())
-        if not result["ok"]:
-            pytest.fail(f"journey {name}: {result['error']}\n{result['traceback']}\n--- driver:\n"
-                        f"{tail(driver_log)}\n--- stack:\n{practice.tail()}")
-        return result["data"]
+            return run_journey(DRIVER, spec, tmp_path, env=env, cwd=REPO, timeout=timeout,
+                               server_log=practice.log, server_name="stack")
+        except JourneyFailed as exc:
+            pytest.fail(str(exc))
 
     return run
 

@@ -21,7 +21,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from confide.testing.browser import JourneyFailed, free_port, run_journey, stop, tail
 from confide.testing.polling import wait_for
 
 HERE = Path(__file__).resolve().parent
@@ -42,19 +42,6 @@ PYTHONPATH = os.pathsep.join(str(REPO / p) for p in (
 DRIVER = HERE / "browser_driver.py"
 JOURNEY_TIMEOUT = 240
 GROUP_ROLE_MAP = {"confide-clinicians": ["clinician"], "confide-admins": ["practice_admin"]}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def tail(path: Path, n: int = 4000) -> str:
-    try:
-        return path.read_text(errors="replace")[-n:]
-    except FileNotFoundError:
-        return "(no log)"
 
 
 def _port_open(port: int) -> bool:
@@ -145,25 +132,6 @@ def start_web(tmp_path: Path, web_db_dsn: str, directory: Directory, port: int |
     return WebServer(base, env, proc, log)
 
 
-def stop(proc: subprocess.Popen) -> None:
-    """SIGTERM the process group, SIGKILL it after 10 s; then SIGKILL whatever of the group is left
-    (a browser's children outlive the driver that started them)."""
-    try:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        pass
-
-
 @pytest.fixture(scope="session")
 def idp(tmp_path_factory):
     """A real OpenID Connect provider on a free port; yields its settings and the web port it expects."""
@@ -240,29 +208,11 @@ def journey(chromium, directory, tmp_path):
     def run(name: str, server: WebServer, timeout: float = JOURNEY_TIMEOUT, **params) -> dict:
         spec = {"journey": name, "base_url": server.base_url, "web_env": server.env, "chromium": chromium,
                 "directory": str(directory.folder), "shots": str(SHOTS), "params": params}
-        spec_path, result_path = tmp_path / f"{name}.spec.json", tmp_path / f"{name}.result.json"
-        spec_path.write_text(json.dumps(spec))
         env = {k: v for k, v in server.env.items() if not k.startswith("CONFIDE_WEB_")}
-        driver_log = tmp_path / f"{name}.driver.log"
-        with open(driver_log, "w") as out:
-            proc = subprocess.Popen([sys.executable, str(DRIVER), str(spec_path), str(result_path)], env=env,
-                                    cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            stop(proc)
-            pytest.fail(f"journey {name} did not finish within {timeout} s\n--- driver:\n{tail(driver_log)}"
-                        f"\n--- web server:\n{tail(server.log)}")
-        finally:
-            stop(proc)
-        if not result_path.exists():
-            pytest.fail(f"journey {name} wrote no result (exit {proc.returncode})\n--- driver:\n{tail(driver_log)}"
-                        f"\n--- web server:\n{tail(server.log)}")
-        result = json.loads(result_path.read_text())
-        if not result["ok"]:
-            pytest.fail(f"journey {name}: {result['error']}\n{result['traceback']}\n--- driver:\n"
-                        f"{tail(driver_log)}\n--- web server:\n{tail(server.log)}")
-        return result["data"]
+            return run_journey(DRIVER, spec, tmp_path, env=env, cwd=REPO, timeout=timeout, server_log=server.log)
+        except JourneyFailed as exc:
+            pytest.fail(str(exc))
 
     return run
 
