@@ -1,0 +1,56 @@
+"""Attacks on the front desk's release path, as a release-of-information account would try them:
+a decided request waiting for staff (``await_release``) released after the authorization it relied
+on was revoked or has expired (164.508(b)(5): a revocation is effective except where the practice
+has already acted in reliance; nothing left before it, so nothing may leave after it)."""
+import importlib.util
+import pathlib
+import uuid
+
+import pytest
+
+from confide import transport
+
+_spec = importlib.util.spec_from_file_location("disclosures_it_conftest_fda", pathlib.Path(__file__).with_name("conftest.py"))
+cf = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(cf)
+
+FIRM = "Smith & Jones LLP"
+
+
+def authorization(patient, **changes):
+    form = {"id": f"AUTH-{uuid.uuid4().hex[:8]}", "patient": patient, "covers": ["progress_notes"],
+            "description": "progress notes of 2026", "authorized_discloser": "the practice",
+            "recipients": [FIRM], "purposes": ["at the request of the individual"],
+            "signed_by": patient, "signed_date": "2026-01-05", "expiration_date": "2030-01-01",
+            "statements_present": {"right_to_revoke": True, "conditioning": True, "redisclosure": True}}
+    return {**form, **changes}
+
+
+def _decided_waiting(disclosures, patient, auth, reply_key):
+    outside = {"role": "attorney", "id": f"J. Smith {uuid.uuid4().hex[:6]}", "org": FIRM}
+    assert disclosures.record_authorization(auth)["status"] == "active"
+    held = disclosures.request_disclosure({"patient_id": patient, "purpose": "other", "external_requester": outside,
+                                           "authorization_id": auth["id"], "await_release": True})
+    decided = disclosures.verify_requester({"request_id": held["request_id"], "method": "bar card and ID"},
+                                           reply_public_key=reply_key)
+    assert decided["status"] == "decided" and decided["decision"]["authorization_id"] == auth["id"]
+    return held["request_id"]
+
+
+@pytest.mark.parametrize("withdrawn", ["revoked", "expired"])
+def test_a_waiting_release_is_not_sent_once_its_authorization_is_withdrawn(system, patient, withdrawn):
+    cf.write_note(system, cf.progress_note(patient))
+    auth = authorization(patient)
+    key, reply_key = transport.ephemeral()
+    with system.as_(system.staff, "disclosures") as disclosures:
+        request_id = _decided_waiting(disclosures, patient, auth, reply_key)
+        if withdrawn == "revoked":
+            disclosures.revoke_authorization(auth["id"], True)
+        else:
+            disclosures.expire_authorization(auth["id"], "event", event_description="the case settled")
+        resumed = disclosures.resume_request(request_id, reply_public_key=reply_key)
+        after = disclosures.get_disclosure_request(request_id)
+    assert "content" not in resumed or not resumed["content"]
+    assert resumed["status"] == "refused" and after["status"] == "refused"
+    assert "164.508(b)(5)" in after["refusal"]["rule"] or "164.508(b)(2)(i)" in after["refusal"]["rule"]
+    assert after["release"] is None
