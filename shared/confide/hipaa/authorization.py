@@ -137,6 +137,41 @@ def _covers_psychotherapy_item(item: str) -> bool:
     return True
 
 
+#: Words naming records other than psychotherapy notes, when a part of a psychotherapy-notes item.
+_OTHER_RECORD_WORDS = ("progress", "billing", "record", "records", "chart", "medical", "entire", "all",
+                       "designated", "diagnosis", "diagnoses", "medication", "medications", "lab", "labs",
+                       "summary", "summaries", "history", "information", "claims", "plan", "plans")
+
+
+def _other_records_in_psychotherapy_item(item: str) -> list[str]:
+    """The parts of a psychotherapy-notes ``covers`` item that describe other records ("psychotherapy
+    notes and progress notes", "psychotherapy notes, all records"): 164.508(b)(3)(ii) makes such an
+    item a compound authorization as surely as a second item would. A part that excepts or negates
+    ("excluding progress notes", "not the chart") describes nothing to release."""
+    text = re.sub(r"[&+]", " and ", str(item))
+    out = []
+    for clause in _clauses(text):
+        for part in re.split(r"\b(?:and|plus|as well as|together with|along with|including|with)\b", clause):
+            words = part.split()
+            if not words or _names_psychotherapy(part):
+                continue
+            if any(w in _NEGATIONS for w in words) or any(p in part for p in _NEGATING_PHRASES):
+                continue
+            if any(w in _OTHER_RECORD_WORDS for w in words):
+                out.append(part.strip())
+    return out
+
+
+def _present(value: Any) -> bool:
+    """A core element is present only with something in it: whitespace, or a list of blanks, names no
+    recipient, purpose, discloser or signer (164.508(c)(1))."""
+    if isinstance(value, str):
+        return bool(value.strip())
+    if isinstance(value, (list, tuple)):
+        return any(_present(v) for v in value)
+    return bool(value)
+
+
 def covers_psychotherapy_notes(authorization: Mapping[str, Any]) -> bool:
     """Does the authorization describe psychotherapy notes (164.508(a)(2), (c)(1)(i))?"""
     return any(_covers_psychotherapy_item(c) for c in authorization.get("covers") or ())
@@ -221,6 +256,8 @@ def _compound_defects(authorization: Mapping[str, Any], psych: bool) -> list[Def
     out: list[Defect] = []
     if psych:
         others = [c for c in authorization.get("covers") or () if not _covers_psychotherapy_item(c)]
+        others += [part for c in authorization.get("covers") or () if _covers_psychotherapy_item(c)
+                   for part in _other_records_in_psychotherapy_item(c)]
         others += [c for c in combined if _document_kind(c) != "psychotherapy_authorization"]
         if others or (authorization.get("compound") and not combined):
             what = ", ".join(others) if others else "an unidentified document"
@@ -434,14 +471,14 @@ def authorization_defects(authorization: Mapping[str, Any], *, request: Mapping[
     out += _conditioning_defects(a, psych)
 
     for key, cite, what in _CORE_ELEMENTS:
-        if not a.get(key):
+        if not _present(a.get(key)):
             out.append(Defect(f"missing_{key}", cite, f"missing core element: {what}",
                               f"{P}(b)(2)(ii)"))
     if not a.get("expiration_date") and not a.get("expiration_event"):
         out.append(Defect("missing_expiration", f"{P}(c)(1)(v)",
                           "missing core element: an expiration date or expiration event",
                           f"{P}(b)(2)(ii)"))
-    if not a.get("signed_by") or not a.get("signed_date"):
+    if not _present(a.get("signed_by")) or not _present(a.get("signed_date")):
         out.append(Defect("missing_signature", f"{P}(c)(1)(vi)",
                           "missing core element: signature of the individual and date",
                           f"{P}(b)(2)(ii)"))
