@@ -54,3 +54,48 @@ def test_a_waiting_release_is_not_sent_once_its_authorization_is_withdrawn(syste
     assert resumed["status"] == "refused" and after["status"] == "refused"
     assert "164.508(b)(5)" in after["refusal"]["rule"] or "164.508(b)(2)(i)" in after["refusal"]["rule"]
     assert after["release"] is None
+
+
+def test_another_patients_authorization_releases_nothing(system, people, patient):
+    """164.508(a)(1), (c)(1)(i): an authorization is the individual's own; naming one signed by another
+    patient on a request about this one is refused, never released."""
+    cf.write_note(system, cf.progress_note(patient))
+    other = people.patient(f"P-{uuid.uuid4().hex[:10]}").subject
+    auth = authorization(other)
+    outside = {"role": "attorney", "id": f"J. Smith {uuid.uuid4().hex[:6]}", "org": FIRM}
+    key, reply_key = transport.ephemeral()
+    with system.as_(system.staff, "disclosures") as disclosures:
+        disclosures.record_authorization(auth)
+        held = disclosures.request_disclosure({"patient_id": patient, "purpose": "other", "external_requester": outside,
+                                               "authorization_id": auth["id"]})
+        done = disclosures.verify_requester({"request_id": held["request_id"], "method": "bar card"},
+                                            reply_public_key=reply_key)
+    assert done["status"] == "refused" and not done.get("content")
+
+
+@pytest.mark.parametrize("role", ["patient", "court", "health_oversight_agency", "hhs_ocr", "coroner_me"])
+def test_a_paper_request_in_a_permitted_name_is_held_until_verified(system, patient, role):
+    """164.514(h)(1): whoever staff type in as the requester (the patient, a court, an agency) is held,
+    nothing released, until staff record the verification; nobody but staff carries it on."""
+    cf.write_note(system, cf.progress_note(patient))
+    claimed = {"role": role, "id": patient if role == "patient" else f"{role}-{uuid.uuid4().hex[:6]}",
+               "org": "self" if role == "patient" else "Agency"}
+    purpose = {"patient": "individual_access", "court": "judicial", "health_oversight_agency": "health_oversight",
+               "hhs_ocr": "hhs_compliance", "coroner_me": "coroner_me"}[role]
+    payload = {"patient_id": patient, "purpose": purpose, "external_requester": claimed}
+    if role == "court":
+        payload["facts"] = {"legal_process": {"type": "court_order", "signed_by_judge": True, "covers": ["progress"]}}
+    key, reply_key = transport.ephemeral()
+    with system.as_(system.staff, "disclosures") as disclosures:
+        held = disclosures.request_disclosure(payload, reply_public_key=reply_key)
+        assert held["status"] == "on_hold" and not held.get("content")
+        with pytest.raises(Exception) as resumed:
+            disclosures.resume_request(held["request_id"], reply_public_key=reply_key)
+        assert "not decided" in str(resumed.value)
+        with pytest.raises(Exception) as forged:
+            disclosures.request_disclosure({**payload, "external_requester": {**claimed, "identity_verified": True}})
+        assert "identity_verified" in str(forged.value)
+    patient_principal = system.people.patient(patient)
+    with system.as_(patient_principal, "disclosures") as disclosures, pytest.raises(Exception) as theirs:
+        disclosures.resume_request(held["request_id"], reply_public_key=reply_key)
+    assert "not found" in str(theirs.value)  # a patient does not even see a request staff recorded
