@@ -162,6 +162,17 @@ def _other_records_in_psychotherapy_item(item: str) -> list[str]:
     return out
 
 
+def described_sessions(authorization: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The sessions an authorization's description names by date ("progress notes of sessions
+    2026-01-01 to 2026-01-31"): its first two ISO dates, earlier first, or None when it names fewer
+    (164.508(c)(1)(i): the description says which information; the engine's field set quotes it)."""
+    dates = re.findall(r"\d{4}-\d{2}-\d{2}", str(authorization.get("description") or ""))
+    if len(dates) < 2:
+        return None
+    first, second = dates[0], dates[1]
+    return (first, second) if first <= second else (second, first)
+
+
 def _present(value: Any) -> bool:
     """A core element is present only with something in it: whitespace, or a list of blanks, names no
     recipient, purpose, discloser or signer (164.508(c)(1))."""
@@ -447,6 +458,14 @@ def authorization_defects(authorization: Mapping[str, Any], *, request: Mapping[
             out.append(Defect("recipient_not_named", f"{P}(a)(1)",
                               f"{who} is not a recipient named in the authorization",
                               f"{P}(c)(1)(iii)"))
+        described = described_sessions(a)
+        outside = [d for d in request.get("note_sessions") or () if described
+                   and not described[0] <= str(d)[:10] <= described[1]]
+        if outside:
+            out.append(Defect("outside_description", f"{P}(a)(1)",
+                              f"sessions of {', '.join(sorted(set(map(str, outside))))} are outside the sessions "
+                              f"the authorization describes ({described[0]}..{described[1]})",  # type: ignore[index]
+                              f"{P}(c)(1)(i)"))
         purpose = request.get("purpose")
         if a.get("purposes") and not purpose_consistent(purpose, a["purposes"]):
             out.append(Defect("purpose_inconsistent", f"{P}(a)(1)",

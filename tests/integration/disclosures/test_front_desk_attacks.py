@@ -99,3 +99,26 @@ def test_a_paper_request_in_a_permitted_name_is_held_until_verified(system, pati
     with system.as_(patient_principal, "disclosures") as disclosures, pytest.raises(Exception) as theirs:
         disclosures.resume_request(held["request_id"], reply_public_key=reply_key)
     assert "not found" in str(theirs.value)  # a patient does not even see a request staff recorded
+
+
+def test_an_authorization_for_some_sessions_releases_only_those(system, patient):
+    """164.508(a)(1), (c)(1)(i): a disclosure must be consistent with the authorization's description;
+    one describing January's sessions does not release February's note whole: a request reaching
+    past it is refused, one within it releases January's note only."""
+    january = cf.write_note(system, cf.progress_note(patient, session_date="2026-01-20"))
+    cf.write_note(system, cf.progress_note(patient, session_date="2026-02-10"))
+    auth = authorization(patient, description="progress notes of sessions 2026-01-01 to 2026-01-31")
+    outside = {"role": "attorney", "id": f"J. Smith {uuid.uuid4().hex[:6]}", "org": FIRM}
+    key, reply_key = transport.ephemeral()
+    with system.as_(system.staff, "disclosures") as disclosures:
+        assert disclosures.record_authorization(auth)["status"] == "active"
+        views = []
+        for dates in ({}, {"date_from": "2026-01-01", "date_to": "2026-01-31"}):
+            held = disclosures.request_disclosure({"patient_id": patient, "purpose": "other", **dates,
+                                                   "external_requester": outside, "authorization_id": auth["id"]})
+            views.append(transport.open_tree(key, disclosures.verify_requester(
+                {"request_id": held["request_id"], "method": "bar card"}, reply_public_key=reply_key)))
+    wider, within = views
+    assert wider["status"] == "refused" and not wider.get("content")
+    assert "outside the sessions" in " ".join(wider["decision"]["reasons"])
+    assert within["status"] == "released" and [c["note_id"] for c in within["content"]["notes"]] == [january]

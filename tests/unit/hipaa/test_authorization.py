@@ -357,3 +357,17 @@ def test_164_508_b_3_ii_a_psychotherapy_item_alone_is_not_compound(auth, covers)
     """45 CFR 164.508(b)(3)(ii): an item naming only psychotherapy notes (or excluding the rest) stands alone."""
     codes = [d.code for d in authorization_defects(auth(covers=covers), request=None, at=AT)]
     assert "compound_psychotherapy_notes" not in codes, codes
+
+
+def test_164_508_a_1_sessions_outside_the_described_ones_are_not_covered(auth):
+    """45 CFR 164.508(a)(1), (c)(1)(i): an authorization describing sessions by date covers those only."""
+    january = auth("progress", description="progress notes of sessions 2026-01-01 to 2026-01-31")
+    request = {**REQUEST, "note_kind": "progress"}
+    codes = lambda sessions: [d.code for d in authorization_defects(  # noqa: E731
+        january, request={**request, "note_sessions": sessions}, at=AT)]
+    assert "outside_description" in codes(["2026-01-20", "2026-02-10"])
+    assert "outside_description" in codes([""])  # a note without a session date is not shown to be within
+    assert "outside_description" not in codes(["2026-01-01", "2026-01-31"])
+    assert "outside_description" not in [d.code for d in authorization_defects(
+        auth("progress", description="progress notes of 2026"), request={**request, "note_sessions": ["2026-02-10"]},
+        at=AT)]
