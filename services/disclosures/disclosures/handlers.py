@@ -418,12 +418,13 @@ def view_request(state: DisclosureRequestState) -> dict:
 
 
 def get_disclosure_request(request_id: str, store, org: Optional[str] = None, notes=None,
-                           visible: Optional[Callable[[dict], bool]] = None) -> dict:
+                           visible: Optional[Callable[[dict], bool]] = None, clock: Optional[Clock] = None) -> dict:
     """The request view; with ``org``, only a request made by that org, with ``visible``, only a
     request (the ``DisclosureRequested`` data) it accepts (else not found either way).
 
     With ``notes`` and a released request, ``content`` is fetched again under
-    the same recorded decision (a re-delivery, not a new disclosure).
+    the same recorded decision (a re-delivery, not a new disclosure); with ``clock`` too, not once
+    the authorization the decision relied on is withdrawn (``content_withheld`` says why instead).
     Raises DisclosureRequestNotFoundError.
     """
     state = load_request(store, request_id)
@@ -433,7 +434,13 @@ def get_disclosure_request(request_id: str, store, org: Optional[str] = None, no
         raise errors.DisclosureRequestNotFoundError(f"disclosure request {request_id} not found")
     view = view_request(state)
     if notes is not None and state.status == "released":
-        view["content"] = fetch_content(notes, state.request, state.decision, request_id, redelivery=True)
+        # A re-delivery is a new sending: not once the authorization it relied on is revoked or expired
+        # (164.508(b)(5), (b)(2)(i)); what left before stays lawful, nothing leaves again.
+        withdrawn = _authorization_withdrawn(store, state.decision, clock()) if clock else None
+        if withdrawn:
+            view["content_withheld"] = f"{withdrawn[0]} ({withdrawn[1]})"
+        else:
+            view["content"] = fetch_content(notes, state.request, state.decision, request_id, redelivery=True)
     return view
 
 

@@ -297,7 +297,7 @@ class DisclosuresService:
         if include_content and state.status == "released" and state.request.get("purpose") == "individual_access":
             self._copy_budget(state.request["patient_id"])  # a new copy decides and records every note
         notes = handlers.with_reply_key(self.notes, reply_public_key) if include_content else None
-        return handlers.get_disclosure_request(request_id, self.store, notes=notes,
+        return handlers.get_disclosure_request(request_id, self.store, notes=notes, clock=self.clock,
                                                visible=lambda request: self._sees(principal, request))
 
     @rpc(expected_exceptions=USER_ERRORS)

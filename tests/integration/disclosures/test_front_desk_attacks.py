@@ -122,3 +122,20 @@ def test_an_authorization_for_some_sessions_releases_only_those(system, patient)
     assert wider["status"] == "refused" and not wider.get("content")
     assert "outside the sessions" in " ".join(wider["decision"]["reasons"])
     assert within["status"] == "released" and [c["note_id"] for c in within["content"]["notes"]] == [january]
+
+
+def test_a_released_request_is_not_delivered_again_once_its_authorization_is_revoked(system, patient):
+    """164.508(b)(5): what left before the revocation stays lawful; a later re-delivery is a new sending
+    under an authorization that no longer exists, so it carries no content."""
+    cf.write_note(system, cf.progress_note(patient))
+    auth = authorization(patient)
+    key, reply_key = transport.ephemeral()
+    with system.as_(system.staff, "disclosures") as disclosures:
+        request_id = _decided_waiting(disclosures, patient, auth, reply_key)
+        released = disclosures.resume_request(request_id, reply_public_key=reply_key)
+        again = disclosures.get_disclosure_request(request_id, include_content=True, reply_public_key=reply_key)
+        disclosures.revoke_authorization(auth["id"], True)
+        after = disclosures.get_disclosure_request(request_id, include_content=True, reply_public_key=reply_key)
+    assert released["status"] == "released" and released["content"] and again["content"]
+    assert after["status"] == "released" and not after.get("content")
+    assert "164.508(b)(5)" in after["content_withheld"]
