@@ -493,7 +493,7 @@ def authorization_defects(authorization: Mapping[str, Any], *, request: Mapping[
         if not _present(a.get(key)):
             out.append(Defect(f"missing_{key}", cite, f"missing core element: {what}",
                               f"{P}(b)(2)(ii)"))
-    if not a.get("expiration_date") and not a.get("expiration_event"):
+    if not _present(a.get("expiration_date")) and not _present(a.get("expiration_event")):
         out.append(Defect("missing_expiration", f"{P}(c)(1)(v)",
                           "missing core element: an expiration date or expiration event",
                           f"{P}(b)(2)(ii)"))

@@ -331,6 +331,7 @@ BLANK_ELEMENTS = [
     ("c1iv_purposes_blank", {"purposes": [""]}, "missing_purposes"),
     ("c1i_description_blank", {"description": "\t"}, "missing_description"),
     ("c1vi_signature_blank", {"signed_by": "  "}, "missing_signature"),
+    ("c1v_expiration_event_blank", {"expiration_date": None, "expiration_event": " "}, "missing_expiration"),
 ]
 
 
