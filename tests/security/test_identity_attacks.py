@@ -158,8 +158,47 @@ def target_get_member(system):
     return "directory", "get_member", member, (member.subject,), {}
 
 
+def _staff(role, prefix):
+    return lambda system: system.people.member(ids(prefix), role)
+
+
+# The RPCs behind the front desk, privacy officer and auditor pages (issue 11): (service, method, who may
+# call it, args, kwargs); an insider with a broker login calls them with no, forged or stale assertions.
+NEW_RPCS = {
+    "disclosures.list_requests": ("disclosures", "list_requests", _staff("front_desk", "F"), (), {}),
+    "disclosures.check_authorization": ("disclosures", "check_authorization",
+                                        _staff("release_of_information", "R"), ({"patient": "P-x", "covers": ["x"]},),
+                                        {}),
+    "disclosures.resume_request": ("disclosures", "resume_request", _staff("release_of_information", "R"),
+                                   (str(uuid.uuid4()),), {}),
+    "notes.amendment_requests": ("notes", "amendment_requests", _staff("privacy_officer", "PO"), (), {}),
+    "notes.emergency_access_queue": ("notes", "emergency_access_queue", _staff("privacy_officer", "PO"), (), {}),
+    "notes.review_emergency_access": ("notes", "review_emergency_access", _staff("privacy_officer", "PO"),
+                                      (str(uuid.uuid4()), "appropriate", "fine"), {}),
+    "audit.patient_timeline": ("audit", "patient_timeline", _staff("auditor", "A"), ("P-x",), {}),
+    "audit.export_access_log": ("audit", "export_access_log", _staff("auditor", "A"), ("csv",), {}),
+    "audit.verify_chain": ("audit", "verify_chain", _staff("auditor", "A"), (), {}),
+    "audit.rejudge_decisions": ("audit", "rejudge_decisions", _staff("privacy_officer", "PO"), (), {}),
+    "directory.sign_in_events": ("directory", "sign_in_events", _staff("privacy_officer", "PO"), (), {}),
+}
+
+
+def _new_rpc_target(name):
+    service, method, who, args, kwargs = NEW_RPCS[name]
+    return lambda system: (service, method, who(system), args, kwargs)
+
+
+def target_take_emergency_access(system):
+    _, _, note_id = a_patient_and_a_note(system)
+    clinician = system.people.member(ids("C"), "clinician")
+    return ("notes", "take_emergency_access", clinician, (note_id, "treatment", "Patient in crisis, clinician away."),
+            {"reply_public_key": READER_PUB})
+
+
 TARGETS = {"notes.read_note": target_read_note, "disclosures.request_disclosure": target_request_disclosure,
-           "audit.access_log": target_access_log, "directory.get_member": target_get_member}
+           "audit.access_log": target_access_log, "directory.get_member": target_get_member,
+           "notes.take_emergency_access": target_take_emergency_access,
+           **{name: _new_rpc_target(name) for name in NEW_RPCS}}
 
 
 @pytest.fixture(params=list(TARGETS))
@@ -311,3 +350,15 @@ def test_the_access_log_refuses_a_clinician(system):
     exc, refusal = attack(system, "audit", "access_log", clinician.context(), patient_id=ids("P"),
                           expect=("NotAuthorizedError",))
     assert "auditor" in exc.value and refusal["subject"] == clinician.subject
+
+
+@pytest.mark.parametrize("name,role", [(n, r) for n in sorted(NEW_RPCS) for r in ("clinician", "patient", "front_desk")
+                                       # resume_request answers any principal about their own request only
+                                       if n != "disclosures.resume_request"
+                                       and not (r == "front_desk" and n.startswith("disclosures."))])
+def test_a_granted_role_that_is_not_the_rpcs_is_refused(system, name, role):
+    """A clinician, a patient or the front desk reaching the privacy officer's, the auditor's or the
+    front desk's RPCs directly: refused and recorded, nothing else written."""
+    service, method, _, args, kwargs = NEW_RPCS[name]
+    person = system.people.patient(ids("P")) if role == "patient" else system.people.member(ids("X"), role)
+    attack(system, service, method, person.context(), *args, expect=("NotAuthorizedError",), **kwargs)

@@ -224,10 +224,14 @@ def _record_access_decision(store, request: dict, requester: dict, decided: ev.D
 def _conclude(state, store, clock, notes) -> dict:
     """Release or refuse a decided request. A decided request can be resumed after a crash."""
     decision = state.decision
-    if decision["decision"] not in PERMITS:
+    withdrawn = _authorization_withdrawn(store, decision, clock()) if decision["decision"] in PERMITS else None
+    if decision["decision"] not in PERMITS or withdrawn:
         reason = "; ".join(decision["reasons"]) or decision["decision"]
         if decision["decision"] == "discretionary":
             reason = f"discretionary: declined by the practice's default pending review ({reason})"
+        if withdrawn:
+            reason, rule = withdrawn
+            decision = {**decision, "rule": rule}
         refused = ev.DisclosureRefused(request_id=state.request_id, decision_id=decision["decision_id"],
                                        reason=reason, rule=decision["rule"], refused_at=fmt_ts(clock()))
         _append(store, _request_stream(state.request_id), [refused], state.version)
@@ -240,6 +244,29 @@ def _conclude(state, store, clock, notes) -> dict:
         accounting_entry_id=entry_id)
     _append(store, _request_stream(state.request_id), [released], state.version)
     return {**view_request(load_request(store, state.request_id)), "content": content}
+
+
+#: Defects of an authorization that arise after a decision relied on it (164.508(b)(5) revocation,
+#: 164.508(b)(2)(i) expiry by date or event): a permit not yet acted on is not released after them.
+WITHDRAWN_DEFECTS = ("revoked", "expired", "expiration_event_occurred")
+
+
+def _authorization_withdrawn(store, decision: dict, at) -> Optional[tuple[str, str]]:
+    """(reason, rule) when the authorization a permit relied on has been revoked (164.508(b)(5): effective
+    on receipt except where the practice has already acted in reliance on it; a release not yet sent
+    has not been) or has expired (164.508(b)(2)(i)) by ``at``; else None. A decision relying on no
+    authorization is never withdrawn."""
+    if not decision.get("authorization_id"):
+        return None
+    from confide.hipaa.authorization import authorization_defects
+
+    state = casefile.authorization_as_of(store, decision["authorization_id"], None)
+    if not state.exists:
+        return ("the authorization relied on is no longer on file", "45 CFR 164.508(b)(2)")
+    found = [d for d in authorization_defects(state.case_form(), request=None, at=at) if d.code in WITHDRAWN_DEFECTS]
+    if not found:
+        return None
+    return ("; ".join(f"not released: {d.message}" for d in found), "; ".join(sorted({d.citation for d in found})))
 
 
 class ReplyKeyed:
@@ -391,12 +418,13 @@ def view_request(state: DisclosureRequestState) -> dict:
 
 
 def get_disclosure_request(request_id: str, store, org: Optional[str] = None, notes=None,
-                           visible: Optional[Callable[[dict], bool]] = None) -> dict:
+                           visible: Optional[Callable[[dict], bool]] = None, clock: Optional[Clock] = None) -> dict:
     """The request view; with ``org``, only a request made by that org, with ``visible``, only a
     request (the ``DisclosureRequested`` data) it accepts (else not found either way).
 
     With ``notes`` and a released request, ``content`` is fetched again under
-    the same recorded decision (a re-delivery, not a new disclosure).
+    the same recorded decision (a re-delivery, not a new disclosure); with ``clock`` too, not once
+    the authorization the decision relied on is withdrawn (``content_withheld`` says why instead).
     Raises DisclosureRequestNotFoundError.
     """
     state = load_request(store, request_id)
@@ -406,7 +434,13 @@ def get_disclosure_request(request_id: str, store, org: Optional[str] = None, no
         raise errors.DisclosureRequestNotFoundError(f"disclosure request {request_id} not found")
     view = view_request(state)
     if notes is not None and state.status == "released":
-        view["content"] = fetch_content(notes, state.request, state.decision, request_id, redelivery=True)
+        # A re-delivery is a new sending: not once the authorization it relied on is revoked or expired
+        # (164.508(b)(5), (b)(2)(i)); what left before stays lawful, nothing leaves again.
+        withdrawn = _authorization_withdrawn(store, state.decision, clock()) if clock else None
+        if withdrawn:
+            view["content_withheld"] = f"{withdrawn[0]} ({withdrawn[1]})"
+        else:
+            view["content"] = fetch_content(notes, state.request, state.decision, request_id, redelivery=True)
     return view
 
 

@@ -21,8 +21,10 @@ release of psychotherapy content is refused by the notes service.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any, Optional
 
 from confide import validation
@@ -54,6 +56,38 @@ REQUEST_STAFF = ("release_of_information", "front_desk", "privacy_officer")
 #: Members naming who acts that a payload may never carry (beyond the gate's REQUESTER_KEYS):
 #: the service takes each from the verified identity.
 ACTOR_FIELDS = ("requester", "requested_by", "verified_by", "revoked_by", "recorded_by", "decided_by")
+
+
+#: 164.524(c): a patient has a copy of their record as often as they reasonably ask for it, but each
+#: copy decides and records every note anew (AccessDecided, hash-chained, kept for six years): a
+#: portal refreshed in a loop wrote without bound. At most this many copies per patient ...
+COPIES_PER_WINDOW = 30
+#: ... in any window this long (this process's count); past it TooManyCopiesError, nothing recorded.
+COPY_WINDOW = timedelta(seconds=60)
+
+
+class CopyBudget:
+    """How many copies of their record each patient was given in the last ``COPY_WINDOW``."""
+
+    def __init__(self) -> None:
+        self._given: dict[str, list] = {}
+        self._lock = threading.Lock()
+
+    def take(self, patient_id: str, now) -> bool:
+        """Count one copy for ``patient_id`` at ``now`` and say True, or False (nothing counted) when
+        the patient already had ``COPIES_PER_WINDOW`` in the window."""
+        with self._lock:
+            if len(self._given) > 10_000:  # forget patients with no copy in the window
+                self._given = {p: t for p, t in self._given.items() if t and now - t[-1] < COPY_WINDOW}
+            recent = [t for t in self._given.get(patient_id, []) if now - t < COPY_WINDOW]
+            given = len(recent) < COPIES_PER_WINDOW
+            if given:
+                recent.append(now)
+            self._given[patient_id] = recent
+            return given
+
+
+_COPIES = CopyBudget()
 
 
 def load(schema, payload) -> dict:
@@ -167,6 +201,16 @@ class DisclosuresService:
             raise errors.DisclosureRequestNotFoundError(f"disclosure request {request_id} not found")
         return state
 
+    def _copy_budget(self, patient_id: str) -> None:
+        """Raise TooManyCopiesError when ``patient_id`` had ``COPIES_PER_WINDOW`` copies of their record
+        in the last ``COPY_WINDOW`` (164.524(c); see ``COPIES_PER_WINDOW``); before anything is decided."""
+        if not _COPIES.take(patient_id, self.clock()):
+            log.warning("copy of the record refused: more than %d in %s for one patient", COPIES_PER_WINDOW,
+                        COPY_WINDOW)
+            raise errors.TooManyCopiesError(
+                f"you have asked for your record {COPIES_PER_WINDOW} times in the last "
+                f"{int(COPY_WINDOW.total_seconds())} seconds; please try again in a minute")
+
     # -- disclosure requests --------------------------------------------------------------
 
     @rpc(expected_exceptions=USER_ERRORS)
@@ -243,14 +287,17 @@ class DisclosuresService:
         """The request view, for request staff or the request's own requester (a payer: its org; a
         patient: their own); anyone else gets DisclosureRequestNotFoundError, as for no request.
         ``include_content`` re-fetches released fields under the recorded decision (a re-delivery),
-        only for whom the content was released (NotAuthorizedError otherwise)."""
+        only for whom the content was released (NotAuthorizedError otherwise); a patient's copy of their
+        record within ``COPIES_PER_WINDOW`` per ``COPY_WINDOW`` (TooManyCopiesError past it)."""
         principal = self.identity.principal()
         request_id = str(request_id)
         state = self._visible_request(principal, request_id)
         if include_content and not self._receives(principal, state.request):
             raise self._refuse(principal, f"content of request {request_id} is re-delivered only to its requester")
+        if include_content and state.status == "released" and state.request.get("purpose") == "individual_access":
+            self._copy_budget(state.request["patient_id"])  # a new copy decides and records every note
         notes = handlers.with_reply_key(self.notes, reply_public_key) if include_content else None
-        return handlers.get_disclosure_request(request_id, self.store, notes=notes,
+        return handlers.get_disclosure_request(request_id, self.store, notes=notes, clock=self.clock,
                                                visible=lambda request: self._sees(principal, request))
 
     @rpc(expected_exceptions=USER_ERRORS)
@@ -331,12 +378,14 @@ class DisclosuresService:
     @rpc(expected_exceptions=USER_ERRORS)
     def request_access(self, **named):
         """164.524 right of access to the designated record set (no psychotherapy notes), for the
-        calling patient → request view. Naming a patient or requester is refused."""
+        calling patient → request view. Naming a patient or requester is refused. Raises
+        TooManyCopiesError past ``COPIES_PER_WINDOW`` copies per ``COPY_WINDOW`` (nothing recorded)."""
         principal = self.identity.require("patient")
         self._no_actor_named(principal, named, named)
         if named:
             field = sorted(named)[0]
             raise self._refuse(principal, f"request_access takes no {field}: the patient is the caller")
+        self._copy_budget(principal.subject)
         identity = decision_identity(principal)
         return _case_errors(lambda: handlers.request_access(
             principal.subject, self._requester(principal), self.store, self.clock, self.notes,

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import threading
 from datetime import datetime, timezone
@@ -43,9 +44,14 @@ class Directory(Protocol):
     def record_sign_in_event(self, event: dict[str, Any], assertion: str | None = None) -> None: ...
 
 
-def username_digest(username: str) -> str:
-    """A failed sign-in's username, hashed: it may be a password typed in the wrong box."""
-    return hashlib.sha256(("confide-web-username:" + username).encode("utf-8", "surrogatepass")).hexdigest()
+def username_digest(username: str, key: str | None = None) -> str:
+    """A failed sign-in's username as HMAC-SHA256 under a key derived from the web's secret key
+    (``key``, default ``settings.SECRET_KEY``): it may be a password typed in the wrong box, and a
+    plain hash of it (even with a fixed prefix) is reversed by a dictionary by anyone who reads the
+    sign-in log. The same text gives the same digest, so its failures still group."""
+    secret = (key if key is not None else settings.SECRET_KEY).encode("utf-8", "surrogatepass")
+    derived = hmac.new(secret, b"confide-web-username-digest", hashlib.sha256).digest()
+    return hmac.new(derived, username.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
 
 def session_digest(session_key: str | None) -> str | None:

@@ -101,8 +101,12 @@ def on_login_failed(sender, credentials: dict, request: HttpRequest | None = Non
 
 
 def on_locked_out(sender, request: HttpRequest | None = None, username: str | None = None, **kwargs) -> None:
-    member = known_member(username)
-    record("locked_out", request, member_id=member, username=None if member else str(username))
+    # axes' ``username`` is its counter's name, a keyed digest (web.lockout): the member is named from
+    # what the form carried, as for a failed sign-in.
+    posted = getattr(request, "POST", None) or {}
+    typed = posted.get("login") or posted.get("username") or username
+    member = known_member(typed)
+    record("locked_out", request, member_id=member, username=None if member else str(typed))
 
 
 def on_authenticator_added(sender, request: HttpRequest | None = None, user=None, **kwargs) -> None:

@@ -235,7 +235,8 @@ def build_case(requester: dict, *, purpose: str, note_kind: str, action: str, pa
     (those about the notes are dropped: the notes' events establish them); ``channel``: the
     request's channel (kept when it names a ``standard``).
 
-    Computed from the notes, never taken from the caller: ``requester.is_originator`` (the
+    Computed from the notes, never taken from the caller: ``note_sessions`` (their session dates),
+    ``requester.is_originator`` (the
     requester wrote every note), the clinician role that follows from it, ``note_originator``
     (the notes' one author, 164.508(a)(2)(ii)) and, for psychotherapy notes, the union of their
     164.501 content categories. ``is_covered_entity`` defaults from the role (164.501).
@@ -255,6 +256,9 @@ def build_case(requester: dict, *, purpose: str, note_kind: str, action: str, pa
         "requester": requester, "purpose": purpose, "note_kind": note_kind, "action": action,
         "patient": patient_id, "decision_time": decision_time, "authorization": authorization,
         "exception_claimed": exception_claimed,
+        # The sessions decided on, so an authorization describing sessions by date is checked against
+        # them (164.508(a)(1), (c)(1)(i)); computed from the notes, never taken from the caller's facts.
+        "note_sessions": sorted((n.get("session_date") or "")[:10] for n in notes),
     })
     if note_kind == PSYCHOTHERAPY:
         case["content_in_psych_note"] = sorted({c for n in notes for c in n.get("content_in_psych_note") or ()})

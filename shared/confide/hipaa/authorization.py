@@ -137,6 +137,52 @@ def _covers_psychotherapy_item(item: str) -> bool:
     return True
 
 
+#: Words naming records other than psychotherapy notes, when a part of a psychotherapy-notes item.
+_OTHER_RECORD_WORDS = ("progress", "billing", "record", "records", "chart", "medical", "entire", "all",
+                       "designated", "diagnosis", "diagnoses", "medication", "medications", "lab", "labs",
+                       "summary", "summaries", "history", "information", "claims", "plan", "plans")
+
+
+def _other_records_in_psychotherapy_item(item: str) -> list[str]:
+    """The parts of a psychotherapy-notes ``covers`` item that describe other records ("psychotherapy
+    notes and progress notes", "psychotherapy notes, all records"): 164.508(b)(3)(ii) makes such an
+    item a compound authorization as surely as a second item would. A part that excepts or negates
+    ("excluding progress notes", "not the chart") describes nothing to release."""
+    text = re.sub(r"[&+]", " and ", str(item))
+    out = []
+    for clause in _clauses(text):
+        for part in re.split(r"\b(?:and|plus|as well as|together with|along with|including|with)\b", clause):
+            words = part.split()
+            if not words or _names_psychotherapy(part):
+                continue
+            if any(w in _NEGATIONS for w in words) or any(p in part for p in _NEGATING_PHRASES):
+                continue
+            if any(w in _OTHER_RECORD_WORDS for w in words):
+                out.append(part.strip())
+    return out
+
+
+def described_sessions(authorization: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The sessions an authorization's description names by date ("progress notes of sessions
+    2026-01-01 to 2026-01-31"): its first two ISO dates, earlier first, or None when it names fewer
+    (164.508(c)(1)(i): the description says which information; the engine's field set quotes it)."""
+    dates = re.findall(r"\d{4}-\d{2}-\d{2}", str(authorization.get("description") or ""))
+    if len(dates) < 2:
+        return None
+    first, second = dates[0], dates[1]
+    return (first, second) if first <= second else (second, first)
+
+
+def _present(value: Any) -> bool:
+    """A core element is present only with something in it: whitespace, or a list of blanks, names no
+    recipient, purpose, discloser or signer (164.508(c)(1))."""
+    if isinstance(value, str):
+        return bool(value.strip())
+    if isinstance(value, (list, tuple)):
+        return any(_present(v) for v in value)
+    return bool(value)
+
+
 def covers_psychotherapy_notes(authorization: Mapping[str, Any]) -> bool:
     """Does the authorization describe psychotherapy notes (164.508(a)(2), (c)(1)(i))?"""
     return any(_covers_psychotherapy_item(c) for c in authorization.get("covers") or ())
@@ -221,6 +267,8 @@ def _compound_defects(authorization: Mapping[str, Any], psych: bool) -> list[Def
     out: list[Defect] = []
     if psych:
         others = [c for c in authorization.get("covers") or () if not _covers_psychotherapy_item(c)]
+        others += [part for c in authorization.get("covers") or () if _covers_psychotherapy_item(c)
+                   for part in _other_records_in_psychotherapy_item(c)]
         others += [c for c in combined if _document_kind(c) != "psychotherapy_authorization"]
         if others or (authorization.get("compound") and not combined):
             what = ", ".join(others) if others else "an unidentified document"
@@ -410,6 +458,14 @@ def authorization_defects(authorization: Mapping[str, Any], *, request: Mapping[
             out.append(Defect("recipient_not_named", f"{P}(a)(1)",
                               f"{who} is not a recipient named in the authorization",
                               f"{P}(c)(1)(iii)"))
+        described = described_sessions(a)
+        outside = [d for d in request.get("note_sessions") or () if described
+                   and not described[0] <= str(d)[:10] <= described[1]]
+        if outside:
+            out.append(Defect("outside_description", f"{P}(a)(1)",
+                              f"sessions of {', '.join(sorted(set(map(str, outside))))} are outside the sessions "
+                              f"the authorization describes ({described[0]}..{described[1]})",  # type: ignore[index]
+                              f"{P}(c)(1)(i)"))
         purpose = request.get("purpose")
         if a.get("purposes") and not purpose_consistent(purpose, a["purposes"]):
             out.append(Defect("purpose_inconsistent", f"{P}(a)(1)",
@@ -434,14 +490,14 @@ def authorization_defects(authorization: Mapping[str, Any], *, request: Mapping[
     out += _conditioning_defects(a, psych)
 
     for key, cite, what in _CORE_ELEMENTS:
-        if not a.get(key):
+        if not _present(a.get(key)):
             out.append(Defect(f"missing_{key}", cite, f"missing core element: {what}",
                               f"{P}(b)(2)(ii)"))
-    if not a.get("expiration_date") and not a.get("expiration_event"):
+    if not _present(a.get("expiration_date")) and not _present(a.get("expiration_event")):
         out.append(Defect("missing_expiration", f"{P}(c)(1)(v)",
                           "missing core element: an expiration date or expiration event",
                           f"{P}(b)(2)(ii)"))
-    if not a.get("signed_by") or not a.get("signed_date"):
+    if not _present(a.get("signed_by")) or not _present(a.get("signed_date")):
         out.append(Defect("missing_signature", f"{P}(c)(1)(vi)",
                           "missing core element: signature of the individual and date",
                           f"{P}(b)(2)(ii)"))

@@ -321,3 +321,54 @@ def test_164_508_c_1_iii_recipient_named_with_a_gloss(auth):
     for recipients in (["The patient"], ["P-001"]):
         assert "recipient_not_named" not in [d.code for d in authorization_defects(
             auth(recipients=recipients), request=request, at=AT)]
+
+
+# Attacks: a form that passes ``check_authorization`` by filling a core element with blanks, or by
+# naming other records inside the psychotherapy-notes item itself.
+BLANK_ELEMENTS = [
+    ("c1ii_discloser_blank", {"authorized_discloser": "   "}, "missing_authorized_discloser"),
+    ("c1iii_recipients_blank", {"recipients": [" ", ""]}, "missing_recipients"),
+    ("c1iv_purposes_blank", {"purposes": [""]}, "missing_purposes"),
+    ("c1i_description_blank", {"description": "\t"}, "missing_description"),
+    ("c1vi_signature_blank", {"signed_by": "  "}, "missing_signature"),
+    ("c1v_expiration_event_blank", {"expiration_date": None, "expiration_event": " "}, "missing_expiration"),
+]
+
+
+@pytest.mark.parametrize("changes,code", [b[1:] for b in BLANK_ELEMENTS], ids=[b[0] for b in BLANK_ELEMENTS])
+def test_164_508_c_1_a_core_element_of_blanks_is_missing(auth, changes, code):
+    """45 CFR 164.508(c)(1)(i)-(vi), (b)(2)(ii): whitespace is not a name, a purpose or a signature."""
+    assert code in [d.code for d in authorization_defects(auth(**changes), request=None, at=AT)]
+
+
+@pytest.mark.parametrize("covers", [["psychotherapy notes and progress notes"], ["psychotherapy notes; progress notes"],
+                                    ["psychotherapy notes, all records"],
+                                    ["psychotherapy_notes", "psychotherapy notes and the entire chart"],
+                                    ["psychotherapy notes plus billing records"]])
+def test_164_508_b_3_ii_other_records_inside_the_psychotherapy_item_make_it_compound(auth, covers):
+    """45 CFR 164.508(b)(3)(ii): naming other records in the same item as the psychotherapy notes is
+    combining the psychotherapy-notes authorization with another."""
+    codes = [d.code for d in authorization_defects(auth(covers=covers), request=None, at=AT)]
+    assert "compound_psychotherapy_notes" in codes, codes
+
+
+@pytest.mark.parametrize("covers", [["psychotherapy notes"], ["psychotherapy notes, excluding progress notes"],
+                                    ["psychotherapy notes of Dr. A, 2026"], ["psychotherapy notes (not the chart)"]])
+def test_164_508_b_3_ii_a_psychotherapy_item_alone_is_not_compound(auth, covers):
+    """45 CFR 164.508(b)(3)(ii): an item naming only psychotherapy notes (or excluding the rest) stands alone."""
+    codes = [d.code for d in authorization_defects(auth(covers=covers), request=None, at=AT)]
+    assert "compound_psychotherapy_notes" not in codes, codes
+
+
+def test_164_508_a_1_sessions_outside_the_described_ones_are_not_covered(auth):
+    """45 CFR 164.508(a)(1), (c)(1)(i): an authorization describing sessions by date covers those only."""
+    january = auth("progress", description="progress notes of sessions 2026-01-01 to 2026-01-31")
+    request = {**REQUEST, "note_kind": "progress"}
+    codes = lambda sessions: [d.code for d in authorization_defects(  # noqa: E731
+        january, request={**request, "note_sessions": sessions}, at=AT)]
+    assert "outside_description" in codes(["2026-01-20", "2026-02-10"])
+    assert "outside_description" in codes([""])  # a note without a session date is not shown to be within
+    assert "outside_description" not in codes(["2026-01-01", "2026-01-31"])
+    assert "outside_description" not in [d.code for d in authorization_defects(
+        auth("progress", description="progress notes of 2026"), request={**request, "note_sessions": ["2026-02-10"]},
+        at=AT)]

@@ -54,3 +54,8 @@ class InvalidRequestError(DisclosuresError):
 
 class DisclosureRequestExistsError(DisclosuresError):
     """A request with that id is already on file (an idempotent retry: fetch it instead)."""
+
+
+class TooManyCopiesError(DisclosuresError):
+    """164.524(c): the patient asked for copies of their record faster than the service gives them
+    (each copy decides and records every note anew); nothing was decided or recorded. Try again later."""

@@ -19,11 +19,10 @@ exempt from minimum necessary (164.502(b)(2)(iii)) and from accounting (164.528(
 """
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import Any, Mapping
 
-from confide.hipaa.authorization import Defect, authorization_defects, revocation_effective
+from confide.hipaa.authorization import Defect, authorization_defects, described_sessions, revocation_effective
 from confide.hipaa.minimum_necessary import MinimumNecessaryPolicy
 from confide.hipaa.rules import s164_502, s164_512, s164_524
 from confide.hipaa.rules._case import Case
@@ -49,15 +48,15 @@ _PURPOSE_PARAGRAPH = {
 
 def _released_under(authorization: Mapping[str, Any], kind: str) -> str:
     desc = str(authorization.get("description") or "")
-    dates = re.findall(r"\d{4}-\d{2}-\d{2}", desc)
+    sessions = described_sessions(authorization)
     what = "notes" if kind == "psychotherapy" else "records"
-    if len(dates) >= 2:
-        return f"{what} within authorization description (sessions {dates[0]}..{dates[1]})"
+    if sessions:
+        return f"{what} within authorization description (sessions {sessions[0]}..{sessions[1]})"
     return f"{what} within authorization description ({desc})" if desc else f"{what} within authorization"
 
 
 CONSISTENCY_CODES = frozenset({"patient_mismatch", "patient_not_identified", "recipient_not_named",
-                               "purpose_inconsistent", "not_covered"})
+                               "purpose_inconsistent", "not_covered", "outside_description"})
 
 
 def defects_rule(defects: list[Defect]) -> str:
