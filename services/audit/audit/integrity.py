@@ -6,7 +6,7 @@ compute, as JSON-safe dicts (no patient data but the re-judging mismatches' ids)
   root (the ``tree_head`` ``confide audit prove consistency --old-head`` takes later).
 - :func:`tree_heads`: the signed checkpoints (tree size, root, signature, time), newest first,
   each checked against the audit public key, and the problems found in the file.
-- :func:`run_rejudge`: :func:`audit.rejudge.rejudge` over the disclosures service's sealed reader.
+- :func:`run_rejudge`: :func:`audit.rejudge.rejudge` over the disclosures service's and the directory's sealed readers.
 """
 from __future__ import annotations
 
@@ -53,8 +53,12 @@ def tree_heads(key_dir: Path, checkpoint_dir: Path, shown: int = TREE_HEADS_SHOW
 def run_rejudge(store, key_dir: Path) -> dict:
     """-> {checked, mismatches: [...], unsealed: [...], rejudged_at} (see :mod:`audit.rejudge`)."""
     from audit.rejudge import rejudge
-    from confide.identity.directory_seal import SealedDisclosures
+    from confide.identity.directory_seal import SealedDirectory, SealedDisclosures
 
     started = datetime.now(timezone.utc)
-    result = rejudge(SealedDisclosures(store, key_dir))
+    # As ``confide audit rejudge`` does: requests and authorizations believed only as the disclosures
+    # service sealed them, directory facts (a supervisor's link to a note's author) only as the
+    # directory sealed them; without the directory reader a supervisor's training read (164.508(a)(2)
+    # (i)(B)) could not be checked and would be reported as unsupported.
+    result = rejudge(SealedDirectory.from_key_dir(SealedDisclosures(store, key_dir), key_dir))
     return {**result, "rejudged_at": format_ts(started)}

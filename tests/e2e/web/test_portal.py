@@ -124,8 +124,10 @@ def test_a_demo_patient_reads_her_notes_asks_for_an_amendment_and_sees_who_saw_t
     assert all(row[2] == "your own copy (right of access)" for row in data["access_log"] if row[1] == "You")
     assert any(row[1].startswith("health plan, ") for row in data["others_log"])  # the demo's payers
     clinician_rows = [row for row in data["others_log"] if row[2] == "treatment"]
-    assert clinician_rows and all(row[1] == "the clinician who wrote the note, this practice" and row[3] == "permitted"
-                              for row in clinician_rows)
+    # (other journeys on the shared practice may have had colleagues read this demo patient's notes)
+    assert any(row[1] == "the clinician who wrote the note, this practice" and row[3] == "permitted"
+               for row in clinician_rows), clinician_rows
+    assert all("clinician" in row[1] for row in clinician_rows), clinician_rows
     assert all(clinician.subject not in who for who in whos)  # workforce by role (the practice's default)
 
 

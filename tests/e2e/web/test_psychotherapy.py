@@ -48,6 +48,12 @@ def test_a_trainee_moves_a_diagnosis_sentence_signs_and_the_supervisor_cosigns(p
     assert DIAGNOSIS not in psych["text"] and "DBT" not in psych["text"] and "father's funeral" in psych["text"]
     assert psych["status"] == "signed" and psych["cosigned_by"] == supervisor
     assert "felt lighter" in psych["addenda"][0]["text"]
+    # The auditor's re-judging (the audit service's RPC behind /audit/integrity/) believes the
+    # supervisor's training read (164.508(a)(2)(i)(B)): the directory's sealed link supports it.
+    with practice.rpc(practice.people.member(new_id("AU"), "auditor"), timeout=120) as rpc:
+        rejudged = rpc.audit.rejudge_decisions()
+    on_this_note = [m for m in rejudged["mismatches"] if data["note_id"] in m["recorded"]["note_ids"]]
+    assert on_this_note == [], on_this_note
 
 
 def test_a_supervisor_whose_supervision_ended_sees_nothing_and_cannot_cosign(practice, journey, new_id):

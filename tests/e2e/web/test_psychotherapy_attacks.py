@@ -39,7 +39,7 @@ def test_a_supervisor_cannot_edit_move_or_sign_a_trainees_draft_through_the_auth
     with practice.rpc(supervisor_person) as rpc:  # the supervisor's own draft progress note of that session
         progress_id = rpc.notes.write_progress_note({"patient_id": patient, "content": content})["note_id"]
 
-    data = journey("attack1.supervisor_on_trainee_draft", supervisor=supervisor, note_id=note_id, text=text)
+    data = journey("psychotherapy_attacks.supervisor_on_trainee_draft", supervisor=supervisor, note_id=note_id, text=text)
 
     assert data["opened"]["status"] == 200 and data["opened"]["text"] == text  # reading is the service's decision
     assert data["opened"]["injected"] == 0  # the author's markup is shown as text to the reader
@@ -63,7 +63,7 @@ def test_psychotherapy_text_stays_out_of_the_log_urls_cookies_storage_and_caches
     text = f"She said {marker} about her brother. {DIAGNOSIS}"
     addendum = f"Addendum {addendum_marker}: she called to say she was safe."
 
-    data = journey("attack1.where_the_text_goes", clinician=clinician, patient=patient, session_date="2026-06-02",
+    data = journey("psychotherapy_attacks.where_the_text_goes", clinician=clinician, patient=patient, session_date="2026-06-02",
                    text=text, addendum=addendum, facts=FACTS)
 
     own = [a for a in data["answers"] if a["url"].startswith(practice.web_url)]
