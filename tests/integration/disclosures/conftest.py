@@ -156,3 +156,20 @@ def write_note(system, payload, kind="progress"):
         if kind == "progress":
             return notes.write_progress_note(payload)["note_id"]
         return notes.write_psychotherapy_note(sealed_note(notes, payload))["note_id"]
+
+
+#: A law firm a patient authorizes (the front desk's tests).
+FIRM = "Smith & Jones LLP"
+
+
+def authorization_form(patient, **changes):
+    """A complete 164.508(c) authorization by ``patient`` for progress notes to :data:`FIRM`; ``changes``
+    replace elements (to make one missing or defective)."""
+    import uuid
+
+    form = {"id": f"AUTH-{uuid.uuid4().hex[:8]}", "patient": patient, "covers": ["progress_notes"],
+            "description": "progress notes of 2026", "authorized_discloser": "the practice",
+            "recipients": [FIRM], "purposes": ["at the request of the individual"],
+            "signed_by": patient, "signed_date": "2026-01-05", "expiration_date": "2030-01-01",
+            "statements_present": {"right_to_revoke": True, "conditioning": True, "redisclosure": True}}
+    return {**form, **changes}

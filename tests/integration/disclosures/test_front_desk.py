@@ -13,16 +13,8 @@ _spec = importlib.util.spec_from_file_location("disclosures_it_conftest_fd", pat
 cf = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(cf)
 
-FIRM = "Smith & Jones LLP"
-
-
-def authorization(patient, **changes):
-    form = {"id": f"AUTH-{uuid.uuid4().hex[:8]}", "patient": patient, "covers": ["progress_notes"],
-            "description": "progress notes of 2026", "authorized_discloser": "the practice",
-            "recipients": [FIRM], "purposes": ["at the request of the individual"],
-            "signed_by": patient, "signed_date": "2026-01-05", "expiration_date": "2030-01-01",
-            "statements_present": {"right_to_revoke": True, "conditioning": True, "redisclosure": True}}
-    return {**form, **changes}
+FIRM = cf.FIRM
+authorization = cf.authorization_form
 
 
 def kind(info) -> str:
