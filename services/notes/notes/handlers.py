@@ -392,10 +392,12 @@ def review_emergency_access(store, clock, payload: dict) -> dict:
 
 
 def list_notes(store, engine, clock, payload: dict, *, key_dir) -> dict:
-    """Every note of the patient, each decided and recorded; denied ones are omitted (but recorded).
-    The reply says nothing about omitted notes, not even how many: their existence is not disclosed."""
+    """Every note of the patient (of ``payload["kinds"]``, when given), each decided and recorded;
+    denied ones are omitted (but recorded). The reply says nothing about omitted notes, not even how
+    many: their existence is not disclosed. Notes of another kind are neither decided nor recorded."""
     listed = []
-    for note_id in views.note_ids_of_patient(store, payload["patient_id"]):
+    kinds = tuple(payload.get("kinds") or (m.PROGRESS, m.PSYCHOTHERAPY))
+    for note_id in views.note_ids_of_patient(store, payload["patient_id"], kinds=kinds):
         state, _ = load_note(store, note_id)
         decided = decide_access(store, engine, clock, state, payload["requester"], payload["purpose"],
                                 exception_claimed=payload["exception_claimed"], key_dir=key_dir,

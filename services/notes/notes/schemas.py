@@ -259,6 +259,10 @@ class ListNotesSchema(Schema):
     patient_id = _canonical_id(required=True)
     purpose = fields.String(required=True, validate=validate.OneOf(PURPOSES))
     exception_claimed = fields.String(load_default=None, allow_none=True)
+    #: Only these kinds are decided and listed (a chart shows progress notes: it need not ask, and so
+    #: record a decision, about every psychotherapy note of the patient). None: every kind.
+    kinds = fields.List(fields.String(validate=validate.OneOf(["progress", "psychotherapy"])),
+                        load_default=None, allow_none=True, validate=validate.Length(min=1))
 
 
 class LintTextSchema(_NoPlaintext):

@@ -403,14 +403,15 @@ class NotesService:
                                                 {**payload, "reviewed_by": principal.subject})
 
     @rpc(expected_exceptions=USER_ERRORS)
-    def list_notes(self, patient_id, purpose, exception_claimed=None, **named):
-        """Any verified principal; each note decided and recorded for them -> {patient_id,
-        notes[{note_id, kind, session_date, status, ..., decision_id}]}: nothing about notes not listed.
+    def list_notes(self, patient_id, purpose, exception_claimed=None, kinds=None, **named):
+        """Any verified principal; each note (of ``kinds``: progress, psychotherapy; default both)
+        decided and recorded for them -> {patient_id, notes[{note_id, kind, session_date, status, ...,
+        decision_id}]}: nothing about notes not listed.
         A keyword naming who asks (``requester``, ...) or claiming a requester fact (:data:`REQUESTER_FACTS`)
         is refused: NotAuthorizedError, recorded."""
         principal = self._no_actor_named(named)
         payload = s.load(s.ListNotesSchema, {"patient_id": patient_id, "purpose": purpose,
-                                             "exception_claimed": exception_claimed})
+                                             "exception_claimed": exception_claimed, "kinds": kinds})
         payload.update(requester=self._requester(principal), decided_for=decision_identity(principal))
         return handlers.list_notes(self.store, self.engine, self.clock, payload, key_dir=self.decision_key_dir)
 

@@ -193,6 +193,23 @@ def test_list_export_and_release(notes_container, pg_store, patient_id, marker, 
              via="disclosures")
 
 
+def test_listing_only_progress_notes_asks_nothing_about_psychotherapy_notes(notes_container, pg_store, patient_id,
+                                                                          marker, clinician, other_clinician):
+    progress = call(notes_container, clinician, "write_progress_note", {
+        "patient_id": patient_id, "content": progress_content()})["note_id"]
+    psych = psych_note(notes_container, clinician, patient_id, f"lake house {marker}")["note_id"]
+    wait_visible(pg_store, patient_id, [progress, psych])
+    since = pg_store.head_position()
+    listed = call(notes_container, other_clinician, "list_notes", patient_id, "treatment", kinds=["progress"])
+    assert [n["note_id"] for n in listed["notes"]] == [progress]
+    assert [d.data["decision"] for d in decisions_about(pg_store, progress, since)] == ["permit"]
+    # ... and, by then visible in the same category, nothing about the colleague's psychotherapy note:
+    # it was neither decided nor recorded (no denial on it to report)
+    assert [e for e in pg_store.read_category("accessDecision", since, 100000) if e.data.get("note_id") == psych] == []
+    with pytest.raises(errors.ValidationError, match="kinds"):
+        call(notes_container, other_clinician, "list_notes", patient_id, "treatment", kinds=["billing"])
+
+
 # -- who is asking, over RabbitMQ -------------------------------------------------------------------
 
 def rpc(service_config, context, name, *args, **kwargs):

@@ -300,10 +300,15 @@ def patients(request: HttpRequest) -> HttpResponse:
 
 @roles_required(*WRITERS)
 def patient(request: HttpRequest, patient_id: str) -> HttpResponse:
-    """A patient's chart: their notes as ``notes.list_notes(purpose="treatment")`` lists them (each
-    decided and recorded; notes not permitted are not listed). Psychotherapy notes: a line only."""
+    """A patient's chart: their progress notes as ``notes.list_notes(purpose="treatment",
+    kinds=["progress"])`` lists them (each decided and recorded; notes not permitted are not listed),
+    and the signed-in clinician's own psychotherapy notes of the patient as a line only (from their
+    worklist, ``notes.my_notes``). A colleague's psychotherapy notes are not asked about: the chart
+    never shows them, and asking would record a denial on each at every view."""
     person = _patient(request, patient_id)
-    listed = call(request, "notes", "list_notes", person["patient_id"], TREATMENT)["notes"]
+    listed = call(request, "notes", "list_notes", person["patient_id"], TREATMENT, kinds=["progress"])["notes"]
+    listed += [n for n in call(request, "notes", "my_notes")["notes"]
+               if n.get("kind") == "psychotherapy" and n.get("patient_id") == person["patient_id"]]
     listed.sort(key=lambda n: (n.get("session_date") or "", n["note_id"]), reverse=True)
     for row in listed:
         row["status_label"] = STATUS_LABELS.get(row.get("status"), row.get("status"))

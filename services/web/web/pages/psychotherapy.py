@@ -114,10 +114,10 @@ def lint(request: HttpRequest, text: str) -> list[dict]:
 
 def draft_progress_note(request: HttpRequest, patient_id: str, session_date: str) -> dict | None:
     """The signed-in author's draft progress note of ``patient_id`` for ``session_date``, read through
-    ``notes.read_note`` (None when there is none). Each note listed is decided and recorded."""
-    me = request.user.get_username()
-    listed = call(request, "notes", "list_notes", patient_id, "treatment")["notes"]
-    drafts = [n for n in listed if n.get("kind") == "progress" and n.get("author_id") == me
+    ``notes.read_note`` (None when there is none). Found in the author's own worklist
+    (``notes.my_notes``: metadata of the notes they drafted), so no other note is asked about."""
+    mine = call(request, "notes", "my_notes")["notes"]
+    drafts = [n for n in mine if n.get("kind") == "progress" and n.get("patient_id") == patient_id
               and n.get("status") == "draft" and (n.get("session_date") or "")[:10] == session_date[:10]]
     if not drafts:
         return None
@@ -150,13 +150,13 @@ def _patient_id(raw: str | None) -> str:
 @roles_required(*WRITERS)
 def psychotherapy_index(request: HttpRequest) -> HttpResponse:
     """Start a psychotherapy note (patient, session date, supervisor for a trainee); list the signed-in
-    author's psychotherapy notes of a patient (``?patient=``, decided and recorded)."""
+    author's psychotherapy notes of a patient (``?patient=``, from their own worklist ``notes.my_notes``:
+    no colleague's note is asked about, so none of their "who has seen my notes" fills with this page)."""
     patient = (request.GET.get("patient") or "").strip()
     notes = None
     if patient:
-        me = request.user.get_username()
-        listed = call(request, "notes", "list_notes", patient, "treatment")["notes"]
-        notes = [n for n in listed if n.get("kind") == "psychotherapy" and n.get("author_id") == me]
+        mine = call(request, "notes", "my_notes")["notes"]
+        notes = [n for n in mine if n.get("kind") == "psychotherapy" and n.get("patient_id") == patient]
     return render(request, "web/psychotherapy/index.html", {"patient": patient, "notes": notes,
                                                             "today": date.today().isoformat()})
 
