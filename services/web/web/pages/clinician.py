@@ -26,9 +26,9 @@ Each field of the record appears in exactly one section:
   PHQ-9/GAD-7, risk assessment, diagnosis codes. Intervention: modality, CPT code, interventions.
   Response: progress to date, prognosis. Plan: treatment plan, frequency, medications.
 
-A late entry (a note drafted after its session day: the service records ``LateEntryFlagged`` and
-requires ``content.late_entry_reason``) is shown and printed as "Late entry — written <date> for
-session <date>" with its reason.
+A late entry (a note drafted after its session day: the service records ``LateEntryFlagged``; the
+author's ``content.late_entry_reason`` is asked for, not required) is shown and printed as "Late entry —
+written <date> for session <date>" with its reason when one was given.
 """
 from __future__ import annotations
 
