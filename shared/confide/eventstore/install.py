@@ -116,13 +116,24 @@ def ensure_role_password(admin_dsn: str, role: str, path: Path) -> Path:
     return path
 
 
-def drop_schema(admin_dsn: str, dbname: str, schema: str) -> None:
-    """Drop ``schema`` and everything in it (tests' throw-away schemas only)."""
+def drop_schema(admin_dsn: str, dbname: str, schema: str, attempts: int = 5) -> None:
+    """Drop ``schema`` and everything in it (tests' throw-away schemas only).
+
+    A service still finishing a query on the schema (a sealer's last pass) can make the DROP the
+    victim of a deadlock; the DROP is then tried again (up to ``attempts`` times, the other side
+    having finished). Raises ValueError for the production schema; the last psycopg error otherwise."""
     if schema == "confide":
         raise ValueError("refusing to drop the production schema 'confide'")
     dsn = config.with_dbname(admin_dsn, dbname)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(_check_ident(schema, "schema"))))
+    statement = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(_check_ident(schema, "schema")))
+    for attempt in range(1, attempts + 1):
+        try:
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute(statement)
+            return
+        except (psycopg.errors.DeadlockDetected, psycopg.errors.LockNotAvailable):
+            if attempt == attempts:
+                raise
 
 
 def install(admin_dsn: str | None = None, dbname: str | None = None, schema: str | None = None) -> None:
