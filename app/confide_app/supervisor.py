@@ -17,10 +17,10 @@ import subprocess
 import sys
 import threading
 import time
-
-import click
 from dataclasses import dataclass, field
 from typing import Callable
+
+import click
 
 from confide import config
 
