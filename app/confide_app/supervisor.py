@@ -52,11 +52,14 @@ class Backoff:
 
     ``failures`` counts crashes in a row; ``crash_loop`` is true once ``loop_after`` of them in a
     row came within ``stable_after`` of their start (the operator must hear about it).
+
+    The cap is short on purpose: a service that exits while RabbitMQ or PostgreSQL is down (nameko
+    kills its container on a refused connection) is back within ``cap`` seconds of their return.
     """
 
     base: float = 1.0
     factor: float = 2.0
-    cap: float = 60.0
+    cap: float = 15.0
     stable_after: float = 30.0
     loop_after: int = 5
     failures: int = 0
