@@ -190,8 +190,11 @@ def check_health(gateway: str) -> None:
         raise DemoError(f"the Confide stack is not running: no gateway at {gateway} ({reason}).\n"
                         "Start it with `make run` in another terminal, then run `make demo` again.") from None
     if status != 200:
-        raise DemoError(f"the gateway at {gateway} answers {status}: broker {body.get('broker')}, "
-                        f"database {body.get('database')}. Fix that (or restart `make run`) and try again.")
+        deps = body.get("dependencies") if isinstance(body, dict) else None
+        down = ", ".join(f"{name} {dep.get('status')} ({dep.get('detail', '')})" for name, dep in (deps or {}).items()
+                         if isinstance(dep, dict) and dep.get("status") != "ok") or "no details"
+        raise DemoError(f"the gateway at {gateway} answers {status}: {down}. "
+                        "Fix that (or restart `make run`) and try again.")
 
 
 # -- CDex tasks ---------------------------------------------------------------------------------

@@ -4,8 +4,10 @@ Each service runs as ``nameko run --config services/<name>/config.yml <name>.ser
 connecting to RabbitMQ as its own user (``CONFIDE_AMQP_URI_<NAME>``, from
 ``confide.config.amqp_uri(name)``); the web front door (Django under waitress) as
 ``python -m web serve`` on ``CONFIDE_WEB_ADDRESS``, its RPC client connecting as the ``web`` user;
-every line it prints is prefixed with its name. If one service exits, the
-others are stopped and the command exits non-zero.
+every line it prints is prefixed with its name. If one exits, it alone is restarted after a
+backoff (:class:`Backoff`: exponential, capped, reset once it has stayed up a while; each restart
+is logged with the exit code) while the others keep running; a service that keeps crashing right
+after start is reported loudly at every further restart. Ctrl-C or SIGTERM stops them all.
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
+from typing import Callable
 
 import click
 
@@ -41,6 +45,123 @@ def _pump(name: str, stream, width: int) -> None:
         click.echo(f"{prefix} {line.rstrip()}")
 
 
+@dataclass
+class Backoff:
+    """When to restart a child that exited: ``base * factor**n`` seconds after its n-th crash in a row,
+    at most ``cap``; a child that stayed up ``stable_after`` seconds starts again from ``base``.
+
+    ``failures`` counts crashes in a row; ``crash_loop`` is true once ``loop_after`` of them in a
+    row came within ``stable_after`` of their start (the operator must hear about it).
+
+    The cap is short on purpose: a service that exits while RabbitMQ or PostgreSQL is down (nameko
+    kills its container on a refused connection) is back within ``cap`` seconds of their return.
+    """
+
+    base: float = 1.0
+    factor: float = 2.0
+    cap: float = 15.0
+    stable_after: float = 30.0
+    loop_after: int = 5
+    failures: int = 0
+
+    def exited(self, uptime: float) -> float:
+        """Record an exit after ``uptime`` seconds up; return the delay before the next start."""
+        if uptime >= self.stable_after:
+            self.failures = 0
+        delay = min(self.cap, self.base * self.factor ** self.failures)
+        self.failures += 1
+        return delay
+
+    @property
+    def crash_loop(self) -> bool:
+        return self.failures >= self.loop_after
+
+
+@dataclass
+class _Child:
+    name: str
+    argv: list[str]
+    backoff: Backoff
+    proc: subprocess.Popen | None = None
+    started_at: float = 0.0
+    restart_at: float | None = None
+    restarts: int = 0
+    history: list[int] = field(default_factory=list)
+
+
+def supervise(commands: dict[str, list[str]], *, env: dict | None = None, cwd: str | None = None,
+              backoff: Callable[[], Backoff] = Backoff, started: Callable[[], None] | None = None,
+              poll: float = 0.2, echo: Callable[..., None] = click.echo) -> None:
+    """Run each command, prefixing its output with its name; restart any that exits after its
+    backoff, leaving the others running; return after stopping them all on Ctrl-C or SIGTERM."""
+    width = max(map(len, commands))
+    children = {name: _Child(name, argv, backoff()) for name, argv in commands.items()}
+
+    def spawn(child: _Child) -> None:
+        child.proc = subprocess.Popen(
+            child.argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True,
+        )
+        child.started_at, child.restart_at = time.monotonic(), None
+        threading.Thread(target=_pump, args=(child.name, child.proc.stdout, width), daemon=True).start()
+
+    def stop() -> None:
+        # nameko stops gracefully on SIGTERM (a SIGINT may be ignored when started in the background).
+        running = [c.proc for c in children.values() if c.proc is not None and c.proc.poll() is None]
+        for p in running:
+            p.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for p in running:
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    # Ctrl-C and SIGTERM both stop everything, even when started from a script with SIGINT ignored.
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for child in children.values():
+            spawn(child)
+        if started is not None:
+            started()
+        while True:
+            now = time.monotonic()
+            for child in children.values():
+                if child.restart_at is not None:
+                    if now >= child.restart_at:
+                        child.restarts += 1
+                        echo(f"restarting {child.name} (restart {child.restarts})", err=True)
+                        spawn(child)
+                    continue
+                assert child.proc is not None
+                code = child.proc.poll()
+                if code is None:
+                    continue
+                delay = child.backoff.exited(now - child.started_at)
+                child.restart_at = now + delay
+                child.history.append(code)
+                if child.backoff.crash_loop:
+                    echo(click.style(
+                        f"!!! {child.name} is crash-looping: exited with code {code}, "
+                        f"{child.backoff.failures} times in a row within {child.backoff.stable_after:g}s "
+                        f"of starting; retrying in {delay:g}s — look at its log above", fg="red", bold=True),
+                        err=True)
+                else:
+                    echo(f"{child.name} exited with code {code}; restarting it in {delay:g}s "
+                         "(the others keep running)", err=True)
+            time.sleep(poll)
+    except KeyboardInterrupt:
+        echo("stopping…", err=True)
+    finally:
+        stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 @click.command()
 @click.option("--only", multiple=True, type=click.Choice(SERVICES), help="start only these services")
 def run(only):
@@ -65,44 +186,10 @@ def run(only):
         import json
 
         env.setdefault("CONFIDE_AMQP_SSL", json.dumps(ssl))
-    width = max(map(len, names))
-    procs = {}
-    for name in names:
-        procs[name] = subprocess.Popen(
-            _command(name),
-            cwd=config.REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True,
-        )
-        threading.Thread(target=_pump, args=(name, procs[name].stdout, width), daemon=True).start()
     web_at = os.environ.get("CONFIDE_WEB_ADDRESS", "127.0.0.1:8080")
-    click.echo(f"started {', '.join(names)}; gateway on {config.gateway_url()}, web on http://{web_at} — Ctrl-C stops all")
-
-    def stop(*_):
-        # nameko stops gracefully on SIGTERM (a SIGINT may be ignored when started in the background).
-        for p in procs.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        deadline = time.time() + 10
-        for p in procs.values():
-            try:
-                p.wait(max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-
-    def interrupt(*_):
-        raise KeyboardInterrupt
-
-    # Ctrl-C and SIGTERM both stop everything, even when started from a script with SIGINT ignored.
-    signal.signal(signal.SIGINT, interrupt)
-    signal.signal(signal.SIGTERM, interrupt)
-    try:
-        while True:
-            dead = [n for n, p in procs.items() if p.poll() is not None]
-            if dead:
-                click.echo(f"{', '.join(dead)} exited; stopping the others", err=True)
-                stop()
-                sys.exit(1)
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        click.echo("stopping…", err=True)
-        stop()
+    commands = {name: _command(name) for name in names}
+    supervise(
+        commands, env=env, cwd=str(config.REPO_ROOT),
+        started=lambda: click.echo(
+            f"started {', '.join(names)}; gateway on {config.gateway_url()}, web on http://{web_at} — Ctrl-C stops all"),
+    )

@@ -1,6 +1,7 @@
 """nameko providers of the gateway: SMART Backend Services (tokens, identity assertions) and the health probe."""
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
@@ -9,7 +10,7 @@ import eventlet
 from kombu import Connection
 from nameko.extensions import DependencyProvider
 
-from confide import config
+from confide import config, health
 from confide.identity import assertions
 from confide.identity.assertions import ReplayCache
 from confide.identity.keys import ensure_assertion_keys, load_assertion_signing_key
@@ -113,14 +114,24 @@ class HealthProbe(DependencyProvider):
 
     def setup(self):
         self.amqp_uri = self.container.config.get(AMQP_URI_KEY) or config.amqp_uri()
+        self.amqp_ssl = self.container.config.get("AMQP_SSL")
 
     def get_dependency(self, worker_ctx):
-        return _Probe(self.amqp_uri)
+        return _Probe(self.amqp_uri, self.amqp_ssl)
 
 
 class _Probe:
-    def __init__(self, amqp_uri: str):
-        self.amqp_uri = amqp_uri
+    def __init__(self, amqp_uri: str, amqp_ssl=None):
+        self.amqp_uri, self.amqp_ssl = amqp_uri, amqp_ssl
+
+    def checks(self, audit, services: dict[str, bool]) -> list[health.Check]:
+        """The broker and each of ``services`` (name → required) from their RPC queues, then the
+        database as the audit service finds it (down when it cannot be asked)."""
+        checks = health.probe_broker(self.amqp_uri, services, ssl=self.amqp_ssl, timeout=PROBE_TIMEOUT)
+        started = time.monotonic()
+        reason = self.database(audit)
+        checks.insert(1, health.timed("database", time.monotonic() - started, reason))
+        return checks
 
     def broker(self) -> Optional[str]:
         """None when reachable, else a short reason (never the URI, which holds credentials)."""

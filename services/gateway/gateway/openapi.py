@@ -79,8 +79,9 @@ def build_spec(server_url: str | None = None, token_url: str = "/oauth/token") -
         return [{"smartBackendServices": list(scopes)}]
     id_param = {"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}
     spec.path(path="/health", operations={"get": {
-        "summary": "Broker and database reachability", "operationId": "health",
-        "responses": {"200": _resp("both reachable", "Health"), "503": _resp("one is not", "Health")}}})
+        "summary": "Each dependency ok, degraded or down", "operationId": "health",
+        "responses": {"200": _resp("all ok, or degraded", "Health"),
+                      "503": _resp("a required dependency is down", "Health")}}})
     spec.path(path="/disclosure-requests", operations={"post": {
         "summary": "Request progress or psychotherapy notes of a patient", "operationId": "createDisclosureRequest",
         "security": secured_by("system/DisclosureRequest.write"),

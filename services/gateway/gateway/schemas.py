@@ -54,10 +54,15 @@ class ErrorSchema(Schema):
     messages = fields.Dict()
 
 
+class DependencyHealthSchema(Schema):
+    status = fields.String(required=True, metadata={"enum": ["ok", "degraded", "down"]})
+    required = fields.Boolean(required=True)
+    detail = fields.String()
+
+
 class HealthSchema(Schema):
-    status = fields.String(required=True)
-    broker = fields.String(required=True)
-    database = fields.String(required=True)
+    status = fields.String(required=True, metadata={"enum": ["ok", "degraded", "down"]})
+    dependencies = fields.Dict(keys=fields.String(), values=fields.Nested(DependencyHealthSchema), required=True)
 
 
 class DecisionSchema(Schema):

@@ -27,6 +27,7 @@ from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from confide import transport, validation
+from confide.health import summarise
 from confide.identity.provider import ServiceCredential
 from confide.rpc import RpcProxy
 from gateway import cdex, schemas
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 
 
 REQUEST_TIMEOUT = 30  # seconds
+#: the services GET /health asks after (name → required): each one an endpoint here calls
+HEALTH_SERVICES = {"disclosures": True, "directory": True, "audit": True}
 
 
 def _json(status: int, body, content_type: str = "application/json") -> Response:
@@ -138,15 +141,15 @@ class GatewayService:
 
     @http("GET", "/health")
     def health(self, request):
-        """200 {"status": "ok", "broker": "ok", "database": "ok"}; 503 naming what failed.
-
-        The database is checked by the audit service's ``health`` RPC (through its store).
+        """Each dependency ok / degraded / down (:mod:`confide.health`): the broker, the database
+        (the audit service's ``health`` RPC, through its store) and each service this gateway calls
+        (disclosures, directory, audit). 200 with ``status`` ``ok`` or ``degraded``; 503 ``down``
+        when a required one is down. Public; names no URI, credential or record; never cached.
         """
-        broker, database = self.probe.broker(), self.probe.database(self.audit)
-        body = {"status": "ok" if not (broker or database) else "unavailable",
-                "broker": f"unreachable: {broker}" if broker else "ok",
-                "database": f"unreachable: {database}" if database else "ok"}
-        return _json(503 if (broker or database) else 200, body)
+        code, body = summarise(self.probe.checks(self.audit, HEALTH_SERVICES))
+        response = _json(code, body)
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     @http("GET", "/openapi.json")
     def openapi(self, request):

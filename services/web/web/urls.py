@@ -1,11 +1,12 @@
 from django.urls import include, path, re_path
 
-from web import views
+from web import health, views
 
 web_patterns = ([
     path("", views.home, name="home"),
     path("session/idle-check", views.idle_check, name="idle_check"),
     path("static-baseline", views.static_baseline, name="static_baseline"),
+    path("health", health.health_view, name="health"),
     path("session/cli-assertion", views.cli_assertion, name="cli_assertion"),
     path("notes/seen", views.notes_seen, name="notes_seen"),
     path("admin/sessions/", views.sessions, name="sessions"),

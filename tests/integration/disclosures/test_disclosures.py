@@ -119,7 +119,10 @@ class TestAuthorizationLifecycle:
 class TestHttpApi:
     def test_health(self, system):
         reply = system.http.get("/health")
-        assert reply.status_code == 200 and reply.json() == {"status": "ok", "broker": "ok", "database": "ok"}
+        assert reply.status_code == 200 and reply.headers["Cache-Control"] == "no-store"
+        assert reply.json() == {"status": "ok", "dependencies": {
+            name: {"status": "ok", "required": True}
+            for name in ("broker", "database", "disclosures", "directory", "audit")}}
 
     def test_401_without_with_expired_and_forged_tokens(self, system, org, tmp_path):
         assert system.http.get("/disclosure-requests/x").status_code == 401
@@ -256,7 +259,10 @@ def test_health_names_the_unreachable_database(container_factory, service_config
     container_factory(GatewayService, cfg).start()
     reply = requests.get(f"http://127.0.0.1:{port}/health", timeout=30)
     assert reply.status_code == 503
-    assert reply.json()["broker"] == "ok" and reply.json()["database"].startswith("unreachable")
+    deps = reply.json()["dependencies"]
+    assert reply.json()["status"] == "down" and deps["broker"]["status"] == "ok"
+    assert deps["database"]["status"] == "down" and deps["audit"]["status"] == "down"
+    assert deps["disclosures"]["status"] == "down"  # not running here either
 
 
 class _CuttableLink:
@@ -332,13 +338,15 @@ def test_health_names_a_database_the_audit_service_can_no_longer_reach(container
         port = find_free_port()
         container_factory(GatewayService, {**service_config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"}).start()
         url = f"http://127.0.0.1:{port}/health"
-        assert requests.get(url, timeout=30).json() == {"status": "ok", "broker": "ok", "database": "ok"}
+        assert requests.get(url, timeout=30).json()["dependencies"]["database"] == {"status": "ok", "required": True}
     finally:
         link.cut()
 
-    def unavailable():
+    def unavailable():  # disclosures and directory are not running here: only the database changes
         reply = requests.get(url, timeout=30)
-        return reply.json() if reply.status_code == 503 else None
+        return reply.json() if reply.json()["dependencies"]["database"]["status"] == "down" else None
 
-    assert wait_for(unavailable, timeout=20) == {"status": "unavailable", "broker": "ok",
-                                                 "database": "unreachable: EventStoreUnavailableError"}
+    body = wait_for(unavailable, timeout=20)
+    assert body["status"] == "down" and body["dependencies"]["broker"]["status"] == "ok"
+    assert body["dependencies"]["database"] == {"status": "down", "required": True,
+                                                "detail": "EventStoreUnavailableError"}

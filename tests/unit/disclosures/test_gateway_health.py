@@ -6,6 +6,7 @@ import pytest
 from nameko.exceptions import UnknownService
 from nameko.testing.services import worker_factory
 
+from confide.health import DEGRADED, DOWN, OK, Check
 from gateway import dependencies
 from gateway.dependencies import _Probe
 from gateway.service import GatewayService
@@ -38,29 +39,30 @@ def test_an_audit_service_that_does_not_answer_in_time_is_a_timeout(monkeypatch)
 
 
 class FakeProbe:
-    def __init__(self, broker=None, database=None):
-        self._broker, self._database = broker, database
+    def __init__(self, checks):
+        self._checks = checks
         self.asked = None
 
-    def broker(self):
-        return self._broker
-
-    def database(self, audit):
-        self.asked = audit
-        return self._database
+    def checks(self, audit, services):
+        self.asked = (audit, services)
+        return self._checks
 
 
-@pytest.mark.parametrize("broker, database, status, body", [
-    (None, None, 200, {"status": "ok", "broker": "ok", "database": "ok"}),
-    (None, "EventStoreUnavailableError", 503,
-     {"status": "unavailable", "broker": "ok", "database": "unreachable: EventStoreUnavailableError"}),
-    ("ConnectionRefusedError", "UnknownService", 503,
-     {"status": "unavailable", "broker": "unreachable: ConnectionRefusedError",
-      "database": "unreachable: UnknownService"}),
+@pytest.mark.parametrize("checks, status, overall", [
+    ([Check("broker", OK), Check("database", OK), Check("disclosures", OK)], 200, "ok"),
+    ([Check("broker", OK), Check("database", DEGRADED, "slow: 2.0s"), Check("disclosures", OK)], 200, "degraded"),
+    ([Check("broker", OK), Check("database", OK), Check("reports", DOWN, "not running", required=False)],
+     200, "degraded"),
+    ([Check("broker", OK), Check("database", DOWN, "EventStoreUnavailableError"), Check("disclosures", OK)],
+     503, "down"),
 ])
-def test_health_reply_shape(broker, database, status, body):
-    probe = FakeProbe(broker, database)
+def test_health_reply_shape(checks, status, overall):
+    probe = FakeProbe(checks)
     service = worker_factory(GatewayService, probe=probe)
     reply = service.health(None)
-    assert reply.status_code == status and json.loads(reply.get_data(as_text=True)) == body
-    assert probe.asked is service.audit  # the database is asked of the audit service
+    body = json.loads(reply.get_data(as_text=True))
+    assert reply.status_code == status and body["status"] == overall
+    assert reply.headers["Cache-Control"] == "no-store"
+    assert body["dependencies"] == {c.name: c.as_dict() for c in checks}
+    assert probe.asked[0] is service.audit  # the database is asked of the audit service
+    assert set(probe.asked[1]) == {"disclosures", "directory", "audit"}  # each service the gateway calls

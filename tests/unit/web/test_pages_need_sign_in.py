@@ -21,6 +21,7 @@ PUBLIC = {
     "web:enrol": "the one-time enrolment link (the token is the credential)",
     "web:idle_check": "where an idle page's timer leads (redirects to sign-in when signed out)",
     "web:static_baseline": "the bench's fixed baseline page (says nothing)",
+    "web:health": "dependencies ok / degraded / down for a load balancer (names no person or record)",
     "password_reset_by_admin": "password reset help: 'ask a practice admin for a new link'",
 }
 #: Public pages that are requested here too (the others would reach the database).

@@ -1,0 +1,205 @@
+"""``confide run`` heals itself: a service killed with SIGKILL is restarted after its backoff while the
+others keep running, and the gateway's GET /health shows it down, then ok again (issue 12, item 1).
+
+The real services as ``confide run --only ...`` starts them, on a per-test vhost and scratch schema.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from confide import config
+from confide.keys import ensure_keys
+from confide.testing.browser import stop, tail
+from confide.testing.polling import wait_for
+
+REPO = Path(__file__).resolve().parents[2]
+SERVICES = ("directory", "disclosures", "audit", "gateway")
+WITH_NOTES = (*SERVICES, "notes")  # the broker test: notes and disclosures were the ones that exited (issue 12)
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _service_pids(supervisor_pid):
+    """{service: pid} of the supervisor's children (``nameko run ... <name>.service``)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) != supervisor_pid:
+            continue
+        for name in WITH_NOTES:
+            if f"{name}.service".encode() in cmd:
+                found[name] = int(entry.name)
+    return found
+
+
+def _health(url):
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+    except OSError:
+        return None, None
+
+
+def test_a_killed_service_comes_back_and_the_others_stay_up(rabbit_config, test_db_dsn, scratch_schema, tmp_path):
+    key_dir = tmp_path / "keys"
+    ensure_keys(key_dir)
+    port = _free_port()
+    amqp = rabbit_config["AMQP_URI"]
+    env = {
+        **os.environ, "PYTHONWARNINGS": "ignore", "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in (
+            "shared", "app", "services/notes", "services/disclosures", "services/audit", "services/gateway",
+            "services/directory", "services/web")),
+        "CONFIDE_DB_DSN": test_db_dsn, "CONFIDE_DB_SCHEMA": scratch_schema,
+        "CONFIDE_KEY_DIR": str(key_dir), "CONFIDE_CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
+        "CONFIDE_AMQP_URI": amqp, **{config.amqp_uri_key(u): amqp for u in (*SERVICES, "notes", "web", "cli")},
+        "CONFIDE_GATEWAY_ADDRESS": f"127.0.0.1:{port}", "CONFIDE_GATEWAY_URL": f"http://127.0.0.1:{port}",
+    }
+    log = tmp_path / "run.log"
+    only = [arg for name in SERVICES for arg in ("--only", name)]
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-c", "from confide_app.cli import main; main()", "run", *only],
+                                env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/health"
+    try:
+        try:
+            wait_for(lambda: _health(url)[0] == 200, timeout=90, interval=0.3)
+        except AssertionError:
+            raise AssertionError(f"the stack did not come up:\n{tail(log)}") from None
+        before = _service_pids(proc.pid)
+        assert set(before) == set(SERVICES), before
+
+        os.kill(before["disclosures"], signal.SIGKILL)
+        code, body = wait_for(lambda: (lambda r: r if r[0] == 503 else None)(_health(url)), timeout=30)
+        assert body["status"] == "down" and body["dependencies"]["disclosures"]["status"] == "down"
+        assert body["dependencies"]["directory"]["status"] == "ok"
+
+        wait_for(lambda: _health(url)[0] == 200, timeout=60, interval=0.3)
+        after = _service_pids(proc.pid)
+        assert after["disclosures"] != before["disclosures"]
+        assert {n: after[n] for n in SERVICES if n != "disclosures"} == {
+            n: before[n] for n in SERVICES if n != "disclosures"}  # nobody else was restarted
+        assert proc.poll() is None
+        assert "disclosures exited with code -9; restarting it in 1s" in log.read_text()
+    finally:
+        stop(proc)
+    assert proc.returncode is not None
+
+
+RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
+
+
+class OwnRabbit:
+    """A RabbitMQ node of this test's own (own name, ports, data and logs in a temp dir), so the test
+    may stop and start it; never the shared one."""
+
+    def __init__(self, folder: Path):
+        import uuid
+
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.node = f"confide-test-{uuid.uuid4().hex[:8]}@localhost"
+        self.port = _free_port()
+        (folder / "enabled_plugins").write_text("[].\n")
+        (folder / "rabbitmq.conf").write_text("")
+        self.env = {
+            **os.environ, "HOME": str(folder), "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_PORT": str(self.port), "RABBITMQ_DIST_PORT": str(_free_port()),
+            "RABBITMQ_MNESIA_BASE": str(folder / "mnesia"), "RABBITMQ_LOG_BASE": str(folder / "log"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(folder / "enabled_plugins"),
+            "RABBITMQ_CONFIG_FILE": str(folder / "rabbitmq"), "RABBITMQ_PID_FILE": str(folder / "pid"),
+        }
+        self.uri = f"amqp://guest:guest@127.0.0.1:{self.port}/"
+        self.out = open(folder / "server.log", "w")
+        self.proc = subprocess.Popen([str(RABBIT_BIN / "rabbitmq-server")], env=self.env, cwd=folder,
+                                     stdout=self.out, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for(self.accepting, timeout=60, interval=0.3)
+
+    def ctl(self, *args) -> None:
+        subprocess.run([str(RABBIT_BIN / "rabbitmqctl"), "-n", self.node, *args], env=self.env, check=True,
+                       capture_output=True, timeout=60)
+
+    def accepting(self) -> bool:
+        import socket
+
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def close(self) -> None:
+        try:
+            self.ctl("stop")
+        except Exception:  # noqa: BLE001 - fall back to the process group
+            pass
+        stop(self.proc)
+        self.out.close()
+
+
+def test_the_stack_comes_back_by_itself_after_the_broker_restarts(test_db_dsn, scratch_schema, tmp_path):
+    from confide.broker import declare_topology
+
+    rabbit = OwnRabbit(tmp_path / "rabbit")
+    key_dir = tmp_path / "keys"
+    ensure_keys(key_dir)
+    port = _free_port()
+    declare_topology(rabbit.uri)
+    env = {
+        **os.environ, "PYTHONWARNINGS": "ignore", "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in (
+            "shared", "app", "services/notes", "services/disclosures", "services/audit", "services/gateway",
+            "services/directory", "services/web")),
+        "CONFIDE_DB_DSN": test_db_dsn, "CONFIDE_DB_SCHEMA": scratch_schema,
+        "CONFIDE_KEY_DIR": str(key_dir), "CONFIDE_CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
+        "CONFIDE_AMQP_URI": rabbit.uri,
+        **{config.amqp_uri_key(u): rabbit.uri for u in (*SERVICES, "notes", "web", "cli")},
+        "CONFIDE_GATEWAY_ADDRESS": f"127.0.0.1:{port}", "CONFIDE_GATEWAY_URL": f"http://127.0.0.1:{port}",
+    }
+    log = tmp_path / "run.log"
+    only = [arg for name in WITH_NOTES for arg in ("--only", name)]
+    proc = None
+    try:
+        with open(log, "w") as out:
+            proc = subprocess.Popen([sys.executable, "-c", "from confide_app.cli import main; main()", "run", *only],
+                                    env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        url = f"http://127.0.0.1:{port}/health"
+        try:
+            wait_for(lambda: _health(url)[0] == 200, timeout=90, interval=0.3)
+        except AssertionError:
+            raise AssertionError(f"the stack did not come up:\n{tail(log)}") from None
+
+        rabbit.ctl("stop_app")  # every connection dropped, the port closed
+        code, body = wait_for(lambda: (lambda r: r if r[0] == 503 else None)(_health(url)), timeout=30)
+        assert body["dependencies"]["broker"]["status"] == "down"
+        rabbit.ctl("start_app")
+        try:
+            wait_for(lambda: _health(url)[0] == 200, timeout=90, interval=0.5)
+        except AssertionError:
+            raise AssertionError(f"the stack did not recover:\n{tail(log, 12000)}") from None
+        assert proc.poll() is None  # nobody restarted confide run by hand
+        wait_for(lambda: set(_service_pids(proc.pid)) == set(WITH_NOTES), timeout=30)
+    finally:
+        if proc is not None:
+            stop(proc)
+        rabbit.close()
