@@ -332,7 +332,8 @@ def _stored_read(store, decision_id: str, payload: dict, key_dir) -> AccessDecid
         raise errors.AccessDeniedError(f"decision {decision_id} is not a sealed decision of this practice; "
                                        "nothing released", decision_id)
     stored = from_stored(first[0].type, first[0].data)
-    assert isinstance(stored, AccessDecided)
+    if not isinstance(stored, AccessDecided):  # pragma: no cover - from_stored maps the type to the class
+        raise errors.AccessDeniedError(f"decision {decision_id} cannot be read; nothing released", decision_id)
     mine = (payload.get("decided_for") or {}).get("subject")
     same = (str(stored.requester.get("id")) == str(payload["requester"]["id"])
             and (stored.decided_for or {}).get("subject") == mine
@@ -506,6 +507,10 @@ def release_fields(store, keyring, clock, payload: dict, *, key_dir) -> dict:
 
     Raises AccessDeniedError when no such decision exists, its seal is missing or wrong, it does
     not permit, it names none of / not this note, or a note is not about its patient.
+
+    ``payload["recipient"]`` (the service's verified caller: a payer's org, else the subject) is
+    recorded as ``released_to``; a redelivered or repeated release of the same notes to the same
+    recipient under the same decision appends no second ContentReleased.
     """
     decision, _ = views.load_decision(store, payload["decision_id"], key_dir)
     if (decision.get("request_id") or None) != (payload.get("request_id") or None):
