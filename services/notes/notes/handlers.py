@@ -21,6 +21,7 @@ from confide.contracts.access import EmergencyAccessReviewed, EmergencyAccessTak
 from confide.contracts.casefile import iter_category, read_case
 from confide.contracts.notes import DRAFTED
 from confide.envelope import NewEvent
+from confide.eventstore.errors import WrongExpectedVersionError
 from confide.streams import (
     ACCESS_DECISION,
     ACCESS_REQUEST,
@@ -267,9 +268,11 @@ def append_disagreement(store, clock, payload: dict) -> dict:
 
 def decide_access(store, engine, clock, note: m.Note, requester: dict, purpose: str, action: str = "use",
                   exception_claimed: str | None = None, request_id: str | None = None, *,
-                  key_dir, decided_for: dict | None = None) -> AccessDecided:
+                  key_dir, decided_for: dict | None = None, decision_id: str | None = None) -> AccessDecided:
     """Ask the engine and record AccessDecided (new stream, expected_version -1) before anything leaves.
     ``decided_for``: :func:`confide.identity.requester.decision_identity` of the principal asking.
+    ``decision_id``: the id to record it under (default a new one); when that stream already exists
+    the store raises WrongExpectedVersionError and nothing is recorded (see :func:`read_note`).
 
     The event carries ``seal`` (HMAC under ``decision.key`` in ``key_dir``). Any store or key error
     propagates: a decision that cannot be sealed and recorded releases nothing (fail closed).
@@ -285,7 +288,7 @@ def decide_access(store, engine, clock, note: m.Note, requester: dict, purpose: 
     if requester.get("supervises_author") is True:
         recorded_requester["supervises_author"] = True
     decided = AccessDecided(
-        str(uuid.uuid4()), recorded_requester, purpose, action,
+        decision_id or str(uuid.uuid4()), recorded_requester, purpose, action,
         note.patient_id, note.note_id, note.kind, note.author_id, outcome["decision"], str(outcome.get("rule") or ""),
         list(outcome.get("citations") or []), outcome.get("fields_released"), now, request_id,
         note_ids=[note.note_id], decided_for=decided_for)
@@ -307,15 +310,67 @@ def _deny(d: AccessDecided) -> errors.AccessDeniedError:
 
 # -- reading -----------------------------------------------------------------------------
 
+#: Namespace of the decision ids of reads made with a request id (uuid5 of the request id).
+_READ_NS = uuid.UUID("6f0e2f7c-93d4-4f0b-9a51-0c1d3b7e8a21")
+
+
+def read_decision_id(request_id: str) -> str:
+    """The decision id of the read made with ``request_id``: the caller's request id is the read's
+    idempotency key, so a redelivered or retried call lands on the same ``accessDecision-`` stream."""
+    return str(uuid.uuid5(_READ_NS, f"read_note:{request_id}"))
+
+
+def _stored_read(store, decision_id: str, payload: dict, key_dir) -> AccessDecided:
+    """The sealed AccessDecided already recorded for this read's request id, when it was made for
+    the same principal, note and purpose; else RequestIdConflictError (nothing released). A stream
+    holding no sealed decision of ours fails closed (AccessDeniedError)."""
+    recorded = store.read_stream(stream_name(ACCESS_DECISION, decision_id))
+    first = [r for r in recorded if r.type == "AccessDecided"][:1]
+    if not first or str(first[0].data.get("decision_id")) != decision_id \
+            or not keys.verify_decision(key_dir, first[0].data, first[0].data.get("seal")):
+        log.warning("refused read %s: its decision stream holds no sealed decision", decision_id)
+        raise errors.AccessDeniedError(f"decision {decision_id} is not a sealed decision of this practice; "
+                                       "nothing released", decision_id)
+    stored = from_stored(first[0].type, first[0].data)
+    if not isinstance(stored, AccessDecided):  # pragma: no cover - from_stored maps the type to the class
+        raise errors.AccessDeniedError(f"decision {decision_id} cannot be read; nothing released", decision_id)
+    mine = (payload.get("decided_for") or {}).get("subject")
+    same = (str(stored.requester.get("id")) == str(payload["requester"]["id"])
+            and (stored.decided_for or {}).get("subject") == mine
+            and stored.note_id == str(payload["note_id"]) and stored.purpose == payload["purpose"])
+    if not same:
+        log.warning("refused read: request id of decision %s reused by another principal or request", decision_id)
+        raise errors.RequestIdConflictError(
+            f"request id {payload['request_id']} was already used for another read (another principal, "
+            "note or purpose); nothing decided or released: use a new request id")
+    log.info("read %s redelivered: returning recorded decision %s", payload["request_id"], decision_id)
+    return stored
+
+
 def read_note(store, keyring, engine, clock, payload: dict, *, key_dir) -> dict:
     """Decide, record, then release what the decision allows; psychotherapy text and excerpts only
     sealed to ``payload["reply_public_key"]`` (without one such a read raises ValidationError naming
     it, after the decision is recorded and before anything leaves). Raises AccessDeniedError,
-    NoteNotFoundError."""
+    NoteNotFoundError.
+
+    With a ``request_id`` the read happens once: its decision is recorded under
+    :func:`read_decision_id` at expected version -1, so a redelivered, retried or concurrent call
+    with the same id finds the stream taken and returns the recorded decision (and the note as it
+    stood when decided, through the same release path) instead of deciding again; the same id from
+    another principal, for another note or purpose raises RequestIdConflictError."""
     state, recorded = load_note(store, payload["note_id"])
-    decided = decide_access(store, engine, clock, state, payload["requester"], payload["purpose"],
-                            exception_claimed=payload["exception_claimed"], request_id=payload["request_id"],
-                            key_dir=key_dir, decided_for=payload.get("decided_for"))
+    request_id = payload.get("request_id")
+    decision_id = read_decision_id(str(request_id)) if request_id else None
+    try:
+        decided = decide_access(store, engine, clock, state, payload["requester"], payload["purpose"],
+                                exception_claimed=payload["exception_claimed"], request_id=request_id,
+                                key_dir=key_dir, decided_for=payload.get("decided_for"), decision_id=decision_id)
+    except WrongExpectedVersionError:
+        if decision_id is None:
+            raise
+        decided = _stored_read(store, decision_id, payload, key_dir)
+        if decided.decision in PERMITS:
+            state, recorded = load_note(store, payload["note_id"], as_of=views.decided_at(decided.to_data()))
     if decided.decision not in PERMITS:
         raise _deny(decided)
     seal = Sealer(payload.get("reply_public_key"), decided.decision_id)
@@ -452,6 +507,10 @@ def release_fields(store, keyring, clock, payload: dict, *, key_dir) -> dict:
 
     Raises AccessDeniedError when no such decision exists, its seal is missing or wrong, it does
     not permit, it names none of / not this note, or a note is not about its patient.
+
+    ``payload["recipient"]`` (the service's verified caller: a payer's org, else the subject) is
+    recorded as ``released_to``; a redelivered or repeated release of the same notes to the same
+    recipient under the same decision appends no second ContentReleased.
     """
     decision, _ = views.load_decision(store, payload["decision_id"], key_dir)
     if (decision.get("request_id") or None) != (payload.get("request_id") or None):
@@ -480,11 +539,31 @@ def release_fields(store, keyring, clock, payload: dict, *, key_dir) -> dict:
         released += [name for name in fields if name not in released]
         out.append({"note_id": note_id, "kind": state.kind, "fields": fields,
                     "withheld": views.withheld(state, decided_fields)})
-    event = ContentReleased(str(payload["decision_id"]), [n["note_id"] for n in out], released, format_ts(clock()))
-    # At the stream's head, whatever it is: the store retries a lost race (expected_version None).
-    _append(store, stream_name(ACCESS_DECISION, payload["decision_id"]), None, [event])
+    event = ContentReleased(str(payload["decision_id"]), [n["note_id"] for n in out], released, format_ts(clock()),
+                            released_to=payload.get("recipient"))
+    _record_release_once(store, event)
     return {"decision_id": payload["decision_id"], "fields_released": decision.get("fields_released"),
             "notes": out}
+
+
+def _record_release_once(store, event: ContentReleased) -> None:
+    """Append ``event`` to its decision's stream unless that stream already records the release of
+    the same notes to the same recipient (a redelivered or retried ``release_fields``). Appended at
+    the version just read, so two concurrent deliveries cannot both append: the loser re-reads and
+    finds the winner's."""
+    stream = stream_name(ACCESS_DECISION, event.decision_id)
+    while True:
+        recorded = store.read_stream(stream)
+        for r in recorded:
+            if (r.type == "ContentReleased" and r.data.get("released_to") == event.released_to
+                    and sorted(r.data.get("note_ids") or []) == sorted(event.note_ids)):
+                log.info("release under decision %s already recorded at %s", event.decision_id, r.global_position)
+                return
+        try:
+            _append(store, stream, recorded[-1].stream_version if recorded else -1, [event])
+            return
+        except WrongExpectedVersionError:
+            continue
 
 
 # -- right of access (45 CFR 164.524) ----------------------------------------------------

@@ -498,6 +498,7 @@ class NotesService:
         if recipient not in {str((decision.get("requester") or {}).get("id")), decided_for}:
             raise self.identity.refuse(
                 f"decision {payload['decision_id']} was not made for {recipient}; nothing released")
+        payload["recipient"] = recipient
         return handlers.release_fields(self.store, self.keyring, self.clock, payload,
                                        key_dir=self.decision_key_dir)
 

@@ -54,6 +54,9 @@ class ContentReleased(Event):
     note_ids: list
     fields_released: list
     released_at: str
+    # Who it was released to (a payer: its org; else the caller's subject); one ContentReleased per
+    # decision and recipient. None on releases recorded before it was named.
+    released_to: Optional[str] = None
 
 
 @dataclass(frozen=True)

@@ -272,14 +272,25 @@ class TestReleaseFields:
         note_id = write_progress(store, clock, pid)["note_id"]
         decision_id = self.record(store, key_dir, decision="permit", patient_id=pid, note_ids=[note_id],
                                   fields_released=["diagnosis_codes", "functional_status"])
-        for _ in range(2):  # a re-delivery is recorded again
+        for _ in range(2):  # a re-delivery to the same recipient is recorded once (issue 12)
             self.release(store, None, clock, key_dir, decision_id, [note_id])
         stream = store.read_stream(f"accessDecision-{decision_id}")
-        assert [e.type for e in stream] == ["AccessDecided", "ContentReleased", "ContentReleased"]
+        assert [e.type for e in stream] == ["AccessDecided", "ContentReleased"]
         assert stream[1].data == {"decision_id": decision_id, "note_ids": [note_id],
                                   "fields_released": ["diagnosis_codes", "functional_status"],
-                                  "released_at": "2026-05-01T15:00:00.000000Z"}
+                                  "released_at": "2026-05-01T15:00:00.000000Z", "released_to": None}
         assert "F32.1" not in stream[1].data_json and "working part time" not in stream[1].data_json
+
+    def test_one_release_recorded_per_recipient(self, store, clock, key_dir):
+        pid = patient()
+        note_id = write_progress(store, clock, pid)["note_id"]
+        decision_id = self.record(store, key_dir, decision="permit", patient_id=pid, note_ids=[note_id],
+                                  fields_released=["diagnosis_codes"])
+        for recipient in ("PAYER-1", "STAFF-1", "PAYER-1"):
+            h.release_fields(store, None, clock, {"decision_id": decision_id, "note_ids": [note_id],
+                                                  "recipient": recipient}, key_dir=key_dir)
+        stream = store.read_stream(f"accessDecision-{decision_id}")
+        assert [e.data.get("released_to") for e in stream[1:]] == ["PAYER-1", "STAFF-1"]
 
     def test_nothing_returned_when_the_release_cannot_be_recorded(self, keyring, clock, key_dir):
         class NoReleaseRecord(InMemoryEventStore):

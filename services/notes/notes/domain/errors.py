@@ -83,6 +83,11 @@ class AccessDeniedError(NotesError):
         super().__init__(message)
 
 
+class RequestIdConflictError(NotesError):
+    """A request id (the idempotency key of a read) was already used by another principal, for another
+    note or purpose; nothing was decided or released under it."""
+
+
 class AccessRequestNotFoundError(NotesError):
     """No right-of-access request (164.524) with this id."""
 
