@@ -98,6 +98,9 @@ def service_config(rabbit_config, test_db_dsn, tmp_path):
         "KEY_DIR": str(key_dir),
         "CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
         "serializer": "json",
+        # The disclosures process manager scans every request of its schema: off on the shared test
+        # schema (tests of it start the service on a scratch schema of their own with it on).
+        "DISCLOSURES_RESUME_INTERVAL": 0,
     }
 
 

@@ -43,10 +43,12 @@ class Stack:
         """A proxy of ``service`` carrying ``person``'s assertion (none: an anonymous call)."""
         return ServiceRpcProxy(service, self.config, context_data=person.context() if person else None)
 
-    def http(self, method, path, body=None, token=None):
+    def http(self, method, path, body=None, token=None, headers=None):
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base_url + path, data=data, method=method)
         req.add_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            req.add_header(name, value)
         if token:
             req.add_header("Authorization", f"Bearer {token}")
         try:

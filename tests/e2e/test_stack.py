@@ -144,3 +144,34 @@ def test_audit_verify_catches_a_row_altered_by_a_superuser(stack, tmp_path):
         assert not report.ok and report.first_bad_position == 2
     finally:
         store.close()
+
+
+def test_a_retried_insurer_request_with_an_idempotency_key_is_made_once(stack):
+    """Issue 12: a payer that lost the answer retries with the same Idempotency-Key and gets the same
+    request (id, status), not a second disclosure; the same key with another body is refused (422);
+    another payer's same key is its own request."""
+    patient = "P-" + uuid.uuid4().hex[:8]
+    write_notes(stack, patient)
+    token = payer_token(stack, "Acme Health Plan")
+    key = {"Idempotency-Key": "claim-77-" + uuid.uuid4().hex[:8]}
+    body = {"patient_id": patient, "purpose": "payment", "note_kind": "progress", "claim_id": "C-77"}
+
+    status, first = stack.http("POST", "/disclosure-requests", body, token, headers=key)
+    assert status == 201 and first["status"] == "released", first
+    status, again = stack.http("POST", "/disclosure-requests", body, token, headers=key)
+    assert status == 200 and (again["id"], again["status"]) == (first["id"], first["status"])
+    assert again["content"]["notes"][0]["fields"] == first["content"]["notes"][0]["fields"]
+
+    status, other = stack.http("POST", "/disclosure-requests", {**body, "note_kind": "psychotherapy"}, token,
+                               headers=key)
+    assert status == 422 and other["field"] == "Idempotency-Key"
+
+    status, theirs = stack.http("POST", "/disclosure-requests", body, payer_token(stack, "Other Plan"), headers=key)
+    assert status == 201 and theirs["id"] != first["id"]
+
+    store = PostgresEventStore(stack.config["DB_DSN"], schema=stack.schema, pool_size=1)
+    try:
+        made = [e.type for e in store.read_stream(f"disclosureRequest-{first['id']}")]
+    finally:
+        store.close()
+    assert made == ["DisclosureRequested", "DisclosureDecided", "DisclosureReleased"]  # once

@@ -134,7 +134,8 @@ def verify_requester(cmd: commands.VerifyRequester, store, clock: Clock, notes, 
     return _advance(load_request(store, cmd.request_id), store, clock, notes, engine, key_dir, decided_for)
 
 
-def _advance(state, store, clock, notes, engine, key_dir=None, decided_for: Optional[dict] = None) -> dict:
+def _advance(state, store, clock, notes, engine, key_dir=None, decided_for: Optional[dict] = None,
+             conclude: bool = True) -> dict:
     requester = effective_requester(state)
     if state.status == "requested" and model.needs_verification(requester):
         hold = ev.DisclosurePlacedOnHold(
@@ -142,7 +143,7 @@ def _advance(state, store, clock, notes, engine, key_dir=None, decided_for: Opti
             rule="45 CFR 164.514(h)(1)", held_at=fmt_ts(clock()))
         _append(store, _request_stream(state.request_id), [hold], state.version)
         return view_request(load_request(store, state.request_id))
-    return _decide(state, requester, store, clock, notes, engine, key_dir, decided_for)
+    return _decide(state, requester, store, clock, notes, engine, key_dir, decided_for, conclude)
 
 
 def _outcome_dict(outcome) -> dict:
@@ -151,7 +152,10 @@ def _outcome_dict(outcome) -> dict:
     return dict(outcome)
 
 
-def _decide(state, requester, store, clock, notes, engine, key_dir=None, decided_for: Optional[dict] = None) -> dict:
+def _decide(state, requester, store, clock, notes, engine, key_dir=None, decided_for: Optional[dict] = None,
+            conclude: bool = True) -> dict:
+    """Decide ``state`` and record the decision and its AccessDecided; then (``conclude``) release or
+    refuse it, else return the view as decided."""
     at = clock()
     request = state.request
     gathered = casefile.case_as_of(store, request, requester, at)
@@ -168,7 +172,7 @@ def _decide(state, requester, store, clock, notes, engine, key_dir=None, decided
     decided = dataclasses.replace(decided, seal=keys.seal_decision(_key_dir(key_dir), decided.to_data()))
     _append(store, _request_stream(state.request_id), [decided], state.version)
     _record_access_decision(store, request, requester, decided, matched, key_dir)
-    if request.get("await_release") and decided.decision in PERMITS:
+    if not conclude or (request.get("await_release") and decided.decision in PERMITS):
         # Staff release it themselves: it waits, decided, with what will leave on file.
         return view_request(load_request(store, state.request_id))
     return _conclude(load_request(store, state.request_id), store, clock, notes)
@@ -364,6 +368,101 @@ def resume_request(request_id: str, store, clock: Clock, notes, engine=default_e
 
 
 REQUEST_STATES = ("requested", "on_hold", "verified", "decided", "released", "refused")
+
+
+# -- the process manager: work always finishes -----------------------------------------------
+
+#: What the process manager names as itself on a decision it makes for a request a fault left
+#: undecided (``decided_for.resumed_by``).
+RESUMED_BY = "disclosures"
+
+
+class UnfinishedRequests:
+    """The requests not yet released or refused, kept up to date from the ``disclosureRequest``
+    category as this service's store believes it (sealed by this service), read in global order over
+    the skip-free prefix only (a transaction still open below the frontier is read once committed,
+    never skipped). One per process; ``scan`` is not thread-safe (the timer runs one worker at a time).
+    """
+
+    def __init__(self) -> None:
+        self.position = 1
+        self._events: dict[str, list[tuple[str, dict]]] = {}
+        self._last: dict[str, Any] = {}
+
+    def scan(self, store, page: int = 1000) -> list[tuple[DisclosureRequestState, Any]]:
+        """Read what was appended since the last scan → [(state, when its last event was recorded)] of
+        every request not released or refused (on hold and awaiting staff included: the caller decides
+        what is at rest)."""
+        while True:
+            events = store.read_category(streams.DISCLOSURE_REQUEST, self.position, page, prefix_only=True)
+            for event in events:
+                request_id = streams.id_of(event.stream_name)
+                self._events.setdefault(request_id, []).append((event.type, event.data))
+                self._last[request_id] = event.recorded_at
+            if events:
+                self.position = events[-1].global_position + 1
+            if len(events) < page:
+                break
+        open_ = []
+        for request_id, events in list(self._events.items()):
+            state = fold(request_id, events)
+            if state.status in ("released", "refused") or not state.request:
+                del self._events[request_id], self._last[request_id]
+                continue
+            open_.append((state, self._last[request_id]))
+        return open_
+
+
+def _resumer_identity(state: DisclosureRequestState) -> dict:
+    """``decided_for`` of a decision the process manager makes: the identity the request was made under
+    (``received_from``: the verified call that recorded it), or for a verified request the staff member
+    who verified it (who would have been handed the records in that call); ``resumed_by`` says the
+    disclosures service made it after a fault. The notes service releases content under it only to
+    that subject (or the request's requester), in their own verified call: never to this service."""
+    if state.status == "verified" and state.verification:
+        base = {"subject": state.verification.get("verified_by"), "session_id": None, "amr": [],
+                "auth_time": None, "acting_service": None}
+    else:
+        base = dict(state.request.get("received_from") or {"subject": None})
+    return {**base, "resumed_by": RESUMED_BY}
+
+
+def finish_request(request_id: str, store, clock: Clock, engine=default_engine, *, key_dir=None) -> str:
+    """Carry a request a fault left half-way as far as this service may take it by itself → the
+    request's status afterwards, or ``"awaiting_requester"``.
+
+    ``requested``/``verified``: placed on hold, or decided (``decided_for``: :func:`_resumer_identity`)
+    with its AccessDecided recorded; ``decided`` (its AccessDecided recorded once, as
+    ``resume_request`` does): a refusal, a discretionary decision or a permit whose authorization was
+    since revoked or expired is refused; a permit for no notes is released (nothing leaves). A permit
+    for notes, and a request recorded with ``await_release``, rest there decided: content leaves only
+    in the verified call of whom the decision was made for (the notes service's ``release_fields``
+    check), so the requester's re-poll (``resume_request``, the gateway's GET or a retried POST)
+    releases it, and staff release an ``await_release`` one. On hold rests for staff to verify.
+    Idempotent: every append expects the version it read, so a second instance or a retry that lost
+    the race finds the request moved on (WrongExpectedVersionError, for the caller to skip).
+    Raises DisclosureRequestNotFoundError, InvalidTransitionError (a decision not sealed by this
+    practice: nothing recorded).
+    """
+    state = load_request(store, request_id)
+    if state.status in ("requested", "verified"):
+        _advance(state, store, clock, None, engine, key_dir, _resumer_identity(state), conclude=False)
+        state = load_request(store, request_id)
+    if state.status != "decided":
+        return state.status
+    if not keys.verify_decision(_key_dir(key_dir), state.decision, state.decision.get("seal")):
+        log.warning("request %s left decided: its decision is not sealed by this practice", request_id)
+        raise errors.InvalidTransitionError(f"request {request_id}: its recorded decision is not sealed")
+    decision = state.decision
+    _record_access_decision(store, state.request, effective_requester(state), ev.DisclosureDecided(**decision),
+                            [{"note_id": n} for n in decision["note_ids"]], key_dir)
+    permitted = decision["decision"] in PERMITS
+    withdrawn = _authorization_withdrawn(store, decision, clock()) if permitted else None
+    if state.request.get("await_release") and permitted and not withdrawn:
+        return "decided"  # staff release it themselves
+    if permitted and not withdrawn and decision["note_ids"]:
+        return "awaiting_requester"
+    return _conclude(state, store, clock, None)["status"]
 
 
 def queue_row(state: DisclosureRequestState) -> dict:

@@ -97,6 +97,7 @@ class ChannelSchema(Schema):
     codes = fields.List(fields.Dict(), load_default=list)
     reason = fields.String(load_default=None, allow_none=True)
     due = fields.String(load_default=None, allow_none=True)
+    body_sha256 = fields.String(load_default=None, allow_none=True, validate=validate.Length(equal=64))
 
 
 LEGAL_PROCESS_TYPES = ("court_order", "subpoena_without_court_order", "informal_request",

@@ -27,9 +27,13 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Optional
 
+from nameko.extensions import DependencyProvider
+from nameko.timer import Timer
+
 from confide import validation
 from confide.contracts.directory import AccessAttemptRefused, access_attempt_stream, patient_as_of, payer_as_of
 from confide.envelope import NewEvent
+from confide.eventstore.errors import WrongExpectedVersionError
 from confide.eventstore.provider import EventStore
 from confide.identity.assertions import Principal
 from confide.identity.errors import NotAuthenticatedError, NotAuthorizedError
@@ -90,6 +94,46 @@ class CopyBudget:
 _COPIES = CopyBudget()
 
 
+#: Config keys of the process manager (``resume_unfinished``): how often it looks for requests a fault
+#: left half-way (seconds; 0 turns it off, as the integration tests' shared schema does), and how long
+#: a request must have been still before it is taken over (a call still carrying it on must not lose
+#: its append to the process manager: longer than any call takes, the gateway's 30 s included).
+RESUME_INTERVAL_KEY, RESUME_INTERVAL = "DISCLOSURES_RESUME_INTERVAL", 10.0
+RESUME_AFTER_KEY, RESUME_AFTER = "DISCLOSURES_RESUME_AFTER", 35.0
+
+
+class ResumeTimer(Timer):
+    """nameko's timer, firing at start and every ``DISCLOSURES_RESUME_INTERVAL`` seconds of the
+    container's config (never when it is 0)."""
+
+    def setup(self):
+        self.interval = float(self.container.config.get(RESUME_INTERVAL_KEY, RESUME_INTERVAL))
+
+    def start(self):
+        if self.interval > 0:
+            super().start()
+
+    def stop(self):
+        if self.gt is not None:
+            super().stop()
+
+    def kill(self):
+        if self.gt is not None:
+            super().kill()
+
+
+class Unfinished(DependencyProvider):
+    """This container's :class:`handlers.UnfinishedRequests` and its ``DISCLOSURES_RESUME_AFTER``."""
+
+    def setup(self):
+        self.requests = handlers.UnfinishedRequests()
+        self.resting: set[str] = set()  # decided, waiting for their requester or staff: not looked at again
+        self.after = timedelta(seconds=float(self.container.config.get(RESUME_AFTER_KEY, RESUME_AFTER)))
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+
 def load(schema, payload) -> dict:
     """Validate ``payload`` fully; raise InvalidRequestError naming the first bad field."""
     try:
@@ -121,6 +165,7 @@ class DisclosuresService:
     directory_keys = DirectoryKeys()  # directory facts only as the directory sealed them
     disclosure_keys = DisclosureKeys(sign=True)  # its own requests and authorizations, sealed by it
     credential = ServiceCredential()  # notes.release_fields accepts calls from `disclosures` only
+    unfinished = Unfinished()
 
     @property
     def store(self):
@@ -314,6 +359,40 @@ class DisclosuresService:
         return _case_errors(lambda: handlers.resume_request(
             request_id, self.store, self.clock, notes, key_dir=self.decision_key_dir,
             decided_for=decision_identity(principal)))
+
+    @ResumeTimer.decorator(interval=RESUME_INTERVAL, eager=True)
+    def resume_unfinished(self):
+        """The process manager (no caller: it acts as this service): at start and every
+        ``DISCLOSURES_RESUME_INTERVAL`` seconds, carry every request a fault left between states and
+        still for ``DISCLOSURES_RESUME_AFTER`` as far as this service may by itself
+        (``handlers.finish_request``): placed on hold, refused, released when nothing leaves, or decided
+        with its AccessDecided recorded. A permitted release of notes waits for its requester's own
+        call (``resume_request``; the gateway's GET or retried POST): content goes only to whom the
+        decision was made for, never to this service. Held requests and ``await_release`` ones are at
+        rest (staff act on them). → {request_id: outcome} of what it touched (ids only, no content)."""
+        now = self.clock()
+        outcomes = {}
+        for state, last in self.unfinished.requests.scan(self.store):
+            if now - last < self.unfinished.after or state.status == "on_hold":
+                continue
+            if state.request_id in self.unfinished.resting:
+                continue
+            try:
+                outcome = handlers.finish_request(state.request_id, self.store, self.clock,
+                                                  key_dir=self.decision_key_dir)
+            except WrongExpectedVersionError:  # another instance, or the requester, moved it on first
+                outcome = "moved on"
+            except errors.InvalidTransitionError:  # a decision not sealed by this practice: never acted on
+                outcome = "left: decision not sealed"
+                self.unfinished.resting.add(state.request_id)
+            except Exception:  # one request's failure never stops the others (its id only is logged)
+                log.exception("could not finish disclosure request %s", state.request_id)
+                continue
+            if outcome in ("awaiting_requester", "decided"):
+                self.unfinished.resting.add(state.request_id)
+            outcomes[state.request_id] = outcome
+            log.info("process manager: disclosure request %s %s", state.request_id, outcome)
+        return outcomes
 
     # -- authorizations (release of information, privacy officer, front desk) ----------------
 

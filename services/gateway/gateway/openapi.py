@@ -85,8 +85,14 @@ def build_spec(server_url: str | None = None, token_url: str = "/oauth/token") -
     spec.path(path="/disclosure-requests", operations={"post": {
         "summary": "Request progress or psychotherapy notes of a patient", "operationId": "createDisclosureRequest",
         "security": secured_by("system/DisclosureRequest.write"),
+        "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                        "description": "1-255 visible ASCII characters; a retry with the same key returns the "
+                                       "request already made (200); another body under it is refused (422)",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
         "requestBody": {"required": True, "content": {_JSON: {"schema": "DisclosureRequestBody"}}},
-        "responses": {"201": _resp("recorded and processed", "DisclosureRequest"), **_ERRORS}}})
+        "responses": {"201": _resp("recorded and processed", "DisclosureRequest"),
+                      "200": _resp("the same Idempotency-Key was sent before: the existing request",
+                                   "DisclosureRequest"), **_ERRORS}}})
     spec.path(path="/disclosure-requests/{request_id}", operations={"get": {
         "summary": "One of the caller's own requests", "operationId": "getDisclosureRequest",
         "security": secured_by("system/DisclosureRequest.read"), "parameters": [id_param],

@@ -16,9 +16,11 @@ opens the sealed parts of the reply (:func:`_opened`) just before answering over
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
+import uuid
 from functools import wraps
 
 import eventlet
@@ -184,27 +186,53 @@ class GatewayService:
     @endpoint
     def create_disclosure_request(self, request):
         """{"patient_id": "P-001", "note_kind": "progress", "date_from": "2026-01-01",
-        "date_to": "2026-03-31", "claim_id": "C-9"} → 201 DisclosureRequest."""
+        "date_to": "2026-03-31", "claim_id": "C-9"} → 201 DisclosureRequest.
+
+        With an ``Idempotency-Key`` header (1-255 visible ASCII), a retry with the same key by the same
+        payer → 200 with the request already made (id and status; finished first if a fault left it
+        half-way) instead of a second; the same key with a different body → 422 naming
+        ``Idempotency-Key``; another payer's same key is its own request."""
         # Who is asking: the payer's assertion authenticate() puts in this worker's context data.
-        self.smart.authenticate(request.headers.get("Authorization"), "DisclosureRequest", "write")
+        access = self.smart.authenticate(request.headers.get("Authorization"), "DisclosureRequest", "write")
         data = _load(schemas.DisclosureRequestBodySchema(), _body(request))
         payload = {"patient_id": data["patient_id"], "purpose": data["purpose"],
                    "note_kind": data["note_kind"], "authorization_id": data["authorization_id"],
                    "date_from": _iso(data["date_from"]), "date_to": _iso(data["date_to"]),
                    "channel": {"standard": "json", "claim": data["claim_id"]}}
         key, reply_key = transport.ephemeral()
-        view = _opened(key, self.disclosures.request_disclosure(payload, reply_public_key=reply_key))
-        return _json(201, schemas.reply_from_view(view))
+        idempotency_key = request.headers.get("Idempotency-Key")
+        if idempotency_key is None:
+            view = _opened(key, self.disclosures.request_disclosure(payload, reply_public_key=reply_key))
+            return _json(201, schemas.reply_from_view(view))
+        request_id, fingerprint = _idempotent(access.org, idempotency_key, payload)
+        payload = {**payload, "request_id": request_id, "channel": {**payload["channel"], "body_sha256": fingerprint}}
+        existing = self._existing_request(request_id, key, reply_key)
+        if existing is None:
+            try:
+                view = _opened(key, self.disclosures.request_disclosure(payload, reply_public_key=reply_key))
+                return _json(201, schemas.reply_from_view(view))
+            except RemoteError as exc:
+                if exc.exc_type != "DisclosureRequestExistsError":
+                    raise
+            existing = self._existing_request(request_id, key, reply_key)  # a concurrent retry won
+        if (existing.get("channel") or {}).get("body_sha256") != fingerprint:
+            raise InvalidBody("Idempotency-Key", {"Idempotency-Key": [
+                "this key was already used by this payer for a request with a different body"]})
+        return _json(200, schemas.reply_from_view(existing))
 
     @http("GET", "/disclosure-requests/<path:request_id>")
     @endpoint
     def get_disclosure_request(self, request, request_id):
-        """→ 200 DisclosureRequest (with released content), 404 for another org's id."""
+        """→ 200 DisclosureRequest (with released content; finished first if a fault left it half-way),
+        404 for another org's id."""
         # Who is asking: the payer's assertion authenticate() puts in this worker's context data.
         self.smart.authenticate(request.headers.get("Authorization"), "DisclosureRequest", "read")
         key, reply_key = transport.ephemeral()
-        view = _opened(key, self.disclosures.get_disclosure_request(_request_id(request_id), include_content=True,
-                                                                    reply_public_key=reply_key))
+        # The requester's re-poll finishes a request a fault left half-way (the disclosures service's
+        # process manager decides it, but only the requester's own call may receive its content).
+        view = self._existing_request(_request_id(request_id), key, reply_key)
+        if view is None:
+            raise RequestNotFound(request_id[:64])
         return _json(200, schemas.reply_from_view(view))
 
     @http("POST", "/fhir/Task")
@@ -266,6 +294,23 @@ class GatewayService:
         view = _opened(key, self.disclosures.get_disclosure_request(_request_id(request_id), include_content=True,
                                                                     reply_public_key=reply_key))
         return _json(200, cdex.task_from_view(view), "application/fhir+json")
+
+
+#: The namespace of the request ids the plain-JSON form derives from a payer's ``Idempotency-Key``.
+IDEMPOTENCY_NAMESPACE = uuid.UUID("0c0f6e52-3a4b-4f5e-9d1c-6a7b8c9d0e1f")
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def _idempotent(org: str, idempotency_key: str, payload: dict) -> tuple[str, str]:
+    """(request id, body fingerprint) for a plain-JSON request sent with ``Idempotency-Key``: the id is
+    uuid5 of the payer's org and the key (another payer's same key is another request), the fingerprint
+    the SHA-256 of the canonical payload (the same key with another body is refused, 422). Raises
+    InvalidBody naming ``Idempotency-Key`` for a key that is empty, too long or not visible ASCII."""
+    if not _IDEMPOTENCY_KEY.match(idempotency_key):
+        raise InvalidBody("Idempotency-Key", {"Idempotency-Key": ["1 to 255 visible ASCII characters"]})
+    request_id = str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{org}\x1fjson\x1f{idempotency_key}"))
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return request_id, hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _iso(value):

@@ -1,5 +1,6 @@
 """How the gateway calls the disclosures service: the payer's assertion (minted into the worker's
 context by ``Smart.authenticate``) is who is asking, so no payload names a requester or an org."""
+import dataclasses
 import json
 from datetime import datetime, timezone
 
@@ -83,3 +84,64 @@ def test_get_names_no_org_and_an_identity_refusal_is_403_not_500():
     service.disclosures.get_disclosure_request.side_effect = RemoteError("NotAuthenticatedError", "expired")
     assert service.get_task(get("/fhir/Task/r-1"), "r-1").status_code == 401
 
+
+
+def keyed(body, key):
+    return Request(EnvironBuilder(method="POST", path="/disclosure-requests", data=json.dumps(body), headers={
+        "Authorization": "Bearer t", "Content-Type": "application/json", "Idempotency-Key": key}).get_environ())
+
+
+class Disclosures:
+    """A disclosures service keeping requests by id, as the real one does (its view echoes the channel)."""
+
+    def __init__(self):
+        self.made: dict = {}
+
+    def request_disclosure(self, payload, reply_public_key=None):
+        if payload["request_id"] in self.made:
+            raise RemoteError("DisclosureRequestExistsError", "exists")
+        self.made[payload["request_id"]] = view(payload["request_id"], channel=payload["channel"])
+        return self.made[payload["request_id"]]
+
+    def get_disclosure_request(self, request_id, include_content=False, reply_public_key=None):
+        if request_id not in self.made:
+            raise RequestNotFound(request_id)
+        return self.made[request_id]
+
+
+def keyed_gateway(org="Acme"):
+    service = gateway()
+    service.smart.authenticate.return_value = dataclasses.replace(ACCESS, org=org, client_id=org)
+    return service
+
+
+def test_a_retry_with_the_same_idempotency_key_returns_the_same_request():
+    disclosures = Disclosures()
+    service = keyed_gateway()
+    service.disclosures = disclosures
+    first = service.create_disclosure_request(keyed({"patient_id": "P-1", "claim_id": "C-1"}, "k-1"))
+    again = service.create_disclosure_request(keyed({"patient_id": "P-1", "claim_id": "C-1"}, "k-1"))
+    assert (first.status_code, again.status_code) == (201, 200)
+    one, two = json.loads(first.get_data()), json.loads(again.get_data())
+    assert one["id"] == two["id"] and one["status"] == two["status"]
+    assert len(disclosures.made) == 1
+
+
+def test_the_same_key_with_another_body_is_refused_and_another_payers_key_is_its_own():
+    disclosures = Disclosures()
+    service = keyed_gateway()
+    service.disclosures = disclosures
+    assert service.create_disclosure_request(keyed({"patient_id": "P-1"}, "k-2")).status_code == 201
+    other = service.create_disclosure_request(keyed({"patient_id": "P-2"}, "k-2"))
+    assert other.status_code == 422 and json.loads(other.get_data())["field"] == "Idempotency-Key"
+    beta = keyed_gateway("Beta")
+    beta.disclosures = disclosures
+    assert beta.create_disclosure_request(keyed({"patient_id": "P-2"}, "k-2")).status_code == 201
+    assert len(disclosures.made) == 2
+
+
+def test_an_idempotency_key_that_cannot_be_one_is_refused():
+    service = keyed_gateway()
+    reply = service.create_disclosure_request(keyed({"patient_id": "P-1"}, "x" * 300))
+    assert reply.status_code == 422 and json.loads(reply.get_data())["field"] == "Idempotency-Key"
+    service.disclosures.request_disclosure.assert_not_called()
