@@ -83,3 +83,29 @@ def run_journey(driver: Path, spec: dict, folder: Path, *, env: dict[str, str], 
     if not result["ok"]:
         raise failed(f": {result['error']}\n{result['traceback']}")
     return result["data"]
+
+
+def drive(spec_path: str, result_path: str, journey, timeout_ms: int = 15_000) -> int:
+    """A driver script's main: read SPEC.json, launch Debian's Chromium with Playwright (imported
+    here, never under eventlet), run ``journey(spec, browser) -> data`` and write RESULT.json
+    (``{"ok": true, "data"}`` or ``{"ok": false, "error", "traceback"}``). -> the exit status."""
+    import traceback
+
+    result: dict
+    try:
+        spec = json.loads(Path(spec_path).read_text())
+        from playwright.sync_api import expect, sync_playwright
+
+        expect.set_options(timeout=timeout_ms)
+        Path(spec["shots"]).mkdir(parents=True, exist_ok=True)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=spec.get("chromium", "/usr/bin/chromium"),
+                                         args=["--no-sandbox"])
+            try:
+                result = {"ok": True, "data": journey(spec, browser)}
+            finally:
+                browser.close()
+    except BaseException as exc:  # noqa: BLE001  (every failure goes back to pytest, named)
+        result = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+    Path(result_path).write_text(json.dumps(result))
+    return 0 if result["ok"] else 1

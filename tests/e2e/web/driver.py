@@ -10,9 +10,7 @@ a subprocess timeout. SPEC.json: ``{"journey": "module.function", "base_url", "w
 from __future__ import annotations
 
 import importlib
-import json
 import sys
-import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -20,27 +18,17 @@ TIMEOUT_MS = 15_000
 
 
 def main(spec_path: str, result_path: str) -> int:
-    result: dict
-    try:
-        spec = json.loads(Path(spec_path).read_text())
-        sys.path.insert(0, str(HERE))
-        from journeys.common import Session
-        from playwright.sync_api import expect, sync_playwright
+    from confide.testing.browser import drive
 
-        expect.set_options(timeout=TIMEOUT_MS)
-        Path(spec["shots"]).mkdir(parents=True, exist_ok=True)
+    sys.path.insert(0, str(HERE))
+
+    def journey(spec, browser):
+        from journeys.common import Session
+
         module_name, function = spec["journey"].rsplit(".", 1)
-        module = importlib.import_module(f"journeys.{module_name}")
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=spec["chromium"], args=["--no-sandbox"])
-            try:
-                result = {"ok": True, "data": getattr(module, function)(Session(spec, browser))}
-            finally:
-                browser.close()
-    except BaseException as exc:  # noqa: BLE001  (every failure goes back to pytest, named)
-        result = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-    Path(result_path).write_text(json.dumps(result))
-    return 0 if result["ok"] else 1
+        return getattr(importlib.import_module(f"journeys.{module_name}"), function)(Session(spec, browser))
+
+    return drive(spec_path, result_path, journey, TIMEOUT_MS)
 
 
 if __name__ == "__main__":

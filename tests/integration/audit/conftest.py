@@ -17,3 +17,15 @@ def auditor_dsn(admin_dsn, test_db_dsn):
     params = conninfo_to_dict(test_db_dsn)
     params.update(user=config.AUDITOR_ROLE, password=secret)
     return make_conninfo("", **params)
+
+
+@pytest.fixture
+def store(audit_store):
+    """The audit service's scratch-schema store (a test module may define its own ``store``)."""
+    return audit_store
+
+
+@pytest.fixture
+def people(audit_people):
+    """Principals on file for the audit service's identity gate."""
+    return audit_people

@@ -19,16 +19,6 @@ LOG_RPCS = [("access_log", {}), ("disclosure_log", {}), ("accounting", {"patient
             ("note_history", {"note_id": "n-none"}), ("status", {})]
 
 
-@pytest.fixture
-def store(audit_store):
-    return audit_store
-
-
-@pytest.fixture
-def people(audit_people):
-    return audit_people
-
-
 def ids(prefix):
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 

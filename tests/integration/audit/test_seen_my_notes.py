@@ -17,16 +17,6 @@ from confide.envelope import NewEvent
 from confide.testing.polling import wait_for
 
 
-@pytest.fixture
-def store(audit_store):
-    return audit_store
-
-
-@pytest.fixture
-def people(audit_people):
-    return audit_people
-
-
 def ids(prefix):
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 

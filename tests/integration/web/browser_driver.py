@@ -17,7 +17,6 @@ import re
 import subprocess
 import sys
 import time
-import traceback
 from pathlib import Path
 
 PASSWORD = "correct horse battery staple 7"
@@ -330,25 +329,10 @@ class Journey:
 
 
 def main(spec_path: str, result_path: str) -> int:
-    result: dict
-    try:
-        spec = json.loads(Path(spec_path).read_text())
-        from playwright.sync_api import expect, sync_playwright
+    from confide.testing.browser import drive
 
-        expect.set_options(timeout=TIMEOUT_MS)
-        Path(spec["shots"]).mkdir(parents=True, exist_ok=True)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=spec.get("chromium", "/usr/bin/chromium"),
-                                         args=["--no-sandbox"])
-            try:
-                journey = Journey(spec, browser)
-                result = {"ok": True, "data": getattr(journey, spec["journey"])()}
-            finally:
-                browser.close()
-    except BaseException as exc:  # noqa: BLE001  (every failure goes back to pytest, named)
-        result = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-    Path(result_path).write_text(json.dumps(result))
-    return 0 if result["ok"] else 1
+    return drive(spec_path, result_path, lambda spec, browser: getattr(Journey(spec, browser), spec["journey"])(),
+                 TIMEOUT_MS)
 
 
 if __name__ == "__main__":

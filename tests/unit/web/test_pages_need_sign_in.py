@@ -30,18 +30,6 @@ SAMPLE = {"int": "1", "str": "x", "slug": "x", "uuid": str(uuid.UUID(int=1)), "p
 CLOSED_DB = "postgresql://nobody:unit@127.0.0.1:9/none"
 
 
-@pytest.fixture(scope="module")
-def client():
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "web.settings")
-    os.environ.setdefault("CONFIDE_WEB_SECRET_KEY", "unit-tests-only")
-    os.environ.setdefault("CONFIDE_WEB_DB_DSN", CLOSED_DB)
-    import django
-    from django.test import Client
-
-    django.setup()
-    return Client(HTTP_HOST="127.0.0.1")
-
-
 def _routes(patterns, prefix: str = "", namespace: str = ""):
     """(path pattern, URL name, pattern) of every route, walking includes; allauth's are left out."""
     from django.urls import URLResolver
