@@ -44,7 +44,7 @@ from django.urls import path, reverse
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
-from web.pages.common import InvalidInput, NavItem, call, has_role, roles_required
+from web.pages.common import InvalidInput, NavItem, call, has_role, read_request_id, roles_required
 
 WRITERS = ("clinician", "trainee", "supervisor")
 TREATMENT = "treatment"
@@ -265,7 +265,8 @@ def _read(request: HttpRequest, note_id: str, layout: str | None) -> dict:
     opened here: without a reply key the service refuses to release its text, and this page says
     it opens only in the private pane (404 here)."""
     try:
-        return call(request, "notes", "read_note", str(note_id), TREATMENT, presentation=layout)
+        return call(request, "notes", "read_note", str(note_id), TREATMENT, presentation=layout,
+                    request_id=read_request_id())
     except InvalidInput as exc:
         if "reply_public_key" in exc.reason:
             raise Http404("a psychotherapy note opens only in the private pane") from None

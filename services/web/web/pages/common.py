@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -120,6 +121,13 @@ def call(request: HttpRequest, service: str, method: str, *args: Any, timeout: f
     except Exception as exc:  # the broker or the service cannot be reached, or no answer in time
         log.error("%s.%s unreachable: %s", service, method, type(exc).__name__)
         raise ServiceUnavailable(f"the {service} service cannot be reached just now", type(exc).__name__) from None
+
+
+def read_request_id() -> str:
+    """A fresh id for one logical read (one page request): ``notes.read_note`` takes it as its
+    idempotency key, so a redelivered or retried RPC message returns the decision already recorded
+    instead of recording a second AccessDecided (issue 12, effects happen once)."""
+    return str(uuid.uuid4())
 
 
 def service_errors(view: Callable) -> Callable:

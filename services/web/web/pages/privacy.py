@@ -29,7 +29,7 @@ from django.urls import path, reverse
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_http_methods
 
-from web.pages.common import InvalidInput, NavItem, ServiceRefused, call, roles_required
+from web.pages.common import InvalidInput, NavItem, ServiceRefused, call, read_request_id, roles_required
 
 OFFICER = ("privacy_officer",)
 #: Who may read the sign-in log (the directory checks again).
@@ -139,7 +139,8 @@ def amendments(request: HttpRequest) -> HttpResponse:
 def _read_note_for_officer(request: HttpRequest, note_id: str) -> dict:
     """The note as the engine lets the officer read it (decided and recorded), or why not."""
     try:
-        reply = call(request, "notes", "read_note", note_id, purpose="operations")
+        reply = call(request, "notes", "read_note", note_id, purpose="operations",
+                     request_id=read_request_id())
     except ServiceRefused as exc:
         return {"refused": exc.reason}
     note = reply["note"]

@@ -42,7 +42,15 @@ from django.urls import path, reverse
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
-from web.pages.common import InvalidInput, NavItem, ServiceRefused, ServiceUnavailable, call, roles_required
+from web.pages.common import (
+    InvalidInput,
+    NavItem,
+    ServiceRefused,
+    ServiceUnavailable,
+    call,
+    read_request_id,
+    roles_required,
+)
 from web.pages.psychotherapy_text import MOVES, hints_for, moved_into, without
 
 WRITERS = ("clinician", "trainee", "supervisor")
@@ -99,7 +107,8 @@ def read(request: HttpRequest, note_id: str, purpose: str = "treatment") -> dict
     from confide import transport
 
     private, public = transport.ephemeral()
-    reply = call(request, "notes", "read_note", note_id, purpose, reply_public_key=public)
+    reply = call(request, "notes", "read_note", note_id, purpose, reply_public_key=public,
+                 request_id=read_request_id())
     try:
         return transport.open_tree(private, reply)
     except transport.TransportError:
