@@ -35,6 +35,14 @@ class DefaultGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
+def _exit_on_sigterm() -> None:
+    """SIGTERM ends the command through SystemExit, so its clean-up (the private temporary directory,
+    a partly written archive, a database half restored) runs as it does on Ctrl-C."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+
+
 def _passphrase(path: Path | None, confirm: bool) -> str:
     if path is not None:
         if path.stat().st_mode & 0o077:
@@ -70,6 +78,7 @@ def create(out, recipient, passphrase_file, without_web):
     from confide.backup import archive, crypto
     from confide.eventstore.dump import DumpError
 
+    _exit_on_sigterm()
     try:
         if recipient is not None:
             if passphrase_file is not None:
@@ -120,6 +129,7 @@ def restore(archive_path, identity, passphrase_file, force):
     from confide.backup import archive, crypto
     from confide.eventstore.dump import DumpError
 
+    _exit_on_sigterm()
     try:
         header = crypto.archive_mode(archive_path)
         key = passphrase = None

@@ -16,11 +16,12 @@ command line (where ``ps`` would show a password).
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Callable, Iterable, TypeVar, cast
 
 import psycopg
 from psycopg import sql
@@ -39,10 +40,25 @@ _LIBPQ_ENV = {
     "channel_binding": "PGCHANNELBINDING",
 }
 PG_BINDIR_KEY = "CONFIDE_PG_BINDIR"
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class DumpError(Exception):
-    """pg_dump or pg_restore failed, or a database is not what a backup or restore needs."""
+    """pg_dump or pg_restore failed, or a database is not what a backup or restore needs, or the
+    server refused a statement (every function here raises it for a psycopg.Error)."""
+
+
+def _db_errors(fn: F) -> F:
+    """Raise the server's refusals (psycopg.Error) as DumpError naming the step, so callers outside
+    the store package need not know the driver."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except psycopg.Error as exc:
+            raise DumpError(f"{fn.__name__.replace('_', ' ')}: {str(exc).strip()}") from None
+
+    return cast(F, wrapper)
 
 
 def pg_tool(name: str) -> str:
@@ -86,17 +102,20 @@ def _connect(admin_dsn: str, dbname: str, **kw) -> psycopg.Connection:
     return psycopg.connect(config.with_dbname(admin_dsn, dbname), **kw)
 
 
+@_db_errors
 def server_version(admin_dsn: str) -> str:
     """The server's ``server_version``."""
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         return one(conn.execute("SHOW server_version"))
 
 
+@_db_errors
 def database_exists(admin_dsn: str, dbname: str) -> bool:
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone() is not None
 
 
+@_db_errors
 def database_facts(admin_dsn: str, dbname: str) -> dict:
     """{name, owner, encoding, acl}: ``acl`` is None for the default privileges, else a list of
     [grantee ("PUBLIC" for everyone), privilege, grantable]. Raises DumpError when it does not exist."""
@@ -134,6 +153,7 @@ SELECT r.rolname, r.rolsuper FROM pg_roles r JOIN used u ON u.oid = r.oid WHERE 
 """
 
 
+@_db_errors
 def roles_in_use(admin_dsn: str, dbnames: list[str], extra: Iterable[str] = ()) -> list[dict]:
     """The roles restoring ``dbnames`` needs, and ``extra`` roles (those with a secret in the key
     directory), with the roles they are members of: [{name, login, inherit, createdb, bypassrls,
@@ -204,6 +224,7 @@ def _event_store_facts(conn, schema: str) -> dict:
                                                       "mac": bytes(chain[2]).hex()}}
 
 
+@_db_errors
 def event_store_facts(admin_dsn: str, dbname: str, schema: str) -> dict:
     """{schema, head_position, events, chain_head: {chain_index, global_position, mac} or None} now.
     Raises DumpError when ``schema`` holds no event store."""
@@ -211,10 +232,11 @@ def event_store_facts(admin_dsn: str, dbname: str, schema: str) -> dict:
         return _event_store_facts(conn, schema)
 
 
+@_db_errors
 def dump_event_store(admin_dsn: str, dbname: str, schema: str, out: Path) -> dict:
     """pg_dump (custom format) of database ``dbname`` to ``out``, taken in one exported snapshot in
     which the event store's facts (:func:`event_store_facts`) are read too; returns them. Raises
-    DumpError (pg_dump failed, no event store in ``schema``), psycopg.Error."""
+    DumpError (pg_dump failed, no event store in ``schema``, the server refused)."""
     with _connect(admin_dsn, dbname) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
@@ -227,12 +249,14 @@ def dump_event_store(admin_dsn: str, dbname: str, schema: str, out: Path) -> dic
     return facts
 
 
+@_db_errors
 def dump_database(admin_dsn: str, dbname: str, out: Path) -> None:
     """pg_dump (custom format) of database ``dbname`` to ``out``. Raises DumpError."""
     _run([pg_tool("pg_dump"), "--format=custom", "--no-password", f"--file={out}"],
          _libpq_env(admin_dsn, dbname), f"pg_dump of database {dbname}")
 
 
+@_db_errors
 def tables_with_rows(admin_dsn: str, dbname: str, table: str) -> list[str]:
     """The tables named ``table`` (in any schema of ``dbname``) that hold at least one row, as
     ``schema.table``; [] when the database does not exist."""
@@ -250,6 +274,7 @@ def tables_with_rows(admin_dsn: str, dbname: str, table: str) -> list[str]:
     return found
 
 
+@_db_errors
 def sessions_on(admin_dsn: str, dbname: str) -> int:
     """How many sessions (other than this one) are connected to ``dbname``."""
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
@@ -257,10 +282,11 @@ def sessions_on(admin_dsn: str, dbname: str) -> int:
                                 (dbname,)))
 
 
+@_db_errors
 def ensure_roles(admin_dsn: str, roles: list[dict]) -> list[str]:
     """Create each role of ``roles`` (as :func:`roles_in_use` describes them) that does not exist, never
     SUPERUSER; then grant the memberships it lacks. Existing roles keep their attributes. Returns the
-    names created. Raises psycopg.Error."""
+    names created. Raises DumpError."""
     made = []
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         for role in roles:
@@ -280,18 +306,20 @@ def ensure_roles(admin_dsn: str, roles: list[dict]) -> list[str]:
     return made
 
 
+@_db_errors
 def set_role_password(admin_dsn: str, role: str, secret: str) -> None:
-    """``ALTER ROLE role PASSWORD secret``. Raises ValueError for an empty secret, psycopg.Error."""
+    """``ALTER ROLE role PASSWORD secret``. Raises ValueError for an empty secret, DumpError."""
     if not secret:
         raise ValueError(f"the secret for role {role!r} is empty")
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(secret)))
 
 
+@_db_errors
 def restore_database(admin_dsn: str, facts: dict, name: str, dump: Path) -> None:
     """Create database ``name`` (owner, encoding and privileges of ``facts``, from
     :func:`database_facts`) and pg_restore ``dump`` into it in one transaction. On any failure the new
-    database is dropped and DumpError (or psycopg.Error) raised: nothing half-restored is left."""
+    database is dropped and DumpError raised: nothing half-restored is left."""
     db = sql.Identifier(name)
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {} OWNER {} TEMPLATE template0 ENCODING {}").format(
@@ -317,6 +345,7 @@ def _privilege(privilege: str) -> str:
     return privilege
 
 
+@_db_errors
 def drop_database(admin_dsn: str, name: str) -> None:
     """``DROP DATABASE IF EXISTS name WITH (FORCE)`` (the restore's own new databases, or an empty one
     it replaces)."""
@@ -324,7 +353,8 @@ def drop_database(admin_dsn: str, name: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+@_db_errors
 def rename_database(admin_dsn: str, old: str, new: str) -> None:
-    """``ALTER DATABASE old RENAME TO new``. Raises psycopg.Error (e.g. while sessions are connected)."""
+    """``ALTER DATABASE old RENAME TO new``. Raises DumpError (e.g. while sessions are connected)."""
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(old), sql.Identifier(new)))
