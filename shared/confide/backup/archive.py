@@ -370,8 +370,9 @@ def restore_backup(archive: Path, *, target: Target, passphrase: str | None = No
     """Restore ``archive`` onto ``target``. Raises RestoreRefusedError (the target holds records, no
     ``force``; services still connected), BackupCryptoError (wrong passphrase or key, altered or cut
     archive), RestoreError / DumpError (a member or a database does not match; pg_restore failed),
-    OSError. On any of them nothing in place was changed (roles the databases needed may have been
-    created; they have no password until the end)."""
+    OSError. Up to the last step nothing in place is changed (only roles the databases need may have
+    been created, without a password); the last step sets passwords and renames databases and
+    directories, which fails only if someone connects or writes there meanwhile."""
     archive = Path(archive)
     found = refusals(target)
     if found and not force:
