@@ -180,7 +180,9 @@ def test_back_up_wipe_restore_and_everything_reads_again(servers, rabbit_config,
     assert code == 0, out + err
     assert "verify: OK" in out
     created = next(line for line in out.splitlines() if line.startswith("roles created: "))
-    assert {"confide_owner", "confide_app", "confide_auditor", "confide_web"} <= set(created[15:].split(", "))
+    with_secret = {p.name[:-len(".secret")] for p in (key_dir / "db").glob("*.secret")}  # every login role
+    assert {"confide_owner", "confide_app", "confide_auditor", "confide_web"} | with_secret <= set(
+        created[15:].split(", "))
     assert list(scratch.iterdir()) == []
     assert [p.name for p in tmp_path.iterdir() if "restoring" in p.name] == []
     modes = tree_modes(key_dir)
