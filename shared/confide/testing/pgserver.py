@@ -64,7 +64,7 @@ class PgServer:
             raise RuntimeError(f"{Path(argv[0]).name} failed ({done.returncode}): {done.stderr.strip()}\n{tail}")
 
     def start(self) -> "PgServer":
-        self.base = Path(tempfile.mkdtemp(prefix="confide-pg-"))
+        self.base = Path(tempfile.mkdtemp(prefix="confide-pgserver-"))
         pwfile = self.base / "pw"
         pwfile.write_text(self.password + "\n")
         if self._as:
