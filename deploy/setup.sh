@@ -85,6 +85,17 @@ if ! port_open $PG_HOST $PG_PORT; then
   wait_port $PG_HOST $PG_PORT 90 || { log "ERROR: PostgreSQL did not come up on $PG_HOST:$PG_PORT"; exit 1; }
 fi
 
+# `confide backup` / `confide restore` run Debian's PostgreSQL client (pg_dump, pg_restore); the
+# restore drill (tests/e2e/test_restore_drill.py) starts a throw-away server of its own with initdb.
+if ! command -v pg_dump >/dev/null 2>&1 || ! command -v pg_restore >/dev/null 2>&1; then
+  log "installing the PostgreSQL client (pg_dump, pg_restore) for confide backup / restore"
+  apt_install postgresql-client
+fi
+if [ "$MODE" = "--test" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  log "installing the PostgreSQL server binaries (initdb) for the restore drill"
+  apt_install postgresql
+fi
+
 # --- 3. RabbitMQ ---------------------------------------------------------------
 start_rabbit_local() {
   command -v rabbitmq-server >/dev/null 2>&1 || return 0

@@ -12,6 +12,8 @@
     confide broker tls-init      a local CA and server certificate for AMQP over TLS
     confide keys init|rotate     keys outside the database
     confide web enrolment-link   a one-time enrolment link (set password, then TOTP)
+    confide backup OUT|keygen    an encrypted archive of databases, keys and checkpoints
+    confide restore ARCHIVE      onto this machine's databases and directories, then verify
 
 Subcommands owned by other modules are imported lazily, so a missing optional
 piece never breaks the rest of the command.
@@ -65,6 +67,8 @@ def _unavailable(name: str, exc: Exception) -> click.Command:
         "run": "confide_app.supervisor:run",
         "directory": "confide_app.directory_cli:directory",
         "web": "confide_app.web_cli:web",
+        "backup": "confide_app.backup_cli:backup",
+        "restore": "confide_app.backup_cli:restore",
     },
 )
 def main():
