@@ -331,6 +331,8 @@ def _conditioning_defects(authorization: Mapping[str, Any], psych: bool) -> list
 def _compound_defects(authorization: Mapping[str, Any], psych: bool) -> list[Defect]:
     combined = [str(c) for c in authorization.get("combined_with") or () if c]
     out: list[Defect] = []
+    if not psych and covers_sud_counseling_notes(authorization):
+        return out  # a SUD counseling notes consent: 42 CFR 2.31(b)(2) (_sud_counseling_compound_defects)
     if psych:
         others = [c for c in authorization.get("covers") or () if not _covers_psychotherapy_item(c)]
         others += [part for c in authorization.get("covers") or () if _covers_psychotherapy_item(c)

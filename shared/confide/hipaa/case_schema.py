@@ -2,10 +2,10 @@
 
 The schema ships as package data next to this module and is the contract of the engine's pure entry
 point (:func:`confide.hipaa.engine.decide`) and of everything that builds a case file
-(``confide.contracts.casefile``): :func:`validate` checks a case file against it with
-``jsonschema_rs`` (a well-kept validator, already locked in ``requirements.lock``) and raises
-:class:`~confide.hipaa.rules._case.CaseFileError` naming the first offending field as a dotted path
-(``request.legal_process.covers[1]``).
+(``confide.contracts.casefile``): :func:`validate` checks a case file against it with the
+``jsonschema`` library (``requirements.lock``) and raises
+:class:`~confide.hipaa.rules._case.CaseFileError` naming the most relevant offending field as a
+dotted path (``request.legal_process.covers[1]``).
 
 The schema types every documented field and lists the vocabularies (roles, purposes, note kinds,
 legal-process types, content categories, jurisdictions, practice settings) under ``$defs``; a value
@@ -21,7 +21,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Mapping
 
-import jsonschema_rs
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 
 from confide.hipaa.rules._case import CaseFileError
 
@@ -36,7 +37,7 @@ def schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _validator():
-    return jsonschema_rs.Draft202012Validator(schema())
+    return Draft202012Validator(schema())
 
 
 def vocabulary(name: str) -> tuple:
@@ -74,18 +75,16 @@ def _dotted(path: list) -> str:
 def validate(case_file: Mapping[str, Any]) -> None:
     """Check ``case_file`` (``{"request": {...}, ...}``) against the schema.
 
-    Raises :class:`CaseFileError` whose ``field`` is the dotted path of the first field that does
-    not conform (for a missing required field, the path of that field)."""
-    try:
-        errors = _validator().iter_errors(case_file)
-        first = next(iter(errors), None)
-    except ValueError:  # a Python value JSON has no form for (a date object): compare its ISO form
-        first = next(iter(_validator().iter_errors(_json_safe(case_file))), None)
-    if first is None:
+    Raises :class:`CaseFileError` whose ``field`` is the dotted path of the field that does not
+    conform (the most relevant error when there are several; for a missing required field, the
+    path of that field)."""
+    error = best_match(_validator().iter_errors(_json_safe(case_file)))
+    if error is None:
         return
-    path = list(first.instance_path)
-    missing = getattr(first.kind, "property", None) if type(first.kind).__name__ == "Required" else None
-    if missing is not None:
-        path.append(missing)
-        raise CaseFileError(_dotted(path) or "request", "required field is missing")
-    raise CaseFileError(_dotted(path) or "request", f"does not conform to the case-file schema: {first.message}")
+    path = list(error.absolute_path)
+    if error.validator == "required" and isinstance(error.instance, Mapping):
+        missing = next((p for p in error.validator_value if p not in error.instance), None)
+        if missing is not None:
+            path.append(missing)
+            raise CaseFileError(_dotted(path) or "request", "required field is missing")
+    raise CaseFileError(_dotted(path) or "request", f"does not conform to the case-file schema: {error.message}")

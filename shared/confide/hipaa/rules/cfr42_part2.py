@@ -75,6 +75,12 @@ _SUD_NOTES_EXCEPTIONS = (
 _TPO_CONSENT_IGNORES = frozenset({"recipient_not_named", "recipient_not_established", "purpose_inconsistent"})
 
 
+def _sud_notes(case: Case) -> bool:
+    """SUD counseling notes proper: kept apart from the rest of the record (2.11); the same note
+    kept with the record is an ordinary Part 2 record."""
+    return case.is_sud_counseling and case.fact("stored_separately") is not False
+
+
 def _tpo_consent(case: Case) -> tuple[bool, str]:
     """2.31(a)(4)(i), 2.33(a)(2): a valid single consent for all future TPO uses and disclosures
     reaches this request?  Returns (reaches, why-not)."""
@@ -96,7 +102,7 @@ def _consent(case: Case, ruling: Ruling) -> tuple[str | None, str]:
     or the authorization HIPAA relied on, when it is a Part 2 consent), ``"tpo"`` (the single TPO
     consent), or None with why not.  SUD counseling notes are reached only by a consent naming
     them, which is the authorization the HIPAA rules relied on (164.508(a)(2) structure)."""
-    if case.is_sud_counseling:
+    if _sud_notes(case):
         if ruling.basis == BASIS_AUTHORIZATION:
             return "written", ""
         return None, ("SUD counseling notes are released only with a consent that names them "
@@ -162,18 +168,21 @@ def apply(case: Case, ruling: Ruling) -> Ruling:
                         citations=tuple(ruling.citations))
         return ruling.but(extra_citations=ruling.extra_citations + ("42 CFR 2.61",))
     if not ruling.permits:
-        if case.is_sud_counseling:
+        if _sud_notes(case):
             return ruling.but(extra_citations=ruling.extra_citations + ("42 CFR 2.31(b)(1)",)).with_reason(
                 f"Part 2: {no_consent}." if no_consent else "")
         return ruling
-    sud_cites = _sud_notes_citations(ruling) if case.is_sud_counseling else ()
+    sud_cites = _sud_notes_citations(ruling) if _sud_notes(case) else ()
+    cite = _WITHOUT_CONSENT.get(case.purpose)
     if not case.is_disclosure:
         return ruling.but(extra_citations=ruling.extra_citations + sud_cites).with_reason(
             "Part 2: communication within the program (42 CFR 2.12(c)(3)).")
-    if case.is_sud_counseling:
+    if _sud_notes(case):
         # 2.31(b)(1): a consent naming the notes, or one of its exceptions; nothing else.
         if consent or sud_cites or ruling.basis in (BASIS_INDIVIDUAL, BASIS_HHS):
             extra = sud_cites or (("42 CFR 2.31(b)(1)",) if consent else ())
+            if sud_cites and cite:  # the exception's own Part 2 section (2.53 oversight, 2.15(b))
+                extra += (cite,)
             return _with_notice(ruling, consent, case, *extra)
         return deny("42 CFR 2.31(b)(1) (SUD counseling notes need a consent that names them)",
                     f"HIPAA alone would permit this under {ruling.rule}, but {no_consent}.",
@@ -183,7 +192,6 @@ def apply(case: Case, ruling: Ruling) -> Ruling:
                 or _order(case)
                 or (case.fact("emergency") is True and case.purpose == "treatment")
                 or (case.role == "business_associate" and case.req_flag("baa_in_place") is True))
-    cite = _WITHOUT_CONSENT.get(case.purpose)
     if basis_ok or cite:
         extra = (cite,) if cite else ()
         if _order(case) and not consent:
