@@ -7,8 +7,13 @@ argument, by default :func:`confide.hipaa.minimum_necessary.active_policy`), and
 always gives the same outcome.
 
 Errors: :class:`CaseFileError` (a ``ValueError``) naming the field when the input is malformed --
-``request`` missing, a required field missing, a field of the wrong type.  Unknown roles,
-purposes, note kinds or actions are *not* errors: they are denied with a reason.
+``request`` missing, a required field missing, a field of the wrong type, anything that does not
+conform to the published JSON Schema (``case_file.schema.json``).  Unknown roles, purposes, note
+kinds, actions or jurisdictions are *not* errors: they are denied with a reason.
+
+Fail closed: a fact a permit depends on that is absent or null is unknown, not false -- the
+engine denies, or holds where a verification would settle it, and names the missing fact
+(``docs/fail-closed-defaults.md``).
 
 The rules are evaluated in the order documented in :mod:`confide.hipaa.rules`; every rule lives in
 one module named after its CFR section.

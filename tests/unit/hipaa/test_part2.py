@@ -182,3 +182,12 @@ def test_2_64_judges_order_releases_part2_records_it_names(run, expect):
     out = run({"requester": {"role": "court", "org": "Court"}, "purpose": "judicial", "record_is_part2": True,
                "legal_process": {"type": "court_order", "signed_by_judge": True, "covers": ["progress"]}})
     expect(out, {"decision": "permit", "cites": ["42 CFR 2.64", "42 CFR 2.32(a)"]})
+
+
+def test_2_64_order_whose_signature_is_unknown_stays_held(run, expect):
+    """42 CFR 2.61, 2.64 with 45 CFR 164.512(e)(1)(i): a paper called a court order whose signature
+    is not on file may be a judge's (2.64) order; it is held until verified, not released and not
+    refused."""
+    out = run({"requester": {"role": "court", "org": "Court"}, "purpose": "judicial", "record_is_part2": True,
+               "legal_process": {"type": "court_order", "covers": ["progress"]}})
+    expect(out, {"decision": "hold", "cites": ["164.512(e)(1)(i)", "42 CFR 2.64"], "reason": "signed_by_judge"})

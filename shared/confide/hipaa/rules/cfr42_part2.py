@@ -158,7 +158,11 @@ def apply(case: Case, ruling: Ruling) -> Ruling:
         ruling = ruling.with_reason("SUD counseling notes are a Part 2 program's records by definition "
                                     "(42 CFR 2.11): Part 2 applies although record_is_part2 is false.")
     consent, no_consent = _consent(case, ruling)
-    lp_type = (case.legal_process or {}).get("type")
+    lp = case.legal_process or {}
+    lp_type = lp.get("type")
+    if lp_type == "court_order" and lp.get("signed_by_judge") is None and ruling.decision == HOLD:
+        # whether it is a judge's order (which a 2.64 order is) is being verified: stays held
+        return ruling.but(extra_citations=ruling.extra_citations + ("42 CFR 2.64",))
     if lp_type and not _order(case) and not consent:
         if ruling.permits or ruling.decision == HOLD:
             return deny("42 CFR 2.61; 2.64 (a subpoena does not compel disclosure of Part 2 records "
