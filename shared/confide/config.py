@@ -39,6 +39,16 @@ Settings (env var → meaning, default):
 - ``CONFIDE_DATA_DIR`` / ``CONFIDE_CASES_DIR``: the shipped public input,
   ``<repo>/../shared/data`` and ``<repo>/../shared/cases``.
 - ``CONFIDE_GATEWAY_URL``: ``http://127.0.0.1:8000``.
+- ``CONFIDE_PRACTICE_JURISDICTION``: the practice's US state (two-letter code, ``CA``, ``NY``) whose
+  stricter mental-health confidentiality law the decision engine applies on top of HIPAA
+  (``confide.hipaa.rules.states``); unset: federal rules only. A code without an overlay makes the
+  engine release nothing it would not release whatever the state (fail closed).
+- ``CONFIDE_PRACTICE_SETTING``: the kind of practice, for rules that reach only some settings
+  (``outpatient_practice``, ``lps_facility`` -- California LPS services, ``omh_facility`` -- New
+  York OMH-licensed); unset: the engine applies the state's stricter settings' rules too.
+- ``CONFIDE_PRACTICE_PART2_PROGRAM``: ``1``/``true`` when the practice is a 42 CFR Part 2 program,
+  so every record it decides on carries the Part 2 segregation flag (``record_is_part2``); unset:
+  only records a request flags.
 """
 from __future__ import annotations
 
@@ -59,6 +69,9 @@ CASES_DIR_KEY = "CONFIDE_CASES_DIR"
 GATEWAY_URL_KEY = "CONFIDE_GATEWAY_URL"
 AMQP_CA_KEY = "CONFIDE_AMQP_CA"
 RABBIT_ADMIN_URI_KEY = "CONFIDE_RABBIT_ADMIN_URI"
+PRACTICE_JURISDICTION_KEY = "CONFIDE_PRACTICE_JURISDICTION"
+PRACTICE_SETTING_KEY = "CONFIDE_PRACTICE_SETTING"
+PRACTICE_PART2_KEY = "CONFIDE_PRACTICE_PART2_PROGRAM"
 AMQP_VHOST = "confide"
 DEFAULT_AMQP_URI = f"amqp://127.0.0.1:5672/{AMQP_VHOST}"
 # One RabbitMQ user per service and front door (permissions: confide.broker.PERMISSIONS).
@@ -224,6 +237,25 @@ def cases_dir() -> Path:
 def gateway_url() -> str:
     """Base URL of the HTTP gateway (default ``http://127.0.0.1:8000``)."""
     return os.environ.get(GATEWAY_URL_KEY, "http://127.0.0.1:8000")
+
+
+def practice() -> dict:
+    """The practice's own facts for the decision engine's case file (``confide.contracts.casefile``):
+    ``jurisdiction`` and ``practice_setting`` (each only when configured) and ``part2_program``
+    (bool). Raises ValueError naming the variable when ``CONFIDE_PRACTICE_PART2_PROGRAM`` is not a
+    boolean word."""
+    facts: dict = {}
+    jurisdiction = os.environ.get(PRACTICE_JURISDICTION_KEY, "").strip()
+    if jurisdiction:
+        facts["jurisdiction"] = jurisdiction.upper()
+    setting = os.environ.get(PRACTICE_SETTING_KEY, "").strip()
+    if setting:
+        facts["practice_setting"] = setting
+    part2 = os.environ.get(PRACTICE_PART2_KEY, "").strip().lower()
+    if part2 not in ("", "0", "1", "true", "false", "yes", "no"):
+        raise ValueError(f"{PRACTICE_PART2_KEY}: expected 1/0, true/false or yes/no, got {part2!r}")
+    facts["part2_program"] = part2 in ("1", "true", "yes")
+    return facts
 
 
 def with_dbname(dsn: str, dbname: str) -> str:

@@ -44,7 +44,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterator, Optional
 
-from confide import streams
+from confide import config, streams
 from confide.contracts import casefile
 from confide.contracts.directory import UNSEALED, member_as_of
 from confide.contracts.disclosures import DisclosureRequestState, effective_requester, evolve
@@ -155,7 +155,7 @@ def rejudge_disclosures(store: HistoryReader, engine: Engine) -> Iterator[Option
 def _judge_disclosure(store, engine, state, decided: dict) -> Optional[Mismatch]:
     at = parse_ts(decided["decided_at"])
     request = state.request
-    gathered = casefile.case_as_of(store, request, effective_requester(state), at)
+    gathered = casefile.case_as_of(store, request, effective_requester(state), at, practice=config.practice())
     current_auth = gathered.authorization.authorization_id if gathered.authorization else None
     recorded = _summary(decided, authorization_id=decided.get("authorization_id"), note_ids=decided.get("note_ids"))
     current = _summary(_judge(engine, gathered.case), authorization_id=current_auth,
@@ -216,7 +216,7 @@ def _judge_read(store, engine, decided: dict) -> Optional[Mismatch]:
             unsupported.append(f"supervises_author: {why}")
             requester.pop("supervises_author")
     case = casefile.read_case(note, requester, decided["purpose"], decided.get("action") or "use",
-                              decided["decided_at"])
+                              decided["decided_at"], practice=config.practice())
     current = _summary(_judge(engine, case), note_ids=[note["note_id"]])
     findings = _outcome_findings(recorded, current)
     if not findings and not unsupported:

@@ -177,6 +177,24 @@ class StatementsSchema(Schema):
     redisclosure = fields.Boolean(load_default=False)
 
 
+class EventOccurred(fields.Field):
+    """``expiration_event_occurred``: a boolean, or the date (``YYYY-MM-DD``) or RFC 3339 instant on
+    which the expiration event occurred (164.508(b)(2)(i)), kept as given (an ISO string)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                if len(text) == 10:
+                    return fields.Date()._deserialize(text, attr, data, **kwargs).isoformat()
+                return Instant()._deserialize(text, attr, data, **kwargs)
+            except ValidationError:
+                pass
+        raise ValidationError("expected a boolean, a date YYYY-MM-DD or an RFC 3339 instant")
+
+
 class AuthorizationSchema(Schema):
     """An authorization in the case-file form (/work/shared/cases/README.md)."""
 
@@ -194,15 +212,20 @@ class AuthorizationSchema(Schema):
     signed_date = IsoDate(load_default=None, allow_none=True)
     expiration_date = IsoDate(load_default=None, allow_none=True)
     expiration_event = fields.String(load_default=None, allow_none=True)
-    expiration_event_occurred = fields.Boolean(load_default=None, allow_none=True)
+    expiration_event_occurred = EventOccurred(load_default=None, allow_none=True)
     revoked = fields.Boolean(load_default=False)
     revocation = fields.Nested(RevocationSchema, load_default=None, allow_none=True)
     compound = fields.Boolean(load_default=False)
     combined_with = fields.List(fields.String(), load_default=list)
     conditioned_on = fields.Raw(load_default=None, allow_none=True)
     statements_present = fields.Nested(StatementsSchema, load_default=dict)
-    plain_language = fields.Boolean(load_default=True)
+    # Not assumed: a form whose plain language nobody confirmed is not established as valid
+    # (164.508(c)(3)(i)); the engine records it as a defect.
+    plain_language = fields.Boolean(load_default=None, allow_none=True)
     material_information_false = fields.Boolean(load_default=None, allow_none=True)
+    # 42 CFR Part 2 (as amended in 2024): the single consent for all future TPO uses and disclosures
+    # (2.33(a)(2)); covers names part2_records / sud_counseling_notes for a Part 2 consent.
+    part2_tpo_consent = fields.Boolean(load_default=None, allow_none=True)
 
 
 class RecordAuthorizationSchema(Schema):

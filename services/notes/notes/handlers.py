@@ -16,7 +16,7 @@ import dataclasses
 import logging
 import uuid
 
-from confide import keys
+from confide import config, keys
 from confide.contracts.access import EmergencyAccessReviewed, EmergencyAccessTaken
 from confide.contracts.casefile import iter_category, read_case
 from confide.contracts.notes import DRAFTED
@@ -278,7 +278,7 @@ def decide_access(store, engine, clock, note: m.Note, requester: dict, purpose: 
     propagates: a decision that cannot be sealed and recorded releases nothing (fail closed).
     """
     now = format_ts(clock())
-    case = read_case(note.facts(), requester, purpose, action, now, exception_claimed)
+    case = read_case(note.facts(), requester, purpose, action, now, exception_claimed, practice=config.practice())
     try:
         outcome = engine(case).to_dict()
     except ValueError as exc:  # the engine's CaseFileError: the requester facts do not make a case

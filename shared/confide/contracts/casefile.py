@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Iterator, Optional, Protocol, Sequence, TypedDict
+from typing import Any, Iterable, Iterator, Mapping, Optional, Protocol, Sequence, TypedDict
 
 from confide import streams
 from confide.contracts.authorizations import AuthorizationState, fold_authorization, select_authorization
@@ -44,6 +44,9 @@ PRACTICE_CLINICIAN_ROLES = ("originator_clinician", "clinician_same_practice")
 #: Facts about notes that only the notes' own events establish; a request's ``facts`` cannot set them.
 NOTE_CONTENT_FACTS = ("content_in_psych_note", "content")
 NOTE_ORIGINATOR_FACTS = ("originator", "note_originator", "originator_id", "author")
+#: Facts about the practice, from its configuration (``confide.config.practice``); a request's
+#: ``facts`` cannot set them (an outside party choosing its own state law, or none).
+PRACTICE_FACTS = ("jurisdiction", "practice_setting")
 CHANNEL_FIELDS = ("standard", "task_status", "pou", "claim")
 
 
@@ -227,7 +230,7 @@ def authorization_for(store: EventReader, request: dict, at: Optional[datetime])
 def build_case(requester: dict, *, purpose: str, note_kind: str, action: str, patient_id: Optional[str],
                decision_time: str, notes: Sequence[NoteFacts], authorization: Optional[dict] = None,
                exception_claimed: Optional[str] = None, facts: Optional[dict] = None,
-               channel: Optional[dict] = None) -> dict:
+               channel: Optional[dict] = None, practice: Optional[Mapping[str, Any]] = None) -> dict:
     """The engine's case file (``../shared/cases/README.md``) from the facts on file.
 
     ``requester``: {id, role, org, ...established facts}; ``notes``: the notes decided on;
@@ -240,6 +243,12 @@ def build_case(requester: dict, *, purpose: str, note_kind: str, action: str, pa
     requester wrote every note), the clinician role that follows from it, ``note_originator``
     (the notes' one author, 164.508(a)(2)(ii)) and, for psychotherapy notes, the union of their
     164.501 content categories. ``is_covered_entity`` defaults from the role (164.501).
+
+    ``practice``: the practice's own facts (:func:`confide.config.practice`): its ``jurisdiction``
+    and ``practice_setting`` (the state overlay the engine applies, 45 CFR 160.203(b)) go into the
+    case as they are, whatever the request's ``facts`` say; ``part2_program`` sets the Part 2
+    segregation flag ``record_is_part2`` on every record (42 CFR 2.11, 2.12). A request may flag a
+    record as Part 2 (``record_is_part2: true``) but never unflag one.
     """
     requester = dict(requester)
     authors = {n.get("author_id") for n in notes}
@@ -248,7 +257,16 @@ def build_case(requester: dict, *, purpose: str, note_kind: str, action: str, pa
     if requester.get("role") in PRACTICE_CLINICIAN_ROLES:
         requester["role"] = "originator_clinician" if is_originator else "clinician_same_practice"
     requester.setdefault("is_covered_entity", requester.get("role") in COVERED_ENTITY_ROLES)
-    case = {k: v for k, v in (facts or {}).items() if k not in NOTE_CONTENT_FACTS + NOTE_ORIGINATOR_FACTS}
+    case = {k: v for k, v in (facts or {}).items()
+            if k not in NOTE_CONTENT_FACTS + NOTE_ORIGINATOR_FACTS + PRACTICE_FACTS}
+    if case.get("record_is_part2") is not True:
+        case.pop("record_is_part2", None)
+    practice = practice or {}
+    for key in PRACTICE_FACTS:
+        if practice.get(key):
+            case[key] = practice[key]
+    if practice.get("part2_program") is True:
+        case["record_is_part2"] = True
     known_authors = {a for a in authors if a}
     if len(known_authors) == 1:
         case["note_originator"] = next(iter(known_authors))
@@ -269,21 +287,21 @@ def build_case(requester: dict, *, purpose: str, note_kind: str, action: str, pa
 
 
 def read_case(note: NoteFacts, requester: dict, purpose: str, action: str, decision_time: str,
-              exception_claimed: Optional[str] = None) -> dict:
+              exception_claimed: Optional[str] = None, *, practice: Optional[Mapping[str, Any]] = None) -> dict:
     """The case file of a read of one note (the notes service's reads, and their re-judging)."""
     return build_case(requester, purpose=purpose, note_kind=note["kind"], action=action,
                       patient_id=note["patient_id"], decision_time=decision_time, notes=[note],
-                      exception_claimed=exception_claimed)
+                      exception_claimed=exception_claimed, practice=practice)
 
 
 def request_case(request: dict, requester: dict, notes: Sequence[NoteFacts], authorization: Optional[dict],
-                 decision_time: str) -> dict:
+                 decision_time: str, *, practice: Optional[Mapping[str, Any]] = None) -> dict:
     """The case file of a disclosure request (``DisclosureRequested`` data) for ``requester``
     (its requester with any verification applied)."""
     return build_case(requester, purpose=request["purpose"], note_kind=request["note_kind"],
                       action=request["action"], patient_id=request["patient_id"], decision_time=decision_time,
                       notes=notes, authorization=authorization, exception_claimed=request.get("exception_claimed"),
-                      facts=request.get("facts"), channel=request.get("channel"))
+                      facts=request.get("facts"), channel=request.get("channel"), practice=practice)
 
 
 @dataclass(frozen=True)
@@ -298,17 +316,19 @@ class CaseFile:
     known_notes: list = field(default_factory=list)
 
 
-def case_as_of(store: EventReader, request: dict, requester: dict, at: datetime) -> CaseFile:
+def case_as_of(store: EventReader, request: dict, requester: dict, at: datetime, *,
+               practice: Optional[Mapping[str, Any]] = None) -> CaseFile:
     """Gather a request's case file from only the events recorded at or before ``at``.
 
     Reads only (nothing is appended), so it serves the live decision and the re-judging of a past
     one alike. ``at`` is an aware datetime; it becomes the case's ``decision_time``. ``store`` must
     check the disclosures service's seals on requests and authorizations (TypeError otherwise).
+    ``practice``: the practice's own facts (:func:`build_case`).
     """
     require_sealed(store, streams.DISCLOSURE_REQUEST, streams.AUTHORIZATION)
     known = note_index(store, at, patient_id=request["patient_id"])
     matched = matching_notes(known, request)
     authorization = authorization_for(store, request, at)
     case = request_case(request, requester, matched, authorization.case_form() if authorization else None,
-                        format_ts(at))
+                        format_ts(at), practice=practice)
     return CaseFile(case, matched, authorization, known)

@@ -12,21 +12,29 @@ Authorization shape (``shared/cases/README.md``)::
      "signed_by", "signer_role": "individual" | "personal_representative",
      "rep_authority_described", "signed_date": "YYYY-MM-DD",
      "expiration_date": "YYYY-MM-DD" | null, "expiration_event": str | null,
-     "expiration_event_occurred": bool | null, "revoked": bool,
+     "expiration_event_occurred": bool | "YYYY-MM-DD" | RFC 3339 | null, "revoked": bool,
      "revocation": {"in_writing": bool, "received_at": RFC 3339} | null,
      "compound": bool, "combined_with": [what else is on the same form],
      "conditioned_on": str | [str] | null,
      "statements_present": {"right_to_revoke", "conditioning", "redisclosure"},
-     "plain_language": bool}
+     "plain_language": bool, "part2_tpo_consent": bool}
+
+For a 42 CFR Part 2 record the same object is the patient's Part 2 consent (2.31): ``covers``
+includes ``part2_records``, and ``sud_counseling_notes`` only on a consent for those alone
+(2.31(b)); ``part2_tpo_consent`` marks the single consent for all future TPO uses and disclosures
+(2.33(a)(2)).
 
 Defects and their sources:
 
-* ``expired`` / ``expiration_event_occurred`` -- 164.508(b)(2)(i)
+* ``expired`` / ``expiration_event_occurred`` -- 164.508(b)(2)(i): the event is *known* to have
+  occurred (``true``, or the date it occurred on, at or before the decision instant); an unknown
+  occurrence (null) is not known, so it does not invalidate -- the rule's own knowledge standard
 * ``missing_<element>`` -- a core element of 164.508(c)(1)(i)-(vi) absent: (b)(2)(ii)
 * ``personal_representative_authority_missing`` -- 164.508(c)(1)(vi): (b)(2)(ii)
 * ``not_yet_signed`` -- signed after the decision instant: (c)(1)(vi), (b)(2)(ii)
 * ``missing_statement_<name>`` -- a required statement of 164.508(c)(2)(i)-(iii): (b)(2)(ii)
-* ``not_plain_language`` -- 164.508(c)(3)(i): (b)(2)(ii)
+* ``not_plain_language`` -- 164.508(c)(3)(i): (b)(2)(ii); ``plain_language_unknown`` -- the form
+  on file does not establish it (``plain_language`` absent or null): (b)(2)(ii)
 * ``revoked`` -- written revocation received at or before the decision instant, 164.508(b)(5):
   (b)(2)(iii).  A revocation received *after* the decision instant does not reach a disclosure
   made in reliance before it (164.508(b)(5)(i)); an oral revocation is not effective.
@@ -42,10 +50,15 @@ or instants compared with the decision instant when they carry a time.
 
 With ``request`` given, consistency with the request is checked too (164.508(a)(1): a use or
 disclosure must be consistent with the authorization): ``patient_mismatch`` /
-``patient_not_identified`` (the authorization must be the individual's, 164.508(c)(1)(i)),
-``recipient_not_named`` (whole names, 164.508(c)(1)(iii)), ``purpose_inconsistent`` (no stated
-purpose fits the request, 164.508(c)(1)(iv)), ``not_covered`` (the kind of note requested is not
-described -- "all records except psychotherapy notes" does not describe them, 164.508(c)(1)(i)).
+``patient_not_identified`` (the authorization must be the individual's, 164.508(c)(1)(i); also
+when the *request* names no patient, so whose notes they are is unknown),
+``recipient_not_named`` (whole names, 164.508(c)(1)(iii)), ``recipient_not_established`` (the
+requester has no name to compare with the named recipients: unknown is not named),
+``purpose_inconsistent`` (no stated purpose fits the request, 164.508(c)(1)(iv)), ``not_covered``
+(the kind of note requested is not described -- "all records except psychotherapy notes" does not
+describe them, 164.508(c)(1)(i); SUD counseling notes need a consent naming them, 42 CFR 2.31(b)),
+``compound_sud_counseling_notes`` (a consent for SUD counseling notes combined with anything but
+another such consent, 42 CFR 2.31(b)(2)).
 """
 from __future__ import annotations
 
@@ -111,6 +124,41 @@ def _clauses(item: str) -> list[str]:
 
 def _names_psychotherapy(clause: str) -> bool:
     return bool(re.search(r"\bpsychotherap(y|eutic)\b", clause))
+
+
+#: What names each note kind in free text (an order's scope, an authorization's coverage).
+KIND_WORDS = {
+    "psychotherapy": r"\bpsychotherap(y|eutic)\b",
+    "progress": r"\bprogress\b",
+    "sud_counseling": r"\b(sud|substance use disorder|substance abuse) counsel?ling\b",
+}
+
+
+def describes(text: str, kind: str) -> bool | None:
+    """Does ``text`` (an order's scope, a coverage item) expressly name the note kind ``kind``
+    (``psychotherapy``, ``progress``, ``sud_counseling``)?
+
+    True: it names it; False: it names it only to except or negate it ("all records excluding
+    psychotherapy notes", "progress notes only, not psychotherapy notes"), or limits itself to
+    something else ("progress notes only"); None: it does not mention it at all."""
+    pattern = KIND_WORDS[kind]
+    text = str(text)
+    if not re.search(pattern, _norm(text)):
+        return None
+    if any(p in _norm(text) for p in _NEGATING_PHRASES):
+        return False
+    for clause in _clauses(text):
+        words = clause.split()
+        match = re.search(pattern, clause)
+        if "only" in words and not match:
+            return False  # "progress notes only, ...": limited to something else
+        if match:
+            before = clause[:match.start()].split()
+            after = clause[match.end():].split()
+            if any(w in _NEGATIONS for w in before) or any(
+                    w in ("excluded", "excepted", "not", "omitted") for w in after):
+                return False
+    return True
 
 
 def _covers_psychotherapy_item(item: str) -> bool:
@@ -188,12 +236,30 @@ def covers_psychotherapy_notes(authorization: Mapping[str, Any]) -> bool:
     return any(_covers_psychotherapy_item(c) for c in authorization.get("covers") or ())
 
 
+def _is_sud_counseling_item(item: Any) -> bool:
+    return describes(str(item).replace("_", " "), "sud_counseling") is True
+
+
+def covers_sud_counseling_notes(authorization: Mapping[str, Any]) -> bool:
+    """Does the consent name SUD counseling notes (42 CFR 2.31(b)(1))?  Only a consent that names
+    them reaches them: a general Part 2 consent (``part2_records``) does not."""
+    return any(_is_sud_counseling_item(c) for c in authorization.get("covers") or ())
+
+
+def covers_part2_records(authorization: Mapping[str, Any]) -> bool:
+    """Is the authorization also the patient's Part 2 consent (42 CFR 2.31): does ``covers`` name
+    Part 2 records (``part2_records``, "Part 2 records", "SUD treatment records")?"""
+    return any(re.search(r"\bpart ?2\b|\b(sud|substance use disorder) (treatment )?records?\b",
+                         _norm(c).replace("part2", "part 2"))
+               for c in authorization.get("covers") or ())
+
+
 def _covers_progress_notes(authorization: Mapping[str, Any]) -> bool:
     covers = authorization.get("covers") or []
     if not covers:
         return bool(authorization.get("description"))
     words = ("progress", "all", "medical", "mental", "designated", "chart", "clinical", "entire",
-             "health record", "treatment record")
+             "health record", "treatment record", "part2", "part 2")
     return any(_norm(c) == "records" or any(w in _norm(c) for w in words)
                for c in covers if not _covers_psychotherapy_item(c))
 
@@ -265,6 +331,8 @@ def _conditioning_defects(authorization: Mapping[str, Any], psych: bool) -> list
 def _compound_defects(authorization: Mapping[str, Any], psych: bool) -> list[Defect]:
     combined = [str(c) for c in authorization.get("combined_with") or () if c]
     out: list[Defect] = []
+    if not psych and covers_sud_counseling_notes(authorization):
+        return out  # a SUD counseling notes consent: 42 CFR 2.31(b)(2) (_sud_counseling_compound_defects)
     if psych:
         others = [c for c in authorization.get("covers") or () if not _covers_psychotherapy_item(c)]
         others += [part for c in authorization.get("covers") or () if _covers_psychotherapy_item(c)
@@ -291,6 +359,21 @@ def _compound_defects(authorization: Mapping[str, Any], psych: bool) -> list[Def
                           "is conditioned may not be combined with another authorization",
                           f"{P}(b)(2)(iv)"))
     return out
+
+
+def _sud_counseling_compound_defects(authorization: Mapping[str, Any]) -> list[Defect]:
+    """42 CFR 2.31(b)(2): a consent for SUD counseling notes may be combined only with another
+    consent for SUD counseling notes."""
+    if not covers_sud_counseling_notes(authorization):
+        return []
+    others = [str(c) for c in authorization.get("covers") or () if not _is_sud_counseling_item(c)]
+    others += [str(c) for c in authorization.get("combined_with") or ()
+               if c and not _is_sud_counseling_item(c)]
+    if not others:
+        return []
+    return [Defect("compound_sud_counseling_notes", "42 CFR 2.31(b)(2)",
+                   "a consent for SUD counseling notes may be combined only with another consent for "
+                   f"SUD counseling notes; this one also covers {', '.join(others)}", f"{P}(b)(2)(iv)")]
 
 
 def _after(value: Any, field: str, at: datetime) -> bool:
@@ -408,7 +491,7 @@ def _recipient_named(requester: Mapping[str, Any], recipients: list[str],
             or (patient and _name(patient) in names)):
         return True
     if not org and not rid:
-        return None
+        return None  # unknown: the caller treats it as not established (recipient_not_established)
     if rid and rid in names:
         return True
     return bool(org) and any(org == n or (len(org.split()) >= 2 and _names_in(n, org)) for n in names)
@@ -431,7 +514,11 @@ def authorization_defects(authorization: Mapping[str, Any], *, request: Mapping[
 
     if request is not None:
         patient = request.get("patient")
-        if patient and a.get("patient") and a.get("patient") != patient:
+        if not patient:
+            out.append(Defect("patient_not_identified", f"{P}(a)(1)",
+                              "the request names no patient (request.patient is unknown), so the "
+                              "authorization cannot be matched to the individual", f"{P}(c)(1)(i)"))
+        elif a.get("patient") and a.get("patient") != patient:
             out.append(Defect("patient_mismatch", f"{P}(a)(1)",
                               f"the authorization is for {a.get('patient')}, the request is about "
                               f"{patient}", f"{P}(c)(1)"))
@@ -447,17 +534,28 @@ def authorization_defects(authorization: Mapping[str, Any], *, request: Mapping[
             out.append(Defect("not_covered", f"{P}(a)(2)",
                               "the authorization does not describe psychotherapy notes",
                               f"{P}(c)(1)(i)"))
+        elif kind == "sud_counseling" and not covers_sud_counseling_notes(a):
+            out.append(Defect("not_covered", "42 CFR 2.31(b)(1)",
+                              "the consent does not name SUD counseling notes: they are released only "
+                              "with a consent naming them, never under a general Part 2 consent",
+                              f"{P}(c)(1)(i)"))
         elif kind == "progress" and not _covers_progress_notes(a):
             out.append(Defect("not_covered", f"{P}(a)(1)",
                               "the authorization does not describe progress notes",
                               f"{P}(c)(1)(i)"))
         requester = request.get("requester") or {}
         recipients = [str(r) for r in a.get("recipients") or ()]
-        if recipients and _recipient_named(requester, recipients, patient) is False:
+        named = _recipient_named(requester, recipients, patient) if recipients else True
+        if named is False:
             who = requester.get("org") or requester.get("id")
             out.append(Defect("recipient_not_named", f"{P}(a)(1)",
                               f"{who} is not a recipient named in the authorization",
                               f"{P}(c)(1)(iii)"))
+        elif named is None:
+            out.append(Defect("recipient_not_established", f"{P}(a)(1)",
+                              "the requester has no name or organisation on file (requester.id and "
+                              "requester.org are unknown), so it is not established that it is a "
+                              "recipient the authorization names", f"{P}(c)(1)(iii)"))
         described = described_sessions(a)
         outside = [d for d in request.get("note_sessions") or () if described
                    and not described[0] <= str(d)[:10] <= described[1]]
@@ -482,12 +580,20 @@ def authorization_defects(authorization: Mapping[str, Any], *, request: Mapping[
         exp = a["expiration_date"]
         if _before(exp, "authorization.expiration_date", at):
             out.append(Defect("expired", f"{P}(b)(2)(i)", f"the authorization expired on {exp}"))
-    if a.get("expiration_event_occurred"):
+    occurred = a.get("expiration_event_occurred")
+    event = a.get("expiration_event") or "event"
+    if isinstance(occurred, str):  # the date (or instant) on which the event occurred
+        if not _after(occurred, "authorization.expiration_event_occurred", at):
+            out.append(Defect("expiration_event_occurred", f"{P}(b)(2)(i)",
+                              f"the expiration event ({event}) occurred on {occurred}, at or before "
+                              "this decision"))
+    elif occurred is True:
         out.append(Defect("expiration_event_occurred", f"{P}(b)(2)(i)",
-                          f"the expiration event has occurred ({a.get('expiration_event') or 'event'})"))
+                          f"the expiration event has occurred ({event})"))
 
     out += _compound_defects(a, psych)
-    out += _conditioning_defects(a, psych)
+    out += _sud_counseling_compound_defects(a)
+    out += _conditioning_defects(a, psych or covers_sud_counseling_notes(a))
 
     for key, cite, what in _CORE_ELEMENTS:
         if not _present(a.get(key)):
@@ -517,6 +623,10 @@ def authorization_defects(authorization: Mapping[str, Any], *, request: Mapping[
     if a.get("plain_language") is False:
         out.append(Defect("not_plain_language", f"{P}(c)(3)(i)",
                           "the authorization is not written in plain language", f"{P}(b)(2)(ii)"))
+    elif a.get("plain_language") is not True:
+        out.append(Defect("plain_language_unknown", f"{P}(c)(3)(i)",
+                          "it is not established that the authorization is written in plain language "
+                          "(plain_language is unknown)", f"{P}(b)(2)(ii)"))
     if a.get("material_information_false") or a.get("material_information_known_false"):
         out.append(Defect("material_information_false", f"{P}(b)(2)(v)",
                           "material information in the authorization is known to be false"))

@@ -7,8 +7,13 @@ argument, by default :func:`confide.hipaa.minimum_necessary.active_policy`), and
 always gives the same outcome.
 
 Errors: :class:`CaseFileError` (a ``ValueError``) naming the field when the input is malformed --
-``request`` missing, a required field missing, a field of the wrong type.  Unknown roles,
-purposes, note kinds or actions are *not* errors: they are denied with a reason.
+``request`` missing, a required field missing, a field of the wrong type, anything that does not
+conform to the published JSON Schema (``case_file.schema.json``).  Unknown roles, purposes, note
+kinds, actions or jurisdictions are *not* errors: they are denied with a reason.
+
+Fail closed: a fact a permit depends on that is absent or null is unknown, not false -- the
+engine denies, or holds where a verification would settle it, and names the missing fact
+(``docs/fail-closed-defaults.md``).
 
 The rules are evaluated in the order documented in :mod:`confide.hipaa.rules`; every rule lives in
 one module named after its CFR section.
@@ -18,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
-from confide.hipaa.minimum_necessary import MinimumNecessaryPolicy, active_policy
+from confide.hipaa.minimum_necessary import ENV_VAR, MinimumNecessaryPolicy, active_policy
 from confide.hipaa.rules import (
     cfr42_part2,
     s160_203,
@@ -32,6 +37,7 @@ from confide.hipaa.rules import (
     s164_524,
     s164_526,
     s164_528,
+    states,
 )
 from confide.hipaa.rules._case import ACTIONS, KNOWN_PURPOSES, KNOWN_ROLES, NOTE_KINDS, Case, CaseFileError, parse_case
 from confide.hipaa.rules._ruling import (
@@ -122,7 +128,8 @@ def _unknown(case: Case) -> Ruling | None:
                     f"Unknown purpose {case.purpose!r}.")
     if case.note_kind not in NOTE_KINDS:
         return deny("45 CFR 164.502(a) (unknown kind of record)",
-                    f"Unknown note kind {case.note_kind!r}: expected psychotherapy or progress.")
+                    f"Unknown note kind {case.note_kind!r}: expected psychotherapy, progress or "
+                    "sud_counseling.")
     if case.action not in ACTIONS:
         return deny("45 CFR 164.502(a) (unknown action)",
                     f"Unknown action {case.action!r}: expected use or disclose.")
@@ -172,8 +179,21 @@ def _evaluate(case: Case, policy: MinimumNecessaryPolicy) -> Ruling:
         return ruling
     ruling = _general(case, policy)
     if s164_501.not_separated(case):
-        ruling = s164_501.as_not_separated(ruling)
+        ruling = s164_501.as_not_separated(ruling, case.note_kind)
     return ruling
+
+
+def _no_field_set(case: Case, ruling: Ruling) -> Ruling:
+    """164.514(d)(3): a disclosure limited to the minimum necessary releases the field set the
+    practice's policy gives its purpose. A permit whose policy has no set for the purpose
+    (``fields`` None) would release an unknown amount: denied, naming the missing configuration."""
+    if not ruling.permits or ruling.minimum_necessary is not True or ruling.fields is not None:
+        return ruling
+    return deny("45 CFR 164.514(d)(3) (no minimum-necessary field set is configured for this purpose)",
+                f"The minimum-necessary policy has no field set for {case.purpose} requested by "
+                f"{case.role} (configure it in {ENV_VAR}); nothing is released without one. Otherwise "
+                f"the decision would be {ruling.decision} under {ruling.rule}.",
+                citations=tuple(ruling.citations))
 
 
 def decide(case: Mapping[str, Any], *, policy: MinimumNecessaryPolicy | None = None) -> Outcome:
@@ -183,8 +203,9 @@ def decide(case: Mapping[str, Any], *, policy: MinimumNecessaryPolicy | None = N
     (``CONFIDE_MINIMUM_NECESSARY`` or the documented defaults)."""
     facts = parse_case(case)
     policy = policy or active_policy()
-    ruling = _evaluate(facts, policy)
+    ruling = _no_field_set(facts, _evaluate(facts, policy))
     ruling = cfr42_part2.apply(facts, ruling)
+    ruling = states.apply(facts, ruling)
     ruling = s160_203.apply(facts, ruling)
     ruling = s164_514.verification(facts, ruling)
     ruling = s164_502.redact_other_individuals(facts, ruling)

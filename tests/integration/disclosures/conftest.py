@@ -171,5 +171,6 @@ def authorization_form(patient, **changes):
             "description": "progress notes of 2026", "authorized_discloser": "the practice",
             "recipients": [FIRM], "purposes": ["at the request of the individual"],
             "signed_by": patient, "signed_date": "2026-01-05", "expiration_date": "2030-01-01",
-            "statements_present": {"right_to_revoke": True, "conditioning": True, "redisclosure": True}}
+            "statements_present": {"right_to_revoke": True, "conditioning": True, "redisclosure": True},
+            "plain_language": True}  # 164.508(c)(3)(i): recorded, never assumed
     return {**form, **changes}

@@ -81,3 +81,45 @@ def test_the_patient_index_sql_is_rendered_from_the_published_list():
     sql = render("WHERE type IN (:patient_indexed_types)", "confide")
     assert sql == f"WHERE type IN ({sql_type_list()})"
     assert all(f"'{name}'" in sql for name in PATIENT_INDEXED_TYPES)
+
+
+# -- the practice's own facts: jurisdiction, setting, Part 2 program -------------------------
+
+def test_the_practice_sets_jurisdiction_and_setting_and_a_request_cannot():
+    """45 CFR 160.203(b): which state's law applies is the practice's, from its configuration; an
+    outside party's request naming none (or another) changes nothing."""
+    request = {**REQUEST, "facts": {"jurisdiction": None, "practice_setting": "outpatient_practice"}}
+    practice = {"jurisdiction": "CA", "practice_setting": "lps_facility", "part2_program": False}
+    case = build_case(request, REQUESTER, [{"note_id": "n1", "author_id": "C-A"}], None,
+                      "2026-05-01T00:00:00Z", practice=practice)
+    assert case["jurisdiction"] == "CA" and case["practice_setting"] == "lps_facility"
+    unconfigured = build_case(request, REQUESTER, [], None, "2026-05-01T00:00:00Z")
+    assert "jurisdiction" not in unconfigured and "practice_setting" not in unconfigured
+
+
+def test_a_part2_program_flags_every_record_and_a_request_cannot_unflag_one():
+    """42 CFR 2.11, 2.12: the segregation flag comes from the practice being a Part 2 program; a
+    request may flag a record (true) but never take the flag off."""
+    unflag = {**REQUEST, "facts": {"record_is_part2": False}}
+    flagged = build_case(unflag, REQUESTER, [], None, "2026-05-01T00:00:00Z", practice={"part2_program": True})
+    assert flagged["record_is_part2"] is True
+    assert "record_is_part2" not in build_case(unflag, REQUESTER, [], None, "2026-05-01T00:00:00Z")
+    flag = {**REQUEST, "facts": {"record_is_part2": True}}
+    assert build_case(flag, REQUESTER, [], None, "2026-05-01T00:00:00Z")["record_is_part2"] is True
+
+
+def test_config_practice_reads_the_environment(monkeypatch):
+    import pytest
+
+    from confide import config
+
+    for key in (config.PRACTICE_JURISDICTION_KEY, config.PRACTICE_SETTING_KEY, config.PRACTICE_PART2_KEY):
+        monkeypatch.delenv(key, raising=False)
+    assert config.practice() == {"part2_program": False}
+    monkeypatch.setenv(config.PRACTICE_JURISDICTION_KEY, " ny ")
+    monkeypatch.setenv(config.PRACTICE_SETTING_KEY, "omh_facility")
+    monkeypatch.setenv(config.PRACTICE_PART2_KEY, "true")
+    assert config.practice() == {"jurisdiction": "NY", "practice_setting": "omh_facility", "part2_program": True}
+    monkeypatch.setenv(config.PRACTICE_PART2_KEY, "maybe")
+    with pytest.raises(ValueError, match=config.PRACTICE_PART2_KEY):
+        config.practice()

@@ -143,7 +143,8 @@ ENGINE = [
     ("tpo_disclosure_not_accounted", {}, False),
     ("use_inside_practice_not_accounted", {"requester": {"role": "billing_staff"}, "action": "use"}, False),
     ("court_order_accounted", {"requester": {"role": "court"}, "purpose": "judicial",
-                               "legal_process": {"type": "court_order", "signed_by_judge": True}}, True),
+                               "legal_process": {"type": "court_order", "signed_by_judge": True,
+                                                 "covers": ["progress"]}}, True),
     ("denied_not_accounted", {"requester": {"role": "insurer_non_covered"}}, False),
 ]
 

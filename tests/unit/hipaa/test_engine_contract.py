@@ -106,7 +106,7 @@ def test_missing_action_defaults_by_requester(build):
     del req["action"]
     assert decide(req).accounting_required is False
     req = build({"requester": {"role": "court"}, "purpose": "judicial",
-                 "legal_process": {"type": "court_order", "signed_by_judge": True}})
+                 "legal_process": {"type": "court_order", "signed_by_judge": True, "covers": ["progress"]}})
     del req["action"]
     assert decide(req).accounting_required is True
 

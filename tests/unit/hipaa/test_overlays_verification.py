@@ -7,7 +7,7 @@ import pytest
 CASES = [
     ("514h_unverified_law_enforcement_holds",
      {"requester": {"role": "law_enforcement", "identity_verified": False}, "purpose": "law_enforcement",
-      "legal_process": {"type": "court_order", "signed_by_judge": True}},
+      "legal_process": {"type": "court_order", "signed_by_judge": True, "covers": ["progress"]}},
      {"decision": "hold", "cites": ["164.514(h)(1)", "164.514(h)(2)(ii)"], "fields_released": None,
       "accounting_required": False, "minimum_necessary_applies": None}),
     ("514h_unverified_patient_holds",
@@ -45,7 +45,7 @@ CASES = [
      {"decision": "permit"}),
     ("part2_court_order",
      {"requester": {"role": "court"}, "purpose": "judicial", "record_is_part2": True,
-      "legal_process": {"type": "court_order", "signed_by_judge": True}},
+      "legal_process": {"type": "court_order", "signed_by_judge": True, "covers": ["progress"]}},
      {"decision": "permit"}),
     ("part2_patient_access",
      {"requester": {"role": "patient"}, "purpose": "individual_access", "record_is_part2": True},

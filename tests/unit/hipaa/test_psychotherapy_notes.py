@@ -70,7 +70,8 @@ EXCEPTIONS = [
      {"decision": "deny"}),
     ("ii_judges_court_order_is_required_by_law",
      {**PSYCH, "requester": {"role": "court"}, "purpose": "judicial",
-      "legal_process": {"type": "court_order", "signed_by_judge": True, "scope": "sessions in 2026"}},
+      "legal_process": {"type": "court_order", "signed_by_judge": True,
+                        "scope": "psychotherapy notes of sessions in 2026"}},
      {"decision": "permit", "cites": ["164.512(a)(1)", "164.512(e)(1)(i)", "164.508(a)(2)(ii)"],
       "accounting_required": True}),
     ("ii_order_not_signed_by_judge_is_not_an_order",
@@ -79,7 +80,7 @@ EXCEPTIONS = [
      {"decision": "deny", "cites": "164.508(a)(2)"}),
     ("ii_oversight_of_the_originator_512d",
      {**PSYCH, "requester": {"role": "health_oversight_agency", "identity_verified": True},
-      "purpose": "health_oversight", "oversight_subject": "C-A", "originator": "C-A"},
+      "purpose": "health_oversight", "oversight_subject": "C-A", "note_originator": "C-A"},
      {"decision": "permit_minimum_necessary", "cites": ["164.512(d)", "164.508(a)(2)(ii)"],
       "accounting_required": True, "minimum_necessary_applies": True}),
     ("ii_oversight_of_someone_else",
@@ -226,7 +227,7 @@ DEFENSE = [
       "proceeding": {"initiator": "patient", "defendant": "C-A"}}),
     ("defense_counsel_initiator_written_as_the_individual", "permit",
      {"requester": {"role": "defense_counsel", "org": "Counsel"},
-      "proceeding": {"initiator": "individual"}}),
+      "proceeding": {"initiator": "individual", "defendant": "Northside Counseling Group"}}),
 ]
 
 
@@ -243,14 +244,14 @@ def test_164_508_a_2_i_C_the_covered_entitys_own_defense(run, expect, decision, 
 OVERSIGHT_AGENCY = {"role": "health_oversight_agency", "org": "State Board", "identity_verified": True}
 
 
-def test_164_508_a_2_ii_oversight_subject_is_compared_with_the_originator_when_known(run, expect):
+def test_164_508_a_2_ii_oversight_subject_is_compared_with_the_originator(run, expect):
     """45 CFR 164.508(a)(2)(ii) with 164.512(d): psychotherapy notes may go to a health oversight
-    agency only for oversight of the originator. The subject is compared with the originator when
-    the case names one; the case-file form's `oversight_subject` is otherwise the fact recorded for
-    this question, and without any subject oversight of the originator is not established."""
+    agency only for oversight of the originator. The subject is compared with `note_originator`;
+    the originator is never inferred from the subject, so without `note_originator` oversight of
+    the originator is unknown and the exception does not permit (the denial names the fact)."""
     unnamed = run({**PSYCH, "requester": OVERSIGHT_AGENCY, "purpose": "health_oversight",
                    "oversight_subject": "C-A"})
-    expect(unnamed, {"decision": "permit_minimum_necessary", "cites": ["164.512(d)", "164.508(a)(2)(ii)"]})
+    expect(unnamed, {"decision": "deny", "cites": "164.508(a)(2)(ii)", "reason": "note_originator"})
     other = run({**PSYCH, "requester": OVERSIGHT_AGENCY, "purpose": "health_oversight",
                  "oversight_subject": "C-B", "note_originator": "C-A"})
     expect(other, {"decision": "deny", "cites": "164.508(a)(2)(ii)", "reason": "the originator is C-A"})

@@ -48,7 +48,7 @@ CASES = [
      {"decision": "deny"}),
     ("512f1iiA_law_enforcement_court_order",
      {"requester": {"role": "law_enforcement", "identity_verified": True}, "purpose": "law_enforcement",
-      "legal_process": {"type": "court_order", "signed_by_judge": True}},
+      "legal_process": {"type": "court_order", "signed_by_judge": True, "covers": ["progress"]}},
      {"decision": "permit", "cites": "164.512(f)(1)(ii)(A)", "accounting_required": True}),
     ("512f1iiC_administrative_request_with_representations",
      {"requester": {"role": "law_enforcement"}, "purpose": "law_enforcement",

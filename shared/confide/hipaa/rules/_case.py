@@ -5,9 +5,15 @@ A *case file* is ``{"request": {...}, ...}`` (or the bare request object) as doc
 rules read and returns a :class:`Case`; it never consults a clock or any store.
 
 Errors: :class:`CaseFileError` (a ``ValueError``) when the input is malformed -- the ``request``
-object is missing, or a field has the wrong type.  Its ``field`` attribute names the offending
-field as a dotted path (``request.requester.role``).  Unknown *values* (an unheard-of role or
-purpose) are not malformed input: the rules deny them with a reason.
+object is missing, or a field has the wrong type, or the case file does not conform to the
+published JSON Schema (``confide/hipaa/case_file.schema.json``, :mod:`confide.hipaa.case_schema`).
+Its ``field`` attribute names the offending field as a dotted path (``request.requester.role``).
+Unknown *values* (an unheard-of role or purpose) are not malformed input: the rules deny them with
+a reason.
+
+A fact the outcome depends on that is absent or null is *unknown*, never false: the accessors here
+return None for it, and a rule that would permit on it denies (or holds, where a verification would
+settle it) and names the missing fact (``docs/fail-closed-defaults.md``).
 """
 from __future__ import annotations
 
@@ -34,7 +40,12 @@ KNOWN_PURPOSES = frozenset({
     "required_by_law", "health_oversight", "coroner_me", "serious_threat", "judicial",
     "law_enforcement", "research", "workers_comp", "individual_access", "amendment", "other",
 })
-NOTE_KINDS = frozenset({"psychotherapy", "progress"})
+#: ``sud_counseling``: a Part 2 program's SUD counseling notes (42 CFR 2.11 as amended in 2024), kept
+#: apart like psychotherapy notes and released only with their own consent (2.31(b)).
+NOTE_KINDS = frozenset({"psychotherapy", "progress", "sud_counseling"})
+#: Note kinds whose separated session notes are protected like psychotherapy notes (164.508(a)(2);
+#: 42 CFR 2.31(b)).
+SEPARATED_NOTE_KINDS = frozenset({"psychotherapy", "sud_counseling"})
 ACTIONS = frozenset({"use", "disclose"})
 
 
@@ -153,6 +164,9 @@ class Case:
     other_participants: tuple[str, ...]
     jurisdiction_overlay: Mapping[str, Any]
     directed_by_patient: Mapping[str, Any] | None
+    note_originator: str | None = None  # the notes' author; never inferred from another field
+    jurisdiction: str | None = None     # the practice's state (two-letter code), None: federal only
+    practice_setting: str | None = None
 
     # -- requester facts -------------------------------------------------------------------------
     def req_flag(self, key: str) -> bool | None:
@@ -171,10 +185,18 @@ class Case:
 
     @property
     def is_originator(self) -> bool:
+        """Is the requester the notes' author (164.508(a)(2)(i)(A))?  The ``is_originator`` flag, or
+        else the ``originator_clinician`` role, says so -- unless the case names both the requester
+        (``requester.id``) and ``note_originator`` and they differ: contradicting facts never make
+        an originator."""
         flag = self.req_flag("is_originator")
-        if flag is not None:
-            return flag
-        return self.role == "originator_clinician"
+        claimed = flag if flag is not None else self.role == "originator_clinician"
+        if not claimed:
+            return False
+        rid = self.requester.get("id")
+        if self.note_originator and isinstance(rid, str) and rid.strip():
+            return rid.strip().casefold() == self.note_originator.strip().casefold()
+        return True
 
     @property
     def is_disclosure(self) -> bool:
@@ -185,13 +207,25 @@ class Case:
     def is_psychotherapy_kind(self) -> bool:
         return self.note_kind == "psychotherapy"
 
+    @property
+    def is_sud_counseling(self) -> bool:
+        """SUD counseling notes (42 CFR 2.11): Part 2 records by definition."""
+        return self.note_kind == "sud_counseling"
+
+    @property
+    def is_part2(self) -> bool:
+        """The record's segregation flag (``record_is_part2``), or SUD counseling notes (which only a
+        Part 2 program keeps, 42 CFR 2.11)."""
+        return self.fact("record_is_part2") is True or self.is_sud_counseling
+
 
 def parse_case(case: Any) -> Case:
     """Validate a case file (``{"request": {...}}``) or a bare request and return a :class:`Case`.
 
     Raises :class:`CaseFileError` naming the field when ``request`` is missing or not an object,
     when ``requester``/``requester.role``/``purpose``/``note_kind``/``decision_time`` is missing,
-    or when any documented field has the wrong JSON type.
+    when any documented field has the wrong JSON type, or when the case file does not conform to
+    the published JSON Schema (:func:`confide.hipaa.case_schema.validate`).
     """
     if not isinstance(case, Mapping):
         raise CaseFileError("request", f"expected a case-file object, got {_type_name(case)}")
@@ -232,8 +266,14 @@ def parse_case(case: Any) -> Case:
             auth.string(key)
         for key in ("covers", "recipients", "purposes", "combined_with"):
             auth.array(key)
-        for key in ("revoked", "compound", "expiration_event_occurred", "plain_language"):
+        for key in ("revoked", "compound", "plain_language", "part2_tpo_consent"):
             auth.boolean(key)
+        occurred = auth.any("expiration_event_occurred")
+        if isinstance(occurred, str):  # the date on which the event occurred (164.508(b)(2)(i))
+            parse_date(occurred, "request.authorization.expiration_event_occurred")
+        elif occurred is not None and not isinstance(occurred, bool):
+            raise CaseFileError("request.authorization.expiration_event_occurred",
+                                f"expected a boolean, an RFC 3339 date or null, got {_type_name(occurred)}")
         for key in ("signed_date", "expiration_date"):
             if auth.any(key) is not None:
                 parse_date(auth.any(key), f"request.authorization.{key}")
@@ -258,6 +298,8 @@ def parse_case(case: Any) -> Case:
     lp = r.object("legal_process")
     if lp is not None:
         lp.string("type")
+        lp.string("scope")
+        lp.array("covers")
         lp.boolean("signed_by_judge")
         lp.boolean("objection_period_lapsed")
         sa = lp.any("satisfactory_assurance")
@@ -265,6 +307,9 @@ def parse_case(case: Any) -> Case:
             raise CaseFileError("request.legal_process.satisfactory_assurance",
                                 f"expected true, a string or null, got {_type_name(sa)}")
     proceeding = r.object("proceeding")
+    if proceeding is not None:
+        proceeding.string("initiator")
+        proceeding.string("defendant")
     mandate = r.object("mandate")
     if mandate is not None:
         mandate.boolean("compels")
@@ -278,6 +323,9 @@ def parse_case(case: Any) -> Case:
         r.boolean(key)
     r.string("session_type")
     r.string("oversight_subject")
+    note_originator = r.string("note_originator")
+    jurisdiction = r.string("jurisdiction")
+    practice_setting = r.string("practice_setting")
     participants = r.array("other_identified_participants") or []
     content = r.array("content_in_psych_note")
     if content is None:
@@ -291,6 +339,10 @@ def parse_case(case: Any) -> Case:
         for key in ("in_writing", "signed", "designee_identified"):
             dbp.boolean(key)
     r.array("patients", of=None)
+
+    from confide.hipaa import case_schema  # it imports this module (CaseFileError)
+
+    case_schema.validate({"request": request})
 
     if action is None:  # not stated: a workforce member's access is a use, anyone else's a disclosure
         action = "use" if (rq.obj.get("is_workforce") is not False and role in WORKFORCE_ROLES) else "disclose"
@@ -308,4 +360,7 @@ def parse_case(case: Any) -> Case:
         other_participants=tuple(participants),
         jurisdiction_overlay={} if overlay is None else overlay.obj,
         directed_by_patient=None if dbp is None else dbp.obj,
+        note_originator=note_originator.strip() or None if note_originator else None,
+        jurisdiction=jurisdiction,
+        practice_setting=practice_setting,
     )

@@ -11,7 +11,7 @@ not stored separately (``stored_separately: false``) is not a psychotherapy note
 """
 from __future__ import annotations
 
-from confide.hipaa.rules._case import Case
+from confide.hipaa.rules._case import SEPARATED_NOTE_KINDS, Case
 from confide.hipaa.rules._ruling import Ruling, rule_string
 
 #: content category -> the progress-note fields it becomes when released (164.501 exclusions)
@@ -34,13 +34,17 @@ DEFINITION = "164.501"
 
 
 def is_psychotherapy_note(case: Case) -> bool:
-    """164.501: a psychotherapy note is one kept separate from the rest of the medical record."""
-    return case.note_kind == "psychotherapy" and case.fact("stored_separately") is not False
+    """164.501: a psychotherapy note is one kept separate from the rest of the medical record; so
+    are a Part 2 program's SUD counseling notes (42 CFR 2.11 as amended in 2024, defined in the same
+    words and with the same exclusions), which the engine protects the same way.  Only an explicit
+    ``stored_separately: false`` takes a note out (unknown keeps it protected)."""
+    return case.note_kind in SEPARATED_NOTE_KINDS and case.fact("stored_separately") is not False
 
 
 def not_separated(case: Case) -> bool:
-    """A note labelled psychotherapy that is kept with the medical record (164.501)."""
-    return case.note_kind == "psychotherapy" and case.fact("stored_separately") is False
+    """A note labelled psychotherapy (or SUD counseling) that is kept with the medical record
+    (164.501; 42 CFR 2.11)."""
+    return case.note_kind in SEPARATED_NOTE_KINDS and case.fact("stored_separately") is False
 
 
 def excluded_content_fields(case: Case) -> tuple[str, ...]:
@@ -67,11 +71,13 @@ def as_excluded_content(general: Ruling, fields: tuple[str, ...], psych: Ruling)
     )
 
 
-def as_not_separated(general: Ruling) -> Ruling:
-    """Re-label a ruling on a note that is not kept separately (not a psychotherapy note)."""
+def as_not_separated(general: Ruling, kind: str = "psychotherapy") -> Ruling:
+    """Re-label a ruling on a note that is not kept separately (not a psychotherapy note, nor SUD
+    counseling notes under 42 CFR 2.11: a Part 2 record like any other)."""
+    what = "SUD counseling notes (42 CFR 2.11)" if kind == "sud_counseling" else "a psychotherapy note"
     return general.but(
-        rule=rule_string(f"{DEFINITION} (not kept separate from the medical record, so not a "
-                         "psychotherapy note)", general.rule),
+        rule=rule_string(f"{DEFINITION} (not kept separate from the medical record, so not "
+                         f"{what})", general.rule),
         reasons=("The note is stored with the rest of the record, so 164.508(a)(2) does not apply; "
                  "it is decided as progress-note content.",) + general.reasons,
     )

@@ -25,6 +25,10 @@ def _mn(case: Case, policy: MinimumNecessaryPolicy, rule: str, purpose: str | No
     return Ruling(PERMIT_MN, rule, (), fields, True, BASIS_TPO)
 
 
+def _state(value) -> str:
+    return "unknown" if value is None else str(value).lower()
+
+
 def _internal(case: Case, policy: MinimumNecessaryPolicy) -> Ruling:
     denied = s164_514.role_based_access(case, policy)
     if denied is not None:
@@ -34,12 +38,18 @@ def _internal(case: Case, policy: MinimumNecessaryPolicy) -> Ruling:
                       ("Use by the practice's own clinician for treatment.",),
                       ("full_note",), False, BASIS_TPO)
     if case.purpose == "training":
-        if case.req_flag("in_ce_training_program") is False:
+        in_program = case.req_flag("in_ce_training_program")
+        if in_program is not True:
             return deny("45 CFR 164.501 (health care operations cover the covered entity's own "
-                        "training programs only); 164.506(c)(1)")
-        if case.req_flag("supervised") is False:
+                        "training programs only); 164.506(c)(1)",
+                        "Use in the practice's own training program is not established "
+                        f"(requester.in_ce_training_program is {_state(in_program)}).")
+        supervised = case.req_flag("supervised")
+        if case.role == "trainee" and supervised is not True:
             return deny("45 CFR 164.501 (training programs in which trainees learn under "
-                        "supervision); 164.506(c)(1)", "The trainee is not supervised.")
+                        "supervision); 164.506(c)(1)",
+                        f"That the trainee learns under supervision is not established "
+                        f"(requester.supervised is {_state(supervised)}).")
         return _mn(case, policy, rule_string(
             "164.506(c)(1)", "164.501 (health care operations: supervised training programs)",
             s164_502.MN_APPLIES, "164.514(d)(2)"))

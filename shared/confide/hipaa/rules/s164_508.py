@@ -25,7 +25,7 @@ from typing import Any, Mapping
 from confide.hipaa.authorization import Defect, authorization_defects, described_sessions, revocation_effective
 from confide.hipaa.minimum_necessary import MinimumNecessaryPolicy
 from confide.hipaa.rules import s164_502, s164_512, s164_524
-from confide.hipaa.rules._case import Case
+from confide.hipaa.rules._case import SEPARATED_NOTE_KINDS, Case
 from confide.hipaa.rules._ruling import (
     BASIS_AUTHORIZATION,
     BASIS_NONE,
@@ -49,7 +49,7 @@ _PURPOSE_PARAGRAPH = {
 def _released_under(authorization: Mapping[str, Any], kind: str) -> str:
     desc = str(authorization.get("description") or "")
     sessions = described_sessions(authorization)
-    what = "notes" if kind == "psychotherapy" else "records"
+    what = "notes" if kind in SEPARATED_NOTE_KINDS else "records"
     if sessions:
         return f"{what} within authorization description (sessions {sessions[0]}..{sessions[1]})"
     return f"{what} within authorization description ({desc})" if desc else f"{what} within authorization"
@@ -85,7 +85,7 @@ def authorization_ruling(case: Case) -> tuple[Ruling | None, list[Defect]]:
         defect_reasons = tuple(f"Authorization {auth.get('id') or ''} defect [{d.code}]: {d.message} "
                                f"({d.citation})".replace("  ", " ") for d in defects)
         return Ruling("deny", defects_rule(defects), defect_reasons), defects
-    psych = case.note_kind == "psychotherapy"
+    psych = case.note_kind in SEPARATED_NOTE_KINDS
     reasons = ["Permitted, not compelled: the practice may still decline."]
     relied_on = revocation_effective(auth, case.at) is False and bool(auth.get("revoked") or auth.get("revocation"))
     if relied_on:
@@ -129,7 +129,8 @@ def _defense_problem(case: Case) -> str | None:
     action or other proceeding *brought by the individual*.  Returns why it does not apply, or
     None when it does: the requester is the practice's defense counsel or the practice itself
     (its administration, compliance staff, or the originator), the proceeding was brought by the
-    patient and is against the practice or its clinician (not, e.g., the patient)."""
+    patient and is against the practice or its clinician (not, e.g., the patient) -- each of which
+    must be on file: an unknown initiator or defendant does not establish the exception."""
     own = case.role in _DEFENSE_ROLES and (case.role == "defense_counsel" or case.is_workforce)
     if not (own or (case.is_originator and case.is_workforce)):
         return (f"a {case.role} is not the covered entity or its defense counsel; the exception "
@@ -141,11 +142,13 @@ def _defense_problem(case: Case) -> str | None:
         return ("it covers only a proceeding brought by the individual "
                 f"(initiator: {initiator or 'not established'})")
     defendant = proceeding.get("defendant")
-    if defendant is not None:
-        d = str(defendant).strip().casefold()
-        if not d or d in patient_names:
-            return (f"the defendant ({defendant or 'none'}) is not the covered entity or its "
-                    "clinician")
+    if defendant is None:
+        return ("whom the proceeding is against is not on file (proceeding.defendant is unknown), so "
+                "that the covered entity is defending itself is not established")
+    d = str(defendant).strip().casefold()
+    if not d or d in patient_names:
+        return (f"the defendant ({defendant or 'none'}) is not the covered entity or its "
+                "clinician")
     return None
 
 
@@ -165,38 +168,24 @@ def _exception_ii(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
         rbl = s164_512.required_by_law(case, policy)
     if rbl is not None and rbl.permits and (case.mandate or {}).get("compels") is True:
         return rbl.but(rule=rule_string(rbl.rule, A2_II))
-    if case.purpose in ("judicial", "law_enforcement") and s164_512.iscourt_order_ruling(case):
+    if case.purpose in ("judicial", "law_enforcement"):
         para = "164.512(e)(1)(i)" if case.purpose == "judicial" else "164.512(f)(1)(ii)(A)"
-        order = s164_512.court_order_ruling(case, para)
-        return order.but(rule=rule_string("164.512(a)(1) (a judge's order is required by law)",
-                                          para, A2_II, s164_502.MN_NA_REQUIRED_BY_LAW))
+        if s164_512.iscourt_order_ruling(case):
+            order = s164_512.court_order_ruling(case, para)
+            if order.decision == DENY:  # the order does not name these notes
+                return order.but(rule=rule_string(f"{A2} (a judge's order reaches psychotherapy notes only "
+                                                  "when it names them)", order.rule),
+                                 extra_citations=order.extra_citations + ("45 CFR " + A2_II,))
+            if not order.permits:  # what the order names is not on file: held
+                return order.but(extra_citations=order.extra_citations + ("45 CFR " + A2_II,))
+            return order.but(rule=rule_string("164.512(a)(1) (a judge's order is required by law)",
+                                              para, A2_II, s164_502.MN_NA_REQUIRED_BY_LAW))
+        unsigned = s164_512.unsigned_order_hold(case, para)
+        if unsigned is not None:
+            return unsigned
     over = s164_512.oversight(case, policy)
     if over is not None and over.permits:
-        subject = case.fact("oversight_subject")
-        originator = next((case.fact(k) for k in ("originator", "note_originator", "originator_id",
-                                                  "author") if case.fact(k)), None)
-        stated = case.fact("oversight_of_originator")
-        if stated is not None:
-            of_originator, why = stated is True, "the case states whether it is"
-        elif originator is None:
-            # The case-file form has no originator field: `oversight_subject` is the fact that says
-            # whose conduct the oversight concerns, recorded for this very question. With no other
-            # originator on file it is taken as the note's originator; without a subject, oversight
-            # of the originator is not established. (The disclosures service always passes the
-            # notes' author as `note_originator`, so in production the comparison below is made.)
-            of_originator = bool(subject)
-            why = ("no oversight subject is named" if not subject
-                   else "the case names no other originator")
-        else:
-            of_originator = bool(subject) and _same_person(subject, originator)
-            why = f"the originator is {originator}"
-        if of_originator:
-            return over.but(rule=rule_string(over.rule, A2_II),
-                            reasons=over.reasons + (f"Oversight of the originator ({subject}).",))
-        return deny(f"45 CFR {A2_II} (164.512(d) is excepted only for oversight of the originator)",
-                    f"The oversight concerns {subject or 'an unnamed subject'}; {why}. "
-                    "164.508(a)(2)(ii) excepts a 164.512(d) disclosure of psychotherapy notes only "
-                    "for oversight of the notes' originator.")
+        return _oversight_of_originator(case, over)
     cor = s164_512.coroner(case, policy)
     if cor is not None and cor.permits:
         return cor.but(rule=rule_string(cor.rule, A2_II))
@@ -204,6 +193,34 @@ def _exception_ii(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
     if threat is not None and threat.permits:
         return threat.but(rule=rule_string(threat.rule, A2_II))
     return None
+
+
+def _oversight_of_originator(case: Case, over: Ruling) -> Ruling:
+    """164.508(a)(2)(ii) excepts a 164.512(d) disclosure of psychotherapy notes only "with respect
+    to the oversight of the originator of the psychotherapy notes": the oversight subject
+    (``oversight_subject``) must be the notes' author (``note_originator``). The originator is
+    never inferred from another field (not from the subject, not from the requester); when either
+    fact is absent whose conduct the oversight concerns is unknown, and the exception does not
+    permit -- the denial names the missing fact. ``oversight_of_originator: false`` stated outright
+    also excludes it."""
+    subject = case.fact("oversight_subject")
+    originator = case.note_originator
+    missing = [name for name, value in (("oversight_subject", subject), ("note_originator", originator))
+               if not value]
+    if case.fact("oversight_of_originator") is False:
+        why = "the case states that the oversight is not of the notes' originator"
+    elif missing:
+        why = (f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not on file, so whether "
+               "the oversight is of the notes' originator is unknown")
+    elif _same_person(subject, originator):
+        return over.but(rule=rule_string(over.rule, A2_II),
+                        reasons=over.reasons + (f"Oversight of the originator ({originator}).",))
+    else:
+        why = f"the originator is {originator} (note_originator), not {subject}"
+    return deny(f"45 CFR {A2_II} (164.512(d) is excepted only for oversight of the originator)",
+                f"The oversight concerns {subject or 'an unnamed subject'}; {why}. "
+                "164.508(a)(2)(ii) excepts a 164.512(d) disclosure of psychotherapy notes only "
+                "for oversight of the notes' originator.")
 
 
 # purpose -> the 164.512 paragraph that 164.508(a)(2)(ii) excepts for it (tried, not met)
@@ -270,13 +287,19 @@ def _psychotherapy_notes(case: Case, policy: MinimumNecessaryPolicy) -> Ruling:
             reasons.append("164.508(a)(2)(i)(B) is the covered entity's use in its own training "
                            f"programs: a {role} outside the practice's workforce (or a disclosure "
                            "outside it) does not qualify, whatever its own program.")
-        elif (in_program is True and supervised is not False) or (supervisor and in_program is not False):
+        elif (in_program is True and supervised is True) or (supervisor and in_program is not False):
+            # A trainee: the program and the supervision must both be established. A workforce
+            # supervisor of the notes' author: that supervision is itself the learning under
+            # supervision the exception names, unless the case says it is outside the program.
             return Ruling(PERMIT, "45 CFR 164.508(a)(2)(i)(B)",
                           ("Use in the practice's own supervised training program.",),
                           ("full_note",), None, BASIS_NONE, redact_others=False)
         else:
+            unknown = [name for name, value in (("requester.in_ce_training_program", in_program),
+                                                ("requester.supervised", supervised)) if value is None]
             reasons.append("164.508(a)(2)(i)(B) needs the practice's own training program and "
-                           "supervision.")
+                           "supervision" + (f" ({', '.join(unknown)} not on file: unknown)" if unknown
+                                            else "") + ".")
 
     # (a)(2)(i)(C) -- defense against a proceeding brought by the individual
     if purpose == "legal_defense_vs_individual":

@@ -12,6 +12,7 @@ disclosures are accountable (164.528) -- basis ``164.512``.
 """
 from __future__ import annotations
 
+from confide.hipaa.authorization import describes
 from confide.hipaa.minimum_necessary import MinimumNecessaryPolicy
 from confide.hipaa.rules import s164_502
 from confide.hipaa.rules._case import Case, parse_date
@@ -75,24 +76,93 @@ def oversight(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
     return deny("45 CFR 164.512(d)(1) (the recipient is not a health oversight agency)")
 
 
+#: how each note kind is named in ``legal_process.covers``
+_KIND_LABEL = {"psychotherapy": "psychotherapy notes", "progress": "progress notes",
+               "sud_counseling": "SUD counseling notes"}
+
+
+def order_coverage(case: Case) -> tuple[bool | None, str]:
+    """Does the order (or subpoena) expressly name the kind of note asked for (164.512(e)(1)(i):
+    "only the protected health information expressly authorized by such order")?
+
+    Returns ``(True, why)``, ``(False, why)`` -- it names other kinds only, or names this kind only
+    to exclude it -- or ``(None, why)``: unknown. ``legal_process.covers`` (the kinds the order
+    names, as recorded by release-of-information staff) decides when given; otherwise the order's
+    own words (``scope``) are read. A scope that names no kind of note reaches progress notes (the
+    medical record) but not notes kept apart from it (psychotherapy notes 164.501, SUD counseling
+    notes 42 CFR 2.11), which an order reaches only by naming them; with neither ``covers`` nor
+    ``scope`` on file what the order reaches is unknown."""
+    lp = _lp(case)
+    kind, label = case.note_kind, _KIND_LABEL.get(case.note_kind, case.note_kind)
+    covers = lp.get("covers")
+    if covers is not None:
+        if kind in covers:
+            return True, f"the order names {label} (legal_process.covers)"
+        named = ", ".join(map(str, covers)) or "nothing"
+        return False, f"the order names {named}, not {label} (legal_process.covers)"
+    scope = lp.get("scope")
+    if not scope or not str(scope).strip():
+        return None, ("what the order covers is not on file (legal_process.covers and "
+                      "legal_process.scope are unknown)")
+    this = describes(scope, kind) if kind in _KIND_LABEL else None
+    if this is True:
+        return True, f"the order's scope names {label} ({scope!r})"
+    if this is False:
+        return False, f"the order's scope excludes {label} ({scope!r})"
+    others = [k for k in _KIND_LABEL if k != kind and describes(scope, k) is True]
+    if others:
+        return False, (f"the order's scope names {', '.join(_KIND_LABEL[k] for k in others)}, "
+                       f"not {label} ({scope!r})")
+    if kind == "progress":
+        return True, f"the order's scope ({scope!r}) reaches the medical record"
+    return None, (f"the order's scope ({scope!r}) does not name {label}, which are kept apart from "
+                  "the medical record and reached only by an order naming them")
+
+
 def court_order_ruling(case: Case, paragraph: str) -> Ruling:
     """164.512(e)(1)(i) / (f)(1)(ii)(A): disclosure under a judge's order, limited to the PHI it
     expressly authorizes; being compelled, it is required by law (164.512(a)(1)) and minimum
-    necessary does not apply (164.502(b)(2)(v))."""
+    necessary does not apply (164.502(b)(2)(v)).
+
+    An order that does not name the kind of note asked for (:func:`order_coverage`) cannot be
+    relied on for it: denied; one whose coverage is not on file is held until release-of-
+    information staff record what it names (``legal_process.covers``)."""
     lp = _lp(case)
+    reaches, why = order_coverage(case)
+    if reaches is False:
+        return deny(f"45 CFR {paragraph} (an order permits only what it expressly authorizes)",
+                    f"The order cannot be relied on for these notes: {why}.")
+    if reaches is None:
+        return Ruling(HOLD, rule_string(f"{paragraph} (an order permits only what it expressly "
+                                        "authorizes)"),
+                      (f"Hold: {why}. Read the order and record the kinds of note it names "
+                       "(legal_process.covers) before anything is released.",))
     scope = lp.get("scope")
     fields = ["only the PHI expressly authorized by the order" + (f" ({scope})" if scope else "")]
     return _permit(rule_string(paragraph, "164.512(a)(1)", s164_502.MN_NA_REQUIRED_BY_LAW),
                    fields, mn=False,
                    reasons=["An order of a court signed by a judge: disclose only what it expressly "
-                            "authorizes."])
+                            f"authorizes; {why}."])
 
 
 def iscourt_order_ruling(case: Case) -> bool:
     """A court (or administrative tribunal) order signed by a judge, not one signed by a clerk or
-    attorney."""
+    attorney. ``signed_by_judge`` must be established (True); unknown is not a judge's order
+    (:func:`unsigned_order_hold`)."""
     lp = _lp(case)
-    return lp.get("type") == "court_order" and lp.get("signed_by_judge") is not False
+    return lp.get("type") == "court_order" and lp.get("signed_by_judge") is True
+
+
+def unsigned_order_hold(case: Case, paragraph: str) -> Ruling | None:
+    """A ``court_order`` whose ``signed_by_judge`` is not on file: whether it is a judge's order
+    (164.512(e)(1)(i), (f)(1)(ii)(A)) or a clerk's or attorney's subpoena in an order's clothing is
+    unknown, and looking at the order settles it -- hold, naming the fact. None otherwise."""
+    lp = _lp(case)
+    if lp.get("type") != "court_order" or lp.get("signed_by_judge") is not None:
+        return None
+    return Ruling(HOLD, rule_string(f"{paragraph} (an order of a court: signed by a judge?)"),
+                  ("Hold: whether the order is signed by a judge is not on file "
+                   "(legal_process.signed_by_judge is unknown); verify it before relying on it.",))
 
 
 def judicial(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
@@ -110,6 +180,9 @@ def judicial(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
     kind = lp.get("type")
     if iscourt_order_ruling(case):
         return court_order_ruling(case, "164.512(e)(1)(i)")
+    unsigned = unsigned_order_hold(case, "164.512(e)(1)(i)")
+    if unsigned is not None:
+        return unsigned
     if kind in SUBPOENAS or kind == "court_order":
         note = (["An 'order' not signed by a judge is treated as a subpoena."]
                 if kind == "court_order" else [])
@@ -149,6 +222,9 @@ def law_enforcement(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None
     kind = lp.get("type")
     if iscourt_order_ruling(case):
         return court_order_ruling(case, "164.512(f)(1)(ii)(A)")
+    unsigned = unsigned_order_hold(case, "164.512(f)(1)(ii)(A)")
+    if unsigned is not None:
+        return unsigned
     mandate = case.mandate or {}
     if mandate.get("compels") is True:
         return _permit(rule_string("164.512(f)(1)(i)", s164_502.MN_NA_REQUIRED_BY_LAW),
@@ -159,7 +235,7 @@ def law_enforcement(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None
         if "grand jury" in str(lp.get("scope") or "").lower().replace("_", " "):
             return _permit(rule_string("164.512(f)(1)(ii)(B)", s164_502.MN_NA_REQUIRED_BY_LAW),
                            fields, mn=False)
-        if lp.get("satisfactory_assurance"):
+        if lp.get("satisfactory_assurance") is True:  # the (C)(1)-(3) representation, established
             return _permit(rule_string("164.512(f)(1)(ii)(C)", s164_502.MN_APPLIES), fields, mn=True)
         return deny("45 CFR 164.512(f)(1)(ii)(C) (no representation that the information is "
                     "relevant, specific and limited, and that de-identified information cannot be used)")
@@ -179,8 +255,14 @@ def coroner(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
         return None
     if case.role != "coroner_me":
         return deny("45 CFR 164.512(g)(1) (the recipient is not a coroner or medical examiner)")
-    if case.fact("patient_deceased") is False:
+    deceased = case.fact("patient_deceased")
+    if deceased is False:
         return deny("45 CFR 164.512(g)(1) (the patient is not deceased)")
+    if deceased is not True:
+        return Ruling(HOLD, rule_string("164.512(g)(1) (a deceased person)"),
+                      ("Hold: whether the patient is deceased is not on file (patient_deceased is "
+                       "unknown); confirm the death before disclosing to the coroner or medical "
+                       "examiner.",))
     return _permit(rule_string("164.512(g)(1)", s164_502.MN_APPLIES),
                    policy.fields_for("coroner_me", case.role), mn=True)
 
@@ -194,7 +276,11 @@ def research(case: Case, policy: MinimumNecessaryPolicy) -> Ruling | None:
     if irb.get("documented") is not True:
         return deny("45 CFR 164.512(i)(1)(i) (no documented IRB or privacy board waiver); 164.508(a)(1)",
                     "Research without a documented waiver needs the individual's authorization.")
-    if irb.get("date") and parse_date(irb["date"], "request.irb_waiver.date") > case.at.date():
+    if not irb.get("date"):
+        return deny("45 CFR 164.512(i)(2)(i) (the documentation must state the date the waiver was "
+                    "approved)", "The waiver's date of approval is not on file (irb_waiver.date is "
+                    "unknown), so approval before this disclosure is not established.")
+    if parse_date(irb["date"], "request.irb_waiver.date") > case.at.date():
         return deny("45 CFR 164.512(i)(2)(i) (the waiver was approved after this disclosure)")
     return _permit(rule_string("164.512(i)(1)(i)", "164.512(i)(2)", s164_502.MN_APPLIES),
                    policy.fields_for("research", case.role), mn=True)

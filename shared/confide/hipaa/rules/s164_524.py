@@ -12,7 +12,7 @@ from __future__ import annotations
 from confide.hipaa.minimum_necessary import MinimumNecessaryPolicy
 from confide.hipaa.rules import s164_502
 from confide.hipaa.rules._case import Case, days_after
-from confide.hipaa.rules._ruling import BASIS_INDIVIDUAL, PERMIT, Ruling, deny, rule_string
+from confide.hipaa.rules._ruling import BASIS_INDIVIDUAL, HOLD, PERMIT, Ruling, deny, rule_string
 
 ACCESS_PURPOSES = frozenset({"individual_access", "other", "treatment"})
 #: cited when a parent exercises the minor's rights: 164.502(g)(1) (treated as the individual),
@@ -33,8 +33,17 @@ def access(case: Case, policy: MinimumNecessaryPolicy | None = None) -> Ruling |
     representative = role == "parent" and s164_502.is_personal_representative(case)
     if individual and case.req_flag("id") is not None and case.patient \
             and case.requester.get("id") != case.patient:
+        if case.req_flag("identity_verified") is not True:
+            # Who is asking is not established: verifying their identity settles it (164.514(h)).
+            verified = case.req_flag("identity_verified")
+            return Ruling(HOLD, rule_string("164.514(h)(1) (identity of the requester not verified)",
+                                            "164.524(a)(1)"),
+                          (f"Hold: the requester ({case.requester.get('id')}) asks as the individual "
+                           f"for {case.patient}'s record, and their identity is not verified "
+                           f"(requester.identity_verified is {'false' if verified is False else 'unknown'}); "
+                           "nothing is released until it is.",))
         return deny("45 CFR 164.524(a)(1) (the requester is not the individual)",
-                    f"{case.requester.get('id')} asked for {case.patient}'s record.")
+                    f"{case.requester.get('id')}, verified, asked for {case.patient}'s record.")
     if (individual or representative) and case.purpose in ACCESS_PURPOSES:
         pr = ["A personal representative is treated as the individual (164.502(g)(1)); a parent "
               "is the personal representative of an unemancipated minor (164.502(g)(3))."] if representative else []

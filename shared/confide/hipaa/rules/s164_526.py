@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from confide.hipaa.minimum_necessary import MinimumNecessaryPolicy
 from confide.hipaa.rules import s164_502
-from confide.hipaa.rules._case import Case, days_after
+from confide.hipaa.rules._case import SEPARATED_NOTE_KINDS, Case, days_after
 from confide.hipaa.rules._ruling import DISCRETIONARY, PERMIT, Ruling, deny, rule_string
 
 
@@ -21,7 +21,7 @@ def amendment(case: Case, policy: MinimumNecessaryPolicy | None = None) -> Rulin
         return deny("45 CFR 164.526(a)(1) (only the individual or a personal representative may "
                     "request amendment)")
     due = days_after(case.at, 60)
-    if case.note_kind == "psychotherapy" and case.fact("stored_separately") is not False:
+    if case.note_kind in SEPARATED_NOTE_KINDS and case.fact("stored_separately") is not False:
         return Ruling(DISCRETIONARY, rule_string("164.526(a)(2)(iii) (not available for inspection "
                                                  "under 164.524)", "164.524(a)(1)(i)"),
                       ("The practice may deny amending psychotherapy notes; default: deny, with the "
