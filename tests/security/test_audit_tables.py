@@ -213,6 +213,28 @@ def test_a_checkpoint_moved_back_is_refused_even_to_the_administrator(log, proje
     assert log.app.read_checkpoint(RELAY_CHECKPOINT) == 4  # the relay would not publish everything again
 
 
+def test_only_the_administrator_rebuilds_the_live_projections(log, test_db_dsn):
+    """``replay --apply`` deletes and re-inserts the live rows: neither service login may, the
+    administrator's deliberate act does (and the rebuild then matches the log again)."""
+    from audit.replay import replay
+
+    stale = event_dict(log.app.read_all(1, 1)[0])
+    with log.projector.transaction() as conn:  # a row as an older projection version wrote it
+        conn.execute(sql.SQL("INSERT INTO {}.access_log_view (global_position, event_id, recorded_at, decision) "
+                             "VALUES (%s, %s, now(), 'stale')").format(ident(log.schema)),
+                     (9999, str(uuid.uuid4())))
+    assert replay(log.app, ["access_log"]).projections["access_log"]["extra_live"] == 1
+    for login in (log.app, log.projector):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            replay(login, ["access_log"], apply=True)
+    result = CliRunner(env={config.DB_DSN_KEY: test_db_dsn}).invoke(
+        audit, ["replay", "--schema", log.schema, "--projection", "access_log", "--apply"])
+    assert result.exit_code == 0, result.output
+    assert "live projections replaced by the rebuild" in result.output
+    assert replay(log.app, ["access_log"]).matches
+    assert stale["global_position"] in [r["global_position"] for r in log.app.projections.select("access_log_view")]
+
+
 # -- verify without signed checkpoints -------------------------------------------------------
 
 
