@@ -485,6 +485,7 @@ class Bench:
     def env(self) -> dict:
         return {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": "ignore",
                 config.DB_DSN_KEY: self.app_dsn, config.DB_SCHEMA_KEY: self.schema,
+                config.PROJECTOR_DSN_KEY: self.scratch.projector_dsn,  # read by the audit service alone
                 config.AMQP_URI_KEY: self.amqp_uri, config.KEY_DIR_KEY: str(self.key_dir),
                 # each service's config.yml reads its own broker URI: all of them on the bench vhost
                 **{config.amqp_uri_key(name): self.amqp_uri for name in self.CONFIDE_SERVICES},

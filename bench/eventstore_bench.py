@@ -587,7 +587,11 @@ def run(s: Settings, scratch: harness.Scratch, console) -> Results:
         # 6. seal, read, verify the bench events
         cp_dir = s.tmp / "checkpoints-main"
         console.log("sealing the bench events (ChainSealer)")
-        r["seal"] = seal_all(store, s.keys, cp_dir)
+        sealing = PostgresEventStore(scratch.projector_dsn, schema=schema, pool_size=2)  # the sealer's own login
+        try:
+            r["seal"] = seal_all(sealing, s.keys, cp_dir)
+        finally:
+            sealing.close()
         console.log("reading: iter_all vs raw SELECT; verify vs raw SELECT + SHA-256")
         raw_scan(s, schema, hash_rows=True)  # warm the cache for both
         r["raw_read"] = raw_scan(s, schema, hash_rows=False)
@@ -602,7 +606,7 @@ def run(s: Settings, scratch: harness.Scratch, console) -> Results:
 
     # 7. memory: verify at two sizes in a fresh subprocess each
     mem_schema = scratch.schema("_mem")
-    mem_store = PostgresEventStore(s.app_dsn, schema=mem_schema)
+    mem_store = PostgresEventStore(scratch.projector_dsn, schema=mem_schema)  # seals: the sealer's own login
     cp_mem = s.tmp / "checkpoints-mem"
     try:
         done = 0

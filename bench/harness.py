@@ -55,6 +55,11 @@ def dsns(db: str = TEST_DB) -> tuple[str, str]:
     return config.with_dbname(config.admin_dsn(), db), config.with_dbname(config.db_dsn(), db)
 
 
+def projector_dsn(db: str = TEST_DB) -> str:
+    """The audit service's own role (chain, checkpoints, projections), pointed at database ``db``."""
+    return config.with_dbname(config.projector_dsn(), db)
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read it, close)."""
     with socket.socket() as s:
@@ -88,7 +93,7 @@ class Scratch:
     the others are still released.
 
     ``name`` is ``<prefix>_<tag>``, ``tag`` 8 random hex digits; schemas and the vhost are named after it.
-    ``admin_dsn``/``app_dsn`` point at database ``db``. With ``keep=True`` schemas and the vhost
+    ``admin_dsn``/``app_dsn``/``projector_dsn`` point at database ``db``. With ``keep=True`` schemas and the vhost
     are left in place (debugging); temp dirs are removed all the same.
     """
 
@@ -100,6 +105,7 @@ class Scratch:
         self.tag = secrets.token_hex(4)  # also for names the run makes elsewhere (patients, app names)
         self.name = f"{prefix}_{self.tag}"
         self.admin_dsn, self.app_dsn = dsns(db)
+        self.projector_dsn = projector_dsn(db)
         self._undo: list[tuple[str, Callable[[], None]]] = []
 
     def schema(self, suffix: str = "") -> str:

@@ -119,6 +119,7 @@ class Stack:
         env = {
             **os.environ, "PYTHONPATH": pythonpath(), "PYTHONWARNINGS": "ignore", "PYTHONUNBUFFERED": "1",
             "CONFIDE_DB_DSN": self.scratch.app_dsn, "CONFIDE_DB_SCHEMA": schema,
+            config.PROJECTOR_DSN_KEY: self.scratch.projector_dsn,
             "CONFIDE_KEY_DIR": str(key_dir), "CONFIDE_CHECKPOINT_DIR": str(folder / "checkpoints"),
             "CONFIDE_AMQP_URI": amqp, **{config.amqp_uri_key(u): amqp for u in users},
             "CONFIDE_GATEWAY_ADDRESS": f"127.0.0.1:{gateway_port}",

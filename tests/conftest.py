@@ -47,6 +47,24 @@ def admin_dsn() -> str:
 
 
 @pytest.fixture(scope="session")
+def projector_db_dsn(admin_dsn, test_db_dsn) -> str:
+    """DSN of the audit service's own role (``confide_projector``: the chain, the checkpoints, the
+    projections) on the test database: ``CONFIDE_PROJECTOR_DSN``'s server if set, else the services'
+    server with the role's password as set-up gives it (``<key_dir>/db/confide_projector.secret``,
+    generated on first use by the same call ``confide db install`` makes). Fails loudly if unreachable."""
+    from confide.eventstore import install
+
+    if not os.environ.get(config.PROJECTOR_DSN_KEY):
+        install.ensure_projector_password(admin_dsn)
+    dsn = config.with_dbname(config.projector_dsn(), TEST_DB)
+    try:
+        psycopg.connect(dsn, connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"the projector's role cannot reach the test database {TEST_DB}: {exc}. Run `make test`.")
+    return dsn
+
+
+@pytest.fixture(scope="session")
 def pg_store(test_db_dsn):
     """A PostgresEventStore on the shared test schema. Tests use unique stream ids."""
     from confide.eventstore.store import PostgresEventStore
@@ -87,13 +105,15 @@ def rabbit_config(request, vhost_pipeline, rabbit_manager):
 
 
 @pytest.fixture
-def service_config(rabbit_config, test_db_dsn, tmp_path):
-    """Container config for a service under test: per-test vhost, test database, temp keys and checkpoints."""
+def service_config(rabbit_config, test_db_dsn, projector_db_dsn, tmp_path):
+    """Container config for a service under test: per-test vhost, test database (the services' login,
+    and the projector's that only the audit service reads), temp keys and checkpoints."""
     key_dir = tmp_path / "keys"
     key_dir.mkdir()
     return {
         **rabbit_config,
         "DB_DSN": test_db_dsn,
+        "PROJECTOR_DSN": projector_db_dsn,
         "DB_SCHEMA": "confide",
         "KEY_DIR": str(key_dir),
         "CHECKPOINT_DIR": str(tmp_path / "checkpoints"),

@@ -1,9 +1,14 @@
 """``confide audit …``: the auditor's commands.
 
     verify            recompute every hash and MAC; exit 0 intact, 1 naming the first bad position
-                      (verify and prove connect as the auditor's read-only role, CONFIDE_AUDITOR_DSN)
-    seal              extend the chain over committed events now (the audit service does this too)
+                      (verify and prove connect as the auditor's read-only role, CONFIDE_AUDITOR_DSN);
+                      a sealed log without signed checkpoints fails unless --no-checkpoints-yet
+    seal              extend the chain over committed events now (the audit service does this too;
+                      as the projector's login, CONFIDE_PROJECTOR_DSN, the only one that may)
     replay            rebuild projections from the store; report whether they match the live ones
+                      (--apply replaces the live ones: the administrator's login, CONFIDE_ADMIN_DSN)
+    publish-head DEST copy the signed tree heads to a second place the practice chooses (append-only)
+    check-heads       find two signed heads of one tree size with different roots (a forked log)
     as-of             a stream's state as it stood at a time
     prove inclusion   proof that an event is in the log under a signed tree head
     prove consistency proof that the log grew only by appending since an earlier tree head
@@ -22,14 +27,19 @@ import click
 from confide import config
 from confide_app.cli import LazyGroup
 
+_LOGINS = {"app": config.db_dsn, "auditor": config.auditor_dsn, "projector": config.projector_dsn,
+           "admin": config.maintenance_dsn}
 
-def _store(schema: str | None = None, auditor: bool = False):
-    """The event store as the services' role, or (``auditor``) as the auditor's read-only role
-    (``CONFIDE_AUDITOR_DSN``): what only reads the log (verify, prove) needs nothing more."""
+
+def _store(schema: str | None = None, auditor: bool = False, login: str = "app"):
+    """The event store as the services' role; as the auditor's read-only role (``auditor``,
+    ``CONFIDE_AUDITOR_DSN``: what only reads the log, verify and prove, needs nothing more); as the
+    projector's (``login="projector"``: sealing) or the administrator's (``login="admin"``: rebuilding
+    the live projections)."""
     from confide.eventstore.store import PostgresEventStore
 
     try:
-        dsn = config.auditor_dsn() if auditor else config.db_dsn()
+        dsn = _LOGINS["auditor" if auditor else login]()
         return PostgresEventStore(dsn, schema=schema or config.db_schema(), pool_size=2)
     except Exception as exc:
         raise click.ClickException(str(exc)) from None
@@ -72,8 +82,14 @@ def audit():
 @keys_option
 @cp_option
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
-def verify(schema, key_dir, checkpoint_dir, as_json):
-    """Recompute the hash chain from the store; exit 0 if intact, 1 naming the first bad position."""
+@click.option("--no-checkpoints-yet", is_flag=True,
+              help="accept a sealed log with no signed checkpoint in the checkpoint directory (only on a "
+                   "first check against a directory that has none yet; otherwise their absence fails)")
+def verify(schema, key_dir, checkpoint_dir, as_json, no_checkpoints_yet):
+    """Recompute the hash chain from the store; exit 0 if intact, 1 naming the first bad position.
+
+    Fails too when the log has sealed events but the checkpoint directory holds no signed checkpoint
+    (the file deleted or emptied), unless --no-checkpoints-yet says that is expected."""
     from confide.eventstore.chain import load_chain_key
     from confide.eventstore.chain import verify as run_verify
     from confide.keys import load_public_key
@@ -85,7 +101,8 @@ def verify(schema, key_dir, checkpoint_dir, as_json):
         progress, update = _progress("verifying", total)
         with progress:
             report = run_verify(store, load_chain_key(key_dir), load_public_key(key_dir),
-                                checkpoint_dir or config.checkpoint_dir(), progress=update)
+                                checkpoint_dir or config.checkpoint_dir(), progress=update,
+                                no_checkpoints_yet=no_checkpoints_yet)
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -100,6 +117,10 @@ def verify(schema, key_dir, checkpoint_dir, as_json):
         click.echo(f"verify: FAILED — first bad global position: {report.first_bad_position}", err=True)
         for p in report.problems:
             click.echo(f"  {p}", err=True)
+        if report.sealed and not report.checkpoints:
+            click.echo("  (restore the checkpoint file from its published copy, `confide audit publish-head`, "
+                       "and verify again; --no-checkpoints-yet only for a first check against a directory "
+                       "that never had any)", err=True)
     sys.exit(0 if report.ok else 1)
 
 
@@ -108,12 +129,13 @@ def verify(schema, key_dir, checkpoint_dir, as_json):
 @keys_option
 @cp_option
 def seal(schema, key_dir, checkpoint_dir):
-    """Seal committed events into the keyed chain and write a signed checkpoint."""
+    """Seal committed events into the keyed chain and write a signed checkpoint (as the projector's
+    login, CONFIDE_PROJECTOR_DSN: the only one that may extend the chain)."""
     from confide.eventstore.chain import ChainSealer, load_chain_key
     from confide.keys import load_signing_key
 
     key_dir = key_dir or config.key_dir()
-    store = _store(schema)
+    store = _store(schema, login="projector")
     try:
         result = ChainSealer(store, load_chain_key(key_dir), load_signing_key(key_dir),
                              checkpoint_dir or config.checkpoint_dir()).seal()
@@ -123,6 +145,107 @@ def seal(schema, key_dir, checkpoint_dir):
                                                     if result.sealed else ""))
 
 
+@audit.command("publish-head")
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@keys_option
+@cp_option
+def publish_head(dest, key_dir, checkpoint_dir):
+    """Copy the signed tree heads to DEST, a second place the practice chooses.
+
+    Appends each signed checkpoint of the checkpoint directory not yet in DEST/chain-heads.jsonl
+    (created with DEST when missing), flushed to disk; nothing is ever rewritten there. Put DEST where
+    whoever can write the checkpoint directory cannot (another machine's share, write-once storage)
+    and run this after sealing (e.g. from cron). DEST is itself a checkpoint directory:
+    `confide audit verify --checkpoint-dir DEST` verifies the log against it, and `confide audit
+    check-heads DEST` compares it with the primary. Refuses, writing nothing, when a head does not
+    verify, when DEST holds heads the checkpoint directory lost, or when the two disagree (a fork).
+    """
+    from confide.keys import load_public_key
+    from confide.treeheads import PublishRefusedError, publish
+
+    key_dir = key_dir or config.key_dir()
+    checkpoint_dir = checkpoint_dir or config.checkpoint_dir()
+    try:
+        result = publish(checkpoint_dir, dest, load_public_key(key_dir))
+    except PublishRefusedError as exc:
+        click.echo(f"publish-head: REFUSED — nothing written to {dest}", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(1)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    newest = result.newest
+    click.echo(f"publish-head: {result.published} new signed head(s) appended to {result.path}; newest: "
+               f"tree size {newest.tree_size}, root {newest.root_hash[:16]}…, signed {newest.timestamp}")
+
+
+@audit.command("check-heads")
+@click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
+@keys_option
+@cp_option
+@click.option("--public-key", "public_key_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="the practice's audit-signing public key (default <key-dir>/audit-signing.pub)")
+@click.option("--no-primary", is_flag=True, help="compare only SOURCES, not the checkpoint directory "
+                                                 "(an outside auditor holding copies and the public key)")
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+def check_heads(sources, key_dir, checkpoint_dir, public_key_path, no_primary, as_json):
+    """Find two signed heads of one tree size with different roots: a forked (split-view) log.
+
+    Reads the checkpoint directory's signed heads and each SOURCE's: a published copy (a directory,
+    see publish-head), a chain-heads.jsonl file, or a JSON file holding signed tree heads (a proof
+    bundle, a `verify_chain` result). Every signature is checked against the public key. Exit 0 when
+    all agree; 1 naming both heads of each fork, a head that does not verify, or heads the checkpoint
+    directory lost that a copy still holds; 2 when a key or source cannot be read.
+    """
+    from confide import signing, treeheads
+
+    key_dir = key_dir or config.key_dir()
+    places = ([] if no_primary else [Path(checkpoint_dir or config.checkpoint_dir())]) + list(sources)
+    if not places:
+        raise click.UsageError("nothing to compare: give SOURCES, or leave out --no-primary")
+    try:
+        public_key = signing.load_public(public_key_path or Path(key_dir) / signing.PUBLIC_KEY_FILENAME)
+    except (OSError, ValueError) as exc:
+        click.echo(f"UNREADABLE: public key: {exc}", err=True)
+        sys.exit(2)
+    heads_by_place, problems = [], []
+    for place in places:
+        try:
+            heads, bad = treeheads.read_heads(place, public_key)
+        except (OSError, UnicodeDecodeError) as exc:
+            click.echo(f"UNREADABLE: {place}: {exc}", err=True)
+            sys.exit(2)
+        heads_by_place.append((place, heads))
+        problems += bad
+    if not no_primary:
+        primary = heads_by_place[0][1]
+        for place, heads in heads_by_place[1:]:
+            lost = treeheads.lost_heads(primary, heads)
+            if lost:
+                problems.append(f"{place} holds a signed head of tree size {max(h.tree_size for h in lost)} beyond "
+                                f"the checkpoint directory's newest: the checkpoint file lost signed heads")
+    forks = treeheads.find_forks(h for _place, heads in heads_by_place for h in heads)
+    ok = not forks and not problems
+    if as_json:
+        click.echo(json.dumps({"ok": ok, "forks": [f.to_dict() for f in forks], "problems": problems,
+                               "sources": [{"source": str(p), "heads": len(hs),
+                                            "newest_tree_size": max((h.tree_size for h in hs), default=None)}
+                                           for p, hs in heads_by_place]}, indent=2))
+    else:
+        for place, heads in heads_by_place:
+            click.echo(f"{place}: {len(heads)} signed head(s), newest tree size "
+                       f"{max((h.tree_size for h in heads), default='-')}")
+        for fork in forks:
+            click.echo(fork.describe(), err=True)
+        for problem in problems:
+            click.echo(f"PROBLEM: {problem}", err=True)
+        total = sum(len(hs) for _p, hs in heads_by_place)
+        click.echo(f"check-heads: OK — {total} signed heads from {len(places)} place(s), no two of one size disagree"
+                   if ok else f"check-heads: FAILED — {len(forks)} fork(s), {len(problems)} other problem(s)",
+                   err=not ok)
+    sys.exit(0 if ok else 1)
+
+
 @audit.command()
 @schema_option
 @click.option("--projection", "names", multiple=True,
@@ -130,7 +253,8 @@ def seal(schema, key_dir, checkpoint_dir):
               help="projection(s) to rebuild (default all)")
 @click.option("--as-of", "as_of", default=None, help="RFC 3339 time: show STREAM's state as it stood then")
 @click.option("--stream", default=None, help="with --as-of: the stream (note, authorization or request)")
-@click.option("--apply", is_flag=True, help="replace the live projections with the rebuild (after a code change)")
+@click.option("--apply", is_flag=True, help="replace the live projections with the rebuild (after a code change; "
+                                            "as the administrator, CONFIDE_ADMIN_DSN: no service login may)")
 def replay(schema, names, as_of, stream, apply):
     """Rebuild projections from the store and report whether they match the live ones."""
     if as_of:
@@ -139,7 +263,7 @@ def replay(schema, names, as_of, stream, apply):
         return _show_as_of(schema, stream, as_of)
     from audit.replay import replay as run_replay
 
-    store = _store(schema)
+    store = _store(schema, login="admin" if apply else "app")
     try:
         progress, update = _progress("replaying", store.head_position())
         with progress:

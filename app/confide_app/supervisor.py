@@ -4,7 +4,9 @@ Each service runs as ``nameko run --config services/<name>/config.yml <name>.ser
 connecting to RabbitMQ as its own user (``CONFIDE_AMQP_URI_<NAME>``, from
 ``confide.config.amqp_uri(name)``); the web front door (Django under waitress) as
 ``python -m web serve`` on ``CONFIDE_WEB_ADDRESS``, its RPC client connecting as the ``web`` user;
-every line it prints is prefixed with its name. If one exits, it alone is restarted after a
+every line it prints is prefixed with its name. The services share the services' database login
+(``CONFIDE_DB_DSN``); the audit service alone also gets the projector's (``CONFIDE_PROJECTOR_DSN``,
+the only login that writes the keyed chain, the checkpoints and the audit projections). If one exits, it alone is restarted after a
 backoff (:class:`Backoff`: exponential, capped, reset once it has stayed up a while; each restart
 is logged with the exit code) while the others keep running; a service that keeps crashing right
 after start is reported loudly at every further restart. Ctrl-C or SIGTERM stops them all.
@@ -89,17 +91,31 @@ class _Child:
     history: list[int] = field(default_factory=list)
 
 
-def supervise(commands: dict[str, list[str]], *, env: dict | None = None, cwd: str | None = None,
-              backoff: Callable[[], Backoff] = Backoff, started: Callable[[], None] | None = None,
-              poll: float = 0.2, echo: Callable[..., None] = click.echo) -> None:
+def service_environments(names, env: dict, projector_dsn: str | None) -> dict[str, dict]:
+    """Each child's environment: ``env`` without any projector DSN, and for the audit service alone
+    ``projector_dsn`` as ``CONFIDE_PROJECTOR_DSN`` (no other process may write what the audit trail
+    derives from the log). Raises ValueError when the audit service is among ``names`` without it."""
+    shared = {k: v for k, v in env.items() if k != config.PROJECTOR_DSN_KEY}
+    if "audit" in names and not projector_dsn:
+        raise ValueError("the audit service needs the projector's database login (CONFIDE_PROJECTOR_DSN)")
+    return {name: {**shared, config.PROJECTOR_DSN_KEY: projector_dsn} if name == "audit" else dict(shared)
+            for name in names}
+
+
+def supervise(commands: dict[str, list[str]], *, env: dict | None = None, envs: dict[str, dict] | None = None,
+              cwd: str | None = None, backoff: Callable[[], Backoff] = Backoff,
+              started: Callable[[], None] | None = None, poll: float = 0.2,
+              echo: Callable[..., None] = click.echo) -> None:
     """Run each command, prefixing its output with its name; restart any that exits after its
-    backoff, leaving the others running; return after stopping them all on Ctrl-C or SIGTERM."""
+    backoff, leaving the others running; return after stopping them all on Ctrl-C or SIGTERM.
+
+    ``envs``: a child's own environment by name (else ``env``, else this process's)."""
     width = max(map(len, commands))
     children = {name: _Child(name, argv, backoff()) for name, argv in commands.items()}
 
     def spawn(child: _Child) -> None:
         child.proc = subprocess.Popen(
-            child.argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            child.argv, cwd=cwd, env=(envs or {}).get(child.name, env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True,
         )
         child.started_at, child.restart_at = time.monotonic(), None
@@ -186,10 +202,14 @@ def run(only):
         import json
 
         env.setdefault("CONFIDE_AMQP_SSL", json.dumps(ssl))
+    try:  # the audit service's own login (chain, checkpoints, projections), for it alone
+        projector = config.projector_dsn() if "audit" in names else None
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
     web_at = os.environ.get("CONFIDE_WEB_ADDRESS", "127.0.0.1:8080")
     commands = {name: _command(name) for name in names}
     supervise(
-        commands, env=env, cwd=str(config.REPO_ROOT),
+        commands, envs=service_environments(names, env, projector), cwd=str(config.REPO_ROOT),
         started=lambda: click.echo(
             f"started {', '.join(names)}; gateway on {config.gateway_url()}, web on http://{web_at} — Ctrl-C stops all"),
     )

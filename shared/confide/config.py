@@ -17,6 +17,11 @@ Settings (env var → meaning, default):
 - ``CONFIDE_AUDITOR_DSN``: the auditor's read-only role (``confide audit verify``, ``prove``),
   else ``CONFIDE_DB_DSN``'s server and database as ``confide_auditor`` with the password
   set-up generated into ``<key_dir>/db/confide_auditor.secret``.
+- ``CONFIDE_PROJECTOR_DSN``: the audit service's own role ``confide_projector``, the one login that
+  writes the keyed chain, the checkpoints and the audit projections (``confide run`` gives it to the
+  audit service alone; ``confide audit seal`` uses it), else ``CONFIDE_DB_DSN``'s server and
+  database as ``confide_projector`` with the password set-up generated into
+  ``<key_dir>/db/confide_projector.secret``.
 - ``CONFIDE_AMQP_URI``: where RabbitMQ is, ``amqp://127.0.0.1:5672/confide`` (``amqps://``
   for TLS). Without credentials in it (the normal case), ``amqp_uri(user)`` adds the
   broker user's own password from ``<key_dir>/broker/<user>.secret`` (set-up writes it);
@@ -60,6 +65,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DB_DSN_KEY = "CONFIDE_DB_DSN"
 ADMIN_DSN_KEY = "CONFIDE_ADMIN_DSN"
 AUDITOR_DSN_KEY = "CONFIDE_AUDITOR_DSN"
+PROJECTOR_DSN_KEY = "CONFIDE_PROJECTOR_DSN"
 DB_SCHEMA_KEY = "CONFIDE_DB_SCHEMA"
 AMQP_URI_KEY = "CONFIDE_AMQP_URI"
 KEY_DIR_KEY = "CONFIDE_KEY_DIR"
@@ -81,6 +87,7 @@ DEFAULT_DB_NAME = "confide"
 APP_ROLE = "confide_app"
 OWNER_ROLE = "confide_owner"
 AUDITOR_ROLE = "confide_auditor"
+PROJECTOR_ROLE = "confide_projector"
 
 
 def app_secret_path() -> Path:
@@ -132,18 +139,51 @@ def auditor_dsn() -> str:
     ``confide_auditor`` and the password from :func:`auditor_secret_path`. Raises RuntimeError when
     that file is missing (run ``confide db install``).
     """
+    return _role_dsn(AUDITOR_DSN_KEY, AUDITOR_ROLE, auditor_secret_path())
+
+
+def projector_secret_path() -> Path:
+    """``<key_dir>/db/confide_projector.secret``: the audit service's own role's password (0600, set-up)."""
+    return key_dir() / "db" / f"{PROJECTOR_ROLE}.secret"
+
+
+def projector_dsn() -> str:
+    """DSN of the audit service's own role, the only login that writes the keyed chain, the checkpoints
+    and the audit projections (INSERT; checkpoints move forward only; nothing it can UPDATE back,
+    DELETE or TRUNCATE).
+
+    ``CONFIDE_PROJECTOR_DSN`` if set; else ``db_dsn()``'s host, port and database with user
+    ``confide_projector`` and the password from :func:`projector_secret_path`. Raises RuntimeError
+    when that file is missing (run ``confide db install``).
+    """
+    return _role_dsn(PROJECTOR_DSN_KEY, PROJECTOR_ROLE, projector_secret_path())
+
+
+def _role_dsn(env_key: str, role: str, path: Path) -> str:
+    """``env_key``'s value if set, else ``db_dsn()``'s server and database as ``role`` with the
+    password in ``path``. Raises RuntimeError when that file is missing."""
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-    if os.environ.get(AUDITOR_DSN_KEY):
-        return os.environ[AUDITOR_DSN_KEY]
-    path = auditor_secret_path()
+    if os.environ.get(env_key):
+        return os.environ[env_key]
     try:
         secret = path.read_text().strip()
     except FileNotFoundError:
-        raise RuntimeError(f"no password for {AUDITOR_ROLE} at {path}: run `confide db install`") from None
+        raise RuntimeError(f"no password for {role} at {path}: run `confide db install`") from None
     params = conninfo_to_dict(db_dsn())
-    params.update(user=AUDITOR_ROLE, password=secret)
+    params.update(user=role, password=secret)
     return make_conninfo("", **params)
+
+
+def maintenance_dsn() -> str:
+    """The administrator's DSN (:func:`admin_dsn`) on the services' database (``db_dsn()``'s, else
+    ``confide``): for the deliberate acts no service login may do, such as rebuilding the live
+    projections (``confide audit replay --apply``)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    configured = os.environ.get(DB_DSN_KEY)
+    dbname = (conninfo_to_dict(configured).get("dbname") if configured else None) or DEFAULT_DB_NAME
+    return with_dbname(admin_dsn(), str(dbname))
 
 
 def db_schema() -> str:

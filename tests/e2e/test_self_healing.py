@@ -59,7 +59,8 @@ def _health(url):
         return None, None
 
 
-def test_a_killed_service_comes_back_and_the_others_stay_up(rabbit_config, test_db_dsn, scratch_schema, tmp_path):
+def test_a_killed_service_comes_back_and_the_others_stay_up(rabbit_config, test_db_dsn, projector_db_dsn,
+                                                            scratch_schema, tmp_path):
     key_dir = tmp_path / "keys"
     ensure_keys(key_dir)
     port = _free_port()
@@ -69,7 +70,7 @@ def test_a_killed_service_comes_back_and_the_others_stay_up(rabbit_config, test_
         "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in (
             "shared", "app", "services/notes", "services/disclosures", "services/audit", "services/gateway",
             "services/directory", "services/web")),
-        "CONFIDE_DB_DSN": test_db_dsn, "CONFIDE_DB_SCHEMA": scratch_schema,
+        "CONFIDE_DB_DSN": test_db_dsn, "CONFIDE_PROJECTOR_DSN": projector_db_dsn, "CONFIDE_DB_SCHEMA": scratch_schema,
         "CONFIDE_KEY_DIR": str(key_dir), "CONFIDE_CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
         "CONFIDE_AMQP_URI": amqp, **{config.amqp_uri_key(u): amqp for u in (*SERVICES, "notes", "web", "cli")},
         "CONFIDE_GATEWAY_ADDRESS": f"127.0.0.1:{port}", "CONFIDE_GATEWAY_URL": f"http://127.0.0.1:{port}",
@@ -156,7 +157,8 @@ class OwnRabbit:
         self.out.close()
 
 
-def test_the_stack_comes_back_by_itself_after_the_broker_restarts(test_db_dsn, scratch_schema, tmp_path):
+def test_the_stack_comes_back_by_itself_after_the_broker_restarts(test_db_dsn, projector_db_dsn, scratch_schema,
+                                                                  tmp_path):
     from confide.broker import declare_topology
 
     rabbit = OwnRabbit(tmp_path / "rabbit")
@@ -169,7 +171,7 @@ def test_the_stack_comes_back_by_itself_after_the_broker_restarts(test_db_dsn, s
         "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in (
             "shared", "app", "services/notes", "services/disclosures", "services/audit", "services/gateway",
             "services/directory", "services/web")),
-        "CONFIDE_DB_DSN": test_db_dsn, "CONFIDE_DB_SCHEMA": scratch_schema,
+        "CONFIDE_DB_DSN": test_db_dsn, "CONFIDE_PROJECTOR_DSN": projector_db_dsn, "CONFIDE_DB_SCHEMA": scratch_schema,
         "CONFIDE_KEY_DIR": str(key_dir), "CONFIDE_CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
         "CONFIDE_AMQP_URI": rabbit.uri,
         **{config.amqp_uri_key(u): rabbit.uri for u in (*SERVICES, "notes", "web", "cli")},

@@ -38,8 +38,9 @@ def auditor_dsn(admin_dsn, test_db_dsn):
 
 
 @pytest.fixture
-def sealed_log(test_db_dsn, scratch_schema, tmp_path):
-    """A scratch log of a few events, sealed into the chain, with a relay checkpoint and a projection row."""
+def sealed_log(test_db_dsn, projector_db_dsn, scratch_schema, tmp_path):
+    """A scratch log of a few events, sealed into the chain, with a relay checkpoint (the chain and the
+    checkpoint written as the audit service's own login, the only one that may)."""
     keys = tmp_path / "keys"
     ensure_keys(keys)
     store = PostgresEventStore(test_db_dsn, schema=scratch_schema, pool_size=2)
@@ -48,8 +49,12 @@ def sealed_log(test_db_dsn, scratch_schema, tmp_path):
         event = NewEvent("AccessDecided", {"decision_id": f"d-{i}", "patient_id": "P-audit-role", "i": i})
         store.append(f"accessDecision-{uuid.uuid4().hex[:8]}", [event], -1)
         ids.append(str(event.event_id))
-    ChainSealer(store, load_chain_key(keys), load_signing_key(keys), tmp_path / "cp").seal()
-    store.write_checkpoint("relay", 3)
+    projector = PostgresEventStore(projector_db_dsn, schema=scratch_schema, pool_size=2)
+    try:
+        ChainSealer(projector, load_chain_key(keys), load_signing_key(keys), tmp_path / "cp").seal()
+        projector.write_checkpoint("relay", 3)
+    finally:
+        projector.close()
     yield store, keys, tmp_path / "cp", ids
     store.close()
 
@@ -111,14 +116,15 @@ def test_the_auditor_can_append_change_or_erase_nothing(auditor_dsn, sealed_log)
         row = conn.execute("SELECT rolsuper, rolcreaterole, rolcreatedb, rolbypassrls FROM pg_roles "
                            "WHERE rolname = current_user").fetchone()
         assert row == (False, False, False, False)
-        for other in (config.APP_ROLE, config.OWNER_ROLE):
+        for other in (config.APP_ROLE, config.OWNER_ROLE, config.PROJECTOR_ROLE):
             assert conn.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')", (other,)).fetchone()[0] is False
     assert len(store.read_all(1, 100)) == 5
 
 
 def test_audit_verify_and_prove_need_only_the_auditor_role(auditor_dsn, sealed_log, tmp_path):
     store, keys, checkpoints, ids = sealed_log
-    env = {config.AUDITOR_DSN_KEY: auditor_dsn, config.DB_DSN_KEY: "postgresql://nobody@127.0.0.1:1/none"}
+    nowhere = "postgresql://nobody@127.0.0.1:1/none"
+    env = {config.AUDITOR_DSN_KEY: auditor_dsn, config.DB_DSN_KEY: nowhere, config.PROJECTOR_DSN_KEY: nowhere}
     run = lambda *args: CliRunner(env=env).invoke(audit, list(args))  # noqa: E731
     verified = run("verify", "--schema", store.schema, "--key-dir", str(keys), "--checkpoint-dir",
                    str(checkpoints), "--json")
@@ -127,6 +133,6 @@ def test_audit_verify_and_prove_need_only_the_auditor_role(auditor_dsn, sealed_l
     proved = run("prove", "inclusion", ids[2], "--schema", store.schema, "--key-dir", str(keys))
     assert proved.exit_code == 0, proved.output
     assert ids[2] in proved.output
-    # The services' role is what seal needs (it writes the chain): with only the auditor's, it cannot.
+    # The projector's role is what seal needs (it alone writes the chain): with only the auditor's, it cannot.
     assert run("seal", "--schema", store.schema, "--key-dir", str(keys), "--checkpoint-dir",
                str(checkpoints)).exit_code != 0

@@ -24,3 +24,36 @@ CREATE TRIGGER event_chain_append_only BEFORE UPDATE OR DELETE ON :"schema".even
 DROP TRIGGER IF EXISTS event_chain_no_truncate ON :"schema".event_chain;
 CREATE TRIGGER event_chain_no_truncate BEFORE TRUNCATE ON :"schema".event_chain
   FOR EACH STATEMENT EXECUTE FUNCTION :"schema".refuse_change();
+
+-- Checkpoints only move forward. A relay checkpoint moved back makes the relay
+-- publish every event again; one moved back and forth hides which events a
+-- subscriber really handled. An UPDATE may raise a position (or keep it), never
+-- lower it or rename the row; DELETE and TRUNCATE are refused. The rule holds
+-- for every role, the owner included; the privileges already keep confide_app and
+-- the auditor to SELECT. (A superuser can still disable the trigger on purpose.)
+CREATE OR REPLACE FUNCTION :"schema".refuse_checkpoint_rewind() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF TG_OP = 'UPDATE' THEN
+    IF NEW.name IS DISTINCT FROM OLD.name THEN
+      RAISE EXCEPTION 'renaming checkpoint % is refused: checkpoints only move forward', OLD.name
+        USING ERRCODE = '42501';
+    END IF;
+    IF NEW.position < OLD.position THEN
+      RAISE EXCEPTION 'moving checkpoint % back from % to % is refused: checkpoints only move forward',
+        OLD.name, OLD.position, NEW.position USING ERRCODE = '42501';
+    END IF;
+    RETURN NEW;
+  END IF;
+  RAISE EXCEPTION '% on %.% is refused: checkpoints only move forward',
+    TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME USING ERRCODE = '42501';
+END
+$fn$;
+ALTER FUNCTION :"schema".refuse_checkpoint_rewind() OWNER TO confide_owner;
+
+DROP TRIGGER IF EXISTS checkpoints_forward_only ON :"schema".checkpoints;
+CREATE TRIGGER checkpoints_forward_only BEFORE UPDATE OR DELETE ON :"schema".checkpoints
+  FOR EACH ROW EXECUTE FUNCTION :"schema".refuse_checkpoint_rewind();
+DROP TRIGGER IF EXISTS checkpoints_no_truncate ON :"schema".checkpoints;
+CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON :"schema".checkpoints
+  FOR EACH STATEMENT EXECUTE FUNCTION :"schema".refuse_checkpoint_rewind();

@@ -85,8 +85,7 @@ DO $$
 DECLARE t text;
 BEGIN
   FOREACH t IN ARRAY ARRAY['access_log_view','disclosure_log_view','accounting_view','note_version_view'] LOOP
+    -- Who may read and write them: privileges/ (confide_app reads, confide_projector appends).
     EXECUTE format('ALTER TABLE %I.%I OWNER TO confide_owner', current_schema(), t);
-    -- Projections are derived state: the services may rebuild them (DELETE), unlike the events.
-    EXECUTE format('GRANT SELECT, INSERT, DELETE ON %I.%I TO confide_app', current_schema(), t);
   END LOOP;
 END $$;

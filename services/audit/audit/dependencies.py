@@ -1,4 +1,7 @@
-"""The Relay dependency: seal then publish, one pass per timer tick."""
+"""The audit service's writers, as its own database login (``confide_projector``, config key
+``PROJECTOR_DSN``): the Relay (seal then publish, one pass per timer tick) and the Projector (the
+audit projections' live path). The service's reads and its identity gate use the services' login
+(``DB_DSN``), which can write none of this."""
 from __future__ import annotations
 
 import logging
@@ -48,13 +51,22 @@ class RelayWorker:
         self.publisher.close()
 
 
+PROJECTOR_DSN_KEY = "PROJECTOR_DSN"
+
+
+def projector_store(cfg, pool_size: int) -> PostgresEventStore:
+    """A store on the projector's login: ``PROJECTOR_DSN`` from the container config, else
+    :func:`confide.config.projector_dsn` (RuntimeError when its password file is missing)."""
+    return PostgresEventStore(cfg.get(PROJECTOR_DSN_KEY) or config.projector_dsn(),
+                              schema=cfg.get("DB_SCHEMA") or config.db_schema(), pool_size=pool_size)
+
+
 class Relay(DependencyProvider):
-    """Config keys: AMQP_URI, DB_DSN, DB_SCHEMA, KEY_DIR, CHECKPOINT_DIR."""
+    """Config keys: AMQP_URI, PROJECTOR_DSN, DB_SCHEMA, KEY_DIR, CHECKPOINT_DIR."""
 
     def setup(self):
         cfg = self.container.config
-        self.store = PostgresEventStore(cfg.get("DB_DSN") or config.db_dsn(),
-                                        schema=cfg.get("DB_SCHEMA") or config.db_schema(), pool_size=3)
+        self.store = projector_store(cfg, pool_size=3)
         self.worker = RelayWorker(
             self.store, cfg["AMQP_URI"], Path(cfg.get("KEY_DIR") or config.key_dir()),
             Path(cfg.get("CHECKPOINT_DIR") or config.checkpoint_dir()))
@@ -67,6 +79,25 @@ class Relay(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.worker
+
+
+class Projector(DependencyProvider):
+    """The audit projections' writer (``apply_rows``), as the projector's login. Injects the
+    :class:`~confide.eventstore.interfaces.ProjectionStore`. Config keys: PROJECTOR_DSN, DB_SCHEMA."""
+
+    def setup(self):
+        from confide.green import use_green_wait
+
+        use_green_wait()
+        self.store = projector_store(self.container.config, pool_size=4)
+
+    def stop(self):
+        self.store.close()
+
+    kill = stop
+
+    def get_dependency(self, worker_ctx):
+        return self.store.projections
 
 
 class AuditIdentity(Identity):

@@ -2,8 +2,9 @@
 compute, as JSON-safe dicts (no patient data but the re-judging mismatches' ids).
 
 - :func:`run_verify`: recompute every content hash and MAC (:func:`confide.eventstore.chain.verify`,
-  the whole log, flat memory) and, when intact, sign a fresh tree head over the sealed log's Merkle
-  root (the ``tree_head`` ``confide audit prove consistency --old-head`` takes later).
+  the whole log, flat memory; a sealed log without signed checkpoints fails, as on the command line)
+  and, when intact, sign a fresh tree head over the sealed log's Merkle root (the ``tree_head``
+  ``confide audit prove consistency --old-head`` takes later).
 - :func:`tree_heads`: the signed checkpoints (tree size, root, signature, time), newest first,
   each checked against the audit public key, and the problems found in the file.
 - :func:`run_rejudge`: :func:`audit.rejudge.rejudge` over the disclosures service's and the directory's sealed readers.

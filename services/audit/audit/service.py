@@ -1,12 +1,14 @@
 """AuditService (nameko name ``audit``): projections fed by RabbitMQ, and the outbox relay.
 
 - ``handle_event``: consumes ``audit.events`` (a quorum queue declared at deploy
-  time) and applies each event to the projections, idempotently. A failure
+  time) and applies each event to the projections, idempotently, as the projector's
+  database login (``PROJECTOR_DSN``: the only one that may append projection rows). A failure
   requeues the message (never nameko's ack-and-drop); RabbitMQ dead-letters it
   to ``audit.events.dlq`` after ``confide.broker.DELIVERY_LIMIT`` deliveries.
 - ``seal_and_relay``: every half second, extends the keyed hash chain over
   newly committed events (signed checkpoints outside the database), then
-  publishes them to RabbitMQ in global order with confirms and ``mandatory``.
+  publishes them to RabbitMQ in global order with confirms and ``mandatory``
+  (as the projector's login too: it alone may extend the chain and move checkpoints).
 - RPCs for the gateway, the CLI and tests: ``access_log``, ``disclosure_log``,
   ``accounting``, ``note_history``, ``status``, and ``health``; for the web,
   ``decisions_on_my_notes`` (who has seen the notes the caller wrote); for the auditor's pages
@@ -36,7 +38,7 @@ from nameko.messaging import consume
 from nameko.timer import timer
 
 from audit import fhir_export, integrity, queries
-from audit.dependencies import AuditIdentity, Integrity, Relay
+from audit.dependencies import AuditIdentity, Integrity, Projector, Relay
 from audit.replay import apply_event
 from confide.broker import audit_queue
 from confide.eventstore.provider import EventStore
@@ -62,7 +64,8 @@ EXPORT_FORMATS = ("fhir", "csv")
 class AuditService:
     name = "audit"
 
-    store = EventStore()
+    store = EventStore()  # the services' login: reads, and the identity gate's refusals
+    projections = Projector()
     relay = Relay()
     identity = AuditIdentity()
     integrity = Integrity()
@@ -71,7 +74,7 @@ class AuditService:
     @consume(audit_queue(), requeue_on_error=True)
     def handle_event(self, body):
         """Apply one stored event (``RecordedEvent.to_message()`` shape) to the projections."""
-        written = apply_event(self.store.projections, body)
+        written = apply_event(self.projections, body)
         log.debug("applied %s at %s (%d rows)", body.get("type"), body.get("global_position"), written)
 
     @timer(interval=0.5)

@@ -104,10 +104,17 @@ def write_checkpoint(checkpoint_dir: Path, signing_key, chain_index: int, global
     return cp
 
 
-def read_checkpoints(checkpoint_dir: Path, public_key) -> tuple[list[dict], list[str]]:
-    """All checkpoints in file order, and the problems found (bad signature, malformed line)."""
+def verify_checkpoint(cp: dict, public_key) -> None:
+    """Check one checkpoint's Ed25519 signature under ``public_key``. Raises
+    cryptography's InvalidSignature when it does not verify; KeyError, TypeError or ValueError when
+    the checkpoint is malformed (a field missing, not JSON-able, a signature not base64)."""
     import base64
 
+    public_key.verify(base64.b64decode(cp["signature"], validate=True), _checkpoint_payload(cp))
+
+
+def read_checkpoints(checkpoint_dir: Path, public_key) -> tuple[list[dict], list[str]]:
+    """All checkpoints in file order, and the problems found (bad signature, malformed line)."""
     from cryptography.exceptions import InvalidSignature
 
     path = Path(checkpoint_dir) / CHECKPOINT_FILE
@@ -119,7 +126,7 @@ def read_checkpoints(checkpoint_dir: Path, public_key) -> tuple[list[dict], list
         for n, line in enumerate(fh, 1):
             try:
                 cp = json.loads(line)
-                public_key.verify(base64.b64decode(cp["signature"]), _checkpoint_payload(cp))
+                verify_checkpoint(cp, public_key)
             except InvalidSignature:
                 problems.append(f"{path.name} line {n}: signature does not verify")
                 continue
@@ -334,13 +341,25 @@ class VerifyReport:
         self.problems.append(reason if position is None else f"global position {position}: {reason}")
 
 
+#: Why a sealed log without signed checkpoints fails :func:`verify` (see ``no_checkpoints_yet``).
+NO_CHECKPOINTS = ("{sealed} sealed events but no signed checkpoint in {path}: the checkpoint file was deleted, "
+                  "emptied or never copied here, so a truncated or rewritten log could not be told apart")
+
+
 def verify(store, key: bytes, public_key, checkpoint_dir: Path,
-           progress: Callable[[int], None] | None = None, stop_at_first: bool = True) -> VerifyReport:
+           progress: Callable[[int], None] | None = None, stop_at_first: bool = True,
+           no_checkpoints_yet: bool = False) -> VerifyReport:
     """Recompute every content hash and MAC from the stored bytes; compare with the signed checkpoints.
 
     Streams all rows (events LEFT JOIN event_chain, in global order) through a
     server-side cursor: memory is flat in the number of events. ``progress`` is
     called with the number of rows done every 10,000 rows.
+
+    A log with sealed events and no signed checkpoint that verifies in ``checkpoint_dir`` fails
+    (:data:`NO_CHECKPOINTS`): the sealer writes one after every sealed batch, so their absence means
+    the file was removed, and with it the only record of how long the log was. ``no_checkpoints_yet``
+    accepts that once, deliberately (a first check against a checkpoint directory that has none yet).
+    Raises EventStoreError subclasses when the store is unreachable.
     """
     report = VerifyReport()
     checkpoints, problems = read_checkpoints(checkpoint_dir, public_key)
@@ -404,6 +423,8 @@ def verify(store, key: bytes, public_key, checkpoint_dir: Path,
                               f"(global position {newest['global_position']}) but the store's chain ends at "
                               f"index {expected_index - 1}")
             report.first_bad_position = newest["global_position"]
+    if report.sealed and not checkpoints and not no_checkpoints_yet:
+        report.fail(None, NO_CHECKPOINTS.format(sealed=report.sealed, path=Path(checkpoint_dir) / CHECKPOINT_FILE))
     report.head_mac = prev.hex() if report.sealed else None
     report.root_hash = acc.root().hex()
     return report

@@ -56,8 +56,9 @@ def ensure_database(admin_dsn: str, dbname: str) -> None:
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {} OWNER confide_owner").format(sql.Identifier(dbname)))
         conn.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO confide_app").format(sql.Identifier(dbname)))
-        conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(dbname),
-                                                                          sql.Identifier(config.AUDITOR_ROLE)))
+        for role in (config.AUDITOR_ROLE, config.PROJECTOR_ROLE):
+            conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(dbname),
+                                                                              sql.Identifier(role)))
 
 
 def install_schema(admin_dsn: str, dbname: str, schema: str) -> None:
@@ -87,6 +88,14 @@ def ensure_app_password(admin_dsn: str, secret_path: Path | None = None) -> Path
     """Give the services' role ``confide_app`` its password (:func:`ensure_role_password`): generated
     at set-up, never the development default. Returns the secret's path."""
     return ensure_role_password(admin_dsn, config.APP_ROLE, Path(secret_path or config.app_secret_path()))
+
+
+def ensure_projector_password(admin_dsn: str, secret_path: Path | None = None) -> Path:
+    """Give the audit service's own role ``confide_projector`` (the only login that writes the chain,
+    the checkpoints and the projections) its password (:func:`ensure_role_password`). Returns the
+    secret's path."""
+    return ensure_role_password(admin_dsn, config.PROJECTOR_ROLE,
+                                Path(secret_path or config.projector_secret_path()))
 
 
 def ensure_role_password(admin_dsn: str, role: str, path: Path) -> Path:
@@ -137,7 +146,8 @@ def drop_schema(admin_dsn: str, dbname: str, schema: str, attempts: int = 5) -> 
 
 
 def install(admin_dsn: str | None = None, dbname: str | None = None, schema: str | None = None) -> None:
-    """Roles, database and schema, with the configured defaults."""
+    """Roles, database and schema, with the configured defaults, and the login roles' passwords
+    (``<key_dir>/db/<role>.secret``: confide_app, confide_auditor, confide_projector)."""
     admin_dsn = admin_dsn or config.admin_dsn()
     configured = os.environ.get(config.DB_DSN_KEY)  # not db_dsn(): its password is made below
     dbname = dbname or str((psycopg.conninfo.conninfo_to_dict(configured).get("dbname") if configured else None)
@@ -147,3 +157,4 @@ def install(admin_dsn: str | None = None, dbname: str | None = None, schema: str
     install_schema(admin_dsn, dbname, schema)
     ensure_auditor_password(admin_dsn)
     ensure_app_password(admin_dsn)
+    ensure_projector_password(admin_dsn)

@@ -139,7 +139,7 @@ def _drop_database(admin_dsn: str, name: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def practice(tmp_path_factory, admin_dsn, test_db_dsn, web_db_dsn, chromium_path):
+def practice(tmp_path_factory, admin_dsn, test_db_dsn, projector_db_dsn, web_db_dsn, chromium_path):
     from confide.eventstore import install
     from confide.eventstore.store import PostgresEventStore
     from confide.keys import ensure_keys
@@ -166,7 +166,7 @@ def practice(tmp_path_factory, admin_dsn, test_db_dsn, web_db_dsn, chromium_path
     env = {
         **os.environ,
         "PYTHONPATH": PYTHONPATH, "PYTHONWARNINGS": "ignore", "PYTHONUNBUFFERED": "1",
-        "CONFIDE_DB_DSN": test_db_dsn, "CONFIDE_DB_SCHEMA": schema,
+        "CONFIDE_DB_DSN": test_db_dsn, "CONFIDE_PROJECTOR_DSN": projector_db_dsn, "CONFIDE_DB_SCHEMA": schema,
         "CONFIDE_KEY_DIR": str(key_dir), "CONFIDE_CHECKPOINT_DIR": str(folder / "checkpoints"),
         "CONFIDE_AMQP_URI": amqp, **{config.amqp_uri_key(u): amqp for u in BROKER_USERS},
         "CONFIDE_GATEWAY_ADDRESS": f"127.0.0.1:{gateway_port}",

@@ -23,7 +23,29 @@ from confide.testing.polling import wait_for
 
 @pytest.fixture
 def store(test_db_dsn, scratch_schema):
+    """The services' login: appends and reads."""
     s = PostgresEventStore(test_db_dsn, schema=scratch_schema, pool_size=4)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def projector(projector_db_dsn, scratch_schema):
+    """The audit service's own login: relays (checkpoints) and projects."""
+    s = PostgresEventStore(projector_db_dsn, schema=scratch_schema, pool_size=2)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def maintenance(admin_dsn, test_db_dsn, scratch_schema):
+    """The administrator, who alone rebuilds the live projections (``confide audit replay --apply``)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    from confide import config
+
+    s = PostgresEventStore(config.with_dbname(admin_dsn, conninfo_to_dict(test_db_dsn)["dbname"]),
+                           schema=scratch_schema, pool_size=2)
     yield s
     s.close()
 
@@ -52,18 +74,18 @@ def drain(amqp_uri, queue, n, timeout=10):
     return bodies
 
 
-def test_relay_publishes_committed_events_in_global_order(store, rabbit_config):
+def test_relay_publishes_committed_events_in_global_order(store, projector, rabbit_config):
     appended = [store.append(f"relayTest-{i % 3}", [NewEvent("Happened", {"i": i})]).last_position
                 for i in range(20)]
     publisher = ConfirmingPublisher(rabbit_config["AMQP_URI"])
-    assert OutboxRelay(store, publisher, batch=7).relay() == 20
+    assert OutboxRelay(projector, publisher, batch=7).relay() == 20
     publisher.close()
     bodies = drain(rabbit_config["AMQP_URI"], audit_queue(), 20)
     assert [b["global_position"] for b in bodies] == appended
     assert store.read_checkpoint(RELAY_CHECKPOINT) == appended[-1]
 
 
-def test_unroutable_publish_raises_and_keeps_the_checkpoint(store, rabbit_config):
+def test_unroutable_publish_raises_and_keeps_the_checkpoint(store, projector, rabbit_config):
     # An exchange with no queue bound: a non-mandatory publish would vanish silently.
     lonely = Exchange("lonely.events", type="topic", durable=True)
     with Connection(rabbit_config["AMQP_URI"]) as conn:
@@ -71,7 +93,7 @@ def test_unroutable_publish_raises_and_keeps_the_checkpoint(store, rabbit_config
     store.append("relayTest-x", [NewEvent("Happened", {})])
     publisher = ConfirmingPublisher(rabbit_config["AMQP_URI"], exchange=lonely)
     with pytest.raises(UnroutableError):
-        OutboxRelay(store, publisher).relay()
+        OutboxRelay(projector, publisher).relay()
     assert store.read_checkpoint(RELAY_CHECKPOINT) == 0
 
 
@@ -134,7 +156,7 @@ def test_failing_handler_is_retried_then_dead_lettered_and_replayable(container_
     assert wait_for(lambda: dlq.peek(service_config["AMQP_URI"]), timeout=20)[0]["event_id"] == poison["event_id"]
 
 
-def test_replay_detects_a_stale_live_projection_and_apply_rebuilds_it(store):
+def test_replay_detects_a_stale_live_projection_and_apply_rebuilds_it(store, projector, maintenance):
     from audit.replay import apply_event, event_dict
 
     stream, event = decision_event(patient="P-stale", decision="permit")
@@ -142,10 +164,10 @@ def test_replay_detects_a_stale_live_projection_and_apply_rebuilds_it(store):
     (recorded,) = store.read_stream(stream)
     stale = event_dict(recorded)
     stale["data"] = {**stale["data"], "decision": "deny"}  # as an older projection version wrote it
-    apply_event(store.projections, stale)
+    apply_event(projector.projections, stale)
     report = replay(store, ["access_log"])
     assert not report.matches and report.projections["access_log"]["extra_live"] == 1
-    replay(store, ["access_log"], apply=True)
+    replay(maintenance, ["access_log"], apply=True)
     assert replay(store, ["access_log"]).matches
     assert [r[1] for r in _access_rows(store, "P-stale")] == ["permit"]
 
@@ -165,15 +187,15 @@ def test_batch_publish_reports_how_many_were_delivered_before_an_unroutable_one(
     publisher.close()
 
 
-def test_replay_flags_events_the_relay_checkpoint_skipped(store):
+def test_replay_flags_events_the_relay_checkpoint_skipped(store, projector):
     from audit.replay import apply_event, event_dict
 
     first_stream, first = decision_event(patient="P-skip")
     second_stream, second = decision_event(patient="P-skip")
     store.append(first_stream, [first], -1)
     skipped = store.append(second_stream, [second], -1).last_position
-    apply_event(store.projections, event_dict(store.read_stream(first_stream)[0]))
-    with store.transaction() as conn:  # a relay checkpoint pushed past an event never published
-        store.write_checkpoint(RELAY_CHECKPOINT, skipped, conn)
+    apply_event(projector.projections, event_dict(store.read_stream(first_stream)[0]))
+    with projector.transaction() as conn:  # a relay checkpoint pushed past an event never published
+        projector.write_checkpoint(RELAY_CHECKPOINT, skipped, conn)
     report = replay(store, ["access_log"])
     assert not report.matches and report.projections["access_log"]["missing_live"] == 1

@@ -14,15 +14,18 @@ from confide_app.audit_cli import audit
 
 
 @pytest.fixture
-def sealed(test_db_dsn, auditor_dsn, scratch_schema, tmp_path):
+def sealed(test_db_dsn, projector_db_dsn, auditor_dsn, scratch_schema, tmp_path):
     keys = tmp_path / "keys"
     ensure_keys(keys)
     store = PostgresEventStore(test_db_dsn, schema=scratch_schema, pool_size=2)
-    sealer = ChainSealer(store, load_chain_key(keys), load_signing_key(keys), tmp_path / "cp")
+    # The chain is written by the audit service's own login, the only one that may.
+    sealing = PostgresEventStore(projector_db_dsn, schema=scratch_schema, pool_size=2)
+    sealer = ChainSealer(sealing, load_chain_key(keys), load_signing_key(keys), tmp_path / "cp")
     # `prove` reads as the auditor's read-only role; the services' role is not even reachable here.
     env = {config.AUDITOR_DSN_KEY: auditor_dsn, config.DB_DSN_KEY: "postgresql://nobody@127.0.0.1:1/none"}
     run = lambda *args: CliRunner(env=env).invoke(audit, list(args))  # noqa: E731
     yield store, sealer, keys, run
+    sealing.close()
     store.close()
 
 

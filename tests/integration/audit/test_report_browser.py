@@ -73,7 +73,7 @@ def dump(tmp_path, url) -> Rows:
 
 
 @pytest.fixture
-def patient(pg_store):
+def patient(pg_store, projector_db_dsn):
     """A fresh patient with notes, reads, two disclosure requests (one refused, one released) and accounting."""
     pid = f"pat-{uuid.uuid4().hex[:10]}"
     note = f"n-{uuid.uuid4().hex[:10]}"
@@ -128,10 +128,17 @@ def patient(pg_store):
             "disclosed_at": "2026-05-03T09:02:00Z", "recipient": {"org": "County Court"}, "purpose": "judicial",
             "description": "session dates and CPT codes of one progress note", "rule": "45 CFR 164.512(e)(1)(i)"}),
     ]
-    for stream, type_, data in script:
-        pg_store.append(stream, [NewEvent(type_, data)])
-        recorded = pg_store.read_stream(stream)[-1]
-        apply_event(pg_store.projections, event_dict(recorded))
+    # Appended as the services' login, projected as the audit service's own (the only one that may).
+    from confide.eventstore.store import PostgresEventStore
+
+    projector = PostgresEventStore(projector_db_dsn, schema=pg_store.schema, pool_size=1)
+    try:
+        for stream, type_, data in script:
+            pg_store.append(stream, [NewEvent(type_, data)])
+            recorded = pg_store.read_stream(stream)[-1]
+            apply_event(projector.projections, event_dict(recorded))
+    finally:
+        projector.close()
     return pid
 
 

@@ -86,6 +86,7 @@ def test_broker_messages_hold_no_psychotherapy_text(container_factory, service_c
     # A scratch schema holds only this test's events; the relay publishes all of them. Its directory
     # (the identity gate reads it there) holds this test's clinician and patient.
     store = PostgresEventStore(test_db_dsn, schema=scratch_schema, pool_size=2)
+    relaying = PostgresEventStore(service_config["PROJECTOR_DSN"], schema=scratch_schema, pool_size=1)
     people = Identities(store, service_config["KEY_DIR"])
     clinician, patient_id = people.member(unique("C-A"), "clinician"), people.patient(unique("P")).subject
     container = container_factory(NotesService, {**service_config, "DB_SCHEMA": scratch_schema})
@@ -104,12 +105,13 @@ def test_broker_messages_hold_no_psychotherapy_text(container_factory, service_c
         # sessions' open transactions can hold back for a moment: relay until ours are out.
         deadline = time.time() + 30
         while time.time() < deadline:
-            relayed += OutboxRelay(store, publisher).relay()
+            relayed += OutboxRelay(relaying, publisher).relay()  # as the audit service's own login
             bodies += drain(amqp_uri, inspect, 10**6, timeout=0.5)
             if sum(b["stream_name"] == psych_stream for b in bodies) >= want:
                 break
     finally:
         publisher.close()
+        relaying.close()
         store.close()
     assert relayed == len(bodies) and sum(b["stream_name"] == psych_stream for b in bodies) == want
     raw = "".join(json.dumps(b) for b in bodies)

@@ -42,12 +42,16 @@ SUBSCRIBER = textwrap.dedent("""
 
 
 @pytest.fixture
-def projection_store(test_db_dsn, scratch_schema):
+def projection_store(test_db_dsn, projector_db_dsn, scratch_schema):
+    """The subscriber's store, as the projector's login (the one that moves checkpoints), with an
+    ``appender`` beside it as the services' login (the one that appends events)."""
     with psycopg.connect(config.with_dbname(config.admin_dsn(), "confide_test"), autocommit=True) as conn:
         conn.execute(f'CREATE TABLE "{scratch_schema}".applied (global_position bigint NOT NULL)')
-        conn.execute(f'GRANT SELECT, INSERT ON "{scratch_schema}".applied TO confide_app')
-    store = PostgresEventStore(test_db_dsn, schema=scratch_schema, pool_size=2)
+        conn.execute(f'GRANT SELECT, INSERT ON "{scratch_schema}".applied TO confide_projector')
+    store = PostgresEventStore(projector_db_dsn, schema=scratch_schema, pool_size=2)
+    store.appender = PostgresEventStore(test_db_dsn, schema=scratch_schema, pool_size=1)
     yield store
+    store.appender.close()
     store.close()
 
 
@@ -58,14 +62,14 @@ def applied(store):
                 sql.Identifier(store.schema))).fetchall()]
 
 
-def test_killed_subscriber_neither_skips_nor_double_applies(projection_store, test_db_dsn, tmp_path):
+def test_killed_subscriber_neither_skips_nor_double_applies(projection_store, projector_db_dsn, tmp_path):
     store = projection_store
     positions = []
     for i in range(120):
-        positions += store.append(f"sub-{i % 7}", [NewEvent("Counted", {"i": i})]).global_positions
+        positions += store.appender.append(f"sub-{i % 7}", [NewEvent("Counted", {"i": i})]).global_positions
     script = tmp_path / "subscriber.py"
     script.write_text(SUBSCRIBER)
-    proc = subprocess.Popen([sys.executable, str(script), test_db_dsn, store.schema, "0.01"],
+    proc = subprocess.Popen([sys.executable, str(script), projector_db_dsn, store.schema, "0.01"],
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "ready"
     # Kill once the first batch has committed and the next is half done: its rows are inserted, not committed.
@@ -82,7 +86,7 @@ def test_killed_subscriber_neither_skips_nor_double_applies(projection_store, te
     assert positions[49] <= done_before < positions[-1], "the kill landed mid-run"
     assert applied(store) == [p for p in positions if p <= done_before]  # the torn batch rolled back
 
-    proc = subprocess.run([sys.executable, str(script), test_db_dsn, store.schema, "0"],
+    proc = subprocess.run([sys.executable, str(script), projector_db_dsn, store.schema, "0"],
                           capture_output=True, text=True, timeout=60)
     assert "caught-up" in proc.stdout
     assert applied(store) == positions  # every event exactly once
@@ -94,16 +98,16 @@ def test_subscription_switches_to_live(projection_store):
     seen = []
     sub = CatchUpSubscription(store, "live-test", lambda conn, evs: seen.extend(e.global_position for e in evs),
                               batch=10)
-    first = store.append("live-1", [NewEvent("A", {}) for _ in range(25)]).global_positions
+    first = store.appender.append("live-1", [NewEvent("A", {}) for _ in range(25)]).global_positions
     assert sub.catch_up() == 25
-    later = store.append("live-2", [NewEvent("B", {})]).global_positions
+    later = store.appender.append("live-2", [NewEvent("B", {})]).global_positions
     assert sub.run_once() == 1
     assert seen == list(first + later)
 
 
 def test_handler_failure_rolls_back_rows_and_checkpoint(projection_store):
     store = projection_store
-    store.append("fail-1", [NewEvent("A", {}) for _ in range(3)])
+    store.appender.append("fail-1", [NewEvent("A", {}) for _ in range(3)])
 
     def handler(conn, events):
         conn.execute(sql.SQL("INSERT INTO {}.applied VALUES (%s)").format(sql.Identifier(store.schema)),

@@ -19,14 +19,18 @@ from confide_app.audit_cli import audit
 
 
 @pytest.fixture
-def sealed_log(test_db_dsn, scratch_schema, tmp_path):
+def sealed_log(test_db_dsn, projector_db_dsn, scratch_schema, tmp_path):
     keys, checkpoints = tmp_path / "keys", tmp_path / "checkpoints"
     ensure_keys(keys)
     store = PostgresEventStore(test_db_dsn, schema=scratch_schema, pool_size=2)
     for i in range(12):
         kind = "psychotherapyNote" if i % 2 else "progressNote"
         store.append(f"{kind}-{i % 4}", [NewEvent("NoteWritten", {"i": i, "ciphertext": f"c1ph3r-{i:02d}" * 4})])
-    ChainSealer(store, load_chain_key(keys), load_signing_key(keys), checkpoints, batch=5).seal()
+    sealing = PostgresEventStore(projector_db_dsn, schema=scratch_schema, pool_size=2)  # the sealer's own login
+    try:
+        ChainSealer(sealing, load_chain_key(keys), load_signing_key(keys), checkpoints, batch=5).seal()
+    finally:
+        sealing.close()
 
     class Log:
         schema = scratch_schema
@@ -146,18 +150,20 @@ def test_forged_checkpoint_signature_is_reported(sealed_log, tmp_path):
     assert not report.ok and "signature" in report.problems[0]
 
 
-def test_sealer_refuses_to_extend_a_chain_it_did_not_write(sealed_log, test_db_dsn, tmp_path):
+def test_sealer_refuses_to_extend_a_chain_it_did_not_write(sealed_log, test_db_dsn, projector_db_dsn, tmp_path):
     """A key directory that does not belong to this database must not mix a second chain in."""
     from confide.eventstore.chain import TamperDetectedError
 
     other = tmp_path / "other-keys"
     ensure_keys(other)
     store = PostgresEventStore(test_db_dsn, schema=sealed_log.schema, pool_size=2)
+    sealing = PostgresEventStore(projector_db_dsn, schema=sealed_log.schema, pool_size=2)
     try:
         store.append("progressNote-late", [NewEvent("NoteWritten", {"i": 99})])
-        sealer = ChainSealer(store, load_chain_key(other), load_signing_key(other), tmp_path / "other-cp")
+        sealer = ChainSealer(sealing, load_chain_key(other), load_signing_key(other), tmp_path / "other-cp")
         with pytest.raises(TamperDetectedError, match="does not verify with this chain key"):
             sealer.seal()
     finally:
+        sealing.close()
         store.close()
     assert sealed_log.check().ok  # nothing was sealed with the wrong key
