@@ -18,8 +18,9 @@ them, and drives load from threads, as users do:
 - another clinician: reads the author's notes (denied for psychotherapy notes).
 
 Meanwhile it kills (SIGKILL) each service process in turn (the supervisor must restart it), then
-PostgreSQL (the postmaster and its backends), then RabbitMQ (the node's whole process group), and
-brings the two servers back as an operator would; the services must reconnect by themselves. Every
+PostgreSQL (the postmaster and its backends), has RabbitMQ close every connection (requests in flight
+are redelivered), then kills RabbitMQ (the node's whole process group), and brings the two servers
+back as an operator would; the services must reconnect by themselves. Every
 acknowledged operation is kept by id. After the last fault it checks the event store and prints:
 
 - acknowledged operations not recorded (lost);
@@ -62,7 +63,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SERVICES = ("directory", "notes", "disclosures", "audit", "gateway", "web")
 FINAL = ("released", "refused")
-SERVER_FAULTS = ("kill -9 PostgreSQL", "kill -9 RabbitMQ")
+CLOSE_CONNECTIONS = "RabbitMQ closes every connection"
+SERVER_FAULTS = ("kill -9 PostgreSQL", "kill -9 RabbitMQ", CLOSE_CONNECTIONS)
 PERMITS = frozenset({"permit", "permit_minimum_necessary", "permit_redacted"})
 PRACTICE = "practice"
 PAYER_ORG = "Chaos Health Plan"
@@ -586,6 +588,18 @@ def server_fault(inst: Installation, people: People, which: str, down: float, ti
                        round(outage, 1), [n for n, v in back.items() if v is None], exited)
 
 
+def connections_closed(inst: Installation, people: People, timeout: float) -> FaultResult:
+    """RabbitMQ closes every client connection (``rabbitmqctl close_all_connections``): requests in
+    flight are redelivered to the reconnected services, which must not decide or release twice."""
+    pids = inst.service_pids()
+    inst.rabbit.ctl("close_all_connections", "chaos")
+    back = wait_back(inst, people, SERVICES, timeout)
+    after = inst.service_pids()
+    slowest = None if any(v is None for v in back.values()) else max(back.values())
+    return FaultResult(CLOSE_CONNECTIONS, slowest, 0, [n for n, v in back.items() if v is None],
+                       [n for n in SERVICES if after.get(n) != pids.get(n)])
+
+
 # -- the checks against the event store -------------------------------------------------------------
 
 def audit_store(inst: Installation, ledger: Ledger) -> dict:
@@ -728,6 +742,10 @@ def run(plan: Plan, keep: bool = False) -> dict:
                 time.sleep(plan.pause)
             log(f"round {round_no + 1}: kill -9 PostgreSQL")
             faults.append(server_fault(inst, people, "postgresql", plan.db_down, plan.back_timeout))
+            log(f"  {faults[-1]}")
+            time.sleep(plan.pause)
+            log(f"round {round_no + 1}: {CLOSE_CONNECTIONS}")
+            faults.append(connections_closed(inst, people, plan.back_timeout))
             log(f"  {faults[-1]}")
             time.sleep(plan.pause)
             log(f"round {round_no + 1}: kill -9 RabbitMQ")
