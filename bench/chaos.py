@@ -91,7 +91,7 @@ class Plan:
 
 FULL = Plan(rounds=2, kills=SERVICES, warmup=15, pause=8, db_down=5, broker_down=5, back_timeout=120,
             final_after=60, payers=3, authors=2, others=1)
-SHORT = Plan(rounds=1, kills=("disclosures",), warmup=8, pause=4, db_down=3, broker_down=3, back_timeout=90,
+SHORT = Plan(rounds=1, kills=("disclosures",), warmup=5, pause=3, db_down=2, broker_down=2, back_timeout=90,
              final_after=60, payers=2, authors=1, others=1)
 
 
