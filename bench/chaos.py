@@ -647,7 +647,7 @@ def audit_store(inst: Installation, ledger: Ledger) -> dict:
     request_status = {rid: s.status for rid, s in states.items()}
 
     lost = {
-        "requests": sorted(set(ledger.requests) - requested),
+        "disclosure requests": sorted(set(ledger.requests) - requested),
         "notes written": sorted(set(ledger.written) - drafted),
         "notes signed": sorted(ledger.signed - signed),
         "reads": sorted(r for r in ledger.reads if access_by_request[r] == 0),
@@ -821,15 +821,17 @@ def table(result: dict) -> str:
 
     console = Console(file=io.StringIO(), record=True, width=110)
     ack = Table(title=f"Chaos under load: {result['seconds']:g} s, {result['events']} events stored")
-    ack.add_column("acknowledged operations")
-    ack.add_column("count", justify="right")
+    ack.add_column("operations")
+    ack.add_column("acknowledged", justify="right")
+    ack.add_column("recorded", justify="right")
     for k, v in result["acknowledged"].items():
-        ack.add_row(k, str(v))
-    ack.add_row("reads by outcome", ", ".join(f"{k} {v}" for k, v in sorted(result["reads by outcome"].items())))
-    ack.add_row("requests by status", ", ".join(f"{k} {v}" for k, v in sorted(result["requests by status"].items())))
-    ack.add_row("content releases recorded", str(result["content releases"]))
+        ack.add_row(k, str(v), str(v - len(result["details"]["lost"][k])))
+    ack.add_row("reads by outcome", ", ".join(f"{k} {v}" for k, v in sorted(result["reads by outcome"].items())), "")
+    ack.add_row("requests by status", "", ", ".join(
+        f"{k} {v}" for k, v in sorted(result["requests by status"].items())))
+    ack.add_row("content releases", "", str(result["content releases"]))
     ack.add_row("attempts (unanswered, retried)", ", ".join(
-        f"{k} {v} ({result['unanswered attempts'].get(k, 0)})" for k, v in sorted(result["attempts"].items())))
+        f"{k} {v} ({result['unanswered attempts'].get(k, 0)})" for k, v in sorted(result["attempts"].items())), "")
     console.print(ack)
     faults = Table(title="Faults")
     for col in ("fault", "server down (s)", "recovery (s)", "not back", "service exits"):
