@@ -141,7 +141,7 @@ class OwnPostgres:
                 self.kill()
         elif self.postmaster_pid() is not None:
             self.kill()
-        shutil.rmtree(self.data, ignore_errors=True)
+        shutil.rmtree(self.base if self.owns_base else self.data, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:
