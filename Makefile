@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv/bin
 PYTEST := $(VENV)/pytest
 
-.PHONY: setup run test test-unit test-integration test-e2e demo bench bench-eventstore bench-disclosures bench-audit bench-web lint lint-quality down
+.PHONY: setup run test test-unit test-integration test-e2e demo bench bench-eventstore bench-disclosures bench-audit bench-web chaos lint lint-quality down
 
 setup:
 	@bash deploy/setup.sh
@@ -50,6 +50,12 @@ bench-audit: setup
 
 bench-web: setup
 	$(VENV)/python bench/web_pages.py
+
+# Faults under load (kill -9 each service, then PostgreSQL, then RabbitMQ) on a PostgreSQL cluster and
+# a RabbitMQ node of its own, on other ports; prints the table and fails unless every count is 0.
+# The short form (one kill of each kind) runs in CI: tests/e2e/test_chaos.py.
+chaos: setup
+	$(VENV)/python bench/chaos.py
 
 # ruff (pyflakes, pycodestyle, import order, bugbear), the layer contracts (import-linter, in
 # pyproject.toml) and mypy on the shared library's domain and the services' domain packages.

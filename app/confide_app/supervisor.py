@@ -55,8 +55,9 @@ class Backoff:
     ``failures`` counts crashes in a row; ``crash_loop`` is true once ``loop_after`` of them in a
     row came within ``stable_after`` of their start (the operator must hear about it).
 
-    The cap is short on purpose: a service that exits while RabbitMQ or PostgreSQL is down (nameko
-    kills its container on a refused connection) is back within ``cap`` seconds of their return.
+    The cap is short on purpose: a running service rides out a RabbitMQ or PostgreSQL restart by
+    itself (``make chaos`` checks it), but one that starts while PostgreSQL is down exits (its event
+    store must answer at start) and is back within ``cap`` seconds of the database's return.
     """
 
     base: float = 1.0

@@ -29,12 +29,19 @@ arrives while the caller is reconnecting is dropped (RabbitMQ returns nothing
 to the responder); the caller's ``RpcReply`` then waits like any lost call.
 Requests stay in the durable ``rpc-<service>`` queue but are transient: a
 broker restart drops them, and with them calls whose reply queue is gone anyway.
+
+A call a service makes (``RpcProxy``) therefore waits at most ``RPC_TIMEOUT`` seconds (container
+config, default :data:`DEFAULT_RPC_TIMEOUT`) and then raises ``nameko.exceptions.RpcTimeout``:
+nameko 2.14 waits for ever, so each reply lost to a broker restart held one of the service's
+workers until it had none left. Acks and requeues go through :class:`confide.messaging.QueueConsumer`
+(a broker that went away under a finishing worker never stops the service).
 """
 from __future__ import annotations
 
 import logging
 import uuid
 
+import eventlet
 from kombu import Queue
 from nameko import rpc as _rpc
 from nameko.amqp.publish import Publisher
@@ -46,11 +53,18 @@ from nameko.constants import (
     NON_PERSISTENT,
     SERIALIZER_CONFIG_KEY,
 )
+from nameko.exceptions import RpcTimeout
 from nameko.standalone import rpc as _standalone
 
-__all__ = ["rpc", "RpcProxy", "ServiceRpcProxy", "ClusterRpcProxy", "TRANSIENT"]
+from confide.messaging import QueueConsumer
+
+__all__ = ["rpc", "RpcProxy", "ServiceRpcProxy", "ClusterRpcProxy", "TRANSIENT", "RPC_TIMEOUT_KEY"]
 
 TRANSIENT = NON_PERSISTENT  # AMQP delivery_mode 1
+#: Container config key: seconds a service's own RPC call waits for its reply (RpcProxy).
+RPC_TIMEOUT_KEY = "RPC_TIMEOUT"
+#: Below the gateway's 30 s per request, so the service it called answers it (with an error) first.
+DEFAULT_RPC_TIMEOUT = 25.0
 
 _log = logging.getLogger(__name__)
 
@@ -70,6 +84,8 @@ class RpcConsumer(_rpc.RpcConsumer):
     answered) a request that cannot be answered instead of dying on it: nameko 2.14 stops the whole
     service container when a request has no ``reply_to`` or a body that is not an object, so any broker
     user able to get a message into the queue (e.g. dead-lettered there) could stop a service."""
+
+    queue_consumer = QueueConsumer()
 
     def handle_message(self, body, message):
         if not message.properties.get("reply_to") or not isinstance(body, dict):
@@ -119,18 +135,55 @@ def _setup_reply_queue(listener) -> None:
 
 
 class ReplyListener(_rpc.ReplyListener):
+    queue_consumer = QueueConsumer()
+
     def setup(self):
         _setup_reply_queue(self)
 
+    def forget(self, reply_event) -> None:
+        """Stop waiting for a reply (its call timed out)."""
+        for correlation_id, event in list(self._reply_events.items()):
+            if event is reply_event:
+                self._reply_events.pop(correlation_id, None)
+
+
+class MethodProxy(_rpc.MethodProxy):
+    """A call that waits at most the container's ``RPC_TIMEOUT`` seconds for its reply. Raises
+    RpcTimeout naming the method after that (the reply, if it ever comes, is dropped)."""
+
+    def __call__(self, *args, **kwargs):
+        reply = self._call(*args, **kwargs)
+        timeout = float(self.container.config.get(RPC_TIMEOUT_KEY, DEFAULT_RPC_TIMEOUT))
+        timer = eventlet.Timeout(timeout)
+        try:
+            return reply.result()
+        except eventlet.Timeout as exc:
+            if exc is not timer:  # the caller's own deadline
+                raise
+            if isinstance(self.reply_listener, ReplyListener):
+                self.reply_listener.forget(reply.reply_event)
+            raise RpcTimeout(f"{self.service_name}.{self.method_name}: no reply in {timeout:g}s") from None
+        finally:
+            timer.cancel()
+
+
+class ServiceProxy(_rpc.ServiceProxy):
+    def __getattr__(self, name):
+        return MethodProxy(self.worker_ctx, self.service_name, name, self.reply_listener, **self.options)
+
 
 class RpcProxy(_rpc.RpcProxy):
-    """nameko's ``RpcProxy`` with an exclusive reply queue and transient requests."""
+    """nameko's ``RpcProxy`` with an exclusive reply queue, transient requests and a reply timeout
+    (``RPC_TIMEOUT``)."""
 
     rpc_reply_listener = ReplyListener()
 
     def __init__(self, target_service, **options):
         options.setdefault("delivery_mode", TRANSIENT)
         super().__init__(target_service, **options)
+
+    def get_dependency(self, worker_ctx):
+        return ServiceProxy(worker_ctx, self.target_service, self.rpc_reply_listener, **self.options)
 
 
 class SingleThreadedReplyListener(_standalone.SingleThreadedReplyListener):

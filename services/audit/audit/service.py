@@ -4,7 +4,10 @@
   time) and applies each event to the projections, idempotently, as the projector's
   database login (``PROJECTOR_DSN``: the only one that may append projection rows). A failure
   requeues the message (never nameko's ack-and-drop); RabbitMQ dead-letters it
-  to ``audit.events.dlq`` after ``confide.broker.DELIVERY_LIMIT`` deliveries.
+  to ``audit.events.dlq`` after ``confide.broker.DELIVERY_LIMIT`` deliveries. While
+  the database is unreachable the handler waits for it (:func:`apply_patiently`, up
+  to ``STORE_PATIENCE`` seconds) instead: five quick failures of a database restart
+  would otherwise dead-letter every event in flight, and the projections miss them.
 - ``seal_and_relay``: every half second, extends the keyed hash chain over
   newly committed events (signed checkpoints outside the database), then
   publishes them to RabbitMQ in global order with confirms and ``mandatory``
@@ -32,21 +35,26 @@ NotAuthorizedError.
 from __future__ import annotations
 
 import logging
+import time
 
+import eventlet
 from nameko.dependency_providers import Config
-from nameko.messaging import consume
 from nameko.timer import timer
 
 from audit import fhir_export, integrity, queries
 from audit.dependencies import AuditIdentity, Integrity, Projector, Relay
 from audit.replay import apply_event
 from confide.broker import audit_queue
+from confide.eventstore.errors import EventStoreUnavailableError
 from confide.eventstore.provider import EventStore
 from confide.identity.errors import NotAuthenticatedError, NotAuthorizedError
+from confide.messaging import consume
 from confide.rpc import rpc
 from confide.validation import PayloadError
 
 log = logging.getLogger(__name__)
+#: Seconds ``handle_event`` waits for an unreachable database before it gives the message back.
+STORE_PATIENCE = 120.0
 HEALTH_TIMEOUT = 2  # seconds for the database to answer the health RPC's ping
 #: Who may read the audit trail and the audit side's status.
 AUDIT_READERS = ("auditor", "privacy_officer")
@@ -59,6 +67,25 @@ INPUT_ERRORS = USER_ERRORS + (PayloadError,)
 #: The most access-log rows an export holds.
 MAX_EXPORT_ROWS = 50_000
 EXPORT_FORMATS = ("fhir", "csv")
+
+
+def apply_patiently(projections, body: dict, patience: float = STORE_PATIENCE, sleep=eventlet.sleep,
+                    clock=time.monotonic) -> int:
+    """:func:`apply_event`, tried again with a backoff (0.5 s doubling to 5 s) while the store is
+    unreachable (EventStoreUnavailableError), for at most ``patience`` seconds; returns its rows.
+    Raises EventStoreUnavailableError after that, and any other error at once (the message goes
+    back to the queue and counts towards its delivery limit)."""
+    deadline, delay = clock() + patience, 0.5
+    while True:
+        try:
+            return apply_event(projections, body)
+        except EventStoreUnavailableError as exc:
+            if clock() + delay > deadline:
+                raise
+            log.warning("event store unreachable (%s); event %s waits %.1fs", type(exc).__name__,
+                        body.get("global_position"), delay)
+            sleep(delay)
+            delay = min(5.0, delay * 2)
 
 
 class AuditService:
@@ -74,7 +101,7 @@ class AuditService:
     @consume(audit_queue(), requeue_on_error=True)
     def handle_event(self, body):
         """Apply one stored event (``RecordedEvent.to_message()`` shape) to the projections."""
-        written = apply_event(self.projections, body)
+        written = apply_patiently(self.projections, body)
         log.debug("applied %s at %s (%d rows)", body.get("type"), body.get("global_position"), written)
 
     @timer(interval=0.5)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import select
 import time
 import uuid
 from contextlib import contextmanager
@@ -164,6 +165,7 @@ class PostgresEventStore:
             kwargs={"autocommit": True},
             open=False,
             name=f"confide-{schema}",
+            check=self._check_idle,
         )
         try:
             self._pool.open(wait=True, timeout=10)
@@ -173,6 +175,25 @@ class PostgresEventStore:
 
     def close(self) -> None:
         self._pool.close()
+
+    def _check_idle(self, conn: psycopg.Connection) -> None:
+        """The pool's check of a connection it is about to hand out; raises (the pool then discards it
+        and takes another) when the server closed it while it sat idle.
+
+        A restarted or killed server leaves every idle connection dead, and each would fail the one
+        call it is handed to. A dead connection has the server's last word (its FATAL notice, or EOF)
+        waiting on the socket, so only a connection with something to read costs a round trip; when
+        that fails, every idle connection is checked at once (``ConnectionPool.check``) rather than
+        one call at a time. A healthy idle connection has nothing to read: no round trip."""
+        if conn.closed:
+            raise psycopg.OperationalError("the connection was closed")
+        if not select.select([conn.fileno()], [], [], 0)[0]:
+            return
+        try:
+            ConnectionPool.check_connection(conn)  # a notice, or the server's goodbye: ask
+        except Exception:
+            self._pool.check()
+            raise
 
     @contextmanager
     def _connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection]:
