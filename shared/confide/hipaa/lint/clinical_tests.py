@@ -19,9 +19,13 @@ import re
 
 from ._regex import DASH, NUM
 from .lexicons import LAB, LAB_TERMS, SCALE, SCALE_TERMS
-from .rule import Rule, longest_tokens, tokens
+from .rule import Rule, longest_tokens, section_rule, tokens
 
 CATEGORY = "clinical_test_results"
+#: Contexts (ConText, :mod:`confide.hipaa.lint.context`) in which a score is not the client's
+#: test result: someone else's ("his son's GAD-7 came back high"), imagined, from the client's
+#: past life ("an IQ test as a kid"), or read about.
+CONTEXT_VETO = frozenset({"FAMILY", "OTHER_PERSON", "IMAGINED", "BIOGRAPHICAL", "INFORMATION"})
 
 _DIGIT = re.compile(r"\d")
 
@@ -47,6 +51,8 @@ _SCALE_T = longest_tokens(SCALE_TERMS)
 _LAB_T = longest_tokens(LAB_TERMS)
 
 RULES: tuple[Rule, ...] = (
+    # the body of a labs, scores or testing section
+    section_rule("clinical_tests", CATEGORY),
     # "PHQ-9 = 14", "GAD-7 score of 11", "AUDIT-C positive"
     _rule("scale_with_score_or_result",
           rf"{SCALE}(?:\s*(?:total|score[sd]?|score\s+of|screen(?:ing)?|result|=|:|was|is|of|today|now|at|today's|this\s+week|{DASH}))*\s*(?:{_SCORE}|{_RESULTWORD}\b(?:\s+(?:screen|for\s+\w+))?)",

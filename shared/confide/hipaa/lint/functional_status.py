@@ -18,13 +18,17 @@ patient's functional status.
 from __future__ import annotations
 
 from ._regex import CLAUSE
-from .filters import CURRENT_OWN_FUNCTIONING, NOT_A_GOAL
-from .rule import Rule, tokens
+from .rule import Rule, section_rule, tokens
 
 CATEGORY = "summary_functional_status"
+#: Contexts (ConText, :mod:`confide.hipaa.lint.context`) in which a statement is not the client's
+#: current functioning: someone else's, imagined or hypothetical ("if she went back to work"),
+#: biography ("lost her job at 22", "used to work full time"), a goal or hope ("wants to get back
+#: to work"), or what a prognosis expects ("outlook good for return to work by fall").
+CONTEXT_VETO = frozenset({"FAMILY", "OTHER_PERSON", "IMAGINED", "HYPOTHETICAL", "BIOGRAPHICAL", "GOAL", "PROGNOSTIC"})
 
 
-def _rule(name: str, pattern, gate, filter=CURRENT_OWN_FUNCTIONING) -> Rule:
+def _rule(name: str, pattern, gate, filter=None) -> Rule:
     return Rule(f"functional_status.{name}", CATEGORY, pattern, gate, filter, window=160)
 
 
@@ -36,10 +40,12 @@ _ANY = tokens("""unable able missed missing misses adls adl iadls iadl
 
 
 def _basic(name: str, pattern: str) -> Rule:
-    return _rule(name, pattern, _ANY, NOT_A_GOAL)
+    return _rule(name, pattern, _ANY)
 
 
 RULES: tuple[Rule, ...] = (
+    # the body of a functioning section: "Functioning: able to care for kids ..."
+    section_rule("functional_status", CATEGORY),
     _basic("called_in_sick",
            r"\b(?:calling|called|calls|call)\s+(?:out|in)\s+sick\b(?:\s+(?:about\s+|roughly\s+)?(?:\d+\s*x|once|twice|three\s+times|\d+\s+times)(?:\s+(?:a|per)\s+(?:week|month))?)?"),
     _basic("stopped_going_to", rf"\b(?:stopped|quit)\s+(?:going\s+to|attending|leaving)\s+{CLAUSE}{{1,50}}"),
@@ -66,7 +72,6 @@ RULES: tuple[Rule, ...] = (
     _basic("medical_or_disability_leave",
            r"\bon\s+(?:medical|disability|short-term\s+disability|fmla)\s+leave\b|\b(?-i:FMLA)\b|\bshort-term\s+disability\b"),
     _basic("functional_impairment_clause", rf"\bfunctional\s+(?:impairment|status|decline|limitations?){CLAUSE}{{0,120}}"),
-    _basic("functioning_label_clause", rf"\bfunctioning\s*:{CLAUSE}{{1,120}}"),
     _basic("not_yet_back_at_work", r"\bnot\s+yet\s+back\s+(?:at|to)\s+(?:work|job|school|class)\b"),
     _basic("housebound", r"\b(?:not\s+leaving\s+the\s+(?:house|home|apartment)|housebound|homebound|bedbound)\b"),
     _basic("self_care_status", r"\bself-care\s+(?:intact|poor|impaired|neglected)\b"),

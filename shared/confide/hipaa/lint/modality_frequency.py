@@ -19,11 +19,15 @@ content and not reported.
 from __future__ import annotations
 
 from ._regex import DASH
-from .filters import NOT_READ_ABOUT_HYPOTHETICAL_OR_SOMEONE_ELSES as NOT_READ_ABOUT
 from .lexicons import FREQUENCY, FREQUENCY_TERMS, MODALITY_NAME, MODALITY_TERMS
-from .rule import Rule, longest_tokens, tokens
+from .rule import Rule, longest_tokens, section_rule, tokens
 
 CATEGORY = "modalities_and_frequencies_of_treatment"
+#: Contexts (ConText, :mod:`confide.hipaa.lint.context`) in which a modality or frequency is not
+#: treatment furnished to the client: someone else's ("his father's DBT group"), imagined or
+#: hypothetical ("if she had to come twice a week"), in the client's past life, or read or
+#: heard about ("a podcast about DBT").
+CONTEXT_VETO = frozenset({"FAMILY", "OTHER_PERSON", "IMAGINED", "HYPOTHETICAL", "BIOGRAPHICAL", "INFORMATION"})
 
 
 def _rule(name: str, pattern: str, gate, filter=None) -> Rule:
@@ -41,6 +45,8 @@ _FREQ_T = longest_tokens(FREQUENCY_TERMS) | {"<qfreq>"}
 _MIN_T = tokens("min mins minute minutes <min>")
 
 RULES: tuple[Rule, ...] = (
+    # the body of a modality, service or frequency section: "Modality: individual psychotherapy, 1x/week"
+    section_rule("modality_frequency", CATEGORY),
     # "CPT 90837"
     _rule("psychotherapy_cpt_code", _CPT, {"cpt", "<cpt>"}),
     # "trauma-focused work", "skills-based therapy weekly"
@@ -50,24 +56,23 @@ RULES: tuple[Rule, ...] = (
     # "moving to every other week", "stepped down to monthly sessions"
     _rule("change_to_frequency",
           rf"\b(?:move|moving|moved|switch|switching|switched|reduce|reducing|reduced|step(?:ping|ped)?\s+down|increase|increasing|increased|go|going|went)\s+(?:back\s+)?to\s+{FREQUENCY}(?:\s+(?:sessions?|therapy|visits?))?",
-          _FREQ_T, NOT_READ_ABOUT),
+          _FREQ_T),
     # "sessions are weekly", "seen 50 min biweekly"
     _rule("sessions_at_frequency",
           rf"\b(?:sessions?|therapy|psychotherapy|visits?|appointments?|appts?|seen|meets?|meeting)\s+(?:are\s+|is\s+|will\s+be\s+|remain\s+|to\s+be\s+)?(?:{_MINUTES}\s*,?\s*)?{FREQUENCY}",
-          _FREQ_T, NOT_READ_ABOUT),
+          _FREQ_T),
     # "weekly individual sessions"
     _rule("frequency_of_sessions",
           rf"\b{FREQUENCY}\s+(?:individual\s+|family\s+|group\s+|couples\s+)?(?:sessions?|therapy|psychotherapy|visits?|appointments?|appts?)\b",
-          _FREQ_T, NOT_READ_ABOUT),
+          _FREQ_T),
     # "session frequency reduced to monthly"
     _rule("session_frequency_label",
           rf"\b(?:session\s+)?frequency\s+(?:(?:reduced|increased|decreased|changed|stepped\s+down|moved)\s+)?(?:to\s+)?{FREQUENCY}",
-          _FREQ_T, NOT_READ_ABOUT),
+          _FREQ_T),
     # a named modality with its frequency or length: "Weekly CBT", "EMDR biweekly", "DBT skills group, 8 members, 90 min"
     _rule("named_modality",
           rf"(?:\b{FREQUENCY}\s+|{_MINUTES}\s+)?{_MODALITY}(?:\s+{FREQUENCY})?(?:\s*,\s*(?:\d+\s+members\s*,\s*)?{_MINUTES})?",
-          longest_tokens(MODALITY_TERMS) | tokens("act ipt cpt erp eft ifs sfbt mbt tfp pe mi met cbt dbt emdr"),
-          NOT_READ_ABOUT),
+          longest_tokens(MODALITY_TERMS) | tokens("act ipt cpt erp eft ifs sfbt mbt tfp pe mi met cbt dbt emdr")),
     # "session length: 53 min"
     _rule("session_length_label",
           rf"\b(?:session|visit|psychotherapy|therapy)\s+(?:length|duration)\s*:?\s*(?:of\s+)?{_MINUTES}",
@@ -83,25 +88,25 @@ RULES: tuple[Rule, ...] = (
     # the medium of delivery: "via Zoom", "by phone"
     _rule("delivered_via_medium",
           r"\b(?:via|by|over)\s+(?:zoom|telehealth|video|phone|telephone|doxy(?:\.me)?|teams|facetime|webex|secure\s+video)\b",
-          tokens("zoom telehealth video phone telephone doxy teams facetime webex secure"), NOT_READ_ABOUT),
+          tokens("zoom telehealth video phone telephone doxy teams facetime webex secure")),
     # "50 min, individual", "45 minutes telehealth"
     _rule("minutes_then_format",
           rf"\b{_MINUTES}\s*,?\s*(?:individual|family|group|couples|telehealth|video|in[- ]person|phone|tele)\b",
-          _MIN_T, NOT_READ_ABOUT),
+          _MIN_T),
     # "telehealth, 50 min"
     _rule("format_then_minutes",
           rf"\b(?:telehealth|video|phone|in[- ]person|individual|family|group|couples)\s*,\s*{_MINUTES}",
-          _MIN_T, NOT_READ_ABOUT),
+          _MIN_T),
     # "session 4 of 12"
     _rule("session_number_of_course",
           r"\b(?:session|visit)\s+#?\d+\s+(?:of|/)\s+\d+\b",
-          tokens("session visit"), NOT_READ_ABOUT),
+          tokens("session visit")),
     # "seen weekly", "comes in every other week"
     _rule("seen_at_frequency",
           rf"\b(?:seen|meeting|meet|met|coming|comes|attends?|attending)\s+(?:\w+\s+)?{FREQUENCY}",
-          _FREQ_T, NOT_READ_ABOUT),
+          _FREQ_T),
     # "sessions back to weekly"
     _rule("sessions_moved_to_frequency",
           rf"\b(?:sessions?|visits?|appts?|appointments?)\s+(?:out\s+|back\s+)?to\s+{FREQUENCY}",
-          _FREQ_T, NOT_READ_ABOUT),
+          _FREQ_T),
 )

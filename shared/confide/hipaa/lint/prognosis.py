@@ -15,14 +15,18 @@ prognosis in a wish or a joke, or about someone else.
 from __future__ import annotations
 
 from ._regex import CLAUSE, DASH
-from .filters import NOT_MEDICAL_OR_SOMEONE_ELSES
-from .rule import Rule, tokens
+from .rule import Rule, section_rule, tokens
 
 CATEGORY = "summary_prognosis"
+#: Contexts (ConText, :mod:`confide.hipaa.lint.context`) in which a prognosis is not the client's
+#: mental-health prognosis: someone else's, for a medical illness or given by another specialist
+#: ("her mother's oncologist says the prognosis is poor"), imagined or joked about, or the
+#: client's own fear ("fears he'll never get better").
+CONTEXT_VETO = frozenset({"FAMILY", "OTHER_PERSON", "IMAGINED", "MEDICAL", "CLIENT_BELIEF"})
 
 
 def _rule(name: str, pattern: str, gate) -> Rule:
-    return Rule(f"prognosis.{name}", CATEGORY, pattern, gate, NOT_MEDICAL_OR_SOMEONE_ELSES, window=120)
+    return Rule(f"prognosis.{name}", CATEGORY, pattern, gate, None, window=120)
 
 
 # Words at least one of which every match of the first family below contains.
@@ -32,6 +36,8 @@ _PROG_Q = r"(?:fair|good|poor|guarded|excellent|favorable|favourable|unfavorable
 _PROG_NOUN = r"(?:prognosis|px|outlook|(?:expected|anticipated|likely)\s+course|course|long[- ]term\s+outlook)"
 
 RULES: tuple[Rule, ...] = (
+    # the body of a prognosis section: "Prgn: favorable"
+    section_rule("prognosis", CATEGORY),
     _rule("prognosis_is_quality",
           rf"\bprognosis\s*(?:is|remains|:|{DASH}|=|considered|appears|seems)?\s*(?:to\s+be\s+)?{_PROG_Q}(?:\s*(?:to|{DASH}|/)\s*{_PROG_Q})?\b",
           _ANY),

@@ -23,17 +23,18 @@ from __future__ import annotations
 import re
 
 from ._regex import CLAUSE
-from .filters import (
-    NOT_HYPOTHETICAL_OR_SOMEONE_ELSES,
-    NOT_SPECIFIER_WISH_OR_SOMEONE_ELSES,
-)
+from .filters import NOT_A_SPECIFIER
 from .lexicons import PROGRESS_ADJECTIVE, PROGRESS_CHANGE, PROGRESS_SUBJECT, SYMPTOM
-from .rule import Rule, tokens
+from .rule import Rule, section_rule, tokens
 
 CATEGORY = "summary_progress_to_date"
+#: Contexts (ConText, :mod:`confide.hipaa.lint.context`) in which a change is not the client's
+#: progress to date: someone else's, imagined or hypothetical ("if gains are maintained"), a
+#: goal or hope, or what a prognosis expects ("likely to reach remission").
+CONTEXT_VETO = frozenset({"FAMILY", "OTHER_PERSON", "IMAGINED", "HYPOTHETICAL", "GOAL", "PROGNOSTIC"})
 
 
-def _rule(name: str, pattern: str, gate: str, filter=NOT_HYPOTHETICAL_OR_SOMEONE_ELSES) -> Rule:
+def _rule(name: str, pattern: str, gate: str, filter=None) -> Rule:
     return Rule(f"progress.{name}", CATEGORY, pattern, tokens(gate), filter, window=160)
 
 
@@ -54,6 +55,8 @@ _CHANGE_T = ("halved doubled improved improving improvement worsened worsening w
              "stabilized stable plateaued declined declining decreased reduced unchanged progressed regressed change")
 
 RULES: tuple[Rule, ...] = (
+    # the body of a progress section: "Progress: partially met goal 1"
+    section_rule("progress", CATEGORY),
     # ---- progress language
     _plain("qualified_progress",
            rf"\b{_PG_ADJ}\s+progress\b(?:\s+(?:toward|towards|on|in|with)\s+(?:\w+\s+){{0,2}}?(?:goals?|objectives?))?(?:\s*;\s*(?:fewer|less|more|decreased|reduced)\s+[\w ]{{1,30}})?",
@@ -64,7 +67,6 @@ RULES: tuple[Rule, ...] = (
     _plain("progress_toward_goals",
            rf"\bprogress\s+(?:toward|towards|on)\s+(?:\w+\s+){{0,2}}?(?:goals?|objectives?)(?:\s*(?::|is|=)\s*(?:{_PG_ADJ}|minimal|partial|none|met|unmet|ongoing|achieved|\w+))?",
            "progress"),
-    _plain("progress_label_clause", rf"\bprogress\s*:{CLAUSE}{{1,150}}", "progress"),
     # ---- change since a reference point
     _plain("changed_since",
            rf"\b(?:(?:{_PG_NOUN})\s+(?:has\s+|have\s+|is\s+|are\s+)?)?{_PG_CHANGE}(?:\s+(?:in|of)\s+(?:\w+\s+){{0,2}}?(?:{_PG_NOUN}))?\s+since\s+{_PG_SINCE}",
@@ -152,7 +154,7 @@ RULES: tuple[Rule, ...] = (
     # ---- remission as a course, not a diagnostic specifier
     _rule("remission",
           rf"\b(?:in|into|achieved|reached|entered|maintaining)\s+(?:(?:full|partial|early|sustained)\s+)?remission\b(?:\s+since\s+{_PG_SINCE})?",
-          "remission", NOT_SPECIFIER_WISH_OR_SOMEONE_ELSES),
+          "remission", NOT_A_SPECIFIER),
     # ---- superlatives / firsts anchored to the start of treatment: "lowest since starting"
     _rule("first_or_best_since", rf"\b(?:\w+est|best|worst|first\s+time)\b(?:[\w ]{{0,40}}?)\s+since\s+{_PG_SINCE}", "since"),
     # ---- "went from 21 to 9 (over 12 sessions)"

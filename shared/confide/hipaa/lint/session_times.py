@@ -21,9 +21,12 @@ import re
 
 from ._regex import DASH
 from .filters import sentence
-from .rule import Rule
+from .rule import Rule, section_rule
 
 CATEGORY = "session_start_stop_times"
+#: Contexts (ConText, :mod:`confide.hipaa.lint.context`) in which clock times are not this
+#: session's: someone else's ("her son's appointment is 3:00-3:45") or imagined.
+CONTEXT_VETO = frozenset({"FAMILY", "OTHER_PERSON", "IMAGINED"})
 
 _TIME = r"(?P<{n}h>\d{{1,2}})(?::(?P<{n}m>[0-5]\d))?(?:\s*(?P<{n}ap>[ap])\.?(?:m\b\.?)?)?"
 _T1, _T2 = _TIME.format(n="a"), _TIME.format(n="b")
@@ -90,6 +93,8 @@ def _rule(name: str, pattern: str) -> Rule:
 
 
 RULES: tuple[Rule, ...] = (
+    # the body of a session-time section: "Start/stop: 1300-1350"
+    section_rule("session_times", CATEGORY),
     _rule("clock_range", rf"(?<![\d:]){_T1}{_TO}{_T2}(?![\d:])"),
     _rule("start_and_stop_times",
           rf"\b(?:session\s+)?(?:start(?:ed|s)?|began|begins?|time\s+in|in)\b\s*(?:at|:|=)?\s*{_T1}"

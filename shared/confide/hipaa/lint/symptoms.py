@@ -25,9 +25,16 @@ import re
 from ._regex import NUM
 from .filters import medication_nearby, named_as_treatment_target
 from .lexicons import SIDE_EFFECT, SYMPTOM, SYMPTOM_MODIFIER, SYMPTOM_TERMS
-from .rule import Rule, longest_tokens, tokens
+from .rule import Rule, longest_tokens, section_rule, tokens
 
 CATEGORY = "summary_symptoms"
+#: Contexts (ConText, :mod:`confide.hipaa.lint.context`) in which symptom words do not summarise
+#: the client's symptoms: someone else's ("her son has nightmares most nights"), imagined, the
+#: client's childhood ("night terrors as a kid"), read about, expected by a prognosis, or denied
+#: in the client's own reported words ("she says she has no anxiety, just stress").  The
+#: clinician's negation ("denies SI/HI") is still a summary.
+CONTEXT_VETO = frozenset({"FAMILY", "OTHER_PERSON", "IMAGINED", "BIOGRAPHICAL", "INFORMATION", "PROGNOSTIC",
+                          "REPORTED_SPEECH+NEGATED_EXISTENCE"})
 
 
 def _rule(name: str, pattern: str, gate, filter=None) -> Rule:
@@ -99,6 +106,8 @@ _TP_ITEM = (r"thought\s+process(?:es)?\s*(?::\s*|is\s+|was\s+)?(?:linear|logical
 _MSE_ITEM = rf"(?:{_AFF_ADJ}\s+affect|{_MOOD_ITEM}|{_EYE_ITEM}|{_TP_ITEM})"
 
 RULES: tuple[Rule, ...] = (
+    # the body of a symptom or mental-status section: "MSE: affect blunted, no AH/VH"
+    section_rule("symptoms", CATEGORY),
     _rule("reported_list", _SYM_LIST,
           longest_tokens(SYMPTOM_TERMS) | tokens("""concentration appetite energy motivation sleep mood esteem
               focus libido interest attention memory si hi avh vh sib nssi"""),

@@ -17,14 +17,17 @@ was 8") is a test result; "Consider whether ..." and "will ... talk/feel/avoid" 
 from __future__ import annotations
 
 from ._regex import CLAUSE, CLAUSE_SEMI, CLAUSE_START, DASH
-from .filters import NOT_HYPOTHETICAL_OR_SOMEONE_ELSES, NOT_WISH_OR_SOMEONE_ELSES
 from .lexicons import DRUG, DRUG_NAME, FREQUENCY, PLAN_VERB, PLAN_VERB_TERMS
-from .rule import Rule, longest_tokens, tokens
+from .rule import Rule, longest_tokens, section_rule, tokens
 
 CATEGORY = "summary_treatment_plan"
+#: Contexts (ConText, :mod:`confide.hipaa.lint.context`) in which a plan is not the client's
+#: treatment plan: someone else's, or imagined (a wish, a joke, a fantasy).  A conditional plan
+#: ("if SI recurs, will call the crisis line") is still a plan, so HYPOTHETICAL is not here.
+CONTEXT_VETO = frozenset({"FAMILY", "OTHER_PERSON", "IMAGINED"})
 
 
-def _rule(name: str, pattern: str, gate, filter=NOT_WISH_OR_SOMEONE_ELSES) -> Rule:
+def _rule(name: str, pattern: str, gate, filter=None) -> Rule:
     return Rule(f"treatment_plan.{name}", CATEGORY, pattern, gate, filter, window=330)
 
 
@@ -45,12 +48,10 @@ _CONSIDER_OBJ = (r"(?:med(?:ication)?s?|consult(?:ation)?|referral|refer(?:ring)
                  r"step(?:ping)?\s+down|discharge|frequency|" + DRUG_NAME + r")")
 
 RULES: tuple[Rule, ...] = (
-    _basic("plan_label_clause",
-           rf"\b(?:plan|tx\s+plan|treatment\s+plan|poc|plan\s+of\s+care|next\s+steps|recommendations?|interventions\s+planned)\s*(?:updated|reviewed|revised)?\s*:{CLAUSE_SEMI}{{1,300}}"),
+    # the body of a plan, goals or homework section: "Plan: f/u in 1 week", "Homework: thought record daily"
+    section_rule("treatment_plan", CATEGORY),
     _basic("treatment_plan_updated", rf"\b(?:tx|treatment)\s+plan\s+(?:updated|reviewed|revised|signed){CLAUSE}{{0,200}}"),
     _basic("continue_treatment_plan", r"\bcontinue\s+(?:current\s+|same\s+)?(?:tx|treatment)\s+plan\b"),
-    _basic("goals_label_clause",
-           rf"(?:\b(?:tx|treatment)\s+goals?|\bgoal(?<!toward\sgoal)(?<!towards\sgoal)(?<!on\sgoal)s?)\s*:{CLAUSE_SEMI}{{1,200}}"),
     _basic("follow_up_interval",
            r"\b(?:f/u|follow[- ]up|rtc|return\s+to\s+clinic)\s+(?:in\s+)?(?:\d+|one|two|three|four|six)\s*(?:-\s*\d+\s*)?(?:wks?|weeks?|days?|mos?|months?)\b"),
     _basic("will_refer_schedule_or_monitor",
@@ -76,7 +77,7 @@ RULES: tuple[Rule, ...] = (
     # "increase sessions to twice weekly", "space sessions out to every 3 weeks"
     _rule("change_session_frequency",
           rf"\b(?:increase|decrease|reduce|space|step\s+down|move|change)\s+(?:(?:the|her|his)\s+)?(?:sessions?|visits?|appts?|frequency|therapy)\s+(?:out\s+)?(?:to\s+)?{FREQUENCY}",
-          tokens("increase decrease reduce space step move change"), NOT_HYPOTHETICAL_OR_SOMEONE_ELSES),
+          tokens("increase decrease reduce space step move change")),
     # discharge / crisis / relapse-prevention plans
     _rule("discharge_or_crisis_plan",
           rf"\b(?:discharge|aftercare|crisis|relapse[- ]prevention|transition)\s+plan(?:ning|ned)?\b{CLAUSE}{{0,100}}",
