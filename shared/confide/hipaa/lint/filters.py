@@ -109,6 +109,56 @@ def named_as_treatment_target(m: re.Match, text: str) -> bool:
     return bool(_TARGET_BEFORE.search(text, max(0, s - 20), s))
 
 
+# ---- everyday senses of "session", "visit", "appointment" -------------------------------------
+# A jam session, a study session, a session with her lawyer, weekly visits to her father, a dental
+# appointment: not a counseling session.  A relative after "sessions with" takes part in the
+# client's session ("sessions with her mother present"), after "visits to/with" it is a visit.
+_EVERYDAY_SESSION = re.compile(
+    r"\b(?:jam|jamming|recording|studio|study|studying|practice|training|workout|gym|photo|gaming|game|"
+    r"brainstorming|strategy|planning|tutoring|writing|drinking|tanning|sparring|negotiation|bargaining|court|"
+    r"legislative|voting|question|listening|information|info|sales|spa|massage|nail|hair|dental|dentist|vet|"
+    r"doctor's|doctor|dermatology|prenatal|ob|physical\s+therapy|pt|chemo|dialysis|infusion|custody|supervised|"
+    r"conjugal|home|site|campus|college|school|church|prison|jail|hospital)\s+(?:sessions?|visits?|appointments?|appts?)\b"
+    r"|\b(?:sessions?|visits?|appointments?|appts?|meetings?)\s+(?:with|at|to)\s+(?:(?:her|his|their|the|a|an|my)\s+)?"
+    r"(?:lawyer|attorney|trainer|personal\s+trainer|tutor|coach|band|teacher|boss|manager|accountant|realtor|mediator|"
+    r"priest|pastor|rabbi|imam|dentist|hairdresser|barber|stylist|vet|mechanic|banker|landlord|parole\s+officer|"
+    r"probation\s+officer|caseworker|case\s+worker|judge|nursing\s+home|gym|dmv|bank|court|salon|spa|church|"
+    r"oncologist|surgeon|cardiologist|dermatologist|pediatrician|obgyn|ob/gyn|physical\s+therapist)\b"
+    r"|\bvisits?\s+(?:to|with)\s+(?:(?:her|his|their|the|a|my)\s+)?(?:\w+\s+)?"
+    r"(?:father|mother|dad|mom|parents?|grandmother|grandfather|grandma|grandpa|sister|brother|son|daughter|"
+    r"kids|children|friends?|family|relatives|aunt|uncle|cousin)\b",
+    re.IGNORECASE)
+
+
+def everyday_session_at(text: str, s: int, e: int) -> bool:
+    """Whether ``text[s:e]`` overlaps an everyday "session", "visit" or "appointment"."""
+    lo, hi = max(0, s - 60), min(len(text), e + 80)
+    return any(m.start() < e and s < m.end() for m in _EVERYDAY_SESSION.finditer(text, lo, hi))
+
+
+def everyday_session(m: re.Match, text: str) -> bool:
+    """The match's "session", "visit" or "appointment" is an everyday one ("a jam session",
+    "weekly visits to his father", "her session with the personal trainer")."""
+    return everyday_session_at(text, m.start(), m.end())
+
+
+# ---- everyday sense of "progress" --------------------------------------------------------------
+# "progress on the deck", "progress of the renovation": a concrete thing, not the client's course.
+_PROGRESS_OBJECT = re.compile(r"\s+(?:on|with|of|in)\s+(?:the|a|an|her|his|their|my|this|that|our)\s+(?:[\w-]+\s+)?([\w-]+)", re.IGNORECASE)
+_CLINICAL_OBJECT = re.compile(
+    r"(?:treatment|tx|therapy|goals?|objectives?|symptoms?|recovery|sobriety|exposure|hierarchy|skills?|homework|plan|"
+    r"anxiety|depression|mood|panic|ptsd|trauma|grief|assertiveness|boundaries|avoidance|urges|drinking|use|substance|"
+    r"self-care|sleep|work|functioning|coping|communication|relationships?|eating|weight|compulsions|rituals|worry|"
+    r"anger|irritability|self-esteem|confidence|independence|program|sessions?|course)$", re.IGNORECASE)
+
+
+def everyday_progress(m: re.Match, text: str) -> bool:
+    """Progress on or with a concrete thing ("progress on the deck he's building", "progress of
+    the renovation"), not the client's treatment course."""
+    o = _PROGRESS_OBJECT.match(text, m.end())
+    return bool(o and not _CLINICAL_OBJECT.match(o.group(1)))
+
+
 # ---- combining predicates into rule filters ---------------------------------------------------
 
 def reject_if(*predicates: Predicate) -> Filter:
@@ -127,3 +177,7 @@ def reject_if(*predicates: Predicate) -> Filter:
 DIAGNOSIS_SENSE = reject_if(names_a_scale, colloquial, diagnosis_as_modifier)
 #: Remission right after a diagnosis is its specifier.
 NOT_A_SPECIFIER = reject_if(diagnostic_specifier)
+#: Progress on a concrete thing.
+NOT_EVERYDAY_PROGRESS = reject_if(everyday_progress)
+#: A session, visit or appointment in its everyday sense.
+NOT_EVERYDAY_SESSION = reject_if(everyday_session)

@@ -149,6 +149,20 @@ RULES: tuple[Rule, ...] = (
     _rule("functioning_changed",
           rf"\b(?:(?:overall|occupational|social|academic|daily)\s+)?functioning\s+(?:has\s+|is\s+|remains\s+)?(?:improved|improving|declined|declining|worsened|stable|unchanged|impaired|intact|poor|limited)\b(?:\s*:{CLAUSE}{{1,120}})?",
           tokens("functioning")),
+    # the Global Assessment of Functioning: "GAF 55"
+    _rule("gaf_score", r"\b(?-i:GAF)\s*(?:score\s*)?(?:of|=|:|is|was|today|currently)?\s*\d{1,3}\b", tokens("gaf")),
+    # "has not showered in several days"
+    _rule("not_bathing_or_eating_for_a_time",
+          r"\b(?:has\s+not|hasn't|have\s+not|haven't|had\s+not|hadn't|not|rarely|barely)\s+(?:showered|bathed|washed|eaten\s+(?:a\s+)?(?:regular\s+|full\s+|proper\s+)?meals?|gotten\s+dressed|gotten\s+out\s+of\s+bed|left\s+(?:her|his|their)\s+bed)\b(?:\s+(?:in|for)\s+(?:\w+\s+){0,2}?(?:days?|weeks?))?",
+          tokens("showered bathed washed eaten gotten left")),
+    # "struggling with basic self-care"
+    _rule("struggling_with_self_care",
+          r"\b(?:struggling|struggles|struggled|difficulty|trouble|needs\s+help|needing\s+help)\s+(?:with\s+)?(?:basic\s+|daily\s+)?(?:self-care|hygiene|adls|iadls|daily\s+tasks|household\s+tasks|chores|personal\s+care)\b",
+          tokens("self care hygiene adls iadls tasks chores personal")),
+    # "attendance around 50%"
+    _rule("attendance_rate",
+          r"\b(?:school\s+|class\s+|work\s+)?attendance\s+(?:is\s+|was\s+|at\s+|of\s+|down\s+to\s+)?(?:around\s+|about\s+|~|roughly\s+|only\s+)?\d+\s*%",
+          tokens("attendance")),
     # "able to go to the grocery store alone"
     _rule("able_to_go_out",
           r"\b(?:able|unable)\s+to\s+(?:go|get|drive|walk|travel)\s+(?:out\b|to\s+(?:the\s+)?(?:\w+\s+){0,2}?(?:store|grocery(?:\s+store)?|market|mall|church|gym|bank|pharmacy|park|post\s+office))"

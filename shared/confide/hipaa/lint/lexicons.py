@@ -35,6 +35,8 @@ SIDE_EFFECT = alt(SIDE_EFFECT_TERMS)
 # ---- modality and frequency -------------------------------------------------------------------
 MODALITY_TERMS = load("modalities.txt")
 MODALITY_NAME = alt(MODALITY_TERMS)
+TECHNIQUE_TERMS = load("techniques.txt")
+TECHNIQUE_NAME = alt(TECHNIQUE_TERMS)
 FREQUENCY_TERMS = load("treatment_frequencies.txt")
 FREQUENCY = alt(FREQUENCY_TERMS) + r"\b"
 

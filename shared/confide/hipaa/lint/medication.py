@@ -161,8 +161,12 @@ RULES: tuple[Rule, ...] = (
           _DRUG_T | _CLASS_T),
     # side effects attributed to a drug: "dry mouth and some weight gain on the olanzapine"
     _rule("side_effects_attributed_to_drug",
-          rf"\b{SIDE_EFFECT}(?:\s*(?:,|and|&)\s*(?:some\s+|mild\s+|significant\s+)?{SIDE_EFFECT})*\s+(?:on|from|with|since\s+starting|after\s+starting|attributed\s+to)\s+(?:(?:the|his|her|new)\s+)*(?:{DRUG}|{DRUG_CLASS})\b",
+          rf"\b{SIDE_EFFECT}(?:\s*(?:,|and|&)\s*(?:some\s+|mild\s+|significant\s+)?(?:{SIDE_EFFECT}|(?:[\w-]+\s+){{0,2}}?[\w-]+))*\s+(?:on|from|with|since\s+starting|after\s+starting|attributed\s+to)\s+(?:(?:the|his|her|new)\s+)*(?:{DRUG}|{DRUG_CLASS})\b",
           longest_tokens(SIDE_EFFECT_TERMS)),
+    # what a drug does to the client: "his Seroquel makes him groggy until noon"
+    _rule("drug_makes_client_feel",
+          rf"{DRUG}\s+(?:makes|made|leaves|left|keeps|kept|gives|gave|is\s+making|has\s+made|has\s+been\s+making)\s+(?:him|her|them|me)\s+(?:feel\s+)?(?:so\s+|very\s+|really\s+|a\s+bit\s+|too\s+)?[\w-]+(?:\s+(?:until|till|all|in\s+the)\s+\w+)?",
+          _DRUG_T),
     # "denies SE", "no AEs"
     _rule("no_side_effects_abbreviated",
           r"\b(?:no|denies|without|w/o)\s+(?-i:SE|S/E|AEs?)\b",

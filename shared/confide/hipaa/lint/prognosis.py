@@ -39,7 +39,7 @@ RULES: tuple[Rule, ...] = (
     # the body of a prognosis section: "Prgn: favorable"
     section_rule("prognosis", CATEGORY),
     _rule("prognosis_is_quality",
-          rf"\bprognosis\s*(?:is|remains|:|{DASH}|=|considered|appears|seems)?\s*(?:to\s+be\s+)?{_PROG_Q}(?:\s*(?:to|{DASH}|/)\s*{_PROG_Q})?\b",
+          rf"\bprognosis\s*(?:,\s*(?:I|we)\s+(?:think|believe|suspect|feel|would\s+say)\s*,\s*)?(?:is|remains|:|{DASH}|=|considered|appears|seems)?\s*(?:to\s+be\s+)?{_PROG_Q}(?:\s*(?:to|{DASH}|/)\s*{_PROG_Q})?\b",
           _ANY),
     _rule("quality_prognosis", rf"\b{_PROG_Q}(?:\s*(?:to|{DASH}|/)\s*{_PROG_Q})?\s+prognosis\b", _ANY),
     _rule("prognosis_word", r"\bprognosis\b", _ANY),
@@ -49,7 +49,11 @@ RULES: tuple[Rule, ...] = (
     _rule("risk_of_relapse_is_level",
           r"\b(?:risk|likelihood|chance)\s+of\s+(?:relapse|recurrence|decompensation|rehospitalization)\s+(?:is\s+|remains\s+)?(?:high|low|moderate|elevated|significant)\b",
           _ANY),
-    _rule("likely_to_benefit", r"\b(?:likely|unlikely)\s+to\s+(?:benefit|improve|remit|relapse|recover|respond|achieve)\b[^.;\n]{0,60}", _ANY),
+    _rule("likely_to_benefit", r"\b(?:likely|unlikely)\s+to\s+(?:benefit|improve|remit|relapse|recover|respond|achieve|reach|attain|regain)\b[^.;\n]{0,60}", _ANY),
+    # "Expect gradual improvement over the next 3-6 months"
+    _rule("expect_improvement",
+          r"\b(?:expect|anticipate)(?:s|ed)?\s+(?:(?:gradual|slow|steady|continued|further|full|partial|some|significant|modest|good|rapid)\s+)?(?:improvement|recovery|remission|response|progress|gains|stabilization|stabilisation|return\s+to\s+baseline)\b[^.;\n]{0,60}",
+          tokens("expect expects expected anticipate anticipates anticipated")),
     _rule("good_candidate_for", r"\bgood\s+candidate\s+for\s+[^.;\n]{1,60}", _ANY),
     _rule("expected_to_do_well", r"\b(?:will|would|should|is\s+likely\s+to|is\s+expected\s+to)\s+do\s+well\b[^.;\n]{0,60}", _ANY),
     # synonyms: "long-term outlook good", "Px: guarded"

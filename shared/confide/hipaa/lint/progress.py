@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 
 from ._regex import CLAUSE
-from .filters import NOT_A_SPECIFIER
+from .filters import NOT_A_SPECIFIER, NOT_EVERYDAY_PROGRESS
 from .lexicons import PROGRESS_ADJECTIVE, PROGRESS_CHANGE, PROGRESS_SUBJECT, SYMPTOM
 from .rule import Rule, section_rule, tokens
 
@@ -61,9 +61,35 @@ RULES: tuple[Rule, ...] = (
     _plain("qualified_progress",
            rf"\b{_PG_ADJ}\s+progress\b(?:\s+(?:toward|towards|on|in|with)\s+(?:\w+\s+){{0,2}}?(?:goals?|objectives?))?(?:\s*;\s*(?:fewer|less|more|decreased|reduced)\s+[\w ]{{1,30}})?",
            "progress"),
-    _plain("making_progress",
-           r"\b(?:made|making|shows?|showing|demonstrates?|demonstrating)\s+progress\b(?:\s+(?:toward|towards|on|in)\s+(?:\w+\s+){0,2}?(?:goals?|objectives?))?",
+    # "made progress", "has made real progress on assertiveness" ("progress on the deck" is everyday)
+    _rule("making_progress",
+          r"\b(?:made|making|makes|shows?|showing|showed|demonstrates?|demonstrating|demonstrated)\s+(?:(?:some|real|good|great|steady|slow|little|no|much|more|significant|clear|notable|definite|modest)\s+)?progress\b"
+          r"(?:\s+(?:toward|towards|on|in|with)\s+(?:(?:her|his|their|the)\s+)?(?:\w+\s+){0,2}?(?:goals?|objectives?|[a-z]+(?:ness|ment|ion|ity|ance|ence|ing)|boundaries|skills))?",
+          "progress", NOT_EVERYDAY_PROGRESS),
+    # "progress slow but steady", "progress has been minimal"
+    _plain("progress_then_quality",
+           r"\bprogress\s+(?:is\s+|has\s+been\s+|remains\s+|was\s+)?(?:slow|steady|good|fair|poor|minimal|limited|modest|significant|excellent|gradual|inconsistent|uneven|encouraging|adequate|marked)\b(?:\s+but\s+(?:steady|real|present|consistent|\w+))?",
            "progress"),
+    # a bare status after a diagnosis or a label: "A: MDD, recurrent, moderate; improving."
+    _plain("bare_course_status",
+           r"(?:(?<=[;:])|(?<=^))\s*(?:(?:slowly|steadily|gradually|overall)\s+)?(?:improving|worsening|stable|unchanged|stabilizing|stabilising|declining|deteriorating|plateaued)\s*(?=[.;\n]|$)",
+           "improving worsening stable unchanged stabilizing stabilising declining deteriorating plateaued"),
+    # "has met her goal of attending 3 AA meetings weekly"
+    _plain("met_own_goal",
+           r"\b(?:met|achieved|reached|attained)\s+(?:(?:her|his|their|the|a|one\s+of\s+(?:her|his|their)|both\s+(?:of\s+)?(?:her|his|their)?)\s+)(?:\w+\s+)?goals?\b(?:\s+of\s+[^.;\n]{1,60})?",
+           "goal goals"),
+    # "No change in depressive symptoms over past month"
+    _plain("change_over_recent_period",
+           r"\b(?:no|little|minimal|some|significant|marked)\s+change\s+in\s+(?:\w+\s+){1,3}?(?:over|in|during)\s+(?:the\s+)?(?:past|last|previous)\s+(?:\w+\s+)?(?:weeks?|months?|sessions?|quarter|year)\b",
+           "change"),
+    # "Decline in functioning compared with last quarter"
+    _plain("change_compared_with_earlier",
+           r"\b(?:decline|improvement|change|worsening|increase|decrease|reduction|drop|rise)\s+in\s+(?:\w+\s+){1,3}?compared\s+(?:with|to)\s+(?:the\s+)?(?:last|previous|prior|preceding)\s+\w+",
+           "compared"),
+    # "She is steadily improving in her ability to use grounding skills" (not "improving her cooking")
+    _rule("is_improving",
+          r"\b(?:is|are|has\s+been|have\s+been|continues\s+to\s+be|keeps|been|pt)\s+(?:(?:steadily|slowly|gradually|consistently|noticeably|clearly|really|definitely)\s+)?improving\b(?!\s+(?:the|her|his|their|a|an|my|our|its|this|that)\s)(?:\s+(?:in|with|at)\s+[^.;,\n]{1,60})?",
+          "improving"),
     _plain("progress_toward_goals",
            rf"\bprogress\s+(?:toward|towards|on)\s+(?:\w+\s+){{0,2}}?(?:goals?|objectives?)(?:\s*(?::|is|=)\s*(?:{_PG_ADJ}|minimal|partial|none|met|unmet|ongoing|achieved|\w+))?",
            "progress"),
@@ -118,6 +144,10 @@ RULES: tuple[Rule, ...] = (
           rf"(?:\b(?:{_PG_ADJ}|slow|small|big|real|clear|notable|encouraging)\s+(?:(?:but|and|yet)\s+(?:{_PG_ADJ}|slow|small|big|real|clear)\s+)?gains?\b|(?<!weight\s)\bgains\b(?=\s+(?:since|in|with|toward|towards|on|made|maintained|sustained|have|holding)\b))"
           rf"(?:\s+(?:since|in|with|toward|towards|on|made|maintained|sustained|have\s+held|holding)\b(?:\s+{_PG_SINCE}|[\w ]{{0,25}}?(?=[,.;\n]|$))?)?",
           "gains gain"),
+    # "Gains from the summer have largely held"
+    _rule("gains_have_held",
+          r"(?<!weight\s)\bgains\b[^.;\n]{0,30}?\b(?:have|has)\s+(?:largely\s+|mostly\s+|partly\s+|so\s+far\s+)?(?:held|been\s+maintained|been\s+sustained|persisted|lasted)\b",
+          "gains"),
     _rule("maintaining_gains",
           r"\b(?:maintain(?:ing|ed|s)?|sustain(?:ing|ed|s)?|consolidat(?:ing|ed))\s+(?:(?:her|his|their|treatment)\s+)?gains\b",
           "gains"),

@@ -44,19 +44,23 @@ def _rule(name: str, pattern: str, gate, filter=None) -> Rule:
 # ---- a summarised list of symptoms ----------------------------------------------------------
 # Words that are symptoms only with a modifier ("poor concentration", "low energy").
 _SYM_ADJREQ = r"(?:concentration|appetite|energy|motivation|sleep|mood|self-esteem|focus|libido|interest|attention|memory)"
-_SYM_CS = r"(?-i:\b(?:SI/HI|HI/SI|SI|HI|AVH|A/VH|SIB|NSSI)\b)"
+_SYM_CS = r"(?-i:\b(?:SI/HI|HI/SI|SI|HI|AVH|A/VH|AH/VH|VH/AH|AH|VH|SIB|NSSI)\b)"
 _SYM_TAIL = (
     rf"(?:\s*(?:(?:without|w/o|with|w/|denies)\s+(?:a\s+)?(?:plan|intent|means)"
     rf"(?:\s*(?:or|and|/|,)\s*(?:plan|intent|means))*|:?\s*(?:denied|neg(?:ative)?)\b))?"
     rf"(?:\s*(?:{NUM}\s*(?:x|times)\s*(?:/|per|a)\s*(?:wk|week|day|d|night|month|mo)\b|"
     rf"\d+\s*(?:-\s*\d+\s*)?/\s*10\b|x\s*\d+\s*(?:wks?|weeks?|days?|d|mos?|months?)\b|"
     rf"~?\d+\s*(?:-\s*\d+\s*)?(?:x\s*)?(?:/|per\s+|a\s+)(?:wk|week|day|d|night|month|mo)\b|"
-    rf"(?:nightly|daily|most\s+(?:nights|days)|several\s+times\s+(?:a|per)\s+(?:week|day))\b))?"
+    rf"(?:nightly|daily|most\s+(?:nights|days)|several\s+times\s+(?:a|per)\s+(?:week|day))\b|"
+    rf"(?:(?:continue|continues|persist|persists|remain|remains)\s*,?\s*)?(?:about\s+|around\s+|approximately\s+|roughly\s+|~\s*)?"
+    rf"(?:\d+|one|two|three|four|five|six|several|a\s+few)\s*(?:x\s*|times\s*)?(?:/|per\s+|a\s+)(?:wk|week|day|d|night|month|mo)\b|"
+    rf"~?\d+\s*(?:-\s*\d+\s*)?(?:hrs?|hours)\s*(?:/|per\s+|a\s+)day\b|"
+    rf"\(\s*(?:now\s+)?(?:about\s+|~\s*)?\d+\s*(?:x\s*)?(?:/|per\s+|a\s+)(?:wk|week|day|night|month)\s*\)))?"
     rf"(?:\s*,?\s*(?:no|without|w/o|denies)\s+(?:a\s+)?(?:plan|intent|means)"
     rf"(?:\s*(?:or|and|/|,)\s*(?:plan|intent|means))*)?"
 )
 _SYM_ITEM = rf"(?:{SYMPTOM_MODIFIER}*\b{SYMPTOM}\b|{SYMPTOM_MODIFIER}+{_SYM_ADJREQ}\b|{_SYM_CS}){_SYM_TAIL}"
-_SYM_SEP = r"(?:\s*,\s*(?:and\s+|&\s+)?|\s+(?:and|&|or)\s+|\s*/\s*)"
+_SYM_SEP = r"(?:\s*,\s*(?:and\s+|&\s+|with\s+)?|\s+(?:and|&|or)\s+|\s*/\s*)"
 _SYM_LEAD = (
     r"(?:\b(?:reports?|reported|reporting|endorses?|endorsed|endorsing|c/o|complains?\s+of|"
     r"complaining\s+of|presents?\s+with|presenting\s+with|denies|denied|denying|experiencing|"
@@ -75,7 +79,9 @@ _SYM_HIGH = re.compile(
     rf"passive|active|(?-i:SI/HI|HI/SI|SI|HI|AVH|A/VH))",
     re.IGNORECASE,
 )
-_SYM_MEASURE = re.compile(r"\d\s*(?:x|times)\s*(?:/|per|a)|/\s*10\b|\bx\s*\d|(?:plan|intent|denied|neg)", re.IGNORECASE)
+_SYM_MEASURE = re.compile(r"\d\s*(?:x|times)\s*(?:/|per|a)|/\s*10\b|\bx\s*\d|(?:plan|intent|denied|neg)|"
+                          r"\b(?:per|a)\s+(?:week|day|night|month)\b|/\s*(?:wk|week|day|night)\b|\bmost\s+(?:days|nights)\b|"
+                          r"\b(?:daily|nightly)\b", re.IGNORECASE)
 _SE_ITEM = re.compile(rf"\b{SIDE_EFFECT}\b", re.IGNORECASE)
 
 
@@ -95,6 +101,9 @@ def summarised_symptoms(m: re.Match, text: str) -> tuple[int, int] | None:
         return None  # "CBT-I for insomnia"
     return m.span("list")
 
+
+# What a self-rating out of ten can be of: a symptom, craving, urge, pain, stress.
+_RATED = rf"{SYMPTOM}|anxiety|depression|mood|suds|distress|anger|sadness|cravings?|urges?|pain|stress"
 
 # ---- mental status ------------------------------------------------------------------------------
 _AFF_ADJ = (r"(?:flat|blunted|constricted|restricted|labile|congruent|incongruent|mood[- ]congruent|bright|brighter|"
@@ -123,8 +132,8 @@ RULES: tuple[Rule, ...] = (
           tokens("sleep appetite energy concentration motivation libido")),
     # "anxiety 7/10, SUDS 5/10"
     _rule("rating_out_of_ten",
-          r"\b(?:anxiety|depression|mood|suds|distress|anger|sadness)\s*(?:=|:|at|rated|is)?\s*\d+\s*/\s*10\b(?:\s*,\s*(?:anxiety|depression|mood|suds|distress|anger|sadness)\s*(?:=|:|at|rated|is)?\s*\d+\s*/\s*10\b)*",
-          tokens("anxiety depression mood suds distress anger sadness")),
+          rf"\b(?:{_RATED})(?:\s+(?:for|about|to)\s+[\w-]+)?\s*(?:=|:|at|rated|is|was)?\s*(?:at\s+)?\d+\s*/\s*10\b(?:\s*,\s*(?:{_RATED})\s*(?:=|:|at|rated|is)?\s*\d+\s*/\s*10\b)*",
+          longest_tokens(SYMPTOM_TERMS) | tokens("anxiety depression mood suds distress anger sadness cravings craving urges urge pain stress")),
     # "sleeping most of the day", "sleeping only 4 hours"
     _rule("sleeping_pattern",
           r"\bsleeping\s+(?:most\s+of\s+the\s+day|all\s+day|\d+\s*(?:-\s*\d+\s*)?(?:hrs?|hours)(?:\s*/\s*night|\s+a\s+night)?|poorly|only\s+\d+\s*(?:-\s*\d+\s*)?(?:hrs?|hours))",
@@ -132,8 +141,8 @@ RULES: tuple[Rule, ...] = (
     # "lost 12 lbs"
     _rule("weight_change", r"\b(?:lost|gained)\s+\d+\s*(?:lbs?|pounds|kg)\b", tokens("lost gained")),
     # "denies SI/HI", "no AVH"
-    _rule("denies_si_hi_avh", r"\b(?:denies|denied|no)\s+(?-i:SI|HI|SI/HI|HI/SI|AVH)\b(?:\s*(?:or|and|/|,)\s*(?-i:SI|HI|AVH))*",
-          tokens("si hi avh")),
+    _rule("denies_si_hi_avh", r"\b(?:denies|denied|no)\s+(?-i:SI|HI|SI/HI|HI/SI|AVH|AH/VH|VH/AH|AH|VH)\b(?:\s*(?:or|and|/|,)\s*(?-i:SI|HI|AVH|AH|VH))*",
+          tokens("si hi avh ah vh")),
     # mental-status phrasing with the adjective first: "flat affect, poor eye contact"
     _rule("mental_status_adjective_first",
           rf"\b(?:{_MSE_ITEM}\s*,\s*(?:and\s+)?)*(?:{_AFF_ADJ}\s+affect|{_EYE_ITEM}|{_TP_ITEM})(?:\s*(?:,|and)\s*(?:and\s+)?{_MSE_ITEM})*",

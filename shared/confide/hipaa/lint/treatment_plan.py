@@ -42,6 +42,12 @@ def _basic(name: str, pattern: str) -> Rule:
     return _rule(name, pattern, _ANY, None)
 
 
+# What a planned scheduling, request or beginning is about when it is treatment.
+_CLINICAL_OBJECT = (r"(?:appointments?|appts?|sessions?|f/u|follow[- ]?ups?|testing|tests?|evals?|evaluations?|assessments?|"
+                    r"labs?|records|roi|releases?|consults?|consultation|intake|screening|phq-?9|gad-?7|scales?|"
+                    r"sleep\s+study|neuropsych\w*|psych\w*|med(?:ication)?s?|referral|iop|php|group|therapy|treatment|"
+                    r"tx|exposure|trauma\s+narrative|emdr|cbt|dbt|erp|homework|safety\s+plan|hierarchy|monitoring|"
+                    r"log|diary|tracking|worksheets?|titration|taper|trial|visit|check-?in|ua|uds|drug\s+screen)\b")
 _CONSIDER_OBJ = (r"(?:med(?:ication)?s?|consult(?:ation)?|referral|refer(?:ring)?|iop|php|partial|inpatient|group|"
                  r"session|therapy|eval(?:uation)?|testing|increas\w*|decreas\w*|add\w*|higher|level\s+of\s+care|"
                  r"loc|dbt|cbt|emdr|erp|modality|psychiatr\w*|trial|switch\w*|taper\w*|"
@@ -54,8 +60,13 @@ RULES: tuple[Rule, ...] = (
     _basic("continue_treatment_plan", r"\bcontinue\s+(?:current\s+|same\s+)?(?:tx|treatment)\s+plan\b"),
     _basic("follow_up_interval",
            r"\b(?:f/u|follow[- ]up|rtc|return\s+to\s+clinic)\s+(?:in\s+)?(?:\d+|one|two|three|four|six)\s*(?:-\s*\d+\s*)?(?:wks?|weeks?|days?|mos?|months?)\b"),
+    # "will refer ...", "plan to schedule a med eval": the clinician's (or the treatment's) plan; what
+    # is scheduled, obtained, requested or begun must be clinical ("she plans to schedule a trip" is not)
     _basic("will_refer_schedule_or_monitor",
-           rf"\b(?:will|plan\s+to|plan\s+is\s+to|recommend(?:ed)?|to)\s+(?:refer|coordinate|consult|schedule|obtain|request|reassess|re-?administer|monitor|consider\s+(?:referral|a\s+referral|adding|increasing|a\s+higher|iop|php)|increase\s+(?:session|frequency)|step\s+down|begin|add\s+(?:a\s+)?(?:session|group))\b{CLAUSE}{{0,150}}"),
+           rf"\b(?:will|plan\s+to|plan\s+is\s+to|recommend(?:ed)?|(?:pt|client|patient|we|writer|clinician|therapist)\s+to)\s+"
+           rf"(?:refer|coordinate|consult|reassess|re-?administer|monitor|consider\s+(?:referral|a\s+referral|adding|increasing|a\s+higher|iop|php)|"
+           rf"increase\s+(?:session|frequency)|step\s+down|add\s+(?:a\s+)?(?:session|group)|"
+           rf"(?:schedule|obtain|request|begin|start|arrange|complete)(?=\s+(?:[\w/-]+\s+){{0,3}}?{_CLINICAL_OBJECT}))\b{CLAUSE}{{0,150}}"),
     _basic("referral_clause", rf"\b(?:refer(?:ral)?|referred)\s+(?:to|for)\s+{CLAUSE}{{1,150}}"),
     _basic("safety_plan",
            r"\bsafety\s+plan(?:ning)?\b(?:\s+(?:was\s+)?(?:reviewed|updated|completed|revised|discussed|created|developed)(?:\s+and\s+(?:reviewed|updated|completed|revised|signed))?)?"),
