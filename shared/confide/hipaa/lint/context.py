@@ -104,7 +104,17 @@ def context_rules() -> list:
         if rule.category not in CONTEXT_CATEGORIES:
             raise ValueError(f"context rule {rule.literal!r}: unknown category {rule.category}")
         rules.append(rule)
-    return [r for rule in rules for r in _as_phrases(rule)]
+    out = [r for rule in rules for r in _as_phrases(rule)]
+    for r in out:
+        r.terminated_by.update(_TERMINATED_BY.get(r.category, ()))
+    return out
+
+
+#: Which categories end the scope of which: a relative or another person stops being the subject
+#: when a clause turns back to the client ("Since her father died, she has been taking
+#: clonazepam").  Set on the rules here: ConText's ``terminating_types`` option reaches only the
+#: first rule when given through spaCy's config (the list arrives as a one-pass iterator).
+_TERMINATED_BY = {"FAMILY": {"CLIENT_SUBJECT"}, "OTHER_PERSON": {"CLIENT_SUBJECT"}}
 
 
 def _as_phrases(rule: Any) -> list:
@@ -164,10 +174,8 @@ class _Pipeline:
         import medspacy
 
         nlp = medspacy.load(medspacy_enable=["medspacy_tokenizer"])
-        terminators = {"FAMILY": ["CLIENT_SUBJECT"], "OTHER_PERSON": ["CLIENT_SUBJECT"]}
         self.context = nlp.add_pipe("medspacy_context", config={
-            "rules": None, "input_span_type": "group", "span_group_name": _SPAN_GROUP,
-            "span_attrs": None, "terminating_types": terminators})
+            "rules": None, "input_span_type": "group", "span_group_name": _SPAN_GROUP, "span_attrs": None})
         self.context.add(context_rules())
         self.sectionizer = nlp.add_pipe("medspacy_sectionizer", config={
             "rules": None, "input_span_type": None, "span_attrs": None})

@@ -233,8 +233,9 @@ def _rule_spans(text: str, rule: Rule, windows: list[tuple[int, int]], quotes: l
 
 def _spans(text: str, gated: bool = True) -> dict[str, list[tuple[int, int, str]]]:
     """Spans per category, ``(start, end, rule name)``, after context, fallbacks and resolutions.
-    ``gated=False`` scans the whole text with every rule (slow; used by tests to prove the gate
-    tokens lose nothing)."""
+    ``gated=False`` scans the whole text with every rule and runs ConText on every sentence that
+    holds a candidate (slow; used by tests to prove the gate tokens and ConText's trigger words
+    lose nothing)."""
     found: dict[str, list[tuple[int, int, str]]] = {c: [] for c in CATEGORIES}
     loose: dict[str, list[tuple[int, int, str]]] = {c: [] for c in CATEGORIES}
     quotes = _quote_spans(text)
@@ -249,7 +250,7 @@ def _spans(text: str, gated: bool = True) -> dict[str, list[tuple[int, int, str]
         if windows:
             candidates.extend((s, e, rule.category, name, rule.fallback)
                               for s, e, name in _rule_spans(text, rule, windows, quotes))
-    read = context.read(text, [(s, e, c) for s, e, c, _, _ in candidates], CONTEXT_VETO)
+    read = context.read(text, [(s, e, c) for s, e, c, _, _ in candidates], CONTEXT_VETO if gated else None)
     for (s, e, category, name, fallback), mods in zip(candidates, read.modifiers):
         if any(v <= mods for v in CONTEXT_VETO[category]):
             continue  # someone else's, imagined, past, read about... (see the category's CONTEXT_VETO)

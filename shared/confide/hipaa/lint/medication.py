@@ -64,6 +64,9 @@ _MEDFREQ = (
     r"qod|q\.?\s?week|po|p\.o\.|sl|im|q\s?am|q\s?pm|q\s?a\.m\.|q\s?p\.m\.|b\.?i\.?d|t\.?i\.?d|q\.?i\.?d|"
     r"q\.?h\.?s|p\.?r\.?n|once|twice|at\s+night|with\s+(?:breakfast|dinner|food))"
 )
+# A sig without a dose: how often or when a drug is taken.
+_SIG = (r"q\.?d\.?|qam|qpm|qhs|q\s?hs|bid|b\.i\.d\.?|tid|t\.i\.d\.?|qid|prn|p\.r\.n\.?|as\s+needed|at\s+bedtime|"
+        r"nightly|every\s+(?:morning|night|evening)|once\s+daily|twice\s+daily|daily\s+(?:in\s+the\s+morning|at\s+night)")
 _DOSE = rf"(?:(?:to|by|at|from|of)\s+)?{NUM}\s*{_UNIT}(?:\s*,?\s*{_MEDFREQ}\b)*"
 _DRUGTAIL = rf"{_FORM}?(?:\s*{_DOSE})?(?:\s*(?:then|and|to)\s+{NUM}\s*{_UNIT})*(?:\s+{_MEDFREQ}\b)*"
 # What a number after a drug name is when it is not a dose ("Prozac for 3 years").
@@ -141,7 +144,11 @@ RULES: tuple[Rule, ...] = (
           _DRUG_T),
     # "switching from sertraline to escitalopram 10 mg"
     _rule("switch_between_drugs",
-          rf"\b(?:switch(?:ing|ed)?|chang(?:ing|ed))\s+(?:from\s+)?{DRUG}\s+to\s+{DRUG}{_DRUGTAIL}",
+          rf"\b(?:switch(?:ing|ed)?|chang(?:ing|ed)|mov(?:ing|ed))\s+(?:(?:her|him|them|pt|the\s+patient)\s+)?(?:from\s+)?{DRUG}\s+to\s+{DRUG}{_DRUGTAIL}",
+          _DRUG_T),
+    # a drug with its sig but no dose: "Vistaril as needed for sleep", "trazodone qhs"
+    _rule("drug_with_sig",
+          rf"{DRUG}{_FORM}?\s+(?:{_SIG})\b",
           _DRUG_T),
     # "Abilify held x1 wk for akathisia"
     _rule("drug_held_for_a_time",
