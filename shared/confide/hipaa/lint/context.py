@@ -314,6 +314,7 @@ _LEAD = re.compile(r"(?:[\s\-\u2013\u2014*\u2022>#(\[]|\d{1,2}[.)](?=\s))*")
 _FIRST_WORD = re.compile(r"\w+")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _STOP = re.compile(r"[.!?](?=\s|$)")
+_AFTER_DOT = re.compile(r"[ \t]*[\"'\u201c\u2018(]?(\w?)")
 
 
 def read(text: str, candidates: Sequence[tuple[int, int, str]],
@@ -420,7 +421,7 @@ def _sections(text: str, headers: list[tuple[str, int, int]]):
                     parts.append((pos, le))
                 pos = le + 1
         for lo, hi in parts:
-            while hi > lo and text[hi - 1].isspace():
+            while hi > lo and (text[hi - 1].isspace() or (text[hi - 1] == "." and not _abbreviation_dot(text, hi - 1))):
                 hi -= 1
             while lo < hi and text[lo].isspace():
                 lo += 1
@@ -439,7 +440,7 @@ def _abbreviation_dot(text: str, i: int) -> bool:
     word = w.group(1).lower().rstrip(".") if w else ""
     if word in _TITLE or (len(word) == 1 and word.isalpha()):
         return True
-    if word in _ABBREV:
-        nxt = re.compile(r"\s*([\"'\u201c\u2018(]?)(\w?)").match(text, i + 1)
-        return not (nxt and nxt.group(2)[:1].isupper())
+    if word in _ABBREV:  # a sentence ends here only before a capital, a line end or the end
+        nxt = _AFTER_DOT.match(text, i + 1)
+        return not (nxt.group(1)[:1].isupper() or nxt.end() >= len(text) or text[nxt.end()] in "\r\n")
     return i + 1 < len(text) and text[i + 1].isdigit()

@@ -78,7 +78,7 @@ RULES: tuple[Rule, ...] = (
           DIAGNOSIS_SENSE, fallback=True),
     # fallback: the clause after a diagnosis label ("diagnosed with", "working dx", "Dx:")
     _rule("diagnosis_label_clause",
-          rf"\b(?:diagnos(?:is|es|ed)\s+(?:of|with)(?!\s+(?:the|this|that|what|how|why)\b)|carries\s+(?:a|the)\s+(?:dx|diagnosis)\s+of|diagnostic\s+impressions?\s*:|working\s+(?:dx|diagnosis)\s*(?:is|:)?|dx\s*(?::|is|of|w/|with|remains|=|unchanged))\s*{CLAUSE}{{1,80}}",
+          rf"\b(?:(?<!self-)(?<!self\s)diagnos(?:is|es|ed)\s+(?:of|with)(?!\s+(?:the|this|that|what|how|why|nothing)\b)|carries\s+(?:a|the)\s+(?:dx|diagnosis)\s+of|diagnostic\s+impressions?\s*:|working\s+(?:dx|diagnosis)\s*(?:is|:)?|dx\s*(?::|is|of|w/|with|remains|=|unchanged))\s*{CLAUSE}{{1,80}}",
           tokens("criteria diagnosis diagnoses diagnosed dx impression impressions carries working"),
           DIAGNOSIS_SENSE, fallback=True),
 )
