@@ -11,6 +11,10 @@ Judgement calls: a scale's name is a test, not a diagnosis ("GAD 7"); a score ch
 a score ("PHQ-9 12, down from 18") stays with the test result rather than being reported as
 progress (see :mod:`confide.hipaa.lint.progress`).  Inside quoted speech a finding is kept when
 it carries a number (a score).
+
+Context (whose, real or imagined, when; the note section) is read by medSpaCy's ConText and
+sectionizer (:mod:`confide.hipaa.lint.context`); :data:`CONTEXT_VETO` names the contexts that
+make a candidate of this category session content.
 """
 
 from __future__ import annotations

@@ -12,6 +12,10 @@ a modifier ("PTSD symptoms", "OCD workbook"), family history ("FHx: father with 
 disorder"), a relative as the subject of a diagnosis ("Her aunt was diagnosed with
 schizophrenia"), or a scale's name ("GAD 7", "Generalized Anxiety Disorder-7").  The fallback
 clause is reported only where no named diagnosis or code overlaps it.
+
+Context (whose, real or imagined, when; the note section) is read by medSpaCy's ConText and
+sectionizer (:mod:`confide.hipaa.lint.context`); :data:`CONTEXT_VETO` names the contexts that
+make a candidate of this category session content.
 """
 
 from __future__ import annotations

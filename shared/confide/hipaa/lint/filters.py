@@ -152,11 +152,15 @@ _CLINICAL_OBJECT = re.compile(
     r"anger|irritability|self-esteem|confidence|independence|program|sessions?|course)$", re.IGNORECASE)
 
 
+_PROGRESS_PLACE = re.compile(r"\s+at\s+(?:(?:the|her|his|their|my)\s+)?(?:work|school|college|the\s+office|office|job|gym|home|church|practice|the\s+\w+)\b",
+                             re.IGNORECASE)
+
+
 def everyday_progress(m: re.Match, text: str) -> bool:
     """Progress on or with a concrete thing ("progress on the deck he's building", "progress of
-    the renovation"), not the client's treatment course."""
+    the renovation") or at a place ("no progress at work"), not the client's treatment course."""
     o = _PROGRESS_OBJECT.match(text, m.end())
-    return bool(o and not _CLINICAL_OBJECT.match(o.group(1)))
+    return bool((o and not _CLINICAL_OBJECT.match(o.group(1))) or _PROGRESS_PLACE.match(text, m.end()))
 
 
 # ---- combining predicates into rule filters ---------------------------------------------------

@@ -13,6 +13,10 @@ Judgement calls: functioning tied to an age or a past era ("lost her job at 22",
 is biography; functioning named as a goal or hope ("one of her goals is to get back to work") is
 not current status; a functional statement in a hypothetical or about someone else is not the
 patient's functional status.
+
+Context (whose, real or imagined, when; the note section) is read by medSpaCy's ConText and
+sectionizer (:mod:`confide.hipaa.lint.context`); :data:`CONTEXT_VETO` names the contexts that
+make a candidate of this category session content.
 """
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ medication-list header ("Meds: none").
 
 Judgement calls: a drug *named* without prescribing or monitoring context is narrative (a dream,
 a story, a relative's pills) and is not reported; a dose or drug in a sentence about a dream or a
-story, or in a musing ("if she ever goes back on lithium"), is not reported; most rules also
-drop a clause about someone else ("her daughter is on Ritalin").  Inside quoted speech a finding
+story, or in a musing ("if she ever goes back on lithium"), is not reported, nor someone else's
+("her daughter is on Ritalin") or the client's past ("used to take Adderall in college"): the
+context is read by ConText (:data:`CONTEXT_VETO`).  Inside quoted speech a finding
 is kept when it carries a dose or names a specific drug ("'upped the Lexapro'").
 """
 

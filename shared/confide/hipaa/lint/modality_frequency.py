@@ -14,6 +14,10 @@ by a school word is not a modality ("PE teacher", "ACT score").  A frequency or 
 hypothetical, question or joke ("if she had to come twice a week", "what if we met weekly"),
 about someone else, or that the patient read or heard about ("a podcast about DBT"), is session
 content and not reported.
+
+Context (whose, real or imagined, when; the note section) is read by medSpaCy's ConText and
+sectionizer (:mod:`confide.hipaa.lint.context`); :data:`CONTEXT_VETO` names the contexts that
+make a candidate of this category session content.
 """
 
 from __future__ import annotations

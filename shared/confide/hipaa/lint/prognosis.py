@@ -10,6 +10,10 @@ the risk of relapse, recurrence or rehospitalisation, and expectations of recove
 Judgement calls: a prognosis for a medical illness or given by another doctor ("her surgeon says
 the prognosis is excellent after the biopsy"), or a relative's, is session content; so is a
 prognosis in a wish or a joke, or about someone else.
+
+Context (whose, real or imagined, when; the note section) is read by medSpaCy's ConText and
+sectionizer (:mod:`confide.hipaa.lint.context`); :data:`CONTEXT_VETO` names the contexts that
+make a candidate of this category session content.
 """
 
 from __future__ import annotations

@@ -16,6 +16,10 @@ progress.  Two resolutions between categories are declared here (:data:`RESOLUTI
 change right after a test score ("PHQ-9 12, down from 18") stays with the test result and is not
 also progress; a symptom named inside a progress statement ("nightmares have resolved") is
 reported as progress, not as a symptom.
+
+Context (whose, real or imagined, when; the note section) is read by medSpaCy's ConText and
+sectionizer (:mod:`confide.hipaa.lint.context`); :data:`CONTEXT_VETO` names the contexts that
+make a candidate of this category session content.
 """
 
 from __future__ import annotations
@@ -58,9 +62,9 @@ RULES: tuple[Rule, ...] = (
     # the body of a progress section: "Progress: partially met goal 1"
     section_rule("progress", CATEGORY),
     # ---- progress language
-    _plain("qualified_progress",
-           rf"\b{_PG_ADJ}\s+progress\b(?:\s+(?:toward|towards|on|in|with)\s+(?:\w+\s+){{0,2}}?(?:goals?|objectives?))?(?:\s*;\s*(?:fewer|less|more|decreased|reduced)\s+[\w ]{{1,30}})?",
-           "progress"),
+    _rule("qualified_progress",
+          rf"\b{_PG_ADJ}\s+progress\b(?:\s+(?:toward|towards|on|in|with)\s+(?:\w+\s+){{0,2}}?(?:goals?|objectives?))?(?:\s*;\s*(?:fewer|less|more|decreased|reduced)\s+[\w ]{{1,30}})?",
+          "progress", NOT_EVERYDAY_PROGRESS),
     # "made progress", "has made real progress on assertiveness" ("progress on the deck" is everyday)
     _rule("making_progress",
           r"\b(?:made|making|makes|shows?|showing|showed|demonstrates?|demonstrating|demonstrated)\s+(?:(?:some|real|good|great|steady|slow|little|no|much|more|significant|clear|notable|definite|modest)\s+)?progress\b"

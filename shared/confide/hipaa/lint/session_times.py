@@ -13,6 +13,10 @@ its sentence is reported only as a bare time stamp (the range opens the sentence
 "Time:" or a date); "she reads from 9:00 to 10:30" is not, nor another event's times ("the
 meeting with his boss is from 9:00 to 9:30").  A range on the 12-hour clock without am/pm may
 wrap ("12:50-1:40").  Times inside quoted speech are still reported.
+
+Context (whose, real or imagined, when; the note section) is read by medSpaCy's ConText and
+sectionizer (:mod:`confide.hipaa.lint.context`); :data:`CONTEXT_VETO` names the contexts that
+make a candidate of this category session content.
 """
 
 from __future__ import annotations

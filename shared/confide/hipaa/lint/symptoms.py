@@ -16,6 +16,10 @@ nausea since") are medication monitoring, not a symptom summary; a lone symptom 
 treatment's target ("CBT-I for insomnia") is not a summary either.  A symptom named inside a
 progress statement ("nightmares have resolved") is reported as progress (see
 :mod:`confide.hipaa.lint.progress`).
+
+Context (whose, real or imagined, when; the note section) is read by medSpaCy's ConText and
+sectionizer (:mod:`confide.hipaa.lint.context`); :data:`CONTEXT_VETO` names the contexts that
+make a candidate of this category session content.
 """
 
 from __future__ import annotations

@@ -12,6 +12,10 @@ Judgement calls: conditional plans ("if SI recurs, will call") are still plans; 
 fantasies are not, nor someone else's plans.  A drug named right after an imperative ("Taper
 venlafaxine ...") is a medication finding, not a plan; "repeat" before a score ("repeat PHQ-9
 was 8") is a test result; "Consider whether ..." and "will ... talk/feel/avoid" are process.
+
+Context (whose, real or imagined, when; the note section) is read by medSpaCy's ConText and
+sectionizer (:mod:`confide.hipaa.lint.context`); :data:`CONTEXT_VETO` names the contexts that
+make a candidate of this category session content.
 """
 
 from __future__ import annotations
