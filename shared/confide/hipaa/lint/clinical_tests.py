@@ -54,9 +54,12 @@ _SCORE = rf"{NUM}(?:\s*/\s*\d+)?"
 _SCALE_T = longest_tokens(SCALE_TERMS)
 _LAB_T = longest_tokens(LAB_TERMS)
 
+# A labs or scores section holds a number or a result word.
+_RESULT_BODY = re.compile(rf"\d|\b{_RESULTWORD}\b|\bpending\b", re.IGNORECASE)
+
 RULES: tuple[Rule, ...] = (
     # the body of a labs, scores or testing section
-    section_rule("clinical_tests", CATEGORY),
+    section_rule("clinical_tests", CATEGORY, lambda body: bool(_RESULT_BODY.search(body)), tight=True),
     # "PHQ-9 = 14", "GAD-7 score of 11", "AUDIT-C positive"
     _rule("scale_with_score_or_result",
           rf"{SCALE}(?:\s*(?:total|score[sd]?|score\s+of|screen(?:ing)?|result|=|:|was|is|of|today|now|at|today's|this\s+week|{DASH}))*\s*(?:{_SCORE}|{_RESULTWORD}\b(?:\s+(?:screen|for\s+\w+))?)",

@@ -302,12 +302,13 @@ class Context:
     """What :func:`read` found.
 
     ``modifiers[i]``: the context categories that reach candidate ``i`` (ConText modifiers and the
-    context of the section it sits in).  ``sections``: ``(category, start, end)`` of each section
-    body named after an excluded category, header included (one per line of a multi-line body).
+    context of the section it sits in).  ``sections``: ``(category, start, body_start, end)`` of
+    each section body named after an excluded category, header included (``start`` is the
+    header's, ``body_start`` where the text after it begins; one per line of a multi-line body).
     """
 
     modifiers: tuple[frozenset[str], ...]
-    sections: tuple[tuple[str, int, int], ...]
+    sections: tuple[tuple[str, int, int, int], ...]
 
 
 _LEAD = re.compile(r"(?:[\s\-\u2013\u2014*\u2022>#(\[]|\d{1,2}[.)](?=\s))*")
@@ -394,20 +395,20 @@ def _headers(doc: Any, chunk: str, offset: int) -> list[tuple[str, int, int]]:
 
 def _sections(text: str, headers: list[tuple[str, int, int]]):
     """Section bodies (for findings) and extents (for context) from header positions."""
-    sections: list[tuple[str, int, int]] = []
+    sections: list[tuple[str, int, int, int]] = []
     extents: list[tuple[str, int, int]] = []
     header_starts = sorted(h[1] for h in headers)
     for cat, hs, he in headers:
         line_end = text.find("\n", he)
         line_end = len(text) if line_end < 0 else line_end
-        parts: list[tuple[int, int]] = []
+        parts: list[tuple[int, int, int]] = []  # (start, body start, end)
         if text[he:line_end].strip():
             # the rest of the header's sentence (a ';' does not end it: plans run on past it)
             m = _STOP.search(text, he, line_end)
             while m and m.group() == "." and _abbreviation_dot(text, m.start()):
                 m = _STOP.search(text, m.end(), line_end)
             end = m.start() if m else line_end
-            parts.append((hs, end))
+            parts.append((hs, he, end))
         else:
             # the lines after a header that ends its line, up to a blank line or the next header
             nxt = next((s for s in header_starts if s > hs), len(text))
@@ -418,9 +419,9 @@ def _sections(text: str, headers: list[tuple[str, int, int]]):
                 le = text.find("\n", pos, stop)
                 le = stop if le < 0 else le
                 if text[pos:le].strip():
-                    parts.append((pos, le))
+                    parts.append((pos, pos, le))
                 pos = le + 1
-        for lo, hi in parts:
+        for lo, body, hi in parts:
             while hi > lo and (text[hi - 1].isspace() or (text[hi - 1] == "." and not _abbreviation_dot(text, hi - 1))):
                 hi -= 1
             while lo < hi and text[lo].isspace():
@@ -428,7 +429,7 @@ def _sections(text: str, headers: list[tuple[str, int, int]]):
             if hi <= lo:
                 continue
             if cat in CATEGORIES:
-                sections.append((cat, lo, hi))
+                sections.append((cat, lo, max(lo, min(body, hi)), hi))
             else:
                 extents.append((cat, lo, hi))
     return sections, extents

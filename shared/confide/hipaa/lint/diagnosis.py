@@ -57,7 +57,7 @@ _DX_CODE_TAIL = rf"(?:\s*\(?\s*(?:{_ICD_F}|{_ICD_OTHER})\s*\)?)?"
 
 RULES: tuple[Rule, ...] = (
     # the body of a diagnosis section: "Dx: F33.1 ...", "Diagnostic impression: ..."
-    section_rule("diagnosis", CATEGORY),
+    section_rule("diagnosis", CATEGORY, tight=True),
     # "meets criteria for major depressive disorder, recurrent, moderate", "Hx of PTSD", "GAD"
     _rule("named_diagnosis",
           rf"(?:\b(?:meets?|met|meeting)\s+(?:full\s+)?(?:dsm-?5(?:-tr)?\s+)?criteria\s+for\s+(?:an?\s+)?)?"

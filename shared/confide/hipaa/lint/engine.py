@@ -51,6 +51,7 @@ CONTEXT_VETO: dict[str, tuple[frozenset[str], ...]] = {
     m.CATEGORY: tuple(frozenset(v.split("+")) for v in sorted(m.CONTEXT_VETO)) for m in _MODULES}
 #: Per category, the rule whose spans are the bodies of sections under a header naming it.
 SECTION_RULE: dict[str, str] = {r.category: r.name for r in RULES if r.section}
+_SECTION_RULES: dict[str, Rule] = {r.category: r for r in RULES if r.section}
 
 if set(CONTEXT_VETO) != set(CATEGORIES) or set(SECTION_RULE) != set(CATEGORIES):
     raise ImportError("every lint category needs a CONTEXT_VETO and one section rule")
@@ -255,8 +256,16 @@ def _spans(text: str, gated: bool = True) -> dict[str, list[tuple[int, int, str]
         if any(v <= mods for v in CONTEXT_VETO[category]):
             continue  # someone else's, imagined, past, read about... (see the category's CONTEXT_VETO)
         (loose if fallback else found)[category].append((s, e, name))
-    for category, s, e in read.sections:  # a header gives its whole body its category
-        found[category].append((s, e, SECTION_RULE[category]))
+    for category, s, b, e in read.sections:  # a header gives its body its category
+        rule = _SECTION_RULES[category]
+        if rule.fallback:  # a tight category: the first clause, if it has the category's shape
+            cut = text.find(";", b, e)
+            e = e if cut < 0 else cut
+            while e > b and text[e - 1].isspace():
+                e -= 1
+            if e <= b or (rule.section_body and not rule.section_body(text[b:e])):
+                continue
+        (loose if rule.fallback else found)[category].append((s, e, rule.name))
     for category, spans in loose.items():  # a fallback only where nothing tighter overlaps it
         tight = found[category]
         for span in spans:

@@ -82,9 +82,14 @@ _DRUG_T = longest_tokens(DRUG_TERMS)
 _CLASS_T = tokens("""meds med medication medications antidepressant antidepressants ssri snri
     antipsychotic stabilizer stimulant benzo benzodiazepine aid psych""")
 
+# What a medication list holds: "none", "no changes", "see MAR", "per psychiatry", or a drug.
+_MED_LIST_BODY = re.compile(
+    rf"\s*(?:none\b|nil\b|n/a\b|no\s+(?:changes?|meds|medications|psych(?:iatric)?\s+meds)\b|unchanged\b|(?:see|per)\s+\w+|"
+    rf"{DRUG}|{DRUG_CLASS}\b)", re.IGNORECASE)
+
 RULES: tuple[Rule, ...] = (
     # the body of a medication section: "Meds: none", "Rx: prazosin 2 mg qhs"
-    section_rule("medication", CATEGORY),
+    section_rule("medication", CATEGORY, lambda body: bool(_MED_LIST_BODY.match(body)), tight=True),
     # a drug named with prescribing or monitoring context: "Increased sertraline to 100 mg"
     _rule("prescribing_verb_with_drug",
           rf"\b{PRESCRIBING_VERB}\s*(?:(?:the|his|her|their|an?|low[- ]dose)\s+)*{DRUG}{_DRUGTAIL}",

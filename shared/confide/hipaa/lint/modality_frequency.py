@@ -22,6 +22,8 @@ make a candidate of this category session content.
 
 from __future__ import annotations
 
+import re
+
 from ._regex import DASH
 from .filters import NOT_EVERYDAY_SESSION
 from .lexicons import FREQUENCY, FREQUENCY_TERMS, MODALITY_NAME, MODALITY_TERMS, TECHNIQUE_NAME, TECHNIQUE_TERMS
@@ -57,9 +59,14 @@ _CPT = r"\b(?:CPT(?:\s*(?:code|#))?\s*:?\s*)?(?:9078[5-9]|9079\d|908\d\d)\b"
 _FREQ_T = longest_tokens(FREQUENCY_TERMS) | {"<qfreq>"}
 _MIN_T = tokens("min mins minute minutes <min>")
 
+# A modality or frequency section names a modality, a technique, a frequency, a format or a code.
+_MODALITY_BODY = re.compile(
+    rf"{_MODALITY}|{_TECHNIQUE}|\b{FREQUENCY}|{_CPT}|{_MINUTES}|\b(?:individual|group|family|couples|telehealth|video|phone|"
+    rf"in[- ]person|psychotherapy|therapy|counsel(?:l)?ing)\b", re.IGNORECASE)
+
 RULES: tuple[Rule, ...] = (
     # the body of a modality, service or frequency section: "Modality: individual psychotherapy, 1x/week"
-    section_rule("modality_frequency", CATEGORY),
+    section_rule("modality_frequency", CATEGORY, lambda body: bool(_MODALITY_BODY.search(body)), tight=True),
     # "CPT 90837"
     _rule("psychotherapy_cpt_code", _CPT, {"cpt", "<cpt>"}),
     # a technique delivered in session: "practiced diaphragmatic breathing", "thought record reviewed", "grounding skills, weekly"

@@ -127,9 +127,11 @@ def _rule(name: str, pattern: str, filter=plausible_session_times) -> Rule:
                 window=120, keep_quoted=quoted_times_are_kept)
 
 
+_DIGIT = re.compile(r"\d")
+
 RULES: tuple[Rule, ...] = (
     # the body of a session-time section: "Start/stop: 1300-1350"
-    section_rule("session_times", CATEGORY),
+    section_rule("session_times", CATEGORY, lambda body: bool(_DIGIT.search(body)), tight=True),
     _rule("clock_range", rf"(?<![\d:]){_T1}{_TO}{_T2}(?![\d:])"),
     _rule("start_and_stop_times",
           rf"\b(?:session\s+)?(?:start(?:ed|s)?|began|begins?|time\s+in|in)\b\s*(?:at|:|=)?\s*{_T1}"
