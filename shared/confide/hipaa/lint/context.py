@@ -370,7 +370,11 @@ def read(text: str, candidates: Sequence[tuple[int, int, str]],
                 doc.spans[_SPAN_GROUP] = spans
                 p.context(doc)
                 for i, sp in zip(kept, doc.spans[_SPAN_GROUP]):
-                    found[i].update(m.category for m in sp._.modifiers)
+                    # a cue inside the candidate is part of its evidence ("met her goal of ..."):
+                    # ConText means to skip such self-modifying cues, but its overlap test misses
+                    # a cue strictly inside the target
+                    found[i].update(m.category for m in sp._.modifiers
+                                    if not (sp.start <= m.modifier_span[0] and m.modifier_span[1] <= sp.end))
     sections, extents = _sections(text, headers)
     for cat, lo, hi in extents:
         for i, (s, e, _c) in enumerate(candidates):
