@@ -40,7 +40,7 @@ import bisect
 import json
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -143,7 +143,7 @@ def section_rules() -> list:
     """
     from medspacy.section_detection import SectionRule
 
-    rules = []
+    rules: list = []
     for entry in _data("section_rules.json")["section_rules"]:
         entry = _without_why(entry, "section_rules")
         category = entry["category"]
@@ -188,7 +188,7 @@ class _Pipeline:
     def may_open_with_header(self, sentence: str) -> bool:
         """Whether a section header may open ``sentence`` (after a list marker): its first word
         opens some header, and a ':' follows within the length of a header."""
-        lead = _LEAD.match(sentence).end()
+        lead = _lead_end(sentence)
         m = _FIRST_WORD.match(sentence, lead)
         return bool(m and m.group().lower() in self.header_words and ":" in sentence[lead:lead + 48])
 
@@ -313,13 +313,19 @@ class Context:
 
 _LEAD = re.compile(r"(?:[\s\-\u2013\u2014*\u2022>#(\[]|\d{1,2}[.)](?=\s))*")
 _FIRST_WORD = re.compile(r"\w+")
+
+
+def _lead_end(sentence: str) -> int:
+    """Where a sentence's text begins after spaces, bullets and list numbers."""
+    m = _LEAD.match(sentence)
+    return m.end() if m else 0
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _STOP = re.compile(r"[.!?](?=\s|$)")
 _AFTER_DOT = re.compile(r"[ \t]*[\"'\u201c\u2018(]?(\w?)")
 
 
 def read(text: str, candidates: Sequence[tuple[int, int, str]],
-         wanted: dict[str, Sequence[frozenset[str]]] | None = None) -> Context:
+         wanted: Mapping[str, Sequence[frozenset[str]]] | None = None) -> Context:
     """Read the context of each ``(start, end, category)`` candidate span of ``text``.
 
     Only sentences that may open with a section header, or that hold a candidate, are handed to
@@ -386,7 +392,7 @@ def read(text: str, candidates: Sequence[tuple[int, int, str]],
 def _headers(doc: Any, chunk: str, offset: int) -> list[tuple[str, int, int]]:
     """Section headers of a one-sentence doc that open it (after any list marker)."""
     out = []
-    lead = _LEAD.match(chunk).end()
+    lead = _lead_end(chunk)
     for sec in doc._.sections:
         if sec.category is None:
             continue
@@ -447,5 +453,7 @@ def _abbreviation_dot(text: str, i: int) -> bool:
         return True
     if word in _ABBREV:  # a sentence ends here only before a capital, a line end or the end
         nxt = _AFTER_DOT.match(text, i + 1)
+        if nxt is None:  # the pattern matches the empty string: never None
+            return False
         return not (nxt.group(1)[:1].isupper() or nxt.end() >= len(text) or text[nxt.end()] in "\r\n")
     return i + 1 < len(text) and text[i + 1].isdigit()

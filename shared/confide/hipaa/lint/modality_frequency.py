@@ -37,7 +37,7 @@ CATEGORY = "modalities_and_frequencies_of_treatment"
 CONTEXT_VETO = frozenset({"FAMILY", "OTHER_PERSON", "IMAGINED", "HYPOTHETICAL", "BIOGRAPHICAL", "INFORMATION"})
 
 
-def _rule(name: str, pattern: str, gate, filter=None) -> Rule:
+def _rule(name: str, pattern: str | tuple[str, ...], gate, filter=None) -> Rule:
     return Rule(f"modality_frequency.{name}", CATEGORY, pattern, gate, filter, window=120)
 
 
