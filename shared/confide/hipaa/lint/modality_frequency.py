@@ -133,7 +133,7 @@ RULES: tuple[Rule, ...] = (
     # "we meet weekly" (the clinician and the client; "the group she runs at church meets biweekly" is not)
     _rule("seen_at_frequency",
           (rf"\b(?:seen|coming\s+in|comes\s+in|came\s+in)\s+(?:\w+\s+)?{FREQUENCY}",
-           rf"\b(?:we|i|pt\s+and\s+i|client\s+and\s+i)\s+(?:have\s+been\s+|had\s+been\s+|will\s+|are\s+|agreed\s+to\s+)?(?:meeting|meet|met|see\s+(?:her|him|them|each\s+other))\s+(?:\w+\s+)?{FREQUENCY}",
+           rf"\b(?:we|i|pt\s+and\s+i|client\s+and\s+i)(?:['\u2019](?:d|ve|ll|re)\b)?\s+(?:have\s+been\s+|had\s+been\s+|been\s+|will\s+|are\s+|agreed\s+to\s+)?(?:meeting|meet|met|see\s+(?:her|him|them|each\s+other))\s+(?:\w+\s+)?{FREQUENCY}",
            rf"\b(?:attends?|attending|attended)\s+(?:(?:individual|group|family|couples|dbt|skills|her|his)\s+)*(?:sessions?|therapy|appointments?|appts?|group)\s+{FREQUENCY}"),
           _FREQ_T),
     # "sessions back to weekly"
