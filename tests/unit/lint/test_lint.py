@@ -87,7 +87,8 @@ POSITIVES = [
     ("Reports taking them as directed.", "medication_prescription_and_monitoring", "taking them as directed"),
     ("He reports pretty good med adherence.", "medication_prescription_and_monitoring", "good med adherence"),
     ("BASC-3 parent report: hyperactivity T-score 71.", "clinical_test_results", "hyperactivity T-score 71"),
-    ("MSE: constricted affect, fair eye contact.", "summary_symptoms", "constricted affect, fair eye contact"),
+    # a summary section's header gives its whole body (header included) its category (medSpaCy's sectionizer)
+    ("MSE: constricted affect, fair eye contact.", "summary_symptoms", "MSE: constricted affect, fair eye contact"),
     ("Projected discharge date 6/30.", "summary_treatment_plan", "Projected discharge date 6/30"),
     ("Missed three classes this week due to panic.", "summary_functional_status",
      "Missed three classes this week due to panic"),
@@ -265,10 +266,11 @@ def test_labelled_set_is_well_formed():
     assert sum(1 for r in rows if not r["findings"]) >= 0.25 * len(rows)
     held = sum(1 for r in rows if r["split"] == "heldout")
     # Held-out batches only ever grow (batch d, written before lint v3, and batch e, written
-    # before lint v4, are all held out), so the tuned share shrinks; keep both sides big enough
-    # to mean something (at least ~180 tuned sentences remain).
+    # before lint v4, are all held out); batch g, written blind and scored once before lint v5,
+    # was then tuned on (bench/lint_quality.py BATCHES).  Keep both sides big enough to mean
+    # something.
     assert 0.28 <= held / len(rows) <= 0.75
-    for b in {r.get("batch", "a") for r in rows} - {"a", "b"}:  # later batches are never tuned on
+    for b in {r.get("batch", "a") for r in rows} - {"a", "b", "g"}:  # c, d, e are never tuned on
         assert all(r["split"] == "heldout" for r in rows if r.get("batch") == b)
     for r in rows:
         assert r["split"] in {"tuned", "heldout"}

@@ -11,15 +11,21 @@ date.  Text of those kinds keeps no psychotherapy-note protection wherever it is
 note and the disclosure engine can treat it as progress-note content.  What a psychotherapy note
 legitimately holds (``session_content``, ``process_analysis``) is never reported.
 
-The lint is pure, deterministic and uses only the standard library: curated lexicons (``data/``)
-compiled into regular expressions.  It never logs, prints or stores the text it is given.
+How it works: the rules of each category (curated lexicons in ``data/*.txt`` compiled into
+regular expressions) find *candidates*; their context is then read with medSpaCy's ConText and
+sectionizer (:mod:`.context`; rules in ``data/context_rules.json`` and
+``data/section_rules.json``, each with the reason it exists), and each category module's
+``CONTEXT_VETO`` names the contexts that make its candidates session content.  The lint is
+deterministic and never logs, prints or stores the text it is given; its spaCy pipeline (no
+downloaded model) is built once per process, when the lint is imported.
 
-Layout: :mod:`.engine` (gating, quoted speech, merging, :func:`lint`), :mod:`.rule` (what a rule
-is), :mod:`.filters` (context filters), :mod:`.lexicons` (the word lists), and one module of named
-rules per category: :mod:`.medication`, :mod:`.session_times`, :mod:`.modality_frequency`,
-:mod:`.clinical_tests`, :mod:`.diagnosis`, :mod:`.functional_status`, :mod:`.treatment_plan`,
-:mod:`.symptoms`, :mod:`.prognosis`, :mod:`.progress`.  Each finding names the rules that
-produced it (``Finding.rules``); ``bench/lint_quality.py`` scores each rule.
+Layout: :mod:`.engine` (gating, quoted speech, context, merging, :func:`lint`), :mod:`.context`
+(ConText and the sectionizer), :mod:`.rule` (what a rule is), :mod:`.filters` (word-sense
+filters), :mod:`.lexicons` (the word lists), and one module of named rules per category:
+:mod:`.medication`, :mod:`.session_times`, :mod:`.modality_frequency`, :mod:`.clinical_tests`,
+:mod:`.diagnosis`, :mod:`.functional_status`, :mod:`.treatment_plan`, :mod:`.symptoms`,
+:mod:`.prognosis`, :mod:`.progress`.  Each finding names the rules that produced it
+(``Finding.rules``); ``bench/lint_quality.py`` scores each rule.
 
 Judgement calls (documented, tested in ``tests/unit/lint``; each category module repeats its own):
 
@@ -27,9 +33,25 @@ Everywhere
   * Quoted speech is session content: a finding wholly inside quotes is dropped unless it carries
     a dose or a score, or (medications) names a specific drug ("'upped the Lexapro'"); session
     times are kept.
-  * A statement in a hypothetical, question or joke, or whose clause is about someone else ("her
-    daughter is on Ritalin"), is not reported (medication, modality and frequency, functional
-    status, progress).  Conditional plans ("if SI recurs, will call") are still plans.
+  * Context (ConText): a candidate that is a relative's or another person's ("her daughter is on
+    Ritalin", "her boss has bipolar disorder") is not reported; a relative's scope ends when the
+    clause turns back to the client ("Since her father died, she has been taking clonazepam")
+    and a relative taking part ("family therapy with parents", "parent report") keeps it the
+    client's.  Imagined content (a dream, a joke, a wish, "what if", "if she ever") is not
+    reported; a hypothetical or a question drops frequencies, functioning and progress but not
+    a conditional plan or prescription ("if SI recurs, will call"; "if sleep does not improve,
+    increase trazodone").  The client's past life ("as a teen", "years ago", "used to"), what
+    the client read or heard about, the client's own fear or self-label, a goal or hope, what a
+    prognosis expects, and a medical prognosis are handled per category (``CONTEXT_VETO``).
+    A negation is still a summary when the clinician writes it ("denies SI/HI"), not in the
+    client's reported words ("she says she has no anxiety, just stress").
+  * Sections (sectionizer): a header at the start of a line or sentence ("Plan:", "P:",
+    "Homework:", "Dx:", "Meds:", "MSE:", "Labs:", "Prgn:", "Progress:", "Functioning:",
+    "Modality:", "Start/stop:") makes its body a finding of its category, header included; a
+    family-history or dream header ("FHx:", "Dream:") gives its body that context.
+  * Everyday senses are not clinical: a jam session, a session with her lawyer, weekly visits to
+    her father, progress on the deck, a plan to repaint the kitchen, a diagnosis of the problem
+    with her car, a CBT workbook.
 
 Medication prescription and monitoring
   * A drug *named* without prescribing or monitoring context (a dose, a level, a verb such as
@@ -40,21 +62,25 @@ Medication prescription and monitoring
     lithium").
   * Covered phrasing: doses with and without units and sig abbreviations (qd/bid/tid/qhs/qam/prn),
     change and adherence verbs without a dose ("off her Effexor", "skipping her Zoloft"),
-    adherence by pronoun ("taking it as prescribed"), side effects attributed to a drug,
-    medication-list headers ("Meds: none").
+    adherence by pronoun ("taking it as prescribed"), side effects attributed to a drug ("his
+    Seroquel makes him groggy"), a drug with its sig but no dose ("Vistaril as needed").
 
 Session start and stop times
   * A clock time is reported only as part of a start/stop pair or a range whose length is a
     plausible session (5 to 240 minutes); "at 3 am she called her sister" is session content.
   * A clock range with no session word in its sentence is reported only as a bare time stamp
     (the range opens the sentence, or follows "Time:"/a date); "she reads from 9:00 to 10:30" is
-    not.
+    not, nor "the jam session ran from 8:00 to 9:30".  A start or end verb with a time ("we ended
+    at 4:12") is the session's unless the sentence names another event.
 
 Modalities and frequencies of treatment
   * A frequency word ("weekly") is reported only when tied to treatment (a modality, "sessions",
     "therapy", "frequency ..."); "AA meetings every Tuesday" is not.
   * A frequency or modality in a hypothetical ("if she had to come twice a week", "what if we met
     weekly"), and a modality the patient read or heard about, are not reported.
+  * A technique used inside a session (``data/techniques.txt``: thought records, grounding skills,
+    behavioral activation) is a modality only when delivered ("practiced grounding skills") or
+    given a frequency; named in a plan or a progress statement it belongs to that statement.
 
 Clinical test results
   * Every common spelling and full name of the screening scales, with result verbs ("dropped
@@ -100,7 +126,9 @@ Progress to date
 
 Known limits: it is a suggestion aid, not a guarantee that a note holds no excluded content.
 Recall on phrasing outside these families is lower (see ``bench/lint_quality.py``, held-out
-batches); speed is measured by ``bench/lint_speed.py``.
+batches); speed is measured by ``bench/lint_speed.py``.  ConText's scope is a sentence: a
+pronoun is not resolved across sentences ("She talked about her ex. He started Zoloft 100 mg."
+is reported).
 """
 
 from __future__ import annotations

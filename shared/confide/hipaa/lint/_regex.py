@@ -21,7 +21,8 @@ CLAUSE_START = r"(?:^|(?<=[.;:!?\n(]))\s*"
 def alt(words: Iterable[str]) -> str:
     """Regex alternation of literal phrases, compiled as a trie so that matching costs about one
     character test per position however long the lexicon.  A space in a phrase matches any run
-    of whitespace, a hyphen any dash.  Longer phrases win over their prefixes (greedy)."""
+    of whitespace or a dash ("every-other-week"), a hyphen any dash.  Longer phrases win over
+    their prefixes (greedy)."""
     trie: dict = {}
     for w in set(words):
         node = trie
@@ -33,7 +34,7 @@ def alt(words: Iterable[str]) -> str:
 
 def _unit(ch: str) -> str:
     if ch == " ":
-        return r"\s+"
+        return rf"(?:\s+|{DASH})"  # "every other week" also as "every-other-week"
     if ch == "-":
         return DASH
     return re.escape(ch)

@@ -11,6 +11,10 @@ Judgement calls: a scale's name is a test, not a diagnosis ("GAD 7"); a score ch
 a score ("PHQ-9 12, down from 18") stays with the test result rather than being reported as
 progress (see :mod:`confide.hipaa.lint.progress`).  Inside quoted speech a finding is kept when
 it carries a number (a score).
+
+Context (whose, real or imagined, when; the note section) is read by medSpaCy's ConText and
+sectionizer (:mod:`confide.hipaa.lint.context`); :data:`CONTEXT_VETO` names the contexts that
+make a candidate of this category session content.
 """
 
 from __future__ import annotations
@@ -19,9 +23,13 @@ import re
 
 from ._regex import DASH, NUM
 from .lexicons import LAB, LAB_TERMS, SCALE, SCALE_TERMS
-from .rule import Rule, longest_tokens, tokens
+from .rule import Rule, longest_tokens, section_rule, tokens
 
 CATEGORY = "clinical_test_results"
+#: Contexts (ConText, :mod:`confide.hipaa.lint.context`) in which a score is not the client's
+#: test result: someone else's ("his son's GAD-7 came back high"), imagined, from the client's
+#: past life ("an IQ test as a kid"), or read about.
+CONTEXT_VETO = frozenset({"FAMILY", "OTHER_PERSON", "IMAGINED", "BIOGRAPHICAL", "INFORMATION"})
 
 _DIGIT = re.compile(r"\d")
 
@@ -46,7 +54,12 @@ _SCORE = rf"{NUM}(?:\s*/\s*\d+)?"
 _SCALE_T = longest_tokens(SCALE_TERMS)
 _LAB_T = longest_tokens(LAB_TERMS)
 
+# A labs or scores section holds a number or a result word.
+_RESULT_BODY = re.compile(rf"\d|\b{_RESULTWORD}\b|\bpending\b", re.IGNORECASE)
+
 RULES: tuple[Rule, ...] = (
+    # the body of a labs, scores or testing section
+    section_rule("clinical_tests", CATEGORY, lambda body: bool(_RESULT_BODY.search(body)), tight=True),
     # "PHQ-9 = 14", "GAD-7 score of 11", "AUDIT-C positive"
     _rule("scale_with_score_or_result",
           rf"{SCALE}(?:\s*(?:total|score[sd]?|score\s+of|screen(?:ing)?|result|=|:|was|is|of|today|now|at|today's|this\s+week|{DASH}))*\s*(?:{_SCORE}|{_RESULTWORD}\b(?:\s+(?:screen|for\s+\w+))?)",

@@ -12,16 +12,27 @@ a modifier ("PTSD symptoms", "OCD workbook"), family history ("FHx: father with 
 disorder"), a relative as the subject of a diagnosis ("Her aunt was diagnosed with
 schizophrenia"), or a scale's name ("GAD 7", "Generalized Anxiety Disorder-7").  The fallback
 clause is reported only where no named diagnosis or code overlaps it.
+
+Context (whose, real or imagined, when; the note section) is read by medSpaCy's ConText and
+sectionizer (:mod:`confide.hipaa.lint.context`); :data:`CONTEXT_VETO` names the contexts that
+make a candidate of this category session content.
 """
 
 from __future__ import annotations
 
 from ._regex import CLAUSE
-from .filters import PATIENTS_OWN_DIAGNOSIS
+from .filters import DIAGNOSIS_SENSE
 from .lexicons import DIAGNOSIS_NAME, DIAGNOSIS_TERMS
-from .rule import Rule, longest_tokens, tokens
+from .rule import Rule, longest_tokens, section_rule, tokens
 
 CATEGORY = "summary_diagnosis"
+#: Contexts (ConText, :mod:`confide.hipaa.lint.context`) in which a diagnosis is not the client's:
+#: a relative's or another person's (family history, "her boss has bipolar disorder"), imagined
+#: or joked about, read or heard about ("a documentary on schizophrenia"), the client's own fear
+#: or self-label ("worries he has ADHD"), or a negation in the client's reported words ("she says
+#: she isn't depressed, just bored").
+CONTEXT_VETO = frozenset({"FAMILY", "OTHER_PERSON", "IMAGINED", "INFORMATION", "CLIENT_BELIEF",
+                          "REPORTED_SPEECH+NEGATED_EXISTENCE"})
 
 
 def _rule(name: str, pattern: str, gate, filter=None, fallback: bool = False) -> Rule:
@@ -45,6 +56,8 @@ _DX_CORE = rf"(?:{DIAGNOSIS_NAME}|{_DX_ABBR})"
 _DX_CODE_TAIL = rf"(?:\s*\(?\s*(?:{_ICD_F}|{_ICD_OTHER})\s*\)?)?"
 
 RULES: tuple[Rule, ...] = (
+    # the body of a diagnosis section: "Dx: F33.1 ...", "Diagnostic impression: ..."
+    section_rule("diagnosis", CATEGORY, tight=True),
     # "meets criteria for major depressive disorder, recurrent, moderate", "Hx of PTSD", "GAD"
     _rule("named_diagnosis",
           rf"(?:\b(?:meets?|met|meeting)\s+(?:full\s+)?(?:dsm-?5(?:-tr)?\s+)?criteria\s+for\s+(?:an?\s+)?)?"
@@ -53,7 +66,7 @@ RULES: tuple[Rule, ...] = (
           rf"(?:\s*,?\s*(?:r/o|rule\s+out)\s+{_DX_CORE}(?:{_DX_SPEC})*)?",
           longest_tokens(DIAGNOSIS_TERMS) | tokens(
               "mdd gad ptsd cptsd ocd ocpd adhd add bpd asd aud oud cud sud odd pdd pmdd dmdd bed bdd did gd ncd sad bp bpi bpii bp1 bp2"),
-          PATIENTS_OWN_DIAGNOSIS),
+          DIAGNOSIS_SENSE),
     # "Dx: F33.1", "(F41.1)"
     _rule("icd10_code",
           rf"(?:\b(?:dx|diagnosis|diagnoses|icd-?10(?:-cm)?)\s*(?::|remains|unchanged|is|=)?\s*\(?\s*)?(?:{_ICD_F}|{_ICD_OTHER})\)?",
@@ -66,10 +79,10 @@ RULES: tuple[Rule, ...] = (
     _rule("meets_criteria_clause",
           rf"\b(?:meets?|met|meeting)\s+(?:full\s+)?(?:dsm[- ]?5(?:-tr)?\s+)?criteria\s+for\s+{CLAUSE}{{1,80}}",
           tokens("criteria diagnosis diagnoses diagnosed dx impression impressions carries working"),
-          PATIENTS_OWN_DIAGNOSIS, fallback=True),
+          DIAGNOSIS_SENSE, fallback=True),
     # fallback: the clause after a diagnosis label ("diagnosed with", "working dx", "Dx:")
     _rule("diagnosis_label_clause",
-          rf"\b(?:diagnos(?:is|es|ed)\s+(?:of|with)|carries\s+(?:a|the)\s+(?:dx|diagnosis)\s+of|diagnostic\s+impressions?\s*:|working\s+(?:dx|diagnosis)\s*(?:is|:)?|dx\s*(?::|is|of|w/|with|remains|=|unchanged))\s*{CLAUSE}{{1,80}}",
+          rf"\b(?:(?<!self-)(?<!self\s)diagnos(?:is|es|ed)\s+(?:of|with)(?!\s+(?:the|this|that|what|how|why|nothing)\b)|carries\s+(?:a|the)\s+(?:dx|diagnosis)\s+of|diagnostic\s+impressions?\s*:|working\s+(?:dx|diagnosis)\s*(?:is|:)?|dx\s*(?::|is|of|w/|with|remains|=|unchanged))\s*{CLAUSE}{{1,80}}",
           tokens("criteria diagnosis diagnoses diagnosed dx impression impressions carries working"),
-          PATIENTS_OWN_DIAGNOSIS, fallback=True),
+          DIAGNOSIS_SENSE, fallback=True),
 )

@@ -1,8 +1,11 @@
-"""The engine of the 45 CFR 164.501 lint: gating, quoted speech, span merging, :func:`lint`.
+"""The engine of the 45 CFR 164.501 lint: gating, quoted speech, context, span merging, :func:`lint`.
 
 The engine knows nothing about any category: it runs every :class:`~confide.hipaa.lint.rule.Rule`
-of :data:`RULES` (declared in the category modules), then the category modules' resolutions, and
-merges what is left into :class:`Finding` objects.
+of :data:`RULES` (declared in the category modules) to find candidates, reads their context with
+medSpaCy's ConText and sectionizer (:mod:`confide.hipaa.lint.context`), drops the candidates
+whose context the category's ``CONTEXT_VETO`` names, adds the bodies of sections whose header
+names a category, then applies the category modules' resolutions and merges what is left into
+:class:`Finding` objects.
 
 Speed: scanning a long note with ~190 expressions costs too much, so each rule runs only in
 windows around its *gate* tokens (words without which it cannot match: a drug name, a scale name,
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field
 
 from . import (
     clinical_tests,
+    context,
     diagnosis,
     functional_status,
     medication,
@@ -29,7 +33,7 @@ from . import (
 )
 from .rule import CATEGORIES, FIELD, Rule
 
-__all__ = ["CATEGORIES", "RULES", "Finding", "lint"]
+__all__ = ["CATEGORIES", "CONTEXT_VETO", "RULES", "Finding", "lint"]
 
 #: Every rule, by category in the order of :data:`CATEGORIES`.
 RULES: tuple[Rule, ...] = (
@@ -39,6 +43,22 @@ RULES: tuple[Rule, ...] = (
 )
 #: Resolutions between categories, applied in order after the rules.
 RESOLUTIONS = progress.RESOLUTIONS
+_MODULES = (medication, session_times, modality_frequency, clinical_tests, diagnosis, functional_status,
+            treatment_plan, symptoms, prognosis, progress)
+#: Per category, the contexts (:data:`confide.hipaa.lint.context.CONTEXT_CATEGORIES`; ``"A+B"``:
+#: both) that make a candidate session content rather than the client's excluded content.
+CONTEXT_VETO: dict[str, tuple[frozenset[str], ...]] = {
+    m.CATEGORY: tuple(frozenset(v.split("+")) for v in sorted(m.CONTEXT_VETO)) for m in _MODULES}
+#: Per category, the rule whose spans are the bodies of sections under a header naming it.
+SECTION_RULE: dict[str, str] = {r.category: r.name for r in RULES if r.section}
+_SECTION_RULES: dict[str, Rule] = {r.category: r for r in RULES if r.section}
+
+if set(CONTEXT_VETO) != set(CATEGORIES) or set(SECTION_RULE) != set(CATEGORIES):
+    raise ImportError("every lint category needs a CONTEXT_VETO and one section rule")
+for _veto in CONTEXT_VETO.values():
+    for _parts in _veto:
+        if not _parts <= context.CONTEXT_CATEGORIES:
+            raise ImportError(f"unknown context category in CONTEXT_VETO: {sorted(_parts - context.CONTEXT_CATEGORIES)}")
 
 _names = [r.name for r in RULES]
 if len(set(_names)) != len(_names):
@@ -213,19 +233,39 @@ def _rule_spans(text: str, rule: Rule, windows: list[tuple[int, int]], quotes: l
 
 
 def _spans(text: str, gated: bool = True) -> dict[str, list[tuple[int, int, str]]]:
-    """Spans per category, ``(start, end, rule name)``, after fallbacks and resolutions.
-    ``gated=False`` scans the whole text with every rule (slow; used by tests to prove the gate
-    tokens lose nothing)."""
+    """Spans per category, ``(start, end, rule name)``, after context, fallbacks and resolutions.
+    ``gated=False`` scans the whole text with every rule and runs ConText on every sentence that
+    holds a candidate (slow; used by tests to prove the gate tokens and ConText's trigger words
+    lose nothing)."""
     found: dict[str, list[tuple[int, int, str]]] = {c: [] for c in CATEGORIES}
     loose: dict[str, list[tuple[int, int, str]]] = {c: [] for c in CATEGORIES}
     quotes = _quote_spans(text)
     occ = _occurrences(text) if gated else {}
     cache: dict = {}
     whole = [(0, len(text))]
+    candidates: list[tuple[int, int, str, str, bool]] = []  # (start, end, category, rule, fallback)
     for rule in RULES:
+        if rule.section:
+            continue
         windows = _rule_windows(text, rule, occ, cache) if gated else whole
         if windows:
-            (loose if rule.fallback else found)[rule.category].extend(_rule_spans(text, rule, windows, quotes))
+            candidates.extend((s, e, rule.category, name, rule.fallback)
+                              for s, e, name in _rule_spans(text, rule, windows, quotes))
+    read = context.read(text, [(s, e, c) for s, e, c, _, _ in candidates], CONTEXT_VETO if gated else None)
+    for (s, e, category, name, fallback), mods in zip(candidates, read.modifiers):
+        if any(v <= mods for v in CONTEXT_VETO[category]):
+            continue  # someone else's, imagined, past, read about... (see the category's CONTEXT_VETO)
+        (loose if fallback else found)[category].append((s, e, name))
+    for category, s, b, e in read.sections:  # a header gives its body its category
+        rule = _SECTION_RULES[category]
+        if rule.fallback:  # a tight category: the first clause, if it has the category's shape
+            cut = text.find(";", b, e)
+            e = e if cut < 0 else cut
+            while e > b and text[e - 1].isspace():
+                e -= 1
+            if e <= b or (rule.section_body and not rule.section_body(text[b:e])):
+                continue
+        (loose if rule.fallback else found)[category].append((s, e, rule.name))
     for category, spans in loose.items():  # a fallback only where nothing tighter overlaps it
         tight = found[category]
         for span in spans:

@@ -1,11 +1,16 @@
-"""Context filters of the 45 CFR 164.501 lint: when a match is session content after all.
+"""Sense filters of the 45 CFR 164.501 lint: when a match uses a clinical word in another sense.
 
-45 CFR 164.501 excludes from psychotherapy notes what summarises the patient's own treatment and
-condition.  The same words also occur in what a psychotherapy note legitimately holds: a dream, a
-story, a joke, a wish, a relative's illness, something the patient read.  The predicates below
-recognise those contexts; each takes a regex match and the whole text and returns True when the
-match is *not* the patient's own excluded content.  :func:`reject_if` turns predicates into a
-rule filter, and the named filters at the end are the combinations the rule modules use.
+Some matches are not excluded content whatever their context because the words mean something
+else: a diagnosis abbreviation used colloquially ("he's so OCD about the dishes"), a scale's name
+("GAD 7"), a diagnosis word as a modifier ("PTSD symptoms", "an OCD workbook"), a remission
+specifier right after a diagnosis, side effects in a medication entry, a symptom named as a
+treatment's target.  The predicates below recognise those senses; each takes a regex match and
+the whole text and returns True when the match is *not* excluded content.  :func:`reject_if`
+turns predicates into a rule filter.
+
+Context (whose, real or imagined, when, which note section) is not judged here: it is read by
+medSpaCy's ConText and sectionizer (:mod:`confide.hipaa.lint.context`), and each category
+module's ``CONTEXT_VETO`` says which context makes its candidates session content.
 """
 
 from __future__ import annotations
@@ -45,79 +50,6 @@ def line_window(text: str, s: int, e: int, width: int = 150) -> str:
     nl = text.rfind("\n", lo, s)
     nr = text.find("\n", e, hi)
     return text[nl + 1 if nl >= 0 else lo:nr if nr >= 0 else hi]
-
-
-# ---- narrative, hypotheticals and musings -----------------------------------------------------
-_NARRATIVE = re.compile(r"\b(?:dream(?:s|t|ed|ing)?|nightmare\s+about|fantas(?:y|ies|ized)|in\s+the\s+(?:story|movie|book))\b", re.IGNORECASE)
-_HYPO_STRONG = r"what\s+if|wonder\w*|imagin\w*|pretend\w*|suppos\w*|jokes?|jok(?:ed|ing)|fantas\w*|wish(?:es|ed)?|asked\s+(?:if|whether)"
-_HYPO = re.compile(rf"\b(?:{_HYPO_STRONG}|if|whether|would|could|might)\b", re.IGNORECASE)
-_HYPO_S = re.compile(rf"\b(?:{_HYPO_STRONG})\b", re.IGNORECASE)
-# Musings about medication ("if she ever goes back on lithium", "what if", a joke) are content.
-_MED_HYPO = re.compile(r"\b(?:if|whether)\s+(?:\w+\s+){0,3}?ever\b|\bwhat\s+if\b|\bjok(?:e|es|ed|ing)\b|"
-                       r"\bimagin\w*|\bpretend\w*|\bfantas\w*", re.IGNORECASE)
-
-
-def in_dream_or_story(m: re.Match, text: str) -> bool:
-    """The sentence is about a dream, a fantasy or a story ("in the dream he wrote a
-    prescription for 40 mg")."""
-    return bool(_NARRATIVE.search(sentence(text, m.start(), m.end())))
-
-
-def musing_about_medication(m: re.Match, text: str) -> bool:
-    """The clause muses about medication ("if she ever goes back on lithium", "what if", a joke,
-    imagining, pretending)."""
-    return bool(_MED_HYPO.search(clause_before(text, m.start())))
-
-
-def hypothetical(m: re.Match, text: str) -> bool:
-    """The clause is a hypothetical or a question ("if she had to come twice a week", "what if
-    we met weekly", "would", "could", "might")."""
-    return bool(_HYPO.search(clause_before(text, m.start())))
-
-
-def wish_or_joke(m: re.Match, text: str) -> bool:
-    """The clause is a wish, a joke, a fantasy or a wondering ("wishes she could stop therapy").
-    A plain "if" does not count: conditional plans ("if SI recurs, will call") are still plans."""
-    return bool(_HYPO_S.search(clause_before(text, m.start())))
-
-
-# ---- someone else -----------------------------------------------------------------------------
-_RELATION = (r"(?:son|daughter|mother|mom|father|dad|brother|sister|wife|husband|partner|boyfriend|"
-             r"girlfriend|friend|ex|child|kid|kids|grandmother|grandma|grandfather|grandpa|aunt|uncle|"
-             r"cousin|boss|roommate|coworker|neighbor|stepdad|stepmom|parents?)")
-_THIRD_SUBJ = re.compile(rf"\b(?:her|his|their|my|pt's|patient's)\s+(?:\w+\s+)?{_RELATION}\b(?!'s)(?![\w ]{{0,20}}\b(?:died|passed))", re.IGNORECASE)
-_POSSESSIVE_RELATIVE = re.compile(
-    r"\b(?:son|daughter|mother|mom|father|dad|brother|sister|wife|husband|partner|boyfriend|"
-    r"girlfriend|friend|ex|child|kid|grandmother|grandfather|aunt|uncle|cousin|boss|roommate)"
-    r"(?:'s|\u2019s)\s+$",
-    re.IGNORECASE,
-)
-_FAM_HX = re.compile(r"\b(?:family\s+(?:history|hx)|fam(?:ily)?\s*hx|fhx|fh\s*[:\-]|runs\s+in\s+(?:the|her|his|their)\s+family)",
-                     re.IGNORECASE)
-_REL_SUBJ = re.compile(
-    rf"^\s*(?:(?:her|his|their|my|the|a|pt's|patient's|client's)\s+)?(?:\w+\s+)?{_RELATION}\s+"
-    r"(?:was|is|has|had|carries|got|gets|were|also|with|been|(?:was|has\s+been|had\s+been)\s+(?:recently\s+)?diagnosed)\b",
-    re.IGNORECASE)
-
-
-def about_someone_else(m: re.Match, text: str) -> bool:
-    """The clause, within its first eight words, is about a relative or another person ("her
-    daughter is on Ritalin"), unless that person died."""
-    before = clause_before(text, m.start())
-    return len(before.split()) <= 8 and bool(_THIRD_SUBJ.search(before))
-
-
-def after_relatives_possessive(m: re.Match, text: str) -> bool:
-    """The match follows a relative's possessive ("her son's ADHD evaluation")."""
-    s = m.start()
-    return bool(_POSSESSIVE_RELATIVE.search(text, max(0, s - 30), s))
-
-
-def family_history(m: re.Match, text: str) -> bool:
-    """Family history ("FHx: mother bipolar") or a relative as the subject of the clause ("Mother
-    was diagnosed with bipolar disorder"): about someone else, not the patient's diagnosis."""
-    before = clause_before(text, m.start())
-    return bool(_FAM_HX.search(before) or _REL_SUBJ.match(before))
 
 
 # ---- words used in another sense --------------------------------------------------------------
@@ -160,50 +92,6 @@ def diagnostic_specifier(m: re.Match, text: str) -> bool:
     return bool(before.strip() and _DX_RIGHT_BEFORE.search(before))
 
 
-# ---- other people's treatment, other illnesses, other times -----------------------------------
-# A modality the patient read or heard about is session content, not treatment furnished.
-_MOD_INFO = re.compile(
-    r"\b(?:read|reads|reading|heard|hears|saw|watched|googled|looked\s+up|researched|asked\s+(?:me\s+)?about|"
-    r"curious\s+about|skeptical\s+(?:of|about)|afraid\s+of|scared\s+of|online|podcast|article|tiktok|"
-    r"instagram|youtube|book\s+about)\b", re.IGNORECASE)
-# A prognosis given by another doctor for a medical illness, or a relative's, is session content.
-_PX_MEDICAL = re.compile(
-    r"\b(?:oncologist|surgeon|cardiologist|neurologist|pulmonologist|nephrologist|hepatologist|ob/?gyn|"
-    r"pediatrician|vet|veterinarian|cancer|tumou?r|chemo\w*|radiation|biopsy|surgery|transplant|stroke|"
-    r"heart|kidney|liver|lung|covid|injury|fracture)\b", re.IGNORECASE)
-# Functioning named as a goal ("goals revised to focus on ... return to work") is not current status.
-_FUNC_GOAL = re.compile(
-    r"\b(?:goals?|objectives?|focus(?:ed|ing)?\s+on|work(?:ing)?\s+(?:toward|towards)|hop(?:es|ing)?\s+to|"
-    r"wants?\s+to|wanting\s+to|aims?\s+to|would\s+like\s+to|plans?\s+to|planning\s+to|dreams?\s+of)\b"
-    r"(?![^.;\n]*\b(?:but|although|though|yet|however)\b)", re.IGNORECASE)
-_PAST_AFTER = re.compile(
-    r"\s+(?:at\s+(?:age\s+)?\d{1,2}\b|when\s+(?:she|he|they|i)\s+was|as\s+a\s+(?:kid|child|teen|teenager)|in\s+(?:19|20)\d\d|"
-    r"(?:\w+\s+)?years\s+ago|in\s+(?:high\s+school|college|grad\s+school|the\s+army|the\s+\d0s))",
-    re.IGNORECASE)
-
-
-def read_or_heard_about(m: re.Match, text: str) -> bool:
-    """A modality the patient read, heard or asked about ("listened to a podcast about DBT")."""
-    return bool(_MOD_INFO.search(clause_before(text, m.start())))
-
-
-def medical_illness(m: re.Match, text: str) -> bool:
-    """The clause is about a medical illness or another doctor ("her surgeon says the prognosis
-    is excellent after the biopsy")."""
-    return bool(_PX_MEDICAL.search(clause_before(text, m.start())))
-
-
-def named_as_goal(m: re.Match, text: str) -> bool:
-    """Functioning named as a goal or a hope ("one of her goals is to get back to work"), unless
-    the clause goes on with "but", "although"..."""
-    return bool(_FUNC_GOAL.search(clause_before(text, m.start())[-60:]))
-
-
-def past_era(m: re.Match, text: str) -> bool:
-    """Functioning tied to an age or a past era ("lost her job at 22", "in college"): biography."""
-    return bool(_PAST_AFTER.match(text, m.end()))
-
-
 # ---- symptoms that are something else ---------------------------------------------------------
 _MED_CTX = re.compile(rf"{DRUG}|\b(?:meds?|medications?|dose|side[- ]effects?|prescribed)\b", re.IGNORECASE)
 _TARGET_BEFORE = re.compile(r"\b(?:for|targeting|target|treat(?:s|ing|ed)?)\s+$", re.IGNORECASE)
@@ -221,6 +109,60 @@ def named_as_treatment_target(m: re.Match, text: str) -> bool:
     return bool(_TARGET_BEFORE.search(text, max(0, s - 20), s))
 
 
+# ---- everyday senses of "session", "visit", "appointment" -------------------------------------
+# A jam session, a study session, a session with her lawyer, weekly visits to her father, a dental
+# appointment: not a counseling session.  A relative after "sessions with" takes part in the
+# client's session ("sessions with her mother present"), after "visits to/with" it is a visit.
+_EVERYDAY_SESSION = re.compile(
+    r"\b(?:jam|jamming|recording|studio|study|studying|practice|training|workout|gym|photo|gaming|game|"
+    r"brainstorming|strategy|planning|tutoring|writing|drinking|tanning|sparring|negotiation|bargaining|court|"
+    r"legislative|voting|question|listening|information|info|sales|spa|massage|nail|hair|dental|dentist|vet|"
+    r"doctor's|doctor|dermatology|prenatal|ob|physical\s+therapy|pt|chemo|dialysis|infusion|custody|supervised|"
+    r"conjugal|home|site|campus|college|school|church|prison|jail|hospital)\s+(?:sessions?|visits?|appointments?|appts?)\b"
+    r"|\b(?:sessions?|visits?|appointments?|appts?|meetings?)\s+(?:with|at|to)\s+(?:(?:her|his|their|the|a|an|my)\s+)?"
+    r"(?:lawyer|attorney|trainer|personal\s+trainer|tutor|coach|band|teacher|boss|manager|accountant|realtor|mediator|"
+    r"priest|pastor|rabbi|imam|dentist|hairdresser|barber|stylist|vet|mechanic|banker|landlord|parole\s+officer|"
+    r"probation\s+officer|caseworker|case\s+worker|judge|nursing\s+home|gym|dmv|bank|court|salon|spa|church|"
+    r"oncologist|surgeon|cardiologist|dermatologist|pediatrician|obgyn|ob/gyn|physical\s+therapist)\b"
+    r"|\bvisits?\s+(?:to|with)\s+(?:(?:her|his|their|the|a|my)\s+)?(?:\w+\s+)?"
+    r"(?:father|mother|dad|mom|parents?|grandmother|grandfather|grandma|grandpa|sister|brother|son|daughter|"
+    r"kids|children|friends?|family|relatives|aunt|uncle|cousin)\b",
+    re.IGNORECASE)
+
+
+def everyday_session_at(text: str, s: int, e: int) -> bool:
+    """Whether ``text[s:e]`` overlaps an everyday "session", "visit" or "appointment"."""
+    lo, hi = max(0, s - 60), min(len(text), e + 80)
+    return any(m.start() < e and s < m.end() for m in _EVERYDAY_SESSION.finditer(text, lo, hi))
+
+
+def everyday_session(m: re.Match, text: str) -> bool:
+    """The match's "session", "visit" or "appointment" is an everyday one ("a jam session",
+    "weekly visits to his father", "her session with the personal trainer")."""
+    return everyday_session_at(text, m.start(), m.end())
+
+
+# ---- everyday sense of "progress" --------------------------------------------------------------
+# "progress on the deck", "progress of the renovation": a concrete thing, not the client's course.
+_PROGRESS_OBJECT = re.compile(r"\s+(?:on|with|of|in)\s+(?:the|a|an|her|his|their|my|this|that|our)\s+(?:[\w-]+\s+)?([\w-]+)", re.IGNORECASE)
+_CLINICAL_OBJECT = re.compile(
+    r"(?:treatment|tx|therapy|goals?|objectives?|symptoms?|recovery|sobriety|exposure|hierarchy|skills?|homework|plan|"
+    r"anxiety|depression|mood|panic|ptsd|trauma|grief|assertiveness|boundaries|avoidance|urges|drinking|use|substance|"
+    r"self-care|sleep|work|functioning|coping|communication|relationships?|eating|weight|compulsions|rituals|worry|"
+    r"anger|irritability|self-esteem|confidence|independence|program|sessions?|course)$", re.IGNORECASE)
+
+
+_PROGRESS_PLACE = re.compile(r"\s+at\s+(?:(?:the|her|his|their|my)\s+)?(?:work|school|college|the\s+office|office|job|gym|home|church|practice|the\s+\w+)\b",
+                             re.IGNORECASE)
+
+
+def everyday_progress(m: re.Match, text: str) -> bool:
+    """Progress on or with a concrete thing ("progress on the deck he's building", "progress of
+    the renovation") or at a place ("no progress at work"), not the client's treatment course."""
+    o = _PROGRESS_OBJECT.match(text, m.end())
+    return bool((o and not _CLINICAL_OBJECT.match(o.group(1))) or _PROGRESS_PLACE.match(text, m.end()))
+
+
 # ---- combining predicates into rule filters ---------------------------------------------------
 
 def reject_if(*predicates: Predicate) -> Filter:
@@ -235,24 +177,11 @@ def reject_if(*predicates: Predicate) -> Filter:
     return flt
 
 
-#: Medication in a dream, a story or a musing is session content.
-NOT_NARRATIVE = reject_if(in_dream_or_story, musing_about_medication)
-#: ... and so is someone else's medication.
-NOT_NARRATIVE_OR_SOMEONE_ELSES = reject_if(about_someone_else, in_dream_or_story, musing_about_medication)
-#: A treatment frequency, functioning or progress in a hypothetical, or about someone else.
-NOT_HYPOTHETICAL_OR_SOMEONE_ELSES = reject_if(hypothetical, about_someone_else)
-#: A modality read or heard about, hypothetical, or someone else's.
-NOT_READ_ABOUT_HYPOTHETICAL_OR_SOMEONE_ELSES = reject_if(read_or_heard_about, hypothetical, about_someone_else)
-#: Functioning named as a goal.
-NOT_A_GOAL = reject_if(named_as_goal)
-#: Functioning that is biography, a goal, hypothetical, or someone else's.
-CURRENT_OWN_FUNCTIONING = reject_if(past_era, named_as_goal, hypothetical, about_someone_else)
-#: Plans: wishes and jokes are not plans, nor someone else's plans; conditionals are.
-NOT_WISH_OR_SOMEONE_ELSES = reject_if(wish_or_joke, about_someone_else)
-#: Remission right after a diagnosis is its specifier; otherwise as for plans.
-NOT_SPECIFIER_WISH_OR_SOMEONE_ELSES = reject_if(diagnostic_specifier, wish_or_joke, about_someone_else)
-#: A prognosis for a medical illness, given by another doctor, or a relative's.
-NOT_MEDICAL_OR_SOMEONE_ELSES = reject_if(medical_illness, after_relatives_possessive, wish_or_joke, about_someone_else)
-#: A diagnosis word naming a scale, used colloquially or as a modifier, or someone else's.
-PATIENTS_OWN_DIAGNOSIS = reject_if(names_a_scale, colloquial, after_relatives_possessive,
-                                   diagnosis_as_modifier, family_history)
+#: A diagnosis word naming a scale, used colloquially or as a modifier.
+DIAGNOSIS_SENSE = reject_if(names_a_scale, colloquial, diagnosis_as_modifier)
+#: Remission right after a diagnosis is its specifier.
+NOT_A_SPECIFIER = reject_if(diagnostic_specifier)
+#: Progress on a concrete thing.
+NOT_EVERYDAY_PROGRESS = reject_if(everyday_progress)
+#: A session, visit or appointment in its everyday sense.
+NOT_EVERYDAY_SESSION = reject_if(everyday_session)

@@ -13,18 +13,26 @@ Judgement calls: functioning tied to an age or a past era ("lost her job at 22",
 is biography; functioning named as a goal or hope ("one of her goals is to get back to work") is
 not current status; a functional statement in a hypothetical or about someone else is not the
 patient's functional status.
+
+Context (whose, real or imagined, when; the note section) is read by medSpaCy's ConText and
+sectionizer (:mod:`confide.hipaa.lint.context`); :data:`CONTEXT_VETO` names the contexts that
+make a candidate of this category session content.
 """
 
 from __future__ import annotations
 
 from ._regex import CLAUSE
-from .filters import CURRENT_OWN_FUNCTIONING, NOT_A_GOAL
-from .rule import Rule, tokens
+from .rule import Rule, section_rule, tokens
 
 CATEGORY = "summary_functional_status"
+#: Contexts (ConText, :mod:`confide.hipaa.lint.context`) in which a statement is not the client's
+#: current functioning: someone else's, imagined or hypothetical ("if she went back to work"),
+#: biography ("lost her job at 22", "used to work full time"), a goal or hope ("wants to get back
+#: to work"), or what a prognosis expects ("outlook good for return to work by fall").
+CONTEXT_VETO = frozenset({"FAMILY", "OTHER_PERSON", "IMAGINED", "HYPOTHETICAL", "BIOGRAPHICAL", "GOAL", "PROGNOSTIC"})
 
 
-def _rule(name: str, pattern, gate, filter=CURRENT_OWN_FUNCTIONING) -> Rule:
+def _rule(name: str, pattern, gate, filter=None) -> Rule:
     return Rule(f"functional_status.{name}", CATEGORY, pattern, gate, filter, window=160)
 
 
@@ -36,10 +44,12 @@ _ANY = tokens("""unable able missed missing misses adls adl iadls iadl
 
 
 def _basic(name: str, pattern: str) -> Rule:
-    return _rule(name, pattern, _ANY, NOT_A_GOAL)
+    return _rule(name, pattern, _ANY)
 
 
 RULES: tuple[Rule, ...] = (
+    # the body of a functioning section: "Functioning: able to care for kids ..."
+    section_rule("functional_status", CATEGORY),
     _basic("called_in_sick",
            r"\b(?:calling|called|calls|call)\s+(?:out|in)\s+sick\b(?:\s+(?:about\s+|roughly\s+)?(?:\d+\s*x|once|twice|three\s+times|\d+\s+times)(?:\s+(?:a|per)\s+(?:week|month))?)?"),
     _basic("stopped_going_to", rf"\b(?:stopped|quit)\s+(?:going\s+to|attending|leaving)\s+{CLAUSE}{{1,50}}"),
@@ -66,7 +76,6 @@ RULES: tuple[Rule, ...] = (
     _basic("medical_or_disability_leave",
            r"\bon\s+(?:medical|disability|short-term\s+disability|fmla)\s+leave\b|\b(?-i:FMLA)\b|\bshort-term\s+disability\b"),
     _basic("functional_impairment_clause", rf"\bfunctional\s+(?:impairment|status|decline|limitations?){CLAUSE}{{0,120}}"),
-    _basic("functioning_label_clause", rf"\bfunctioning\s*:{CLAUSE}{{1,120}}"),
     _basic("not_yet_back_at_work", r"\bnot\s+yet\s+back\s+(?:at|to)\s+(?:work|job|school|class)\b"),
     _basic("housebound", r"\b(?:not\s+leaving\s+the\s+(?:house|home|apartment)|housebound|homebound|bedbound)\b"),
     _basic("self_care_status", r"\bself-care\s+(?:intact|poor|impaired|neglected)\b"),
@@ -144,6 +153,20 @@ RULES: tuple[Rule, ...] = (
     _rule("functioning_changed",
           rf"\b(?:(?:overall|occupational|social|academic|daily)\s+)?functioning\s+(?:has\s+|is\s+|remains\s+)?(?:improved|improving|declined|declining|worsened|stable|unchanged|impaired|intact|poor|limited)\b(?:\s*:{CLAUSE}{{1,120}})?",
           tokens("functioning")),
+    # the Global Assessment of Functioning: "GAF 55"
+    _rule("gaf_score", r"\b(?-i:GAF)\s*(?:score\s*)?(?:of|=|:|is|was|today|currently)?\s*\d{1,3}\b", tokens("gaf")),
+    # "has not showered in several days"
+    _rule("not_bathing_or_eating_for_a_time",
+          r"\b(?:has\s+not|hasn't|have\s+not|haven't|had\s+not|hadn't|not|rarely|barely)\s+(?:showered|bathed|washed|eaten\s+(?:a\s+)?(?:regular\s+|full\s+|proper\s+)?meals?|gotten\s+dressed|gotten\s+out\s+of\s+bed|left\s+(?:her|his|their)\s+bed)\b(?:\s+(?:in|for)\s+(?:\w+\s+){0,2}?(?:days?|weeks?))?",
+          tokens("showered bathed washed eaten gotten left")),
+    # "struggling with basic self-care"
+    _rule("struggling_with_self_care",
+          r"\b(?:struggling|struggles|struggled|difficulty|trouble|needs\s+help|needing\s+help)\s+(?:with\s+)?(?:basic\s+|daily\s+)?(?:self-care|hygiene|adls|iadls|daily\s+tasks|household\s+tasks|chores|personal\s+care)\b",
+          tokens("self care hygiene adls iadls tasks chores personal")),
+    # "attendance around 50%"
+    _rule("attendance_rate",
+          r"\b(?:school\s+|class\s+|work\s+)?attendance\s+(?:is\s+|was\s+|at\s+|of\s+|down\s+to\s+)?(?:around\s+|about\s+|~|roughly\s+|only\s+)?\d+\s*%",
+          tokens("attendance")),
     # "able to go to the grocery store alone"
     _rule("able_to_go_out",
           r"\b(?:able|unable)\s+to\s+(?:go|get|drive|walk|travel)\s+(?:out\b|to\s+(?:the\s+)?(?:\w+\s+){0,2}?(?:store|grocery(?:\s+store)?|market|mall|church|gym|bank|pharmacy|park|post\s+office))"

@@ -1,7 +1,7 @@
 """Word lists of the 45 CFR 164.501 lint, loaded from the package's ``data/*.txt`` files.
 
 Each file holds one term per line (``#`` starts a comment line); terms are matched
-case-insensitively, a space in a term matches any run of whitespace and a hyphen any dash.  The
+case-insensitively, a space in a term matches any run of whitespace or a dash, and a hyphen any dash.  The
 lists are data so that a clinician can review or extend them without reading regular
 expressions; the rules that use them live in the category modules.
 """
@@ -35,6 +35,8 @@ SIDE_EFFECT = alt(SIDE_EFFECT_TERMS)
 # ---- modality and frequency -------------------------------------------------------------------
 MODALITY_TERMS = load("modalities.txt")
 MODALITY_NAME = alt(MODALITY_TERMS)
+TECHNIQUE_TERMS = load("techniques.txt")
+TECHNIQUE_NAME = alt(TECHNIQUE_TERMS)
 FREQUENCY_TERMS = load("treatment_frequencies.txt")
 FREQUENCY = alt(FREQUENCY_TERMS) + r"\b"
 

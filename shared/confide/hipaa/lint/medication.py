@@ -10,8 +10,9 @@ medication-list header ("Meds: none").
 
 Judgement calls: a drug *named* without prescribing or monitoring context is narrative (a dream,
 a story, a relative's pills) and is not reported; a dose or drug in a sentence about a dream or a
-story, or in a musing ("if she ever goes back on lithium"), is not reported; most rules also
-drop a clause about someone else ("her daughter is on Ritalin").  Inside quoted speech a finding
+story, or in a musing ("if she ever goes back on lithium"), is not reported, nor someone else's
+("her daughter is on Ritalin") or the client's past ("used to take Adderall in college"): the
+context is read by ConText (:data:`CONTEXT_VETO`).  Inside quoted speech a finding
 is kept when it carries a dose or names a specific drug ("'upped the Lexapro'").
 """
 
@@ -20,7 +21,6 @@ from __future__ import annotations
 import re
 
 from ._regex import NUM
-from .filters import NOT_NARRATIVE, NOT_NARRATIVE_OR_SOMEONE_ELSES
 from .lexicons import (
     DRUG,
     DRUG_CLASS,
@@ -30,9 +30,15 @@ from .lexicons import (
     SIDE_EFFECT,
     SIDE_EFFECT_TERMS,
 )
-from .rule import Rule, longest_tokens, tokens
+from .rule import Rule, longest_tokens, section_rule, tokens
 
 CATEGORY = "medication_prescription_and_monitoring"
+#: Contexts (read by ConText, :mod:`confide.hipaa.lint.context`) in which a drug, a dose or a
+#: change is not the client's medication: someone else's, imagined (a dream, a joke, a musing),
+#: the client's past life ("used to take Adderall in college"), something read or heard about,
+#: or the client's fear ("afraid she'll end up on antidepressants").  A conditional ("if sleep
+#: does not improve, increase to 100 mg") is still prescribing.
+CONTEXT_VETO = frozenset({"FAMILY", "OTHER_PERSON", "IMAGINED", "BIOGRAPHICAL", "INFORMATION", "CLIENT_BELIEF"})
 
 _DIGIT = re.compile(r"\d")
 _DRUG_RX = re.compile(DRUG, re.IGNORECASE)
@@ -43,8 +49,8 @@ def dose_or_named_drug(text: str, start: int, end: int) -> bool:
     return bool(_DIGIT.search(text, start, end) or _DRUG_RX.search(text, start, end))
 
 
-def _rule(name: str, pattern, gate, filter=NOT_NARRATIVE_OR_SOMEONE_ELSES) -> Rule:
-    return Rule(f"medication.{name}", CATEGORY, pattern, gate, filter, window=120,
+def _rule(name: str, pattern, gate) -> Rule:
+    return Rule(f"medication.{name}", CATEGORY, pattern, gate, None, window=120,
                 keep_quoted=dose_or_named_drug)
 
 
@@ -59,6 +65,9 @@ _MEDFREQ = (
     r"qod|q\.?\s?week|po|p\.o\.|sl|im|q\s?am|q\s?pm|q\s?a\.m\.|q\s?p\.m\.|b\.?i\.?d|t\.?i\.?d|q\.?i\.?d|"
     r"q\.?h\.?s|p\.?r\.?n|once|twice|at\s+night|with\s+(?:breakfast|dinner|food))"
 )
+# A sig without a dose: how often or when a drug is taken.
+_SIG = (r"q\.?d\.?|qam|qpm|qhs|q\s?hs|bid|b\.i\.d\.?|tid|t\.i\.d\.?|qid|prn|p\.r\.n\.?|as\s+needed|at\s+bedtime|"
+        r"nightly|every\s+(?:morning|night|evening)|once\s+daily|twice\s+daily|daily\s+(?:in\s+the\s+morning|at\s+night)")
 _DOSE = rf"(?:(?:to|by|at|from|of)\s+)?{NUM}\s*{_UNIT}(?:\s*,?\s*{_MEDFREQ}\b)*"
 _DRUGTAIL = rf"{_FORM}?(?:\s*{_DOSE})?(?:\s*(?:then|and|to)\s+{NUM}\s*{_UNIT})*(?:\s+{_MEDFREQ}\b)*"
 # What a number after a drug name is when it is not a dose ("Prozac for 3 years").
@@ -73,55 +82,62 @@ _DRUG_T = longest_tokens(DRUG_TERMS)
 _CLASS_T = tokens("""meds med medication medications antidepressant antidepressants ssri snri
     antipsychotic stabilizer stimulant benzo benzodiazepine aid psych""")
 
+# What a medication list holds: "none", "no changes", "see MAR", "per psychiatry", or a drug.
+_MED_LIST_BODY = re.compile(
+    rf"\s*(?:none\b|nil\b|n/a\b|no\s+(?:changes?|meds|medications|psych(?:iatric)?\s+meds)\b|unchanged\b|(?:see|per)\s+\w+|"
+    rf"{DRUG}|{DRUG_CLASS}\b)", re.IGNORECASE)
+
 RULES: tuple[Rule, ...] = (
+    # the body of a medication section: "Meds: none", "Rx: prazosin 2 mg qhs"
+    section_rule("medication", CATEGORY, lambda body: bool(_MED_LIST_BODY.match(body)), tight=True),
     # a drug named with prescribing or monitoring context: "Increased sertraline to 100 mg"
     _rule("prescribing_verb_with_drug",
           rf"\b{PRESCRIBING_VERB}\s*(?:(?:the|his|her|their|an?|low[- ]dose)\s+)*{DRUG}{_DRUGTAIL}",
-          _DRUG_T, NOT_NARRATIVE),
+          _DRUG_T),
     # "Clonazepam 0.5 mg BID PRN"
     _rule("drug_with_dose",
           rf"{DRUG}{_FORM}?\s*(?:\(\s*\w+\s*\)\s*)?{_DOSE}(?:\s*(?:then|and|to)\s+{NUM}\s*{_UNIT})*",
-          _DRUG_T, NOT_NARRATIVE),
+          _DRUG_T),
     # "Lithium level 0.8"
     _rule("drug_level_value",
           rf"(?:\bserum\s+)?{DRUG}\s+(?:serum\s+)?(?:levels?|lvl)\s*(?:of|=|:|was|is|at)?\s*{NUM}",
-          _DRUG_T, NOT_NARRATIVE),
+          _DRUG_T),
     # "sertraline titration: 25 mg then 50 mg", "Lexapro refill"
     _rule("drug_with_dose_change_noun",
           rf"{DRUG}\s+(?:titration|taper|increase|decrease|dose(?:\s+(?:increase|decrease|change|reduction))?|dosage|refill|trial)\b(?:\s*:\s*(?:{NUM}\s*{_UNIT}(?:\s*{_MEDFREQ})*(?:\s*(?:then|and|to)\s+)?)+)?",
-          _DRUG_T, NOT_NARRATIVE),
+          _DRUG_T),
     # passive dose change: "Zoloft was bumped to 150"
     _rule("drug_passive_change",
           rf"{DRUG}\s+(?:was\s+|is\s+|has\s+been\s+|had\s+been\s+|got\s+|being\s+)?(?:increased|decreased|bumped(?:\s+up)?|upped|raised|lowered|reduced|titrated|tapered|changed|switched|held|stopped|discontinued|d/c'd|started|restarted|added|prescribed)\b(?:\s+(?:to|by|from)\s+{NUM}(?:\s*{_UNIT})?)?",
-          _DRUG_T, NOT_NARRATIVE),
+          _DRUG_T),
     # taking a drug on a schedule: "taking her Xanax as needed, maybe twice a week"
     _rule("taking_drug_on_schedule",
           rf"\b(?:taking|takes|took|using|uses)\s+(?:(?:the|his|her|their)\s+)?{DRUG}(?:\s+{_MEDFREQ})+(?:\s*,?\s*(?:maybe\s+|about\s+|roughly\s+)?(?:once|twice|\d+\s*x|three\s+times)\s+(?:a|per)\s+(?:day|week|night))?",
-          _DRUG_T, NOT_NARRATIVE),
+          _DRUG_T),
     # "adherent to her meds", "compliance with lithium"
     _rule("adherence_to_drug",
           rf"\b(?:adherent|compliant|non-?adherent|non-?compliant|adherence|compliance)\s+(?:to|with)\s+(?:(?:his|her|the|all)\s+)?(?:{DRUG_CLASS}|{DRUG})\b",
-          tokens("adherent compliant adherence compliance nonadherent noncompliant"), NOT_NARRATIVE),
+          tokens("adherent compliant adherence compliance nonadherent noncompliant")),
     # "no side effects", "side effects from the Zoloft increase"
     _rule("side_effects",
           rf"\b(?:no\s+|denies\s+(?:any\s+)?)?side[- ]effects?(?:\s+(?:from|of|on|with)\s+(?:the\s+|his\s+|her\s+)?(?:{DRUG}(?:\s+(?:increase|decrease|change|dose))?|{DRUG_CLASS}))?(?:\s+(?:reported|noted|endorsed|denied))?",
-          tokens("side"), NOT_NARRATIVE),
+          tokens("side")),
     # "missed two doses", "skipping her meds"
     _rule("missed_doses",
           rf"\b(?:missed|missing|skipped|skipping)\s+(?:\w+\s+)?(?:doses?|{DRUG_CLASS})\b",
-          tokens("missed missing skipped skipping"), NOT_NARRATIVE),
+          tokens("missed missing skipped skipping")),
     # a change of a generic class: "stopped her meds", "started an SSRI"
     _rule("change_of_drug_class",
           rf"\b(?:started|starting|stopped|stopped taking|d/c'd|discontinued|restarted|resumed|increased|decreased|switched)\s+(?:(?:his|her|the|an?|their)\s+)?{DRUG_CLASS}\b",
-          _CLASS_T, NOT_NARRATIVE),
+          _CLASS_T),
     # a lab level by drug or abbreviation, or pending/ordered: "Li level pending", "VPA level 72"
     _rule("drug_level_result",
           rf"(?:{DRUG}|(?-i:\bLi\b|\bVPA\b))\s+(?:serum\s+)?(?:levels?|lvl)\s*(?:of|=|:|was|is|at)?\s*(?:{NUM}|pending|ordered|drawn|therapeutic|subtherapeutic|supratherapeutic|wnl|normal|high|low)\b",
-          _DRUG_T | {"li", "vpa"}, NOT_NARRATIVE),
+          _DRUG_T | {"li", "vpa"}),
     # a bare dose with a unit is strong evidence on its own: "40 mg qhs"
     _rule("dose_with_unit",
           rf"\b{NUM}\s*(?:mg|mcg)\b(?:\s*,?\s*{_MEDFREQ}\b)*",
-          {"mg", "mcg", "<mg>"}, NOT_NARRATIVE),
+          {"mg", "mcg", "<mg>"}),
     # a drug with a bare number (+ /number, unit, sig, status): "Prozac 40 qam", "Suboxone 8/2 daily"
     _rule("drug_with_bare_dose",
           rf"{DRUG}{_FORM}?\s*(?:\(\s*\w+\s*\)\s*)?(?<![\d.])\d+(?:\.\d+)?(?:\s*/\s*\d+(?:\.\d+)?)?(?!\s*{_NOTDOSE})(?![\d:/])(?!\.\d)"
@@ -134,7 +150,11 @@ RULES: tuple[Rule, ...] = (
           _DRUG_T),
     # "switching from sertraline to escitalopram 10 mg"
     _rule("switch_between_drugs",
-          rf"\b(?:switch(?:ing|ed)?|chang(?:ing|ed))\s+(?:from\s+)?{DRUG}\s+to\s+{DRUG}{_DRUGTAIL}",
+          rf"\b(?:switch(?:ing|ed)?|chang(?:ing|ed)|mov(?:ing|ed))\s+(?:(?:her|him|them|pt|the\s+patient)\s+)?(?:from\s+)?{DRUG}\s+to\s+{DRUG}{_DRUGTAIL}",
+          _DRUG_T),
+    # a drug with its sig but no dose: "Vistaril as needed for sleep", "trazodone qhs"
+    _rule("drug_with_sig",
+          rf"{DRUG}{_FORM}?\s+(?:{_SIG})\b",
           _DRUG_T),
     # "Abilify held x1 wk for akathisia"
     _rule("drug_held_for_a_time",
@@ -154,18 +174,16 @@ RULES: tuple[Rule, ...] = (
           _DRUG_T | _CLASS_T),
     # side effects attributed to a drug: "dry mouth and some weight gain on the olanzapine"
     _rule("side_effects_attributed_to_drug",
-          rf"\b{SIDE_EFFECT}(?:\s*(?:,|and|&)\s*(?:some\s+|mild\s+|significant\s+)?{SIDE_EFFECT})*\s+(?:on|from|with|since\s+starting|after\s+starting|attributed\s+to)\s+(?:(?:the|his|her|new)\s+)*(?:{DRUG}|{DRUG_CLASS})\b",
+          rf"\b{SIDE_EFFECT}(?:\s*(?:,|and|&)\s*(?:some\s+|mild\s+|significant\s+)?(?:{SIDE_EFFECT}|(?:[\w-]+\s+){{0,2}}?[\w-]+))*\s+(?:on|from|with|since\s+starting|after\s+starting|attributed\s+to)\s+(?:(?:the|his|her|new)\s+)*(?:{DRUG}|{DRUG_CLASS})\b",
           longest_tokens(SIDE_EFFECT_TERMS)),
+    # what a drug does to the client: "his Seroquel makes him groggy until noon"
+    _rule("drug_makes_client_feel",
+          rf"{DRUG}\s+(?:makes|made|leaves|left|keeps|kept|gives|gave|is\s+making|has\s+made|has\s+been\s+making)\s+(?:him|her|them|me)\s+(?:feel\s+)?(?:so\s+|very\s+|really\s+|a\s+bit\s+|too\s+)?[\w-]+(?:\s+(?:until|till|all|in\s+the)\s+\w+)?",
+          _DRUG_T),
     # "denies SE", "no AEs"
     _rule("no_side_effects_abbreviated",
           r"\b(?:no|denies|without|w/o)\s+(?-i:SE|S/E|AEs?)\b",
           tokens("se s e ae aes")),
-    # a medication-list header: "Meds: none currently", "Current medications: sertraline 50 mg"
-    _rule("medication_list_header",
-          rf"(?:^|(?<=[.;\n(]))\s*(?:current\s+|psych(?:iatric)?\s+)?(?:meds|medications|rx)\s*(?:list\s*)?:\s*"
-          rf"(?:none(?:\s+(?:currently|at\s+this\s+time|reported))?|nil|n/a|no\s+changes?|unchanged|(?:see|per)\s+\w+|"
-          rf"{DRUG}{_DRUGTAIL}(?:\s*,\s*{DRUG}{_DRUGTAIL})*)",
-          tokens("meds medications rx")),
     # adherence without a drug name: "taking them as directed"
     _rule("taking_as_prescribed",
           r"\b(?:taking|takes|took|using)\s+(?:it|them|(?:her|his|their|all)\s+(?:meds|medications?|pills|doses))\s+"

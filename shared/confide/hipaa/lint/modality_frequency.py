@@ -14,35 +14,67 @@ by a school word is not a modality ("PE teacher", "ACT score").  A frequency or 
 hypothetical, question or joke ("if she had to come twice a week", "what if we met weekly"),
 about someone else, or that the patient read or heard about ("a podcast about DBT"), is session
 content and not reported.
+
+Context (whose, real or imagined, when; the note section) is read by medSpaCy's ConText and
+sectionizer (:mod:`confide.hipaa.lint.context`); :data:`CONTEXT_VETO` names the contexts that
+make a candidate of this category session content.
 """
 
 from __future__ import annotations
 
+import re
+
 from ._regex import DASH
-from .filters import NOT_READ_ABOUT_HYPOTHETICAL_OR_SOMEONE_ELSES as NOT_READ_ABOUT
-from .lexicons import FREQUENCY, FREQUENCY_TERMS, MODALITY_NAME, MODALITY_TERMS
-from .rule import Rule, longest_tokens, tokens
+from .filters import NOT_EVERYDAY_SESSION
+from .lexicons import FREQUENCY, FREQUENCY_TERMS, MODALITY_NAME, MODALITY_TERMS, TECHNIQUE_NAME, TECHNIQUE_TERMS
+from .rule import Rule, longest_tokens, section_rule, tokens
 
 CATEGORY = "modalities_and_frequencies_of_treatment"
+#: Contexts (ConText, :mod:`confide.hipaa.lint.context`) in which a modality or frequency is not
+#: treatment furnished to the client: someone else's ("his father's DBT group"), imagined or
+#: hypothetical ("if she had to come twice a week"), in the client's past life, or read or
+#: heard about ("a podcast about DBT").
+CONTEXT_VETO = frozenset({"FAMILY", "OTHER_PERSON", "IMAGINED", "HYPOTHETICAL", "BIOGRAPHICAL", "INFORMATION"})
 
 
-def _rule(name: str, pattern: str, gate, filter=None) -> Rule:
+def _rule(name: str, pattern: str | tuple[str, ...], gate, filter=None) -> Rule:
     return Rule(f"modality_frequency.{name}", CATEGORY, pattern, gate, filter, window=120)
 
 
-# An acronym followed by a school word is not a modality ("PE teacher", "ACT score").
-_NOT_MOD = r"(?!\s+(?:teachers?|class(?:es)?|coach|scores?|test|exam|prep|credits?|grades?|homework\s+for\s+school))"
+# An acronym followed by a school word is not a modality ("PE teacher", "ACT score"), nor a
+# modality naming a thing one reads or buys ("the CBT workbook her roommate uses", "a DBT app").
+_NOT_MOD = (r"(?!\s+(?:teachers?|class(?:es)?|coach|scores?|test|exam|prep|credits?|grades?|homework\s+for\s+school|"
+            r"workbooks?|books?|apps?|podcasts?|videos?|websites?|articles?|textbooks?|certification|conference|webinars?|"
+            r"memes?|trainings?|influencers?|accounts?)\b)")
 _MODALITY_CS = r"(?-i:(?<!his\s)(?<!her\s)(?<!their\s)(?<!my\s)(?<!the\s)\b(?:ACT|IPT|CPT|ERP|EFT|IFS|SFBT|MBT|TFP|PE|MI|MET|CBT|DBT|EMDR)\b" + _NOT_MOD + r"(?:[-\u2011]based(?:\s+(?:interventions?|work|therapy))?)?)"
-_MODALITY = rf"(?:\b{MODALITY_NAME}\b(?:[-\u2011]based(?:\s+(?:interventions?|work))?)?|{_MODALITY_CS})"
+_MODALITY = rf"(?:\b{MODALITY_NAME}\b{_NOT_MOD}(?:[-\u2011]based(?:\s+(?:interventions?|work))?)?|{_MODALITY_CS})"
+# A technique used in session, with a verb of delivery before or after it in the clause.
+_DELIVERED = (r"(?:used|using|practiced|practicing|practised|introduced|introducing|did|done|completed|taught|teaching|"
+              r"reviewed|reviewing|rehearsed|modeled|modelled|applied|conducted|provided|delivered|utilized|began|started|"
+              r"continued|continuing|processed|engaged\s+in|worked\s+on|focused\s+on)")
+_TECHNIQUE = rf"\b{TECHNIQUE_NAME}\b"
 _MINUTES = rf"\d+\s*{DASH}?\s*(?:min(?:ute)?s?|mins?)\b"
 _CPT = r"\b(?:CPT(?:\s*(?:code|#))?\s*:?\s*)?(?:9078[5-9]|9079\d|908\d\d)\b"
 
 _FREQ_T = longest_tokens(FREQUENCY_TERMS) | {"<qfreq>"}
 _MIN_T = tokens("min mins minute minutes <min>")
 
+# A modality or frequency section names a modality, a technique, a frequency, a format or a code.
+_MODALITY_BODY = re.compile(
+    rf"{_MODALITY}|{_TECHNIQUE}|\b{FREQUENCY}|{_CPT}|{_MINUTES}|\b(?:individual|group|family|couples|telehealth|video|phone|"
+    rf"in[- ]person|psychotherapy|therapy|counsel(?:l)?ing)\b", re.IGNORECASE)
+
 RULES: tuple[Rule, ...] = (
+    # the body of a modality, service or frequency section: "Modality: individual psychotherapy, 1x/week"
+    section_rule("modality_frequency", CATEGORY, lambda body: bool(_MODALITY_BODY.search(body)), tight=True),
     # "CPT 90837"
     _rule("psychotherapy_cpt_code", _CPT, {"cpt", "<cpt>"}),
+    # a technique delivered in session: "practiced diaphragmatic breathing", "thought record reviewed", "grounding skills, weekly"
+    _rule("technique_delivered",
+          (rf"(?<!will\s)(?<!to\s)\b{_DELIVERED}\s+(?:(?:the|a|an|her|his|their|some|more|brief|basic)\s+)?(?:[\w-]+\s+)?{_TECHNIQUE}",
+           rf"{_TECHNIQUE}(?:\s+\w+){{0,2}}?\s+(?:was\s+|were\s+)?(?:used|practiced|practised|introduced|completed|taught|reviewed|rehearsed|modeled|applied|conducted|provided|delivered|utilized)\b",
+           rf"(?:\b{FREQUENCY}\s+){_TECHNIQUE}|{_TECHNIQUE}\s*,?\s+{FREQUENCY}"),
+          longest_tokens(TECHNIQUE_TERMS)),
     # "trauma-focused work", "skills-based therapy weekly"
     _rule("focused_or_based_therapy",
           rf"\b(?:schema|trauma|emotion|solution|compassion|mindfulness|exposure|psychodynamic|insight|skills|attachment)[- ](?:focused|based|oriented)\s+(?:work|therapy|psychotherapy|treatment|interventions?)(?:\s+{FREQUENCY})?",
@@ -50,24 +82,25 @@ RULES: tuple[Rule, ...] = (
     # "moving to every other week", "stepped down to monthly sessions"
     _rule("change_to_frequency",
           rf"\b(?:move|moving|moved|switch|switching|switched|reduce|reducing|reduced|step(?:ping|ped)?\s+down|increase|increasing|increased|go|going|went)\s+(?:back\s+)?to\s+{FREQUENCY}(?:\s+(?:sessions?|therapy|visits?))?",
-          _FREQ_T, NOT_READ_ABOUT),
+          _FREQ_T),
     # "sessions are weekly", "seen 50 min biweekly"
     _rule("sessions_at_frequency",
-          rf"\b(?:sessions?|therapy|psychotherapy|visits?|appointments?|appts?|seen|meets?|meeting)\s+(?:are\s+|is\s+|will\s+be\s+|remain\s+|to\s+be\s+)?(?:{_MINUTES}\s*,?\s*)?{FREQUENCY}",
-          _FREQ_T, NOT_READ_ABOUT),
+          rf"\b(?:sessions?|therapy|psychotherapy|visits?|appointments?|appts?|seen)\s+(?:are\s+|is\s+|will\s+be\s+|remain\s+|to\s+be\s+)?(?:{_MINUTES}\s*,?\s*)?{FREQUENCY}",
+          _FREQ_T, NOT_EVERYDAY_SESSION),
     # "weekly individual sessions"
     _rule("frequency_of_sessions",
           rf"\b{FREQUENCY}\s+(?:individual\s+|family\s+|group\s+|couples\s+)?(?:sessions?|therapy|psychotherapy|visits?|appointments?|appts?)\b",
-          _FREQ_T, NOT_READ_ABOUT),
+          _FREQ_T, NOT_EVERYDAY_SESSION),
     # "session frequency reduced to monthly"
     _rule("session_frequency_label",
           rf"\b(?:session\s+)?frequency\s+(?:(?:reduced|increased|decreased|changed|stepped\s+down|moved)\s+)?(?:to\s+)?{FREQUENCY}",
-          _FREQ_T, NOT_READ_ABOUT),
-    # a named modality with its frequency or length: "Weekly CBT", "EMDR biweekly", "DBT skills group, 8 members, 90 min"
+          _FREQ_T),
+    # a named modality with its frequency or length: "Weekly CBT", "EMDR biweekly", "DBT skills group, 8 members, 90 min",
+    # "CBT for insomnia, weekly", "Family therapy with parents every other week"
     _rule("named_modality",
-          rf"(?:\b{FREQUENCY}\s+|{_MINUTES}\s+)?{_MODALITY}(?:\s+{FREQUENCY})?(?:\s*,\s*(?:\d+\s+members\s*,\s*)?{_MINUTES})?",
-          longest_tokens(MODALITY_TERMS) | tokens("act ipt cpt erp eft ifs sfbt mbt tfp pe mi met cbt dbt emdr"),
-          NOT_READ_ABOUT),
+          rf"(?:\b{FREQUENCY}\s+|{_MINUTES}\s+)?{_MODALITY}(?:(?:\s+(?:for|with|w/)(?:\s+[\w'-]+){{1,3}}?)?\s*,?\s+{FREQUENCY})?"
+          rf"(?:\s*,\s*(?:\d+\s+members\s*,\s*)?{_MINUTES})?",
+          longest_tokens(MODALITY_TERMS) | tokens("act ipt cpt erp eft ifs sfbt mbt tfp pe mi met cbt dbt emdr")),
     # "session length: 53 min"
     _rule("session_length_label",
           rf"\b(?:session|visit|psychotherapy|therapy)\s+(?:length|duration)\s*:?\s*(?:of\s+)?{_MINUTES}",
@@ -75,33 +108,36 @@ RULES: tuple[Rule, ...] = (
     # "sessions are 50 minutes"
     _rule("sessions_of_minutes",
           rf"\b(?:sessions?|visits?)\s+(?:are|is|were|was|lasting|lasted|of)\s+{_MINUTES}",
-          _MIN_T),
+          _MIN_T, NOT_EVERYDAY_SESSION),
     # "60-minute individual psychotherapy"
     _rule("minutes_of_psychotherapy",
           rf"\b{_MINUTES}\s+(?:individual|family|group|couples)?\s*(?:session|psychotherapy|therapy|visit)\b",
-          _MIN_T),
+          _MIN_T, NOT_EVERYDAY_SESSION),
     # the medium of delivery: "via Zoom", "by phone"
     _rule("delivered_via_medium",
           r"\b(?:via|by|over)\s+(?:zoom|telehealth|video|phone|telephone|doxy(?:\.me)?|teams|facetime|webex|secure\s+video)\b",
-          tokens("zoom telehealth video phone telephone doxy teams facetime webex secure"), NOT_READ_ABOUT),
+          tokens("zoom telehealth video phone telephone doxy teams facetime webex secure")),
     # "50 min, individual", "45 minutes telehealth"
     _rule("minutes_then_format",
           rf"\b{_MINUTES}\s*,?\s*(?:individual|family|group|couples|telehealth|video|in[- ]person|phone|tele)\b",
-          _MIN_T, NOT_READ_ABOUT),
+          _MIN_T),
     # "telehealth, 50 min"
     _rule("format_then_minutes",
           rf"\b(?:telehealth|video|phone|in[- ]person|individual|family|group|couples)\s*,\s*{_MINUTES}",
-          _MIN_T, NOT_READ_ABOUT),
+          _MIN_T),
     # "session 4 of 12"
     _rule("session_number_of_course",
           r"\b(?:session|visit)\s+#?\d+\s+(?:of|/)\s+\d+\b",
-          tokens("session visit"), NOT_READ_ABOUT),
+          tokens("session visit"), NOT_EVERYDAY_SESSION),
     # "seen weekly", "comes in every other week"
+    # "we meet weekly" (the clinician and the client; "the group she runs at church meets biweekly" is not)
     _rule("seen_at_frequency",
-          rf"\b(?:seen|meeting|meet|met|coming|comes|attends?|attending)\s+(?:\w+\s+)?{FREQUENCY}",
-          _FREQ_T, NOT_READ_ABOUT),
+          (rf"\b(?:seen|coming\s+in|comes\s+in|came\s+in)\s+(?:\w+\s+)?{FREQUENCY}",
+           rf"\b(?:we|i|pt\s+and\s+i|client\s+and\s+i)(?:['\u2019](?:d|ve|ll|re)\b)?\s+(?:have\s+been\s+|had\s+been\s+|been\s+|will\s+|are\s+|agreed\s+to\s+)?(?:meeting|meet|met|see\s+(?:her|him|them|each\s+other))\s+(?:\w+\s+)?{FREQUENCY}",
+           rf"\b(?:attends?|attending|attended)\s+(?:(?:individual|group|family|couples|dbt|skills|her|his)\s+)*(?:sessions?|therapy|appointments?|appts?|group)\s+{FREQUENCY}"),
+          _FREQ_T),
     # "sessions back to weekly"
     _rule("sessions_moved_to_frequency",
           rf"\b(?:sessions?|visits?|appts?|appointments?)\s+(?:out\s+|back\s+)?to\s+{FREQUENCY}",
-          _FREQ_T, NOT_READ_ABOUT),
+          _FREQ_T, NOT_EVERYDAY_SESSION),
 )

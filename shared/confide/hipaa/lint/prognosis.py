@@ -10,19 +10,27 @@ the risk of relapse, recurrence or rehospitalisation, and expectations of recove
 Judgement calls: a prognosis for a medical illness or given by another doctor ("her surgeon says
 the prognosis is excellent after the biopsy"), or a relative's, is session content; so is a
 prognosis in a wish or a joke, or about someone else.
+
+Context (whose, real or imagined, when; the note section) is read by medSpaCy's ConText and
+sectionizer (:mod:`confide.hipaa.lint.context`); :data:`CONTEXT_VETO` names the contexts that
+make a candidate of this category session content.
 """
 
 from __future__ import annotations
 
 from ._regex import CLAUSE, DASH
-from .filters import NOT_MEDICAL_OR_SOMEONE_ELSES
-from .rule import Rule, tokens
+from .rule import Rule, section_rule, tokens
 
 CATEGORY = "summary_prognosis"
+#: Contexts (ConText, :mod:`confide.hipaa.lint.context`) in which a prognosis is not the client's
+#: mental-health prognosis: someone else's, for a medical illness or given by another specialist
+#: ("her mother's oncologist says the prognosis is poor"), imagined or joked about, or the
+#: client's own fear ("fears he'll never get better").
+CONTEXT_VETO = frozenset({"FAMILY", "OTHER_PERSON", "IMAGINED", "MEDICAL", "CLIENT_BELIEF"})
 
 
 def _rule(name: str, pattern: str, gate) -> Rule:
-    return Rule(f"prognosis.{name}", CATEGORY, pattern, gate, NOT_MEDICAL_OR_SOMEONE_ELSES, window=120)
+    return Rule(f"prognosis.{name}", CATEGORY, pattern, gate, None, window=120)
 
 
 # Words at least one of which every match of the first family below contains.
@@ -32,8 +40,10 @@ _PROG_Q = r"(?:fair|good|poor|guarded|excellent|favorable|favourable|unfavorable
 _PROG_NOUN = r"(?:prognosis|px|outlook|(?:expected|anticipated|likely)\s+course|course|long[- ]term\s+outlook)"
 
 RULES: tuple[Rule, ...] = (
+    # the body of a prognosis section: "Prgn: favorable"
+    section_rule("prognosis", CATEGORY),
     _rule("prognosis_is_quality",
-          rf"\bprognosis\s*(?:is|remains|:|{DASH}|=|considered|appears|seems)?\s*(?:to\s+be\s+)?{_PROG_Q}(?:\s*(?:to|{DASH}|/)\s*{_PROG_Q})?\b",
+          rf"\bprognosis\s*(?:,\s*(?:I|we)\s+(?:think|believe|suspect|feel|would\s+say)\s*,\s*)?(?:is|remains|:|{DASH}|=|considered|appears|seems)?\s*(?:to\s+be\s+)?{_PROG_Q}(?:\s*(?:to|{DASH}|/)\s*{_PROG_Q})?\b",
           _ANY),
     _rule("quality_prognosis", rf"\b{_PROG_Q}(?:\s*(?:to|{DASH}|/)\s*{_PROG_Q})?\s+prognosis\b", _ANY),
     _rule("prognosis_word", r"\bprognosis\b", _ANY),
@@ -43,7 +53,11 @@ RULES: tuple[Rule, ...] = (
     _rule("risk_of_relapse_is_level",
           r"\b(?:risk|likelihood|chance)\s+of\s+(?:relapse|recurrence|decompensation|rehospitalization)\s+(?:is\s+|remains\s+)?(?:high|low|moderate|elevated|significant)\b",
           _ANY),
-    _rule("likely_to_benefit", r"\b(?:likely|unlikely)\s+to\s+(?:benefit|improve|remit|relapse|recover|respond|achieve)\b[^.;\n]{0,60}", _ANY),
+    _rule("likely_to_benefit", r"\b(?:likely|unlikely)\s+to\s+(?:benefit|improve|remit|relapse|recover|respond|achieve|reach|attain|regain)\b[^.;\n]{0,60}", _ANY),
+    # "Expect gradual improvement over the next 3-6 months"
+    _rule("expect_improvement",
+          r"\b(?:expect|anticipate)(?:s|ed)?\s+(?:(?:gradual|slow|steady|continued|further|full|partial|some|significant|modest|good|rapid)\s+)?(?:improvement|recovery|remission|response|progress|gains|stabilization|stabilisation|return\s+to\s+baseline)\b[^.;\n]{0,60}",
+          tokens("expect expects expected anticipate anticipates anticipated")),
     _rule("good_candidate_for", r"\bgood\s+candidate\s+for\s+[^.;\n]{1,60}", _ANY),
     _rule("expected_to_do_well", r"\b(?:will|would|should|is\s+likely\s+to|is\s+expected\s+to)\s+do\s+well\b[^.;\n]{0,60}", _ANY),
     # synonyms: "long-term outlook good", "Px: guarded"

@@ -16,6 +16,10 @@ progress.  Two resolutions between categories are declared here (:data:`RESOLUTI
 change right after a test score ("PHQ-9 12, down from 18") stays with the test result and is not
 also progress; a symptom named inside a progress statement ("nightmares have resolved") is
 reported as progress, not as a symptom.
+
+Context (whose, real or imagined, when; the note section) is read by medSpaCy's ConText and
+sectionizer (:mod:`confide.hipaa.lint.context`); :data:`CONTEXT_VETO` names the contexts that
+make a candidate of this category session content.
 """
 
 from __future__ import annotations
@@ -23,17 +27,18 @@ from __future__ import annotations
 import re
 
 from ._regex import CLAUSE
-from .filters import (
-    NOT_HYPOTHETICAL_OR_SOMEONE_ELSES,
-    NOT_SPECIFIER_WISH_OR_SOMEONE_ELSES,
-)
+from .filters import NOT_A_SPECIFIER, NOT_EVERYDAY_PROGRESS
 from .lexicons import PROGRESS_ADJECTIVE, PROGRESS_CHANGE, PROGRESS_SUBJECT, SYMPTOM
-from .rule import Rule, tokens
+from .rule import Rule, section_rule, tokens
 
 CATEGORY = "summary_progress_to_date"
+#: Contexts (ConText, :mod:`confide.hipaa.lint.context`) in which a change is not the client's
+#: progress to date: someone else's, imagined or hypothetical ("if gains are maintained"), a
+#: goal or hope, or what a prognosis expects ("likely to reach remission").
+CONTEXT_VETO = frozenset({"FAMILY", "OTHER_PERSON", "IMAGINED", "HYPOTHETICAL", "GOAL", "PROGNOSTIC"})
 
 
-def _rule(name: str, pattern: str, gate: str, filter=NOT_HYPOTHETICAL_OR_SOMEONE_ELSES) -> Rule:
+def _rule(name: str, pattern: str, gate: str, filter=None) -> Rule:
     return Rule(f"progress.{name}", CATEGORY, pattern, tokens(gate), filter, window=160)
 
 
@@ -54,17 +59,44 @@ _CHANGE_T = ("halved doubled improved improving improvement worsened worsening w
              "stabilized stable plateaued declined declining decreased reduced unchanged progressed regressed change")
 
 RULES: tuple[Rule, ...] = (
+    # the body of a progress section: "Progress: partially met goal 1"
+    section_rule("progress", CATEGORY),
     # ---- progress language
-    _plain("qualified_progress",
-           rf"\b{_PG_ADJ}\s+progress\b(?:\s+(?:toward|towards|on|in|with)\s+(?:\w+\s+){{0,2}}?(?:goals?|objectives?))?(?:\s*;\s*(?:fewer|less|more|decreased|reduced)\s+[\w ]{{1,30}})?",
+    _rule("qualified_progress",
+          rf"\b{_PG_ADJ}\s+progress\b(?:\s+(?:toward|towards|on|in|with)\s+(?:\w+\s+){{0,2}}?(?:goals?|objectives?))?(?:\s*;\s*(?:fewer|less|more|decreased|reduced)\s+[\w ]{{1,30}})?",
+          "progress", NOT_EVERYDAY_PROGRESS),
+    # "made progress", "has made real progress on assertiveness" ("progress on the deck" is everyday)
+    _rule("making_progress",
+          r"\b(?:made|making|makes|shows?|showing|showed|demonstrates?|demonstrating|demonstrated)\s+(?:(?:some|real|good|great|steady|slow|little|no|much|more|significant|clear|notable|definite|modest)\s+)?progress\b"
+          r"(?:\s+(?:toward|towards|on|in|with)\s+(?:(?:her|his|their|the)\s+)?(?:\w+\s+){0,2}?(?:goals?|objectives?|[a-z]+(?:ness|ment|ion|ity|ance|ence|ing)|boundaries|skills))?",
+          "progress", NOT_EVERYDAY_PROGRESS),
+    # "progress slow but steady", "progress has been minimal"
+    _plain("progress_then_quality",
+           r"\bprogress\s+(?:is\s+|has\s+been\s+|remains\s+|was\s+)?(?:slow|steady|good|fair|poor|minimal|limited|modest|significant|excellent|gradual|inconsistent|uneven|encouraging|adequate|marked)\b(?:\s+but\s+(?:steady|real|present|consistent|\w+))?",
            "progress"),
-    _plain("making_progress",
-           r"\b(?:made|making|shows?|showing|demonstrates?|demonstrating)\s+progress\b(?:\s+(?:toward|towards|on|in)\s+(?:\w+\s+){0,2}?(?:goals?|objectives?))?",
-           "progress"),
+    # a bare status after a diagnosis or a label: "A: MDD, recurrent, moderate; improving."
+    _plain("bare_course_status",
+           r"(?:(?<=[;:])|(?<=^))\s*(?:(?:slowly|steadily|gradually|overall)\s+)?(?:improving|worsening|stable|unchanged|stabilizing|stabilising|declining|deteriorating|plateaued)\s*(?=[.;\n]|$)",
+           "improving worsening stable unchanged stabilizing stabilising declining deteriorating plateaued"),
+    # "has met her goal of attending 3 AA meetings weekly"
+    _plain("met_own_goal",
+           r"\b(?:met|achieved|reached|attained)\s+(?:(?:her|his|their|the|a|one\s+of\s+(?:her|his|their)|both\s+(?:of\s+)?(?:her|his|their)?)\s+)(?:\w+\s+)?goals?\b(?:\s+of\s+[^.;\n]{1,60})?",
+           "goal goals"),
+    # "No change in depressive symptoms over past month"
+    _plain("change_over_recent_period",
+           r"\b(?:no|little|minimal|some|significant|marked)\s+change\s+in\s+(?:\w+\s+){1,3}?(?:over|in|during)\s+(?:the\s+)?(?:past|last|previous)\s+(?:\w+\s+)?(?:weeks?|months?|sessions?|quarter|year)\b",
+           "change"),
+    # "Decline in functioning compared with last quarter"
+    _plain("change_compared_with_earlier",
+           r"\b(?:decline|improvement|change|worsening|increase|decrease|reduction|drop|rise)\s+in\s+(?:\w+\s+){1,3}?compared\s+(?:with|to)\s+(?:the\s+)?(?:last|previous|prior|preceding)\s+\w+",
+           "compared"),
+    # "She is steadily improving in her ability to use grounding skills" (not "improving her cooking")
+    _rule("is_improving",
+          r"\b(?:is|are|has\s+been|have\s+been|continues\s+to\s+be|keeps|been|pt)\s+(?:(?:steadily|slowly|gradually|consistently|noticeably|clearly|really|definitely)\s+)?improving\b(?!\s+(?:the|her|his|their|a|an|my|our|its|this|that)\s)(?:\s+(?:in|with|at)\s+[^.;,\n]{1,60})?",
+          "improving"),
     _plain("progress_toward_goals",
            rf"\bprogress\s+(?:toward|towards|on)\s+(?:\w+\s+){{0,2}}?(?:goals?|objectives?)(?:\s*(?::|is|=)\s*(?:{_PG_ADJ}|minimal|partial|none|met|unmet|ongoing|achieved|\w+))?",
            "progress"),
-    _plain("progress_label_clause", rf"\bprogress\s*:{CLAUSE}{{1,150}}", "progress"),
     # ---- change since a reference point
     _plain("changed_since",
            rf"\b(?:(?:{_PG_NOUN})\s+(?:has\s+|have\s+|is\s+|are\s+)?)?{_PG_CHANGE}(?:\s+(?:in|of)\s+(?:\w+\s+){{0,2}}?(?:{_PG_NOUN}))?\s+since\s+{_PG_SINCE}",
@@ -116,6 +148,10 @@ RULES: tuple[Rule, ...] = (
           rf"(?:\b(?:{_PG_ADJ}|slow|small|big|real|clear|notable|encouraging)\s+(?:(?:but|and|yet)\s+(?:{_PG_ADJ}|slow|small|big|real|clear)\s+)?gains?\b|(?<!weight\s)\bgains\b(?=\s+(?:since|in|with|toward|towards|on|made|maintained|sustained|have|holding)\b))"
           rf"(?:\s+(?:since|in|with|toward|towards|on|made|maintained|sustained|have\s+held|holding)\b(?:\s+{_PG_SINCE}|[\w ]{{0,25}}?(?=[,.;\n]|$))?)?",
           "gains gain"),
+    # "Gains from the summer have largely held"
+    _rule("gains_have_held",
+          r"(?<!weight\s)\bgains\b[^.;\n]{0,30}?\b(?:have|has)\s+(?:largely\s+|mostly\s+|partly\s+|so\s+far\s+)?(?:held|been\s+maintained|been\s+sustained|persisted|lasted)\b",
+          "gains"),
     _rule("maintaining_gains",
           r"\b(?:maintain(?:ing|ed|s)?|sustain(?:ing|ed|s)?|consolidat(?:ing|ed))\s+(?:(?:her|his|their|treatment)\s+)?gains\b",
           "gains"),
@@ -152,7 +188,7 @@ RULES: tuple[Rule, ...] = (
     # ---- remission as a course, not a diagnostic specifier
     _rule("remission",
           rf"\b(?:in|into|achieved|reached|entered|maintaining)\s+(?:(?:full|partial|early|sustained)\s+)?remission\b(?:\s+since\s+{_PG_SINCE})?",
-          "remission", NOT_SPECIFIER_WISH_OR_SOMEONE_ELSES),
+          "remission", NOT_A_SPECIFIER),
     # ---- superlatives / firsts anchored to the start of treatment: "lowest since starting"
     _rule("first_or_best_since", rf"\b(?:\w+est|best|worst|first\s+time)\b(?:[\w ]{{0,40}}?)\s+since\s+{_PG_SINCE}", "since"),
     # ---- "went from 21 to 9 (over 12 sessions)"

@@ -79,6 +79,14 @@ class Rule:
     ``fallback``: a loose clause kept only where no ordinary rule of the category found tighter
     evidence overlapping it.
     ``keep_quoted``: whether a span wholly inside quoted speech is still reported.
+    ``section``: the rule has no pattern; its spans are the bodies of the note sections whose
+    header names this category ("Plan:", "Dx:"), found by the sectionizer
+    (:mod:`confide.hipaa.lint.context`): the header gives its whole body the category.  For a
+    *tight* category (``fallback`` set: excerpts of it are released from psychotherapy notes,
+    see ``notes.views``) the body ends at its first clause (``;``), is kept only where no
+    ordinary rule found tighter evidence, and only when ``section_body`` accepts its text.
+    ``section_body``: for a section rule, whether the text after the header (to the clause end)
+    has the shape of the category ("none", a drug, a score...); None accepts any.
     """
 
     name: str
@@ -89,6 +97,8 @@ class Rule:
     window: int = 120
     fallback: bool = False
     keep_quoted: QuotePolicy = quoted_speech_is_content
+    section: bool = False
+    section_body: Callable[[str], bool] | None = field(default=None, compare=False)
     compiled: tuple[re.Pattern, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -100,3 +110,16 @@ class Rule:
         object.__setattr__(self, "patterns", pats)
         object.__setattr__(self, "gate", frozenset(self.gate))
         object.__setattr__(self, "compiled", tuple(re.compile(p, re.IGNORECASE) for p in pats))
+
+
+#: The gate of a section rule: a pseudo-token no text has, so the engine never runs it as a regex.
+SECTION_GATE = frozenset({"<section>"})
+
+
+def section_rule(module: str, category: str, body: Callable[[str], bool] | None = None,
+                 tight: bool = False) -> Rule:
+    """The rule of ``category`` whose spans are section bodies under a header naming it (see
+    :class:`Rule`: ``tight`` for a category whose excerpts are released verbatim; ``body`` checks
+    the text after the header)."""
+    return Rule(f"{module}.section_body", category, (), SECTION_GATE, fallback=tight, section=True,
+                section_body=body)

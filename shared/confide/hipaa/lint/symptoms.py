@@ -16,6 +16,10 @@ nausea since") are medication monitoring, not a symptom summary; a lone symptom 
 treatment's target ("CBT-I for insomnia") is not a summary either.  A symptom named inside a
 progress statement ("nightmares have resolved") is reported as progress (see
 :mod:`confide.hipaa.lint.progress`).
+
+Context (whose, real or imagined, when; the note section) is read by medSpaCy's ConText and
+sectionizer (:mod:`confide.hipaa.lint.context`); :data:`CONTEXT_VETO` names the contexts that
+make a candidate of this category session content.
 """
 
 from __future__ import annotations
@@ -25,9 +29,16 @@ import re
 from ._regex import NUM
 from .filters import medication_nearby, named_as_treatment_target
 from .lexicons import SIDE_EFFECT, SYMPTOM, SYMPTOM_MODIFIER, SYMPTOM_TERMS
-from .rule import Rule, longest_tokens, tokens
+from .rule import Rule, longest_tokens, section_rule, tokens
 
 CATEGORY = "summary_symptoms"
+#: Contexts (ConText, :mod:`confide.hipaa.lint.context`) in which symptom words do not summarise
+#: the client's symptoms: someone else's ("her son has nightmares most nights"), imagined, the
+#: client's childhood ("night terrors as a kid"), read about, expected by a prognosis, or denied
+#: in the client's own reported words ("she says she has no anxiety, just stress").  The
+#: clinician's negation ("denies SI/HI") is still a summary.
+CONTEXT_VETO = frozenset({"FAMILY", "OTHER_PERSON", "IMAGINED", "BIOGRAPHICAL", "INFORMATION", "PROGNOSTIC",
+                          "REPORTED_SPEECH+NEGATED_EXISTENCE"})
 
 
 def _rule(name: str, pattern: str, gate, filter=None) -> Rule:
@@ -37,19 +48,23 @@ def _rule(name: str, pattern: str, gate, filter=None) -> Rule:
 # ---- a summarised list of symptoms ----------------------------------------------------------
 # Words that are symptoms only with a modifier ("poor concentration", "low energy").
 _SYM_ADJREQ = r"(?:concentration|appetite|energy|motivation|sleep|mood|self-esteem|focus|libido|interest|attention|memory)"
-_SYM_CS = r"(?-i:\b(?:SI/HI|HI/SI|SI|HI|AVH|A/VH|SIB|NSSI)\b)"
+_SYM_CS = r"(?-i:\b(?:SI/HI|HI/SI|SI|HI|AVH|A/VH|AH/VH|VH/AH|AH|VH|SIB|NSSI)\b)"
 _SYM_TAIL = (
     rf"(?:\s*(?:(?:without|w/o|with|w/|denies)\s+(?:a\s+)?(?:plan|intent|means)"
     rf"(?:\s*(?:or|and|/|,)\s*(?:plan|intent|means))*|:?\s*(?:denied|neg(?:ative)?)\b))?"
     rf"(?:\s*(?:{NUM}\s*(?:x|times)\s*(?:/|per|a)\s*(?:wk|week|day|d|night|month|mo)\b|"
     rf"\d+\s*(?:-\s*\d+\s*)?/\s*10\b|x\s*\d+\s*(?:wks?|weeks?|days?|d|mos?|months?)\b|"
     rf"~?\d+\s*(?:-\s*\d+\s*)?(?:x\s*)?(?:/|per\s+|a\s+)(?:wk|week|day|d|night|month|mo)\b|"
-    rf"(?:nightly|daily|most\s+(?:nights|days)|several\s+times\s+(?:a|per)\s+(?:week|day))\b))?"
+    rf"(?:nightly|daily|most\s+(?:nights|days)|several\s+times\s+(?:a|per)\s+(?:week|day))\b|"
+    rf"(?:(?:continue|continues|persist|persists|remain|remains)\s*,?\s*)?(?:about\s+|around\s+|approximately\s+|roughly\s+|~\s*)?"
+    rf"(?:\d+|one|two|three|four|five|six|several|a\s+few)\s*(?:x\s*|times\s*)?(?:/|per\s+|a\s+)(?:wk|week|day|d|night|month|mo)\b|"
+    rf"~?\d+\s*(?:-\s*\d+\s*)?(?:hrs?|hours)\s*(?:/|per\s+|a\s+)day\b|"
+    rf"\(\s*(?:now\s+)?(?:about\s+|~\s*)?\d+\s*(?:x\s*)?(?:/|per\s+|a\s+)(?:wk|week|day|night|month)\s*\)))?"
     rf"(?:\s*,?\s*(?:no|without|w/o|denies)\s+(?:a\s+)?(?:plan|intent|means)"
     rf"(?:\s*(?:or|and|/|,)\s*(?:plan|intent|means))*)?"
 )
 _SYM_ITEM = rf"(?:{SYMPTOM_MODIFIER}*\b{SYMPTOM}\b|{SYMPTOM_MODIFIER}+{_SYM_ADJREQ}\b|{_SYM_CS}){_SYM_TAIL}"
-_SYM_SEP = r"(?:\s*,\s*(?:and\s+|&\s+)?|\s+(?:and|&|or)\s+|\s*/\s*)"
+_SYM_SEP = r"(?:\s*,\s*(?:and\s+|&\s+|with\s+)?|\s+(?:and|&|or)\s+|\s*/\s*)"
 _SYM_LEAD = (
     r"(?:\b(?:reports?|reported|reporting|endorses?|endorsed|endorsing|c/o|complains?\s+of|"
     r"complaining\s+of|presents?\s+with|presenting\s+with|denies|denied|denying|experiencing|"
@@ -68,7 +83,9 @@ _SYM_HIGH = re.compile(
     rf"passive|active|(?-i:SI/HI|HI/SI|SI|HI|AVH|A/VH))",
     re.IGNORECASE,
 )
-_SYM_MEASURE = re.compile(r"\d\s*(?:x|times)\s*(?:/|per|a)|/\s*10\b|\bx\s*\d|(?:plan|intent|denied|neg)", re.IGNORECASE)
+_SYM_MEASURE = re.compile(r"\d\s*(?:x|times)\s*(?:/|per|a)|/\s*10\b|\bx\s*\d|(?:plan|intent|denied|neg)|"
+                          r"\b(?:per|a)\s+(?:week|day|night|month)\b|/\s*(?:wk|week|day|night)\b|\bmost\s+(?:days|nights)\b|"
+                          r"\b(?:daily|nightly)\b", re.IGNORECASE)
 _SE_ITEM = re.compile(rf"\b{SIDE_EFFECT}\b", re.IGNORECASE)
 
 
@@ -89,6 +106,9 @@ def summarised_symptoms(m: re.Match, text: str) -> tuple[int, int] | None:
     return m.span("list")
 
 
+# What a self-rating out of ten can be of: a symptom, craving, urge, pain, stress.
+_RATED = rf"{SYMPTOM}|anxiety|depression|mood|suds|distress|anger|sadness|cravings?|urges?|pain|stress"
+
 # ---- mental status ------------------------------------------------------------------------------
 _AFF_ADJ = (r"(?:flat|blunted|constricted|restricted|labile|congruent|incongruent|mood[- ]congruent|bright|brighter|"
             r"tearful|anxious|depressed|dysphoric|irritable|euthymic|expansive|euphoric|full(?:\s+range)?|reactive|guarded)")
@@ -99,6 +119,8 @@ _TP_ITEM = (r"thought\s+process(?:es)?\s*(?::\s*|is\s+|was\s+)?(?:linear|logical
 _MSE_ITEM = rf"(?:{_AFF_ADJ}\s+affect|{_MOOD_ITEM}|{_EYE_ITEM}|{_TP_ITEM})"
 
 RULES: tuple[Rule, ...] = (
+    # the body of a symptom or mental-status section: "MSE: affect blunted, no AH/VH"
+    section_rule("symptoms", CATEGORY),
     _rule("reported_list", _SYM_LIST,
           longest_tokens(SYMPTOM_TERMS) | tokens("""concentration appetite energy motivation sleep mood esteem
               focus libido interest attention memory si hi avh vh sib nssi"""),
@@ -114,8 +136,8 @@ RULES: tuple[Rule, ...] = (
           tokens("sleep appetite energy concentration motivation libido")),
     # "anxiety 7/10, SUDS 5/10"
     _rule("rating_out_of_ten",
-          r"\b(?:anxiety|depression|mood|suds|distress|anger|sadness)\s*(?:=|:|at|rated|is)?\s*\d+\s*/\s*10\b(?:\s*,\s*(?:anxiety|depression|mood|suds|distress|anger|sadness)\s*(?:=|:|at|rated|is)?\s*\d+\s*/\s*10\b)*",
-          tokens("anxiety depression mood suds distress anger sadness")),
+          rf"\b(?:{_RATED})(?:\s+(?:for|about|to)\s+[\w-]+)?\s*(?:=|:|at|rated|is|was)?\s*(?:at\s+)?\d+\s*/\s*10\b(?:\s*,\s*(?:{_RATED})\s*(?:=|:|at|rated|is)?\s*\d+\s*/\s*10\b)*",
+          longest_tokens(SYMPTOM_TERMS) | tokens("anxiety depression mood suds distress anger sadness cravings craving urges urge pain stress")),
     # "sleeping most of the day", "sleeping only 4 hours"
     _rule("sleeping_pattern",
           r"\bsleeping\s+(?:most\s+of\s+the\s+day|all\s+day|\d+\s*(?:-\s*\d+\s*)?(?:hrs?|hours)(?:\s*/\s*night|\s+a\s+night)?|poorly|only\s+\d+\s*(?:-\s*\d+\s*)?(?:hrs?|hours))",
@@ -123,8 +145,8 @@ RULES: tuple[Rule, ...] = (
     # "lost 12 lbs"
     _rule("weight_change", r"\b(?:lost|gained)\s+\d+\s*(?:lbs?|pounds|kg)\b", tokens("lost gained")),
     # "denies SI/HI", "no AVH"
-    _rule("denies_si_hi_avh", r"\b(?:denies|denied|no)\s+(?-i:SI|HI|SI/HI|HI/SI|AVH)\b(?:\s*(?:or|and|/|,)\s*(?-i:SI|HI|AVH))*",
-          tokens("si hi avh")),
+    _rule("denies_si_hi_avh", r"\b(?:denies|denied|no)\s+(?-i:SI|HI|SI/HI|HI/SI|AVH|AH/VH|VH/AH|AH|VH)\b(?:\s*(?:or|and|/|,)\s*(?-i:SI|HI|AVH|AH|VH))*",
+          tokens("si hi avh ah vh")),
     # mental-status phrasing with the adjective first: "flat affect, poor eye contact"
     _rule("mental_status_adjective_first",
           rf"\b(?:{_MSE_ITEM}\s*,\s*(?:and\s+)?)*(?:{_AFF_ADJ}\s+affect|{_EYE_ITEM}|{_TP_ITEM})(?:\s*(?:,|and)\s*(?:and\s+)?{_MSE_ITEM})*",

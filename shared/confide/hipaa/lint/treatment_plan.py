@@ -12,19 +12,26 @@ Judgement calls: conditional plans ("if SI recurs, will call") are still plans; 
 fantasies are not, nor someone else's plans.  A drug named right after an imperative ("Taper
 venlafaxine ...") is a medication finding, not a plan; "repeat" before a score ("repeat PHQ-9
 was 8") is a test result; "Consider whether ..." and "will ... talk/feel/avoid" are process.
+
+Context (whose, real or imagined, when; the note section) is read by medSpaCy's ConText and
+sectionizer (:mod:`confide.hipaa.lint.context`); :data:`CONTEXT_VETO` names the contexts that
+make a candidate of this category session content.
 """
 
 from __future__ import annotations
 
 from ._regex import CLAUSE, CLAUSE_SEMI, CLAUSE_START, DASH
-from .filters import NOT_HYPOTHETICAL_OR_SOMEONE_ELSES, NOT_WISH_OR_SOMEONE_ELSES
 from .lexicons import DRUG, DRUG_NAME, FREQUENCY, PLAN_VERB, PLAN_VERB_TERMS
-from .rule import Rule, longest_tokens, tokens
+from .rule import Rule, longest_tokens, section_rule, tokens
 
 CATEGORY = "summary_treatment_plan"
+#: Contexts (ConText, :mod:`confide.hipaa.lint.context`) in which a plan is not the client's
+#: treatment plan: someone else's, or imagined (a wish, a joke, a fantasy).  A conditional plan
+#: ("if SI recurs, will call the crisis line") is still a plan, so HYPOTHETICAL is not here.
+CONTEXT_VETO = frozenset({"FAMILY", "OTHER_PERSON", "IMAGINED"})
 
 
-def _rule(name: str, pattern: str, gate, filter=NOT_WISH_OR_SOMEONE_ELSES) -> Rule:
+def _rule(name: str, pattern: str, gate, filter=None) -> Rule:
     return Rule(f"treatment_plan.{name}", CATEGORY, pattern, gate, filter, window=330)
 
 
@@ -39,22 +46,31 @@ def _basic(name: str, pattern: str) -> Rule:
     return _rule(name, pattern, _ANY, None)
 
 
+# What a planned scheduling, request or beginning is about when it is treatment.
+_CLINICAL_OBJECT = (r"(?:appointments?|appts?|sessions?|f/u|follow[- ]?ups?|testing|tests?|evals?|evaluations?|assessments?|"
+                    r"labs?|records|roi|releases?|consults?|consultation|intake|screening|phq-?9|gad-?7|scales?|"
+                    r"sleep\s+study|neuropsych\w*|psych\w*|med(?:ication)?s?|referral|iop|php|group|therapy|treatment|"
+                    r"tx|exposure|trauma\s+narrative|emdr|cbt|dbt|erp|homework|safety\s+plan|hierarchy|monitoring|"
+                    r"log|diary|tracking|worksheets?|titration|taper|trial|visit|check-?in|ua|uds|drug\s+screen)\b")
 _CONSIDER_OBJ = (r"(?:med(?:ication)?s?|consult(?:ation)?|referral|refer(?:ring)?|iop|php|partial|inpatient|group|"
                  r"session|therapy|eval(?:uation)?|testing|increas\w*|decreas\w*|add\w*|higher|level\s+of\s+care|"
                  r"loc|dbt|cbt|emdr|erp|modality|psychiatr\w*|trial|switch\w*|taper\w*|"
                  r"step(?:ping)?\s+down|discharge|frequency|" + DRUG_NAME + r")")
 
 RULES: tuple[Rule, ...] = (
-    _basic("plan_label_clause",
-           rf"\b(?:plan|tx\s+plan|treatment\s+plan|poc|plan\s+of\s+care|next\s+steps|recommendations?|interventions\s+planned)\s*(?:updated|reviewed|revised)?\s*:{CLAUSE_SEMI}{{1,300}}"),
+    # the body of a plan, goals or homework section: "Plan: f/u in 1 week", "Homework: thought record daily"
+    section_rule("treatment_plan", CATEGORY),
     _basic("treatment_plan_updated", rf"\b(?:tx|treatment)\s+plan\s+(?:updated|reviewed|revised|signed){CLAUSE}{{0,200}}"),
     _basic("continue_treatment_plan", r"\bcontinue\s+(?:current\s+|same\s+)?(?:tx|treatment)\s+plan\b"),
-    _basic("goals_label_clause",
-           rf"(?:\b(?:tx|treatment)\s+goals?|\bgoal(?<!toward\sgoal)(?<!towards\sgoal)(?<!on\sgoal)s?)\s*:{CLAUSE_SEMI}{{1,200}}"),
     _basic("follow_up_interval",
            r"\b(?:f/u|follow[- ]up|rtc|return\s+to\s+clinic)\s+(?:in\s+)?(?:\d+|one|two|three|four|six)\s*(?:-\s*\d+\s*)?(?:wks?|weeks?|days?|mos?|months?)\b"),
+    # "will refer ...", "plan to schedule a med eval": the clinician's (or the treatment's) plan; what
+    # is scheduled, obtained, requested or begun must be clinical ("she plans to schedule a trip" is not)
     _basic("will_refer_schedule_or_monitor",
-           rf"\b(?:will|plan\s+to|plan\s+is\s+to|recommend(?:ed)?|to)\s+(?:refer|coordinate|consult|schedule|obtain|request|reassess|re-?administer|monitor|consider\s+(?:referral|a\s+referral|adding|increasing|a\s+higher|iop|php)|increase\s+(?:session|frequency)|step\s+down|begin|add\s+(?:a\s+)?(?:session|group))\b{CLAUSE}{{0,150}}"),
+           rf"\b(?:will|plan\s+to|plan\s+is\s+to|recommend(?:ed)?|(?:pt|client|patient|we|writer|clinician|therapist)\s+to)\s+"
+           rf"(?:refer|coordinate|consult|reassess|re-?administer|monitor|consider\s+(?:referral|a\s+referral|adding|increasing|a\s+higher|iop|php)|"
+           rf"increase\s+(?:session|frequency)|step\s+down|add\s+(?:a\s+)?(?:session|group)|"
+           rf"(?:schedule|obtain|request|begin|start|arrange|complete)(?=\s+(?:[\w/-]+\s+){{0,3}}?{_CLINICAL_OBJECT}))\b{CLAUSE}{{0,150}}"),
     _basic("referral_clause", rf"\b(?:refer(?:ral)?|referred)\s+(?:to|for)\s+{CLAUSE}{{1,150}}"),
     _basic("safety_plan",
            r"\bsafety\s+plan(?:ning)?\b(?:\s+(?:was\s+)?(?:reviewed|updated|completed|revised|discussed|created|developed)(?:\s+and\s+(?:reviewed|updated|completed|revised|signed))?)?"),
@@ -76,7 +92,7 @@ RULES: tuple[Rule, ...] = (
     # "increase sessions to twice weekly", "space sessions out to every 3 weeks"
     _rule("change_session_frequency",
           rf"\b(?:increase|decrease|reduce|space|step\s+down|move|change)\s+(?:(?:the|her|his)\s+)?(?:sessions?|visits?|appts?|frequency|therapy)\s+(?:out\s+)?(?:to\s+)?{FREQUENCY}",
-          tokens("increase decrease reduce space step move change"), NOT_HYPOTHETICAL_OR_SOMEONE_ELSES),
+          tokens("increase decrease reduce space step move change")),
     # discharge / crisis / relapse-prevention plans
     _rule("discharge_or_crisis_plan",
           rf"\b(?:discharge|aftercare|crisis|relapse[- ]prevention|transition)\s+plan(?:ning|ned)?\b{CLAUSE}{{0,100}}",
