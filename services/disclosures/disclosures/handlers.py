@@ -251,8 +251,9 @@ def _conclude(state, store, clock, notes) -> dict:
 
 
 #: Defects of an authorization that arise after a decision relied on it (164.508(b)(5) revocation,
-#: 164.508(b)(2)(i) expiry by date or event): a permit not yet acted on is not released after them.
-WITHDRAWN_DEFECTS = ("revoked", "expired", "expiration_event_occurred")
+#: 164.508(b)(2)(i) expiry by date or event, or an event whose occurrence is no longer known): a permit
+#: not yet acted on is not released after them.
+WITHDRAWN_DEFECTS = ("revoked", "expired", "expiration_event_occurred", "expiration_event_unknown")
 
 
 def _authorization_withdrawn(store, decision: dict, at) -> Optional[tuple[str, str]]:

@@ -305,10 +305,32 @@ def _care_solely_for_third_party(cond: str) -> bool:
     return bool(sole and third) and not re.search(_PAYMENT_ETC, cond)
 
 
-def _conditioning_defects(authorization: Mapping[str, Any], psych: bool) -> list[Defect]:
+#: Recipients the Privacy Rule does not govern: what they make depend on an authorization (a life or
+#: disability insurer's underwriting) is outside 164.508(b)(4), which binds covered entities only.
+NOT_COVERED_ROLES = frozenset({"insurer_non_covered"})
+
+
+def _conditioner_is_covered(requester: Mapping[str, Any] | None) -> bool:
+    """Whether the recipient that set ``conditioned_on`` is bound by 164.508(b)(4) (a covered entity).
+    Unknown counts as covered (fail closed: the conditioning stays a defect)."""
+    requester = requester or {}
+    return not (requester.get("role") in NOT_COVERED_ROLES or requester.get("is_covered_entity") is False)
+
+
+def _conditioning_defects(authorization: Mapping[str, Any], psych: bool,
+                          requester: Mapping[str, Any] | None = None) -> list[Defect]:
+    """164.508(b)(4): a covered entity may not condition treatment, payment, enrollment or eligibility
+    on an authorization, save (b)(4)(i)-(iii). ``conditioned_on`` is what was made to depend on
+    signing. A recipient that is not a covered entity (``requester``: role ``insurer_non_covered`` or
+    ``is_covered_entity`` false) is outside the rule, so what it makes its own business depend on (a
+    policy's issuance) is no defect; treatment or care made to depend on signing is the practice's
+    condition and stays one."""
+    covered = _conditioner_is_covered(requester)
     out = []
     for cond in _conditions(authorization):
         s = _norm(cond)
+        if not covered and not re.search(r"\b(treat|therap|counsel|session|care)", s):
+            continue  # the non-covered recipient's own business (a policy's issuance), not the practice's care
         if _research_treatment(s):
             continue  # (b)(4)(i) research-related treatment
         if _care_solely_for_third_party(s):
@@ -590,10 +612,17 @@ def authorization_defects(authorization: Mapping[str, Any], *, request: Mapping[
     elif occurred is True:
         out.append(Defect("expiration_event_occurred", f"{P}(b)(2)(i)",
                           f"the expiration event has occurred ({event})"))
+    elif occurred is None and _present(a.get("expiration_event")):
+        # Fail closed: an authorization that expires on an event whose occurrence is not on file may
+        # already have expired, and an expired authorization is no authorization ((b)(2)(i)).
+        out.append(Defect("expiration_event_unknown", f"{P}(b)(2)(i)",
+                          f"whether the expiration event ({event}) has occurred is not on file "
+                          "(authorization.expiration_event_occurred is unknown)"))
 
     out += _compound_defects(a, psych)
     out += _sud_counseling_compound_defects(a)
-    out += _conditioning_defects(a, psych or covers_sud_counseling_notes(a))
+    out += _conditioning_defects(a, psych or covers_sud_counseling_notes(a),
+                                 (request or {}).get("requester"))
 
     for key, cite, what in _CORE_ELEMENTS:
         if not _present(a.get(key)):

@@ -225,7 +225,8 @@ def test_164_508_a_1_authorization_needs_the_requests_patient(build, auth):
 
 def test_164_508_b_2_i_expiration_event_occurred_may_be_a_date(run, expect, auth):
     """45 CFR 164.508(b)(2)(i): expired when the event is *known* to have occurred. A date at or
-    before the decision: expired; a later date: not yet; null: not known to have occurred."""
+    before the decision: expired; a later date or false: not yet; null or absent: unknown, so the
+    authorization may have expired and is not relied on (fail closed, the reason names the fact)."""
     base = {"expiration_date": None, "expiration_event": "end of treatment"}
     expect(run({**PSYCH, "authorization": auth(**base, expiration_event_occurred="2026-04-30")}),
            {"decision": "deny", "cites": "164.508(b)(2)(i)"})
@@ -233,8 +234,11 @@ def test_164_508_b_2_i_expiration_event_occurred_may_be_a_date(run, expect, auth
            {"decision": "deny", "cites": "164.508(b)(2)(i)"})
     expect(run({**PSYCH, "authorization": auth(**base, expiration_event_occurred="2026-06-30")}),
            {"decision": "permit"})
-    expect(run({**PSYCH, "authorization": auth(**base, expiration_event_occurred=None)}),
+    expect(run({**PSYCH, "authorization": auth(**base, expiration_event_occurred=False)}),
            {"decision": "permit"})
+    unknown = run({**PSYCH, "authorization": auth(**base, expiration_event_occurred=None)})
+    expect(unknown, {"decision": "deny", "cites": "164.508(b)(2)(i)"})
+    assert any("expiration_event_occurred is unknown" in r for r in unknown["reasons"])
 
 
 def test_164_514_d_3_no_configured_field_set_releases_nothing(build):
@@ -253,3 +257,21 @@ def test_hold_and_deny_never_release_fields():
         out = decide({"request": build_request(overrides)}).to_dict()
         assert out["decision"] in ("hold", "deny")
         assert out["fields_released"] is None and out["minimum_necessary_applies"] is None
+
+
+def test_164_508_b_4_a_non_covered_recipients_own_condition_is_no_defect(run, expect, auth):
+    """45 CFR 164.508(b)(4) binds covered entities: a life insurer (not a covered entity) may make the
+    policy's issuance depend on an authorization, which stays valid; the practice making treatment
+    depend on it is a defect whoever receives the notes. An unknown recipient counts as covered."""
+    life = {"role": "insurer_non_covered", "org": "Summit Life", "id": "INS-LIFE", "identity_verified": True}
+    base = {"requester": life, "purpose": "other", "note_kind": "progress", "action": "disclose"}
+    recipients = {"recipients": ["Summit Life"], "covers": ["progress_notes"]}
+    expect(run({**base, "authorization": auth(**recipients, conditioned_on="issuance of the life insurance policy")}),
+           {"decision": "permit"})
+    expect(run({**base, "authorization": auth(**recipients, conditioned_on="continued treatment at the practice")}),
+           {"decision": "deny", "cites": "164.508(b)(4)"})
+    # a health plan is a covered entity: the same condition on a psychotherapy-notes authorization is a defect
+    plan = {**life, "role": "insurer_health_plan"}
+    expect(run({**base, "requester": plan, **PSYCH,
+                "authorization": auth(recipients=["Summit Life"], conditioned_on="issuance of the policy")}),
+           {"decision": "deny", "cites": "164.508(b)(4)"})

@@ -320,6 +320,17 @@ def request_new(request: HttpRequest) -> HttpResponse:
 
 # -- authorizations ---------------------------------------------------------------------------------
 
+def _event_occurred(p) -> str | bool | None:
+    """164.508(b)(2)(i): the date the expiration event occurred, False when staff confirmed it has not
+    occurred yet, else None (unknown: the engine will not rely on the authorization, and says so)."""
+    occurred_on = p.get("expiration_event_occurred_on", "").strip()
+    if occurred_on:
+        return occurred_on
+    if p.get("expiration_event", "").strip() and p.get("expiration_event_not_occurred") == "on":
+        return False
+    return None
+
+
 def _authorization_from(p) -> dict:
     form = {
         "patient": p.get("patient", "").strip(),
@@ -330,6 +341,7 @@ def _authorization_from(p) -> dict:
         "purposes": _lines(p.get("purposes", "")),
         "expiration_date": p.get("expiration_date", "").strip() or None,
         "expiration_event": p.get("expiration_event", "").strip() or None,
+        "expiration_event_occurred": _event_occurred(p),
         "signed_by": p.get("signed_by", "").strip() or None,
         "signed_date": p.get("signed_date", "").strip() or None,
         "signer_role": "personal_representative" if p.get("signer_role") == "personal_representative" else "individual",
@@ -349,6 +361,8 @@ def _authorization_context(p, **extra: Any) -> dict:
         "rep_authority_described", "received_date")}
     values["statements"] = {key: p.get(f"statement_{key}") == "on" for key, _ in STATEMENTS}
     values["plain_language"] = p.get("plain_language", "on" if not p else "") == "on"
+    values["expiration_event_occurred_on"] = p.get("expiration_event_occurred_on", "")
+    values["expiration_event_not_occurred"] = p.get("expiration_event_not_occurred") == "on"
     return {"v": values, "covers_choices": AUTH_COVERS, "statements": STATEMENTS, **extra}
 
 
