@@ -104,8 +104,8 @@ def db_dsn() -> str:
     ``CONFIDE_DB_DSN`` if set, else ``confide_app`` on 127.0.0.1:5432/confide with the password set-up
     generated (:func:`app_secret_path`; there is no default password). A ``CONFIDE_DB_DSN`` naming
     ``confide_app`` without a password (another host, say) gets that generated password too, when the
-    file is there (:func:`_with_generated_password`). Raises RuntimeError when the file is missing and no DSN is set (run
-    ``confide db install``)."""
+    file is there (:func:`_with_generated_password`). Raises RuntimeError when the file is missing and
+    no DSN is set (run ``confide db install``)."""
     if os.environ.get(DB_DSN_KEY):
         return _with_generated_password(os.environ[DB_DSN_KEY])
     from urllib.parse import quote
