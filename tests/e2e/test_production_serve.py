@@ -63,13 +63,13 @@ def _plain_http(port: int) -> bytes:
 
 
 @pytest.fixture
-def env(rabbit_config, test_db_dsn, scratch_schema, web_db_dsn, tmp_path):
+def env(rabbit_config, test_db_dsn, projector_db_dsn, scratch_schema, web_db_dsn, tmp_path):
     key_dir = tmp_path / "keys"
     ensure_keys(key_dir)
     amqp = rabbit_config["AMQP_URI"]
     env = {
         **os.environ, "PYTHONPATH": PYTHONPATH, "PYTHONWARNINGS": "ignore", "PYTHONUNBUFFERED": "1",
-        "CONFIDE_DB_DSN": test_db_dsn, "CONFIDE_DB_SCHEMA": scratch_schema,
+        "CONFIDE_DB_DSN": test_db_dsn, "CONFIDE_PROJECTOR_DSN": projector_db_dsn, "CONFIDE_DB_SCHEMA": scratch_schema,
         "CONFIDE_KEY_DIR": str(key_dir), "CONFIDE_CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
         "CONFIDE_AMQP_URI": amqp, **{config.amqp_uri_key(u): amqp for u in config.BROKER_USERS},
         "CONFIDE_GATEWAY_ADDRESS": f"127.0.0.1:{free_port()}",
@@ -111,7 +111,8 @@ def test_every_service_runs_alone_under_confide_serve_with_https_front_doors(env
 
         # `confide serve` execs the service: the unit's main process is the service itself.
         for name, proc in procs.items():
-            argv = wait_for(lambda proc=proc: _exec_done(proc.pid), timeout=30)
+            argv = wait_for(lambda proc=proc: proc.poll() is not None or _exec_done(proc.pid), timeout=30)
+            assert proc.poll() is None, f"{name} exited {proc.returncode}:\n{tail(logs[name])}"
             assert (b"web" if name == "web" else f"{name}.service".encode()) in argv, argv
 
         trusting = ssl.create_default_context(cafile=str(tls_dir / "ca.pem"))
