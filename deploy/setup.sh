@@ -184,6 +184,10 @@ setup_web() {
 }
 setup_web
 
+# The test suite checks the systemd units (deploy/systemd/) with systemd-analyze verify.
+if [ "$MODE" = "--test" ] && ! command -v systemd-analyze >/dev/null 2>&1; then
+  log "installing systemd (Debian package) for systemd-analyze, which checks the units"; apt_install systemd
+fi
 # The test suite opens the auditor's HTML report in headless Chromium.
 if [ "$MODE" = "--test" ] && ! command -v chromium >/dev/null 2>&1; then
   log "installing chromium (Debian package) for the report's browser test"; apt_install chromium

@@ -126,10 +126,11 @@ def _with_generated_password(dsn: str) -> str:
 
     params = conninfo_to_dict(dsn)
     secrets = {APP_ROLE: app_secret_path, AUDITOR_ROLE: auditor_secret_path, PROJECTOR_ROLE: projector_secret_path}
-    if params.get("password") or params.get("user") not in secrets:
+    user = params.get("user")
+    if params.get("password") or not isinstance(user, str) or user not in secrets:
         return dsn
     try:
-        params["password"] = secrets[params["user"]]().read_text().strip()
+        params["password"] = secrets[user]().read_text().strip()
     except FileNotFoundError:
         return dsn
     return make_conninfo("", **params)
