@@ -14,7 +14,7 @@ silently. The five busiest are home, who has seen my notes and the first three r
 that are built when the bench runs; every built page is measured all the same.
 
 **The baseline** is ``/static-baseline`` (``web.views.static_baseline``): a fixed HTML string with no
-template, database or service behind it, through the same waitress server and the same middleware
+template, database or service behind it, through the same cheroot server and the same middleware
 (sessions, the session policy's directory check, CSP, no-store), requested with the same signed-in
 session as the pages. The login page is not used: it renders allauth's form and a CSRF token, which
 is work of its own. The ratio is page ÷ baseline at the same percentile.

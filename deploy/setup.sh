@@ -12,11 +12,15 @@
 #                prints the listener lines to add to rabbitmq.conf (RabbitMQ is not reconfigured).
 # The broker is set up through its management API as CONFIDE_RABBIT_ADMIN_URI
 # (default http://guest:guest@127.0.0.1:15672, development only: guest logs in from localhost).
+# Runs as root or as a normal user: steps that need root (Debian packages, starting a stopped
+# PostgreSQL or RabbitMQ) use sudo; with neither, set-up stops naming the command to run as root
+# (deploy/privilege.sh). With PostgreSQL and RabbitMQ already running, no step needs root.
+# For systemd services (a system user, /etc/confide, /var/lib/confide): deploy/install-systemd.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PY=${PYTHON:-python3.11}
-log() { printf '[setup] %s\n' "$*"; }
+. deploy/privilege.sh
 MODE=${1:-}
 case "$MODE" in
   ""|--test|--venv|--tls) ;;
@@ -24,15 +28,10 @@ case "$MODE" in
 esac
 
 PG_HOST=127.0.0.1 PG_PORT=5432 AMQP_PORT=5672
-SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 wait_port() { for _ in $(seq 1 "${3:-60}"); do port_open "$1" "$2" && return 0; sleep 1; done; return 1; }
 have_docker() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
-apt_install() {
-  if [ -z "${APT_UPDATED:-}" ]; then $SUDO apt-get update -qq; APT_UPDATED=1; fi
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
-}
 
 # --- 1. Python environment ---------------------------------------------------
 if ! command -v "$PY" >/dev/null 2>&1; then
@@ -66,10 +65,13 @@ if [ "$MODE" = "--venv" ]; then
 fi
 
 # --- 2. PostgreSQL -------------------------------------------------------------
+# Starting an installed cluster needs root; without it (and without Docker) set-up says how.
+PG_START_HINT=""
 start_pg_local() {
   if command -v pg_ctlcluster >/dev/null 2>&1 && ls /etc/postgresql/*/main >/dev/null 2>&1; then
     ver=$(ls /etc/postgresql | sort -V | tail -1)
-    $SUDO pg_ctlcluster --skip-systemctl-redirect "$ver" main start 2>/dev/null || $SUDO pg_ctlcluster "$ver" main start || true
+    if ! can_root; then PG_START_HINT="pg_ctlcluster $ver main start"; return 0; fi
+    as_root pg_ctlcluster --skip-systemctl-redirect "$ver" main start 2>/dev/null || as_root pg_ctlcluster "$ver" main start || true
   fi
 }
 if ! port_open $PG_HOST $PG_PORT; then
@@ -78,6 +80,8 @@ if ! port_open $PG_HOST $PG_PORT; then
   if ! wait_port $PG_HOST $PG_PORT 5; then
     if have_docker; then
       log "starting PostgreSQL with Docker Compose"; docker compose up -d postgres
+    elif [ -n "$PG_START_HINT" ]; then
+      need_root "$PG_START_HINT"
     else
       log "installing PostgreSQL from Debian packages"; apt_install postgresql; start_pg_local
     fi
@@ -97,9 +101,11 @@ if [ "$MODE" = "--test" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>
 fi
 
 # --- 3. RabbitMQ ---------------------------------------------------------------
+RABBIT_START_HINT=""
 start_rabbit_local() {
   command -v rabbitmq-server >/dev/null 2>&1 || return 0
-  $SUDO rabbitmq-server -detached 2>/dev/null || true
+  if ! can_root; then RABBIT_START_HINT="rabbitmq-server -detached"; return 0; fi
+  as_root rabbitmq-server -detached 2>/dev/null || true
 }
 if ! port_open 127.0.0.1 $AMQP_PORT; then
   log "RabbitMQ not reachable on 127.0.0.1:$AMQP_PORT"
@@ -107,6 +113,8 @@ if ! port_open 127.0.0.1 $AMQP_PORT; then
   if ! wait_port 127.0.0.1 $AMQP_PORT 20; then
     if have_docker; then
       log "starting RabbitMQ with Docker Compose"; docker compose up -d rabbitmq
+    elif [ -n "$RABBIT_START_HINT" ]; then
+      need_root "$RABBIT_START_HINT"
     else
       log "installing RabbitMQ from Debian packages"; apt_install rabbitmq-server; start_rabbit_local
     fi
@@ -117,24 +125,31 @@ fi
 if ! port_open 127.0.0.1 15672; then
   if command -v rabbitmq-plugins >/dev/null 2>&1; then
     log "enabling the RabbitMQ management plugin"
-    $SUDO rabbitmq-plugins enable rabbitmq_management >/dev/null
+    as_root rabbitmq-plugins enable rabbitmq_management >/dev/null
   fi
   wait_port 127.0.0.1 15672 60 || { log "ERROR: RabbitMQ management API not reachable on 127.0.0.1:15672"; exit 1; }
 fi
 
 # --- 4. Database, schema, broker topology, keys --------------------------------
 # Set-up needs a PostgreSQL superuser. A fresh Debian cluster admits `postgres`
-# only over the local socket (peer auth); then, as root, we create a dedicated
-# superuser `confide_admin` with a random password and keep its DSN in
+# only over the local socket (peer auth); then, as `postgres` (root, or sudo), we create a
+# dedicated superuser `confide_admin` with a random password and keep its DSN in
 # ~/.local/share/confide/admin.dsn (0600), which confide.config.admin_dsn() reads
 # (tests included). The `postgres` role itself is left untouched.
 ADMIN_FILE="${XDG_DATA_HOME:-$HOME/.local/share}/confide/admin.dsn"
 admin_ok() { .venv/bin/python -c 'import psycopg, confide.config as c; psycopg.connect(c.admin_dsn(), connect_timeout=3).close()' >/dev/null 2>&1; }
 if ! admin_ok; then
-  if [ "$(id -u)" -eq 0 ] && id postgres >/dev/null 2>&1; then
+  if ! can_root && [ -z "${CONFIDE_ADMIN_DSN:-}" ]; then
+    log "ERROR: no PostgreSQL superuser login over TCP, and no root or sudo to make one. Either set" >&2
+    log "    CONFIDE_ADMIN_DSN=postgresql://USER:PASSWORD@127.0.0.1:5432/postgres (a superuser), or, as root:" >&2
+    log "    runuser -u postgres -- psql -c \"CREATE ROLE confide_admin SUPERUSER LOGIN PASSWORD 'CHOOSE-ONE'\"" >&2
+    log "then: CONFIDE_ADMIN_DSN=postgresql://confide_admin:CHOOSE-ONE@127.0.0.1:5432/postgres deploy/setup.sh" >&2
+    exit 1
+  fi
+  if can_root && id postgres >/dev/null 2>&1; then
     log "the superuser cannot log in over TCP; creating role confide_admin (DSN kept in $ADMIN_FILE)"
     secret=$(.venv/bin/python -c 'import secrets; print(secrets.token_hex(16))')
-    runuser -u postgres -- psql -qv ON_ERROR_STOP=1 -c "DO \$\$ BEGIN
+    as_postgres psql -qv ON_ERROR_STOP=1 -c "DO \$\$ BEGIN
       IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'confide_admin') THEN
         CREATE ROLE confide_admin SUPERUSER LOGIN; END IF; END \$\$;" \
       -c "ALTER ROLE confide_admin PASSWORD '$secret'" >/dev/null
@@ -169,6 +184,10 @@ setup_web() {
 }
 setup_web
 
+# The test suite checks the systemd units (deploy/systemd/) with systemd-analyze verify.
+if [ "$MODE" = "--test" ] && ! command -v systemd-analyze >/dev/null 2>&1; then
+  log "installing systemd (Debian package) for systemd-analyze, which checks the units"; apt_install systemd
+fi
 # The test suite opens the auditor's HTML report in headless Chromium.
 if [ "$MODE" = "--test" ] && ! command -v chromium >/dev/null 2>&1; then
   log "installing chromium (Debian package) for the report's browser test"; apt_install chromium

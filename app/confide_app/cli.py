@@ -4,12 +4,14 @@
     confide lint FILE            164.501 content lint of one note's text (JSON out)
     confide demo                 the shipped real data through the running stack
     confide run                  start the five services (one prefixed log stream)
+    confide serve SERVICE        one service in the foreground (what a systemd unit runs)
     confide directory ...        workforce, patients, payers (acts with a minted assertion);
                                  payers: register-payer|show-payer|replace-payer-keys|deactivate-payer
     confide audit verify|replay|seal|prove|check|...
     confide db install           roles, database, schema (set-up)
     confide broker declare       vhost, users, permissions, exchanges and queues (set-up)
     confide broker tls-init      a local CA and server certificate for AMQP over TLS
+    confide tls init             a local CA and server certificate for the gateway's and web's HTTPS
     confide keys init|rotate     keys outside the database
     confide web enrolment-link   a one-time enrolment link (set password, then TOTP)
     confide backup OUT|keygen    an encrypted archive of databases, keys and checkpoints
@@ -65,6 +67,7 @@ def _unavailable(name: str, exc: Exception) -> click.Command:
         "audit": "confide_app.audit_cli:audit",
         "demo": "confide_app.demo:demo",
         "run": "confide_app.supervisor:run",
+        "serve": "confide_app.supervisor:serve",
         "directory": "confide_app.directory_cli:directory",
         "web": "confide_app.web_cli:web",
         "backup": "confide_app.backup_cli:backup",
@@ -133,6 +136,40 @@ def broker_tls_init(hosts):
     click.echo("Add to rabbitmq.conf and restart RabbitMQ:\n")
     click.echo(rabbitmq_conf(paths))
     click.echo(f"\nThen: CONFIDE_AMQP_URI=amqps://{hosts[0]}:5671/confide CONFIDE_AMQP_CA={paths['ca']}")
+
+
+@main.group()
+def tls():
+    """HTTPS for the gateway and the web app."""
+
+
+@tls.command("init")
+@click.option("--host", "hosts", multiple=True, default=("localhost", "127.0.0.1"), show_default=True,
+              help="names and addresses the front doors are reached at (in the server certificate)")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=None,
+              help="where to write the files (default <key_dir>/tls)")
+def tls_init(hosts, directory):
+    """A local CA and a server certificate for a pilot's HTTPS (gateway and web); prints the settings.
+
+    Existing files are kept (delete the directory's files to make a new pair). Clients trust ca.pem;
+    the keys are 0600. With certificates from your own CA, set the same four settings to them instead.
+    """
+    from confide import https
+
+    try:
+        paths = https.init_pilot_tls(hosts, directory)
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(f"tls init failed: {exc}") from None
+    click.echo(f"CA and server certificate for {', '.join(hosts)} in {paths['dir']} (existing files kept)")
+    click.echo("Add to the environment (/etc/confide/confide.env under systemd), then restart:\n")
+    for setting in (https.GATEWAY_TLS_CERT_KEY, https.WEB_TLS_CERT_KEY):
+        click.echo(f"{setting}={paths['cert']}")
+    for setting in (https.GATEWAY_TLS_KEY_KEY, https.WEB_TLS_KEY_KEY):
+        click.echo(f"{setting}={paths['key']}")
+    click.echo(f"CONFIDE_GATEWAY_URL=https://{hosts[0]}:8000")
+    click.echo(f"CONFIDE_WEB_BASE_URL=https://{hosts[0]}:8080")
+    click.echo(f"CONFIDE_WEB_ALLOWED_HOSTS={','.join(hosts)}")
+    click.echo(f"\nClients verify the server with {paths['ca']} (e.g. curl --cacert, REQUESTS_CA_BUNDLE).")
 
 
 @main.group(cls=LazyGroup, lazy={"rotate": "notes.commands:rotate_keys"})

@@ -2,7 +2,7 @@
 
 Each service runs as ``nameko run --config services/<name>/config.yml <name>.service``,
 connecting to RabbitMQ as its own user (``CONFIDE_AMQP_URI_<NAME>``, from
-``confide.config.amqp_uri(name)``); the web front door (Django under waitress) as
+``confide.config.amqp_uri(name)``); the web front door (Django under cheroot) as
 ``python -m web serve`` on ``CONFIDE_WEB_ADDRESS``, its RPC client connecting as the ``web`` user;
 every line it prints is prefixed with its name. The services share the services' database login
 (``CONFIDE_DB_DSN``); the audit service alone also gets the projector's (``CONFIDE_PROJECTOR_DSN``,
@@ -10,6 +10,9 @@ the only login that writes the keyed chain, the checkpoints and the audit projec
 backoff (:class:`Backoff`: exponential, capped, reset once it has stayed up a while; each restart
 is logged with the exit code) while the others keep running; a service that keeps crashing right
 after start is reported loudly at every further restart. Ctrl-C or SIGTERM stops them all.
+
+``confide serve <name>`` runs one of them alone, in the foreground, with the same command line and
+environment (:func:`service_env`): what a systemd unit (deploy/systemd/) starts.
 """
 from __future__ import annotations
 
@@ -179,38 +182,80 @@ def supervise(commands: dict[str, list[str]], *, env: dict | None = None, envs: 
             signal.signal(sig, handler)
 
 
-@click.command()
-@click.option("--only", multiple=True, type=click.Choice(SERVICES), help="start only these services")
-def run(only):
-    """Start directory, notes, disclosures, audit, gateway and web; Ctrl-C stops them all."""
-    names = only or SERVICES
+def service_env(names, base: dict | None = None) -> dict[str, str]:
+    """The environment the services ``names`` start with: ``base`` (default ``os.environ``) plus what
+    it leaves unset of the key and checkpoint directories, the database login (with the password
+    set-up generated, never a default), each service's own broker URI and the broker's TLS options.
+    Raises RuntimeError naming what set-up has not made yet (a password file)."""
     # Library deprecation notices (eventlet, pkg_resources) are not operators' news.
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": "ignore"}
+    env = {**(os.environ if base is None else base), "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": "ignore"}
     env.setdefault(config.KEY_DIR_KEY, str(config.key_dir()))
     env.setdefault(config.CHECKPOINT_DIR_KEY, str(config.checkpoint_dir()))
-    try:  # the services' database login, with the password set-up generated (never a default)
-        env.setdefault(config.DB_DSN_KEY, config.db_dsn())
-    except RuntimeError as exc:
-        raise click.ClickException(str(exc)) from None
+    env.setdefault(config.DB_DSN_KEY, config.db_dsn())
     # Each service connects to RabbitMQ as its own user (its config.yml reads CONFIDE_AMQP_URI_<NAME>).
-    try:
-        for name in names:
-            env.setdefault(config.amqp_uri_key(name), config.amqp_uri(name))
-    except RuntimeError as exc:
-        raise click.ClickException(str(exc)) from None
+    for name in names:
+        env.setdefault(config.amqp_uri_key(name), config.amqp_uri(name))
     ssl = config.amqp_ssl()
     if ssl is not None:
         import json
 
         env.setdefault("CONFIDE_AMQP_SSL", json.dumps(ssl))
-    try:  # the audit service's own login (chain, checkpoints, projections), for it alone
-        projector = config.projector_dsn() if "audit" in names else None
-    except RuntimeError as exc:
+    return env
+
+
+def child_environments(names) -> dict[str, dict]:
+    """Each service's environment: :func:`service_env`, and for the audit service alone the
+    projector's login (:func:`service_environments`). Raises RuntimeError or ValueError naming what
+    set-up has not made yet."""
+    env = service_env(names)
+    # the audit service's own login (chain, checkpoints, projections), for it alone
+    projector = config.projector_dsn() if "audit" in names else None
+    return service_environments(names, env, projector)
+
+
+def _front_doors(names) -> str:
+    from confide.https import WEB_TLS_CERT_KEY
+
+    doors = []
+    if "gateway" in names:
+        doors.append(f"gateway on {config.gateway_url()}")
+    if "web" in names:
+        scheme = "https" if os.environ.get(WEB_TLS_CERT_KEY) else "http"
+        doors.append(f"web on {scheme}://{os.environ.get('CONFIDE_WEB_ADDRESS', '127.0.0.1:8080')}")
+    return "; ".join(doors)
+
+
+@click.command()
+@click.option("--only", multiple=True, type=click.Choice(SERVICES), help="start only these services")
+def run(only):
+    """Start directory, notes, disclosures, audit, gateway and web; Ctrl-C stops them all."""
+    names = only or SERVICES
+    try:
+        envs = child_environments(names)
+    except (RuntimeError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    web_at = os.environ.get("CONFIDE_WEB_ADDRESS", "127.0.0.1:8080")
     commands = {name: _command(name) for name in names}
+    doors = _front_doors(names)
     supervise(
-        commands, envs=service_environments(names, env, projector), cwd=str(config.REPO_ROOT),
-        started=lambda: click.echo(
-            f"started {', '.join(names)}; gateway on {config.gateway_url()}, web on http://{web_at} — Ctrl-C stops all"),
+        commands, envs=envs, cwd=str(config.REPO_ROOT),
+        started=lambda: click.echo(f"started {', '.join(names)}" + (f"; {doors}" if doors else "")
+                                   + " — Ctrl-C stops all"),
     )
+
+
+@click.command()
+@click.argument("service", type=click.Choice(SERVICES))
+def serve(service):
+    """Run one service in the foreground, in place of this command (for systemd: deploy/systemd/).
+
+    The same command line and environment as under `confide run`, without the supervisor: the
+    service manager restarts it, and its log goes to standard output (journald under systemd).
+    """
+    try:
+        env = child_environments([service])[service]
+    except (RuntimeError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    argv = _command(service)
+    os.chdir(config.REPO_ROOT)
+    sys.stdout.flush()
+    os.execve(argv[0], argv, env)

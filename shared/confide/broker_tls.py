@@ -1,4 +1,5 @@
-"""A local CA and a RabbitMQ server certificate, for AMQP over TLS on a single host.
+"""A local CA and a server certificate, for AMQP over TLS on a single host (and, made the same
+way by ``confide tls init``, for the gateway's and the web app's HTTPS: :mod:`confide.https`).
 
 ``confide broker tls-init`` writes, in ``<key_dir>/broker/tls/`` (never overwriting):
 ``ca.pem`` / ``ca.key`` (the CA, 10 years), ``server.pem`` / ``server.key`` (2 years,
@@ -29,8 +30,12 @@ def _key_pem(key) -> bytes:
                              serialization.NoEncryption())
 
 
-def init_tls(directory: Path, hosts=("localhost", "127.0.0.1")) -> dict[str, Path]:
-    """Create the CA and server certificate in ``directory`` unless they exist; return their paths."""
+def init_tls(directory: Path, hosts=("localhost", "127.0.0.1"), *, ca_name: str = "Confide broker CA") -> dict[str, Path]:
+    """Create the CA (common name ``ca_name``) and a server certificate for ``hosts`` in ``directory``
+    unless they exist; return their paths (``dir``, ``ca``, ``ca_key``, ``cert``, ``key``).
+    Raises ValueError when ``hosts`` is empty; OSError when the directory cannot be written."""
+    if not hosts:
+        raise ValueError("hosts: at least one host name or address for the server certificate")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
@@ -40,9 +45,9 @@ def init_tls(directory: Path, hosts=("localhost", "127.0.0.1")) -> dict[str, Pat
         return paths
     now = dt.datetime.now(dt.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Confide broker CA")])
+    ca_subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ca_name)])
     ca_cert = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+        x509.CertificateBuilder().subject_name(ca_subject).issuer_name(ca_subject)
         .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
@@ -61,7 +66,7 @@ def init_tls(directory: Path, hosts=("localhost", "127.0.0.1")) -> dict[str, Pat
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
-        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .issuer_name(ca_subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=730))
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)

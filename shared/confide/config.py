@@ -9,7 +9,9 @@ Settings (env var → meaning, default):
 
 - ``CONFIDE_DB_DSN``: the services' role (may insert and select on the event store),
   ``confide_app`` on ``127.0.0.1:5432/confide`` with the password set-up generated into
-  ``<key_dir>/db/confide_app.secret`` (there is no default password).
+  ``<key_dir>/db/confide_app.secret`` (there is no default password). A DSN set here (or in
+  ``CONFIDE_AUDITOR_DSN``, ``CONFIDE_PROJECTOR_DSN``) that names its role without a password gets
+  the generated one: no password need be written in the environment.
 - ``CONFIDE_ADMIN_DSN``: a superuser, used only by set-up and tamper tests,
   else ``<data_home>/admin.dsn`` written by set-up, else
   ``postgresql://postgres@127.0.0.1:5432/postgres``.
@@ -54,6 +56,8 @@ Settings (env var → meaning, default):
 - ``CONFIDE_PRACTICE_PART2_PROGRAM``: ``1``/``true`` when the practice is a 42 CFR Part 2 program,
   so every record it decides on carries the Part 2 segregation flag (``record_is_part2``); unset:
   only records a request flags.
+- ``CONFIDE_GATEWAY_TLS_CERT`` / ``_KEY``, ``CONFIDE_WEB_TLS_CERT`` / ``_KEY``: HTTPS for the
+  gateway and the web app (:mod:`confide.https`), both of a pair or neither.
 """
 from __future__ import annotations
 
@@ -98,10 +102,12 @@ def app_secret_path() -> Path:
 def db_dsn() -> str:
     """DSN of the services' role (privileges to insert and select only, on the event store):
     ``CONFIDE_DB_DSN`` if set, else ``confide_app`` on 127.0.0.1:5432/confide with the password set-up
-    generated (:func:`app_secret_path`; there is no default password). Raises RuntimeError when that
-    file is missing (run ``confide db install``)."""
+    generated (:func:`app_secret_path`; there is no default password). A ``CONFIDE_DB_DSN`` naming
+    ``confide_app`` without a password (another host, say) gets that generated password too, when the
+    file is there (:func:`_with_generated_password`). Raises RuntimeError when the file is missing and
+    no DSN is set (run ``confide db install``)."""
     if os.environ.get(DB_DSN_KEY):
-        return os.environ[DB_DSN_KEY]
+        return _with_generated_password(os.environ[DB_DSN_KEY])
     from urllib.parse import quote
 
     path = app_secret_path()
@@ -110,6 +116,24 @@ def db_dsn() -> str:
     except FileNotFoundError:
         raise RuntimeError(f"no password for {APP_ROLE} at {path}: run `confide db install`") from None
     return f"postgresql://{APP_ROLE}:{quote(secret, safe='')}@127.0.0.1:5432/{DEFAULT_DB_NAME}"
+
+
+def _with_generated_password(dsn: str) -> str:
+    """``dsn``, plus the password set-up generated for its role when it names one of Confide's login
+    roles (``confide_app``, ``confide_auditor``, ``confide_projector``) without a password and that
+    file exists; otherwise as it is (a trust or peer login, a test cluster)."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(dsn)
+    secrets = {APP_ROLE: app_secret_path, AUDITOR_ROLE: auditor_secret_path, PROJECTOR_ROLE: projector_secret_path}
+    user = params.get("user")
+    if params.get("password") or not isinstance(user, str) or user not in secrets:
+        return dsn
+    try:
+        params["password"] = secrets[user]().read_text().strip()
+    except FileNotFoundError:
+        return dsn
+    return make_conninfo("", **params)
 
 
 def admin_dsn() -> str:
@@ -165,7 +189,7 @@ def _role_dsn(env_key: str, role: str, path: Path) -> str:
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     if os.environ.get(env_key):
-        return os.environ[env_key]
+        return _with_generated_password(os.environ[env_key])
     try:
         secret = path.read_text().strip()
     except FileNotFoundError:

@@ -54,14 +54,18 @@ class Smart(DependencyProvider):
 
 
 def token_url(cfg: dict) -> str:
-    """``<PUBLIC_URL>/oauth/token``; without PUBLIC_URL, ``http://<WEB_SERVER_ADDRESS>/oauth/token``.
+    """``<PUBLIC_URL>/oauth/token``; without PUBLIC_URL, ``http://<WEB_SERVER_ADDRESS>/oauth/token``
+    (``https://`` when TLS is configured). Raises ValueError for half a TLS pair.
 
     The client assertion's ``aud`` must be exactly this, so a gateway behind a proxy (or listening
     on 0.0.0.0) must be told the URL its payers use (``CONFIDE_GATEWAY_URL``).
     """
     base = (cfg.get(PUBLIC_URL_KEY) or "").rstrip("/")
     if not base:
-        base = "http://" + (cfg.get(WEB_SERVER_ADDRESS_KEY) or DEFAULT_WEB_SERVER_ADDRESS)
+        from gateway.https import tls_files
+
+        scheme = "https" if tls_files(cfg) else "http"
+        base = f"{scheme}://" + (cfg.get(WEB_SERVER_ADDRESS_KEY) or DEFAULT_WEB_SERVER_ADDRESS)
     return base + TOKEN_PATH
 
 

@@ -25,7 +25,6 @@ from functools import wraps
 
 import eventlet
 from nameko.exceptions import RemoteError
-from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from confide import transport, validation
@@ -35,6 +34,7 @@ from confide.rpc import RpcProxy
 from gateway import cdex, schemas
 from gateway.dependencies import HealthProbe, Smart
 from gateway.errors import InvalidBody, MalformedJSON, RequestNotFound, error_reply
+from gateway.https import http
 from gateway.openapi import build_spec
 from gateway.smart import OAuthError
 
@@ -130,7 +130,8 @@ _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 class GatewayService:
-    """HTTP insurer API on WEB_SERVER_ADDRESS (default 127.0.0.1:8000)."""
+    """HTTP insurer API on WEB_SERVER_ADDRESS (default 127.0.0.1:8000); HTTPS only there when
+    TLS_CERT and TLS_KEY are set (:mod:`gateway.https`)."""
 
     name = "gateway"
 

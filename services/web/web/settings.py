@@ -65,9 +65,17 @@ def _database() -> dict:
 
     dsn = os.environ.get("CONFIDE_WEB_DB_DSN")
     if not dsn:
+        # The password set-up generated (web.dbsetup); never an empty or default one.
         secret = KEY_DIR / DB_SECRET_FILE
-        password = secret.read_text().strip() if secret.exists() else ""
-        dsn = f"postgresql://confide_web:{password}@127.0.0.1:5432/confide_web"
+        try:
+            password = secret.read_text().strip()
+        except FileNotFoundError:
+            raise ImproperlyConfigured(f"{secret} is missing: run deploy/setup.sh (or set CONFIDE_WEB_DB_DSN)") from None
+        if not password:
+            raise ImproperlyConfigured(f"{secret} is empty: remove it and run deploy/setup.sh")
+        from urllib.parse import quote
+
+        dsn = f"postgresql://confide_web:{quote(password, safe='')}@127.0.0.1:5432/confide_web"
     params = conninfo_to_dict(dsn)
     return {
         "ENGINE": "django.db.backends.postgresql",
@@ -81,10 +89,23 @@ def _database() -> dict:
     }
 
 
+def _tls_files():
+    from confide import https
+
+    try:
+        return https.tls_files(os.environ.get(https.WEB_TLS_CERT_KEY), os.environ.get(https.WEB_TLS_KEY_KEY),
+                               cert_setting=https.WEB_TLS_CERT_KEY, key_setting=https.WEB_TLS_KEY_KEY)
+    except ValueError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
+
+
 SECRET_KEY = _secret_key()
 DEBUG = False
 ADDRESS = _env("CONFIDE_WEB_ADDRESS", "127.0.0.1:8080")
-BASE_URL = _env("CONFIDE_WEB_BASE_URL", f"http://{ADDRESS}").rstrip("/")
+# HTTPS on ADDRESS, and nothing else there, when CONFIDE_WEB_TLS_CERT and CONFIDE_WEB_TLS_KEY are set
+# (web.serve; `confide tls init` makes a pair for a pilot); (cert, key) or None.
+TLS_FILES = _tls_files()
+BASE_URL = _env("CONFIDE_WEB_BASE_URL", f"{'https' if TLS_FILES else 'http'}://{ADDRESS}").rstrip("/")
 ALLOWED_HOSTS = [h for h in _env("CONFIDE_WEB_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 
 INSTALLED_APPS = [
@@ -253,6 +274,9 @@ ENROLMENT_TTL_SECONDS = _seconds("CONFIDE_WEB_ENROLMENT_TTL", 24 * 60 * 60)
 # Secure cookies are on unless CONFIDE_WEB_SECURE_COOKIES=0, which is for plain-HTTP local
 # development and the tests only: in production the front door is reached over HTTPS.
 SECURE_COOKIES = _flag("CONFIDE_WEB_SECURE_COOKIES", True)
+if TLS_FILES and not SECURE_COOKIES:
+    raise ImproperlyConfigured("CONFIDE_WEB_SECURE_COOKIES=0 with CONFIDE_WEB_TLS_CERT set: served over HTTPS, "
+                               "the session and CSRF cookies must be Secure (unset CONFIDE_WEB_SECURE_COOKIES)")
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True

@@ -1,6 +1,6 @@
 """The web front door in a real browser: fixtures.
 
-Each server is ``python -m web serve`` (waitress) on a free loopback port, against the database
+Each server is ``python -m web serve`` (cheroot) on a free loopback port, against the database
 ``confide_web_test`` (created and migrated here through ``web.dbsetup`` with the superuser DSN, and by
 ``deploy/setup.sh --test``),
 a temporary key directory, and a file directory (``CONFIDE_WEB_DIRECTORY=file:<dir>``: members in
