@@ -275,3 +275,17 @@ def test_164_508_b_4_a_non_covered_recipients_own_condition_is_no_defect(run, ex
     expect(run({**base, "requester": plan, **PSYCH,
                 "authorization": auth(recipients=["Summit Life"], conditioned_on="issuance of the policy")}),
            {"decision": "deny", "cites": "164.508(b)(4)"})
+
+
+def test_164_501_supervising_the_author_establishes_the_practices_training_program(run, expect):
+    """45 CFR 164.501, 164.506(c)(1): a supervisor the practice links to the note's author
+    (``supervises_author``, established by the notes service from the sealed directory) reads the
+    trainee's progress note in the practice's own supervised training program; without that link and
+    without ``in_ce_training_program`` the program is unknown and the read is denied."""
+    sup = {"role": "supervisor", "id": "S-1", "org": "Northside Counseling Group", "is_workforce": True}
+    base = {"purpose": "training", "action": "use", "note_kind": "progress", "note_originator": "T-1"}
+    expect(run({**base, "requester": {**sup, "supervises_author": True}}),
+           {"decision": "permit_minimum_necessary", "cites": "164.506(c)(1)"})
+    out = run({**base, "requester": sup})
+    expect(out, {"decision": "deny"})
+    assert _names(out, "in_ce_training_program")

@@ -39,6 +39,10 @@ def _internal(case: Case, policy: MinimumNecessaryPolicy) -> Ruling:
                       ("full_note",), False, BASIS_TPO)
     if case.purpose == "training":
         in_program = case.req_flag("in_ce_training_program")
+        if in_program is None and case.req_flag("supervises_author") is True:
+            # The practice's own supervision of the note's author (a directory fact the service
+            # establishes, never the caller's claim) is its supervised training program (164.501).
+            in_program = True
         if in_program is not True:
             return deny("45 CFR 164.501 (health care operations cover the covered entity's own "
                         "training programs only); 164.506(c)(1)",
