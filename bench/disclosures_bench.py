@@ -411,6 +411,7 @@ class Bench:
         self._token: tuple[str, float] = ("", 0.0)
         self.appname = f"confide-bench-{self.suffix}"
         self.cpu: CpuMeter | None = None
+        self.cprofile = False  # --cprofile: the services run under cProfile (profile_services)
 
     # set-up ------------------------------------------------------------------------
     def setup(self):
@@ -523,6 +524,10 @@ class Bench:
             specs["ping_gateway"] = [nameko, "run", "--config", str(self._ping_config(True)),
                                      "disclosures_bench:PingGatewayService"]
         env = {**self.env(), **(extra_env or {})}
+        if self.cprofile:  # each Confide service under cProfile; the profile is written when it stops
+            for name in services:
+                specs[name] = [sys.executable, "-m", "cProfile", "-o", str(self.tmp / f"{name}.prof"),
+                               *specs[name]]
         for name, cmd in specs.items():
             log = open(self.tmp / f"{name}.log", "a")
             self.procs[name] = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -1120,6 +1125,65 @@ def print_whatif(console, base: list[LoadResult], rows: list[LoadResult]):
     console.print(t)
 
 
+# -- cProfile of the services (when py-spy is not installed) ------------------------------
+
+def print_cprofile(console, name: str, path: Path, top: int = 30):
+    import io
+    import pstats
+
+    if not path.exists():
+        console.print(f"  {name}: no profile written ({path})")
+        return
+    for key in ("tottime", "cumulative"):
+        out = io.StringIO()
+        stats = pstats.Stats(str(path), stream=out)
+        stats.strip_dirs().sort_stats(key).print_stats(top)
+        text = out.getvalue()
+        body = text[text.find("ncalls"):] if "ncalls" in text else text
+        console.print(f"[b]cProfile {name}, by {key}[/b] (eventlet: cumulative times include other greenlets' "
+                      f"time while this one waited; tottime is reliable)")
+        console.print(body, markup=False, highlight=False)
+
+
+def cprofile_main(args) -> int:
+    console = Console(width=220)
+    logging.getLogger("amqp").setLevel(logging.ERROR)
+    logging.getLogger("kombu").setLevel(logging.ERROR)
+    rate = float(args.loads.split(",")[0]) if args.loads else 50.0
+    seconds = args.seconds or 10.0
+    bench = Bench(console, with_audit=not args.no_audit)
+    bench.cprofile = True
+    harness.interrupt_on(signal.SIGTERM)
+    try:
+        bench.setup()
+        bench.seed(args.patients)
+        c = bench.stack_client()
+        ok, err = c.call(0)
+        c.close()
+        if not ok:
+            raise RuntimeError(f"smoke request failed: {err}\n{bench.log_tail('disclosures')}")
+        bench.wait_quiet()
+        r = open_loop("stack POST /disclosure-requests", bench.stack_client, rate, args.warmup or 2.0, seconds, 64,
+                      bench.cpu, 5.0)
+        ok_n = max(1, r.ok)
+        console.print(f"under cProfile at {rate:.0f}/s: achieved {r.achieved:.1f}/s, p50 {fmt(r.p50, 2)} ms, "
+                      f"p99 {fmt(r.p99, 2)} ms, errors {sum(r.errors.values())}; CPU ms/request: " + ", ".join(
+                          f"{k} {v * 1000 / ok_n:.2f}" for k, v in r.cpu.items() if not k.startswith("_")))
+        bench.wait_quiet()
+        harness.stop_processes([p for k, p in bench.procs.items() if k in bench.CONFIDE_SERVICES], signal.SIGINT,
+                               grace=60)  # cProfile writes its file on a clean exit
+        for name in ("gateway", "disclosures", "notes", "audit", "directory"):
+            print_cprofile(console, name, bench.tmp / f"{name}.prof")
+        if args.cprofile_out:
+            out = Path(args.cprofile_out)
+            out.mkdir(parents=True, exist_ok=True)
+            for prof in bench.tmp.glob("*.prof"):
+                shutil.copy(prof, out / prof.name)
+    finally:
+        bench.teardown()
+    return 0
+
+
 # -- main -------------------------------------------------------------------------------
 
 def main(argv=None) -> int:
@@ -1135,7 +1199,13 @@ def main(argv=None) -> int:
     ap.add_argument("--psycopg-binary", default="/tmp/psycopg_binary",
                     help="a --target dir holding psycopg-binary (same version as psycopg) for the what-if run "
                          "3d with psycopg's C implementation; skipped if absent")
+    ap.add_argument("--cprofile", action="store_true",
+                    help="instead of the tables: run the Confide services under cProfile during one load "
+                         "(--loads' first, default 50/s) and print each one's top functions (py-spy absent)")
+    ap.add_argument("--cprofile-out", default=None, help="keep the .prof files in this directory")
     args = ap.parse_args(argv)
+    if args.cprofile:
+        return cprofile_main(args)
 
     loads = [float(x) for x in args.loads.split(",")] if args.loads else \
         ([20, 50] if args.quick else [20, 50, 100, 200])
