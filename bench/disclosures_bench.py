@@ -2,7 +2,9 @@
 
 Usage::
 
-    .venv/bin/python bench/disclosures_bench.py            # full run (~4-5 min)
+    .venv/bin/python bench/disclosures_bench.py            # full run (~4-5 min): 20, 50, 100 and 200/s
+    .venv/bin/python bench/disclosures_bench.py --loads 200 --no-profile   # issue 14's row alone
+    .venv/bin/python bench/disclosures_bench.py --cprofile --loads 50      # the services under cProfile
     .venv/bin/python bench/disclosures_bench.py --quick    # smoke run (~1-1.5 min)
 
 Everything is measured in ONE run and each number is printed beside its baseline
@@ -1053,6 +1055,47 @@ def print_loads(console, results: list[LoadResult], quick: bool):
                       f"{fmt(r.p99, 2)} ms, achieved {fmt(r.achieved, 1)}/s, {sum(r.errors.values())} errors")
 
 
+CPU_COMPONENTS = ("gateway", "disclosures", "notes", "audit", "postgres (our backends)", "rabbitmq (whole broker)",
+                  "ping_gateway", "ping", "client (bench)")
+#: issue 14's goals: p99 of the stack at most this many times the ping's at TARGET_RATE, and CPU per
+#: request (every process) at most this many times the ping's.
+GOAL_P99_RATIO, GOAL_CPU_RATIO = 3.0, 2.0
+
+
+def cpu_per_request(r: LoadResult) -> float:
+    """ms of CPU per successful request, summed over every process the bench accounts."""
+    return sum(r.cpu.get(c, 0.0) for c in CPU_COMPONENTS) * 1000 / max(1, r.ok)
+
+
+def print_issue_rows(console, results: list[LoadResult]):
+    """Issue 14's rows: the stack beside the HTTP->RPC ping measured in the same run, with the goals."""
+    stack = {r.offered: r for r in results if r.target == "stack POST /disclosure-requests"}
+    ping = {r.offered: r for r in results if r.target == "ping via HTTP"}
+    t = harness.table("Issue 14: the disclosure round trip beside the HTTP→RPC ping of the same run",
+                      ("path", "now", "baseline in the same run", "ratio", "goal", "met"))
+    for rate in sorted(stack):
+        r, b = stack[rate], ping.get(rate)
+        if b is None:
+            continue
+        served = "" if r.achieved >= 0.95 * r.offered else f", {r.achieved:.1f}/s served"
+        ratio = (r.p99 / b.p99) if b.p99 > 0 else float("nan")
+        goal = f"≤ {GOAL_P99_RATIO:g}×" if rate == TARGET_RATE else ""
+        met = "" if not goal else ("✓" if ratio <= GOAL_P99_RATIO and not sum(r.errors.values()) else "✗")
+        t.add_row(f"insurer POST /disclosure-requests, p99 at {rate:.0f}/s offered", f"{fmt(r.p99, 2)} ms{served}",
+                  f"ping {fmt(b.p99, 2)} ms", "∞" if ratio == float("inf") else f"{ratio:.1f}×", goal, met)
+    for rate in sorted(stack):
+        r, b = stack[rate], ping.get(rate)
+        if b is None:
+            continue
+        a, base = cpu_per_request(r), cpu_per_request(b)
+        ratio = a / base if base > 0 else float("nan")
+        t.add_row(f"CPU per request, all processes, at {rate:.0f}/s", f"{a:.1f} ms", f"ping {base:.1f} ms",
+                  f"{ratio:.1f}×", f"≤ {GOAL_CPU_RATIO:g}×", "✓" if ratio <= GOAL_CPU_RATIO else "✗")
+    console.print(t)
+    console.print("  the machine's other load (other sessions' tests) lands in 'other' in the CPU table, not here; "
+                  "a saturated load's CPU per request includes the work of requests that failed.")
+
+
 def print_phases(console, ph: dict, title: str):
     t = harness.table(title, ("exclusive phase (no nesting)", "ms / request", "calls / request", "share"))
     total = ph["total_ms"]
@@ -1256,6 +1299,7 @@ def main(argv=None) -> int:
         order = {t[0]: k for k, t in enumerate(targets)}
         results.sort(key=lambda r: (r.offered, order[r.target]))
         print_loads(console, results, args.quick)
+        print_issue_rows(console, results)
 
         if not args.no_profile:
             console.rule("3. Where the time goes")

@@ -74,9 +74,12 @@ def _record(store, state: DisclosureRequestState, events: list[ev.Event]) -> Dis
     right after ``state`` (the expected version guards it) or raises WrongExpectedVersionError (someone
     else moved the request on: nothing of ours is on file), so folding them onto ``state`` here gives
     what ``load_request`` would read back."""
-    _append(store, _request_stream(state.request_id), events, state.version)
-    for event in events:
-        state = evolve(state, event.type, event.to_data())
+    new = [_new(e) for e in events]  # each event's data built once, for the store and for the fold
+    stream = _request_stream(state.request_id)
+    result = store.append(stream, new, expected_version=state.version)
+    log.info("appended %s to %s at version %s", [e.type for e in new], stream, result.next_expected_version)
+    for event in new:
+        state = evolve(state, event.type, event.data)
     return state
 
 
