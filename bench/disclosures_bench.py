@@ -2,7 +2,9 @@
 
 Usage::
 
-    .venv/bin/python bench/disclosures_bench.py            # full run (~4-5 min)
+    .venv/bin/python bench/disclosures_bench.py            # full run (~4-5 min): 20, 50, 100 and 200/s
+    .venv/bin/python bench/disclosures_bench.py --loads 200 --no-profile   # issue 14's row alone
+    .venv/bin/python bench/disclosures_bench.py --cprofile --loads 50      # the services under cProfile
     .venv/bin/python bench/disclosures_bench.py --quick    # smoke run (~1-1.5 min)
 
 Everything is measured in ONE run and each number is printed beside its baseline
@@ -411,6 +413,7 @@ class Bench:
         self._token: tuple[str, float] = ("", 0.0)
         self.appname = f"confide-bench-{self.suffix}"
         self.cpu: CpuMeter | None = None
+        self.cprofile = False  # --cprofile: the services run under cProfile (profile_services)
 
     # set-up ------------------------------------------------------------------------
     def setup(self):
@@ -523,6 +526,10 @@ class Bench:
             specs["ping_gateway"] = [nameko, "run", "--config", str(self._ping_config(True)),
                                      "disclosures_bench:PingGatewayService"]
         env = {**self.env(), **(extra_env or {})}
+        if self.cprofile:  # each Confide service under cProfile; the profile is written when it stops
+            for name in services:
+                specs[name] = [sys.executable, "-m", "cProfile", "-o", str(self.tmp / f"{name}.prof"),
+                               *specs[name]]
         for name, cmd in specs.items():
             log = open(self.tmp / f"{name}.log", "a")
             self.procs[name] = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -1048,6 +1055,47 @@ def print_loads(console, results: list[LoadResult], quick: bool):
                       f"{fmt(r.p99, 2)} ms, achieved {fmt(r.achieved, 1)}/s, {sum(r.errors.values())} errors")
 
 
+CPU_COMPONENTS = ("gateway", "disclosures", "notes", "audit", "postgres (our backends)", "rabbitmq (whole broker)",
+                  "ping_gateway", "ping", "client (bench)")
+#: issue 14's goals: p99 of the stack at most this many times the ping's at TARGET_RATE, and CPU per
+#: request (every process) at most this many times the ping's.
+GOAL_P99_RATIO, GOAL_CPU_RATIO = 3.0, 2.0
+
+
+def cpu_per_request(r: LoadResult) -> float:
+    """ms of CPU per successful request, summed over every process the bench accounts."""
+    return sum(r.cpu.get(c, 0.0) for c in CPU_COMPONENTS) * 1000 / max(1, r.ok)
+
+
+def print_issue_rows(console, results: list[LoadResult]):
+    """Issue 14's rows: the stack beside the HTTP->RPC ping measured in the same run, with the goals."""
+    stack = {r.offered: r for r in results if r.target == "stack POST /disclosure-requests"}
+    ping = {r.offered: r for r in results if r.target == "ping via HTTP"}
+    t = harness.table("Issue 14: the disclosure round trip beside the HTTP→RPC ping of the same run",
+                      ("path", "now", "baseline in the same run", "ratio", "goal", "met"))
+    for rate in sorted(stack):
+        r, b = stack[rate], ping.get(rate)
+        if b is None:
+            continue
+        served = "" if r.achieved >= 0.95 * r.offered else f", {r.achieved:.1f}/s served"
+        ratio = (r.p99 / b.p99) if b.p99 > 0 else float("nan")
+        goal = f"≤ {GOAL_P99_RATIO:g}×" if rate == TARGET_RATE else ""
+        met = "" if not goal else ("✓" if ratio <= GOAL_P99_RATIO and not sum(r.errors.values()) else "✗")
+        t.add_row(f"insurer POST /disclosure-requests, p99 at {rate:.0f}/s offered", f"{fmt(r.p99, 2)} ms{served}",
+                  f"ping {fmt(b.p99, 2)} ms", "∞" if ratio == float("inf") else f"{ratio:.1f}×", goal, met)
+    for rate in sorted(stack):
+        r, b = stack[rate], ping.get(rate)
+        if b is None:
+            continue
+        a, base = cpu_per_request(r), cpu_per_request(b)
+        ratio = a / base if base > 0 else float("nan")
+        t.add_row(f"CPU per request, all processes, at {rate:.0f}/s", f"{a:.1f} ms", f"ping {base:.1f} ms",
+                  f"{ratio:.1f}×", f"≤ {GOAL_CPU_RATIO:g}×", "✓" if ratio <= GOAL_CPU_RATIO else "✗")
+    console.print(t)
+    console.print("  the machine's other load (other sessions' tests) lands in 'other' in the CPU table, not here; "
+                  "a saturated load's CPU per request includes the work of requests that failed.")
+
+
 def print_phases(console, ph: dict, title: str):
     t = harness.table(title, ("exclusive phase (no nesting)", "ms / request", "calls / request", "share"))
     total = ph["total_ms"]
@@ -1120,6 +1168,65 @@ def print_whatif(console, base: list[LoadResult], rows: list[LoadResult]):
     console.print(t)
 
 
+# -- cProfile of the services (when py-spy is not installed) ------------------------------
+
+def print_cprofile(console, name: str, path: Path, top: int = 30):
+    import io
+    import pstats
+
+    if not path.exists():
+        console.print(f"  {name}: no profile written ({path})")
+        return
+    for key in ("tottime", "cumulative"):
+        out = io.StringIO()
+        stats = pstats.Stats(str(path), stream=out)
+        stats.strip_dirs().sort_stats(key).print_stats(top)
+        text = out.getvalue()
+        body = text[text.find("ncalls"):] if "ncalls" in text else text
+        console.print(f"[b]cProfile {name}, by {key}[/b] (eventlet: cumulative times include other greenlets' "
+                      f"time while this one waited; tottime is reliable)")
+        console.print(body, markup=False, highlight=False)
+
+
+def cprofile_main(args) -> int:
+    console = Console(width=220)
+    logging.getLogger("amqp").setLevel(logging.ERROR)
+    logging.getLogger("kombu").setLevel(logging.ERROR)
+    rate = float(args.loads.split(",")[0]) if args.loads else 50.0
+    seconds = args.seconds or 10.0
+    bench = Bench(console, with_audit=not args.no_audit)
+    bench.cprofile = True
+    harness.interrupt_on(signal.SIGTERM)
+    try:
+        bench.setup()
+        bench.seed(args.patients)
+        c = bench.stack_client()
+        ok, err = c.call(0)
+        c.close()
+        if not ok:
+            raise RuntimeError(f"smoke request failed: {err}\n{bench.log_tail('disclosures')}")
+        bench.wait_quiet()
+        r = open_loop("stack POST /disclosure-requests", bench.stack_client, rate, args.warmup or 2.0, seconds, 64,
+                      bench.cpu, 5.0)
+        ok_n = max(1, r.ok)
+        console.print(f"under cProfile at {rate:.0f}/s: achieved {r.achieved:.1f}/s, p50 {fmt(r.p50, 2)} ms, "
+                      f"p99 {fmt(r.p99, 2)} ms, errors {sum(r.errors.values())}; CPU ms/request: " + ", ".join(
+                          f"{k} {v * 1000 / ok_n:.2f}" for k, v in r.cpu.items() if not k.startswith("_")))
+        bench.wait_quiet()
+        harness.stop_processes([p for k, p in bench.procs.items() if k in bench.CONFIDE_SERVICES], signal.SIGINT,
+                               grace=60)  # cProfile writes its file on a clean exit
+        for name in ("gateway", "disclosures", "notes", "audit", "directory"):
+            print_cprofile(console, name, bench.tmp / f"{name}.prof")
+        if args.cprofile_out:
+            out = Path(args.cprofile_out)
+            out.mkdir(parents=True, exist_ok=True)
+            for prof in bench.tmp.glob("*.prof"):
+                shutil.copy(prof, out / prof.name)
+    finally:
+        bench.teardown()
+    return 0
+
+
 # -- main -------------------------------------------------------------------------------
 
 def main(argv=None) -> int:
@@ -1135,7 +1242,13 @@ def main(argv=None) -> int:
     ap.add_argument("--psycopg-binary", default="/tmp/psycopg_binary",
                     help="a --target dir holding psycopg-binary (same version as psycopg) for the what-if run "
                          "3d with psycopg's C implementation; skipped if absent")
+    ap.add_argument("--cprofile", action="store_true",
+                    help="instead of the tables: run the Confide services under cProfile during one load "
+                         "(--loads' first, default 50/s) and print each one's top functions (py-spy absent)")
+    ap.add_argument("--cprofile-out", default=None, help="keep the .prof files in this directory")
     args = ap.parse_args(argv)
+    if args.cprofile:
+        return cprofile_main(args)
 
     loads = [float(x) for x in args.loads.split(",")] if args.loads else \
         ([20, 50] if args.quick else [20, 50, 100, 200])
@@ -1186,6 +1299,7 @@ def main(argv=None) -> int:
         order = {t[0]: k for k, t in enumerate(targets)}
         results.sort(key=lambda r: (r.offered, order[r.target]))
         print_loads(console, results, args.quick)
+        print_issue_rows(console, results)
 
         if not args.no_profile:
             console.rule("3. Where the time goes")

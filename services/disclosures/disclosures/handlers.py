@@ -25,7 +25,7 @@ from typing import Any, Callable, Optional
 from confide import config, keys, streams
 from confide.contracts import casefile
 from confide.contracts.access import PERMITS
-from confide.contracts.disclosures import DisclosureRequestState, effective_requester, fold
+from confide.contracts.disclosures import DisclosureRequestState, effective_requester, evolve, fold
 from confide.envelope import NewEvent
 from confide.eventstore.errors import WrongExpectedVersionError
 from confide.hipaa import accounting as hipaa_accounting
@@ -65,6 +65,22 @@ def _append(store, stream: str, events: list[ev.Event], expected: int) -> int:
     result = store.append(stream, [_new(e) for e in events], expected_version=expected)
     log.info("appended %s to %s at version %s", [e.type for e in events], stream, result.next_expected_version)
     return result.next_expected_version
+
+
+def _record(store, state: DisclosureRequestState, events: list[ev.Event]) -> DisclosureRequestState:
+    """Append ``events`` to the request's stream at ``state.version`` and return the state they lead to.
+
+    Read-your-writes without reading the stream again: the append either stores exactly these events
+    right after ``state`` (the expected version guards it) or raises WrongExpectedVersionError (someone
+    else moved the request on: nothing of ours is on file), so folding them onto ``state`` here gives
+    what ``load_request`` would read back."""
+    new = [_new(e) for e in events]  # each event's data built once, for the store and for the fold
+    stream = _request_stream(state.request_id)
+    result = store.append(stream, new, expected_version=state.version)
+    log.info("appended %s to %s at version %s", [e.type for e in new], stream, result.next_expected_version)
+    for event in new:
+        state = evolve(state, event.type, event.data)
+    return state
 
 
 def _append_accounting(store, patient_id: str, new_events: list[NewEvent]):
@@ -111,10 +127,10 @@ def request_disclosure(cmd: commands.RequestDisclosure, store, clock: Clock, not
         recorded_by=cmd.recorded_by, received_from=dict(cmd.received_from) if cmd.received_from else None,
         await_release=bool(cmd.await_release))
     try:
-        _append(store, _request_stream(request_id), [received], -1)
+        state = _record(store, DisclosureRequestState(request_id), [received])
     except WrongExpectedVersionError:
         raise errors.DisclosureRequestExistsError(f"disclosure request {request_id} already exists") from None
-    return _advance(load_request(store, request_id), store, clock, notes, engine, key_dir, decided_for)
+    return _advance(state, store, clock, notes, engine, key_dir, decided_for)
 
 
 def verify_requester(cmd: commands.VerifyRequester, store, clock: Clock, notes, engine=default_engine, *,
@@ -130,8 +146,7 @@ def verify_requester(cmd: commands.VerifyRequester, store, clock: Clock, notes, 
         request_id=cmd.request_id, verified_by=cmd.verified_by, method=cmd.method,
         identity_verified=cmd.identity_verified, authority_verified=cmd.authority_verified,
         verified_at=fmt_ts(clock()))
-    _append(store, _request_stream(cmd.request_id), [verified], state.version)
-    return _advance(load_request(store, cmd.request_id), store, clock, notes, engine, key_dir, decided_for)
+    return _advance(_record(store, state, [verified]), store, clock, notes, engine, key_dir, decided_for)
 
 
 def _advance(state, store, clock, notes, engine, key_dir=None, decided_for: Optional[dict] = None,
@@ -141,8 +156,7 @@ def _advance(state, store, clock, notes, engine, key_dir=None, decided_for: Opti
         hold = ev.DisclosurePlacedOnHold(
             request_id=state.request_id, reasons=["identity and authority of the requester are not verified"],
             rule="45 CFR 164.514(h)(1)", held_at=fmt_ts(clock()))
-        _append(store, _request_stream(state.request_id), [hold], state.version)
-        return view_request(load_request(store, state.request_id))
+        return view_request(_record(store, state, [hold]))
     return _decide(state, requester, store, clock, notes, engine, key_dir, decided_for, conclude)
 
 
@@ -164,18 +178,17 @@ def _decide(state, requester, store, clock, notes, engine, key_dir=None, decided
     if outcome.get("decision") == "hold":
         hold = ev.DisclosurePlacedOnHold(request_id=state.request_id, reasons=list(outcome.get("reasons") or []),
                                          rule=str(outcome.get("rule") or ""), held_at=fmt_ts(at))
-        _append(store, _request_stream(state.request_id), [hold], state.version)
-        return view_request(load_request(store, state.request_id))
+        return view_request(_record(store, state, [hold]))
     decided = _decided_event(state, outcome, matched, authorization, at, decided_for)
     # Sealed so that a DisclosureDecided written by anything but this engine run (the services'
     # database login can append events) is never turned into a sealed AccessDecided on resume.
     decided = dataclasses.replace(decided, seal=keys.seal_decision(_key_dir(key_dir), decided.to_data()))
-    _append(store, _request_stream(state.request_id), [decided], state.version)
+    state = _record(store, state, [decided])
     _record_access_decision(store, request, requester, decided, matched, key_dir)
     if not conclude or (request.get("await_release") and decided.decision in PERMITS):
         # Staff release it themselves: it waits, decided, with what will leave on file.
-        return view_request(load_request(store, state.request_id))
-    return _conclude(load_request(store, state.request_id), store, clock, notes)
+        return view_request(state)
+    return _conclude(state, store, clock, notes)
 
 
 def _decided_event(state, outcome: dict, matched: list[dict], authorization, at,
@@ -238,16 +251,14 @@ def _conclude(state, store, clock, notes) -> dict:
             decision = {**decision, "rule": rule}
         refused = ev.DisclosureRefused(request_id=state.request_id, decision_id=decision["decision_id"],
                                        reason=reason, rule=decision["rule"], refused_at=fmt_ts(clock()))
-        _append(store, _request_stream(state.request_id), [refused], state.version)
-        return view_request(load_request(store, state.request_id))
+        return view_request(_record(store, state, [refused]))
     content = fetch_content(notes, state.request, decision, state.request_id)
     entry_id = _record_accounting_entry(store, state, clock) if decision["accounting_required"] and decision["note_ids"] else None
     released = ev.DisclosureReleased(
         request_id=state.request_id, decision_id=decision["decision_id"], note_ids=decision["note_ids"],
         fields_released=list(decision.get("fields_released") or []), released_at=fmt_ts(clock()),
         accounting_entry_id=entry_id)
-    _append(store, _request_stream(state.request_id), [released], state.version)
-    return {**view_request(load_request(store, state.request_id)), "content": content}
+    return {**view_request(_record(store, state, [released])), "content": content}
 
 
 #: Defects of an authorization that arise after a decision relied on it (164.508(b)(5) revocation,

@@ -62,6 +62,26 @@ def load_note(store, note_id: str, as_of=None) -> tuple[m.Note, list]:
     raise errors.NoteNotFoundError(f"note {note_id} not found")
 
 
+def load_notes(store, note_ids: list[str], as_of=None) -> dict[str, tuple[m.Note, list]]:
+    """:func:`load_note` of each of ``note_ids`` (those not on file are left out), read in one query
+    (``read_streams`` of every category's stream of each id) instead of one or two per note."""
+    names = {(note_id, kind): stream_name(category, note_id) for note_id in note_ids
+             for kind, category in CATEGORY.items()}
+    by_stream: dict[str, list] = {}
+    for r in store.read_streams(list(names.values())):
+        if as_of is None or r.recorded_at <= as_of:
+            by_stream.setdefault(r.stream_name, []).append(r)
+    out: dict[str, tuple[m.Note, list]] = {}
+    for note_id in note_ids:
+        for kind in CATEGORY:  # the first kind with events by ``as_of``, as load_note
+            recorded = sorted(by_stream.get(names[(note_id, kind)], ()), key=lambda r: r.stream_version)
+            if recorded:
+                out[note_id] = (m.fold(m.Note(note_id, kind), [from_stored(r.type, r.data) for r in recorded]),
+                                recorded)
+                break
+    return out
+
+
 def _fresh(store, note_id: str, kind: str) -> m.Note:
     try:
         load_note(store, note_id)
@@ -497,7 +517,7 @@ def review_queue(store, supervisor_id: str, supervisees: list[str]) -> list[dict
     return sorted(queue, key=lambda n: (n["signed_at"] or "", n["note_id"]))
 
 
-def release_fields(store, keyring, clock, payload: dict, *, key_dir) -> dict:
+def release_fields(store, keyring, clock, payload: dict, *, key_dir, loaded: tuple[dict, list] | None = None) -> dict:
     """Exactly the ``fields_released`` of a recorded, sealed permit decision, for the notes it names,
     as they stood at its ``decided_at``; ``ContentReleased`` (names only) is appended to the
     decision's stream before anything is returned (if it cannot be recorded, nothing is).
@@ -511,8 +531,11 @@ def release_fields(store, keyring, clock, payload: dict, *, key_dir) -> dict:
     ``payload["recipient"]`` (the service's verified caller: a payer's org, else the subject) is
     recorded as ``released_to``; a redelivered or repeated release of the same notes to the same
     recipient under the same decision appends no second ContentReleased.
+
+    ``loaded``: what ``views.load_decision_events`` returned for ``payload["decision_id"]`` in this
+    call (the service checked the recipient against it), so the stream is not read again.
     """
-    decision, _ = views.load_decision(store, payload["decision_id"], key_dir)
+    decision, recorded_decision = loaded or views.load_decision_events(store, payload["decision_id"], key_dir)
     if (decision.get("request_id") or None) != (payload.get("request_id") or None):
         # A decision id is not a bearer token: it releases only to the request it was made for.
         log.warning("refused decision %s for request %s: made for another request", payload["decision_id"],
@@ -527,13 +550,13 @@ def release_fields(store, keyring, clock, payload: dict, *, key_dir) -> dict:
     decided_fields = list(decision.get("fields_released") or [])
     out, released = [], []
     seal = Sealer(payload.get("reply_public_key"), str(payload["decision_id"]))
+    notes = load_notes(store, payload["note_ids"], as_of=as_of)
     for note_id in payload["note_ids"]:
-        try:
-            state, recorded = load_note(store, note_id, as_of=as_of)
-        except errors.NoteNotFoundError:
+        if note_id not in notes:
             raise errors.AccessDeniedError(
                 f"decision {payload['decision_id']}: note {note_id} was not on file when it was decided; "
-                "nothing released", payload["decision_id"], decision.get("rule")) from None
+                "nothing released", payload["decision_id"], decision.get("rule"))
+        state, recorded = notes[note_id]
         views.check_patient(decision, state)
         fields = views.release(state, recorded, keyring, decided_fields, seal)
         released += [name for name in fields if name not in released]
@@ -541,19 +564,20 @@ def release_fields(store, keyring, clock, payload: dict, *, key_dir) -> dict:
                     "withheld": views.withheld(state, decided_fields)})
     event = ContentReleased(str(payload["decision_id"]), [n["note_id"] for n in out], released, format_ts(clock()),
                             released_to=payload.get("recipient"))
-    _record_release_once(store, event)
+    _record_release_once(store, event, recorded_decision)
     return {"decision_id": payload["decision_id"], "fields_released": decision.get("fields_released"),
             "notes": out}
 
 
-def _record_release_once(store, event: ContentReleased) -> None:
+def _record_release_once(store, event: ContentReleased, recorded: list | None = None) -> None:
     """Append ``event`` to its decision's stream unless that stream already records the release of
     the same notes to the same recipient (a redelivered or retried ``release_fields``). Appended at
-    the version just read, so two concurrent deliveries cannot both append: the loser re-reads and
-    finds the winner's."""
+    the version just read (``recorded``: the stream as this call read it already, else read now), so
+    two concurrent deliveries cannot both append: the loser re-reads and finds the winner's."""
     stream = stream_name(ACCESS_DECISION, event.decision_id)
     while True:
-        recorded = store.read_stream(stream)
+        if recorded is None:
+            recorded = store.read_stream(stream)
         for r in recorded:
             if (r.type == "ContentReleased" and r.data.get("released_to") == event.released_to
                     and sorted(r.data.get("note_ids") or []) == sorted(event.note_ids)):
@@ -563,6 +587,7 @@ def _record_release_once(store, event: ContentReleased) -> None:
             _append(store, stream, recorded[-1].stream_version if recorded else -1, [event])
             return
         except WrongExpectedVersionError:
+            recorded = None  # someone appended since: read it again
             continue
 
 

@@ -490,7 +490,7 @@ class NotesService:
         principal = self._for_disclosures()
         payload = s.load(s.ReleaseFieldsSchema, {"decision_id": decision_id, "note_ids": note_ids,
                                                  "request_id": request_id, "reply_public_key": reply_public_key})
-        decision, _ = views.load_decision(self.store, payload["decision_id"], self.decision_key_dir)
+        decision, recorded = views.load_decision_events(self.store, payload["decision_id"], self.decision_key_dir)
         # The decision's requester (a payer: its org), or whoever's verified call it was decided in
         # (staff who verified an outside party's request and now hand the records over).
         recipient = principal.org if "insurer" in principal.roles else principal.subject
@@ -500,7 +500,7 @@ class NotesService:
                 f"decision {payload['decision_id']} was not made for {recipient}; nothing released")
         payload["recipient"] = recipient
         return handlers.release_fields(self.store, self.keyring, self.clock, payload,
-                                       key_dir=self.decision_key_dir)
+                                       key_dir=self.decision_key_dir, loaded=(decision, recorded))
 
     # -- right of access (45 CFR 164.524) --------------------------------------------------------
 

@@ -287,6 +287,14 @@ def load_decision(store, decision_id: str, key_dir) -> tuple[dict, int]:
     the stream's last version. Raises AccessDeniedError when there is no decision, more than one,
     its seal is missing or does not verify under the decision key in ``key_dir`` (a decision
     written straight to the store), or it does not permit."""
+    data, recorded = load_decision_events(store, decision_id, key_dir)
+    return data, recorded[-1].stream_version
+
+
+def load_decision_events(store, decision_id: str, key_dir) -> tuple[dict, list]:
+    """As :func:`load_decision`, with the stream's recorded events instead of its last version (a
+    caller that appends to the stream next appends at the last one's version without reading it
+    again). Raises AccessDeniedError as :func:`load_decision`."""
     recorded = store.read_stream(stream_name(ACCESS_DECISION, decision_id))
     decided = [r for r in recorded if r.type == DECISION_TYPE]
     if not decided:
@@ -302,7 +310,7 @@ def load_decision(store, decision_id: str, key_dir) -> tuple[dict, int]:
     if data.get("decision") not in PERMITS:
         raise errors.AccessDeniedError(
             f"decision {decision_id} does not permit release ({data.get('decision')})", decision_id, data.get("rule"))
-    return data, recorded[-1].stream_version
+    return data, recorded
 
 
 def decided_at(decision: dict) -> datetime:

@@ -403,7 +403,7 @@ def verify(
     *,
     public_keys: Mapping[str, Ed25519PublicKey],
     audience: str,
-    issuer: str,
+    issuer: str | tuple[str, ...],
     now: datetime,
     leeway_seconds: int | float = 5,
     seen: ReplayCache | None = None,
@@ -414,7 +414,8 @@ def verify(
     authentication of 45 CFR 164.312(d), and the subject is a canonical unique user id
     (164.312(a)(2)(i)). ``public_keys`` maps key id (:func:`key_id`) to trusted key; ``leeway_seconds``
     (at most 60) absorbs clock skew on ``exp``, ``nbf`` and ``iat``; with ``seen``, an assertion id
-    is accepted once (remembered until ``exp`` plus the leeway).
+    is accepted once (remembered until ``exp`` plus the leeway). ``issuer``: the one issuer, or a tuple
+    of issuers any of which is accepted (the signature is checked once whichever it names).
 
     Raises (all AssertionRejectedError): MalformedAssertionError (not a compact JWS, bad JSON,
     duplicate members, wrong ``typ``, a header parameter other than alg/typ/kid, a claim of the
@@ -447,8 +448,10 @@ def verify(
     missing = [name for name in _REQUIRED_CLAIMS if name not in claims]
     if missing:
         raise MissingClaimsError(missing)
-    if claims["iss"] != issuer:
+    if isinstance(issuer, str) and claims["iss"] != issuer:
         raise WrongIssuerError(f"issuer {_shown(claims['iss'])} is not {issuer!r}")
+    if not isinstance(issuer, str) and not any(claims["iss"] == one for one in issuer):
+        raise WrongIssuerError(f"issuer {_shown(claims['iss'])} is not one of {', '.join(map(repr, issuer))}")
     if claims["aud"] != audience:
         raise WrongAudienceError(f"audience {_shown(claims['aud'])} is not {audience!r}")
 

@@ -45,7 +45,7 @@ from confide.contracts.directory import (
     payer_as_of,
 )
 from confide.envelope import NewEvent
-from confide.identity.assertions import AssertionRejectedError, Principal, WrongIssuerError, verify
+from confide.identity.assertions import AssertionRejectedError, Principal, verify
 from confide.identity.errors import (
     IdentityError,
     NotAuthenticatedError,
@@ -118,12 +118,8 @@ class IdentityVerifier:
     # -- verification (raising AssertionRejectedError or IdentityError) ------------------------
 
     def verify_user(self, token: object, now: datetime) -> Principal:
-        for issuer in self.issuers[:-1]:
-            try:
-                return verify(token, public_keys=self.user_keys, audience=self.audience, issuer=issuer, now=now)
-            except WrongIssuerError:
-                continue  # the issuer is checked after the signature: try the next front door
-        return verify(token, public_keys=self.user_keys, audience=self.audience, issuer=self.issuers[-1], now=now)
+        # Any of the front doors: one signature check, not one per issuer tried.
+        return verify(token, public_keys=self.user_keys, audience=self.audience, issuer=self.issuers, now=now)
 
     def verify_service(self, token: object, now: datetime) -> Principal:
         try:

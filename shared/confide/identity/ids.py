@@ -99,6 +99,17 @@ def normalise_id(value: object, field: str) -> str:
         raise InvalidIdentifierError(field, f"expected a string, got {type(value).__name__}")
     if len(value) > _MAX_RAW_LENGTH:
         raise InvalidIdentifierError(field, f"longer than {MAX_ID_LENGTH} characters")
+    if value.isascii() and value.isprintable():
+        # U+0020..U+007E only: already NFC, and none of them is refused below (no control, format,
+        # surrogate, private-use, unassigned, default-ignorable or non-space separator code point),
+        # so the per-character walk (every id of every call, several times) would find nothing.
+        if not value:
+            raise InvalidIdentifierError(field, "empty")
+        if len(value) > MAX_ID_LENGTH:
+            raise InvalidIdentifierError(field, f"longer than {MAX_ID_LENGTH} characters ({len(value)})")
+        if value != value.strip():
+            raise InvalidIdentifierError(field, "leading or trailing whitespace")
+        return value
     # Surrogates first: they are not text, and NFC of a string holding one is not meaningful.
     for ch in value:
         if unicodedata.category(ch) == "Cs":
