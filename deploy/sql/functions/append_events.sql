@@ -37,8 +37,12 @@ CREATE OR REPLACE FUNCTION :"schema".append_events(
 LANGUAGE plpgsql
 -- Runs as the owner: the services' role may not INSERT into events directly,
 -- only through this function (which checks versions, ids and ordering).
+-- search_path names pg_temp LAST: unnamed, PostgreSQL searches the caller's
+-- temporary schema FIRST, and any login with TEMPORARY on the database (the
+-- services' has it) could shadow "events" or "events_position_seq" with a table
+-- of its own whose trigger then runs as the owner (CVE-2018-1058's pattern).
 SECURITY DEFINER
-SET search_path FROM CURRENT
+SET search_path = :"schema", pg_temp
 AS $fn$
 DECLARE
   n        int := cardinality(p_ids);
@@ -107,7 +111,7 @@ ALTER FUNCTION :"schema".append_events(text, bigint, uuid[], text[], text[], tex
 -- no block can be reserved but not yet marked.
 CREATE OR REPLACE FUNCTION :"schema".read_frontier() RETURNS bigint
 LANGUAGE plpgsql
-SET search_path FROM CURRENT
+SET search_path = :"schema", pg_temp
 AS $fn$
 DECLARE
   inflight bigint;
