@@ -18,13 +18,15 @@ Everything runs on a scratch schema installed as set-up installs one (``log`` of
 """
 import psycopg
 import pytest
+from click.testing import CliRunner
 from psycopg import sql
 
 from audit.replay import apply_event, event_dict, replay
-from confide import config
-from confide.eventstore.chain import ChainSealer, TamperDetectedError, load_chain_key
-from confide.keys import load_signing_key
+from confide import config, treeheads
+from confide.eventstore.chain import CHECKPOINT_FILE, ChainSealer, TamperDetectedError, load_chain_key
+from confide.keys import load_public_key, load_signing_key
 from confide.relay import RELAY_CHECKPOINT
+from confide_app.audit_cli import audit
 
 from .test_audit_tables import PROJECTIONS, auditor_dsn, log, refused  # noqa: F401  (fixtures)
 
@@ -182,3 +184,70 @@ def test_a_chain_row_forged_with_the_projectors_login_is_named_and_stops_the_sea
     with pytest.raises(TamperDetectedError) as exc:
         ChainSealer(log.projector, load_chain_key(log.keys), load_signing_key(log.keys), log.checkpoints).seal()
     assert exc.value.position == unsealed
+
+
+# -- the signed heads outside the database: a rewritten history ------------------------------
+
+
+def cut_back_to(sealed, admin_dsn, test_db_dsn, chain_index):
+    """What someone with the administrator's login does to rewrite history: the events sealed after
+    ``chain_index`` and their chain rows deleted, the triggers bypassed for that session."""
+    dbname = psycopg.conninfo.conninfo_to_dict(test_db_dsn)["dbname"]
+    with sealed.connect(config.with_dbname(admin_dsn, dbname)) as conn:
+        conn.execute("SET session_replication_role = replica")
+        keep = conn.execute("SELECT global_position FROM event_chain WHERE chain_index = %s",
+                            (chain_index,)).fetchone()[0]
+        conn.execute("DELETE FROM event_chain WHERE chain_index > %s", (chain_index,))
+        conn.execute("DELETE FROM events WHERE global_position > %s", (keep,))
+
+
+def heads_cli(sealed, *args):
+    return CliRunner().invoke(audit, [*map(str, args), "--key-dir", str(sealed.keys), "--checkpoint-dir",
+                                      str(sealed.checkpoints)])
+
+
+def sizes(sealed, place):
+    return [h.tree_size for h in treeheads.read_heads(place, load_public_key(sealed.keys))[0]]
+
+
+def test_a_rewritten_history_is_not_published_and_check_heads_names_it(log, admin_dsn, test_db_dsn, tmp_path):  # noqa: F811,E501
+    log.append(2)
+    log.seal()
+    copy = tmp_path / "privacy-office"
+    assert heads_cli(log, "publish-head", copy).exit_code == 0
+    assert sizes(log, copy) == [4, 6]
+    published = (copy / CHECKPOINT_FILE).read_text()
+
+    # The last two decisions erased, the primary's head for them cut, three others sealed instead:
+    # the new heads are of sizes the copy has none of, so no two heads of one size disagree.
+    cut_back_to(log, admin_dsn, test_db_dsn, 3)
+    primary = log.checkpoints / CHECKPOINT_FILE
+    primary.write_text(primary.read_text().splitlines()[0] + "\n")
+    log.append(3, patient="P-rewritten")
+    assert log.seal().sealed == 3
+    assert sizes(log, log.checkpoints) == [4, 7]
+    public = load_public_key(log.keys)
+    assert treeheads.find_forks(treeheads.read_heads(copy, public)[0]
+                                + treeheads.read_heads(log.checkpoints, public)[0]) == []
+
+    checked = heads_cli(log, "check-heads", copy)
+    assert checked.exit_code == 1, checked.output
+    assert "tree size 6 that the checkpoint directory no longer holds" in checked.output
+    refused_publish = heads_cli(log, "publish-head", copy)
+    assert refused_publish.exit_code == 1 and "REFUSED" in refused_publish.output, refused_publish.output
+    assert (copy / CHECKPOINT_FILE).read_text() == published  # the rewritten head was not added beside it
+    # What settles it with the log: verify against the copy fails.
+    assert not log.verify(copy).ok
+
+
+def test_a_checkpoint_file_whose_tree_size_goes_back_is_named(log, admin_dsn, test_db_dsn):  # noqa: F811
+    log.append(2)
+    log.seal()  # heads of sizes 4, 6
+    cut_back_to(log, admin_dsn, test_db_dsn, 3)  # the file keeps every line this time
+    log.append(1, patient="P-rewritten")
+    assert log.seal().sealed == 1  # a head of size 5, signed after the head of size 6
+    assert sizes(log, log.checkpoints) == [4, 6, 5]
+    checked = heads_cli(log, "check-heads")
+    assert checked.exit_code == 1, checked.output
+    assert "signs tree size 5 after" in checked.output and "cut back and sealed again" in checked.output
+    assert heads_cli(log, "publish-head", log.checkpoints.parent / "copy").exit_code == 1
