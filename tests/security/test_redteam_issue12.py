@@ -245,9 +245,42 @@ def test_a_checkpoint_file_whose_tree_size_goes_back_is_named(log, admin_dsn, te
     log.seal()  # heads of sizes 4, 6
     cut_back_to(log, admin_dsn, test_db_dsn, 3)  # the file keeps every line this time
     log.append(1, patient="P-rewritten")
-    assert log.seal().sealed == 1  # a head of size 5, signed after the head of size 6
+    # A head of size 5 signed after the head of size 6: what a sealer that did not look signed (the
+    # sealer now refuses a log cut back under its heads; the file set aside for it here).
+    primary = log.checkpoints / CHECKPOINT_FILE
+    genuine = primary.read_text()
+    primary.unlink()
+    assert log.seal().sealed == 1
+    primary.write_text(genuine + primary.read_text())
     assert sizes(log, log.checkpoints) == [4, 6, 5]
     checked = heads_cli(log, "check-heads")
     assert checked.exit_code == 1, checked.output
     assert "signs tree size 5 after" in checked.output and "cut back and sealed again" in checked.output
     assert heads_cli(log, "publish-head", log.checkpoints.parent / "copy").exit_code == 1
+
+
+def test_a_log_cut_back_is_not_sealed_over_and_verify_reads_every_signed_head(log, admin_dsn, test_db_dsn):  # noqa: F811,E501
+    log.append(2)
+    log.seal()  # heads of sizes 4 and 6
+    assert log.verify().ok
+    cut_back_to(log, admin_dsn, test_db_dsn, 3)  # the checkpoint file is not even touched
+    log.append(2, patient="P-rewritten")  # two other decisions where the erased two were
+    with pytest.raises(TamperDetectedError) as exc:
+        log.seal()  # sealing them would sign a second head of size 6, over the rewritten log
+    assert "cut back" in exc.value.reason
+    assert sizes(log, log.checkpoints) == [4, 6]
+    report = log.verify()
+    assert not report.ok and "log truncated" in " ".join(report.problems)
+
+    # What a sealer that did not look signed (the file set aside for it): a head of size 6 over the
+    # rewritten log, after the genuine one. verify compares the log with every head of an index,
+    # not only the last one in the file.
+    primary = log.checkpoints / CHECKPOINT_FILE
+    genuine = primary.read_text()
+    primary.unlink()
+    assert log.seal().sealed == 2
+    primary.write_text(genuine + primary.read_text())
+    assert sizes(log, log.checkpoints) == [4, 6, 6]
+    report = log.verify()
+    assert not report.ok, report
+    assert any("chain index 5" in p for p in report.problems), report.problems
