@@ -16,6 +16,9 @@ service's (``confide_projector``) goes after the audit trail's own tables.
 
 Everything runs on a scratch schema installed as set-up installs one (``log`` of test_audit_tables).
 """
+import uuid
+from datetime import datetime, timedelta, timezone
+
 import psycopg
 import pytest
 from click.testing import CliRunner
@@ -23,9 +26,12 @@ from psycopg import sql
 
 from audit.replay import apply_event, event_dict, replay
 from confide import config, treeheads
+from confide.envelope import NewEvent, content_hash
 from confide.eventstore.chain import CHECKPOINT_FILE, ChainSealer, TamperDetectedError, load_chain_key
+from confide.eventstore.store import prepare
 from confide.keys import load_public_key, load_signing_key
 from confide.relay import RELAY_CHECKPOINT
+from confide.timestamps import format_ts
 from confide_app.audit_cli import audit
 
 from .test_audit_tables import PROJECTIONS, auditor_dsn, log, refused  # noqa: F401  (fixtures)
@@ -66,16 +72,14 @@ def test_a_temporary_table_named_events_does_not_run_as_the_owner(log, test_db_d
         conn.execute("GRANT ALL ON pg_temp.events, pg_temp.ran TO PUBLIC")
         conn.execute("GRANT ALL ON SEQUENCE pg_temp.events_position_seq TO PUBLIC")
         # The append, from this very session (the temporary objects are visible only to it).
-        row = conn.execute(sql.SQL(
-            "SELECT out_position FROM {}.append_events('accessDecision-hijack', -1, ARRAY[gen_random_uuid()], "
-            "ARRAY['AccessDecided'], ARRAY['{{}}'], ARRAY['{{}}'], ARRAY[now()], ARRAY[sha256('x')])").format(ident(s))
-        ).fetchone()
+        position = _raw_append(conn, s, "accessDecision-hijack",
+                               prepare("accessDecision-hijack", [NewEvent("AccessDecided", {"i": 1})], 0)[0])
         assert conn.execute("SELECT count(*) FROM pg_temp.ran").fetchone()[0] == 0  # never ran
         assert conn.execute("SELECT count(*) FROM pg_temp.events").fetchone()[0] == 0
         assert count_events(conn, s) == before + 1  # the append went to the event store itself
         assert conn.execute(sql.SQL("SELECT stream_name FROM {}.events WHERE global_position = %s")
-                            .format(ident(s)), (row[0],)).fetchone()[0] == "accessDecision-hijack"
-        assert row[0] > 4  # a position from the event store's own sequence, not the temporary one
+                            .format(ident(s)), (position,)).fetchone()[0] == "accessDecision-hijack"
+        assert position > 4  # a position from the event store's own sequence, not the temporary one
         for privilege in ("INSERT", "UPDATE", "DELETE", "TRUNCATE"):
             assert conn.execute("SELECT has_table_privilege(%s, %s)",
                                 (f'"{s}".events', privilege)).fetchone()[0] is False
@@ -284,3 +288,47 @@ def test_a_log_cut_back_is_not_sealed_over_and_verify_reads_every_signed_head(lo
     report = log.verify()
     assert not report.ok, report
     assert any("chain index 5" in p for p in report.problems), report.problems
+
+
+# -- what append_events takes from its caller -------------------------------------------------
+
+
+def _raw_append(conn, schema, stream, row):
+    """append_events called as an insider calls it, with rows of their own making (store.prepare's form)."""
+    event_id, type_, data, metadata, recorded_at, digest = row
+    return conn.execute(sql.SQL("SELECT out_position FROM {}.append_events(%s, -1, %s, %s, %s, %s, %s, %s)")
+                        .format(ident(schema)), (stream, [event_id], [type_], [data], [metadata], [recorded_at],
+                                                 [digest])).fetchone()[0]
+
+
+def test_an_append_the_chain_could_never_seal_or_dated_in_the_past_is_refused(log, test_db_dsn):  # noqa: F811
+    """One append whose hash is not its record's would stop the sealer for good (it refuses a row whose
+    bytes do not match its hash, and the row can never be removed) and fail every verify from then on;
+    one dated a year back would be a fact "on file" for decisions already made (as-of and re-judging
+    read recorded_at). append_events refuses both, and data that is not JSON."""
+    stream = "accessDecision-raw"
+    good = prepare(stream, [NewEvent("AccessDecided", {"decision_id": "raw", "patient_id": "P-raw"})], 0)[0]
+    back = prepare(stream, [NewEvent("AccessDecided", {"decision_id": "raw"})], 0,
+                   now=datetime.now(timezone.utc) - timedelta(days=365))[0]
+    ahead = prepare(stream, [NewEvent("AccessDecided", {"decision_id": "raw"})], 0,
+                    now=datetime.now(timezone.utc) + timedelta(hours=2))[0]
+    not_json, garbage_id = "not json at all", uuid.uuid4()
+    garbage = (garbage_id, "AccessDecided", not_json, "{}", good[4], content_hash(
+        stream_name=stream, stream_version=0, event_id=str(garbage_id), type="AccessDecided", data_json=not_json,
+        metadata_json="{}", recorded_at=format_ts(good[4])))
+    forged = {"a hash that is not the record's": good[:5] + (b"\x00" * 32,),
+              "a hash of other data": good[:2] + ('{"decision_id":"other"}',) + good[3:],
+              "dated a year back": back, "dated two hours ahead": ahead, "data that is not JSON": garbage}
+    with psycopg.connect(test_db_dsn, autocommit=True) as conn:
+        before = count_events(conn, log.schema)
+        for what, row in forged.items():
+            with pytest.raises(psycopg.Error) as exc:
+                _raw_append(conn, log.schema, stream, row)
+                pytest.fail(f"{what}: appended")
+            assert exc.value.sqlstate in ("CF002", "22P02"), (what, exc.value)
+        assert count_events(conn, log.schema) == before
+        assert _raw_append(conn, log.schema, stream, good) > 0  # a record made as the store makes it
+    # The database rebuilds the canonical record exactly as confide.envelope does, awkward strings too.
+    awkward = 'quote " backslash \\ tab \t ctl \x01 del \x7f é 漢 🙂 \u2028'
+    log.app.append(f"accessDecision-{awkward}", [NewEvent(f"Decided{awkward}", {"note": awkward, "n": 1.5})], -1)
+    assert log.seal().sealed == 2 and log.verify().ok

@@ -167,10 +167,12 @@ def test_a_restore_never_drops_a_database_that_gained_records_meanwhile(server, 
 
     def services_start_meanwhile(message):
         if message.startswith("restoring database"):
-            with psycopg.connect(server.dsn("postgres", server.password, target.database), autocommit=True) as conn:
-                conn.execute("SELECT * FROM confide.append_events('accessDecision-meanwhile', -1, "
-                             "ARRAY[gen_random_uuid()], ARRAY['AccessDecided'], ARRAY['{}'], ARRAY['{}'], "
-                             "ARRAY[now()], ARRAY[sha256('x')])")
+            store = PostgresEventStore(server.dsn("postgres", server.password, target.database), schema="confide",
+                                       pool_size=1)
+            try:
+                store.append("accessDecision-meanwhile", [NewEvent("AccessDecided", {"x": 1})], -1)
+            finally:
+                store.close()
 
     with pytest.raises(archive.RestoreRefusedError, match="holds records since the restore began"):
         archive.restore_backup(backup, target=target, passphrase=PASS, echo=services_start_meanwhile)
