@@ -194,8 +194,9 @@ def check_heads(sources, key_dir, checkpoint_dir, public_key_path, no_primary, a
     Reads the checkpoint directory's signed heads and each SOURCE's: a published copy (a directory,
     see publish-head), a chain-heads.jsonl file, or a JSON file holding signed tree heads (a proof
     bundle, a `verify_chain` result). Every signature is checked against the public key. Exit 0 when
-    all agree; 1 naming both heads of each fork, a head that does not verify, or heads the checkpoint
-    directory lost that a copy still holds; 2 when a key or source cannot be read.
+    all agree; 1 naming both heads of each fork, a head that does not verify, a checkpoint file whose
+    tree size goes back, or heads a copy holds that the checkpoint directory no longer does (cut, or
+    rewritten); 2 when a key or source cannot be read.
     """
     from confide import signing, treeheads
 
@@ -219,11 +220,8 @@ def check_heads(sources, key_dir, checkpoint_dir, public_key_path, no_primary, a
         problems += bad
     if not no_primary:
         primary = heads_by_place[0][1]
-        for place, heads in heads_by_place[1:]:
-            lost = treeheads.lost_heads(primary, heads)
-            if lost:
-                problems.append(f"{place} holds a signed head of tree size {max(h.tree_size for h in lost)} beyond "
-                                f"the checkpoint directory's newest: the checkpoint file lost signed heads")
+        for _place, heads in heads_by_place[1:]:
+            problems += treeheads.lost_head_problems(primary, heads, "the checkpoint directory")
     forks = treeheads.find_forks(h for _place, heads in heads_by_place for h in heads)
     ok = not forks and not problems
     if as_json:

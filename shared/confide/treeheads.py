@@ -18,7 +18,15 @@ write (another machine, write-once storage, the privacy officer's share), keeps 
 - :func:`find_forks`: two heads of the same tree size with different roots (or, for two chain
   checkpoints, the same root reached by different chain heads): the signer said two different
   things about one log, a split view a single honest log can never produce.
-- :func:`lost_heads`: checkpoints a copy holds beyond the newest of the checkpoint directory.
+- :func:`lost_heads`: checkpoints a copy holds that the checkpoint directory no longer does: beyond
+  its newest (heads cut), or of a tree size between its heads (heads rewritten: once a log was cut
+  back and sealed again, the new heads need not share a size with the old ones, so no two of one
+  size disagree; the copy's head missing from the primary is what shows it).
+
+A checkpoint file (JSON lines) only grows: a head of a smaller tree size after a bigger one is a
+problem :func:`read_heads` names (the log was cut back and sealed again after that line).
+Two heads of different sizes can be checked against each other only with the log (a consistency
+proof, or ``confide audit verify --checkpoint-dir COPY``, which compares every head with the chain).
 """
 from __future__ import annotations
 
@@ -139,6 +147,8 @@ def read_heads(source: Path, public_key) -> tuple[list[Head], list[str]]:
             problems.append(problem)
         else:
             heads.append(head)
+    if document is None:  # a checkpoint file, in the order its heads were signed
+        problems += shrinking(heads)
     if not heads and not problems:
         problems.append(f"{path}: no signed head in it")
     return heads, problems
@@ -214,11 +224,43 @@ def find_forks(heads: Iterable[Head]) -> list[Fork]:
     return forks
 
 
+def shrinking(heads: Iterable[Head]) -> list[str]:
+    """Problems for chain checkpoints (in file order) whose tree size is smaller than one signed before
+    them: a sealer only extends the log, so the log was cut back and sealed again after that line
+    (or the lines were reordered)."""
+    problems: list[str] = []
+    biggest: Head | None = None
+    for head in heads:
+        if head.chain_index is None:
+            continue
+        if biggest is not None and head.tree_size < biggest.tree_size:
+            problems.append(f"{head.where} signs tree size {head.tree_size} after {biggest.where} signed tree size "
+                            f"{biggest.tree_size}: a log only grows, so it was cut back and sealed again")
+        elif biggest is None or head.tree_size > biggest.tree_size:
+            biggest = head
+    return problems
+
+
 def lost_heads(primary: Iterable[Head], copy: Iterable[Head]) -> list[Head]:
-    """The checkpoints in ``copy`` beyond the newest checkpoint in ``primary`` (every checkpoint of
-    ``copy`` when ``primary`` has none): heads the primary no longer holds."""
+    """The checkpoints in ``copy`` of a tree size ``primary`` holds no checkpoint of (every checkpoint
+    of ``copy`` when ``primary`` has none): heads the primary no longer holds, beyond its newest (cut)
+    or between its heads (rewritten)."""
+    held = {h.tree_size for h in primary if h.chain_index is not None}
+    return [h for h in copy if h.chain_index is not None and h.tree_size not in held]
+
+
+def lost_head_problems(primary: list[Head], copy: list[Head], primary_name: str) -> list[str]:
+    """Sentences for :func:`lost_heads` (at most one for heads beyond the primary's newest, one for heads
+    between its heads), each naming the copy's head and what it means."""
     newest = max((h.tree_size for h in primary if h.chain_index is not None), default=0)
-    return [h for h in copy if h.chain_index is not None and h.tree_size > newest]
+    lost = lost_heads(primary, copy)
+    cut = [h for h in lost if h.tree_size > newest][:1]
+    rewritten = [h for h in lost if h.tree_size <= newest][:1]
+    return ([f"{h.where} holds a signed head of tree size {h.tree_size}, beyond the newest in {primary_name} "
+             f"({newest}): the checkpoint file lost signed heads" for h in cut]
+            + [f"{h.where} holds a signed head of tree size {h.tree_size} that {primary_name} no longer holds: "
+               "its heads were rewritten (a log cut back and sealed again signs other sizes); compare the log "
+               "with `confide audit verify --checkpoint-dir` on the copy" for h in rewritten])
 
 
 # -- publishing -------------------------------------------------------------------------------
@@ -233,7 +275,9 @@ def publish(checkpoint_dir: Path, dest: Path, public_key) -> PublishResult:
     checkpoint directory holds no checkpoint file; PublishRefusedError (nothing written) when a line
     there does not verify or it holds no head, when ``dest`` holds a line that does not verify, heads
     beyond the checkpoint file's newest, or a head that disagrees with it (:func:`find_forks`);
-    OSError when ``dest`` cannot be written."""
+    OSError when ``dest`` cannot be written. A copy's head of a tree size the checkpoint file no longer
+    holds (:func:`lost_heads`) is refused too: publishing the rewritten file's heads beside it would
+    leave the copy holding two histories that no two heads of one size tell apart."""
     import fcntl
 
     checkpoint_dir, dest = Path(checkpoint_dir), Path(dest)
@@ -257,9 +301,7 @@ def publish(checkpoint_dir: Path, dest: Path, public_key) -> PublishResult:
             if bad:
                 raise PublishRefusedError([f"the published copy: {p}" for p in bad])
         refused = [f.describe() for f in find_forks(held + heads)]
-        newest_size = max(h.tree_size for h in heads)
-        refused += [f"{h.where} holds a signed head of tree size {h.tree_size}, beyond the newest in {source} "
-                    f"({newest_size}): the checkpoint file lost signed heads" for h in lost_heads(heads, held)[:1]]
+        refused += lost_head_problems(heads, held, str(source))
         if refused:
             raise PublishRefusedError(refused)
         last = max((h.chain_index for h in held if h.chain_index is not None), default=-1)

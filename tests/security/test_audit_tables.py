@@ -163,6 +163,7 @@ def test_the_audit_services_writes_fail_as_the_services_login(log):
 
 
 def test_the_projector_appends_and_moves_forward_but_rewrites_and_erases_nothing(log, projector_db_dsn):
+    log.append(1)  # an event the relay has not handled yet: its checkpoint may move onto it
     with log.connect(projector_db_dsn) as conn:
         assert conn.execute("SELECT current_user").fetchone()[0] == config.PROJECTOR_ROLE
         for table in DERIVED:
@@ -182,7 +183,8 @@ def test_the_projector_appends_and_moves_forward_but_rewrites_and_erases_nothing
                             "ARRAY[NULL]::bytea[])")
         assert "append_events" in str(exc)
         refused(conn, "SELECT nextval('events_position_seq')")
-        # What it is for: a checkpoint moves forward (and a new one starts anywhere).
+        # What it is for: a checkpoint moves forward (and a new one starts anywhere in the log; never
+        # past its end: tests/security/test_redteam_issue12.py).
         conn.execute("UPDATE checkpoints SET position = position + 1 WHERE name = %s", (RELAY_CHECKPOINT,))
         conn.execute("INSERT INTO checkpoints (name, position) VALUES ('new-subscriber', 2)")
         row = conn.execute("SELECT rolsuper, rolcreaterole, rolcreatedb, rolbypassrls FROM pg_roles "
@@ -218,11 +220,12 @@ def test_only_the_administrator_rebuilds_the_live_projections(log, test_db_dsn):
     administrator's deliberate act does (and the rebuild then matches the log again)."""
     from audit.replay import replay
 
-    stale = event_dict(log.app.read_all(1, 1)[0])
+    log.append(1)
+    stale = event_dict(log.app.read_all(1, 100)[-1])
     with log.projector.transaction() as conn:  # a row as an older projection version wrote it
         conn.execute(sql.SQL("INSERT INTO {}.access_log_view (global_position, event_id, recorded_at, decision) "
-                             "VALUES (%s, %s, now(), 'stale')").format(ident(log.schema)),
-                     (9999, str(uuid.uuid4())))
+                             "VALUES (%s, %s, %s, 'stale')").format(ident(log.schema)),
+                     (stale["global_position"], stale["event_id"], stale["recorded_at"]))
     assert replay(log.app, ["access_log"]).projections["access_log"]["extra_live"] == 1
     for login in (log.app, log.projector):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
@@ -232,7 +235,8 @@ def test_only_the_administrator_rebuilds_the_live_projections(log, test_db_dsn):
     assert result.exit_code == 0, result.output
     assert "live projections replaced by the rebuild" in result.output
     assert replay(log.app, ["access_log"]).matches
-    assert stale["global_position"] in [r["global_position"] for r in log.app.projections.select("access_log_view")]
+    rebuilt = {r["global_position"]: r for r in log.app.projections.select("access_log_view")}
+    assert rebuilt[stale["global_position"]]["decision"] == "permit"
 
 
 # -- verify without signed checkpoints -------------------------------------------------------

@@ -24,6 +24,16 @@
 -- is a retry: nothing is written and the stored positions are returned
 -- (duplicate = true). A batch mixing stored and new ids, or reusing an id of
 -- another stream, is refused (CF002) rather than half-honoured.
+--
+-- What the caller states is checked, since whoever holds the services' login can
+-- call this directly (CF002, nothing written): each hash must be the SHA-256 of
+-- the event's canonical record (confide.envelope.canonical_record, rebuilt here
+-- from the arguments and the version it gets) -- a row whose bytes do not match
+-- its hash can never be sealed nor removed, so the sealer would stop for good
+-- and every verify fail from there; recorded_at must be within five minutes of
+-- the database's clock (a back-dated event would be a fact "on file" for
+-- decisions already made: as-of reads and re-judging go by recorded_at); data
+-- and metadata must be JSON (22P02 otherwise).
 CREATE OR REPLACE FUNCTION :"schema".append_events(
   p_stream    text,
   p_expected  bigint,      -- -1: stream must not exist; NULL: any version
@@ -37,8 +47,12 @@ CREATE OR REPLACE FUNCTION :"schema".append_events(
 LANGUAGE plpgsql
 -- Runs as the owner: the services' role may not INSERT into events directly,
 -- only through this function (which checks versions, ids and ordering).
+-- search_path names pg_temp LAST: unnamed, PostgreSQL searches the caller's
+-- temporary schema FIRST, and any login with TEMPORARY on the database (the
+-- services' has it) could shadow "events" or "events_position_seq" with a table
+-- of its own whose trigger then runs as the owner (CVE-2018-1058's pattern).
 SECURITY DEFINER
-SET search_path FROM CURRENT
+SET search_path = :"schema", pg_temp
 AS $fn$
 DECLARE
   n        int := cardinality(p_ids);
@@ -46,10 +60,23 @@ DECLARE
   first_pos bigint;
   stored   int;
   elsewhere int;
+  bad      int;
 BEGIN
   IF n IS NULL OR n = 0 THEN
     RAISE EXCEPTION 'append_events: no events given' USING ERRCODE = '22023';
   END IF;
+  IF cardinality(p_types) IS DISTINCT FROM n OR cardinality(p_data) IS DISTINCT FROM n
+     OR cardinality(p_metadata) IS DISTINCT FROM n OR cardinality(p_recorded) IS DISTINCT FROM n
+     OR cardinality(p_hashes) IS DISTINCT FROM n THEN
+    RAISE EXCEPTION 'append_events: every argument array must hold % events', n USING ERRCODE = 'CF002';
+  END IF;
+  SELECT count(*) INTO bad FROM unnest(p_recorded) AS r
+  WHERE r IS NULL OR r < clock_timestamp() - interval '5 minutes' OR r > clock_timestamp() + interval '5 minutes';
+  IF bad > 0 THEN
+    RAISE EXCEPTION 'append_events: % recorded_at value(s) are not within five minutes of now', bad
+      USING ERRCODE = 'CF002';
+  END IF;
+  PERFORM count(d::jsonb) FROM unnest(p_data || p_metadata) AS d;  -- 22P02 for text that is not JSON
 
   SELECT count(*), count(*) FILTER (WHERE e.stream_name <> p_stream) INTO stored, elsewhere
   FROM events e WHERE e.event_id = ANY (p_ids);
@@ -72,6 +99,18 @@ BEGIN
     RAISE EXCEPTION 'wrong expected version for stream %: expected %, stream is at %',
       p_stream, p_expected, current
       USING ERRCODE = 'CF001', DETAIL = current::text;
+  END IF;
+
+  SELECT count(*) INTO bad FROM generate_subscripts(p_ids, 1) AS i
+  WHERE p_hashes[i] IS DISTINCT FROM sha256(convert_to(
+      '{"data":' || p_data[i] || ',"event_id":' || to_json(p_ids[i]::text)::text
+      || ',"metadata":' || p_metadata[i]
+      || ',"recorded_at":' || to_json(to_char(p_recorded[i] AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))::text
+      || ',"stream_name":' || to_json(p_stream)::text || ',"stream_version":' || (current + i)::text
+      || ',"type":' || to_json(p_types[i])::text || '}', 'UTF8'));
+  IF bad > 0 THEN
+    RAISE EXCEPTION 'append_events: % of % hashes are not the SHA-256 of their event''s canonical record', bad, n
+      USING ERRCODE = 'CF002';
   END IF;
 
   PERFORM pg_advisory_lock(7240512001);
@@ -107,7 +146,7 @@ ALTER FUNCTION :"schema".append_events(text, bigint, uuid[], text[], text[], tex
 -- no block can be reserved but not yet marked.
 CREATE OR REPLACE FUNCTION :"schema".read_frontier() RETURNS bigint
 LANGUAGE plpgsql
-SET search_path FROM CURRENT
+SET search_path = :"schema", pg_temp
 AS $fn$
 DECLARE
   inflight bigint;

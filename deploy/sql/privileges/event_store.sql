@@ -14,6 +14,10 @@ REVOKE ALL ON :"schema".events, :"schema".event_chain, :"schema".checkpoints, :"
 GRANT SELECT ON :"schema".events, :"schema".event_chain, :"schema".checkpoints TO confide_app;
 GRANT SELECT ON :"schema".access_log_view, :"schema".disclosure_log_view, :"schema".accounting_view,
   :"schema".note_version_view TO confide_app;
-GRANT USAGE, SELECT ON SEQUENCE :"schema".events_position_seq TO confide_app;
+-- The position sequence: SELECT only (read_frontier reads its last_value). Positions are drawn by
+-- append_events as the owner; USAGE would let this login call nextval itself, burning positions
+-- outside the reservation lock (gaps no append made, and a way toward the 2^40 end of the range).
+REVOKE ALL ON SEQUENCE :"schema".events_position_seq FROM confide_app;
+GRANT SELECT ON SEQUENCE :"schema".events_position_seq TO confide_app;
 GRANT EXECUTE ON FUNCTION :"schema".append_events(text, bigint, uuid[], text[], text[], text[], timestamptz[], bytea[]) TO confide_app;
 GRANT EXECUTE ON FUNCTION :"schema".read_frontier() TO confide_app;

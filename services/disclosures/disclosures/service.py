@@ -271,6 +271,8 @@ class DisclosuresService:
         An optional ``request_id`` (UUID) already on file raises DisclosureRequestExistsError.
         With ``external_requester``, ``await_release: true`` keeps a permitted request ``decided``
         (decision and fields on file, nothing sent) until staff release it with ``resume_request``.
+        ``facts`` (case facts such as ``legal_process``, ``mandate``) are established by request staff
+        only: from anyone else they raise NotAuthorizedError (recorded), nothing else written.
         ``facts.legal_process`` (court order, subpoena) is structured (``schemas.LegalProcessSchema``:
         ``type``, ``covers`` [note kinds it names], ...); the request's ``note_kind`` must be one it
         covers and its ``date_from``/``date_to`` are the dates it covers (InvalidRequestError otherwise).
@@ -287,6 +289,13 @@ class DisclosuresService:
                 raise errors.InvalidRequestError("await_release: only staff recording an outside party's "
                                                  "request release it themselves", "await_release",
                                                  {"await_release": ["only with external_requester"]})
+            if data.get("facts") and not set(principal.roles) & set(REQUEST_STAFF):
+                # A law compelling the disclosure, a judge's order naming psychotherapy notes: what
+                # release-of-information staff establish from the paper itself. A clinician or a
+                # payer asking for themselves would otherwise choose the facts that release a note
+                # (164.508(a)(2)(ii), 164.512(a)(1), (e)(1)(i)).
+                raise self.identity.refuse("facts: only release-of-information staff establish a request's "
+                                           "case facts (legal process, a law compelling it); ask without them")
             requester, recorded_by = self._requester(principal), None
         data["patient_id"] = self._patient(data["patient_id"])
         data["request_id"] = str(data["request_id"]) if data.get("request_id") else None

@@ -361,6 +361,38 @@ def _stage(src: Path, final: Path) -> Path:
     return staged
 
 
+def _refuse_unless_forced(target: Target, force: bool, when: str = "") -> None:
+    """Raise RestoreRefusedError when the target holds records and ``force`` is not given, or when a
+    session is connected to one of its databases (checked at the start and again just before anything
+    is put in place: ``when`` says which)."""
+    found = refusals(target)
+    if found and not force:
+        raise RestoreRefusedError("refusing to restore over an installation that holds records"
+                                  + (f" {when}" if when else "") + ": " + "; ".join(found)
+                                  + ". Nothing was changed. With --force they are moved "
+                                  "aside (databases and directories renamed, never deleted).")
+    for db in (target.database, target.web_database):
+        busy = dump.sessions_on(target.admin_dsn, db)
+        if busy:
+            raise RestoreRefusedError(f"{busy} session(s) are connected to database {db}"
+                                      + (f" {when}" if when else "") + ": stop the services (confide run) "
+                                      "first. Nothing was changed.")
+
+
+def _check_secrets(manifest: dict) -> None:
+    """Each restored secret must be a listed member under keys/ naming a role the manifest lists.
+    Raises RestoreError."""
+    roles = {r.get("name") for r in manifest.get("roles") or [] if isinstance(r, dict)}
+    files = manifest.get("files") or {}
+    for role, member in (manifest.get("secrets") or {}).items():
+        path = PurePosixPath(str(member))
+        if member not in files or not path.parts or path.parts[0] != KEYS or ".." in path.parts:
+            raise RestoreError(f"the manifest's secret for role {role!r} ({member!r}) is not a key file of the archive")
+        if role not in roles:
+            raise RestoreError(f"the manifest gives a secret for role {role!r}, which it does not list among the "
+                               "roles the databases need")
+
+
 def _aside(path_name: str, stamp: str) -> str:
     return f"{path_name}.pre-restore-{stamp}"
 
@@ -368,22 +400,15 @@ def _aside(path_name: str, stamp: str) -> str:
 def restore_backup(archive: Path, *, target: Target, passphrase: str | None = None, identity=None,
                    force: bool = False, echo: Echo = lambda _m: None) -> RestoreResult:
     """Restore ``archive`` onto ``target``. Raises RestoreRefusedError (the target holds records, no
-    ``force``; services still connected), BackupCryptoError (wrong passphrase or key, altered or cut
-    archive), RestoreError / DumpError (a member or a database does not match; pg_restore failed),
-    OSError. Up to the last step nothing in place is changed (only roles the databases need may have
+    ``force``; services still connected: checked at the start and again just before anything is put in
+    place, so records written meanwhile are never dropped), BackupCryptoError (wrong passphrase or key,
+    altered or cut archive), RestoreError / DumpError (a member or a database does not match; pg_restore
+    failed; the manifest names a superuser or predefined role, or a secret that is not a key file of the
+    archive), OSError. Up to the last step nothing in place is changed (only roles the databases need may have
     been created, without a password); the last step sets passwords and renames databases and
     directories, which fails only if someone connects or writes there meanwhile."""
     archive = Path(archive)
-    found = refusals(target)
-    if found and not force:
-        raise RestoreRefusedError("refusing to restore over an installation that holds records: "
-                                  + "; ".join(found) + ". Nothing was changed. With --force they are moved "
-                                  "aside (databases and directories renamed, never deleted).")
-    for db in (target.database, target.web_database):
-        busy = dump.sessions_on(target.admin_dsn, db)
-        if busy:
-            raise RestoreRefusedError(f"{busy} session(s) are connected to database {db}: stop the services "
-                                      "(confide run) first. Nothing was changed.")
+    _refuse_unless_forced(target, force)
     stamp = now_utc().strftime("%Y%m%d%H%M%S")
     work = _private_dir(prefix="confide-restore-")
     made_dbs: list[str] = []
@@ -396,6 +421,8 @@ def restore_backup(archive: Path, *, target: Target, passphrase: str | None = No
             raise RestoreError(f"the archive's event store is in schema {store['schema']!r}, this installation's "
                                f"is {target.schema!r} (set CONFIDE_DB_SCHEMA)")
         result = RestoreResult(manifest)
+        dump.check_restorable_roles(target.admin_dsn, manifest.get("roles") or [], manifest.get("secrets") or {})
+        _check_secrets(manifest)
         result.roles_created = dump.ensure_roles(target.admin_dsn, manifest["roles"])
         restores = [(store, target.database, EVENTSTORE_DUMP)]
         if manifest.get("web") is not None:
@@ -410,6 +437,8 @@ def restore_backup(archive: Path, *, target: Target, passphrase: str | None = No
         if {k: got[k] for k in want} != want:
             raise RestoreError(f"the restored event store does not match the manifest: {got} != {want}")
         staged = [_stage(work / KEYS, target.key_dir), _stage(work / CHECKPOINTS, target.checkpoint_dir)]
+        # The checks at the start were minutes ago: services started meanwhile may have written.
+        _refuse_unless_forced(target, force, "since the restore began")
         # Everything is restored and checked: from here on, put it in place.
         secrets_ = manifest.get("secrets") or {}
         for role, member in sorted(secrets_.items()):
@@ -417,8 +446,12 @@ def restore_backup(archive: Path, *, target: Target, passphrase: str | None = No
             dump.set_role_password(target.admin_dsn, role, secret)
         for (_facts, dbname, _member), tmp in zip(restores, made_dbs):
             if dump.database_exists(target.admin_dsn, dbname):
-                if force and (dump.tables_with_rows(target.admin_dsn, dbname, "events")
-                              or dump.tables_with_rows(target.admin_dsn, dbname, "auth_user")):
+                held = (dump.tables_with_rows(target.admin_dsn, dbname, "events")
+                        or dump.tables_with_rows(target.admin_dsn, dbname, "auth_user"))
+                if held and not force:  # written in the last moments: never dropped
+                    raise RestoreRefusedError(f"database {dbname} now holds records ({', '.join(held)}); it was "
+                                              "not replaced. Stop the services and restore again.")
+                if held:
                     aside = _aside(dbname[:40], stamp).replace(".", "_").replace("-", "_")
                     dump.rename_database(target.admin_dsn, dbname, aside)
                     result.moved_aside.append(f"database {dbname} -> {aside}")

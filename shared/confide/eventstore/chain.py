@@ -166,7 +166,9 @@ class ChainSealer:
 
     ``store``: a PostgresEventStore. ``key``: the 32-byte chain key.
     ``signing_key``: Ed25519 private key for checkpoints. Raises
-    TamperDetectedError when a stored row no longer matches its content hash.
+    TamperDetectedError when a stored row no longer matches its content hash, when the chain's head
+    does not verify with this key, or when the chain is shorter than (or differs from) the newest
+    checkpoint this key signed (the log was cut back or rewritten: see ``_check_signed``).
     """
 
     def __init__(self, store, key: bytes, signing_key, checkpoint_dir: Path, batch: int = 2000):
@@ -191,6 +193,7 @@ class ChainSealer:
                 index, position, prev = (head[0], head[1], bytes(head[2])) if head else (-1, 0, ZERO)
                 if head:
                     self._check_head(conn, index, position, prev)
+                self._check_signed(conn, index)
                 acc = self._accumulator(conn, index)
                 batches = 0
                 while max_batches is None or batches < max_batches:
@@ -241,6 +244,34 @@ class ChainSealer:
         if not hmac.compare_digest(next_mac(self.key, prev, index, position, digest), mac):
             raise TamperDetectedError(position, "the chain head does not verify with this chain key: the key "
                                                 "directory does not belong to this database, or the head was altered")
+
+    def _check_signed(self, conn, index: int) -> None:
+        """Refuse to extend a chain shorter than, or different from, what this sealer already signed.
+
+        The newest checkpoint line that verifies under this signing key names a chain index and MAC. A
+        chain in the database that ends before that index was cut back (rows deleted by someone with
+        the administrator's login); one whose MAC at that index differs was rewritten. Sealing on would
+        sign new heads over the rewritten log, and ``verify`` would then find them matching it.
+        Raises TamperDetectedError naming the signed head's global position."""
+        from cryptography.exceptions import InvalidSignature
+
+        try:
+            cp = last_checkpoint(self.checkpoint_dir)
+            if cp is None:
+                return
+            verify_checkpoint(cp, self.signing_key.public_key())
+            signed_index, signed_position = int(cp["chain_index"]), int(cp["global_position"])
+        except (InvalidSignature, KeyError, TypeError, ValueError):
+            return  # a line this key did not sign says nothing; verify names it
+        if signed_index > index:
+            raise TamperDetectedError(signed_position, f"the chain ends at index {index} but a signed checkpoint "
+                                                       f"covers index {signed_index}: the log was cut back; not "
+                                                       "sealing over it (verify, then restore the log)")
+        row = conn.execute(self.store._q("SELECT global_position, mac FROM {s}.event_chain WHERE chain_index = %s"),
+                           (signed_index,)).fetchone()
+        if row is None or row[0] != signed_position or bytes(row[1]).hex() != cp["mac"]:
+            raise TamperDetectedError(signed_position, f"the chain at index {signed_index} differs from its signed "
+                                                       "checkpoint: the log was rewritten; not sealing over it")
 
     def _accumulator(self, conn, index: int) -> MerkleAccumulator:
         cp = last_checkpoint(self.checkpoint_dir)
@@ -359,6 +390,8 @@ def verify(store, key: bytes, public_key, checkpoint_dir: Path,
     (:data:`NO_CHECKPOINTS`): the sealer writes one after every sealed batch, so their absence means
     the file was removed, and with it the only record of how long the log was. ``no_checkpoints_yet``
     accepts that once, deliberately (a first check against a checkpoint directory that has none yet).
+    Every signed checkpoint is compared with the chain at its index: a second head signed for an index
+    (over a log cut back and sealed again) fails even when the newest line matches the log.
     Raises EventStoreError subclasses when the store is unreachable.
     """
     report = VerifyReport()
@@ -366,7 +399,9 @@ def verify(store, key: bytes, public_key, checkpoint_dir: Path,
     for p in problems:
         report.fail(None, p)
     report.checkpoints = len(checkpoints)
-    by_index = {cp["chain_index"]: cp for cp in checkpoints}
+    by_index: dict[int, list[dict]] = {}  # every signed head of an index, not the file's last one only
+    for cp in checkpoints:
+        by_index.setdefault(cp["chain_index"], []).append(cp)
     prev, expected_index = ZERO, 0
     acc = MerkleAccumulator()
     tail_started_at: int | None = None
@@ -408,10 +443,12 @@ def verify(store, key: bytes, public_key, checkpoint_dir: Path,
                     report.fail(pos, "chain MAC mismatch (row altered, swapped, moved or forged)")
                 prev = mac  # continue from the stored chain so one bad row is reported once
                 acc.append(digest)
-                cp = by_index.get(chain_index)
-                if cp is not None and (cp["mac"] != mac.hex() or cp["global_position"] != pos
-                                       or cp["root_hash"] != acc.root().hex()):
-                    report.fail(pos, f"differs from the signed checkpoint at chain index {chain_index}")
+                for cp in by_index.get(chain_index, ()):
+                    if (cp["mac"] != mac.hex() or cp["global_position"] != pos
+                            or cp["root_hash"] != acc.root().hex()):
+                        report.fail(pos, f"differs from the signed checkpoint at chain index {chain_index} "
+                                         f"(signed {cp.get('timestamp')})")
+                        break
                 expected_index = chain_index + 1
                 report.sealed += 1
                 if not report.ok and stop_at_first:

@@ -12,7 +12,8 @@ few statements around them, all as the superuser of ``confide.config.admin_dsn``
   step succeeded does :func:`swap_database` put it under the configured name.
 
 Connection parameters reach the client programs through libpq's environment variables, never the
-command line (where ``ps`` would show a password).
+command line (where ``ps`` would show a password); of this process's own environment they inherit only
+``_CHILD_ENV`` (no backup passphrase, no service DSN).
 """
 from __future__ import annotations
 
@@ -40,6 +41,11 @@ _LIBPQ_ENV = {
     "channel_binding": "PGCHANNELBINDING",
 }
 PG_BINDIR_KEY = "CONFIDE_PG_BINDIR"
+#: What pg_dump / pg_restore inherit of this process's environment (besides the connection's PG*
+#: variables): where programs are, the locale, the time zone, home and temporary directories. Nothing
+#: else: ``CONFIDE_BACKUP_PASSPHRASE``, the services' DSNs with their passwords and any other secret in
+#: the environment would otherwise sit in each child's /proc/<pid>/environ.
+_CHILD_ENV = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -83,7 +89,7 @@ def tool_version(name: str) -> str:
 def _libpq_env(dsn: str, dbname: str) -> dict:
     params = conninfo_to_dict(dsn)
     params["dbname"] = dbname
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env = {k: v for k, v in os.environ.items() if k in _CHILD_ENV or k.startswith("LC_")}
     for key, value in params.items():
         if key not in _LIBPQ_ENV:
             raise DumpError(f"admin DSN parameter {key!r} cannot be passed to pg_dump/pg_restore")
@@ -280,6 +286,27 @@ def sessions_on(admin_dsn: str, dbname: str) -> int:
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         return one(conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
                                 (dbname,)))
+
+
+@_db_errors
+def check_restorable_roles(admin_dsn: str, roles: list[dict], secrets: dict) -> None:
+    """Refuse (DumpError) what a restore must never do to this server, whatever an archive's manifest
+    says: give a password to (``secrets``) or change (``roles``) a superuser or a predefined ``pg_*``
+    role, or make a role a member of one (``pg_execute_server_program``, ``pg_write_server_files``, a
+    superuser: the server's own administrator). Anyone holding a recipient archive's public key can
+    write such a manifest; :func:`roles_in_use` never does."""
+    names = [r.get("name") for r in roles if isinstance(r, dict)] + list(secrets)
+    groups = [g for r in roles if isinstance(r, dict) for g in r.get("member_of") or []]
+    for name in names + groups:
+        if not isinstance(name, str) or not name or name.startswith("pg_"):
+            raise DumpError(f"the archive's manifest names role {name!r}: a restore never touches predefined roles")
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        supers = {r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolsuper OR rolreplication "
+                                             "OR rolcreaterole")}
+    for name in names + groups:
+        if name in supers:
+            raise DumpError(f"the archive's manifest names role {name!r}, an administrator of this server: a restore "
+                            "never sets its password nor grants its membership")
 
 
 @_db_errors
