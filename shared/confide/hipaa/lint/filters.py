@@ -156,11 +156,17 @@ _PROGRESS_PLACE = re.compile(r"\s+at\s+(?:(?:the|her|his|their|my)\s+)?(?:work|s
                              re.IGNORECASE)
 
 
+_PROGRESS_WORD = re.compile(r"\bprogress\b", re.IGNORECASE)
+
+
 def everyday_progress(m: re.Match, text: str) -> bool:
-    """Progress on or with a concrete thing ("progress on the deck he's building", "progress of
-    the renovation") or at a place ("no progress at work"), not the client's treatment course."""
-    o = _PROGRESS_OBJECT.match(text, m.end())
-    return bool((o and not _CLINICAL_OBJECT.match(o.group(1))) or _PROGRESS_PLACE.match(text, m.end()))
+    """Progress on or with a concrete thing ("progress on the deck he's building", "made real
+    progress on the kitchen renovation") or at a place ("no progress at work"), not the client's
+    treatment course.  The object is read right after the word "progress", wherever the match ends."""
+    w = _PROGRESS_WORD.search(text, m.start(), m.end())
+    at = w.end() if w else m.end()
+    o = _PROGRESS_OBJECT.match(text, at)
+    return bool((o and not _CLINICAL_OBJECT.match(o.group(1))) or _PROGRESS_PLACE.match(text, at))
 
 
 # ---- combining predicates into rule filters ---------------------------------------------------

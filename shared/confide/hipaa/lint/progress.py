@@ -42,6 +42,11 @@ def _rule(name: str, pattern: str, gate: str, filter=None) -> Rule:
     return Rule(f"progress.{name}", CATEGORY, pattern, tokens(gate), filter, window=160)
 
 
+def _change_only(m: re.Match, text: str) -> tuple[int, int]:
+    """Report the change ("fewer blow-ups"), not the treatment step it is set against."""
+    return m.span("change")
+
+
 def _plain(name: str, pattern: str, gate: str) -> Rule:
     return _rule(name, pattern, gate, None)
 
@@ -112,16 +117,17 @@ RULES: tuple[Rule, ...] = (
            r"\b(?:down|up)\s+from\s+(?:\d+|daily|weekly|nightly|several|\w+\s+times)(?:\s*(?:x\s*)?/\s*(?:wk|week|day))?(?:\s+(?:at|since)\s+(?:intake|baseline|last\s+\w+))?",
            "from"),
     _plain("reduced_from_to",
-           r"\b(?:reduced|decreased|cut\s+back|cut\s+down|increased)\s+(?:\w+\s+){0,2}?from\s+\S+(?:\s+\S+)?\s+to\s+[\w/]+(?:\s+since\s+(?:starting|beginning|intake)\s*(?:treatment|tx|therapy)?)?",
+           r"\b(?:reduced|decreased|cut|cut\s+back|cut\s+down|increased)\s+(?:\w+\s+){0,2}?from\s+\S+(?:\s+\S+)?\s+to\s+[\w/]+(?:\s+since\s+(?:starting|beginning|intake)\s*(?:treatment|tx|therapy)?)?",
            "from"),
     # ---- abstinence, goals, comparisons
     _plain("sober_for_duration",
-           r"\b(?:sober|abstinent|clean)\s+(?:for\s+|x\s*)?(?:\d+|one|two|three|six|several)\s*(?:days?|d|wks?|weeks?|mos?|months?|yrs?|years?)\b",
-           "sober abstinent clean"),
+           r"\b(?:(?:sober|abstinent|clean)|(?:sobriety|abstinence|recovery)\s+(?:maintained|sustained|continues|ongoing)|"
+           r"(?:maintained|maintaining|maintains|sustained)\s+(?:sobriety|abstinence))\s+(?:for\s+|x\s*)?(?:\d+|one|two|three|six|several)\s*(?:\+\s*)?(?:days?|d|wks?|weeks?|mos?|months?|yrs?|years?)\b",
+           "sober abstinent clean sobriety abstinence"),
     _plain("duration_sober", r"\b\d+\s*(?:days?|months?|mos?|years?|yrs?)\s+(?:sober|abstinent|clean)\b", "sober abstinent clean"),
     _plain("goals_met", r"\b(?:goals?\s+(?:met|achieved|partially\s+met|not\s+met))\b", "goal goals"),
     _plain("compared_with_earlier_period",
-           r"\b(?:more|less|better|worse|fewer)\s+(?:\w+\s+)?than\s+(?:last|at|in|during|on)\s+(?:the\s+)?(?:\w+\s+)?(?:month|week|session|visit|intake|baseline|review|year|admission)\b",
+           r"\b(?:more|less|better|worse|fewer)\s+(?:[\w-]+\s+){0,3}?than\s+(?:last|at|in|during|on)\s+(?:the\s+)?(?:\w+\s+)?(?:month|week|session|visit|intake|baseline|review|year|admission)\b",
            "than"),
     _plain("doing_better_or_worse",
            r"\bdoing\s+(?:much\s+|a\s+lot\s+|somewhat\s+|significantly\s+|far\s+|a\s+bit\s+)?(?:better|worse)\b(?:\s+than\s+[^.;\n]{1,40})?",
@@ -137,7 +143,8 @@ RULES: tuple[Rule, ...] = (
            "quit stopped"),
     _plain("point_change", r"\b\d+[- ]point\s+(?:drop|decrease|reduction|improvement|increase|rise)\b", "point"),
     _plain("comparative_than_before",
-           r"\b(?:more\s+\w+|less\s+\w+|\w+er)\s+than\s+(?:at\s+|in\s+|on\s+|during\s+)?(?:the\s+)?(?:last|previous|prior|intake|baseline|start|first)\b(?:\s+(?:session|visit|week|month|review|appt|time))?",
+           r"\b(?:more\s+\w+|less\s+\w+|\w+er)\s+than\s+(?:at\s+|in\s+|on\s+|during\s+)?(?:the\s+)?"
+           r"(?:(?:last|previous|prior|first)\s+(?:session|visit|week|month|review|appt|appointment|time|few\s+weeks|quarter|year|assessment)|intake|baseline|admission|start(?:\s+of\s+(?:treatment|tx|therapy))?)\b",
            "than"),
     _plain("than_when_treatment_started",
            r"\bthan\s+when\s+(?:we|she|he|they|treatment|therapy)\s+(?:started|began|first\s+met|began\s+treatment|started\s+treatment)\b",
@@ -161,6 +168,11 @@ RULES: tuple[Rule, ...] = (
           """harm cutting sib nssi drinking alcohol use substance panic attack attacks episode episodes
     purging bingeing binges relapse relapses hospitalization hospitalizations visit visits attempt
     attempts si"""),
+    # "has not used since January", "hasn't cut since the summer": abstinence from a reference point
+    _rule("not_since_reference",
+          rf"\b(?:has\s+not|hasn't|have\s+not|haven't|not)\s+(?:used|drunk|had\s+a\s+drink|smoked|vaped|cut|self-harmed|purged|binged|gambled|relapsed|"
+          rf"had\s+a\s+(?:panic\s+attack|drink|cigarette|binge)|been\s+hospitali[sz]ed)\s+(?:\w+\s+)?since\s+{_PG_SINCE}",
+          "since"),
     _rule("period_without_behaviour",
           r"\b(?:\d+|one|two|three|six|several)\s*(?:days?|wks?|weeks?|mos?|months?)\s+(?:without|free\s+of|free\s+from)\s+(?:\w+\s+){0,2}?(?:self[- ]harm|cutting|drinking|use|using|panic\s+attacks?|purging|bingeing|episodes?)",
           "without free"),
@@ -221,6 +233,25 @@ RULES: tuple[Rule, ...] = (
           r"\b(?:which|something|what)\s+(?:she|he|they|pt)\s+(?:couldn't|could\s*not|could\s+not|was\s+unable\s+to|wasn't\s+able\s+to|had\s+not\s+been\s+able\s+to)\s+(?:do\s+|manage\s+)?"
           r"(?:at|before|prior\s+to)\s+(?:intake|baseline|admission|the\s+start\s+of\s+(?:treatment|tx|therapy)|(?:we|she|he|they)\s+(?:started|began))",
           "which something what"),
+    # "now able to ride the elevator alone, which was unthinkable at intake": a present ability set
+    # against the start of treatment
+    _rule("now_able_versus_start",
+          r"\bnow\s+(?:able\s+to|managing\s+to|manages\s+to|can)\s+[^.;\n]{1,60}?\b(?:which|something|what|that)\s+(?:was|were|had\s+been|seemed)\s+"
+          r"(?:\w+\s+)?(?:unthinkable|impossible|out\s+of\s+the\s+question|too\s+much|not\s+possible|unimaginable|beyond\s+(?:her|him|them))\s+"
+          r"(?:at|before|prior\s+to|in)\s+(?:intake|baseline|admission|the\s+start(?:\s+of\s+(?:treatment|tx|therapy))?|(?:the\s+)?spring|(?:the\s+)?fall|"
+          r"(?:january|february|march|april|may|june|july|august|september|october|november|december))",
+          "now"),
+    # "Compared with intake, her depressive symptoms have roughly halved", "Relative to baseline, panic is down"
+    _rule("compared_with_start_then_change",
+          rf"\b(?:compared\s+(?:with|to)|relative\s+to|since)\s+(?:intake|baseline|admission|the\s+start\s+of\s+(?:treatment|tx|therapy)|last\s+(?:month|quarter|review))\s*,\s*"
+          rf"(?:[\w'-]+\s+){{0,4}}?(?:has\s+|have\s+|is\s+|are\s+)?(?:\w+\s+)?(?:{_PG_CHANGE}|down|up|fewer|less|more|lower|higher)\b{CLAUSE}{{0,40}}",
+          "compared relative since"),
+    # "Since we shifted to DBT she has fewer blow-ups": a change set against a step of treatment
+    _rule("since_treatment_step_then_change",
+          r"\bsince\s+(?:we\s+|she\s+|he\s+|they\s+|pt\s+)?(?:started|began|shifted|switched|moved|changed|added|introduced|starting|beginning|switching|shifting)\s+"
+          r"(?:to\s+|on\s+)?(?:the\s+|her\s+|his\s+)?[\w-]+(?:\s+[\w-]+)?\s*,?\s+(?:she|he|they|pt|client)\s+(?:has\s+(?:had\s+)?|have\s+(?:had\s+)?|is\s+|reports\s+|is\s+having\s+)"
+          r"(?P<change>(?:fewer|less|more|no|far\s+fewer|much\s+less)\s+[\w-]+(?:\s+[\w-]+)?|(?:been\s+)?(?:calmer|better|steadier|sleeping\s+better|more\s+\w+|less\s+\w+))",
+          "since", _change_only),
     # "Attended 5 of 8 group sessions"
     _rule("completed_sessions_of_course",
           r"\b(?:completed|finished|attended)\s+(?:\d+|\w+)\s+(?:of|out\s+of|/)\s+(?:\d+|\w+)\s+(?:planned\s+|scheduled\s+)?(?:[\w-]+\s+)?(?:sessions|modules)\b",
@@ -247,15 +278,18 @@ _SCORE_DELTA = re.compile(r"(?:down|up)\s+from\b|(?:dropped|fell|rose|decreased|
 
 
 def score_change_stays_with_score(text: str, found: dict[str, list]) -> None:
-    """A change right after a test score ("PHQ-9 = 14 today, down from 19 at intake") is part of
-    the test result: drop the progress span that starts with it."""
+    """A change right after a test score ("PHQ-9 = 14 today, down from 19 at intake") or inside it
+    ("GAD-7 decreased from 15 to 9") is part of the test result: drop the progress span that
+    starts with it or lies within the test's span."""
     tests = found["clinical_test_results"]
     if not (tests and found[CATEGORY]):
         return
     found[CATEGORY] = [
         span for span in found[CATEGORY]
-        if not any(te <= span[0] and _SCORE_CHANGE.fullmatch(text, te, span[0]) for _, te, _ in tests)
-        or not _SCORE_DELTA.match(text, span[0])]
+        if not (_SCORE_DELTA.match(text, span[0]) and any(
+            (ts <= span[0] and span[1] <= te)  # inside: "GAD-7 decreased from 15 to 9"
+            or (te <= span[0] and _SCORE_CHANGE.fullmatch(text, te, span[0]))  # right after
+            for ts, te, _ in tests))]
 
 
 def symptoms_inside_progress_are_progress(text: str, found: dict[str, list]) -> None:
