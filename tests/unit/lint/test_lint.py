@@ -134,6 +134,20 @@ POSITIVES = [
     ("Goal for next month: attend two AA meetings per week.", "summary_treatment_plan",
      "Goal for next month: attend two AA meetings per week"),
     ("Pt is independent in self-care.", "summary_functional_status", "independent in self-care"),
+    ("Showering only once a week.", "summary_functional_status", "Showering only once a week"),
+    ("Spends most of the day in bed.", "summary_functional_status", "Spends most of the day in bed"),
+    ("Presents as anxious and tearful.", "summary_symptoms", "Presents as anxious and tearful"),
+    ('Mood described as "flat".', "summary_symptoms", 'Mood described as "flat"'),
+    ("Increased irritability and conflict at home over the past two weeks.", "summary_symptoms",
+     "Increased irritability and conflict at home"),
+    ("Improvement in mood noted.", "summary_progress_to_date", "Improvement in mood noted"),
+    ("Treatment response has been partial.", "summary_progress_to_date", "Treatment response has been partial"),
+    ("Has not self-harmed in over three months.", "summary_progress_to_date", "Has not self-harmed in over three months"),
+    ("Fewer arguments with her partner over the last month.", "summary_progress_to_date",
+     "Fewer arguments with her partner over the last month"),
+    ("Depression has lifted considerably since the summer.", "summary_progress_to_date",
+     "Depression has lifted considerably since the summer"),
+    ("No med changes this visit.", "medication_prescription_and_monitoring", "No med changes"),
 ]
 
 
@@ -184,6 +198,13 @@ NEGATIVES = [
     "Her mother's lithium level was high last month.",
     "They have made real progress on the kitchen renovation, she told me, laughing.",
     "The last ten minutes felt heavier than the first forty.",
+    "Nightmares were a big part of her childhood.",
+    "The project at work made real progress this week.",
+    "Crying, she described the funeral.",
+    "Her daughter's session ran 20 minutes over.",
+    "She arrived 15 minutes late and was flustered.",
+    "He no longer speaks to his brother.",
+    "The kids have been sleeping 10 hours a night.",
 ]
 
 

@@ -189,6 +189,12 @@ RULES: tuple[Rule, ...] = (
           r"\b(?:taking|takes|took|using)\s+(?:it|them|(?:her|his|their|all)\s+(?:meds|medications?|pills|doses))\s+"
           r"(?:as\s+(?:prescribed|directed)|consistently|regularly|reliably|inconsistently|sporadically|every\s+day|daily|most\s+days)",
           tokens("taking takes took using")),
+    # the medication list unchanged: "No med changes this visit", "meds unchanged", "continue current medications"
+    _rule("medications_unchanged",
+          (r"\bno\s+(?:med(?:ication)?s?\s+changes?|changes?\s+(?:to|in)\s+(?:her\s+|his\s+|their\s+|the\s+)?(?:med(?:ication)?s?|regimen))\b",
+           r"\b(?:psych\s+)?med(?:ication)?s?\s+(?:remain\s+|are\s+|were\s+)?(?:unchanged|the\s+same|continued|stable)\b",
+           r"\bcontinue\s+(?:current|same|all|her|his)\s+(?:psych\s+)?med(?:ication)?s?\b"),
+          tokens("med meds medication medications")),
     # "good med adherence", "medication compliance: 80%"
     _rule("adherence_rating",
           (r"\b(?:good|poor|fair|partial|full|excellent|inconsistent|improved|variable)\s+(?:med(?:ication)?\s+)?(?:adherence|compliance)\b",

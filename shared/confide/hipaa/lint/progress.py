@@ -60,6 +60,8 @@ _PG_SINCE = (r"(?:intake|admission|baseline|the\s+start\s+of\s+(?:treatment|tx|t
              r"the\s+(?:hospitalization|admission|move|divorce|accident|last\s+\w+)|(?:her|his|their)\s+(?:hospitalization|admission|discharge))")
 # What can be counted or rated over time: a symptom, urges, episodes, arguments.
 _SYMPTOM_OR_EVENTS = rf"(?:{SYMPTOM}|symptoms?|sx|anxiety|depression|urges|episodes|attacks|arguments|fights|conflicts?)"
+# How much a change was: "lifted considerably since the summer".
+_DEGREE = r"(?:\s+(?:considerably|significantly|somewhat|a\s+lot|markedly|greatly|slightly|steadily|gradually|noticeably|substantially|dramatically|a\s+bit))"
 _CHANGE_T = ("halved doubled improved improving improvement worsened worsening worse better remitted resolved resolving "
              "stabilized stable plateaued declined declining decreased reduced unchanged progressed regressed change")
 
@@ -104,14 +106,15 @@ RULES: tuple[Rule, ...] = (
            "progress"),
     # ---- change since a reference point
     _plain("changed_since",
-           rf"\b(?:(?:{_PG_NOUN})\s+(?:has\s+|have\s+|is\s+|are\s+)?)?{_PG_CHANGE}(?:\s+(?:in|of)\s+(?:\w+\s+){{0,2}}?(?:{_PG_NOUN}))?\s+since\s+{_PG_SINCE}",
+           rf"\b(?:(?:{_PG_NOUN})\s+(?:has\s+|have\s+|is\s+|are\s+)?)?{_PG_CHANGE}(?:\s+(?:in|of)\s+(?:\w+\s+){{0,2}}?(?:{_PG_NOUN}))?{_DEGREE}?\s+since\s+{_PG_SINCE}",
            "since"),
     _plain("improvement_in_since",
            rf"\b(?:{_PG_ADJ}\s+)?(?:improvement|reduction|decrease|worsening|decline|change)\s+(?:in|of)\s+(?:\w+\s+){{0,2}}?(?:{_PG_NOUN})\s+since\s+{_PG_SINCE}",
            "since"),
     _plain("subject_resolved_or_improved",
-           rf"\b(?:{_PG_NOUN})\s+(?:has\s+|have\s+)?(?:remitted|resolved|plateaued|stabilized|improved|worsened)\b",
-           "remitted resolved plateaued stabilized improved worsened"),
+           rf"\b(?:{_PG_NOUN})\s+(?:has\s+|have\s+)?(?:remitted|resolved|plateaued|stabilized|improved|worsened|lifted|eased|abated|subsided|lessened|"
+           rf"(?:decreased|increased|reduced|lessened|diminished|declined|dropped)\s+in\s+(?:frequency|intensity|severity|duration|number))\b",
+           "remitted resolved plateaued stabilized improved worsened lifted eased abated subsided lessened frequency intensity severity duration number"),
     _plain("plateaued", r"\b(?:has|have)\s+plateaued\b", "plateaued"),
     _plain("down_or_up_from",
            r"\b(?:down|up)\s+from\s+(?:\d+|daily|weekly|nightly|several|\w+\s+times)(?:\s*(?:x\s*)?/\s*(?:wk|week|day))?(?:\s+(?:at|since)\s+(?:intake|baseline|last\s+\w+))?",
@@ -136,7 +139,8 @@ RULES: tuple[Rule, ...] = (
            r"\b(?:met|achieved|reached|completed)\s+(?:\d+|one|two|three|all|most|some|none|half)\s+(?:of\s+(?:\d+|her|his|the|their|its)\s+)?(?:tx\s+|treatment\s+|therapy\s+)?goals?\b",
            "goal goals"),
     _plain("subject_down_to_rate",
-           rf"\b{_PG_NOUN}\s+(?:are\s+|is\s+|have\s+|has\s+)?(?:now\s+)?(?:down|up|reduced|decreased|increased)\s+to\s+(?:\d+|once|twice|one|two|three)\s*(?:x\s*|times\s+)?(?:a|per|/)\s*(?:week|wk|day|month|night)\b",
+           rf"\b{_PG_NOUN}\s+(?:are\s+|is\s+|have\s+|has\s+)?(?:now\s+)?(?:down|up|reduced|decreased|increased)\s+to\s+(?:\d+|once|twice|one|two|three|four|a\s+few)\s*"
+           rf"(?:(?:x|times|drinks?|cigarettes?|episodes?|attacks?|days?|nights?)\s*)?(?:(?:a|per|/|on|each)\s*(?:week|wk|day|month|night|weekends?)\b)",
            "down up reduced decreased increased"),
     _plain("quit_substance_or_behaviour",
            r"\b(?:quit|stopped)\s+(?:drinking|smoking|using|vaping|cutting|gambling|purging)\b(?:\s+(?:\d+|one|two|three|several|a\s+few)\s+(?:days?|weeks?|months?|years?)\s+ago)?",
@@ -168,11 +172,32 @@ RULES: tuple[Rule, ...] = (
           """harm cutting sib nssi drinking alcohol use substance panic attack attacks episode episodes
     purging bingeing binges relapse relapses hospitalization hospitalizations visit visits attempt
     attempts si"""),
-    # "has not used since January", "hasn't cut since the summer": abstinence from a reference point
+    # "has not used since January", "hasn't self-harmed in over three months": abstinence from a reference
+    # point or over a period
     _rule("not_since_reference",
           rf"\b(?:has\s+not|hasn't|have\s+not|haven't|not)\s+(?:used|drunk|had\s+a\s+drink|smoked|vaped|cut|self-harmed|purged|binged|gambled|relapsed|"
-          rf"had\s+a\s+(?:panic\s+attack|drink|cigarette|binge)|been\s+hospitali[sz]ed)\s+(?:\w+\s+)?since\s+{_PG_SINCE}",
-          "since"),
+          rf"had\s+a\s+(?:panic\s+attack|drink|cigarette|binge)|been\s+hospitali[sz]ed)\s+(?:\w+\s+)?"
+          rf"(?:since\s+{_PG_SINCE}|(?:in|for)\s+(?:over\s+|more\s+than\s+|nearly\s+|almost\s+|the\s+(?:past|last)\s+)?(?:\d+|one|two|three|four|five|six|several|a\s+few)\s+(?:days?|weeks?|months?|years?)\b)",
+          "since in for"),
+    # "Improvement in mood noted", "significant reduction in panic": a change in a course, observed
+    _plain("change_in_subject_noted",
+           rf"\b(?:(?:{_PG_ADJ}|notable|noticeable|clear|marked|steady|gradual|further|continued|sustained)\s+)?(?:improvement|reduction|decrease|worsening|decline|increase)\s+in\s+(?:\w+\s+){{0,2}}?(?:{_PG_NOUN})\b"
+           rf"(?:\s+(?:noted|observed|reported|seen|evident|continues|maintained|documented))",
+           "noted observed reported seen evident continues maintained documented"),
+    # "Treatment response has been partial"
+    _plain("treatment_response",
+           r"\b(?:(?:treatment|tx|clinical)\s+)?response\s+(?:to\s+(?:\w+\s+){1,2}?)?(?:has\s+been|is|was|remains|so\s+far\s+(?:is|has\s+been))\s+(?:\w+\s+)?(?:partial|minimal|good|excellent|poor|limited|robust|adequate|inadequate|full|modest|strong|weak|slow|encouraging)\b",
+           "response"),
+    # "No longer meets criteria for MDD", "no longer avoids driving"
+    _plain("no_longer",
+           rf"\bno\s+longer\s+(?:meets?\s+criteria\s+for|meeting\s+criteria\s+for|endorses|endorsing|experiencing|experiences|having|has|reports?|needs|requires|using|uses|"
+           rf"drinking|drinks|cutting|purging|bingeing|avoids|avoiding|isolating|hearing|fits)\b{CLAUSE}{{0,60}}",
+           "longer"),
+    # "Less avoidance this month", "Fewer arguments with her partner over the last month"
+    _plain("less_or_fewer_over_period",
+           rf"\b(?:less|fewer|far\s+fewer|much\s+less)\s+{_SYMPTOM_OR_EVENTS}(?:\s+(?:with|at|about|around)\s+(?:\w+\s+){{1,2}}?)?\s*"
+           rf"(?:this|over\s+the\s+(?:past|last)|in\s+the\s+(?:past|last))\s+(?:\w+\s+)?(?:week|month|weeks|months|quarter|sessions?)\b",
+           "less fewer"),
     _rule("period_without_behaviour",
           r"\b(?:\d+|one|two|three|six|several)\s*(?:days?|wks?|weeks?|mos?|months?)\s+(?:without|free\s+of|free\s+from)\s+(?:\w+\s+){0,2}?(?:self[- ]harm|cutting|drinking|use|using|panic\s+attacks?|purging|bingeing|episodes?)",
           "without free"),
@@ -202,7 +227,7 @@ RULES: tuple[Rule, ...] = (
           rf"\b(?:in|into|achieved|reached|entered|maintaining)\s+(?:(?:full|partial|early|sustained)\s+)?remission\b(?:\s+since\s+{_PG_SINCE})?",
           "remission", NOT_A_SPECIFIER),
     # ---- superlatives / firsts anchored to the start of treatment: "lowest since starting"
-    _rule("first_or_best_since", rf"\b(?:\w+est|best|worst|first\s+time)\b(?:[\w ]{{0,40}}?)\s+since\s+{_PG_SINCE}", "since"),
+    _rule("first_or_best_since", rf"\b(?:\w+est|best|worst|first)\b(?:[\w -]{{0,40}}?)\s+since\s+{_PG_SINCE}", "since"),
     # ---- "went from 21 to 9 (over 12 sessions)"
     _rule("went_from_to",
           r"\bwent\s+from\s+\d+(?:\.\d+)?\s+to\s+\d+(?:\.\d+)?(?:\s+(?:over|in|across)\s+(?:\d+|the\s+last\s+\w+)\s+\w+)?",

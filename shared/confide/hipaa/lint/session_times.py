@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 
-from ._regex import DASH
+from ._regex import CLAUSE_START, DASH
 from .filters import everyday_session, everyday_session_at, reject_if, sentence
 from .rule import Rule, section_rule, tokens
 
@@ -209,7 +209,7 @@ RULES: tuple[Rule, ...] = (
             rf"|(?:^|(?<=[\n;]))\s*time\s*[:=]\s*{_LENGTH}"),
     # "53-minute session", "45 min session", "a 90-minute telehealth visit" (everyday sessions excluded)
     _length("minutes_of_session",
-            (rf"{_LENGTH}\s+(?:(?:individual|family|group|couples|telehealth|video|phone|in[- ]person|intake|therapy|psychotherapy|follow[- ]up)\s+)?(?:session|visit|appointment|appt)s?\b",
+            (rf"{_LENGTH}\s+(?:(?:individual|family|group|couples|telehealth|video|phone|in[- ]person|intake|therapy|psychotherapy|follow[- ]up)\s+)?(?:session|visit|appointment|appt|check-in|check\s+in)s?\b",
              # "Psychotherapy 53 min (90837)", "session: 50 min" (not "session 10 minutes late")
              rf"\b(?:psychotherapy|therapy|counsel(?:l)?ing|session|visit|appointment|appt|telehealth|intake)\s*(?:[:,=]\s*|{DASH}\s*)?(?P<len>{_MINUTES})"
              rf"(?!\s*(?:late|early|ago|before|after|into|in\b|later|over|prior|past|of\b|to\b|from\b|each|per|a\s+day|daily|on\b))"),
@@ -228,7 +228,7 @@ RULES: tuple[Rule, ...] = (
             rf"\b(?:(?:we|i|pt\s+and\s+i|client\s+and\s+i|she\s+and\s+i|he\s+and\s+i)\s+met|(?:pt|client|patient|she|he|they)\s+(?:was\s+|were\s+)?seen|seen)\s+for\s+(?:about\s+|approximately\s+|approx\.?\s+|around\s+|roughly\s+|~\s*|only\s+|just\s+)?{_LENGTH}"),
     # "Session began 15 minutes late", "we ended ten minutes early"
     _length("late_or_early_by",
-            rf"\b(?:session|sessions|appointment|appt|visit|we)\s+(?:started|starts|began|begins|ended|ends|finished|stopped|wrapped\s+up|ran|went|started\s+and\s+ended)\s+(?:about\s+|approximately\s+|~\s*)?(?:{_LENGTH}|{_NUMWORD}\s+minutes?)\s+(?:late|early|over|short)\b"),
+            rf"(?:\b(?:session|sessions|appointment|appt|visit|we)\s+|{CLAUSE_START})(?:started|starts|began|begins|ended|ends|finished|stopped|wrapped\s+up|ran|went|started\s+and\s+ended)\s+(?:about\s+|approximately\s+|~\s*)?(?:{_LENGTH}|{_NUMWORD}\s+minutes?)\s+(?:late|early|over|short)\b"),
     # a bare length as an item of a session line: "90834 psychotherapy, 45 min", "Group therapy, 8 members, 90 min"
     _length("length_item_of_session_line", rf"(?:^|(?<=[,;(\n]))\s*(?:~\s*|approx\.?\s+)?{_MINUTES}(?=\s*(?:[,;)\n]|\.(?!\d)|$))",
             session_line_length),

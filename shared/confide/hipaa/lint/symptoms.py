@@ -53,14 +53,14 @@ def _rule(name: str, pattern: str, gate, filter=None) -> Rule:
 _SYM_ADJREQ = r"(?:concentration|appetite|energy|motivation|sleep|mood|self-esteem|focus|libido|interest|attention|memory)"
 _SYM_CS = r"(?-i:\b(?:SI/HI|HI/SI|SI|HI|AVH|A/VH|AH/VH|VH/AH|AH|VH|SIB|NSSI)\b)"
 _SYM_TAIL = (
-    rf"(?:\s*(?:(?:without|w/o|with|w/|denies)\s+(?:a\s+)?(?:plan|intent|means)"
+    rf"(?:\s*(?:(?:without|w/o|with|w/|denies)\s+(?:a\s+)?(?:(?:vague|specific|clear|active|passive|current)\s+)?(?:plan|intent|means)"
     rf"(?:\s*(?:or|and|/|,)\s*(?:plan|intent|means))*|:?\s*(?:denied|neg(?:ative)?)\b))?"
     rf"(?:\s*(?:{NUM}\s*(?:x|times)\s*(?:/|per|a)\s*(?:wk|week|day|d|night|month|mo)\b|"
     rf"\d+\s*(?:-\s*\d+\s*)?/\s*10\b|x\s*\d+\s*(?:wks?|weeks?|days?|d|mos?|months?)\b|"
     rf"~?\d+\s*(?:-\s*\d+\s*)?(?:x\s*)?(?:/|per\s+|a\s+)(?:wk|week|day|d|night|month|mo)\b|"
-    rf"(?:nightly|daily|most\s+(?:nights|days)|several\s+times\s+(?:a|per)\s+(?:week|day))\b|"
-    rf"(?:(?:continue|continues|persist|persists|remain|remains)\s*,?\s*)?(?:about\s+|around\s+|approximately\s+|roughly\s+|~\s*)?"
-    rf"(?:\d+(?:\s*(?:-|\u2013|to)\s*\d+)?|one|two|three|four|five|six|several|a\s+few)\s*(?:x\s*|times\s*)?(?:/|per\s+|a\s+|an\s+)(?:wk|week|day|d|night|month|mo|hour|hr)\b|"
+    rf"(?:nightly|daily|weekly|constantly|most\s+(?:nights|days|mornings|evenings)|several\s+times\s+(?:a|per)\s+(?:week|day))\b|"
+    rf"(?:(?:(?:have|has)\s+)?(?:continue[sd]?|persist(?:s|ed)?|remain(?:s|ed)?)\s*,?\s*)?(?:about\s+|around\s+|approximately\s+|roughly\s+|~\s*)?"
+    rf"(?:\d+(?:\s*(?:-|\u2013|to)\s*\d+)?|one|two|three|four|five|six|several|a\s+few)\s*(?:x\s*|times\s*|(?:nights?|days?|evenings?|mornings?)\s+)?(?:/|per\s+|a\s+|an\s+|each\s+)(?:wk|week|day|d|night|month|mo|hour|hr)\b|"
     rf"~?\d+\s*(?:-\s*\d+\s*)?(?:hrs?|hours)\s*(?:/|per\s+|a\s+)day\b|"
     rf"\(\s*(?:now\s+)?(?:about\s+|~\s*)?\d+\s*(?:x\s*)?(?:/|per\s+|a\s+)(?:wk|week|day|night|month)\s*\)))?"
     rf"(?:\s*,?\s*(?:no|without|w/o|denies)\s+(?:a\s+)?(?:plan|intent|means)"
@@ -79,7 +79,7 @@ _SYM_OBJECT = (r"(?:\s+(?:of|for|about|around|regarding|over)\s+(?:(?:the|her|hi
 # A measure may follow the symptom's object or a comma: "Cravings for alcohol daily", "binge-purge episodes, approximately 3x/week".
 # (modifiers are tried once: "poor concentration", "passive SI", "ongoing nightmares", or none)
 _SYM_ITEM = (rf"(?:{_SYM_COUNT}?(?:{SYMPTOM_MODIFIER}+(?:\b{SYMPTOM}\b{_SYM_OBJECT}?|{_SYM_ADJREQ}\b|{_SYM_CS})|\b{SYMPTOM}\b{_SYM_OBJECT}?|{_SYM_CS}))"
-             rf"(?:,(?=\s*(?:about|around|approximately|approx|roughly|~|\d|nightly|daily|several|most)\b))?{_SYM_TAIL}")
+             rf"(?:,(?=\s*(?:about|around|approximately|approx|roughly|~|\d|nightly|daily|weekly|several|most|(?:have|has)\s+continued|continu|persist)))?{_SYM_TAIL}")
 _SYM_SEP = r"(?:\s*,\s*(?:and\s+|&\s+|or\s+|with\s+)?|\s+(?:and|&|or|nor)\s+|\s*/\s*)"
 # A clinician-documented negative ("denies SI", "no evidence of psychosis", "negative for SI") is
 # a summary of symptoms: the negation is reported with the symptom it denies.
@@ -89,12 +89,12 @@ _NEGATION_BEFORE = re.compile(rf"\b{_NEGATION_LEAD}\s+(?:(?:any|current|recent|n
 _SYM_LEAD = (
     r"(?:\b(?:reports?|reported|reporting|endorses?|endorsed|endorsing|c/o|complains?\s+of|"
     r"complaining\s+of|presents?\s+with|presenting\s+with|denies|denied|denying|experiencing|"
-    r"notes|noting|describes|described|describing|acknowledges|acknowledged|admits\s+to|"
+    r"notes|noting|describes|described|describing|acknowledges|acknowledged|admits\s+to|feels|feeling|"
     r"continues\s+to\s+(?:report|endorse|experience|describe)|(?:still\s+|is\s+|has\s+been\s+)?having|still\s+has|sx\s*:|symptoms?\s*:|"
     r"symptoms\s+include|symptoms\s+of|presenting\s+problems?\s*:|with|"
     rf"{_NEGATION_LEAD})\s+"
     r"(?:(?:ongoing|continued|some|increased|persistent|significant|occasional|daily|"
-    r"intermittent|frequent|mild|moderate|severe|any|current|recent|new|active|further)\s+)*)"
+    r"intermittent|frequent|mild|moderate|severe|any|current|recent|new|active|further|feeling|feelings\s+of)\s+)*)"
 )
 _SYM_LIST = rf"\b(?P<list>{_SYM_ITEM}(?:{_SYM_SEP}{_SYM_ITEM})*)"
 _SYM_ITEM_RE = re.compile(_SYM_ITEM, re.IGNORECASE)
@@ -120,9 +120,14 @@ _SE_ITEM = re.compile(rf"\b{SIDE_EFFECT}\b", re.IGNORECASE)
 # story ("Worry about her son took up the hour" is session content).
 _FRAGMENT_OPEN = re.compile(r"(?:^|[.;:!?\n(\u2022*-]\s*)(?:(?:still|also|now|again|and)\s+)?$", re.IGNORECASE)
 _FRAGMENT_CLOSE = re.compile(
-    r"\s*(?:$|[.;\n),]|\s+(?:persists?|persisting|continues?|continuing|remains?|ongoing|present|unchanged|noted|reported|endorsed|"
+    r"\s*(?:$|[.;\n)]|,(?!\s*(?:she|he|they|i|we|her|his|their|the\s+client|pt)\b)|\s+(?:persists?|persisting|continues?|continuing|remains?|ongoing|present|unchanged|noted|reported|endorsed|"
     r"observed|evident|prominent|most\s+prominent|worst|strongest|at\s+night|in\s+the\s+(?:morning|evening)s?|most\s+(?:days|nights)|"
-    r"(?:are|is)\s+(?:still\s+)?(?:present|ongoing|daily|frequent|constant|unchanged|worse|worsening)))", re.IGNORECASE)
+    r"(?:are|is|was|were|has\s+been|have\s+been|remains?|remained)\s+(?:still\s+)?(?:present|ongoing|daily|frequent|constant|persistent|unchanged|"
+    r"worse|worsening|severe|intense|high|elevated|prominent|significant|moderate|mild)|"
+    # how recent: "... over the past two weeks", "... this week"
+    r"(?:over|in|during|for)\s+the\s+(?:past|last|previous)\b|(?:this|last)\s+(?:week|month)\b|since\s+(?:the\s+)?last\b|"
+    # a severity or status right after the symptom: "Depressive symptoms moderate."
+    r"(?:mild|moderate|moderately\s+severe|severe|minimal|significant|marked|prominent|unchanged|stable|worsening)(?=\s*(?:$|[.;,\n]))))", re.IGNORECASE)
 
 
 # A few more words of the fragment may come before its close ("Hypervigilant in public places.",
@@ -130,7 +135,7 @@ _FRAGMENT_CLOSE = re.compile(
 _FRAGMENT_REST = re.compile(
     r"(?:\s+(?!(?:is|was|are|were|has|had|have|did|does|do|took|takes|made|makes|came|comes|went|goes|seems|seemed|"
     r"felt|feels|said|says|told|tells|got|gets|kept|keeps|became|becomes|ate|took|brought|dominated|filled|led|leads|"
-    r"and|but|so|because|which|who|that|she|he|they|i|we)\b)[\w'-]+){0,6}?(?=" + _FRAGMENT_CLOSE.pattern + ")",
+    r"but|so|because|which|who|that|she|he|they|i|we)\b)[\w'-]+){0,8}?(?=" + _FRAGMENT_CLOSE.pattern + ")",
     re.IGNORECASE)
 
 
@@ -167,6 +172,11 @@ def summarised_symptoms(m: re.Match, text: str) -> tuple[int, int] | None:
     return start, end
 
 
+# How a client presents in session (mental-status observation words).
+_PRESENTATION = (r"(?:(?:very|mildly|visibly|markedly|quite|somewhat|more|less|notably)\s+)?(?:anxious|tearful|dysphoric|depressed|irritable|agitated|restless|guarded|"
+                 r"withdrawn|disheveled|dishevelled|unkempt|flat|blunted|labile|hypomanic|manic|euthymic|sad|subdued|internally\s+preoccupied|"
+                 r"paranoid|pressured|tangential|slowed|psychomotor(?:ally)?\s+slowed|lethargic|sedated|fidgety|hypervigilant|numb|detached|dissociated|"
+                 r"confused|disorganized|disorganised|euphoric|expansive|grandiose|hopeless|despondent|distressed|constricted|apathetic)")
 # What a self-rating out of ten can be of: a symptom, craving, urge, pain, stress.
 _RATED = rf"{SYMPTOM}|anxiety|depression|mood|suds|distress|anger|sadness|cravings?|urges?|pain|stress"
 
@@ -188,7 +198,7 @@ RULES: tuple[Rule, ...] = (
           summarised_symptoms),
     # "mood euthymic, affect congruent", "mood 'ok'"
     _rule("mood_and_affect",
-          r"\b(?:mood|affect)\s*(?::\s*|is\s+|was\s+)?(?:euthymic|depressed|anxious|dysphoric|irritable|labile|congruent|incongruent|constricted|flat|blunted|full|restricted|bright|expansive|tearful|elevated|euphoric|brighter|improved|more\s+\w+|['\"\u2018\u201c][^'\"\n\u2019\u201d]{1,20}['\"\u2019\u201d])(?:\s*(?:,|and)\s*(?:mood|affect)\s*(?::\s*|is\s+)?(?:brighter|more\s+\w+|euthymic|depressed|anxious|dysphoric|irritable|labile|congruent|incongruent|constricted|flat|blunted|full|restricted|bright|expansive|tearful|elevated|euphoric|mood-congruent))*",
+          r"\b(?:mood|affect)\s*(?::\s*|is\s+|was\s+|(?:is\s+|was\s+)?(?:described|reported|self-described)\s+as\s+)?(?:euthymic|depressed|anxious|dysphoric|irritable|labile|congruent|incongruent|constricted|flat|blunted|full|restricted|bright|expansive|tearful|elevated|euphoric|brighter|improved|more\s+\w+|['\"\u2018\u201c][^'\"\n\u2019\u201d]{1,20}['\"\u2019\u201d])(?:\s*(?:,|and)\s*(?:mood|affect)\s*(?::\s*|is\s+)?(?:brighter|more\s+\w+|euthymic|depressed|anxious|dysphoric|irritable|labile|congruent|incongruent|constricted|flat|blunted|full|restricted|bright|expansive|tearful|elevated|euphoric|mood-congruent))*",
           tokens("mood affect")),
     # "energy low, concentration poor" (sleep and appetite amounts are functional status)
     _rule("vegetative_signs",
@@ -203,13 +213,17 @@ RULES: tuple[Rule, ...] = (
           tokens("checking checks rechecking re washing washes counting cleaning arranging tapping repeating reading praying")),
     # a symptom the clinician observed: "Her hopelessness was palpable today", "his agitation was evident"
     _rule("observed_symptom",
-          rf"\b(?:her|his|their|pt's|client's|patient's)\s+{SYMPTOM_MODIFIER}*{SYMPTOM}\s+(?:was|is|seemed|appeared|remains|remained)\s+(?:very\s+|quite\s+|clearly\s+|so\s+)?"
+          rf"\b(?:her|his|their|pt's|client's|patient's)\s+{SYMPTOM_MODIFIER}*(?:{SYMPTOM}|anxiety|depression|panic|distress|agitation|dysphoria)\s+(?:was|is|seemed|appeared|remains|remained)\s+(?:very\s+|quite\s+|clearly\s+|so\s+)?"
           r"(?:palpable|evident|apparent|prominent|striking|marked|notable|pronounced|visible|obvious|unmistakable|heightened|intense|severe|significant|elevated|high)\b"
           r"(?:\s+(?:today|in\s+session|throughout(?:\s+the\s+session)?|again))?",
-          longest_tokens(SYMPTOM_TERMS)),
+          longest_tokens(SYMPTOM_TERMS) | tokens("anxiety depression panic distress agitation dysphoria")),
+    # what the clinician observed of the client's presentation: "Presents as anxious and tearful", "Appears disheveled"
+    _rule("presents_as",
+          rf"\b(?:presents?|presented|presenting|appears?|appeared|appearing)\s+(?:as\s+)?(?:{_PRESENTATION})(?:\s*(?:,|and|but)\s*(?:{_PRESENTATION}))*",
+          tokens("presents present presented presenting appears appear appeared appearing")),
     # "anxiety 7/10, SUDS 5/10"
     _rule("rating_out_of_ten",
-          rf"\b(?:{_RATED})(?:\s+(?:for|about|to)\s+[\w-]+)?\s*(?:=|:|at|rated|is|was)?\s*(?:at\s+)?\d+\s*/\s*10\b(?:\s*,\s*(?:{_RATED})\s*(?:=|:|at|rated|is)?\s*\d+\s*/\s*10\b)*",
+          rf"\b(?:{_RATED})(?:\s+(?:for|about|to)\s+[\w-]+)?(?:\s+(?:remains?|remained|is|was|has\s+been|running))?(?:\s+(?:high|low|moderate|elevated|severe|mild))?\s*[,:=]?\s*(?:at|rated|is|was)?\s*(?:at\s+|around\s+|about\s+|~\s*)?\d+\s*/\s*10\b(?:\s*,\s*(?:{_RATED})\s*(?:=|:|at|rated|is)?\s*\d+\s*/\s*10\b)*",
           longest_tokens(SYMPTOM_TERMS) | tokens("anxiety depression mood suds distress anger sadness cravings craving urges urge pain stress")),
     # oversleeping: "sleeping most of the day" (hours of sleep are functional status)
     _rule("oversleeping",
