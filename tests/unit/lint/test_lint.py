@@ -148,6 +148,9 @@ POSITIVES = [
     ("Depression has lifted considerably since the summer.", "summary_progress_to_date",
      "Depression has lifted considerably since the summer"),
     ("No med changes this visit.", "medication_prescription_and_monitoring", "No med changes"),
+    ("No reported side effects.", "medication_prescription_and_monitoring", "No reported side effects"),
+    ("Exposure hierarchy started.", "modalities_and_frequencies_of_treatment", "Exposure hierarchy started"),
+    ("Able to return to part-time work.", "summary_functional_status", "Able to return to part-time work"),
 ]
 
 
@@ -201,6 +204,7 @@ NEGATIVES = [
     "Nightmares were a big part of her childhood.",
     "The project at work made real progress this week.",
     "Crying, she described the funeral.",
+    "If he were diagnosed with ADHD, he says, it would explain a lot.",
     "Her daughter's session ran 20 minutes over.",
     "She arrived 15 minutes late and was flustered.",
     "He no longer speaks to his brother.",

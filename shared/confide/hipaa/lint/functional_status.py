@@ -68,7 +68,7 @@ RULES: tuple[Rule, ...] = (
     _basic("cannot_work_drive_or_leave",
            r"\b(?:can't|cannot|can\s+not)\s+(?:work|drive|leave\s+the\s+house|get\s+out\s+of\s+bed|concentrate\s+at\s+work)\b"),
     _basic("unable_to_get_to_work_or_school",
-           r"\b(?:unable|not\s+(?:been\s+)?able|(?:hasn't|has\s+not|haven't|have\s+not)\s+been\s+able|able)\s+to\s+(?:go\s+(?:back\s+)?to\s+|return\s+to\s+|get\s+to\s+)(?:work|school|class(?:es)?|(?:her|his|the)\s+job)\b"),
+           r"\b(?:unable|not\s+(?:been\s+)?able|(?:hasn't|has\s+not|haven't|have\s+not)\s+been\s+able|able)\s+to\s+(?:go\s+(?:back\s+)?to\s+|return\s+to\s+|get\s+to\s+)(?:(?:part|full)[- ]time\s+)?(?:work|school|class(?:es)?|(?:her|his|the)\s+job)\b"),
     _basic("able_or_unable_to_do_task",
            r"\b(?:unable|not able|able)\s+to\s+(?:work|drive|attend\s+\w+|leave\s+(?:the\s+)?(?:house|home|bed)|get\s+out\s+of\s+bed|care\s+for\s+(?:\w+\s+)?(?:kids|children|child|self|herself|himself|themselves|family)|perform\s+\w+|complete\s+\w+|function\b[^.;\n]{0,30}|shower|cook|shop|manage\s+\w+|hold\s+(?:a|down\s+a)\s+job)"),
     _basic("missed_days_of_work_or_school",

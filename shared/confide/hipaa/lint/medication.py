@@ -117,7 +117,7 @@ RULES: tuple[Rule, ...] = (
           tokens("adherent compliant adherence compliance nonadherent noncompliant")),
     # "no side effects", "side effects from the Zoloft increase"
     _rule("side_effects",
-          rf"\b(?:no\s+|denies\s+(?:any\s+)?)?side[- ]effects?(?:\s+(?:from|of|on|with)\s+(?:the\s+|his\s+|her\s+)?(?:{DRUG}(?:\s+(?:increase|decrease|change|dose))?|{DRUG_CLASS}))?(?:\s+(?:reported|noted|endorsed|denied))?",
+          rf"\b(?:no\s+(?:reported\s+|new\s+|significant\s+|notable\s+|apparent\s+)?|denies\s+(?:any\s+)?)?side[- ]effects?(?:\s+(?:from|of|on|with)\s+(?:the\s+|his\s+|her\s+)?(?:{DRUG}(?:\s+(?:increase|decrease|change|dose))?|{DRUG_CLASS}))?(?:\s+(?:reported|noted|endorsed|denied))?",
           tokens("side")),
     # "missed two doses", "skipping her meds"
     _rule("missed_doses",

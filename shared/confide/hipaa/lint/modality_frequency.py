@@ -84,7 +84,7 @@ RULES: tuple[Rule, ...] = (
     # a technique delivered in session: "practiced diaphragmatic breathing", "thought record reviewed", "grounding skills, weekly"
     _rule("technique_delivered",
           (rf"(?<!will\s)(?<!to\s)\b{_DELIVERED}\s+(?:(?:the|a|an|her|his|their|some|more|brief|basic)\s+)?(?:[\w-]+\s+)?{_TECHNIQUE}",
-           rf"{_TECHNIQUE}(?:\s+\w+){{0,2}}?\s+(?:was\s+|were\s+)?(?:used|practiced|practised|introduced|completed|taught|reviewed|rehearsed|modeled|applied|conducted|provided|delivered|utilized)\b",
+           rf"{_TECHNIQUE}(?:\s+\w+){{0,2}}?\s+(?:was\s+|were\s+)?(?:used|practiced|practised|introduced|completed|taught|reviewed|rehearsed|modeled|applied|conducted|provided|delivered|utilized|started|begun|initiated|continued|built|constructed)\b",
            rf"(?:\b{FREQUENCY}\s+){_TECHNIQUE}|{_TECHNIQUE}\s*,?\s+{FREQUENCY}"),
           longest_tokens(TECHNIQUE_TERMS)),
     # "trauma-focused work", "skills-based therapy weekly"
