@@ -7,11 +7,16 @@ improved since intake", "lowest since starting"); change over a span ("improved 
 weeks", "down 25% since March", "went from 21 to 9", "now 2x/wk vs daily"); resolution and
 remission ("Panic has largely subsided", "in full remission"); gains and their maintenance;
 abstinence and behaviour-free periods ("sober for 60 days", "no self-harm in 3 months"); goals
-met; comparisons with an earlier time ("better than last month", "doing much better"); regression,
-setbacks and relapse; and completed sessions ("Attended 5 of 8 group sessions").
+met; comparisons with an earlier time ("better than last month", "doing much better", "Compared
+with intake, her depressive symptoms have roughly halved", "now able to ..., which was unthinkable
+at intake", "Since we started DBT she has fewer blow-ups"); an observed change or treatment
+response ("Improvement in mood noted", "Treatment response has been partial", "No longer meets
+criteria for MDD"); regression, setbacks and relapse; and completed sessions ("Attended 5 of 8
+group sessions").
 
 Judgement calls: progress in a hypothetical ("if gains maintained") or about someone else is not
-reported; "in early remission" right after a diagnosis is that diagnosis's specifier, not
+reported, nor progress on a thing or made by one ("progress on the kitchen renovation", "the project
+at work made real progress"); "in early remission" right after a diagnosis is that diagnosis's specifier, not
 progress.  Two resolutions between categories are declared here (:data:`RESOLUTIONS`): a score
 change right after a test score ("PHQ-9 12, down from 18") stays with the test result and is not
 also progress; a symptom named inside a progress statement ("nightmares have resolved") is
