@@ -49,7 +49,8 @@ _ANY = tokens("""unable able missed missing misses adls adl iadls iadl
 
 # Hours of sleep: "4-5 hrs", "~7 hours", "about 3 hours a night".
 _ABOUT = r"(?:only\s+|about\s+|around\s+|approximately\s+|approx\.?\s+|roughly\s+|maybe\s+|barely\s+|just\s+|~\s*|an?\s+average\s+of\s+|on\s+average\s+)?"
-_HOURS = r"(?:\d+(?:\.\d+)?|two|three|four|five|six|seven|eight|nine|ten)\s*(?:(?:-|to|\u2013)\s*(?:\d+(?:\.\d+)?|three|four|five|six|seven|eight|nine|ten)\s*)?(?:hrs?|hours|h)\b"
+_HOURS = (r"(?:\d+(?:\.\d+)?|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen)\s*"
+          r"(?:(?:-|to|\u2013)\s*(?:\d+(?:\.\d+)?|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen)\s*)?(?:hrs?|hours|h)\b")
 _PER_NIGHT = r"(?:\s*(?:/|per|a|each)\s*(?:night|nite|day|24\s*hrs?)|\s+nightly|\s+at\s+night)?"
 
 

@@ -44,7 +44,7 @@ CONTEXT_VETO = frozenset({"FAMILY", "OTHER_PERSON", "IMAGINED", "BIOGRAPHICAL", 
                           "REPORTED_SPEECH+NEGATED_EXISTENCE"})
 
 
-def _rule(name: str, pattern: str, gate, filter=None) -> Rule:
+def _rule(name: str, pattern: str | tuple[str, ...], gate, filter=None) -> Rule:
     return Rule(f"symptoms.{name}", CATEGORY, pattern, gate, filter, window=120)
 
 
@@ -118,7 +118,7 @@ _SE_ITEM = re.compile(rf"\b{SIDE_EFFECT}\b", re.IGNORECASE)
 # A note's telegraphic symptom line: the symptom opens the clause ("Ongoing nightmares.", "Worry
 # persists, worst at night.") and the clause ends or goes on with how it persists, not with a
 # story ("Worry about her son took up the hour" is session content).
-_FRAGMENT_OPEN = re.compile(r"(?:^|[.;:!?\n(\u2022*-]\s*)(?:(?:still|also|now|again|and)\s+)?$", re.IGNORECASE)
+_FRAGMENT_OPEN = re.compile(r"(?:^|[.;:!?\n(\u2022*-]\s*)(?:(?:still|also|now|again|and)\s+)?(?:(?:the|her|his|their)\s+)?$", re.IGNORECASE)
 _FRAGMENT_CLOSE = re.compile(
     r"\s*(?:$|[.;\n)]|,(?!\s*(?:she|he|they|i|we|her|his|their|the\s+client|pt)\b)|\s+(?:persists?|persisting|continues?|continuing|remains?|ongoing|present|unchanged|noted|reported|endorsed|"
     r"observed|evident|prominent|most\s+prominent|worst|strongest|at\s+night|in\s+the\s+(?:morning|evening)s?|most\s+(?:days|nights)|"
@@ -198,7 +198,7 @@ RULES: tuple[Rule, ...] = (
           summarised_symptoms),
     # "mood euthymic, affect congruent", "mood 'ok'"
     _rule("mood_and_affect",
-          r"\b(?:mood|affect)\s*(?::\s*|is\s+|was\s+|(?:is\s+|was\s+)?(?:described|reported|self-described)\s+as\s+)?(?:euthymic|depressed|anxious|dysphoric|irritable|labile|congruent|incongruent|constricted|flat|blunted|full|restricted|bright|expansive|tearful|elevated|euphoric|brighter|improved|more\s+\w+|['\"\u2018\u201c][^'\"\n\u2019\u201d]{1,20}['\"\u2019\u201d])(?:\s*(?:,|and)\s*(?:mood|affect)\s*(?::\s*|is\s+)?(?:brighter|more\s+\w+|euthymic|depressed|anxious|dysphoric|irritable|labile|congruent|incongruent|constricted|flat|blunted|full|restricted|bright|expansive|tearful|elevated|euphoric|mood-congruent))*",
+          r"\b(?:mood|affect)\s*(?::\s*|is\s+|was\s+|(?:is\s+|was\s+)?(?:described|reported|self-described)\s+as\s+)?(?:euthymic|depressed|anxious|dysphoric|irritable|labile|congruent|incongruent|constricted|flat|blunted|full|restricted|bright|expansive|tearful|elevated|euphoric|brighter|improved|low|down|sad|stable|variable|more\s+\w+|['\"\u2018\u201c][^'\"\n\u2019\u201d]{1,20}['\"\u2019\u201d])(?:\s*(?:,|and)\s*(?:mood|affect)\s*(?::\s*|is\s+)?(?:brighter|more\s+\w+|euthymic|depressed|anxious|dysphoric|irritable|labile|congruent|incongruent|constricted|flat|blunted|full|restricted|bright|expansive|tearful|elevated|euphoric|mood-congruent))*",
           tokens("mood affect")),
     # "energy low, concentration poor" (sleep and appetite amounts are functional status)
     _rule("vegetative_signs",
@@ -227,10 +227,14 @@ RULES: tuple[Rule, ...] = (
           longest_tokens(SYMPTOM_TERMS) | tokens("anxiety depression mood suds distress anger sadness cravings craving urges urge pain stress")),
     # oversleeping: "sleeping most of the day" (hours of sleep are functional status)
     _rule("oversleeping",
-          r"\b(?:sleeping|sleeps|slept)\s+(?:through\s+(?:most\s+of\s+)?the\s+day|most\s+of\s+the\s+day|all\s+day|until\s+(?:noon|the\s+afternoon)|(?:12|13|14|15|16)\s*(?:-\s*\d+\s*)?(?:hrs?|hours)\b)",
+          r"\b(?:sleeping|sleeps|slept)\s+(?:through\s+(?:most\s+of\s+)?the\s+day|most\s+of\s+the\s+day|all\s+day|until\s+(?:noon|the\s+afternoon))",
           tokens("sleeping sleeps slept")),
     # "lost 12 lbs"
-    _rule("weight_change", r"\b(?:lost|gained)\s+\d+\s*(?:lbs?|pounds|kg)\b", tokens("lost gained")),
+    _rule("weight_change",
+          (r"\b(?:lost|gained)\s+\d+\s*(?:lbs?|pounds|kg)\b",
+           r"\bweight\s+(?:is\s+|has\s+gone\s+)?(?:down|up)\s+(?:by\s+)?\d+(?:\.\d+)?\s*(?:lbs?|pounds|kg)\b",
+           r"\b\d+(?:\.\d+)?\s*(?:-\s*)?(?:lbs?|pounds?|kg)\s+weight\s+(?:loss|gain)\b"),
+          tokens("lost gained weight")),
     # "denies SI/HI", "no AVH"
     _rule("denies_si_hi_avh", r"\b(?:denies|denied|no)\s+(?-i:SI|HI|SI/HI|HI/SI|AVH|AH/VH|VH/AH|AH|VH)\b(?:\s*(?:or|and|/|,)\s*(?-i:SI|HI|AVH|AH|VH))*",
           tokens("si hi avh ah vh")),

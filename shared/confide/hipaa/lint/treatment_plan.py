@@ -112,6 +112,10 @@ RULES: tuple[Rule, ...] = (
           rf"{CLAUSE_START}(?:(?:treatment|tx|short[- ]term|long[- ]term)\s+)?(?:goals?|homework|hw|assignment|task|objective)\s+(?:for|before|until|by)\s+(?:the\s+)?"
           rf"(?:next|coming|following)\s+(?:\w+\s+)?(?:session|visit|appt|appointment|week|weeks|month|months|quarter|time)\s*:\s*{CLAUSE_SEMI}{{1,200}}",
           tokens("goal goals homework hw assignment task objective")),
+    # "Plan remains weekly CBT with exposure work", "The plan is to ..." (not "her plan is to repaint the kitchen")
+    _rule("plan_is_clause",
+          rf"(?:{CLAUSE_START}|\b(?:the|our|treatment|tx|current)\s+)(?:treatment\s+|tx\s+)?plan\s+(?:remains|is|will\s+be|includes|continues|going\s+forward\s+is|for\s+now\s+is)\s+{CLAUSE}{{1,150}}",
+          tokens("plan")),
     # a dash-led plan: "Tx plan - continue CBT"
     _rule("plan_dash_clause", rf"{CLAUSE_START}(?:tx\s+|treatment\s+)?plan\s*{DASH}\s*{CLAUSE_SEMI}{{1,300}}",
           tokens("plan")),
