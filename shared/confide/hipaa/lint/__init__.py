@@ -43,8 +43,10 @@ Everywhere
     increase trazodone").  The client's past life ("as a teen", "years ago", "used to"), what
     the client read or heard about, the client's own fear or self-label, a goal or hope, what a
     prognosis expects, and a medical prognosis are handled per category (``CONTEXT_VETO``).
-    A negation is still a summary when the clinician writes it ("denies SI/HI"), not in the
-    client's reported words ("she says she has no anxiety, just stress").
+    A negation is still a summary when the clinician writes it ("denies SI/HI", "no evidence of
+    psychosis"; reported with its negation, so that a finding never reads as a positive), not in
+    the client's reported words ("she says she has no anxiety, just stress").  A counterfactual
+    musing ("if he were diagnosed with ADHD") is imagined.
   * Sections (sectionizer): a header at the start of a line or sentence ("Plan:", "P:",
     "Homework:", "Dx:", "Meds:", "MSE:", "Labs:", "Prgn:", "Progress:", "Functioning:",
     "Modality:", "Start/stop:") makes its body a finding of its category, header included; a
@@ -68,6 +70,9 @@ Medication prescription and monitoring
 Session start and stop times
   * A clock time is reported only as part of a start/stop pair or a range whose length is a
     plausible session (5 to 240 minutes); "at 3 am she called her sister" is session content.
+  * A session's length is its times ("Duration: 45 min", "53-minute session", "we met for 50
+    minutes", "session began 15 minutes late"), not a modality; other things' lengths ("he spent
+    20 minutes describing the argument") are session content.
   * A clock range with no session word in its sentence is reported only as a bare time stamp
     (the range opens the sentence, or follows "Time:"/a date); "she reads from 9:00 to 10:30" is
     not, nor "the jam session ran from 8:00 to 9:30".  A start or end verb with a time ("we ended
@@ -84,8 +89,10 @@ Modalities and frequencies of treatment
 
 Clinical test results
   * Every common spelling and full name of the screening scales, with result verbs ("dropped
-    to", "came in at", "x/30"), sub-scores and T-scores; a score change ("PHQ-9 12, down from 18")
-    is kept with the test result, not reported as progress.
+    to", "came in at", "x/30"), sub-scores and T-scores; a score change ("PHQ-9 12, down from 18",
+    "GAD-7 decreased from 15 to 9") is kept with the test result, not reported as progress.
+  * A drug's serum level with its value or result is a test result ("Lithium level 0.8 mEq/L");
+    a level ordered or pending ("Li level pending") is medication monitoring.
 
 Diagnosis
   * Diagnosis abbreviations used colloquially ("he's so OCD about the dishes") or about someone
@@ -98,7 +105,8 @@ Functional status
   * Functioning tied to an age or a past era ("lost her job at 22") is biography; functioning
     named as a goal is not current status.
   * Covered domains: leave/disability, driving, leaving home, help with care tasks, work and
-    school status (missed shifts/classes), housing, hygiene, "functioning improved".
+    school status (missed shifts/classes), housing, hygiene, "functioning improved", and how much
+    the client sleeps or eats ("sleeping 4-5 hrs/night", "appetite poor", "one meal a day").
 
 Treatment plan
   * A drug named right after an imperative ("Taper venlafaxine ...") is a medication finding, not
@@ -112,7 +120,10 @@ Symptoms
     not a lone word in a reflection.
   * Side effects in a medication entry are medication monitoring, not symptoms; a lone symptom
     named as a treatment target is not a summary; a symptom named inside a progress statement
-    ("nightmares have resolved") is reported as progress.
+    ("nightmares have resolved") is reported as progress.  A telegraphic symptom line is a
+    summary ("Hypervigilant in public places."), a symptom word opening a story is not ("Worry
+    about her son took up the hour").  A named sleep or appetite symptom ("insomnia", "increased
+    appetite") is a symptom; an amount of sleep or food is functional status.
 
 Prognosis
   * Prognosis synonyms (outlook, expected course, Px, risk of relapse) are covered; a prognosis

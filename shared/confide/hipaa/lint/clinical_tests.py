@@ -5,7 +5,9 @@ The rules below recognise a screening or rating scale (every common spelling and
 ``data/clinical_scales.txt``) with a score or a result word ("PHQ-9 = 14", "GAD-7 score of 11",
 "C-SSRS screen negative"), a score change verb ("dropped to", "came in at"), a score on a scale
 ("24/30 on the MoCA"), sub-scores and T-scores ("hyperactivity T-score 71"), and laboratory
-results ("UDS positive for THC", "TSH 2.1", "labs came back normal").
+results ("UDS positive for THC", "TSH 2.1", "labs came back normal"), including a drug's serum
+level ("Lithium level 0.8 mEq/L", "Valproate level subtherapeutic at 38", "VPA level 72"); a
+level ordered but not yet resulted ("Li level pending") is medication monitoring.
 
 Judgement calls: a scale's name is a test, not a diagnosis ("GAD 7"); a score change right after
 a score ("PHQ-9 12, down from 18") stays with the test result rather than being reported as
@@ -22,7 +24,7 @@ from __future__ import annotations
 import re
 
 from ._regex import DASH, NUM
-from .lexicons import LAB, LAB_TERMS, SCALE, SCALE_TERMS
+from .lexicons import DRUG, LAB, LAB_TERMS, SCALE, SCALE_TERMS
 from .rule import Rule, longest_tokens, section_rule, tokens
 
 CATEGORY = "clinical_test_results"
@@ -39,7 +41,7 @@ def carries_a_number(text: str, start: int, end: int) -> bool:
     return bool(_DIGIT.search(text, start, end))
 
 
-def _rule(name: str, pattern: str, gate) -> Rule:
+def _rule(name: str, pattern: str | tuple[str, ...], gate) -> Rule:
     return Rule(f"clinical_tests.{name}", CATEGORY, pattern, gate, None, window=120,
                 keep_quoted=carries_a_number)
 
@@ -50,6 +52,9 @@ _RESULTWORD = (
     r"minimal|mild|moderate|moderately severe|severe|mod-severe|subclinical|subthreshold)"
 )
 _SCORE = rf"{NUM}(?:\s*/\s*\d+)?"
+_LEVEL_WORD = (r"therapeutic|subtherapeutic|sub-therapeutic|supratherapeutic|supra-therapeutic|toxic|wnl|normal|"
+               r"high|low|elevated|within\s+(?:normal\s+|therapeutic\s+)?range|in\s+range|undetectable|detectable")
+_LEVEL_UNIT = r"(?:meq/l|mmol/l|mcg/ml|\u00b5g/ml|ug/ml|ng/ml|mg/l|mg/dl)"
 
 _SCALE_T = longest_tokens(SCALE_TERMS)
 _LAB_T = longest_tokens(LAB_TERMS)
@@ -77,7 +82,7 @@ RULES: tuple[Rule, ...] = (
     # a scale with a change verb and a score: "PHQ-9 dropped to 8", "GAD7 came in at 9", "BDI today: 22"
     _rule("scale_changed_to_score",
           rf"{SCALE}(?:\s*[;:,]?\s*(?:total|score[sd]?|today|this\s+week|now|administered|repeated|readministered|at\s+intake|re-?administered|results?))*"
-          rf"\s*(?:has\s+|had\s+)?(?:dropped|fell|fallen|decreased|declined|went\s+down|came\s+down|rose|risen|increased|climbed|went\s+up|jumped|improved|worsened|came\s+in|came\s+back|went|was|were|is|of|at|=|:|{DASH})?"
+          rf"\s*(?:has\s+|had\s+)?(?:dropped|fell|fallen|decreased|declined|went\s+down|came\s+down|rose|risen|increased|climbed|went\s+up|jumped|improved|worsened|came\s+in|came\s+back|went|was|were|is|of|at|=|:|down|up|{DASH})?"
           rf"\s*(?:to|at|from\s+{_SCORE}\s+to)?\s*{_SCORE}(?!\.?\d)(?:\s*\(\s*[\w -]{{1,20}}\))?",
           _SCALE_T),
     # "24/30 on the MoCA", "got 18 on the PCL-5"
@@ -101,6 +106,17 @@ RULES: tuple[Rule, ...] = (
           rf"{SCALE}(?:\s+[\w'-]+){{0,3}}?\s+(?:scores?|ratings?|subscales?|results?)\s*(?:from\s+(?:the\s+)?\w+\s*)?[:=]?\s*"
           rf"(?:[\w-]+\s+){{0,2}}?\d+(?:\.\d+)?(?:\s*/\s*\d+)?(?:\s+items?\s+(?:positive|endorsed|elevated))?",
           _SCALE_T),
+    # a drug's serum level with its value or result: "Lithium level 0.8 mEq/L", "Valproate level
+    # subtherapeutic at 38", "VPA level 72" (a level ordered but not resulted is medication monitoring)
+    _rule("drug_level_result",
+          rf"(?:\bserum\s+)?(?:{DRUG}|(?-i:\bLi\b|\bVPA\b))\s+(?:serum\s+)?(?:levels?|lvl)\s*(?:of|=|:|was|is|at|came\s+back(?:\s+at)?|returned(?:\s+at)?)?\s*"
+          rf"(?:(?:{_LEVEL_WORD})(?:\s+(?:at|of)\s+{NUM}(?:\s*{_LEVEL_UNIT})?)?|{NUM}(?:\s*{_LEVEL_UNIT})?(?:\s*\(\s*(?:{_LEVEL_WORD})\s*\)|,?\s+(?:{_LEVEL_WORD}))?)",
+          tokens("level levels lvl")),
+    # a drug with a blood concentration ("Lithium 0.9 mEq/L", "serum lithium 1.1"): a level, not a dose
+    _rule("drug_concentration",
+          (rf"\bserum\s+(?:{DRUG}|(?-i:\bLi\b))\s*(?:=|:|of|was|is|at)?\s*{NUM}(?:\s*{_LEVEL_UNIT})?",
+           rf"(?:{DRUG}|(?-i:\bLi\b))\s*(?:=|:|of|was|is|at)?\s*{NUM}\s*{_LEVEL_UNIT}"),
+          tokens("serum meq mmol mcg ug ng mg") | {"\u00b5g"}),
     # a T-score (standardised test result), with an optional scale and sub-scale before it
     _rule("t_score",
           rf"(?:{SCALE}\s+)?(?:[A-Za-z-]+\s+){{0,2}}?\bT[- ]?scores?\s*(?:of|=|:|was|is|at)?\s*\d+(?:\s*\([^)]{{1,20}}\))?",

@@ -156,11 +156,28 @@ _PROGRESS_PLACE = re.compile(r"\s+at\s+(?:(?:the|her|his|their|my)\s+)?(?:work|s
                              re.IGNORECASE)
 
 
+_PROGRESS_WORD = re.compile(r"\bprogress\b", re.IGNORECASE)
+# A thing or a venture as the subject of "made progress" ("the project at work made real progress"):
+# the progress is its, not the client's.
+_THING_SUBJECT = re.compile(
+    r"\b(?:the|a|an|her|his|their|our|my|its)\s+(?:[\w-]+\s+)?(?:project|team|renovation|remodel|construction|repairs?|case|lawsuit|"
+    r"negotiations?|house|build|campaign|company|business|deal|search|investigation|garden|book|novel|thesis|dissertation|paper|"
+    r"application|plans|planning|move|startup|band|crew|class|club|committee|government|police|court|builders?|contractors?)"
+    r"(?:\s+(?:at|on|in|for)\s+(?:the\s+)?[\w-]+)?\s+(?:has\s+|have\s+|had\s+|is\s+|are\s+|was\s+|were\s+)?(?:finally\s+|really\s+|also\s+)?$",
+    re.IGNORECASE)
+
+
 def everyday_progress(m: re.Match, text: str) -> bool:
-    """Progress on or with a concrete thing ("progress on the deck he's building", "progress of
-    the renovation") or at a place ("no progress at work"), not the client's treatment course."""
-    o = _PROGRESS_OBJECT.match(text, m.end())
-    return bool((o and not _CLINICAL_OBJECT.match(o.group(1))) or _PROGRESS_PLACE.match(text, m.end()))
+    """Progress on or with a concrete thing ("progress on the deck he's building", "made real
+    progress on the kitchen renovation"), at a place ("no progress at work") or made by a thing
+    ("the project at work made real progress"), not the client's treatment course.  The object
+    is read right after the word "progress", wherever the match ends."""
+    w = _PROGRESS_WORD.search(text, m.start(), m.end())
+    at = w.end() if w else m.end()
+    o = _PROGRESS_OBJECT.match(text, at)
+    if (o and not _CLINICAL_OBJECT.match(o.group(1))) or _PROGRESS_PLACE.match(text, at):
+        return True
+    return bool(_THING_SUBJECT.search(clause_before(text, m.start())))
 
 
 # ---- combining predicates into rule filters ---------------------------------------------------

@@ -6,10 +6,14 @@ domain: work and school (unable to work, missed days or shifts or classes, faili
 grades and GPA, return to work, full- or part-time, hours, warnings, being fired or unemployed);
 leave and disability (medical leave, FMLA, SSDI); driving; leaving the home (housebound, not
 leaving the house); care tasks (ADLs, needing help with meals or bills, managing household tasks
-and childcare); housing (evicted, homeless, staying with friends); hygiene and self-care; and
-explicit summaries ("functional impairment ...", "Functioning: ...", "functioning improved").
+and childcare); housing (evicted, homeless, staying with friends); hygiene and self-care; sleep
+and eating as amounts or a status ("sleeping 4-5 hrs/night", "poor sleep (~4 hrs/night)", "Sleep
+improved to ~7 hours", "appetite poor", "eating one meal a day"); and explicit summaries
+("functional impairment ...", "Functioning: ...", "functioning improved").
 
-Judgement calls: functioning tied to an age or a past era ("lost her job at 22", "in college")
+Judgement calls: how much the client sleeps or eats is functional status, while a named sleep
+or appetite symptom ("insomnia", "early morning awakening", "increased appetite", "poor appetite"
+in a list of symptoms) is a symptom (:mod:`confide.hipaa.lint.symptoms`); functioning tied to an age or a past era ("lost her job at 22", "in college")
 is biography; functioning named as a goal or hope ("one of her goals is to get back to work") is
 not current status; a functional statement in a hypothetical or about someone else is not the
 patient's functional status.
@@ -43,6 +47,13 @@ _ANY = tokens("""unable able missed missing misses adls adl iadls iadl
         performance sick stopped quit grades gpa attendance can cannot""")
 
 
+# Hours of sleep: "4-5 hrs", "~7 hours", "about 3 hours a night".
+_ABOUT = r"(?:only\s+|about\s+|around\s+|approximately\s+|approx\.?\s+|roughly\s+|maybe\s+|barely\s+|just\s+|~\s*|an?\s+average\s+of\s+|on\s+average\s+)?"
+_HOURS = (r"(?:\d+(?:\.\d+)?|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen)\s*"
+          r"(?:(?:-|to|\u2013)\s*(?:\d+(?:\.\d+)?|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen)\s*)?(?:hrs?|hours|h)\b")
+_PER_NIGHT = r"(?:\s*(?:/|per|a|each)\s*(?:night|nite|day|24\s*hrs?)|\s+nightly|\s+at\s+night)?"
+
+
 def _basic(name: str, pattern: str) -> Rule:
     return _rule(name, pattern, _ANY)
 
@@ -58,13 +69,23 @@ RULES: tuple[Rule, ...] = (
     _basic("cannot_work_drive_or_leave",
            r"\b(?:can't|cannot|can\s+not)\s+(?:work|drive|leave\s+the\s+house|get\s+out\s+of\s+bed|concentrate\s+at\s+work)\b"),
     _basic("unable_to_get_to_work_or_school",
-           r"\b(?:unable|not\s+(?:been\s+)?able|(?:hasn't|has\s+not|haven't|have\s+not)\s+been\s+able|able)\s+to\s+(?:go\s+(?:back\s+)?to\s+|return\s+to\s+|get\s+to\s+)(?:work|school|class(?:es)?|(?:her|his|the)\s+job)\b"),
+           r"\b(?:unable|not\s+(?:been\s+)?able|(?:hasn't|has\s+not|haven't|have\s+not)\s+been\s+able|able)\s+to\s+(?:go\s+(?:back\s+)?to\s+|return\s+to\s+|get\s+to\s+)(?:(?:part|full)[- ]time\s+)?(?:work|school|class(?:es)?|(?:her|his|the)\s+job)\b"),
     _basic("able_or_unable_to_do_task",
            r"\b(?:unable|not able|able)\s+to\s+(?:work|drive|attend\s+\w+|leave\s+(?:the\s+)?(?:house|home|bed)|get\s+out\s+of\s+bed|care\s+for\s+(?:\w+\s+)?(?:kids|children|child|self|herself|himself|themselves|family)|perform\s+\w+|complete\s+\w+|function\b[^.;\n]{0,30}|shower|cook|shop|manage\s+\w+|hold\s+(?:a|down\s+a)\s+job)"),
     _basic("missed_days_of_work_or_school",
            r"\b(?:missed|missing|has\s+missed|misses)\s+(?:\d+|one|two|three|four|five|several|multiple|many)\s+(?:days?|shifts?|weeks?)\s+(?:of\s+)?(?:work|school|class(?:es)?)"),
     _basic("adls",
            r"\b(?:independent\s+(?:in|with)\s+)?(?:ADLs?|IADLs?)(?:\s*/\s*IADLs?)?(?:\s+(?:intact|independent|impaired|wnl|grossly intact))?"),
+    # "independent in self-care", "needs assistance with personal care"
+    _rule("independent_in_self_care",
+          r"\b(?:(?:fully\s+|largely\s+|mostly\s+)?independent|dependent|needs\s+(?:assistance|help|prompting))\s+(?:in|with|for)\s+(?:(?:basic|all|most|her|his|their)\s+)?"
+          r"(?:self-care|self\s+care|personal\s+care|hygiene|daily\s+activities|activities\s+of\s+daily\s+living|care\s+tasks|household\s+tasks)\b",
+          tokens("independent dependent needs")),
+    # keeping a job, housing or school going: "struggles to maintain employment", "unable to hold down a job"
+    _rule("keeping_a_role",
+          r"\b(?:struggl(?:es|ing|ed)\s+to|unable\s+to|not\s+able\s+to|can't|cannot|able\s+to|trouble|difficulty)\s+(?:maintain(?:ing)?|hold(?:ing)?(?:\s+down)?|keep(?:ing)?|sustain(?:ing)?|find(?:ing)?)\s+"
+          r"(?:(?:a|her|his|their|steady|stable|full-time|part-time|regular)\s+)*(?:employment|job|work|housing|apartment|relationships?|friendships?|routine|school\s+attendance|attendance|grades)\b",
+          tokens("maintain maintaining hold holding keep keeping sustain sustaining find finding")),
     _basic("not_attending_school_or_work",
            r"\b(?:not|isn't|is not|stopped)\s+(?:attending|going\s+to)\s+(?:classes|class|school|work|church|groups?)(?:\s*,\s*failing\s+\w+\s+(?:courses|classes))?"),
     _basic("failing_courses", r"\bfailing\s+(?:\d+|two|three|several)\s+(?:courses|classes)"),
@@ -90,8 +111,16 @@ RULES: tuple[Rule, ...] = (
           tokens("ssdi ssi")),
     # driving: "hasn't driven since the accident"
     _rule("driving",
-          r"\b(?:has\s+not|hasn't|have\s+not|haven't|not|stopped|quit|avoids|avoiding|afraid\s+of|resumed|started|back\s+to|unable\s+to|can't|cannot|able\s+to)\s+(?:been\s+)?(?:driving|drive|driven)\b(?:\s+since\s+[\w ]{1,30}?(?=[,.;\n]|$))?",
+          r"\b(?:(?:has\s+not|hasn't|have\s+not|haven't|not|stopped|quit|avoids|avoiding|afraid\s+of|resumed|started|back\s+to|unable\s+to|can't|cannot|able\s+to|now)\s+(?:been\s+)?(?:driving|drive|driven)\b|driving\s+again\b)(?:\s+again)?(?:\s+since\s+[\w ]{1,30}?(?=[,.;\n]|$))?",
           tokens("driving drive driven")),
+    # hygiene by its frequency: "showering only once a week"
+    _rule("bathing_frequency",
+          r"\b(?:showering|showers|showered|bathing|bathes|bathed|washing\s+(?:her|his|their)\s+hair)\s+(?:only\s+|about\s+|maybe\s+)?(?:once|twice|\d+\s*x|one\s+time|two\s+times|every\s+(?:few|\w+)\s+days)(?:\s*(?:a|per|/)\s*(?:week|wk|month|day))?",
+          tokens("showering showers showered bathing bathes bathed washing")),
+    # bed as a day's place: "spending most days in bed"
+    _rule("days_in_bed",
+          r"\b(?:spending|spends|spent|staying|stays|stayed|lying|lies|lay)\s+(?:most|all|much|half)\s+(?:of\s+)?(?:the\s+|her\s+|his\s+)?(?:days?|time|weekends?|mornings?)\s+in\s+bed\b",
+          tokens("spending spends spent staying stays stayed lying lies lay")),
     # leaving the home: "has not left the house in two weeks"
     _rule("not_leaving_home",
           r"\b(?:has\s+not|hasn't|have\s+not|rarely|barely|not|unable\s+to)\s+(?:left|leaving|leave|been\s+out\s+of)\s+(?:the|her|his|their)\s+(?:house|home|apartment|room|bed)\b(?:\s+(?:in|for|since)\s+(?:\w+\s+){1,2}?(?:days?|weeks?|months?|\w+))?",
@@ -109,7 +138,7 @@ RULES: tuple[Rule, ...] = (
     hygiene schoolwork coursework homework job work rent""")),
     # work / school status
     _rule("back_at_work_or_school",
-          r"\b(?:back\s+(?:at|to)|returned\s+to|returning\s+to)\s+(?:work|school|class(?:es)?|(?:her|his|their)\s+job|the\s+office|campus)\b(?:\s+(?:full|part)[- ]time)?",
+          r"\b(?:(?:has\s+not|hasn't|have\s+not|haven't|not\s+yet|not)\s+)?(?:back\s+(?:at|to)|returned\s+to|returning\s+to)\s+(?:work|school|class(?:es)?|(?:her|his|their)\s+job|the\s+office|campus)\b(?:\s+(?:full|part)[- ]time)?",
           tokens("back returned returning")),
     _rule("working_hours_or_duty",
           r"\b(?:working|works|worked)\s+(?:\d+\s*(?:-\s*\d+\s*)?(?:hrs?|hours)\s*(?:/|per|a)\s*(?:wk|week|day)|(?:full|part)[- ]time|reduced\s+hours|light\s+duty|modified\s+duty)\b(?:\s*,?\s*(?:reduced|down|up)\s+from\s+[\w ]{1,20}?(?=[,.;\n]|$))?",
@@ -130,7 +159,7 @@ RULES: tuple[Rule, ...] = (
           tokens("unemployed underemployed work searching looking")),
     # housing
     _rule("lost_housing_or_job",
-          r"\b(?:lost|losing)\s+(?:her|his|their)\s+(?:housing|apartment|home|lease|job)\b(?:\s+(?:in|last|this)\s+\w+)?(?:\s*,\s*(?:staying|living|sleeping)\s+(?:with|in|at)\s+(?:a\s+)?\w+)?",
+          r"\b(?:lost|losing)\s+(?:her\s+|his\s+|their\s+|the\s+)?(?:housing|apartment|home|lease|job)\b(?:\s+(?:in|last|this)\s+\w+)?(?:\s*,\s*(?:staying|living|sleeping)\s+(?:with|in|at)\s+(?:a\s+)?\w+)?",
           tokens("lost losing")),
     _rule("homeless_or_unstably_housed",
           r"\b(?:homeless|unhoused|evicted|facing\s+eviction|couch[- ]surfing|living\s+in\s+(?:her|his|their|a)\s+car|in\s+a\s+shelter|staying\s+(?:with|at)\s+(?:a\s+friend|friends|family|her\s+\w+|his\s+\w+)(?:'s)?)\b",
@@ -153,6 +182,33 @@ RULES: tuple[Rule, ...] = (
     _rule("functioning_changed",
           rf"\b(?:(?:overall|occupational|social|academic|daily)\s+)?functioning\s+(?:has\s+|is\s+|remains\s+)?(?:improved|improving|declined|declining|worsened|stable|unchanged|impaired|intact|poor|limited)\b(?:\s*:{CLAUSE}{{1,120}})?",
           tokens("functioning")),
+    # ---- sleep and eating, as an amount or a status
+    # "Sleeping 4-5 hrs/night", "sleeping about 3 hours a night", "slept only 4 hours", "getting 5 hours of sleep"
+    _rule("hours_of_sleep",
+          (rf"\b(?:sleeping|sleeps|slept|sleep\s*(?::|=|is|was|has\s+been|remains|averages|averaging|improved\s+to|increased\s+to|decreased\s+to|down\s+to|up\s+to|now)?|"
+           rf"(?:getting|gets|got|averaging|averages)|(?:poor|fair|good|restless|broken|fragmented|interrupted|disrupted|improved|better|worse|adequate|decreased)\s+sleep\s*\(?)"
+           rf"\s*{_ABOUT}{_HOURS}(?:\s+of\s+sleep)?{_PER_NIGHT}\)?",
+           rf"\bsleep\s*(?::\s*|\s+(?:is\s+|was\s+|has\s+been\s+|remains\s+|remained\s+)?)(?:poor|fair|good|restless|broken|fragmented|interrupted|disrupted|variable|adequate)\s*,\s*{_ABOUT}{_HOURS}{_PER_NIGHT}"),
+          tokens("sleeping sleeps slept sleep getting gets got averaging averages")),
+    # "Sleep poor", "Sleep: fair", "sleeping poorly": the status of sleep, noun first (a note's vegetative line)
+    _rule("sleep_status",
+          r"\b(?:sleep\s*(?::\s*|\s+(?:is\s+|was\s+|has\s+been\s+|remains\s+|remained\s+|continues\s+to\s+be\s+)?)(?:poor|fair|good|restless|broken|fragmented|interrupted|disrupted|variable|adequate|impaired|wnl|intact)|"
+          r"sleeping\s+(?:poorly|well|badly|through\s+the\s+night))\b",
+          tokens("sleep sleeping")),
+    # "Sleep and appetite within normal limits", "sleep/appetite stable"
+    _rule("sleep_and_appetite_status",
+          r"\b(?:sleep|appetite)\s*(?:and|&|/)\s*(?:sleep|appetite)\s*(?::\s*|\s+(?:are\s+|were\s+|remain\s+|have\s+been\s+)?)(?:wnl|within\s+normal\s+limits|intact|adequate|normal|good|fair|poor|unchanged|stable|disrupted|decreased|impaired)\b",
+          tokens("sleep appetite")),
+    # "appetite poor", "Appetite decreased", "appetite: fair" (a named symptom such as "increased appetite" is a symptom)
+    _rule("appetite_status",
+          r"\bappetite\s*(?::\s*|\s+(?:is\s+|was\s+|has\s+been\s+|remains\s+|remained\s+|continues\s+to\s+be\s+|still\s+)?)(?:poor|fair|good|decreased|increased|reduced|diminished|down|up|low|variable|adequate|normal|wnl|intact|improved|improving|returning|returned|limited|minimal)\b",
+          tokens("appetite")),
+    # "eating one meal a day", "down to one meal a day", "skipping meals"
+    _rule("meals_a_day",
+          (r"\b(?:(?:eating|eats|ate|having|has|managing|down\s+to|up\s+to|only)\s+)?(?:only\s+|about\s+|~\s*)?(?:one|two|three|\d|a\s+single|half\s+a)\s+(?:small\s+|full\s+|proper\s+|regular\s+|real\s+)?meals?\s*(?:/|a|per|each)\s*day\b",
+           r"\b(?:eating|eats|ate)\s+(?:only\s+|just\s+|about\s+)?(?:once|twice|one\s+time|two\s+times)\s+(?:a|per)\s+day\b",
+           r"\b(?:skipping|skips|skipped)\s+(?:most\s+|many\s+|several\s+)?meals\b|\bnot\s+eating\s+(?:regularly|much|enough)\b"),
+          tokens("meal meals eating eats ate")),
     # the Global Assessment of Functioning: "GAF 55"
     _rule("gaf_score", r"\b(?-i:GAF)\s*(?:score\s*)?(?:of|=|:|is|was|today|currently)?\s*\d{1,3}\b", tokens("gaf")),
     # "has not showered in several days"

@@ -1,12 +1,13 @@
 """Medication prescription and monitoring (45 CFR 164.501: excluded from psychotherapy notes).
 
 45 CFR 164.501 excludes "medication prescription and monitoring" from the definition of
-psychotherapy notes.  The rules below recognise: a drug with a dose, a sig or a level; a
+psychotherapy notes.  The rules below recognise: a drug with a dose or a sig, a level ordered; a
 prescribing, change or adherence verb with a drug ("started", "increased", "d/c'd", "off her
 Effexor", "skipping her Zoloft"); a change of a class of drugs ("stopped her meds"); dose
 changes, holds and switches; prescriptions and refills; adherence ("taking it as prescribed",
 "good med adherence"); side effects attributed to a drug; a bare dose with a unit; and a
-medication-list header ("Meds: none").
+medication-list header ("Meds: none").  A drug level's value or result ("Lithium level 0.8 mEq/L")
+is a clinical test result (:mod:`confide.hipaa.lint.clinical_tests`).
 
 Judgement calls: a drug *named* without prescribing or monitoring context is narrative (a dream,
 a story, a relative's pills) and is not reported; a dose or drug in a sentence about a dream or a
@@ -71,7 +72,7 @@ _SIG = (r"q\.?d\.?|qam|qpm|qhs|q\s?hs|bid|b\.i\.d\.?|tid|t\.i\.d\.?|qid|prn|p\.r
 _DOSE = rf"(?:(?:to|by|at|from|of)\s+)?{NUM}\s*{_UNIT}(?:\s*,?\s*{_MEDFREQ}\b)*"
 _DRUGTAIL = rf"{_FORM}?(?:\s*{_DOSE})?(?:\s*(?:then|and|to)\s+{NUM}\s*{_UNIT})*(?:\s+{_MEDFREQ}\b)*"
 # What a number after a drug name is when it is not a dose ("Prozac for 3 years").
-_NOTDOSE = (r"(?:years?|yrs?|yo|y/o|days?|weeks?|wks?|months?|mos?|times|x\b|pills|tabs|tablets|"
+_NOTDOSE = (r"(?:years?|yrs?|yo|y/o|days?|weeks?|wks?|months?|mos?|times|x\b|pills|tabs|tablets|meq|mmol|ng/ml|mcg/ml|\u00b5g/ml|ug/ml|"
             r"minutes|mins?|hrs?|hours|am\b|pm\b|a\.m|p\.m|%|lbs?|pounds|miles|o'clock|th\b|st\b|nd\b|rd\b)")
 _MEDSTAT = (r"(?:continued|cont(?:inue)?|started|restarted|stopped|held|unchanged|increased|decreased|"
             r"d/c'd|tolerating(?:\s+well)?|tolerated(?:\s+well)?|well\s+tolerated|no\s+(?:SE|S/E|side\s+effects?|AEs?)|"
@@ -98,10 +99,6 @@ RULES: tuple[Rule, ...] = (
     _rule("drug_with_dose",
           rf"{DRUG}{_FORM}?\s*(?:\(\s*\w+\s*\)\s*)?{_DOSE}(?:\s*(?:then|and|to)\s+{NUM}\s*{_UNIT})*",
           _DRUG_T),
-    # "Lithium level 0.8"
-    _rule("drug_level_value",
-          rf"(?:\bserum\s+)?{DRUG}\s+(?:serum\s+)?(?:levels?|lvl)\s*(?:of|=|:|was|is|at)?\s*{NUM}",
-          _DRUG_T),
     # "sertraline titration: 25 mg then 50 mg", "Lexapro refill"
     _rule("drug_with_dose_change_noun",
           rf"{DRUG}\s+(?:titration|taper|increase|decrease|dose(?:\s+(?:increase|decrease|change|reduction))?|dosage|refill|trial)\b(?:\s*:\s*(?:{NUM}\s*{_UNIT}(?:\s*{_MEDFREQ})*(?:\s*(?:then|and|to)\s+)?)+)?",
@@ -120,7 +117,7 @@ RULES: tuple[Rule, ...] = (
           tokens("adherent compliant adherence compliance nonadherent noncompliant")),
     # "no side effects", "side effects from the Zoloft increase"
     _rule("side_effects",
-          rf"\b(?:no\s+|denies\s+(?:any\s+)?)?side[- ]effects?(?:\s+(?:from|of|on|with)\s+(?:the\s+|his\s+|her\s+)?(?:{DRUG}(?:\s+(?:increase|decrease|change|dose))?|{DRUG_CLASS}))?(?:\s+(?:reported|noted|endorsed|denied))?",
+          rf"\b(?:no\s+(?:reported\s+|new\s+|significant\s+|notable\s+|apparent\s+)?|denies\s+(?:any\s+)?)?side[- ]effects?(?:\s+(?:from|of|on|with)\s+(?:the\s+|his\s+|her\s+)?(?:{DRUG}(?:\s+(?:increase|decrease|change|dose))?|{DRUG_CLASS}))?(?:\s+(?:reported|noted|endorsed|denied))?",
           tokens("side")),
     # "missed two doses", "skipping her meds"
     _rule("missed_doses",
@@ -130,10 +127,13 @@ RULES: tuple[Rule, ...] = (
     _rule("change_of_drug_class",
           rf"\b(?:started|starting|stopped|stopped taking|d/c'd|discontinued|restarted|resumed|increased|decreased|switched)\s+(?:(?:his|her|the|an?|their)\s+)?{DRUG_CLASS}\b",
           _CLASS_T),
-    # a lab level by drug or abbreviation, or pending/ordered: "Li level pending", "VPA level 72"
-    _rule("drug_level_result",
-          rf"(?:{DRUG}|(?-i:\bLi\b|\bVPA\b))\s+(?:serum\s+)?(?:levels?|lvl)\s*(?:of|=|:|was|is|at)?\s*(?:{NUM}|pending|ordered|drawn|therapeutic|subtherapeutic|supratherapeutic|wnl|normal|high|low)\b",
-          _DRUG_T | {"li", "vpa"}),
+    # a drug level ordered but not yet resulted is monitoring: "Li level pending", "VPA level ordered"
+    # (a level's value or result is a clinical test result: see clinical_tests.drug_level_result)
+    _rule("drug_level_ordered",
+          (rf"(?:{DRUG}|(?-i:\bLi\b|\bVPA\b))\s+(?:serum\s+)?(?:levels?|lvl)\s*(?:is\s+|was\s+)?(?:pending|ordered|drawn|due|requested|"
+           rf"(?:to\s+be|will\s+be)\s+(?:re)?(?:drawn|checked|repeated|ordered|obtained))\b",
+           rf"\b(?:check|recheck|re-check|order|draw|obtain|repeat|checking|ordered|drew|obtained)\s+(?:a\s+|an\s+|her\s+|his\s+|the\s+)?(?:serum\s+)?(?:{DRUG}|(?-i:\bLi\b|\bVPA\b))\s+(?:levels?|lvl)\b"),
+          tokens("level levels lvl")),
     # a bare dose with a unit is strong evidence on its own: "40 mg qhs"
     _rule("dose_with_unit",
           rf"\b{NUM}\s*(?:mg|mcg)\b(?:\s*,?\s*{_MEDFREQ}\b)*",
@@ -189,6 +189,12 @@ RULES: tuple[Rule, ...] = (
           r"\b(?:taking|takes|took|using)\s+(?:it|them|(?:her|his|their|all)\s+(?:meds|medications?|pills|doses))\s+"
           r"(?:as\s+(?:prescribed|directed)|consistently|regularly|reliably|inconsistently|sporadically|every\s+day|daily|most\s+days)",
           tokens("taking takes took using")),
+    # the medication list unchanged: "No med changes this visit", "meds unchanged", "continue current medications"
+    _rule("medications_unchanged",
+          (r"\bno\s+(?:med(?:ication)?s?\s+changes?|changes?\s+(?:to|in)\s+(?:her\s+|his\s+|their\s+|the\s+)?(?:med(?:ication)?s?|regimen))\b",
+           r"\b(?:psych\s+)?med(?:ication)?s?\s+(?:remain\s+|are\s+|were\s+)?(?:unchanged|the\s+same|continued|stable)\b",
+           r"\bcontinue\s+(?:current|same|all|her|his)\s+(?:psych\s+)?med(?:ication)?s?\b"),
+          tokens("med meds medication medications")),
     # "good med adherence", "medication compliance: 80%"
     _rule("adherence_rating",
           (r"\b(?:good|poor|fair|partial|full|excellent|inconsistent|improved|variable)\s+(?:med(?:ication)?\s+)?(?:adherence|compliance)\b",

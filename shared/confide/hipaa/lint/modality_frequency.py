@@ -2,11 +2,13 @@
 
 45 CFR 164.501 excludes "the modalities and frequencies of treatment furnished" from the
 definition of psychotherapy notes.  The rules below recognise: a psychotherapy CPT code; a named
-modality or technique, with its frequency or length when given ("Weekly CBT", "EMDR biweekly",
-"60-minute individual psychotherapy", "trauma-focused work"); a treatment frequency tied to
-sessions, therapy or a change of frequency ("sessions are weekly", "moving to every other week",
-"session frequency reduced to monthly"); a session's length; a session's number in a course
-("session 4 of 12"); and the medium of delivery ("via Zoom", "telehealth, 50 min").
+modality or technique, with its frequency when given ("Weekly CBT", "EMDR biweekly",
+"individual psychotherapy", "trauma-focused work", "IOP 3 days/week"); a treatment frequency tied
+to sessions, therapy or a change of frequency ("sessions are weekly", "moving to every other
+week", "session frequency reduced to monthly"); a session's number in a course ("session 4 of
+12"); and the medium or format of delivery ("via Zoom", "telehealth", "50 min, individual").
+A session's length ("60-minute", "50 min") is the session's times, reported by
+:mod:`confide.hipaa.lint.session_times`, not here.
 
 Judgement calls: a frequency word ("weekly") is reported only when tied to treatment (a modality,
 "sessions", "therapy", "frequency ..."); "AA meetings every Tuesday" is not.  An acronym followed
@@ -32,9 +34,10 @@ from .rule import Rule, longest_tokens, section_rule, tokens
 CATEGORY = "modalities_and_frequencies_of_treatment"
 #: Contexts (ConText, :mod:`confide.hipaa.lint.context`) in which a modality or frequency is not
 #: treatment furnished to the client: someone else's ("his father's DBT group"), imagined or
-#: hypothetical ("if she had to come twice a week"), in the client's past life, or read or
-#: heard about ("a podcast about DBT").
-CONTEXT_VETO = frozenset({"FAMILY", "OTHER_PERSON", "IMAGINED", "HYPOTHETICAL", "BIOGRAPHICAL", "INFORMATION"})
+#: hypothetical ("if she had to come twice a week"), only possible ("possibly EMDR later"), in the
+#: client's past life, or read or heard about ("a podcast about DBT").
+CONTEXT_VETO = frozenset({"FAMILY", "OTHER_PERSON", "IMAGINED", "HYPOTHETICAL", "POSSIBLE_EXISTENCE", "BIOGRAPHICAL",
+                          "INFORMATION"})
 
 
 def _rule(name: str, pattern: str | tuple[str, ...], gate, filter=None) -> Rule:
@@ -57,6 +60,16 @@ _MINUTES = rf"\d+\s*{DASH}?\s*(?:min(?:ute)?s?|mins?)\b"
 _CPT = r"\b(?:CPT(?:\s*(?:code|#))?\s*:?\s*)?(?:9078[5-9]|9079\d|908\d\d)\b"
 
 _FREQ_T = longest_tokens(FREQUENCY_TERMS) | {"<qfreq>"}
+# A program of care between weekly therapy and inpatient care.
+_PROGRAM = (r"(?:(?-i:IOP|PHP)\b|intensive\s+outpatient(?:\s+(?:program|treatment))?|partial\s+hospitali[sz]ation(?:\s+program)?|"
+            r"day\s+(?:treatment|program)\b)")
+# A program's days a week: "IOP 3 days/week", "PHP 5 days a week".
+_DAYS_PER_WEEK = r"(?:\d|one|two|three|four|five)\s*(?:days?|x|times|evenings?|nights?)\s*(?:/|a|per)\s*(?:week|wk)\b"
+
+
+def _format_only(m: re.Match, text: str) -> tuple[int, int]:
+    """Report the format ("individual", "telehealth") of a format-and-length pair, not the length."""
+    return m.span("fmt")
 _MIN_T = tokens("min mins minute minutes <min>")
 
 # A modality or frequency section names a modality, a technique, a frequency, a format or a code.
@@ -72,7 +85,7 @@ RULES: tuple[Rule, ...] = (
     # a technique delivered in session: "practiced diaphragmatic breathing", "thought record reviewed", "grounding skills, weekly"
     _rule("technique_delivered",
           (rf"(?<!will\s)(?<!to\s)\b{_DELIVERED}\s+(?:(?:the|a|an|her|his|their|some|more|brief|basic)\s+)?(?:[\w-]+\s+)?{_TECHNIQUE}",
-           rf"{_TECHNIQUE}(?:\s+\w+){{0,2}}?\s+(?:was\s+|were\s+)?(?:used|practiced|practised|introduced|completed|taught|reviewed|rehearsed|modeled|applied|conducted|provided|delivered|utilized)\b",
+           rf"{_TECHNIQUE}(?:\s+\w+){{0,2}}?\s+(?:was\s+|were\s+)?(?:used|practiced|practised|introduced|completed|taught|reviewed|rehearsed|modeled|applied|conducted|provided|delivered|utilized|started|begun|initiated|continued|built|constructed)\b",
            rf"(?:\b{FREQUENCY}\s+){_TECHNIQUE}|{_TECHNIQUE}\s*,?\s+{FREQUENCY}"),
           longest_tokens(TECHNIQUE_TERMS)),
     # "trauma-focused work", "skills-based therapy weekly"
@@ -98,33 +111,24 @@ RULES: tuple[Rule, ...] = (
     # a named modality with its frequency or length: "Weekly CBT", "EMDR biweekly", "DBT skills group, 8 members, 90 min",
     # "CBT for insomnia, weekly", "Family therapy with parents every other week"
     _rule("named_modality",
-          rf"(?:\b{FREQUENCY}\s+|{_MINUTES}\s+)?{_MODALITY}(?:(?:\s+(?:for|with|w/)(?:\s+[\w'-]+){{1,3}}?)?\s*,?\s+{FREQUENCY})?"
-          rf"(?:\s*,\s*(?:\d+\s+members\s*,\s*)?{_MINUTES})?",
+          rf"(?:\b{FREQUENCY}\s+)?{_MODALITY}(?:(?:\s+(?:for|with|w/)(?:\s+[\w'-]+){{1,3}}?)?\s*,?\s+(?:{FREQUENCY}|{_DAYS_PER_WEEK}))?",
           longest_tokens(MODALITY_TERMS) | tokens("act ipt cpt erp eft ifs sfbt mbt tfp pe mi met cbt dbt emdr")),
-    # "session length: 53 min"
-    _rule("session_length_label",
-          rf"\b(?:session|visit|psychotherapy|therapy)\s+(?:length|duration)\s*:?\s*(?:of\s+)?{_MINUTES}",
-          _MIN_T),
-    # "sessions are 50 minutes"
-    _rule("sessions_of_minutes",
-          rf"\b(?:sessions?|visits?)\s+(?:are|is|were|was|lasting|lasted|of)\s+{_MINUTES}",
-          _MIN_T, NOT_EVERYDAY_SESSION),
-    # "60-minute individual psychotherapy"
-    _rule("minutes_of_psychotherapy",
-          rf"\b{_MINUTES}\s+(?:individual|family|group|couples)?\s*(?:session|psychotherapy|therapy|visit)\b",
-          _MIN_T, NOT_EVERYDAY_SESSION),
     # the medium of delivery: "via Zoom", "by phone"
     _rule("delivered_via_medium",
           r"\b(?:via|by|over)\s+(?:zoom|telehealth|video|phone|telephone|doxy(?:\.me)?|teams|facetime|webex|secure\s+video)\b",
           tokens("zoom telehealth video phone telephone doxy teams facetime webex secure")),
-    # "50 min, individual", "45 minutes telehealth"
-    _rule("minutes_then_format",
-          rf"\b{_MINUTES}\s*,?\s*(?:individual|family|group|couples|telehealth|video|in[- ]person|phone|tele)\b",
-          _MIN_T),
-    # "telehealth, 50 min"
-    _rule("format_then_minutes",
-          rf"\b(?:telehealth|video|phone|in[- ]person|individual|family|group|couples)\s*,\s*{_MINUTES}",
-          _MIN_T),
+    # the format beside a length: "50 min, individual", "individual, 50 min" (the length is the session's times)
+    _rule("format_beside_length",
+          (rf"(?<=\d)\s*{DASH}?\s*(?:min(?:ute)?s?|mins?)\b\s*,?\s*(?P<fmt>individual|family|group|couples|telehealth|video|in[- ]person|phone|tele)\b",
+           rf"\b(?P<fmt>telehealth|video|phone|in[- ]person|individual|family|group|couples)\s*,\s*\d+\s*{DASH}?\s*(?:min(?:ute)?s?|mins?)\b"),
+          _MIN_T, _format_only),
+    # a program of care at its frequency, or attended: "IOP 3 days/week", "attends PHP", "enrolled in an
+    # intensive outpatient program" ("referral to IOP" is a plan, not treatment furnished)
+    _rule("program_attended_or_at_frequency",
+          (rf"\b{_PROGRAM}\s*,?\s+(?:{FREQUENCY}|{_DAYS_PER_WEEK})",
+           rf"\b(?:attends|attending|attended|enrolled\s+in|participating\s+in|participates\s+in|continues\s+(?:in|to\s+attend)|"
+           rf"started|began|admitted\s+to|stepped\s+down\s+to)\s+(?:an?\s+|the\s+|her\s+|his\s+)?{_PROGRAM}(?:\s*,?\s+(?:{FREQUENCY}|{_DAYS_PER_WEEK}))?"),
+          tokens("iop php intensive partial day")),
     # "session 4 of 12"
     _rule("session_number_of_course",
           r"\b(?:session|visit)\s+#?\d+\s+(?:of|/)\s+\d+\b",

@@ -7,11 +7,16 @@ improved since intake", "lowest since starting"); change over a span ("improved 
 weeks", "down 25% since March", "went from 21 to 9", "now 2x/wk vs daily"); resolution and
 remission ("Panic has largely subsided", "in full remission"); gains and their maintenance;
 abstinence and behaviour-free periods ("sober for 60 days", "no self-harm in 3 months"); goals
-met; comparisons with an earlier time ("better than last month", "doing much better"); regression,
-setbacks and relapse; and completed sessions ("Attended 5 of 8 group sessions").
+met; comparisons with an earlier time ("better than last month", "doing much better", "Compared
+with intake, her depressive symptoms have roughly halved", "now able to ..., which was unthinkable
+at intake", "Since we started DBT she has fewer blow-ups"); an observed change or treatment
+response ("Improvement in mood noted", "Treatment response has been partial", "No longer meets
+criteria for MDD"); regression, setbacks and relapse; and completed sessions ("Attended 5 of 8
+group sessions").
 
 Judgement calls: progress in a hypothetical ("if gains maintained") or about someone else is not
-reported; "in early remission" right after a diagnosis is that diagnosis's specifier, not
+reported, nor progress on a thing or made by one ("progress on the kitchen renovation", "the project
+at work made real progress"); "in early remission" right after a diagnosis is that diagnosis's specifier, not
 progress.  Two resolutions between categories are declared here (:data:`RESOLUTIONS`): a score
 change right after a test score ("PHQ-9 12, down from 18") stays with the test result and is not
 also progress; a symptom named inside a progress statement ("nightmares have resolved") is
@@ -42,6 +47,11 @@ def _rule(name: str, pattern: str, gate: str, filter=None) -> Rule:
     return Rule(f"progress.{name}", CATEGORY, pattern, tokens(gate), filter, window=160)
 
 
+def _change_only(m: re.Match, text: str) -> tuple[int, int]:
+    """Report the change ("fewer blow-ups"), not the treatment step it is set against."""
+    return m.span("change")
+
+
 def _plain(name: str, pattern: str, gate: str) -> Rule:
     return _rule(name, pattern, gate, None)
 
@@ -55,6 +65,8 @@ _PG_SINCE = (r"(?:intake|admission|baseline|the\s+start\s+of\s+(?:treatment|tx|t
              r"the\s+(?:hospitalization|admission|move|divorce|accident|last\s+\w+)|(?:her|his|their)\s+(?:hospitalization|admission|discharge))")
 # What can be counted or rated over time: a symptom, urges, episodes, arguments.
 _SYMPTOM_OR_EVENTS = rf"(?:{SYMPTOM}|symptoms?|sx|anxiety|depression|urges|episodes|attacks|arguments|fights|conflicts?)"
+# How much a change was: "lifted considerably since the summer".
+_DEGREE = r"(?:\s+(?:considerably|significantly|somewhat|a\s+lot|markedly|greatly|slightly|steadily|gradually|noticeably|substantially|dramatically|a\s+bit))"
 _CHANGE_T = ("halved doubled improved improving improvement worsened worsening worse better remitted resolved resolving "
              "stabilized stable plateaued declined declining decreased reduced unchanged progressed regressed change")
 
@@ -99,29 +111,31 @@ RULES: tuple[Rule, ...] = (
            "progress"),
     # ---- change since a reference point
     _plain("changed_since",
-           rf"\b(?:(?:{_PG_NOUN})\s+(?:has\s+|have\s+|is\s+|are\s+)?)?{_PG_CHANGE}(?:\s+(?:in|of)\s+(?:\w+\s+){{0,2}}?(?:{_PG_NOUN}))?\s+since\s+{_PG_SINCE}",
+           rf"\b(?:(?:{_PG_NOUN})\s+(?:has\s+|have\s+|is\s+|are\s+)?)?{_PG_CHANGE}(?:\s+(?:in|of)\s+(?:\w+\s+){{0,2}}?(?:{_PG_NOUN}))?{_DEGREE}?\s+since\s+{_PG_SINCE}",
            "since"),
     _plain("improvement_in_since",
            rf"\b(?:{_PG_ADJ}\s+)?(?:improvement|reduction|decrease|worsening|decline|change)\s+(?:in|of)\s+(?:\w+\s+){{0,2}}?(?:{_PG_NOUN})\s+since\s+{_PG_SINCE}",
            "since"),
     _plain("subject_resolved_or_improved",
-           rf"\b(?:{_PG_NOUN})\s+(?:has\s+|have\s+)?(?:remitted|resolved|plateaued|stabilized|improved|worsened)\b",
-           "remitted resolved plateaued stabilized improved worsened"),
+           rf"\b(?:{_PG_NOUN})\s+(?:has\s+|have\s+)?(?:remitted|resolved|plateaued|stabilized|improved|worsened|lifted|eased|abated|subsided|lessened|"
+           rf"(?:decreased|increased|reduced|lessened|diminished|declined|dropped)\s+in\s+(?:frequency|intensity|severity|duration|number))\b",
+           "remitted resolved plateaued stabilized improved worsened lifted eased abated subsided lessened frequency intensity severity duration number"),
     _plain("plateaued", r"\b(?:has|have)\s+plateaued\b", "plateaued"),
     _plain("down_or_up_from",
            r"\b(?:down|up)\s+from\s+(?:\d+|daily|weekly|nightly|several|\w+\s+times)(?:\s*(?:x\s*)?/\s*(?:wk|week|day))?(?:\s+(?:at|since)\s+(?:intake|baseline|last\s+\w+))?",
            "from"),
     _plain("reduced_from_to",
-           r"\b(?:reduced|decreased|cut\s+back|cut\s+down|increased)\s+(?:\w+\s+){0,2}?from\s+\S+(?:\s+\S+)?\s+to\s+[\w/]+(?:\s+since\s+(?:starting|beginning|intake)\s*(?:treatment|tx|therapy)?)?",
+           r"\b(?:reduced|decreased|cut|cut\s+back|cut\s+down|increased)\s+(?:\w+\s+){0,2}?from\s+\S+(?:\s+\S+)?\s+to\s+[\w/]+(?:\s+since\s+(?:starting|beginning|intake)\s*(?:treatment|tx|therapy)?)?",
            "from"),
     # ---- abstinence, goals, comparisons
     _plain("sober_for_duration",
-           r"\b(?:sober|abstinent|clean)\s+(?:for\s+|x\s*)?(?:\d+|one|two|three|six|several)\s*(?:days?|d|wks?|weeks?|mos?|months?|yrs?|years?)\b",
-           "sober abstinent clean"),
+           r"\b(?:(?:sober|abstinent|clean)|(?:sobriety|abstinence|recovery)\s+(?:maintained|sustained|continues|ongoing)|"
+           r"(?:maintained|maintaining|maintains|sustained)\s+(?:sobriety|abstinence))\s+(?:for\s+|x\s*)?(?:\d+|one|two|three|six|several)\s*(?:\+\s*)?(?:days?|d|wks?|weeks?|mos?|months?|yrs?|years?)\b",
+           "sober abstinent clean sobriety abstinence"),
     _plain("duration_sober", r"\b\d+\s*(?:days?|months?|mos?|years?|yrs?)\s+(?:sober|abstinent|clean)\b", "sober abstinent clean"),
     _plain("goals_met", r"\b(?:goals?\s+(?:met|achieved|partially\s+met|not\s+met))\b", "goal goals"),
     _plain("compared_with_earlier_period",
-           r"\b(?:more|less|better|worse|fewer)\s+(?:\w+\s+)?than\s+(?:last|at|in|during|on)\s+(?:the\s+)?(?:\w+\s+)?(?:month|week|session|visit|intake|baseline|review|year|admission)\b",
+           r"\b(?:more|less|better|worse|fewer)\s+(?:[\w-]+\s+){0,3}?than\s+(?:last|at|in|during|on)\s+(?:the\s+)?(?:\w+\s+)?(?:month|week|session|visit|intake|baseline|review|year|admission)\b",
            "than"),
     _plain("doing_better_or_worse",
            r"\bdoing\s+(?:much\s+|a\s+lot\s+|somewhat\s+|significantly\s+|far\s+|a\s+bit\s+)?(?:better|worse)\b(?:\s+than\s+[^.;\n]{1,40})?",
@@ -130,14 +144,16 @@ RULES: tuple[Rule, ...] = (
            r"\b(?:met|achieved|reached|completed)\s+(?:\d+|one|two|three|all|most|some|none|half)\s+(?:of\s+(?:\d+|her|his|the|their|its)\s+)?(?:tx\s+|treatment\s+|therapy\s+)?goals?\b",
            "goal goals"),
     _plain("subject_down_to_rate",
-           rf"\b{_PG_NOUN}\s+(?:are\s+|is\s+|have\s+|has\s+)?(?:now\s+)?(?:down|up|reduced|decreased|increased)\s+to\s+(?:\d+|once|twice|one|two|three)\s*(?:x\s*|times\s+)?(?:a|per|/)\s*(?:week|wk|day|month|night)\b",
+           rf"\b{_PG_NOUN}\s+(?:are\s+|is\s+|have\s+|has\s+)?(?:now\s+)?(?:down|up|reduced|decreased|increased)\s+to\s+(?:\d+|once|twice|one|two|three|four|a\s+few)\s*"
+           rf"(?:(?:x|times|drinks?|cigarettes?|episodes?|attacks?|days?|nights?)\s*)?(?:(?:a|per|/|on|each)\s*(?:week|wk|day|month|night|weekends?)\b)",
            "down up reduced decreased increased"),
     _plain("quit_substance_or_behaviour",
            r"\b(?:quit|stopped)\s+(?:drinking|smoking|using|vaping|cutting|gambling|purging)\b(?:\s+(?:\d+|one|two|three|several|a\s+few)\s+(?:days?|weeks?|months?|years?)\s+ago)?",
            "quit stopped"),
     _plain("point_change", r"\b\d+[- ]point\s+(?:drop|decrease|reduction|improvement|increase|rise)\b", "point"),
     _plain("comparative_than_before",
-           r"\b(?:more\s+\w+|less\s+\w+|\w+er)\s+than\s+(?:at\s+|in\s+|on\s+|during\s+)?(?:the\s+)?(?:last|previous|prior|intake|baseline|start|first)\b(?:\s+(?:session|visit|week|month|review|appt|time))?",
+           r"\b(?:more\s+\w+|less\s+\w+|\w+er)\s+than\s+(?:at\s+|in\s+|on\s+|during\s+)?(?:the\s+)?"
+           r"(?:(?:last|previous|prior|first)\s+(?:session|visit|week|month|review|appt|appointment|time|few\s+weeks|quarter|year|assessment)|intake|baseline|admission|start(?:\s+of\s+(?:treatment|tx|therapy))?)\b",
            "than"),
     _plain("than_when_treatment_started",
            r"\bthan\s+when\s+(?:we|she|he|they|treatment|therapy)\s+(?:started|began|first\s+met|began\s+treatment|started\s+treatment)\b",
@@ -161,6 +177,32 @@ RULES: tuple[Rule, ...] = (
           """harm cutting sib nssi drinking alcohol use substance panic attack attacks episode episodes
     purging bingeing binges relapse relapses hospitalization hospitalizations visit visits attempt
     attempts si"""),
+    # "has not used since January", "hasn't self-harmed in over three months": abstinence from a reference
+    # point or over a period
+    _rule("not_since_reference",
+          rf"\b(?:has\s+not|hasn't|have\s+not|haven't|not)\s+(?:used|drunk|had\s+a\s+drink|smoked|vaped|cut|self-harmed|purged|binged|gambled|relapsed|"
+          rf"had\s+a\s+(?:panic\s+attack|drink|cigarette|binge)|been\s+hospitali[sz]ed)\s+(?:\w+\s+)?"
+          rf"(?:since\s+{_PG_SINCE}|(?:in|for)\s+(?:over\s+|more\s+than\s+|nearly\s+|almost\s+|the\s+(?:past|last)\s+)?(?:\d+|one|two|three|four|five|six|several|a\s+few)\s+(?:days?|weeks?|months?|years?)\b)",
+          "since in for"),
+    # "Improvement in mood noted", "significant reduction in panic": a change in a course, observed
+    _plain("change_in_subject_noted",
+           rf"\b(?:(?:{_PG_ADJ}|notable|noticeable|clear|marked|steady|gradual|further|continued|sustained)\s+)?(?:improvement|reduction|decrease|worsening|decline|increase)\s+in\s+(?:\w+\s+){{0,2}}?(?:{_PG_NOUN})\b"
+           rf"(?:\s+(?:noted|observed|reported|seen|evident|continues|maintained|documented))",
+           "noted observed reported seen evident continues maintained documented"),
+    # "Treatment response has been partial"
+    _plain("treatment_response",
+           r"\b(?:(?:treatment|tx|clinical)\s+)?response\s+(?:to\s+(?:\w+\s+){1,2}?)?(?:has\s+been|is|was|remains|so\s+far\s+(?:is|has\s+been))\s+(?:\w+\s+)?(?:partial|minimal|good|excellent|poor|limited|robust|adequate|inadequate|full|modest|strong|weak|slow|encouraging)\b",
+           "response"),
+    # "No longer meets criteria for MDD", "no longer avoids driving"
+    _plain("no_longer",
+           rf"\bno\s+longer\s+(?:meets?\s+criteria\s+for|meeting\s+criteria\s+for|endorses|endorsing|experiencing|experiences|having|has|reports?|needs|requires|using|uses|"
+           rf"drinking|drinks|cutting|purging|bingeing|avoids|avoiding|isolating|hearing|fits)\b{CLAUSE}{{0,60}}",
+           "longer"),
+    # "Less avoidance this month", "Fewer arguments with her partner over the last month"
+    _plain("less_or_fewer_over_period",
+           rf"\b(?:less|fewer|far\s+fewer|much\s+less)\s+{_SYMPTOM_OR_EVENTS}(?:\s+(?:with|at|about|around)\s+(?:\w+\s+){{1,2}}?)?\s*"
+           rf"(?:this|over\s+the\s+(?:past|last)|in\s+the\s+(?:past|last))\s+(?:\w+\s+)?(?:week|month|weeks|months|quarter|sessions?)\b",
+           "less fewer"),
     _rule("period_without_behaviour",
           r"\b(?:\d+|one|two|three|six|several)\s*(?:days?|wks?|weeks?|mos?|months?)\s+(?:without|free\s+of|free\s+from)\s+(?:\w+\s+){0,2}?(?:self[- ]harm|cutting|drinking|use|using|panic\s+attacks?|purging|bingeing|episodes?)",
           "without free"),
@@ -190,7 +232,7 @@ RULES: tuple[Rule, ...] = (
           rf"\b(?:in|into|achieved|reached|entered|maintaining)\s+(?:(?:full|partial|early|sustained)\s+)?remission\b(?:\s+since\s+{_PG_SINCE})?",
           "remission", NOT_A_SPECIFIER),
     # ---- superlatives / firsts anchored to the start of treatment: "lowest since starting"
-    _rule("first_or_best_since", rf"\b(?:\w+est|best|worst|first\s+time)\b(?:[\w ]{{0,40}}?)\s+since\s+{_PG_SINCE}", "since"),
+    _rule("first_or_best_since", rf"\b(?:\w+est|best|worst|first)\b(?:[\w -]{{0,40}}?)\s+since\s+{_PG_SINCE}", "since"),
     # ---- "went from 21 to 9 (over 12 sessions)"
     _rule("went_from_to",
           r"\bwent\s+from\s+\d+(?:\.\d+)?\s+to\s+\d+(?:\.\d+)?(?:\s+(?:over|in|across)\s+(?:\d+|the\s+last\s+\w+)\s+\w+)?",
@@ -221,6 +263,25 @@ RULES: tuple[Rule, ...] = (
           r"\b(?:which|something|what)\s+(?:she|he|they|pt)\s+(?:couldn't|could\s*not|could\s+not|was\s+unable\s+to|wasn't\s+able\s+to|had\s+not\s+been\s+able\s+to)\s+(?:do\s+|manage\s+)?"
           r"(?:at|before|prior\s+to)\s+(?:intake|baseline|admission|the\s+start\s+of\s+(?:treatment|tx|therapy)|(?:we|she|he|they)\s+(?:started|began))",
           "which something what"),
+    # "now able to ride the elevator alone, which was unthinkable at intake": a present ability set
+    # against the start of treatment
+    _rule("now_able_versus_start",
+          r"\bnow\s+(?:able\s+to|managing\s+to|manages\s+to|can)\s+[^.;\n]{1,60}?\b(?:which|something|what|that)\s+(?:was|were|had\s+been|seemed)\s+"
+          r"(?:\w+\s+)?(?:unthinkable|impossible|out\s+of\s+the\s+question|too\s+much|not\s+possible|unimaginable|beyond\s+(?:her|him|them))\s+"
+          r"(?:at|before|prior\s+to|in)\s+(?:intake|baseline|admission|the\s+start(?:\s+of\s+(?:treatment|tx|therapy))?|(?:the\s+)?spring|(?:the\s+)?fall|"
+          r"(?:january|february|march|april|may|june|july|august|september|october|november|december))",
+          "now"),
+    # "Compared with intake, her depressive symptoms have roughly halved", "Relative to baseline, panic is down"
+    _rule("compared_with_start_then_change",
+          rf"\b(?:compared\s+(?:with|to)|relative\s+to|since)\s+(?:intake|baseline|admission|the\s+start\s+of\s+(?:treatment|tx|therapy)|last\s+(?:month|quarter|review))\s*,\s*"
+          rf"(?:[\w'-]+\s+){{0,4}}?(?:has\s+|have\s+|is\s+|are\s+)?(?:\w+\s+)?(?:{_PG_CHANGE}|down|up|fewer|less|more|lower|higher)\b{CLAUSE}{{0,40}}",
+          "compared relative since"),
+    # "Since we shifted to DBT she has fewer blow-ups": a change set against a step of treatment
+    _rule("since_treatment_step_then_change",
+          r"\bsince\s+(?:we\s+|she\s+|he\s+|they\s+|pt\s+)?(?:started|began|shifted|switched|moved|changed|added|introduced|starting|beginning|switching|shifting)\s+"
+          r"(?:to\s+|on\s+)?(?:the\s+|her\s+|his\s+)?[\w-]+(?:\s+[\w-]+)?\s*,?\s+(?:she|he|they|pt|client)\s+(?:has\s+(?:had\s+)?|have\s+(?:had\s+)?|is\s+|reports\s+|is\s+having\s+)"
+          r"(?P<change>(?:fewer|less|more|no|far\s+fewer|much\s+less)\s+[\w-]+(?:\s+[\w-]+)?|(?:been\s+)?(?:calmer|better|steadier|sleeping\s+better|more\s+\w+|less\s+\w+))",
+          "since", _change_only),
     # "Attended 5 of 8 group sessions"
     _rule("completed_sessions_of_course",
           r"\b(?:completed|finished|attended)\s+(?:\d+|\w+)\s+(?:of|out\s+of|/)\s+(?:\d+|\w+)\s+(?:planned\s+|scheduled\s+)?(?:[\w-]+\s+)?(?:sessions|modules)\b",
@@ -247,15 +308,18 @@ _SCORE_DELTA = re.compile(r"(?:down|up)\s+from\b|(?:dropped|fell|rose|decreased|
 
 
 def score_change_stays_with_score(text: str, found: dict[str, list]) -> None:
-    """A change right after a test score ("PHQ-9 = 14 today, down from 19 at intake") is part of
-    the test result: drop the progress span that starts with it."""
+    """A change right after a test score ("PHQ-9 = 14 today, down from 19 at intake") or inside it
+    ("GAD-7 decreased from 15 to 9") is part of the test result: drop the progress span that
+    starts with it or lies within the test's span."""
     tests = found["clinical_test_results"]
     if not (tests and found[CATEGORY]):
         return
     found[CATEGORY] = [
         span for span in found[CATEGORY]
-        if not any(te <= span[0] and _SCORE_CHANGE.fullmatch(text, te, span[0]) for _, te, _ in tests)
-        or not _SCORE_DELTA.match(text, span[0])]
+        if not (_SCORE_DELTA.match(text, span[0]) and any(
+            (ts <= span[0] and span[1] <= te)  # inside: "GAD-7 decreased from 15 to 9"
+            or (te <= span[0] and _SCORE_CHANGE.fullmatch(text, te, span[0]))  # right after
+            for ts, te, _ in tests))]
 
 
 def symptoms_inside_progress_are_progress(text: str, found: dict[str, list]) -> None:

@@ -80,7 +80,10 @@ RULES: tuple[Rule, ...] = (
            r"\brecommend(?:ed|s)?\s+(?:a\s+)?(?:higher\s+level\s+of\s+care|iop|php|inpatient|residential)\b"),
     # an imperative / planning verb opening a clause: "Recommend neuropsych eval", "Refer to IOP"
     _rule("imperative_opening_clause",
-          rf"{CLAUSE_START}(?:plan\s*[:\-]?\s*)?{PLAN_VERB}\b(?!\s*\d+:\d)(?<!repeat(?=\s+[\w-]+\s+(?:was|is|=|:|score|showed|shows|came|dropped|rose|fell|indicated|revealed|total|of|\d)))(?!\s+(?:the\s+|his\s+|her\s+)?" + DRUG + rf")(?!\s+(?:to\s+)?(?:talk|say|feel|think|cry|avoid|ruminate|worry))(?:{CLAUSE}){{1,150}}",
+          rf"{CLAUSE_START}(?:plan\s*[:\-]?\s*)?{PLAN_VERB}\b(?!\s*\d+:\d)(?<!repeat(?=\s+[\w-]+\s+(?:was|is|=|:|score|showed|shows|came|dropped|rose|fell|indicated|revealed|total|of|\d)))(?!\s+(?:the\s+|his\s+|her\s+)?" + DRUG + rf")(?!\s+(?:to\s+)?(?:talk|say|feel|think|cry|avoid|ruminate|worry))"
+          # a verb of the plan used as a noun with a verb of its own ("taper completed 3/2", "follow-up was
+          # missed") reports what happened, not what is planned
+          rf"(?!\s+(?:completed|done|finished|ended|went|was|were|is|are|has|had|occurred|happened|took)\b)(?:{CLAUSE}){{1,150}}",
           longest_tokens(PLAN_VERB_TERMS) | {"plan"}),
     # "consider" needs a treatment object within a few words ("Consider whether ..." is process)
     _rule("consider_treatment_option", rf"\bconsider(?:ing)?\s+(?:\w+\s+){{0,3}}?{_CONSIDER_OBJ}\b{CLAUSE}{{0,120}}",
@@ -101,8 +104,18 @@ RULES: tuple[Rule, ...] = (
           tokens("discharge")),
     # "pt to track sleep", "pt will call if ..."
     _rule("patient_to_do",
-          rf"\bpt\s+(?:to|will)\s+(?:consider|schedule|call|contact|complete|attend|follow\s+up|bring|track|log)\b{CLAUSE}{{0,100}}",
+          # "consider" needs what is considered ("Referral to IOP discussed; pt will consider." adds nothing to the plan)
+          rf"\bpt\s+(?:to|will)\s+(?:consider(?=\s+\w)|schedule|call|contact|complete|attend|follow\s+up|bring|track|log)\b{CLAUSE}{{0,100}}",
           tokens("pt")),
+    # a goal or homework for the coming period, as a label: "Goal for next month: attend two AA meetings per week"
+    _rule("goal_for_next_period",
+          rf"{CLAUSE_START}(?:(?:treatment|tx|short[- ]term|long[- ]term)\s+)?(?:goals?|homework|hw|assignment|task|objective)\s+(?:for|before|until|by)\s+(?:the\s+)?"
+          rf"(?:next|coming|following)\s+(?:\w+\s+)?(?:session|visit|appt|appointment|week|weeks|month|months|quarter|time)\s*:\s*{CLAUSE_SEMI}{{1,200}}",
+          tokens("goal goals homework hw assignment task objective")),
+    # "Plan remains weekly CBT with exposure work", "The plan is to ..." (not "her plan is to repaint the kitchen")
+    _rule("plan_is_clause",
+          rf"(?:{CLAUSE_START}|\b(?:the|our|treatment|tx|current)\s+)(?:treatment\s+|tx\s+)?plan\s+(?:remains|is|will\s+be|includes|continues|going\s+forward\s+is|for\s+now\s+is)\s+{CLAUSE}{{1,150}}",
+          tokens("plan")),
     # a dash-led plan: "Tx plan - continue CBT"
     _rule("plan_dash_clause", rf"{CLAUSE_START}(?:tx\s+|treatment\s+)?plan\s*{DASH}\s*{CLAUSE_SEMI}{{1,300}}",
           tokens("plan")),
