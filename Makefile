@@ -38,6 +38,7 @@ bench: setup
 	$(VENV)/python bench/web_pages.py
 	$(VENV)/python bench/lint_speed.py
 	$(VENV)/python bench/lint_quality.py
+	$(VENV)/python bench/case_quality.py
 
 bench-eventstore: setup
 	$(VENV)/python bench/eventstore_bench.py
