@@ -68,7 +68,7 @@ _DAYS_PER_WEEK = r"(?:\d|one|two|three|four|five)\s*(?:days?|x|times|evenings?|n
 
 
 def _format_only(m: re.Match, text: str) -> tuple[int, int]:
-    """Report the format ("individual", "telehealth") of a format-and-length pair, not the length."""
+    """Report the format ("individual", "family") of a format-and-length pair, not the length."""
     return m.span("fmt")
 _MIN_T = tokens("min mins minute minutes <min>")
 
@@ -94,7 +94,7 @@ RULES: tuple[Rule, ...] = (
           {"focused", "based", "oriented"}),
     # "moving to every other week", "stepped down to monthly sessions"
     _rule("change_to_frequency",
-          rf"\b(?:move|moving|moved|switch|switching|switched|reduce|reducing|reduced|step(?:ping|ped)?\s+down|increase|increasing|increased|go|going|went)\s+(?:back\s+)?to\s+{FREQUENCY}(?:\s+(?:sessions?|therapy|visits?))?",
+          rf"\b(?:move|moving|moved|switch|switching|switched|reduce|reducing|reduced|step(?:ping|ped|s)?\s+(?:down|back)|increase|increasing|increased|go|going|went)\s+(?:back\s+)?to\s+{FREQUENCY}(?:\s+(?:sessions?|therapy|visits?))?",
           _FREQ_T),
     # "sessions are weekly", "seen 50 min biweekly"
     _rule("sessions_at_frequency",
@@ -113,14 +113,10 @@ RULES: tuple[Rule, ...] = (
     _rule("named_modality",
           rf"(?:\b{FREQUENCY}\s+)?{_MODALITY}(?:(?:\s+(?:for|with|w/)(?:\s+[\w'-]+){{1,3}}?)?\s*,?\s+(?:{FREQUENCY}|{_DAYS_PER_WEEK}))?",
           longest_tokens(MODALITY_TERMS) | tokens("act ipt cpt erp eft ifs sfbt mbt tfp pe mi met cbt dbt emdr")),
-    # the medium of delivery: "via Zoom", "by phone"
-    _rule("delivered_via_medium",
-          r"\b(?:via|by|over)\s+(?:zoom|telehealth|video|phone|telephone|doxy(?:\.me)?|teams|facetime|webex|secure\s+video)\b",
-          tokens("zoom telehealth video phone telephone doxy teams facetime webex secure")),
     # the format beside a length: "50 min, individual", "individual, 50 min" (the length is the session's times)
     _rule("format_beside_length",
-          (rf"(?<=\d)\s*{DASH}?\s*(?:min(?:ute)?s?|mins?)\b\s*,?\s*(?P<fmt>individual|family|group|couples|telehealth|video|in[- ]person|phone|tele)\b",
-           rf"\b(?P<fmt>telehealth|video|phone|in[- ]person|individual|family|group|couples)\s*,\s*\d+\s*{DASH}?\s*(?:min(?:ute)?s?|mins?)\b"),
+          (rf"(?<=\d)\s*{DASH}?\s*(?:min(?:ute)?s?|mins?)\b\s*,?\s*(?P<fmt>individual|family|group|couples)\b",
+           rf"\b(?P<fmt>individual|family|group|couples)\s*,\s*\d+\s*{DASH}?\s*(?:min(?:ute)?s?|mins?)\b"),
           _MIN_T, _format_only),
     # a program of care at its frequency, or attended: "IOP 3 days/week", "attends PHP", "enrolled in an
     # intensive outpatient program" ("referral to IOP" is a plan, not treatment furnished)
