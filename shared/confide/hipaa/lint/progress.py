@@ -302,7 +302,7 @@ RULES: tuple[Rule, ...] = (
     # v7: a count or frequency down or up to a new level: "tantrums down to once or twice a week",
     # "Washing down from roughly 40 to 15 times a day" (a score's change stays a test result)
     _rule("down_or_up_to_level",
-          r"\b[A-Za-z][\w'-]*\s+(?:(?:are|is|has|have)\s+(?:been\s+)?|(?:have|has)\s+gone\s+)?(?:down|up|gone)\s+(?:from\s+(?:roughly\s+|about\s+|around\s+|~)?(?:\d+|daily|nightly|once|twice|\w+ly)\s+)?to\s+(?:roughly\s+|about\s+|around\s+|~)?"
+          r"\b(?!(?:she|he|they|i|we|it|you|who|that)\b)[A-Za-z][\w'-]*\s+(?:(?:are|is|has|have)\s+(?:been\s+)?|(?:have|has)\s+gone\s+)?(?:down|up|gone)\s+(?:from\s+(?:roughly\s+|about\s+|around\s+|~)?(?:\d+|daily|nightly|once|twice|\w+ly)\s+)?to\s+(?:roughly\s+|about\s+|around\s+|~)?"
           r"(?:\d+|once|twice|one|two|three|four|five|zero|none|daily|weekly)\b(?:\s+(?:or\s+(?:twice|\w+)|times|episodes?|a\s+week|a\s+day|a\s+night|per\s+\w+|days?|nights?))*(?:\s+(?:a|per)\s+(?:day|week|night|month))?",
           "down up gone"),
     # v7: a behaviour's frequency gone from one level to another: "panic attacks have gone from daily to about one a week"
@@ -327,9 +327,9 @@ RULES: tuple[Rule, ...] = (
           r"\b(?:(?:has|have|he's|she's|they've|he\s+has|she\s+has)\s+been|is|are|seems?|appears?|was|now)\s+(?:much\s+|a\s+lot\s+|somewhat\s+|noticeably\s+|visibly\s+)?(?:less|more)\s+"
           r"(?:irritable|anxious|depressed|withdrawn|tearful|angry|avoidant|isolated|agitated|reactive|guarded|dysregulated|paranoid|engaged|hopeful|talkative|social|active|consistent|organized|organised|assertive|confident|open)\b",
           "less more"),
-    # v7: the first time since an event, or a first since joining: "for the first time since the assault"
+    # v7: able to do something for the first time since an event: "able to ride the elevator ... for the first time since the assault"
     _rule("first_time_since_event",
-          r"\b(?:for\s+the\s+first\s+time|a\s+first)\s+since\s+(?:the\s+|her\s+|his\s+|their\s+)?[\w-]+(?:\s+(?:the\s+)?[\w-]+)?",
+          r"\b(?:able\s+to|managed\s+to)\s+[^.;\n]{1,60}?\s+for\s+the\s+first\s+time\s+since\s+(?:the\s+|her\s+|his\s+|their\s+)?[\w-]+",
           "first"),
     # v7: a course word after its subject at the start of an entry: "Mood improving", "Insight and judgment improving"
     _plain("subject_then_course",
