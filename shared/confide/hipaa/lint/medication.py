@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 
 from ._regex import NUM
+from .filters import medication_nearby
 from .lexicons import (
     DRUG,
     DRUG_CLASS,
@@ -31,7 +32,6 @@ from .lexicons import (
     SIDE_EFFECT,
     SIDE_EFFECT_TERMS,
 )
-from .filters import medication_nearby
 from .rule import Rule, longest_tokens, section_rule, tokens
 
 CATEGORY = "medication_prescription_and_monitoring"

@@ -43,7 +43,7 @@ CATEGORY = "summary_progress_to_date"
 CONTEXT_VETO = frozenset({"FAMILY", "OTHER_PERSON", "IMAGINED", "HYPOTHETICAL", "GOAL", "PROGNOSTIC"})
 
 
-def _rule(name: str, pattern: str, gate: str, filter=None) -> Rule:
+def _rule(name: str, pattern: str | tuple[str, ...], gate: str, filter=None) -> Rule:
     return Rule(f"progress.{name}", CATEGORY, pattern, tokens(gate), filter, window=160)
 
 
