@@ -123,7 +123,7 @@ RULES: tuple[Rule, ...] = (
           tokens("item")),
     # v7: a rater's form with sub-scale scores: "Vanderbilt teacher form: inattention 8/9, hyperactivity 6/9"
     _rule("scale_form_subscores",
-          rf"{SCALE}(?:\s+(?:teacher|parent|self|child|youth|caregiver|clinician)(?:[- ]report)?)?\s+(?:form|version|report)\s*:\s*[\w-]+(?:\s+[\w-]+)?\s+\d+(?:\s*/\s*\d+)?(?:\s*,\s*[\w-]+(?:\s+[\w-]+)?\s+\d+(?:\s*/\s*\d+)?)*",
+          rf"{SCALE}(?:\s+(?:teacher|parent|self|child|youth|caregiver|clinician)(?:[- ]report)?)?\s+(?:form|version)\s*:\s*[\w-]+(?:\s+[\w-]+)?\s+\d+(?:\s*/\s*\d+)?(?:\s*,\s*[\w-]+(?:\s+[\w-]+)?\s+\d+(?:\s*/\s*\d+)?)*",
           _SCALE_T),
     # a T-score (standardised test result), with an optional scale and sub-scale before it
     _rule("t_score",
