@@ -83,7 +83,7 @@ RULES: tuple[Rule, ...] = (
     _rule("scale_changed_to_score",
           rf"{SCALE}(?:\s*[;:,]?\s*(?:total|score[sd]?|today|this\s+week|now|administered|repeated|readministered|at\s+intake|re-?administered|results?))*"
           rf"\s*(?:has\s+|had\s+)?(?:dropped|fell|fallen|decreased|declined|went\s+down|came\s+down|rose|risen|increased|climbed|went\s+up|jumped|improved|worsened|came\s+in|came\s+back|went|was|were|is|of|at|=|:|down|up|{DASH})?"
-          rf"\s*(?:to|at|from\s+{_SCORE}\s+to)?\s*{_SCORE}(?!\.?\d)(?:\s*\(\s*[\w -]{{1,20}}\))?",
+          rf"\s*(?:to|at|from\s+{_SCORE}(?:\s+at\s+(?:intake|baseline|admission))?\s+to)?\s*{_SCORE}(?!\.?\d)(?:\s*\(\s*[\w -]{{1,20}}\))?",
           _SCALE_T),
     # "24/30 on the MoCA", "got 18 on the PCL-5"
     _rule("score_on_scale",
@@ -95,7 +95,7 @@ RULES: tuple[Rule, ...] = (
           _SCALE_T),
     # "UDS (+) for THC", "UDS positive for cocaine, neg otherwise"
     _rule("lab_positive_for",
-          rf"{LAB}\s*(?:\(\s*[+-]\s*\)|\+|\bpos(?:itive)?\b)\s*(?:for\s+[\w-]+)?(?:\s*,\s*neg(?:ative)?\s+(?:otherwise|for\s+[\w-]+))?",
+          rf"{LAB}(?:\s+(?:today|this\s+week|on\s+admission))?\s*(?:\(\s*[+-]\s*\)|\+|\bpos(?:itive)?\b)\s*(?:for\s+[\w-]+(?:\s+and\s+[\w-]+)?)?(?:\s*,\s*neg(?:ative)?\s+(?:otherwise|for\s+[\w-]+))?",
           _LAB_T),
     # "tox screen came back clean"
     _rule("lab_came_back",
@@ -117,6 +117,14 @@ RULES: tuple[Rule, ...] = (
           (rf"\bserum\s+(?:{DRUG}|(?-i:\bLi\b))\s*(?:=|:|of|was|is|at)?\s*{NUM}(?:\s*{_LEVEL_UNIT})?",
            rf"(?:{DRUG}|(?-i:\bLi\b))\s*(?:=|:|of|was|is|at)?\s*{NUM}\s*{_LEVEL_UNIT}"),
           tokens("serum meq mmol mcg ug ng mg") | {"\u00b5g"}),
+    # v7: a screening item's answer: "Item 9 endorsed 'several days'", "item 9 positive"
+    _rule("screening_item",
+          r"\bitem\s*#?\s*\d+\s+(?:was\s+)?(?:endorsed|positive|negative|scored|answered|rated)\b(?:\s+(?:as\s+)?['\u2018\"]?[\w ]{1,25}?['\u2019\"]?(?=[.;,\n]|$))?",
+          tokens("item")),
+    # v7: a rater's form with sub-scale scores: "Vanderbilt teacher form: inattention 8/9, hyperactivity 6/9"
+    _rule("scale_form_subscores",
+          rf"{SCALE}(?:\s+(?:teacher|parent|self|child|youth|caregiver|clinician)(?:[- ]report)?)?\s+(?:form|version)\s*:\s*[\w-]+(?:\s+[\w-]+)?\s+\d+(?:\s*/\s*\d+)?(?:\s*,\s*[\w-]+(?:\s+[\w-]+)?\s+\d+(?:\s*/\s*\d+)?)*",
+          _SCALE_T),
     # a T-score (standardised test result), with an optional scale and sub-scale before it
     _rule("t_score",
           rf"(?:{SCALE}\s+)?(?:[A-Za-z-]+\s+){{0,2}}?\bT[- ]?scores?\s*(?:of|=|:|was|is|at)?\s*\d+(?:\s*\([^)]{{1,20}}\))?",

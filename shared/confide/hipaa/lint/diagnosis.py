@@ -52,7 +52,7 @@ _DX_SPEC = (
     r"depressed mood|anxiety|mixed anxiety and depressed mood|disturbance of conduct)|"
     r"w/ panic attacks|w/ anxious distress)\b"
 )
-_DX_CORE = rf"(?:{DIAGNOSIS_NAME}|{_DX_ABBR})"
+_DX_CORE = rf"(?:{DIAGNOSIS_NAME}|{_DX_ABBR})(?!\w)"  # "eating disorders clinic" is not a diagnosis
 _DX_CODE_TAIL = rf"(?:\s*\(?\s*(?:{_ICD_F}|{_ICD_OTHER})\s*\)?)?"
 
 RULES: tuple[Rule, ...] = (

@@ -228,4 +228,26 @@ RULES: tuple[Rule, ...] = (
           r"\b(?:able|unable)\s+to\s+(?:go|get|drive|walk|travel)\s+(?:out\b|to\s+(?:the\s+)?(?:\w+\s+){0,2}?(?:store|grocery(?:\s+store)?|market|mall|church|gym|bank|pharmacy|park|post\s+office))"
           r"(?:\s+(?:alone|by\s+(?:her|him|them)self|independently|on\s+(?:her|his|their)\s+own))?",
           tokens("able unable")),
+    # v7: school functioning: "refusing school three mornings a week", "missed eleven days this
+    # semester", "attending classes 4/5 days", "on a half-day schedule", "no office referrals since ..."
+    _rule("school_functioning",
+          (r"\brefus(?:ing|es|ed)\s+(?:to\s+(?:go\s+to|attend)\s+)?school\b(?:\s+(?:\w+\s+)?(?:mornings?|days?)\s+(?:a|per)\s+week)?",
+           r"\bmissed\s+(?:\d+|\w+)\s+(?:school\s+)?(?:days|classes)\b(?:\s+(?:of\s+school\s+)?(?:this|last)\s+(?:semester|term|year|month|quarter|marking\s+period))?",
+           r"\battend(?:ing|s|ed)?\s+(?:school|classes|class)\s+(?:\d\s*/\s*\d|\d+\s+of\s+\d+|\w+)\s+days\b(?:\s+(?:a|per)\s+week)?",
+           r"\bon\s+an?\s+(?:half|partial|shortened|reduced|modified)[- ]day\s+schedule\b",
+           r"\b(?:no|\d+|one|two|three|several|multiple)\s+(?:office\s+referrals|detentions|suspensions)\b(?:\s+since\s+[^.;,\n]{1,30})?",
+           r"\bgrades\s+(?:have\s+)?(?:dropped|slipped|fallen|declined|improved|are\s+(?:failing|passing))\b(?:\s+to\s+[^.;,\n]{1,20})?"),
+          tokens("refusing refuses refused missed attending attends attended attend schedule referrals detentions suspensions grades")),
+    # v7: self-care and household tasks (ADLs, IADLs): "doing own laundry", "back to making her own breakfast"
+    _rule("daily_living_tasks",
+          (r"\b(?:doing|does|did|making|makes|cooking|managing|manages|handling|handles)\s+(?:(?:her|his|their)\s+)?own\s+(?:laundry|cooking|shopping|meals?|breakfast|lunch|dinner|finances|bills|medications|bathing|grooming|dressing)\b",
+           r"\b(?:needs?|requires?|requiring|needing)\s+(?:help|assistance|cueing|prompting|supervision)\s+(?:with|for)\s+(?:(?:her|his|their)\s+)?(?:ADLs|IADLs|bathing|dressing|toileting|grooming|hygiene|showering|meals|medications|finances|transfers)\b",
+           r"\b(?:independent|indep)\s+(?:with|in|for)\s+(?:(?:all|most|basic)\s+)?(?:ADLs|IADLs|self-care|bathing|dressing|grooming|hygiene)\b",
+           r"\breturned\s+to\s+(?:full[- ]time|part[- ]time|work|school|her\s+job|his\s+job)(?:\s+(?:hours|work|classes))?(?:\s+at\s+the\s+\w+)?"),
+          tokens("doing does did making makes cooking managing manages handling handles own needs need requires requiring needing independent indep returned")),
+    # v7: sleep amounts in other shapes: "12+ hrs/night", "hasn't been able to sleep more than 3 hours a night"
+    _rule("sleep_hours_per_night",
+          (r"(?<![\w:])\d+(?:\s*[-\u2013]\s*\d+)?\+?\s*(?:hrs?|hours)\s*(?:/|a|per|each)\s*night\b",
+           r"\b(?:able\s+to\s+)?(?:sleep|sleeping|slept)\s+(?:more\s+than|less\s+than|over|under|only|about|roughly)\s+\d+(?:\s*[-\u2013]\s*\d+)?\s+(?:hrs?|hours)(?:\s+(?:a|per|each)\s+night)?"),
+          tokens("hrs hr hours sleep sleeping slept")),
 )

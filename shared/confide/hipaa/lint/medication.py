@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 
 from ._regex import NUM
+from .filters import medication_nearby
 from .lexicons import (
     DRUG,
     DRUG_CLASS,
@@ -50,9 +51,15 @@ def dose_or_named_drug(text: str, start: int, end: int) -> bool:
     return bool(_DIGIT.search(text, start, end) or _DRUG_RX.search(text, start, end))
 
 
-def _rule(name: str, pattern, gate) -> Rule:
-    return Rule(f"medication.{name}", CATEGORY, pattern, gate, None, window=120,
+def _rule(name: str, pattern, gate, filter=None) -> Rule:
+    return Rule(f"medication.{name}", CATEGORY, pattern, gate, filter, window=120,
                 keep_quoted=dose_or_named_drug)
+
+
+def _drug_in_entry(m: re.Match, text: str) -> tuple[int, int] | None:
+    """Keep an adherence or side-effect statement only in a note entry that names a drug, "meds"
+    or a dose (:func:`confide.hipaa.lint.filters.medication_nearby`)."""
+    return m.span() if medication_nearby(m, text) else None
 
 
 # ---- fragments ------------------------------------------------------------------------------
@@ -200,4 +207,26 @@ RULES: tuple[Rule, ...] = (
           (r"\b(?:good|poor|fair|partial|full|excellent|inconsistent|improved|variable)\s+(?:med(?:ication)?\s+)?(?:adherence|compliance)\b",
            r"\bmed(?:ication)?s?\s+(?:adherence|compliance)\s*(?::|is|was|remains)?\s*(?:good|poor|fair|partial|full|excellent|inconsistent|improved|variable|\d+\s*%)"),
           tokens("adherence compliance")),
+    # v7: adherence stated without a drug name, in a medication entry: "adherent per pt",
+    # "refused 2 of last 5 doses", "has not missed one yet", "taking half doses on weekends"
+    _rule("adherence_statement",
+          (r"\b(?:adherent|compliant|non-?adherent|non-?compliant)\s+(?:per\s+(?:pt|patient|client|mom|mother|father|dad|parents?|staff|nursing|MAR|pharmacy|pill\s+count)|by\s+(?:pill\s+count|MAR|report))\b",
+           r"\b(?:refused|missed|skipped|declined|held)\s+(?:\d+|one|two|three|four|five|several|multiple)\s+(?:of\s+(?:the\s+)?(?:last\s+|past\s+)?(?:\d+|\w+)\s+)?doses\b",
+           r"\bhas\s+(?:not|n't)\s+missed\s+(?:one|a\s+dose|an?\s+(?:injection|shot)|any(?:\s+doses)?)(?:\s+yet)?",
+           r"\b(?:taking|takes|took)\s+(?:half|double|extra|fewer|partial)\s+(?:doses?|tablets?|pills?)(?:\s+(?:on\s+weekends|some\s+days|most\s+days))?",
+           r"\bhas\s+taken\s+(?:it|them|every\s+dose)\s+(?:every\s+day|daily|as\s+prescribed|consistently)(?:\s+per\s+[\w ]{1,20}?(?=[.;,]|$))?"),
+          tokens("adherent compliant nonadherent noncompliant refused missed skipped declined held missed taking takes took taken"),
+          _drug_in_entry),
+    # v7: a scheduled or given injection of a long-acting drug: "Vivitrol injection due 4/2"
+    _rule("injection_scheduled_or_given",
+          rf"{DRUG}{_FORM}?\s+(?:injection|shot|depot|dose|LAI)\s+(?:is\s+|was\s+)?(?:due|given|received|administered|scheduled|on|overdue|late)\b(?:\s+(?:on\s+)?\d{{1,2}}/\d{{1,2}})?",
+          _DRUG_T),
+    # v7: a side effect denied, resolved or attributed in an entry that names a drug: "no dizziness
+    # reported so far", "mild GI upset first week, now resolved", "tremor and thirst she attributes to the lithium"
+    _rule("side_effect_status_near_drug",
+          (rf"\b(?:no|denies|denied|without)\s+(?:(?:morning|daytime|significant|new|further|reported)\s+)?{SIDE_EFFECT}\b(?:\s+(?:reported|noted|endorsed))?(?:\s+so\s+far)?",
+           rf"\b(?:(?:mild|some|minimal|transient|initial)\s+)?{SIDE_EFFECT}\b(?:\s+[\w-]+){{0,3}}?\s*,?\s+(?:now\s+)?(?:resolved|resolving|subsided|improving|gone)\b",
+           rf"\b(?:(?:fine|mild|some)\s+)?{SIDE_EFFECT}\b(?:\s*(?:,|and)\s+(?:{SIDE_EFFECT}\b|\w+))*\s+(?:she|he|they|pt|client)\s+attributes?\s+to\s+(?:the\s+|her\s+|his\s+)?(?:{DRUG}|{DRUG_CLASS}|med\w*)",
+           rf"\b(?:(?:decreased|increased|mild|some)\s+)?{SIDE_EFFECT}\b(?:\s+[\w-]+){{0,3}}?\s+since\s+(?:the\s+)?(?:increase|dose\s+(?:change|increase)|switch|start(?:ing)?|titration)\b"),
+          longest_tokens(SIDE_EFFECT_TERMS), _drug_in_entry),
 )

@@ -43,7 +43,7 @@ CATEGORY = "summary_progress_to_date"
 CONTEXT_VETO = frozenset({"FAMILY", "OTHER_PERSON", "IMAGINED", "HYPOTHETICAL", "GOAL", "PROGNOSTIC"})
 
 
-def _rule(name: str, pattern: str, gate: str, filter=None) -> Rule:
+def _rule(name: str, pattern: str | tuple[str, ...], gate: str, filter=None) -> Rule:
     return Rule(f"progress.{name}", CATEGORY, pattern, tokens(gate), filter, window=160)
 
 
@@ -299,6 +299,46 @@ RULES: tuple[Rule, ...] = (
     _rule("changed_by_percent",
           rf"\b(?:{_PG_NOUN})\s+(?:has\s+|have\s+|is\s+|are\s+)?(?:\w+\s+)?{_PG_CHANGE}\s+(?:by\s+)?(?:about\s+|roughly\s+|~)?\d+\s*%(?:\s+since\s+{_PG_SINCE})?",
           _CHANGE_T),
+    # v7: a count or frequency down or up to a new level: "tantrums down to once or twice a week",
+    # "Washing down from roughly 40 to 15 times a day" (a score's change stays a test result)
+    _rule("down_or_up_to_level",
+          r"\b(?!(?:she|he|they|i|we|it|you|who|that)\b)[A-Za-z][\w'-]*\s+(?:(?:are|is|has|have)\s+(?:been\s+)?|(?:have|has)\s+gone\s+)?(?:down|up|gone)\s+(?:from\s+(?:roughly\s+|about\s+|around\s+|~)?(?:\d+|daily|nightly|once|twice|\w+ly)\s+)?to\s+(?:roughly\s+|about\s+|around\s+|~)?"
+          r"(?:\d+|once|twice|one|two|three|four|five|zero|none|daily|weekly)\b(?:\s+(?:or\s+(?:twice|\w+)|times|episodes?|a\s+week|a\s+day|a\s+night|per\s+\w+|days?|nights?))*(?:\s+(?:a|per)\s+(?:day|week|night|month))?",
+          "down up gone"),
+    # v7: a behaviour's frequency gone from one level to another: "panic attacks have gone from daily to about one a week"
+    _rule("gone_from_to",
+          r"\b(?:[\w'-]+\s+){1,3}?(?:have|has)\s+gone\s+from\s+[\w -]{1,20}?\s+to\s+(?:about\s+|roughly\s+)?[\w -]{1,20}?(?=[.;,\n]|$)",
+          "gone"),
+    # v7: "Compared with intake, she now names feelings"
+    _rule("compared_with_start_now",
+          r"\bcompared\s+(?:with|to)\s+(?:intake|baseline|admission|the\s+start\s+of\s+treatment|when\s+(?:she|he|they)\s+(?:started|began|began\s+treatment))\s*,?\s+(?:she|he|they|pt|client)\s+(?:now\s+)?[\w'-]+(?:\s+[\w'-]+){0,2}",
+          "compared"),
+    # v7: a numbered goal met: "Goal 2 (assertive communication with supervisor) met"
+    _rule("numbered_goal_met",
+          r"\b(?:goal|objective)\s*#?\s*\d+(?:\s*\([^)\n]{1,80}\))?\s*(?::\s*)?(?:(?:was|has\s+been|is)\s+)?(?:fully\s+|partially\s+|not\s+yet\s+)?(?:met|achieved|attained|reached)\b",
+          "goal objective"),
+    # v7: a length of abstinence: "sober 43 days", "90 days clean", "abstinent for 6 weeks"
+    _rule("length_of_sobriety",
+          (r"\b(?:sober|clean|abstinent|alcohol[- ]free|drug[- ]free|substance[- ]free|dry)\s+(?:for\s+)?(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|several)\s+(?:days?|weeks?|months?|years?)\b",
+           r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten)\s+(?:days?|weeks?|months?|years?)\s+(?:sober|clean|abstinent)\b"),
+          "sober clean abstinent free dry"),
+    # v7: less of a symptom than before: "he's been less irritable", "less withdrawn at meals"
+    _rule("less_of_a_symptom",
+          r"\b(?:(?:has|have|he's|she's|they've|he\s+has|she\s+has)\s+been|is|are|seems?|appears?|was|now)\s+(?:much\s+|a\s+lot\s+|somewhat\s+|noticeably\s+|visibly\s+)?(?:less|more)\s+"
+          r"(?:irritable|anxious|depressed|withdrawn|tearful|angry|avoidant|isolated|agitated|reactive|guarded|dysregulated|paranoid|engaged|hopeful|talkative|social|active|consistent|organized|organised|assertive|confident|open)\b",
+          "less more"),
+    # v7: able to do something for the first time since an event: "able to ride the elevator ... for the first time since the assault"
+    _rule("first_time_since_event",
+          r"\b(?:able\s+to|managed\s+to)\s+[^.;\n]{1,60}?\s+for\s+the\s+first\s+time\s+since\s+(?:the\s+|her\s+|his\s+|their\s+)?[\w-]+",
+          "first"),
+    # v7: a course word after its subject at the start of an entry: "Mood improving", "Insight and judgment improving"
+    _plain("subject_then_course",
+           r"(?:(?<=[.;:\n])|^)\s*(?:\w+\s+(?:and|&)\s+)?(?:mood|insight|judgment|judgement|sleep|anxiety|affect|functioning|engagement|participation|attendance|hygiene|appetite|energy|behavior|behaviour)\s+(?:(?:is|are|has\s+been|have\s+been|continues?\s+to\s+be)\s+)?(?:slowly\s+|steadily\s+|gradually\s+)?(?:improving|improved|better|worsening|worse|declining|stabilizing|stabilising)\b(?:\s+per\s+\w+)?",
+           "improving improved better worsening worse declining stabilizing stabilising"),
+    # v7: a pattern softened since a reference: "The pursue-withdraw pattern has softened since October"
+    _rule("changed_since_reference",
+          rf"\b(?:[\w'-]+\s+){{1,3}}?(?:has|have)\s+(?:{_PG_CHANGE})\s+since\s+{_PG_SINCE}",
+          "since"),
 )
 
 

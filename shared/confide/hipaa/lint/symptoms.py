@@ -246,4 +246,16 @@ RULES: tuple[Rule, ...] = (
     _rule("insight_and_judgment",
           r"\b(?:insight|judg(?:e)?ment)(?:\s*(?:and|/|&)\s*judg(?:e)?ment)?\s*(?::\s*|\s+)(?:fair|poor|limited|intact|impaired|partial|good)\b",
           tokens("insight judgment judgement")),
+    # v7: a denied plan or intent, and intent denied in other words: "denies plan or intent",
+    # "denies suicidal intent", "no intent to harm", "denies intent to act on it"
+    _rule("plan_or_intent_denied",
+          (r"\b(?:denies|denied|denying)\s+(?:any\s+)?(?:suicidal\s+|homicidal\s+|current\s+)?(?:plan|intent)(?:\s+(?:or|and|/)\s+(?:plan|intent))?(?:\s+to\s+(?:act\s+on\s+(?:it|them|the\s+\w+)|harm\s+\w+|hurt\s+\w+))?",
+           r"\bno\s+(?:suicidal\s+|homicidal\s+|current\s+)?intent(?:\s+(?:or|and|/)\s+plan)?(?:\s+to\s+(?:act(?:\s+on\s+(?:it|them))?|harm(?:\s+(?:herself|himself|self|others|the\s+baby|anyone))?|hurt\s+\w+))?"),
+          tokens("plan intent")),
+    # v7: an amount of a substance used: "drinking 6-8 beers nightly", "smoking 2 joints a day"
+    _rule("substance_amount",
+          r"\b(?:drinking|drinks|drank|using|uses|used|smoking|smokes|smoked|snorting|injecting|vaping)\s+(?:about\s+|approximately\s+|roughly\s+|up\s+to\s+|~)?\d+(?:\.\d+)?(?:\s*[-\u2013]\s*\d+)?\+?\s+"
+          r"(?:beers?|drinks?|shots?|glasses(?:\s+of\s+wine)?|bottles?(?:\s+of\s+wine)?|cans?|joints?|bowls?|pills?|bags?|grams?|g|cigarettes|packs?|pints?|fifths?|tallboys?)\b"
+          r"(?:\s+(?:nightly|daily|a\s+day|per\s+day|a\s+night|each\s+night|a\s+week|per\s+week|on\s+weekends))?",
+          tokens("drinking drinks drank using uses used smoking smokes smoked snorting injecting vaping")),
 )

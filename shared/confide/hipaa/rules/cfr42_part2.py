@@ -289,8 +289,8 @@ def apply(case: Case, ruling: Ruling) -> Ruling:
             return ruling.but(extra_citations=ruling.extra_citations + sud_cites).with_reason(
                 sud_reason, "Part 2: communication within the program (42 CFR 2.12(c)(3)).")
         if consent or sud_cites or ruling.basis in (BASIS_INDIVIDUAL, BASIS_HHS):
-            extra = sud_cites or (("42 CFR 2.31(b)(1)",) if consent else ())
-            return _with_notice(ruling, consent, case, *extra).with_reason(sud_reason)
+            notes_cites = sud_cites or (("42 CFR 2.31(b)(1)",) if consent else ())
+            return _with_notice(ruling, consent, case, *notes_cites).with_reason(sud_reason)
         return deny("42 CFR 2.31(b)(1) (SUD counseling notes need a consent that names them)",
                     f"HIPAA alone would permit this under {ruling.rule}, but {no_consent}.",
                     citations=tuple(ruling.citations))
