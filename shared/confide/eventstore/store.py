@@ -44,13 +44,8 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from confide.contracts.patient_index import PATIENT_INDEXED_TYPES, sql_type_list
-from confide.envelope import (
-    AppendResult,
-    NewEvent,
-    RecordedEvent,
-    canonical_json,
-    content_hash,
-)
+from confide.envelope import AppendResult, NewEvent, RecordedEvent, content_hash
+from confide.eventstore.canonical import canonical_json
 from confide.eventstore.errors import (
     EventStoreError,
     EventStoreUnavailableError,
@@ -91,21 +86,25 @@ def prepare(
     if not events:
         raise InvalidEventError("events: at least one event is required")
     now = now or datetime.now(timezone.utc)
+    recorded_at = format_ts(now)
     rows = []
     for i, ev in enumerate(events):
         if not isinstance(ev, NewEvent):
             raise InvalidEventError(f"events[{i}]: expected NewEvent, got {type(ev).__name__}")
         if not ev.type or not isinstance(ev.type, str):
             raise InvalidEventError(f"events[{i}].type must be a non-empty string")
+        data, metadata = ev.data, ev.metadata
         try:
-            data_json = canonical_json(dict(ev.data))
+            data_json = canonical_json(data if type(data) is dict else dict(data))
         except Exception as exc:  # rfc8785 raises its own error types
             raise InvalidEventError(f"events[{i}].data is not canonical JSON: {exc}") from None
         try:
-            metadata_json = canonical_json(dict(ev.metadata))
+            metadata_json = canonical_json(metadata if type(metadata) is dict else dict(metadata))
         except Exception as exc:
             raise InvalidEventError(f"events[{i}].metadata is not canonical JSON: {exc}") from None
-        if _NUL_ESCAPE.search(data_json) or _NUL_ESCAPE.search(metadata_json):
+        # A plain substring test first (C); the regex only tells an escaped backslash apart.
+        if ("\\u0000" in data_json and _NUL_ESCAPE.search(data_json)) or (
+                "\\u0000" in metadata_json and _NUL_ESCAPE.search(metadata_json)):
             # PostgreSQL's jsonb (the patient index) cannot hold NUL, and no record needs one.
             raise InvalidEventError(f"events[{i}]: strings must not contain NUL (\\u0000) characters")
         event_id = ev.event_id if isinstance(ev.event_id, uuid.UUID) else uuid.UUID(str(ev.event_id))
@@ -116,7 +115,7 @@ def prepare(
             type=ev.type,
             data_json=data_json,
             metadata_json=metadata_json,
-            recorded_at=format_ts(now),
+            recorded_at=recorded_at,
         )
         rows.append((event_id, ev.type, data_json, metadata_json, now, digest))
     return rows
@@ -258,7 +257,7 @@ class PostgresEventStore:
         ids = list(cols[0])
         query = self._q(
             "SELECT out_position, out_version, out_duplicate FROM {s}.append_events"
-            "(%s, %s, %s, %s, %s, %s, %s, %s)"
+            "(%s, %s, %b, %b, %b, %b, %b, %b)"  # arrays in binary: no quoting of each JSON text
         )
         with self._connection() as conn:
             try:
@@ -294,13 +293,23 @@ class PostgresEventStore:
         )
 
     def _retried(self, conn: psycopg.Connection, stream_name: str, ids: list[uuid.UUID]) -> AppendResult | None:
-        """The stored result when every id is already in this stream (a concurrent retry), else None."""
+        """After a unique violation or a version conflict: the stored result when every id is already
+        in this stream (a concurrent retry), None when none of them is stored (a stale expected
+        version). Raises InvalidEventError (as append_events' CF002 does) when some are stored in
+        another stream, or only some of them are stored."""
         rows = conn.execute(
             self._q("SELECT global_position, stream_version, stream_name FROM {s}.events "
                     "WHERE event_id = ANY(%s) ORDER BY global_position"), (ids,)).fetchall()
-        if len(rows) == len(ids) and all(r[2] == stream_name for r in rows):
+        if not rows:
+            return None
+        elsewhere = sum(r[2] != stream_name for r in rows)
+        if elsewhere:
+            raise InvalidEventError(f"events: append_events: {elsewhere} of these event ids are stored in "
+                                    "another stream")
+        if len(rows) == len(ids):
             return AppendResult(tuple(r[0] for r in rows), tuple(r[1] for r in rows), duplicate=True)
-        return None
+        raise InvalidEventError(f"events: append_events: {len(rows)} of {len(ids)} event ids are already stored "
+                                "(a batch is all new or a retry)")
 
     # -- reading -----------------------------------------------------------
 
