@@ -36,6 +36,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from itertools import starmap
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import psycopg
@@ -132,17 +133,13 @@ def one(cursor: psycopg.Cursor) -> Any:
 
 
 def _recorded(row: tuple) -> RecordedEvent:
-    return RecordedEvent(
-        global_position=row[0],
-        stream_name=row[1],
-        stream_version=row[2],
-        event_id=row[3],
-        type=row[4],
-        data_json=row[5],
-        metadata_json=row[6],
-        recorded_at=row[7],
-        content_hash=bytes(row[8]),
-    )
+    # The columns are in RecordedEvent's field order (_COLUMNS); bytea loads as bytes.
+    return RecordedEvent(*row)
+
+
+def _events(rows: list[tuple]) -> list[RecordedEvent]:
+    """RecordedEvents of rows selected as ``_COLUMNS`` (the loop in C)."""
+    return list(starmap(RecordedEvent, rows))
 
 
 class PostgresEventStore:
@@ -330,9 +327,9 @@ class PostgresEventStore:
             rows = conn.execute(
                 self._q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE stream_name = %s "
                         "AND stream_version >= %s ORDER BY stream_version"),
-                (stream_name, from_version),
+                (stream_name, from_version), prepare=True, binary=True,
             ).fetchall()
-        return [_recorded(r) for r in rows]
+        return _events(rows)
 
     def frontier(self, conn: psycopg.Connection | None = None) -> int:
         """The lowest position not yet safe to read (all below it are final)."""
@@ -348,9 +345,9 @@ class PostgresEventStore:
             rows = conn.execute(
                 self._q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE global_position >= %s "
                         "AND global_position < %s ORDER BY global_position LIMIT %s"),
-                (from_position, below, limit), prepare=True,
+                (from_position, below, limit), prepare=True, binary=True,
             ).fetchall()
-        return [_recorded(r) for r in rows]
+        return _events(rows)
 
     def read_category(self, category: str, from_position: int = 1, limit: int = 1000,
                       prefix_only: bool = True) -> list[RecordedEvent]:
@@ -366,9 +363,9 @@ class PostgresEventStore:
             rows = conn.execute(
                 self._q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE category = %s AND global_position >= %s "
                         "AND global_position < %s ORDER BY global_position LIMIT %s"),
-                (category, from_position, below, limit),
+                (category, from_position, below, limit), prepare=True, binary=True,
             ).fetchall()
-        return [_recorded(r) for r in rows]
+        return _events(rows)
 
     PATIENT_INDEXED_TYPES = PATIENT_INDEXED_TYPES
 
@@ -397,9 +394,9 @@ class PostgresEventStore:
         with self._connection() as conn:
             rows = conn.execute(
                 self._q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE stream_name = ANY(%s) ORDER BY global_position"),
-                (list(stream_names),), prepare=True,
+                (list(stream_names),), prepare=True, binary=True,
             ).fetchall()
-        return [_recorded(r) for r in rows]
+        return _events(rows)
 
     def iter_all(self, from_position: int = 1, batch: int = 5000) -> Iterator[RecordedEvent]:
         """Every visible event from ``from_position`` on, in pages (flat memory)."""
