@@ -25,41 +25,49 @@ from typing import Any
 from confide.envelope import canonical_json as _rfc8785_json
 
 _INT_MAX = 2**53 - 1
+_MAX_DEPTH = 64
 _encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"),
                            allow_nan=False).encode
 
 
-def _plain(value: Any) -> bool:
-    """True when ``value`` is made only of the exact types the C encoder writes as RFC 8785 does."""
-    stack = [value]
-    pop, push = stack.pop, stack.extend
-    seen: set[int] = set()  # containers met; one met twice (shared or circular) goes to rfc8785
-    while stack:
-        v = pop()
-        t = type(v)
-        if t is str or v is None or t is bool:
-            continue
-        if t is int:
-            if -_INT_MAX <= v <= _INT_MAX:
-                continue
+def _plain(value: Any, depth: int = 0) -> bool:
+    """True when ``value`` is made only of the exact types the C encoder writes as RFC 8785 does.
+
+    Deeper than ``_MAX_DEPTH`` (or a value that contains itself) is left to rfc8785 too."""
+    t = type(value)
+    if t is dict:
+        if depth > _MAX_DEPTH:
             return False
-        if t is dict:
-            if id(v) in seen:
+        for k, v in value.items():
+            if type(k) is not str or not k.isascii():
                 return False
-            seen.add(id(v))
-            for k in v:
-                if type(k) is not str or not k.isascii():
-                    return False
-            push(v.values())
-            continue
-        if t is list or t is tuple:
-            if id(v) in seen:
+            tv = type(v)
+            if tv is str or v is None or tv is bool:
+                continue
+            if tv is int:
+                if -_INT_MAX <= v <= _INT_MAX:
+                    continue
                 return False
-            seen.add(id(v))
-            push(v)
-            continue
-        return False
-    return True
+            if not _plain(v, depth + 1):
+                return False
+        return True
+    if t is list or t is tuple:
+        if depth > _MAX_DEPTH:
+            return False
+        for v in value:
+            tv = type(v)
+            if tv is str or v is None or tv is bool:
+                continue
+            if tv is int:
+                if -_INT_MAX <= v <= _INT_MAX:
+                    continue
+                return False
+            if not _plain(v, depth + 1):
+                return False
+        return True
+    if t is str or value is None or t is bool:
+        return True
+    return t is int and -_INT_MAX <= value <= _INT_MAX
 
 
 def canonical_json(value: Any) -> str:

@@ -60,6 +60,18 @@ def test_edge_values(value):
     assert _ours(value) == _reference(value)
 
 
+def _nested(depth: int):
+    value: object = {"leaf": 1}
+    for i in range(depth):
+        value = {"k": [value, i]} if i % 2 else [value]
+    return value
+
+
+@pytest.mark.parametrize("depth", [3, 63, 64, 65, 200])
+def test_deep_values_written_as_rfc8785_writes_them(depth):
+    assert _ours({"deep": _nested(depth)}) == _reference({"deep": _nested(depth)})
+
+
 def test_shared_containers_and_cycles():
     inner = [1, 2]
     assert canonical_json({"a": inner, "b": inner}) == rfc8785.dumps({"a": inner, "b": inner}).decode()
