@@ -45,8 +45,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from confide.contracts.patient_index import PATIENT_INDEXED_TYPES, sql_type_list
-from confide.envelope import AppendResult, NewEvent, RecordedEvent, content_hash
-from confide.eventstore.canonical import canonical_json
+from confide.envelope import AppendResult, NewEvent, RecordedEvent, canonical_json, content_hash
 from confide.eventstore.errors import (
     EventStoreError,
     EventStoreUnavailableError,

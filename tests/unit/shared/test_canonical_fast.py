@@ -8,7 +8,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from confide.eventstore.canonical import canonical_json
+from confide.envelope import canonical_json
 
 # Every kind of string: control characters, non-BMP, lone surrogates, U+E000..U+FFFF (UTF-16 order).
 texts = st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF, blacklist_categories=()), max_size=12)
