@@ -479,10 +479,10 @@ class PostgresEventStore:
 
 
 def _release_session_locks(conn: psycopg.Connection) -> None:
-    # A statement that failed between taking and releasing the reservation lock
-    # (append_events, read_frontier) must not return its connection to the pool
-    # still holding it, or every appender would wait forever. Only on errors:
-    # doing it on every return cost a round trip per call.
+    # A connection that failed while holding a session advisory lock (the sealer's, or one
+    # an older append_events took) must not return to the pool still holding it, or the
+    # next holder of that lock would wait forever. Only on errors: doing it on every
+    # return cost a round trip per call.
     try:
         if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
             conn.rollback()
