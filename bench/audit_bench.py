@@ -637,6 +637,23 @@ def run_phase(phase: str, dsn: str, schema: str, profile: bool, key_dir: str | N
     return out
 
 
+#: Issue 14's goals: (least ratio to the raw ordered read, whether time must grow linearly with events).
+GOALS = {"replay": (0.5, False), "rejudge": (0.5, True)}
+#: "Linear": N events may take at most this much more than events/10 times (10x events -> <= 12.5x time).
+LINEAR_SLACK = 1.25
+
+
+def _goal(phase: str, ratio: float, time_growth: float, events_growth: float) -> str:
+    """The goal column: ``>= 0.5x ✓`` / ``✗``, plus ``linear ✓/✗`` where the goal asks for it."""
+    if phase not in GOALS:
+        return "-"
+    least, linear = GOALS[phase]
+    text = f"≥ {least:g}x {'[green]✓[/]' if ratio >= least else '[red]✗[/]'}"
+    if linear:
+        text += f", linear {'[green]✓[/]' if time_growth <= events_growth * LINEAR_SLACK else '[red]✗[/]'}"
+    return text
+
+
 def child(phase: str, dsn: str, schema: str, key_dir: str, profile: bool = False, timeout: float = 1800) -> dict:
     args = ["--child", phase, "--schema", schema, "--dsn", dsn, "--key-dir", key_dir] + (
         ["--profile-child"] if profile else [])
@@ -733,8 +750,9 @@ def main() -> int:
 
         rt = harness.table(f"audit read paths, {n:,} events (fresh subprocess per phase; memory = peak RSS minus "
                            f"RSS before the call)",
-                           ("phase", "events", "seconds", "events/s", "decisions/s", "x raw read", f"s @ {small_n:,}",
-                            "time growth", f"peak MB @ {small_n:,}", "peak MB @ full", ("memory", "left")))
+                           ("phase", "events", "seconds", "events/s", "decisions/s", "x raw read", ("goal", "center"),
+                            f"s @ {small_n:,}", "time growth", f"peak MB @ {small_n:,}", "peak MB @ full",
+                            ("memory", "left")))
         for phase in PHASES:
             res, sm = results[(phase, "full")], results[(phase, "small")]
             rate = res["log_events"] / res["seconds"]
@@ -749,7 +767,8 @@ def main() -> int:
             if phase == "rejudge":
                 dps += f" ({res['checked']:,}; {sm['checked']:,} @ {small_n:,})"
             rt.add_row(label, f"{res['log_events']:,}", f"{res['seconds']:.1f}", f"{rate:,.0f}", dps,
-                       f"{rate / raw_rate:.2f}x", f"{sm['seconds']:.1f}",
+                       f"{rate / raw_rate:.2f}x", _goal(phase, rate / raw_rate, res["seconds"] / sm["seconds"], ratio),
+                       f"{sm['seconds']:.1f}",
                        f"{res['seconds'] / sm['seconds']:.1f}x for {ratio:.0f}x events",
                        harness.mib(sm["delta_kb"]), harness.mib(res["delta_kb"]), flat)
         console.print(rt)

@@ -660,7 +660,7 @@ def report(res: Results, info: dict, s: Settings, console, wall: float) -> None:
     console.print(raw)
 
     t = harness.table("Ours against the baselines", ("comparison", "ours ev/s", "baseline ev/s", "ratio",
-                                                     ("target", "center"), ("", "center")))
+                                                     ("goal", "center"), ("", "center")))
 
     def cmp(label: str, ours: str, base: str, target: float | None) -> None:
         a, b = r[ours].per_s, r[base].per_s

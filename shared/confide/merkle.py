@@ -61,6 +61,7 @@ HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 """``MTH({})``: root of the empty tree, SHA-256 of the empty string (RFC 9162 §2.1.1)."""
 
+_sha256 = hashlib.sha256
 _LEAF_PREFIX = b"\x00"
 _NODE_PREFIX = b"\x01"
 
@@ -141,7 +142,15 @@ class MerkleAccumulator:
 
     def append(self, leaf_data: bytes) -> None:
         """Append one leaf (its *data*; it is leaf-hashed here)."""
-        self.append_leaf_hash(leaf_hash(leaf_data))
+        # leaf_hash and node_hash inlined: verify and the sealer call this once per event.
+        h = _sha256(_LEAF_PREFIX + leaf_data).digest()
+        size, stack = 1, self._stack
+        while stack and stack[-1][0] == size:
+            left_size, left = stack.pop()
+            h = _sha256(_NODE_PREFIX + left + h).digest()
+            size += left_size
+        stack.append((size, h))
+        self._size += 1
 
     def append_leaf_hash(self, leaf_hash_value: bytes) -> None:
         """Append one leaf given its already-computed 32-byte leaf hash."""

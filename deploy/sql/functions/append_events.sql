@@ -2,28 +2,41 @@
 --
 -- Order. A reader must never see position N and later find a new event below
 -- N. Positions come from a sequence, so a writer can take a lower position and
--- commit after a writer with a higher one. Each appender therefore, under a
--- session advisory lock held for microseconds (never until commit, which would
--- serialise commits and defeat group commit), reserves a contiguous block of
--- positions AND takes a transaction-level shared advisory lock whose key
--- encodes the block's first position and the event store's schema. That lock is
--- the appender's "in flight" mark: PostgreSQL drops it exactly when the
--- transaction commits or aborts. (Advisory locks are per database; the schema
--- tag keeps one event store's open appends from holding back another's readers.)
--- Readers ask `read_frontier()` for the lowest in-flight position (or, with
--- none in flight, one past the last reserved) and read only below it. A
--- position below the frontier is committed or aborted for good, so readers
--- never skip; and only in-flight *appends* hold them back, not every open
--- transaction of the cluster (as a pg_snapshot_xmin bound would).
+-- commit after a writer with a higher one. Each appender therefore takes, BEFORE
+-- it draws its positions, a transaction-level shared advisory lock whose key
+-- encodes the event store's schema and the next position the sequence will hand
+-- out (read from the sequence, not drawn). That lock is the appender's "in
+-- flight" mark: every position it then draws is at or above the mark, and
+-- PostgreSQL drops the mark exactly when the transaction commits or aborts.
+-- (Advisory locks are per database; the schema tag keeps one event store's open
+-- appends from holding back another's readers.)
+-- Readers ask `read_frontier()`, which reads the sequence FIRST and the marks
+-- SECOND, and read only below the lowest mark (or, with none, one past the last
+-- position handed out). Why that never skips: a position p the reader counted
+-- as handed out was drawn before its read of the sequence, so p's mark (taken
+-- before p was drawn) was already held when it read the marks, unless p's
+-- transaction had ended, i.e. p is final; a position drawn later is above what
+-- it read. No lock orders appenders against each other or against readers, so
+-- concurrent appends do not queue (an earlier version reserved blocks under a
+-- session lock every appender and reader took). The sequence must keep CACHE 1
+-- (tables/10_events.sql): with a cache a session could hand out values below
+-- last_value. Positions of one batch ascend; they need not be contiguous.
 --
 -- Concurrency. The expected version is checked here for a clear message, and
 -- guaranteed by the UNIQUE (stream_name, stream_version) constraint when two
 -- writers race: the loser's whole transaction aborts, nothing half-written.
+-- With p_expected NULL ("any version") the stream's version is read here and
+-- the events appended after it, in the same call (one round trip).
 --
 -- Idempotency. If every event id is already stored in this stream, the append
 -- is a retry: nothing is written and the stored positions are returned
 -- (duplicate = true). A batch mixing stored and new ids, or reusing an id of
--- another stream, is refused (CF002) rather than half-honoured.
+-- another stream, is refused (CF002) rather than half-honoured. The ids are
+-- looked up only when the expected version does not hold (a retry of an append
+-- that went through finds the stream moved on) or no version is expected; on
+-- the usual path an id stored elsewhere surfaces as a unique violation on
+-- event_id, which the client sorts into a retry or CF002 the same way
+-- (confide.eventstore.store.PostgresEventStore._retried).
 --
 -- What the caller states is checked, since whoever holds the services' login can
 -- call this directly (CF002, nothing written): each hash must be the SHA-256 of
@@ -55,10 +68,10 @@ SECURITY DEFINER
 SET search_path = :"schema", pg_temp
 AS $fn$
 DECLARE
-  n        int := cardinality(p_ids);
-  current  bigint;
-  first_pos bigint;
-  stored   int;
+  n         int := cardinality(p_ids);
+  current   bigint;
+  positions bigint[];
+  stored    int;
   elsewhere int;
   bad      int;
 BEGIN
@@ -78,27 +91,27 @@ BEGIN
   END IF;
   PERFORM count(d::jsonb) FROM unnest(p_data || p_metadata) AS d;  -- 22P02 for text that is not JSON
 
-  SELECT count(*), count(*) FILTER (WHERE e.stream_name <> p_stream) INTO stored, elsewhere
-  FROM events e WHERE e.event_id = ANY (p_ids);
-  IF elsewhere > 0 THEN
-    RAISE EXCEPTION 'append_events: % of these event ids are stored in another stream', elsewhere
-      USING ERRCODE = 'CF002';
-  ELSIF stored = n THEN  -- a retry of an append that succeeded: report it, write nothing
-    RETURN QUERY
-      SELECT e.global_position, e.stream_version, true
-      FROM events e WHERE e.event_id = ANY (p_ids) ORDER BY e.global_position;
-    RETURN;
-  ELSIF stored > 0 THEN  -- some stored, some new: not a retry; refuse rather than drop the new ones
-    RAISE EXCEPTION 'append_events: % of % event ids are already stored (a batch is all new or a retry)',
-      stored, n USING ERRCODE = 'CF002';
-  END IF;
-
   SELECT coalesce(max(e.stream_version), -1) INTO current
   FROM events e WHERE e.stream_name = p_stream;
-  IF p_expected IS NOT NULL AND p_expected <> current THEN
-    RAISE EXCEPTION 'wrong expected version for stream %: expected %, stream is at %',
-      p_stream, p_expected, current
-      USING ERRCODE = 'CF001', DETAIL = current::text;
+  IF p_expected IS NULL OR p_expected <> current THEN
+    SELECT count(*), count(*) FILTER (WHERE e.stream_name <> p_stream) INTO stored, elsewhere
+    FROM events e WHERE e.event_id = ANY (p_ids);
+    IF elsewhere > 0 THEN
+      RAISE EXCEPTION 'append_events: % of these event ids are stored in another stream', elsewhere
+        USING ERRCODE = 'CF002';
+    ELSIF stored = n THEN  -- a retry of an append that succeeded: report it, write nothing
+      RETURN QUERY
+        SELECT e.global_position, e.stream_version, true
+        FROM events e WHERE e.event_id = ANY (p_ids) ORDER BY e.global_position;
+      RETURN;
+    ELSIF stored > 0 THEN  -- some stored, some new: not a retry; refuse rather than drop the new ones
+      RAISE EXCEPTION 'append_events: % of % event ids are already stored (a batch is all new or a retry)',
+        stored, n USING ERRCODE = 'CF002';
+    ELSIF p_expected IS NOT NULL THEN
+      RAISE EXCEPTION 'wrong expected version for stream %: expected %, stream is at %',
+        p_stream, p_expected, current
+        USING ERRCODE = 'CF001', DETAIL = current::text;
+    END IF;
   END IF;
 
   SELECT count(*) INTO bad FROM generate_subscripts(p_ids, 1) AS i
@@ -113,24 +126,25 @@ BEGIN
       USING ERRCODE = 'CF002';
   END IF;
 
-  PERFORM pg_advisory_lock(7240512001);
-  -- Every appender takes this lock, so the n values are contiguous.
-  SELECT min(v) INTO first_pos
-  FROM (SELECT nextval('events_position_seq') AS v FROM generate_series(1, n)) s;
-  IF first_pos + n >= 1099511627776 THEN  -- 2^40: the mark's position bits
-    PERFORM pg_advisory_unlock(7240512001);
-    RAISE EXCEPTION 'append_events: global position % is beyond the in-flight mark''s range', first_pos
+  -- The in-flight mark (2^62 + schema tag (20 bits) * 2^40 + position), then the positions.
+  PERFORM pg_advisory_xact_lock_shared(
+    4611686018427387904 + ((hashtext(current_schema()) & 1048575)::bigint << 40)
+    + (SELECT CASE WHEN s.is_called THEN s.last_value + 1 ELSE s.last_value END FROM events_position_seq s));
+  IF n = 1 THEN
+    positions := ARRAY[nextval('events_position_seq')];
+  ELSE
+    SELECT array_agg(v ORDER BY v) INTO positions
+    FROM (SELECT nextval('events_position_seq') AS v FROM generate_series(1, n)) s;
+  END IF;
+  IF positions[n] >= 1099511627776 THEN  -- 2^40: the mark's position bits
+    RAISE EXCEPTION 'append_events: global position % is beyond the in-flight mark''s range', positions[n]
       USING ERRCODE = '22003';
   END IF;
-  -- in flight until commit/abort: 2^62 + schema tag (20 bits) * 2^40 + first position
-  PERFORM pg_advisory_xact_lock_shared(4611686018427387904
-                                       + ((hashtext(current_schema()) & 1048575)::bigint << 40) + first_pos);
-  PERFORM pg_advisory_unlock(7240512001);
 
   RETURN QUERY
   INSERT INTO events AS e (global_position, stream_name, stream_version, event_id, type,
                            data, metadata, recorded_at, hash)
-  SELECT first_pos + i - 1, p_stream, current + i, p_ids[i], p_types[i],
+  SELECT positions[i], p_stream, current + i, p_ids[i], p_types[i],
          p_data[i], p_metadata[i], p_recorded[i], p_hashes[i]
   FROM generate_subscripts(p_ids, 1) AS i
   RETURNING e.global_position, e.stream_version, false;
@@ -139,11 +153,11 @@ $fn$;
 ALTER FUNCTION :"schema".append_events(text, bigint, uuid[], text[], text[], text[], timestamptz[], bytea[]) OWNER TO confide_owner;
 
 -- read_frontier: readers read only positions below this (see above).
--- In-flight marks are keys 2^62 + schema tag * 2^40 + first position (pg_locks
--- shows a bigint key as classid = high 32 bits, objid = low 32 bits, objsubid =
--- 1); only this schema's tag counts (another schema whose tag collides only
--- holds readers back, never lets them skip). Taken under the reservation lock so
--- no block can be reserved but not yet marked.
+-- In-flight marks are keys 2^62 + schema tag * 2^40 + position (pg_locks shows a
+-- bigint key as classid = high 32 bits, objid = low 32 bits, objsubid = 1); only
+-- this schema's tag counts (another schema whose tag collides only holds readers
+-- back, never lets them skip). The sequence is read BEFORE the marks: that order
+-- is what makes the frontier safe without a lock (see append_events above).
 CREATE OR REPLACE FUNCTION :"schema".read_frontier() RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = :"schema", pg_temp
@@ -153,8 +167,7 @@ DECLARE
   reserved bigint;
   tag      bigint := (hashtext(current_schema()) & 1048575)::bigint;
 BEGIN
-  PERFORM pg_advisory_lock(7240512001);
-  SELECT CASE WHEN is_called THEN last_value ELSE 0 END INTO reserved FROM events_position_seq;
+  SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END INTO reserved FROM events_position_seq;
   SELECT min(k.mark & 1099511627775) INTO inflight
   FROM (SELECT ((l.classid::bigint << 32) | l.objid::bigint) - 4611686018427387904 AS mark
         FROM pg_locks l
@@ -162,8 +175,7 @@ BEGIN
           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
           AND l.classid >= 1073741824) k
   WHERE k.mark >> 40 = tag;
-  PERFORM pg_advisory_unlock(7240512001);
-  RETURN coalesce(inflight, reserved + 1);
+  RETURN least(coalesce(inflight, reserved + 1), reserved + 1);
 END
 $fn$;
 ALTER FUNCTION :"schema".read_frontier() OWNER TO confide_owner;

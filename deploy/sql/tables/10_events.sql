@@ -10,6 +10,8 @@
 -- hash: SHA-256 of the canonical record (confide.envelope.canonical_record).
 CREATE SEQUENCE IF NOT EXISTS :"schema".events_position_seq AS bigint;
 ALTER SEQUENCE :"schema".events_position_seq OWNER TO confide_owner;
+-- CACHE 1 (the default, pinned): read_frontier relies on no session holding values below last_value.
+ALTER SEQUENCE :"schema".events_position_seq CACHE 1;
 
 CREATE TABLE IF NOT EXISTS :"schema".events (
   global_position bigint      PRIMARY KEY,

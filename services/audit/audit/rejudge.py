@@ -234,10 +234,10 @@ def _supervision_unsupported(store, note_id: str, note: casefile.NoteFacts, requ
     facts count only through a reader that checks the directory's seals
     (:class:`confide.identity.directory_seal.SealedDirectory`); without one the fact cannot be checked."""
     named = None
-    for category, kind in casefile.NOTE_CATEGORIES.items():
-        for e in store.read_stream(streams.stream_name(category, note_id)):
-            if e.type == DRAFTED[kind] and e.recorded_at <= at:
-                named = e.data.get("supervisor_id")
+    kinds = _note_streams(note_id)
+    for e in store.read_streams(list(kinds)):  # both kinds' streams in one read
+        if e.type == DRAFTED[kinds[e.stream_name]] and e.recorded_at <= at:
+            named = e.data.get("supervisor_id")
     if not requester_id or named != requester_id:
         return f"{requester_id} was not the supervisor named on note {note_id} (named: {named})"
     if not getattr(store, "verifies_directory_seals", False):
@@ -248,13 +248,21 @@ def _supervision_unsupported(store, note_id: str, note: casefile.NoteFacts, requ
     return None
 
 
+def _note_streams(note_id: str) -> dict[str, str]:
+    """{stream name: note kind} of the streams a note of either kind would have, in NOTE_CATEGORIES order."""
+    return {streams.stream_name(category, note_id): kind for category, kind in casefile.NOTE_CATEGORIES.items()}
+
+
 def _note_as_of(store, note_id: str, at) -> Optional[casefile.NoteFacts]:
     """The note's facts from the events recorded by ``at``; None when it was not written by then."""
-    for category, kind in casefile.NOTE_CATEGORIES.items():
-        events = [(e.type, e.data) for e in store.read_stream(streams.stream_name(category, note_id))
-                  if e.recorded_at <= at]
-        if events:
-            return casefile.note_facts(kind, events, note_id)
+    kinds = _note_streams(note_id)
+    recorded: dict[str, list] = {}
+    for e in store.read_streams(list(kinds)):  # both kinds' streams in one read, each in version order
+        if e.recorded_at <= at:
+            recorded.setdefault(e.stream_name, []).append((e.type, e.data))
+    for name, kind in kinds.items():
+        if recorded.get(name):
+            return casefile.note_facts(kind, recorded[name], note_id)
     return None
 
 

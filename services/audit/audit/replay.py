@@ -71,18 +71,23 @@ def replay(store: ReplaySource, names: Iterable[str] | None = None, progress: Ca
     chosen = {n: PROJECTIONS[n] for n in names}
     report = ReplayReport()
     with store.projections.rebuild([table for table, _fn in chosen.values()], lock=apply) as rebuilt:
+        loads, ts = json.loads, format_ts
         position = 1
         while True:
             page = store.read_all(position, batch)
             if not page:
                 break
             buffers: dict[str, list[Row]] = {t: [] for t, _ in chosen.values()}
+            # (projection, its page buffer's append): bound once a page, not looked up per event
+            targets = [(fn, buffers[table].append) for table, fn in chosen.values()]
             for ev in page:
-                msg = event_dict(ev)
-                for table, fn in chosen.values():
+                msg = {"global_position": ev.global_position, "stream_name": ev.stream_name,
+                       "stream_version": ev.stream_version, "event_id": str(ev.event_id), "type": ev.type,
+                       "data": loads(ev.data_json), "recorded_at": ts(ev.recorded_at)}  # event_dict, inlined
+                for fn, add in targets:
                     row = fn(msg)
                     if row is not None:
-                        buffers[table].append(row)
+                        add(row)
             for table, rows in buffers.items():
                 rebuilt.load(table, rows)
             report.events += len(page)

@@ -48,6 +48,7 @@ CHECKPOINT_FILE = "chain-heads.jsonl"
 ZERO = b"\x00" * 32
 _SEALER_LOCK = 72405120  # with hashtext(schema) as the second key
 _PACK = struct.Struct(">QQ").pack
+_hmac_digest = hmac.digest
 
 
 class TamperDetectedError(EventStoreError):
@@ -61,7 +62,8 @@ class TamperDetectedError(EventStoreError):
 
 def next_mac(key: bytes, prev: bytes, chain_index: int, global_position: int, digest: bytes) -> bytes:
     """One chain step (see module docstring). All arguments bytes/ints; returns 32 bytes."""
-    return hmac.new(key, prev + _PACK(chain_index, global_position) + digest, hashlib.sha256).digest()
+    # hmac.digest with a digest name is OpenSSL's one-shot HMAC (no Python HMAC object per step).
+    return _hmac_digest(key, prev + _PACK(chain_index, global_position) + digest, "sha256")
 
 
 def load_chain_key(key_dir: Path) -> bytes:
@@ -150,6 +152,17 @@ def last_checkpoint(checkpoint_dir: Path) -> dict | None:
     return json.loads(last) if last else None
 
 
+#: The columns the sealer and verify read, in the canonical record's text forms: the event id as PostgreSQL writes a
+#: uuid (what a text-mode read parses), the instant as :func:`confide.timestamps.format_ts` writes it
+#: (RFC 3339, UTC, microseconds, ``Z``), so no row needs a UUID or datetime object built and formatted
+#: again in Python. Hashing stays here, on the client, from those bytes.
+_RECORD_COLUMNS = ("e.global_position, e.stream_name, e.stream_version, e.event_id::text, e.type, e.data, "
+                   "e.metadata, to_char(e.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+                   "e.hash")
+_VERIFY_COLUMNS = _RECORD_COLUMNS + ", c.chain_index, c.mac"
+_VERIFY_PAGE = 10_000
+
+
 # -- sealing --------------------------------------------------------------------
 
 
@@ -196,24 +209,34 @@ class ChainSealer:
                 self._check_signed(conn, index)
                 acc = self._accumulator(conn, index)
                 batches = 0
+                page_query = self.store._q(
+                    f"SELECT {_RECORD_COLUMNS} FROM {{s}}.events e WHERE e.global_position >= %s "
+                    "AND e.global_position < %s ORDER BY e.global_position LIMIT %s")
+                copy_chain = self.store._q("COPY {s}.event_chain (chain_index, global_position, mac) "
+                                           "FROM STDIN (FORMAT BINARY)")
                 while max_batches is None or batches < max_batches:
-                    events = self.store.read_all(position + 1, self.batch)
-                    if not events:
+                    # The same skip-free frontier as read_all: never seal past an append still in flight.
+                    below = self.store.frontier(conn)
+                    page = conn.execute(page_query, (position + 1, below, self.batch), binary=True).fetchall()
+                    if not page:
                         break
                     rows = []
-                    for ev in events:
-                        digest = hashlib.sha256(ev.canonical_bytes()).digest()
-                        if digest != ev.content_hash:
-                            raise TamperDetectedError(ev.global_position, "stored bytes do not match the row's hash")
+                    for pos, stream, version, event_id, typ, data, metadata, recorded, row_hash in page:
+                        digest = sha256(canonical_record(
+                            stream_name=stream, stream_version=version, event_id=event_id, type=typ,
+                            data_json=data, metadata_json=metadata, recorded_at=recorded)).digest()
+                        if digest != row_hash:
+                            raise TamperDetectedError(pos, "stored bytes do not match the row's hash")
                         index += 1
-                        prev = next_mac(self.key, prev, index, ev.global_position, digest)
+                        prev = next_mac(self.key, prev, index, pos, digest)
                         acc.append(digest)
-                        rows.append((index, ev.global_position, prev))
+                        rows.append((index, pos, prev))
+                    # One COPY per batch (the projector's INSERT privilege covers it), not a statement a row.
                     with conn.transaction():
-                        with conn.cursor() as cur:
-                            cur.executemany(self.store._q(
-                                "INSERT INTO {s}.event_chain (chain_index, global_position, mac) "
-                                "VALUES (%s, %s, %s)"), rows)
+                        with conn.cursor() as cur, cur.copy(copy_chain) as cp:
+                            cp.set_types(["int8", "int8", "bytea"])
+                            for row in rows:
+                                cp.write_row(row)
                     self._verify_written(conn, rows)
                     position = rows[-1][1]
                     total += len(rows)
@@ -224,26 +247,6 @@ class ChainSealer:
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (_SEALER_LOCK, self.store.schema))
         return SealResult(total, last[0] if last else None, last[1] if last else None)
-
-    def _check_head(self, conn, index: int, position: int, mac: bytes) -> None:
-        """Refuse to extend a chain whose head this key did not write.
-
-        Sealing on top of a head made with another key (a key directory that
-        does not belong to this database) would mix two chains and make every
-        later verify fail; a tampered head would be silently adopted.
-        """
-        row = conn.execute(self.store._q(
-            "SELECT c.mac FROM {s}.event_chain c WHERE c.chain_index = %s"), (index - 1,)).fetchone()
-        prev = bytes(row[0]) if row else ZERO
-        got = conn.execute(self.store._q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE global_position = %s"),
-                           (position,)).fetchone()
-        event = _recorded(got) if got else None
-        if event is None:
-            raise TamperDetectedError(position, "the chain head's event is missing")
-        digest = hashlib.sha256(event.canonical_bytes()).digest()
-        if not hmac.compare_digest(next_mac(self.key, prev, index, position, digest), mac):
-            raise TamperDetectedError(position, "the chain head does not verify with this chain key: the key "
-                                                "directory does not belong to this database, or the head was altered")
 
     def _check_signed(self, conn, index: int) -> None:
         """Refuse to extend a chain shorter than, or different from, what this sealer already signed.
@@ -272,6 +275,26 @@ class ChainSealer:
         if row is None or row[0] != signed_position or bytes(row[1]).hex() != cp["mac"]:
             raise TamperDetectedError(signed_position, f"the chain at index {signed_index} differs from its signed "
                                                        "checkpoint: the log was rewritten; not sealing over it")
+
+    def _check_head(self, conn, index: int, position: int, mac: bytes) -> None:
+        """Refuse to extend a chain whose head this key did not write.
+
+        Sealing on top of a head made with another key (a key directory that
+        does not belong to this database) would mix two chains and make every
+        later verify fail; a tampered head would be silently adopted.
+        """
+        row = conn.execute(self.store._q(
+            "SELECT c.mac FROM {s}.event_chain c WHERE c.chain_index = %s"), (index - 1,)).fetchone()
+        prev = bytes(row[0]) if row else ZERO
+        got = conn.execute(self.store._q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE global_position = %s"),
+                           (position,)).fetchone()
+        event = _recorded(got) if got else None
+        if event is None:
+            raise TamperDetectedError(position, "the chain head's event is missing")
+        digest = hashlib.sha256(event.canonical_bytes()).digest()
+        if not hmac.compare_digest(next_mac(self.key, prev, index, position, digest), mac):
+            raise TamperDetectedError(position, "the chain head does not verify with this chain key: the key "
+                                                "directory does not belong to this database, or the head was altered")
 
     def _accumulator(self, conn, index: int) -> MerkleAccumulator:
         cp = last_checkpoint(self.checkpoint_dir)
@@ -372,6 +395,7 @@ class VerifyReport:
         self.problems.append(reason if position is None else f"global position {position}: {reason}")
 
 
+
 #: Why a sealed log without signed checkpoints fails :func:`verify` (see ``no_checkpoints_yet``).
 NO_CHECKPOINTS = ("{sealed} sealed events but no signed checkpoint in {path}: the checkpoint file was deleted, "
                   "emptied or never copied here, so a truncated or rewritten log could not be told apart")
@@ -386,12 +410,13 @@ def verify(store, key: bytes, public_key, checkpoint_dir: Path,
     server-side cursor: memory is flat in the number of events. ``progress`` is
     called with the number of rows done every 10,000 rows.
 
+    Every signed checkpoint is compared with the chain at its index: a second head signed for an index
+    (over a log cut back and sealed again) fails even when the newest line matches the log.
+
     A log with sealed events and no signed checkpoint that verifies in ``checkpoint_dir`` fails
     (:data:`NO_CHECKPOINTS`): the sealer writes one after every sealed batch, so their absence means
     the file was removed, and with it the only record of how long the log was. ``no_checkpoints_yet``
     accepts that once, deliberately (a first check against a checkpoint directory that has none yet).
-    Every signed checkpoint is compared with the chain at its index: a second head signed for an index
-    (over a log cut back and sealed again) fails even when the newest line matches the log.
     Raises EventStoreError subclasses when the store is unreachable.
     """
     report = VerifyReport()
@@ -405,54 +430,57 @@ def verify(store, key: bytes, public_key, checkpoint_dir: Path,
     prev, expected_index = ZERO, 0
     acc = MerkleAccumulator()
     tail_started_at: int | None = None
-    cols = ", ".join("e." + c.strip() for c in _COLUMNS.split(","))
-    query = store._q(
-        f"SELECT {cols}, c.chain_index, c.mac FROM {{s}}.events e "
-        f"LEFT JOIN {{s}}.event_chain c USING (global_position) ORDER BY e.global_position")
+    query = store._q(f"SELECT {_VERIFY_COLUMNS} FROM {{s}}.events e "
+                     "LEFT JOIN {s}.event_chain c USING (global_position) ORDER BY e.global_position")
+    record, sha, mac_of, same = canonical_record, sha256, next_mac, hmac.compare_digest
+    append_leaf = acc.append
+    done = False
+    # Binary rows (no hex decoding of hashes), fetched a page at a time (no per-row cursor call).
     with store._connection() as conn, conn.transaction():
-        with conn.cursor(name="confide_verify") as cur:
-            cur.itersize = 10000
+        with conn.cursor(name="confide_verify", binary=True) as cur:
             cur.execute(query)
-            for row in cur:
-                report.events += 1
-                if progress and report.events % 10000 == 0:
-                    progress(report.events)
-                # Straight from the row (no RecordedEvent): this loop runs once per event of the log.
-                pos = row[0]
-                digest = sha256(canonical_record(
-                    stream_name=row[1], stream_version=row[2], event_id=str(row[3]), type=row[4],
-                    data_json=row[5], metadata_json=row[6], recorded_at=format_ts(row[7]))).digest()
-                if digest != row[8]:
-                    report.fail(pos, "row altered: its bytes no longer match its content hash")
-                chain_index = row[9]
-                if chain_index is None:  # no chain entry (LEFT JOIN): an unsealed row
-                    if tail_started_at is None:
-                        tail_started_at = pos
-                    report.unsealed_tail += 1
-                    continue
-                if tail_started_at is not None:
-                    report.fail(tail_started_at, "row inserted without a chain entry (forged or unsealed in the middle)")
-                    tail_started_at = None
-                    report.unsealed_tail = 0
-                mac = bytes(row[10])  # NOT NULL wherever a chain entry exists
-                if chain_index != expected_index:
-                    report.fail(pos, f"chain index {chain_index} where {expected_index} was expected "
-                                     "(a row was deleted or rows were reordered)")
-                want = next_mac(key, prev, chain_index, pos, digest)
-                if not hmac.compare_digest(want, mac):
-                    report.fail(pos, "chain MAC mismatch (row altered, swapped, moved or forged)")
-                prev = mac  # continue from the stored chain so one bad row is reported once
-                acc.append(digest)
-                for cp in by_index.get(chain_index, ()):
-                    if (cp["mac"] != mac.hex() or cp["global_position"] != pos
-                            or cp["root_hash"] != acc.root().hex()):
-                        report.fail(pos, f"differs from the signed checkpoint at chain index {chain_index} "
-                                         f"(signed {cp.get('timestamp')})")
-                        break
-                expected_index = chain_index + 1
-                report.sealed += 1
-                if not report.ok and stop_at_first:
+            while not done:
+                page = cur.fetchmany(_VERIFY_PAGE)
+                if not page:
                     break
+                for pos, stream, version, event_id, typ, data, metadata, recorded, row_hash, chain_index, mac \
+                        in page:
+                    report.events += 1
+                    if progress and report.events % 10000 == 0:
+                        progress(report.events)
+                    digest = sha(record(stream_name=stream, stream_version=version, event_id=event_id, type=typ,
+                                        data_json=data, metadata_json=metadata, recorded_at=recorded)).digest()
+                    if digest != row_hash:
+                        report.fail(pos, "row altered: its bytes no longer match its content hash")
+                    if chain_index is None:  # no chain entry (LEFT JOIN): an unsealed row
+                        if tail_started_at is None:
+                            tail_started_at = pos
+                        report.unsealed_tail += 1
+                        continue
+                    if tail_started_at is not None:
+                        report.fail(tail_started_at,
+                                    "row inserted without a chain entry (forged or unsealed in the middle)")
+                        tail_started_at = None
+                        report.unsealed_tail = 0
+                    # mac: NOT NULL wherever a chain entry exists
+                    if chain_index != expected_index:
+                        report.fail(pos, f"chain index {chain_index} where {expected_index} was expected "
+                                         "(a row was deleted or rows were reordered)")
+                    if not same(mac_of(key, prev, chain_index, pos, digest), mac):
+                        report.fail(pos, "chain MAC mismatch (row altered, swapped, moved or forged)")
+                    prev = mac  # continue from the stored chain so one bad row is reported once
+                    append_leaf(digest)
+                    for cp in by_index.get(chain_index, ()):
+                        if (cp["mac"] != mac.hex() or cp["global_position"] != pos
+                                or cp["root_hash"] != acc.root().hex()):
+                            report.fail(pos, f"differs from the signed checkpoint at chain index {chain_index} "
+                                             f"(signed {cp.get('timestamp')})")
+                            break
+                    expected_index = chain_index + 1
+                    report.sealed += 1
+                    if not report.ok and stop_at_first:
+                        done = True
+                        break
     if report.ok and checkpoints:
         newest = max(checkpoints, key=lambda c: c["chain_index"])
         if newest["chain_index"] >= expected_index:

@@ -36,6 +36,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from itertools import starmap
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import psycopg
@@ -44,13 +45,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from confide.contracts.patient_index import PATIENT_INDEXED_TYPES, sql_type_list
-from confide.envelope import (
-    AppendResult,
-    NewEvent,
-    RecordedEvent,
-    canonical_json,
-    content_hash,
-)
+from confide.envelope import AppendResult, NewEvent, RecordedEvent, canonical_json, content_hash
 from confide.eventstore.errors import (
     EventStoreError,
     EventStoreUnavailableError,
@@ -91,21 +86,25 @@ def prepare(
     if not events:
         raise InvalidEventError("events: at least one event is required")
     now = now or datetime.now(timezone.utc)
+    recorded_at = format_ts(now)
     rows = []
     for i, ev in enumerate(events):
         if not isinstance(ev, NewEvent):
             raise InvalidEventError(f"events[{i}]: expected NewEvent, got {type(ev).__name__}")
         if not ev.type or not isinstance(ev.type, str):
             raise InvalidEventError(f"events[{i}].type must be a non-empty string")
+        data, metadata = ev.data, ev.metadata
         try:
-            data_json = canonical_json(dict(ev.data))
+            data_json = canonical_json(data if type(data) is dict else dict(data))
         except Exception as exc:  # rfc8785 raises its own error types
             raise InvalidEventError(f"events[{i}].data is not canonical JSON: {exc}") from None
         try:
-            metadata_json = canonical_json(dict(ev.metadata))
+            metadata_json = canonical_json(metadata if type(metadata) is dict else dict(metadata))
         except Exception as exc:
             raise InvalidEventError(f"events[{i}].metadata is not canonical JSON: {exc}") from None
-        if _NUL_ESCAPE.search(data_json) or _NUL_ESCAPE.search(metadata_json):
+        # A plain substring test first (C); the regex only tells an escaped backslash apart.
+        if ("\\u0000" in data_json and _NUL_ESCAPE.search(data_json)) or (
+                "\\u0000" in metadata_json and _NUL_ESCAPE.search(metadata_json)):
             # PostgreSQL's jsonb (the patient index) cannot hold NUL, and no record needs one.
             raise InvalidEventError(f"events[{i}]: strings must not contain NUL (\\u0000) characters")
         event_id = ev.event_id if isinstance(ev.event_id, uuid.UUID) else uuid.UUID(str(ev.event_id))
@@ -116,7 +115,7 @@ def prepare(
             type=ev.type,
             data_json=data_json,
             metadata_json=metadata_json,
-            recorded_at=format_ts(now),
+            recorded_at=recorded_at,
         )
         rows.append((event_id, ev.type, data_json, metadata_json, now, digest))
     return rows
@@ -133,17 +132,13 @@ def one(cursor: psycopg.Cursor) -> Any:
 
 
 def _recorded(row: tuple) -> RecordedEvent:
-    return RecordedEvent(
-        global_position=row[0],
-        stream_name=row[1],
-        stream_version=row[2],
-        event_id=row[3],
-        type=row[4],
-        data_json=row[5],
-        metadata_json=row[6],
-        recorded_at=row[7],
-        content_hash=bytes(row[8]),
-    )
+    # The columns are in RecordedEvent's field order (_COLUMNS); bytea loads as bytes.
+    return RecordedEvent(*row)
+
+
+def _events(rows: list[tuple]) -> list[RecordedEvent]:
+    """RecordedEvents of rows selected as ``_COLUMNS`` (the loop in C)."""
+    return list(starmap(RecordedEvent, rows))
 
 
 class PostgresEventStore:
@@ -258,7 +253,7 @@ class PostgresEventStore:
         ids = list(cols[0])
         query = self._q(
             "SELECT out_position, out_version, out_duplicate FROM {s}.append_events"
-            "(%s, %s, %s, %s, %s, %s, %s, %s)"
+            "(%s, %s, %b, %b, %b, %b, %b, %b)"  # arrays in binary: no quoting of each JSON text
         )
         with self._connection() as conn:
             try:
@@ -294,13 +289,23 @@ class PostgresEventStore:
         )
 
     def _retried(self, conn: psycopg.Connection, stream_name: str, ids: list[uuid.UUID]) -> AppendResult | None:
-        """The stored result when every id is already in this stream (a concurrent retry), else None."""
+        """After a unique violation or a version conflict: the stored result when every id is already
+        in this stream (a concurrent retry), None when none of them is stored (a stale expected
+        version). Raises InvalidEventError (as append_events' CF002 does) when some are stored in
+        another stream, or only some of them are stored."""
         rows = conn.execute(
             self._q("SELECT global_position, stream_version, stream_name FROM {s}.events "
                     "WHERE event_id = ANY(%s) ORDER BY global_position"), (ids,)).fetchall()
-        if len(rows) == len(ids) and all(r[2] == stream_name for r in rows):
+        if not rows:
+            return None
+        elsewhere = sum(r[2] != stream_name for r in rows)
+        if elsewhere:
+            raise InvalidEventError(f"events: append_events: {elsewhere} of these event ids are stored in "
+                                    "another stream")
+        if len(rows) == len(ids):
             return AppendResult(tuple(r[0] for r in rows), tuple(r[1] for r in rows), duplicate=True)
-        return None
+        raise InvalidEventError(f"events: append_events: {len(rows)} of {len(ids)} event ids are already stored "
+                                "(a batch is all new or a retry)")
 
     # -- reading -----------------------------------------------------------
 
@@ -321,9 +326,9 @@ class PostgresEventStore:
             rows = conn.execute(
                 self._q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE stream_name = %s "
                         "AND stream_version >= %s ORDER BY stream_version"),
-                (stream_name, from_version),
+                (stream_name, from_version), prepare=True, binary=True,
             ).fetchall()
-        return [_recorded(r) for r in rows]
+        return _events(rows)
 
     def frontier(self, conn: psycopg.Connection | None = None) -> int:
         """The lowest position not yet safe to read (all below it are final)."""
@@ -339,9 +344,9 @@ class PostgresEventStore:
             rows = conn.execute(
                 self._q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE global_position >= %s "
                         "AND global_position < %s ORDER BY global_position LIMIT %s"),
-                (from_position, below, limit), prepare=True,
+                (from_position, below, limit), prepare=True, binary=True,
             ).fetchall()
-        return [_recorded(r) for r in rows]
+        return _events(rows)
 
     def read_category(self, category: str, from_position: int = 1, limit: int = 1000,
                       prefix_only: bool = True) -> list[RecordedEvent]:
@@ -357,9 +362,9 @@ class PostgresEventStore:
             rows = conn.execute(
                 self._q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE category = %s AND global_position >= %s "
                         "AND global_position < %s ORDER BY global_position LIMIT %s"),
-                (category, from_position, below, limit),
+                (category, from_position, below, limit), prepare=True, binary=True,
             ).fetchall()
-        return [_recorded(r) for r in rows]
+        return _events(rows)
 
     PATIENT_INDEXED_TYPES = PATIENT_INDEXED_TYPES
 
@@ -388,9 +393,9 @@ class PostgresEventStore:
         with self._connection() as conn:
             rows = conn.execute(
                 self._q(f"SELECT {_COLUMNS} FROM {{s}}.events WHERE stream_name = ANY(%s) ORDER BY global_position"),
-                (list(stream_names),), prepare=True,
+                (list(stream_names),), prepare=True, binary=True,
             ).fetchall()
-        return [_recorded(r) for r in rows]
+        return _events(rows)
 
     def iter_all(self, from_position: int = 1, batch: int = 5000) -> Iterator[RecordedEvent]:
         """Every visible event from ``from_position`` on, in pages (flat memory)."""
@@ -474,10 +479,10 @@ class PostgresEventStore:
 
 
 def _release_session_locks(conn: psycopg.Connection) -> None:
-    # A statement that failed between taking and releasing the reservation lock
-    # (append_events, read_frontier) must not return its connection to the pool
-    # still holding it, or every appender would wait forever. Only on errors:
-    # doing it on every return cost a round trip per call.
+    # A connection that failed while holding a session advisory lock (the sealer's, or one
+    # an older append_events took) must not return to the pool still holding it, or the
+    # next holder of that lock would wait forever. Only on errors: doing it on every
+    # return cost a round trip per call.
     try:
         if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
             conn.rollback()
