@@ -99,20 +99,6 @@ def log(msg: str) -> None:
     print(f"[chaos {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def progress_content() -> dict:
-    return {
-        "session_date": SESSION_DATE, "start_time": "14:00:00", "stop_time": "14:53:00",
-        "modality": "individual psychotherapy (CBT)", "cpt_code": "90834", "frequency": "weekly",
-        "diagnosis_codes": ["F33.1"], "symptoms": "low mood, poor sleep", "functional_status": "working part time",
-        "interventions": "cognitive restructuring", "treatment_plan": "continue weekly CBT",
-        "prognosis": "fair", "progress_to_date": "PHQ-9 down from 18 to 12",
-        "medications": [{"name": "sertraline", "dose": "100 mg", "prescription": "daily", "monitoring": ""}],
-        "clinical_tests": {"phq9": 12, "gad7": 9},
-        "risk_assessment": {"level": "low", "factors": "", "plan": ""},
-        "late_entry_reason": "written after the session",
-    }
-
-
 # -- the installation: own servers, keys, schema, `confide run` --------------------------------------
 
 class Installation:
@@ -447,11 +433,12 @@ class Load:
 
     def _write(self, note_id: str, patient: str, kind: str):
         from confide import transport
+        from confide.testing.notes import progress_content
 
         author = self.people.author
         if kind == "progress":
             return rpc_call(self.inst, author, "notes", "write_progress_note",
-                            {"note_id": note_id, "patient_id": patient, "content": progress_content()},
+                            {"note_id": note_id, "patient_id": patient, "content": progress_content(SESSION_DATE)},
                             acks=("NoteExistsError",))
         pub = rpc_call(self.inst, author, "notes", "transport_public_key")
         return rpc_call(self.inst, author, "notes", "write_psychotherapy_note",

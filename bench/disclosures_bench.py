@@ -88,6 +88,7 @@ from rich.console import Console
 
 import harness
 from confide import config
+from confide.testing.notes import progress_content
 from harness import TEST_DB
 from harness import num as fmt
 
@@ -140,20 +141,6 @@ PRACTICE = "practice"
 SESSION_DATES = ("2026-03-02", "2026-03-09", "2026-03-16")
 INSURER_ORG = "Acme Health Plan"
 INSURER_ROLE = "insurer_health_plan"
-
-
-def progress_content(session_date: str) -> dict:
-    return {
-        "session_date": session_date, "start_time": "14:00:00", "stop_time": "14:53:00",
-        "modality": "individual psychotherapy (CBT)", "cpt_code": "90834", "frequency": "weekly",
-        "diagnosis_codes": ["F33.1"], "symptoms": "low mood, poor sleep", "functional_status": "working part time",
-        "interventions": "cognitive restructuring", "treatment_plan": "continue weekly CBT",
-        "prognosis": "fair", "progress_to_date": "PHQ-9 down from 18 to 12",
-        "medications": [{"name": "sertraline", "dose": "100 mg", "prescription": "daily", "monitoring": ""}],
-        "clinical_tests": {"phq9": 12, "gad7": 9},
-        "risk_assessment": {"level": "low", "factors": "", "plan": ""},
-        "late_entry_reason": "written after the session",
-    }
 
 
 def request_body(patient: str, i: int) -> dict:

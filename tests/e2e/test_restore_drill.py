@@ -31,6 +31,7 @@ from confide.eventstore.chain import last_checkpoint
 from confide.eventstore.store import PostgresEventStore
 from confide.keys import ensure_keys
 from confide.testing.identities import Identities
+from confide.testing.notes import progress_content
 from confide.testing.pgserver import PgServer
 from confide.testing.polling import wait_for
 
@@ -47,15 +48,7 @@ def cli(env, *args):
 
 
 def progress(marker):
-    return {
-        "session_date": "2026-03-02", "start_time": "14:00:00", "stop_time": "14:53:00",
-        "modality": "individual psychotherapy (CBT)", "cpt_code": "90834", "frequency": "weekly",
-        "diagnosis_codes": ["F33.1"], "symptoms": f"low mood {marker}", "functional_status": "working part time",
-        "interventions": "cognitive restructuring", "treatment_plan": "continue weekly CBT",
-        "prognosis": "fair", "progress_to_date": "PHQ-9 down from 18 to 12",
-        "medications": [], "clinical_tests": {"phq9": 12}, "risk_assessment": {"level": "low", "factors": "", "plan": ""},
-        "late_entry_reason": "written after the session",
-    }
+    return progress_content(symptoms=f"low mood {marker}", medications=[], clinical_tests={"phq9": 12})
 
 
 def write_notes(stack_config, author, patient):

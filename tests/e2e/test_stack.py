@@ -13,6 +13,7 @@ from confide import transport
 from confide.eventstore.chain import load_chain_key, verify
 from confide.eventstore.store import PostgresEventStore
 from confide.keys import load_public_key
+from confide.testing.notes import progress_content
 from confide.testing.polling import wait_for
 from gateway import client
 
@@ -38,20 +39,6 @@ def payer_token(stack, org):
     status, body = client.request_token(stack.base_url + "/oauth/token", org, key)
     assert status == 200, body
     return body["access_token"]
-
-
-def progress_content():
-    return {
-        "session_date": "2026-03-02", "start_time": "14:00:00", "stop_time": "14:53:00",
-        "modality": "individual psychotherapy (CBT)", "cpt_code": "90834", "frequency": "weekly",
-        "diagnosis_codes": ["F33.1"], "symptoms": "low mood, poor sleep", "functional_status": "working part time",
-        "interventions": "cognitive restructuring", "treatment_plan": "continue weekly CBT",
-        "prognosis": "fair", "progress_to_date": "PHQ-9 down from 18 to 12",
-        "medications": [{"name": "sertraline", "dose": "100 mg", "prescription": "daily", "monitoring": ""}],
-        "clinical_tests": {"phq9": 12, "gad7": 9},
-        "risk_assessment": {"level": "low", "factors": "", "plan": ""},
-        "late_entry_reason": "written after the session",
-    }
 
 
 def write_notes(stack, patient):
