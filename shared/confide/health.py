@@ -49,6 +49,17 @@ def summarise(checks: list[Check]) -> tuple[int, dict[str, Any]]:
             {"status": overall, "dependencies": {c.name: c.as_dict() for c in checks}})
 
 
+def event_store_reason(reply: Any) -> Optional[str]:
+    """What the audit service's ``health()`` reply says of the event store: None when its database is
+    ok, else why not (its own reason after ``unreachable: ``, or that the reply was not understood)."""
+    status = reply.get("database") if isinstance(reply, dict) else None
+    if status == "ok":
+        return None
+    if isinstance(status, str) and status.startswith("unreachable: "):
+        return status[len("unreachable: "):]
+    return "unexpected reply from the audit service"
+
+
 def timed(name: str, elapsed: float, reason: Optional[str], required: bool = True) -> Check:
     """A probe's outcome: down with ``reason``, degraded when it took longer than SLOW, else ok."""
     if reason:

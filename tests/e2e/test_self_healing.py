@@ -61,22 +61,30 @@ def _health(url):
         return None, None
 
 
+def _stack_env(*, amqp: str, db_dsn: str, projector_dsn: str, schema: str, key_dir: Path, checkpoint_dir: Path,
+               port: int) -> dict:
+    """The environment of a `confide run` of this test's own: this checkout's packages, the test's
+    database schema, keys and broker (every service's AMQP login pointed at it), the gateway on ``port``."""
+    return {
+        **os.environ, "PYTHONWARNINGS": "ignore", "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in (
+            "shared", "app", "services/notes", "services/disclosures", "services/audit", "services/gateway",
+            "services/directory", "services/web")),
+        "CONFIDE_DB_DSN": db_dsn, "CONFIDE_PROJECTOR_DSN": projector_dsn, "CONFIDE_DB_SCHEMA": schema,
+        "CONFIDE_KEY_DIR": str(key_dir), "CONFIDE_CHECKPOINT_DIR": str(checkpoint_dir),
+        "CONFIDE_AMQP_URI": amqp, **{config.amqp_uri_key(u): amqp for u in (*SERVICES, "notes", "web", "cli")},
+        "CONFIDE_GATEWAY_ADDRESS": f"127.0.0.1:{port}", "CONFIDE_GATEWAY_URL": f"http://127.0.0.1:{port}",
+    }
+
+
 def test_a_killed_service_comes_back_and_the_others_stay_up(rabbit_config, test_db_dsn, projector_db_dsn,
                                                             scratch_schema, tmp_path):
     key_dir = tmp_path / "keys"
     ensure_keys(key_dir)
     port = _free_port()
     amqp = rabbit_config["AMQP_URI"]
-    env = {
-        **os.environ, "PYTHONWARNINGS": "ignore", "PYTHONUNBUFFERED": "1",
-        "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in (
-            "shared", "app", "services/notes", "services/disclosures", "services/audit", "services/gateway",
-            "services/directory", "services/web")),
-        "CONFIDE_DB_DSN": test_db_dsn, "CONFIDE_PROJECTOR_DSN": projector_db_dsn, "CONFIDE_DB_SCHEMA": scratch_schema,
-        "CONFIDE_KEY_DIR": str(key_dir), "CONFIDE_CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
-        "CONFIDE_AMQP_URI": amqp, **{config.amqp_uri_key(u): amqp for u in (*SERVICES, "notes", "web", "cli")},
-        "CONFIDE_GATEWAY_ADDRESS": f"127.0.0.1:{port}", "CONFIDE_GATEWAY_URL": f"http://127.0.0.1:{port}",
-    }
+    env = _stack_env(amqp=amqp, db_dsn=test_db_dsn, projector_dsn=projector_db_dsn, schema=scratch_schema,
+                     key_dir=key_dir, checkpoint_dir=tmp_path / "checkpoints", port=port)
     log = tmp_path / "run.log"
     only = [arg for name in SERVICES for arg in ("--only", name)]
     with open(log, "w") as out:
@@ -117,17 +125,8 @@ def test_the_stack_comes_back_by_itself_after_the_broker_restarts(test_db_dsn, p
     ensure_keys(key_dir)
     port = _free_port()
     declare_topology(rabbit.uri)
-    env = {
-        **os.environ, "PYTHONWARNINGS": "ignore", "PYTHONUNBUFFERED": "1",
-        "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in (
-            "shared", "app", "services/notes", "services/disclosures", "services/audit", "services/gateway",
-            "services/directory", "services/web")),
-        "CONFIDE_DB_DSN": test_db_dsn, "CONFIDE_PROJECTOR_DSN": projector_db_dsn, "CONFIDE_DB_SCHEMA": scratch_schema,
-        "CONFIDE_KEY_DIR": str(key_dir), "CONFIDE_CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
-        "CONFIDE_AMQP_URI": rabbit.uri,
-        **{config.amqp_uri_key(u): rabbit.uri for u in (*SERVICES, "notes", "web", "cli")},
-        "CONFIDE_GATEWAY_ADDRESS": f"127.0.0.1:{port}", "CONFIDE_GATEWAY_URL": f"http://127.0.0.1:{port}",
-    }
+    env = _stack_env(amqp=rabbit.uri, db_dsn=test_db_dsn, projector_dsn=projector_db_dsn, schema=scratch_schema,
+                     key_dir=key_dir, checkpoint_dir=tmp_path / "checkpoints", port=port)
     log = tmp_path / "run.log"
     only = [arg for name in WITH_NOTES for arg in ("--only", name)]
     proc = None

@@ -164,9 +164,4 @@ class _Probe:
             return type(exc).__name__
         finally:
             timer.cancel()
-        status = reply.get("database") if isinstance(reply, dict) else None
-        if status == "ok":
-            return None
-        if isinstance(status, str) and status.startswith("unreachable: "):
-            return status[len("unreachable: "):]
-        return "unexpected reply from the audit service"
+        return health.event_store_reason(reply)

@@ -41,12 +41,7 @@ def _event_store() -> Optional[str]:
             reply = rpc.audit.health()
     except Exception as exc:  # UnknownService, RpcTimeout, a refused connection
         return type(exc).__name__
-    status = reply.get("database") if isinstance(reply, dict) else None
-    if status == "ok":
-        return None
-    if isinstance(status, str) and status.startswith("unreachable: "):
-        return status[len("unreachable: "):]
-    return "unexpected reply from the audit service"
+    return health.event_store_reason(reply)
 
 
 def _timed(name: str, probe) -> health.Check:
