@@ -4,6 +4,10 @@ Creates the role ``confide_web`` (password generated here, kept in the key direc
 ``web-db.secret``, 0600) and the database ``confide_web`` (``--test``: also ``confide_web_test``)
 owned by it, the Django secret key (``web-secret-key``, 0600), the assertion-signing pair, then
 runs the migrations. Idempotent; needs the superuser DSN of ``confide.config.admin_dsn``.
+
+The migrations reach the database on 127.0.0.1:5432, or on the server ``CONFIDE_WEB_DB_DSN`` names
+(its host, port and TLS settings; another machine, a cluster's primary): the DSN the front door
+itself is given, which need not carry the password (it is the generated one).
 """
 from __future__ import annotations
 
@@ -42,8 +46,19 @@ def ensure_database(admin_dsn: str, database: str, password: str) -> None:
         conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database)))
 
 
-def dsn(database: str, password: str) -> str:
-    return f"postgresql://{ROLE}:{password}@127.0.0.1:5432/{database}"
+#: what of a configured DSN says where the server is and how to trust it (never who logs in)
+SERVER_PARAMS = ("host", "hostaddr", "port", "sslmode", "sslrootcert", "target_session_attrs", "connect_timeout")
+
+
+def dsn(database: str, password: str, server: str | None = None) -> str:
+    """The web role's DSN on ``database``: on 127.0.0.1:5432, or on the server of the DSN ``server``
+    (its host, port and TLS settings; its user, password and database are not taken)."""
+    if not server:
+        return f"postgresql://{ROLE}:{password}@127.0.0.1:5432/{database}"
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    where = {k: v for k, v in conninfo_to_dict(server).items() if k in SERVER_PARAMS}
+    return make_conninfo("", **where, user=ROLE, password=password, dbname=database)
 
 
 def migrate(database_dsn: str) -> None:
@@ -61,7 +76,7 @@ def main(argv: list[str]) -> None:
     databases = ["confide_web", "confide_web_test"] if "--test" in argv else ["confide_web"]
     for database in databases:
         ensure_database(config.admin_dsn(), database, password)
-        migrate(dsn(database, password))
+        migrate(dsn(database, password, os.environ.get("CONFIDE_WEB_DB_DSN")))
         print(f"web: database {database} ready")
 
 

@@ -60,23 +60,33 @@ def _secret_key() -> str:
         raise ImproperlyConfigured(f"{path} is missing: run deploy/setup.sh (or set CONFIDE_WEB_SECRET_KEY)") from None
 
 
+def _generated_db_password() -> str:
+    """The password set-up generated (web.dbsetup); never an empty or default one. Raises
+    ImproperlyConfigured naming the file when it is missing or empty."""
+    secret = KEY_DIR / DB_SECRET_FILE
+    try:
+        password = secret.read_text().strip()
+    except FileNotFoundError:
+        raise ImproperlyConfigured(f"{secret} is missing: run deploy/setup.sh (or set CONFIDE_WEB_DB_DSN)") from None
+    if not password:
+        raise ImproperlyConfigured(f"{secret} is empty: remove it and run deploy/setup.sh")
+    return password
+
+
 def _database() -> dict:
     from psycopg.conninfo import conninfo_to_dict
 
     dsn = os.environ.get("CONFIDE_WEB_DB_DSN")
     if not dsn:
-        # The password set-up generated (web.dbsetup); never an empty or default one.
-        secret = KEY_DIR / DB_SECRET_FILE
-        try:
-            password = secret.read_text().strip()
-        except FileNotFoundError:
-            raise ImproperlyConfigured(f"{secret} is missing: run deploy/setup.sh (or set CONFIDE_WEB_DB_DSN)") from None
-        if not password:
-            raise ImproperlyConfigured(f"{secret} is empty: remove it and run deploy/setup.sh")
+        password = _generated_db_password()
         from urllib.parse import quote
 
         dsn = f"postgresql://confide_web:{quote(password, safe='')}@127.0.0.1:5432/confide_web"
     params = conninfo_to_dict(dsn)
+    if not params.get("password") and (KEY_DIR / DB_SECRET_FILE).exists():
+        # A DSN naming only where the database is (a cluster's): the password set-up generated, as
+        # confide.config does for the event store's logins (without the file: a trust or peer login).
+        params["password"] = _generated_db_password()
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": params.get("dbname", "confide_web"),
@@ -85,6 +95,8 @@ def _database() -> dict:
         "HOST": params.get("host", "127.0.0.1"),
         "PORT": params.get("port", "5432"),
         "CONN_MAX_AGE": 60,
+        # How to trust the server (verify-full against a cluster's CA), when the DSN says.
+        "OPTIONS": {k: params[k] for k in ("sslmode", "sslrootcert") if params.get(k)},
         "TEST": {"NAME": "confide_web_test"},
     }
 
