@@ -56,7 +56,8 @@ def test_a_dsn_with_its_own_password_or_another_user_is_used_as_it_is(key_dir, m
 
 def test_no_shipped_configuration_holds_a_database_password():
     files = [REPO / "docker-compose.yml", REPO / "deploy" / "Dockerfile", REPO / "deploy" / "systemd" / "confide.env",
-             *REPO.glob("services/*/config.yml"), *(REPO / "deploy" / "sql").rglob("*.sql")]
+             *REPO.glob("services/*/config.yml"), *(REPO / "deploy" / "sql").rglob("*.sql"),
+             *(REPO / "deploy" / "k8s").rglob("*.yaml")]
     for path in files:
         for n, line in enumerate(path.read_text().splitlines(), 1):
             assert not re.search(r"postgres(ql)?://[^/@\s:]+:[^/@\s]+@", line), f"{path}:{n}: {line}"
