@@ -25,6 +25,7 @@ up). :meth:`stop` kills every node it started; ``down`` does the same from anoth
 CLI::
 
     python -m confide.cluster.rabbitmq_cluster up --base DIR [--key-dir DIR]   # prints the env lines
+    python -m confide.cluster.rabbitmq_cluster status|env --base DIR
     python -m confide.cluster.rabbitmq_cluster kill --base DIR --node 1
     python -m confide.cluster.rabbitmq_cluster restart --base DIR --node 1
     python -m confide.cluster.rabbitmq_cluster down --base DIR
@@ -410,12 +411,16 @@ def main(argv: list[str] | None = None) -> int:
                                      description="A three-node RabbitMQ cluster on this machine (tests, demos).")
     parser.add_argument("command", choices=("up", "down", "kill", "restart", "status", "env"))
     parser.add_argument("--base", required=True, type=Path, help="directory of the nodes' data, logs and state")
-    parser.add_argument("--key-dir", type=Path, help="broker passwords (default BASE/keys)")
+    parser.add_argument("--key-dir", type=Path,
+                        help="where the broker users' passwords are kept or made (default: the installation's "
+                             "key directory, CONFIDE_KEY_DIR, as `confide broker declare` uses)")
     parser.add_argument("--node", type=int, help="kill/restart: node number, 1 to 3")
     parser.add_argument("--keep-data", action="store_true", help="down: keep the nodes' data")
     args = parser.parse_args(argv)
     if args.command == "up":
-        cluster = RabbitCluster(args.base, key_dir=args.key_dir).up()
+        from confide import config
+
+        cluster = RabbitCluster(args.base, key_dir=args.key_dir or config.key_dir()).up()
         print("\n".join(f"{k}={v}" for k, v in cluster.environment().items() if not k.startswith("CONFIDE_AMQP_URI_")))
         return 0
     try:
