@@ -17,7 +17,13 @@ from eventlet.event import Event
 from kombu import Connection
 
 from confide import config
-from confide.broker import AUDIT_QUEUE_NAME, ConfirmingPublisher, audit_queue, declare_topology
+from confide.broker import (
+    AUDIT_QUEUE_NAME,
+    ConfirmingPublisher,
+    QueueTypeMismatchError,
+    audit_queue,
+    declare_topology,
+)
 from confide.cluster.rabbitmq_cluster import RabbitCluster
 from confide.testing.polling import wait_for
 
@@ -57,7 +63,7 @@ def _report(capsys, line: str) -> None:
         print(f"\n[cluster] {line}")
 
 
-def test_the_nodes_run_as_one_cluster_with_three_replica_quorum_queues(whole_cluster):
+def test_the_nodes_run_as_one_cluster_with_three_replica_quorum_queues(whole_cluster, monkeypatch):
     assert whole_cluster.running_nodes() == sorted(node.name for node in whole_cluster.nodes)
     for queue in (AUDIT_QUEUE_NAME, f"{AUDIT_QUEUE_NAME}.dlq"):
         row = whole_cluster.quorum_members(queue)
@@ -65,6 +71,10 @@ def test_the_nodes_run_as_one_cluster_with_three_replica_quorum_queues(whole_clu
         assert sorted(row["members"]) == sorted(node.name for node in whole_cluster.nodes)
     # set-up again, as the services' declarations do on every start, agrees with the queues there
     declare_topology(whole_cluster.failover_uri("audit", start=2))
+    # a process left on the one-node setting is refused, naming the setting, not half-declared
+    monkeypatch.setenv(config.QUEUE_TYPE_KEY, "classic")
+    with pytest.raises(QueueTypeMismatchError, match=config.QUEUE_TYPE_KEY):
+        declare_topology(whole_cluster.failover_uri("audit"))
 
 
 def test_no_confirmed_event_is_lost_when_the_queue_leaders_node_is_killed_under_load(whole_cluster, capsys):
