@@ -28,6 +28,20 @@ import pytest  # noqa: E402
 from confide import config  # noqa: E402
 
 TEST_DB = os.environ.get("CONFIDE_TEST_DB", "confide_test")
+CLUSTER_TESTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cluster")
+
+
+def pytest_ignore_collect(collection_path, config):
+    """tests/cluster (``make test-cluster``: clusters of their own, faults under load) is collected
+    only when named on the command line (``pytest tests/cluster``), never by ``pytest tests``."""
+    path = str(collection_path)
+    if path != CLUSTER_TESTS and not path.startswith(CLUSTER_TESTS + os.sep):
+        return None
+    for arg in config.args:
+        named = os.path.abspath(os.path.join(str(config.invocation_params.dir), arg.split("::", 1)[0]))
+        if named == CLUSTER_TESTS or named.startswith(CLUSTER_TESTS + os.sep):
+            return None
+    return True
 
 
 @pytest.fixture(scope="session")

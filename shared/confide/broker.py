@@ -11,6 +11,19 @@ vhost), before the relay publishes its first event.
   ``DELIVERY_LIMIT`` dead-letters the message to ``confide.dlx`` →
   ``audit.events.dlq`` (quorum), where an operator can read and replay it
   (``confide audit dlq``).
+- ``rpc-<service>`` (durable, bound ``<service>.*`` to ``nameko-rpc``): each RPC server's
+  requests, declared by the service itself (:func:`rpc_queue`, used by ``confide.rpc``).
+
+Queue type (``CONFIDE_QUEUE_TYPE``, :func:`durable_queue_arguments`): on one node the RPC queues
+are classic, as nameko makes them; on a cluster (``quorum``) every durable queue is a quorum queue
+with ``CONFIDE_QUORUM_GROUP_SIZE`` (3) replicas, so it and its messages outlive a node. RPC reply
+queues stay classic, exclusive and auto-delete (``confide.rpc``; quorum queues can be neither):
+each lives on the node its caller is connected to and dies with it, like the caller's connection.
+Quorum queues keep every message on disk (the delivery mode is ignored): with ``quorum``, RPC
+requests, transient on a classic queue, are written to each replica's Raft log, so the brokers'
+data directories hold them and belong on encrypted volumes (45 CFR 164.312(a)(2)(iv)). Confide
+uses no message priorities (quorum queues in RabbitMQ 3.10 have none), no per-message or per-queue
+TTL, no exclusive durable queue and no global QoS.
 """
 from __future__ import annotations
 
@@ -28,6 +41,24 @@ DELIVERY_LIMIT = 5
 
 AUDIT_QUEUE_NAME = "audit.events"
 AUDIT_DLQ_NAME = "audit.events.dlq"
+RPC_QUEUE_TEMPLATE = "rpc-{}"  # nameko.rpc.RPC_QUEUE_TEMPLATE
+
+
+def durable_queue_arguments(quorum: bool | None = None) -> dict:
+    """The ``x-`` arguments of a durable Confide queue: ``{}`` (classic) or a quorum queue with
+    ``CONFIDE_QUORUM_GROUP_SIZE`` replicas. ``quorum=None`` follows ``CONFIDE_QUEUE_TYPE``; a queue
+    that must be a quorum queue whatever the setting (it uses ``x-delivery-limit``) passes True,
+    and gets the group size only when the setting is ``quorum`` (a one-node installation's
+    existing queue keeps its arguments). Raises ValueError for a bad setting (confide.config)."""
+    from confide import config
+
+    clustered = config.queue_type() == "quorum"
+    if not (clustered if quorum is None else quorum):
+        return {}
+    args: dict = {"x-queue-type": "quorum"}
+    if clustered:
+        args["x-quorum-initial-group-size"] = config.quorum_group_size()
+    return args
 
 
 def audit_queue() -> Queue:
@@ -38,7 +69,7 @@ def audit_queue() -> Queue:
         routing_key="#",
         durable=True,
         queue_arguments={
-            "x-queue-type": "quorum",
+            **durable_queue_arguments(quorum=True),
             "x-delivery-limit": DELIVERY_LIMIT,
             "x-dead-letter-exchange": DLX_EXCHANGE.name,
             "x-dead-letter-routing-key": AUDIT_QUEUE_NAME,
@@ -53,21 +84,49 @@ def audit_dlq() -> Queue:
         exchange=DLX_EXCHANGE,
         routing_key=AUDIT_QUEUE_NAME,
         durable=True,
-        queue_arguments={"x-queue-type": "quorum"},
+        queue_arguments=durable_queue_arguments(quorum=True),
+    )
+
+
+def rpc_queue(service: str, exchange: Exchange = None) -> Queue:
+    """``rpc-<service>``, bound ``<service>.*`` to ``nameko-rpc``: nameko's RPC request queue with
+    the type ``CONFIDE_QUEUE_TYPE`` asks for (every declarer must use this, or RabbitMQ refuses)."""
+    return Queue(
+        RPC_QUEUE_TEMPLATE.format(service),
+        exchange=exchange if exchange is not None else RPC_EXCHANGE,
+        routing_key=f"{service}.*",
+        durable=True,
+        queue_arguments=durable_queue_arguments(),
     )
 
 
 def declare_topology(amqp_uri: str, ssl: dict | None = None) -> None:
-    """Declare exchanges and queues (idempotent). Raises kombu/amqp errors if unreachable.
+    """Declare exchanges and queues (idempotent). Raises kombu/amqp errors if unreachable, and
+    QueueTypeMismatchError when a queue exists with other arguments (``CONFIDE_QUEUE_TYPE`` or
+    ``CONFIDE_QUORUM_GROUP_SIZE`` differ from when it was declared).
 
-    In the ``confide`` vhost only ``audit`` may: set-up connects as ``audit``.
+    In the ``confide`` vhost only ``audit`` may: set-up connects as ``audit``. ``amqp_uri`` may be
+    a failover list (a cluster): the first node that answers is used.
     """
+    import amqp
+
     with Connection(amqp_uri, connect_timeout=5, ssl=ssl or False) as conn:
+        conn.ensure_connection(max_retries=max(1, amqp_uri.count(";")))
         channel = conn.channel()
         for exchange in (EVENTS_EXCHANGE, DLX_EXCHANGE, RPC_EXCHANGE):
             exchange(channel).declare()
         for queue in (audit_dlq(), audit_queue()):
-            queue(channel).declare()
+            try:
+                queue(channel).declare()
+            except amqp.exceptions.PreconditionFailed as exc:
+                raise QueueTypeMismatchError(
+                    f"queue {queue.name} exists with other arguments than CONFIDE_QUEUE_TYPE / "
+                    f"CONFIDE_QUORUM_GROUP_SIZE ask for ({exc}); a queue's type cannot change in place: "
+                    "drain it, delete it, and declare again") from None
+
+
+class QueueTypeMismatchError(RuntimeError):
+    """A queue exists with arguments other than the configuration's (RabbitMQ's PRECONDITION_FAILED)."""
 
 
 class UnroutableError(RuntimeError):
@@ -90,6 +149,9 @@ class ConfirmingPublisher:
     """
 
     def __init__(self, amqp_uri: str, exchange: Exchange = EVENTS_EXCHANGE):
+        # Kept whole: a failover list (``amqp://a;amqp://b``) must survive reconnection, and
+        # kombu's ``as_uri()`` gives only the node of the moment.
+        self._uri = amqp_uri
         self._conn = Connection(amqp_uri, transport_options={"confirm_publish": True}, connect_timeout=5)
         self._returned: list[Any] = []
         self._exchange = exchange
@@ -97,7 +159,7 @@ class ConfirmingPublisher:
 
     def _ensure(self) -> Producer:
         if self._producer is None:
-            self._conn.ensure_connection(max_retries=3)
+            self._conn.ensure_connection(max_retries=max(3, len(self._uri.split(";"))))
             channel = self._conn.channel()
             self._producer = Producer(channel, exchange=self._exchange, on_return=self._on_return)
         return self._producer
@@ -184,8 +246,9 @@ class ConfirmingPublisher:
 
     def _batch_channel(self):
         if getattr(self, "_channel", None) is None:
-            self._raw = Connection(self._conn.as_uri(include_password=True), connect_timeout=5)
-            self._raw.ensure_connection(max_retries=3)
+            self._raw = Connection(self._uri, connect_timeout=5)
+            # a dead node is refused at once; each retry tries the next node of a failover list
+            self._raw.ensure_connection(max_retries=max(3, len(self._uri.split(";"))))
             self._channel = self._raw.connection.channel()
             self._channel.confirm_select()
             self._batch_tag = 0
@@ -205,8 +268,7 @@ class ConfirmingPublisher:
             self._conn.release()
         finally:
             self._producer = None
-            self._conn = Connection(self._conn.as_uri(include_password=True),
-                                    transport_options={"confirm_publish": True}, connect_timeout=5)
+            self._conn = Connection(self._uri, transport_options={"confirm_publish": True}, connect_timeout=5)
 
 
 # --- Users and permissions (least privilege, 45 CFR 164.312(a)(1)) ----------------------------

@@ -31,6 +31,15 @@ Settings (env var → meaning, default):
 - ``CONFIDE_AMQP_URI_<USER>`` (``NOTES``, ``DISCLOSURES``, ``AUDIT``, ``GATEWAY``,
   ``DIRECTORY``, ``WEB``, ``CLI``): the whole URI of one broker user, if set
   (``confide run`` sets them for the services' config.yml).
+  Either may be a failover list, ``amqp://node1:5672/confide;amqp://node2:5672/confide;...``
+  (a RabbitMQ cluster): kombu and nameko connect to the first node that answers and move to the
+  next when it dies (round-robin); credentials are added to every node's URI.
+- ``CONFIDE_QUEUE_TYPE``: ``classic`` (default, one node) or ``quorum`` (a cluster): the type of
+  the durable queues Confide and nameko declare (``rpc-<service>``; ``audit.events`` and its
+  dead-letter queue are quorum queues either way). Set-up and the services must agree: RabbitMQ
+  refuses (PRECONDITION_FAILED) a declaration whose arguments differ from the existing queue's.
+- ``CONFIDE_QUORUM_GROUP_SIZE``: replicas of each quorum queue on a cluster, ``3``; only with
+  ``CONFIDE_QUEUE_TYPE=quorum``.
 - ``CONFIDE_AMQP_CA``: CA certificate (PEM) that signs the broker's TLS certificate;
   with it (or an ``amqps`` URI) connections verify the server (``amqp_ssl()``).
 - ``CONFIDE_RABBIT_ADMIN_URI``: the management API and an administrator, used by
@@ -79,6 +88,10 @@ CASES_DIR_KEY = "CONFIDE_CASES_DIR"
 GATEWAY_URL_KEY = "CONFIDE_GATEWAY_URL"
 AMQP_CA_KEY = "CONFIDE_AMQP_CA"
 RABBIT_ADMIN_URI_KEY = "CONFIDE_RABBIT_ADMIN_URI"
+QUEUE_TYPE_KEY = "CONFIDE_QUEUE_TYPE"
+QUORUM_GROUP_SIZE_KEY = "CONFIDE_QUORUM_GROUP_SIZE"
+QUEUE_TYPES = ("classic", "quorum")
+DEFAULT_QUORUM_GROUP_SIZE = 3
 PRACTICE_JURISDICTION_KEY = "CONFIDE_PRACTICE_JURISDICTION"
 PRACTICE_SETTING_KEY = "CONFIDE_PRACTICE_SETTING"
 PRACTICE_PART2_KEY = "CONFIDE_PRACTICE_PART2_PROGRAM"
@@ -230,26 +243,72 @@ def amqp_uri(user: str = "cli") -> str:
 
     ``CONFIDE_AMQP_URI_<USER>`` if set; else ``CONFIDE_AMQP_URI`` as it is if it
     carries credentials; else that URI (default ``amqp://127.0.0.1:5672/confide``)
-    with ``user`` and its password from ``<key_dir>/broker/<user>.secret``.
+    with ``user`` and its password from ``<key_dir>/broker/<user>.secret``. A failover list
+    (``amqp://a/confide;amqp://b/confide``) gets the credentials on every node's URI.
     Raises RuntimeError when that file is missing (run ``confide broker declare``).
     """
-    from urllib.parse import quote, urlsplit, urlunsplit
-
     if user not in BROKER_USERS:
         raise ValueError(f"unknown broker user {user!r} (one of {', '.join(BROKER_USERS)})")
     if os.environ.get(amqp_uri_key(user)):
         return os.environ[amqp_uri_key(user)]
     base = os.environ.get(AMQP_URI_KEY) or DEFAULT_AMQP_URI
-    parts = urlsplit(base)
-    if parts.username:
+    nodes = amqp_nodes(base)
+    if all(_has_credentials(node) for node in nodes):
         return base
     path = broker_secret_path(user)
     try:
         secret = path.read_text().strip()
     except FileNotFoundError:
         raise RuntimeError(f"no broker password for {user!r} at {path}: run `confide broker declare`") from None
-    netloc = f"{quote(user, safe='')}:{quote(secret, safe='')}@{parts.netloc}"
+    return ";".join(with_credentials(node, user, secret) for node in nodes)
+
+
+def amqp_nodes(uri: str) -> list[str]:
+    """The nodes' URIs of a failover list ``amqp://a/vh;amqp://b/vh`` (kombu's form), in order; a
+    single URI gives a list of one. Raises ValueError for an empty list."""
+    nodes = [part.strip() for part in uri.split(";") if part.strip()]
+    if not nodes:
+        raise ValueError("an empty AMQP URI")
+    return nodes
+
+
+def _has_credentials(uri: str) -> bool:
+    from urllib.parse import urlsplit
+
+    return bool(urlsplit(uri).username)
+
+
+def with_credentials(uri: str, user: str, secret: str) -> str:
+    """One node's ``uri`` with ``user`` and ``secret`` in it (replacing any there)."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    netloc = f"{quote(user, safe='')}:{quote(secret, safe='')}@{host}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def queue_type() -> str:
+    """``CONFIDE_QUEUE_TYPE``: ``classic`` (default) or ``quorum``. Raises ValueError naming the
+    variable for any other value (fail closed: a typo must not silently leave a cluster's queues
+    on one node)."""
+    value = os.environ.get(QUEUE_TYPE_KEY, "").strip().lower() or "classic"
+    if value not in QUEUE_TYPES:
+        raise ValueError(f"{QUEUE_TYPE_KEY}: expected one of {', '.join(QUEUE_TYPES)}, got {value!r}")
+    return value
+
+
+def quorum_group_size() -> int:
+    """``CONFIDE_QUORUM_GROUP_SIZE``: replicas per quorum queue (default 3). Raises ValueError
+    naming the variable unless it is a whole number from 1 up."""
+    raw = os.environ.get(QUORUM_GROUP_SIZE_KEY, "").strip() or str(DEFAULT_QUORUM_GROUP_SIZE)
+    try:
+        size = int(raw)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise ValueError(f"{QUORUM_GROUP_SIZE_KEY}: expected a whole number from 1, got {raw!r}")
+    return size
 
 
 def amqp_ssl() -> dict | None:
@@ -262,7 +321,7 @@ def amqp_ssl() -> dict | None:
     ca = os.environ.get(AMQP_CA_KEY)
     if ca:
         return {"ca_certs": ca, "cert_reqs": ssl.CERT_REQUIRED}
-    if (os.environ.get(AMQP_URI_KEY) or DEFAULT_AMQP_URI).startswith("amqps://"):
+    if any(node.startswith("amqps://") for node in amqp_nodes(os.environ.get(AMQP_URI_KEY) or DEFAULT_AMQP_URI)):
         return {"cert_reqs": ssl.CERT_REQUIRED}
     return None
 

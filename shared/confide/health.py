@@ -87,7 +87,8 @@ def probe_broker(amqp_uri: str, services: dict[str, bool], ssl: Any = None,
     started = time.monotonic()
     try:
         conn = Connection(amqp_uri, connect_timeout=timeout, ssl=ssl)
-        conn.ensure_connection(max_retries=1, timeout=timeout)
+        # one try per node of a failover list (a cluster): a dead node is refused at once
+        conn.ensure_connection(max_retries=max(1, amqp_uri.count(";")), timeout=timeout)
     except Exception as exc:
         reason = type(exc).__name__
         return [Check("broker", DOWN, reason)] + [

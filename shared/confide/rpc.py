@@ -29,6 +29,12 @@ arrives while the caller is reconnecting is dropped (RabbitMQ returns nothing
 to the responder); the caller's ``RpcReply`` then waits like any lost call.
 Requests stay in the durable ``rpc-<service>`` queue but are transient: a
 broker restart drops them, and with them calls whose reply queue is gone anyway.
+On a cluster (``CONFIDE_QUEUE_TYPE=quorum``) ``rpc-<service>`` is a quorum queue
+(:func:`confide.broker.rpc_queue`), which writes every message to its replicas'
+logs whatever the delivery mode: a request then outlives the loss of a node.
+Reply queues stay classic (quorum queues cannot be exclusive or auto-delete) on
+the caller's node; with ``AMQP_URI`` a failover list (``amqp://a;amqp://b``),
+services and clients reconnect to another node when theirs dies.
 
 A call a service makes (``RpcProxy``) therefore waits at most ``RPC_TIMEOUT`` seconds (container
 config, default :data:`DEFAULT_RPC_TIMEOUT`) and then raises ``nameko.exceptions.RpcTimeout``:
@@ -56,6 +62,7 @@ from nameko.constants import (
 from nameko.exceptions import RpcTimeout
 from nameko.standalone import rpc as _standalone
 
+from confide.broker import rpc_queue
 from confide.messaging import QueueConsumer
 
 __all__ = ["rpc", "RpcProxy", "ServiceRpcProxy", "ClusterRpcProxy", "TRANSIENT", "RPC_TIMEOUT_KEY"]
@@ -86,6 +93,15 @@ class RpcConsumer(_rpc.RpcConsumer):
     user able to get a message into the queue (e.g. dead-lettered there) could stop a service."""
 
     queue_consumer = QueueConsumer()
+
+    def setup(self):
+        """nameko's ``RpcConsumer.setup`` with the queue of :func:`confide.broker.rpc_queue`: classic
+        on one node, a quorum queue on a cluster (``CONFIDE_QUEUE_TYPE``), the same arguments set-up
+        uses. Raises ValueError for a bad ``CONFIDE_QUEUE_TYPE``."""
+        if self.queue is None:
+            self.queue = rpc_queue(self.container.service_name, _rpc.get_rpc_exchange(self.container.config))
+            self.queue_consumer.register_provider(self)
+            self._registered = True
 
     def handle_message(self, body, message):
         if not message.properties.get("reply_to") or not isinstance(body, dict):

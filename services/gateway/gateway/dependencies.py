@@ -141,7 +141,8 @@ class _Probe:
         """None when reachable, else a short reason (never the URI, which holds credentials)."""
         try:
             with Connection(self.amqp_uri, connect_timeout=PROBE_TIMEOUT) as conn:
-                conn.ensure_connection(max_retries=1, timeout=PROBE_TIMEOUT)
+                # one try per node of a failover list (a cluster)
+                conn.ensure_connection(max_retries=max(1, self.amqp_uri.count(";")), timeout=PROBE_TIMEOUT)
         except Exception as exc:
             return type(exc).__name__
         return None
