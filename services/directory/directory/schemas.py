@@ -127,6 +127,14 @@ class OrgSchema(Schema):
     org = Id(required=True)
 
 
+class ClientAssertionSchema(Schema):
+    """A used client assertion as the gateway names it: ``assertion_id`` (client id, NUL, jti; at
+    most 600 characters) and ``until`` (when it stops verifying, an aware instant)."""
+
+    assertion_id = fields.String(required=True, validate=validate.Length(min=3, max=600))
+    until = fields.AwareDateTime(required=True)
+
+
 # -- sign-in events (from the web front door) --------------------------------------------------
 
 class Username(fields.String):
