@@ -128,10 +128,11 @@ class OrgSchema(Schema):
 
 
 class ClientAssertionSchema(Schema):
-    """A used client assertion as the gateway names it: ``assertion_id`` (client id, NUL, jti; at
-    most 600 characters) and ``until`` (when it stops verifying, an aware instant)."""
+    """A used client assertion as the gateway names it: ``assertion_digest`` (SHA-256, 64 lowercase
+    hex digits, of its client id, NUL and jti: :func:`confide.contracts.directory.client_assertion_digest`)
+    and ``until`` (when it stops verifying, an aware instant)."""
 
-    assertion_id = fields.String(required=True, validate=validate.Length(min=3, max=600))
+    assertion_digest = fields.String(required=True, validate=validate.Regexp(r"\A[0-9a-f]{64}\Z"))
     until = fields.AwareDateTime(required=True)
 
 

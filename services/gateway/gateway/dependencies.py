@@ -129,9 +129,11 @@ class DirectoryReplayRecord:
     def add(self, assertion_id: str, *, until: datetime, now: datetime) -> None:
         from nameko.exceptions import RemoteError
 
+        from confide.contracts.directory import client_assertion_digest
+
         timer = eventlet.Timeout(PROBE_TIMEOUT * 3)
-        try:
-            self.rpc.record_client_assertion(assertion_id, until.isoformat())
+        try:  # the digest only: the jti itself never leaves the gateway
+            self.rpc.record_client_assertion(client_assertion_digest(assertion_id), until.isoformat())
         except RemoteError as exc:
             if exc.exc_type == "ClientAssertionReplayedError":
                 raise assertions.ReplayedAssertionError("assertion id already used (replay)") from None

@@ -274,9 +274,10 @@ def client_assertion_digest(assertion_id: str) -> str:
     return hashlib.sha256(assertion_id.encode("utf-8")).hexdigest()
 
 
-def client_assertion_stream(assertion_id: str) -> str:
-    """``clientAssertion-<digest>``: the one stream a used client assertion is recorded in."""
-    return stream_name(CLIENT_ASSERTION, client_assertion_digest(assertion_id))
+def client_assertion_stream(digest: str) -> str:
+    """``clientAssertion-<digest>``: the one stream a used client assertion is recorded in
+    (``digest``: :func:`client_assertion_digest` of its id)."""
+    return stream_name(CLIENT_ASSERTION, digest)
 
 
 # -- read models -----------------------------------------------------------------------------

@@ -27,19 +27,19 @@ class DirectoryRecording:
         self.store = store
         self.calls = 0
 
-    def record_client_assertion(self, assertion_id, until):
-        from datetime import datetime
+    def record_client_assertion(self, assertion_digest, until):
+        from directory import schemas
 
         self.calls += 1
+        payload = schemas.load(schemas.ClientAssertionSchema, {"assertion_digest": assertion_digest, "until": until})
         try:
-            return handlers.record_client_assertion(self.store, lambda: NOW, {
-                "assertion_id": assertion_id, "until": datetime.fromisoformat(until)})
+            return handlers.record_client_assertion(self.store, lambda: NOW, payload)
         except errors.ClientAssertionReplayedError as exc:
             raise RemoteError("ClientAssertionReplayedError", str(exc)) from None
 
 
 class Unreachable:
-    def record_client_assertion(self, assertion_id, until):
+    def record_client_assertion(self, assertion_digest, until):
         raise RemoteError("UnknownService", "directory")
 
 
@@ -87,7 +87,8 @@ def test_the_directory_keeps_a_digest_of_the_assertion_id_never_the_jti(director
     from confide.contracts import directory as d
 
     DirectoryReplayRecord(directory_rpc).add(f"{ORG}\x00secret-jti", until=NOW + timedelta(minutes=5), now=NOW)
-    recorded = directory_rpc.store.read_stream(d.client_assertion_stream(f"{ORG}\x00secret-jti"))
+    digest = d.client_assertion_digest(f"{ORG}\x00secret-jti")
+    recorded = directory_rpc.store.read_stream(d.client_assertion_stream(digest))
     assert [e.type for e in recorded] == ["ClientAssertionUsed"]
     assert "secret-jti" not in str(recorded[0].data)
-    assert recorded[0].data["assertion_digest"] == d.client_assertion_digest(f"{ORG}\x00secret-jti")
+    assert recorded[0].data["assertion_digest"] == digest
