@@ -11,6 +11,12 @@ backoff (:class:`Backoff`: exponential, capped, reset once it has stayed up a wh
 is logged with the exit code) while the others keep running; a service that keeps crashing right
 after start is reported loudly at every further restart. Ctrl-C or SIGTERM stops them all.
 
+``confide run --replicas N`` (or ``CONFIDE_REPLICAS=N``) starts N instances of notes, disclosures,
+audit, gateway and web (:mod:`confide.replicas`): each is named (``notes-1``; ``CONFIDE_INSTANCE``),
+its log lines prefixed with that name, and restarted alone when it exits. With N > 1 the gateway's
+and the web's replicas listen on ports of their own and HAProxy (one more child, ``haproxy``,
+restarted like the others) listens on the usual addresses in front of them, with health checks.
+
 ``confide serve <name>`` runs one of them alone, in the foreground, with the same command line and
 environment (:func:`service_env`): what a systemd unit (deploy/systemd/) starts.
 """
@@ -37,6 +43,7 @@ COLOURS = {
 
 
 def _command(name: str) -> list[str]:
+    """The command line of service ``name`` (whatever the replica)."""
     if name == "web":
         return [sys.executable, "-m", "web", "serve"]
     nameko = os.path.join(os.path.dirname(sys.executable), "nameko")
@@ -45,7 +52,7 @@ def _command(name: str) -> list[str]:
 
 
 def _pump(name: str, stream, width: int) -> None:
-    prefix = click.style(f"{name:<{width}} |", fg=COLOURS.get(name))
+    prefix = click.style(f"{name:<{width}} |", fg=COLOURS.get(name.rsplit("-", 1)[0], COLOURS.get(name)))
     for line in iter(stream.readline, ""):
         click.echo(f"{prefix} {line.rstrip()}")
 
@@ -225,22 +232,78 @@ def _front_doors(names) -> str:
     return "; ".join(doors)
 
 
+def haproxy_binary() -> str:
+    """``CONFIDE_HAPROXY``, else ``haproxy`` on the PATH, else /usr/sbin/haproxy. Raises RuntimeError
+    when none is there (install the Debian package ``haproxy``)."""
+    import shutil
+
+    found = os.environ.get("CONFIDE_HAPROXY") or shutil.which("haproxy") or "/usr/sbin/haproxy"
+    if not os.access(found, os.X_OK):
+        raise RuntimeError(f"HAProxy not found at {found}: install haproxy, or run with --replicas 1")
+    return found
+
+
+def replicated_children(names, replicas: int, envs: dict[str, dict], run_dir: str
+                        ) -> tuple[dict[str, list[str]], dict[str, dict]]:
+    """The children of ``confide run --replicas N``: ({child name: argv}, {child name: env}) for
+    ``replicas`` instances of each replicated service among ``names`` (:func:`confide.replicas.plan`)
+    and, when a front door has more than one, HAProxy in front of them, its configuration written
+    to ``run_dir/haproxy.cfg``. ``envs``: each service's environment (:func:`child_environments`).
+    Raises ValueError (a bad count, address or offset), RuntimeError (no HAProxy)."""
+    from confide import replicas as rep
+    from confide.https import GATEWAY_TLS_CERT_KEY, WEB_TLS_CERT_KEY
+
+    base = envs[names[0]]
+    instances = rep.plan(names, replicas, base)
+    tls = {"gateway": bool(base.get(GATEWAY_TLS_CERT_KEY)), "web": bool(base.get(WEB_TLS_CERT_KEY))}
+    commands: dict[str, list[str]] = {}
+    child_envs: dict[str, dict] = {}
+    fronts: dict[str, tuple[str, list]] = {}
+    for r in instances:
+        commands[r.name] = _command(r.service)
+        child_envs[r.name] = rep.replica_env(r, envs[r.service], replicas, tls=tls.get(r.service, False))
+        if r.address is not None:
+            fronts.setdefault(r.service, (rep.front_address(r.service, base), []))[1].append(r)
+    if fronts:
+        cfg = os.path.join(run_dir, "haproxy.cfg")
+        with open(cfg, "w", encoding="utf-8") as fh:
+            fh.write(rep.haproxy_config(fronts, tls))
+        commands["haproxy"] = [haproxy_binary(), "-db", "-f", cfg]
+        child_envs["haproxy"] = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    return commands, child_envs
+
+
 @click.command()
 @click.option("--only", multiple=True, type=click.Choice(SERVICES), help="start only these services")
-def run(only):
+@click.option("--replicas", type=click.IntRange(1, 16), default=None,
+              help="instances of notes, disclosures, audit, gateway and web (default CONFIDE_REPLICAS, else 1); "
+                   "more than one puts HAProxy in front of the gateway and the web")
+def run(only, replicas):
     """Start directory, notes, disclosures, audit, gateway and web; Ctrl-C stops them all."""
-    names = only or SERVICES
+    import shutil
+    import tempfile
+
+    names = list(only or SERVICES)
     try:
+        count = replicas or config.replicas()
         envs = child_environments(names)
     except (RuntimeError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    commands = {name: _command(name) for name in names}
-    doors = _front_doors(names)
-    supervise(
-        commands, envs=envs, cwd=str(config.REPO_ROOT),
-        started=lambda: click.echo(f"started {', '.join(names)}" + (f"; {doors}" if doors else "")
-                                   + " — Ctrl-C stops all"),
-    )
+    run_dir = tempfile.mkdtemp(prefix="confide-run-")
+    try:
+        try:
+            commands, child_envs = replicated_children(names, count, envs, run_dir)
+        except (RuntimeError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from None
+        doors = _front_doors(names)
+        started = ", ".join(names) + (f" ({count} of each replicated service, HAProxy in front)" if count > 1 else "")
+        supervise(
+            commands, envs=child_envs, cwd=str(config.REPO_ROOT),
+            started=lambda: click.echo(f"started {started}" + (f"; {doors}" if doors else "")
+                                       + " — Ctrl-C stops all"),
+        )
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 @click.command()

@@ -65,6 +65,11 @@ Settings (env var → meaning, default):
 - ``CONFIDE_PRACTICE_PART2_PROGRAM``: ``1``/``true`` when the practice is a 42 CFR Part 2 program,
   so every record it decides on carries the Part 2 segregation flag (``record_is_part2``); unset:
   only records a request flags.
+- ``CONFIDE_REPLICAS``: how many instances of each replicated service ``confide run`` starts
+  (notes, disclosures, audit, gateway, web; :mod:`confide.replicas`), ``1``. With more than one,
+  HAProxy fronts the gateway's and the web's replicas on their usual addresses.
+- ``CONFIDE_INSTANCE``: this process's name among the replicas (``notes-1``), set by ``confide run``
+  for each child; in its health answer and the logs of leases it takes. Unset: the service's name.
 - ``CONFIDE_GATEWAY_TLS_CERT`` / ``_KEY``, ``CONFIDE_WEB_TLS_CERT`` / ``_KEY``: HTTPS for the
   gateway and the web app (:mod:`confide.https`), both of a pair or neither.
 """
@@ -95,6 +100,8 @@ DEFAULT_QUORUM_GROUP_SIZE = 3
 PRACTICE_JURISDICTION_KEY = "CONFIDE_PRACTICE_JURISDICTION"
 PRACTICE_SETTING_KEY = "CONFIDE_PRACTICE_SETTING"
 PRACTICE_PART2_KEY = "CONFIDE_PRACTICE_PART2_PROGRAM"
+REPLICAS_KEY = "CONFIDE_REPLICAS"
+INSTANCE_KEY = "CONFIDE_INSTANCE"
 AMQP_VHOST = "confide"
 DEFAULT_AMQP_URI = f"amqp://127.0.0.1:5672/{AMQP_VHOST}"
 # One RabbitMQ user per service and front door (permissions: confide.broker.PERMISSIONS).
@@ -355,6 +362,20 @@ def data_dir() -> Path:
 def cases_dir() -> Path:
     """The published disclosure decision cases, read in place."""
     return Path(os.environ.get(CASES_DIR_KEY, REPO_ROOT.parent / "shared" / "cases"))
+
+
+def replicas() -> int:
+    """``CONFIDE_REPLICAS`` (default 1): instances of each replicated service. Raises ValueError
+    naming the variable for anything but a whole number from 1 to 16."""
+    raw = os.environ.get(REPLICAS_KEY, "").strip() or "1"
+    if not raw.isdigit() or not 1 <= int(raw) <= 16:
+        raise ValueError(f"{REPLICAS_KEY}: expected a whole number from 1 to 16, got {raw!r}")
+    return int(raw)
+
+
+def instance(service: str = "") -> str:
+    """This process's name among the replicas: ``CONFIDE_INSTANCE``, else ``service``."""
+    return os.environ.get(INSTANCE_KEY, "").strip() or service
 
 
 def gateway_url() -> str:

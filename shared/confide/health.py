@@ -36,17 +36,20 @@ class Check:
         return body
 
 
-def summarise(checks: list[Check]) -> tuple[int, dict[str, Any]]:
+def summarise(checks: list[Check], instance: Optional[str] = None) -> tuple[int, dict[str, Any]]:
     """(HTTP status, body): ``down``/503 when a required dependency is down; ``degraded``/200 when
-    anything is not ok (an optional one down included); ``ok``/200 when all are ok."""
+    anything is not ok (an optional one down included); ``ok``/200 when all are ok. ``instance``:
+    which replica answers (``CONFIDE_INSTANCE``, :func:`confide.config.instance`), in the body."""
     if any(c.required and c.status == DOWN for c in checks):
         overall = DOWN
     elif any(c.status != OK for c in checks):
         overall = DEGRADED
     else:
         overall = OK
-    return (503 if overall == DOWN else 200,
-            {"status": overall, "dependencies": {c.name: c.as_dict() for c in checks}})
+    body: dict[str, Any] = {"status": overall, "dependencies": {c.name: c.as_dict() for c in checks}}
+    if instance:
+        body["instance"] = instance
+    return 503 if overall == DOWN else 200, body
 
 
 def event_store_reason(reply: Any) -> Optional[str]:

@@ -10,6 +10,7 @@ events: delivery is at-least-once and consumers are idempotent by event id.
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 from confide.broker import ConfirmingPublisher, UnroutableError
 
@@ -20,13 +21,17 @@ RELAY_CHECKPOINT = "relay:confide.events"
 class OutboxRelay:
     """``relay()`` publishes every event after the checkpoint; returns the count published.
 
+    ``guard()`` is asked before each page; False stops the pass there (the checkpoint stays at the
+    last confirmed event).
+
     Raises the publisher's errors (UnroutableError, connection errors) with the
     checkpoint left at the last confirmed event.
     """
 
     def __init__(self, store, publisher: ConfirmingPublisher, batch: int = 500,
-                 checkpoint_name: str = RELAY_CHECKPOINT):
+                 checkpoint_name: str = RELAY_CHECKPOINT, guard: Callable[[], bool] = lambda: True):
         self.store = store
+        self.guard = guard
         self.publisher = publisher
         self.batch = batch
         self.checkpoint_name = checkpoint_name
@@ -35,6 +40,8 @@ class OutboxRelay:
         published, batches = 0, 0
         position = self.store.read_checkpoint(self.checkpoint_name)
         while max_batches is None or batches < max_batches:
+            if not self.guard():  # the lease was lost: another instance relays from here
+                break
             events = self.store.read_all(position + 1, self.batch)
             if not events:
                 break

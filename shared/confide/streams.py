@@ -14,6 +14,7 @@ WORKFORCE_MEMBER = "workforceMember"
 PAYER = "payer"
 SIGN_IN = "signIn"  # one stream per UTC day: signIn-YYYY-MM-DD (confide.contracts.directory)
 ACCESS_ATTEMPT = "accessAttempt"  # one stream per UTC day: accessAttempt-YYYY-MM-DD
+CLIENT_ASSERTION = "clientAssertion"  # one stream per payer client assertion used: clientAssertion-<digest>
 
 
 def stream_name(category: str, entity_id: str) -> str:

@@ -21,22 +21,37 @@ from confide.relay import OutboxRelay
 log = logging.getLogger(__name__)
 
 
-class RelayWorker:
-    """Holds the sealer and the relay; ``run_once`` is safe to call concurrently (it serialises)."""
+#: The lease under which one instance of the audit service seals and relays (the others stand by).
+SEALER_RELAY_LEASE = "sealer-relay"
 
-    def __init__(self, store, amqp_uri: str, key_dir: Path, checkpoint_dir: Path):
+
+class RelayWorker:
+    """Holds the sealer and the relay; ``run_once`` is safe to call concurrently (it serialises).
+
+    ``lease`` (an :class:`~confide.eventstore.lease.AdvisoryLease`, or None for a lone instance):
+    with several instances of the audit service, only the lease's holder seals and relays; the
+    lease is verified before the pass and before each page relayed, and a standby instance takes
+    it over at its next tick once the holder's database session ends (its process died)."""
+
+    def __init__(self, store, amqp_uri: str, key_dir: Path, checkpoint_dir: Path, lease=None):
         import eventlet.semaphore
 
         ensure_keys(key_dir)
+        self.lease = lease
         self.sealer = ChainSealer(store, load_chain_key(key_dir), load_signing_key(key_dir), checkpoint_dir)
         self.publisher = ConfirmingPublisher(amqp_uri)
-        self.relay = OutboxRelay(store, self.publisher)
+        self.relay = OutboxRelay(store, self.publisher, guard=self._holding)
         self._lock = eventlet.semaphore.Semaphore()
+
+    def _holding(self) -> bool:
+        return self.lease is None or self.lease.hold()
 
     def run_once(self) -> tuple[int, int]:
         if not self._lock.acquire(blocking=False):
             return 0, 0
         try:
+            if not self._holding():
+                return 0, 0  # another instance holds the lease: it seals and relays
             sealed = self.sealer.seal()
             return sealed.sealed, self.relay.relay()
         except Exception as exc:
@@ -48,6 +63,8 @@ class RelayWorker:
             self._lock.release()
 
     def close(self):
+        if self.lease is not None:
+            self.lease.release()
         self.publisher.close()
 
 
@@ -62,14 +79,22 @@ def projector_store(cfg, pool_size: int) -> PostgresEventStore:
 
 
 class Relay(DependencyProvider):
-    """Config keys: AMQP_URI, PROJECTOR_DSN, DB_SCHEMA, KEY_DIR, CHECKPOINT_DIR."""
+    """Config keys: AMQP_URI, PROJECTOR_DSN, DB_SCHEMA, KEY_DIR, CHECKPOINT_DIR; the lease's holder
+    is named by ``CONFIDE_INSTANCE`` (``confide run`` sets it per replica)."""
 
     def setup(self):
+        import os
+
+        from confide.eventstore.lease import AdvisoryLease
+
         cfg = self.container.config
         self.store = projector_store(cfg, pool_size=3)
+        dsn = cfg.get(PROJECTOR_DSN_KEY) or config.projector_dsn()
+        lease = AdvisoryLease(dsn, self.store.schema, SEALER_RELAY_LEASE,
+                              identity=os.environ.get(config.INSTANCE_KEY) or f"audit pid {os.getpid()}")
         self.worker = RelayWorker(
             self.store, cfg["AMQP_URI"], Path(cfg.get("KEY_DIR") or config.key_dir()),
-            Path(cfg.get("CHECKPOINT_DIR") or config.checkpoint_dir()))
+            Path(cfg.get("CHECKPOINT_DIR") or config.checkpoint_dir()), lease=lease)
 
     def stop(self):
         self.worker.close()

@@ -268,6 +268,22 @@ def record_access_attempt_refused(store, clock, payload: dict, service: str) -> 
     return {"type": event.type, "at": at}
 
 
+def record_client_assertion(store, clock, payload: dict) -> dict:
+    """Record that the gateway accepted the client assertion whose digest is
+    ``payload["assertion_digest"]`` (valid until ``payload["until"]``): ClientAssertionUsed, the first event of its own stream, appended at
+    "no stream yet". Whichever gateway replica records it first wins; every later attempt, on any
+    replica, finds the stream there. -> {at}. Raises ClientAssertionReplayedError for an assertion
+    already recorded (a replay, RFC 7523 3(7))."""
+    at = format_ts(clock())
+    digest = payload["assertion_digest"]
+    event = d.ClientAssertionUsed(assertion_digest=digest, until=format_ts(payload["until"]), at=at)
+    try:
+        _append(store, d.client_assertion_stream(digest), -1, [event])
+    except WrongExpectedVersionError:
+        raise errors.ClientAssertionReplayedError("this client assertion was already used") from None
+    return {"at": at}
+
+
 #: Event types the sign-in log counts as failures.
 FAILURE_TYPES = ("SignInFailed", "AccountLockedOut", "AccessAttemptRefused")
 #: Days shown when no period is given.

@@ -127,6 +127,15 @@ class OrgSchema(Schema):
     org = Id(required=True)
 
 
+class ClientAssertionSchema(Schema):
+    """A used client assertion as the gateway names it: ``assertion_digest`` (SHA-256, 64 lowercase
+    hex digits, of its client id, NUL and jti: :func:`confide.contracts.directory.client_assertion_digest`)
+    and ``until`` (when it stops verifying, an aware instant)."""
+
+    assertion_digest = fields.String(required=True, validate=validate.Regexp(r"\A[0-9a-f]{64}\Z"))
+    until = fields.AwareDateTime(required=True)
+
+
 # -- sign-in events (from the web front door) --------------------------------------------------
 
 class Username(fields.String):

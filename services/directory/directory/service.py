@@ -159,6 +159,17 @@ class DirectoryService:
         return handlers.get_payer(self.store, s.load(s.OrgSchema, {"org": org}))
 
     @rpc(expected_exceptions=USER_ERRORS)
+    def record_client_assertion(self, assertion_digest, until):
+        """The ``gateway`` service asking as itself only: record a payer's client assertion it
+        accepted (``assertion_digest``: SHA-256 hex of client id, NUL, jti; ``until``: RFC 3339 instant
+        it verifies until)
+        -> {at}. Raises ClientAssertionReplayedError when any gateway replica recorded it before: the
+        replay cache all replicas share (an in-process cache would let a replay through another one)."""
+        self.identity.calling_service(PAYER_READER)
+        payload = s.load(s.ClientAssertionSchema, {"assertion_digest": assertion_digest, "until": until})
+        return handlers.record_client_assertion(self.store, self.clock, payload)
+
+    @rpc(expected_exceptions=USER_ERRORS)
     def list_members(self):
         """Any workforce role -> {members[]}."""
         self._by(*WORKFORCE)

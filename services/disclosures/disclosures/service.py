@@ -30,7 +30,7 @@ from typing import Any, Optional
 from nameko.extensions import DependencyProvider
 from nameko.timer import Timer
 
-from confide import validation
+from confide import config, validation
 from confide.contracts.directory import AccessAttemptRefused, access_attempt_stream, patient_as_of, payer_as_of
 from confide.envelope import NewEvent
 from confide.eventstore.errors import WrongExpectedVersionError
@@ -66,25 +66,37 @@ ACTOR_FIELDS = ("requester", "requested_by", "verified_by", "revoked_by", "recor
 #: copy decides and records every note anew (AccessDecided, hash-chained, kept for six years): a
 #: portal refreshed in a loop wrote without bound. At most this many copies per patient ...
 COPIES_PER_WINDOW = 30
-#: ... in any window this long (this process's count); past it TooManyCopiesError, nothing recorded.
+#: ... in any window this long; past it TooManyCopiesError, nothing recorded.
 COPY_WINDOW = timedelta(seconds=60)
 
 
-class CopyBudget:
-    """How many copies of their record each patient was given in the last ``COPY_WINDOW``."""
+def copies_per_replica(replicas: int) -> int:
+    """Each instance's share of ``COPIES_PER_WINDOW`` when ``replicas`` instances of this service run
+    (``CONFIDE_REPLICAS``): the broker hands a patient's calls to any of them, so each counts its own
+    and grants at most its share, and together they never grant more than the budget (fail closed: a
+    patient whose calls all land on one instance is refused sooner, never later). At least 1."""
+    return max(1, COPIES_PER_WINDOW // max(1, replicas))
 
-    def __init__(self) -> None:
+
+class CopyBudget:
+    """How many copies of their record each patient was given in the last ``COPY_WINDOW`` by this
+    instance; ``limit`` per patient (:func:`copies_per_replica` of the replicas running)."""
+
+    def __init__(self, limit: int | None = None) -> None:
         self._given: dict[str, list] = {}
         self._lock = threading.Lock()
+        self.limit = limit
 
     def take(self, patient_id: str, now) -> bool:
         """Count one copy for ``patient_id`` at ``now`` and say True, or False (nothing counted) when
-        the patient already had ``COPIES_PER_WINDOW`` in the window."""
+        the patient already had this instance's share of ``COPIES_PER_WINDOW`` in the window. Raises
+        ValueError when ``CONFIDE_REPLICAS`` is not a number from 1 to 16 (nothing counted)."""
+        limit = self.limit if self.limit is not None else copies_per_replica(config.replicas())
         with self._lock:
             if len(self._given) > 10_000:  # forget patients with no copy in the window
                 self._given = {p: t for p, t in self._given.items() if t and now - t[-1] < COPY_WINDOW}
             recent = [t for t in self._given.get(patient_id, []) if now - t < COPY_WINDOW]
-            given = len(recent) < COPIES_PER_WINDOW
+            given = len(recent) < limit
             if given:
                 recent.append(now)
             self._given[patient_id] = recent

@@ -12,7 +12,6 @@ from nameko.extensions import DependencyProvider
 
 from confide import config, health
 from confide.identity import assertions
-from confide.identity.assertions import ReplayCache
 from confide.identity.keys import ensure_assertion_keys, load_assertion_signing_key
 from gateway import payers, smart, tokens
 
@@ -34,8 +33,10 @@ class Smart(DependencyProvider):
     """SMART Backend Services for payers (``gateway.smart``): the token endpoint and bearer checks.
 
     Set-up loads (or creates) the access-token key and the identity-assertion key in ``KEY_DIR``
-    and keeps, for the process, one replay cache of client-assertion ids and one cache of payer
-    look-ups (``PAYER_CACHE_TTL`` seconds, default 2, at most 5). Workers get a :class:`SmartWorker`.
+    and keeps, for the process, one cache of payer look-ups (``PAYER_CACHE_TTL`` seconds, default 2,
+    at most 5). Client-assertion ids are remembered by the directory, in the event store
+    (:class:`DirectoryReplayRecord`), not in this process: a replay sent to another gateway replica
+    is refused too. Workers get a :class:`SmartWorker`.
     """
 
     def setup(self):
@@ -47,7 +48,6 @@ class Smart(DependencyProvider):
         self.assertion_key = load_assertion_signing_key(key_dir)
         self.payer_cache = payers.PayerCache(float(cfg.get(payers.CACHE_TTL_CONFIG_KEY, payers.DEFAULT_CACHE_TTL)))
         self.token_url = token_url(cfg)
-        self.seen = ReplayCache()
 
     def get_dependency(self, worker_ctx):
         return SmartWorker(self, worker_ctx)
@@ -88,7 +88,8 @@ class SmartWorker:
         """Answer ``POST /oauth/token``. Raises smart.OAuthError."""
         return smart.token_request(request.form, content_type=request.content_type, registry=self.registry(),
                                    token_url=self.provider.token_url, signing_key=self.provider.access_key,
-                                   seen=self.provider.seen, now=now or datetime.now(timezone.utc))
+                                   seen=DirectoryReplayRecord(self.worker_ctx.service.directory),
+                                   now=now or datetime.now(timezone.utc))
 
     def authenticate(self, header: Optional[str], resource: str, action: str) -> tokens.AccessToken:
         """The verified access token of ``Authorization: <header>``, its payer still registered and
@@ -110,6 +111,40 @@ class SmartWorker:
             session_id=access.token_id, auth_time=min(access.issued_at, now), amr=PAYER_AMR,
             audience=ASSERTION_AUDIENCE, issuer=ASSERTION_ISSUER, now=now)
         return access
+
+
+class DirectoryReplayRecord:
+    """The replay cache of payers' client assertions that every gateway replica shares: ``add``
+    asks the directory to record the assertion (``directory.record_client_assertion``, as the
+    gateway itself), which appends it as the first event of a stream of its own, so exactly one
+    attempt, on whichever replica, succeeds (RFC 7523 3(7): a ``jti`` is used once).
+
+    ``rpc``: the worker's ``RpcProxy("directory")``. ``add`` raises ReplayedAssertionError for an
+    assertion already recorded, and smart.OAuthError (``temporarily_unavailable``, HTTP 503) when
+    the directory cannot record it: never issues a token on an unrecorded assertion (fail closed)."""
+
+    def __init__(self, rpc):
+        self.rpc = rpc
+
+    def add(self, assertion_id: str, *, until: datetime, now: datetime) -> None:
+        from nameko.exceptions import RemoteError
+
+        from confide.contracts.directory import client_assertion_digest
+
+        timer = eventlet.Timeout(PROBE_TIMEOUT * 3)
+        try:  # the digest only: the jti itself never leaves the gateway
+            self.rpc.record_client_assertion(client_assertion_digest(assertion_id), until.isoformat())
+        except RemoteError as exc:
+            if exc.exc_type == "ClientAssertionReplayedError":
+                raise assertions.ReplayedAssertionError("assertion id already used (replay)") from None
+            raise smart.OAuthError("temporarily_unavailable", "the assertion could not be recorded; try again",
+                                   503) from None
+        except eventlet.Timeout as exc:
+            if exc is not timer:
+                raise
+            raise smart.OAuthError("temporarily_unavailable", "the directory did not answer in time", 503) from None
+        finally:
+            timer.cancel()
 
 
 class HealthProbe(DependencyProvider):

@@ -27,7 +27,7 @@ import eventlet
 from nameko.exceptions import RemoteError
 from werkzeug.wrappers import Response
 
-from confide import transport, validation
+from confide import config, transport, validation
 from confide.health import summarise
 from confide.identity.provider import ServiceCredential
 from confide.rpc import RpcProxy
@@ -149,7 +149,7 @@ class GatewayService:
         (disclosures, directory, audit). 200 with ``status`` ``ok`` or ``degraded``; 503 ``down``
         when a required one is down. Public; names no URI, credential or record; never cached.
         """
-        code, body = summarise(self.probe.checks(self.audit, HEALTH_SERVICES))
+        code, body = summarise(self.probe.checks(self.audit, HEALTH_SERVICES), instance=config.instance(self.name))
         response = _json(code, body)
         response.headers["Cache-Control"] = "no-store"
         return response

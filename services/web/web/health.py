@@ -63,5 +63,5 @@ def checks() -> list[health.Check]:
 
 @require_GET
 def health_view(request: HttpRequest) -> JsonResponse:
-    status, body = health.summarise(checks())
+    status, body = health.summarise(checks(), instance=config.instance("web"))
     return JsonResponse(body, status=status)

@@ -269,6 +269,13 @@ IDLE_WARNING_SECONDS = min(_seconds("CONFIDE_WEB_IDLE_WARNING", 120), IDLE_TIMEO
 SESSION_LIFETIME_SECONDS = _seconds("CONFIDE_WEB_SESSION_LIFETIME", 12 * 60 * 60)
 ROLE_CACHE_SECONDS = _seconds("CONFIDE_WEB_ROLE_CACHE", 30)
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Django's cache holds what allauth must share across every web replica behind HAProxy: the TOTP
+# codes already used (refused a second time, 45 CFR 164.312(d)) and the rate limits on failed
+# sign-ins and second-factor codes. The default, a per-process memory cache, would let a code used
+# on one replica be used again on another, and give each replica its own count of guesses. So the
+# cache is the web's own database (table web_cache, made by migration 0002), as sessions are.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "web_cache",
+                      "TIMEOUT": 300, "OPTIONS": {"MAX_ENTRIES": 100_000}}}
 SESSION_COOKIE_AGE = SESSION_LIFETIME_SECONDS
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_SAVE_EVERY_REQUEST = False

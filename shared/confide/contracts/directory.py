@@ -15,6 +15,10 @@ Streams (:mod:`confide.streams`):
   stream. Per-member questions are answered by filtering on ``member_id``.
 - ``accessAttempt-<YYYY-MM-DD>``: AccessAttemptRefused, appended by every service's Identity
   provider before it refuses a call (:mod:`confide.identity.provider`).
+- ``clientAssertion-<digest>``: ClientAssertionUsed, one stream per payer client assertion the
+  gateway accepted (``digest``: SHA-256 of the client id and the assertion's ``jti``), appended at
+  "no stream yet", so of two gateway replicas offered the same assertion exactly one records it:
+  the replay cache every replica shares (RFC 7523 3(7)), and the log of payers' authentications.
 
 No event carries clinical content: names, credentials and dates of birth of patients are directory
 facts, never note text; a refusal carries the reason and ids only. Every id is canonical
@@ -33,7 +37,7 @@ from typing import Any, Iterable, Mapping, Optional, Protocol, Sequence
 from confide.contracts.base import Event, event_from_stored, registry
 from confide.envelope import canonical_json
 from confide.identity.ids import normalise_id
-from confide.streams import ACCESS_ATTEMPT, PATIENT, PAYER, SIGN_IN, WORKFORCE_MEMBER, stream_name
+from confide.streams import ACCESS_ATTEMPT, CLIENT_ASSERTION, PATIENT, PAYER, SIGN_IN, WORKFORCE_MEMBER, stream_name
 
 #: The engine roles a payer organisation decides as (``requester.role`` of shared/cases/README.md).
 PAYER_ENGINE_ROLES = ("insurer_health_plan", "insurer_non_covered", "workers_comp_carrier")
@@ -219,13 +223,25 @@ class AccessAttemptRefused(Event):
     session_id: Optional[str] = None
 
 
+@dataclass(frozen=True)
+class ClientAssertionUsed(Event):
+    """A payer's client assertion the gateway accepted at the token endpoint: its digest (never the
+    assertion), until when it could verify, and when it was used (45 CFR 164.312(b), (d))."""
+
+    assertion_digest: str
+    until: str
+    at: str
+
+
 MEMBER_EVENTS = registry([WorkforceMemberEnrolled, RoleGranted, RoleRevoked, SupervisionLinked, SupervisionEnded,
                           WorkforceMemberDeactivated])
 PATIENT_EVENTS = registry([PatientRegistered, PersonalRepresentativeRecorded, PersonalRepresentativeRevoked])
 PAYER_EVENTS = registry([PayerRegistered, PayerKeysReplaced, PayerDeactivated])
 SIGN_IN_EVENTS = registry([SignedIn, SignInFailed, AccountLockedOut, SignedOut, SessionTimedOut, SessionRevoked])
 ACCESS_ATTEMPT_EVENTS = registry([AccessAttemptRefused])
-DIRECTORY_EVENTS = {**MEMBER_EVENTS, **PATIENT_EVENTS, **PAYER_EVENTS, **SIGN_IN_EVENTS, **ACCESS_ATTEMPT_EVENTS}
+CLIENT_ASSERTION_EVENTS = registry([ClientAssertionUsed])
+DIRECTORY_EVENTS = {**MEMBER_EVENTS, **PATIENT_EVENTS, **PAYER_EVENTS, **SIGN_IN_EVENTS, **ACCESS_ATTEMPT_EVENTS,
+                    **CLIENT_ASSERTION_EVENTS}
 
 
 # -- streams ---------------------------------------------------------------------------------
@@ -249,6 +265,19 @@ def sign_in_stream(at: str) -> str:
 
 def access_attempt_stream(at: str) -> str:
     return stream_name(ACCESS_ATTEMPT, at[:10])
+
+
+def client_assertion_digest(assertion_id: str) -> str:
+    """SHA-256 (hex) of a client assertion's id as the gateway names it (client id, NUL, jti)."""
+    import hashlib
+
+    return hashlib.sha256(assertion_id.encode("utf-8")).hexdigest()
+
+
+def client_assertion_stream(digest: str) -> str:
+    """``clientAssertion-<digest>``: the one stream a used client assertion is recorded in
+    (``digest``: :func:`client_assertion_digest` of its id)."""
+    return stream_name(CLIENT_ASSERTION, digest)
 
 
 # -- read models -----------------------------------------------------------------------------

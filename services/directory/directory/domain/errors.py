@@ -64,3 +64,7 @@ class PayerInactiveError(DirectoryError):
 
 class ConcurrentChangeError(DirectoryError):
     """The record kept changing under the request; nothing was written, try again."""
+
+
+class ClientAssertionReplayedError(DirectoryError):
+    """This client assertion was already used at the token endpoint (by any gateway replica)."""
