@@ -3,6 +3,7 @@ from __future__ import annotations
 
 PROGRESS_NOTE = "progressNote"
 PSYCHOTHERAPY_NOTE = "psychotherapyNote"
+SUD_COUNSELING_NOTE = "sudCounselingNote"  # 42 CFR Part 2 SUD counseling notes (2.11), kept apart
 ACCESS_DECISION = "accessDecision"
 DISCLOSURE_REQUEST = "disclosureRequest"
 AUTHORIZATION = "authorization"

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from confide.streams import PROGRESS_NOTE, PSYCHOTHERAPY_NOTE, category_of
+from confide.streams import PROGRESS_NOTE, PSYCHOTHERAPY_NOTE, SUD_COUNSELING_NOTE, category_of
 from confide.timestamps import format_ts
 
-_NOTE_CATEGORIES = (PROGRESS_NOTE, PSYCHOTHERAPY_NOTE)
+_NOTE_CATEGORIES = (PROGRESS_NOTE, PSYCHOTHERAPY_NOTE, SUD_COUNSELING_NOTE)
 _LIFECYCLE_SUFFIXES = ("_id", "_ids", "_at", "_by", "_date", "_role", "_credentials")
 _LIFECYCLE_KEYS = {"revision", "status", "kind", "late_entry", "days_late", "cosign_required",
                    "content_in_psych_note", "ground", "decision", "rule", "amendment_status"}

@@ -32,6 +32,19 @@ CREATE INDEX IF NOT EXISTS events_category_idx ON :"schema".events (category, gl
 -- A patient's notes and authorizations without scanning every note of the
 -- practice: a partial expression index over the events that open those streams
 -- (only they are parsed as jsonb, so other appends pay nothing). The type list is
--- rendered from confide.contracts.patient_index at install time.
+-- rendered from confide.contracts.patient_index at install time. An index built
+-- from an older list (SudCounselingNoteDrafted was added with 42 CFR Part 2's SUD
+-- counseling notes) lacks a type: it is dropped here and built again below.
+DO $$
+DECLARE
+  idx regclass := to_regclass(':"schema".events_patient_idx');
+BEGIN
+  IF idx IS NOT NULL AND EXISTS (
+      SELECT 1 FROM unnest(ARRAY[:patient_indexed_types]::text[]) AS t(name)
+      WHERE position(quote_literal(t.name) IN pg_get_indexdef(idx)) = 0) THEN
+    EXECUTE format('DROP INDEX %s', idx);
+  END IF;
+END
+$$;
 CREATE INDEX IF NOT EXISTS events_patient_idx ON :"schema".events (((data::jsonb) ->> 'patient_id'), type)
   WHERE type IN (:patient_indexed_types);

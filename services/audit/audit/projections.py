@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from confide.streams import PROGRESS_NOTE, PSYCHOTHERAPY_NOTE, category_of, id_of
+from confide.contracts.casefile import NOTE_CATEGORIES
+from confide.streams import category_of, id_of
 
 Row = dict[str, Any]
 
@@ -61,6 +62,7 @@ _DISCLOSURE_STATUS = {
     "DisclosureRequested": "received",
     "DisclosurePlacedOnHold": "on_hold",
     "RequesterVerified": "verified",
+    "DisclosureFactsAmended": "facts_amended",
     "DisclosureDecided": "decided",
     "DisclosureReleased": "released",
     "DisclosureRefused": "refused",
@@ -68,7 +70,8 @@ _DISCLOSURE_STATUS = {
 
 
 def disclosure_log(ev: dict) -> Row | None:
-    """Each step of a disclosure request (received, on hold, decided, released, refused)."""
+    """Each step of a disclosure request (received, on hold, verified, facts amended, decided,
+    released, refused)."""
     if category_of(ev["stream_name"]) != "disclosureRequest" or ev["type"] not in _DISCLOSURE_STATUS:
         return None
     d, r = ev["data"], _requester(ev["data"])
@@ -104,12 +107,12 @@ _ACTOR_KEYS = ("signed_by", "signer_id", "cosigned_by", "cosigner_id", "revised_
 def note_versions(ev: dict) -> Row | None:
     """Every event of a note stream: version, type (drafted, revised, signed, addendum...) and actor."""
     category = category_of(ev["stream_name"])
-    if category not in (PROGRESS_NOTE, PSYCHOTHERAPY_NOTE):
+    if category not in NOTE_CATEGORIES:
         return None
     d = ev["data"]
     actor = next((d[k] for k in _ACTOR_KEYS if d.get(k)), None)
     return {**_base(ev), "note_id": d.get("note_id") or id_of(ev["stream_name"]),
-            "note_kind": "progress" if category == PROGRESS_NOTE else "psychotherapy",
+            "note_kind": NOTE_CATEGORIES[category],
             "stream_version": ev["stream_version"], "event_type": ev["type"],
             "patient_id": d.get("patient_id"), "actor_id": actor}
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from confide.contracts.notes import DRAFTED
 from confide.eventstore.interfaces import CheckpointStore, LogReader, ProjectionStore
 from confide.eventstore.store import json_default
 
@@ -31,7 +32,7 @@ def note_history(projections: ProjectionStore, note_id: str) -> list[dict]:
 
 
 #: The events that make a note and name its author (``note_version_view.actor_id`` = author_id).
-DRAFTED_TYPES = ("ProgressNoteDrafted", "PsychotherapyNoteDrafted")
+DRAFTED_TYPES = tuple(DRAFTED.values())
 #: What "who has seen my notes" tells the author of each decision (no patient id: the page needs none;
 #: no request id). ``note_ids`` are the author's own notes among those the decision covers, never a
 #: colleague's; ``note_id`` is the decision's one note when it named exactly one (then hers), else None.
@@ -50,9 +51,10 @@ def decisions_on_notes_by(projections: ProjectionStore, author_id: str, limit: i
 
 
 #: Note kinds a patient's own access log leaves out: the right of access does not extend to
-#: psychotherapy notes (45 CFR 164.524(a)(1)(i)) and the portal does not disclose that any exist (as
+#: psychotherapy notes (45 CFR 164.524(a)(1)(i)), nor to a Part 2 program's SUD counseling notes,
+#: protected the same way (42 CFR 2.11, 2.31(b)), and the portal does not disclose that any exist (as
 #: ``notes.list_notes`` says nothing about notes it does not list).
-PATIENT_LOG_EXCLUDED_KINDS = ("psychotherapy",)
+PATIENT_LOG_EXCLUDED_KINDS = ("psychotherapy", "sud_counseling")
 #: How a patient's access log names a requester other than the patient: by role and organisation
 #: only (``"role"``, the default), or with the requester's id too (``"id"``): the practice chooses
 #: (audit config ``PATIENT_LOG_NAMES``, environment ``CONFIDE_PATIENT_LOG_NAMES``).

@@ -17,6 +17,7 @@ of a released request; events never do.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import uuid
 from datetime import timedelta
@@ -147,6 +148,112 @@ def verify_requester(cmd: commands.VerifyRequester, store, clock: Clock, notes, 
         identity_verified=cmd.identity_verified, authority_verified=cmd.authority_verified,
         verified_at=fmt_ts(clock()))
     return _advance(_record(store, state, [verified]), store, clock, notes, engine, key_dir, decided_for)
+
+
+#: Case facts staff cannot amend: the notes' own events, the practice's configuration and the request
+#: itself establish them (``casefile.build_case`` computes, overrides or drops them), the requester's
+#: verification is ``verify_requester``'s, and whether a note is kept apart is the notes service's
+#: stream (an amendment saying a psychotherapy note is not kept separately would strip its protection).
+NOT_AMENDABLE_FACTS = frozenset(casefile.NOTE_CONTENT_FACTS + casefile.NOTE_ORIGINATOR_FACTS + casefile.PRACTICE_FACTS
+                                + ("requester", "purpose", "note_kind", "action", "patient", "decision_time",
+                                   "authorization", "exception_claimed", "note_sessions", "channel", "replay",
+                                   "patients", "stored_separately"))
+
+
+def _invalid(field: str, message: str) -> errors.InvalidRequestError:
+    return errors.InvalidRequestError(f"{field}: {message}", field, {field: [message]})
+
+
+def check_amended_facts(request: dict, facts: dict, at) -> None:
+    """Check the facts a held request is amended with, merged over its own, against the case-file
+    contract (the published JSON Schema, :mod:`confide.hipaa.case_schema`) before anything is
+    appended. Raises InvalidRequestError naming the field (``facts.<name>...``): a name the contract
+    does not document or that staff cannot amend (:data:`NOT_AMENDABLE_FACTS`), a value that does not
+    conform, or legal process that does not name the request's note kind (45 CFR 164.512(e)(1)(i):
+    an order permits only what it expressly authorizes)."""
+    from confide.hipaa import case_schema
+
+    documented = case_schema.request_properties()
+    for name in sorted(facts):
+        if name in NOT_AMENDABLE_FACTS:
+            raise _invalid(f"facts.{name}", "not amended by staff: the store, the practice's configuration or "
+                                            "the request itself establishes it")
+        if name not in documented:
+            raise _invalid(f"facts.{name}", "not a fact of the case-file contract (shared/cases/README.md)")
+    merged = {**(request.get("facts") or {}), **facts}
+    probe = {**{k: v for k, v in merged.items() if k not in NOT_AMENDABLE_FACTS},
+             "requester": {k: v for k, v in request["requester"].items() if k in ("id", "role", "org")},
+             "purpose": request["purpose"], "note_kind": request["note_kind"], "action": request["action"],
+             "decision_time": fmt_ts(at)}
+    try:
+        case_schema.validate({"request": probe})
+    except ValueError as exc:  # CaseFileError, whose field is "request.<path>"
+        field = str(getattr(exc, "field", "request"))
+        raise _invalid("facts" + field[len("request"):], getattr(exc, "problem", str(exc))) from None
+    covers = (merged.get("legal_process") or {}).get("covers")
+    if covers is not None and request["note_kind"] not in covers:
+        raise _invalid("facts.legal_process.covers",
+                       f"the legal process does not name {request['note_kind']} notes, which this request asks "
+                       "for (45 CFR 164.512(e)(1)(i))")
+
+
+def _amendment_id(cmd: commands.AmendDisclosureFacts) -> str:
+    """The command's idempotency key: its own, else derived from the request and what it amends (the
+    same facts sent twice, a redelivery, are one amendment)."""
+    if cmd.amendment_id:
+        return str(cmd.amendment_id)
+    what = json.dumps({"facts": cmd.facts, "authorization_id": cmd.authorization_id}, sort_keys=True, default=str)
+    return str(uuid.uuid5(_NS, f"{cmd.request_id}/facts/{what}"))
+
+
+def amend_disclosure_facts(cmd: commands.AmendDisclosureFacts, store, clock: Clock, notes, engine=default_engine, *,
+                           key_dir=None, decided_for: Optional[dict] = None) -> dict:
+    """Amend the case facts of a held request and decide it again on them.
+
+    A request on hold (164.514(h)(1) until its requester is verified, or held by the engine on a fact
+    not yet known: whether an order is signed by a judge, 164.512(e)(1)(i); the Part 2 auditor's
+    written agreement, 42 CFR 2.53) waits for facts release-of-information staff establish from the
+    paper itself: legal process recorded with what it covers, an authorization received, a fact that
+    was unknown now known. ``DisclosureFactsAmended`` records who, when, which fields and their values
+    (case facts only, never clinical content); the request then goes back to ``requested`` (or
+    ``verified``) and is carried on as any request: held again under 164.514(h)(1) if its requester is
+    still unverified, else decided by the engine (the rule cited), recorded and released or refused.
+
+    Idempotent: a redelivered command (the same ``amendment_id``, or without one the same facts) finds
+    its amendment on file and returns the request as it stands, appending and deciding nothing; of
+    two concurrent deliveries one appends (the expected version guards it) and the other returns that.
+    Raises DisclosureRequestNotFoundError; InvalidTransitionError (not on hold); InvalidRequestError
+    naming the field (:func:`check_amended_facts`; ``authorization_id`` of no authorization on file
+    about the request's patient).
+    """
+    amendment_id = _amendment_id(cmd)
+    state = load_request(store, cmd.request_id)
+    if any(a.get("amendment_id") == amendment_id for a in state.amendments):
+        log.info("amendment %s of request %s already recorded", amendment_id, cmd.request_id)
+        return view_request(state)
+    if state.status != "on_hold":
+        raise errors.InvalidTransitionError(f"request {cmd.request_id} is {state.status}, not on hold: only a "
+                                            "held request's facts are amended")
+    now = clock()
+    check_amended_facts(state.request, dict(cmd.facts), now)
+    fields = [f"facts.{name}" for name in sorted(cmd.facts)]
+    if cmd.authorization_id is not None:
+        found = casefile.authorization_as_of(store, cmd.authorization_id, None)
+        if not found.exists or found.patient_id != state.request["patient_id"]:
+            raise _invalid("authorization_id", f"no authorization {cmd.authorization_id} about this request's "
+                                               "patient is on file")
+        fields.append("authorization_id")
+    amended = ev.DisclosureFactsAmended(
+        request_id=cmd.request_id, amendment_id=amendment_id, amended_by=cmd.amended_by, amended_at=fmt_ts(now),
+        fields=fields, facts=dict(cmd.facts), authorization_id=cmd.authorization_id, reason=cmd.reason)
+    try:
+        state = _record(store, state, [amended])
+    except WrongExpectedVersionError:
+        state = load_request(store, cmd.request_id)  # moved on since read: by this very amendment?
+        if any(a.get("amendment_id") == amendment_id for a in state.amendments):
+            return view_request(state)
+        raise
+    return _advance(state, store, clock, notes, engine, key_dir, decided_for)
 
 
 def _advance(state, store, clock, notes, engine, key_dir=None, decided_for: Optional[dict] = None,
@@ -515,6 +622,7 @@ def view_request(state: DisclosureRequestState) -> dict:
         "facts": r.get("facts") or {}, "authorization_id": r.get("authorization_id"),
         "await_release": bool(r.get("await_release")),
         "hold": state.hold, "verification": state.verification, "decision": None,
+        "amendments": [dict(a) for a in state.amendments],
         "release": None, "refusal": None,
     }
     if state.decision:

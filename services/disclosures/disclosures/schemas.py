@@ -25,7 +25,8 @@ PURPOSES = (
     "required_by_law", "health_oversight", "coroner_me", "serious_threat", "judicial", "law_enforcement",
     "research", "workers_comp", "individual_access", "amendment", "other",
 )
-NOTE_KINDS = ("progress", "psychotherapy")
+#: 42 CFR 2.11: ``sud_counseling``, a Part 2 program's SUD counseling notes (released only with a consent naming them).
+NOTE_KINDS = ("progress", "psychotherapy", "sud_counseling")
 ACTIONS = ("use", "disclose")
 
 
@@ -145,11 +146,7 @@ class RequestDisclosureSchema(Schema):
     @validates("facts")
     def _facts(self, value, **kwargs):
         """A ``legal_process`` fact is loaded as :class:`LegalProcessSchema` (errors name its field)."""
-        if value.get("legal_process") is not None:
-            try:
-                LegalProcessSchema().load(value["legal_process"])
-            except ValidationError as exc:
-                raise ValidationError({"legal_process": exc.messages}) from None
+        check_legal_process(value)
 
     @validates_schema
     def _covered(self, data, **kwargs):
@@ -157,6 +154,41 @@ class RequestDisclosureSchema(Schema):
         covers = ((data.get("facts") or {}).get("legal_process") or {}).get("covers")
         if covers is not None and data.get("note_kind", "progress") not in covers:
             raise ValidationError(f"the legal process does not name {data.get('note_kind')} notes", "note_kind")
+
+
+def check_legal_process(facts: dict) -> None:
+    """A ``legal_process`` fact is loaded as :class:`LegalProcessSchema`; raises ValidationError
+    naming ``legal_process`` and its field."""
+    if facts.get("legal_process") is not None:
+        try:
+            LegalProcessSchema().load(facts["legal_process"])
+        except ValidationError as exc:
+            raise ValidationError({"legal_process": exc.messages}) from None
+
+
+class AmendDisclosureFactsSchema(Schema):
+    """``amend_disclosure_facts`` payload (request staff): the case facts of a held request as now
+    established (``facts``: names of the case-file form, /work/shared/cases/README.md, merged over
+    the request's; ``legal_process`` structured as :class:`LegalProcessSchema`), and/or the
+    ``authorization_id`` it now relies on. ``amendment_id``: the command's idempotency key (a UUID;
+    default: derived from the request and what is amended); ``reason``: what established them (no
+    clinical content)."""
+
+    request_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    amendment_id = fields.UUID(load_default=None, allow_none=True)
+    facts = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=100)), load_default=dict)
+    authorization_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=200))
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+    @validates("facts")
+    def _facts(self, value, **kwargs):
+        check_legal_process(value)
+
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if not data.get("facts") and data.get("authorization_id") is None:
+            raise ValidationError("amend at least one fact, or the authorization_id the request relies on",
+                                  "facts")
 
 
 class VerifyRequesterSchema(Schema):

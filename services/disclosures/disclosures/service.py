@@ -59,7 +59,7 @@ USER_ERRORS = (
 REQUEST_STAFF = ("release_of_information", "front_desk", "privacy_officer")
 #: Members naming who acts that a payload may never carry (beyond the gate's REQUESTER_KEYS):
 #: the service takes each from the verified identity.
-ACTOR_FIELDS = ("requester", "requested_by", "verified_by", "revoked_by", "recorded_by", "decided_by")
+ACTOR_FIELDS = ("requester", "requested_by", "verified_by", "revoked_by", "recorded_by", "decided_by", "amended_by")
 
 
 #: 164.524(c): a patient has a copy of their record as often as they reasonably ask for it, but each
@@ -237,6 +237,16 @@ class DisclosuresService:
                                              {field: ["no patient registered with that id"]})
         return canonical
 
+    def _establishes_facts(self, principal: Principal) -> None:
+        """Only request staff establish a request's case facts: a law compelling the disclosure, a
+        judge's order naming psychotherapy notes, a Part 2 consent received are what
+        release-of-information staff establish from the paper itself. A clinician or a payer asking
+        for themselves would otherwise choose the facts that release a note (164.508(a)(2)(ii),
+        164.512(a)(1), (e)(1)(i); 42 CFR 2.31(b)). Raises NotAuthorizedError (recorded) for anyone else."""
+        if not set(principal.roles) & set(REQUEST_STAFF):
+            raise self.identity.refuse("facts: only release-of-information staff establish a request's "
+                                       "case facts (legal process, a law compelling it); ask without them")
+
     def _receives(self, principal: Principal, request: dict) -> bool:
         """May content released under this request reach ``principal``? The requester itself (a payer:
         its org) for a request it made; request staff for an outside party's request they recorded."""
@@ -301,13 +311,8 @@ class DisclosuresService:
                 raise errors.InvalidRequestError("await_release: only staff recording an outside party's "
                                                  "request release it themselves", "await_release",
                                                  {"await_release": ["only with external_requester"]})
-            if data.get("facts") and not set(principal.roles) & set(REQUEST_STAFF):
-                # A law compelling the disclosure, a judge's order naming psychotherapy notes: what
-                # release-of-information staff establish from the paper itself. A clinician or a
-                # payer asking for themselves would otherwise choose the facts that release a note
-                # (164.508(a)(2)(ii), 164.512(a)(1), (e)(1)(i)).
-                raise self.identity.refuse("facts: only release-of-information staff establish a request's "
-                                           "case facts (legal process, a law compelling it); ask without them")
+            if data.get("facts"):
+                self._establishes_facts(principal)
             requester, recorded_by = self._requester(principal), None
         data["patient_id"] = self._patient(data["patient_id"])
         data["request_id"] = str(data["request_id"]) if data.get("request_id") else None
@@ -345,6 +350,35 @@ class DisclosuresService:
         cmd = commands.VerifyRequester(verified_by=principal.subject, **data)
         notes = handlers.with_reply_key(self.notes, reply_public_key)
         return _case_errors(lambda: handlers.verify_requester(
+            cmd, self.store, self.clock, notes, key_dir=self.decision_key_dir,
+            decided_for=decision_identity(principal)))
+
+    @rpc(expected_exceptions=USER_ERRORS)
+    def amend_disclosure_facts(self, payload, reply_public_key=None):
+        """Amend the case facts of a held request and decide it again (request staff only; the staff
+        member is the caller, recorded as ``amended_by``; anyone else: NotAuthorizedError, recorded,
+        nothing written). ``DisclosureFactsAmended`` (who, when, which fields) is recorded, then the
+        request is carried on as ``verify_requester`` carries it: held again under 164.514(h)(1) while
+        its requester is unverified, else decided with the rule cited, released or refused.
+
+        payload: {"request_id": "...", "facts": {"legal_process": {"type": "court_order",
+        "signed_by_judge": true, "covers": ["progress"]}}, "authorization_id": "AUTH-9"?,
+        "amendment_id": "<uuid>"?, "reason": "order received by fax"?} → request view (+ ``content``
+        when released). Facts are checked against the case-file JSON Schema: InvalidRequestError naming
+        the field (``facts.legal_process.signed_by_judge``), also for a fact staff cannot amend (the
+        notes' author or content, the practice's state, the requester) or legal process not naming
+        the request's note kind. Raises InvalidTransitionError (not on hold),
+        DisclosureRequestNotFoundError. A redelivery (same ``amendment_id``, or the same facts) appends
+        nothing and returns the request as it stands.
+        """
+        principal = self.identity.principal()
+        self._establishes_facts(principal)
+        self._no_actor_named(principal, payload)
+        data = load(schemas.AmendDisclosureFactsSchema(), payload)
+        data["amendment_id"] = str(data["amendment_id"]) if data.get("amendment_id") else None
+        cmd = commands.AmendDisclosureFacts(amended_by=principal.subject, **data)
+        notes = handlers.with_reply_key(self.notes, reply_public_key)
+        return _case_errors(lambda: handlers.amend_disclosure_facts(
             cmd, self.store, self.clock, notes, key_dir=self.decision_key_dir,
             decided_for=decision_identity(principal)))
 

@@ -83,7 +83,7 @@ def build_spec(server_url: str | None = None, token_url: str = "/oauth/token") -
         "responses": {"200": _resp("all ok, or degraded", "Health"),
                       "503": _resp("a required dependency is down", "Health")}}})
     spec.path(path="/disclosure-requests", operations={"post": {
-        "summary": "Request progress or psychotherapy notes of a patient", "operationId": "createDisclosureRequest",
+        "summary": "Request progress, psychotherapy or SUD counseling notes of a patient", "operationId": "createDisclosureRequest",
         "security": secured_by("system/DisclosureRequest.write"),
         "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
                         "description": "1-255 visible ASCII characters; a retry with the same key returns the "

@@ -6,7 +6,9 @@ from datetime import date
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 PURPOSES = ("payment", "treatment", "operations")
-NOTE_KINDS = ("progress", "psychotherapy")
+#: ``sud_counseling``: a Part 2 program's SUD counseling notes, decided like any request (released only
+#: with a consent naming them, 42 CFR 2.31(b)).
+NOTE_KINDS = ("progress", "psychotherapy", "sud_counseling")
 
 
 class DisclosureRequestBodySchema(Schema):

@@ -28,6 +28,7 @@ from confide.streams import (
     EMERGENCY_ACCESS,
     PROGRESS_NOTE,
     PSYCHOTHERAPY_NOTE,
+    SUD_COUNSELING_NOTE,
     id_of,
     stream_name,
 )
@@ -44,7 +45,7 @@ from notes.wire import Sealer
 
 log = logging.getLogger(__name__)
 
-CATEGORY = {m.PROGRESS: PROGRESS_NOTE, m.PSYCHOTHERAPY: PSYCHOTHERAPY_NOTE}
+CATEGORY = {m.PROGRESS: PROGRESS_NOTE, m.PSYCHOTHERAPY: PSYCHOTHERAPY_NOTE, m.SUD_COUNSELING: SUD_COUNSELING_NOTE}
 PERMITS = views.PERMITS
 
 
@@ -147,23 +148,43 @@ def write_psychotherapy_note(store, keyring, clock, lint, payload: dict) -> dict
     state = _fresh(store, payload["note_id"], m.PSYCHOTHERAPY)
     command = c.WritePsychotherapyNote(payload["note_id"], session_date=payload["session_date"].isoformat(),
                                        content_in_psych_note=_spans(findings), now=clock(), **_author(payload))
-    stream = stream_name(PSYCHOTHERAPY_NOTE, state.note_id)
-    events, event_id = _seal_first(keyring, stream, state, m.decide(state, command), payload["text"])
+    return _write_sealed(store, keyring, state, command, payload["text"], findings)
+
+
+def write_sud_counseling_note(store, keyring, clock, lint, payload: dict, *, part2_program: bool) -> dict:
+    """Draft a Part 2 program's SUD counseling note (42 CFR 2.11, as amended in 2024): linted, sealed
+    and kept in its own stream, apart from the chart, as a psychotherapy note is; its reads and
+    disclosures are decided with ``note_kind: sud_counseling`` (2.31(b): only a consent naming them).
+    ``part2_program``: the practice's configuration (:func:`confide.config.practice`).
+    Raises NotAPart2ProgramError (naming ``note_kind``) outside a Part 2 program, before the text is
+    linted or anything is written; NoteExistsError."""
+    m.require_part2_program(part2_program)  # decide checks it too; first, so the text is not even linted
+    state = _fresh(store, payload["note_id"], m.SUD_COUNSELING)
+    findings = lint(payload["text"])
+    command = c.WriteSudCounselingNote(payload["note_id"], session_date=payload["session_date"].isoformat(),
+                                       content_in_psych_note=_spans(findings), now=clock(),
+                                       part2_program=part2_program, **_author(payload))
+    return _write_sealed(store, keyring, state, command, payload["text"], findings)
+
+
+def _write_sealed(store, keyring, state: m.Note, command: c.Command, text: str, findings) -> dict:
+    stream = stream_name(CATEGORY[state.kind], state.note_id)
+    events, event_id = _seal_first(keyring, stream, state, m.decide(state, command), text)
     _append(store, stream, state.version, events, event_id)
     return {**_note_reply(state, events), "findings": _findings_reply(findings)}
 
 
 def revise_note(store, keyring, clock, lint, payload: dict) -> dict:
-    """Revise a draft: ``content`` for progress notes, ``text`` for psychotherapy notes."""
+    """Revise a draft: ``content`` for progress notes, ``text`` for psychotherapy and SUD counseling notes."""
     state, _ = load_note(store, payload["note_id"])
     if state.kind == m.PROGRESS:
         content = dump_content(payload["content"]) if payload.get("content") else None
         return _run(store, state, c.ReviseNote(state.note_id, payload["revised_by"], clock(), content))
     if not payload.get("text"):
-        raise errors.ValidationError("text: required to revise a psychotherapy note", {"text": ["required"]})
+        raise errors.ValidationError(f"text: required to revise a {state.kind} note", {"text": ["required"]})
     findings = lint(payload["text"])
     events = m.decide(state, c.ReviseNote(state.note_id, payload["revised_by"], clock(), None, _spans(findings)))
-    stream = stream_name(PSYCHOTHERAPY_NOTE, state.note_id)
+    stream = stream_name(CATEGORY[state.kind], state.note_id)
     events, event_id = _seal_first(keyring, stream, state, events, payload["text"])
     _append(store, stream, state.version, events, event_id)
     return {**_note_reply(state, events), "findings": _findings_reply(findings)}
@@ -182,7 +203,7 @@ def cosign_note(store, clock, payload: dict) -> dict:
 
 
 def add_addendum(store, keyring, clock, lint, payload: dict) -> dict:
-    """A separate entry linked to a signed note (sealed for psychotherapy notes)."""
+    """A separate entry linked to a signed note (sealed for psychotherapy and SUD counseling notes)."""
     state, _ = load_note(store, payload["note_id"])
     if state.kind == m.PROGRESS:
         return _run(store, state, c.AddAddendum(state.note_id, payload["addendum_id"], payload["author_id"],
@@ -190,7 +211,7 @@ def add_addendum(store, keyring, clock, lint, payload: dict) -> dict:
     findings = lint(payload["text"])
     command = c.AddAddendum(state.note_id, payload["addendum_id"], payload["author_id"], clock(), None,
                             _spans(findings))
-    stream = stream_name(PSYCHOTHERAPY_NOTE, state.note_id)
+    stream = stream_name(CATEGORY[state.kind], state.note_id)
     events, event_id = _seal_first(keyring, stream, state, m.decide(state, command), payload["text"])
     _append(store, stream, state.version, events, event_id)
     return {**_note_reply(state, events), "addendum_id": payload["addendum_id"],
@@ -471,7 +492,7 @@ def list_notes(store, engine, clock, payload: dict, *, key_dir) -> dict:
     denied ones are omitted (but recorded). The reply says nothing about omitted notes, not even how
     many: their existence is not disclosed. Notes of another kind are neither decided nor recorded."""
     listed = []
-    kinds = tuple(payload.get("kinds") or (m.PROGRESS, m.PSYCHOTHERAPY))
+    kinds = tuple(payload.get("kinds") or tuple(CATEGORY))
     for note_id in views.note_ids_of_patient(store, payload["patient_id"], kinds=kinds):
         state, _ = load_note(store, note_id)
         decided = decide_access(store, engine, clock, state, payload["requester"], payload["purpose"],

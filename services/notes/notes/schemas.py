@@ -19,7 +19,7 @@ from confide import transport, validation
 from confide.contracts.access import EMERGENCY_REVIEW_OUTCOMES
 from confide.identity.ids import InvalidIdentifierError, normalise_id
 from notes.domain.errors import ValidationError
-from notes.domain.model import DENIAL_GROUNDS, EMERGENCY_CLAIMS
+from notes.domain.model import DENIAL_GROUNDS, EMERGENCY_CLAIMS, NOTE_KINDS
 from notes.wire import PLAINTEXT_REFUSED
 
 # ICD-10-CM: letter (not U), digit, digit-or-letter, optional dot and up to 4 more.
@@ -156,6 +156,11 @@ class WritePsychotherapyNoteSchema(_NoPlaintext):
     sealed_text = _sealed_text(required=True)
 
 
+class WriteSudCounselingNoteSchema(WritePsychotherapyNoteSchema):
+    """A Part 2 program's SUD counseling note (42 CFR 2.11): the same wire shape as a psychotherapy
+    note, text only as ``sealed_text``."""
+
+
 class ReviseNoteSchema(_NoPlaintext):
     note_id = fields.UUID(required=True)
     content = fields.Nested(ProgressNoteContentSchema, load_default=None, allow_none=True)
@@ -261,7 +266,7 @@ class ListNotesSchema(Schema):
     exception_claimed = fields.String(load_default=None, allow_none=True)
     #: Only these kinds are decided and listed (a chart shows progress notes: it need not ask, and so
     #: record a decision, about every psychotherapy note of the patient). None: every kind.
-    kinds = fields.List(fields.String(validate=validate.OneOf(["progress", "psychotherapy"])),
+    kinds = fields.List(fields.String(validate=validate.OneOf(NOTE_KINDS)),
                         load_default=None, allow_none=True, validate=validate.Length(min=1))
 
 

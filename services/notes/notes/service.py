@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from confide import transport
+from confide import config, transport
 from confide.contracts.directory import member_as_of, patient_as_of, payer_as_of
 from confide.eventstore.provider import EventStore
 from confide.identity.assertions import Principal
@@ -190,10 +190,29 @@ class NotesService:
         payload["text"] = wire.open_text(self.transport_key, payload.pop("sealed_text"))
         return handlers.write_psychotherapy_note(self.store, self.keyring, self.clock, self.lint, payload)
 
+    @rpc(expected_exceptions=USER_ERRORS, sensitive_arguments=("note.sealed_text", "note.text"))
+    def write_sud_counseling_note(self, note):
+        """clinician, trainee, supervisor (the author is the caller) of a 42 CFR Part 2 program
+        (``CONFIDE_PRACTICE_PART2_PROGRAM``). Draft a SUD counseling note (42 CFR 2.11 as amended in
+        2024: Part 2's counterpart of psychotherapy notes), sealed at rest in its own stream
+        ``sudCounselingNote-<id>``, apart from the chart, as a psychotherapy note is; reads and
+        disclosures are decided with ``note_kind: sud_counseling`` (2.31(b): a consent naming them).
+        ``note``: {note_id?, patient_id, supervisor_id?, session_date, sealed_text} -> {note_id, kind,
+        events[], findings[...]}. Raises NotAPart2ProgramError (a ValidationError naming ``note_kind``)
+        when the practice is not a Part 2 program, before the text is opened; PatientNotRegisteredError."""
+        principal = self._acting(*WRITERS, payload={"note": note})
+        part2_program = config.practice()["part2_program"]
+        m.require_part2_program(part2_program)
+        payload = self._new_note(s.WriteSudCounselingNoteSchema, note)
+        payload["author"] = self._author(principal, payload["supervisor_id"])
+        payload["text"] = wire.open_text(self.transport_key, payload.pop("sealed_text"))
+        return handlers.write_sud_counseling_note(self.store, self.keyring, self.clock, self.lint, payload,
+                                                  part2_program=part2_program)
+
     @rpc(expected_exceptions=USER_ERRORS, sensitive_arguments=("content", "sealed_text", "text"))
     def revise_note(self, note_id, content=None, sealed_text=None, text=None):
-        """The note's author. Revise a draft: ``content`` (progress) or ``sealed_text`` (psychotherapy; a
-        plaintext ``text`` is refused). Raises NoteSignedError, NotAuthorError."""
+        """The note's author. Revise a draft: ``content`` (progress) or ``sealed_text`` (psychotherapy, SUD
+        counseling; a plaintext ``text`` is refused). Raises NoteSignedError, NotAuthorError."""
         principal = self._acting(*WRITERS, payload={"content": content})
         payload = s.load(s.ReviseNoteSchema, {"note_id": note_id, "content": content, "sealed_text": sealed_text,
                                               "text": text})
@@ -233,7 +252,8 @@ class NotesService:
         """The note's author or the author's supervisor on the note. Add a linked entry to a signed note
         -> {note_id, kind, events[], addendum_id}. ``sealed_text`` (sealed box to
         :meth:`transport_public_key`) for any note; plain ``text`` only for a progress note's addendum
-        (not psychotherapy-note content). Anyone else: NotAuthorizedError, nothing opened or written.
+        (not psychotherapy- or SUD-counseling-note content). Anyone else: NotAuthorizedError, nothing
+        opened or written.
         Raises NoteNotSignedError."""
         principal = self._acting(*WRITERS)
         body = {"note_id": note_id, "text": text, "sealed_text": sealed_text}
@@ -248,7 +268,7 @@ class NotesService:
         sealed = payload.pop("sealed_text", None)
         if sealed is not None:
             payload["text"] = wire.open_text(self.transport_key, sealed)
-        elif state.kind == m.PSYCHOTHERAPY:
+        elif state.sealed:
             raise wire.refuse_plaintext("text")
         return handlers.add_addendum(self.store, self.keyring, self.clock, self.lint, payload)
 
@@ -404,7 +424,7 @@ class NotesService:
 
     @rpc(expected_exceptions=USER_ERRORS)
     def list_notes(self, patient_id, purpose, exception_claimed=None, kinds=None, **named):
-        """Any verified principal; each note (of ``kinds``: progress, psychotherapy; default both)
+        """Any verified principal; each note (of ``kinds``: progress, psychotherapy, sud_counseling; default all)
         decided and recorded for them -> {patient_id, notes[{note_id, kind, session_date, status, ...,
         decision_id}]}: nothing about notes not listed.
         A keyword naming who asks (``requester``, ...) or claiming a requester fact (:data:`REQUESTER_FACTS`)

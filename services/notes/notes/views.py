@@ -1,10 +1,13 @@
 """What leaves the service: note views, the released-field mapping, decision checks.
 
 Field names of a decision's ``fields_released`` and what they release. One table
-for both kinds: progress notes release from the structured record; psychotherapy
+for every kind: progress notes release from the structured record; psychotherapy
 notes release the spans the 164.501 lint marked with the matching excluded
 category (content that keeps no psychotherapy-note protection), and the whole
-decrypted text only for ``full_note``.
+decrypted text only for ``full_note``. A Part 2 program's SUD counseling notes are
+released exactly as psychotherapy notes are (42 CFR 2.11 defines them in the same
+words, with the same exclusions): wherever this module says psychotherapy note,
+read "sealed note" (:data:`notes.domain.model.SEALED_KINDS`).
 
 | fields_released name                   | progress note                                  | psychotherapy note (lint category)       |
 |----------------------------------------|------------------------------------------------|------------------------------------------|
@@ -57,9 +60,10 @@ from datetime import datetime
 
 from confide import keys
 from confide.contracts.access import PERMITS, AccessDecided
+from confide.contracts.casefile import NOTE_CATEGORIES
 from confide.contracts.notes import DRAFTED
 from confide.hipaa.rules.s164_501 import EXCLUDED_CATEGORY_FIELDS
-from confide.streams import ACCESS_DECISION, PROGRESS_NOTE, PSYCHOTHERAPY_NOTE, stream_name
+from confide.streams import ACCESS_DECISION, stream_name
 from confide.timestamps import parse_ts
 from notes.crypto import aad_for
 from notes.domain import errors
@@ -147,7 +151,7 @@ def note_view(state: m.Note, recorded: list, keyring, presentation: str | None, 
     addenda = [{"addendum_id": a.addendum_id, "author_id": a.author_id, "added_at": a.added_at,
                 "text": a.text if a.sealed_version is None else seal(_open_at(recorded, keyring, a.sealed_version))}
                for a in state.addenda]
-    if state.kind == m.PSYCHOTHERAPY:
+    if state.sealed:
         return {**view, "text": seal(psych_text(state, recorded, keyring)), "addenda": addenda,
                 "content_in_psych_note": [dict(s) for s in state.content_in_psych_note]}
     return {**view, "presentation": presentation, "content": present(state.content, presentation),
@@ -170,9 +174,9 @@ def release(state: m.Note, recorded: list, keyring, fields: list, seal: Sealer =
             out[name] = _COMMON[name](state)
         elif state.kind == m.PROGRESS and name in _PROGRESS:
             out[name] = _PROGRESS[name](state)
-        elif state.kind == m.PSYCHOTHERAPY and name in _PSYCH_META:
+        elif state.sealed and name in _PSYCH_META:
             out[name] = _PSYCH_META[name](state)
-        elif state.kind == m.PSYCHOTHERAPY and _PSYCH_CATEGORY.get(name) in TIGHT_CATEGORIES:
+        elif state.sealed and _PSYCH_CATEGORY.get(name) in TIGHT_CATEGORIES:
             out[name] = [seal(e) for e in _psych_spans(state, recorded, keyring, _PSYCH_CATEGORY[name])]
     return out
 
@@ -180,7 +184,7 @@ def release(state: m.Note, recorded: list, keyring, fields: list, seal: Sealer =
 def withheld(state: m.Note, fields: list) -> list[dict]:
     """``[{field, reason}]`` for the decided names a psychotherapy note does not release as excerpts
     (the free-text summary categories; see the module docstring)."""
-    if state.kind != m.PSYCHOTHERAPY:
+    if not state.sealed:
         return []
     return [{"field": name, "reason": WITHHELD_SUMMARY_REASON} for name in fields
             if name in _PSYCH_CATEGORY and _PSYCH_CATEGORY[name] not in TIGHT_CATEGORIES]
@@ -235,7 +239,7 @@ def released_for_read(state: m.Note, recorded: list, keyring, decided, presentat
 
 # -- finding notes --------------------------------------------------------------------------
 
-def note_ids_of_patient(store, patient_id: str, kinds=(m.PROGRESS, m.PSYCHOTHERAPY)) -> list[str]:
+def note_ids_of_patient(store, patient_id: str, kinds=m.NOTE_KINDS) -> list[str]:
     """Ids of the patient's notes, oldest first, through the store's patient index."""
     found = []
     for kind in kinds:
@@ -246,10 +250,10 @@ def note_ids_of_patient(store, patient_id: str, kinds=(m.PROGRESS, m.PSYCHOTHERA
 
 
 def notes_by_author(store, author_id: str, page: int = 5000) -> list[m.Note]:
-    """Every note (both kinds) drafted by ``author_id``, folded, oldest first: the author's worklist.
-    Reads the two note categories in pages (no checkpoint kept, so every committed event is seen)."""
+    """Every note (of every kind) drafted by ``author_id``, folded, oldest first: the author's worklist.
+    Reads the note categories in pages (no checkpoint kept, so every committed event is seen)."""
     notes = []
-    for kind, category in ((m.PROGRESS, PROGRESS_NOTE), (m.PSYCHOTHERAPY, PSYCHOTHERAPY_NOTE)):
+    for category, kind in NOTE_CATEGORIES.items():
         by_stream: dict[str, list] = {}
         position = 1
         while True:

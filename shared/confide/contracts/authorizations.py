@@ -51,7 +51,9 @@ AUTHORIZATION_EVENTS = registry([AuthorizationRecorded, AuthorizationRevoked, Au
 
 # -- authorizations ----------------------------------------------------------
 
-COVERS_FOR_KIND = {"psychotherapy": "psychotherapy_notes", "progress": "progress_notes"}
+#: 42 CFR 2.31(b): SUD counseling notes are reached only by a consent naming them (``sud_counseling_notes``).
+COVERS_FOR_KIND = {"psychotherapy": "psychotherapy_notes", "progress": "progress_notes",
+                   "sud_counseling": "sud_counseling_notes"}
 
 
 @dataclass(frozen=True)

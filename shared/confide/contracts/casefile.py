@@ -6,8 +6,8 @@ of one note, the disclosures service for a request, and audit's re-judging of bo
 it here, from the published events only:
 
 - :func:`note_facts` folds one note's events into its metadata (:class:`NoteFacts`: id, patient,
-  author, session date, kind, and for a psychotherapy note the 45 CFR 164.501 lint *categories* of
-  its current text and addenda); :func:`note_index` does so for a patient's notes as of an instant.
+  author, session date, kind, and for a psychotherapy or SUD counseling note the 45 CFR 164.501 lint
+  *categories* of its current text and addenda; 42 CFR 2.11 excludes the same items); :func:`note_index` does so for a patient's notes as of an instant.
 - :func:`authorization_for` reads the authorization a request relies on as it stood then.
 - :func:`build_case` puts requester, request, notes and authorization into the engine's form.
   Facts about the notes (``is_originator``, ``note_originator``, ``content_in_psych_note``) come
@@ -28,13 +28,14 @@ from typing import Any, Iterable, Iterator, Mapping, Optional, Protocol, Sequenc
 
 from confide import streams
 from confide.contracts.authorizations import AuthorizationState, fold_authorization, select_authorization
-from confide.contracts.notes import DRAFTED, PROGRESS, PSYCHOTHERAPY, TEXT_EVENTS
+from confide.contracts.notes import DRAFTED, PROGRESS, PSYCHOTHERAPY, SEALED_KINDS, SUD_COUNSELING, TEXT_EVENTS
 from confide.timestamps import format_ts
 
 PAGE = 1000
 
 #: The note categories and their kinds.
-NOTE_CATEGORIES = {streams.PROGRESS_NOTE: PROGRESS, streams.PSYCHOTHERAPY_NOTE: PSYCHOTHERAPY}
+NOTE_CATEGORIES = {streams.PROGRESS_NOTE: PROGRESS, streams.PSYCHOTHERAPY_NOTE: PSYCHOTHERAPY,
+                   streams.SUD_COUNSELING_NOTE: SUD_COUNSELING}
 KIND_CATEGORY = {kind: category for category, kind in NOTE_CATEGORIES.items()}
 
 #: 164.501 "health plan" and health care providers are covered entities; other insurers are not.
@@ -71,7 +72,8 @@ class EventReader(Protocol):
 
 
 class NoteFacts(TypedDict, total=False):
-    """A note's metadata as a decision sees it (``content_in_psych_note`` for psychotherapy notes)."""
+    """A note's metadata as a decision sees it (``content_in_psych_note`` for psychotherapy and SUD
+    counseling notes)."""
 
     note_id: Optional[str]
     patient_id: Optional[str]
@@ -91,8 +93,8 @@ def categories_of(findings) -> set[str]:
 def note_facts(kind: str, events: Iterable[tuple[str, dict]], note_id: Optional[str] = None) -> Optional[NoteFacts]:
     """Fold one note's (type, data) events into its :class:`NoteFacts`; None when not drafted.
 
-    A psychotherapy note's ``content_in_psych_note`` is the sorted categories of the findings of
-    its latest text (drafted or revised) and of all its addenda.
+    A psychotherapy or SUD counseling note's ``content_in_psych_note`` is the sorted categories of the
+    findings of its latest text (drafted or revised) and of all its addenda.
     """
     facts: Optional[NoteFacts] = None
     text: set[str] = set()
@@ -101,13 +103,13 @@ def note_facts(kind: str, events: Iterable[tuple[str, dict]], note_id: Optional[
         if type_ == DRAFTED[kind]:
             facts = NoteFacts(note_id=data.get("note_id") or note_id, patient_id=data.get("patient_id"),
                               author_id=data.get("author_id"), session_date=data.get("session_date"), kind=kind)
-        if kind != PSYCHOTHERAPY:
+        if kind not in SEALED_KINDS:
             continue
         if type_ in TEXT_EVENTS:
             text = categories_of(data.get("content_in_psych_note"))
         elif type_ == "AddendumAdded":
             addenda |= categories_of(data.get("content_in_psych_note"))
-    if facts is not None and kind == PSYCHOTHERAPY:
+    if facts is not None and kind in SEALED_KINDS:
         facts["content_in_psych_note"] = sorted(text | addenda)
     return facts
 
@@ -241,8 +243,8 @@ def build_case(requester: dict, *, purpose: str, note_kind: str, action: str, pa
     Computed from the notes, never taken from the caller: ``note_sessions`` (their session dates),
     ``requester.is_originator`` (the
     requester wrote every note), the clinician role that follows from it, ``note_originator``
-    (the notes' one author, 164.508(a)(2)(ii)) and, for psychotherapy notes, the union of their
-    164.501 content categories. ``is_covered_entity`` defaults from the role (164.501).
+    (the notes' one author, 164.508(a)(2)(ii)) and, for psychotherapy and SUD counseling notes, the
+    union of their 164.501 content categories (42 CFR 2.11 excludes the same items). ``is_covered_entity`` defaults from the role (164.501).
 
     ``practice``: the practice's own facts (:func:`confide.config.practice`): its ``jurisdiction``
     and ``practice_setting`` (the state overlay the engine applies, 45 CFR 160.203(b)) go into the
@@ -278,7 +280,7 @@ def build_case(requester: dict, *, purpose: str, note_kind: str, action: str, pa
         # them (164.508(a)(1), (c)(1)(i)); computed from the notes, never taken from the caller's facts.
         "note_sessions": sorted((n.get("session_date") or "")[:10] for n in notes),
     })
-    if note_kind == PSYCHOTHERAPY:
+    if note_kind in SEALED_KINDS:
         case["content_in_psych_note"] = sorted({c for n in notes for c in n.get("content_in_psych_note") or ()})
     channel = channel or {}
     if channel.get("standard"):

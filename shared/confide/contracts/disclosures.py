@@ -3,7 +3,7 @@ writes them; audit projects them (disclosure log, accounting), re-judges each ``
 and shows any request as of a time.
 
 Streams: ``disclosureRequest-<request_id>``: DisclosureRequested, DisclosurePlacedOnHold,
-RequesterVerified, DisclosureDecided, DisclosureReleased, DisclosureRefused;
+RequesterVerified, DisclosureFactsAmended, DisclosureDecided, DisclosureReleased, DisclosureRefused;
 ``accounting-<patient_id>``: AccountingEntryRecorded, AccountingSuspended, AccountingRequested,
 AccountingDeadlineExtended, AccountingProvided (45 CFR 164.528). Event data never holds note text:
 only ids, field names, citations and facts. Versioning: :mod:`confide.contracts.base`.
@@ -61,6 +61,27 @@ class RequesterVerified(Event):
     identity_verified: bool
     authority_verified: bool
     verified_at: str
+
+
+@dataclass(frozen=True)
+class DisclosureFactsAmended(Event):
+    """Release-of-information staff amended the case facts of a held request (legal process recorded
+    with its coverage, an authorization received, a fact that was unknown now known), after which it
+    is decided again. ``fields``: the names amended (``facts.<name>``, ``authorization_id``);
+    ``facts``: their new values (case facts only, never clinical content; merged over the request's
+    ``facts`` by :func:`evolve`); ``authorization_id``: the authorization the request now relies on,
+    when amended. ``amendment_id`` is the idempotency key of the command (a redelivery appends
+    nothing); ``reason``: staff's note of what established the facts (e.g. "order received by
+    fax"), never clinical content."""
+
+    request_id: str
+    amendment_id: str
+    amended_by: str
+    amended_at: str
+    fields: list
+    facts: dict
+    authorization_id: Optional[str] = None
+    reason: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -149,7 +170,8 @@ class AccountingProvided(Event):
     provided_at: str
 
 
-DISCLOSURE_EVENTS = registry([DisclosureRequested, DisclosurePlacedOnHold, RequesterVerified, DisclosureDecided, DisclosureReleased, DisclosureRefused, AccountingEntryRecorded, AccountingSuspended, AccountingRequested, AccountingDeadlineExtended, AccountingProvided])
+DISCLOSURE_EVENTS = registry([DisclosureRequested, DisclosurePlacedOnHold, RequesterVerified, DisclosureFactsAmended,
+                              DisclosureDecided, DisclosureReleased, DisclosureRefused, AccountingEntryRecorded, AccountingSuspended, AccountingRequested, AccountingDeadlineExtended, AccountingProvided])
 
 
 # -- the request as folded from its stream -----------------------------------------------------
@@ -167,6 +189,8 @@ class DisclosureRequestState:
     decision: Optional[dict] = None
     release: Optional[dict] = None
     refusal: Optional[dict] = None
+    #: ``DisclosureFactsAmended`` so far: {amendment_id, amended_by, amended_at, fields, reason}, oldest first.
+    amendments: tuple = ()
 
 
 def evolve(state: DisclosureRequestState, event_type: str, data: dict[str, Any]) -> DisclosureRequestState:
@@ -178,6 +202,8 @@ def evolve(state: DisclosureRequestState, event_type: str, data: dict[str, Any])
         return replace(state, status="on_hold", hold=data)
     if event_type == "RequesterVerified":
         return replace(state, status="verified", verification=data)
+    if event_type == "DisclosureFactsAmended":
+        return amended(state, data)
     if event_type == "DisclosureDecided":
         return replace(state, status="decided", decision=data)
     if event_type == "DisclosureReleased":
@@ -185,6 +211,21 @@ def evolve(state: DisclosureRequestState, event_type: str, data: dict[str, Any])
     if event_type == "DisclosureRefused":
         return replace(state, status="refused", refusal=data)
     return state
+
+
+def amended(state: DisclosureRequestState, data: dict[str, Any]) -> DisclosureRequestState:
+    """``state`` (already at the event's version) with a ``DisclosureFactsAmended`` applied: its
+    ``facts`` merged over the request's, its ``authorization_id`` (when it amends it) replacing the
+    request's, the hold cleared and the request back to ``verified`` (when its requester was
+    verified) or ``requested``, to be decided again on the amended facts."""
+    request = dict(state.request)
+    request["facts"] = {**(request.get("facts") or {}), **(data.get("facts") or {})}
+    if "authorization_id" in (data.get("fields") or ()):
+        request["authorization_id"] = data.get("authorization_id")
+    amendment = {k: data.get(k) for k in ("amendment_id", "amended_by", "amended_at", "fields", "reason")}
+    status = "verified" if state.verification else "requested"
+    return replace(state, status=status, request=request, hold=None,
+                   amendments=state.amendments + (amendment,))
 
 
 def fold(request_id: str, events: Iterable[tuple[str, dict]]) -> DisclosureRequestState:

@@ -8,9 +8,10 @@ parsed as jsonb, so other appends pay nothing). This list is the one source of t
 """
 from __future__ import annotations
 
-from confide.contracts.notes import DRAFTED, PROGRESS, PSYCHOTHERAPY
+from confide.contracts.notes import DRAFTED, PROGRESS, PSYCHOTHERAPY, SUD_COUNSELING
 
-PATIENT_INDEXED_TYPES: tuple[str, ...] = (DRAFTED[PROGRESS], DRAFTED[PSYCHOTHERAPY], "AuthorizationRecorded")
+PATIENT_INDEXED_TYPES: tuple[str, ...] = (DRAFTED[PROGRESS], DRAFTED[PSYCHOTHERAPY], DRAFTED[SUD_COUNSELING],
+                                          "AuthorizationRecorded")
 
 
 def sql_type_list() -> str:

@@ -92,3 +92,27 @@ def test_a_clinician_is_refused_the_queue(practice, journey, on_file):
     assert data["posts"] == {"verify": 403, "release": 403, "new_request": 403}, data["posts"]
     with practice.rpc(on_file["staff"]) as rpc:
         assert rpc.disclosures.get_disclosure_request(held["request_id"])["status"] == "on_hold"
+
+
+def test_staff_amend_a_held_requests_facts_and_it_is_decided_again(practice, journey, on_file):
+    """A judge's order recorded without what it covers is held after verification (164.512(e)(1)(i));
+    on the request's page staff record its coverage (DisclosureFactsAmended) and it is decided again."""
+    with practice.rpc(on_file["staff"]) as rpc:
+        held = rpc.disclosures.request_disclosure({
+            "patient_id": on_file["patient"], "purpose": "judicial", "await_release": True,
+            "external_requester": {"role": "attorney", "id": "A. Counsel", "org": "Counsel LLP"},
+            "facts": {"legal_process": {"type": "court_order"}}})
+        verified = rpc.disclosures.verify_requester({"request_id": held["request_id"], "method": "bar card"})
+    assert verified["status"] == "on_hold", verified
+    data = journey("frontdesk.amend_held_facts", roi=on_file["roi"], request_id=held["request_id"])
+    assert data["held_status"] == "on_hold"
+    assert data["empty_error"].startswith("facts:") and data["empty_described_by"] == "amend-error"
+    assert len(data["amended"]) == 1 and f"By {on_file['roi']} " in data["amended"][0]
+    assert "facts.legal_process" in data["amended"][0] and "order received by fax" in data["amended"][0]
+    assert data["decided"]["status"] == "decided" and "164.512(e)(1)(i)" in data["decided"]["rule"], data["decided"]
+    assert sorted(data["decided"]["notes_leaving"]) == sorted(on_file["notes"])
+    assert "signed by a judge" in data["legal"] and "progress" in data["legal"]
+    assert data["amend_form_left"] == 0
+    with practice.rpc(on_file["staff"]) as rpc:
+        view = rpc.disclosures.get_disclosure_request(held["request_id"])
+    assert [a["amended_by"] for a in view["amendments"]] == [on_file["roi"]]

@@ -282,3 +282,34 @@ def test_the_cli_believes_a_recorded_supervision_fact_only_as_the_sealed_directo
         [mismatch] = only(result, ids[who.subject])
         assert mismatch["unsupported"] and mismatch["current"]["decision"] == "deny"
         assert any(f.startswith("supervises_author:") for f in mismatch["findings"])
+
+
+def test_a_request_decided_on_amended_facts_is_rejudged_on_them(store, key_dir, monkeypatch):
+    """``DisclosureFactsAmended`` is part of the facts known when the request was decided again: the
+    re-judging folds it through the published request model, so the decision holds; the same decision
+    judged on the request as first recorded would not (the order's coverage was not on file)."""
+    from confide.contracts.disclosures import fold
+    from confide.keys import ensure_decision_key
+    from disclosures import handlers
+    from disclosures.domain import commands
+
+    monkeypatch.setenv("CONFIDE_KEY_DIR", str(key_dir))
+    ensure_decision_key(key_dir)
+    patient = uid("P-")
+    note(store, patient, kind="progress")
+    court = {"id": "court-1", "role": "court", "org": "Family Court", "identity_verified": True}
+    held = handlers.request_disclosure(commands.RequestDisclosure(
+        requester=court, patient_id=patient, purpose="judicial", note_kind="progress", await_release=True,
+        facts={"legal_process": {"type": "court_order", "signed_by_judge": True}}), store, now, None,
+        key_dir=key_dir)
+    assert held["status"] == "on_hold"
+    done = handlers.amend_disclosure_facts(commands.AmendDisclosureFacts(
+        request_id=held["request_id"], amended_by="roi-1",
+        facts={"legal_process": {"type": "court_order", "signed_by_judge": True, "covers": ["progress"]}}),
+        store, now, None, key_dir=key_dir)
+    assert done["status"] == "decided" and done["decision"]["decision"] == "permit"
+    assert only(rejudge(store, decide), done["decision"]["decision_id"]) == []
+    first = fold(held["request_id"], [(e.type, e.data) for e in store.read_stream(
+        f"disclosureRequest-{held['request_id']}") if e.type == "DisclosureRequested"])
+    unamended = decide(facts.case_as_of(store, first.request, court, now()).case).to_dict()
+    assert unamended["decision"] == "hold"

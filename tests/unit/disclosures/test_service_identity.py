@@ -190,6 +190,35 @@ class TestStaffRecordedRequests:
             call(people.payer("Acme"), "verify_requester", {"request_id": "r", "method": "m"})
         assert request_streams(store) == []
 
+    def test_only_request_staff_amend_a_held_requests_facts(self, call, people, store, add_note, patient):
+        """The check that only request staff send ``facts`` applies to amending them: a clinician or a
+        payer would otherwise choose the facts that release a note (164.512(e)(1)(i); 42 CFR 2.31(b))."""
+        people.patient(patient)
+        add_note(patient, kind="psychotherapy")
+        clerk = people.member("ROI-2", "release_of_information")
+        view = call(clerk, "request_disclosure", {"patient_id": patient, "purpose": "judicial",
+                                                  "note_kind": "psychotherapy", "external_requester": self.EXTERNAL,
+                                                  "facts": {"legal_process": {"type": "court_order"}}})
+        assert view["status"] == "on_hold"
+        order = {"legal_process": {"type": "court_order", "signed_by_judge": True, "covers": ["psychotherapy"]}}
+        before = len(request_streams(store))
+        for intruder in (people.member("C-9", "clinician"), people.payer("Acme")):
+            with pytest.raises(NotAuthorizedError) as info:
+                call(intruder, "amend_disclosure_facts", {"request_id": view["request_id"], "facts": order})
+            assert info.value.reason.startswith("facts:")
+        with pytest.raises(NotAuthorizedError):
+            call(clerk, "amend_disclosure_facts", {"request_id": view["request_id"], "facts": order,
+                                                   "amended_by": "ROI-9"})
+        assert len(request_streams(store)) == before
+        assert [r["method"] for r in refusals(store)][-3:] == ["amend_disclosure_facts"] * 3
+        with pytest.raises(errors.InvalidRequestError) as bad:
+            call(clerk, "amend_disclosure_facts", {"request_id": view["request_id"],
+                                                   "facts": {"legal_process": {"type": "warrant"}}})
+        assert bad.value.field == "facts.legal_process.type"
+        done = call(clerk, "amend_disclosure_facts", {"request_id": view["request_id"], "facts": order})
+        assert done["amendments"][0]["amended_by"] == "ROI-2"
+        assert done["amendments"][0]["fields"] == ["facts.legal_process"]
+
     @pytest.mark.parametrize("external, field", [
         ({"role": "attorney", "id": "a", "org": "o", "identity_verified": True}, "external_requester.identity_verified"),
         ({"role": "clinician_same_practice", "id": "a", "org": "o"}, "external_requester.role"),

@@ -201,7 +201,8 @@ def test_every_entrypoint_lists_user_errors():
     entrypoints = list(NotesService.write_progress_note.nameko_entrypoints)
     assert isinstance(next(iter(entrypoints)), Rpc)
     names = [n for n, f in vars(NotesService).items() if getattr(f, "nameko_entrypoints", None)]
-    assert len(names) == 26  # 18 + review_queue, my_notes + the privacy officer's 6 (amendments, emergency access)
+    assert len(names) == 27  # 18 + review_queue, my_notes + the privacy officer's 6 (amendments, emergency access)
+    #                          + write_sud_counseling_note (42 CFR Part 2)
     assert USER_ERRORS == (errors.NotesError, NotAuthenticatedError, NotAuthorizedError)
     for name in names:
         [entrypoint] = getattr(NotesService, name).nameko_entrypoints

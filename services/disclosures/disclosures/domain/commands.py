@@ -35,6 +35,20 @@ class VerifyRequester:
 
 
 @dataclass(frozen=True)
+class AmendDisclosureFacts:
+    """Amend the case facts of a held request (release-of-information staff), then decide it again.
+    ``facts``: merged over the request's; ``authorization_id``: the authorization it now relies on
+    (None: unchanged); ``amendment_id``: the idempotency key (None: derived from what is amended)."""
+
+    request_id: str
+    amended_by: str
+    facts: dict = field(default_factory=dict)
+    authorization_id: Optional[str] = None
+    amendment_id: Optional[str] = None
+    reason: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class RecordAuthorization:
     authorization: dict
     received_at: Optional[str] = None

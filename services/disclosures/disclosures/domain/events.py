@@ -6,7 +6,7 @@ for the service's own code.
 Streams (see services/disclosures/README.md for the catalogue):
 
 - ``disclosureRequest-<request_id>``: DisclosureRequested, DisclosurePlacedOnHold,
-  RequesterVerified, DisclosureDecided, DisclosureReleased, DisclosureRefused.
+  RequesterVerified, DisclosureFactsAmended, DisclosureDecided, DisclosureReleased, DisclosureRefused.
 - ``accessDecision-<decision_id>``: AccessDecided (checked by the notes service
   before it releases any field).
 - ``authorization-<authorization_id>``: AuthorizationRecorded, AuthorizationRevoked,
@@ -27,6 +27,7 @@ from confide.contracts.disclosures import (
     AccountingRequested,
     AccountingSuspended,
     DisclosureDecided,
+    DisclosureFactsAmended,
     DisclosurePlacedOnHold,
     DisclosureRefused,
     DisclosureReleased,
@@ -37,6 +38,6 @@ from confide.contracts.disclosures import (
 __all__ = [
     "ACCOUNTING", "AccessDecided", "AccountingDeadlineExtended", "AccountingEntryRecorded", "AccountingProvided",
     "AccountingRequested", "AccountingSuspended", "AuthorizationExpired", "AuthorizationRecorded",
-    "AuthorizationRevoked", "DisclosureDecided", "DisclosurePlacedOnHold", "DisclosureRefused",
+    "AuthorizationRevoked", "DisclosureDecided", "DisclosureFactsAmended", "DisclosurePlacedOnHold", "DisclosureRefused",
     "DisclosureReleased", "DisclosureRequested", "Event", "RequesterVerified",
 ]

@@ -39,6 +39,23 @@ class WritePsychotherapyNote(Command):
 
 
 @dataclass(frozen=True)
+class WriteSudCounselingNote(Command):
+    """A Part 2 program's SUD counseling note (42 CFR 2.11): sealed like a psychotherapy note.
+    ``part2_program``: the practice's configuration (``confide.config.practice``), given by the handler."""
+
+    note_id: str
+    patient_id: str
+    author_id: str
+    author_role: str
+    author_credentials: str
+    supervisor_id: str | None
+    session_date: str
+    content_in_psych_note: list
+    now: datetime
+    part2_program: bool = False
+
+
+@dataclass(frozen=True)
 class ReviseNote(Command):
     note_id: str
     revised_by: str

@@ -22,6 +22,11 @@ class ValidationError(NotesError, ValueError):
         super().__init__(message)
 
 
+class NotAPart2ProgramError(ValidationError):
+    """A SUD counseling note written where the practice is not a 42 CFR Part 2 program (2.11): refused,
+    naming ``note_kind`` and the setting ``CONFIDE_PRACTICE_PART2_PROGRAM``."""
+
+
 class NoteNotFoundError(NotesError):
     """No note with this id (in the expected stream category)."""
 
@@ -52,7 +57,8 @@ class PatientNotRegisteredError(NotesError):
 
 
 class AmendmentNotApplicableError(NotesError):
-    """45 CFR 164.526 does not apply (psychotherapy notes, 164.526(a)(2)/164.524(a)(1)(i))."""
+    """45 CFR 164.526 does not apply (psychotherapy notes, 164.526(a)(2)/164.524(a)(1)(i); SUD
+    counseling notes, protected the same way under 42 CFR 2.11, 2.31(b))."""
 
 
 class AmendmentNotFoundError(NotesError):

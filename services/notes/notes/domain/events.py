@@ -3,8 +3,8 @@ other services too, so they are defined once in the published contracts
 (:mod:`confide.contracts.notes`, :mod:`confide.contracts.access`); the right-of-access request
 events (stream ``accessRequest-<id>``) are the notes service's own.
 
-Timestamps are RFC 3339 UTC strings and dates ISO ``YYYY-MM-DD``. Psychotherapy text never appears
-in any of them. The catalogue with streams is in services/notes/README.md.
+Timestamps are RFC 3339 UTC strings and dates ISO ``YYYY-MM-DD``. Psychotherapy and SUD counseling
+text never appears in any of them. The catalogue with streams is in services/notes/README.md.
 """
 from __future__ import annotations
 
@@ -30,6 +30,10 @@ from confide.contracts.notes import (
     PsychotherapyNoteDrafted,
     PsychotherapyNoteRevised,
     PsychotherapyNoteSigned,
+    SudCounselingNoteCosigned,
+    SudCounselingNoteDrafted,
+    SudCounselingNoteRevised,
+    SudCounselingNoteSigned,
 )
 
 __all__ = [
@@ -38,6 +42,7 @@ __all__ = [
     "DisagreementStatementAppended", "EVENT_TYPES", "Event", "LateEntryFlagged", "ProgressNoteAmended",
     "ProgressNoteCosigned", "ProgressNoteDrafted", "ProgressNoteRevised", "ProgressNoteSigned",
     "PsychotherapyNoteCosigned", "PsychotherapyNoteDrafted", "PsychotherapyNoteRevised", "PsychotherapyNoteSigned",
+    "SudCounselingNoteCosigned", "SudCounselingNoteDrafted", "SudCounselingNoteRevised", "SudCounselingNoteSigned",
     "from_stored",
 ]
 

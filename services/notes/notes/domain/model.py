@@ -13,7 +13,9 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Callable
 
 from confide.contracts.casefile import NoteFacts, categories_of
-from confide.contracts.notes import PROGRESS, PSYCHOTHERAPY  # noqa: F401 (the note kinds, named here for the service)
+
+# The note kinds, named here for the service.
+from confide.contracts.notes import NOTE_KINDS, PROGRESS, PSYCHOTHERAPY, SEALED_KINDS, SUD_COUNSELING  # noqa: F401
 from confide.timestamps import format_ts, parse_ts
 from notes.domain import commands as c
 from notes.domain import errors
@@ -32,6 +34,14 @@ PSYCH_AMENDMENT_CITATION = (
     "45 CFR 164.526(a)(2)(iii) with 164.524(a)(1)(i): psychotherapy notes are excluded from the "
     "right of access, so they are not subject to amendment"
 )
+SUD_AMENDMENT_CITATION = (
+    "42 CFR 2.11, 2.31(b): SUD counseling notes are kept apart from the record and protected as "
+    "psychotherapy notes are (45 CFR 164.526(a)(2)(iii) with 164.524(a)(1)(i)), so they are not subject "
+    "to amendment; the author adds an addendum"
+)
+#: 42 CFR 2.11 (as amended in 2024): only a Part 2 program's SUD or mental-health professional writes
+#: SUD counseling notes; the practice says whether it is one (CONFIDE_PRACTICE_PART2_PROGRAM).
+PART2_PROGRAM_SETTING = "CONFIDE_PRACTICE_PART2_PROGRAM"
 #: 164.526(b)(2): act on an amendment request within 60 days of receipt; (b)(2)(ii) one extension of at
 #: most 30 days with a written statement of the reasons and the date by which it will act.
 AMENDMENT_DEADLINE = timedelta(days=60)
@@ -99,7 +109,7 @@ class Note:
     drafted_at: str = ""
     revision: int = 0
     content: dict | None = None  # progress notes: the structured record
-    text_version: int | None = None  # psychotherapy notes: stream version of the current sealed text
+    text_version: int | None = None  # sealed kinds: stream version of the current sealed text
     content_in_psych_note: tuple = ()
     late_entry: bool = False
     signed: bool = False
@@ -116,6 +126,11 @@ class Note:
         return self.version >= 0
 
     @property
+    def sealed(self) -> bool:
+        """Its text is sealed and kept apart from the chart (psychotherapy, SUD counseling)."""
+        return self.kind in SEALED_KINDS
+
+    @property
     def awaiting_cosign(self) -> bool:
         return self.signed and self.cosign_required and self.cosigned_by is None
 
@@ -129,10 +144,10 @@ class Note:
 
     def facts(self) -> NoteFacts:
         """What a decision knows of this note (:class:`confide.contracts.casefile.NoteFacts`): no content,
-        and for a psychotherapy note only the 164.501 categories of its text and addenda."""
+        and for a psychotherapy or SUD counseling note only the 164.501 categories of its text and addenda."""
         facts = NoteFacts(note_id=self.note_id, patient_id=self.patient_id, author_id=self.author_id,
                           session_date=self.session_date, kind=self.kind)
-        if self.kind == PSYCHOTHERAPY:
+        if self.sealed:
             spans = list(self.content_in_psych_note) + [s for a in self.addenda for s in a.content_in_psych_note]
             facts["content_in_psych_note"] = sorted(categories_of(spans))
         return facts
@@ -164,7 +179,7 @@ class AccessRequest:
 # -- evolve ----------------------------------------------------------------------------
 
 def _drafted(s: Note, ev) -> Note:
-    psych = isinstance(ev, e.PsychotherapyNoteDrafted)
+    psych = isinstance(ev, (e.PsychotherapyNoteDrafted, e.SudCounselingNoteDrafted))
     return replace(
         s, patient_id=ev.patient_id, author_id=ev.author_id, author_role=ev.author_role,
         author_credentials=ev.author_credentials, supervisor_id=ev.supervisor_id,
@@ -177,7 +192,7 @@ def _drafted(s: Note, ev) -> Note:
 
 
 def _revised(s: Note, ev) -> Note:
-    if isinstance(ev, e.PsychotherapyNoteRevised):
+    if isinstance(ev, (e.PsychotherapyNoteRevised, e.SudCounselingNoteRevised)):
         return replace(s, revision=ev.revision, text_version=s.version + 1,
                        content_in_psych_note=tuple(ev.content_in_psych_note))
     return replace(s, revision=ev.revision, content=dict(ev.content))
@@ -212,6 +227,10 @@ _NOTE_FOLDS = {
     e.PsychotherapyNoteSigned: _signed,
     e.ProgressNoteCosigned: _cosigned,
     e.PsychotherapyNoteCosigned: _cosigned,
+    e.SudCounselingNoteDrafted: _drafted,
+    e.SudCounselingNoteRevised: _revised,
+    e.SudCounselingNoteSigned: _signed,
+    e.SudCounselingNoteCosigned: _cosigned,
     e.LateEntryFlagged: lambda s, ev: replace(s, late_entry=True),
     e.AddendumAdded: _addendum,
     e.AmendmentRequested: lambda s, ev: replace(s, amendments=s.amendments + (Amendment(
@@ -283,6 +302,9 @@ def _require_progress(s: Note) -> None:
     if s.kind == PSYCHOTHERAPY:
         raise errors.AmendmentNotApplicableError(
             f"note {s.note_id} is a psychotherapy note: {PSYCH_AMENDMENT_CITATION}")
+    if s.kind == SUD_COUNSELING:
+        raise errors.AmendmentNotApplicableError(
+            f"note {s.note_id} is a SUD counseling note: {SUD_AMENDMENT_CITATION}")
 
 
 def _late_entry(note_id: str, session_date: str, now: datetime) -> list[e.Event]:
@@ -316,6 +338,15 @@ def _check_supervisor(role: str, supervisor_id: str | None) -> None:
 
 # -- decide ----------------------------------------------------------------------------
 
+#: The event each step appends, by note kind.
+DRAFTED = {PSYCHOTHERAPY: e.PsychotherapyNoteDrafted, SUD_COUNSELING: e.SudCounselingNoteDrafted}
+REVISED = {PSYCHOTHERAPY: e.PsychotherapyNoteRevised, SUD_COUNSELING: e.SudCounselingNoteRevised}
+SIGNED = {PROGRESS: e.ProgressNoteSigned, PSYCHOTHERAPY: e.PsychotherapyNoteSigned,
+          SUD_COUNSELING: e.SudCounselingNoteSigned}
+COSIGNED = {PROGRESS: e.ProgressNoteCosigned, PSYCHOTHERAPY: e.PsychotherapyNoteCosigned,
+            SUD_COUNSELING: e.SudCounselingNoteCosigned}
+
+
 def _write_progress(s: Note, cmd: c.WriteProgressNote) -> list[e.Event]:
     if s.exists:
         raise errors.NoteExistsError(f"note {cmd.note_id} already exists")
@@ -326,23 +357,40 @@ def _write_progress(s: Note, cmd: c.WriteProgressNote) -> list[e.Event]:
         cmd.supervisor_id, cmd.session_date, dict(cmd.content), format_ts(cmd.now))] + late
 
 
-def _write_psych(s: Note, cmd: c.WritePsychotherapyNote) -> list[e.Event]:
+def _write_psych(s: Note, cmd: c.WritePsychotherapyNote | c.WriteSudCounselingNote) -> list[e.Event]:
     # The first event carries the text; the handler seals it (``sealed`` is a placeholder here).
     if s.exists:
         raise errors.NoteExistsError(f"note {cmd.note_id} already exists")
     _check_supervisor(cmd.author_role, cmd.supervisor_id)
     late = _late_entry(cmd.note_id, cmd.session_date, cmd.now)
-    return [e.PsychotherapyNoteDrafted(
+    return [DRAFTED[s.kind](
         cmd.note_id, cmd.patient_id, cmd.author_id, cmd.author_role, cmd.author_credentials,
         cmd.supervisor_id, cmd.session_date, {}, list(cmd.content_in_psych_note), format_ts(cmd.now))] + late
+
+
+def require_part2_program(part2_program: bool) -> None:
+    """42 CFR 2.11 (as amended in 2024): SUD counseling notes are notes of a Part 2 program's SUD or
+    mental-health professional, so only a Part 2 program writes them. Raises NotAPart2ProgramError
+    naming ``note_kind`` and the setting when ``part2_program`` is not True."""
+    if part2_program is not True:
+        raise errors.NotAPart2ProgramError(
+            "note_kind: sud_counseling notes are kept only by a 42 CFR Part 2 program (42 CFR 2.11); "
+            f"this practice is not configured as one ({PART2_PROGRAM_SETTING}); nothing written",
+            {"note_kind": ["sud_counseling notes need a 42 CFR Part 2 program "
+                           f"({PART2_PROGRAM_SETTING})"]})
+
+
+def _write_sud(s: Note, cmd: c.WriteSudCounselingNote) -> list[e.Event]:
+    require_part2_program(cmd.part2_program)  # refused before any event exists
+    return _write_psych(s, cmd)
 
 
 def _revise(s: Note, cmd: c.ReviseNote) -> list[e.Event]:
     _require_unsigned(s)
     _require_author(s, cmd.revised_by, "revise")
-    if s.kind == PSYCHOTHERAPY:
-        return [e.PsychotherapyNoteRevised(s.note_id, s.revision + 1, {}, list(cmd.content_in_psych_note),
-                                           cmd.revised_by, format_ts(cmd.now))]
+    if s.sealed:
+        return [REVISED[s.kind](s.note_id, s.revision + 1, {}, list(cmd.content_in_psych_note),
+                                cmd.revised_by, format_ts(cmd.now))]
     if not cmd.content:
         raise errors.ValidationError("content: required to revise a progress note", {"content": ["required"]})
     if str(cmd.content.get("session_date", s.session_date)) != s.session_date:  # the schema requires it
@@ -357,8 +405,7 @@ def _revise(s: Note, cmd: c.ReviseNote) -> list[e.Event]:
 def _sign(s: Note, cmd: c.SignNote) -> list[e.Event]:
     _require_unsigned(s)
     _require_author(s, cmd.signed_by, "sign")
-    cls = e.PsychotherapyNoteSigned if s.kind == PSYCHOTHERAPY else e.ProgressNoteSigned
-    return [cls(s.note_id, s.revision, cmd.signed_by, format_ts(cmd.now), s.cosign_required, s.supervisor_id)]
+    return [SIGNED[s.kind](s.note_id, s.revision, cmd.signed_by, format_ts(cmd.now), s.cosign_required, s.supervisor_id)]
 
 
 def _cosign(s: Note, cmd: c.CosignNote) -> list[e.Event]:
@@ -367,8 +414,7 @@ def _cosign(s: Note, cmd: c.CosignNote) -> list[e.Event]:
         raise errors.CosignNotApplicableError(f"note {s.note_id} does not await a co-signature")
     if cmd.cosigned_by != s.supervisor_id:
         raise errors.CosignNotApplicableError(f"only the named supervisor may co-sign note {s.note_id}")
-    cls = e.PsychotherapyNoteCosigned if s.kind == PSYCHOTHERAPY else e.ProgressNoteCosigned
-    return [cls(s.note_id, cmd.cosigned_by, format_ts(cmd.now))]
+    return [COSIGNED[s.kind](s.note_id, cmd.cosigned_by, format_ts(cmd.now))]
 
 
 def _addendum_decide(s: Note, cmd: c.AddAddendum) -> list[e.Event]:
@@ -378,7 +424,7 @@ def _addendum_decide(s: Note, cmd: c.AddAddendum) -> list[e.Event]:
             f"only the author of note {s.note_id} or the author's supervisor on it may add an addendum")
     if any(a.addendum_id == cmd.addendum_id for a in s.addenda):
         raise errors.ValidationError("addendum_id: already used on this note", {"addendum_id": ["already used"]})
-    if s.kind == PSYCHOTHERAPY:
+    if s.sealed:
         return [e.AddendumAdded(s.note_id, cmd.addendum_id, cmd.author_id, format_ts(cmd.now), None, {},
                                 list(cmd.content_in_psych_note))]
     if not cmd.text:
@@ -490,6 +536,7 @@ def _fulfil(s: AccessRequest, cmd: c.FulfilAccessRequest) -> list[e.Event]:
 _DECIDERS: dict[type, Callable[..., list[e.Event]]] = {
     c.WriteProgressNote: _write_progress,
     c.WritePsychotherapyNote: _write_psych,
+    c.WriteSudCounselingNote: _write_sud,
     c.ReviseNote: _revise,
     c.SignNote: _sign,
     c.CosignNote: _cosign,

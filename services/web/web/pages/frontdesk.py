@@ -1,6 +1,6 @@
 """Front desk and release of information (issue 11, item 2): the disclosure request queue, a request's
 page (its decision with rule, reasons and the exact fields that will leave; the 164.514(h)
-identity-verification step; release), recording a paper request (a patient's, a third party's, or
+identity-verification step; amending a held request's case facts; release), recording a paper request (a patient's, a third party's, or
 legal process with the note kinds and dates it covers as structured fields), and recording an
 authorization against the 164.508(c) checklist (the service's own defects shown before saving) and
 its revocation.
@@ -77,7 +77,8 @@ PURPOSES = (
     ("coroner_me", "Coroner / medical examiner (164.512(g))"),
     ("research", "Research (164.512(i))"),
 )
-NOTE_KINDS = (("progress", "Progress notes"), ("psychotherapy", "Psychotherapy notes"))
+NOTE_KINDS = (("progress", "Progress notes"), ("psychotherapy", "Psychotherapy notes"),
+              ("sud_counseling", "SUD counseling notes (42 CFR Part 2)"))
 LEGAL_TYPES = (
     ("", "Not legal process"),
     ("court_order", "Court order"),
@@ -100,7 +101,16 @@ VERIFY_METHODS = (
 AUTH_COVERS = (
     ("progress_notes", "Progress notes and the rest of the record, except psychotherapy notes"),
     ("psychotherapy_notes", "Psychotherapy notes only (a separate authorization, 164.508(b)(3)(ii))"),
+    ("part2_records", "42 CFR Part 2 records (a Part 2 consent, 42 CFR 2.31; not SUD counseling notes)"),
+    ("sud_counseling_notes", "SUD counseling notes only (a consent for these alone, 42 CFR 2.31(b))"),
 )
+#: Facts a held request may be amended with besides legal process: whether each is now known true or
+#: false (the disclosures service checks them against the case-file contract).
+AMENDABLE_FLAGS = (
+    ("patient_consent", "The patient's written consent is on file (42 CFR 2.31)"),
+    ("part2_audit_agreement", "The oversight agency agreed in writing to 42 CFR 2.53's limits"),
+)
+KNOWN = (("", "Unknown / unchanged"), ("yes", "Yes"), ("no", "No"))
 STATEMENTS = (
     ("right_to_revoke", "The right to revoke in writing, and how (164.508(c)(2)(i))"),
     ("conditioning", "Whether treatment or payment may be conditioned on signing (164.508(c)(2)(ii))"),
@@ -185,7 +195,17 @@ def _request_page(request: HttpRequest, view: dict, status: int = 200, **extra: 
     legal = (view.get("facts") or {}).get("legal_process")
     return render(request, "web/frontdesk/request.html", {
         "r": view, "status_label": STATE_LABELS.get(view["status"], view["status"]), "legal": legal,
-        "verify_methods": VERIFY_METHODS, **extra}, status=status)
+        "verify_methods": VERIFY_METHODS, "legal_types": LEGAL_TYPES[1:], "note_kinds": NOTE_KINDS,
+        "known": KNOWN, "flags": AMENDABLE_FLAGS, "judge": _known_value((legal or {}).get("signed_by_judge")),
+        **extra}, status=status)
+
+
+def _known_value(value: Any) -> str:
+    return {True: "yes", False: "no"}.get(value, "")
+
+
+def _known(raw: str | None) -> bool | None:
+    return {"yes": True, "no": False}.get((raw or "").strip())
 
 
 @roles_required(*STAFF)
@@ -212,6 +232,51 @@ def verify(request: HttpRequest, request_id: str) -> HttpResponse:
          {"request_id": request_id, "method": recorded, "identity_verified": identity,
           "authority_verified": authority})
     messages.info(request, "Verification recorded; the request has been decided.")
+    return redirect("web:frontdesk_request", request_id=request_id)
+
+
+def _amended_facts(post) -> dict:
+    """The facts the amend form establishes: legal process (replacing the request's, so the form is
+    filled with it), and each flag now known. Raises InvalidInput naming what is missing."""
+    facts: dict[str, Any] = {}
+    legal_type = post.get("amend_legal_type", "").strip()
+    if legal_type:
+        if legal_type not in dict(LEGAL_TYPES):
+            raise InvalidInput("facts.legal_process.type: choose the kind of legal process", "ValidationError")
+        covers = [k for k in post.getlist("amend_covers") if k in dict(NOTE_KINDS)]
+        facts["legal_process"] = {"type": legal_type, "signed_by_judge": _known(post.get("amend_signed_by_judge")),
+                                  "covers": covers or None, "scope": post.get("amend_scope", "").strip() or None}
+    for name, _ in AMENDABLE_FLAGS:
+        value = _known(post.get(f"amend_{name}"))
+        if value is not None:
+            facts[name] = value
+    return facts
+
+
+@roles_required(*STAFF)
+@require_POST
+def amend_facts(request: HttpRequest, request_id: str) -> HttpResponse:
+    """Amend a held request's case facts (``disclosures.amend_disclosure_facts``; the staff member is
+    the signed-in person): legal process now recorded with what it covers, an authorization received,
+    a fact that was unknown now known. The service records the amendment and decides the request
+    again; an error names the field and the page shows it on the form."""
+    request_id = _request_id(request_id)
+    try:
+        payload: dict[str, Any] = {"request_id": request_id, "facts": _amended_facts(request.POST)}
+        authorization_id = request.POST.get("amend_authorization_id", "").strip()
+        if authorization_id:
+            payload["authorization_id"] = authorization_id
+        reason = request.POST.get("amend_reason", "").strip()
+        if reason:
+            payload["reason"] = reason
+        if not payload["facts"] and not authorization_id:
+            raise InvalidInput("facts: record at least one fact now known, or the authorization received",
+                               "ValidationError")
+        call(request, "disclosures", "amend_disclosure_facts", payload)
+    except InvalidInput as exc:
+        view = call(request, "disclosures", "get_disclosure_request", request_id)
+        return _request_page(request, view, status=400, amend_error=_problem(exc))
+    messages.info(request, "Facts amended and recorded; the request has been decided again on them.")
     return redirect("web:frontdesk_request", request_id=request_id)
 
 
@@ -426,6 +491,7 @@ urlpatterns = [
     path("requests/new", request_new, name="frontdesk_request_new"),
     path("requests/<str:request_id>", request_detail, name="frontdesk_request"),
     path("requests/<str:request_id>/verify", verify, name="frontdesk_verify"),
+    path("requests/<str:request_id>/facts", amend_facts, name="frontdesk_amend_facts"),
     path("requests/<str:request_id>/release", release, name="frontdesk_release"),
     path("authorizations/new", authorization_new, name="frontdesk_authorization_new"),
     path("authorizations/find", authorization_find, name="frontdesk_authorization_find"),

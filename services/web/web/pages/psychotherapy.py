@@ -1,6 +1,12 @@
 """The psychotherapy note: a private pane kept apart from the chart (45 CFR 164.501), its live 164.501
 hints and the one-click move of a flagged sentence into the session's progress note (issue 11, item 1).
 
+In a 42 CFR Part 2 program (``CONFIDE_PRACTICE_PART2_PROGRAM``) the same pane writes SUD counseling
+notes too (42 CFR 2.11 as amended in 2024: Part 2's counterpart of psychotherapy notes, kept apart the
+same way and released only with a consent naming them, 2.31(b)): the clinician chooses the kind when
+starting a note (:data:`KINDS`), and it is written with ``notes.write_sud_counseling_note``. Outside a
+Part 2 program the choice is not offered (and the notes service refuses such a note anyway).
+
 Mounted at ``/clinician/psychotherapy/``. The note text crosses the broker only sealed: in as
 ``sealed_text`` (``confide.transport.seal_for`` to ``notes.transport_public_key()``), out sealed to a
 key pair made for the one request in this process (``transport.ephemeral``), opened in memory and
@@ -59,6 +65,28 @@ MAX_TEXT = 100000
 NAV: list[NavItem] = [NavItem("Psychotherapy notes", "web:psychotherapy_index", WRITERS, id="nav-psychotherapy")]
 
 RISK_LEVELS = ("none", "low", "moderate", "high", "imminent")
+
+#: The note kinds this pane writes: (kind, label, the notes RPC that drafts one).
+KINDS = (("psychotherapy", "Psychotherapy note (45 CFR 164.501)", "write_psychotherapy_note"),
+         ("sud_counseling", "SUD counseling note (42 CFR Part 2, 2.11)", "write_sud_counseling_note"))
+WRITE_RPC = {kind: rpc for kind, _, rpc in KINDS}
+KIND_LABELS = {"psychotherapy": "Psychotherapy note", "sud_counseling": "SUD counseling note"}
+
+
+def kinds_offered() -> list[tuple[str, str]]:
+    """(kind, label) of the kinds a clinician may start here: SUD counseling notes only in a Part 2
+    program (``confide.config.practice``), which the notes service checks again."""
+    from confide import config
+
+    part2 = config.practice()["part2_program"]
+    return [(kind, label) for kind, label, _ in KINDS if kind == "psychotherapy" or part2]
+
+
+def _kind(raw: str | None) -> str:
+    kind = (raw or "psychotherapy").strip()
+    if kind not in dict(kinds_offered()):
+        raise InvalidInput(f"note_kind: {kind} notes are not written in this practice", "ValidationError")
+    return kind
 
 
 SESSION_FACTS = ("pn_start_time", "pn_stop_time", "pn_cpt_code", "pn_modality", "pn_frequency", "pn_diagnosis_codes",
@@ -165,13 +193,16 @@ def psychotherapy_index(request: HttpRequest) -> HttpResponse:
     notes = None
     if patient:
         mine = call(request, "notes", "my_notes")["notes"]
-        notes = [n for n in mine if n.get("kind") == "psychotherapy" and n.get("patient_id") == patient]
+        notes = [{**n, "kind_label": KIND_LABELS[n["kind"]]} for n in mine
+                 if n.get("kind") in WRITE_RPC and n.get("patient_id") == patient]
     return render(request, "web/psychotherapy/index.html", {"patient": patient, "notes": notes,
-                                                            "today": date.today().isoformat()})
+                                                            "today": date.today().isoformat(),
+                                                            "kinds": kinds_offered()})
 
 
 def _editor(request: HttpRequest, ctx: dict, status: int = 200) -> HttpResponse:
-    ctx.setdefault("author", True)  # the new note and every POST that reaches _act are the author's own
+    ctx.setdefault("author", True)
+    ctx["kind_label"] = KIND_LABELS.get((ctx.get("note") or {}).get("kind") or "psychotherapy", "Psychotherapy note")  # the new note and every POST that reaches _act are the author's own
     ctx.setdefault("hints", None)
     ctx.setdefault("risk_levels", RISK_LEVELS)
     ctx.setdefault("facts", {k: request.POST.get(k, "") for k in SESSION_FACTS})
@@ -185,7 +216,7 @@ def psychotherapy_new(request: HttpRequest) -> HttpResponse:
     meta = {"patient_id": _patient_id(source.get("patient_id")),
             "session_date": _session_date(source.get("session_date")),
             "supervisor_id": (source.get("supervisor_id") or "").strip() or None,
-            "status": "new", "note_id": None}
+            "status": "new", "note_id": None, "kind": _kind(source.get("kind"))}
     if request.method != "POST":
         progress = draft_progress_note(request, meta["patient_id"], meta["session_date"])
         return _editor(request, {"note": meta, "text": "", "progress": progress})
@@ -199,8 +230,8 @@ def psychotherapy_note(request: HttpRequest, note_id) -> HttpResponse:
     a signed note shows read-only with its addenda and a form to add one."""
     reply = read(request, str(note_id))
     note = reply["note"]
-    if note.get("kind") != "psychotherapy":
-        raise InvalidInput(f"note {note_id} is not a psychotherapy note", "ValidationError")
+    if note.get("kind") not in WRITE_RPC:
+        raise InvalidInput(f"note {note_id} is not a psychotherapy or SUD counseling note", "ValidationError")
     # Reading is the service's decision (the supervisor named on a trainee's note may read it,
     # 164.508(a)(2)(i)(B)); editing, moving and signing are the author's alone. A reader who is not the
     # author gets the text read-only, and a forged POST of the editor is refused before anything is
@@ -272,7 +303,7 @@ def _save(request: HttpRequest, note: dict, text: str) -> str:
                "sealed_text": sealed(request, text)}
     if note.get("supervisor_id"):
         payload["supervisor_id"] = note["supervisor_id"]
-    return call(request, "notes", "write_psychotherapy_note", payload)["note_id"]
+    return call(request, "notes", WRITE_RPC[note.get("kind") or "psychotherapy"], payload)["note_id"]
 
 
 def _move(request: HttpRequest, note: dict, text: str, key: str) -> HttpResponse:

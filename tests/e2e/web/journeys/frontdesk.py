@@ -212,3 +212,38 @@ def clinician_refused(session) -> dict:
     request_page = page.goto(f"{session.base}/front-desk/requests/{p['request_id']}")
     return {"nav": nav, "posts": posts, "queue": queue.status, "new_authorization": new_auth.status, "request": request_page.status,
             "body": page.locator("body").inner_text()}
+
+
+def amend_held_facts(session) -> dict:
+    """A judge's order recorded without what it covers, verified and held by the engine
+    (164.512(e)(1)(i)): staff record its coverage on the request's page (the amend form), nothing
+    amended is refused naming the field, then the request is decided again with the rule cited."""
+    from playwright.sync_api import expect
+
+    p = session.params
+    out: dict = {}
+    page, _ = session.enrol(p["roi"], ["release_of_information"])
+    page.goto(f"{session.base}/front-desk/requests/{p['request_id']}")
+    expect(page.locator("#amend-heading")).to_be_visible()
+    out["held_status"] = page.locator("#request-status").get_attribute("data-status")
+    session.look(page, "frontdesk-amend-facts-held")
+    # Nothing established: refused, the message linked to the form.
+    page.click("#amend-submit")
+    expect(page.locator("#amend-error")).to_be_visible()
+    out["empty_error"] = page.locator("#amend-error").inner_text()
+    out["empty_described_by"] = page.locator("#amend-form").get_attribute("aria-describedby")
+    session.look(page, "frontdesk-amend-facts-error")
+    # The order's coverage, by keyboard as far as the form goes.
+    session.tab_to(page, "#amend-legal-type", limit=80)
+    page.select_option("#amend-legal-type", "court_order")
+    page.select_option("#amend-signed-by-judge", "yes")
+    page.check("#amend-covers-progress")
+    page.fill("#amend-reason", "order received by fax")
+    page.click("#amend-submit")
+    expect(page.locator("#amendments")).to_be_visible()
+    out["amended"] = page.locator("#amendments li").all_inner_texts()
+    out["decided"] = _request_page_data(page)
+    out["legal"] = page.locator("#request-legal").inner_text()
+    out["amend_form_left"] = page.locator("#amend-form").count()
+    session.look(page, "frontdesk-amend-facts-decided")
+    return out
