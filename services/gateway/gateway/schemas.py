@@ -64,6 +64,7 @@ class DependencyHealthSchema(Schema):
 
 class HealthSchema(Schema):
     status = fields.String(required=True, metadata={"enum": ["ok", "degraded", "down"]})
+    instance = fields.String(metadata={"description": "which replica answered (CONFIDE_INSTANCE)"})
     dependencies = fields.Dict(keys=fields.String(), values=fields.Nested(DependencyHealthSchema), required=True)
 
 

@@ -120,7 +120,7 @@ class TestHttpApi:
     def test_health(self, system):
         reply = system.http.get("/health")
         assert reply.status_code == 200 and reply.headers["Cache-Control"] == "no-store"
-        assert reply.json() == {"status": "ok", "dependencies": {
+        assert reply.json() == {"status": "ok", "instance": "gateway", "dependencies": {
             name: {"status": "ok", "required": True}
             for name in ("broker", "database", "disclosures", "directory", "audit")}}
 
