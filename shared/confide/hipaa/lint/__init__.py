@@ -145,8 +145,8 @@ Progress to date
 
 Known limits: it is a suggestion aid, not a guarantee that a note holds no excluded content.
 On a writer it never saw (``bench/lint_crossval.py``: leave one blind batch out, train the tagger
-on the rest) the tagger raises recall by about eight points and costs about five of precision;
-neither reaches 0.90 on such text (see the README).  ``bench/lint_quality.py``'s figures are
+on the rest) the tagger raises recall by five or six points and costs three to five of
+precision; recall stays well under 0.90 on such text (batch i 0.65, batch k 0.75; see the README).  ``bench/lint_quality.py``'s figures are
 in-sample for the tagger, which is trained on every batch.  Speed is measured by
 ``bench/lint_speed.py``.  ConText's scope is a sentence: a
 pronoun is not resolved across sentences ("She talked about her ex. He started Zoloft 100 mg."
