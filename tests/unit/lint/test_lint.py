@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from confide.hipaa import lint as lint_mod
-from confide.hipaa.lint import CATEGORIES, Finding, lint
+from confide.hipaa.lint import CATEGORIES, Finding, learned, lint
 from confide.hipaa.lint_commands import lint as lint_cli
 
 HERE = Path(__file__).resolve().parent
@@ -321,7 +321,8 @@ def test_findings_name_the_rules_that_produced_them():
     for text in rows:
         for f in lint(text):
             assert f.rules and f.rules == tuple(sorted(set(f.rules)))
-            assert all(by_name[n].category == f.category for n in f.rules)
+            # the learned tagger (confide.hipaa.lint.learned) names itself, not a rule
+            assert all(by_name[n].category == f.category for n in f.rules if n != learned.RULE_NAME)
     f = lint("Increased sertraline to 100 mg.")[0]
     assert "medication.prescribing_verb_with_drug" in f.rules and "medication.dose_with_unit" in f.rules
     assert "rules" not in f.to_dict()
@@ -364,10 +365,10 @@ def test_labelled_set_is_well_formed():
     held = sum(1 for r in rows if r["split"] == "heldout")
     # Held-out batches only ever grow (batch d, written before lint v3, and batch e, written
     # before lint v4, are all held out); batches g, f and h, written blind and scored before lint
-    # v5, v6 and v7, were then tuned on (bench/lint_quality.py BATCHES).  Keep both sides big enough
-    # to mean something.
+    # v5, v6 and v7, were then tuned on, and batch k was written as the learned tagger's training
+    # data (bench/lint_quality.py BATCHES).  Keep both sides big enough to mean something.
     assert 0.28 <= held / len(rows) <= 0.75
-    for b in {r.get("batch", "a") for r in rows} - {"a", "b", "f", "g", "h"}:  # c, d, e, i are never tuned on
+    for b in {r.get("batch", "a") for r in rows} - {"a", "b", "f", "g", "h", "k"}:  # c, d, e, i: not tuned on
         assert all(r["split"] == "heldout" for r in rows if r.get("batch") == b)
     for r in rows:
         assert r["split"] in {"tuned", "heldout"}

@@ -15,6 +15,7 @@ length; tests prove the gating returns exactly what a full scan returns on the l
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 
@@ -23,6 +24,7 @@ from . import (
     context,
     diagnosis,
     functional_status,
+    learned,
     medication,
     modality_frequency,
     prognosis,
@@ -59,6 +61,10 @@ for _veto in CONTEXT_VETO.values():
     for _parts in _veto:
         if not _parts <= context.CONTEXT_CATEGORIES:
             raise ImportError(f"unknown context category in CONTEXT_VETO: {sorted(_parts - context.CONTEXT_CATEGORIES)}")
+
+#: The learned span tagger (:mod:`.learned`), loaded once per process; None if no model is committed.
+LEARNED: learned.Model | None = learned.load_model()
+_DEFAULT: object = object()
 
 _names = [r.name for r in RULES]
 if len(set(_names)) != len(_names):
@@ -215,14 +221,18 @@ def _trimmed(text: str, s: int, e: int) -> tuple[int, int]:
     return s, e
 
 
-def _rule_spans(text: str, rule: Rule, windows: list[tuple[int, int]], quotes: list[tuple[int, int]]):
-    """``(start, end, rule name)`` of each kept match of ``rule`` within ``windows``."""
+def _rule_spans(text: str, rule: Rule, windows: list[tuple[int, int]], quotes: list[tuple[int, int]],
+                rejected: list[tuple[int, int, str]] | None = None):
+    """``(start, end, rule name)`` of each kept match of ``rule`` within ``windows``; the matches
+    its word-sense filter rejects are added to ``rejected`` as ``(start, end, category)``."""
     flt, name = rule.filter, rule.name
     for rx in rule.compiled:
         for lo, hi in windows:
             for m in rx.finditer(text, lo, hi):
                 span = flt(m, text) if flt else m.span()
                 if span is None:
+                    if rejected is not None:
+                        rejected.append((m.start(), m.end(), rule.category))
                     continue
                 s, e = _trimmed(text, *span)
                 if e <= s:
@@ -232,31 +242,42 @@ def _rule_spans(text: str, rule: Rule, windows: list[tuple[int, int]], quotes: l
                 yield s, e, name
 
 
-def _spans(text: str, gated: bool = True) -> dict[str, list[tuple[int, int, str]]]:
+def _spans(text: str, gated: bool = True, model: learned.Model | None | object = _DEFAULT,
+           rules: bool = True) -> dict[str, list[tuple[int, int, str]]]:
     """Spans per category, ``(start, end, rule name)``, after context, fallbacks and resolutions.
     ``gated=False`` scans the whole text with every rule and runs ConText on every sentence that
     holds a candidate (slow; used by tests to prove the gate tokens and ConText's trigger words
-    lose nothing)."""
+    lose nothing).  ``model``: the learned tagger whose spans are kept where no rule of their
+    category found tighter evidence (default :data:`LEARNED`; None: the rules alone);
+    ``rules=False`` runs the tagger alone (for ``bench/lint_crossval.py``)."""
+    tagger = LEARNED if model is _DEFAULT else model
     found: dict[str, list[tuple[int, int, str]]] = {c: [] for c in CATEGORIES}
     loose: dict[str, list[tuple[int, int, str]]] = {c: [] for c in CATEGORIES}
     quotes = _quote_spans(text)
     occ = _occurrences(text) if gated else {}
-    cache: dict = {}
-    whole = [(0, len(text))]
-    candidates: list[tuple[int, int, str, str, bool]] = []  # (start, end, category, rule, fallback)
-    for rule in RULES:
-        if rule.section:
-            continue
-        windows = _rule_windows(text, rule, occ, cache) if gated else whole
-        if windows:
-            candidates.extend((s, e, rule.category, name, rule.fallback)
-                              for s, e, name in _rule_spans(text, rule, windows, quotes))
+    rejected: list[tuple[int, int, str]] = []  # matches a word-sense filter rejected (everyday senses)
+    matched = _matches(text, quotes, occ, gated, rejected)
+    candidates = list(matched) if rules else []  # (start, end, category, rule, fallback)
+    if isinstance(tagger, learned.Model):  # the tagger reads the rules' matches as features
+        for s, e, category in tagger.spans(text, [(s, e, c) for s, e, c, _, _ in matched]):
+            if quotes and _quoted(quotes, s, e):
+                continue  # the patient's own words
+            if any(c == category and rs < e and s < re_ for rs, re_, c in rejected):
+                continue  # a rule's filter judged these words an everyday sense ("progress on the deck")
+            candidates.append((s, e, category, learned.RULE_NAME, True))
     read = context.read(text, [(s, e, c) for s, e, c, _, _ in candidates], CONTEXT_VETO if gated else None)
+    vetoed: list[tuple[int, int, str]] = []
+    tagged: list[tuple[int, int, str]] = []
     for (s, e, category, name, fallback), mods in zip(candidates, read.modifiers):
         if any(v <= mods for v in CONTEXT_VETO[category]):
+            vetoed.append((s, e, category))
             continue  # someone else's, imagined, past, read about... (see the category's CONTEXT_VETO)
+        if name == learned.RULE_NAME:
+            if not any(c == category and vs < e and s < ve for vs, ve, c in vetoed):
+                tagged.append((s, e, category))  # unless it holds a rule's match that context vetoed
+            continue
         (loose if fallback else found)[category].append((s, e, name))
-    for category, s, b, e in read.sections:  # a header gives its body its category
+    for category, s, b, e in (read.sections if rules else ()):  # a header gives its body its category
         rule = _SECTION_RULES[category]
         if rule.fallback:  # a tight category: the first clause, if it has the category's shape
             cut = text.find(";", b, e)
@@ -266,6 +287,14 @@ def _spans(text: str, gated: bool = True) -> dict[str, list[tuple[int, int, str]
             if e <= b or (rule.section_body and not rule.section_body(text[b:e])):
                 continue
         (loose if rule.fallback else found)[category].append((s, e, rule.name))
+    if tagged:  # the tagger finds what the rules miss: only in sentences where no rule found its category
+        sents = context.sentence_spans(text)
+        starts = [a for a, _ in sents]
+        ruled = {c: (*found[c], *loose[c]) for c in CATEGORIES}
+        for s, e, category in tagged:
+            a, b = sents[max(0, bisect.bisect_right(starts, s) - 1)]
+            if not any(rs < b and a < re_ for rs, re_, _ in ruled[category]):
+                loose[category].append((s, e, learned.RULE_NAME))
     for category, spans in loose.items():  # a fallback only where nothing tighter overlaps it
         tight = found[category]
         for span in spans:
@@ -288,6 +317,29 @@ def _merge(text: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, int,
         else:
             out.append([s, e, {name}])
     return [(s, e, tuple(sorted(names))) for s, e, names in out]
+
+
+def _matches(text: str, quotes: list[tuple[int, int]], occ: dict[str, list[int]], gated: bool,
+             rejected: list[tuple[int, int, str]] | None = None) -> list[tuple[int, int, str, str, bool]]:
+    """``(start, end, category, rule name, fallback)`` of every kept match of every rule (the
+    matches a word-sense filter rejects go to ``rejected``)."""
+    cache: dict = {}
+    whole = [(0, len(text))]
+    out: list[tuple[int, int, str, str, bool]] = []
+    for rule in RULES:
+        if rule.section:
+            continue
+        windows = _rule_windows(text, rule, occ, cache) if gated else whole
+        if windows:
+            out.extend((s, e, rule.category, name, rule.fallback)
+                       for s, e, name in _rule_spans(text, rule, windows, quotes, rejected))
+    return out
+
+
+def rule_candidates(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, category)`` of every match of the rules in ``text`` outside quoted speech,
+    before context is read: the learned tagger's hints (for training it as the engine runs it)."""
+    return [(s, e, c) for s, e, c, _, _ in _matches(text, _quote_spans(text), _occurrences(text), True)]
 
 
 def lint(text: str) -> list[Finding]:

@@ -39,7 +39,7 @@ def _rule(name: str, pattern: str, gate, filter=None) -> Rule:
 _ANY = tokens("""plan poc care steps recommendation recommendations
         interventions goal goals u follow rtc return refer referral referred coordinate consult
         schedule obtain request reassess administer readminister re monitor consider increase
-        step begin add recommend recommended recommends safety agreed tx treatment""")
+        step begin add recommend recommended recommends safety agreed tx treatment will start arrange complete""")
 
 
 def _basic(name: str, pattern: str) -> Rule:
