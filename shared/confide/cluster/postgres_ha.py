@@ -449,9 +449,9 @@ class HaPostgres:
                     "  default-server inter 500ms fastinter 250ms downinter 500ms fall 2 rise 1 "
                     "on-marked-down shutdown-sessions\n" + servers + "\n")
         cfg = self.base / "haproxy.cfg"
-        cfg.write_text("global\n  maxconn 1000\n\n"
-                       "defaults\n  mode tcp\n  timeout connect 2s\n  timeout client 1h\n  timeout server 1h\n"
-                       "  timeout check 1s\n\n"
+        cfg.write_text("global\n  maxconn 1000\n  log stdout format raw local0 notice\n\n"
+                       "defaults\n  mode tcp\n  log global\n  timeout connect 2s\n  timeout client 1h\n"
+                       "  timeout server 1h\n  timeout check 1s\n\n"
                        + backend("primary", self.rw_port, "/primary") + "\n"
                        + backend("replicas", self.ro_port, "/replica"))
         check = subprocess.run([HAPROXY, "-c", "-q", "-f", str(cfg)], capture_output=True, text=True)
