@@ -118,7 +118,7 @@ def main() -> int:
                                for s, _, _ in SHAPES])
         t.add_row("synchronous / asynchronous", *[f"{results[(labels[1], s)] / results[(labels[3], s)]:.2f}x"
                                                    for s, _, _ in SHAPES])
-        Console().print(t)
+        Console(width=160).print(t)
         print(f"load average: {harness.loadavg()}")
     finally:
         if cluster is not None:

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from confide import config
-from confide.cluster.postgres_ha import _descendants
+from confide.cluster.postgres_ha import descendants
 from confide.envelope import NewEvent
 from confide.eventstore.chain import ChainSealer, load_chain_key, verify
 from confide.eventstore.errors import EventStoreUnavailableError
@@ -128,7 +128,7 @@ def test_append_waiting_for_the_standby_fails_when_the_primary_dies(cluster, ha_
     standby = cluster.node(cluster.sync_standby())
     app = PostgresEventStore(cluster.role_dsn(config.APP_ROLE, "confide"), ha_schema, pool_size=2)
     app.append("haWait-0", [NewEvent("LoadProbeAppended", {"n": 0})], expected_version=-1)
-    frozen = [standby.postmaster_pid(), *_descendants(standby.postmaster_pid())]
+    frozen = [standby.postmaster_pid(), *descendants(standby.postmaster_pid())]
     outcome: dict = {}
     event = NewEvent("LoadProbeAppended", {"n": 1})
 

@@ -131,7 +131,7 @@ def _state(pid: int) -> str:
         return ""
 
 
-def _descendants(root: int) -> list[int]:
+def descendants(root: int) -> list[int]:
     """Every process below ``root`` in the process tree (from /proc)."""
     parents: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
@@ -538,9 +538,9 @@ class HaPostgres:
             victims.append(node.patroni.pid)
         pid = node.postmaster_pid()
         if pid is not None:
-            victims += [pid, *_descendants(pid)]
+            victims += [pid, *descendants(pid)]
         if whole_node and node.patroni is not None:
-            victims += [p for p in _descendants(node.patroni.pid) if p not in victims]
+            victims += [p for p in descendants(node.patroni.pid) if p not in victims]
         _kill(victims)
         self._killed = (name, time.monotonic())
         if not _wait_gone(victims, 30):
@@ -638,12 +638,12 @@ class HaPostgres:
             time.sleep(0.1)
         for proc in patronis:
             if proc.alive():
-                _kill([proc.pid, *_descendants(proc.pid)])
+                _kill([proc.pid, *descendants(proc.pid)])
             proc.reap()
         for node in self.nodes:  # a postmaster Patroni left behind (it runs in a session of its own)
             pid = node.postmaster_pid()
             if pid is not None:
-                victims = [pid, *_descendants(pid)]
+                victims = [pid, *descendants(pid)]
                 _kill(victims)
                 _wait_gone(victims, 10)
         others = [p for p in [self._haproxy, *self._etcd_procs] if p is not None]
