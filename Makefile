@@ -11,9 +11,10 @@ setup:
 run: setup
 	$(VENV)/confide run
 
+# tests/cluster (Patroni, etcd, HAProxy; kills servers) runs under `make test-cluster` only.
 test:
 	@bash deploy/setup.sh --test
-	$(PYTEST) -q tests
+	$(PYTEST) -q tests --ignore=tests/cluster
 
 # The unit tier needs only the venv: no PostgreSQL, RabbitMQ, schema or keys.
 test-unit:

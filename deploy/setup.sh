@@ -4,10 +4,14 @@
 #   2. PostgreSQL and RabbitMQ reachable: running ones are used; otherwise
 #      Docker Compose where an engine runs; otherwise Debian packages;
 #   3. roles, databases (confide, confide_test), schema, broker topology, keys.
-# Usage: deploy/setup.sh [--test | --venv | --tls]
+# Usage: deploy/setup.sh [--test | --venv | --tls | --cluster]
 #   (no option)  `make run`: all of the above;
 #   --test       `make test`: also Chromium, for the report's browser test;
 #   --venv       `make test-unit`: step 1 only; starts, installs and contacts no service;
+#   --cluster    `make cluster` / `make test-cluster`: step 1, then the Debian packages the one-machine
+#                cluster runs (patroni, etcd-server, etcd-client, haproxy, the PostgreSQL server
+#                binaries); it starts them itself on ports of its own (confide.cluster.postgres_ha),
+#                so nothing is started or contacted here;
 #   --tls        also a local CA and RabbitMQ server certificate (AMQP over TLS, one host):
 #                prints the listener lines to add to rabbitmq.conf (RabbitMQ is not reconfigured).
 # The broker is set up through its management API as CONFIDE_RABBIT_ADMIN_URI
@@ -23,8 +27,8 @@ PY=${PYTHON:-python3.11}
 . deploy/privilege.sh
 MODE=${1:-}
 case "$MODE" in
-  ""|--test|--venv|--tls) ;;
-  *) log "ERROR: unknown option $MODE (usage: deploy/setup.sh [--test | --venv | --tls])"; exit 2 ;;
+  ""|--test|--venv|--tls|--cluster) ;;
+  *) log "ERROR: unknown option $MODE (usage: deploy/setup.sh [--test | --venv | --tls | --cluster])"; exit 2 ;;
 esac
 
 PG_HOST=127.0.0.1 PG_PORT=5432 AMQP_PORT=5672
@@ -61,6 +65,21 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$SRC_HASH" ]; then
 fi
 if [ "$MODE" = "--venv" ]; then
   log "venv ready (--venv: PostgreSQL, RabbitMQ, schema and keys left alone)"
+  exit 0
+fi
+if [ "$MODE" = "--cluster" ]; then
+  # Only what is missing, so a machine that has them needs no root. (Debian's etcd-server may start
+  # its own etcd on 2379 under systemd; the cluster's members use other ports and data directories.)
+  missing=()
+  [ -x /usr/bin/patroni ] || missing+=(patroni)
+  [ -x /usr/bin/etcd ] || missing+=(etcd-server)
+  command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
+  [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing the cluster's Debian packages: ${missing[*]}"; apt_install "${missing[@]}"
+  fi
+  log "cluster packages ready (patroni, etcd, haproxy, PostgreSQL server binaries)"
   exit 0
 fi
 

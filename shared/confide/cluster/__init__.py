@@ -1,1 +1,1 @@
-"""Confide on several machines: the distributed engines (RabbitMQ cluster, PostgreSQL HA) for tests and demos."""
+"""Confide on more than one server process per role: PostgreSQL under Patroni, a RabbitMQ cluster (for tests, demos and `make cluster`)."""

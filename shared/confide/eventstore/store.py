@@ -192,7 +192,9 @@ class PostgresEventStore:
 
     @contextmanager
     def _connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection]:
-        """A pooled autocommit connection with driver errors translated (store package only).
+        """A pooled autocommit connection with driver errors translated (store package only): a lost
+        or refused connection, a pool timeout and a write refused by a standby (the connection is then
+        dropped) raise EventStoreUnavailableError.
 
         ``timeout``: seconds to wait for a free or new connection (the pool's default, 30 s, when None).
         """
@@ -200,6 +202,13 @@ class PostgresEventStore:
             with self._pool.connection(timeout=timeout) as conn:
                 try:
                     yield conn
+                except pg_errors.ReadOnlySqlTransaction:
+                    # A standby answered (a failover under way: a proxy or a multi-host DSN reached a
+                    # node that is not, or not yet, the primary). Nothing was written. The connection
+                    # is closed, so the pool drops it and connects afresh (to the primary).
+                    conn.close()
+                    raise EventStoreUnavailableError("the database server is a standby (read-only): "
+                                                     "no primary to write to yet") from None
                 except Exception:
                     _release_session_locks(conn)
                     raise

@@ -207,3 +207,23 @@ def test_an_append_in_flight_in_another_schema_does_not_hold_readers_back(scratc
         held.close()
         other.close()
         install.drop_schema(admin_dsn, "confide_test", other_schema)
+
+
+def test_a_write_refused_by_a_standby_is_unavailability_and_its_connection_is_dropped(test_db_dsn):
+    """After a failover a proxy or a multi-host DSN may for a moment reach a node that is still (or
+    again) a standby: the append fails as EventStoreUnavailableError, nothing is written, and the pool
+    drops that connection so the next call connects afresh. (A read-only session stands in for the
+    standby: PostgreSQL refuses the write with the same error, 25006.)"""
+    from confide.eventstore.errors import EventStoreUnavailableError
+
+    read_only = PostgresEventStore(test_db_dsn + " options='-c default_transaction_read_only=on'", schema="confide",
+                                   pool_size=1)
+    stream = new_stream()
+    try:
+        with pytest.raises(EventStoreUnavailableError, match="standby"):
+            read_only.append(stream, events(1), expected_version=-1)
+        assert read_only._pool.get_stats().get("connections_lost", 0) + read_only._pool.get_stats().get(
+            "returns_bad", 0) >= 1
+        assert read_only.stream_version(stream) == -1
+    finally:
+        read_only.close()
