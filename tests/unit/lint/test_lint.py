@@ -377,6 +377,21 @@ def test_labelled_set_is_well_formed():
             assert lab["text"] in r["text"]
 
 
+def test_the_never_trained_batch_stays_out_of_training_and_of_the_labelled_set():
+    bench = _bench()
+    never = bench.load(bench.NEVER_TRAINED)
+    assert len(never) >= 150 and {r["batch"] for r in never} == {"j"}
+    assert sum(1 for r in never if not r["labels"]) >= 0.4 * len(never)
+    labelled = bench.load(LABELS)
+    assert "j" not in {r["batch"] for r in labelled}
+    # two writers may coincide on a short stock line ("Denies SI/HI."), not on more
+    assert len({r["text"] for r in labelled} & {r["text"] for r in never}) <= 0.01 * len(never)
+    # the tagger's recorded training data is the labelled set alone, and batch j is not among its batches
+    meta = json.loads((Path(learned.__file__).parent / "data" / learned.META_FILE).read_text("utf-8"))
+    assert "j" not in meta["batches"]
+    assert meta["labelled_set_sha256"] == learned.labelled_set_sha256(LABELS.read_bytes())
+
+
 def test_overall_precision_and_recall_on_labelled_set():
     bench = _bench()
     stats = bench.score(bench.load(LABELS))["overall"]
