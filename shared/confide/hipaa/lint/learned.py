@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 
 import numpy as np
+from spacy.lang.en.stop_words import STOP_WORDS
 
 from . import lexicons
 from .context import sentence_spans
@@ -44,6 +45,10 @@ _QUOTE_CH = frozenset("\"\u201c\u201d")
 _PUNCT_EDGE = frozenset(",;:.-\u2013\u2014()[]/&\"'\u2018\u2019\u201c\u201d!?")
 _EDGE_WORDS = frozenset({"and", "but", "or", "so", "then", "which", "that", "the", "a", "in", "at", "on", "of",
                          "with", "by", "as", "for"})
+
+
+_FUNCTION_WORDS = frozenset(STOP_WORDS) - {"not", "no", "never", "nothing", "none", "well", "back", "down", "up",
+                                            "off", "full", "again", "less", "more", "first", "last", "next"}
 
 
 # ---- features -------------------------------------------------------------------------------------
@@ -214,7 +219,8 @@ def _runs(sent: _Sentence, p: np.ndarray, low: float, high: float) -> Iterable[t
                 a += 1
             while b >= a and (sent.words[b] in _PUNCT_EDGE or sent.words[b].lower() in _EDGE_WORDS):
                 b -= 1
-            if a <= b:
+            # a run of function words alone ("until", "to it") carries no content of any category
+            if a <= b and any(w.lower() not in _FUNCTION_WORDS and w not in _PUNCT_EDGE for w in sent.words[a:b + 1]):
                 yield sent.tokens[a][0], sent.tokens[b][1]
         i = j + 1
 
