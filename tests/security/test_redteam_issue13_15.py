@@ -1,0 +1,90 @@
+"""Red team (issues 13-15): what was added with amend_disclosure_facts, SUD counseling notes, replicated
+services and the cluster tooling, attacked as an insider with a staff login, a services database
+login or a shell on the host would.
+
+Each test names the attack and fails on the code before its fix.
+"""
+import uuid
+from datetime import datetime, timedelta
+
+import pytest
+
+from confide.envelope import NewEvent
+from confide.eventstore.memory import InMemoryEventStore
+from confide.keys import ensure_decision_key
+from confide.testing.identities import sealed_disclosures
+from disclosures import handlers
+from disclosures.domain import commands
+
+PAYER = {"id": "payer-user-1", "role": "insurer_health_plan", "org": "Acme Health Plan", "identity_verified": True}
+COURT = {"id": "court-1", "role": "court", "org": "Family Court", "identity_verified": True}
+
+
+class _Clock:
+    def __init__(self):
+        self.now = datetime.fromisoformat("2026-05-01T15:00:00+00:00")
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, **kw):
+        self.now += timedelta(**kw)
+
+
+class _Notes:
+    """The notes service's release, as far as these tests need it: which notes left."""
+
+    def __init__(self, store):
+        self.store = store
+        self.calls = []
+
+    def release_fields(self, decision_id, note_ids, request_id=None):
+        decided = self.store.read_stream(f"accessDecision-{decision_id}")[-1].data
+        assert set(note_ids) <= set(decided["note_ids"])
+        self.calls.append((decision_id, list(note_ids)))
+        fields = decided["fields_released"] or []
+        return {"decision_id": decision_id, "fields_released": fields,
+                "notes": [{"note_id": n, "fields": {f: f"<{f}>" for f in fields}} for n in note_ids]}
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    keys = tmp_path / "keys"
+    ensure_decision_key(keys)
+    monkeypatch.setenv("CONFIDE_KEY_DIR", str(keys))
+    clock = _Clock()
+    store = sealed_disclosures(InMemoryEventStore(clock=clock), keys)
+    return store, clock, _Notes(store)
+
+
+def _note(store, patient_id, kind):
+    category, event_type = {"psychotherapy": ("psychotherapyNote", "PsychotherapyNoteDrafted"),
+                            "sud_counseling": ("sudCounselingNote", "SudCounselingNoteDrafted")}[kind]
+    note_id = str(uuid.uuid4())
+    store.append(f"{category}-{note_id}", [NewEvent(event_type, {
+        "note_id": note_id, "patient_id": patient_id, "author_id": "C-A", "session_date": "2026-02-10",
+        "content": {"placeholder": True}})], expected_version=-1)
+    return note_id
+
+
+# -- 1. amend_disclosure_facts / request facts ----------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["psychotherapy", "sud_counseling"])
+def test_staff_cannot_say_a_separated_note_is_not_kept_separately(world, kind, monkeypatch):
+    """Attack: release-of-information staff record a payer's request with ``facts: {stored_separately:
+    false}``. amend_disclosure_facts refuses that fact (the notes service's stream establishes it),
+    but request_disclosure's facts went into the case file as they were, and the engine then decided
+    the psychotherapy note as ordinary record content (164.501): released for payment with no
+    authorization (164.508(a)(2)), and a SUD counseling note without a consent naming it (42 CFR
+    2.31(b)). The case file now drops the fact from any request's facts; unknown keeps the note protected."""
+    if kind == "sud_counseling":
+        monkeypatch.setenv("CONFIDE_PRACTICE_PART2_PROGRAM", "true")
+    store, clock, notes = world
+    patient = f"P-{uuid.uuid4().hex[:8]}"
+    _note(store, patient, kind)
+    view = handlers.request_disclosure(commands.RequestDisclosure(
+        patient_id=patient, requester=PAYER, purpose="payment", note_kind=kind,
+        facts={"stored_separately": False}), store, clock, notes)
+    assert view["status"] == "refused", view
+    assert notes.calls == []
+    assert "164.501 (not kept separate" not in (view.get("refusal") or {}).get("rule", "")
