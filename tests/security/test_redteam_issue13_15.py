@@ -4,9 +4,11 @@ login or a shell on the host would.
 
 Each test names the attack and fails on the code before its fix.
 """
+import time
 import uuid
 from datetime import datetime, timedelta
 
+import psycopg
 import pytest
 
 from confide.envelope import NewEvent
@@ -88,3 +90,36 @@ def test_staff_cannot_say_a_separated_note_is_not_kept_separately(world, kind, m
     assert view["status"] == "refused", view
     assert notes.calls == []
     assert "164.501 (not kept separate" not in (view.get("refusal") or {}).get("rule", "")
+
+
+# -- 3. the sealer/relay lease taken by another login ----------------------------------------------
+
+def test_a_services_login_holding_the_sealer_lease_is_named_not_silent(test_db_dsn, projector_db_dsn):
+    """Attack: whoever has the services' database login (every service holds it) takes the audit
+    service's sealer/relay advisory lock first and keeps its session open: no audit instance can take
+    the lease, and sealing and relaying stop without a word (advisory locks need no privilege, so this
+    cannot be refused). The lease now names the foreign holder (login and pid) so health reports it,
+    and takes the lease once that session is ended."""
+    from confide.eventstore.lease import LEASE_CLASS, AdvisoryLease
+
+    schema = "rt_" + uuid.uuid4().hex[:10]
+    lease = AdvisoryLease(projector_db_dsn, schema, "sealer-relay", identity="audit-1")
+    peer = AdvisoryLease(projector_db_dsn, schema, "sealer-relay", identity="audit-2")
+    intruder = psycopg.connect(test_db_dsn, autocommit=True)
+    try:
+        login = intruder.execute("SELECT current_user").fetchone()[0]
+        assert intruder.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
+                                (LEASE_CLASS, f"{schema}:sealer-relay")).fetchone()[0]
+        assert not lease.hold()
+        assert lease.usurper == {"login": login, "pid": intruder.info.backend_pid}
+        intruder.close()  # the session ended (pg_terminate_backend, as the README says)
+        deadline = time.monotonic() + 10
+        while not lease.hold():
+            assert time.monotonic() < deadline, "the lease was never taken after the intruder left"
+            time.sleep(0.05)
+        assert lease.usurper is None
+        assert not peer.hold() and peer.usurper is None  # its own login's peer is no usurper
+    finally:
+        intruder.close()
+        lease.release()
+        peer.release()
