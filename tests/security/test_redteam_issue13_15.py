@@ -123,3 +123,28 @@ def test_a_services_login_holding_the_sealer_lease_is_named_not_silent(test_db_d
         intruder.close()
         lease.release()
         peer.release()
+
+
+# -- 4. cluster tooling -------------------------------------------------------------------------------
+
+def test_patroni_rest_api_writes_need_a_login(tmp_path):
+    """Attack: any user on the machine POSTs to a node's Patroni REST API on 127.0.0.1 (/switchover,
+    /restart, /reinitialize: the latter wipes a standby's data directory, PATCH /config turns the
+    synchronous standby off). The generated configuration now requires a login for its writes
+    (``restapi.authentication``, password generated per cluster, kept in the 0600 state file and the
+    0600 patroni.yml); reads (HAProxy's GET /primary and /replica) stay open."""
+    import json
+    import stat
+
+    from confide.cluster import postgres_ha
+
+    cluster = postgres_ha.HaPostgres(tmp_path / "ha")
+    restapi = cluster._patroni_config(cluster.nodes[0])["restapi"]
+    auth = restapi.get("authentication") or {}
+    assert auth.get("username") and len(auth.get("password") or "") >= 24, restapi
+    assert auth["password"] not in (cluster.superuser_password, cluster.replication_password)
+    assert restapi["listen"].startswith("127.0.0.1:")
+    state = cluster.save_state()
+    assert stat.S_IMODE(state.stat().st_mode) == 0o600
+    assert postgres_ha.HaPostgres.attach(tmp_path / "ha").restapi_password == auth["password"]
+    assert json.loads(state.read_text())["restapi_password"] == auth["password"]
