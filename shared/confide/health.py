@@ -63,6 +63,13 @@ def event_store_reason(reply: Any) -> Optional[str]:
     return "unexpected reply from the audit service"
 
 
+def sealer_lease_reason(reply: Any) -> Optional[str]:
+    """What the audit service's ``health()`` reply says of the sealer/relay lease: None when nothing
+    is wrong, else who holds it instead of the audit service (sealing and relaying have stopped)."""
+    usurped = reply.get("sealer_lease") if isinstance(reply, dict) else None
+    return f"usurped: {usurped}" if isinstance(usurped, str) and usurped else None
+
+
 def timed(name: str, elapsed: float, reason: Optional[str], required: bool = True) -> Check:
     """A probe's outcome: down with ``reason``, degraded when it took longer than SLOW, else ok."""
     if reason:

@@ -174,7 +174,9 @@ class AuditService:
 
     @rpc(expected_exceptions=USER_ERRORS)
     def health(self):
-        """{"database": "ok"}, or {"database": "unreachable: <error type>"} when the store's ping fails.
+        """{"database": "ok"}, or {"database": "unreachable: <error type>"} when the store's ping fails;
+        with ``sealer_lease: "held by login <login> (pid <pid>)"`` when a session of another login than
+        the audit service's holds the sealer/relay lease (sealing and relaying stopped: README).
 
         Any verified Confide service (the gateway asks it with its ServiceCredential).
         Never raises for an unreachable database (the caller reports it) and never names the DSN.
@@ -184,7 +186,11 @@ class AuditService:
             self.store.ping(timeout=HEALTH_TIMEOUT)
         except Exception as exc:  # EventStoreUnavailableError, or whatever the driver raised
             return {"database": f"unreachable: {type(exc).__name__}"}
-        return {"database": "ok"}
+        reply = {"database": "ok"}
+        usurper = getattr(getattr(self.relay, "lease", None), "usurper", None)
+        if isinstance(usurper, dict):  # another login's session holds the lease: nothing is sealed or relayed
+            reply["sealer_lease"] = f"held by login {usurper['login']} (pid {usurper['pid']})"
+        return reply
 
     # -- the auditor's pages (read-only; auditor or privacy officer) ----------------------------
 

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import base64
 import json
 import os
 import pwd
@@ -70,6 +71,8 @@ STATE_FILE = "cluster.json"
 ENV_FILE = "cluster.env"
 NODE_NAMES = ("pg0", "pg1")
 REPLICATION_USER = "replicator"
+#: The login of Patroni's REST API writes (its password: ``HaPostgres.restapi_password``, in cluster.json).
+RESTAPI_USER = "confide-patroni"
 #: Patroni's timing: the leader lock lives ``TTL`` s without renewal; each node acts every ``LOOP_WAIT``
 #: s. Patroni requires loop_wait + 2 * retry_timeout <= ttl.
 TTL, LOOP_WAIT, RETRY_TIMEOUT = 10, 1, 4
@@ -247,6 +250,10 @@ class HaPostgres:
         self.scope = f"confide-{secrets.token_hex(4)}"
         self.superuser_password = secrets.token_urlsafe(24)
         self.replication_password = secrets.token_urlsafe(24)
+        # Patroni's REST API listens on 127.0.0.1, where any local user reaches it: its writes
+        # (switchover, failover, restart, reinitialize, PATCH /config) need this login; reads
+        # (GET /primary, /replica: HAProxy's checks) stay open.
+        self.restapi_password = secrets.token_urlsafe(24)
         self.key_dir = self.base / "keys"
         ports = _free_ports(2 * etcd_members + 2 * len(NODE_NAMES) + 2)
         self.etcd = [{"name": f"etcd{i}", "client_port": ports[2 * i], "peer_port": ports[2 * i + 1]}
@@ -382,7 +389,8 @@ class HaPostgres:
             "namespace": "/confide/",
             "name": node.name,
             "log": {"level": "INFO"},
-            "restapi": {"listen": f"127.0.0.1:{node.api_port}", "connect_address": f"127.0.0.1:{node.api_port}"},
+            "restapi": {"listen": f"127.0.0.1:{node.api_port}", "connect_address": f"127.0.0.1:{node.api_port}",
+                        "authentication": {"username": RESTAPI_USER, "password": self.restapi_password}},
             "etcd3": {"hosts": [f"127.0.0.1:{m['client_port']}" for m in self.etcd]},
             "bootstrap": {
                 "dcs": {
@@ -584,6 +592,11 @@ class HaPostgres:
         raise ClusterError(f"{name} did not rejoin as a standby within {timeout}s; members: {self.members()}\n"
                            f"{_tail(node.dir / 'patroni.log', 2000)}")
 
+    def _restapi_authorization(self) -> str:
+        """The Basic credentials of Patroni's REST API writes (``restapi.authentication``)."""
+        token = base64.b64encode(f"{RESTAPI_USER}:{self.restapi_password}".encode()).decode()
+        return f"Basic {token}"
+
     def set_synchronous(self, synchronous: bool, timeout: float = 60) -> None:
         """Switch Patroni's synchronous_mode for the whole cluster (``PATCH /config``), and wait until
         the primary applies it. Raises ClusterError."""
@@ -592,7 +605,8 @@ class HaPostgres:
             raise ClusterError("no primary to reconfigure")
         request = urllib.request.Request(f"{self.node(leader).api_url}/config", method="PATCH",
                                          data=json.dumps({"synchronous_mode": synchronous}).encode(),
-                                         headers={"Content-Type": "application/json"})
+                                         headers={"Content-Type": "application/json",
+                                                  "Authorization": self._restapi_authorization()})
         with urllib.request.urlopen(request, timeout=5) as reply:
             if reply.status != 200:
                 raise ClusterError(f"PATCH /config answered {reply.status}")
@@ -665,6 +679,7 @@ class HaPostgres:
         state = {
             "scope": self.scope, "synchronous": self.synchronous, "strict": self.strict,
             "superuser_password": self.superuser_password, "replication_password": self.replication_password,
+            "restapi_password": self.restapi_password,
             "rw_port": self.rw_port, "ro_port": self.ro_port, "etcd": self.etcd,
             "etcd_pids": [p.pid for p in self._etcd_procs],
             "haproxy_pid": self._haproxy.pid if self._haproxy else None,
@@ -691,6 +706,7 @@ class HaPostgres:
         self.synchronous, self.strict, self.scope = state["synchronous"], state["strict"], state["scope"]
         self.superuser_password = state["superuser_password"]
         self.replication_password = state["replication_password"]
+        self.restapi_password = state.get("restapi_password", "")
         self.key_dir = base / "keys"
         self.etcd, self.rw_port, self.ro_port = state["etcd"], state["rw_port"], state["ro_port"]
         marker = str(base)

@@ -48,6 +48,11 @@ NOTE_ORIGINATOR_FACTS = ("originator", "note_originator", "originator_id", "auth
 #: Facts about the practice, from its configuration (``confide.config.practice``); a request's
 #: ``facts`` cannot set them (an outside party choosing its own state law, or none).
 PRACTICE_FACTS = ("jurisdiction", "practice_setting")
+#: Whether a psychotherapy or SUD counseling note is kept apart from the rest of the record (45 CFR
+#: 164.501; 42 CFR 2.11): the notes service keeps every such note in its own sealed stream, so a
+#: request's ``facts`` never say otherwise (``stored_separately: false`` would decide the note as
+#: ordinary record content, stripping 164.508(a)(2) and 42 CFR 2.31(b)); unknown keeps it protected.
+NOTE_STORAGE_FACTS = ("stored_separately",)
 CHANNEL_FIELDS = ("standard", "task_status", "pou", "claim")
 
 
@@ -237,7 +242,8 @@ def build_case(requester: dict, *, purpose: str, note_kind: str, action: str, pa
 
     ``requester``: {id, role, org, ...established facts}; ``notes``: the notes decided on;
     ``authorization``: its case form or None; ``facts``: further case facts of the request
-    (those about the notes are dropped: the notes' events establish them); ``channel``: the
+    (those about the notes are dropped: the notes' events establish them, and whether they are
+    kept apart, :data:`NOTE_STORAGE_FACTS`); ``channel``: the
     request's channel (kept when it names a ``standard``).
 
     Computed from the notes, never taken from the caller: ``note_sessions`` (their session dates),
@@ -260,7 +266,7 @@ def build_case(requester: dict, *, purpose: str, note_kind: str, action: str, pa
         requester["role"] = "originator_clinician" if is_originator else "clinician_same_practice"
     requester.setdefault("is_covered_entity", requester.get("role") in COVERED_ENTITY_ROLES)
     case = {k: v for k, v in (facts or {}).items()
-            if k not in NOTE_CONTENT_FACTS + NOTE_ORIGINATOR_FACTS + PRACTICE_FACTS}
+            if k not in NOTE_CONTENT_FACTS + NOTE_ORIGINATOR_FACTS + PRACTICE_FACTS + NOTE_STORAGE_FACTS}
     if case.get("record_is_part2") is not True:
         case.pop("record_is_part2", None)
     practice = practice or {}

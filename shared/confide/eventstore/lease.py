@@ -23,6 +23,15 @@ process; up to 11 s for a vanished host). A holder that hangs without dying keep
 session lives): that is the price of a lock with no expiry, and why the holder checks before each
 batch rather than once.
 
+Any login on the database may take any advisory lock: a session of another login (the services'
+login, which every service holds) that takes this key first keeps the lease from every instance for
+as long as its session lives, and sealing and relaying stop. It cannot be refused here, so it is made
+visible: when the lease is not taken, ``hold()`` looks at who holds it (``pg_locks``,
+``pg_stat_activity``: no privilege needed) and a holder of another login than this lease's is
+:attr:`AdvisoryLease.usurper` (login and backend pid; logged as an error, reported by the audit
+service's ``health`` and the gateway's GET /health). The README says how to clear it
+(``pg_terminate_backend`` of that pid as the database owner).
+
 The lock key is ``(LEASE_CLASS, hashtext(<schema>:<name>))``, so two schemas of one database (tests)
 and two kinds of singleton work have leases of their own. It is not the sealer's own per-call lock
 (:mod:`confide.eventstore.chain`), which stays: ``confide audit seal`` run by hand takes that one.
@@ -60,6 +69,9 @@ class AdvisoryLease:
         self._clock = clock
         self._conn: psycopg.Connection | None = None
         self.held_since: float | None = None
+        #: The session holding the lease under another login than this one's ({"login", "pid"}), as
+        #: last seen by ``hold()``; None when free, held by this login's instances, or not looked at.
+        self.usurper: dict | None = None
 
     @property
     def key(self) -> str:
@@ -123,9 +135,25 @@ class AdvisoryLease:
                                          (LEASE_CLASS, self.key)).fetchone()
         if row and row[0]:
             self.held_since = self._clock()
+            self.usurper = None
             log.info("lease %s taken by %s", self.key, self.identity)
             return True
+        usurper = self._foreign_holder()
+        if usurper is not None and usurper != self.usurper:
+            log.error("lease %s is held by login %r (backend pid %s), not by this service's login: sealing and "
+                      "relaying stop until that session ends (README: a usurped sealer lease)",
+                      self.key, usurper["login"], usurper["pid"])
+        self.usurper = usurper
         return False
+
+    def _foreign_holder(self) -> dict | None:
+        """The session holding the lock under another login than this connection's, or None."""
+        row = self._connection().execute(
+            "SELECT coalesce(a.usename, '?'), l.pid FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s::int4::oid "
+            "AND l.objid = hashtext(%s)::oid AND l.objsubid = 2 AND a.usename IS DISTINCT FROM current_user",
+            (LEASE_CLASS, self.key)).fetchone()
+        return {"login": str(row[0]), "pid": int(row[1])} if row else None
 
     def _still_granted(self) -> bool:
         row = self._connection().execute(

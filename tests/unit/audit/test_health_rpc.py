@@ -18,3 +18,11 @@ def test_health_is_ok_when_the_store_answers():
 def test_health_names_the_error_type_when_the_store_does_not_answer():
     reply = worker_factory(AuditService, store=DownStore()).health()
     assert reply == {"database": "unreachable: EventStoreUnavailableError"}
+
+
+def test_health_names_another_login_holding_the_sealer_lease():
+    from types import SimpleNamespace
+
+    relay = SimpleNamespace(lease=SimpleNamespace(usurper={"login": "confide_app", "pid": 4242}))
+    reply = worker_factory(AuditService, store=InMemoryEventStore(), relay=relay).health()
+    assert reply == {"database": "ok", "sealer_lease": "held by login confide_app (pid 4242)"}

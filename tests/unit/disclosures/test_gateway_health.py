@@ -30,12 +30,28 @@ class FakeAudit:
     (FakeAudit({"nonsense": True}), "unexpected reply from the audit service"),
 ])
 def test_database_reason_comes_from_the_audit_service(audit, reason):
-    assert _Probe("amqp://unused").database(audit) == reason
+    assert _Probe("amqp://unused").database(audit) == (reason, None)
+
+
+def test_a_sealer_lease_held_by_another_login_is_reported_not_fatal():
+    """The audit service names a session of another login holding its sealer/relay lease: the
+    gateway reports it (degraded, not down: the intruder must not take the front door down too)."""
+    probe = _Probe("amqp://unused")
+    audit = FakeAudit({"database": "ok", "sealer_lease": "held by login confide_app (pid 42)"})
+    assert probe.database(audit) == (None, "usurped: held by login confide_app (pid 42)")
+    probe_broker = dependencies.health.probe_broker
+    try:
+        dependencies.health.probe_broker = lambda *a, **k: [Check("broker", OK)]
+        checks = probe.checks(audit, {})
+    finally:
+        dependencies.health.probe_broker = probe_broker
+    [lease] = [c for c in checks if c.name == "sealer_lease"]
+    assert lease.status == DOWN and not lease.required and "confide_app" in lease.detail
 
 
 def test_an_audit_service_that_does_not_answer_in_time_is_a_timeout(monkeypatch):
     monkeypatch.setattr(dependencies, "PROBE_TIMEOUT", 0.05)
-    assert _Probe("amqp://unused").database(FakeAudit({"database": "ok"}, delay=1)) == "Timeout"
+    assert _Probe("amqp://unused").database(FakeAudit({"database": "ok"}, delay=1)) == ("Timeout", None)
 
 
 class FakeProbe:
