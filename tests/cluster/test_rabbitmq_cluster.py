@@ -77,6 +77,26 @@ def test_the_nodes_run_as_one_cluster_with_three_replica_quorum_queues(whole_clu
         declare_topology(whole_cluster.failover_uri("audit"))
 
 
+def _listening_addresses(port: int) -> set[str]:
+    """Local addresses a TCP socket listens on ``port`` (from /proc/net/tcp and tcp6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in open(table).read().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if state == "0A" and int(hex_port, 16) == port:
+                found.add(address)
+    return found
+
+
+def test_every_node_listens_on_loopback_only(whole_cluster):
+    loopback = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1, ::1
+    for node in whole_cluster.nodes:
+        for port in (node.port, node.dist_port):
+            addresses = _listening_addresses(port)
+            assert addresses and addresses <= loopback, (node.name, port, addresses)
+
+
 def test_no_confirmed_event_is_lost_when_the_queue_leaders_node_is_killed_under_load(whole_cluster, capsys):
     cluster = whole_cluster
     leader = _node_index(cluster, cluster.quorum_members(AUDIT_QUEUE_NAME)["leader"])
