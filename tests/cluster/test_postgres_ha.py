@@ -8,6 +8,7 @@ chain must verify. Recovery times are printed (``pytest -s``) and kept in the te
 """
 import os
 import signal
+import subprocess
 import threading
 import time
 
@@ -159,3 +160,23 @@ def test_append_waiting_for_the_standby_fails_when_the_primary_dies(cluster, ha_
     app.close()
     assert [e.event_id for e in events].count(event.event_id) == 1
     assert retried.stream_versions == (1,)
+
+
+def _etcdctl(cluster, *args, user=None):
+    endpoints = ",".join(f"http://127.0.0.1:{m['client_port']}" for m in cluster.etcd)
+    argv = ["etcdctl", f"--endpoints={endpoints}", *(["--user", user] if user else []), *args]
+    return subprocess.run(argv, env={**os.environ, "ETCDCTL_API": "3"}, capture_output=True, text=True, timeout=30)
+
+
+def test_etcd_refuses_writes_without_patronis_login_and_outside_its_namespace(cluster):
+    """Anyone on the host can reach etcd's port: without a login nobody may write the leader key
+    (a forced failover or a split brain), and Patroni's login reaches its own namespace only."""
+    leader = f"/confide/{cluster.scope}/leader"
+    anonymous = _etcdctl(cluster, "put", leader, "intruder")
+    said = (anonymous.stderr + anonymous.stdout).lower()
+    assert anonymous.returncode != 0 and ("user name is empty" in said or "permission denied" in said), anonymous
+    patroni = f"patroni:{cluster.etcd_password}"
+    elsewhere = _etcdctl(cluster, "put", "/elsewhere/key", "x", user=patroni)
+    assert elsewhere.returncode != 0 and "permission denied" in elsewhere.stderr.lower(), elsewhere
+    read = _etcdctl(cluster, "get", leader, "--print-value-only", user=patroni)
+    assert read.returncode == 0 and read.stdout.strip() == cluster.primary()

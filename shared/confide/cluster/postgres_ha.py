@@ -78,6 +78,9 @@ RESTAPI_USER = "confide-patroni"
 TTL, LOOP_WAIT, RETRY_TIMEOUT = 10, 1, 4
 PATRONI = "/usr/bin/patroni"
 ETCD = "/usr/bin/etcd"
+ETCDCTL = "/usr/bin/etcdctl"
+#: etcd's login for Patroni: read-write on the cluster's namespace only (``HaPostgres.etcd_password``).
+ETCD_USER = "patroni"
 HAPROXY = "/usr/sbin/haproxy"
 PACKAGES_HINT = "install them with deploy/setup.sh --cluster (Debian packages patroni etcd-server etcd-client haproxy)"
 
@@ -254,6 +257,10 @@ class HaPostgres:
         # (switchover, failover, restart, reinitialize, PATCH /config) need this login; reads
         # (GET /primary, /replica: HAProxy's checks) stay open.
         self.restapi_password = secrets.token_urlsafe(24)
+        # etcd runs with authentication on: without it any local user could write the leader key
+        # and force a failover or a split brain. root exists only because etcd requires it.
+        self.etcd_password = secrets.token_urlsafe(24)
+        self._etcd_root_password = secrets.token_urlsafe(24)
         self.key_dir = self.base / "keys"
         ports = _free_ports(2 * etcd_members + 2 * len(NODE_NAMES) + 2)
         self.etcd = [{"name": f"etcd{i}", "client_port": ports[2 * i], "peer_port": ports[2 * i + 1]}
@@ -367,6 +374,28 @@ class HaPostgres:
                     raise ClusterError(f"etcd member {member['name']} did not become healthy:\n"
                                        f"{_tail(self.base / 'etcd' / member['name'] / 'etcd.log')}")
                 time.sleep(0.2)
+        self._enable_etcd_auth()
+
+    def _etcdctl(self, *args: str, user: str | None = None) -> None:
+        """Run etcdctl (v3) against the members; raises ClusterError with its output when it fails.
+        Passwords go through ``--user name:password`` / ``--new-user-password``, never the log."""
+        endpoints = ",".join(f"http://127.0.0.1:{m['client_port']}" for m in self.etcd)
+        argv = [ETCDCTL, f"--endpoints={endpoints}", *(["--user", user] if user else []), *args]
+        done = subprocess.run(argv, env={**os.environ, "ETCDCTL_API": "3"}, capture_output=True, text=True,
+                              timeout=30)
+        if done.returncode != 0:
+            raise ClusterError(f"etcdctl {args[0]} {args[1] if len(args) > 1 else ''} failed: "
+                               f"{(done.stderr or done.stdout).strip()[-300:]}")
+
+    def _enable_etcd_auth(self) -> None:
+        """Users root and ``patroni`` (read-write on this cluster's namespace only), then auth on."""
+        namespace = f"/confide/{self.scope}/"
+        self._etcdctl("user", "add", "root", f"--new-user-password={self._etcd_root_password}")
+        self._etcdctl("role", "add", ETCD_USER)
+        self._etcdctl("role", "grant-permission", ETCD_USER, "--prefix=true", "readwrite", namespace)
+        self._etcdctl("user", "add", ETCD_USER, f"--new-user-password={self.etcd_password}")
+        self._etcdctl("user", "grant-role", ETCD_USER, ETCD_USER)
+        self._etcdctl("auth", "enable")
 
     def _prepare_node(self, node: Node) -> None:
         node.dir.mkdir(parents=True, exist_ok=True)
@@ -391,7 +420,8 @@ class HaPostgres:
             "log": {"level": "INFO"},
             "restapi": {"listen": f"127.0.0.1:{node.api_port}", "connect_address": f"127.0.0.1:{node.api_port}",
                         "authentication": {"username": RESTAPI_USER, "password": self.restapi_password}},
-            "etcd3": {"hosts": [f"127.0.0.1:{m['client_port']}" for m in self.etcd]},
+            "etcd3": {"hosts": [f"127.0.0.1:{m['client_port']}" for m in self.etcd],
+                      "username": ETCD_USER, "password": self.etcd_password},
             "bootstrap": {
                 "dcs": {
                     "ttl": TTL, "loop_wait": LOOP_WAIT, "retry_timeout": RETRY_TIMEOUT,
@@ -679,7 +709,7 @@ class HaPostgres:
         state = {
             "scope": self.scope, "synchronous": self.synchronous, "strict": self.strict,
             "superuser_password": self.superuser_password, "replication_password": self.replication_password,
-            "restapi_password": self.restapi_password,
+            "restapi_password": self.restapi_password, "etcd_password": self.etcd_password,
             "rw_port": self.rw_port, "ro_port": self.ro_port, "etcd": self.etcd,
             "etcd_pids": [p.pid for p in self._etcd_procs],
             "haproxy_pid": self._haproxy.pid if self._haproxy else None,
@@ -707,6 +737,7 @@ class HaPostgres:
         self.superuser_password = state["superuser_password"]
         self.replication_password = state["replication_password"]
         self.restapi_password = state.get("restapi_password", "")
+        self.etcd_password = state.get("etcd_password", "")
         self.key_dir = base / "keys"
         self.etcd, self.rw_port, self.ro_port = state["etcd"], state["rw_port"], state["ro_port"]
         marker = str(base)
