@@ -166,19 +166,25 @@ def check_legal_process(facts: dict) -> None:
             raise ValidationError({"legal_process": exc.messages}) from None
 
 
+#: Why a held request's facts were amended: a code, never free text, so that nothing clinical can be
+#: typed into the record of the amendment (the amended facts themselves are case facts, not content).
+AMENDMENT_REASONS = ("legal_process_received", "authorization_received", "identity_documents_received",
+                     "fact_confirmed_by_requester", "fact_corrected")
+
+
 class AmendDisclosureFactsSchema(Schema):
     """``amend_disclosure_facts`` payload (request staff): the case facts of a held request as now
     established (``facts``: names of the case-file form, /work/shared/cases/README.md, merged over
     the request's; ``legal_process`` structured as :class:`LegalProcessSchema`), and/or the
     ``authorization_id`` it now relies on. ``amendment_id``: the command's idempotency key (a UUID;
-    default: derived from the request and what is amended); ``reason``: what established them (no
-    clinical content)."""
+    default: derived from the request and what is amended); ``reason``: what established them, one
+    of :data:`AMENDMENT_REASONS` (a code: no free text, so no clinical content)."""
 
     request_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
     amendment_id = fields.UUID(load_default=None, allow_none=True)
     facts = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=100)), load_default=dict)
     authorization_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=200))
-    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(AMENDMENT_REASONS))
 
     @validates("facts")
     def _facts(self, value, **kwargs):

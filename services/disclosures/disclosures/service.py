@@ -363,7 +363,7 @@ class DisclosuresService:
 
         payload: {"request_id": "...", "facts": {"legal_process": {"type": "court_order",
         "signed_by_judge": true, "covers": ["progress"]}}, "authorization_id": "AUTH-9"?,
-        "amendment_id": "<uuid>"?, "reason": "order received by fax"?} → request view (+ ``content``
+        "amendment_id": "<uuid>"?, "reason": "legal_process_received"?} → request view (+ ``content``
         when released). Facts are checked against the case-file JSON Schema: InvalidRequestError naming
         the field (``facts.legal_process.signed_by_judge``), also for a fact staff cannot amend (the
         notes' author or content, the practice's state, the requester) or legal process not naming

@@ -95,13 +95,11 @@ def _database() -> dict:
         "HOST": params.get("host", "127.0.0.1"),
         "PORT": params.get("port", "5432"),
         # The rest of the DSN (a cluster's ``target_session_attrs=read-write`` beside its multi-host
-        # ``host=a,b port=x,y``, ``connect_timeout``, ``sslmode``) reaches libpq as it is.
+        # ``host=a,b port=x,y``, ``connect_timeout``, how to trust the server: ``sslmode``, ``sslrootcert``) reaches libpq as it is.
         "OPTIONS": {k: v for k, v in params.items() if k not in ("dbname", "user", "password", "host", "port")},
         # A connection kept across requests is checked before reuse: after a failover it is dead.
         "CONN_HEALTH_CHECKS": True,
         "CONN_MAX_AGE": 60,
-        # How to trust the server (verify-full against a cluster's CA), when the DSN says.
-        "OPTIONS": {k: params[k] for k in ("sslmode", "sslrootcert") if params.get(k)},
         "TEST": {"NAME": "confide_web_test"},
     }
 

@@ -47,7 +47,7 @@ def test_release_of_information_from_authorization_to_revocation(practice, journ
     # the paper request: held for verification, escaped, in the queue
     assert "164.514(h)" in data["hold_rule"]
     assert "<script>" in data["requester_shown"] and data["title"] != "pwned"
-    assert on_file["patient"] in data["queue_row"] and "On hold for verification" in data["queue_row"]
+    assert on_file["patient"] in data["queue_row"] and "On hold: a fact to verify" in data["queue_row"]
     assert data["on_hold_statuses"] == ["on_hold"] and data["on_hold_has_request"]
     assert not data["released_tab_has_request"]
     # verified, then decided: rule, reasons and exactly what will leave
@@ -108,7 +108,7 @@ def test_staff_amend_a_held_requests_facts_and_it_is_decided_again(practice, jou
     assert data["held_status"] == "on_hold"
     assert data["empty_error"].startswith("facts:") and data["empty_described_by"] == "amend-error"
     assert len(data["amended"]) == 1 and f"By {on_file['roi']} " in data["amended"][0]
-    assert "facts.legal_process" in data["amended"][0] and "order received by fax" in data["amended"][0]
+    assert "facts.legal_process" in data["amended"][0] and "legal_process_received" in data["amended"][0]
     assert data["decided"]["status"] == "decided" and "164.512(e)(1)(i)" in data["decided"]["rule"], data["decided"]
     assert sorted(data["decided"]["notes_leaving"]) == sorted(on_file["notes"])
     assert "signed by a judge" in data["legal"] and "progress" in data["legal"]

@@ -61,7 +61,7 @@ def test_staff_amend_the_coverage_and_the_request_is_decided_and_released_to_the
     with system.as_(system.staff, "disclosures") as disclosures:
         done = transport.open_tree(key, disclosures.amend_disclosure_facts(
             {"request_id": request_id, "facts": {"legal_process": {**ORDER, "covers": ["progress"]}},
-             "reason": "order received by fax"}, reply_public_key=reply_key))
+             "reason": "legal_process_received"}, reply_public_key=reply_key))
     assert done["status"] == "released", done
     assert done["decision"]["decision"] == "permit" and done["release"]["note_ids"] == [note_id]
     assert any("164.512(e)(1)(i)" in c for c in done["decision"]["citations"]) or \

@@ -51,7 +51,7 @@ def held(store, clock, notes, add_note, patient):
 class TestAmendFacts:
     def test_the_coverage_recorded_decides_it_with_the_rule_cited(self, store, clock, notes, held):
         clock.advance(minutes=5)
-        done = amend(store, clock, notes, held["request_id"], reason="order received by fax",
+        done = amend(store, clock, notes, held["request_id"], reason="legal_process_received",
                      facts={"legal_process": {**ORDER, "covers": ["psychotherapy"]}})
         assert done["status"] == "released" and done["decision"]["decision"] == "permit"
         assert "164.512(e)(1)(i)" in done["decision"]["rule"] or any(
@@ -62,11 +62,11 @@ class TestAmendFacts:
         [amended] = [e for e in store.read_stream(f"disclosureRequest-{held['request_id']}")
                      if e.type == "DisclosureFactsAmended"]
         assert amended.data["amended_by"] == "roi-1" and amended.data["fields"] == ["facts.legal_process"]
-        assert amended.data["amended_at"] == "2026-05-01T15:05:00.000000Z" and amended.data["reason"] == "order received by fax"
+        assert amended.data["amended_at"] == "2026-05-01T15:05:00.000000Z" and amended.data["reason"] == "legal_process_received"
         assert "<" not in amended.data_json  # no note content (the fake notes' placeholders)
         assert done["amendments"] == [{"amendment_id": amended.data["amendment_id"], "amended_by": "roi-1",
                                        "amended_at": "2026-05-01T15:05:00.000000Z", "fields": ["facts.legal_process"],
-                                       "reason": "order received by fax"}]
+                                       "reason": "legal_process_received"}]
         access = [e for e in store.read_all() if e.type == "AccessDecided"]
         assert [a.data["decision_id"] for a in access] == [done["decision"]["decision_id"]]
 
@@ -221,3 +221,18 @@ class TestSudCounselingNotes:
         assert view["status"] == "released", view["decision"]
         assert view["decision"]["note_ids"] == [note_id]
         assert any("2.32" in c for c in view["decision"]["citations"])
+
+
+def test_the_reason_for_an_amendment_is_a_code_never_free_text():
+    """Nothing clinical can be typed into the record of an amendment: its reason is one of a list."""
+    from marshmallow import ValidationError
+
+    from disclosures.schemas import AMENDMENT_REASONS, AmendDisclosureFactsSchema
+
+    ok = AmendDisclosureFactsSchema().load({"request_id": "r-1", "facts": {"identity_verified": True},
+                                            "reason": AMENDMENT_REASONS[0]})
+    assert ok["reason"] == "legal_process_received"
+    with pytest.raises(ValidationError) as err:
+        AmendDisclosureFactsSchema().load({"request_id": "r-1", "facts": {"identity_verified": True},
+                                           "reason": "client disclosed relapse on heroin"})
+    assert "reason" in err.value.messages

@@ -35,7 +35,7 @@ NAV: list[NavItem] = [
 #: The queue's states, in the order a request moves through them (labels for people).
 STATES = (
     ("requested", "Received"),
-    ("on_hold", "On hold for verification"),
+    ("on_hold", "On hold: a fact to verify"),
     ("verified", "Verified"),
     ("decided", "Decided, awaiting release"),
     ("released", "Released"),

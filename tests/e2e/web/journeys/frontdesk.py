@@ -109,7 +109,7 @@ def release_of_information(session) -> dict:
     out["queue_row"] = row.inner_text()
     session.look(page, "frontdesk-queue")
     page.click("#state-tabs a[data-state=on_hold]")
-    expect(page.locator("#queue-caption")).to_contain_text("On hold for verification")
+    expect(page.locator("#queue-caption")).to_contain_text("On hold: a fact to verify")
     out["on_hold_statuses"] = sorted(set(page.locator("#request-queue tbody tr[data-status]").evaluate_all(
         "els => els.map(e => e.dataset.status)")))
     out["on_hold_has_request"] = row.count() == 1
@@ -238,7 +238,7 @@ def amend_held_facts(session) -> dict:
     page.select_option("#amend-legal-type", "court_order")
     page.select_option("#amend-signed-by-judge", "yes")
     page.check("#amend-covers-progress")
-    page.fill("#amend-reason", "order received by fax")
+    page.select_option("#amend-reason", "legal_process_received")
     page.click("#amend-submit")
     expect(page.locator("#amendments")).to_be_visible()
     out["amended"] = page.locator("#amendments li").all_inner_texts()
