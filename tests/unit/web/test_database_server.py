@@ -54,3 +54,13 @@ def test_a_dsn_with_its_own_password_is_used_as_it_is(tmp_path):
     (tmp_path / "web-db.secret").write_text("generated-secret\n")
     db = _databases(tmp_path, "postgresql://confide_web:given@127.0.0.1:5432/confide_web")
     assert (db["PASSWORD"], db["OPTIONS"]) == ("given", {})
+
+
+def test_a_multi_host_dsn_keeps_its_failover_and_tls_settings_together(tmp_path):
+    """After a failover the web must reach the new primary: libpq gets every host and
+    ``target_session_attrs`` beside the TLS settings (two settings blocks once dropped one)."""
+    (tmp_path / "web-db.secret").write_text("generated-secret\n")
+    db = _databases(tmp_path, "host=127.0.0.1,127.0.0.1 port=7001,7002 dbname=confide_web user=confide_web "
+                              "target_session_attrs=read-write connect_timeout=3 sslmode=require")
+    assert (db["HOST"], db["PORT"]) == ("127.0.0.1,127.0.0.1", "7001,7002")
+    assert db["OPTIONS"] == {"target_session_attrs": "read-write", "connect_timeout": "3", "sslmode": "require"}
