@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv/bin
 PYTEST := $(VENV)/pytest
 
-.PHONY: setup run test test-unit test-integration test-e2e demo bench bench-eventstore bench-disclosures bench-audit bench-web chaos lint lint-quality down
+.PHONY: setup run test test-unit test-integration test-e2e demo bench bench-eventstore bench-disclosures bench-audit bench-web chaos lint lint-quality down cluster cluster-down test-cluster
 
 setup:
 	@bash deploy/setup.sh
@@ -15,6 +15,23 @@ run: setup
 test:
 	@bash deploy/setup.sh --test
 	$(PYTEST) -q tests --ignore=tests/cluster
+
+# The cluster topology on one machine (app/confide_app/cluster_cli.py): PostgreSQL under Patroni (a
+# primary, a synchronous standby, etcd, HAProxy), 3 RabbitMQ nodes with quorum queues, 2 replicas of
+# each service behind HAProxy on 127.0.0.1:8000/:8080 (other ports, printed, when those are taken);
+# data in /tmp/confide-cluster-<uid> (CONFIDE_CLUSTER_BASE). Foreground: Ctrl-C stops and removes it all.
+cluster:
+	@bash deploy/setup.sh --cluster
+	$(VENV)/confide cluster up $(if $(ETCD),--etcd $(ETCD))
+
+cluster-down:
+	$(VENV)/confide cluster down
+
+# Patroni failover, RabbitMQ cluster, replicas, then the whole topology killed part by part under load
+# (tests/cluster/test_failover_under_load.py prints the counts, recovery times and 1-vs-2 throughput).
+test-cluster:
+	@bash deploy/setup.sh --cluster
+	$(PYTEST) -q -s tests/cluster
 
 # The unit tier needs only the venv: no PostgreSQL, RabbitMQ, schema or keys.
 test-unit:

@@ -10,7 +10,7 @@
 #   --venv       `make test-unit`: step 1 only; starts, installs and contacts no service;
 #   --cluster    `make cluster` / `make test-cluster`: step 1, then the Debian packages the one-machine
 #                cluster runs (patroni, etcd-server, etcd-client, haproxy, the PostgreSQL server
-#                binaries); it starts them itself on ports of its own (confide.cluster.postgres_ha),
+#                binaries, rabbitmq-server); `confide cluster up` starts them itself on ports of its own (confide.cluster.postgres_ha),
 #                so nothing is started or contacted here;
 #   --tls        also a local CA and RabbitMQ server certificate (AMQP over TLS, one host):
 #                prints the listener lines to add to rabbitmq.conf (RabbitMQ is not reconfigured).
@@ -76,10 +76,11 @@ if [ "$MODE" = "--cluster" ]; then
   command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
   [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+  [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)  # the three cluster nodes
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing the cluster's Debian packages: ${missing[*]}"; apt_install "${missing[@]}"
   fi
-  log "cluster packages ready (patroni, etcd, haproxy, PostgreSQL server binaries)"
+  log "cluster packages ready (patroni, etcd, haproxy, PostgreSQL server binaries, RabbitMQ)"
   exit 0
 fi
 

@@ -72,6 +72,7 @@ def _unavailable(name: str, exc: Exception) -> click.Command:
         "web": "confide_app.web_cli:web",
         "backup": "confide_app.backup_cli:backup",
         "restore": "confide_app.backup_cli:restore",
+        "cluster": "confide_app.cluster_cli:cluster",
     },
 )
 def main():

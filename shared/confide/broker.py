@@ -295,7 +295,9 @@ _EVERY_SERVICE_CALLS = (r"directory\.get_[a-z0-9_]+", r"directory\.record_access
 _FRONT_DOOR_CALLS = (r"notes\.[a-z0-9_]+", r"disclosures\.[a-z0-9_]+", r"audit\.[a-z0-9_]+",
                      r"directory\.[a-z0-9_]+")
 RPC_CALLS: dict[str, tuple[str, ...]] = {
-    "gateway": (r"disclosures\.[a-z0-9_]+", r"audit\.health", *_EVERY_SERVICE_CALLS),
+    # record_client_assertion: the payers' assertion replay cache every gateway replica shares.
+    "gateway": (r"disclosures\.[a-z0-9_]+", r"audit\.health", r"directory\.record_client_assertion",
+                *_EVERY_SERVICE_CALLS),
     "disclosures": (r"notes\.release_fields", r"notes\.export_designated_record_set",
                     r"notes\.request_record_access", *_EVERY_SERVICE_CALLS),
     "notes": _EVERY_SERVICE_CALLS,

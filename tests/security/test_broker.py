@@ -119,6 +119,8 @@ def test_gateway_cannot_publish_notes_read_note(confide_vhost, uri):
     ("audit", "notes.read_note", False),
     ("audit", "directory.get_clinician", False),
     ("gateway", "directory.delete_clinician", False),
+    ("gateway", "directory.record_client_assertion", True),
+    ("notes", "directory.record_client_assertion", False),
     ("web", "notes.read_note", True),
     ("cli", "audit.verify", True),
 ])
