@@ -105,8 +105,10 @@ class _Child:
 def service_environments(names, env: dict, projector_dsn: str | None) -> dict[str, dict]:
     """Each child's environment: ``env`` without any projector DSN, and for the audit service alone
     ``projector_dsn`` as ``CONFIDE_PROJECTOR_DSN`` (no other process may write what the audit trail
-    derives from the log). Raises ValueError when the audit service is among ``names`` without it."""
-    shared = {k: v for k, v in env.items() if k != config.PROJECTOR_DSN_KEY}
+    derives from the log). No service gets the superuser's DSN (``CONFIDE_ADMIN_DSN``): set-up and
+    the administrator's commands use it, a running service never does. Raises ValueError when the
+    audit service is among ``names`` without the projector's DSN."""
+    shared = {k: v for k, v in env.items() if k not in (config.PROJECTOR_DSN_KEY, config.ADMIN_DSN_KEY)}
     if "audit" in names and not projector_dsn:
         raise ValueError("the audit service needs the projector's database login (CONFIDE_PROJECTOR_DSN)")
     return {name: {**shared, config.PROJECTOR_DSN_KEY: projector_dsn} if name == "audit" else dict(shared)

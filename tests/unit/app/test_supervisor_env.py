@@ -22,3 +22,9 @@ def test_the_audit_service_is_not_started_without_it():
     with pytest.raises(ValueError, match="CONFIDE_PROJECTOR_DSN"):
         service_environments(("audit", "notes"), {}, None)
     assert config.PROJECTOR_DSN_KEY not in service_environments(("notes",), {}, None)["notes"]
+
+
+def test_no_service_gets_the_superusers_dsn():
+    base = {config.ADMIN_DSN_KEY: "postgresql://postgres:secret@127.0.0.1/postgres", "KEEP": "1"}
+    envs = service_environments(SERVICES, base, PROJECTOR)
+    assert all(config.ADMIN_DSN_KEY not in env and env["KEEP"] == "1" for env in envs.values())
