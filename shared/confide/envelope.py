@@ -147,6 +147,12 @@ def canonical_record(
     recorded_at: str,
 ) -> bytes:
     """The canonical record bytes (see module docstring); inputs are stored texts."""
+    return canonical_record_of(stream_name, stream_version, event_id, type, data_json, metadata_json, recorded_at)
+
+
+def canonical_record_of(stream_name: str, stream_version: int, event_id: str, type: str, data_json: str,
+                        metadata_json: str, recorded_at: str) -> bytes:
+    """:func:`canonical_record` with positional arguments (verify calls it once per stored event)."""
     return (
         '{"data":' + data_json
         + ',"event_id":' + _s(event_id)
