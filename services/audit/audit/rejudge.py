@@ -55,10 +55,10 @@ from confide.timestamps import format_ts, parse_ts
 
 Engine = Callable[[dict], Any]
 
-#: Requests and note reads judged per page: the facts a page needs are read in a few queries (see
-#: _Prefetched) and held until the next page. A request's page holds its patient's whole history (every
-#: note's events): fewer requests per page keep that memory small.
-REQUEST_PAGE = 25
+#: Patients (their requests) and note reads judged per page: the facts a page needs are read in a
+#: few queries (see _Prefetched) and held until the next page. A patient's page holds the patients'
+#: whole histories (every note's events): few patients per page keep that memory small.
+PATIENT_PAGE = 20
 READ_PAGE = 500
 #: The events that open the streams a request's facts live in (notes of the patient, authorizations).
 _PATIENT_STREAM_TYPES = (DRAFTED[PROGRESS], DRAFTED[PSYCHOTHERAPY], "AuthorizationRecorded")
@@ -206,14 +206,6 @@ def _judge(engine: Engine, case: dict) -> dict:
 
 # -- disclosures -------------------------------------------------------------------------------
 
-def _request_streams(store) -> Iterator[str]:
-    seen = set()
-    for event in casefile.iter_category(store, streams.DISCLOSURE_REQUEST):
-        if event.stream_name not in seen:
-            seen.add(event.stream_name)
-            yield event.stream_name
-
-
 def _unsealed_entry(event) -> dict:
     return {"stream": event.stream_name, "version": event.stream_version,
             "recorded_at": format_ts(event.recorded_at) if event.recorded_at else None}
@@ -227,16 +219,35 @@ def unsealed_disclosure_events(store: HistoryReader) -> list[dict]:
             for e in casefile.iter_category(store, category) if e.type == UNSEALED]
 
 
+def _requests_by_patient(store: HistoryReader) -> list[list[str]]:
+    """Every request stream, grouped by the patient its ``DisclosureRequested`` names (a stream with
+    none, or a malformed one, in a group of its own), groups in order of first appearance."""
+    groups: dict[Any, list[str]] = {}
+    seen: set[str] = set()
+    for event in casefile.iter_category(store, streams.DISCLOSURE_REQUEST):
+        name = event.stream_name
+        if name in seen:
+            continue
+        seen.add(name)
+        patient = event.data.get("patient_id") if event.type == "DisclosureRequested" else None
+        groups.setdefault(patient if isinstance(patient, str) else ("", name), []).append(name)
+    return list(groups.values())
+
+
 def rejudge_disclosures(store: HistoryReader, engine: Engine) -> Iterator[Optional[Mismatch]]:
     """A Mismatch (or None when it holds) for every ``DisclosureDecided`` the disclosures service
-    sealed, of a request it sealed (see the module docstring)."""
+    sealed, of a request it sealed (see the module docstring).
+
+    Requests are judged patient by patient, a page of patients at a time: a page's requests, their
+    patients' note and authorization streams and any authorization they name are read in a few
+    queries, so each patient's history is read once, however many requests it has (reading it again
+    for every decision made re-judging grow with the square of a patient's history)."""
     casefile.require_sealed(store, streams.DISCLOSURE_REQUEST, streams.AUTHORIZATION)
     reader = _Prefetched(store)
-    for page in _pages(_request_streams(store), REQUEST_PAGE):
+    for groups in _pages(_requests_by_patient(store), PATIENT_PAGE):
+        page = [name for group in groups for name in group]
         reader.clear()
         reader.prefetch(page)
-        # The facts these requests' decisions are judged on: their patients' notes and
-        # authorizations, and any authorization a request or decision names, in a few queries.
         patients, named = set(), set()
         for name in page:
             for event in reader.read_stream(name):
