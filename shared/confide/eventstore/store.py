@@ -391,10 +391,13 @@ class PostgresEventStore:
         if not wanted:
             return found
         with self._connection() as conn:
+            # One index probe per patient, the patient id taken from the probe (not parsed out of
+            # each row's data again: that cost ~7 µs a row, five times the probe).
             rows = conn.execute(
-                self._q("SELECT (data::jsonb) ->> 'patient_id', stream_name FROM {s}.events "
-                        "WHERE ((data::jsonb) ->> 'patient_id') = ANY(%s) "
-                        f"AND type = %s AND type IN ({sql_type_list()}) ORDER BY global_position"),
+                self._q("SELECT p.patient_id, e.stream_name FROM unnest(%s::text[]) AS p(patient_id) "
+                        "CROSS JOIN LATERAL (SELECT stream_name, global_position FROM {s}.events "
+                        "WHERE ((data::jsonb) ->> 'patient_id') = p.patient_id "
+                        f"AND type = %s AND type IN ({sql_type_list()})) e ORDER BY e.global_position"),
                 (wanted, event_type), prepare=True,
             ).fetchall()
         for patient_id, name in rows:
