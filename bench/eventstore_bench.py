@@ -267,8 +267,8 @@ def raw_batch_op(conn: psycopg.Connection, schema: str, prefix: str) -> Callable
     def op() -> None:
         k, expected = v.next(BATCH)
         rows = [payloads[next(counter) % len(payloads)] for _ in range(BATCH)]
-        conn.execute(query, (v.names[k], expected, [uuid.uuid4() for _ in rows], [r[0] for r in rows],
-                             [r[1] for r in rows], [r[2] for r in rows], datetime.now(timezone.utc),
+        conn.execute(query, (v.names[k], expected, datetime.now(timezone.utc), [uuid.uuid4() for _ in rows],
+                             [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
                              [r[3] for r in rows]), prepare=True)
     return op
 
