@@ -46,8 +46,27 @@ from confide.timestamps import format_ts
 
 _INT_MAX = 2**53 - 1
 _MAX_DEPTH = 64
-_encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"),
-                           allow_nan=False).encode
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# The C encoder json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+# allow_nan=False) builds on every encode() call, built once: (markers, default, string encoder,
+# indent, key separator, item separator, sort_keys, skipkeys, allow_nan). markers=None (no cycle
+# check): only values _plain accepted reach it, and _plain refuses a value nested deeper than
+# _MAX_DEPTH, which any value containing itself is.
+_c_encoder = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+    None, _refuse, json.encoder.encode_basestring, None, ":", ",", True, False, False,
+) if getattr(json.encoder, "c_make_encoder", None) else None
+_json_encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False).encode
+
+
+def _encode(value: Any) -> str:
+    if _c_encoder is None:  # an interpreter without the _json accelerator
+        return _json_encode(value)
+    return "".join(_c_encoder(value, 0))
 
 
 def _plain(value: Any, depth: int = 0) -> bool:
@@ -111,9 +130,10 @@ def canonical_json(value: Any) -> str:
 
 
 # For plain strings json.dumps(ensure_ascii=False) is RFC 8785's string form (same escapes,
-# lowercase \u00xx for other control characters). One encoder, built once: json.dumps with a
-# non-default option builds a new one per call, and this runs four times per event hashed.
-_s = json.JSONEncoder(ensure_ascii=False).encode
+# lowercase \u00xx for other control characters): its string encoder, called directly (the C
+# function JSONEncoder(ensure_ascii=False).encode calls for a str), as this runs four times per
+# event hashed.
+_s = json.encoder.encode_basestring
 
 
 def canonical_record(
@@ -127,6 +147,12 @@ def canonical_record(
     recorded_at: str,
 ) -> bytes:
     """The canonical record bytes (see module docstring); inputs are stored texts."""
+    return canonical_record_of(stream_name, stream_version, event_id, type, data_json, metadata_json, recorded_at)
+
+
+def canonical_record_of(stream_name: str, stream_version: int, event_id: str, type: str, data_json: str,
+                        metadata_json: str, recorded_at: str) -> bytes:
+    """:func:`canonical_record` with positional arguments (verify calls it once per stored event)."""
     return (
         '{"data":' + data_json
         + ',"event_id":' + _s(event_id)
@@ -142,6 +168,20 @@ def canonical_record(
 def content_hash(**record: Any) -> bytes:
     """SHA-256 (32 bytes) of :func:`canonical_record` for the same keyword arguments."""
     return hashlib.sha256(canonical_record(**record)).digest()
+
+
+def batch_hasher(stream_name: str, recorded_at: str):
+    """``hash(stream_version, event_id, type, data_json, metadata_json) -> bytes``: :func:`content_hash`
+    of events of one stream recorded at one instant (an append's batch), with the parts they share
+    encoded once. The same bytes as :func:`canonical_record` (tests/unit/shared/test_canonical_fast.py)."""
+    middle = ',"recorded_at":' + _s(recorded_at) + ',"stream_name":' + _s(stream_name) + ',"stream_version":'
+    sha = hashlib.sha256
+
+    def content_hash_of(stream_version: int, event_id: str, type: str, data_json: str, metadata_json: str) -> bytes:
+        return sha(('{"data":' + data_json + ',"event_id":' + _s(event_id) + ',"metadata":' + metadata_json
+                    + middle + str(int(stream_version)) + ',"type":' + _s(type) + "}").encode("utf-8")).digest()
+
+    return content_hash_of
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,11 @@ DECLARE
   stored    int;
   elsewhere int;
   bad      int;
+  -- the bounds of recorded_at, read from the clock once (not twice per event)
+  earliest  timestamptz := clock_timestamp() - interval '5 minutes';
+  latest    timestamptz := clock_timestamp() + interval '5 minutes';
+  -- the canonical record's parts every event of the batch shares, encoded once
+  stream_json text := to_json(p_stream)::text;
 BEGIN
   IF n IS NULL OR n = 0 THEN
     RAISE EXCEPTION 'append_events: no events given' USING ERRCODE = '22023';
@@ -84,7 +89,7 @@ BEGIN
     RAISE EXCEPTION 'append_events: every argument array must hold % events', n USING ERRCODE = 'CF002';
   END IF;
   SELECT count(*) INTO bad FROM unnest(p_recorded) AS r
-  WHERE r IS NULL OR r < clock_timestamp() - interval '5 minutes' OR r > clock_timestamp() + interval '5 minutes';
+  WHERE r IS NULL OR r < earliest OR r > latest;
   IF bad > 0 THEN
     RAISE EXCEPTION 'append_events: % recorded_at value(s) are not within five minutes of now', bad
       USING ERRCODE = 'CF002';
@@ -119,7 +124,7 @@ BEGIN
       '{"data":' || p_data[i] || ',"event_id":' || to_json(p_ids[i]::text)::text
       || ',"metadata":' || p_metadata[i]
       || ',"recorded_at":' || to_json(to_char(p_recorded[i] AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))::text
-      || ',"stream_name":' || to_json(p_stream)::text || ',"stream_version":' || (current + i)::text
+      || ',"stream_name":' || stream_json || ',"stream_version":' || (current + i)::text
       || ',"type":' || to_json(p_types[i])::text || '}', 'UTF8'));
   IF bad > 0 THEN
     RAISE EXCEPTION 'append_events: % of % hashes are not the SHA-256 of their event''s canonical record', bad, n

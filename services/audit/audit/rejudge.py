@@ -42,17 +42,104 @@ mismatch whose current decision is ``error`` with the message; store errors prop
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterator, Optional
+from itertools import islice
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from confide import config, streams
 from confide.contracts import casefile
 from confide.contracts.directory import UNSEALED, member_as_of
 from confide.contracts.disclosures import DisclosureRequestState, effective_requester, evolve
-from confide.contracts.notes import DRAFTED
+from confide.contracts.notes import DRAFTED, PROGRESS, PSYCHOTHERAPY
 from confide.eventstore.interfaces import HistoryReader
 from confide.timestamps import format_ts, parse_ts
 
 Engine = Callable[[dict], Any]
+
+#: Patients (their requests) and note reads judged per page: the facts a page needs are read in a
+#: few queries (see _Prefetched) and held until the next page. A patient's page holds the patients'
+#: whole histories (every note's events): few patients per page keep that memory small.
+PATIENT_PAGE = 20
+READ_PAGE = 500
+#: The events that open the streams a request's facts live in (notes of the patient, authorizations).
+_PATIENT_STREAM_TYPES = (DRAFTED[PROGRESS], DRAFTED[PSYCHOTHERAPY], "AuthorizationRecorded")
+
+
+class _Prefetched:
+    """A page cache over a HistoryReader: the streams a page of decisions needs are read in one query
+    (and the patients' note and authorization streams found in one query per kind), then served from
+    memory to the unchanged fact-gathering of :mod:`confide.contracts.casefile`.
+
+    Without it re-judging asked the database several times per decision, and each disclosure
+    decision re-read its patient's whole history: round trips were most of its time, growing with
+    the log. What it serves is what the reader beneath returned for the same call (every event of
+    each cached stream, checked for seals by that reader, in the same order); anything not cached
+    goes to the reader beneath. Everything else (``seals``, the directory) is delegated unchanged.
+    Memory: one page's streams (``clear`` between pages)."""
+
+    def __init__(self, store: HistoryReader):
+        self._store = store
+        self._streams: dict[str, list] = {}
+        self._by_patient: dict[tuple[str, str], list[str]] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def clear(self) -> None:
+        self._streams.clear()
+        self._by_patient.clear()
+
+    def prefetch(self, stream_names: Iterable[str]) -> None:
+        """Read these streams (those not cached yet) in one call of the reader beneath."""
+        wanted = [n for n in dict.fromkeys(stream_names) if n not in self._streams]
+        if not wanted:
+            return
+        got: dict[str, list] = {n: [] for n in wanted}
+        for event in self._store.read_streams(wanted):  # global order: each stream in version order
+            got[event.stream_name].append(event)
+        self._streams.update(got)
+
+    def prefetch_patients(self, patient_ids: Iterable[str], event_types: Iterable[str]) -> list[str]:
+        """Find the streams these patients' ``event_types`` events opened (one query per type where
+        the reader has ``find_streams_by_patients``); returns every stream name found."""
+        patients = [p for p in dict.fromkeys(patient_ids) if isinstance(p, str)]
+        many = getattr(self._store, "find_streams_by_patients", None)
+        names: list[str] = []
+        for event_type in event_types:
+            wanted = [p for p in patients if (p, event_type) not in self._by_patient]
+            if not wanted:
+                continue
+            found = many(wanted, event_type) if many else {
+                p: self._store.find_streams_by_patient(p, event_type) for p in wanted}
+            for p in wanted:
+                self._by_patient[(p, event_type)] = streams_found = list(found.get(p, ()))
+                names += streams_found
+        return names
+
+    def read_stream(self, stream_name: str, from_version: int = 0) -> list:
+        cached = self._streams.get(stream_name)
+        if cached is None:
+            return self._store.read_stream(stream_name, from_version)
+        return [e for e in cached if e.stream_version >= from_version]
+
+    def read_streams(self, stream_names) -> list:
+        names = list(dict.fromkeys(stream_names))
+        if not all(n in self._streams for n in names):
+            return self._store.read_streams(names)
+        out = [e for n in names for e in self._streams[n]]
+        out.sort(key=lambda e: e.global_position)
+        return out
+
+    def find_streams_by_patient(self, patient_id: str, event_type: str) -> list[str]:
+        cached = self._by_patient.get((patient_id, event_type))
+        if cached is None:
+            return self._store.find_streams_by_patient(patient_id, event_type)
+        return list(cached)
+
+
+def _pages(items: Iterable[Any], size: int) -> Iterator[list]:
+    it = iter(items)
+    while page := list(islice(it, size)):
+        yield page
 
 
 def _default_engine(case: dict):
@@ -119,14 +206,6 @@ def _judge(engine: Engine, case: dict) -> dict:
 
 # -- disclosures -------------------------------------------------------------------------------
 
-def _request_streams(store) -> Iterator[str]:
-    seen = set()
-    for event in casefile.iter_category(store, streams.DISCLOSURE_REQUEST):
-        if event.stream_name not in seen:
-            seen.add(event.stream_name)
-            yield event.stream_name
-
-
 def _unsealed_entry(event) -> dict:
     return {"stream": event.stream_name, "version": event.stream_version,
             "recorded_at": format_ts(event.recorded_at) if event.recorded_at else None}
@@ -140,16 +219,51 @@ def unsealed_disclosure_events(store: HistoryReader) -> list[dict]:
             for e in casefile.iter_category(store, category) if e.type == UNSEALED]
 
 
+def _requests_by_patient(store: HistoryReader) -> list[list[str]]:
+    """Every request stream, grouped by the patient its ``DisclosureRequested`` names (a stream with
+    none, or a malformed one, in a group of its own), groups in order of first appearance."""
+    groups: dict[Any, list[str]] = {}
+    seen: set[str] = set()
+    for event in casefile.iter_category(store, streams.DISCLOSURE_REQUEST):
+        name = event.stream_name
+        if name in seen:
+            continue
+        seen.add(name)
+        patient = event.data.get("patient_id") if event.type == "DisclosureRequested" else None
+        groups.setdefault(patient if isinstance(patient, str) else ("", name), []).append(name)
+    return list(groups.values())
+
+
 def rejudge_disclosures(store: HistoryReader, engine: Engine) -> Iterator[Optional[Mismatch]]:
     """A Mismatch (or None when it holds) for every ``DisclosureDecided`` the disclosures service
-    sealed, of a request it sealed (see the module docstring)."""
+    sealed, of a request it sealed (see the module docstring).
+
+    Requests are judged patient by patient, a page of patients at a time: a page's requests, their
+    patients' note and authorization streams and any authorization they name are read in a few
+    queries, so each patient's history is read once, however many requests it has (reading it again
+    for every decision made re-judging grow with the square of a patient's history)."""
     casefile.require_sealed(store, streams.DISCLOSURE_REQUEST, streams.AUTHORIZATION)
-    for name in _request_streams(store):
-        state = DisclosureRequestState(streams.id_of(name))
-        for event in store.read_stream(name):
-            if event.type == "DisclosureDecided" and state.request:
-                yield _judge_disclosure(store, engine, state, event.data)
-            state = evolve(state, event.type, event.data)
+    reader = _Prefetched(store)
+    for groups in _pages(_requests_by_patient(store), PATIENT_PAGE):
+        page = [name for group in groups for name in group]
+        reader.clear()
+        reader.prefetch(page)
+        patients, named = set(), set()
+        for name in page:
+            for event in reader.read_stream(name):
+                data = event.data
+                if isinstance(data.get("patient_id"), str):
+                    patients.add(data["patient_id"])
+                if isinstance(data.get("authorization_id"), str) and data["authorization_id"]:
+                    named.add(streams.stream_name(streams.AUTHORIZATION, data["authorization_id"]))
+        found = reader.prefetch_patients(sorted(patients), _PATIENT_STREAM_TYPES)
+        reader.prefetch([*found, *sorted(named)])
+        for name in page:
+            state = DisclosureRequestState(streams.id_of(name))
+            for event in reader.read_stream(name):
+                if event.type == "DisclosureDecided" and state.request:
+                    yield _judge_disclosure(reader, engine, state, event.data)
+                state = evolve(state, event.type, event.data)
 
 
 def _judge_disclosure(store, engine, state, decided: dict) -> Optional[Mismatch]:
@@ -184,11 +298,15 @@ def _judge_disclosure(store, engine, state, decided: dict) -> Optional[Mismatch]
 
 def rejudge_note_reads(store: HistoryReader, engine: Engine) -> Iterator[Optional[Mismatch]]:
     """A Mismatch (or None when it holds) for every ``AccessDecided`` the notes service recorded for a read."""
-    for event in casefile.iter_category(store, streams.ACCESS_DECISION):
-        data = event.data
-        if event.type != "AccessDecided" or data.get("request_id") or not data.get("note_id"):
-            continue
-        yield _judge_read(store, engine, data)
+    reader = _Prefetched(store)
+    reads = (data for event in casefile.iter_category(store, streams.ACCESS_DECISION)
+             if event.type == "AccessDecided" and not (data := event.data).get("request_id") and data.get("note_id"))
+    for page in _pages(reads, READ_PAGE):
+        reader.clear()
+        # every note a page of decisions read, both kinds' streams, in one query
+        reader.prefetch(name for data in page for name in _note_streams(str(data["note_id"])))
+        for data in page:
+            yield _judge_read(reader, engine, data)
 
 
 def _judge_read(store, engine, decided: dict) -> Optional[Mismatch]:
@@ -258,8 +376,9 @@ def _note_as_of(store, note_id: str, at) -> Optional[casefile.NoteFacts]:
     kinds = _note_streams(note_id)
     recorded: dict[str, list] = {}
     for e in store.read_streams(list(kinds)):  # both kinds' streams in one read, each in version order
-        if e.recorded_at <= at:
-            recorded.setdefault(e.stream_name, []).append((e.type, e.data))
+        if e.recorded_at <= at:  # data decoded only where note_facts reads it
+            read = casefile.FACT_TYPES[kinds[e.stream_name]]
+            recorded.setdefault(e.stream_name, []).append((e.type, e.data if e.type in read else {}))
     for name, kind in kinds.items():
         if recorded.get(name):
             return casefile.note_facts(kind, recorded[name], note_id)

@@ -2,15 +2,18 @@
 
 ``apply_event``: the live path (a RabbitMQ message) — one transaction,
 idempotent by global position. ``replay``: rebuild one or all projections from
-position 1 into temporary tables, streaming the store in pages (flat memory),
+position 1 into temporary tables, streaming the store in pages (flat memory: three
+pages at most: the next read by a helper thread while this one is projected),
 then compare with the live tables over the positions the live side has
 reached, and report whether they match.
 """
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Iterable, Iterator, Protocol
 
 from audit.projections import PROJECTIONS, Row
 from confide.envelope import RecordedEvent
@@ -56,6 +59,45 @@ class ReplayReport:
         return all(p["missing_live"] == 0 and p["extra_live"] == 0 for p in self.projections.values())
 
 
+def _pages_ahead(store: LogReader, batch: int) -> Iterator[list[RecordedEvent]]:
+    """The log's pages in order, the next one read by a helper thread while the caller works on
+    this one (at most three pages held: projected, queued, being read): the database produces a page
+    while Python projects the last.
+    Raises what ``read_all`` raises, in the caller."""
+    pages: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def read() -> None:
+        position = 1
+        try:
+            while not stop.is_set():
+                page = store.read_all(position, batch)
+                pages.put(page)
+                if not page:
+                    return
+                position = page[-1].global_position + 1
+        except BaseException as exc:  # handed to the caller, raised there
+            pages.put(exc)
+
+    reader = threading.Thread(target=read, name="replay-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            page = pages.get()
+            if isinstance(page, BaseException):
+                raise page
+            if not page:
+                return
+            yield page
+    finally:
+        stop.set()
+        while reader.is_alive():  # unblock a reader waiting to put, then let it end
+            try:
+                pages.get_nowait()
+            except queue.Empty:
+                reader.join(0.05)
+
+
 def replay(store: ReplaySource, names: Iterable[str] | None = None, progress: Callable[[int], None] | None = None,
            batch: int = 5000, apply: bool = False) -> ReplayReport:
     """Rebuild projections from the store and compare them with the live ones.
@@ -72,11 +114,7 @@ def replay(store: ReplaySource, names: Iterable[str] | None = None, progress: Ca
     report = ReplayReport()
     with store.projections.rebuild([table for table, _fn in chosen.values()], lock=apply) as rebuilt:
         loads, ts = json.loads, format_ts
-        position = 1
-        while True:
-            page = store.read_all(position, batch)
-            if not page:
-                break
+        for page in _pages_ahead(store, batch):
             buffers: dict[str, list[Row]] = {t: [] for t, _ in chosen.values()}
             # (projection, its page buffer's append): bound once a page, not looked up per event
             targets = [(fn, buffers[table].append) for table, fn in chosen.values()]
@@ -93,7 +131,6 @@ def replay(store: ReplaySource, names: Iterable[str] | None = None, progress: Ca
             report.events += len(page)
             if progress:
                 progress(report.events)
-            position = page[-1].global_position + 1
         for name, (table, _fn) in chosen.items():
             report.projections[name] = rebuilt.compare(table, RELAY_CHECKPOINT)
             if apply:

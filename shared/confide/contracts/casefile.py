@@ -119,6 +119,12 @@ def note_facts(kind: str, events: Iterable[tuple[str, dict]], note_id: Optional[
     return facts
 
 
+#: The event types whose data :func:`note_facts` reads, by note kind; other events of a note are
+#: folded as their type only (their data, a progress note's whole text among them, is not decoded).
+FACT_TYPES = {PROGRESS: frozenset({DRAFTED[PROGRESS]}),
+              PSYCHOTHERAPY: frozenset({DRAFTED[PSYCHOTHERAPY], *TEXT_EVENTS, "AddendumAdded"})}
+
+
 def iter_category(store: EventReader, category: str, as_of: Optional[datetime] = None) -> Iterator[Any]:
     """Every committed event of a category recorded at or before ``as_of``, paging through the store.
 
@@ -154,8 +160,10 @@ def note_index(store: EventReader, as_of: Optional[datetime] = None,
     notes: list[NoteFacts] = []
     for category, kind in NOTE_CATEGORIES.items():
         by_stream: dict[str, list[tuple[str, dict]]] = {}
+        read = FACT_TYPES[kind]
         for event in _note_events(store, category, kind, as_of, patient_id):
-            by_stream.setdefault(event.stream_name, []).append((event.type, event.data))
+            by_stream.setdefault(event.stream_name, []).append(
+                (event.type, event.data if event.type in read else {}))
         for name, events in by_stream.items():
             facts = note_facts(kind, events, streams.id_of(name))
             if facts is not None:

@@ -37,7 +37,7 @@ from typing import Callable, Iterator
 
 import rfc8785
 
-from confide.envelope import RecordedEvent, canonical_record
+from confide.envelope import RecordedEvent, canonical_record, canonical_record_of
 from confide.eventstore.errors import EventStoreError
 from confide.eventstore.store import _COLUMNS, _recorded, one
 from confide.merkle import MerkleAccumulator
@@ -48,7 +48,11 @@ CHECKPOINT_FILE = "chain-heads.jsonl"
 ZERO = b"\x00" * 32
 _SEALER_LOCK = 72405120  # with hashtext(schema) as the second key
 _PACK = struct.Struct(">QQ").pack
-_hmac_digest = hmac.digest
+try:  # OpenSSL's one-shot HMAC, called directly (hmac.digest is a Python wrapper around it)
+    from _hashlib import hmac_digest as _openssl_hmac
+except ImportError:  # an interpreter without OpenSSL's hashlib
+    _openssl_hmac = None
+_hmac_digest = _openssl_hmac or hmac.digest
 
 
 class TamperDetectedError(EventStoreError):
@@ -432,7 +436,8 @@ def verify(store, key: bytes, public_key, checkpoint_dir: Path,
     tail_started_at: int | None = None
     query = store._q(f"SELECT {_VERIFY_COLUMNS} FROM {{s}}.events e "
                      "LEFT JOIN {s}.event_chain c USING (global_position) ORDER BY e.global_position")
-    record, sha, mac_of, same = canonical_record, sha256, next_mac, hmac.compare_digest
+    record, sha, same, pack = canonical_record_of, sha256, hmac.compare_digest, _PACK
+    hmac_of = _hmac_digest  # next_mac, inlined: it runs once per event
     append_leaf = acc.append
     done = False
     # Binary rows (no hex decoding of hashes), fetched a page at a time (no per-row cursor call).
@@ -448,8 +453,7 @@ def verify(store, key: bytes, public_key, checkpoint_dir: Path,
                     report.events += 1
                     if progress and report.events % 10000 == 0:
                         progress(report.events)
-                    digest = sha(record(stream_name=stream, stream_version=version, event_id=event_id, type=typ,
-                                        data_json=data, metadata_json=metadata, recorded_at=recorded)).digest()
+                    digest = sha(record(stream, version, event_id, typ, data, metadata, recorded)).digest()
                     if digest != row_hash:
                         report.fail(pos, "row altered: its bytes no longer match its content hash")
                     if chain_index is None:  # no chain entry (LEFT JOIN): an unsealed row
@@ -466,7 +470,7 @@ def verify(store, key: bytes, public_key, checkpoint_dir: Path,
                     if chain_index != expected_index:
                         report.fail(pos, f"chain index {chain_index} where {expected_index} was expected "
                                          "(a row was deleted or rows were reordered)")
-                    if not same(mac_of(key, prev, chain_index, pos, digest), mac):
+                    if not same(hmac_of(key, prev + pack(chain_index, pos) + digest, "sha256"), mac):
                         report.fail(pos, "chain MAC mismatch (row altered, swapped, moved or forged)")
                     prev = mac  # continue from the stored chain so one bad row is reported once
                     append_leaf(digest)

@@ -101,6 +101,9 @@ class InMemoryEventStore:
             return [e.stream_name for e in self._events
                     if e.type == event_type and e.data.get("patient_id") == patient_id]
 
+    def find_streams_by_patients(self, patient_ids, event_type: str) -> dict[str, list[str]]:
+        return {p: self.find_streams_by_patient(p, event_type) for p in patient_ids}
+
     def read_streams(self, stream_names) -> list[RecordedEvent]:
         wanted = set(stream_names)
         with self._lock:

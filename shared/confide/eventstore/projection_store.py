@@ -27,6 +27,7 @@ shares the pool, schema and error translation of its
 from __future__ import annotations
 
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from psycopg import sql
@@ -261,9 +262,11 @@ class PostgresRebuild:
         cols = list(rows[0])
         copy = sql.SQL("COPY {} ({}) FROM STDIN").format(
             sql.Identifier(REBUILT_PREFIX + table), sql.SQL(", ").join(map(sql.Identifier, cols)))
+        values = itemgetter(*cols) if len(cols) > 1 else (lambda r: (r[cols[0]],))
         with self._conn.cursor() as cur, cur.copy(copy) as out:
+            write = out.write_row
             for r in rows:
-                out.write_row(tuple(r[c] for c in cols))
+                write(values(r))
 
     def compare(self, table: str, checkpoint: str) -> dict:
         """Compare the rebuild of ``table`` with the live table up to what the live side should have

@@ -23,6 +23,7 @@ tested against both by ``tests/integration/shared/test_store_contract.py``):
 - ``read_category(category, from_position=1, limit=1000)``.
 - ``stream_version(stream_name) -> int`` (-1 when absent), ``head_position()``.
 - ``read_streams(stream_names)``, ``find_streams_by_patient(patient_id, event_type)``,
+  ``find_streams_by_patients(patient_ids, event_type)`` (many patients, one query),
   ``get_event(event_id)``, ``iter_all(from_position)``.
 - ``read_checkpoint(name)``, ``write_checkpoint(name, position, conn=None)``.
 """
@@ -45,7 +46,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from confide.contracts.patient_index import PATIENT_INDEXED_TYPES, sql_type_list
-from confide.envelope import AppendResult, NewEvent, RecordedEvent, canonical_json, content_hash
+from confide.envelope import AppendResult, NewEvent, RecordedEvent, batch_hasher, canonical_json
 from confide.eventstore.errors import (
     EventStoreError,
     EventStoreUnavailableError,
@@ -86,7 +87,7 @@ def prepare(
     if not events:
         raise InvalidEventError("events: at least one event is required")
     now = now or datetime.now(timezone.utc)
-    recorded_at = format_ts(now)
+    hash_of = batch_hasher(stream_name, format_ts(now))
     rows = []
     for i, ev in enumerate(events):
         if not isinstance(ev, NewEvent):
@@ -108,15 +109,7 @@ def prepare(
             # PostgreSQL's jsonb (the patient index) cannot hold NUL, and no record needs one.
             raise InvalidEventError(f"events[{i}]: strings must not contain NUL (\\u0000) characters")
         event_id = ev.event_id if isinstance(ev.event_id, uuid.UUID) else uuid.UUID(str(ev.event_id))
-        digest = content_hash(
-            stream_name=stream_name,
-            stream_version=first_version + i,
-            event_id=str(event_id),
-            type=ev.type,
-            data_json=data_json,
-            metadata_json=metadata_json,
-            recorded_at=recorded_at,
-        )
+        digest = hash_of(first_version + i, str(event_id), ev.type, data_json, metadata_json)
         rows.append((event_id, ev.type, data_json, metadata_json, now, digest))
     return rows
 
@@ -394,6 +387,31 @@ class PostgresEventStore:
                 (patient_id, event_type), prepare=True,
             ).fetchall()
         return [r[0] for r in rows]
+
+    def find_streams_by_patients(self, patient_ids: Sequence[str], event_type: str) -> dict[str, list[str]]:
+        """:meth:`find_streams_by_patient` for many patients in one query: ``{patient_id: [stream
+        names in global order]}`` with every patient asked for a key (an empty list when none).
+
+        Raises InvalidEventError for an ``event_type`` not in PATIENT_INDEXED_TYPES."""
+        if event_type not in self.PATIENT_INDEXED_TYPES:
+            raise InvalidEventError(f"event_type {event_type!r} is not indexed by patient")
+        found: dict[str, list[str]] = {p: [] for p in patient_ids}
+        wanted = [p for p in found if "\x00" not in p]  # no stored event can name such a patient
+        if not wanted:
+            return found
+        with self._connection() as conn:
+            # One index probe per patient, the patient id taken from the probe (not parsed out of
+            # each row's data again: that cost ~7 µs a row, five times the probe).
+            rows = conn.execute(
+                self._q("SELECT p.patient_id, e.stream_name FROM unnest(%s::text[]) AS p(patient_id) "
+                        "CROSS JOIN LATERAL (SELECT stream_name, global_position FROM {s}.events "
+                        "WHERE ((data::jsonb) ->> 'patient_id') = p.patient_id "
+                        f"AND type = %s AND type IN ({sql_type_list()})) e ORDER BY e.global_position"),
+                (wanted, event_type), prepare=True,
+            ).fetchall()
+        for patient_id, name in rows:
+            found[patient_id].append(name)
+        return found
 
     def read_streams(self, stream_names: Sequence[str]) -> list[RecordedEvent]:
         """Every committed event of these streams, in global order (one query)."""

@@ -125,6 +125,20 @@ class EventStoreContract:
         with pytest.raises(InvalidEventError):
             store.find_streams_by_patient(patient, "SomethingElse")
 
+    def test_find_streams_by_patients_answers_as_one_call_per_patient(self, store):
+        a, b, nobody = ("P-" + uuid.uuid4().hex[:8] for _ in range(3))
+        a_notes = [new_stream("progressNote"), new_stream("progressNote")]
+        b_note = new_stream("progressNote")
+        store.append(a_notes[0], [NewEvent("ProgressNoteDrafted", {"patient_id": a})], -1)
+        store.append(b_note, [NewEvent("ProgressNoteDrafted", {"patient_id": b})], -1)
+        store.append(a_notes[1], [NewEvent("ProgressNoteDrafted", {"patient_id": a})], -1)
+        found = store.find_streams_by_patients([a, b, nobody, "P\x00"], "ProgressNoteDrafted")
+        assert found == {a: a_notes, b: [b_note], nobody: [], "P\x00": []}
+        assert found[a] == store.find_streams_by_patient(a, "ProgressNoteDrafted")
+        assert store.find_streams_by_patients([], "ProgressNoteDrafted") == {}
+        with pytest.raises(InvalidEventError):
+            store.find_streams_by_patients([a], "SomethingElse")
+
     def test_nul_characters_are_refused_but_a_literal_backslash_u0000_is_kept(self, store):
         stream = new_stream()
         with pytest.raises(InvalidEventError, match="NUL"):

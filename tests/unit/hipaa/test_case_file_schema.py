@@ -108,7 +108,7 @@ def test_the_services_accept_an_expiration_event_date_and_part2_consent_fields()
     assert "expiration_event_occurred" in str(info.value)
 
 
-@pytest.mark.parametrize("key,value,field", [
+NONCONFORMING = [
     ("channel", {"standard": "CDex", "claim": 123}, "request.channel.claim"),
     ("mandate", {"statute": 7, "compels": True}, "request.mandate.statute"),
     ("jurisdiction_overlay", {"payment_requires_patient_consent": "yes"},
@@ -123,7 +123,10 @@ def test_the_services_accept_an_expiration_event_date_and_part2_consent_fields()
     ("jurisdiction", ["CA"], "request.jurisdiction"),
     ("proceeding", {"initiator": True}, "request.proceeding.initiator"),
     ("irb_waiver", {"documented": "yes"}, "request.irb_waiver.documented"),
-])
+]
+
+
+@pytest.mark.parametrize("key,value,field", NONCONFORMING)
 def test_the_engine_refuses_a_nonconforming_case_file_naming_the_field(build, key, value, field):
     req = build({})
     req[key] = value
@@ -181,3 +184,24 @@ def test_the_services_case_files_conform():
     assert case["note_originator"] == "C-A" and case["jurisdiction"] == "NY"
     assert case["legal_process"]["covers"] == ["psychotherapy"]
     assert decide(case).decision == "permit"
+
+
+def test_the_fast_validator_agrees_with_jsonschema(build, auth):
+    """validate() asks jsonschema_rs first and believes a "conforms" from it without asking
+    jsonschema: on conforming and nonconforming case files alike the two must answer the same."""
+    import jsonschema_rs
+
+    fast = jsonschema_rs.Draft202012Validator(case_schema.schema())
+    reference = Draft202012Validator(case_schema.schema())
+    cases = _examples() + REVIEW
+    for key, value, _field in NONCONFORMING:
+        req = build({})
+        req[key] = value
+        cases.append({"request": req})
+    for value in ("yesterday", 3, ["2026-01-01"], True, "2026-01-01"):
+        cases.append({"request": build({"note_kind": "psychotherapy",
+                                        "authorization": auth(expiration_event_occurred=value)})})
+    cases += [{"request": {"purpose": "other"}}, {}, {"request": []}, {"request": {"requester": {"role": 7}}}]
+    verdicts = [(fast.is_valid(c), reference.is_valid(c)) for c in cases]
+    assert all(a == b for a, b in verdicts), [c for c, (a, b) in zip(cases, verdicts) if a != b]
+    assert {a for a, _ in verdicts} == {True, False}  # both answers were exercised

@@ -5,10 +5,10 @@ import enum
 
 import pytest
 import rfc8785
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from confide.envelope import canonical_json
+from confide.envelope import batch_hasher, canonical_json, content_hash
 
 # Every kind of string: control characters, non-BMP, lone surrogates, U+E000..U+FFFF (UTF-16 order).
 texts = st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF, blacklist_categories=()), max_size=12)
@@ -79,3 +79,27 @@ def test_shared_containers_and_cycles():
     loop["self"] = loop
     with pytest.raises(RecursionError):
         canonical_json(loop)
+
+
+
+def _outcome(fn):
+    try:
+        return ("ok", fn())
+    except Exception as exc:  # noqa: BLE001 - the error type is what is compared
+        return ("error", type(exc))
+
+
+@settings(max_examples=300, deadline=None)
+@given(stream=texts, recorded_at=texts, version=st.integers(min_value=0, max_value=2**40), event_id=texts,
+       type_=texts, data=st.dictionaries(keys, texts, max_size=3), metadata=st.dictionaries(keys, texts, max_size=3))
+def test_batch_hasher_is_content_hash(stream, recorded_at, version, event_id, type_, data, metadata):
+    """An append's batch hashes (constant parts encoded once) are content_hash's, byte for byte, and
+    a text UTF-8 cannot carry (a lone surrogate) is refused by both alike."""
+    texts_ = _outcome(lambda: (canonical_json(data), canonical_json(metadata)))
+    assume(texts_[0] == "ok")
+    data_json, metadata_json = texts_[1]
+    ours = _outcome(lambda: batch_hasher(stream, recorded_at)(version, event_id, type_, data_json, metadata_json))
+    reference = _outcome(lambda: content_hash(stream_name=stream, stream_version=version, event_id=event_id,
+                                              type=type_, data_json=data_json, metadata_json=metadata_json,
+                                              recorded_at=recorded_at))
+    assert ours == reference
