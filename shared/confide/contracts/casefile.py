@@ -122,7 +122,7 @@ def note_facts(kind: str, events: Iterable[tuple[str, dict]], note_id: Optional[
 #: The event types whose data :func:`note_facts` reads, by note kind; other events of a note are
 #: folded as their type only (their data, a progress note's whole text among them, is not decoded).
 FACT_TYPES = {PROGRESS: frozenset({DRAFTED[PROGRESS]}),
-              PSYCHOTHERAPY: frozenset({DRAFTED[PSYCHOTHERAPY], *TEXT_EVENTS, "AddendumAdded"})}
+              **{kind: frozenset({DRAFTED[kind], *TEXT_EVENTS, "AddendumAdded"}) for kind in sorted(SEALED_KINDS)}}
 
 
 def iter_category(store: EventReader, category: str, as_of: Optional[datetime] = None) -> Iterator[Any]:
