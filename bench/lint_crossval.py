@@ -29,7 +29,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from confide.hipaa.lint import CATEGORIES, engine, learned
-from lint_quality import _overlap, load
+from lint_quality import count as count_predictions
+from lint_quality import load
 
 SYSTEMS = ("lexical", "learned", "combined")
 
@@ -46,25 +47,8 @@ def predict(text: str, system: str, model: learned.Model | None) -> list[tuple[s
 
 
 def count(rows: list[dict], system: str, model: learned.Model | None, errors: list | None = None) -> dict:
-    """``{tp_pred, n_pred, tp_label, n_label}`` overall and per category."""
-    c = {k: {"tp_pred": 0, "n_pred": 0, "tp_label": 0, "n_label": 0} for k in (*CATEGORIES, "overall")}
-    for row in rows:
-        preds = predict(row["text"], system, model)
-        for cat, s, e in preds:
-            ok = any(lc == cat and _overlap((s, e), (ls, le)) for lc, ls, le in row["labels"])
-            for k in (cat, "overall"):
-                c[k]["n_pred"] += 1
-                c[k]["tp_pred"] += ok
-            if not ok and errors is not None:
-                errors.append(("FP", system, cat, row["text"][s:e], row["text"]))
-        for cat, s, e in row["labels"]:
-            ok = any(pc == cat and _overlap((s, e), (ps, pe)) for pc, ps, pe in preds)
-            for k in (cat, "overall"):
-                c[k]["n_label"] += 1
-                c[k]["tp_label"] += ok
-            if not ok and errors is not None:
-                errors.append(("FN", system, cat, row["text"][s:e], row["text"]))
-    return c
+    """``{tp_pred, n_pred, tp_label, n_label}`` overall and per category (``lint_quality.count``)."""
+    return count_predictions(rows, lambda text: predict(text, system, model), errors)
 
 
 def pr(v: dict) -> tuple[float, float]:
@@ -102,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
                     for f, x in v.items():
                         pooled[s][k][f] += x
             if errs:
-                for kind, system, cat, ev, text in errs:
-                    print(f"  [{b}] {kind} {system} {cat}: {ev!r}  <- {text!r}")
+                for kind, cat, ev, text in errs:
+                    print(f"  [{b}] {kind} {s} {cat}: {ev!r}  <- {text!r}")
     if a.json:
         print(json.dumps({"folds": table, "pooled": pooled}, indent=2))
         return 0

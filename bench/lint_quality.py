@@ -30,6 +30,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Callable
 
 from confide.hipaa.lint import CATEGORIES, RULES, lint
 
@@ -129,12 +130,18 @@ def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
-def score(rows: list[dict], errors: list | None = None) -> dict[str, dict[str, float]]:
-    """Per-category and overall ``{tp_pred, n_pred, tp_label, n_label, precision, recall, f1}``."""
+def count(rows: list[dict], predict: Callable[[str], list[tuple[str, int, int]]] | None = None,
+          errors: list | None = None) -> dict[str, dict[str, int]]:
+    """Per-category and overall ``{tp_pred, n_pred, tp_label, n_label}`` of ``predict`` (``(category,
+    start, end)`` per finding; default: the lint as shipped); ``errors`` collects ``(FP|FN, category,
+    evidence, text)``."""
+    if predict is None:
+        def predict(text: str) -> list[tuple[str, int, int]]:
+            return [(f.category, f.start, f.end) for f in lint(text)]
     keys = list(CATEGORIES) + ["overall"]
     c = {k: {"tp_pred": 0, "n_pred": 0, "tp_label": 0, "n_label": 0} for k in keys}
     for row in rows:
-        preds = [(f.category, f.start, f.end) for f in lint(row["text"])]
+        preds = predict(row["text"])
         for cat, s, e in preds:
             ok = any(lc == cat and _overlap((s, e), (ls, le)) for lc, ls, le in row["labels"])
             for k in (cat, "overall"):
@@ -149,6 +156,12 @@ def score(rows: list[dict], errors: list | None = None) -> dict[str, dict[str, f
                 c[k]["tp_label"] += ok
             if not ok and errors is not None:
                 errors.append(("FN", cat, row["text"][s:e], row["text"]))
+    return c
+
+
+def score(rows: list[dict], errors: list | None = None) -> dict[str, dict[str, float]]:
+    """Per-category and overall ``{tp_pred, n_pred, tp_label, n_label, precision, recall, f1}``."""
+    c: dict = count(rows, errors=errors)
     for v in c.values():
         p = v["tp_pred"] / v["n_pred"] if v["n_pred"] else 1.0
         r = v["tp_label"] / v["n_label"] if v["n_label"] else 1.0
