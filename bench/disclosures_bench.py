@@ -184,6 +184,37 @@ def _comm_cpu(names: tuple[str, ...]) -> float:
     return total
 
 
+def _listener_pids(port: int) -> set[int]:
+    """The processes holding the socket that listens on TCP ``port`` (the broker the bench uses), and
+    their children (Erlang's erl_child_setup, inet_gethost): not every beam.smp on the machine, since
+    other sessions' brokers and each rabbitmqctl are beam.smp too, and one ending made the total go back."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as fh:
+                for line in fh.readlines()[1:]:
+                    f = line.split()
+                    if int(f[1].rsplit(":", 1)[1], 16) == port and f[3] == "0A":  # 0A: LISTEN
+                        inodes.add(f"socket:[{f[9]}]")
+        except OSError:
+            continue
+    found = set()
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if any(os.readlink(f"/proc/{entry}/fd/{fd}") in inodes for fd in os.listdir(f"/proc/{entry}/fd")):
+                found.add(int(entry))
+        except OSError:
+            continue
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                if int(fh.read().rsplit(")", 1)[1].split()[1]) in found:
+                    found.add(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
 def _machine_busy() -> tuple[float, float]:
     with open("/proc/stat") as fh:
         vals = [int(v) for v in fh.readline().split()[1:]]
@@ -196,14 +227,16 @@ class CpuMeter:
 
     The services' PostgreSQL backends are found by ``application_name`` (the services run
     with ``PGAPPNAME`` set to a bench-unique name), so other sessions on the same server
-    (other engineers' tests) land in "other", not in ours. RabbitMQ is the whole broker.
+    (other engineers' tests) land in "other", not in ours. RabbitMQ is the whole broker
+    that listens on the bench's AMQP port (its process and children), not every beam.smp on the machine.
     """
 
-    def __init__(self, pids: dict, appname: str, admin_dsn: str):
+    def __init__(self, pids: dict, appname: str, admin_dsn: str, amqp_port: int = 5672):
         import psycopg
 
         self.pids, self.appname = pids, appname
         self.conn = psycopg.connect(admin_dsn, autocommit=True)
+        self.broker = _listener_pids(amqp_port)
 
     def _backends(self) -> dict:
         rows = self.conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s",
@@ -213,7 +246,8 @@ class CpuMeter:
     def snapshot(self) -> dict:
         snap = {name: _proc_cpu(pid) for name, pid in self.pids.items()}
         snap["_pg"] = self._backends()
-        snap["rabbitmq (whole broker)"] = _comm_cpu(("beam.smp", "erl_child_setup", "inet_gethost", "epmd"))
+        snap["rabbitmq (whole broker)"] = (sum(_proc_cpu(pid) for pid in self.broker) if self.broker else
+                                           _comm_cpu(("beam.smp", "erl_child_setup", "inet_gethost", "epmd")))
         snap["client (bench)"] = _proc_cpu(os.getpid())
         snap["_busy"], snap["_all"] = _machine_busy()
         return snap
@@ -525,7 +559,9 @@ class Bench:
         if self.cpu:
             self.cpu.pids = self.pids()
         else:
-            self.cpu = CpuMeter(self.pids(), self.appname, self.admin_dsn)
+            from urllib.parse import urlsplit
+
+            self.cpu = CpuMeter(self.pids(), self.appname, self.admin_dsn, urlsplit(self.amqp_uri).port or 5672)
 
     def wait_ready(self, timeout=90):
         """Each HTTP server answers /health 200 and each RPC service answers a call (not a queued message)."""
@@ -948,8 +984,8 @@ def parse_collapsed(path: Path) -> dict:
 def py_spy_profile(bench: Bench, py_spy: str, rate: float, seconds: float) -> dict:
     out = {}
     procs = {}
-    for name in [n for n in ("gateway", "disclosures", "notes", "audit") if n in bench.procs]:
-        path = bench.tmp / f"{name}.pyspy.txt"
+    for name in [n for n in ("gateway", "disclosures", "notes", "directory", "audit") if n in bench.procs]:
+        path = bench.tmp / f"{name}.{rate:g}.pyspy.txt"
         procs[name] = (subprocess.Popen([py_spy, "record", "--nonblocking", "-r", "100", "-d", str(int(seconds + 2)),
                                          "-f", "raw", "-o", str(path), "-p", str(bench.procs[name].pid)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True), path)
@@ -1112,7 +1148,7 @@ def print_profile(console, prof: dict, rate: float, seconds: float):
         console.print(f"3b. py-spy (100 Hz, --nonblocking) on gateway, disclosures, notes, audit during {seconds:g} s at "
                       f"{rate:.0f}/s offered: achieved {load.achieved:.1f}/s, p50 {fmt(load.p50, 2)} ms, p99 "
                       f"{fmt(load.p99, 2)} ms (the samplers cost CPU too; these latencies are not the result)")
-    for name in ("gateway", "disclosures", "notes", "audit"):
+    for name in ("gateway", "disclosures", "notes", "directory", "audit"):
         if name not in prof:
             continue
         p = prof.get(name) or {}
@@ -1226,6 +1262,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-audit", action="store_true", help="do not start the audit service (relay, projections)")
     ap.add_argument("--no-profile", action="store_true", help="skip part 3 (phases, py-spy, index growth)")
     ap.add_argument("--py-spy", default=None, help="py-spy executable (default /tmp/pyspy/bin/py-spy or PATH)")
+    ap.add_argument("--profile-loads", type=str, default=None,
+                    help="comma-separated offered loads for the py-spy run 3b (default: --loads' last)")
+    ap.add_argument("--py-spy-out", default=None, help="copy the raw (collapsed) py-spy profiles into this directory")
     ap.add_argument("--psycopg-binary", default="/tmp/psycopg_binary",
                     help="a --target dir holding psycopg-binary (same version as psycopg) for the what-if run "
                          "3d with psycopg's C implementation; skipped if absent")
@@ -1295,11 +1334,17 @@ def main(argv=None) -> int:
                                       f"{ph['notes_indexed']} notes on file (mean ms)")
             py_spy = find_py_spy(args.py_spy)
             if py_spy:
-                prof_rate = loads[-1]
+                prof_rates = [float(x) for x in args.profile_loads.split(",")] if args.profile_loads else loads[-1:]
                 prof_secs = 3.0 if args.quick else 8.0
-                bench.wait_quiet()
-                prof = py_spy_profile(bench, py_spy, prof_rate, prof_secs)
-                print_profile(console, prof, prof_rate, prof_secs)
+                for prof_rate in prof_rates:
+                    bench.wait_quiet()
+                    prof = py_spy_profile(bench, py_spy, prof_rate, prof_secs)
+                    print_profile(console, prof, prof_rate, prof_secs)
+                if args.py_spy_out:
+                    out = Path(args.py_spy_out)
+                    out.mkdir(parents=True, exist_ok=True)
+                    for raw in bench.tmp.glob("*.pyspy.txt"):
+                        shutil.copy(raw, out / raw.name)
             else:
                 console.print("py-spy not found (pip install --target /tmp/pyspy py-spy); sampling profile skipped")
             binary_dir = Path(args.psycopg_binary) if args.psycopg_binary else None

@@ -279,7 +279,7 @@ def _decide(state, requester, store, clock, notes, engine, key_dir=None, decided
     refuse it, else return the view as decided."""
     at = clock()
     request = state.request
-    gathered = casefile.case_as_of(store, request, requester, at, practice=config.practice())
+    gathered = casefile.case_as_of(store, request, requester, at, practice=config.practice(), requested_kind_only=True)
     matched, authorization = gathered.notes, gathered.authorization
     outcome = _outcome_dict(engine(gathered.case))
     if outcome.get("decision") == "hold":

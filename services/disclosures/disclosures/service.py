@@ -31,7 +31,15 @@ from nameko.extensions import DependencyProvider
 from nameko.timer import Timer
 
 from confide import config, validation
-from confide.contracts.directory import AccessAttemptRefused, access_attempt_stream, patient_as_of, payer_as_of
+from confide.contracts.directory import (
+    AccessAttemptRefused,
+    ReadAhead,
+    access_attempt_stream,
+    patient_as_of,
+    patient_stream,
+    payer_as_of,
+    payer_stream,
+)
 from confide.envelope import NewEvent
 from confide.eventstore.errors import WrongExpectedVersionError
 from confide.eventstore.provider import EventStore
@@ -212,15 +220,29 @@ class DisclosuresService:
                         raise self._refuse(principal, f"payload names who acts ({field}); who is asking "
                                                       "comes from the assertion")
 
-    def _requester(self, principal: Principal) -> dict:
-        """The engine's requester for the principal; an insurer's role is the one its payer is registered with."""
+    def _requester(self, principal: Principal, reader=None) -> dict:
+        """The engine's requester for the principal; an insurer's role is the one its payer is registered
+        with (read through ``reader``, default the store)."""
         engine_role = None
         if "insurer" in principal.roles:
-            payer = payer_as_of(self.store, principal.org)
+            payer = payer_as_of(reader if reader is not None else self.store, principal.org)
             engine_role = payer.engine_role if payer is not None else None
         return requester_for(principal, engine_role)
 
-    def _patient(self, patient_id: Any, field: str = "patient_id") -> str:
+    def _read_ahead(self, principal: Principal, patient_id: Any):
+        """The store with the caller's payer stream (an insurer's) and the patient's stream read in one
+        query (:class:`ReadAhead`), for ``_requester`` and ``_patient`` of the same call; the store
+        itself when the patient id is not canonical (``_patient`` refuses it, reading nothing)."""
+        try:
+            canonical = normalise_id(patient_id, "patient_id")
+        except InvalidIdentifierError:
+            return self.store
+        names = [patient_stream(canonical)]
+        if "insurer" in principal.roles:
+            names.append(payer_stream(principal.org))
+        return ReadAhead(self.store, names)
+
+    def _patient(self, patient_id: Any, field: str = "patient_id", reader=None) -> str:
         """The canonical id of a patient the directory has registered. Raises InvalidRequestError
         naming ``field`` (a look-alike or unregistered id); nothing is written before this but the
         refusal, recorded as AccessAttemptRefused (asking about a patient the practice does not have
@@ -231,7 +253,7 @@ class DisclosuresService:
             self.identity.refuse(f"{field}: {exc.reason}")  # recorded; the caller gets InvalidRequestError
             raise errors.InvalidRequestError(f"invalid field {field}: {exc.reason}", field,
                                              {field: [exc.reason]}) from None
-        if patient_as_of(self.store, canonical) is None:
+        if patient_as_of(reader if reader is not None else self.store, canonical) is None:
             self.identity.refuse(f"{field}: no patient registered with id {canonical}")
             raise errors.InvalidRequestError(f"{field}: no patient registered with that id", field,
                                              {field: ["no patient registered with that id"]})
@@ -303,6 +325,7 @@ class DisclosuresService:
         self._no_actor_named(principal, payload)
         data = load(schemas.RequestDisclosureSchema(), payload)
         external = data.pop("external_requester", None)
+        ahead = None  # the payer and the patient, read in one query (_read_ahead)
         if external is not None:
             principal = self.identity.require(*REQUEST_STAFF)
             requester, recorded_by = dict(external), principal.subject
@@ -313,8 +336,9 @@ class DisclosuresService:
                                                  {"await_release": ["only with external_requester"]})
             if data.get("facts"):
                 self._establishes_facts(principal)
-            requester, recorded_by = self._requester(principal), None
-        data["patient_id"] = self._patient(data["patient_id"])
+            ahead = self._read_ahead(principal, data["patient_id"])
+            requester, recorded_by = self._requester(principal, ahead), None
+        data["patient_id"] = self._patient(data["patient_id"], reader=ahead)
         data["request_id"] = str(data["request_id"]) if data.get("request_id") else None
         identity = decision_identity(principal)
         cmd = commands.RequestDisclosure(requester=requester, recorded_by=recorded_by, received_from=identity, **data)

@@ -154,11 +154,15 @@ def _note_events(store: EventReader, category: str, kind: str, as_of: Optional[d
 
 
 def note_index(store: EventReader, as_of: Optional[datetime] = None,
-               patient_id: Optional[str] = None) -> list[NoteFacts]:
-    """:class:`NoteFacts` of every note drafted by ``as_of`` (only ``patient_id``'s when given),
-    progress notes first, each kind in the order drafted."""
+               patient_id: Optional[str] = None, kinds: Optional[Iterable[str]] = None) -> list[NoteFacts]:
+    """:class:`NoteFacts` of every note drafted by ``as_of`` (only ``patient_id``'s when given; only
+    notes of ``kinds`` when given, so a kind not asked about costs no read), progress notes first,
+    each kind in the order drafted."""
+    wanted = None if kinds is None else frozenset(kinds)
     notes: list[NoteFacts] = []
     for category, kind in NOTE_CATEGORIES.items():
+        if wanted is not None and kind not in wanted:
+            continue
         by_stream: dict[str, list[tuple[str, dict]]] = {}
         read = FACT_TYPES[kind]
         for event in _note_events(store, category, kind, as_of, patient_id):
@@ -220,12 +224,24 @@ def authorizations_for_patient(store: EventReader, patient_id: str, as_of: Optio
     """Every authorization about ``patient_id`` on file at ``as_of``, folded as of then (only those the
     disclosures service sealed; TypeError for a reader that does not check its seals)."""
     require_sealed(store, streams.AUTHORIZATION)
+    recorded = store.read_streams(store.find_streams_by_patient(patient_id, "AuthorizationRecorded"))
+    by_stream: dict[str, list[Any]] = {}
+    for e in recorded:
+        by_stream.setdefault(e.stream_name, []).append(e)
     ids = [
-        e.data["authorization_id"]
-        for e in store.read_streams(store.find_streams_by_patient(patient_id, "AuthorizationRecorded"))
+        e.data["authorization_id"] for e in recorded
         if e.type == "AuthorizationRecorded" and (as_of is None or e.recorded_at <= as_of)
     ]
-    return [authorization_as_of(store, i, as_of) for i in ids]
+    out = []
+    for i in ids:
+        # The streams just read are these authorizations' own (each opened by its AuthorizationRecorded):
+        # fold what was read, through the same sealed reader, rather than reading each one again.
+        own = by_stream.get(streams.stream_name(streams.AUTHORIZATION, i))
+        if own is None:
+            out.append(authorization_as_of(store, i, as_of))
+        else:
+            out.append(fold_authorization(i, [(e.type, e.data, e.recorded_at) for e in own], as_of))
+    return out
 
 
 def authorization_for(store: EventReader, request: dict, at: Optional[datetime]) -> Optional[AuthorizationState]:
@@ -333,16 +349,20 @@ class CaseFile:
 
 
 def case_as_of(store: EventReader, request: dict, requester: dict, at: datetime, *,
-               practice: Optional[Mapping[str, Any]] = None) -> CaseFile:
+               practice: Optional[Mapping[str, Any]] = None, requested_kind_only: bool = False) -> CaseFile:
     """Gather a request's case file from only the events recorded at or before ``at``.
 
     Reads only (nothing is appended), so it serves the live decision and the re-judging of a past
     one alike. ``at`` is an aware datetime; it becomes the case's ``decision_time``. ``store`` must
     check the disclosures service's seals on requests and authorizations (TypeError otherwise).
     ``practice``: the practice's own facts (:func:`build_case`).
+    ``requested_kind_only``: index only the notes of the request's ``note_kind`` (the only ones
+    :func:`matching_notes` can match, so the case is the same); ``known_notes`` then holds those
+    alone. Re-judging leaves it off: it checks a recorded decision's note ids against every note.
     """
     require_sealed(store, streams.DISCLOSURE_REQUEST, streams.AUTHORIZATION)
-    known = note_index(store, at, patient_id=request["patient_id"])
+    known = note_index(store, at, patient_id=request["patient_id"],
+                       kinds=(request["note_kind"],) if requested_kind_only else None)
     matched = matching_notes(known, request)
     authorization = authorization_for(store, request, at)
     case = request_case(request, requester, matched, authorization.case_form() if authorization else None,

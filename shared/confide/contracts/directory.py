@@ -442,6 +442,34 @@ def _stored(reader: StreamReader, stream: str, at: datetime | None) -> list[tupl
     return [(r.type, r.data) for r in recorded if at is None or r.recorded_at <= at]
 
 
+class ReadAhead:
+    """``reader`` with the given streams read now, in ONE ``read_streams`` call of it (one query on
+    PostgreSQL, not one per stream): ``read_stream`` of one of them (from its start) answers what
+    that call read, anything else goes to ``reader``. For the facts one call needs together (the
+    payer and the patient of a disclosure request). ``reader`` must check the directory's seals as
+    :func:`patient_as_of` requires (its ``read_streams`` checks them as its ``read_stream`` does);
+    this wrapper says so only when ``reader`` does."""
+
+    def __init__(self, reader: Any, stream_names: Iterable[str]) -> None:
+        self._reader = reader
+        names = list(dict.fromkeys(stream_names))
+        self._read: dict[str, list] = {name: [] for name in names}
+        for event in reader.read_streams(names) if names else ():
+            self._read[event.stream_name].append(event)  # global order is each stream's order
+
+    @property
+    def verifies_directory_seals(self) -> bool:
+        return bool(getattr(self._reader, "verifies_directory_seals", False))
+
+    def read_stream(self, stream_name: str, from_version: int = 0) -> Sequence[Any]:
+        if from_version == 0 and stream_name in self._read:
+            return list(self._read[stream_name])
+        return self._reader.read_stream(stream_name, from_version)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reader, name)
+
+
 def member_as_of(reader: StreamReader, member_id: str, at: datetime | None = None) -> Member | None:
     """The member as recorded by ``at`` (aware datetime; default now), or None if never enrolled by then.
     Raises InvalidIdentifierError for an id that is not canonical-able."""

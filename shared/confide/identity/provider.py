@@ -25,6 +25,7 @@ Clients (the CLI, tests) pass :func:`identity_context` as ``context_data`` to na
 """
 from __future__ import annotations
 
+import os
 import uuid
 from typing import Any
 
@@ -42,7 +43,12 @@ from confide.identity.gate import (
     CallIdentity,
     IdentityVerifier,
 )
-from confide.identity.keys import load_service_public_keys, load_service_signing_key, load_trusted_assertion_keys
+from confide.identity.keys import (
+    SERVICE_KEYS_DIR,
+    load_service_public_keys,
+    load_service_signing_key,
+    load_trusted_assertion_keys,
+)
 from confide.providers import key_dir_of
 from confide.timestamps import now_utc
 
@@ -66,10 +72,34 @@ def identity_context(assertion: str | None, service_assertion: str | None = None
     return data
 
 
+#: Signing keys already parsed, by (key file, its inode, size and modification time): a worker's
+#: assertion is minted on every call, and parsing the PEM each time was a tenth of the gateway's CPU.
+#: A key file replaced or rewritten (rotation) has another stat, so it is read again.
+_SIGNING_KEYS: dict[tuple, Any] = {}
+
+
+def _service_signing_key(key_dir, name: str):
+    """``load_service_signing_key(key_dir, name)``, parsed once per version of the file. Raises as it does."""
+    path = os.path.join(os.fspath(key_dir), SERVICE_KEYS_DIR, f"{name}.key")
+    try:
+        st = os.stat(path)
+    except OSError:
+        return load_service_signing_key(key_dir, name)  # raises FileNotFoundError naming the path
+    memo = (path, st.st_ino, st.st_size, st.st_mtime_ns)
+    key = _SIGNING_KEYS.get(memo)
+    if key is None:
+        key = load_service_signing_key(key_dir, name)
+        if len(_SIGNING_KEYS) > 64:
+            _SIGNING_KEYS.clear()
+        _SIGNING_KEYS[memo] = key
+    return key
+
+
 def mint_service_assertion(key_dir, name: str, now=None, ttl_seconds: int = SERVICE_ASSERTION_TTL_SECONDS) -> str:
-    """A short-lived assertion that service ``name`` is calling, signed with ``service-keys/<name>.key``."""
+    """A short-lived assertion that service ``name`` is calling, signed with ``service-keys/<name>.key``
+    (raises FileNotFoundError / ValueError when that key is missing or not one)."""
     now = now or now_utc()
-    return mint(load_service_signing_key(key_dir, name), subject=name, roles=("service",), org=SERVICE_ORG,
+    return mint(_service_signing_key(key_dir, name), subject=name, roles=("service",), org=SERVICE_ORG,
                 session_id=str(uuid.uuid4()), auth_time=now, amr=("swk",), audience=AUDIENCE, issuer=name,
                 now=now, ttl_seconds=ttl_seconds)
 

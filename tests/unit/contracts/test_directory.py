@@ -108,3 +108,43 @@ def test_directory_facts_count_only_as_the_directory_sealed_them():
         d.member_as_of(raw, "M-1")  # an unchecked reader is refused, not trusted
     with pytest.raises(PermissionError):
         sealed_directory(raw).__class__(raw, directory._public).append(d.member_stream("M-2"), [NewEvent(*enrolled("M-2"))])
+
+
+class CountingStore:
+    """An event store that counts the calls that reach it (each one query on PostgreSQL)."""
+
+    def __init__(self, store):
+        self._store, self.calls = store, []
+
+    def read_stream(self, stream_name, from_version=0):
+        self.calls.append(("read_stream", stream_name))
+        return self._store.read_stream(stream_name, from_version)
+
+    def read_streams(self, stream_names):
+        self.calls.append(("read_streams", tuple(stream_names)))
+        return self._store.read_streams(stream_names)
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+def test_read_ahead_answers_the_payer_and_the_patient_from_one_read_with_the_seals_checked():
+    raw = InMemoryEventStore()
+    writer = sealed_directory(raw)
+    registered = {"name": "B", "date_of_birth": "2012-01-01", "by": "A", "at": AT}
+    writer.append(d.patient_stream("P-1"), [NewEvent("PatientRegistered", {"patient_id": "P-1", **registered})])
+    writer.append(d.payer_stream("Acme"), [NewEvent("PayerRegistered", {
+        "org": "Acme", "name": "Acme", "engine_role": "insurer_health_plan", "jwks": {"keys": []}, "by": "A",
+        "at": AT})])
+    raw.append(d.patient_stream("P-2"), [NewEvent("PatientRegistered", {"patient_id": "P-2", **registered})])
+    counting = CountingStore(raw)
+    ahead = d.ReadAhead(writer.with_store(counting), [d.patient_stream("P-1"), d.payer_stream("Acme"),
+                                                      d.patient_stream("P-2")])
+    assert d.patient_as_of(ahead, "P-1").registered
+    assert d.payer_as_of(ahead, "Acme").engine_role == "insurer_health_plan"
+    assert d.patient_as_of(ahead, "P-2") is None  # appended without the directory's seal: not believed
+    assert counting.calls == [("read_streams", (d.patient_stream("P-1"), d.payer_stream("Acme"),
+                                                d.patient_stream("P-2")))]
+    assert d.patient_as_of(ahead, "P-3") is None and counting.calls[-1] == ("read_stream", d.patient_stream("P-3"))
+    with pytest.raises(TypeError, match="SealedDirectory"):
+        d.patient_as_of(d.ReadAhead(raw, [d.patient_stream("P-1")]), "P-1")  # an unchecked reader stays refused

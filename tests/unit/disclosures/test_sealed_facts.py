@@ -117,3 +117,43 @@ def test_the_case_file_refuses_a_reader_that_does_not_check_the_disclosures_seal
         facts.authorization_for(store, request, None)
     with pytest.raises(TypeError):
         facts.case_as_of(store, request, cf.insurer(), cf.FakeClock()())
+
+
+def test_a_patients_authorizations_are_folded_from_the_one_read_of_their_streams(
+        store, raw_store, clock, patient, monkeypatch):
+    kept = handlers.record_authorization(commands.RecordAuthorization(cf.authorization(patient)), store, clock)
+    revoked = handlers.record_authorization(commands.RecordAuthorization(cf.authorization(patient)), store, clock)
+    handlers.revoke_authorization(commands.RevokeAuthorization(
+        authorization_id=revoked["authorization_id"], in_writing=True, revoked_by="ROI-1", received_at=None),
+        store, clock)
+    forged = forge_authorization(raw_store, clock, patient)
+    one_by_one = {i: facts.authorization_as_of(store, i, None)
+                  for i in (kept["authorization_id"], revoked["authorization_id"], forged)}
+
+    def no_second_read(*args, **kwargs):
+        raise AssertionError("an authorization stream was read again")
+
+    monkeypatch.setattr(raw_store, "read_stream", no_second_read)
+    found = {a.authorization_id: a for a in facts.authorizations_for_patient(store, patient, None)}
+    assert set(found) == {kept["authorization_id"], revoked["authorization_id"]}  # the forged one does not exist
+    for i, state in found.items():
+        assert state == one_by_one[i]
+
+
+def test_a_request_indexes_only_the_notes_of_the_kind_it_asks_for(store, raw_store, clock, notes, add_note, patient,
+                                                                  monkeypatch):
+    progress = add_note(patient, kind="progress")
+    add_note(patient, kind="psychotherapy")
+    asked = []
+    find = raw_store.find_streams_by_patient
+    monkeypatch.setattr(raw_store, "find_streams_by_patient", lambda p, t: asked.append(t) or find(p, t))
+    view = ask(store, clock, notes, patient, note_kind="progress")
+    assert view["decision"]["note_ids"] == [progress]
+    assert asked == ["ProgressNoteDrafted", "AuthorizationRecorded"]
+    request = {"patient_id": patient, "note_kind": "progress", "authorization_id": None,
+               "requester": cf.insurer(), "purpose": "payment", "action": "disclose"}
+    every = facts.case_as_of(store, request, cf.insurer(), clock())
+    only = facts.case_as_of(store, request, cf.insurer(), clock(), requested_kind_only=True)
+    assert only.case == every.case and only.notes == every.notes  # the same decision either way
+    assert {n["kind"] for n in every.known_notes} == {"progress", "psychotherapy"}  # re-judging still sees all
+    assert {n["kind"] for n in only.known_notes} == {"progress"}

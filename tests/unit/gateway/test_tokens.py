@@ -38,6 +38,21 @@ def test_expired_token_is_refused(key_dir):
         tokens.verify_access_token(raw, key.public_key(), NOW + timedelta(seconds=300 + tokens.LEEWAY_SECONDS))
 
 
+def test_a_token_verified_once_is_still_checked_against_the_clock_and_its_key(key_dir):
+    key = tokens.signing_key(key_dir)
+    raw = issue(key)
+    assert tokens.verify_access_token(raw, key.public_key(), NOW).org == "Acme Health Plan"
+    assert tokens.verify_access_token(raw, key.public_key(), NOW + timedelta(seconds=60)).org == "Acme Health Plan"
+    with pytest.raises(tokens.TokenError, match="expired"):
+        tokens.verify_access_token(raw, key.public_key(), NOW + timedelta(seconds=300 + tokens.LEEWAY_SECONDS))
+    with pytest.raises(tokens.TokenError):  # another gateway key (rotated): the remembered check does not apply
+        tokens.verify_access_token(raw, Ed25519PrivateKey.generate().public_key(), NOW)
+    header, payload, sig = raw.split(".")
+    with pytest.raises(tokens.TokenError):  # a different signature is a different token: verified afresh
+        tokens.verify_access_token(".".join([header, payload, sig[:-4] + ("AAAA" if sig[-4:] != "AAAA" else "BBBB")]),
+                                   key.public_key(), NOW)
+
+
 def test_forged_token_is_refused(key_dir):
     key = tokens.signing_key(key_dir)
     with pytest.raises(tokens.TokenError):

@@ -205,3 +205,47 @@ def test_the_fast_validator_agrees_with_jsonschema(build, auth):
     verdicts = [(fast.is_valid(c), reference.is_valid(c)) for c in cases]
     assert all(a == b for a, b in verdicts), [c for c, (a, b) in zip(cases, verdicts) if a != b]
     assert {a for a, _ in verdicts} == {True, False}  # both answers were exercised
+def _mutations(case: dict):
+    """Each example with one field dropped, retyped or added, anywhere in it (deterministic)."""
+    def paths(node, at=()):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                yield at + (k,)
+                yield from paths(v, at + (k,))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                yield at + (i,)
+                yield from paths(v, at + (i,))
+
+    for n, path in enumerate(paths(case)):
+        for how in ("drop", "retype", "add"):
+            mutated = json.loads(json.dumps(case))
+            parent = mutated
+            for k in path[:-1]:
+                parent = parent[k]
+            if how == "drop" and isinstance(parent, dict):
+                del parent[path[-1]]
+            elif how == "add" and isinstance(parent, dict):
+                parent[f"undocumented_{n}"] = 1
+            else:
+                parent[path[-1]] = [None, 1, "x", {}, [], True][n % 6]
+            yield mutated
+
+
+def test_the_compiled_validator_accepts_exactly_what_the_reference_validator_accepts():
+    """``validate`` asks ``jsonschema_rs`` whether a case conforms and ``jsonschema`` only what is wrong
+    with one that does not: the two must agree on every case, or a case the contract refuses would be
+    decided."""
+    reference = Draft202012Validator(case_schema.schema())
+    compiled = case_schema._fast_validator()
+    assert compiled is not None  # requirements.lock installs jsonschema_rs
+    checked = refused = 0
+    for example in _examples():
+        for mutated in _mutations(example):
+            conforms = reference.is_valid(mutated)
+            assert compiled.is_valid(mutated) == conforms, mutated
+            checked, refused = checked + 1, refused + (not conforms)
+            if not conforms:
+                with pytest.raises(CaseFileError):
+                    case_schema.validate(mutated)
+    assert checked > 1000 and 0 < refused < checked

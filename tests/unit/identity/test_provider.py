@@ -48,6 +48,30 @@ def test_service_credential_replaces_and_keeps_the_callers(tmp_path):
     assert worker.data[SERVICE_KEY] != "the-callers" and caller_service_assertion(worker) == "the-callers"
 
 
+def test_a_service_key_is_parsed_once_and_read_again_when_the_file_is_replaced(tmp_path, monkeypatch):
+    import jwt
+
+    from confide.identity import keys, provider
+
+    ensure_service_keys(tmp_path, ("notes",))
+    parsed = []
+    real = keys.load_service_signing_key
+    monkeypatch.setattr(provider, "load_service_signing_key", lambda d, n: parsed.append(n) or real(d, n))
+    first = [provider.mint_service_assertion(tmp_path, "notes") for _ in range(3)]
+    assert len(parsed) == 1 and len(set(first)) == 3  # one parse, still a fresh assertion per call
+    path = tmp_path / keys.SERVICE_KEYS_DIR / "notes.key"
+    path.unlink()
+    (tmp_path / keys.SERVICE_KEYS_DIR / "notes.pub").unlink()
+    ensure_service_keys(tmp_path, ("notes",))  # rotated: a new key in a new file
+    rotated = provider.mint_service_assertion(tmp_path, "notes")
+    assert len(parsed) == 2
+    assert jwt.get_unverified_header(rotated)["kid"] == keys.key_id(real(tmp_path, "notes"))
+    assert jwt.get_unverified_header(rotated)["kid"] != jwt.get_unverified_header(first[0])["kid"]
+    path.unlink()
+    with pytest.raises(FileNotFoundError):
+        provider.mint_service_assertion(tmp_path, "notes")
+
+
 def test_service_credential_fails_at_start_without_its_key(tmp_path):
     cred = ServiceCredential().bind(container(tmp_path, "notes"), "credential")
     with pytest.raises(FileNotFoundError):
