@@ -164,12 +164,9 @@ class LocalCluster:
 
     def web_dsn(self) -> str:
         """The web role's DSN naming only where the database is (the password is in the key directory)."""
-        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+        from web.dbsetup import ROLE
 
-        from web.dbsetup import ROLE, SERVER_PARAMS
-
-        where = {k: v for k, v in conninfo_to_dict(self.pg.admin_dsn_via(self.via)).items() if k in SERVER_PARAMS}
-        return make_conninfo("", **where, user=ROLE, dbname=WEB_DATABASE)
+        return self.pg.dsn(ROLE, None, WEB_DATABASE, self.via)
 
     def cli_env(self) -> dict[str, str]:
         """The environment of a ``confide`` command (and of the services) on this cluster."""

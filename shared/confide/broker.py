@@ -88,7 +88,7 @@ def audit_dlq() -> Queue:
     )
 
 
-def rpc_queue(service: str, exchange: Exchange = None) -> Queue:
+def rpc_queue(service: str, exchange: Exchange | None = None) -> Queue:
     """``rpc-<service>``, bound ``<service>.*`` to ``nameko-rpc``: nameko's RPC request queue with
     the type ``CONFIDE_QUEUE_TYPE`` asks for (every declarer must use this, or RabbitMQ refuses)."""
     return Queue(

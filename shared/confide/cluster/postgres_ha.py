@@ -60,7 +60,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import psycopg
 from psycopg.conninfo import make_conninfo
@@ -263,7 +263,7 @@ class HaPostgres:
         self._etcd_root_password = secrets.token_urlsafe(24)
         self.key_dir = self.base / "keys"
         ports = _free_ports(2 * etcd_members + 2 * len(NODE_NAMES) + 2)
-        self.etcd = [{"name": f"etcd{i}", "client_port": ports[2 * i], "peer_port": ports[2 * i + 1]}
+        self.etcd: list[dict[str, Any]] = [{"name": f"etcd{i}", "client_port": ports[2 * i], "peer_port": ports[2 * i + 1]}
                      for i in range(etcd_members)]
         rest = ports[2 * etcd_members:]
         self.nodes = [Node(name, rest[2 * i], rest[2 * i + 1], self.base / name) for i, name in enumerate(NODE_NAMES)]
@@ -614,8 +614,10 @@ class HaPostgres:
         deadline = started + timeout
         while time.monotonic() < deadline:
             member = next((m for m in self.members() if m.get("name") == name), None)
-            role_ok = member is not None and member.get("role") in (
-                ("sync_standby",) if self.synchronous else ("sync_standby", "replica"))
+            if member is None:
+                time.sleep(0.2)
+                continue
+            role_ok = member.get("role") in (("sync_standby",) if self.synchronous else ("sync_standby", "replica"))
             if role_ok and member.get("state") in ("streaming", "running") and _http_ok(f"{node.api_url}/replica"):
                 return time.monotonic() - started
             time.sleep(0.2)

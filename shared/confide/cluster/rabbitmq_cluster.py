@@ -318,7 +318,7 @@ class RabbitCluster:
         from urllib.parse import quote
 
         vhost = self.vhost if vhost is None else vhost
-        secret = password if password is not None or not user else self._secret(user)
+        secret: str = password if password is not None else (self._secret(user) if user else "")
         auth = f"{quote(user, safe='')}:{quote(secret, safe='')}@" if user else ""
         return [f"amqp://{auth}127.0.0.1:{node.port}/{quote(vhost, safe='')}" for node in self.nodes]
 

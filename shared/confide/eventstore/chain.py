@@ -49,10 +49,9 @@ ZERO = b"\x00" * 32
 _SEALER_LOCK = 72405120  # with hashtext(schema) as the second key
 _PACK = struct.Struct(">QQ").pack
 try:  # OpenSSL's one-shot HMAC, called directly (hmac.digest is a Python wrapper around it)
-    from _hashlib import hmac_digest as _openssl_hmac
+    from _hashlib import hmac_digest as _hmac_digest
 except ImportError:  # an interpreter without OpenSSL's hashlib
-    _openssl_hmac = None
-_hmac_digest = _openssl_hmac or hmac.digest
+    _hmac_digest = hmac.digest  # type: ignore[assignment]
 
 
 class TamperDetectedError(EventStoreError):

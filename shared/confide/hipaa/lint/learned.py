@@ -263,7 +263,7 @@ def to_bytes(model: Model) -> bytes:
     """The model as a compressed ``.npz`` (weights stored as float16), byte for byte the same for
     the same model (fixed member dates)."""
     names = sorted(model.index, key=model.index.__getitem__)
-    arrays = {"features": np.frombuffer("\n".join(names).encode("utf-8"), dtype=np.uint8),
+    arrays: dict[str, np.ndarray] = {"features": np.frombuffer("\n".join(names).encode("utf-8"), dtype=np.uint8),
               "weights": model.weights.astype(np.float16), "bias": model.bias.astype(np.float32),
               "thresholds": np.asarray([model.low, model.high], dtype=np.float32)}
     buf = io.BytesIO()
@@ -347,8 +347,8 @@ def train(rows: Sequence[dict], settings: Settings = Settings(),
     order = np.arange(len(feats))
     for _ in range(settings.epochs):
         rng.shuffle(order)
-        for k in range(0, len(order), settings.batch):
-            chunk = order[k:k + settings.batch]
+        for first in range(0, len(order), settings.batch):
+            chunk = order[first:first + settings.batch]
             idx = np.concatenate([rows_idx[t] for t in chunk])
             seg = np.concatenate([np.full(len(rows_idx[t]), j) for j, t in enumerate(chunk)])
             logits = np.tile(b, (len(chunk), 1))
