@@ -6,6 +6,7 @@ import re
 import time
 import unicodedata
 
+import psycopg
 import pyotp
 import pytest
 import requests
@@ -19,11 +20,22 @@ WRONG = "wrong horse battery staple 7"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, web_db_dsn, directory):
+    # The attacks' failed sign-ins and TOTP guesses are counted per address in the web's shared
+    # cache (its database, so that every replica sees them): this module starts from an empty one
+    # and leaves none behind, or another module's web server on the same database would find
+    # 127.0.0.1 rate-limited.
+    _clear_shared_cache(web_db_dsn)
     s = start_web(tmp_path_factory.mktemp("attack"), web_db_dsn, directory)
     try:
         yield s
     finally:
         stop(s.proc)
+        _clear_shared_cache(web_db_dsn)
+
+
+def _clear_shared_cache(web_db_dsn: str) -> None:
+    with psycopg.connect(web_db_dsn, autocommit=True) as conn:
+        conn.execute("DELETE FROM web_cache")
 
 
 def csrf(sess: requests.Session, url: str) -> str:
