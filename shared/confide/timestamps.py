@@ -26,6 +26,10 @@ def format_ts(moment: datetime, *, compact: bool = False) -> str:
     heads, which must stay byte-identical to the heads already handed out.
     Raises ValueError for a naive datetime (an instant without a zone is ambiguous).
     """
+    if not compact:  # the usual case, an instant already in UTC (what the store returns): one call
+        text = moment.isoformat(timespec="microseconds")
+        if text.endswith("+00:00"):
+            return text[:-6] + "Z"
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("timestamp must be timezone-aware")
     if moment.utcoffset():

@@ -72,7 +72,7 @@ _DISCLOSURE_STATUS = {
 def disclosure_log(ev: dict) -> Row | None:
     """Each step of a disclosure request (received, on hold, verified, facts amended, decided,
     released, refused)."""
-    if category_of(ev["stream_name"]) != "disclosureRequest" or ev["type"] not in _DISCLOSURE_STATUS:
+    if ev["type"] not in _DISCLOSURE_STATUS or category_of(ev["stream_name"]) != "disclosureRequest":
         return None
     d, r = ev["data"], _requester(ev["data"])
     fields = d.get("fields_released")
@@ -110,7 +110,13 @@ def note_versions(ev: dict) -> Row | None:
     if category not in NOTE_CATEGORIES:
         return None
     d = ev["data"]
-    actor = next((d[k] for k in _ACTOR_KEYS if d.get(k)), None)
+    actor = None
+    for key in _ACTOR_KEYS:  # a loop, not next(genexpr): replay runs this for every note event
+        actor = d.get(key)
+        if actor:
+            break
+    else:
+        actor = None
     return {**_base(ev), "note_id": d.get("note_id") or id_of(ev["stream_name"]),
             "note_kind": NOTE_CATEGORIES[category],
             "stream_version": ev["stream_version"], "event_type": ev["type"],

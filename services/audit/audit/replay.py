@@ -9,7 +9,6 @@ reached, and report whether they match.
 """
 from __future__ import annotations
 
-import json
 import queue
 import threading
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Callable, Iterable, Iterator, Protocol
 from audit.projections import PROJECTIONS, Row
 from confide.envelope import RecordedEvent
 from confide.eventstore.interfaces import LogReader, ProjectionStore
+from confide.jsonfast import decode_json
 from confide.relay import RELAY_CHECKPOINT
 from confide.timestamps import format_ts
 
@@ -26,7 +26,7 @@ def event_dict(ev: RecordedEvent) -> dict:
     """A stored event in the message shape the projections take."""
     return {"global_position": ev.global_position, "stream_name": ev.stream_name,
             "stream_version": ev.stream_version, "event_id": str(ev.event_id), "type": ev.type,
-            "data": json.loads(ev.data_json), "recorded_at": format_ts(ev.recorded_at)}
+            "data": decode_json(ev.data_json), "recorded_at": format_ts(ev.recorded_at)}
 
 
 def apply_event(projections: ProjectionStore, message: dict) -> int:
@@ -98,6 +98,46 @@ def _pages_ahead(store: LogReader, batch: int) -> Iterator[list[RecordedEvent]]:
                 reader.join(0.05)
 
 
+class _LoadBehind:
+    """Loads each projected page into the rebuild on a helper thread while the caller projects the
+    next one (one page queued at most): the database writes a page while Python projects the next.
+    ``put`` and ``finish`` raise what a load raised, in the caller; the rebuild's connection is only
+    used by this thread until ``finish`` returns."""
+
+    def __init__(self, rebuilt) -> None:
+        self._pending: queue.Queue = queue.Queue(maxsize=1)
+        self._error: list[BaseException] = []
+        self._rebuilt = rebuilt
+        self._thread = threading.Thread(target=self._run, name="replay-loader", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            buffers = self._pending.get()
+            if buffers is None:
+                return
+            if self._error:
+                continue  # drain: the caller raises the first error
+            try:
+                for table, rows in buffers.items():
+                    self._rebuilt.load(table, rows)
+            except BaseException as exc:  # handed to the caller, raised there
+                self._error.append(exc)
+
+    def _raise(self) -> None:
+        if self._error:
+            raise self._error[0]
+
+    def put(self, buffers: dict[str, list[Row]]) -> None:
+        self._raise()
+        self._pending.put(buffers)
+
+    def finish(self) -> None:
+        self._pending.put(None)
+        self._thread.join()
+        self._raise()
+
+
 def replay(store: ReplaySource, names: Iterable[str] | None = None, progress: Callable[[int], None] | None = None,
            batch: int = 5000, apply: bool = False) -> ReplayReport:
     """Rebuild projections from the store and compare them with the live ones.
@@ -113,24 +153,27 @@ def replay(store: ReplaySource, names: Iterable[str] | None = None, progress: Ca
     chosen = {n: PROJECTIONS[n] for n in names}
     report = ReplayReport()
     with store.projections.rebuild([table for table, _fn in chosen.values()], lock=apply) as rebuilt:
-        loads, ts = json.loads, format_ts
-        for page in _pages_ahead(store, batch):
-            buffers: dict[str, list[Row]] = {t: [] for t, _ in chosen.values()}
-            # (projection, its page buffer's append): bound once a page, not looked up per event
-            targets = [(fn, buffers[table].append) for table, fn in chosen.values()]
-            for ev in page:
-                msg = {"global_position": ev.global_position, "stream_name": ev.stream_name,
-                       "stream_version": ev.stream_version, "event_id": str(ev.event_id), "type": ev.type,
-                       "data": loads(ev.data_json), "recorded_at": ts(ev.recorded_at)}  # event_dict, inlined
-                for fn, add in targets:
-                    row = fn(msg)
-                    if row is not None:
-                        add(row)
-            for table, rows in buffers.items():
-                rebuilt.load(table, rows)
-            report.events += len(page)
-            if progress:
-                progress(report.events)
+        loads, ts = decode_json, format_ts
+        loader = _LoadBehind(rebuilt)
+        try:
+            for page in _pages_ahead(store, batch):
+                buffers: dict[str, list[Row]] = {t: [] for t, _ in chosen.values()}
+                # (projection, its page buffer's append): bound once a page, not looked up per event
+                targets = [(fn, buffers[table].append) for table, fn in chosen.values()]
+                for ev in page:
+                    msg = {"global_position": ev.global_position, "stream_name": ev.stream_name,
+                           "stream_version": ev.stream_version, "event_id": str(ev.event_id), "type": ev.type,
+                           "data": loads(ev.data_json), "recorded_at": ts(ev.recorded_at)}  # event_dict, inlined
+                    for fn, add in targets:
+                        row = fn(msg)
+                        if row is not None:
+                            add(row)
+                loader.put(buffers)
+                report.events += len(page)
+                if progress:
+                    progress(report.events)
+        finally:
+            loader.finish()
         for name, (table, _fn) in chosen.items():
             report.projections[name] = rebuilt.compare(table, RELAY_CHECKPOINT)
             if apply:
