@@ -43,6 +43,8 @@ def apply_event(projections: ProjectionStore, message: dict) -> int:
 class ReplaySource(LogReader, Protocol):
     """The log to replay and the projections to compare with (a PostgresEventStore)."""
 
+    def read_all_messages(self, from_position: int = 1, limit: int = 1000) -> list[tuple]: ...
+
     @property
     def projections(self) -> ProjectionStore: ...
 
@@ -59,11 +61,11 @@ class ReplayReport:
         return all(p["missing_live"] == 0 and p["extra_live"] == 0 for p in self.projections.values())
 
 
-def _pages_ahead(store: LogReader, batch: int) -> Iterator[list[RecordedEvent]]:
-    """The log's pages in order, the next one read by a helper thread while the caller works on
+def _pages_ahead(store: "ReplaySource", batch: int) -> Iterator[list[tuple]]:
+    """The log's pages in order (``read_all_messages`` tuples), the next one read by a helper thread while the caller works on
     this one (at most three pages held: projected, queued, being read): the database produces a page
     while Python projects the last.
-    Raises what ``read_all`` raises, in the caller."""
+    Raises what ``read_all_messages`` raises, in the caller."""
     pages: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
 
@@ -71,11 +73,11 @@ def _pages_ahead(store: LogReader, batch: int) -> Iterator[list[RecordedEvent]]:
         position = 1
         try:
             while not stop.is_set():
-                page = store.read_all(position, batch)
+                page = store.read_all_messages(position, batch)
                 pages.put(page)
                 if not page:
                     return
-                position = page[-1].global_position + 1
+                position = page[-1][0] + 1
         except BaseException as exc:  # handed to the caller, raised there
             pages.put(exc)
 
@@ -153,17 +155,17 @@ def replay(store: ReplaySource, names: Iterable[str] | None = None, progress: Ca
     chosen = {n: PROJECTIONS[n] for n in names}
     report = ReplayReport()
     with store.projections.rebuild([table for table, _fn in chosen.values()], lock=apply) as rebuilt:
-        loads, ts = decode_json, format_ts
+        loads = decode_json
         loader = _LoadBehind(rebuilt)
         try:
             for page in _pages_ahead(store, batch):
                 buffers: dict[str, list[Row]] = {t: [] for t, _ in chosen.values()}
                 # (projection, its page buffer's append): bound once a page, not looked up per event
                 targets = [(fn, buffers[table].append) for table, fn in chosen.values()]
-                for ev in page:
-                    msg = {"global_position": ev.global_position, "stream_name": ev.stream_name,
-                           "stream_version": ev.stream_version, "event_id": str(ev.event_id), "type": ev.type,
-                           "data": loads(ev.data_json), "recorded_at": ts(ev.recorded_at)}  # event_dict, inlined
+                for position, stream, version, event_id, typ, data_json, recorded_at in page:
+                    msg = {"global_position": position, "stream_name": stream, "stream_version": version,
+                           "event_id": event_id, "type": typ, "data": loads(data_json),
+                           "recorded_at": recorded_at}  # event_dict's message, formatted by the server
                     for fn, add in targets:
                         row = fn(msg)
                         if row is not None:

@@ -244,3 +244,23 @@ def test_a_rebuild_load_that_fails_mid_replay_raises_and_leaves_the_live_table_u
     assert [r[1] for r in _access_rows(store, "P-loadfail")] == ["permit"]  # the rebuild rolled back whole
     assert _access_rows(store, "P-loadfail-other") == []  # the replace never ran
     assert replay(store, ["access_log"]).matches  # and a replay without the fault still matches
+
+
+def test_the_messages_replay_reads_are_the_messages_the_live_path_builds(store):
+    """read_all_messages (server-formatted id and recorded_at) == event_dict of read_all, field for field."""
+    from audit.replay import event_dict
+
+    for _ in range(3):
+        stream, event = decision_event(patient="P-msg")
+        store.append(stream, [event], -1)
+    head = store.head_position()
+    events = store.read_all(max(1, head - 2), 3)
+    rows = store.read_all_messages(max(1, head - 2), 3)
+    assert len(rows) == len(events) == 3
+    for row, ev in zip(rows, events):
+        expected = event_dict(ev)
+        position, stream_name, version, event_id, typ, data_json, recorded_at = row
+        assert (position, stream_name, version, event_id, typ, recorded_at) == (
+            expected["global_position"], expected["stream_name"], expected["stream_version"],
+            expected["event_id"], expected["type"], expected["recorded_at"])
+        assert data_json == ev.data_json
