@@ -6,7 +6,7 @@
 #   3. roles, databases (confide, confide_test), schema, broker topology, keys.
 # Usage: deploy/setup.sh [--test | --venv | --tls | --cluster]
 #   (no option)  `make run`: all of the above;
-#   --test       `make test`: also Chromium, for the report's browser test;
+#   --test       `make test`: also Chromium (the report's browser test) and HAProxy (the replicated stack's tests);
 #   --venv       `make test-unit`: step 1 only; starts, installs and contacts no service;
 #   --cluster    `make cluster` / `make test-cluster`: step 1, then the Debian packages the one-machine
 #                cluster runs (patroni, etcd-server, etcd-client, haproxy, the PostgreSQL server
@@ -207,6 +207,10 @@ setup_web
 # The test suite checks the systemd units (deploy/systemd/) with systemd-analyze verify.
 if [ "$MODE" = "--test" ] && ! command -v systemd-analyze >/dev/null 2>&1; then
   log "installing systemd (Debian package) for systemd-analyze, which checks the units"; apt_install systemd
+fi
+# The test suite runs `confide run --replicas 2`, which puts HAProxy in front of the gateway and web.
+if [ "$MODE" = "--test" ] && [ ! -x /usr/sbin/haproxy ]; then
+  log "installing haproxy (Debian package) for the replicated stack's tests"; apt_install haproxy
 fi
 # The test suite opens the auditor's HTML report in headless Chromium.
 if [ "$MODE" = "--test" ] && ! command -v chromium >/dev/null 2>&1; then

@@ -23,6 +23,7 @@ from typing import Any, Mapping
 
 import rfc8785
 
+from confide.jsonfast import decode_json
 from confide.timestamps import format_ts
 
 # -- RFC 8785 canonical JSON ----------------------------------------------------------
@@ -220,11 +221,11 @@ class RecordedEvent:
 
     @property
     def data(self) -> dict[str, Any]:
-        return json.loads(self.data_json)
+        return decode_json(self.data_json)  # json.loads' value, msgspec's speed (every fold reads it)
 
     @property
     def metadata(self) -> dict[str, Any]:
-        return json.loads(self.metadata_json)
+        return decode_json(self.metadata_json)
 
     def canonical_bytes(self) -> bytes:
         return canonical_record(
