@@ -14,6 +14,8 @@ pure Python); this module is the only code that reads or writes those tables:
   leaving out the note kinds named (the patient portal's "who saw my record").
 - ``apply_rows([(table, row), ...])``: one event's rows in one transaction,
   idempotent by ``global_position`` (a redelivered event writes nothing).
+- ``apply_page({table: [row, ...]})``: the rows of a page of events in one transaction, with the
+  same idempotence (the outbox relay's pass, before it publishes the page).
 - ``rebuild(tables, lock=...)``: a transaction with an empty temporary copy of
   each table (``rebuilt_<table>``, dropped at commit) to ``load`` rebuilt rows
   into, ``compare`` with the live table, and ``replace`` the live table with.
@@ -215,6 +217,32 @@ class PostgresProjectionStore:
             for table, row in rows:
                 self._insert(conn, self._table(table), [row])
                 given += 1
+        return given
+
+    def apply_page(self, rows_by_table: Mapping[str, Sequence[Row]], *, lock_timeout_ms: int | None = None) -> int:
+        """Insert the rows of several events (a page of the log) in ONE transaction, skipping a
+        ``global_position`` already in its table: the same rows and the same idempotence as one
+        :meth:`apply_rows` per event, with one commit. Tables are written in the mapping's order, each
+        table's rows in the order given (give them in the order :meth:`apply_rows` callers use, tables
+        in one fixed order and positions ascending, so a concurrent per-event writer never waits in a
+        cycle with this one).
+
+        ``lock_timeout_ms``: the longest this transaction waits for any one lock (a rebuild holding
+        the tables, a concurrent writer of the same position) before it fails (psycopg's
+        LockNotAvailable) and rolls back; None waits as long as :meth:`apply_rows` does.
+        Returns how many rows were given (written or already there)."""
+        given = 0
+        with self._store.transaction() as conn:
+            if lock_timeout_ms is not None:
+                conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(lock_timeout_ms)}ms",))
+            for table, rows in rows_by_table.items():
+                target = self._table(table)
+                by_columns: dict[tuple, list[Row]] = {}
+                for row in rows:  # rows of one table share their columns; grouped all the same
+                    by_columns.setdefault(tuple(row), []).append(row)
+                for same in by_columns.values():
+                    self._insert(conn, target, same)
+                    given += len(same)
         return given
 
     @staticmethod
