@@ -220,8 +220,8 @@ class PostgresProjectionStore:
         return given
 
     def apply_page(self, rows_by_table: Mapping[str, Sequence[Row]], *, lock_timeout_ms: int | None = None) -> int:
-        """Insert the rows of several events (a page of the log) in ONE transaction, skipping a
-        ``global_position`` already in its table: the same rows and the same idempotence as one
+        """Insert the rows of several events (a page of the log) in ONE transaction, one multi-row
+        INSERT per table, skipping a ``global_position`` already in its table: the same rows and the same idempotence as one
         :meth:`apply_rows` per event, with one commit. Tables are written in the mapping's order, each
         table's rows in the order given (give them in the order :meth:`apply_rows` callers use, tables
         in one fixed order and positions ascending, so a concurrent per-event writer never waits in a
@@ -241,9 +241,25 @@ class PostgresProjectionStore:
                 for row in rows:  # rows of one table share their columns; grouped all the same
                     by_columns.setdefault(tuple(row), []).append(row)
                 for same in by_columns.values():
-                    self._insert(conn, target, same)
+                    for start in range(0, len(same), self.PAGE_INSERT_ROWS):
+                        self._insert_values(conn, target, same[start:start + self.PAGE_INSERT_ROWS])
                     given += len(same)
         return given
+
+    #: The most rows one multi-row INSERT of :meth:`apply_page` carries (bound parameters stay far
+    #: below PostgreSQL's 65,535).
+    PAGE_INSERT_ROWS = 1000
+
+    @staticmethod
+    def _insert_values(conn: "psycopg.Connection", target: sql.Composable, rows: Sequence[Row]) -> None:
+        """One ``INSERT ... VALUES (...), (...) ON CONFLICT (global_position) DO NOTHING`` for rows
+        sharing their columns (one statement, however many rows; never prepared: its text varies
+        with the row count)."""
+        cols = list(rows[0])
+        one_row = sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() * len(cols)))
+        query = sql.SQL("INSERT INTO {} ({}) VALUES {} ON CONFLICT (global_position) DO NOTHING").format(
+            target, sql.SQL(", ").join(map(sql.Identifier, cols)), sql.SQL(", ").join([one_row] * len(rows)))
+        conn.execute(query, [r[c] for r in rows for c in cols], prepare=False)
 
     @staticmethod
     def _insert(conn: "psycopg.Connection", target: sql.Composable, rows: Sequence[Row]) -> None:
