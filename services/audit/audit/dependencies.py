@@ -34,8 +34,9 @@ class PageProjector:
     applied and *committed* (every event the log holds between them: the relay reads pages with no
     gap below its frontier). It only grows when a page starting at or before ``high + 1`` committed;
     a page that starts further on (the checkpoint moved by another instance, or a page whose apply
-    failed in between) starts a new range. A failed apply leaves it as it was, so an event that was
-    not applied here is never skipped: the consumer applies it from the broker, as before.
+    failed in between) starts a new range. A page is uncovered from its first position on before its
+    apply starts, and stays so if the apply fails, so an event that was not applied here is never
+    skipped: the consumer applies it from the broker, as before. It is emptied when the lease is lost.
 
     ``lock_timeout_ms``: how long the page's transaction waits for a lock (``confide audit replay
     --apply`` holds the tables; a consumer writing the same position) before it gives up, leaving
@@ -54,6 +55,11 @@ class PageProjector:
         if not messages:
             return
         last = messages[-1]["global_position"]
+        # From here until this page commits, nothing at or after its start counts as applied here: a
+        # page read again (after a failed publish, or a log restored to an earlier point) is only
+        # covered once this apply has committed, and a failed one leaves it uncovered.
+        if from_position <= self._high:
+            self._high = from_position - 1
         apply_page(self.projections, messages, lock_timeout_ms=self.lock_timeout_ms)  # raises: not applied
         if self._low <= from_position <= self._high + 1:
             self._high = max(self._high, last)
@@ -64,6 +70,10 @@ class PageProjector:
         """True when the event at ``position`` (an int) is in this process's committed watermark."""
         return (isinstance(position, int) and not isinstance(position, bool)
                 and self._low <= position <= self._high)
+
+    def forget(self) -> None:
+        """Empty the watermark (the lease was lost: another instance relays, and applies, from here)."""
+        self._low, self._high = 1, 0
 
     @property
     def watermark(self) -> tuple[int, int] | None:
@@ -94,7 +104,10 @@ class RelayWorker:
         self._lock = eventlet.semaphore.Semaphore()
 
     def _holding(self) -> bool:
-        return self.lease is None or self.lease.hold()
+        held = self.lease is None or self.lease.hold()
+        if not held and self.projector is not None:
+            self.projector.forget()  # only the lease holder's own consumer skips by its watermark
+        return held
 
     def run_once(self) -> tuple[int, int]:
         if not self._lock.acquire(blocking=False):

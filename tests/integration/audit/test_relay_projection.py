@@ -223,6 +223,16 @@ def test_the_watermark_never_covers_a_page_whose_apply_failed(store, projector, 
     # A pass that re-reads from an earlier checkpoint (a publish that failed) extends the range it overlaps.
     pages(positions[7], store.read_all(positions[7], 2), [e.to_message() for e in store.read_all(positions[7], 2)])
     assert pages.watermark == (positions[5] + 1, positions[8])
+    # A page read again whose apply fails uncovers everything from its start (a log restored to an
+    # earlier point re-uses positions: what this process applied before is no proof of the new events).
+    pages.projections = Counting(projector.projections, fail=EventStoreUnavailableError("down"))
+    with pytest.raises(EventStoreUnavailableError):
+        pages(positions[7], store.read_all(positions[7], 2), [e.to_message() for e in store.read_all(positions[7], 2)])
+    assert pages.watermark == (positions[5] + 1, positions[6])
+    assert [pages.applied(p) for p in positions[6:]] == [True, False, False]
+    pages.projections = projector.projections
+    pages(positions[7], store.read_all(positions[7], 2), [e.to_message() for e in store.read_all(positions[7], 2)])
+    assert pages.watermark == (positions[5] + 1, positions[8])
     more = append_mixed(store, "P-mark", 2)
     page = store.read_all(positions[8] + 1, 10)
     pages(positions[8] + 1, page, [e.to_message() for e in page])
@@ -311,3 +321,28 @@ def test_the_audit_service_consumer_applies_what_its_relay_failed_to(container_f
     assert [r["global_position"] for r in rows_of(store, "access_log_view", "P-lost")] == positions[0::2]
     assert [r["global_position"] for r in rows_of(store, "disclosure_log_view", "P-lost")] == positions[1::2]
     assert replay(store).matches
+
+
+class Lease:
+    def __init__(self):
+        self.held = True
+
+    def hold(self):
+        return self.held
+
+    def release(self):
+        self.held = False
+
+
+def test_an_instance_that_loses_the_lease_forgets_its_watermark(store, projector, rabbit_config, tmp_path):
+    """Only the lease holder's consumer skips: the standby's applies whatever the new holder relays."""
+    positions = append_mixed(store, "P-lease", 2)
+    lease = Lease()
+    worker = RelayWorker(projector, rabbit_config["AMQP_URI"], tmp_path / "keys", tmp_path / "cp", lease=lease)
+    try:
+        assert worker.run_once() == (2, 2) and all(worker.projected(p) for p in positions)
+        lease.held = False
+        assert worker.run_once() == (0, 0)
+        assert not any(worker.projected(p) for p in positions) and worker.projector.watermark is None
+    finally:
+        worker.close()
