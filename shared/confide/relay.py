@@ -6,13 +6,19 @@ event to ``confide.events`` with publisher confirms and ``mandatory`` (a
 message no queue would take raises instead of vanishing), and only then moves
 its checkpoint. A crash between publish and checkpoint republishes the same
 events: delivery is at-least-once and consumers are idempotent by event id.
+
+A ``before_publish`` hook (the audit service's: apply the page to its projections in one
+transaction) sees each page after it is read and before it is published. Its failure never stops
+the relay: it is logged (positions and the error's type only) and the page is published all the
+same, so a consumer does the hook's work instead.
 """
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from typing import Callable, Sequence
 
 from confide.broker import ConfirmingPublisher, UnroutableError
+from confide.envelope import RecordedEvent
 
 log = logging.getLogger(__name__)
 RELAY_CHECKPOINT = "relay:confide.events"
@@ -24,14 +30,21 @@ class OutboxRelay:
     ``guard()`` is asked before each page; False stops the pass there (the checkpoint stays at the
     last confirmed event).
 
+    ``before_publish(from_position, events, messages)``, when given, is called with each page read
+    (``events`` are every event at or after ``from_position`` up to the last one, in order, and
+    ``messages`` their message bodies, the ones published) before the page is published; whatever it
+    raises (an Exception) is logged and the page published regardless.
+
     Raises the publisher's errors (UnroutableError, connection errors) with the
     checkpoint left at the last confirmed event.
     """
 
     def __init__(self, store, publisher: ConfirmingPublisher, batch: int = 500,
-                 checkpoint_name: str = RELAY_CHECKPOINT, guard: Callable[[], bool] = lambda: True):
+                 checkpoint_name: str = RELAY_CHECKPOINT, guard: Callable[[], bool] = lambda: True,
+                 before_publish: Callable[[int, Sequence[RecordedEvent], Sequence[dict]], None] | None = None):
         self.store = store
         self.guard = guard
+        self.before_publish = before_publish
         self.publisher = publisher
         self.batch = batch
         self.checkpoint_name = checkpoint_name
@@ -46,8 +59,11 @@ class OutboxRelay:
             if not events:
                 break
             done = position
-            batch = [(ev.to_message(), ev.type, str(ev.event_id), {"global_position": ev.global_position})
-                     for ev in events]
+            messages = [ev.to_message() for ev in events]
+            if self.before_publish is not None:
+                self._before_publish(position + 1, events, messages)
+            batch = [(body, ev.type, str(ev.event_id), {"global_position": ev.global_position})
+                     for body, ev in zip(messages, events)]
             try:
                 # One wait for the whole page's confirms (not one round trip per event).
                 self.publisher.publish_batch(batch)
@@ -66,3 +82,11 @@ class OutboxRelay:
             position = done
             batches += 1
         return published
+
+    def _before_publish(self, from_position: int, events: Sequence[RecordedEvent], messages: Sequence[dict]) -> None:
+        assert self.before_publish is not None
+        try:
+            self.before_publish(from_position, events, messages)
+        except Exception as exc:  # never the page's data: positions and the error's type
+            log.warning("before-publish step failed for global positions %s..%s (%s); publishing the page "
+                        "all the same", from_position, events[-1].global_position, type(exc).__name__)

@@ -1,6 +1,6 @@
 """The audit service's writers, as its own database login (``confide_projector``, config key
-``PROJECTOR_DSN``): the Relay (seal then publish, one pass per timer tick) and the Projector (the
-audit projections' live path). The service's reads and its identity gate use the services' login
+``PROJECTOR_DSN``): the Relay (seal, project the page, then publish, one pass per timer tick) and
+the Projector (the audit projections' live path for what the relay did not apply here). The service's reads and its identity gate use the services' login
 (``DB_DSN``), which can write none of this."""
 from __future__ import annotations
 
@@ -25,26 +25,89 @@ log = logging.getLogger(__name__)
 SEALER_RELAY_LEASE = "sealer-relay"
 
 
+class PageProjector:
+    """The relay's projection step (``OutboxRelay.before_publish``): applies the page just read to
+    the audit projections in one transaction, before it is published, and keeps the watermark the
+    consumer in this process skips by.
+
+    The watermark is a contiguous range of global positions ``[low, high]`` this process's relay has
+    applied and *committed* (every event the log holds between them: the relay reads pages with no
+    gap below its frontier). It only grows when a page starting at or before ``high + 1`` committed;
+    a page that starts further on (the checkpoint moved by another instance, or a page whose apply
+    failed in between) starts a new range. A page is uncovered from its first position on before its
+    apply starts, and stays so if the apply fails, so an event that was not applied here is never
+    skipped: the consumer applies it from the broker, as before. It is emptied when the lease is lost.
+
+    ``lock_timeout_ms``: how long the page's transaction waits for a lock (``confide audit replay
+    --apply`` holds the tables; a consumer writing the same position) before it gives up, leaving
+    the page to the consumer, which waits as it always did."""
+
+    LOCK_TIMEOUT_MS = 500
+
+    def __init__(self, projections, lock_timeout_ms: int | None = LOCK_TIMEOUT_MS):
+        self.projections = projections
+        self.lock_timeout_ms = lock_timeout_ms
+        self._low, self._high = 1, 0  # empty
+
+    def __call__(self, from_position: int, events, messages) -> None:
+        from audit.replay import apply_page
+
+        if not messages:
+            return
+        last = messages[-1]["global_position"]
+        # From here until this page commits, nothing at or after its start counts as applied here: a
+        # page read again (after a failed publish, or a log restored to an earlier point) is only
+        # covered once this apply has committed, and a failed one leaves it uncovered.
+        if from_position <= self._high:
+            self._high = from_position - 1
+        apply_page(self.projections, messages, lock_timeout_ms=self.lock_timeout_ms)  # raises: not applied
+        if self._low <= from_position <= self._high + 1:
+            self._high = max(self._high, last)
+        else:
+            self._low, self._high = from_position, last
+
+    def applied(self, position) -> bool:
+        """True when the event at ``position`` (an int) is in this process's committed watermark."""
+        return (isinstance(position, int) and not isinstance(position, bool)
+                and self._low <= position <= self._high)
+
+    def forget(self) -> None:
+        """Empty the watermark (the lease was lost: another instance relays, and applies, from here)."""
+        self._low, self._high = 1, 0
+
+    @property
+    def watermark(self) -> tuple[int, int] | None:
+        """(low, high) of the committed range, or None while empty."""
+        return (self._low, self._high) if self._low <= self._high else None
+
+
 class RelayWorker:
     """Holds the sealer and the relay; ``run_once`` is safe to call concurrently (it serialises).
+    With ``project`` (the default) the relay applies each page to the audit projections before it
+    publishes it (:class:`PageProjector`); ``projected(position)`` tells the consumer what it may skip.
 
     ``lease`` (an :class:`~confide.eventstore.lease.AdvisoryLease`, or None for a lone instance):
     with several instances of the audit service, only the lease's holder seals and relays; the
     lease is verified before the pass and before each page relayed, and a standby instance takes
     it over at its next tick once the holder's database session ends (its process died)."""
 
-    def __init__(self, store, amqp_uri: str, key_dir: Path, checkpoint_dir: Path, lease=None):
+    def __init__(self, store, amqp_uri: str, key_dir: Path, checkpoint_dir: Path, lease=None,
+                 project: bool = True):
         import eventlet.semaphore
 
         ensure_keys(key_dir)
         self.lease = lease
         self.sealer = ChainSealer(store, load_chain_key(key_dir), load_signing_key(key_dir), checkpoint_dir)
         self.publisher = ConfirmingPublisher(amqp_uri)
-        self.relay = OutboxRelay(store, self.publisher, guard=self._holding)
+        self.projector = PageProjector(store.projections) if project else None
+        self.relay = OutboxRelay(store, self.publisher, guard=self._holding, before_publish=self.projector)
         self._lock = eventlet.semaphore.Semaphore()
 
     def _holding(self) -> bool:
-        return self.lease is None or self.lease.hold()
+        held = self.lease is None or self.lease.hold()
+        if not held and self.projector is not None:
+            self.projector.forget()  # only the lease holder's own consumer skips by its watermark
+        return held
 
     def run_once(self) -> tuple[int, int]:
         if not self._lock.acquire(blocking=False):
@@ -61,6 +124,11 @@ class RelayWorker:
             raise
         finally:
             self._lock.release()
+
+    def projected(self, position) -> bool:
+        """True when this process's relay has already applied (and committed) the projections of
+        the event at global ``position``: the consumer acks it without touching the database."""
+        return self.projector is not None and self.projector.applied(position)
 
     def close(self):
         if self.lease is not None:

@@ -1,7 +1,8 @@
 """Applying events to the audit projections, and rebuilding them from the store.
 
 ``apply_event``: the live path (a RabbitMQ message) — one transaction,
-idempotent by global position. ``replay``: rebuild one or all projections from
+idempotent by global position. ``apply_page``: the relay's path, the same rows for a page of
+events in one transaction (before it publishes them). ``replay``: rebuild one or all projections from
 position 1 into temporary tables, streaming the store in pages (flat memory: three
 pages at most: the next read by a helper thread while this one is projected),
 then compare with the live tables over the positions the live side has
@@ -38,6 +39,25 @@ def apply_event(projections: ProjectionStore, message: dict) -> int:
         if row is not None:
             rows.append((table, row))
     return projections.apply_rows(rows)
+
+
+def apply_page(projections: ProjectionStore, messages: Iterable[dict], lock_timeout_ms: int | None = None) -> int:
+    """Apply a page of events (message shape, in global order) to every projection in ONE
+    transaction: the rows :func:`apply_event` writes for each of them, idempotent by global
+    position in the same way. Tables in :data:`PROJECTIONS` order, positions ascending in each (the
+    order of a per-event transaction, so the two never wait on each other in a cycle). Returns the
+    rows given."""
+    by_table: dict[str, list[Row]] = {table: [] for table, _fn in PROJECTIONS.values()}
+    targets = [(fn, by_table[table].append) for table, fn in PROJECTIONS.values()]
+    for message in messages:
+        for fn, add in targets:
+            row = fn(message)
+            if row is not None:
+                add(row)
+    written = {t: rows for t, rows in by_table.items() if rows}
+    if not written:
+        return 0  # no event of the page maps to a row: nothing to write, no transaction
+    return projections.apply_page(written, lock_timeout_ms=lock_timeout_ms)
 
 
 class ReplaySource(LogReader, Protocol):

@@ -2,16 +2,18 @@
 
 - ``handle_event``: consumes ``audit.events`` (a quorum queue declared at deploy
   time) and applies each event to the projections, idempotently, as the projector's
-  database login (``PROJECTOR_DSN``: the only one that may append projection rows). A failure
+  database login (``PROJECTOR_DSN``: the only one that may append projection rows) — except an
+  event this process's relay has already applied (see ``seal_and_relay``), which it acks at once. A failure
   requeues the message (never nameko's ack-and-drop); RabbitMQ dead-letters it
   to ``audit.events.dlq`` after ``confide.broker.DELIVERY_LIMIT`` deliveries. While
   the database is unreachable the handler waits for it (:func:`apply_patiently`, up
   to ``STORE_PATIENCE`` seconds) instead: five quick failures of a database restart
   would otherwise dead-letter every event in flight, and the projections miss them.
 - ``seal_and_relay``: every half second, extends the keyed hash chain over
-  newly committed events (signed checkpoints outside the database), then
-  publishes them to RabbitMQ in global order with confirms and ``mandatory``
-  (as the projector's login too: it alone may extend the chain and move checkpoints).
+  newly committed events (signed checkpoints outside the database), then, page by page, applies
+  the page to the projections in one transaction and publishes it to RabbitMQ in global order
+  with confirms and ``mandatory`` (as the projector's login too: it alone may extend the chain
+  and move checkpoints). A page whose apply fails is published all the same; the consumer applies it.
 - RPCs for the gateway, the CLI and tests: ``access_log``, ``disclosure_log``,
   ``accounting``, ``note_history``, ``status``, and ``health``; for the web,
   ``decisions_on_my_notes`` (who has seen the notes the caller wrote); for the auditor's pages
@@ -100,7 +102,14 @@ class AuditService:
 
     @consume(audit_queue(), requeue_on_error=True)
     def handle_event(self, body):
-        """Apply one stored event (``RecordedEvent.to_message()`` shape) to the projections."""
+        """Apply one stored event (``RecordedEvent.to_message()`` shape) to the projections, unless
+        this process's relay already applied it (committed) before publishing it: then no database
+        work at all. Any other event (above the relay's watermark, relayed by another instance, or
+        whose page the relay failed to apply) is applied here as always."""
+        position = body.get("global_position") if isinstance(body, dict) else None
+        if self.relay.projected(position):
+            log.debug("event at %s already applied by this process's relay", position)
+            return
         written = apply_patiently(self.projections, body)
         log.debug("applied %s at %s (%d rows)", body.get("type"), body.get("global_position"), written)
 

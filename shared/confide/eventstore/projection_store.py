@@ -14,6 +14,8 @@ pure Python); this module is the only code that reads or writes those tables:
   leaving out the note kinds named (the patient portal's "who saw my record").
 - ``apply_rows([(table, row), ...])``: one event's rows in one transaction,
   idempotent by ``global_position`` (a redelivered event writes nothing).
+- ``apply_page({table: [row, ...]})``: the rows of a page of events in one transaction, with the
+  same idempotence (the outbox relay's pass, before it publishes the page).
 - ``rebuild(tables, lock=...)``: a transaction with an empty temporary copy of
   each table (``rebuilt_<table>``, dropped at commit) to ``load`` rebuilt rows
   into, ``compare`` with the live table, and ``replace`` the live table with.
@@ -216,6 +218,48 @@ class PostgresProjectionStore:
                 self._insert(conn, self._table(table), [row])
                 given += 1
         return given
+
+    def apply_page(self, rows_by_table: Mapping[str, Sequence[Row]], *, lock_timeout_ms: int | None = None) -> int:
+        """Insert the rows of several events (a page of the log) in ONE transaction, one multi-row
+        INSERT per table, skipping a ``global_position`` already in its table: the same rows and the same idempotence as one
+        :meth:`apply_rows` per event, with one commit. Tables are written in the mapping's order, each
+        table's rows in the order given (give them in the order :meth:`apply_rows` callers use, tables
+        in one fixed order and positions ascending, so a concurrent per-event writer never waits in a
+        cycle with this one).
+
+        ``lock_timeout_ms``: the longest this transaction waits for any one lock (a rebuild holding
+        the tables, a concurrent writer of the same position) before it fails (psycopg's
+        LockNotAvailable) and rolls back; None waits as long as :meth:`apply_rows` does.
+        Returns how many rows were given (written or already there)."""
+        given = 0
+        with self._store.transaction() as conn:
+            if lock_timeout_ms is not None:
+                conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(lock_timeout_ms)}ms",))
+            for table, rows in rows_by_table.items():
+                target = self._table(table)
+                by_columns: dict[tuple, list[Row]] = {}
+                for row in rows:  # rows of one table share their columns; grouped all the same
+                    by_columns.setdefault(tuple(row), []).append(row)
+                for same in by_columns.values():
+                    for start in range(0, len(same), self.PAGE_INSERT_ROWS):
+                        self._insert_values(conn, target, same[start:start + self.PAGE_INSERT_ROWS])
+                    given += len(same)
+        return given
+
+    #: The most rows one multi-row INSERT of :meth:`apply_page` carries (bound parameters stay far
+    #: below PostgreSQL's 65,535).
+    PAGE_INSERT_ROWS = 1000
+
+    @staticmethod
+    def _insert_values(conn: "psycopg.Connection", target: sql.Composable, rows: Sequence[Row]) -> None:
+        """One ``INSERT ... VALUES (...), (...) ON CONFLICT (global_position) DO NOTHING`` for rows
+        sharing their columns (one statement, however many rows; never prepared: its text varies
+        with the row count)."""
+        cols = list(rows[0])
+        one_row = sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() * len(cols)))
+        query = sql.SQL("INSERT INTO {} ({}) VALUES {} ON CONFLICT (global_position) DO NOTHING").format(
+            target, sql.SQL(", ").join(map(sql.Identifier, cols)), sql.SQL(", ").join([one_row] * len(rows)))
+        conn.execute(query, [r[c] for r in rows for c in cols], prepare=False)
 
     @staticmethod
     def _insert(conn: "psycopg.Connection", target: sql.Composable, rows: Sequence[Row]) -> None:
