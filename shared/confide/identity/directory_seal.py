@@ -144,6 +144,16 @@ class SealedStreams:
         log.warning("ignored %s at %s:%s: not sealed by %s", r.type, name, r.stream_version, self.writer)
         return _Unsealed(r.stream_name, r.stream_version, r.global_position, r.recorded_at, r.event_id)
 
+    def checked(self, recorded: Any) -> Any:
+        """``recorded`` (an event read from the store beneath, e.g. by a reader that looked only at its
+        stream and type) as this reader's ``read_category`` would have returned it: itself when it is
+        not owned here or its seal verifies, else its UNSEALED stand-in; an event of a category this
+        reader does not seal is left to the store beneath (which may check seals of its own)."""
+        if streams.category_of(recorded.stream_name) in self.sealed_categories:
+            return self._checked(recorded)
+        inner = getattr(self._store, "checked", None)
+        return inner(recorded) if callable(inner) else recorded
+
     def read_stream(self, stream_name: str, *args, **kwargs) -> list:
         recorded = self._store.read_stream(stream_name, *args, **kwargs)
         if streams.category_of(stream_name) not in self.sealed_categories:
