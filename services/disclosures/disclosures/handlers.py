@@ -502,7 +502,6 @@ STATUS_TYPES = frozenset({"DisclosureRequested", "DisclosurePlacedOnHold", "Requ
                           "DisclosureFactsAmended", "DisclosureDecided", "DisclosureReleased", "DisclosureRefused"})
 #: Of those, the ones that conclude it: released or refused, nothing left for the process manager.
 CONCLUDING_TYPES = frozenset({"DisclosureReleased", "DisclosureRefused"})
-_CONCLUDED = "concluded"  # UnfinishedRequests._seen: the stream's last status event is a sealed conclusion
 
 
 class UnfinishedRequests:
@@ -536,7 +535,7 @@ class UnfinishedRequests:
         log = store if log is None else log
         checks = callable(getattr(store, "checked", None)) and \
             bool(getattr(store, "seals", lambda category: False)(streams.DISCLOSURE_REQUEST))
-        seen: dict[str, Any] = {}  # stream → its last status event read so far, _CONCLUDED, or None
+        seen: dict[str, Any] = {}  # stream that moved → its last status event read so far, or None
         while True:
             events = log.read_category(streams.DISCLOSURE_REQUEST, self.position, page, prefix_only=True)
             moved = set()
@@ -546,20 +545,19 @@ class UnfinishedRequests:
                     moved.add(event.stream_name)
                 elif event.stream_name not in seen:
                     seen[event.stream_name] = None
-            for name in moved if checks else ():  # a conclusion checked once, then kept as a mark only
+            for name in moved if checks else ():  # a sealed conclusion: let go now, nothing kept of it
                 last = seen[name]
                 if last.type in CONCLUDING_TYPES and store.checked(last).type == last.type:
-                    seen[name] = _CONCLUDED
+                    del seen[name]
+                    self._open.pop(streams.id_of(name), None)
             if events:
                 self.position = events[-1].global_position + 1
             if len(events) < page:
                 break
         for name, last in seen.items():
             request_id = streams.id_of(name)
-            if last is _CONCLUDED or (last is None and request_id not in self._open):
-                # Concluded; or no status event since a scan that let it go (or it never had one).
-                self._open.pop(request_id, None)
-                continue
+            if last is None and request_id not in self._open:
+                continue  # no status event since a scan (or a page) let it go, or it never had one
             recorded = store.read_stream(name)
             state = fold(request_id, ((e.type, e.data) for e in recorded))
             if not recorded or state.status in ("released", "refused") or not state.request:

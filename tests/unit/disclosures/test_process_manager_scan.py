@@ -219,3 +219,17 @@ def test_the_status_types_are_the_ones_the_fold_knows_and_the_conclusions_end_it
             event_type == "DisclosureRequested"
     for event_type in handlers.CONCLUDING_TYPES:
         assert evolve(start, event_type, {"request_id": "r-1"}).status in ("released", "refused")
+
+
+def test_events_forged_after_a_conclusion_do_not_reopen_it(store, raw_store, clock, notes, add_note, patient):
+    add_note(patient)
+    incremental = handlers.UnfinishedRequests()
+    concluded = ask(store, clock, notes, patient)["request_id"]
+    assert incremental.scan(store, raw_store) == []
+    stream = f"disclosureRequest-{concluded}"
+    raw_store.append(stream, [NewEvent("DisclosureDecided", {"request_id": concluded, "decision": "permit"}),
+                              NewEvent("SomethingNew", {"request_id": concluded})], expected_version=2)
+    unfinished = half_done(store, clock, notes, patient, dies_at=2)
+    for scan in (incremental, handlers.UnfinishedRequests()):  # seen move after it was let go, or all at once
+        assert [state.request_id for state, _ in scan.scan(store, raw_store, page=2)] == [unfinished]
+    assert handlers.load_request(store, concluded).status == "released"
