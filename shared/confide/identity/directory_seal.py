@@ -14,8 +14,10 @@ RFC 8785 form, kept in the event's metadata; every reader checks it with the pub
   counts for the stream's version (so the owner's own appends stay consistent) but every fold ignores
   it (fail closed: a forged enrolment, grant, registration, request or authorization does not exist).
   ``append`` seals the owner's events when given the owner's signing key, and refuses them otherwise.
-  ``read_stream``, ``read_streams`` and ``read_category`` check seals; ``read_all``, ``iter_all`` and
-  ``get_event`` are the store's own (for projections and logs, which decide nothing).
+  ``read_stream``, ``read_streams`` and ``read_category`` check seals, and ``checked`` checks one event
+  read from the store beneath (the process manager looks at the stream and type of what it reads
+  there and believes a conclusion only through it); ``read_all``, ``iter_all`` and ``get_event`` are
+  the store's own (for projections and logs, which decide nothing).
 - :func:`SealedDirectory` (the directory's streams) and :func:`SealedDisclosures` (requests and
   authorizations) are the two owners; the read models accept only such a reader.
 
