@@ -496,40 +496,75 @@ REQUEST_STATES = ("requested", "on_hold", "verified", "decided", "released", "re
 RESUMED_BY = "disclosures"
 
 
+#: The event types that set a request's status when folded (``confide.contracts.disclosures.evolve``);
+#: any other type, and an event whose seal does not verify (UNSEALED), only bumps its version.
+STATUS_TYPES = frozenset({"DisclosureRequested", "DisclosurePlacedOnHold", "RequesterVerified",
+                          "DisclosureFactsAmended", "DisclosureDecided", "DisclosureReleased", "DisclosureRefused"})
+#: Of those, the ones that conclude it: released or refused, nothing left for the process manager.
+CONCLUDING_TYPES = frozenset({"DisclosureReleased", "DisclosureRefused"})
+
+
 class UnfinishedRequests:
     """The requests not yet released or refused, kept up to date from the ``disclosureRequest``
-    category as this service's store believes it (sealed by this service), read in global order over
-    the skip-free prefix only (a transaction still open below the frontier is read once committed,
-    never skipped). One per process; ``scan`` is not thread-safe (the timer runs one worker at a time).
+    category, read in global order over the skip-free prefix only (a transaction still open below the
+    frontier is read once committed, never skipped), each as this service's store believes it (sealed
+    by this service). One per process; ``scan`` is not thread-safe (the timer runs one worker at a time).
+
+    Concluded requests are not read: of the events appended since the last scan only the stream, the
+    type and the position are looked at (read from ``log``, the store beneath the seals, with no data
+    parsed and no seal checked), and a request is let go on exactly one event, the last of its stream
+    with a status-setting type (:data:`STATUS_TYPES`), when that is a conclusion (:data:`CONCLUDING_TYPES`)
+    and its seal verifies: folded, its stream would end released or refused, whatever came before
+    (nothing after it sets a status). Every other request whose stream moved (its last status event
+    not a conclusion, or one whose seal does not verify: a forged DisclosureReleased hides nothing)
+    is read whole through ``store`` and folded, as before. So a request acknowledged but not concluded
+    is always found, however many concluded ones it sits behind, and a concluded one costs one seal
+    check, not the read and check of each of its events.
     """
 
     def __init__(self) -> None:
         self.position = 1
-        self._events: dict[str, list[tuple[str, dict]]] = {}
-        self._last: dict[str, Any] = {}
+        self._open: dict[str, tuple[DisclosureRequestState, Any]] = {}
 
-    def scan(self, store, page: int = 1000) -> list[tuple[DisclosureRequestState, Any]]:
+    def scan(self, store, log=None, page: int = 1000) -> list[tuple[DisclosureRequestState, Any]]:
         """Read what was appended since the last scan → [(state, when its last event was recorded)] of
         every request not released or refused (on hold and awaiting staff included: the caller decides
-        what is at rest)."""
+        what is at rest). ``store``: this service's sealed reader; ``log``: the store it wraps (default
+        ``store``). Without a reader that checks this service's seals (``store.seals``/``checked``) no
+        event is believed on its own: every request that moved is read and folded."""
+        log = store if log is None else log
+        checks = callable(getattr(store, "checked", None)) and \
+            bool(getattr(store, "seals", lambda category: False)(streams.DISCLOSURE_REQUEST))
+        seen: dict[str, Any] = {}  # stream that moved → its last status event read so far, or None
         while True:
-            events = store.read_category(streams.DISCLOSURE_REQUEST, self.position, page, prefix_only=True)
+            events = log.read_category(streams.DISCLOSURE_REQUEST, self.position, page, prefix_only=True)
+            moved = set()
             for event in events:
-                request_id = streams.id_of(event.stream_name)
-                self._events.setdefault(request_id, []).append((event.type, event.data))
-                self._last[request_id] = event.recorded_at
+                if event.type in STATUS_TYPES:
+                    seen[event.stream_name] = event
+                    moved.add(event.stream_name)
+                elif event.stream_name not in seen:
+                    seen[event.stream_name] = None
+            for name in moved if checks else ():  # a sealed conclusion: let go now, nothing kept of it
+                last = seen[name]
+                if last.type in CONCLUDING_TYPES and store.checked(last).type == last.type:
+                    del seen[name]
+                    self._open.pop(streams.id_of(name), None)
             if events:
                 self.position = events[-1].global_position + 1
             if len(events) < page:
                 break
-        open_ = []
-        for request_id, events in list(self._events.items()):
-            state = fold(request_id, events)
-            if state.status in ("released", "refused") or not state.request:
-                del self._events[request_id], self._last[request_id]
+        for name, last in seen.items():
+            request_id = streams.id_of(name)
+            if last is None and request_id not in self._open:
+                continue  # no status event since a scan (or a page) let it go, or it never had one
+            recorded = store.read_stream(name)
+            state = fold(request_id, ((e.type, e.data) for e in recorded))
+            if not recorded or state.status in ("released", "refused") or not state.request:
+                self._open.pop(request_id, None)
                 continue
-            open_.append((state, self._last[request_id]))
-        return open_
+            self._open[request_id] = (state, recorded[-1].recorded_at)
+        return list(self._open.values())
 
 
 def _resumer_identity(state: DisclosureRequestState) -> dict:

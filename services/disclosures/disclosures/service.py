@@ -451,7 +451,7 @@ class DisclosuresService:
         rest (staff act on them). → {request_id: outcome} of what it touched (ids only, no content)."""
         now = self.clock()
         outcomes = {}
-        for state, last in self.unfinished.requests.scan(self.store):
+        for state, last in self.unfinished.requests.scan(self.store, self.raw_store):
             if now - last < self.unfinished.after or state.status == "on_hold":
                 continue
             if state.request_id in self.unfinished.resting:

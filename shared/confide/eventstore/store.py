@@ -120,6 +120,27 @@ def prepare(
     return rows
 
 
+class Statement(sql.Composed):
+    """A composed statement whose bytes are built once per client encoding of the connection it runs
+    on (by psycopg's own ``Composed.as_bytes`` with that connection: the schema identifier quoted by
+    libpq exactly as on every call before), then reused: ``SQL.format`` and the identifier's escaping
+    are not redone per statement. Still a ``Composed`` (``+``, ``join``, server-side cursors, COPY)."""
+
+    def __init__(self, composed: sql.Composed):
+        super().__init__(list(composed))
+        self._bytes: dict[bytes | None, bytes] = {}
+
+    def as_bytes(self, context: Any = None) -> bytes:
+        conn = context.connection if context is not None else None
+        # The client encoding as the server reported it (what psycopg encodes and escapes with);
+        # None without a connection (psycopg then quotes identifiers without libpq).
+        encoding = (conn.pgconn.parameter_status(b"client_encoding") or b"") if conn is not None else None
+        built = self._bytes.get(encoding)
+        if built is None:
+            built = self._bytes[encoding] = super().as_bytes(context)
+        return built
+
+
 def one(cursor: psycopg.Cursor) -> Any:
     """The first column of the one row a query that always returns a row returned.
 
@@ -151,6 +172,7 @@ class PostgresEventStore:
     def __init__(self, dsn: str, schema: str = "confide", pool_size: int = 8, min_size: int = 1):
         self.schema = schema
         self._t = sql.Identifier(schema)
+        self._statements: dict[str, Statement] = {}  # by template: see _q
         self._projections: "PostgresProjectionStore | None" = None
         self._pool = ConnectionPool(
             dsn,
@@ -227,9 +249,21 @@ class PostgresEventStore:
             with conn.transaction():
                 yield conn
 
-    def _q(self, template: str) -> sql.Composed:
-        """Compose SQL with ``{s}`` standing for this store's schema (store package only)."""
-        return sql.SQL(template).format(s=self._t)
+    #: At most this many statements are kept composed per store (the package's templates are a few
+    #: dozen; one built from data past this is composed on every call, as before).
+    STATEMENTS_KEPT = 512
+
+    def _q(self, template: str) -> "Statement":
+        """Compose SQL with ``{s}`` standing for this store's schema (store package only), once per
+        store and template: the same :class:`Statement` (its bytes built once per client encoding)
+        is handed to every later call with that template."""
+        kept = self._statements
+        statement = kept.get(template)
+        if statement is None:
+            statement = Statement(sql.SQL(template).format(s=self._t))
+            if len(kept) < self.STATEMENTS_KEPT:
+                kept[template] = statement
+        return statement
 
     # -- writing -----------------------------------------------------------
 

@@ -14,8 +14,10 @@ RFC 8785 form, kept in the event's metadata; every reader checks it with the pub
   counts for the stream's version (so the owner's own appends stay consistent) but every fold ignores
   it (fail closed: a forged enrolment, grant, registration, request or authorization does not exist).
   ``append`` seals the owner's events when given the owner's signing key, and refuses them otherwise.
-  ``read_stream``, ``read_streams`` and ``read_category`` check seals; ``read_all``, ``iter_all`` and
-  ``get_event`` are the store's own (for projections and logs, which decide nothing).
+  ``read_stream``, ``read_streams`` and ``read_category`` check seals, and ``checked`` checks one event
+  read from the store beneath (the process manager looks at the stream and type of what it reads
+  there and believes a conclusion only through it); ``read_all``, ``iter_all`` and ``get_event`` are
+  the store's own (for projections and logs, which decide nothing).
 - :func:`SealedDirectory` (the directory's streams) and :func:`SealedDisclosures` (requests and
   authorizations) are the two owners; the read models accept only such a reader.
 
@@ -143,6 +145,16 @@ class SealedStreams:
             return r
         log.warning("ignored %s at %s:%s: not sealed by %s", r.type, name, r.stream_version, self.writer)
         return _Unsealed(r.stream_name, r.stream_version, r.global_position, r.recorded_at, r.event_id)
+
+    def checked(self, recorded: Any) -> Any:
+        """``recorded`` (an event read from the store beneath, e.g. by a reader that looked only at its
+        stream and type) as this reader's ``read_category`` would have returned it: itself when it is
+        not owned here or its seal verifies, else its UNSEALED stand-in; an event of a category this
+        reader does not seal is left to the store beneath (which may check seals of its own)."""
+        if streams.category_of(recorded.stream_name) in self.sealed_categories:
+            return self._checked(recorded)
+        inner = getattr(self._store, "checked", None)
+        return inner(recorded) if callable(inner) else recorded
 
     def read_stream(self, stream_name: str, *args, **kwargs) -> list:
         recorded = self._store.read_stream(stream_name, *args, **kwargs)
