@@ -337,8 +337,9 @@ def _decide(state, requester, store, clock, notes, engine, key_dir=None, decided
     # Sealed so that a DisclosureDecided written by anything but this engine run (the services'
     # database login can append events) is never turned into a sealed AccessDecided on resume.
     decided = dataclasses.replace(decided, seal=keys.seal_decision(_key_dir(key_dir), decided.to_data()))
-    # The decision and the AccessDecided the notes service releases under, all or nothing: no
-    # decided request lacks its access decision, and neither is on file without the other.
+    # The decision and the AccessDecided the notes service releases under, all or nothing: a decision
+    # recorded here is never on file without its access decision (one recorded by a version that
+    # appended them apart may be: resume_request and finish_request record it then).
     state = _record(store, state, [decided], pending,
                     also=(StreamAppend(*_access_decided(request, requester, decided, matched, key_dir), -1),))
     if not conclude or (request.get("await_release") and decided.decision in PERMITS):
