@@ -767,7 +767,8 @@ class TimedProxy:
 INCLUSIVE_PROBES = (  # (module name, function): timed inclusively when present in the code under test
     ("facts", "case_as_of"), ("facts", "note_index"), ("facts", "authorization_for"),
     ("facts", "authorizations_for_patient"), ("handlers", "load_request"), ("handlers", "_append"),
-    ("handlers", "_record_access_decision"), ("handlers", "fetch_content"), ("handlers", "view_request"),
+    ("handlers", "_record_access_decision"), ("handlers", "_record"), ("handlers", "fetch_content"),
+    ("handlers", "view_request"),
 )
 
 
@@ -801,8 +802,9 @@ def phase_breakdown(bench: Bench, requests: int) -> dict:
     modules = {"facts": facts, "handlers": handlers}
     leaf, incl = PhaseTimer(), PhaseTimer()
     store = PostgresEventStore(bench.app_dsn, schema=bench.schema, pool_size=2)
-    for meth in ("append", "read_stream", "read_category", "stream_version"):
-        setattr(store, meth, leaf.wrap(f"store.{meth}", getattr(store, meth)))
+    for meth in ("append", "multi_stream_append", "read_stream", "read_category", "stream_version"):
+        if hasattr(store, meth):  # multi_stream_append: from issue 14's step 2 on
+            setattr(store, meth, leaf.wrap(f"store.{meth}", getattr(store, meth)))
     pool = getattr(store, "_pool", None)
     if pool is not None and getattr(pool, "_reset", None):  # runs on every return of a connection
         pool._reset = incl.wrap("pool reset query on connection return (inside store.*)", pool._reset)
@@ -916,7 +918,7 @@ PHASES = (
                                               "_authorization_for")),
     ("load_request (read_stream + fold)", lambda f, p: f == "load_request"),
     ("appends (request events, AccessDecided)", lambda f, p: "disclosures/" in p and f in (
-        "_append", "_record_access_decision", "_record_accounting_entry")),
+        "_append", "_record", "_record_access_decision", "_record_accounting_entry")),
     ("release RPC to notes (fetch_content)", lambda f, p: f == "fetch_content"),
     ("engine decide()", lambda f, p: "confide/hipaa" in p),
     ("view / reply building", lambda f, p: f in ("view_request", "reply_from_view", "_json")),

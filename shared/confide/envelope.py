@@ -19,7 +19,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import rfc8785
 
@@ -197,6 +197,14 @@ class NewEvent:
     data: Mapping[str, Any]
     metadata: Mapping[str, Any] = field(default_factory=dict)
     event_id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+
+class StreamAppend(NamedTuple):
+    """One stream's part of a multi-stream append: its events at ``expected_version`` (as ``append``'s)."""
+
+    stream_name: str
+    events: Sequence[NewEvent]
+    expected_version: int | None = None
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from confide import config, keys, streams
 from confide.contracts import casefile
 from confide.contracts.access import PERMITS
 from confide.contracts.disclosures import DisclosureRequestState, effective_requester, evolve, fold
-from confide.envelope import NewEvent
+from confide.envelope import NewEvent, StreamAppend
 from confide.eventstore.errors import WrongExpectedVersionError
 from confide.hipaa import accounting as hipaa_accounting
 from confide.timestamps import format_ts as fmt_ts
@@ -68,17 +68,41 @@ def _append(store, stream: str, events: list[ev.Event], expected: int) -> int:
     return result.next_expected_version
 
 
-def _record(store, state: DisclosureRequestState, events: list[ev.Event]) -> DisclosureRequestState:
+class Unrecorded:
+    """A new request's ``DisclosureRequested``: already folded into the state the handler works on,
+    not yet on file. The first thing recorded on the request (its hold, or its decision with the
+    decision's AccessDecided) carries it in the same transaction, so a request is received, decided
+    and its access decision recorded in one commit. ``events`` is emptied once they are on file."""
+
+    def __init__(self, events: list[NewEvent]) -> None:
+        self.events = list(events)
+
+
+def _record(store, state: DisclosureRequestState, events: list[ev.Event], pending: Optional[Unrecorded] = None,
+            also: tuple[StreamAppend, ...] = ()) -> DisclosureRequestState:
     """Append ``events`` to the request's stream at ``state.version`` and return the state they lead to.
+
+    ``pending``: events already folded into ``state`` but not on file (:class:`Unrecorded`), appended
+    first, in the same batch. ``also``: appends to other streams made in the same transaction
+    (``multi_stream_append``: all or nothing, one commit).
 
     Read-your-writes without reading the stream again: the append either stores exactly these events
     right after ``state`` (the expected version guards it) or raises WrongExpectedVersionError (someone
-    else moved the request on: nothing of ours is on file), so folding them onto ``state`` here gives
-    what ``load_request`` would read back."""
+    else moved the request on: nothing of ours is on file, in any stream), so folding them onto
+    ``state`` here gives what ``load_request`` would read back."""
     new = [_new(e) for e in events]  # each event's data built once, for the store and for the fold
+    before = pending.events if pending is not None else []
     stream = _request_stream(state.request_id)
-    result = store.append(stream, new, expected_version=state.version)
-    log.info("appended %s to %s at version %s", [e.type for e in new], stream, result.next_expected_version)
+    batch = before + new
+    expected = state.version - len(before)
+    if also:
+        result = store.multi_stream_append([StreamAppend(stream, batch, expected), *also])[0]
+    else:
+        result = store.append(stream, batch, expected_version=expected)
+    if pending is not None:
+        pending.events = []
+    log.info("appended %s to %s at version %s%s", [e.type for e in batch], stream, result.next_expected_version,
+             "".join(f" and {[e.type for e in a.events]} to {a.stream_name}" for a in also))
     for event in new:
         state = evolve(state, event.type, event.data)
     return state
@@ -127,11 +151,33 @@ def request_disclosure(cmd: commands.RequestDisclosure, store, clock: Clock, not
         exception_claimed=cmd.exception_claimed, facts=dict(cmd.facts), channel=dict(cmd.channel),
         recorded_by=cmd.recorded_by, received_from=dict(cmd.received_from) if cmd.received_from else None,
         await_release=bool(cmd.await_release))
+    # Recorded with what is first decided on it (one transaction; see Unrecorded): the request id's
+    # check is that append's expected version -1, so a taken id still records nothing.
+    pending = Unrecorded([_new(received)])
+    state = evolve(DisclosureRequestState(request_id), pending.events[0].type, pending.events[0].data)
     try:
-        state = _record(store, DisclosureRequestState(request_id), [received])
-    except WrongExpectedVersionError:
-        raise errors.DisclosureRequestExistsError(f"disclosure request {request_id} already exists") from None
-    return _advance(state, store, clock, notes, engine, key_dir, decided_for)
+        return _advance(state, store, clock, notes, engine, key_dir, decided_for, pending=pending)
+    except WrongExpectedVersionError as exc:
+        if pending.events and exc.stream_name == _request_stream(request_id):
+            raise errors.DisclosureRequestExistsError(f"disclosure request {request_id} already exists") from None
+        raise
+    except Exception:
+        if pending.events:
+            _record_received(store, request_id, pending)
+        raise
+
+
+def _record_received(store, request_id: str, pending: Unrecorded) -> None:
+    """A request whose deciding failed before anything was recorded (the engine, the case's facts, the
+    decision key): record it alone, as received, for the process manager to carry on (as it would have
+    been before its decision was recorded in the same transaction). Best effort: the caller re-raises
+    what failed; a store that cannot take it either leaves nothing on file (the caller is told the
+    request failed). The same event id as the failed batch, so a batch that did commit is not doubled."""
+    try:
+        store.append(_request_stream(request_id), pending.events, expected_version=-1)
+        pending.events = []
+    except Exception:
+        log.warning("request %s could not be recorded after its deciding failed", request_id, exc_info=True)
 
 
 def verify_requester(cmd: commands.VerifyRequester, store, clock: Clock, notes, engine=default_engine, *,
@@ -257,14 +303,14 @@ def amend_disclosure_facts(cmd: commands.AmendDisclosureFacts, store, clock: Clo
 
 
 def _advance(state, store, clock, notes, engine, key_dir=None, decided_for: Optional[dict] = None,
-             conclude: bool = True) -> dict:
+             conclude: bool = True, pending: Optional[Unrecorded] = None) -> dict:
     requester = effective_requester(state)
     if state.status == "requested" and model.needs_verification(requester):
         hold = ev.DisclosurePlacedOnHold(
             request_id=state.request_id, reasons=["identity and authority of the requester are not verified"],
             rule="45 CFR 164.514(h)(1)", held_at=fmt_ts(clock()))
-        return view_request(_record(store, state, [hold]))
-    return _decide(state, requester, store, clock, notes, engine, key_dir, decided_for, conclude)
+        return view_request(_record(store, state, [hold], pending))
+    return _decide(state, requester, store, clock, notes, engine, key_dir, decided_for, conclude, pending)
 
 
 def _outcome_dict(outcome) -> dict:
@@ -274,9 +320,10 @@ def _outcome_dict(outcome) -> dict:
 
 
 def _decide(state, requester, store, clock, notes, engine, key_dir=None, decided_for: Optional[dict] = None,
-            conclude: bool = True) -> dict:
-    """Decide ``state`` and record the decision and its AccessDecided; then (``conclude``) release or
-    refuse it, else return the view as decided."""
+            conclude: bool = True, pending: Optional[Unrecorded] = None) -> dict:
+    """Decide ``state`` and record the decision and its AccessDecided in one transaction (with
+    ``pending``, the request itself too); then (``conclude``) release or refuse it, else return the
+    view as decided."""
     at = clock()
     request = state.request
     gathered = casefile.case_as_of(store, request, requester, at, practice=config.practice(), requested_kind_only=True)
@@ -285,13 +332,16 @@ def _decide(state, requester, store, clock, notes, engine, key_dir=None, decided
     if outcome.get("decision") == "hold":
         hold = ev.DisclosurePlacedOnHold(request_id=state.request_id, reasons=list(outcome.get("reasons") or []),
                                          rule=str(outcome.get("rule") or ""), held_at=fmt_ts(at))
-        return view_request(_record(store, state, [hold]))
+        return view_request(_record(store, state, [hold], pending))
     decided = _decided_event(state, outcome, matched, authorization, at, decided_for)
     # Sealed so that a DisclosureDecided written by anything but this engine run (the services'
     # database login can append events) is never turned into a sealed AccessDecided on resume.
     decided = dataclasses.replace(decided, seal=keys.seal_decision(_key_dir(key_dir), decided.to_data()))
-    state = _record(store, state, [decided])
-    _record_access_decision(store, request, requester, decided, matched, key_dir)
+    # The decision and the AccessDecided the notes service releases under, all or nothing: a decision
+    # recorded here is never on file without its access decision (one recorded by a version that
+    # appended them apart may be: resume_request and finish_request record it then).
+    state = _record(store, state, [decided], pending,
+                    also=(StreamAppend(*_access_decided(request, requester, decided, matched, key_dir), -1),))
     if not conclude or (request.get("await_release") and decided.decision in PERMITS):
         # Staff release it themselves: it waits, decided, with what will leave on file.
         return view_request(state)
@@ -312,16 +362,15 @@ def _decided_event(state, outcome: dict, matched: list[dict], authorization, at,
         decided_for=dict(decided_for) if decided_for else None)
 
 
-def _record_access_decision(store, request: dict, requester: dict, decided: ev.DisclosureDecided,
-                            matched: list[dict], key_dir=None) -> None:
-    """Append AccessDecided, the record the notes service checks before releasing anything.
+def _access_decided(request: dict, requester: dict, decided: ev.DisclosureDecided, matched: list[dict],
+                    key_dir=None) -> tuple[str, list[NewEvent]]:
+    """(stream, [AccessDecided]): the record the notes service checks before releasing anything.
 
-    It opens its own stream (``expected_version=-1``) and carries ``seal`` (HMAC under
+    It opens its own stream (appended at ``expected_version=-1``) and carries ``seal`` (HMAC under
     ``decision.key``; the notes service refuses an unsealed one). Its event id is derived from the
-    decision id, so a retry after a crash between the two appends writes it once: the stream
-    then already holds that event, which is success. Anything else there is refused.
-    ``decided_for`` is the decision's own (who the engine decided for), never the resumer's.
-    ``requester.id`` is the principal the notes service releases to on a later re-delivery.
+    decision id, so it is written once however often it is recorded. ``decided_for`` is the
+    decision's own (who the engine decided for), never the resumer's. ``requester.id`` is the
+    principal the notes service releases to on a later re-delivery.
     """
     authors = sorted({n.get("author_id") for n in matched if n.get("author_id")})
     access = ev.AccessDecided(
@@ -334,10 +383,20 @@ def _record_access_decision(store, request: dict, requester: dict, decided: ev.D
         fields_released=decided.fields_released, request_id=decided.request_id, decided_at=decided.decided_at,
         decided_for=dict(decided.decided_for) if decided.decided_for else None)
     access = dataclasses.replace(access, seal=keys.seal_decision(_key_dir(key_dir), access.to_data()))
-    stream = streams.stream_name(streams.ACCESS_DECISION, decided.decision_id)
-    event_id = uuid.uuid5(_NS, decided.decision_id)
+    return (streams.stream_name(streams.ACCESS_DECISION, decided.decision_id),
+            [_new(access, uuid.uuid5(_NS, decided.decision_id))])
+
+
+def _record_access_decision(store, request: dict, requester: dict, decided: ev.DisclosureDecided,
+                            matched: list[dict], key_dir=None) -> None:
+    """Append a decision's AccessDecided (:func:`_access_decided`) on its own: for a decision on file
+    without it (recorded by a version that appended one stream at a time, a crash between the two).
+    A retry writes it once: the stream then already holds that event, which is success. Anything
+    else there is refused (WrongExpectedVersionError)."""
+    stream, access = _access_decided(request, requester, decided, matched, key_dir)
+    event_id = access[0].event_id
     try:
-        store.append(stream, [_new(access, event_id)], expected_version=-1)
+        store.append(stream, access, expected_version=-1)
     except WrongExpectedVersionError:
         first = store.read_stream(stream)[:1]
         if not first or str(first[0].event_id) != str(event_id):

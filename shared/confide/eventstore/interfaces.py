@@ -5,7 +5,7 @@ store, so what it can do to the records is visible in its signature (and a
 test double has only these methods to provide). Both
 :class:`~confide.eventstore.store.PostgresEventStore` and
 :class:`~confide.eventstore.memory.InMemoryEventStore` satisfy
-``StreamReader``, ``CategoryReader``, ``EventAppender``, ``LogReader``,
+``StreamReader``, ``CategoryReader``, ``EventAppender``, ``MultiStreamAppender``, ``LogReader``,
 ``CheckpointStore`` and ``HealthCheck`` (tests/unit/shared/test_interfaces.py);
 ``ProjectionStore`` is ``PostgresEventStore.projections``.
 
@@ -17,7 +17,7 @@ Who uses what (so far):
 - notes (handlers, views): ``StreamReader`` + ``EventAppender`` +
   ``CategoryReader.find_streams_by_patient`` → :class:`NotesStore`.
 - disclosures (handlers, facts): ``StreamReader`` + ``EventAppender`` +
-  ``CategoryReader`` → :class:`DisclosuresStore`.
+  ``MultiStreamAppender`` + ``CategoryReader`` → :class:`DisclosuresStore`.
 - audit: ``ProjectionStore`` (queries, commands, live projection, replay),
   ``LogReader`` (replay), ``HistoryReader`` (rejudge: read_stream, read_category,
   find_streams_by_patient, read_streams through disclosures.facts and
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any, ContextManager, Iterable, Mapping, Protocol, Sequence, Tuple, runtime_checkable
 
-from confide.envelope import AppendResult, NewEvent, RecordedEvent
+from confide.envelope import AppendResult, NewEvent, RecordedEvent, StreamAppend
 
 Row = Mapping[str, Any]
 
@@ -62,6 +62,14 @@ class EventAppender(Protocol):
 
     def append(self, stream_name: str, events: Sequence[NewEvent],
                expected_version: int | None = None) -> AppendResult: ...
+
+
+@runtime_checkable
+class MultiStreamAppender(Protocol):
+    """Append to several streams in one transaction, all or nothing (what one command records across
+    streams, committed once; see :mod:`confide.eventstore.store`)."""
+
+    def multi_stream_append(self, appends: Sequence[StreamAppend]) -> list[AppendResult]: ...
 
 
 @runtime_checkable
@@ -115,8 +123,9 @@ class NotesStore(StreamReader, EventAppender, Protocol):
 
 
 @runtime_checkable
-class DisclosuresStore(StreamReader, CategoryReader, EventAppender, Protocol):
-    """What the disclosures service's handlers and facts use."""
+class DisclosuresStore(StreamReader, CategoryReader, EventAppender, MultiStreamAppender, Protocol):
+    """What the disclosures service's handlers and facts use (a request's decision and its
+    AccessDecided are recorded in one multi-stream append)."""
 
 
 # -- the audit projections ---------------------------------------------------

@@ -10,9 +10,9 @@ import uuid
 from datetime import datetime, timezone
 from typing import Iterator, Sequence
 
-from confide.envelope import AppendResult, NewEvent, RecordedEvent
+from confide.envelope import AppendResult, NewEvent, RecordedEvent, StreamAppend
 from confide.eventstore.errors import InvalidEventError, WrongExpectedVersionError
-from confide.eventstore.store import prepare
+from confide.eventstore.store import check_stream_appends, prepare
 
 
 class InMemoryEventStore:
@@ -32,23 +32,43 @@ class InMemoryEventStore:
         if expected_version is not None and (not isinstance(expected_version, int) or expected_version < -1):
             raise InvalidEventError(f"expected_version {expected_version!r} must be None or an int >= -1")
         with self._lock:
+            return self._append_all([(stream_name, events, expected_version)], self._clock())[0]
+
+    def multi_stream_append(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        """Several streams at once, all or nothing (see :mod:`confide.eventstore.store`)."""
+        batch = check_stream_appends(appends)
+        with self._lock:
+            return self._append_all(batch, self._clock())
+
+    def _append_all(self, batch, now) -> list[AppendResult]:
+        """Check every stream's part, then write them all (or raise, writing nothing)."""
+        planned, stored_results = [], []
+        for stream_name, events, expected_version in batch:
             current = self.stream_version(stream_name)
             expected = current if expected_version is None else expected_version
-            rows = prepare(stream_name, events, expected + 1, self._clock())
+            rows = prepare(stream_name, events, expected + 1, now)
             stored = [self._by_id[r[0]] for r in rows if r[0] in self._by_id]
             if any(e.stream_name != stream_name for e in stored):
                 raise InvalidEventError(f"events: {len(stored)} of these event ids are stored in another stream")
             if stored and len(stored) == len(rows):
-                return AppendResult(
-                    tuple(e.global_position for e in stored), tuple(e.stream_version for e in stored), True
-                )
+                stored_results.append(AppendResult(
+                    tuple(e.global_position for e in stored), tuple(e.stream_version for e in stored), True))
+                continue
             if stored:
                 raise InvalidEventError(f"events: {len(stored)} of {len(rows)} event ids are already stored "
                                         "(a batch is all new or a retry)")
             if expected != current:
                 raise WrongExpectedVersionError(stream_name, expected, current)
+            planned.append((stream_name, expected, rows))
+        if stored_results and planned:
+            raise InvalidEventError("appends: some streams of this multi-stream append are stored and some are "
+                                    "not (a multi-stream append is all new or a retry)")
+        if stored_results:
+            return stored_results
+        results = []
+        for stream_name, expected, rows in planned:
             recorded = []
-            for i, (event_id, type_, data_json, metadata_json, now, digest) in enumerate(rows):
+            for i, (event_id, type_, data_json, metadata_json, at, digest) in enumerate(rows):
                 ev = RecordedEvent(
                     global_position=len(self._events) + 1,
                     stream_name=stream_name,
@@ -57,7 +77,7 @@ class InMemoryEventStore:
                     type=type_,
                     data_json=data_json,
                     metadata_json=metadata_json,
-                    recorded_at=now,
+                    recorded_at=at,
                     content_hash=digest,
                 )
                 self._events.append(ev)
@@ -65,9 +85,9 @@ class InMemoryEventStore:
             for ev in recorded:
                 self._streams.setdefault(stream_name, []).append(ev)
                 self._by_id[ev.event_id] = ev
-            return AppendResult(
-                tuple(e.global_position for e in recorded), tuple(e.stream_version for e in recorded), False
-            )
+            results.append(AppendResult(
+                tuple(e.global_position for e in recorded), tuple(e.stream_version for e in recorded), False))
+        return results
 
     def stream_version(self, stream_name: str) -> int:
         with self._lock:

@@ -16,6 +16,16 @@ tested against both by ``tests/integration/shared/test_store_contract.py``):
   InvalidEventError (names the field), EventStoreUnavailableError.
   Re-appending an event id already stored writes nothing and returns the
   stored positions with ``duplicate=True``.
+- ``multi_stream_append([(stream_name, events, expected_version), ...]) -> list[AppendResult]``:
+  several streams appended atomically, in ONE transaction and one commit (each stream through
+  ``append_events``, so every check it makes holds per stream), results in the order given. All
+  or nothing: a stream whose expected version does not hold raises WrongExpectedVersionError
+  naming it, and nothing of any stream is written. A retry of a whole multi-stream append (every
+  stream's events already stored there) writes nothing and returns each stream's stored positions
+  with ``duplicate=True``; a batch some of whose streams are stored and some not is no retry of it
+  (an atomic append stores all or none) and is refused with InvalidEventError, nothing written.
+  A stream may appear once; ``expected_version=None`` as for ``append`` (the whole transaction is
+  retried when such a stream lost a race).
 - ``read_stream(stream_name, from_version=0) -> list[RecordedEvent]``.
 - ``read_all(from_position=1, limit=1000) -> list[RecordedEvent]``: events with
   ``global_position >= from_position`` in global order, never skipping an
@@ -46,7 +56,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from confide.contracts.patient_index import PATIENT_INDEXED_TYPES, sql_type_list
-from confide.envelope import AppendResult, NewEvent, RecordedEvent, batch_hasher, canonical_json
+from confide.envelope import AppendResult, NewEvent, RecordedEvent, StreamAppend, batch_hasher, canonical_json
 from confide.eventstore.errors import (
     EventStoreError,
     EventStoreUnavailableError,
@@ -330,6 +340,104 @@ class PostgresEventStore:
             duplicate=bool(result and result[0][2]),
         )
 
+    def multi_stream_append(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        """Append to several streams atomically, in one transaction and one commit. See the module
+        docstring; ``appends``: ``(stream_name, events, expected_version)`` each."""
+        batch = check_stream_appends(appends)
+        any_version = [name for name, _, expected in batch if expected is None]
+        for attempt in range(self.ANY_VERSION_ATTEMPTS):
+            versions = self._versions(any_version) if any_version else {}
+            try:
+                return self._multi_append_once(
+                    [(name, events, versions[name] if expected is None else expected)
+                     for name, events, expected in batch])
+            except WrongExpectedVersionError as exc:
+                if exc.stream_name not in any_version:
+                    raise
+                time.sleep(random.uniform(0, 0.002 * (2 ** min(attempt, 6))))
+        versions = self._versions(any_version)
+        raise WrongExpectedVersionError(any_version[0], None, versions[any_version[0]])
+
+    def _versions(self, stream_names: list[str]) -> dict[str, int]:
+        """Each stream's last version (-1 when absent), in one query."""
+        with self._connection() as conn:
+            rows = conn.execute(
+                self._q("SELECT n.name, (SELECT max(e.stream_version) FROM {s}.events e WHERE e.stream_name = n.name) "
+                        "FROM unnest(%s::text[]) AS n(name)"), (stream_names,), prepare=True).fetchall()
+        return {name: -1 if version is None else version for name, version in rows}
+
+    def _multi_append_once(self, batch: list[tuple[str, Sequence[NewEvent], int]]) -> list[AppendResult]:
+        """One transaction: BEGIN and one ``append_events`` call per stream sent in one pipeline (one
+        round trip), then COMMIT, or ROLLBACK when any call failed or the calls disagree on whether
+        this is a retry. Each call takes its own in-flight mark before drawing its positions, and
+        every mark is held until the one commit, so readers' frontier stays below all of them (never
+        skipping) and MVCC shows them all the batch or none of it."""
+        now = datetime.now(timezone.utc)  # one recorded_at for the whole batch: one moment on file
+        prepared = [(name, expected, prepare(name, events, expected + 1, now)) for name, events, expected in batch]
+        query = self._q(
+            "SELECT out_position, out_version, out_duplicate FROM {s}.append_events"
+            "(%s, %s, %b, %b, %b, %b, %b, %b)"
+        )
+        with self._connection() as conn:
+            try:
+                with conn.transaction():
+                    with conn.pipeline():
+                        cursors = []
+                        for name, expected, rows in prepared:
+                            cols = list(zip(*rows))
+                            cursors.append(conn.execute(query, (name, expected, *map(list, cols)), prepare=True))
+                    results = [cur.fetchall() for cur in cursors]
+                    duplicate = [bool(r and r[0][2]) for r in results]
+                    if any(duplicate) and not all(duplicate):
+                        raise _PartlyStored()  # rolls the transaction back: nothing written
+            except _PartlyStored:
+                raise InvalidEventError("appends: some streams of this multi-stream append are stored and "
+                                        "some are not (a multi-stream append is all new or a retry)") from None
+            except pg_errors.UniqueViolation:
+                return self._multi_retried(conn, prepared)
+            except psycopg.errors.RaiseException as exc:
+                raise EventStoreError(str(exc)) from None
+            except pg_errors.DeadlockDetected:
+                raise EventStoreUnavailableError("a multi-stream append deadlocked with another writer of "
+                                                 "the same streams (nothing written)") from None
+            except psycopg.Error as exc:
+                if exc.sqlstate == "CF001":
+                    return self._multi_retried(conn, prepared)
+                if exc.sqlstate == "CF002":
+                    raise InvalidEventError(f"events: {exc.diag.message_primary}") from None
+                raise
+        return [AppendResult(tuple(r[0] for r in rows), tuple(r[1] for r in rows), duplicate=bool(rows[0][2]))
+                for rows in results]
+
+    def _multi_retried(self, conn: psycopg.Connection,
+                       prepared: list[tuple[str, int, list[tuple]]]) -> list[AppendResult]:
+        """After a version conflict or a unique violation rolled a multi-stream append back: every
+        stream's stored result when all its events are already stored in their streams (a concurrent
+        retry of the whole batch won), else WrongExpectedVersionError naming the first stream not at
+        its expected version. InvalidEventError (nothing written) when some ids are stored and some
+        not, or an id is stored in another stream."""
+        ids = [row[0] for _, _, rows in prepared for row in rows]
+        stored = {r[0]: r[1:] for r in conn.execute(
+            self._q("SELECT event_id, global_position, stream_version, stream_name FROM {s}.events "
+                    "WHERE event_id = ANY(%s)"), (ids,)).fetchall()}
+        if stored:
+            elsewhere = sum(stored[row[0]][2] != name for name, _, rows in prepared for row in rows
+                            if row[0] in stored)
+            if elsewhere:
+                raise InvalidEventError(f"events: append_events: {elsewhere} of these event ids are stored in "
+                                        "another stream")
+            if len(stored) < len(ids):
+                raise InvalidEventError(f"events: {len(stored)} of {len(ids)} event ids of this multi-stream "
+                                        "append are already stored (it is all new or a retry)")
+            return [AppendResult(tuple(stored[row[0]][0] for row in rows), tuple(stored[row[0]][1] for row in rows),
+                                 duplicate=True) for _, _, rows in prepared]
+        for name, expected, _ in prepared:
+            actual = self._version(conn, name)
+            if actual != expected:
+                raise WrongExpectedVersionError(name, expected, actual)
+        raise EventStoreError("a multi-stream append was refused, yet every stream is at its expected version "
+                              "and none of its events is stored")
+
     def _retried(self, conn: psycopg.Connection, stream_name: str, ids: list[uuid.UUID]) -> AppendResult | None:
         """After a unique violation or a version conflict: the stored result when every id is already
         in this stream (a concurrent retry), None when none of them is stored (a stale expected
@@ -557,6 +665,32 @@ class PostgresEventStore:
 
             self._projections = PostgresProjectionStore(self)
         return self._projections
+
+
+class _PartlyStored(Exception):
+    """Raised inside a multi-stream append's transaction to roll it back (see _multi_append_once)."""
+
+
+def check_stream_appends(appends: Sequence[StreamAppend]) -> list[tuple[str, Sequence[NewEvent], int | None]]:
+    """``appends`` as (stream_name, events, expected_version) triples, checked: at least one, each
+    stream once, each expected version None or an int >= -1. Raises InvalidEventError naming the
+    offending entry (the events themselves are checked by ``prepare``)."""
+    if isinstance(appends, (str, bytes)) or not appends:
+        raise InvalidEventError("appends: at least one (stream_name, events, expected_version) is required")
+    out: list[tuple[str, Sequence[NewEvent], int | None]] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(appends):
+        try:
+            name, events, expected = entry
+        except (TypeError, ValueError):
+            raise InvalidEventError(f"appends[{i}]: expected (stream_name, events, expected_version)") from None
+        if expected is not None and (not isinstance(expected, int) or isinstance(expected, bool) or expected < -1):
+            raise InvalidEventError(f"appends[{i}].expected_version {expected!r} must be None or an int >= -1")
+        if name in seen:
+            raise InvalidEventError(f"appends[{i}]: stream {name!r} is named twice (one entry per stream)")
+        seen.add(name)
+        out.append((name, list(events), expected))
+    return out
 
 
 def _release_session_locks(conn: psycopg.Connection) -> None:

@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from confide import streams
 from confide.contracts.directory import SEAL_METADATA_KEY, SEALED_CATEGORIES, SEALED_TYPES, UNSEALED, seal_payload
-from confide.envelope import NewEvent
+from confide.envelope import NewEvent, StreamAppend
 from confide.identity.keys import load_service_public_keys, load_service_signing_key
 
 log = logging.getLogger(__name__)
@@ -175,9 +175,9 @@ class SealedStreams:
         return [r if streams.category_of(r.stream_name) not in self.sealed_categories else self._checked(r)
                 for r in self._store.read_streams(list(stream_names))]
 
-    def append(self, stream_name: str, events: Sequence[NewEvent], expected_version: Optional[int] = None):
-        """Append through the store, sealing this writer's events when it holds the key. Raises
-        PermissionError for an event of an owned stream without the key (nothing written)."""
+    def _sealed(self, stream_name: str, events: Sequence[NewEvent]) -> list[NewEvent]:
+        """``events`` with this writer's seal on each it owns. Raises PermissionError for an event of an
+        owned stream without the key."""
         out = []
         for ev in events:
             if self._owned(stream_name, ev.type):
@@ -187,7 +187,19 @@ class SealedStreams:
                 ev = replace(ev, metadata={**dict(ev.metadata),
                                            SEAL_METADATA_KEY: base64.b64encode(signature).decode()})
             out.append(ev)
-        return self._store.append(stream_name, out, expected_version=expected_version)
+        return out
+
+    def append(self, stream_name: str, events: Sequence[NewEvent], expected_version: Optional[int] = None):
+        """Append through the store, sealing this writer's events when it holds the key. Raises
+        PermissionError for an event of an owned stream without the key (nothing written)."""
+        return self._store.append(stream_name, self._sealed(stream_name, events), expected_version=expected_version)
+
+    def multi_stream_append(self, appends: Sequence[StreamAppend]) -> list:
+        """``append`` over several streams in one transaction of the store beneath (all or nothing),
+        each stream's events sealed as ``append`` seals them; PermissionError (nothing written) when
+        any owned event cannot be sealed."""
+        return self._store.multi_stream_append([
+            StreamAppend(name, self._sealed(name, events), expected) for name, events, expected in appends])
 
 
 class SealedDirectory(SealedStreams):

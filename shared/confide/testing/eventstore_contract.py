@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from confide.envelope import NewEvent
+from confide.envelope import NewEvent, StreamAppend
 from confide.eventstore.errors import InvalidEventError, WrongExpectedVersionError
 
 
@@ -161,3 +161,55 @@ class EventStoreContract:
         store.append(new_stream(), [ev], -1)
         with pytest.raises(InvalidEventError, match="another stream"):
             store.append(new_stream(), [ev], -1)
+
+    # -- multi-stream appends ------------------------------------------------------------------
+
+    def test_a_multi_stream_append_writes_every_stream_in_order(self, store):
+        a, b, c = new_stream(), new_stream(), new_stream()
+        store.append(b, events(2), -1)
+        results = store.multi_stream_append([(a, events(2), -1), StreamAppend(b, events(1), 1), (c, events(1), None)])
+        assert [r.stream_versions for r in results] == [(0, 1), (2,), (0,)]
+        assert not any(r.duplicate for r in results)
+        positions = [p for r in results for p in r.global_positions]
+        assert positions == sorted(positions)  # the order given
+        assert [e.stream_version for e in store.read_stream(b)] == [0, 1, 2]
+        assert [e.global_position for e in store.read_streams([a, b, c]) if e.global_position >= positions[0]] \
+            == positions
+
+    def test_one_stale_stream_writes_nothing_in_any_stream(self, store):
+        a, b, c = new_stream(), new_stream(), new_stream()
+        store.append(b, events(1), -1)
+        with pytest.raises(WrongExpectedVersionError) as err:
+            store.multi_stream_append([(a, events(2), -1), (b, events(1), -1), (c, events(1), None)])
+        assert (err.value.stream_name, err.value.expected, err.value.actual) == (b, -1, 0)
+        assert store.read_stream(a) == [] and store.read_stream(c) == [] and len(store.read_stream(b)) == 1
+
+    def test_an_invalid_event_in_one_stream_writes_nothing(self, store):
+        a, b = new_stream(), new_stream()
+        with pytest.raises(InvalidEventError):
+            store.multi_stream_append([(a, events(1), -1), (b, [NewEvent("Bad", {"text": "a\x00b"})], -1)])
+        assert store.read_stream(a) == [] and store.read_stream(b) == []
+
+    def test_a_retried_multi_stream_append_returns_the_stored_positions(self, store):
+        a, b = new_stream(), new_stream()
+        batch = [(a, events(2), -1), (b, events(1), -1)]
+        first = store.multi_stream_append(batch)
+        again = store.multi_stream_append(batch)
+        assert [r.global_positions for r in again] == [r.global_positions for r in first]
+        assert all(r.duplicate for r in again) and not any(r.duplicate for r in first)
+        assert len(store.read_stream(a)) == 2 and len(store.read_stream(b)) == 1
+
+    def test_a_partly_stored_multi_stream_append_is_refused_and_writes_nothing(self, store):
+        a, b = new_stream(), new_stream()
+        stored = events(1)
+        store.append(a, stored, -1)
+        with pytest.raises(InvalidEventError, match="all new or a retry"):
+            store.multi_stream_append([(a, stored, -1), (b, events(1), -1)])
+        assert store.read_stream(b) == [] and len(store.read_stream(a)) == 1
+
+    def test_a_multi_stream_append_names_each_stream_once(self, store):
+        a = new_stream()
+        for bad in ([], [(a, events(1), -1), (a, events(1), 0)], [(a, events(1), -2)], [(a, events(1))]):
+            with pytest.raises(InvalidEventError):
+                store.multi_stream_append(bad)
+        assert store.read_stream(a) == []

@@ -37,16 +37,26 @@ class Fault(Exception):
 
 
 class FailingAt:
-    """``store`` whose ``nth`` append (1-based) fails before anything is written."""
+    """``store`` written one event per transaction, whose ``nth`` event (1-based) fails before it is
+    written: the records a version that appended each event on its own (DisclosureRequested, then
+    DisclosureDecided, then AccessDecided) left after a crash between them, which recovery must still
+    finish. (The service now records them in one multi-stream append: see the test after this one.)"""
 
     def __init__(self, store, nth):
         self._store, self._left = store, nth
 
-    def append(self, *args, **kwargs):
-        self._left -= 1
-        if self._left == 0:
-            raise Fault("the service died here")
-        return self._store.append(*args, **kwargs)
+    def append(self, stream_name, events, expected_version=None):
+        result = None
+        for i, event in enumerate(events):
+            self._left -= 1
+            if self._left == 0:
+                raise Fault("the service died here")
+            result = self._store.append(stream_name, [event],
+                                        None if expected_version is None else expected_version + i)
+        return result
+
+    def multi_stream_append(self, appends):
+        return [self.append(*entry) for entry in appends]
 
     def __getattr__(self, name):
         return getattr(self._store, name)
@@ -210,3 +220,27 @@ def test_a_request_recorded_to_await_release_rests_decided(world, runner_factory
             pass
     assert types(raw, request_id) == ["DisclosureRequested", "DisclosureDecided"]
     assert handlers.load_request(store, request_id).status == "decided"
+
+
+def test_a_request_its_decision_and_access_decision_are_one_transaction(world, test_db_dsn):
+    """The service records a new request, its decision and the decision's AccessDecided in one
+    multi-stream append (one transaction, one commit: a crash leaves all of them or none), and the
+    release in a second."""
+    import psycopg
+    from psycopg import sql
+
+    raw, people, cfg, store = world
+    org = f"Plan-{uuid.uuid4().hex[:8]}"
+    people.payer(org)
+    patient = people.patient(f"P-{uuid.uuid4().hex[:10]}").subject  # no notes: a permit releases nothing
+    cmd, who = payer_request(org, patient)
+    view = handlers.request_disclosure(cmd, store, now_utc, NotesDown(), key_dir=cfg["KEY_DIR"], decided_for=who)
+    assert view["status"] == "released"
+    names = [streams.stream_name(streams.DISCLOSURE_REQUEST, view["request_id"]),
+             streams.stream_name(streams.ACCESS_DECISION, view["decision"]["decision_id"])]
+    with psycopg.connect(test_db_dsn) as conn:
+        rows = conn.execute(sql.SQL("SELECT type, xmin::text FROM {}.events WHERE stream_name = ANY(%s) "
+                                    "ORDER BY global_position").format(sql.Identifier(raw.schema)),
+                            (names,)).fetchall()
+    assert [t for t, _ in rows] == ["DisclosureRequested", "DisclosureDecided", "AccessDecided", "DisclosureReleased"]
+    assert len({xid for _, xid in rows[:3]}) == 1 and rows[3][1] != rows[0][1]

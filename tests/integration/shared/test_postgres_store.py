@@ -227,3 +227,124 @@ def test_a_write_refused_by_a_standby_is_unavailability_and_its_connection_is_dr
         assert read_only.stream_version(stream) == -1
     finally:
         read_only.close()
+
+
+# -- multi-stream appends: one transaction, several append_events calls ---------------------------------------
+
+
+def _append_events(conn, store, stream, new_events, expected):
+    """One append_events call on ``conn`` (in its open transaction) → its positions."""
+    from confide.eventstore.store import prepare
+
+    cols = list(zip(*prepare(stream, new_events, expected + 1)))
+    q = _q(store, "SELECT out_position FROM {s}.append_events(%s, %s, %s, %s, %s, %s, %s, %s)")
+    return [r[0] for r in conn.execute(q, (stream, expected, *map(list, cols))).fetchall()]
+
+
+def test_a_transaction_of_several_appends_holds_readers_below_its_first_position(scratch_store, test_db_dsn):
+    """What multi_stream_append does (several append_events calls in one transaction, each taking its
+    in-flight mark) with a single append committing between its calls: readers see none of them until
+    the transaction commits, then all, in order, skipping nothing."""
+    s = scratch_store
+    base = s.append(new_stream(), events(1), -1).last_position
+    seen = []
+
+    def read_new():
+        page = s.read_all(seen[-1] + 1 if seen else base + 1, 100)
+        seen.extend(e.global_position for e in page)
+
+    multi = psycopg.connect(test_db_dsn)
+    try:
+        first = _append_events(multi, s, new_stream("multiA"), events(2), -1)
+        between = s.append(new_stream(), events(1), -1).last_position  # commits while the batch is open
+        second = _append_events(multi, s, new_stream("multiB"), events(1), -1)
+        after = s.append(new_stream(), events(1), -1).last_position
+        assert first[-1] < between < second[0] < after
+        read_new()
+        assert seen == []  # committed events above the open batch's first position wait for it
+        multi.commit()
+    finally:
+        multi.close()
+    read_new()
+    assert seen == sorted(first + [between] + second + [after])
+
+
+def test_readers_never_see_part_of_a_multi_stream_append_nor_skip_one(scratch_store):
+    """Writers making multi-stream appends (and single ones) while readers look: a read of a batch's
+    streams shows all of it or none of it (one transaction, one snapshot), and a reader following the
+    log from its checkpoint ends with every event, each once, in order (it never skips; like the
+    events of one append, a batch may straddle two of its pages, the rest coming in the next)."""
+    s = scratch_store
+    base = s.append(new_stream(), events(1), -1).last_position
+    batches = [[(new_stream("multiA"), events(2, batch=i), -1), (new_stream("multiB"), events(1, batch=i), -1),
+                (new_stream("multiC"), events(1, batch=i), -1)] for i in range(40)]
+
+    def write(i):
+        if i % 4 == 3:
+            return [s.append(new_stream("single"), events(1), -1).global_positions]
+        return [r.global_positions for r in s.multi_stream_append(batches[i])]
+
+    pool = eventlet.GreenPool(8)
+    writers = [pool.spawn(write, i) for i in range(len(batches))]
+    seen_in_streams = set()
+    pages, position, done = [], base + 1, False
+    while not done:
+        done = all(w.dead for w in writers)  # then one more read sees everything
+        for i, batch in enumerate(batches):
+            if i % 4 != 3:
+                found = len(s.read_streams([name for name, _, _ in batch]))
+                assert found in (0, 4), f"batch {i}: {found} of its 4 events visible"
+                seen_in_streams.update([i] if found else [])
+        page = s.read_all(position, 10000)
+        if page:
+            pages.append(page)
+            position = page[-1].global_position + 1
+        eventlet.sleep(0)
+    written = [w.wait() for w in writers]
+    assert len(seen_in_streams) == 30
+    seen = [e.global_position for page in pages for e in page]
+    assert seen == sorted(set(seen))
+    expected = sorted(p for batch in written for stream in batch for p in stream)
+    assert [p for p in seen if p in set(expected)] == expected
+
+
+def test_concurrent_retries_of_one_multi_stream_append_store_it_once(pg_store):
+    batch = [(new_stream(), events(2), -1), (new_stream(), events(1), -1)]
+    pool = eventlet.GreenPool(8)
+    results = list(pool.imap(lambda _: pg_store.multi_stream_append(batch), range(8)))
+    assert len({tuple(r.global_positions for r in rs) for rs in results}) == 1
+    assert sum(not rs[0].duplicate for rs in results) <= 1
+    assert all(rs[0].duplicate == rs[1].duplicate for rs in results)
+    assert len(pg_store.read_stream(batch[0][0])) == 2 and len(pg_store.read_stream(batch[1][0])) == 1
+
+
+def test_multi_stream_appends_contending_on_an_any_version_stream_all_land(pg_store):
+    """Each batch opens its own stream and appends to a shared one at any version: the store retries
+    the whole transaction when the shared stream moved on; every batch lands once."""
+    shared = new_stream("sharedLedger")
+    pool = eventlet.GreenPool(12)
+    results = list(pool.imap(lambda i: pg_store.multi_stream_append(
+        [(new_stream("own"), events(1, i=i), -1), (shared, [NewEvent("Counted", {"i": i})], None)]), range(36)))
+    assert sorted(v for rs in results for v in rs[1].stream_versions) == list(range(36))
+    assert sorted(e.data["i"] for e in pg_store.read_stream(shared)) == list(range(36))
+
+
+def test_a_multi_stream_append_is_checked_per_stream_by_append_events(pg_store):
+    """Each stream's part goes through append_events: a hash that is not its event's canonical record
+    (here: a stream whose events were prepared for another version) refuses the whole transaction."""
+    from confide.eventstore import store as store_module
+    from confide.eventstore.errors import InvalidEventError
+
+    a, b = new_stream(), new_stream()
+    real = store_module.prepare
+
+    def wrong_version_for_b(stream_name, new_events, first_version, now=None):
+        return real(stream_name, new_events, first_version + (1 if stream_name == b else 0), now)
+
+    store_module.prepare = wrong_version_for_b
+    try:
+        with pytest.raises(InvalidEventError, match="hashes"):
+            pg_store.multi_stream_append([(a, events(1), -1), (b, events(1), -1)])
+    finally:
+        store_module.prepare = real
+    assert pg_store.read_stream(a) == [] and pg_store.read_stream(b) == []

@@ -334,23 +334,12 @@ class TestSealedDecisions:
         assert notes.calls == [] and not [e for e in store.read_all() if e.type == "AccessDecided"]
 
     def crash_after_decided(self, store, clock, notes, add_note, patient):
-        """A request whose AccessDecided append was lost in a crash right after DisclosureDecided."""
+        """A request whose AccessDecided append was lost in a crash right after DisclosureDecided: what
+        a version that appended one stream at a time could leave (the decision and its AccessDecided
+        are now one transaction), and recovery must still finish."""
         add_note(patient)
-
-        class Crash(Exception):
-            pass
-
-        real = handlers._record_access_decision
-
-        def crash(*args, **kwargs):
-            raise Crash()
-
-        handlers._record_access_decision = crash
-        try:
-            with pytest.raises(Crash):
-                ask(store, clock, notes, patient)
-        finally:
-            handlers._record_access_decision = real
+        with pytest.raises(Crash):
+            ask(OneStreamAtATime(store, crash_before="accessDecision-"), clock, notes, patient)
         [decided] = [e for e in store.read_all() if e.type == "DisclosureDecided"]
         return decided.data
 
@@ -369,16 +358,11 @@ class TestSealedDecisions:
         payer = {"subject": "Acme Health Plan", "session_id": "s-1", "amr": ["swk"],
                  "auth_time": "2026-05-01T14:59:00.000000Z", "acting_service": None}
         add_note(patient)
-
-        def crash(*args, **kwargs):
-            raise RuntimeError("crash")
-
-        with monkeypatch.context() as m:
-            m.setattr(handlers, "_record_access_decision", crash)
-            with pytest.raises(RuntimeError):
-                handlers.request_disclosure(commands.RequestDisclosure(requester=cf.insurer(), patient_id=patient,
-                                                                       purpose="payment", received_from=payer),
-                                            store, clock, notes, decided_for=payer)
+        with pytest.raises(Crash):
+            handlers.request_disclosure(commands.RequestDisclosure(requester=cf.insurer(), patient_id=patient,
+                                                                   purpose="payment", received_from=payer),
+                                        OneStreamAtATime(store, crash_before="accessDecision-"), clock, notes,
+                                        decided_for=payer)
         [decided] = [e.data for e in store.read_all() if e.type == "DisclosureDecided"]
         assert decided["decided_for"] == payer
         someone_else = {**payer, "subject": "ROI-1", "session_id": "s-2"}
@@ -405,6 +389,130 @@ class TestSealedDecisions:
         with pytest.raises(WrongExpectedVersionError):
             handlers.resume_request(decided["request_id"], store, clock, notes)
         assert notes.calls == []
+
+
+class Crash(BaseException):
+    """The service died here: nothing after it happens (not even a handler's ``except Exception``)."""
+
+
+class OneStreamAtATime:
+    """``store`` as a version before multi-stream appends used it: a multi-stream append made stream
+    by stream, each in its own transaction, and the service dying just before appending to the first
+    stream named ``crash_before...`` (the records such a crash left on file)."""
+
+    def __init__(self, store, crash_before):
+        self.store, self.crash_before = store, crash_before
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def multi_stream_append(self, appends):
+        results = []
+        for name, events, expected in appends:
+            if name.startswith(self.crash_before):
+                raise Crash()
+            results.append(self.store.append(name, events, expected))
+        return results
+
+
+class DiesAtCommit:
+    """``store`` whose ``nth`` write (an append or a multi-stream append) dies before it commits."""
+
+    def __init__(self, store, nth=1):
+        self.store, self.left = store, nth
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def _write(self, call, *args, **kwargs):
+        self.left -= 1
+        if self.left == 0:
+            raise Crash()
+        return call(*args, **kwargs)
+
+    def append(self, *args, **kwargs):
+        return self._write(self.store.append, *args, **kwargs)
+
+    def multi_stream_append(self, *args, **kwargs):
+        return self._write(self.store.multi_stream_append, *args, **kwargs)
+
+
+class TestOneTransactionPerDecision:
+    """A new request, its decision and the decision's AccessDecided are recorded in one multi-stream
+    append: a fault leaves all of them on file or none (and then nothing was released)."""
+
+    def test_received_decided_and_access_decided_are_one_write(self, store, clock, notes, add_note, patient):
+        add_note(patient)
+        writes = []
+
+        class Counting:
+            def __getattr__(self, name):
+                return getattr(store, name)
+
+            def append(self, stream_name, events, expected_version=None):
+                writes.append([stream_name.split("-")[0]])
+                return store.append(stream_name, events, expected_version)
+
+            def multi_stream_append(self, appends):
+                writes.append([a[0].split("-")[0] for a in appends])
+                return store.multi_stream_append(appends)
+
+        view = ask(Counting(), clock, notes, patient)
+        assert view["status"] == "released"
+        assert writes == [["disclosureRequest", "accessDecision"], ["disclosureRequest"]]
+        assert types(store, f"disclosureRequest-{view['request_id']}") == [
+            "DisclosureRequested", "DisclosureDecided", "DisclosureReleased"]
+
+    def test_dying_at_the_first_write_leaves_nothing_and_releases_nothing(self, store, clock, notes, add_note,
+                                                                         patient):
+        add_note(patient)
+        request_id = str(uuid.uuid4())
+        with pytest.raises(Crash):
+            ask(DiesAtCommit(store), clock, notes, patient, request_id=request_id)
+        assert notes.calls == [] and not [e for e in store.read_all() if e.type == "AccessDecided"]
+        # The caller was told it failed; asking again under the same id is a new request, decided once.
+        view = ask(store, clock, notes, patient, request_id=request_id)
+        assert view["status"] == "released"
+        assert types(store, f"disclosureRequest-{request_id}") == [
+            "DisclosureRequested", "DisclosureDecided", "DisclosureReleased"]
+
+    def test_dying_before_the_release_leaves_a_decision_with_its_access_decision(self, store, clock, notes,
+                                                                                 add_note, patient):
+        add_note(patient)
+        request_id = str(uuid.uuid4())
+        with pytest.raises(Crash):
+            ask(DiesAtCommit(store, nth=2), clock, notes, patient, request_id=request_id)
+        state = handlers.load_request(store, request_id)
+        assert state.status == "decided"
+        assert types(store, f"accessDecision-{state.decision['decision_id']}") == ["AccessDecided"]
+        view = handlers.resume_request(request_id, store, clock, notes)
+        assert view["status"] == "released"
+        assert types(store, f"accessDecision-{state.decision['decision_id']}") == ["AccessDecided"]
+
+    def test_a_deciding_that_fails_still_records_the_request_for_recovery(self, store, clock, notes, add_note,
+                                                                         patient):
+        add_note(patient)
+        request_id = str(uuid.uuid4())
+
+        def broken_engine(case):
+            raise RuntimeError("engine fault")
+
+        with pytest.raises(RuntimeError):
+            handlers.request_disclosure(commands.RequestDisclosure(requester=cf.insurer(), patient_id=patient,
+                                                                   purpose="payment", request_id=request_id),
+                                        store, clock, notes, broken_engine)
+        assert types(store, f"disclosureRequest-{request_id}") == ["DisclosureRequested"]
+        assert notes.calls == []
+        view = handlers.resume_request(request_id, store, clock, notes)
+        assert view["status"] == "released"
+
+    def test_a_request_held_for_verification_is_one_append(self, store, clock, notes, patient):
+        attorney = {"id": "Smith LLP", "role": "attorney", "org": "Smith LLP"}
+        view = ask(store, clock, notes, patient, requester=attorney, recorded_by="ROI-1")
+        assert view["status"] == "on_hold"
+        recorded = store.read_stream(f"disclosureRequest-{view['request_id']}")
+        assert [e.type for e in recorded] == ["DisclosureRequested", "DisclosurePlacedOnHold"]
+        assert recorded[0].recorded_at == recorded[1].recorded_at  # one batch
 
 
 class ContendedStore:

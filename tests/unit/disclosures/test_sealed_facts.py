@@ -157,3 +157,31 @@ def test_a_request_indexes_only_the_notes_of_the_kind_it_asks_for(store, raw_sto
     assert only.case == every.case and only.notes == every.notes  # the same decision either way
     assert {n["kind"] for n in every.known_notes} == {"progress", "psychotherapy"}  # re-judging still sees all
     assert {n["kind"] for n in only.known_notes} == {"progress"}
+
+
+def test_a_multi_stream_append_seals_the_services_own_events_and_leaves_others_as_given(store, raw_store):
+    """Through the sealed store a multi-stream append seals the events of the disclosures service's
+    own streams (read back as believed) and passes every other stream's unchanged, in one append of
+    the store beneath."""
+    request, access = f"disclosureRequest-{uuid.uuid4()}", f"accessDecision-{uuid.uuid4()}"
+    results = store.multi_stream_append([(request, [NewEvent("DisclosureFactsAmended", {"n": 1})], -1),
+                                         (access, [NewEvent("AccessDecided", {"n": 2})], -1)])
+    assert [r.stream_versions for r in results] == [(0,), (0,)]
+    [own] = store.read_stream(request)
+    assert own.type == "DisclosureFactsAmended" and SEAL_METADATA_KEY in own.metadata
+    [other] = raw_store.read_stream(access)
+    assert SEAL_METADATA_KEY not in other.metadata
+
+
+def test_a_multi_stream_append_without_the_key_writes_nothing(raw_store, key_dir):
+    """A reader of the disclosures service's streams without its signing key cannot record them: a
+    multi-stream append naming one is refused whole, nothing written in any stream."""
+    from confide.identity.directory_seal import SealedDisclosures
+
+    sealed_disclosures(raw_store, key_dir)  # the service's keys, made
+    reader = SealedDisclosures(raw_store, key_dir, sign=False)
+    request, access = f"disclosureRequest-{uuid.uuid4()}", f"accessDecision-{uuid.uuid4()}"
+    with pytest.raises(PermissionError):
+        reader.multi_stream_append([(access, [NewEvent("AccessDecided", {})], -1),
+                                    (request, [NewEvent("DisclosureRequested", {})], -1)])
+    assert raw_store.read_stream(access) == [] and raw_store.read_stream(request) == []

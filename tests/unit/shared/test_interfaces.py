@@ -9,7 +9,8 @@ from confide.eventstore.memory import InMemoryEventStore
 from confide.eventstore.projection_store import PostgresProjectionStore, PostgresRebuild
 from confide.eventstore.store import PostgresEventStore
 
-SHARED = (i.StreamReader, i.CategoryReader, i.EventAppender, i.LogReader, i.CheckpointStore, i.HealthCheck,
+SHARED = (i.StreamReader, i.CategoryReader, i.EventAppender, i.MultiStreamAppender, i.LogReader, i.CheckpointStore,
+          i.HealthCheck,
           i.HistoryReader, i.NotesStore, i.DisclosuresStore)
 POSTGRES_ONLY = (i.SubscriptionCheckpoints,)
 
