@@ -27,16 +27,25 @@ class Crash(Exception):
 
 
 class DiesAtAppend:
-    """``store`` whose ``nth`` append (1-based) dies before anything is written."""
+    """``store`` written one event per transaction, whose ``nth`` event (1-based) dies before it is
+    written: the records a crash between appends left (a multi-stream append is written here as one
+    append per event, as tests/integration/disclosures/test_process_manager.py's ``FailingAt`` does)."""
 
     def __init__(self, store, nth):
         self._store, self._left = store, nth
 
-    def append(self, *args, **kwargs):
-        self._left -= 1
-        if self._left == 0:
-            raise Crash()
-        return self._store.append(*args, **kwargs)
+    def append(self, stream_name, events, expected_version=None):
+        result = None
+        for i, event in enumerate(events):
+            self._left -= 1
+            if self._left == 0:
+                raise Crash()
+            result = self._store.append(stream_name, [event],
+                                        None if expected_version is None else expected_version + i)
+        return result
+
+    def multi_stream_append(self, appends):
+        return [self.append(*entry) for entry in appends]
 
     def __getattr__(self, name):
         return getattr(self._store, name)
