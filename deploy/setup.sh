@@ -6,7 +6,8 @@
 #   3. roles, databases (confide, confide_test), schema, broker topology, keys.
 # Usage: deploy/setup.sh [--test | --venv | --tls | --cluster]
 #   (no option)  `make run`: all of the above;
-#   --test       `make test`: also Chromium (the report's browser test) and HAProxy (the replicated stack's tests);
+#   --test       `make test`: also Chromium (the report's browser test) and the cluster's packages
+#                (the replicated stack's and the cluster tooling's tests);
 #   --venv       `make test-unit`: step 1 only; starts, installs and contacts no service;
 #   --cluster    `make cluster` / `make test-cluster`: step 1, then the Debian packages the one-machine
 #                cluster runs (patroni, etcd-server, etcd-client, haproxy, the PostgreSQL server
@@ -67,7 +68,7 @@ if [ "$MODE" = "--venv" ]; then
   log "venv ready (--venv: PostgreSQL, RabbitMQ, schema and keys left alone)"
   exit 0
 fi
-if [ "$MODE" = "--cluster" ]; then
+cluster_packages() {
   # Only what is missing, so a machine that has them needs no root. (Debian's etcd-server may start
   # its own etcd on 2379 under systemd; the cluster's members use other ports and data directories.)
   missing=()
@@ -81,6 +82,9 @@ if [ "$MODE" = "--cluster" ]; then
     log "installing the cluster's Debian packages: ${missing[*]}"; apt_install "${missing[@]}"
   fi
   log "cluster packages ready (patroni, etcd, haproxy, PostgreSQL server binaries, RabbitMQ)"
+}
+if [ "$MODE" = "--cluster" ]; then
+  cluster_packages
   exit 0
 fi
 
@@ -208,9 +212,10 @@ setup_web
 if [ "$MODE" = "--test" ] && ! command -v systemd-analyze >/dev/null 2>&1; then
   log "installing systemd (Debian package) for systemd-analyze, which checks the units"; apt_install systemd
 fi
-# The test suite runs `confide run --replicas 2`, which puts HAProxy in front of the gateway and web.
-if [ "$MODE" = "--test" ] && [ ! -x /usr/sbin/haproxy ]; then
-  log "installing haproxy (Debian package) for the replicated stack's tests"; apt_install haproxy
+# The test suite runs `confide run --replicas 2` (HAProxy in front of the gateway and web) and checks
+# the cluster tooling's generated configuration (Patroni, etcd): the cluster's packages, not its run.
+if [ "$MODE" = "--test" ]; then
+  cluster_packages
 fi
 # The test suite opens the auditor's HTML report in headless Chromium.
 if [ "$MODE" = "--test" ] && ! command -v chromium >/dev/null 2>&1; then
