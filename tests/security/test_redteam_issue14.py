@@ -84,3 +84,91 @@ def test_an_event_the_broker_client_cannot_decode_is_dead_lettered_not_logged_no
     assert CLINICAL not in logged
     # the event is projected, or (never silently) waits in the dead-letter queue for an operator
     assert access_rows(store, "P-kombu") or any(CLINICAL.encode() in b for b in dead)
+
+
+# -- stored JSON the services' login can append directly, and the replay's server-made messages --
+
+#: Documents PostgreSQL's JSON input takes (append_events checks ``d::jsonb``) that json.loads and a
+#: fast decoder are most likely to read differently: duplicate keys (the text is stored, not the
+#: jsonb), numbers beyond a double or an int64, escapes, surrogate pairs, odd whitespace, nesting.
+ODD_DOCUMENTS = [
+    '{"decision": "deny", "decision": "permit"}',
+    '{"a": 1, "\\u0061": 2}',
+    '{"n": 1e400, "m": -1e400, "z": 1e-400, "negz": -0.0, "i": -0}',
+    '{"big": %s, "neg": -%s}' % ("9" * 4300, "8" * 300),
+    '{"f": 0.%s1, "g": 1.%s}' % ("0" * 400, "3" * 800),
+    '{"halfway": 9007199254740993, "hf": 9007199254740993.0, "sub": 2.4703282292062328e-324}',
+    '{"s": "\\ud83d\\ude00 \\u2028 \\/ \\"", "k\\u00e9": "\u00e9"}',
+    ' \t\r\n{"w" \t: \r\n[ ]\n}\t\r\n ',
+    '{"deep": ' + "[" * 900 + "]" * 900 + "}",
+]
+
+
+def raw_append(conn, schema, stream, data_text, recorded_at):
+    """What an insider holding the services' login does: call append_events with its own text."""
+    import hashlib
+    import json as stdjson
+
+    from confide.timestamps import format_ts
+
+    event_id = uuid.uuid4()
+    record = ('{"data":' + data_text + ',"event_id":' + stdjson.dumps(str(event_id)) + ',"metadata":{}'
+              + ',"recorded_at":' + stdjson.dumps(format_ts(recorded_at)) + ',"stream_name":'
+              + stdjson.dumps(stream) + ',"stream_version":0,"type":"OddShape"}')
+    digest = hashlib.sha256(record.encode()).digest()
+    conn.execute(psycopg_sql().SQL("SELECT * FROM {}.append_events(%s, -1, %s, %s, %s, %s, %s, %s)").format(
+        psycopg_sql().Identifier(schema)),
+        (stream, [event_id], ["OddShape"], [data_text], ["{}"], [recorded_at], [digest]))
+    return event_id
+
+
+def psycopg_sql():
+    from psycopg import sql
+
+    return sql
+
+
+@pytest.mark.parametrize("session", [
+    "",
+    "-c TimeZone=Pacific/Chatham -c DateStyle=German,DMY -c IntervalStyle=sql_standard",
+    "-c TimeZone=America/St_Johns -c timezone_abbreviations=Australia -c lc_time=C",
+    "-c TimeZone=Asia/Kolkata -c timezone_abbreviations=India -c DateStyle=SQL,MDY",
+])
+def test_stored_odd_json_decodes_as_json_loads_and_replay_messages_match_event_dict(
+        test_db_dsn, scratch_schema, session):
+    """Every document decodes (RecordedEvent.data, replay) exactly as json.loads reads it, and the
+    server-formatted event id and recorded_at of ``read_all_messages`` are ``event_dict``'s, whatever
+    the reading session's time zone, date style or abbreviation set."""
+    import json as stdjson
+    from datetime import datetime, timezone
+
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    from audit.replay import event_dict
+
+    now = datetime.now(timezone.utc)
+    with psycopg.connect(test_db_dsn, autocommit=True) as conn:
+        for i, text in enumerate(ODD_DOCUMENTS):
+            # a whole second too (microseconds 000000), and the current instant
+            moment = now.replace(microsecond=0) if i % 2 else now
+            raw_append(conn, scratch_schema, f"oddShape-{i}", text, moment)
+    params = conninfo_to_dict(test_db_dsn)
+    if session:
+        params["options"] = session
+    reader = PostgresEventStore(make_conninfo("", **params), schema=scratch_schema, pool_size=1)
+    try:
+        events = reader.read_all(1, 100)
+        messages = reader.read_all_messages(1, 100)
+    finally:
+        reader.close()
+    assert len(events) == len(messages) == len(ODD_DOCUMENTS)
+    for ev, msg in zip(events, messages, strict=True):
+        expected = stdjson.loads(ev.data_json)
+        assert repr(ev.data) == repr(expected)
+        want = event_dict(ev)
+        position, stream, version, event_id, typ, data_json, recorded_at = msg
+        assert (position, stream, version, event_id, typ, recorded_at) == (
+            want["global_position"], want["stream_name"], want["stream_version"], want["event_id"], want["type"],
+            want["recorded_at"])
+        assert data_json == ev.data_json and repr(want["data"]) == repr(expected)
