@@ -12,8 +12,9 @@ A message whose body cannot be decoded (kombu's JSON decoder turns objects holdi
 ``__value__`` into datetimes, UUIDs, bytes or decimals, and raises on a malformed one; the store
 accepts such data from whoever holds the services' login) is rejected without requeue: RabbitMQ
 dead-letters it where the queue has a dead-letter exchange (``audit.events`` → ``audit.events.dlq``).
-kombu's default would log the whole body (an event's data, an RPC's arguments) at ERROR and
-acknowledge it: clinical content in the log, and an audit event silently gone. Only the queue's
+kombu's default would log the whole body (an event's data, an RPC's arguments) at ERROR (the
+services' console handler rewrites that record, :mod:`confide.logfilters`, but only where the
+logging config installs it) and acknowledge it: an audit event silently gone. Only the message's
 routing key, the error's type and the content type are logged.
 
 Every Confide entrypoint and reply listener (:mod:`confide.rpc`, :func:`consume`) uses

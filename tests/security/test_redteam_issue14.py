@@ -64,9 +64,10 @@ def test_an_event_the_broker_client_cannot_decode_is_dead_lettered_not_logged_no
     """Insider with the services' database login: data holding kombu's type markers
     (``{"__type__": "uuid", ...}``) is valid JSON the store takes, but kombu's decoder (its
     object_hook) raises on it in the audit consumer. kombu's default then logs the WHOLE message
-    body (the event's data) at ERROR and acks it: the event is silently gone from the audit
-    projections whenever the relay's page apply did not cover it — and the insider makes it fail
-    by putting an event that cannot be inserted into the same page."""
+    body (the event's data) at ERROR (the console handler's filter is config; caplog has none) and
+    acks it: the event is silently gone from the audit projections whenever the relay's page apply
+    did not cover it, and the insider makes it fail by putting an event whose row cannot be
+    inserted into the same page."""
     config = {**service_config, "DB_SCHEMA": store.schema, "CHECKPOINT_DIR": str(tmp_path / "cp")}
     marker = {"__type__": "uuid", "__value__": CLINICAL}
     with caplog.at_level(logging.DEBUG):
