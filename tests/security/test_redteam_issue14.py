@@ -11,6 +11,7 @@ import uuid
 import pytest
 from kombu import Connection
 
+from audit.replay import replay
 from audit.service import AuditService
 from confide.broker import audit_dlq
 from confide.envelope import NewEvent
@@ -173,3 +174,44 @@ def test_stored_odd_json_decodes_as_json_loads_and_replay_messages_match_event_d
             want["global_position"], want["stream_name"], want["stream_version"], want["event_id"], want["type"],
             want["recorded_at"])
         assert data_json == ev.data_json and repr(want["data"]) == repr(expected)
+
+
+def test_a_forged_broker_message_at_a_position_the_relay_applied_changes_nothing(
+        test_db_dsn, projector_db_dsn, scratch_schema, rabbit_config, tmp_path):
+    """Insider with the audit service's broker login (the only one that may publish to
+    ``confide.events``): a message claiming a position this process's relay already applied, with
+    other content (a permit instead of a deny, another event id), is acked without a write: the
+    watermark covers only what the relay committed from the log itself."""
+    from nameko.testing.services import worker_factory
+
+    from audit.dependencies import RelayWorker
+
+    store = PostgresEventStore(test_db_dsn, schema=scratch_schema, pool_size=2)
+    projector = PostgresEventStore(projector_db_dsn, schema=scratch_schema, pool_size=2)
+    worker = RelayWorker(projector, rabbit_config["AMQP_URI"], tmp_path / "keys", tmp_path / "cp")
+    try:
+        stream, event = decision_event("P-forge", decision="deny")
+        position = store.append(stream, [event], -1).last_position
+        assert worker.run_once() == (1, 1) and worker.projected(position)
+        (real,) = store.read_all(position, 1)
+        forged = real.to_message()
+        forged["data"] = {**forged["data"], "decision": "permit", "rule": "forged"}
+        forged["event_id"] = str(uuid.uuid4())
+        written = []
+
+        class Watching:
+            def apply_rows(self, rows):
+                written.append(rows)
+                return projector.projections.apply_rows(rows)
+
+        service = worker_factory(AuditService, relay=worker, projections=Watching())
+        service.handle_event(forged)
+        assert written == []  # no transaction, nothing written
+        rows = access_rows(store, "P-forge")
+        assert [(r["global_position"], r["decision"], str(r["event_id"])) for r in rows] == [
+            (position, "deny", str(real.event_id))]
+        assert replay(store).matches
+    finally:
+        worker.close()
+        projector.close()
+        store.close()
