@@ -70,6 +70,13 @@ def sealer_lease_reason(reply: Any) -> Optional[str]:
     return f"usurped: {usurped}" if isinstance(usurped, str) and usurped else None
 
 
+def relay_reason(reply: Any) -> Optional[str]:
+    """What the audit service's ``health()`` reply says of its sealing/relaying: None when its last
+    pass completed, else ``halted: <error type>`` (nothing newer reaches the chain or the broker)."""
+    halted = reply.get("relay") if isinstance(reply, dict) else None
+    return halted if isinstance(halted, str) and halted else None
+
+
 def timed(name: str, elapsed: float, reason: Optional[str], required: bool = True) -> Check:
     """A probe's outcome: down with ``reason``, degraded when it took longer than SLOW, else ok."""
     if reason:

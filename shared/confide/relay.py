@@ -59,7 +59,10 @@ class OutboxRelay:
             if not events:
                 break
             done = position
-            messages = [ev.to_message() for ev in events]
+            messages, unreadable = self._messages(events)
+            events = events[:len(messages)]  # those before an event that cannot be read go out
+            if not events and unreadable is not None:
+                raise unreadable  # the first event of the page cannot be read: stop here
             if self.before_publish is not None:
                 self._before_publish(position + 1, events, messages)
             batch = [(body, ev.type, str(ev.event_id), {"global_position": ev.global_position})
@@ -81,7 +84,25 @@ class OutboxRelay:
                     log.info("relayed up to global position %s", done)
             position = done
             batches += 1
+            if unreadable is not None:
+                raise unreadable  # the next pass starts at it, and stops there again
         return published
+
+    @staticmethod
+    def _messages(events: Sequence[RecordedEvent]) -> tuple[list[dict], Exception | None]:
+        """The page's message bodies up to the first event whose stored data cannot be decoded
+        (JSON PostgreSQL accepts but no Python reader can: an integer of 4,301 digits, nesting
+        thousands deep), and that event's error. The relay never skips an event: it stops at it,
+        loudly (the caller logs the error's type and the audit service's health reports it)."""
+        messages: list[dict] = []
+        for ev in events:
+            try:
+                messages.append(ev.to_message())
+            except (ValueError, RecursionError) as exc:
+                log.error("event at global position %s (%s) cannot be decoded: %s; relaying stops before it",
+                          ev.global_position, ev.type, type(exc).__name__)
+                return messages, exc
+        return messages, None
 
     def _before_publish(self, from_position: int, events: Sequence[RecordedEvent], messages: Sequence[dict]) -> None:
         assert self.before_publish is not None

@@ -215,3 +215,42 @@ def test_a_forged_broker_message_at_a_position_the_relay_applied_changes_nothing
         worker.close()
         projector.close()
         store.close()
+
+
+@pytest.mark.parametrize("document", [
+    '{"n": ' + "9" * 4301 + "}",                 # PostgreSQL takes it; Python's int() refuses 4,301 digits
+    "[" * 2000 + "]" * 2000,                    # PostgreSQL takes it; no Python JSON reader goes this deep
+])
+def test_an_event_no_reader_can_decode_halts_the_relay_loudly_and_health_says_so(
+        test_db_dsn, projector_db_dsn, scratch_schema, rabbit_config, tmp_path, document):
+    """Insider with the services' database login: append_events takes any JSON PostgreSQL accepts,
+    including what Python cannot decode. The relay never skips an event it cannot publish (the audit
+    trail must not silently miss one): it stops there, says so on every tick, and the audit service's
+    health reports ``relay: halted: <error>`` (the gateway's /health shows it degraded), never the data."""
+    from datetime import datetime, timezone
+
+    import psycopg
+    from nameko.testing.services import worker_factory
+
+    from audit.dependencies import RelayWorker
+
+    store = PostgresEventStore(test_db_dsn, schema=scratch_schema, pool_size=2)
+    projector = PostgresEventStore(projector_db_dsn, schema=scratch_schema, pool_size=2)
+    worker = RelayWorker(projector, rabbit_config["AMQP_URI"], tmp_path / "keys", tmp_path / "cp")
+    try:
+        stream, event = decision_event("P-before")
+        store.append(stream, [event], -1)
+        with psycopg.connect(test_db_dsn, autocommit=True) as conn:
+            raw_append(conn, scratch_schema, "oddShape-undecodable", document, datetime.now(timezone.utc))
+        with pytest.raises((ValueError, RecursionError)):
+            worker.run_once()
+        assert worker.halted in ("ValueError", "RecursionError")
+        service = worker_factory(AuditService, relay=worker)
+        reply = service.health()
+        assert reply["relay"] == f"halted: {worker.halted}" and reply["database"] == "ok"
+        assert "9999" not in str(reply)
+        assert [r["decision"] for r in access_rows(store, "P-before")] == ["deny"]  # what came before passed
+    finally:
+        worker.close()
+        projector.close()
+        store.close()

@@ -102,6 +102,9 @@ class RelayWorker:
         self.projector = PageProjector(store.projections) if project else None
         self.relay = OutboxRelay(store, self.publisher, guard=self._holding, before_publish=self.projector)
         self._lock = eventlet.semaphore.Semaphore()
+        #: Why the last pass stopped (the error's type), or None once a pass completes: the audit
+        #: service's health reports it, so a relay stuck on an event it cannot publish is seen.
+        self.halted: str | None = None
 
     def _holding(self) -> bool:
         held = self.lease is None or self.lease.hold()
@@ -116,10 +119,13 @@ class RelayWorker:
             if not self._holding():
                 return 0, 0  # another instance holds the lease: it seals and relays
             sealed = self.sealer.seal()
-            return sealed.sealed, self.relay.relay()
+            result = sealed.sealed, self.relay.relay()
+            self.halted = None
+            return result
         except Exception as exc:
             # Sealing and relaying stop here until someone acts: say so on every tick, loudly
-            # (ids and positions only, never event data).
+            # (ids and positions only, never event data), and in the service's health.
+            self.halted = type(exc).__name__
             log.error("sealing/relaying halted: %s: %s", type(exc).__name__, exc)
             raise
         finally:

@@ -185,7 +185,9 @@ class AuditService:
     def health(self):
         """{"database": "ok"}, or {"database": "unreachable: <error type>"} when the store's ping fails;
         with ``sealer_lease: "held by login <login> (pid <pid>)"`` when a session of another login than
-        the audit service's holds the sealer/relay lease (sealing and relaying stopped: README).
+        the audit service's holds the sealer/relay lease (sealing and relaying stopped: README), and
+        ``relay: "halted: <error type>"`` while this instance's sealing/relaying passes fail (e.g. an
+        event written through the services' login that no JSON reader can decode: README).
 
         Any verified Confide service (the gateway asks it with its ServiceCredential).
         Never raises for an unreachable database (the caller reports it) and never names the DSN.
@@ -199,6 +201,9 @@ class AuditService:
         usurper = getattr(getattr(self.relay, "lease", None), "usurper", None)
         if isinstance(usurper, dict):  # another login's session holds the lease: nothing is sealed or relayed
             reply["sealer_lease"] = f"held by login {usurper['login']} (pid {usurper['pid']})"
+        halted = getattr(self.relay, "halted", None)
+        if isinstance(halted, str) and halted:  # this instance's last sealing/relaying pass failed
+            reply["relay"] = f"halted: {halted}"
         return reply
 
     # -- the auditor's pages (read-only; auditor or privacy officer) ----------------------------

@@ -168,10 +168,12 @@ class _Probe:
         database as the audit service finds it (down when it cannot be asked)."""
         checks = health.probe_broker(self.amqp_uri, services, ssl=self.amqp_ssl, timeout=PROBE_TIMEOUT)
         started = time.monotonic()
-        reason, usurped = self.database(audit)
+        reason, usurped, halted = self.database(audit)
         checks.insert(1, health.timed("database", time.monotonic() - started, reason))
         if usurped:  # nothing is sealed or relayed until that session ends; the front door still answers
             checks.insert(2, health.Check("sealer_lease", health.DOWN, usurped, required=False))
+        if halted:  # the audit trail stops growing at the event it cannot pass; the front door still answers
+            checks.insert(2, health.Check("relay", health.DOWN, halted, required=False))
         return checks
 
     def broker(self) -> Optional[str]:
@@ -184,9 +186,10 @@ class _Probe:
             return type(exc).__name__
         return None
 
-    def database(self, audit) -> Optional[str]:
+    def database(self, audit) -> tuple[Optional[str], Optional[str], Optional[str]]:
         """(None when the audit service says its database answers, else a short reason; None, or
-        who holds the sealer/relay lease instead of the audit service).
+        who holds the sealer/relay lease instead of the audit service; None, or why its sealing and
+        relaying halted).
 
         ``audit``: the worker's ``RpcProxy("audit")``. Waits at most PROBE_TIMEOUT seconds. When
         the audit service cannot be asked (not running: ``UnknownService``; no reply: ``Timeout``)
@@ -198,9 +201,9 @@ class _Probe:
         except eventlet.Timeout as exc:
             if exc is not timer:
                 raise
-            return "Timeout", None
+            return "Timeout", None, None
         except Exception as exc:
-            return type(exc).__name__, None
+            return type(exc).__name__, None, None
         finally:
             timer.cancel()
-        return health.event_store_reason(reply), health.sealer_lease_reason(reply)
+        return health.event_store_reason(reply), health.sealer_lease_reason(reply), health.relay_reason(reply)

@@ -30,7 +30,7 @@ class FakeAudit:
     (FakeAudit({"nonsense": True}), "unexpected reply from the audit service"),
 ])
 def test_database_reason_comes_from_the_audit_service(audit, reason):
-    assert _Probe("amqp://unused").database(audit) == (reason, None)
+    assert _Probe("amqp://unused").database(audit) == (reason, None, None)
 
 
 def test_a_sealer_lease_held_by_another_login_is_reported_not_fatal():
@@ -38,7 +38,7 @@ def test_a_sealer_lease_held_by_another_login_is_reported_not_fatal():
     gateway reports it (degraded, not down: the intruder must not take the front door down too)."""
     probe = _Probe("amqp://unused")
     audit = FakeAudit({"database": "ok", "sealer_lease": "held by login confide_app (pid 42)"})
-    assert probe.database(audit) == (None, "usurped: held by login confide_app (pid 42)")
+    assert probe.database(audit) == (None, "usurped: held by login confide_app (pid 42)", None)
     probe_broker = dependencies.health.probe_broker
     try:
         dependencies.health.probe_broker = lambda *a, **k: [Check("broker", OK)]
@@ -51,7 +51,24 @@ def test_a_sealer_lease_held_by_another_login_is_reported_not_fatal():
 
 def test_an_audit_service_that_does_not_answer_in_time_is_a_timeout(monkeypatch):
     monkeypatch.setattr(dependencies, "PROBE_TIMEOUT", 0.05)
-    assert _Probe("amqp://unused").database(FakeAudit({"database": "ok"}, delay=1)) == ("Timeout", None)
+    assert _Probe("amqp://unused").database(FakeAudit({"database": "ok"}, delay=1)) == ("Timeout", None, None)
+
+
+def test_a_halted_relay_is_reported_degraded_not_fatal():
+    """The audit service says its sealing/relaying passes fail (an event it cannot pass): the gateway
+    reports it as a check of its own, down but not required (the front door stays up: degraded)."""
+    probe = _Probe("amqp://unused")
+    audit = FakeAudit({"database": "ok", "relay": "halted: ValueError"})
+    assert probe.database(audit) == (None, None, "halted: ValueError")
+    probe_broker = dependencies.health.probe_broker
+    try:
+        dependencies.health.probe_broker = lambda *a, **k: [Check("broker", OK)]
+        checks = probe.checks(audit, {})
+    finally:
+        dependencies.health.probe_broker = probe_broker
+    [relay] = [c for c in checks if c.name == "relay"]
+    assert relay.status == DOWN and not relay.required and relay.detail == "halted: ValueError"
+    assert [c.status for c in checks if c.name == "database"] == [OK]
 
 
 class FakeProbe:
