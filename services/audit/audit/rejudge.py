@@ -49,7 +49,7 @@ from confide import config, streams
 from confide.contracts import casefile
 from confide.contracts.directory import UNSEALED, member_as_of
 from confide.contracts.disclosures import DisclosureRequestState, effective_requester, evolve
-from confide.contracts.notes import DRAFTED, PROGRESS, PSYCHOTHERAPY
+from confide.contracts.notes import DRAFTED
 from confide.eventstore.interfaces import HistoryReader
 from confide.timestamps import format_ts, parse_ts
 
@@ -61,7 +61,9 @@ Engine = Callable[[dict], Any]
 PATIENT_PAGE = 20
 READ_PAGE = 500
 #: The events that open the streams a request's facts live in (notes of the patient, authorizations).
-_PATIENT_STREAM_TYPES = (DRAFTED[PROGRESS], DRAFTED[PSYCHOTHERAPY], "AuthorizationRecorded")
+#: Every stream a patient's case is built from: each note kind's (SUD counseling notes too: left out,
+#: every decision looked its patient's up again, one query each) and the authorizations.
+_PATIENT_STREAM_TYPES = (*DRAFTED.values(), "AuthorizationRecorded")
 
 
 class _Prefetched:
@@ -80,6 +82,7 @@ class _Prefetched:
         self._store = store
         self._streams: dict[str, list] = {}
         self._by_patient: dict[tuple[str, str], list[str]] = {}
+        self._merged: dict[tuple[str, ...], tuple] = {}  # read_streams' answers from the cache
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
@@ -87,6 +90,7 @@ class _Prefetched:
     def clear(self) -> None:
         self._streams.clear()
         self._by_patient.clear()
+        self._merged.clear()
 
     def prefetch(self, stream_names: Iterable[str]) -> None:
         """Read these streams (those not cached yet) in one call of the reader beneath."""
@@ -122,11 +126,15 @@ class _Prefetched:
         return [e for e in cached if e.stream_version >= from_version]
 
     def read_streams(self, stream_names) -> list:
-        names = list(dict.fromkeys(stream_names))
+        names = tuple(dict.fromkeys(stream_names))
+        merged = self._merged.get(names)
+        if merged is not None:  # a patient's notes, asked again for each of its decisions
+            return list(merged)
         if not all(n in self._streams for n in names):
             return self._store.read_streams(names)
         out = [e for n in names for e in self._streams[n]]
         out.sort(key=lambda e: e.global_position)
+        self._merged[names] = tuple(out)
         return out
 
     def find_streams_by_patient(self, patient_id: str, event_type: str) -> list[str]:
