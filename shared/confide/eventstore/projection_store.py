@@ -332,16 +332,22 @@ class PostgresRebuild:
             "(SELECT coalesce(max(position), 0) FROM {}.checkpoints WHERE name = %s))").format(
                 live, sql.Identifier(self._projections.schema)), (checkpoint,)))
 
-        def count(t):
-            return one(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(t)))
-
-        def diff(a, b):
-            return one(conn.execute(sql.SQL(
-                "SELECT count(*) FROM (SELECT * FROM {a} WHERE global_position <= %s EXCEPT SELECT * FROM {b}) d"
-            ).format(a=a, b=b), (high,)))
-
-        return {"table": table, "rebuilt_rows": count(rebuilt), "live_rows": count(live),
-                "live_high_position": high, "missing_live": diff(rebuilt, live), "extra_live": diff(live, rebuilt)}
+        # One pass over both: rows are keyed by global_position (the live table's primary key; the
+        # rebuild maps each event to one row at most), so "a rebuilt row the live table lacks" is a
+        # rebuilt row with no live row at its position or a different one there, and the other way
+        # round -- what the two EXCEPTs over whole rows counted, in one hash join instead of two sorts.
+        counts = conn.execute(sql.SQL(
+            "SELECT (SELECT count(*) FROM {r}), (SELECT count(*) FROM {l}),"
+            " count(*) FILTER (WHERE r.global_position IS NOT NULL"
+            "                  AND (l.global_position IS NULL OR ROW(r.*) IS DISTINCT FROM ROW(l.*))),"
+            " count(*) FILTER (WHERE l.global_position IS NOT NULL"
+            "                  AND (r.global_position IS NULL OR ROW(r.*) IS DISTINCT FROM ROW(l.*)))"
+            " FROM (SELECT * FROM {r} WHERE global_position <= %(high)s) r"
+            " FULL JOIN (SELECT * FROM {l} WHERE global_position <= %(high)s) l USING (global_position)"
+        ).format(r=rebuilt, l=live), {"high": high}).fetchone()
+        rebuilt_rows, live_rows, missing_live, extra_live = counts
+        return {"table": table, "rebuilt_rows": rebuilt_rows, "live_rows": live_rows,
+                "live_high_position": high, "missing_live": missing_live, "extra_live": extra_live}
 
     def replace(self, table: str) -> None:
         """Make the live ``table`` hold exactly the rebuilt rows (at the rebuild's commit)."""
