@@ -26,7 +26,6 @@ import uuid
 from contextlib import contextmanager
 
 import psycopg
-from kombu import Connection
 from nameko.testing.services import worker_factory
 
 import harness
@@ -36,6 +35,7 @@ from confide.broker import ConfirmingPublisher, audit_queue, declare_topology
 from confide.envelope import NewEvent
 from confide.eventstore.store import PostgresEventStore
 from confide.relay import OutboxRelay
+from confide.testing.audit_feed import drain
 
 
 class Counter:
@@ -104,19 +104,8 @@ def request_events(tag: str, i: int) -> list[tuple[str, NewEvent]]:
     ]
 
 
-def drain(amqp_uri: str, n: int, timeout: float = 30) -> list[dict]:
-    bodies: list[dict] = []
-    with Connection(amqp_uri) as conn:
-        q = conn.SimpleQueue(audit_queue())
-        deadline = time.time() + timeout
-        while len(bodies) < n and time.time() < deadline:
-            try:
-                msg = q.get(timeout=0.5)
-            except q.Empty:
-                continue
-            bodies.append(msg.payload)
-            msg.ack()
-        q.close()
+def drain_all(amqp_uri: str, n: int, timeout: float = 30) -> list[dict]:
+    bodies = drain(amqp_uri, audit_queue(), n, timeout)
     if len(bodies) != n:
         raise RuntimeError(f"expected {n} messages, got {len(bodies)}")
     return bodies
@@ -131,7 +120,7 @@ def run(mode: str, scratch, amqp_uri: str, events: int, per_pass: int, counter: 
     relay_dep = type("RelayStub", (), {"projected": staticmethod(pages.applied if pages else (lambda p: False))})()
     service = worker_factory(AuditService, relay=relay_dep, projections=projector.projections)
     relay.relay()  # start from the head (the other mode's events are already relayed)
-    drain(amqp_uri, 0)
+    drain_all(amqp_uri, 0)
     totals = {"events": 0, "transactions": 0, "statements": 0, "cpu_s": 0.0}
     try:
         for start in range(0, events, per_pass):
@@ -143,7 +132,7 @@ def run(mode: str, scratch, amqp_uri: str, events: int, per_pass: int, counter: 
             cpu = time.process_time()
             published = relay.relay()
             counter.on = False
-            bodies = drain(amqp_uri, published)
+            bodies = drain_all(amqp_uri, published)
             counter.on = True
             for body in bodies:
                 service.handle_event(body)

@@ -3,7 +3,6 @@
 Each test gets its own RabbitMQ vhost (nameko's rabbit_config, with Confide's
 topology declared in it) and its own event-store schema.
 """
-import time
 import uuid
 
 import pytest
@@ -18,6 +17,7 @@ from confide.envelope import NewEvent
 from confide.eventstore.chain import chain_size
 from confide.eventstore.store import PostgresEventStore
 from confide.relay import RELAY_CHECKPOINT, OutboxRelay
+from confide.testing.audit_feed import access_decided, drain
 from confide.testing.polling import wait_for
 
 
@@ -50,28 +50,7 @@ def maintenance(admin_dsn, test_db_dsn, scratch_schema):
     s.close()
 
 
-def decision_event(patient="P-1", decision="deny"):
-    decision_id = str(uuid.uuid4())
-    return f"accessDecision-{decision_id}", NewEvent("AccessDecided", {
-        "decision_id": decision_id, "requester": {"id": "C-B", "role": "clinician_same_practice", "org": "North"},
-        "patient_id": patient, "note_id": "n-1", "note_kind": "psychotherapy", "purpose": "treatment",
-        "action": "use", "decision": decision, "rule": "45 CFR 164.508(a)(2)"})
-
-
-def drain(amqp_uri, queue, n, timeout=10):
-    bodies = []
-    with Connection(amqp_uri) as conn:
-        q = conn.SimpleQueue(queue)
-        deadline = time.time() + timeout
-        while len(bodies) < n and time.time() < deadline:
-            try:
-                msg = q.get(timeout=0.5)
-            except q.Empty:
-                continue
-            bodies.append(msg.payload)
-            msg.ack()
-        q.close()
-    return bodies
+decision_event = access_decided
 
 
 def test_relay_publishes_committed_events_in_global_order(store, projector, rabbit_config):

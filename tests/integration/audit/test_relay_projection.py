@@ -6,12 +6,10 @@ relay-side apply failed) as before. Every event is still published to ``audit.ev
 Each test gets its own RabbitMQ vhost and event-store schema.
 """
 import logging
-import time
 import uuid
 
 import psycopg
 import pytest
-from kombu import Connection
 from nameko.testing.services import entrypoint_waiter, worker_factory
 
 from audit.dependencies import PageProjector, Projector, Relay, RelayWorker
@@ -22,6 +20,7 @@ from confide.envelope import NewEvent
 from confide.eventstore.errors import EventStoreUnavailableError
 from confide.eventstore.store import PostgresEventStore
 from confide.relay import RELAY_CHECKPOINT, OutboxRelay
+from confide.testing.audit_feed import access_decided, drain
 from confide.testing.polling import wait_for
 
 
@@ -39,29 +38,7 @@ def projector(projector_db_dsn, scratch_schema):
     s.close()
 
 
-def decision_event(patient="P-1", decision="deny"):
-    decision_id = str(uuid.uuid4())
-    return f"accessDecision-{decision_id}", NewEvent("AccessDecided", {
-        "decision_id": decision_id, "requester": {"id": "C-B", "role": "clinician_same_practice", "org": "North"},
-        "patient_id": patient, "note_id": "n-1", "note_kind": "psychotherapy", "purpose": "treatment",
-        "action": "use", "decision": decision, "rule": "45 CFR 164.508(a)(2)"})
-
-
-def drain(amqp_uri, queue, n, timeout=10):
-    """Up to ``n`` message bodies from ``queue`` (acked), waiting at most ``timeout`` seconds."""
-    bodies = []
-    with Connection(amqp_uri) as conn:
-        q = conn.SimpleQueue(queue)
-        deadline = time.time() + timeout
-        while len(bodies) < n and time.time() < deadline:
-            try:
-                msg = q.get(timeout=0.5)
-            except q.Empty:
-                continue
-            bodies.append(msg.payload)
-            msg.ack()
-        q.close()
-    return bodies
+decision_event = access_decided
 
 
 def disclosure_event(patient):

@@ -16,6 +16,7 @@ from nameko.testing.utils import get_container
 from confide import streams
 from confide.eventstore.store import PostgresEventStore
 from confide.keys import ensure_decision_key
+from confide.testing.crash import DiesAtEvent
 from confide.testing.identities import Identities, sealed_disclosures
 from confide.testing.polling import wait_for
 from confide.timestamps import format_ts, now_utc
@@ -36,30 +37,12 @@ class Fault(Exception):
     """The crash: nothing after it happens."""
 
 
-class FailingAt:
+def FailingAt(store, nth):  # noqa: N802 - reads as the wrapper it returns
     """``store`` written one event per transaction, whose ``nth`` event (1-based) fails before it is
     written: the records a version that appended each event on its own (DisclosureRequested, then
     DisclosureDecided, then AccessDecided) left after a crash between them, which recovery must still
     finish. (The service now records them in one multi-stream append: see the test after this one.)"""
-
-    def __init__(self, store, nth):
-        self._store, self._left = store, nth
-
-    def append(self, stream_name, events, expected_version=None):
-        result = None
-        for i, event in enumerate(events):
-            self._left -= 1
-            if self._left == 0:
-                raise Fault("the service died here")
-            result = self._store.append(stream_name, [event],
-                                        None if expected_version is None else expected_version + i)
-        return result
-
-    def multi_stream_append(self, appends):
-        return [self.append(*entry) for entry in appends]
-
-    def __getattr__(self, name):
-        return getattr(self._store, name)
+    return DiesAtEvent(store, nth, Fault)
 
 
 class NotesDown:

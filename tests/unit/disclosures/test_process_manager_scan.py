@@ -11,6 +11,7 @@ from confide.contracts.directory import UNSEALED
 from confide.contracts.disclosures import DisclosureRequestState, evolve
 from confide.envelope import NewEvent
 from confide.identity import directory_seal
+from confide.testing.crash import DiesAtEvent
 from disclosures import handlers
 from disclosures.domain import commands
 
@@ -26,29 +27,10 @@ class Crash(Exception):
     """The service died here: nothing after it happens."""
 
 
-class DiesAtAppend:
+def DiesAtAppend(store, nth):  # noqa: N802 - reads as the wrapper it returns
     """``store`` written one event per transaction, whose ``nth`` event (1-based) dies before it is
-    written: the records a crash between appends left (a multi-stream append is written here as one
-    append per event, as tests/integration/disclosures/test_process_manager.py's ``FailingAt`` does)."""
-
-    def __init__(self, store, nth):
-        self._store, self._left = store, nth
-
-    def append(self, stream_name, events, expected_version=None):
-        result = None
-        for i, event in enumerate(events):
-            self._left -= 1
-            if self._left == 0:
-                raise Crash()
-            result = self._store.append(stream_name, [event],
-                                        None if expected_version is None else expected_version + i)
-        return result
-
-    def multi_stream_append(self, appends):
-        return [self.append(*entry) for entry in appends]
-
-    def __getattr__(self, name):
-        return getattr(self._store, name)
+    written: the records a crash between appends left."""
+    return DiesAtEvent(store, nth, Crash)
 
 
 class CountingReads:
