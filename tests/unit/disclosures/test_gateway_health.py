@@ -33,18 +33,22 @@ def test_database_reason_comes_from_the_audit_service(audit, reason):
     assert _Probe("amqp://unused").database(audit) == (reason, None, None)
 
 
+def _checks_with_a_reachable_broker(probe, audit):
+    probe_broker = dependencies.health.probe_broker
+    try:
+        dependencies.health.probe_broker = lambda *a, **k: [Check("broker", OK)]
+        return probe.checks(audit, {})
+    finally:
+        dependencies.health.probe_broker = probe_broker
+
+
 def test_a_sealer_lease_held_by_another_login_is_reported_not_fatal():
     """The audit service names a session of another login holding its sealer/relay lease: the
     gateway reports it (degraded, not down: the intruder must not take the front door down too)."""
     probe = _Probe("amqp://unused")
     audit = FakeAudit({"database": "ok", "sealer_lease": "held by login confide_app (pid 42)"})
     assert probe.database(audit) == (None, "usurped: held by login confide_app (pid 42)", None)
-    probe_broker = dependencies.health.probe_broker
-    try:
-        dependencies.health.probe_broker = lambda *a, **k: [Check("broker", OK)]
-        checks = probe.checks(audit, {})
-    finally:
-        dependencies.health.probe_broker = probe_broker
+    checks = _checks_with_a_reachable_broker(probe, audit)
     [lease] = [c for c in checks if c.name == "sealer_lease"]
     assert lease.status == DOWN and not lease.required and "confide_app" in lease.detail
 
@@ -60,12 +64,7 @@ def test_a_halted_relay_is_reported_degraded_not_fatal():
     probe = _Probe("amqp://unused")
     audit = FakeAudit({"database": "ok", "relay": "halted: ValueError"})
     assert probe.database(audit) == (None, None, "halted: ValueError")
-    probe_broker = dependencies.health.probe_broker
-    try:
-        dependencies.health.probe_broker = lambda *a, **k: [Check("broker", OK)]
-        checks = probe.checks(audit, {})
-    finally:
-        dependencies.health.probe_broker = probe_broker
+    checks = _checks_with_a_reachable_broker(probe, audit)
     [relay] = [c for c in checks if c.name == "relay"]
     assert relay.status == DOWN and not relay.required and relay.detail == "halted: ValueError"
     assert [c.status for c in checks if c.name == "database"] == [OK]
