@@ -181,8 +181,7 @@ class PatientNotes:
 
     Re-judging asks for the same patient's notes as of each of its decisions; :func:`note_index`
     folds the patient's whole note history each time (time growing with decisions × history).
-    ``events_by_kind``: each kind's events of the patient's note streams (the whole of each stream,
-    each stream's events in their order).
+    ``events_by_kind``: each kind's events of the patient's note streams (the whole of each stream).
     Each stream's facts are folded once per version; :meth:`as_of` then picks each stream's last
     version recorded by then. A stream whose ``recorded_at`` ever goes back (clocks of different
     services) is folded by :func:`note_facts` at each ask instead, so the answer is always exactly
@@ -190,22 +189,20 @@ class PatientNotes:
     """
 
     def __init__(self, events_by_kind: Mapping[str, Iterable[Any]]):
-        #: kind -> one (positions, recorded_at, facts by number of events or None, (name, (type, data)))
-        #: per stream
-        self._kinds: dict[str, list[tuple[list[int], list[datetime], Any, tuple[str, list]]]] = {}
+        #: kind -> one (positions, recorded_at, facts after each version or [] , (type, data)) per stream
+        self._kinds: dict[str, list[tuple[list[int], list[datetime], list, tuple[str, list]]]] = {}
         for kind, events in events_by_kind.items():
             read = FACT_TYPES[kind]
             by_stream: dict[str, list] = {}
-            for event in events:  # each stream's events in their order (interleaved or not)
+            for event in sorted(events, key=lambda e: e.global_position):
                 by_stream.setdefault(event.stream_name, []).append(event)
-            folded: list[tuple[list[int], list[datetime], Any, tuple[str, list]]] = []
+            folded: list[tuple[list[int], list[datetime], list, tuple[str, list]]] = []
             for name, evs in by_stream.items():
                 pairs = [(e.type, e.data if e.type in read else {}) for e in evs]
                 times = [e.recorded_at for e in evs]
-                # the facts after each number of events, folded when first asked (None: recorded_at
-                # goes back somewhere in this stream, so the events by a moment are not a prefix)
-                versions: Optional[dict[int, Optional[NoteFacts]]] = (
-                    {} if all(a <= b for a, b in zip(times, times[1:])) else None)
+                versions: list[Optional[NoteFacts]] = []
+                if all(a <= b for a, b in zip(times, times[1:])):
+                    versions = [note_facts(kind, pairs[:i + 1], streams.id_of(name)) for i in range(len(pairs))]
                 folded.append(([e.global_position for e in evs], times, versions, (name, pairs)))
             self._kinds[kind] = folded
 
@@ -218,12 +215,10 @@ class PatientNotes:
                 continue
             found: list[tuple[int, NoteFacts]] = []
             for positions, times, versions, (name, pairs) in self._kinds[kind]:
-                if versions is not None:  # recorded_at never goes back: the events by then are a prefix
+                if versions:  # recorded_at never goes back: the events recorded by then are a prefix
                     n = len(times) if as_of is None else bisect_right(times, as_of)
-                    if n not in versions:
-                        versions[n] = note_facts(kind, pairs[:n], streams.id_of(name)) if n else None
-                    if versions[n] is not None:
-                        found.append((positions[0], versions[n]))  # type: ignore[arg-type]
+                    if n and versions[n - 1] is not None:
+                        found.append((positions[0], versions[n - 1]))
                     continue
                 kept = [i for i, t in enumerate(times) if as_of is None or t <= as_of]
                 facts = note_facts(kind, [pairs[i] for i in kept], streams.id_of(name)) if kept else None
