@@ -83,7 +83,6 @@ class _Prefetched:
         self._streams: dict[str, list] = {}
         self._by_patient: dict[tuple[str, str], list[str]] = {}
         self._merged: dict[tuple[str, ...], tuple] = {}  # read_streams' answers from the cache
-        self._notes: dict[str, casefile.PatientNotes] = {}  # patient_notes' answers
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
@@ -92,7 +91,6 @@ class _Prefetched:
         self._streams.clear()
         self._by_patient.clear()
         self._merged.clear()
-        self._notes.clear()
 
     def prefetch(self, stream_names: Iterable[str]) -> None:
         """Read these streams (those not cached yet) in one call of the reader beneath."""
@@ -138,20 +136,6 @@ class _Prefetched:
         out.sort(key=lambda e: e.global_position)
         self._merged[names] = tuple(out)
         return out
-
-    def patient_notes(self, patient_id: str) -> Optional[casefile.PatientNotes]:
-        """The patient's notes folded once for the whole page (``case_as_of`` asks it for each
-        decision), or None when the page did not prefetch them all (``note_index`` reads them)."""
-        if patient_id in self._notes:
-            return self._notes[patient_id]
-        by_kind: dict[str, list] = {}
-        for kind, drafted in DRAFTED.items():
-            names = self._by_patient.get((patient_id, drafted))
-            if names is None or not all(n in self._streams for n in names):
-                return None
-            by_kind[kind] = [e for n in names for e in self._streams[n]]
-        self._notes[patient_id] = held = casefile.PatientNotes(by_kind)
-        return held
 
     def find_streams_by_patient(self, patient_id: str, event_type: str) -> list[str]:
         cached = self._by_patient.get((patient_id, event_type))

@@ -22,7 +22,6 @@ authorizations accept only one that checks the disclosures service's seals (``se
 """
 from __future__ import annotations
 
-from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Iterator, Mapping, Optional, Protocol, Sequence, TypedDict
@@ -174,66 +173,6 @@ def note_index(store: EventReader, as_of: Optional[datetime] = None,
             if facts is not None:
                 notes.append(facts)
     return notes
-
-
-class PatientNotes:
-    """One patient's notes folded once, answering :func:`note_index` for that patient at any moment.
-
-    Re-judging asks for the same patient's notes as of each of its decisions; :func:`note_index`
-    folds the patient's whole note history each time (time growing with decisions × history).
-    ``events_by_kind``: each kind's events of the patient's note streams (the whole of each stream).
-    Each stream's facts are folded once per version; :meth:`as_of` then picks each stream's last
-    version recorded by then. A stream whose ``recorded_at`` ever goes back (clocks of different
-    services) is folded by :func:`note_facts` at each ask instead, so the answer is always exactly
-    :func:`note_index`'s, order included (a property test holds the two equal).
-    """
-
-    def __init__(self, events_by_kind: Mapping[str, Iterable[Any]]):
-        #: kind -> one (positions, recorded_at, facts after each version or [] , (type, data)) per stream
-        self._kinds: dict[str, list[tuple[list[int], list[datetime], list, tuple[str, list]]]] = {}
-        for kind, events in events_by_kind.items():
-            read = FACT_TYPES[kind]
-            by_stream: dict[str, list] = {}
-            for event in sorted(events, key=lambda e: e.global_position):
-                by_stream.setdefault(event.stream_name, []).append(event)
-            folded: list[tuple[list[int], list[datetime], list, tuple[str, list]]] = []
-            for name, evs in by_stream.items():
-                pairs = [(e.type, e.data if e.type in read else {}) for e in evs]
-                times = [e.recorded_at for e in evs]
-                versions: list[Optional[NoteFacts]] = []
-                if all(a <= b for a, b in zip(times, times[1:])):
-                    versions = [note_facts(kind, pairs[:i + 1], streams.id_of(name)) for i in range(len(pairs))]
-                folded.append(([e.global_position for e in evs], times, versions, (name, pairs)))
-            self._kinds[kind] = folded
-
-    def as_of(self, as_of: Optional[datetime] = None, kinds: Optional[Iterable[str]] = None) -> list[NoteFacts]:
-        """What ``note_index(store, as_of, patient_id, kinds)`` returns for this patient."""
-        wanted = None if kinds is None else frozenset(kinds)
-        notes: list[NoteFacts] = []
-        for kind in NOTE_CATEGORIES.values():
-            if (wanted is not None and kind not in wanted) or kind not in self._kinds:
-                continue
-            found: list[tuple[int, NoteFacts]] = []
-            for positions, times, versions, (name, pairs) in self._kinds[kind]:
-                if versions:  # recorded_at never goes back: the events recorded by then are a prefix
-                    n = len(times) if as_of is None else bisect_right(times, as_of)
-                    if n and versions[n - 1] is not None:
-                        found.append((positions[0], versions[n - 1]))
-                    continue
-                kept = [i for i, t in enumerate(times) if as_of is None or t <= as_of]
-                facts = note_facts(kind, [pairs[i] for i in kept], streams.id_of(name)) if kept else None
-                if facts is not None:
-                    found.append((positions[kept[0]], facts))
-            # note_index's order: each stream where its first event recorded by then is in the log
-            notes += [_copy_facts(facts) for _position, facts in sorted(found, key=lambda f: f[0])]
-        return notes
-
-
-def _copy_facts(facts: NoteFacts) -> NoteFacts:
-    copy = NoteFacts(**facts)  # type: ignore[typeddict-item]
-    if "content_in_psych_note" in copy:
-        copy["content_in_psych_note"] = list(copy["content_in_psych_note"])
-    return copy
 
 
 def note_in_range(note: NoteFacts, date_from: Optional[str], date_to: Optional[str]) -> bool:
@@ -422,12 +361,8 @@ def case_as_of(store: EventReader, request: dict, requester: dict, at: datetime,
     alone. Re-judging leaves it off: it checks a recorded decision's note ids against every note.
     """
     require_sealed(store, streams.DISCLOSURE_REQUEST, streams.AUTHORIZATION)
-    kinds = (request["note_kind"],) if requested_kind_only else None
-    # a reader that holds the patient's notes folded (re-judging's page cache) answers at once
-    folded = getattr(store, "patient_notes", None)
-    held = folded(request["patient_id"]) if callable(folded) else None
-    known = held.as_of(at, kinds) if isinstance(held, PatientNotes) else note_index(
-        store, at, patient_id=request["patient_id"], kinds=kinds)
+    known = note_index(store, at, patient_id=request["patient_id"],
+                       kinds=(request["note_kind"],) if requested_kind_only else None)
     matched = matching_notes(known, request)
     authorization = authorization_for(store, request, at)
     case = request_case(request, requester, matched, authorization.case_form() if authorization else None,
