@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from confide.eventstore.errors import EventStoreError
 from confide.eventstore.store import one
 
 if TYPE_CHECKING:
@@ -345,6 +346,8 @@ class PostgresRebuild:
             " FROM (SELECT * FROM {r} WHERE global_position <= %(high)s) r"
             " FULL JOIN (SELECT * FROM {l} WHERE global_position <= %(high)s) l USING (global_position)"
         ).format(r=rebuilt, l=live), {"high": high}).fetchone()
+        if counts is None:  # an aggregate always returns a row: the schema is not what this code expects
+            raise EventStoreError(f"comparing {table} with its rebuild returned no row")
         rebuilt_rows, live_rows, missing_live, extra_live = counts
         return {"table": table, "rebuilt_rows": rebuilt_rows, "live_rows": live_rows,
                 "live_high_position": high, "missing_live": missing_live, "extra_live": extra_live}
