@@ -29,3 +29,23 @@ def store(audit_store):
 def people(audit_people):
     """Principals on file for the audit service's identity gate."""
     return audit_people
+
+
+@pytest.fixture
+def scratch_store(test_db_dsn, scratch_schema):
+    """The services' login on a scratch schema of its own: appends and reads."""
+    from confide.eventstore.store import PostgresEventStore
+
+    s = PostgresEventStore(test_db_dsn, schema=scratch_schema, pool_size=4)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def projector(projector_db_dsn, scratch_schema):
+    """The audit service's own login on the same scratch schema: relays (checkpoints) and projects."""
+    from confide.eventstore.store import PostgresEventStore
+
+    s = PostgresEventStore(projector_db_dsn, schema=scratch_schema, pool_size=2)
+    yield s
+    s.close()

@@ -22,19 +22,9 @@ from confide.testing.polling import wait_for
 
 
 @pytest.fixture
-def store(test_db_dsn, scratch_schema):
-    """The services' login: appends and reads."""
-    s = PostgresEventStore(test_db_dsn, schema=scratch_schema, pool_size=4)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def projector(projector_db_dsn, scratch_schema):
-    """The audit service's own login: relays (checkpoints) and projects."""
-    s = PostgresEventStore(projector_db_dsn, schema=scratch_schema, pool_size=2)
-    yield s
-    s.close()
+def store(scratch_store):
+    """The services' login on this test's scratch schema (the audit tier's ``projector`` shares it)."""
+    return scratch_store
 
 
 @pytest.fixture

@@ -25,17 +25,9 @@ from confide.testing.polling import wait_for
 
 
 @pytest.fixture
-def store(test_db_dsn, scratch_schema):
-    s = PostgresEventStore(test_db_dsn, schema=scratch_schema, pool_size=4)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def projector(projector_db_dsn, scratch_schema):
-    s = PostgresEventStore(projector_db_dsn, schema=scratch_schema, pool_size=2)
-    yield s
-    s.close()
+def store(scratch_store):
+    """The services' login on this test's scratch schema (the audit tier's ``projector`` shares it)."""
+    return scratch_store
 
 
 decision_event = access_decided
