@@ -15,7 +15,6 @@ from audit.commands import rejudge as rejudge_command
 from audit.rejudge import rejudge
 from confide.contracts import casefile as facts
 from confide.envelope import NewEvent
-from confide.eventstore.store import PostgresEventStore
 from confide.hipaa.engine import decide
 from confide.testing.identities import sealed_disclosures
 from confide.timestamps import format_ts as fmt_ts
@@ -24,10 +23,9 @@ INSURER = {"id": "payer-user-1", "role": "insurer_health_plan", "org": "Acme Hea
 
 
 @pytest.fixture
-def raw_store(test_db_dsn, scratch_schema):
-    s = PostgresEventStore(test_db_dsn, schema=scratch_schema, pool_size=2)
-    yield s
-    s.close()
+def raw_store(scratch_store):
+    """The services' login on this test's scratch schema, seals unchecked (the audit tier's conftest)."""
+    return scratch_store
 
 
 @pytest.fixture
